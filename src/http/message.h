@@ -1,0 +1,168 @@
+// HTTP messages as the rest of cove sees them, free of Boost.Beast.
+//
+// The transport (http/server.h) parses a request's head, builds a Request, and asks a Handler to
+// Start() an Exchange for it. It then feeds the request body to the Exchange piece by piece
+// (OnBody) and finally asks it for the Response (Finish). This lets the registry stream a 1 GiB
+// upload to disk while hashing it, and lets tests drive handlers without sockets: build a
+// Request, call Start/OnBody/Finish, look at the Response.
+//
+// A Response body is a string, a file range (sent with sendfile on plain HTTP, read in large
+// chunks under TLS), or only a length (HEAD). For HEAD requests the transport never sends a body
+// but always sends Content-Length from the body's size, so a handler may answer HEAD with the
+// same Response it gives to GET.
+//
+// Thread-safety: plain values; an Exchange is driven by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "common/unique_fd.h"
+
+namespace cove::http {
+
+// Header fields in arrival order; names compare case-insensitively.
+class Headers {
+ public:
+  // First value of `name`, if present.
+  std::optional<std::string_view> Get(std::string_view name) const;
+  std::vector<std::string_view> GetAll(std::string_view name) const;
+  bool Has(std::string_view name) const { return Get(name).has_value(); }
+  // Appends a field (repeatable fields such as Link or WWW-Authenticate).
+  void Add(std::string name, std::string value);
+  // Replaces every field called `name` by one.
+  void Set(std::string name, std::string value);
+  void Remove(std::string_view name);
+  const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> fields_;
+};
+
+// Where a request came from and through what.
+struct Peer {
+  std::string remote_ip;  // textual, no brackets, e.g. "10.0.0.4" or "::1"
+  uint16_t remote_port = 0;
+  std::string local_ip;   // the address the connection arrived on
+  uint16_t local_port = 0;
+  bool tls = false;
+  std::string server_name;  // TLS SNI, lowercased; empty without TLS or SNI
+  // Private endpoint link id this connection came through (listener tag or PROXY v2 TLV).
+  std::optional<uint32_t> link_id;
+};
+
+struct Request {
+  std::string method;  // "GET", "HEAD", "PUT", ...
+  std::string target;  // origin-form as sent: path and query, still percent-encoded
+  Headers headers;
+  Peer peer;
+  std::optional<uint64_t> content_length;  // from Content-Length
+  bool chunked = false;                    // Transfer-Encoding: chunked
+
+  // Host header without port, lowercased ("" when absent).
+  std::string host() const;
+  // Path part of target, not decoded.
+  std::string_view path() const;
+  // Raw query string after '?', not decoded ("" when none).
+  std::string_view query() const;
+  // Decoded value of the first query parameter `name`.
+  std::optional<std::string> QueryParam(std::string_view name) const;
+  // Decoded values of every query parameter `name`, in order.
+  std::vector<std::string> QueryParams(std::string_view name) const;
+};
+
+// A byte range of an open file; the Response owns the descriptor.
+struct FileBody {
+  UniqueFd fd;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+// No bytes, but this Content-Length (for HEAD).
+struct LengthOnly {
+  uint64_t length = 0;
+};
+
+using Body = std::variant<std::string, FileBody, LengthOnly>;
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  Body body;
+  // When true the transport closes the connection after sending (the request body was not
+  // fully read, or the handler wants it closed).
+  bool close = false;
+
+  uint64_t BodySize() const;
+  // Convenience: status, Content-Type and a string body.
+  static Response Text(int status, std::string content_type, std::string body);
+};
+
+// Handles one request after its head has been read.
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+  // Receives the next piece of the request body. Returning a Response ends the exchange early:
+  // the transport sends it and closes the connection (the rest of the body is not read).
+  virtual std::optional<Response> OnBody(std::string_view piece) = 0;
+  // The whole body has arrived (also called for requests with no body). Called at most once.
+  virtual Response Finish() = 0;
+  // The connection failed or timed out before Finish; release what the exchange holds.
+  virtual void Abort() {}
+};
+using ExchangePtr = std::unique_ptr<Exchange>;
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  // Begins handling `request`. Never returns null.
+  virtual ExchangePtr Start(Request request) = 0;
+};
+
+// An Exchange that already knows its answer and ignores any body (up to `max_ignored` bytes;
+// past that it answers early so the transport closes the connection).
+ExchangePtr Respond(Response response, uint64_t max_ignored = 1 << 20);
+
+// An Exchange that collects the body into a string of at most `limit` bytes, then calls `done`.
+// Past the limit it answers `too_large` early.
+template <typename Done>
+ExchangePtr Buffer(uint64_t limit, Response too_large, Done done);
+
+// ---- implementation of Buffer ----
+namespace internal {
+template <typename Done>
+class BufferingExchange final : public Exchange {
+ public:
+  BufferingExchange(uint64_t limit, Response too_large, Done done)
+      : limit_(limit), too_large_(std::move(too_large)), done_(std::move(done)) {}
+  std::optional<Response> OnBody(std::string_view piece) override {
+    if (body_.size() + piece.size() > limit_) {
+      too_large_.close = true;
+      return std::move(too_large_);
+    }
+    body_.append(piece);
+    return std::nullopt;
+  }
+  Response Finish() override { return done_(std::move(body_)); }
+
+ private:
+  uint64_t limit_;
+  Response too_large_;
+  Done done_;
+  std::string body_;
+};
+}  // namespace internal
+
+template <typename Done>
+ExchangePtr Buffer(uint64_t limit, Response too_large, Done done) {
+  return std::make_unique<internal::BufferingExchange<Done>>(limit, std::move(too_large),
+                                                             std::move(done));
+}
+
+}  // namespace cove::http

@@ -1,0 +1,73 @@
+// Server: the HTTP/1.1 transport (Boost.Beast over Asio), plain or TLS, for any http::Handler.
+//
+// The server owns listening sockets and connections and nothing else: it reads a request head
+// (with a size limit and a timeout), builds an http::Request, lets the Handler Start() an
+// Exchange, streams the body into it (Content-Length or chunked, each read with an idle
+// timeout), and writes the Response. File bodies go out with sendfile(2) on plain connections
+// and in large reads/writes under TLS. Keep-alive is honoured; a slow or silent client is cut
+// off by the timeouts, never allowed to hold a thread.
+//
+// Listeners may be added while running, including sockets created elsewhere (for example
+// inside another network namespace) and handed over as file descriptors; each listener can
+// carry a link id that ends up in Peer::link_id.
+//
+// TLS: every TLS listener uses one TlsContextProvider, which picks a certificate by SNI.
+//
+// Thread-safety: Start/Stop/AddListener may be called from any thread. Handler::Start and the
+// Exchange calls run on the server's I/O threads; handlers must be thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/error.h"
+#include "common/unique_fd.h"
+#include "http/message.h"
+
+namespace cove::http {
+
+class TlsContextProvider;
+
+struct ServerOptions {
+  int threads = 2;
+  std::chrono::milliseconds header_timeout{30'000};  // whole head must arrive in this time
+  std::chrono::milliseconds idle_timeout{60'000};    // max silence while reading a body or
+                                                     // between keep-alive requests
+  std::chrono::milliseconds write_timeout{300'000};  // max silence while the client reads
+  uint32_t max_header_bytes = 64 * 1024;
+  std::string server_header = "cove";
+};
+
+struct ListenerOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 0;  // 0: pick a free port (see Server::LocalPort)
+  bool tls = false;
+  std::optional<uint32_t> link_id;
+};
+
+class Server {
+ public:
+  // `tls` may be null when no listener uses TLS. Both must outlive the server.
+  Server(Handler& handler, TlsContextProvider* tls, ServerOptions options = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens; returns the port actually bound. kIOError (with errno text) on failure.
+  Result<uint16_t> Listen(const ListenerOptions& options);
+  // Adopts an already listening socket (e.g. made in another network namespace).
+  Result<uint16_t> Adopt(UniqueFd listening_socket, const ListenerOptions& options);
+  // Runs the I/O threads; returns at once.
+  void Start();
+  // Stops accepting, closes connections, joins threads. Idempotent.
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cove::http
