@@ -31,7 +31,9 @@ TEST(DigestTest, ParseRejects) {
                           "SHA256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}) {
     auto d = Digest::Parse(bad);
     EXPECT_FALSE(d) << bad;
-    if (!d) EXPECT_EQ(d.error().code, Code::kInvalidArgument);
+    if (!d) {
+      EXPECT_EQ(d.error().code, Code::kInvalidArgument);
+    }
   }
 }
 
