@@ -1,0 +1,143 @@
+// Blob reads and deletes: on the login server (direct, or 307 to the data endpoint) and on the
+// data hosts (signed URLs only).
+#include <charconv>
+
+#include "common/digest.h"
+#include "registry/call.h"
+
+namespace cove::registry {
+namespace {
+
+using oci::ErrorCode;
+
+struct ByteRange {
+  uint64_t first = 0;
+  uint64_t last = 0;  // inclusive
+};
+
+// Parses a single "bytes=a-b", "bytes=a-" or "bytes=-n" against `size` (RFC 9110 14.1.2).
+// nullopt: no usable Range (absent, several ranges, or another unit): serve the whole blob.
+// Error: syntactically a byte range but unsatisfiable: 416.
+Result<std::optional<ByteRange>> ParseRange(std::optional<std::string_view> header,
+                                            uint64_t size) {
+  if (!header) return std::optional<ByteRange>();
+  std::string_view h = *header;
+  if (!h.starts_with("bytes=") || h.find(',') != std::string_view::npos) {
+    return std::optional<ByteRange>();
+  }
+  h.remove_prefix(6);
+  auto dash = h.find('-');
+  if (dash == std::string_view::npos) return Fail(Code::kOutOfRange, "malformed Range");
+  auto number = [](std::string_view s, uint64_t* out) {
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+    return !s.empty() && ec == std::errc() && end == s.data() + s.size();
+  };
+  std::string_view a = h.substr(0, dash), b = h.substr(dash + 1);
+  ByteRange r;
+  if (a.empty()) {  // suffix: last n bytes
+    uint64_t n = 0;
+    if (!number(b, &n) || n == 0 || size == 0) return Fail(Code::kOutOfRange, "unsatisfiable");
+    r.first = n >= size ? 0 : size - n;
+    r.last = size - 1;
+    return std::optional<ByteRange>(r);
+  }
+  if (!number(a, &r.first)) return Fail(Code::kOutOfRange, "malformed Range");
+  if (b.empty()) {
+    r.last = size == 0 ? 0 : size - 1;
+  } else if (!number(b, &r.last) || r.last < r.first) {
+    return Fail(Code::kOutOfRange, "malformed Range");
+  }
+  if (r.first >= size) return Fail(Code::kOutOfRange, "range starts past the end of the blob");
+  if (r.last >= size) r.last = size - 1;
+  return std::optional<ByteRange>(r);
+}
+
+}  // namespace
+
+http::ExchangePtr Registry::Blob(Call& call) {
+  auto digest = Digest::Parse(call.route.reference);
+  if (!digest) return Error(ErrorCode::kDigestInvalid, digest.error().message);
+  if (call.is("DELETE")) {
+    auto unlinked = meta_.UnlinkBlob(call.repo, *digest);
+    if (!unlinked) return StorageError(unlinked.error(), ErrorCode::kBlobUnknown);
+    http::Response r;
+    r.status = 202;
+    return http::Respond(std::move(r));
+  }
+  if (!call.is("GET") && !call.is("HEAD")) return MethodNotAllowed("GET, HEAD, DELETE");
+  auto size = meta_.LinkedBlob(call.repo, *digest);
+  if (!size) return StorageError(size.error(), ErrorCode::kBlobUnknown);
+
+  const RegistryInfo& reg = *call.match.registry;
+  if (call.is("GET") && reg.data_endpoint_enabled) {
+    // ACR sends blob downloads to the data endpoint of the serving region.
+    const std::string& region = reg.home_region;
+    BlobUrlClaims claims{reg.name, call.repo.repository, digest->str(), region};
+    std::string authority = reg.DataHost(region, call.directory->dns_suffix());
+    std::string_view host_header = call.request.headers.Get("Host").value_or("");
+    if (auto colon = host_header.rfind(':');
+        colon != std::string_view::npos && host_header.find(']', colon) == std::string_view::npos) {
+      authority += host_header.substr(colon);  // keep a non-default port
+    }
+    http::Response r;
+    r.status = 307;
+    r.headers.Set("Location", std::string(call.request.peer.tls ? "https://" : "http://") +
+                                  authority + "/v2/" + call.repo.repository + "/blobs/" +
+                                  digest->str() + "?" + signer_.Sign(claims));
+    r.headers.Set("Docker-Content-Digest", digest->str());
+    counters_.redirects.fetch_add(1, std::memory_order_relaxed);
+    return http::Respond(std::move(r));
+  }
+  return ServeBlob(call, *size, /*data_host=*/false);
+}
+
+http::ExchangePtr Registry::DataHostBlob(Call& call) {
+  if (!call.is("GET") && !call.is("HEAD")) return MethodNotAllowed("GET, HEAD");
+  auto digest = Digest::Parse(call.route.reference);
+  if (!digest) return Error(ErrorCode::kDigestInvalid, digest.error().message);
+  BlobUrlClaims claims{call.match.registry->name, call.repo.repository, digest->str(),
+                       call.match.region};
+  auto verified = signer_.Verify(claims, call.request.QueryParam("se").value_or(""),
+                                 call.request.QueryParam("sig").value_or(""));
+  if (!verified) return Error(ErrorCode::kDenied, verified.error().message);
+  auto size = meta_.LinkedBlob(call.repo, *digest);
+  if (!size) return StorageError(size.error(), ErrorCode::kBlobUnknown);
+  return ServeBlob(call, *size, /*data_host=*/true);
+}
+
+http::ExchangePtr Registry::ServeBlob(Call& call, uint64_t size, bool data_host) {
+  auto digest = Digest::Parse(call.route.reference);  // already validated by the caller
+  http::Response r;
+  r.headers.Set("Content-Type", "application/octet-stream");
+  r.headers.Set("Docker-Content-Digest", digest->str());
+  r.headers.Set("Accept-Ranges", "bytes");
+  r.headers.Set("Cache-Control", "max-age=31536000");
+  r.headers.Set("ETag", "\"" + digest->str() + "\"");
+  if (call.is("HEAD")) {
+    r.body = http::LengthOnly{size};
+    return http::Respond(std::move(r));
+  }
+  auto range = ParseRange(call.request.headers.Get("Range"), size);
+  if (!range) {
+    auto e = oci::ErrorResponse(ErrorCode::kRangeInvalid, range.error().message);
+    e.headers.Set("Content-Range", "bytes */" + std::to_string(size));
+    return http::Respond(std::move(e));
+  }
+  auto file = blobs_.Open(*digest);
+  if (!file) return StorageError(file.error(), ErrorCode::kBlobUnknown);
+  http::FileBody body{std::move(file->fd), 0, file->size};
+  if (*range) {
+    r.status = 206;
+    body.offset = (*range)->first;
+    body.length = (*range)->last - (*range)->first + 1;
+    r.headers.Set("Content-Range", "bytes " + std::to_string((*range)->first) + "-" +
+                                       std::to_string((*range)->last) + "/" +
+                                       std::to_string(file->size));
+  }
+  (data_host ? counters_.data_host_bytes_served : counters_.blob_bytes_served)
+      .fetch_add(body.length, std::memory_order_relaxed);
+  r.body = std::move(body);
+  return http::Respond(std::move(r));
+}
+
+}  // namespace cove::registry

@@ -1,0 +1,287 @@
+#include "registry/registry.h"
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "common/digest.h"
+#include "oci/manifest.h"
+#include "oci/reference.h"
+#include "registry/call.h"
+
+namespace cove::registry {
+namespace {
+
+using oci::ErrorCode;
+
+std::string RandomId() {
+  unsigned char bytes[16];
+  RAND_bytes(bytes, sizeof(bytes));
+  return HexEncode(std::string_view(reinterpret_cast<char*>(bytes), sizeof(bytes)));
+}
+
+// Adds the headers every Distribution API response carries.
+class Decorated final : public http::Exchange {
+ public:
+  explicit Decorated(http::ExchangePtr inner) : inner_(std::move(inner)) {}
+  std::optional<http::Response> OnBody(std::string_view piece) override {
+    auto r = inner_->OnBody(piece);
+    if (r) Decorate(*r);
+    return r;
+  }
+  http::Response Finish() override {
+    auto r = inner_->Finish();
+    Decorate(r);
+    return r;
+  }
+  void Abort() override { inner_->Abort(); }
+
+ private:
+  static void Decorate(http::Response& r) {
+    r.headers.Set("Docker-Distribution-API-Version", "registry/2.0");
+  }
+  http::ExchangePtr inner_;
+};
+
+std::string PagedLink(std::string_view path, const std::optional<uint64_t>& n,
+                      const std::string& last) {
+  // `last` is a repository name or tag: characters that need no escaping in a query.
+  return "<" + std::string(path) + "?last=" + last + (n ? "&n=" + std::to_string(*n) : "") +
+         ">; rel=\"next\"";
+}
+
+}  // namespace
+
+http::ExchangePtr MethodNotAllowed(std::string_view allowed) {
+  auto r = oci::ErrorResponse(ErrorCode::kUnsupported,
+                              "method not allowed here; allowed: " + std::string(allowed));
+  r.headers.Set("Allow", std::string(allowed));
+  return http::Respond(std::move(r));
+}
+
+http::ExchangePtr StorageError(const cove::Error& error, oci::ErrorCode not_found) {
+  switch (error.code) {
+    case Code::kNotFound:
+      return Error(not_found);
+    case Code::kInvalidArgument:
+      return Error(ErrorCode::kBlobUploadInvalid, error.message);
+    default:
+      spdlog::error("storage: {}", error.ToString());
+      return Error(ErrorCode::kUnavailable, "storage failure; try again");
+  }
+}
+
+http::Response JsonResponse(int status, std::string body, std::string_view content_type) {
+  return http::Response::Text(status, std::string(content_type), std::move(body));
+}
+
+Result<std::optional<uint64_t>> ParsePageSize(const http::Request& request) {
+  auto n = request.QueryParam("n");
+  if (!n) return std::optional<uint64_t>();
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(n->data(), n->data() + n->size(), value);
+  if (n->empty() || ec != std::errc() || end != n->data() + n->size()) {
+    return Fail(Code::kInvalidArgument, "n must be a non-negative integer");
+  }
+  return std::optional<uint64_t>(value);
+}
+
+Registry::Registry(std::shared_ptr<const Directory> directory, storage::BlobStore& blobs,
+                   storage::MetaStore& meta, const UrlSigner& signer, const Clock& clock,
+                   RegistryOptions options)
+    : directory_(std::move(directory)),
+      blobs_(blobs),
+      meta_(meta),
+      signer_(signer),
+      clock_(clock),
+      options_(std::move(options)) {
+  if (!options_.new_upload_id) options_.new_upload_id = RandomId;
+}
+
+Registry::~Registry() = default;
+
+void Registry::SetDirectory(std::shared_ptr<const Directory> directory) {
+  std::lock_guard lock(directory_mu_);
+  directory_ = std::move(directory);
+}
+
+std::shared_ptr<const Directory> Registry::directory() const {
+  std::lock_guard lock(directory_mu_);
+  return directory_;
+}
+
+http::ExchangePtr Registry::Start(http::Request request) {
+  counters_.requests.fetch_add(1, std::memory_order_relaxed);
+  Call call;
+  call.request = std::move(request);
+  call.directory = directory();
+  std::string host = call.request.host();
+  if (host.empty()) host = call.request.peer.server_name;
+  auto match = call.directory->Match(host);
+  if (!match) {
+    return std::make_unique<Decorated>(
+        Error(ErrorCode::kNameUnknown, "no registry is served at host '" + host + "'"));
+  }
+  call.match = *match;
+  call.route = ParseRoute(call.request.path());
+  call.repo = {match->registry->name, call.route.name};
+  return std::make_unique<Decorated>(Dispatch(call));
+}
+
+http::ExchangePtr Registry::Dispatch(Call& call) {
+  if (call.route.kind == Route::kNotFound) {
+    return Error(ErrorCode::kNameUnknown, "no such endpoint: " + std::string(call.request.path()));
+  }
+  if (call.route.kind != Route::kBase && call.route.kind != Route::kCatalog &&
+      !oci::IsValidRepositoryName(call.route.name)) {
+    return Error(ErrorCode::kNameInvalid, "invalid repository name '" + call.route.name + "'");
+  }
+  if (call.match.data_host) {
+    if (call.route.kind == Route::kBlob) return DataHostBlob(call);
+    return Error(ErrorCode::kDenied,
+                 "this is a data endpoint; it serves only signed blob URLs issued by the "
+                 "registry's login server");
+  }
+  switch (call.route.kind) {
+    case Route::kBase: return Base(call);
+    case Route::kCatalog: return Catalog(call);
+    case Route::kTags: return Tags(call);
+    case Route::kReferrers: return Referrers(call);
+    case Route::kBlob: return Blob(call);
+    case Route::kUploadStart: return UploadStart(call);
+    case Route::kUpload: return Upload(call);
+    case Route::kManifest: return Manifest(call);
+    case Route::kNotFound: break;
+  }
+  return Error(ErrorCode::kNameUnknown);
+}
+
+http::ExchangePtr Registry::Base(Call& call) {
+  if (!call.is("GET") && !call.is("HEAD")) return MethodNotAllowed("GET, HEAD");
+  return http::Respond(JsonResponse(200, "{}"));
+}
+
+http::ExchangePtr Registry::Catalog(Call& call) {
+  if (!call.is("GET") && !call.is("HEAD")) return MethodNotAllowed("GET, HEAD");
+  auto n = ParsePageSize(call.request);
+  if (!n) return Error(ErrorCode::kPaginationNumberInvalid, n.error().message);
+  storage::Page page{call.request.QueryParam("last").value_or(""), std::nullopt};
+  if (*n) page.limit = **n + 1;
+  auto repos = meta_.ListRepositories(call.repo.registry, page);
+  if (!repos) return StorageError(repos.error(), ErrorCode::kNameUnknown);
+  bool more = *n && repos->size() > **n;
+  if (more) repos->resize(**n);
+  auto response = JsonResponse(200, nlohmann::json{{"repositories", *repos}}.dump());
+  if (more && !repos->empty()) {
+    response.headers.Set("Link", PagedLink("/v2/_catalog", *n, repos->back()));
+  }
+  return http::Respond(std::move(response));
+}
+
+http::ExchangePtr Registry::Tags(Call& call) {
+  if (!call.is("GET") && !call.is("HEAD")) return MethodNotAllowed("GET, HEAD");
+  auto n = ParsePageSize(call.request);
+  if (!n) return Error(ErrorCode::kPaginationNumberInvalid, n.error().message);
+  storage::Page page{call.request.QueryParam("last").value_or(""), std::nullopt};
+  if (*n) page.limit = **n + 1;
+  auto tags = meta_.ListTags(call.repo, page);
+  if (!tags) {
+    return StorageError(tags.error(), ErrorCode::kNameUnknown);
+  }
+  bool more = *n && tags->size() > **n;
+  if (more) tags->resize(**n);
+  auto response =
+      JsonResponse(200, nlohmann::json{{"name", call.repo.repository}, {"tags", *tags}}.dump());
+  if (more && !tags->empty()) {
+    response.headers.Set("Link",
+                         PagedLink("/v2/" + call.repo.repository + "/tags/list", *n, tags->back()));
+  }
+  return http::Respond(std::move(response));
+}
+
+http::ExchangePtr Registry::Referrers(Call& call) {
+  if (!call.is("GET") && !call.is("HEAD")) return MethodNotAllowed("GET, HEAD");
+  auto subject = Digest::Parse(call.route.reference);
+  if (!subject) return Error(ErrorCode::kDigestInvalid, subject.error().message);
+  auto artifact_type = call.request.QueryParam("artifactType");
+  auto referrers = meta_.ListReferrers(call.repo, *subject, artifact_type);
+  if (!referrers) return StorageError(referrers.error(), ErrorCode::kNameUnknown);
+  nlohmann::json manifests = nlohmann::json::array();
+  for (const auto& r : *referrers) {
+    nlohmann::json d = {{"mediaType", r.media_type}, {"digest", r.digest.str()}, {"size", r.size}};
+    if (!r.artifact_type.empty()) d["artifactType"] = r.artifact_type;
+    if (!r.annotations_json.empty()) {
+      d["annotations"] = nlohmann::json::parse(r.annotations_json, nullptr, false);
+    }
+    manifests.push_back(std::move(d));
+  }
+  nlohmann::json index = {{"schemaVersion", 2},
+                          {"mediaType", std::string(oci::kOciIndex)},
+                          {"manifests", std::move(manifests)}};
+  auto response = JsonResponse(200, index.dump(), oci::kOciIndex);
+  if (artifact_type) response.headers.Set("OCI-Filters-Applied", "artifactType");
+  return http::Respond(std::move(response));
+}
+
+// ---- upload handle cache ----
+
+Result<storage::UploadPtr> Registry::TakeUpload(const storage::UploadRecord& record) {
+  {
+    std::lock_guard lock(uploads_mu_);
+    auto it = idle_index_.find(record.id);
+    if (it != idle_index_.end()) {
+      storage::UploadPtr upload = std::move(*it->second);
+      idle_uploads_.erase(it->second);
+      idle_index_.erase(it);
+      if (upload->size() == record.acknowledged) return upload;
+      // The handle saw bytes that were never acknowledged: reopen at the acknowledged length.
+    }
+  }
+  return blobs_.ResumeUpload(record.id, record.acknowledged);
+}
+
+void Registry::ReturnUpload(storage::UploadPtr upload) {
+  std::lock_guard lock(uploads_mu_);
+  std::string id = upload->id();
+  if (idle_index_.count(id)) return;  // cannot happen: handles are exclusive
+  idle_uploads_.push_front(std::move(upload));
+  idle_index_[id] = idle_uploads_.begin();
+  while (idle_uploads_.size() > options_.max_idle_uploads) {
+    idle_index_.erase(idle_uploads_.back()->id());
+    idle_uploads_.pop_back();
+  }
+}
+
+void Registry::ForgetUpload(const std::string& id) {
+  std::lock_guard lock(uploads_mu_);
+  auto it = idle_index_.find(id);
+  if (it == idle_index_.end()) return;
+  idle_uploads_.erase(it->second);
+  idle_index_.erase(it);
+}
+
+Result<size_t> Registry::PurgeAbandonedUploads() {
+  auto cutoff = clock_.Now() - options_.upload_ttl;
+  size_t purged = 0;
+  COVE_ASSIGN_OR_RETURN(auto stale, meta_.ListUploadsStartedBefore(cutoff));
+  for (const auto& record : stale) {
+    ForgetUpload(record.id);
+    auto deleted = blobs_.DeleteUpload(record.id);
+    if (!deleted && deleted.error().code == Code::kFailedPrecondition) continue;  // in use
+    COVE_RETURN_IF_ERROR(meta_.DeleteUpload(record.id));
+    ++purged;
+  }
+  // Staged bytes whose session was never recorded (a crash between the two steps).
+  COVE_ASSIGN_OR_RETURN(auto staged, blobs_.ListUploads());
+  for (const auto& info : staged) {
+    if (info.modified >= cutoff) continue;
+    if (meta_.GetUpload(info.id)) continue;
+    ForgetUpload(info.id);
+    if (blobs_.DeleteUpload(info.id)) ++purged;
+  }
+  return purged;
+}
+
+}  // namespace cove::registry
