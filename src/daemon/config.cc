@@ -1,0 +1,135 @@
+#include "daemon/config.h"
+
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+namespace cove::daemon {
+namespace {
+
+Status CheckKeys(const YAML::Node& node, const std::string& where,
+                 const std::set<std::string>& allowed) {
+  if (!node.IsMap()) return Fail(Code::kInvalidArgument, where + " must be a mapping");
+  for (const auto& kv : node) {
+    auto key = kv.first.as<std::string>();
+    if (!allowed.count(key)) {
+      return Fail(Code::kInvalidArgument, "unknown key '" + key + "' in " + where);
+    }
+  }
+  return Ok();
+}
+
+}  // namespace
+
+bool IsLoopback(const std::string& address) {
+  in_addr v4;
+  if (inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6;
+  if (inet_pton(AF_INET6, address.c_str(), &v6) == 1) {
+    return IN6_IS_ADDR_LOOPBACK(&v6);
+  }
+  return false;
+}
+
+Config DefaultConfig() {
+  Config c;
+  bool root = ::geteuid() == 0;
+  if (root) {
+    c.data_dir = "/var/lib/cove";
+  } else {
+    const char* home = std::getenv("HOME");
+    c.data_dir = std::string(home ? home : ".") + "/.local/share/cove";
+  }
+  c.listen.push_back({.address = "127.0.0.1", .port = static_cast<uint16_t>(root ? 443 : 5443),
+                      .tls = true});
+  registry::RegistryInfo r;
+  r.name = "myregistry";
+  r.home_region = "westus";
+  r.regions = {"westus"};
+  r.data_endpoint_enabled = true;
+  c.registries.push_back(r);
+  c.default_registry = "myregistry";
+  return c;
+}
+
+Result<Config> ParseConfig(const std::string& yaml_text) {
+  Config c = DefaultConfig();
+  try {
+    YAML::Node root = YAML::Load(yaml_text);
+    if (!root || root.IsNull()) return c;
+    COVE_RETURN_IF_ERROR(CheckKeys(root, "the configuration",
+                                   {"data_dir", "dns_suffix", "threads", "upload_ttl_hours",
+                                    "default_registry", "listen", "registries"}));
+    if (root["data_dir"]) c.data_dir = root["data_dir"].as<std::string>();
+    if (root["dns_suffix"]) c.dns_suffix = root["dns_suffix"].as<std::string>();
+    if (root["threads"]) c.threads = root["threads"].as<int>();
+    if (root["upload_ttl_hours"]) c.upload_ttl_hours = root["upload_ttl_hours"].as<int>();
+    if (c.threads < 1 || c.threads > 256) {
+      return Fail(Code::kInvalidArgument, "threads must be between 1 and 256");
+    }
+    if (c.upload_ttl_hours < 1) {
+      return Fail(Code::kInvalidArgument, "upload_ttl_hours must be at least 1");
+    }
+    if (root["listen"]) {
+      c.listen.clear();
+      for (const auto& l : root["listen"]) {
+        COVE_RETURN_IF_ERROR(CheckKeys(l, "a listen entry", {"address", "port", "tls"}));
+        http::ListenerOptions o;
+        if (l["address"]) o.address = l["address"].as<std::string>();
+        int port = l["port"] ? l["port"].as<int>() : 443;
+        if (port < 0 || port > 65535) {
+          return Fail(Code::kInvalidArgument, "port " + std::to_string(port) + " is out of range");
+        }
+        o.port = static_cast<uint16_t>(port);
+        o.tls = l["tls"] ? l["tls"].as<bool>() : true;
+        if (!o.tls && !IsLoopback(o.address)) {
+          return Fail(Code::kInvalidArgument,
+                      "plain HTTP is only allowed on loopback addresses, not " + o.address);
+        }
+        c.listen.push_back(o);
+      }
+    }
+    if (root["registries"]) {
+      c.registries.clear();
+      c.default_registry.clear();
+      for (const auto& r : root["registries"]) {
+        COVE_RETURN_IF_ERROR(CheckKeys(r, "a registries entry",
+                                       {"name", "region", "replicas", "data_endpoint_enabled"}));
+        registry::RegistryInfo info;
+        if (!r["name"]) return Fail(Code::kInvalidArgument, "a registry needs a name");
+        info.name = r["name"].as<std::string>();
+        if (r["region"]) info.home_region = r["region"].as<std::string>();
+        info.regions = {info.home_region};
+        if (r["replicas"]) {
+          for (const auto& region : r["replicas"]) info.regions.push_back(region.as<std::string>());
+        }
+        info.data_endpoint_enabled =
+            r["data_endpoint_enabled"] ? r["data_endpoint_enabled"].as<bool>() : false;
+        c.registries.push_back(std::move(info));
+      }
+    }
+    if (root["default_registry"]) c.default_registry = root["default_registry"].as<std::string>();
+  } catch (const YAML::Exception& e) {
+    return Fail(Code::kInvalidArgument, std::string("configuration: ") + e.what());
+  }
+  // Let the directory apply the naming rules.
+  auto directory = registry::Directory::Create(c.dns_suffix, c.registries, c.default_registry);
+  if (!directory) return Fail(directory.error());
+  return c;
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Fail(Code::kNotFound, "cannot read configuration file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str());
+}
+
+}  // namespace cove::daemon

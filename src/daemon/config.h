@@ -1,0 +1,56 @@
+// coved's configuration: where it keeps data, what it listens on, and which registries it
+// serves. Until the control plane owns registries, this file (or the embedded defaults) is how
+// registries are declared; it stays the way to run cove as a plain registry.
+//
+//   data_dir: /var/lib/cove            # blobs/, meta.db, tls/, keys/
+//   dns_suffix: azurecr.io             # login servers are <registry>.<suffix>
+//   threads: 2
+//   upload_ttl_hours: 24               # abandoned uploads are purged after this
+//   default_registry: myregistry       # serves requests to hosts that are not ours (IPs)
+//   listen:
+//     - {address: 127.0.0.1, port: 443}              # TLS (the default)
+//     - {address: 127.0.0.1, port: 5000, tls: false} # plain HTTP: loopback only
+//   registries:
+//     - name: myregistry
+//       region: westus                 # home region
+//       replicas: [eastus]             # further regions (data hosts)
+//       data_endpoint_enabled: true
+//
+// Thread-safety: plain values.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "http/server.h"
+#include "registry/directory.h"
+
+namespace cove::daemon {
+
+struct Config {
+  std::string data_dir;
+  std::string dns_suffix = "azurecr.io";
+  int threads = 2;
+  int upload_ttl_hours = 24;
+  std::string default_registry;
+  std::vector<http::ListenerOptions> listen;
+  std::vector<registry::RegistryInfo> registries;
+};
+
+// The embedded defaults: registry "myregistry" in westus with its data endpoint enabled, under
+// azurecr.io, TLS on 127.0.0.1:443 when running as root, else on 127.0.0.1:5443; data under
+// /var/lib/cove for root, else $HOME/.local/share/cove.
+Config DefaultConfig();
+
+// Parses YAML text over the defaults. kInvalidArgument naming the field that is wrong:
+// unknown keys, wrong types, ports out of range, plain HTTP on a non-loopback address.
+Result<Config> ParseConfig(const std::string& yaml_text);
+// Reads and parses a file; kNotFound / kIOError when it cannot be read.
+Result<Config> LoadConfig(const std::string& path);
+
+// True for 127.0.0.0/8 and ::1.
+bool IsLoopback(const std::string& address);
+
+}  // namespace cove::daemon

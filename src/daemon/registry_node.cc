@@ -1,0 +1,108 @@
+#include "daemon/registry_node.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "storage/filesystem_blob_store.h"
+#include "storage/sqlite_meta_store.h"
+
+namespace cove::daemon {
+namespace {
+
+Status MakeDir(const std::string& path, mode_t mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return Fail(Code::kIOError, "cannot create " + path + ": " + ec.message());
+  ::chmod(path.c_str(), mode);
+  return Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Clock& clock) {
+  std::unique_ptr<RegistryNode> node(new RegistryNode());
+  node->clock_ = &clock;
+  const std::string& dir = config.data_dir;
+  COVE_RETURN_IF_ERROR(MakeDir(dir, 0700));
+  COVE_RETURN_IF_ERROR(MakeDir(dir + "/keys", 0700));
+
+  COVE_ASSIGN_OR_RETURN(node->blobs_, storage::FilesystemBlobStore::Open(dir + "/blobs", clock));
+  COVE_ASSIGN_OR_RETURN(node->meta_, storage::SqliteMetaStore::Open(dir + "/meta.db"));
+  COVE_ASSIGN_OR_RETURN(node->ca_, http::CertificateAuthority::LoadOrCreate(dir + "/tls", clock));
+  COVE_ASSIGN_OR_RETURN(std::string key,
+                        registry::UrlSigner::LoadOrCreateKey(dir + "/keys/blob-url.key"));
+  node->signer_ = std::make_unique<registry::UrlSigner>(std::move(key), clock);
+
+  COVE_ASSIGN_OR_RETURN(auto directory, registry::Directory::Create(
+                                            config.dns_suffix, config.registries,
+                                            config.default_registry));
+  std::string default_name = directory->registries().empty()
+                                 ? std::string("localhost")
+                                 : directory->registries().front().LoginServer(config.dns_suffix);
+  node->tls_ = std::make_unique<http::SniContextProvider>(
+      *node->ca_, dir + "/tls/hosts", clock,
+      [d = directory](std::string_view host) { return d->Serves(host); }, default_name);
+
+  registry::RegistryOptions options;
+  options.upload_ttl = std::chrono::hours(config.upload_ttl_hours);
+  node->registry_ = std::make_unique<registry::Registry>(directory, *node->blobs_, *node->meta_,
+                                                         *node->signer_, clock, options);
+  http::ServerOptions server_options;
+  server_options.threads = config.threads;
+  node->server_ = std::make_unique<http::Server>(*node->registry_, node->tls_.get(), server_options);
+  node->config_ = std::move(config);
+  return node;
+}
+
+RegistryNode::~RegistryNode() { Stop(); }
+
+Result<std::vector<uint16_t>> RegistryNode::Start() {
+  std::vector<uint16_t> ports;
+  for (const auto& listener : config_.listen) {
+    auto port = server_->Listen(listener);
+    if (!port) {
+      return Fail(port.error().code, "listen on " + listener.address + ":" +
+                                         std::to_string(listener.port) + ": " +
+                                         port.error().message);
+    }
+    spdlog::info("listening on {}:{} ({})", listener.address, *port,
+                 listener.tls ? "TLS" : "plain HTTP");
+    ports.push_back(*port);
+  }
+  server_->Start();
+  maintenance_ = std::thread([this] { Maintain(); });
+  return ports;
+}
+
+void RegistryNode::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (maintenance_.joinable()) maintenance_.join();
+  if (server_) server_->Stop();
+}
+
+void RegistryNode::Maintain() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    auto purged = registry_->PurgeAbandonedUploads();
+    if (!purged) {
+      spdlog::warn("purging abandoned uploads: {}", purged.error().ToString());
+    } else if (*purged > 0) {
+      spdlog::info("purged {} abandoned uploads", *purged);
+    }
+    lock.lock();
+    cv_.wait_for(lock, std::chrono::minutes(10), [this] { return stopping_; });
+  }
+}
+
+}  // namespace cove::daemon

@@ -1,0 +1,64 @@
+// RegistryNode: one running registry node — stores, TLS, the Distribution API and its
+// listeners — built from a Config. coved's `registry` mode is exactly this; the full daemon
+// will add the control plane, the fabric and DNS around it.
+//
+// Data directory layout (created on first start):
+//   <data>/blobs/       FilesystemBlobStore (blobs/, uploads/, tmp/)
+//   <data>/meta.db      SqliteMetaStore (WAL)
+//   <data>/tls/         ca.crt, ca.key, hosts/<name>.{crt,key}
+//   <data>/keys/        blob-url.key (signed data-endpoint URLs)
+//
+// Thread-safety: Start/Stop from one thread; everything else runs on the server's threads and
+// one maintenance thread (purges abandoned uploads every 10 minutes).
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "daemon/config.h"
+#include "http/server.h"
+#include "http/tls.h"
+#include "registry/registry.h"
+#include "storage/blob_store.h"
+#include "storage/meta_store.h"
+
+namespace cove::daemon {
+
+class RegistryNode {
+ public:
+  // Opens stores and TLS material under config.data_dir. Errors name the path or setting.
+  static Result<std::unique_ptr<RegistryNode>> Open(Config config, const Clock& clock);
+  ~RegistryNode();
+
+  // Binds every configured listener and starts serving. Returns the bound ports in order.
+  Result<std::vector<uint16_t>> Start();
+  void Stop();
+
+  registry::Registry& registry() { return *registry_; }
+  const std::string& ca_certificate_pem() const { return ca_->CertificatePem(); }
+
+ private:
+  RegistryNode() = default;
+  void Maintain();
+
+  Config config_;
+  const Clock* clock_ = nullptr;
+  storage::BlobStorePtr blobs_;
+  storage::MetaStorePtr meta_;
+  std::unique_ptr<http::CertificateAuthority> ca_;
+  std::unique_ptr<http::SniContextProvider> tls_;
+  std::unique_ptr<registry::UrlSigner> signer_;
+  std::unique_ptr<registry::Registry> registry_;
+  std::unique_ptr<http::Server> server_;
+
+  std::thread maintenance_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+};
+
+}  // namespace cove::daemon

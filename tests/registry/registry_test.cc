@@ -1,0 +1,616 @@
+// The Distribution API, driven through http::Handler without sockets, on the real filesystem
+// blob store and SQLite metadata store. Written from distribution-spec v1.1.
+#include "registry/registry.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/digest.h"
+#include "registry/route.h"
+#include "storage/filesystem_blob_store.h"
+#include "storage/sqlite_meta_store.h"
+
+namespace cove::registry {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr char kLogin[] = "myregistry.azurecr.io";
+constexpr char kPlain[] = "plainreg.azurecr.io";
+constexpr char kData[] = "myregistry.westus.data.azurecr.io";
+
+struct Reply {
+  int status = 0;
+  http::Headers headers;
+  std::string body;
+  bool close = false;
+
+  std::string Header(std::string_view name) const {
+    return std::string(headers.Get(name).value_or(""));
+  }
+  std::string ErrorCode() const {
+    auto j = json::parse(body, nullptr, false);
+    if (!j.is_object() || !j.contains("errors")) return "";
+    return j["errors"][0]["code"].get<std::string>();
+  }
+};
+
+std::string ReadFileBody(const http::FileBody& f) {
+  std::string out(f.length, '\0');
+  size_t done = 0;
+  while (done < f.length) {
+    ssize_t n = ::pread(f.fd.get(), out.data() + done, f.length - done, f.offset + done);
+    if (n <= 0) break;
+    done += n;
+  }
+  out.resize(done);
+  return out;
+}
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("cove-registry-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    Reopen();
+  }
+  void TearDown() override {
+    registry_.reset();
+    meta_.reset();
+    blobs_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Opens (or re-opens, as after a restart) the stores and the registry on dir_.
+  void Reopen() {
+    registry_.reset();
+    meta_.reset();
+    blobs_.reset();
+    auto blobs = storage::FilesystemBlobStore::Open((dir_ / "blobs").string(), clock_);
+    ASSERT_TRUE(blobs) << blobs.error().ToString();
+    blobs_ = std::move(*blobs);
+    auto meta = storage::SqliteMetaStore::Open((dir_ / "meta.db").string());
+    ASSERT_TRUE(meta) << meta.error().ToString();
+    meta_ = std::move(*meta);
+    RegistryInfo with_data{"myregistry", "westus", {"westus", "eastus"}, true};
+    RegistryInfo plain{"plainreg", "westus", {"westus"}, false};
+    auto directory = Directory::Create("azurecr.io", {with_data, plain}, "plainreg");
+    ASSERT_TRUE(directory) << directory.error().ToString();
+    RegistryOptions options;
+    options.new_upload_id = [this] { return "upload" + std::to_string(++ids_); };
+    registry_ = std::make_unique<Registry>(*directory, *blobs_, *meta_, signer_, clock_, options);
+  }
+
+  Reply Do(const std::string& method, const std::string& target, const std::string& body = "",
+           std::map<std::string, std::string> headers = {}, const std::string& host = kPlain,
+           bool tls = true) {
+    http::Request req;
+    req.method = method;
+    req.target = target;
+    req.headers.Set("Host", host);
+    for (auto& [k, v] : headers) req.headers.Set(k, v);
+    if (!body.empty() || method == "PUT" || method == "PATCH" || method == "POST") {
+      req.content_length = body.size();
+    }
+    req.peer.tls = tls;
+    auto exchange = registry_->Start(std::move(req));
+    Reply reply;
+    http::Response response;
+    bool early = false;
+    for (size_t i = 0; i < body.size(); i += 4096) {
+      if (auto r = exchange->OnBody(std::string_view(body).substr(i, 4096))) {
+        response = std::move(*r);
+        early = true;
+        break;
+      }
+    }
+    if (!early) response = exchange->Finish();
+    reply.status = response.status;
+    reply.headers = response.headers;
+    reply.close = response.close;
+    if (auto* s = std::get_if<std::string>(&response.body)) reply.body = *s;
+    if (auto* f = std::get_if<http::FileBody>(&response.body)) reply.body = ReadFileBody(*f);
+    if (method == "HEAD") {
+      reply.headers.Set("X-Test-Length", std::to_string(response.BodySize()));
+      EXPECT_TRUE(reply.body.empty()) << "HEAD carries no body";
+    }
+    return reply;
+  }
+
+  // Monolithic push; returns the digest.
+  std::string PushBlob(const std::string& repo, const std::string& content,
+                       const std::string& host = kPlain) {
+    std::string digest = Digest::Of(content).str();
+    auto r = Do("POST", "/v2/" + repo + "/blobs/uploads/?digest=" + digest, content, {}, host);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return digest;
+  }
+
+  std::string ImageManifest(const std::string& config, const std::vector<std::string>& layers,
+                            const std::string& subject = "") {
+    json m = {{"schemaVersion", 2},
+              {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+              {"config",
+               {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                {"digest", Digest::Of(config).str()},
+                {"size", config.size()}}},
+              {"layers", json::array()}};
+    for (const auto& l : layers) {
+      m["layers"].push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar+gzip"},
+                             {"digest", Digest::Of(l).str()},
+                             {"size", l.size()}});
+    }
+    if (!subject.empty()) {
+      m["subject"] = {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                      {"digest", Digest::Of(subject).str()},
+                      {"size", subject.size()}};
+    }
+    return m.dump();
+  }
+
+  // Pushes config+layers and the manifest under `reference`; returns the manifest bytes.
+  std::string PushImage(const std::string& repo, const std::string& reference,
+                        const std::string& seed, const std::string& host = kPlain) {
+    std::string config = "{\"seed\":\"" + seed + "\"}";
+    std::string layer = "layer-of-" + seed;
+    PushBlob(repo, config, host);
+    PushBlob(repo, layer, host);
+    std::string manifest = ImageManifest(config, {layer});
+    auto r = Do("PUT", "/v2/" + repo + "/manifests/" + reference, manifest,
+                {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}}, host);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return manifest;
+  }
+
+  std::filesystem::path dir_;
+  ManualClock clock_;
+  UrlSigner signer_{std::string(32, 'k'), clock_};
+  storage::BlobStorePtr blobs_;
+  storage::MetaStorePtr meta_;
+  std::unique_ptr<Registry> registry_;
+  int ids_ = 0;
+};
+
+TEST(RouteTest, ParsesEveryEndpoint) {
+  EXPECT_EQ(ParseRoute("/v2/").kind, Route::kBase);
+  EXPECT_EQ(ParseRoute("/v2").kind, Route::kBase);
+  EXPECT_EQ(ParseRoute("/v2/_catalog").kind, Route::kCatalog);
+  auto t = ParseRoute("/v2/a/b/tags/list");
+  EXPECT_EQ(t.kind, Route::kTags);
+  EXPECT_EQ(t.name, "a/b");
+  auto m = ParseRoute("/v2/x/manifests/latest");
+  EXPECT_EQ(m.kind, Route::kManifest);
+  EXPECT_EQ(m.reference, "latest");
+  auto b = ParseRoute("/v2/blobs/blobs/sha256:00");
+  EXPECT_EQ(b.kind, Route::kBlob);
+  EXPECT_EQ(b.name, "blobs");
+  EXPECT_EQ(ParseRoute("/v2/a/blobs/uploads/").kind, Route::kUploadStart);
+  auto u = ParseRoute("/v2/a/blobs/uploads/abc");
+  EXPECT_EQ(u.kind, Route::kUpload);
+  EXPECT_EQ(u.reference, "abc");
+  EXPECT_EQ(ParseRoute("/v2/a/referrers/sha256:1").kind, Route::kReferrers);
+  for (const char* bad : {"/", "/v1/", "/v2/manifests/x", "/v2/a/manifests/", "/v2/a/blobs/",
+                          "/v2/a/unknown/x", "/v2//blobs/uploads/"}) {
+    EXPECT_EQ(ParseRoute(bad).kind, Route::kNotFound) << bad;
+  }
+}
+
+TEST_F(RegistryTest, BaseAnswersWithApiVersion) {
+  auto r = Do("GET", "/v2/");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("Docker-Distribution-API-Version"), "registry/2.0");
+  EXPECT_EQ(Do("HEAD", "/v2/").status, 200);
+  EXPECT_EQ(Do("DELETE", "/v2/").status, 405);
+}
+
+TEST_F(RegistryTest, MonolithicPushThenPull) {
+  std::string content(100000, 'x');
+  std::string digest = PushBlob("library/ubuntu", content);
+  auto get = Do("GET", "/v2/library/ubuntu/blobs/" + digest);
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(get.body, content);
+  EXPECT_EQ(get.Header("Docker-Content-Digest"), digest);
+  auto head = Do("HEAD", "/v2/library/ubuntu/blobs/" + digest);
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.Header("X-Test-Length"), "100000");
+  // Not visible in another repository.
+  auto other = Do("GET", "/v2/other/blobs/" + digest);
+  EXPECT_EQ(other.status, 404);
+  EXPECT_EQ(other.ErrorCode(), "BLOB_UNKNOWN");
+}
+
+TEST_F(RegistryTest, PostThenPut) {
+  auto post = Do("POST", "/v2/repo/blobs/uploads/");
+  ASSERT_EQ(post.status, 202);
+  EXPECT_EQ(post.Header("Location"), "/v2/repo/blobs/uploads/upload1");
+  EXPECT_EQ(post.Header("Range"), "0-0");
+  EXPECT_EQ(post.Header("Docker-Upload-UUID"), "upload1");
+  std::string content = "hello blob";
+  auto put = Do("PUT", post.Header("Location") + "?digest=" + Digest::Of(content).str(), content);
+  EXPECT_EQ(put.status, 201);
+  EXPECT_EQ(put.Header("Location"), "/v2/repo/blobs/" + Digest::Of(content).str());
+  EXPECT_EQ(Do("GET", put.Header("Location")).body, content);
+}
+
+TEST_F(RegistryTest, ChunkedUploadWithContentRange) {
+  std::string a(5000, 'a'), b(7000, 'b'), c(10, 'c');
+  auto loc = Do("POST", "/v2/repo/blobs/uploads/").Header("Location");
+  auto p1 = Do("PATCH", loc, a, {{"Content-Range", "0-4999"}});
+  ASSERT_EQ(p1.status, 202) << p1.body;
+  EXPECT_EQ(p1.Header("Range"), "0-4999");
+  // Out of order: starts at the wrong offset.
+  auto bad = Do("PATCH", loc, b, {{"Content-Range", "4000-10999"}});
+  EXPECT_EQ(bad.status, 416);
+  EXPECT_EQ(bad.Header("Range"), "0-4999");
+  // Content-Range that disagrees with Content-Length.
+  EXPECT_EQ(Do("PATCH", loc, b, {{"Content-Range", "5000-5001"}}).status, 416);
+  EXPECT_EQ(Do("PATCH", loc, b, {{"Content-Range", "garbage"}}).status, 416);
+  auto p2 = Do("PATCH", loc, b, {{"Content-Range", "5000-11999"}});
+  ASSERT_EQ(p2.status, 202);
+  auto status = Do("GET", loc);
+  EXPECT_EQ(status.status, 204);
+  EXPECT_EQ(status.Header("Range"), "0-11999");
+  EXPECT_EQ(status.Header("Location"), loc);
+  // Final chunk in the PUT.
+  std::string all = a + b + c;
+  auto put = Do("PUT", loc + "?digest=" + Digest::Of(all).str(), c);
+  ASSERT_EQ(put.status, 201) << put.body;
+  EXPECT_EQ(Do("GET", put.Header("Location")).body, all);
+  // The session is gone.
+  EXPECT_EQ(Do("GET", loc).ErrorCode(), "BLOB_UPLOAD_UNKNOWN");
+}
+
+TEST_F(RegistryTest, PatchWithoutContentRangeStreams) {
+  auto loc = Do("POST", "/v2/repo/blobs/uploads/").Header("Location");
+  std::string big(300000, 'z');
+  EXPECT_EQ(Do("PATCH", loc, big).status, 202);
+  EXPECT_EQ(Do("PATCH", loc, big).Header("Range"), "0-599999");
+  auto put = Do("PUT", loc + "?digest=" + Digest::Of(big + big).str());
+  EXPECT_EQ(put.status, 201);
+}
+
+TEST_F(RegistryTest, DigestMismatchIsRefused) {
+  auto loc = Do("POST", "/v2/repo/blobs/uploads/").Header("Location");
+  auto put = Do("PUT", loc + "?digest=" + Digest::Of("other").str(), "content");
+  EXPECT_EQ(put.status, 400);
+  EXPECT_EQ(put.ErrorCode(), "DIGEST_INVALID");
+  // Monolithic: nothing stays behind.
+  auto mono = Do("POST", "/v2/repo/blobs/uploads/?digest=" + Digest::Of("other").str(), "x");
+  EXPECT_EQ(mono.ErrorCode(), "DIGEST_INVALID");
+  EXPECT_EQ(Do("GET", "/v2/repo/blobs/" + Digest::Of("x").str()).status, 404);
+  // Missing or malformed digest on PUT.
+  EXPECT_EQ(Do("PUT", loc).ErrorCode(), "DIGEST_INVALID");
+  EXPECT_EQ(Do("PUT", loc + "?digest=sha256:abc").ErrorCode(), "DIGEST_INVALID");
+}
+
+TEST_F(RegistryTest, CancelUpload) {
+  auto loc = Do("POST", "/v2/repo/blobs/uploads/").Header("Location");
+  EXPECT_EQ(Do("PATCH", loc, "abc").status, 202);
+  EXPECT_EQ(Do("DELETE", loc).status, 204);
+  auto gone = Do("GET", loc);
+  EXPECT_EQ(gone.status, 404);
+  EXPECT_EQ(gone.ErrorCode(), "BLOB_UPLOAD_UNKNOWN");
+  EXPECT_EQ(Do("PATCH", "/v2/repo/blobs/uploads/nosuch", "abc").ErrorCode(),
+            "BLOB_UPLOAD_UNKNOWN");
+  // An upload is bound to its repository.
+  auto loc2 = Do("POST", "/v2/repo/blobs/uploads/").Header("Location");
+  std::string id = loc2.substr(loc2.rfind('/') + 1);
+  EXPECT_EQ(Do("GET", "/v2/other/blobs/uploads/" + id).ErrorCode(), "BLOB_UPLOAD_UNKNOWN");
+}
+
+TEST_F(RegistryTest, CrossRepositoryMount) {
+  std::string digest = PushBlob("source", "shared layer");
+  auto mounted = Do("POST", "/v2/target/blobs/uploads/?mount=" + digest + "&from=source");
+  EXPECT_EQ(mounted.status, 201);
+  EXPECT_EQ(mounted.Header("Location"), "/v2/target/blobs/" + digest);
+  EXPECT_EQ(Do("GET", "/v2/target/blobs/" + digest).body, "shared layer");
+  // Not in the source: falls back to an upload session.
+  auto fallback =
+      Do("POST", "/v2/target/blobs/uploads/?mount=" + Digest::Of("nope").str() + "&from=source");
+  EXPECT_EQ(fallback.status, 202);
+  EXPECT_NE(fallback.Header("Location").find("/v2/target/blobs/uploads/"), std::string::npos);
+  // Another registry's repository of the same name is not a source.
+  auto cross = Do("POST", "/v2/target/blobs/uploads/?mount=" + digest + "&from=source", "", {},
+                  kLogin);
+  EXPECT_EQ(cross.status, 202);
+}
+
+TEST_F(RegistryTest, BlobRanges) {
+  std::string content = "0123456789";
+  std::string digest = PushBlob("repo", content);
+  auto part = Do("GET", "/v2/repo/blobs/" + digest, "", {{"Range", "bytes=2-5"}});
+  EXPECT_EQ(part.status, 206);
+  EXPECT_EQ(part.body, "2345");
+  EXPECT_EQ(part.Header("Content-Range"), "bytes 2-5/10");
+  EXPECT_EQ(Do("GET", "/v2/repo/blobs/" + digest, "", {{"Range", "bytes=7-"}}).body, "789");
+  EXPECT_EQ(Do("GET", "/v2/repo/blobs/" + digest, "", {{"Range", "bytes=-3"}}).body, "789");
+  EXPECT_EQ(Do("GET", "/v2/repo/blobs/" + digest, "", {{"Range", "bytes=5-100"}}).body, "56789");
+  auto bad = Do("GET", "/v2/repo/blobs/" + digest, "", {{"Range", "bytes=20-30"}});
+  EXPECT_EQ(bad.status, 416);
+  EXPECT_EQ(bad.Header("Content-Range"), "bytes */10");
+  EXPECT_EQ(Do("GET", "/v2/repo/blobs/" + digest, "", {{"Range", "bytes=5-2"}}).status, 416);
+}
+
+TEST_F(RegistryTest, ManifestPushNeedsItsBlobs) {
+  std::string config = "{}", layer = "layer";
+  std::string manifest = ImageManifest(config, {layer});
+  auto refused = Do("PUT", "/v2/app/manifests/v1", manifest,
+                    {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}});
+  EXPECT_EQ(refused.status, 404);
+  EXPECT_EQ(refused.ErrorCode(), "MANIFEST_BLOB_UNKNOWN");
+  PushBlob("app", config);
+  PushBlob("app", layer);
+  auto put = Do("PUT", "/v2/app/manifests/v1", manifest,
+                {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}});
+  ASSERT_EQ(put.status, 201) << put.body;
+  std::string digest = Digest::Of(manifest).str();
+  EXPECT_EQ(put.Header("Docker-Content-Digest"), digest);
+  EXPECT_EQ(put.Header("Location"), "/v2/app/manifests/" + digest);
+  for (const std::string& ref : {std::string("v1"), digest}) {
+    auto get = Do("GET", "/v2/app/manifests/" + ref);
+    EXPECT_EQ(get.status, 200);
+    EXPECT_EQ(get.body, manifest);
+    EXPECT_EQ(get.Header("Content-Type"), "application/vnd.oci.image.manifest.v1+json");
+    EXPECT_EQ(get.Header("Docker-Content-Digest"), digest);
+    auto head = Do("HEAD", "/v2/app/manifests/" + ref);
+    EXPECT_EQ(head.status, 200);
+    EXPECT_EQ(head.Header("X-Test-Length"), std::to_string(manifest.size()));
+  }
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/v2").ErrorCode(), "MANIFEST_UNKNOWN");
+}
+
+TEST_F(RegistryTest, ManifestDigestReferenceMustMatch) {
+  std::string manifest = PushImage("app", "v1", "a");
+  auto wrong = Do("PUT", "/v2/app/manifests/" + Digest::Of("x").str(), manifest,
+                  {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}});
+  EXPECT_EQ(wrong.ErrorCode(), "DIGEST_INVALID");
+  auto right = Do("PUT", "/v2/app/manifests/" + Digest::Of(manifest).str(), manifest,
+                  {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}});
+  EXPECT_EQ(right.status, 201);
+}
+
+TEST_F(RegistryTest, ManifestLimitsAndGarbage) {
+  std::string huge(4 * 1024 * 1024 + 1, ' ');
+  auto big = Do("PUT", "/v2/app/manifests/v1", huge,
+                {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}});
+  EXPECT_EQ(big.status, 413);
+  EXPECT_TRUE(big.close);
+  auto garbage = Do("PUT", "/v2/app/manifests/v1", "{not json",
+                    {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}});
+  EXPECT_EQ(garbage.status, 400);
+  EXPECT_EQ(garbage.ErrorCode(), "MANIFEST_INVALID");
+  EXPECT_EQ(Do("PUT", "/v2/app/manifests/bad:tag:x", "{}").status, 400);
+}
+
+TEST_F(RegistryTest, IndexNeedsItsChildren) {
+  std::string child = PushImage("multi", "amd64", "amd64");
+  json index = {{"schemaVersion", 2},
+                {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                {"manifests",
+                 {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                   {"digest", Digest::Of(child).str()},
+                   {"size", child.size()},
+                   {"platform", {{"os", "linux"}, {"architecture", "amd64"}}}},
+                  {{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                   {"digest", Digest::Of("missing").str()},
+                   {"size", 7}}}}};
+  auto refused = Do("PUT", "/v2/multi/manifests/latest", index.dump(),
+                    {{"Content-Type", "application/vnd.oci.image.index.v1+json"}});
+  EXPECT_EQ(refused.ErrorCode(), "MANIFEST_BLOB_UNKNOWN");
+  index["manifests"].erase(1);
+  auto ok = Do("PUT", "/v2/multi/manifests/latest", index.dump(),
+               {{"Content-Type", "application/vnd.oci.image.index.v1+json"}});
+  EXPECT_EQ(ok.status, 201) << ok.body;
+  EXPECT_EQ(Do("GET", "/v2/multi/manifests/latest").Header("Content-Type"),
+            "application/vnd.oci.image.index.v1+json");
+}
+
+TEST_F(RegistryTest, TagsListSortedAndPaged) {
+  for (const char* tag : {"v10", "v2", "latest", "V1", "v1"}) PushImage("app", tag, tag);
+  auto all = Do("GET", "/v2/app/tags/list");
+  EXPECT_EQ(all.status, 200);
+  EXPECT_EQ(json::parse(all.body),
+            json({{"name", "app"}, {"tags", {"V1", "latest", "v1", "v10", "v2"}}}));
+  EXPECT_EQ(all.Header("Link"), "");
+  auto page1 = Do("GET", "/v2/app/tags/list?n=2");
+  EXPECT_EQ(json::parse(page1.body)["tags"], json({"V1", "latest"}));
+  EXPECT_EQ(page1.Header("Link"), "</v2/app/tags/list?last=latest&n=2>; rel=\"next\"");
+  auto page2 = Do("GET", "/v2/app/tags/list?n=2&last=latest");
+  EXPECT_EQ(json::parse(page2.body)["tags"], json({"v1", "v10"}));
+  auto page3 = Do("GET", "/v2/app/tags/list?n=2&last=v10");
+  EXPECT_EQ(json::parse(page3.body)["tags"], json({"v2"}));
+  EXPECT_EQ(page3.Header("Link"), "");
+  EXPECT_EQ(Do("GET", "/v2/app/tags/list?n=abc").ErrorCode(), "PAGINATION_NUMBER_INVALID");
+  EXPECT_EQ(Do("GET", "/v2/app/tags/list?n=-1").ErrorCode(), "PAGINATION_NUMBER_INVALID");
+  EXPECT_EQ(Do("GET", "/v2/nosuchrepo/tags/list").ErrorCode(), "NAME_UNKNOWN");
+}
+
+TEST_F(RegistryTest, CatalogPaged) {
+  for (const char* repo : {"b", "a/x", "c", "a"}) PushBlob(repo, repo);
+  auto all = Do("GET", "/v2/_catalog");
+  EXPECT_EQ(json::parse(all.body)["repositories"], json({"a", "a/x", "b", "c"}));
+  auto page = Do("GET", "/v2/_catalog?n=3");
+  EXPECT_EQ(json::parse(page.body)["repositories"], json({"a", "a/x", "b"}));
+  EXPECT_EQ(page.Header("Link"), "</v2/_catalog?last=b&n=3>; rel=\"next\"");
+  EXPECT_EQ(json::parse(Do("GET", "/v2/_catalog?last=b").body)["repositories"], json({"c"}));
+  // Registries do not see each other's repositories.
+  EXPECT_EQ(json::parse(Do("GET", "/v2/_catalog", "", {}, kLogin).body)["repositories"],
+            json::array());
+}
+
+TEST_F(RegistryTest, ReferrersApi) {
+  std::string subject = PushImage("app", "v1", "subject");
+  std::string config = "{}";
+  PushBlob("app", config);
+  json sbom = json::parse(ImageManifest(config, {}, subject));
+  sbom["artifactType"] = "application/spdx+json";
+  sbom["config"]["mediaType"] = "application/vnd.oci.empty.v1+json";
+  sbom["config"]["digest"] = Digest::Of(config).str();
+  sbom["annotations"] = {{"org.example", "yes"}};
+  auto put = Do("PUT", "/v2/app/manifests/" + Digest::Of(sbom.dump()).str(), sbom.dump(),
+                {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}});
+  ASSERT_EQ(put.status, 201) << put.body;
+  EXPECT_EQ(put.Header("OCI-Subject"), Digest::Of(subject).str());
+
+  auto list = Do("GET", "/v2/app/referrers/" + Digest::Of(subject).str());
+  EXPECT_EQ(list.status, 200);
+  EXPECT_EQ(list.Header("Content-Type"), "application/vnd.oci.image.index.v1+json");
+  auto index = json::parse(list.body);
+  ASSERT_EQ(index["manifests"].size(), 1u);
+  EXPECT_EQ(index["manifests"][0]["digest"], Digest::Of(sbom.dump()).str());
+  EXPECT_EQ(index["manifests"][0]["artifactType"], "application/spdx+json");
+  EXPECT_EQ(index["manifests"][0]["annotations"]["org.example"], "yes");
+  EXPECT_EQ(list.Header("OCI-Filters-Applied"), "");
+
+  auto filtered = Do("GET", "/v2/app/referrers/" + Digest::Of(subject).str() +
+                                "?artifactType=application/vnd.example");
+  EXPECT_EQ(json::parse(filtered.body)["manifests"].size(), 0u);
+  EXPECT_EQ(filtered.Header("OCI-Filters-Applied"), "artifactType");
+  // Unknown subject: an empty index, not an error.
+  auto none = Do("GET", "/v2/app/referrers/" + Digest::Of("nothing").str());
+  EXPECT_EQ(none.status, 200);
+  EXPECT_EQ(json::parse(none.body)["manifests"].size(), 0u);
+  EXPECT_EQ(Do("GET", "/v2/app/referrers/notadigest").ErrorCode(), "DIGEST_INVALID");
+}
+
+TEST_F(RegistryTest, Deletes) {
+  std::string manifest = PushImage("app", "v1", "a");
+  std::string digest = Digest::Of(manifest).str();
+  // Delete the tag: the manifest stays.
+  EXPECT_EQ(Do("DELETE", "/v2/app/manifests/v1").status, 202);
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/v1").ErrorCode(), "MANIFEST_UNKNOWN");
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/" + digest).status, 200);
+  EXPECT_EQ(Do("DELETE", "/v2/app/manifests/" + digest).status, 202);
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/" + digest).ErrorCode(), "MANIFEST_UNKNOWN");
+  EXPECT_EQ(Do("DELETE", "/v2/app/manifests/" + digest).ErrorCode(), "MANIFEST_UNKNOWN");
+  std::string blob = PushBlob("app", "blob");
+  EXPECT_EQ(Do("DELETE", "/v2/app/blobs/" + blob).status, 202);
+  EXPECT_EQ(Do("GET", "/v2/app/blobs/" + blob).ErrorCode(), "BLOB_UNKNOWN");
+  EXPECT_EQ(Do("DELETE", "/v2/app/blobs/" + blob).ErrorCode(), "BLOB_UNKNOWN");
+}
+
+TEST_F(RegistryTest, DataEndpointRedirectAndSignedUrls) {
+  std::string content(50000, 'd');
+  std::string digest = PushBlob("app", content, kLogin);
+  auto redirect = Do("GET", "/v2/app/blobs/" + digest, "",
+                     {{"Host", "myregistry.azurecr.io:8443"}}, kLogin);
+  ASSERT_EQ(redirect.status, 307);
+  std::string location = redirect.Header("Location");
+  std::string prefix = "https://myregistry.westus.data.azurecr.io:8443/v2/app/blobs/" + digest + "?";
+  ASSERT_EQ(location.substr(0, prefix.size()), prefix) << location;
+  std::string target = location.substr(location.find("/v2/"));
+  // HEAD on the login server answers directly (no redirect for metadata).
+  EXPECT_EQ(Do("HEAD", "/v2/app/blobs/" + digest, "", {}, kLogin).status, 200);
+
+  auto data = Do("GET", target, "", {}, kData);
+  EXPECT_EQ(data.status, 200);
+  EXPECT_EQ(data.body, content);
+  EXPECT_EQ(registry_->counters().data_host_bytes_served.load(), content.size());
+
+  // Tampered signature, wrong repository, no signature, other paths.
+  std::string tampered = target;
+  tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+  auto denied = Do("GET", tampered, "", {}, kData);
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(denied.ErrorCode(), "DENIED");
+  std::string other_repo = target;
+  other_repo.replace(other_repo.find("/app/"), 5, "/ap2/");
+  EXPECT_EQ(Do("GET", other_repo, "", {}, kData).ErrorCode(), "DENIED");
+  EXPECT_EQ(Do("GET", "/v2/app/blobs/" + digest, "", {}, kData).ErrorCode(), "DENIED");
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/latest", "", {}, kData).ErrorCode(), "DENIED");
+  // Signed for westus, presented to eastus.
+  EXPECT_EQ(Do("GET", target, "", {}, "myregistry.eastus.data.azurecr.io").ErrorCode(), "DENIED");
+  // Not a region of the registry.
+  EXPECT_EQ(Do("GET", target, "", {}, "myregistry.northeurope.data.azurecr.io").ErrorCode(),
+            "NAME_UNKNOWN");
+  // Expired after 20 minutes.
+  clock_.Advance(std::chrono::minutes(21));
+  auto expired = Do("GET", target, "", {}, kData);
+  EXPECT_EQ(expired.status, 403);
+  EXPECT_NE(expired.body.find("expired"), std::string::npos);
+}
+
+TEST_F(RegistryTest, PlainHttpRedirectStaysPlain) {
+  std::string digest = PushBlob("app", "abc", kLogin);
+  auto r = Do("GET", "/v2/app/blobs/" + digest, "", {}, kLogin, /*tls=*/false);
+  EXPECT_EQ(r.Header("Location").substr(0, 7), "http://");
+}
+
+TEST_F(RegistryTest, BadInputGetsOciErrors) {
+  EXPECT_EQ(Do("GET", "/v2/UPPER/tags/list").ErrorCode(), "NAME_INVALID");
+  EXPECT_EQ(Do("GET", "/v2/a..b/manifests/x").ErrorCode(), "NAME_INVALID");
+  EXPECT_EQ(Do("GET", "/v2/" + std::string(300, 'a') + "/tags/list").ErrorCode(), "NAME_INVALID");
+  EXPECT_EQ(Do("GET", "/v2/app/blobs/sha256:xyz").ErrorCode(), "DIGEST_INVALID");
+  EXPECT_EQ(Do("GET", "/v2/app/blobs/md5:abc").ErrorCode(), "DIGEST_INVALID");
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/sha256:zz").ErrorCode(), "DIGEST_INVALID");
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/-badtag").ErrorCode(), "MANIFEST_UNKNOWN");
+  EXPECT_EQ(Do("GET", "/v3/whatever").status, 404);
+  EXPECT_EQ(Do("POST", "/v2/app/manifests/x").ErrorCode(), "UNSUPPORTED");
+  EXPECT_EQ(Do("POST", "/v2/app/blobs/uploads/?digest=nope", "x").ErrorCode(), "DIGEST_INVALID");
+  auto unknown_host = Do("GET", "/v2/", "", {}, "other.azurecr.io");
+  EXPECT_EQ(unknown_host.status, 200) << "falls back to the default registry";
+}
+
+TEST_F(RegistryTest, UploadResumesAfterRestart) {
+  std::string a(10000, 'a'), b(10000, 'b');
+  auto loc = Do("POST", "/v2/repo/blobs/uploads/").Header("Location");
+  ASSERT_EQ(Do("PATCH", loc, a, {{"Content-Range", "0-9999"}}).status, 202);
+  Reopen();  // as after kill -9 and restart
+  auto status = Do("GET", loc);
+  EXPECT_EQ(status.status, 204);
+  EXPECT_EQ(status.Header("Range"), "0-9999");
+  ASSERT_EQ(Do("PATCH", loc, b, {{"Content-Range", "10000-19999"}}).status, 202);
+  auto put = Do("PUT", loc + "?digest=" + Digest::Of(a + b).str());
+  ASSERT_EQ(put.status, 201) << put.body;
+  EXPECT_EQ(Do("GET", put.Header("Location")).body, a + b);
+}
+
+TEST_F(RegistryTest, InterruptedChunkIsNotAcknowledged) {
+  auto loc = Do("POST", "/v2/repo/blobs/uploads/").Header("Location");
+  ASSERT_EQ(Do("PATCH", loc, "first").status, 202);
+  // A PATCH whose connection dies mid-body.
+  http::Request req;
+  req.method = "PATCH";
+  req.target = loc;
+  req.headers.Set("Host", kPlain);
+  req.content_length = 100;
+  auto exchange = registry_->Start(std::move(req));
+  EXPECT_FALSE(exchange->OnBody("partial"));
+  exchange->Abort();
+  exchange.reset();
+  EXPECT_EQ(Do("GET", loc).Header("Range"), "0-4");
+  auto put = Do("PUT", loc + "?digest=" + Digest::Of("first second").str(), " second");
+  EXPECT_EQ(put.status, 201) << put.body;
+}
+
+TEST_F(RegistryTest, AbandonedUploadsArePurged) {
+  auto loc = Do("POST", "/v2/repo/blobs/uploads/").Header("Location");
+  ASSERT_EQ(Do("PATCH", loc, "data").status, 202);
+  auto none = registry_->PurgeAbandonedUploads();
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, 0u);
+  clock_.Advance(std::chrono::hours(25));
+  auto purged = registry_->PurgeAbandonedUploads();
+  ASSERT_TRUE(purged) << purged.error().ToString();
+  EXPECT_EQ(*purged, 1u);
+  EXPECT_EQ(Do("GET", loc).ErrorCode(), "BLOB_UPLOAD_UNKNOWN");
+}
+
+TEST_F(RegistryTest, Sha512Blobs) {
+  std::string content = "sha512 content";
+  std::string digest = Digest::Of(content, DigestAlgorithm::kSha512).str();
+  auto r = Do("POST", "/v2/repo/blobs/uploads/?digest=" + digest, content);
+  EXPECT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Do("GET", "/v2/repo/blobs/" + digest).body, content);
+}
+
+}  // namespace
+}  // namespace cove::registry
