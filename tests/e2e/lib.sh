@@ -206,8 +206,9 @@ e2e_netns_create() {
   E2E_NS=$ns
 }
 
-# e2e_ns CMD...: runs CMD inside the current namespace (with its /etc/hosts).
-e2e_ns() { ip netns exec "$E2E_NS" "$@"; }
+# e2e_ns CMD...: runs CMD inside the current namespace (with its /etc/hosts), killed after
+# E2E_CMD_TIMEOUT seconds (default 120) so that a hung client cannot hang the test.
+e2e_ns() { timeout -k 5 "${E2E_CMD_TIMEOUT:-120}" ip netns exec "$E2E_NS" "$@"; }
 
 # e2e_ns_trust_ca CADIR: makes podman and other containers/image clients inside the namespace
 # trust the registry's CA by default, as a configured VM would: copies the host's

@@ -62,6 +62,13 @@ first_layer=$(head -1 <<<"$want_layers")
 got=$(e2e_curl -L "https://$H/v2/e2e/oci/blobs/$first_layer" | sha256sum | cut -d' ' -f1)
 e2e_check_eq "blob GET returns the layer's bytes" "$first_layer" "sha256:$got"
 
+# TLS is really verified: without the registry's CA, clients refuse the server.
+mkdir -p "$T/empty-certs"
+e2e_check_eq "curl without the CA fails verification (exit 60)" "60" \
+  "$(e2e_ns curl -s -o /dev/null "https://$H/v2/"; echo $?)"
+e2e_check "skopeo without the CA is refused" \
+  bash -c '! "$@"' _ e2e_skopeo_plain inspect --cert-dir "$T/empty-certs" "docker://$H/e2e/oci:v1"
+
 # --- 2. The same image as a Docker v2s2 image ------------------------------------------------
 e2e_check "skopeo push as Docker v2s2 (--format v2s2)" \
   e2e_skopeo copy --format v2s2 --dest-cert-dir "$E2E_CA_DIR" --digestfile "$T/docker.pushed" \

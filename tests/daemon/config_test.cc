@@ -1,0 +1,78 @@
+#include "daemon/config.h"
+
+#include <gtest/gtest.h>
+
+namespace cove::daemon {
+namespace {
+
+TEST(ConfigTest, EmptyMeansDefaults) {
+  auto c = ParseConfig("");
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->dns_suffix, "azurecr.io");
+  ASSERT_EQ(c->registries.size(), 1u);
+  EXPECT_EQ(c->registries[0].name, "myregistry");
+  EXPECT_TRUE(c->registries[0].data_endpoint_enabled);
+  ASSERT_EQ(c->listen.size(), 1u);
+  EXPECT_TRUE(c->listen[0].tls);
+}
+
+TEST(ConfigTest, FullFile) {
+  auto c = ParseConfig(R"(
+data_dir: /tmp/cove-x
+dns_suffix: cr.example.com
+threads: 4
+upload_ttl_hours: 2
+listen:
+  - {address: 127.0.0.1, port: 5000, tls: false}
+  - {address: 0.0.0.0, port: 443}
+registries:
+  - {name: bench01, region: eastus, replicas: [westus], data_endpoint_enabled: true}
+  - {name: other01}
+default_registry: bench01
+)");
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->data_dir, "/tmp/cove-x");
+  EXPECT_EQ(c->threads, 4);
+  EXPECT_EQ(c->listen[0].port, 5000);
+  EXPECT_FALSE(c->listen[0].tls);
+  EXPECT_TRUE(c->listen[1].tls);
+  EXPECT_EQ(c->registries[0].regions, (std::vector<std::string>{"eastus", "westus"}));
+  EXPECT_FALSE(c->registries[1].data_endpoint_enabled);
+  EXPECT_EQ(c->default_registry, "bench01");
+}
+
+TEST(ConfigTest, ErrorsNameTheProblem) {
+  struct Case {
+    const char* yaml;
+    const char* says;
+  } cases[] = {
+      {"dat_dir: /x", "unknown key 'dat_dir'"},
+      {"listen: [{address: 10.0.0.1, port: 80, tls: false}]", "loopback"},
+      {"listen: [{port: 70000}]", "out of range"},
+      {"threads: zero", "configuration"},
+      {"registries: [{name: ab}]", "5 to 50"},
+      {"registries: [{region: westus}]", "needs a name"},
+      {"default_registry: nosuch", "not declared"},
+      {"[unclosed", "configuration"},
+      {"listen: [{address: 127.0.0.1, tls: false, color: red}]", "unknown key 'color'"},
+  };
+  for (const auto& c : cases) {
+    auto r = ParseConfig(c.yaml);
+    ASSERT_FALSE(r) << c.yaml;
+    EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+    EXPECT_NE(r.error().message.find(c.says), std::string::npos)
+        << c.yaml << " -> " << r.error().message;
+  }
+}
+
+TEST(ConfigTest, Loopback) {
+  EXPECT_TRUE(IsLoopback("127.0.0.1"));
+  EXPECT_TRUE(IsLoopback("127.1.2.3"));
+  EXPECT_TRUE(IsLoopback("::1"));
+  EXPECT_FALSE(IsLoopback("0.0.0.0"));
+  EXPECT_FALSE(IsLoopback("10.0.0.5"));
+  EXPECT_FALSE(IsLoopback("localhost"));
+}
+
+}  // namespace
+}  // namespace cove::daemon
