@@ -190,6 +190,7 @@ E2E_NS_COUNT=0
 
 # e2e_netns_create: makes cove-e2e-$$-N with lo up, hosts and resolv.conf; sets E2E_NS.
 # Extra host names (mapped to 127.0.0.1) may be given as arguments.
+# shellcheck disable=SC2120  # host names are optional
 e2e_netns_create() {
   E2E_NS_COUNT=$((E2E_NS_COUNT + 1))
   local ns="cove-e2e-$$-$E2E_NS_COUNT"
@@ -459,11 +460,11 @@ _e2e_make_manifest() {
 # --format docker is accepted for symmetry: the layout is OCI either way, and
 # `skopeo copy --format v2s2` converts it when pushing. Prints the digest TAG points to.
 e2e_make_image() {
-  local dir=$1 tag=$2 layers=3 platforms=0
+  local dir=$1 tag=$2 nlayers=3 platforms=0
   shift 2
   while (($#)); do
     case "$1" in
-      --layers) layers=$2; shift 2 ;;
+      --layers) nlayers=$2; shift 2 ;;
       --format) [[ $2 == oci || $2 == docker ]] || { echo "bad --format $2" >&2; return 2; }; shift 2 ;;
       --platforms) platforms=1; shift ;;
       *) echo "e2e_make_image: unknown option $1" >&2; return 2 ;;
@@ -475,7 +476,7 @@ e2e_make_image() {
   if ((platforms)); then
     local a m entries=()
     for a in amd64 arm64; do
-      m=$(_e2e_make_manifest "$dir" "$a" "$layers") || return 1
+      m=$(_e2e_make_manifest "$dir" "$a" "$nlayers") || return 1
       entries+=("{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"${m% *}\",\"size\":${m#* },\"platform\":{\"architecture\":\"$a\",\"os\":\"linux\"}}")
     done
     local es
@@ -487,7 +488,7 @@ e2e_make_image() {
     desc="{\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"digest\":\"$digest\",\"size\":$size,\"annotations\":{\"org.opencontainers.image.ref.name\":\"$tag\"}}"
   else
     local m
-    m=$(_e2e_make_manifest "$dir" amd64 "$layers") || return 1
+    m=$(_e2e_make_manifest "$dir" amd64 "$nlayers") || return 1
     digest=${m% *}
     desc="{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"$digest\",\"size\":${m#* },\"annotations\":{\"org.opencontainers.image.ref.name\":\"$tag\"}}"
   fi
