@@ -21,7 +21,7 @@ enum class ErrorCode {
   kBlobUploadInvalid,     // 400 blob upload invalid
   kBlobUploadUnknown,     // 404 blob upload unknown to registry
   kDigestInvalid,         // 400 provided digest did not match uploaded content
-  kManifestBlobUnknown,   // 404 manifest references a manifest or blob unknown to registry
+  kManifestBlobUnknown,   // 400 manifest references a manifest or blob unknown to registry
   kManifestInvalid,       // 400 manifest invalid
   kManifestUnknown,       // 404 manifest unknown to registry
   kNameInvalid,           // 400 invalid repository name
@@ -33,7 +33,7 @@ enum class ErrorCode {
   kTooManyRequests,       // 429 too many requests
   kRangeInvalid,          // 416 invalid content range
   kPaginationNumberInvalid,  // 400 invalid number of results requested
-  kManifestTooLarge,      // 413 manifest larger than 4 MiB (code per the spec; see errors.cc)
+  kManifestTooLarge,      // 413 manifest larger than 4 MiB (code MANIFEST_INVALID; see errors.cc)
   kUnavailable,           // 503 service unavailable (storage failure)
 };
 

@@ -52,8 +52,10 @@ struct ParsedManifest {
   std::vector<Descriptor> layers;     // image manifests
   std::vector<Descriptor> manifests;  // indexes
   std::optional<Descriptor> subject;
-  // artifactType if set; else, for an image manifest, config.mediaType when it is not one of the
-  // image config types (the spec's rule for the referrers API); else "".
+  // artifactType if set; else, for an image manifest, config.mediaType; else "" (an index without
+  // artifactType). This is distribution-spec v1.1's rule for referrers descriptors ("If the
+  // artifactType is empty or missing in the image manifest, the value of artifactType MUST be set
+  // to the config descriptor mediaType value"), so it applies to ordinary images too.
   std::string artifact_type;
   std::string annotations_json;  // "annotations" re-serialized, or "" when absent
 };
