@@ -1,0 +1,98 @@
+#include "storage/sqlite_meta_store.h"
+
+#include <sqlite3.h>
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "storage/meta_store_conformance.h"
+#include "support/temp_dir.h"
+
+namespace cove::storage {
+namespace {
+
+using ::cove::testing::TempDir;
+using testing::MetaStoreConformance;
+
+class SqliteHarness final : public testing::MetaStoreHarness {
+ public:
+  explicit SqliteHarness(bool in_file) : in_file_(in_file) { Restart(); }
+  MetaStore& store() override { return *store_; }
+  bool Persistent() const override { return in_file_; }
+  void Restart() override {
+    store_.reset();
+    auto opened = SqliteMetaStore::Open(in_file_ ? dir_.Join("meta.db") : ":memory:");
+    EXPECT_TRUE(opened) << opened.error().ToString();
+    if (opened) store_ = std::move(*opened);
+  }
+
+ private:
+  bool in_file_;
+  TempDir dir_;
+  MetaStorePtr store_;
+};
+
+INSTANTIATE_TEST_SUITE_P(
+    Sqlite, MetaStoreConformance,
+    ::testing::Values(
+        testing::MetaStoreImpl{"Memory", [] { return std::make_unique<SqliteHarness>(false); }},
+        testing::MetaStoreImpl{"File", [] { return std::make_unique<SqliteHarness>(true); }}),
+    testing::MetaStoreImplName);
+
+// Runs `sql` on the database file directly and returns the first column of the first row.
+std::string Query(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  std::string out;
+  if (sqlite3_open(path.c_str(), &db) == SQLITE_OK) {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr) {
+      out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return out;
+}
+
+TEST(SqliteMetaStoreTest, FileDatabaseIsWalWithCurrentSchema) {
+  TempDir dir;
+  std::string path = dir.Join("meta.db");
+  {
+    auto store = SqliteMetaStore::Open(path);
+    COVE_ASSERT_OK(store);
+  }
+  EXPECT_EQ(Query(path, "PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(Query(path, "PRAGMA user_version"), std::to_string(SqliteMetaStore::SchemaVersion()));
+  // Reopening an up-to-date database applies nothing and works.
+  auto again = SqliteMetaStore::Open(path);
+  COVE_ASSERT_OK(again);
+  COVE_EXPECT_OK((*again)->LinkBlob({"r", "x"}, Digest::Of("b"), 1));
+}
+
+TEST(SqliteMetaStoreTest, RefusesNewerSchema) {
+  TempDir dir;
+  std::string path = dir.Join("meta.db");
+  { COVE_ASSERT_OK(SqliteMetaStore::Open(path)); }
+  Query(path, "PRAGMA user_version = " + std::to_string(SqliteMetaStore::SchemaVersion() + 1));
+  COVE_EXPECT_CODE(SqliteMetaStore::Open(path), Code::kCorruption);
+}
+
+TEST(SqliteMetaStoreTest, RefusesFileThatIsNotADatabase) {
+  TempDir dir;
+  std::string path = dir.Join("junk.db");
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << std::string(4096, 'x');
+  }
+  COVE_EXPECT_CODE(SqliteMetaStore::Open(path), Code::kCorruption);
+}
+
+TEST(SqliteMetaStoreTest, UnopenablePathIsIOError) {
+  TempDir dir;
+  COVE_EXPECT_CODE(SqliteMetaStore::Open(dir.Join("missing/dir/meta.db")), Code::kIOError);
+}
+
+}  // namespace
+}  // namespace cove::storage
