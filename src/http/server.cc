@@ -1,1 +1,789 @@
-// Placeholder until this module's implementation lands.
+// Server: HTTP/1.1 over Asio with C++20 coroutines.
+//
+// Each accepted connection gets a strand and two coroutines on it:
+//   - the session, which serves requests one after another (ServeOne), and
+//   - a watchdog, which closes the socket once the session's current deadline has passed.
+// The session sets the deadline before every read or write (header, idle or write timeout), so
+// one timer per connection covers every operation, including waits for writability during
+// sendfile. Server::Stop closes acceptors and sockets on their strands; the coroutines then
+// finish on their own and the I/O threads run out of work and are joined.
+//
+// Responses are framed here, never by the handler: the head is formatted into a per-connection
+// string with Content-Length from Response::BodySize() (no chunked responses), the handler's
+// Content-Length/Transfer-Encoding/Connection fields are dropped.
+#include "http/server.h"
+
+#include <openssl/ssl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include "http/tls.h"
+
+namespace cove::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using SteadyTime = std::chrono::steady_clock::time_point;
+using error_code = boost::system::error_code;
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+// Body pieces and TLS file chunks go through one buffer of this size per connection.
+constexpr size_t kBufferSize = 256 * 1024;
+// After this many bytes of sendfile without the socket blocking, let other connections run.
+constexpr uint64_t kSendfileSlice = 8 * 1024 * 1024;
+// Lingering close: how long and how much unread request data we discard before closing, so the
+// client sees our response instead of a reset.
+constexpr auto kLingerTime = std::chrono::seconds(5);
+constexpr size_t kLingerBytes = 16 * 1024 * 1024;
+
+bool IEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool IsHttpError(const error_code& ec) {
+  static const auto& category = bhttp::make_error_code(bhttp::error::end_of_stream).category();
+  return ec.category() == category;
+}
+
+// Whether `ec` is the client's malformed input (as opposed to the connection going away).
+bool IsBadInput(const error_code& ec) {
+  return IsHttpError(ec) && ec != bhttp::error::end_of_stream &&
+         ec != bhttp::error::partial_message && ec != bhttp::error::need_buffer;
+}
+
+std::string IpString(const asio::ip::address& address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+  }
+  return address.to_string();
+}
+
+void AppendNumber(std::string& out, uint64_t n) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
+  out.append(buf, end);
+}
+
+// SNI: switch the connection to the provider's context for the name the client asked for.
+int ServerNameCallback(SSL* ssl, int* alert, void* arg) {
+  auto* provider = static_cast<TlsContextProvider*>(arg);
+  const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  char name[256];
+  size_t len = 0;
+  if (sni) {
+    for (; sni[len] && len < sizeof name - 1; ++len) {
+      name[len] = static_cast<char>(std::tolower(static_cast<unsigned char>(sni[len])));
+    }
+    if (sni[len]) len = 0;  // longer than any host name: treat as absent
+  }
+  SSL_CTX* ctx = provider->ContextFor(std::string_view(name, len));
+  if (!ctx) {
+    *alert = SSL_AD_UNRECOGNIZED_NAME;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+  }
+  if (ctx != SSL_get_SSL_CTX(ssl)) SSL_set_SSL_CTX(ssl, ctx);
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// State shared by a session, its watchdog and Server::Stop. Touched only on the strand.
+struct Connection {
+  explicit Connection(const asio::any_io_executor& ex) : timer(ex) {}
+  virtual ~Connection() = default;
+  virtual tcp::socket& Socket() = 0;
+
+  void Close() {
+    error_code ec;
+    Socket().close(ec);
+  }
+
+  // Sets the deadline for the next operation; wakes the watchdog if it sleeps past it.
+  void SetDeadline(std::chrono::milliseconds timeout) {
+    deadline = std::chrono::steady_clock::now() + timeout;
+    if (deadline < armed) timer.cancel();
+  }
+
+  asio::steady_timer timer;
+  SteadyTime deadline = SteadyTime::max();
+  SteadyTime armed = SteadyTime::max();  // when the watchdog's timer fires
+  bool done = false;      // the session has finished
+  bool stopping = false;  // Server::Stop closed us
+};
+
+asio::awaitable<void> Watchdog(std::shared_ptr<Connection> conn) {
+  while (!conn->done) {
+    SteadyTime now = std::chrono::steady_clock::now();
+    if (conn->deadline <= now) {
+      conn->Close();
+      co_return;
+    }
+    conn->armed = conn->deadline;
+    conn->timer.expires_at(conn->armed);
+    co_await conn->timer.async_wait(kNoThrow);
+  }
+}
+
+void LogException(const char* what, std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    spdlog::error("http: {}: {}", what, x.what());
+  } catch (...) {
+    spdlog::error("http: {}: unknown exception", what);
+  }
+}
+
+// Everything the server owns; Server::Impl is this.
+struct ServerState {
+  ServerState(Handler& handler, TlsContextProvider* tls, ServerOptions options)
+      : handler(handler), tls(tls), options(std::move(options)), work(ioc.get_executor()) {}
+
+  struct Listener {
+    explicit Listener(const asio::any_io_executor& ex) : acceptor(ex) {}
+    tcp::acceptor acceptor;
+    ListenerOptions options;
+  };
+
+  Result<uint16_t> AddListener(std::shared_ptr<Listener> listener);
+  asio::awaitable<void> AcceptLoop(std::shared_ptr<Listener> listener);
+  void StartSession(tcp::socket socket, const ListenerOptions& options);
+  SSL_CTX* DefaultTlsContext();
+  bool Register(const std::shared_ptr<Connection>& conn);
+  void Unregister(const std::shared_ptr<Connection>& conn);
+
+  Handler& handler;
+  TlsContextProvider* tls;
+  const ServerOptions options;
+  asio::io_context ioc;
+  asio::executor_work_guard<asio::io_context::executor_type> work;
+  std::vector<std::thread> threads;
+
+  std::mutex mu;
+  bool started = false;                                  // guarded by mu
+  bool stopping = false;                                 // guarded by mu
+  std::vector<std::shared_ptr<Listener>> listeners;      // guarded by mu
+  std::unordered_set<std::shared_ptr<Connection>> conns;  // guarded by mu
+
+  std::mutex tls_mu;
+  SSL_CTX* callback_ctx = nullptr;  // guarded by tls_mu: the context with our SNI callback
+};
+
+// One connection: plain (tcp::socket) or TLS (ssl::stream<tcp::socket>).
+template <typename Stream>
+class Session final : public Connection, public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
+
+  Session(ServerState& server, Stream stream, const ListenerOptions& listener)
+      : Connection(stream.get_executor()), server_(server), stream_(std::move(stream)) {
+    peer_.tls = kTls;
+    peer_.link_id = listener.link_id;
+  }
+
+  tcp::socket& Socket() override { return beast::get_lowest_layer(stream_); }
+
+  asio::awaitable<void> Run() {
+    auto self = this->shared_from_this();
+    const ServerOptions& options = server_.options;
+    error_code ec;
+    auto remote = Socket().remote_endpoint(ec);
+    if (!ec) {
+      peer_.remote_ip = IpString(remote.address());
+      peer_.remote_port = remote.port();
+    }
+    auto local = Socket().local_endpoint(ec);
+    if (!ec) {
+      peer_.local_ip = IpString(local.address());
+      peer_.local_port = local.port();
+    }
+    Socket().set_option(tcp::no_delay(true), ec);
+
+    bool linger = false;
+    bool handshake_ok = true;
+    if constexpr (kTls) {
+      SetDeadline(options.header_timeout);
+      auto [hs] = co_await stream_.async_handshake(asio::ssl::stream_base::server, kNoThrow);
+      if (hs) {
+        spdlog::debug("http: TLS handshake with {} failed: {}", peer_.remote_ip, hs.message());
+        handshake_ok = false;
+      } else if (const char* sni =
+                     SSL_get_servername(stream_.native_handle(), TLSEXT_NAMETYPE_host_name)) {
+        peer_.server_name = sni;
+        for (char& c : peer_.server_name) {
+          c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        }
+      }
+    }
+    if (handshake_ok) {
+      bool first = true;
+      for (;;) {
+        Outcome outcome = co_await ServeOne(first);
+        first = false;
+        if (outcome == Outcome::kKeepAlive) continue;
+        linger = outcome == Outcome::kCloseLinger;
+        break;
+      }
+    }
+    if (linger && !stopping) co_await LingeringClose();
+    Close();
+    done = true;
+    timer.cancel();
+    server_.Unregister(self);
+  }
+
+ private:
+  enum class Outcome { kKeepAlive, kClose, kCloseLinger };
+
+  void EnsureBuffer() {
+    if (!buffer_) buffer_ = std::make_unique<char[]>(kBufferSize);
+  }
+
+  // Reads, handles and answers one request.
+  asio::awaitable<Outcome> ServeOne(bool first) {
+    const ServerOptions& options = server_.options;
+    if (!first && read_buffer_.size() == 0) {
+      // Between keep-alive requests the client may stay silent for the idle timeout.
+      SetDeadline(options.idle_timeout);
+      auto [ec, n] = co_await stream_.async_read_some(read_buffer_.prepare(4096), kNoThrow);
+      if (ec) co_return Outcome::kClose;
+      read_buffer_.commit(n);
+    }
+    parser_.emplace();
+    parser_->header_limit(options.max_header_bytes);
+    parser_->body_limit(boost::none);
+    SetDeadline(options.header_timeout);
+    {
+      auto [ec, n] = co_await bhttp::async_read_header(stream_, read_buffer_, *parser_, kNoThrow);
+      if (ec == bhttp::error::header_limit) {
+        co_await SendError(431, "request header fields too large\n");
+        co_return Outcome::kCloseLinger;
+      }
+      if (IsBadInput(ec)) {
+        spdlog::debug("http: bad request from {}: {}", peer_.remote_ip, ec.message());
+        co_await SendError(400, "bad request: " + ec.message() + "\n");
+        co_return Outcome::kCloseLinger;
+      }
+      if (ec) co_return Outcome::kClose;
+    }
+
+    auto& msg = parser_->get();
+    const bool head_request = msg.method() == bhttp::verb::head;
+    const unsigned version = msg.version();
+    const bool keep_alive = parser_->keep_alive();
+    bool expect_continue = false;
+    Request request;
+    request.method = std::string(msg.method_string());
+    request.target = std::string(msg.target());
+    for (const auto& field : msg) {
+      if (field.name() == bhttp::field::expect && IEquals(field.value(), "100-continue")) {
+        expect_continue = version >= 11;
+      }
+      request.headers.Add(std::string(field.name_string()), std::string(field.value()));
+    }
+    request.peer = peer_;
+    if (auto length = parser_->content_length()) request.content_length = *length;
+    request.chunked = parser_->chunked();
+
+    ExchangePtr exchange;
+    try {
+      exchange = server_.handler.Start(std::move(request));
+    } catch (const std::exception& e) {
+      spdlog::error("http: handler threw in Start: {}", e.what());
+    }
+    if (!exchange) {
+      co_await SendError(500, "internal server error\n");
+      co_return Outcome::kCloseLinger;
+    }
+
+    // The body, piece by piece.
+    std::optional<Response> early;
+    bool failed = false;  // the handler threw
+    if (!parser_->is_done()) {
+      if (expect_continue) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        SetDeadline(options.write_timeout);
+        auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(kContinue), kNoThrow);
+        if (ec) {
+          AbortExchange(*exchange);
+          co_return Outcome::kClose;
+        }
+      }
+      EnsureBuffer();
+      while (!parser_->is_done()) {
+        auto& body = parser_->get().body();
+        body.data = buffer_.get();
+        body.size = kBufferSize;
+        SetDeadline(options.idle_timeout);
+        auto [ec, n] = co_await bhttp::async_read_some(stream_, read_buffer_, *parser_, kNoThrow);
+        if (ec == bhttp::error::need_buffer) ec = {};
+        size_t got = kBufferSize - parser_->get().body().size;
+        if (got > 0) {
+          try {
+            early = exchange->OnBody(std::string_view(buffer_.get(), got));
+          } catch (const std::exception& e) {
+            spdlog::error("http: handler threw in OnBody: {}", e.what());
+            failed = true;
+          }
+          if (early || failed) break;
+        }
+        if (IsBadInput(ec)) {
+          AbortExchange(*exchange);
+          co_await SendError(400, "bad request body: " + ec.message() + "\n");
+          co_return Outcome::kCloseLinger;
+        }
+        if (ec) {
+          AbortExchange(*exchange);
+          co_return Outcome::kClose;
+        }
+      }
+    }
+    if (failed) {
+      AbortExchange(*exchange);
+      co_await SendError(500, "internal server error\n");
+      co_return Outcome::kCloseLinger;
+    }
+
+    Response response;
+    bool close = !keep_alive;
+    bool linger = false;
+    if (early) {
+      response = std::move(*early);
+      close = true;
+      linger = !parser_->is_done();
+    } else {
+      try {
+        response = exchange->Finish();
+      } catch (const std::exception& e) {
+        spdlog::error("http: handler threw in Finish: {}", e.what());
+        response = Response::Text(500, "text/plain", "internal server error\n");
+        close = true;
+      }
+    }
+    exchange.reset();
+    close = close || response.close;
+    bool ok = co_await WriteResponse(response, head_request, close, version);
+    if (!ok || force_close_) co_return Outcome::kClose;
+    if (close) co_return linger ? Outcome::kCloseLinger : Outcome::kClose;
+    co_return Outcome::kKeepAlive;
+  }
+
+  void AbortExchange(Exchange& exchange) {
+    try {
+      exchange.Abort();
+    } catch (const std::exception& e) {
+      spdlog::error("http: handler threw in Abort: {}", e.what());
+    }
+  }
+
+  asio::awaitable<void> SendError(int status, std::string text) {
+    Response response = Response::Text(status, "text/plain", std::move(text));
+    co_await WriteResponse(response, false, true, 11);
+  }
+
+  // Formats the head of `response` into head_. Returns whether a body follows.
+  bool FormatHead(const Response& response, bool head_request, bool close, unsigned version) {
+    const int status = response.status;
+    head_.clear();
+    head_ += "HTTP/1.1 ";
+    AppendNumber(head_, static_cast<uint64_t>(status));
+    head_ += ' ';
+    std::string_view reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+    head_ += reason == "<unknown-status>" ? std::string_view("Unknown") : reason;
+    head_ += "\r\n";
+    bool has_server = false;
+    for (const auto& [name, value] : response.headers.fields()) {
+      if (IEquals(name, "Content-Length") || IEquals(name, "Transfer-Encoding") ||
+          IEquals(name, "Connection")) {
+        continue;
+      }
+      if (name.empty() || name.find_first_of("\r\n: ") != std::string::npos ||
+          value.find_first_of("\r\n") != std::string::npos) {
+        spdlog::warn("http: dropping malformed response header '{}'", name);
+        continue;
+      }
+      has_server = has_server || IEquals(name, "Server");
+      head_ += name;
+      head_ += ": ";
+      head_ += value;
+      head_ += "\r\n";
+    }
+    const bool bodiless_status = status < 200 || status == 204 || status == 304;
+    if (!bodiless_status) {
+      head_ += "Content-Length: ";
+      AppendNumber(head_, response.BodySize());
+      head_ += "\r\n";
+    }
+    if (!has_server && !server_.options.server_header.empty()) {
+      head_ += "Server: ";
+      head_ += server_.options.server_header;
+      head_ += "\r\n";
+    }
+    if (close) {
+      head_ += "Connection: close\r\n";
+    } else if (version < 11) {
+      head_ += "Connection: keep-alive\r\n";
+    }
+    head_ += "\r\n";
+    return !head_request && !bodiless_status && response.BodySize() > 0;
+  }
+
+  // Writes `response`. Returns false when the connection failed (it must then be closed).
+  asio::awaitable<bool> WriteResponse(Response& response, bool head_request, bool close,
+                                      unsigned version) {
+    if (std::holds_alternative<LengthOnly>(response.body) && !head_request &&
+        response.BodySize() > 0) {
+      // The client expects bytes we do not have; the session ends after the head.
+      spdlog::warn("http: LengthOnly body in answer to a non-HEAD request");
+      close = true;
+      force_close_ = true;
+    }
+    const bool send_body = FormatHead(response, head_request, close, version);
+    SetDeadline(server_.options.write_timeout);
+    if (!send_body || std::holds_alternative<LengthOnly>(response.body)) {
+      auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(head_), kNoThrow);
+      co_return !ec;
+    }
+    if (auto* text = std::get_if<std::string>(&response.body)) {
+      if (text->size() <= 16 * 1024) {
+        head_ += *text;
+        auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(head_), kNoThrow);
+        co_return !ec;
+      }
+      std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(*text)};
+      auto [ec, n] = co_await asio::async_write(stream_, buffers, kNoThrow);
+      co_return !ec;
+    }
+    const FileBody& file = std::get<FileBody>(response.body);
+    if constexpr (kTls) {
+      co_return co_await WriteFileTls(file);
+    } else {
+      co_return co_await SendFile(file);
+    }
+  }
+
+  // Under TLS: the head, then the file in kBufferSize chunks.
+  asio::awaitable<bool> WriteFileTls(const FileBody& file) {
+    const auto timeout = server_.options.write_timeout;
+    {
+      auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(head_), kNoThrow);
+      if (ec) co_return false;
+    }
+    EnsureBuffer();
+    uint64_t offset = file.offset;
+    uint64_t left = file.length;
+    while (left > 0) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(left, kBufferSize));
+      ssize_t got = ::pread(file.fd.get(), buffer_.get(), want, static_cast<off_t>(offset));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        spdlog::error("http: reading response file: {}",
+                      got == 0 ? "file shorter than its length" : std::strerror(errno));
+        co_return false;
+      }
+      SetDeadline(timeout);
+      auto [ec, n] = co_await asio::async_write(
+          stream_, asio::buffer(buffer_.get(), static_cast<size_t>(got)), kNoThrow);
+      if (ec) co_return false;
+      offset += static_cast<uint64_t>(got);
+      left -= static_cast<uint64_t>(got);
+    }
+    co_return true;
+  }
+
+  // Waits until the socket is writable (or the write timeout closes it).
+  asio::awaitable<bool> WaitWritable() {
+    SetDeadline(server_.options.write_timeout);
+    auto [ec] = co_await Socket().async_wait(tcp::socket::wait_write, kNoThrow);
+    co_return !ec;
+  }
+
+  // Plain TCP: the head (with MSG_MORE so it shares a packet with the file), then sendfile(2).
+  asio::awaitable<bool> SendFile(const FileBody& file) {
+    tcp::socket& socket = Socket();
+    error_code ec;
+    socket.native_non_blocking(true, ec);
+    if (ec) co_return false;
+    const int fd = socket.native_handle();
+    size_t sent = 0;
+    while (sent < head_.size()) {
+      ssize_t n = ::send(fd, head_.data() + sent, head_.size() - sent, MSG_MORE | MSG_NOSIGNAL);
+      if (n >= 0) {
+        sent += static_cast<size_t>(n);
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (!co_await WaitWritable()) co_return false;
+      } else if (errno != EINTR) {
+        co_return false;
+      }
+    }
+    off_t offset = static_cast<off_t>(file.offset);
+    uint64_t left = file.length;
+    uint64_t since_yield = 0;
+    while (left > 0) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(left, 1u << 30));
+      ssize_t n = ::sendfile(fd, file.fd.get(), &offset, want);
+      if (n > 0) {
+        left -= static_cast<uint64_t>(n);
+        since_yield += static_cast<uint64_t>(n);
+        if (since_yield >= kSendfileSlice && left > 0) {
+          since_yield = 0;
+          co_await asio::post(Socket().get_executor(), asio::use_awaitable);
+        }
+      } else if (n == 0) {
+        spdlog::error("http: sendfile: file shorter than its length");
+        co_return false;
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        since_yield = 0;
+        if (!co_await WaitWritable()) co_return false;
+      } else if (errno != EINTR) {
+        spdlog::debug("http: sendfile to {}: {}", peer_.remote_ip, std::strerror(errno));
+        co_return false;
+      }
+    }
+    co_return true;
+  }
+
+  // Stops sending, then discards what the client still sends (for a while), so that unread
+  // request bytes do not make the kernel reset the connection before the client reads our
+  // answer.
+  asio::awaitable<void> LingeringClose() {
+    error_code ec;
+    Socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) co_return;
+    EnsureBuffer();
+    SetDeadline(std::min<std::chrono::milliseconds>(server_.options.idle_timeout, kLingerTime));
+    size_t discarded = 0;
+    while (discarded < kLingerBytes) {
+      auto [rec, n] =
+          co_await Socket().async_read_some(asio::buffer(buffer_.get(), kBufferSize), kNoThrow);
+      if (rec) break;
+      discarded += n;
+    }
+  }
+
+  ServerState& server_;
+  Stream stream_;
+  Peer peer_;
+  beast::flat_buffer read_buffer_;
+  std::optional<bhttp::request_parser<bhttp::buffer_body>> parser_;
+  std::string head_;                 // the response head being written
+  std::unique_ptr<char[]> buffer_;   // body pieces and TLS file chunks (kBufferSize)
+  bool force_close_ = false;         // a response was framed wrongly; do not reuse the stream
+};
+
+}  // namespace
+
+struct Server::Impl : ServerState {
+  using ServerState::ServerState;
+};
+
+bool ServerState::Register(const std::shared_ptr<Connection>& conn) {
+  std::lock_guard lock(mu);
+  if (stopping) return false;
+  conns.insert(conn);
+  return true;
+}
+
+void ServerState::Unregister(const std::shared_ptr<Connection>& conn) {
+  std::lock_guard lock(mu);
+  conns.erase(conn);
+}
+
+SSL_CTX* ServerState::DefaultTlsContext() {
+  if (!tls) return nullptr;
+  SSL_CTX* ctx = tls->DefaultContext();
+  if (!ctx) return nullptr;
+  std::lock_guard lock(tls_mu);
+  if (ctx != callback_ctx) {
+    SSL_CTX_set_tlsext_servername_callback(ctx, ServerNameCallback);
+    SSL_CTX_set_tlsext_servername_arg(ctx, tls);
+    callback_ctx = ctx;
+  }
+  return ctx;
+}
+
+void ServerState::StartSession(tcp::socket socket, const ListenerOptions& options) {
+  std::shared_ptr<Connection> conn;
+  asio::awaitable<void> (*run)(std::shared_ptr<Connection>) = nullptr;
+  if (options.tls) {
+    using TlsStream = asio::ssl::stream<tcp::socket>;
+    SSL_CTX* ctx = DefaultTlsContext();
+    SSL* ssl = ctx ? SSL_new(ctx) : nullptr;
+    if (!ssl) {
+      spdlog::error("http: no TLS context; dropping connection");
+      return;
+    }
+    conn = std::make_shared<Session<TlsStream>>(*this, TlsStream(std::move(socket), ssl), options);
+    run = [](std::shared_ptr<Connection> c) {
+      return static_cast<Session<TlsStream>&>(*c).Run();
+    };
+  } else {
+    conn = std::make_shared<Session<tcp::socket>>(*this, std::move(socket), options);
+    run = [](std::shared_ptr<Connection> c) {
+      return static_cast<Session<tcp::socket>&>(*c).Run();
+    };
+  }
+  if (!Register(conn)) return;  // stopping: the socket closes with conn
+  auto ex = conn->timer.get_executor();
+  asio::co_spawn(ex, run(conn), [](std::exception_ptr e) { LogException("session", e); });
+  asio::co_spawn(ex, Watchdog(conn), [](std::exception_ptr e) { LogException("watchdog", e); });
+}
+
+asio::awaitable<void> ServerState::AcceptLoop(std::shared_ptr<Listener> listener) {
+  for (;;) {
+    auto [ec, socket] = co_await listener->acceptor.async_accept(
+        asio::any_io_executor(asio::make_strand(ioc)), kNoThrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !listener->acceptor.is_open()) co_return;
+      spdlog::warn("http: accept: {}", ec.message());
+      // Out of descriptors and the like: back off briefly rather than spin.
+      asio::steady_timer pause(listener->acceptor.get_executor(), std::chrono::milliseconds(50));
+      co_await pause.async_wait(kNoThrow);
+      continue;
+    }
+    StartSession(std::move(socket), listener->options);
+  }
+}
+
+Result<uint16_t> ServerState::AddListener(std::shared_ptr<Listener> listener) {
+  if (listener->options.tls && !tls) {
+    return Fail(Code::kInvalidArgument, "TLS listener without a TLS context provider");
+  }
+  error_code ec;
+  auto local = listener->acceptor.local_endpoint(ec);
+  if (ec) return Fail(Code::kIOError, "getsockname: " + ec.message());
+  {
+    std::lock_guard lock(mu);
+    if (stopping) return Fail(Code::kFailedPrecondition, "server is stopped");
+    listeners.push_back(listener);
+  }
+  asio::co_spawn(listener->acceptor.get_executor(), AcceptLoop(listener),
+                 [](std::exception_ptr e) { LogException("accept loop", e); });
+  return local.port();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Server::Server(Handler& handler, TlsContextProvider* tls, ServerOptions options)
+    : impl_(std::make_unique<Impl>(handler, tls, std::move(options))) {}
+
+Server::~Server() { Stop(); }
+
+Result<uint16_t> Server::Listen(const ListenerOptions& options) {
+  error_code ec;
+  auto address = asio::ip::make_address(options.address, ec);
+  if (ec) return Fail(Code::kInvalidArgument, "bad listen address '" + options.address + "'");
+  auto listener =
+      std::make_shared<Impl::Listener>(asio::any_io_executor(asio::make_strand(impl_->ioc)));
+  listener->options = options;
+  tcp::endpoint endpoint(address, options.port);
+  tcp::acceptor& acceptor = listener->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Fail(Code::kIOError,
+                "listen on " + options.address + ":" + std::to_string(options.port) + ": " +
+                    ec.message());
+  }
+  return impl_->AddListener(std::move(listener));
+}
+
+Result<uint16_t> Server::Adopt(UniqueFd listening_socket, const ListenerOptions& options) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(listening_socket.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return Fail(Code::kIOError, std::string("getsockname: ") + std::strerror(errno));
+  }
+  if (addr.ss_family != AF_INET && addr.ss_family != AF_INET6) {
+    return Fail(Code::kInvalidArgument, "adopted socket is not TCP/IP");
+  }
+  auto listener =
+      std::make_shared<Impl::Listener>(asio::any_io_executor(asio::make_strand(impl_->ioc)));
+  listener->options = options;
+  error_code ec;
+  listener->acceptor.assign(addr.ss_family == AF_INET ? tcp::v4() : tcp::v6(),
+                            listening_socket.get(), ec);
+  if (ec) return Fail(Code::kIOError, "adopt listening socket: " + ec.message());
+  listening_socket.Release();
+  return impl_->AddListener(std::move(listener));
+}
+
+void Server::Start() {
+  std::lock_guard lock(impl_->mu);
+  if (impl_->started || impl_->stopping) return;
+  impl_->started = true;
+  int n = std::max(1, impl_->options.threads);
+  for (int i = 0; i < n; ++i) {
+    impl_->threads.emplace_back([impl = impl_.get()] {
+      for (;;) {
+        try {
+          impl->ioc.run();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::error("http: I/O thread: {}", e.what());
+        }
+      }
+    });
+  }
+}
+
+void Server::Stop() {
+  std::vector<std::shared_ptr<Impl::Listener>> listeners;
+  std::vector<std::shared_ptr<Connection>> conns;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopping) return;
+    impl_->stopping = true;
+    listeners = impl_->listeners;
+    conns.assign(impl_->conns.begin(), impl_->conns.end());
+  }
+  for (auto& listener : listeners) {
+    asio::post(listener->acceptor.get_executor(), [listener] {
+      error_code ec;
+      listener->acceptor.close(ec);
+    });
+  }
+  for (auto& conn : conns) {
+    asio::post(conn->timer.get_executor(), [conn] {
+      conn->stopping = true;
+      conn->Close();
+    });
+  }
+  impl_->work.reset();
+  if (impl_->threads.empty()) {
+    // Never started: finish the posted work here so every coroutine ends.
+    impl_->ioc.restart();
+    impl_->ioc.run();
+  }
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+  std::lock_guard lock(impl_->mu);
+  impl_->listeners.clear();
+}
+
+}  // namespace cove::http
