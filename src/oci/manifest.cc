@@ -19,8 +19,6 @@ constexpr int kMaxNesting = 64;
 constexpr std::string_view kSchema1 = "application/vnd.docker.distribution.manifest.v1+json";
 constexpr std::string_view kSchema1Signed =
     "application/vnd.docker.distribution.manifest.v1+prettyjws";
-constexpr std::string_view kOciImageConfig = "application/vnd.oci.image.config.v1+json";
-constexpr std::string_view kDockerImageConfig = "application/vnd.docker.container.image.v1+json";
 
 constexpr std::string_view kSchema1Message =
     "Docker schema 1 manifests are not supported; push the image as Docker schema 2 or OCI "
