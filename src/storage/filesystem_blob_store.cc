@@ -70,8 +70,8 @@ Status ReadAll(int fd, uint64_t offset, uint64_t size, std::string& out, const s
   out.resize(start + size);
   uint64_t done = 0;
   while (done < size) {
-    ssize_t n = ::pread(fd, out.data() + start + done, size - done,
-                        static_cast<off_t>(offset + done));
+    ssize_t n =
+        ::pread(fd, out.data() + start + done, size - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       out.resize(start);
@@ -164,8 +164,8 @@ class RunningSha256 {
               EVP_DigestFinal_ex(copy, md, &len) == 1;
     EVP_MD_CTX_free(copy);
     if (!ok) return Fail(Code::kInternal, "cannot finish SHA-256");
-    return Digest::Parse(
-        "sha256:" + HexEncode(std::string_view(reinterpret_cast<const char*>(md), len)));
+    return Digest::Parse("sha256:" +
+                         HexEncode(std::string_view(reinterpret_cast<const char*>(md), len)));
   }
 
  private:
@@ -209,9 +209,7 @@ struct FilesystemBlobStore::Shared {
     return root + "/blobs/" + std::string(d.algorithm_name()) + "/" + d.hex().substr(0, 2);
   }
   std::string BlobPath(const Digest& d) const { return BlobDir(d) + "/" + d.hex(); }
-  std::string UploadDir(std::string_view id) const {
-    return root + "/uploads/" + std::string(id);
-  }
+  std::string UploadDir(std::string_view id) const { return root + "/uploads/" + std::string(id); }
   std::string UploadData(std::string_view id) const { return UploadDir(id) + "/data"; }
 
   // Claims `id` for one handle; false if it is already live.
@@ -233,7 +231,8 @@ struct FilesystemBlobStore::Shared {
     if (::stat(to.c_str(), &st) == 0) return Unlink(from);
     bool created = false;
     COVE_RETURN_IF_ERROR(MakeDir(dir, &created));
-    if (created) COVE_RETURN_IF_ERROR(FsyncDir(root + "/blobs/" + std::string(digest.algorithm_name())));
+    if (created)
+      COVE_RETURN_IF_ERROR(FsyncDir(root + "/blobs/" + std::string(digest.algorithm_name())));
     if (::rename(from.c_str(), to.c_str()) < 0) return Fail(Errno("rename to", to));
     return FsyncDir(dir);
   }
@@ -260,8 +259,8 @@ class ClaimGuard {
 
 class FilesystemUpload final : public Upload {
  public:
-  FilesystemUpload(std::shared_ptr<FilesystemBlobStore::Shared> shared, std::string id,
-                   UniqueFd fd, uint64_t size)
+  FilesystemUpload(std::shared_ptr<FilesystemBlobStore::Shared> shared, std::string id, UniqueFd fd,
+                   uint64_t size)
       : shared_(std::move(shared)),
         id_(std::move(id)),
         path_(shared_->UploadData(id_)),
@@ -486,9 +485,9 @@ Result<UploadPtr> FilesystemBlobStore::ResumeUpload(std::string_view id, uint64_
   if (::fstat(fd.get(), &st) < 0) return Fail(Errno("fstat", path));
   uint64_t size = static_cast<uint64_t>(st.st_size);
   if (size < acknowledged) {
-    return Fail(Code::kCorruption, "upload " + std::string(id) + " holds " +
-                                       std::to_string(size) + " bytes, fewer than the " +
-                                       std::to_string(acknowledged) + " acknowledged");
+    return Fail(Code::kCorruption, "upload " + std::string(id) + " holds " + std::to_string(size) +
+                                       " bytes, fewer than the " + std::to_string(acknowledged) +
+                                       " acknowledged");
   }
   if (size > acknowledged) {
     int rc;
@@ -498,8 +497,8 @@ Result<UploadPtr> FilesystemBlobStore::ResumeUpload(std::string_view id, uint64_
     if (rc < 0) return Fail(Errno("ftruncate", path));
   }
   claim.Dismiss();  // the handle releases the id from here on
-  auto upload = std::make_unique<FilesystemUpload>(shared_, std::string(id), std::move(fd),
-                                                   acknowledged);
+  auto upload =
+      std::make_unique<FilesystemUpload>(shared_, std::string(id), std::move(fd), acknowledged);
   // Reopened fd is owned by the upload now; rebuild the running hash from the file.
   UniqueFd reader(OpenRetry(path, O_RDONLY | O_CLOEXEC));
   if (!reader.valid()) return Fail(Errno("open", path));

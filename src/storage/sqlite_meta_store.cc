@@ -144,7 +144,9 @@ class Query {
  public:
   Query(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
   Query(Query&& other) noexcept
-      : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)), next_(other.next_),
+      : db_(other.db_),
+        stmt_(std::exchange(other.stmt_, nullptr)),
+        next_(other.next_),
         bind_rc_(other.bind_rc_) {}
   Query& operator=(Query&&) = delete;
   ~Query() {
@@ -322,9 +324,9 @@ int SqliteMetaStore::SchemaVersion() { return kSchemaVersion; }
 
 Result<MetaStorePtr> SqliteMetaStore::Open(std::string path) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     Error error = SqlError(raw, rc, "open " + path);
     if ((rc & 0xff) == SQLITE_CANTOPEN) error.code = Code::kIOError;
@@ -346,16 +348,20 @@ Result<MetaStorePtr> SqliteMetaStore::Open(std::string path) {
 
 Status SqliteMetaStore::LinkBlob(const RepoKey& repo, const Digest& digest, uint64_t size) {
   std::lock_guard lock(db_->mu());
-  COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-      "INSERT INTO blob_links (registry, repository, digest, size) VALUES (?, ?, ?, ?) "
-      "ON CONFLICT DO UPDATE SET size = excluded.size"));
+  COVE_ASSIGN_OR_RETURN(
+      Query q,
+      db_->Prepare(
+          "INSERT INTO blob_links (registry, repository, digest, size) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT DO UPDATE SET size = excluded.size"));
   return q.Text(repo.registry).Text(repo.repository).Text(digest.str()).Int(ToInt64(size)).Run();
 }
 
 Result<uint64_t> SqliteMetaStore::LinkedBlob(const RepoKey& repo, const Digest& digest) {
   std::lock_guard lock(db_->mu());
-  COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-      "SELECT size FROM blob_links WHERE registry = ? AND repository = ? AND digest = ?"));
+  COVE_ASSIGN_OR_RETURN(
+      Query q,
+      db_->Prepare(
+          "SELECT size FROM blob_links WHERE registry = ? AND repository = ? AND digest = ?"));
   q.Text(repo.registry).Text(repo.repository).Text(digest.str());
   COVE_ASSIGN_OR_RETURN(bool row, q.Step());
   if (!row) {
@@ -366,8 +372,9 @@ Result<uint64_t> SqliteMetaStore::LinkedBlob(const RepoKey& repo, const Digest& 
 
 Status SqliteMetaStore::UnlinkBlob(const RepoKey& repo, const Digest& digest) {
   std::lock_guard lock(db_->mu());
-  COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-      "DELETE FROM blob_links WHERE registry = ? AND repository = ? AND digest = ?"));
+  COVE_ASSIGN_OR_RETURN(
+      Query q,
+      db_->Prepare("DELETE FROM blob_links WHERE registry = ? AND repository = ? AND digest = ?"));
   COVE_RETURN_IF_ERROR(q.Text(repo.registry).Text(repo.repository).Text(digest.str()).Run());
   if (db_->Changes() == 0) {
     return Fail(Code::kNotFound, "blob " + digest.str() + " is not linked in " + repo.repository);
@@ -377,10 +384,10 @@ Status SqliteMetaStore::UnlinkBlob(const RepoKey& repo, const Digest& digest) {
 
 Result<bool> SqliteMetaStore::BlobReferenced(const Digest& digest) {
   std::lock_guard lock(db_->mu());
-  COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-      "SELECT EXISTS (SELECT 1 FROM blob_links WHERE digest = ?1) "
-      "OR EXISTS (SELECT 1 FROM manifest_refs WHERE ref_digest = ?1) "
-      "OR EXISTS (SELECT 1 FROM manifests WHERE digest = ?1)"));
+  COVE_ASSIGN_OR_RETURN(
+      Query q, db_->Prepare("SELECT EXISTS (SELECT 1 FROM blob_links WHERE digest = ?1) "
+                            "OR EXISTS (SELECT 1 FROM manifest_refs WHERE ref_digest = ?1) "
+                            "OR EXISTS (SELECT 1 FROM manifests WHERE digest = ?1)"));
   COVE_ASSIGN_OR_RETURN(bool row, q.Text(digest.str()).Step());
   return row && q.ColInt(0) != 0;
 }
@@ -394,10 +401,12 @@ Status SqliteMetaStore::PutManifest(const RepoKey& repo, const ManifestRecord& m
   Transaction txn(*db_);
   COVE_RETURN_IF_ERROR(txn.Begin());
   {
-    COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-        "INSERT INTO manifests (registry, repository, digest, media_type, bytes, artifact_type, "
-        "subject, annotations, created_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT DO NOTHING"));
+    COVE_ASSIGN_OR_RETURN(
+        Query q,
+        db_->Prepare("INSERT INTO manifests (registry, repository, digest, media_type, bytes, "
+                     "artifact_type, "
+                     "subject, annotations, created_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                     "ON CONFLICT DO NOTHING"));
     q.Text(repo.registry).Text(repo.repository).Text(manifest.digest.str());
     q.Text(manifest.media_type).Blob(manifest.bytes).Text(manifest.artifact_type);
     if (manifest.subject) {
@@ -411,9 +420,11 @@ Status SqliteMetaStore::PutManifest(const RepoKey& repo, const ManifestRecord& m
   if (db_->Changes() > 0) {
     auto add_refs = [&](const std::vector<Digest>& refs, int64_t kind) -> Status {
       for (size_t i = 0; i < refs.size(); ++i) {
-        COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-            "INSERT INTO manifest_refs (registry, repository, manifest_digest, kind, position, "
-            "ref_digest) VALUES (?, ?, ?, ?, ?, ?)"));
+        COVE_ASSIGN_OR_RETURN(
+            Query q,
+            db_->Prepare(
+                "INSERT INTO manifest_refs (registry, repository, manifest_digest, kind, position, "
+                "ref_digest) VALUES (?, ?, ?, ?, ?, ?)"));
         COVE_RETURN_IF_ERROR(q.Text(repo.registry)
                                  .Text(repo.repository)
                                  .Text(manifest.digest.str())
@@ -428,9 +439,10 @@ Status SqliteMetaStore::PutManifest(const RepoKey& repo, const ManifestRecord& m
     COVE_RETURN_IF_ERROR(add_refs(manifest.manifests, kRefManifest));
   }
   if (tag) {
-    COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-        "INSERT INTO tags (registry, repository, tag, digest) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT DO UPDATE SET digest = excluded.digest"));
+    COVE_ASSIGN_OR_RETURN(
+        Query q,
+        db_->Prepare("INSERT INTO tags (registry, repository, tag, digest) VALUES (?, ?, ?, ?) "
+                     "ON CONFLICT DO UPDATE SET digest = excluded.digest"));
     COVE_RETURN_IF_ERROR(
         q.Text(repo.registry).Text(repo.repository).Text(*tag).Text(manifest.digest.str()).Run());
   }
@@ -441,9 +453,10 @@ Result<ManifestRecord> SqliteMetaStore::GetManifest(const RepoKey& repo, const D
   std::lock_guard lock(db_->mu());
   ManifestRecord record;
   {
-    COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-        "SELECT media_type, bytes, artifact_type, subject, annotations, created_ns "
-        "FROM manifests WHERE registry = ? AND repository = ? AND digest = ?"));
+    COVE_ASSIGN_OR_RETURN(
+        Query q,
+        db_->Prepare("SELECT media_type, bytes, artifact_type, subject, annotations, created_ns "
+                     "FROM manifests WHERE registry = ? AND repository = ? AND digest = ?"));
     q.Text(repo.registry).Text(repo.repository).Text(digest.str());
     COVE_ASSIGN_OR_RETURN(bool row, q.Step());
     if (!row) {
@@ -459,9 +472,11 @@ Result<ManifestRecord> SqliteMetaStore::GetManifest(const RepoKey& repo, const D
     record.annotations_json = q.ColText(4);
     record.created = FromNanos(q.ColInt(5));
   }
-  COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-      "SELECT kind, ref_digest FROM manifest_refs "
-      "WHERE registry = ? AND repository = ? AND manifest_digest = ? ORDER BY kind, position"));
+  COVE_ASSIGN_OR_RETURN(
+      Query q,
+      db_->Prepare(
+          "SELECT kind, ref_digest FROM manifest_refs "
+          "WHERE registry = ? AND repository = ? AND manifest_digest = ? ORDER BY kind, position"));
   q.Text(repo.registry).Text(repo.repository).Text(digest.str());
   while (true) {
     COVE_ASSIGN_OR_RETURN(bool row, q.Step());
@@ -474,8 +489,9 @@ Result<ManifestRecord> SqliteMetaStore::GetManifest(const RepoKey& repo, const D
 
 Result<Digest> SqliteMetaStore::ResolveTag(const RepoKey& repo, const std::string& tag) {
   std::lock_guard lock(db_->mu());
-  COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-      "SELECT digest FROM tags WHERE registry = ? AND repository = ? AND tag = ?"));
+  COVE_ASSIGN_OR_RETURN(
+      Query q,
+      db_->Prepare("SELECT digest FROM tags WHERE registry = ? AND repository = ? AND tag = ?"));
   COVE_ASSIGN_OR_RETURN(bool row, q.Text(repo.registry).Text(repo.repository).Text(tag).Step());
   if (!row) return Fail(Code::kNotFound, "tag " + tag + " not found in " + repo.repository);
   return ParseStored(q.ColText(0));
@@ -484,8 +500,9 @@ Result<Digest> SqliteMetaStore::ResolveTag(const RepoKey& repo, const std::strin
 Status SqliteMetaStore::DeleteManifest(const RepoKey& repo, const Digest& digest) {
   std::lock_guard lock(db_->mu());
   // Tags and references go with it (ON DELETE CASCADE).
-  COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-      "DELETE FROM manifests WHERE registry = ? AND repository = ? AND digest = ?"));
+  COVE_ASSIGN_OR_RETURN(
+      Query q,
+      db_->Prepare("DELETE FROM manifests WHERE registry = ? AND repository = ? AND digest = ?"));
   COVE_RETURN_IF_ERROR(q.Text(repo.registry).Text(repo.repository).Text(digest.str()).Run());
   if (db_->Changes() == 0) {
     return Fail(Code::kNotFound, "manifest " + digest.str() + " not found in " + repo.repository);
@@ -495,8 +512,8 @@ Status SqliteMetaStore::DeleteManifest(const RepoKey& repo, const Digest& digest
 
 Status SqliteMetaStore::DeleteTag(const RepoKey& repo, const std::string& tag) {
   std::lock_guard lock(db_->mu());
-  COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-      "DELETE FROM tags WHERE registry = ? AND repository = ? AND tag = ?"));
+  COVE_ASSIGN_OR_RETURN(
+      Query q, db_->Prepare("DELETE FROM tags WHERE registry = ? AND repository = ? AND tag = ?"));
   COVE_RETURN_IF_ERROR(q.Text(repo.registry).Text(repo.repository).Text(tag).Run());
   if (db_->Changes() == 0) {
     return Fail(Code::kNotFound, "tag " + tag + " not found in " + repo.repository);
@@ -504,22 +521,24 @@ Status SqliteMetaStore::DeleteTag(const RepoKey& repo, const std::string& tag) {
   return Ok();
 }
 
-Result<std::vector<std::string>> SqliteMetaStore::ListTags(const RepoKey& repo,
-                                                           const Page& page) {
+Result<std::vector<std::string>> SqliteMetaStore::ListTags(const RepoKey& repo, const Page& page) {
   std::lock_guard lock(db_->mu());
   {
-    COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-        "SELECT EXISTS (SELECT 1 FROM manifests WHERE registry = ?1 AND repository = ?2) "
-        "OR EXISTS (SELECT 1 FROM blob_links WHERE registry = ?1 AND repository = ?2) "
-        "OR EXISTS (SELECT 1 FROM tags WHERE registry = ?1 AND repository = ?2)"));
+    COVE_ASSIGN_OR_RETURN(
+        Query q,
+        db_->Prepare(
+            "SELECT EXISTS (SELECT 1 FROM manifests WHERE registry = ?1 AND repository = ?2) "
+            "OR EXISTS (SELECT 1 FROM blob_links WHERE registry = ?1 AND repository = ?2) "
+            "OR EXISTS (SELECT 1 FROM tags WHERE registry = ?1 AND repository = ?2)"));
     COVE_ASSIGN_OR_RETURN(bool row, q.Text(repo.registry).Text(repo.repository).Step());
     if (!row || q.ColInt(0) == 0) {
       return Fail(Code::kNotFound, "repository " + repo.repository + " not found");
     }
   }
-  COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-      "SELECT tag FROM tags WHERE registry = ? AND repository = ? AND tag > ? "
-      "ORDER BY tag COLLATE BINARY LIMIT ?"));
+  COVE_ASSIGN_OR_RETURN(
+      Query q,
+      db_->Prepare("SELECT tag FROM tags WHERE registry = ? AND repository = ? AND tag > ? "
+                   "ORDER BY tag COLLATE BINARY LIMIT ?"));
   q.Text(repo.registry).Text(repo.repository).Text(page.last).Limit(page.limit);
   std::vector<std::string> tags;
   while (true) {
@@ -533,12 +552,13 @@ Result<std::vector<std::string>> SqliteMetaStore::ListTags(const RepoKey& repo,
 Result<std::vector<std::string>> SqliteMetaStore::ListRepositories(const std::string& registry,
                                                                    const Page& page) {
   std::lock_guard lock(db_->mu());
-  COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-      "SELECT repository FROM ("
-      "  SELECT repository FROM blob_links WHERE registry = ?1 AND repository > ?2"
-      "  UNION"
-      "  SELECT repository FROM manifests WHERE registry = ?1 AND repository > ?2"
-      ") ORDER BY repository COLLATE BINARY LIMIT ?3"));
+  COVE_ASSIGN_OR_RETURN(
+      Query q,
+      db_->Prepare("SELECT repository FROM ("
+                   "  SELECT repository FROM blob_links WHERE registry = ?1 AND repository > ?2"
+                   "  UNION"
+                   "  SELECT repository FROM manifests WHERE registry = ?1 AND repository > ?2"
+                   ") ORDER BY repository COLLATE BINARY LIMIT ?3"));
   q.Text(registry).Text(page.last).Limit(page.limit);
   std::vector<std::string> repos;
   while (true) {
@@ -552,10 +572,12 @@ Result<std::vector<std::string>> SqliteMetaStore::ListRepositories(const std::st
 Result<std::vector<Referrer>> SqliteMetaStore::ListReferrers(
     const RepoKey& repo, const Digest& subject, const std::optional<std::string>& artifact_type) {
   std::lock_guard lock(db_->mu());
-  COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-      "SELECT digest, media_type, length(bytes), artifact_type, annotations FROM manifests "
-      "WHERE registry = ?1 AND repository = ?2 AND subject = ?3 "
-      "AND (?4 IS NULL OR artifact_type = ?4) ORDER BY digest COLLATE BINARY"));
+  COVE_ASSIGN_OR_RETURN(
+      Query q,
+      db_->Prepare(
+          "SELECT digest, media_type, length(bytes), artifact_type, annotations FROM manifests "
+          "WHERE registry = ?1 AND repository = ?2 AND subject = ?3 "
+          "AND (?4 IS NULL OR artifact_type = ?4) ORDER BY digest COLLATE BINARY"));
   q.Text(repo.registry).Text(repo.repository).Text(subject.str());
   if (artifact_type) {
     q.Text(*artifact_type);
@@ -581,9 +603,10 @@ Result<std::vector<Referrer>> SqliteMetaStore::ListReferrers(
 
 Status SqliteMetaStore::CreateUpload(const UploadRecord& upload) {
   std::lock_guard lock(db_->mu());
-  COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-      "INSERT INTO uploads (id, registry, repository, acknowledged, started_ns) "
-      "VALUES (?, ?, ?, ?, ?)"));
+  COVE_ASSIGN_OR_RETURN(
+      Query q,
+      db_->Prepare("INSERT INTO uploads (id, registry, repository, acknowledged, started_ns) "
+                   "VALUES (?, ?, ?, ?, ?)"));
   auto created = q.Text(upload.id)
                      .Text(upload.repo.registry)
                      .Text(upload.repo.repository)
@@ -598,18 +621,19 @@ Status SqliteMetaStore::CreateUpload(const UploadRecord& upload) {
 
 Result<UploadRecord> SqliteMetaStore::GetUpload(const std::string& id) {
   std::lock_guard lock(db_->mu());
-  COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-      "SELECT registry, repository, acknowledged, started_ns FROM uploads WHERE id = ?"));
+  COVE_ASSIGN_OR_RETURN(
+      Query q,
+      db_->Prepare(
+          "SELECT registry, repository, acknowledged, started_ns FROM uploads WHERE id = ?"));
   COVE_ASSIGN_OR_RETURN(bool row, q.Text(id).Step());
   if (!row) return Fail(Code::kNotFound, "upload " + id + " not found");
-  return UploadRecord{id, RepoKey{q.ColText(0), q.ColText(1)},
-                      static_cast<uint64_t>(q.ColInt(2)), FromNanos(q.ColInt(3))};
+  return UploadRecord{id, RepoKey{q.ColText(0), q.ColText(1)}, static_cast<uint64_t>(q.ColInt(2)),
+                      FromNanos(q.ColInt(3))};
 }
 
 Status SqliteMetaStore::SetUploadAcknowledged(const std::string& id, uint64_t acknowledged) {
   std::lock_guard lock(db_->mu());
-  COVE_ASSIGN_OR_RETURN(Query q,
-                        db_->Prepare("UPDATE uploads SET acknowledged = ? WHERE id = ?"));
+  COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare("UPDATE uploads SET acknowledged = ? WHERE id = ?"));
   COVE_RETURN_IF_ERROR(q.Int(ToInt64(acknowledged)).Text(id).Run());
   if (db_->Changes() == 0) return Fail(Code::kNotFound, "upload " + id + " not found");
   return Ok();
@@ -626,9 +650,10 @@ Status SqliteMetaStore::DeleteUpload(const std::string& id) {
 Result<std::vector<UploadRecord>> SqliteMetaStore::ListUploadsStartedBefore(
     Clock::TimePoint cutoff) {
   std::lock_guard lock(db_->mu());
-  COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(
-      "SELECT id, registry, repository, acknowledged, started_ns FROM uploads "
-      "WHERE started_ns < ? ORDER BY started_ns, id"));
+  COVE_ASSIGN_OR_RETURN(
+      Query q,
+      db_->Prepare("SELECT id, registry, repository, acknowledged, started_ns FROM uploads "
+                   "WHERE started_ns < ? ORDER BY started_ns, id"));
   q.Int(ToNanos(cutoff));
   std::vector<UploadRecord> out;
   while (true) {

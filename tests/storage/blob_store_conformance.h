@@ -9,16 +9,16 @@
 //                            BlobStoreImplName);
 #pragma once
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "common/clock.h"
 #include "common/digest.h"
@@ -40,6 +40,9 @@ struct BlobStoreImpl {
   std::string name;
   std::function<std::unique_ptr<BlobStoreHarness>(const Clock&)> make;
 };
+
+// gtest prints the parameter by name.
+inline void PrintTo(const BlobStoreImpl& impl, std::ostream* os) { *os << impl.name; }
 
 inline std::string BlobStoreImplName(const ::testing::TestParamInfo<BlobStoreImpl>& info) {
   return info.param.name;

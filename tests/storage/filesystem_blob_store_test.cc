@@ -1,12 +1,11 @@
 #include "storage/filesystem_blob_store.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "storage/blob_store_conformance.h"
 #include "support/temp_dir.h"
@@ -80,8 +79,8 @@ TEST_F(FilesystemBlobStoreTest, LayoutIsContentAddressedPerAlgorithm) {
   EXPECT_TRUE(Exists(root_ + "/blobs/sha256/" + d256.hex().substr(0, 2) + "/" + d256.hex()));
   EXPECT_TRUE(Exists(root_ + "/blobs/sha512/" + d512.hex().substr(0, 2) + "/" + d512.hex()));
   auto& fs = static_cast<FilesystemBlobStore&>(**store);
-  EXPECT_EQ(fs.BlobPath(d256), root_ + "/blobs/sha256/" + d256.hex().substr(0, 2) + "/" +
-                                   d256.hex());
+  EXPECT_EQ(fs.BlobPath(d256),
+            root_ + "/blobs/sha256/" + d256.hex().substr(0, 2) + "/" + d256.hex());
   EXPECT_TRUE(Names(root_ + "/tmp").empty());  // Put leaves no staging file behind
 
   auto upload = (*store)->CreateUpload("u");

@@ -9,16 +9,17 @@
 //                            MetaStoreImplName);
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "common/clock.h"
 #include "common/digest.h"
@@ -41,6 +42,9 @@ struct MetaStoreImpl {
   std::string name;
   std::function<std::unique_ptr<MetaStoreHarness>()> make;
 };
+
+// gtest prints the parameter by name.
+inline void PrintTo(const MetaStoreImpl& impl, std::ostream* os) { *os << impl.name; }
 
 inline std::string MetaStoreImplName(const ::testing::TestParamInfo<MetaStoreImpl>& info) {
   return info.param.name;

@@ -1,10 +1,9 @@
 #include "storage/sqlite_meta_store.h"
 
+#include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "storage/meta_store_conformance.h"
 #include "support/temp_dir.h"

@@ -4,12 +4,11 @@
 // Thread-safety: a plain value; path() may be read from any thread.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace cove::testing {
 
