@@ -48,8 +48,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     Check(!parsed.error().message.empty());
     // The registry puts this message into a MANIFEST_INVALID body; it must serialize.
-    std::string error = cove::oci::ErrorBody(cove::oci::ErrorCode::kManifestInvalid,
-                                             parsed.error().message);
+    std::string error =
+        cove::oci::ErrorBody(cove::oci::ErrorCode::kManifestInvalid, parsed.error().message);
     Check(!error.empty());
   }
 

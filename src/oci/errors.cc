@@ -1,9 +1,8 @@
 #include "oci/errors.h"
 
 #include <array>
-#include <utility>
-
 #include <nlohmann/json.hpp>
+#include <utility>
 
 namespace cove::oci {
 namespace {

@@ -2,8 +2,8 @@
 //
 // Every registry error response is built here: {"errors":[{"code":"...","message":"...",
 // "detail":...}]}. Codes are the spec's (distribution-spec v1.1, "Error Codes") plus the ones
-// that real registries and clients also use (UNAUTHORIZED, DENIED, UNSUPPORTED,
-// TOOMANYREQUESTS, and distribution's BLOB_UPLOAD_INVALID, RANGE_INVALID, PAGINATION_NUMBER_INVALID).
+// that real registries and clients also use (distribution's RANGE_INVALID,
+// PAGINATION_NUMBER_INVALID and UNAVAILABLE). errors.cc says where each status comes from.
 //
 // Thread-safety: pure functions.
 #pragma once

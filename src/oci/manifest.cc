@@ -2,9 +2,8 @@
 
 #include <cstddef>
 #include <limits>
-#include <utility>
-
 #include <nlohmann/json.hpp>
+#include <utility>
 
 namespace cove::oci {
 namespace {
@@ -191,8 +190,8 @@ Result<std::vector<Descriptor>> ParseDescriptorArray(const Json& manifest, const
   std::vector<Descriptor> out;
   out.reserve(array->size());
   for (size_t i = 0; i < array->size(); ++i) {
-    COVE_ASSIGN_OR_RETURN(
-        Descriptor d, ParseDescriptor((*array)[i], std::string(key) + "[" + std::to_string(i) + "]"));
+    COVE_ASSIGN_OR_RETURN(Descriptor d, ParseDescriptor((*array)[i], std::string(key) + "[" +
+                                                                         std::to_string(i) + "]"));
     out.push_back(std::move(d));
   }
   return out;
@@ -209,8 +208,8 @@ Result<std::string> ResolveMediaType(std::string_view content_type, const Json& 
   }
   if (IsManifestMediaType(from_header)) {
     if (!from_body.empty() && from_body != from_header) {
-      return Invalid("mediaType \"" + from_body + "\" in the manifest does not match Content-Type \"" +
-                     from_header + "\"");
+      return Invalid("mediaType \"" + from_body +
+                     "\" in the manifest does not match Content-Type \"" + from_header + "\"");
     }
     return from_header;
   }

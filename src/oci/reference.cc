@@ -11,9 +11,7 @@ constexpr size_t kMaxTagLength = 128;
 
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
-bool IsTagStart(char c) {
-  return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z') || c == '_';
-}
+bool IsTagStart(char c) { return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z') || c == '_'; }
 
 bool IsTagChar(char c) { return IsTagStart(c) || c == '.' || c == '-'; }
 

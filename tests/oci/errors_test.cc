@@ -1,10 +1,10 @@
 #include "oci/errors.h"
 
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <string>
 #include <variant>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 namespace cove::oci {
 namespace {
@@ -69,10 +69,10 @@ TEST(ErrorsTest, EveryCodeHasItsStatusAndBody) {
 }
 
 TEST(ErrorsTest, CustomMessageAndDetail) {
-  EXPECT_EQ(ErrorBody(ErrorCode::kBlobUnknown, "no such blob",
-                      R"({"digest":"sha256:abc","b":1,"a":2})"),
-            R"({"errors":[{"code":"BLOB_UNKNOWN","message":"no such blob",)"
-            R"("detail":{"digest":"sha256:abc","b":1,"a":2}}]})");
+  EXPECT_EQ(
+      ErrorBody(ErrorCode::kBlobUnknown, "no such blob", R"({"digest":"sha256:abc","b":1,"a":2})"),
+      R"({"errors":[{"code":"BLOB_UNKNOWN","message":"no such blob",)"
+      R"("detail":{"digest":"sha256:abc","b":1,"a":2}}]})");
   EXPECT_EQ(ErrorBody(ErrorCode::kDenied, {}, R"("just a string")"),
             R"({"errors":[{"code":"DENIED","message":"requested access to the resource is )"
             R"(denied","detail":"just a string"}]})");
@@ -88,8 +88,7 @@ TEST(ErrorsTest, AcrFirewallDenialBody) {
 
 TEST(ErrorsTest, MessagesAreEscaped) {
   std::string body = ErrorBody(ErrorCode::kNameInvalid, "bad \"name\"\n\\ <x>");
-  EXPECT_EQ(body,
-            R"({"errors":[{"code":"NAME_INVALID","message":"bad \"name\"\n\\ <x>"}]})");
+  EXPECT_EQ(body, R"({"errors":[{"code":"NAME_INVALID","message":"bad \"name\"\n\\ <x>"}]})");
   auto parsed = nlohmann::json::parse(body);
   EXPECT_EQ(parsed["errors"][0]["message"], "bad \"name\"\n\\ <x>");
 }

@@ -1,8 +1,8 @@
 #include "oci/manifest.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 namespace cove::oci {
 namespace {
@@ -243,11 +243,11 @@ TEST(ManifestTest, EmptyLayersAndEmptyArtifactLayer) {
   ASSERT_TRUE(m) << m.error().ToString();
   EXPECT_TRUE(m->layers.empty());
 
-  std::string empty_layer = std::string(R"({"schemaVersion":2,"artifactType":"application/x.sig",)") +
-                            R"("config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":")" +
-                            kEmptyDigest + R"(","size":2},"layers":[{"mediaType":)" +
-                            R"("application/vnd.oci.empty.v1+json","digest":")" + kEmptyDigest +
-                            R"(","size":2}]})";
+  std::string empty_layer =
+      std::string(R"({"schemaVersion":2,"artifactType":"application/x.sig",)") +
+      R"("config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":")" + kEmptyDigest +
+      R"(","size":2},"layers":[{"mediaType":)" +
+      R"("application/vnd.oci.empty.v1+json","digest":")" + kEmptyDigest + R"(","size":2}]})";
   m = Parse(empty_layer);
   ASSERT_TRUE(m) << m.error().ToString();
   ASSERT_EQ(m->layers.size(), 1u);
@@ -340,9 +340,9 @@ TEST(ManifestTest, DockerSchema1IsUnimplemented) {
    "schemaVersion": 1,
    "signatures": []
   })";
-  for (const char* ct : {"application/vnd.docker.distribution.manifest.v1+json",
-                         "application/vnd.docker.distribution.manifest.v1+prettyjws", "",
-                         "application/json"}) {
+  for (const char* ct :
+       {"application/vnd.docker.distribution.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v1+prettyjws", "", "application/json"}) {
     auto m = ParseManifest(kSchema1, ct);
     ASSERT_FALSE(m) << ct;
     EXPECT_EQ(m.error().code, Code::kUnimplemented) << ct;
@@ -392,14 +392,13 @@ TEST(ManifestTest, ImageManifestStructure) {
                 "layers must be an array");
   ExpectInvalid("{\"schemaVersion\":2," + config + ",\"layers\":[7]}", kOciManifest,
                 "layers[0] must be a descriptor object");
-  ExpectInvalid("{\"schemaVersion\":2," + config + ",\"layers\":[],\"manifests\":[]}",
-                kOciManifest, "must not have manifests");
+  ExpectInvalid("{\"schemaVersion\":2," + config + ",\"layers\":[],\"manifests\":[]}", kOciManifest,
+                "must not have manifests");
 }
 
 TEST(ManifestTest, IndexStructure) {
   ExpectInvalid(R"({"schemaVersion":2})", kOciIndex, "manifests is required");
-  ExpectInvalid(R"({"schemaVersion":2,"manifests":"x"})", kOciIndex,
-                "manifests must be an array");
+  ExpectInvalid(R"({"schemaVersion":2,"manifests":"x"})", kOciIndex, "manifests must be an array");
   ExpectInvalid(R"({"schemaVersion":2,"manifests":[],"layers":[]})", kOciIndex,
                 "must not have config or layers");
   ExpectInvalid(ReplaceFirst(kIndexBody, "\"size\": 7682", "\"size\": \"7682\""), kOciIndex,
@@ -408,12 +407,12 @@ TEST(ManifestTest, IndexStructure) {
 
 TEST(ManifestTest, DescriptorChecks) {
   ExpectInvalid(ReplaceFirst(kImageBody, kLayer2, "sha256:abc"), kOciManifest, "layers[1].digest");
+  ExpectInvalid(ReplaceFirst(kImageBody, kLayer2, "md5:0123456789abcdef0123456789abcdef"),
+                kOciManifest, "layers[1].digest: unsupported digest algorithm");
   ExpectInvalid(
-      ReplaceFirst(kImageBody, kLayer2, "md5:0123456789abcdef0123456789abcdef"), kOciManifest,
-      "layers[1].digest: unsupported digest algorithm");
-  ExpectInvalid(ReplaceFirst(kImageBody, kLayer2,
-                             "sha256:F7202F7F1F26A4B2A2D1A3E4F76A2D5C9A40D7C5CB6C0EEC0A3E1C05D7CE8A0B"),
-                kOciManifest, "layers[1].digest");
+      ReplaceFirst(kImageBody, kLayer2,
+                   "sha256:F7202F7F1F26A4B2A2D1A3E4F76A2D5C9A40D7C5CB6C0EEC0A3E1C05D7CE8A0B"),
+      kOciManifest, "layers[1].digest");
   ExpectInvalid(ReplaceFirst(kImageBody, "\"size\": 2802957", "\"size\": -1"), kOciManifest,
                 "layers[0].size must not be negative");
   ExpectInvalid(ReplaceFirst(kImageBody, "\"size\": 2802957", "\"size\": \"2802957\""),
@@ -431,9 +430,9 @@ TEST(ManifestTest, DescriptorChecks) {
       kOciManifest, "config.digest must be a string");
   ExpectInvalid(ReplaceFirst(kImageBody, "application/vnd.oci.image.layer.v1.tar+gzip", "tar"),
                 kOciManifest, "layers[0].mediaType \"tar\" is not a media type");
-  ExpectInvalid(ReplaceFirst(kImageBody, "application/vnd.oci.image.layer.v1.tar+gzip",
-                             "application/x; a=b"),
-                kOciManifest, "is not a media type");
+  ExpectInvalid(
+      ReplaceFirst(kImageBody, "application/vnd.oci.image.layer.v1.tar+gzip", "application/x; a=b"),
+      kOciManifest, "is not a media type");
   ExpectInvalid(ReplaceFirst(kImageBody, "\"mediaType\": \"application/vnd.oci.image.config",
                              "\"x\": \"application/vnd.oci.image.config"),
                 kOciManifest, "config.mediaType is required");
@@ -449,8 +448,8 @@ TEST(ManifestTest, DescriptorChecks) {
 TEST(ManifestTest, AnnotationsAndArtifactType) {
   ExpectInvalid(ReplaceFirst(kImageBody, "\"2024-01-02T03:04:05Z\"", "5"), kOciManifest,
                 "annotations[\"org.opencontainers.image.created\"] must be a string");
-  ExpectInvalid(ReplaceFirst(kImageBody, "\"2024-01-02T03:04:05Z\"", "{\"a\":\"b\"}"),
-                kOciManifest, "must be a string");
+  ExpectInvalid(ReplaceFirst(kImageBody, "\"2024-01-02T03:04:05Z\"", "{\"a\":\"b\"}"), kOciManifest,
+                "must be a string");
   ExpectInvalid(ReplaceFirst(kArtifactWithSubject,
                              "\"annotations\": { \"org.opencontainers.image.created\": "
                              "\"2024-05-06T07:08:09Z\" }",
@@ -507,8 +506,8 @@ TEST(ManifestTest, BracketsInsideStringsDoNotCountAsNesting) {
 }
 
 TEST(ManifestTest, TooLarge) {
-  std::string big = ReplaceFirst(kImageBody, "2024-01-02T03:04:05Z",
-                                 std::string(kMaxManifestSize, 'x'));
+  std::string big =
+      ReplaceFirst(kImageBody, "2024-01-02T03:04:05Z", std::string(kMaxManifestSize, 'x'));
   ExpectInvalid(big, kOciManifest, "larger than");
 }
 

@@ -1,8 +1,8 @@
 #include "oci/reference.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 namespace cove::oci {
 namespace {
@@ -20,8 +20,9 @@ TEST(RepositoryNameTest, AcceptsSpecNames) {
 
 TEST(RepositoryNameTest, RejectsWhatTheRegexRejects) {
   for (const char* name :
-       {"", "A", "library/Ubuntu", "-a", ".a", "_a", "a-", "a.", "a_", "a___b", "a..b", "a._b",
-        "a-.b", "a_-b", "a//b", "a/", "/a", "/", "a/-b", "a/b.", "a b", "a:b", "a@b", "a\xc3\xa9",
+       {"",    "A",     "library/Ubuntu", "-a",   ".a",   "_a",   "a-",   "a.",
+        "a_",  "a___b", "a..b",           "a._b", "a-.b", "a_-b", "a//b", "a/",
+        "/a",  "/",     "a/-b",           "a/b.", "a b",  "a:b",  "a@b",  "a\xc3\xa9",
         "a\n", "a%2fb"}) {
     EXPECT_FALSE(IsValidRepositoryName(name)) << name;
   }
