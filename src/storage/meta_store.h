@@ -33,7 +33,7 @@ struct ManifestRecord {
   Digest digest;
   std::string media_type;
   std::string bytes;                 // exactly as pushed
-  std::string artifact_type;         // artifactType, else config.mediaType for artifacts; may be ""
+  std::string artifact_type;         // artifactType, else config.mediaType (referrers rule)
   std::optional<Digest> subject;     // the subject's digest, for the referrers API
   std::string annotations_json;      // the manifest's "annotations" object as JSON, or ""
   std::vector<Digest> blobs;         // config and layers it references

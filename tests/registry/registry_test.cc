@@ -116,11 +116,12 @@ class RegistryTest : public ::testing::Test {
     reply.status = response.status;
     reply.headers = response.headers;
     reply.close = response.close;
-    if (auto* s = std::get_if<std::string>(&response.body)) reply.body = *s;
-    if (auto* f = std::get_if<http::FileBody>(&response.body)) reply.body = ReadFileBody(*f);
-    if (method == "HEAD") {
+    if (method == "HEAD") {  // the transport sends the length, never the body
       reply.headers.Set("X-Test-Length", std::to_string(response.BodySize()));
-      EXPECT_TRUE(reply.body.empty()) << "HEAD carries no body";
+    } else if (auto* s = std::get_if<std::string>(&response.body)) {
+      reply.body = *s;
+    } else if (auto* f = std::get_if<http::FileBody>(&response.body)) {
+      reply.body = ReadFileBody(*f);
     }
     return reply;
   }
@@ -344,7 +345,7 @@ TEST_F(RegistryTest, ManifestPushNeedsItsBlobs) {
   std::string manifest = ImageManifest(config, {layer});
   auto refused = Do("PUT", "/v2/app/manifests/v1", manifest,
                     {{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}});
-  EXPECT_EQ(refused.status, 404);
+  EXPECT_EQ(refused.status, 400);  // as distribution: the request names missing content
   EXPECT_EQ(refused.ErrorCode(), "MANIFEST_BLOB_UNKNOWN");
   PushBlob("app", config);
   PushBlob("app", layer);
