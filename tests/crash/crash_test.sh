@@ -58,7 +58,8 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 # One worker: pushes blobs (monolithic or chunked) and manifests forever, logging each
 # acknowledged (201) operation to its own file.
 worker() {
-  local id=$1 n=0 dir=$work/w$id
+  local id=$1 round=$2 n=0 dir
+  dir=$work/w$id
   mkdir -p "$dir"
   while true; do
     n=$((n + 1))
@@ -90,7 +91,7 @@ worker() {
     curl -s -o /dev/null -X POST --data-binary @"$dir/cfg" "$base/v2/$repo/blobs/uploads/?digest=$cfgd" || continue
     printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":2},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":%d}]}' \
       "$cfgd" "$digest" "$size" > "$dir/m"
-    local md=sha256:$(sha "$dir/m") tag=t$n
+    local md=sha256:$(sha "$dir/m") tag=r$round-t$n
     code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary @"$dir/m" \
       -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' "$base/v2/$repo/manifests/$tag") || continue
     [ "$code" = 201 ] && echo "manifest $repo $tag $md" >> "$acks.$id"
@@ -125,7 +126,7 @@ verify() {  # verify ROUND
 for round in $(seq 1 "$rounds"); do
   start_coved || { failed=$((failed + 1)); break; }
   pids=()
-  for w in $(seq 1 $workers); do worker "$w" & pids+=($!); done
+  for w in $(seq 1 $workers); do worker "$w" "$round" & pids+=($!); done
   target=$(( $(acked) + RANDOM % 20 + 3 ))
   for _ in $(seq 1 3000); do
     (( $(acked) >= target )) && break
