@@ -62,6 +62,36 @@ first_layer=$(head -1 <<<"$want_layers")
 got=$(e2e_curl -L "https://$H/v2/e2e/oci/blobs/$first_layer" | sha256sum | cut -d' ' -f1)
 e2e_check_eq "blob GET returns the layer's bytes" "$first_layer" "sha256:$got"
 
+# The data endpoint (coved declares its registry with data_endpoint_enabled): a blob GET on
+# the login server answers 307 to a signed URL on <registry>.<region>.data.<suffix>; the data
+# host refuses unsigned or tampered URLs; and real clients follow the redirect — with the data
+# host's name unresolvable a pull fails, with it resolvable the same pull works.
+if [ "$COVE_E2E_TARGET" = coved ]; then
+  hdrs=$(e2e_ns curl -sS -o /dev/null -D - --cacert "$E2E_CA" "https://$H/v2/e2e/oci/blobs/$first_layer" | tr -d '\r')
+  e2e_check_eq "blob GET on the login server answers 307" "307" "$(awk 'NR==1{print $2}' <<<"$hdrs")"
+  loc=$(awk -F': ' 'tolower($1)=="location"{print $2}' <<<"$hdrs")
+  e2e_check_eq "redirect goes to the data endpoint" "https://$E2E_DATA_HOST/v2/e2e/oci/blobs/$first_layer" "${loc%%\?*}"
+  e2e_check "redirect URL is signed (se, sig)" grep -Eq '\?se=[0-9]+&sig=[A-Za-z0-9_-]+$' <<<"$loc"
+  got=$(e2e_ns curl -sS --cacert "$E2E_CA" "$loc" | sha256sum | cut -d' ' -f1)
+  e2e_check_eq "data endpoint serves the signed URL" "$first_layer" "sha256:$got"
+  e2e_check_eq "data endpoint refuses an unsigned URL (403)" "403" \
+    "$(e2e_ns curl -s -o /dev/null -w '%{http_code}' --cacert "$E2E_CA" "${loc%%\?*}")"
+  e2e_check_eq "data endpoint refuses a tampered URL (403)" "403" \
+    "$(e2e_ns curl -s -o /dev/null -w '%{http_code}' --cacert "$E2E_CA" "${loc%sig=*}sig=AAAA")"
+  hosts=/etc/netns/$E2E_NS/hosts
+  cp "$hosts" "$T/hosts.saved"
+  sed -i "s/ $E2E_DATA_HOST//" "$hosts"
+  if e2e_skopeo copy --src-cert-dir "$E2E_CA_DIR" "docker://$H/e2e/oci:v1" "oci:$T/pull-nodata:v1" >"$T/nodata.log" 2>&1; then
+    e2e_fail "skopeo pull fails when the data endpoint does not resolve" "pull succeeded"
+  else
+    e2e_ok "skopeo pull fails when the data endpoint does not resolve (layers come from it)"
+  fi
+  cp "$T/hosts.saved" "$hosts"
+  e2e_check "skopeo pull through the data endpoint works again" \
+    e2e_skopeo copy --src-cert-dir "$E2E_CA_DIR" "docker://$H/e2e/oci:v1" "oci:$T/pull-data:v1"
+  e2e_check "layers pulled through the data endpoint hash to their digests" e2e_layout_verify "$T/pull-data"
+fi
+
 # TLS is really verified: without the registry's CA, clients refuse the server.
 mkdir -p "$T/empty-certs"
 e2e_check_eq "curl without the CA fails verification (exit 60)" "60" \
