@@ -65,11 +65,17 @@ Result<Config> ParseConfig(const std::string& yaml_text) {
     if (!root || root.IsNull()) return c;
     COVE_RETURN_IF_ERROR(CheckKeys(root, "the configuration",
                                    {"data_dir", "dns_suffix", "threads", "upload_ttl_hours",
-                                    "default_registry", "listen", "registries"}));
+                                    "header_timeout_ms", "idle_timeout_ms", "default_registry",
+                                    "listen", "registries"}));
     if (root["data_dir"]) c.data_dir = root["data_dir"].as<std::string>();
     if (root["dns_suffix"]) c.dns_suffix = root["dns_suffix"].as<std::string>();
     if (root["threads"]) c.threads = root["threads"].as<int>();
     if (root["upload_ttl_hours"]) c.upload_ttl_hours = root["upload_ttl_hours"].as<int>();
+    if (root["header_timeout_ms"]) c.header_timeout_ms = root["header_timeout_ms"].as<int>();
+    if (root["idle_timeout_ms"]) c.idle_timeout_ms = root["idle_timeout_ms"].as<int>();
+    if (c.header_timeout_ms < 10 || c.idle_timeout_ms < 10) {
+      return Fail(Code::kInvalidArgument, "timeouts must be at least 10 ms");
+    }
     if (c.threads < 1 || c.threads > 256) {
       return Fail(Code::kInvalidArgument, "threads must be between 1 and 256");
     }

@@ -6,6 +6,8 @@
 //   dns_suffix: azurecr.io             # login servers are <registry>.<suffix>
 //   threads: 2
 //   upload_ttl_hours: 24               # abandoned uploads are purged after this
+//   header_timeout_ms: 30000           # a request head must arrive within this
+//   idle_timeout_ms: 60000             # longest silence inside a body or between requests
 //   default_registry: myregistry       # serves requests to hosts that are not ours (IPs)
 //   listen:
 //     - {address: 127.0.0.1, port: 443}              # TLS (the default)
@@ -34,6 +36,8 @@ struct Config {
   std::string dns_suffix = "azurecr.io";
   int threads = 2;
   int upload_ttl_hours = 24;
+  int header_timeout_ms = 30'000;
+  int idle_timeout_ms = 60'000;
   std::string default_registry;
   std::vector<http::ListenerOptions> listen;
   std::vector<registry::RegistryInfo> registries;

@@ -54,6 +54,8 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
                                                          *node->signer_, clock, options);
   http::ServerOptions server_options;
   server_options.threads = config.threads;
+  server_options.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
+  server_options.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
   node->server_ = std::make_unique<http::Server>(*node->registry_, node->tls_.get(), server_options);
   node->config_ = std::move(config);
   return node;

@@ -153,6 +153,7 @@ class Fixed final : public Exchange {
     return std::nullopt;
   }
   Response Finish() override { return std::move(response_); }
+  bool WantsBody() const override { return max_ignored_ > 0; }
 
  private:
   Response response_;

@@ -113,6 +113,10 @@ class Exchange {
   virtual std::optional<Response> OnBody(std::string_view piece) = 0;
   // The whole body has arrived (also called for requests with no body). Called at most once.
   virtual Response Finish() = 0;
+  // False when the exchange already has its answer and does not want the body at all: the
+  // transport then calls Finish() at once, sends no 100 Continue, and closes the connection
+  // after the response if a body was announced.
+  virtual bool WantsBody() const { return true; }
   // The connection failed or timed out before Finish; release what the exchange holds.
   virtual void Abort() {}
 };
@@ -125,8 +129,9 @@ class Handler {
   virtual ExchangePtr Start(Request request) = 0;
 };
 
-// An Exchange that already knows its answer and ignores any body (up to `max_ignored` bytes;
-// past that it answers early so the transport closes the connection).
+// An Exchange that already knows its answer and ignores any body (up to `max_ignored` bytes,
+// read and dropped so the connection can be kept; past that it answers early and the transport
+// closes the connection). With `max_ignored` 0 it answers before any body is read.
 ExchangePtr Respond(Response response, uint64_t max_ignored = 1 << 20);
 
 // An Exchange that collects the body into a string of at most `limit` bytes, then calls `done`.

@@ -322,7 +322,15 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     // The body, piece by piece.
     std::optional<Response> early;
     bool failed = false;  // the handler threw
-    if (!parser_->is_done()) {
+    if (!parser_->is_done() && !exchange->WantsBody()) {
+      // Answered without reading the body: respond, then close (the body is never read).
+      try {
+        early = exchange->Finish();
+      } catch (const std::exception& e) {
+        spdlog::error("http: handler threw in Finish: {}", e.what());
+        failed = true;
+      }
+    } else if (!parser_->is_done()) {
       if (expect_continue) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         SetDeadline(options.write_timeout);

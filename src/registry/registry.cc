@@ -37,6 +37,7 @@ class Decorated final : public http::Exchange {
     return r;
   }
   void Abort() override { inner_->Abort(); }
+  bool WantsBody() const override { return inner_->WantsBody(); }
 
  private:
   static void Decorate(http::Response& r) {
