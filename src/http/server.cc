@@ -258,6 +258,17 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
  private:
   enum class Outcome { kKeepAlive, kClose, kCloseLinger };
 
+  // Hands buffer_[0, n) to the exchange; false if the handler threw.
+  bool Feed(Exchange& exchange, size_t n, std::optional<Response>& early) {
+    try {
+      early = exchange.OnBody(std::string_view(buffer_.get(), n));
+      return true;
+    } catch (const std::exception& e) {
+      spdlog::error("http: handler threw in OnBody: {}", e.what());
+      return false;
+    }
+  }
+
   void EnsureBuffer() {
     if (!buffer_) buffer_ = std::make_unique<char[]>(kBufferSize);
   }
@@ -366,12 +377,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
             got = n;
           }
           left -= got;
-          try {
-            early = exchange->OnBody(std::string_view(buffer_.get(), got));
-          } catch (const std::exception& e) {
-            spdlog::error("http: handler threw in OnBody: {}", e.what());
-            failed = true;
-          }
+          failed = !Feed(*exchange, got, early);
           if (early || failed) break;
         }
         body_unread = left > 0;
@@ -385,12 +391,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
         if (ec == bhttp::error::need_buffer) ec = {};
         size_t got = kBufferSize - parser_->get().body().size;
         if (got > 0) {
-          try {
-            early = exchange->OnBody(std::string_view(buffer_.get(), got));
-          } catch (const std::exception& e) {
-            spdlog::error("http: handler threw in OnBody: {}", e.what());
-            failed = true;
-          }
+          failed = !Feed(*exchange, got, early);
           if (early || failed) break;
         }
         if (IsBadInput(ec)) {

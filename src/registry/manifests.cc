@@ -22,6 +22,14 @@ bool IsForeignLayer(std::string_view media_type) {
 
 std::string DetailDigest(const Digest& d) { return nlohmann::json{{"digest", d.str()}}.dump(); }
 
+// The error for a reference that does not parse: a malformed digest is DIGEST_INVALID, a
+// malformed tag is `bad_tag`.
+http::ExchangePtr BadReference(const std::string& text, const cove::Error& error,
+                               ErrorCode bad_tag) {
+  return Error(text.find(':') != std::string::npos ? ErrorCode::kDigestInvalid : bad_tag,
+               error.message);
+}
+
 }  // namespace
 
 class Registry::ManifestPut {
@@ -110,9 +118,7 @@ http::ExchangePtr Registry::Manifest(Call& call) {
 
   auto reference = oci::ParseReference(call.route.reference);
   if (!reference) {
-    return Error(call.route.reference.find(':') != std::string::npos ? ErrorCode::kDigestInvalid
-                                                                     : ErrorCode::kManifestInvalid,
-                 reference.error().message);
+    return BadReference(call.route.reference, reference.error(), ErrorCode::kManifestInvalid);
   }
   auto too_large = oci::ErrorResponse(
       ErrorCode::kManifestTooLarge,
@@ -133,9 +139,7 @@ http::ExchangePtr Registry::Manifest(Call& call) {
 http::ExchangePtr Registry::ManifestGet(Call& call) {
   auto reference = oci::ParseReference(call.route.reference);
   if (!reference) {
-    return Error(call.route.reference.find(':') != std::string::npos ? ErrorCode::kDigestInvalid
-                                                                     : ErrorCode::kManifestUnknown,
-                 reference.error().message);
+    return BadReference(call.route.reference, reference.error(), ErrorCode::kManifestUnknown);
   }
   Digest digest;
   if (reference->is_digest()) {
@@ -162,9 +166,7 @@ http::ExchangePtr Registry::ManifestGet(Call& call) {
 http::ExchangePtr Registry::ManifestDelete(Call& call) {
   auto reference = oci::ParseReference(call.route.reference);
   if (!reference) {
-    return Error(call.route.reference.find(':') != std::string::npos ? ErrorCode::kDigestInvalid
-                                                                     : ErrorCode::kManifestUnknown,
-                 reference.error().message);
+    return BadReference(call.route.reference, reference.error(), ErrorCode::kManifestUnknown);
   }
   auto deleted = reference->is_digest() ? meta_.DeleteManifest(call.repo, reference->digest())
                                         : meta_.DeleteTag(call.repo, reference->tag());

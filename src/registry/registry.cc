@@ -46,10 +46,28 @@ class Decorated final : public http::Exchange {
   http::ExchangePtr inner_;
 };
 
-std::string PagedLink(std::string_view path, const std::optional<uint64_t>& n,
-                      const std::string& last) {
+// Paging as the spec has it: `n` entries at most, after `last`; one more than `n` is fetched
+// to know whether a Link to the next page is due.
+struct Paging {
+  storage::Page page;
+  std::optional<uint64_t> n;
+};
+
+Result<Paging> ParsePaging(const http::Request& request) {
+  COVE_ASSIGN_OR_RETURN(auto n, ParsePageSize(request));
+  Paging p{{request.QueryParam("last").value_or(""), std::nullopt}, n};
+  if (n) p.page.limit = *n + 1;
+  return p;
+}
+
+// Cuts `items` to the page and returns the Link header when more entries follow.
+std::optional<std::string> TrimPage(std::vector<std::string>& items, const Paging& paging,
+                                    std::string_view path) {
+  if (!paging.n || items.size() <= *paging.n) return std::nullopt;
+  items.resize(*paging.n);
+  if (items.empty()) return std::nullopt;
   // `last` is a repository name or tag: characters that need no escaping in a query.
-  return "<" + std::string(path) + "?last=" + last + (n ? "&n=" + std::to_string(*n) : "") +
+  return "<" + std::string(path) + "?last=" + items.back() + "&n=" + std::to_string(*paging.n) +
          ">; rel=\"next\"";
 }
 
@@ -166,39 +184,26 @@ http::ExchangePtr Registry::Base(Call& call) {
 
 http::ExchangePtr Registry::Catalog(Call& call) {
   if (!call.is("GET") && !call.is("HEAD")) return MethodNotAllowed("GET, HEAD");
-  auto n = ParsePageSize(call.request);
-  if (!n) return Error(ErrorCode::kPaginationNumberInvalid, n.error().message);
-  storage::Page page{call.request.QueryParam("last").value_or(""), std::nullopt};
-  if (*n) page.limit = **n + 1;
-  auto repos = meta_.ListRepositories(call.repo.registry, page);
+  auto paging = ParsePaging(call.request);
+  if (!paging) return Error(ErrorCode::kPaginationNumberInvalid, paging.error().message);
+  auto repos = meta_.ListRepositories(call.repo.registry, paging->page);
   if (!repos) return StorageError(repos.error(), ErrorCode::kNameUnknown);
-  bool more = *n && repos->size() > **n;
-  if (more) repos->resize(**n);
+  auto link = TrimPage(*repos, *paging, "/v2/_catalog");
   auto response = JsonResponse(200, nlohmann::json{{"repositories", *repos}}.dump());
-  if (more && !repos->empty()) {
-    response.headers.Set("Link", PagedLink("/v2/_catalog", *n, repos->back()));
-  }
+  if (link) response.headers.Set("Link", *link);
   return http::Respond(std::move(response));
 }
 
 http::ExchangePtr Registry::Tags(Call& call) {
   if (!call.is("GET") && !call.is("HEAD")) return MethodNotAllowed("GET, HEAD");
-  auto n = ParsePageSize(call.request);
-  if (!n) return Error(ErrorCode::kPaginationNumberInvalid, n.error().message);
-  storage::Page page{call.request.QueryParam("last").value_or(""), std::nullopt};
-  if (*n) page.limit = **n + 1;
-  auto tags = meta_.ListTags(call.repo, page);
-  if (!tags) {
-    return StorageError(tags.error(), ErrorCode::kNameUnknown);
-  }
-  bool more = *n && tags->size() > **n;
-  if (more) tags->resize(**n);
+  auto paging = ParsePaging(call.request);
+  if (!paging) return Error(ErrorCode::kPaginationNumberInvalid, paging.error().message);
+  auto tags = meta_.ListTags(call.repo, paging->page);
+  if (!tags) return StorageError(tags.error(), ErrorCode::kNameUnknown);
+  auto link = TrimPage(*tags, *paging, "/v2/" + call.repo.repository + "/tags/list");
   auto response =
       JsonResponse(200, nlohmann::json{{"name", call.repo.repository}, {"tags", *tags}}.dump());
-  if (more && !tags->empty()) {
-    response.headers.Set("Link",
-                         PagedLink("/v2/" + call.repo.repository + "/tags/list", *n, tags->back()));
-  }
+  if (link) response.headers.Set("Link", *link);
   return http::Respond(std::move(response));
 }
 
