@@ -1,5 +1,7 @@
-// The Distribution API, driven through http::Handler without sockets, on the real filesystem
-// blob store and SQLite metadata store. Written from distribution-spec v1.1.
+// The Distribution API over loopback: a real http::Server on 127.0.0.1 in front of the Registry,
+// on the real filesystem blob store and SQLite metadata store, talked to with plain HTTP/1.1.
+// A few cases that need to control the transport itself (a TLS peer, a connection dying
+// mid-body) drive the Handler directly. Written from distribution-spec v1.1.
 #include "registry/registry.h"
 
 #include <unistd.h>
@@ -11,9 +13,11 @@
 #include <nlohmann/json.hpp>
 
 #include "common/digest.h"
+#include "http/server.h"
 #include "registry/route.h"
 #include "storage/filesystem_blob_store.h"
 #include "storage/sqlite_meta_store.h"
+#include "support/raw_http.h"
 
 namespace cove::registry {
 namespace {
@@ -63,6 +67,9 @@ class RegistryTest : public ::testing::Test {
     Reopen();
   }
   void TearDown() override {
+    conn_.reset();
+    if (server_) server_->Stop();
+    server_.reset();
     registry_.reset();
     meta_.reset();
     blobs_.reset();
@@ -71,6 +78,9 @@ class RegistryTest : public ::testing::Test {
 
   // Opens (or re-opens, as after a restart) the stores and the registry on dir_.
   void Reopen() {
+    conn_.reset();
+    if (server_) server_->Stop();
+    server_.reset();
     registry_.reset();
     meta_.reset();
     blobs_.reset();
@@ -87,11 +97,46 @@ class RegistryTest : public ::testing::Test {
     RegistryOptions options;
     options.new_upload_id = [this] { return "upload" + std::to_string(++ids_); };
     registry_ = std::make_unique<Registry>(*directory, *blobs_, *meta_, signer_, clock_, options);
+    server_ = std::make_unique<http::Server>(*registry_, nullptr);
+    auto port = server_->Listen({.address = "127.0.0.1", .port = 0});
+    ASSERT_TRUE(port) << port.error().ToString();
+    port_ = *port;
+    server_->Start();
   }
 
+  // One request over loopback (keep-alive; a new connection after the server closed one).
   Reply Do(const std::string& method, const std::string& target, const std::string& body = "",
-           std::map<std::string, std::string> headers = {}, const std::string& host = kPlain,
-           bool tls = true) {
+           std::map<std::string, std::string> headers = {}, std::string host = kPlain) {
+    if (auto h = headers.find("Host"); h != headers.end()) {
+      host = h->second;
+      headers.erase(h);
+    }
+    if (!conn_) conn_ = std::make_unique<cove::testing::RawHttp>(port_);
+    auto raw = conn_->Request(method, target, body, headers, host);
+    Reply reply;
+    reply.status = raw.status;
+    reply.body = raw.body;
+    reply.close = raw.closed;
+    std::string_view head = raw.head;
+    head.remove_prefix(std::min(head.size(), head.find("\r\n") + 2));
+    while (!head.empty() && !head.starts_with("\r\n")) {
+      auto eol = head.find("\r\n");
+      std::string_view line = head.substr(0, eol);
+      auto colon = line.find(':');
+      std::string_view value = line.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+      reply.headers.Add(std::string(line.substr(0, colon)), std::string(value));
+      head.remove_prefix(std::min(head.size(), eol + 2));
+    }
+    if (method == "HEAD") reply.headers.Set("X-Test-Length", std::to_string(raw.content_length));
+    if (raw.closed || raw.status == 0) conn_.reset();
+    return reply;
+  }
+
+  // One request straight through the Handler, as a transport would drive it.
+  Reply DoDirect(const std::string& method, const std::string& target, const std::string& body = "",
+                 std::map<std::string, std::string> headers = {}, const std::string& host = kPlain,
+                 bool tls = true) {
     http::Request req;
     req.method = method;
     req.target = target;
@@ -177,6 +222,9 @@ class RegistryTest : public ::testing::Test {
   storage::BlobStorePtr blobs_;
   storage::MetaStorePtr meta_;
   std::unique_ptr<Registry> registry_;
+  std::unique_ptr<http::Server> server_;
+  std::unique_ptr<cove::testing::RawHttp> conn_;
+  uint16_t port_ = 0;
   int ids_ = 0;
 };
 
@@ -505,7 +553,7 @@ TEST_F(RegistryTest, DataEndpointRedirectAndSignedUrls) {
                      {{"Host", "myregistry.azurecr.io:8443"}}, kLogin);
   ASSERT_EQ(redirect.status, 307);
   std::string location = redirect.Header("Location");
-  std::string prefix = "https://myregistry.westus.data.azurecr.io:8443/v2/app/blobs/" + digest + "?";
+  std::string prefix = "http://myregistry.westus.data.azurecr.io:8443/v2/app/blobs/" + digest + "?";
   ASSERT_EQ(location.substr(0, prefix.size()), prefix) << location;
   std::string target = location.substr(location.find("/v2/"));
   // HEAD on the login server answers directly (no redirect for metadata).
@@ -539,10 +587,13 @@ TEST_F(RegistryTest, DataEndpointRedirectAndSignedUrls) {
   EXPECT_NE(expired.body.find("expired"), std::string::npos);
 }
 
-TEST_F(RegistryTest, PlainHttpRedirectStaysPlain) {
+TEST_F(RegistryTest, TlsRedirectIsHttps) {
   std::string digest = PushBlob("app", "abc", kLogin);
-  auto r = Do("GET", "/v2/app/blobs/" + digest, "", {}, kLogin, /*tls=*/false);
-  EXPECT_EQ(r.Header("Location").substr(0, 7), "http://");
+  auto r = DoDirect("GET", "/v2/app/blobs/" + digest, "", {}, kLogin, /*tls=*/true);
+  EXPECT_EQ(r.status, 307);
+  EXPECT_EQ(r.Header("Location").substr(0, 8), "https://");
+  auto plain = DoDirect("GET", "/v2/app/blobs/" + digest, "", {}, kLogin, /*tls=*/false);
+  EXPECT_EQ(plain.Header("Location").substr(0, 7), "http://");
 }
 
 TEST_F(RegistryTest, BadInputGetsOciErrors) {
