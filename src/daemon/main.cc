@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "daemon/config.h"
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
   add_common(registry_cmd);
   CLI11_PARSE(app, argc, argv);
 
+  spdlog::set_default_logger(spdlog::stderr_color_mt("coved"));  // logs to stderr, as daemons do
   spdlog::set_level(spdlog::level::from_str(log_level));
   auto config = config_path.empty() ? cove::Result<cove::daemon::Config>(
                                           cove::daemon::DefaultConfig())
