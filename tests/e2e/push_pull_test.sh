@@ -161,12 +161,26 @@ cd_=$(e2e_ctr image ls 2>&1 | awk -v r="$H/e2e/oci:v1" '$1 == r {print $3}')
 e2e_check_eq "ctr image digest equals pushed" "$want" "$cd_"
 e2e_check "ctr image pull --all-platforms $H/e2e/multi:v1" \
   e2e_ctr image pull --tlscacert "$E2E_CA" --all-platforms "$H/e2e/multi:v1"
-missing=""
-for c in $children; do
-  for l in $(e2e_layout_layers "$MSRC" "$c"); do
-    e2e_ctr content ls -q 2>/dev/null | grep -qx "$l" || missing+=" $l"
+missing_layers() {
+  local c l have missing=""
+  have=$(e2e_ctr content ls -q 2>/dev/null)
+  for c in $children; do
+    for l in $(e2e_layout_layers "$MSRC" "$c"); do
+      grep -qx "$l" <<<"$have" || missing+=" $l"
+    done
   done
-done
+  echo "$missing"
+}
+missing=$(missing_layers)
+if [ -n "$missing" ]; then
+  # Seen about once in four runs: the pull succeeded (so every layer was fetched and verified)
+  # yet a layer of the platform that was not unpacked is gone from the content store afterwards,
+  # which points at containerd's garbage collection after the pull's lease ends. Fetch again
+  # from the registry; a layer the registry cannot serve still fails the check.
+  echo "# content store lacks$missing after the pull; fetching again"
+  e2e_ctr content fetch --tlscacert "$E2E_CA" --all-platforms "$H/e2e/multi:v1" >/dev/null 2>&1
+  missing=$(missing_layers)
+fi
 e2e_check_eq "containerd content store has every layer of both platforms" "" "$missing"
 
 # --- 6. Tags and catalog ---------------------------------------------------------------------
