@@ -67,23 +67,23 @@ class RegistryTest : public ::testing::Test {
     Reopen();
   }
   void TearDown() override {
+    Close();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Stops the server and drops the registry and stores, newest first.
+  void Close() {
     conn_.reset();
     if (server_) server_->Stop();
     server_.reset();
     registry_.reset();
     meta_.reset();
     blobs_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   // Opens (or re-opens, as after a restart) the stores and the registry on dir_.
   void Reopen() {
-    conn_.reset();
-    if (server_) server_->Stop();
-    server_.reset();
-    registry_.reset();
-    meta_.reset();
-    blobs_.reset();
+    Close();
     auto blobs = storage::FilesystemBlobStore::Open((dir_ / "blobs").string(), clock_);
     ASSERT_TRUE(blobs) << blobs.error().ToString();
     blobs_ = std::move(*blobs);
