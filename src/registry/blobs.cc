@@ -88,7 +88,7 @@ http::ExchangePtr Registry::Blob(Call& call) {
     counters_.redirects.fetch_add(1, std::memory_order_relaxed);
     return http::Respond(std::move(r));
   }
-  return ServeBlob(call, *size, /*data_host=*/false);
+  return ServeBlob(call, *digest, *size, /*data_host=*/false);
 }
 
 http::ExchangePtr Registry::DataHostBlob(Call& call) {
@@ -102,17 +102,17 @@ http::ExchangePtr Registry::DataHostBlob(Call& call) {
   if (!verified) return Error(ErrorCode::kDenied, verified.error().message);
   auto size = meta_.LinkedBlob(call.repo, *digest);
   if (!size) return StorageError(size.error(), ErrorCode::kBlobUnknown);
-  return ServeBlob(call, *size, /*data_host=*/true);
+  return ServeBlob(call, *digest, *size, /*data_host=*/true);
 }
 
-http::ExchangePtr Registry::ServeBlob(Call& call, uint64_t size, bool data_host) {
-  auto digest = Digest::Parse(call.route.reference);  // already validated by the caller
+http::ExchangePtr Registry::ServeBlob(Call& call, const Digest& digest, uint64_t size,
+                                      bool data_host) {
   http::Response r;
   r.headers.Set("Content-Type", "application/octet-stream");
-  r.headers.Set("Docker-Content-Digest", digest->str());
+  r.headers.Set("Docker-Content-Digest", digest.str());
   r.headers.Set("Accept-Ranges", "bytes");
   r.headers.Set("Cache-Control", "max-age=31536000");
-  r.headers.Set("ETag", "\"" + digest->str() + "\"");
+  r.headers.Set("ETag", "\"" + digest.str() + "\"");
   if (call.is("HEAD")) {
     r.body = http::LengthOnly{size};
     return http::Respond(std::move(r));
@@ -123,7 +123,7 @@ http::ExchangePtr Registry::ServeBlob(Call& call, uint64_t size, bool data_host)
     e.headers.Set("Content-Range", "bytes */" + std::to_string(size));
     return http::Respond(std::move(e));
   }
-  auto file = blobs_.Open(*digest);
+  auto file = blobs_.Open(digest);
   if (!file) return StorageError(file.error(), ErrorCode::kBlobUnknown);
   http::FileBody body{std::move(file->fd), 0, file->size};
   if (*range) {

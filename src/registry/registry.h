@@ -89,7 +89,7 @@ class Registry final : public http::Handler {
   http::ExchangePtr Referrers(Call& call);
   http::ExchangePtr Blob(Call& call);
   http::ExchangePtr DataHostBlob(Call& call);
-  http::ExchangePtr ServeBlob(Call& call, uint64_t size, bool data_host);
+  http::ExchangePtr ServeBlob(Call& call, const Digest& digest, uint64_t size, bool data_host);
   http::ExchangePtr UploadStart(Call& call);
   http::ExchangePtr Upload(Call& call);
   http::ExchangePtr Manifest(Call& call);
