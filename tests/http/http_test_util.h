@@ -30,6 +30,7 @@
 
 #include "common/digest.h"
 #include "http/message.h"
+#include "http/server.h"
 
 namespace cove::http::testing {
 
@@ -248,5 +249,14 @@ class TlsClient {
   asio::ssl::stream<tcp::socket> stream_;
   beast::flat_buffer buffer_;
 };
+
+// Binds `listener` on `server` and starts it; returns the port, or 0 (with a test failure).
+inline uint16_t ListenAndStart(Server& server, const ListenerOptions& listener) {
+  auto port = server.Listen(listener);
+  EXPECT_TRUE(port) << port.error().ToString();
+  if (!port) return 0;
+  server.Start();
+  return *port;
+}
 
 }  // namespace cove::http::testing

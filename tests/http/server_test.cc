@@ -23,10 +23,7 @@ class ServerTest : public ::testing::Test {
     server_ = std::make_unique<Server>(handler_, nullptr, options);
     ListenerOptions listener;
     listener.link_id = 77;
-    auto port = server_->Listen(listener);
-    ASSERT_TRUE(port) << port.error().ToString();
-    port_ = *port;
-    server_->Start();
+    port_ = ListenAndStart(*server_, listener);
   }
   void TearDown() override {
     if (server_) server_->Stop();

@@ -227,10 +227,7 @@ class TlsServerTest : public ::testing::Test {
     server_ = std::make_unique<Server>(handler_, provider_.get());
     ListenerOptions listener;
     listener.tls = true;
-    auto port = server_->Listen(listener);
-    ASSERT_TRUE(port) << port.error().ToString();
-    port_ = *port;
-    server_->Start();
+    port_ = ListenAndStart(*server_, listener);
   }
   void TearDown() override {
     if (server_) server_->Stop();
