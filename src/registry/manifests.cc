@@ -81,7 +81,7 @@ class Registry::ManifestPut {
       record.blobs.push_back(d->digest);
     }
     for (const auto& child : parsed->manifests) {
-      auto found = registry.meta_.GetManifest(repo, child.digest);
+      auto found = registry.meta_.GetManifestContent(repo, child.digest);
       if (!found) {
         if (found.error().code != Code::kNotFound) {
           return oci::ErrorResponse(ErrorCode::kUnavailable, "storage failure");
@@ -149,7 +149,7 @@ http::ExchangePtr Registry::ManifestGet(Call& call) {
     if (!resolved) return StorageError(resolved.error(), ErrorCode::kManifestUnknown);
     digest = *resolved;
   }
-  auto manifest = meta_.GetManifest(call.repo, digest);
+  auto manifest = meta_.GetManifestContent(call.repo, digest);
   if (!manifest) return StorageError(manifest.error(), ErrorCode::kManifestUnknown);
   http::Response r;
   r.headers.Set("Content-Type", manifest->media_type);

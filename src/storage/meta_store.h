@@ -41,6 +41,12 @@ struct ManifestRecord {
   Clock::TimePoint created;
 };
 
+// What a manifest GET serves: the stored bytes and their media type.
+struct ManifestContent {
+  std::string media_type;
+  std::string bytes;
+};
+
 // One entry of a referrers answer.
 struct Referrer {
   Digest digest;
@@ -86,6 +92,10 @@ class MetaStore {
                              const std::optional<std::string>& tag) = 0;
   // kNotFound if `repo` has no manifest `digest`.
   virtual Result<ManifestRecord> GetManifest(const RepoKey& repo, const Digest& digest) = 0;
+  // Only the media type and bytes (the hot path of a pull; no references are loaded).
+  // kNotFound if `repo` has no manifest `digest`.
+  virtual Result<ManifestContent> GetManifestContent(const RepoKey& repo,
+                                                     const Digest& digest) = 0;
   // Digest the tag points at, or kNotFound.
   virtual Result<Digest> ResolveTag(const RepoKey& repo, const std::string& tag) = 0;
   // Deletes the manifest and every tag pointing at it; kNotFound if absent.

@@ -449,6 +449,20 @@ Status SqliteMetaStore::PutManifest(const RepoKey& repo, const ManifestRecord& m
   return txn.Commit();
 }
 
+Result<ManifestContent> SqliteMetaStore::GetManifestContent(const RepoKey& repo,
+                                                            const Digest& digest) {
+  std::lock_guard lock(db_->mu());
+  COVE_ASSIGN_OR_RETURN(
+      Query q, db_->Prepare("SELECT media_type, bytes FROM manifests "
+                            "WHERE registry = ? AND repository = ? AND digest = ?"));
+  q.Text(repo.registry).Text(repo.repository).Text(digest.str());
+  COVE_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) {
+    return Fail(Code::kNotFound, "manifest " + digest.str() + " not found in " + repo.repository);
+  }
+  return ManifestContent{q.ColText(0), q.ColBlob(1)};
+}
+
 Result<ManifestRecord> SqliteMetaStore::GetManifest(const RepoKey& repo, const Digest& digest) {
   std::lock_guard lock(db_->mu());
   ManifestRecord record;

@@ -46,6 +46,7 @@ class SqliteMetaStore final : public MetaStore {
   Status PutManifest(const RepoKey& repo, const ManifestRecord& manifest,
                      const std::optional<std::string>& tag) override;
   Result<ManifestRecord> GetManifest(const RepoKey& repo, const Digest& digest) override;
+  Result<ManifestContent> GetManifestContent(const RepoKey& repo, const Digest& digest) override;
   Result<Digest> ResolveTag(const RepoKey& repo, const std::string& tag) override;
   Status DeleteManifest(const RepoKey& repo, const Digest& digest) override;
   Status DeleteTag(const RepoKey& repo, const std::string& tag) override;

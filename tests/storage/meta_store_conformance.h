@@ -143,6 +143,10 @@ TEST_P(MetaStoreConformance, PutGetManifestRoundTrip) {
   EXPECT_EQ(got->manifests, m.manifests);  // order kept
   EXPECT_EQ(got->created, m.created);
   EXPECT_EQ(*store().ResolveTag(repo_, "v1"), m.digest);
+  auto content = store().GetManifestContent(repo_, m.digest);
+  COVE_ASSERT_OK(content);
+  EXPECT_EQ(content->media_type, m.media_type);
+  EXPECT_EQ(content->bytes, m.bytes);
 
   ManifestRecord plain = Manifest("plain");
   COVE_ASSERT_OK(store().PutManifest(repo_, plain, std::nullopt));
@@ -155,6 +159,7 @@ TEST_P(MetaStoreConformance, PutGetManifestRoundTrip) {
 
 TEST_P(MetaStoreConformance, ManifestMissing) {
   COVE_EXPECT_CODE(store().GetManifest(repo_, D("none")), Code::kNotFound);
+  COVE_EXPECT_CODE(store().GetManifestContent(repo_, D("none")), Code::kNotFound);
   COVE_EXPECT_CODE(store().ResolveTag(repo_, "latest"), Code::kNotFound);
   COVE_EXPECT_CODE(store().DeleteManifest(repo_, D("none")), Code::kNotFound);
   COVE_EXPECT_CODE(store().DeleteTag(repo_, "latest"), Code::kNotFound);
