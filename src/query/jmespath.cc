@@ -1499,7 +1499,8 @@ Result<nlohmann::ordered_json> Search(std::string_view expression,
 
 bool IsSyntaxError(const Error& error) {
   std::string_view m = error.message;
-  return m.substr(0, kSyntaxPrefix.size()) == kSyntaxPrefix ||
+  return m.find(": Parse error at column ") != std::string_view::npos ||
+         m.substr(0, kSyntaxPrefix.size()) == kSyntaxPrefix ||
          m.substr(0, kLexerPrefix.size()) == kLexerPrefix ||
          m.rfind("Invalid JMESPath expression", 0) == 0;
 }
