@@ -579,20 +579,13 @@ class Parser {
           return Fail(SyntaxError(expr_, name.start, name.text, name.type,
                                   "Invalid function name '" + name.text + "'"));
         }
+        // As the reference implementation parses arguments (and so az): a comma after an
+        // argument is optional, a trailing one is allowed.
         std::vector<NodePtr> args;
         while (Current() != Tok::kRparen) {
           COVE_ASSIGN_OR_RETURN(NodePtr arg, Expression(0));
           args.push_back(std::move(arg));
-          if (Current() == Tok::kComma) {
-            Advance();
-            if (Current() == Tok::kRparen) {
-              const Token& t = tokens_[index_];
-              return Fail(ErrorFor(t, "invalid token"));
-            }
-          } else if (Current() != Tok::kRparen) {
-            const Token& t = tokens_[index_];
-            return Fail(ErrorFor(t, "Expecting: comma, got: " + std::string(TokName(t.type))));
-          }
+          if (Current() == Tok::kComma) Advance();
         }
         COVE_RETURN_IF_ERROR(Match(Tok::kRparen));
         const FunctionSpec* spec = FindFunction(left->name);
