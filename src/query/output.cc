@@ -441,9 +441,10 @@ bool IsYamlFloat(std::string_view s) {
     }
     return false;
   }
-  // \.[0-9_]+ (no sign allowed by the pattern)
+  // \.[0-9][0-9_]* (no sign allowed by the pattern)
   if (body != 0) return false;
-  if (!c.Eat('.') || c.EatMany(kDigitsU) == 0) return false;
+  if (!c.Eat('.') || !c.EatAny(kDigits)) return false;
+  c.EatMany(kDigitsU);
   exponent(c);
   return c.Done();
 }
@@ -567,7 +568,7 @@ class YamlWriter {
     } else if (v.is_array() && !v.empty()) {
       Sequence(v, 0);
     } else {
-      bool plain = Scalar(v, 0, /*key=*/false);
+      bool plain = Scalar(v, 2, /*key=*/false);
       if (plain) {
         // PyYAML ends a document whose root is a plain scalar with "...".
         Newline();
@@ -601,6 +602,25 @@ class YamlWriter {
     for (const auto& [key, value] : Members(v, true)) {
       if (!first) Indent(indent);
       first = false;
+      std::vector<char32_t> cps = DecodeUtf8(*key);
+      Analysis a = AnalyzeScalar(cps);
+      if (a.empty || a.multiline || cps.size() + 5 >= 128) {  // 5: the length of "!!str"
+        // Not a simple key: PyYAML writes "? key" and the value on a ": " line.
+        Write("?");
+        Scalar(Json(*key), indent + 2, false);
+        Indent(indent);
+        Write(":");
+        if (value->is_object() && !value->empty()) {
+          Write(" ");
+          Mapping(*value, indent + 2);
+        } else if (value->is_array() && !value->empty()) {
+          Write(" ");
+          Sequence(*value, indent + 2);
+        } else {
+          Scalar(*value, indent + 2, false);
+        }
+        continue;
+      }
       WriteKey(*key, indent);
       Write(":");
       if (value->is_object() && !value->empty()) {

@@ -64,6 +64,24 @@ TEST(OutputGoldenTest, Queries) {
   }
 }
 
+// 250 random values (keys and strings built from YAML's indicator characters, quotes, line
+// breaks, tabs, non-ASCII, implicit-type look-alikes, long words) with the text PyYAML's
+// safe_dump and Python's json.dumps print for them.
+TEST(OutputGoldenTest, MatchesPyYamlAndPythonJson) {
+  Json cases = ReadJson("pyyaml_cases.json");
+  ASSERT_EQ(cases.size(), 250u);
+  int mismatches = 0;
+  for (const Json& c : cases) {
+    std::string yaml = Format(c["value"], OutputFormat::kYaml, {});
+    std::string json = Format(c["value"], OutputFormat::kJson, {});
+    if (yaml != c["yaml"].get<std::string>() || json != c["json"].get<std::string>()) {
+      ++mismatches;
+      ADD_FAILURE() << c["value"].dump() << "\nyaml: " << yaml << "\nwant: " << c["yaml"].dump();
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+}
+
 TEST(OutputTest, JsoncWithoutColourIsJson) {
   Json v = ReadJson("resource_group.json");
   EXPECT_EQ(Format(v, OutputFormat::kJsonc), Format(v, OutputFormat::kJson));
