@@ -420,6 +420,7 @@ class Parser {
       const Token& t = tokens_[index_];
       return Fail(SyntaxError(expr_, t.start, t.text, t.type, "Unexpected token: " + t.text));
     }
+    if (deferred_) return Fail(std::move(*deferred_));
     return node;
   }
 
@@ -588,17 +589,21 @@ class Parser {
           if (Current() == Tok::kComma) Advance();
         }
         COVE_RETURN_IF_ERROR(Match(Tok::kRparen));
+        // Unknown names and wrong counts are reported once the whole expression has parsed, so
+        // that a syntax error later in the text wins (as in az, which finds these while
+        // searching).
         const FunctionSpec* spec = FindFunction(left->name);
         if (spec == nullptr) {
-          return Fail(Code::kInvalidArgument, "Unknown function: " + left->name + "()");
-        }
-        size_t want = spec->args.size();
-        if (spec->variadic ? args.size() < want : args.size() != want) {
-          return Fail(Code::kInvalidArgument,
-                      std::string("Expected ") + (spec->variadic ? "at least " : "") +
-                          std::to_string(want) + (want == 1 ? " argument" : " arguments") +
-                          " for function " + left->name + "(), received " +
-                          std::to_string(args.size()));
+          Defer(Error{Code::kInvalidArgument, "Unknown function: " + left->name + "()"});
+        } else {
+          size_t want = spec->args.size();
+          if (spec->variadic ? args.size() < want : args.size() != want) {
+            Defer(Error{Code::kInvalidArgument,
+                        std::string("Expected ") + (spec->variadic ? "at least " : "") +
+                            std::to_string(want) + (want == 1 ? " argument" : " arguments") +
+                            " for function " + left->name + "(), received " +
+                            std::to_string(args.size())});
+          }
         }
         NodePtr node = MakeNode(Kind::kFunction, std::move(args));
         node->name = left->name;
@@ -760,10 +765,15 @@ class Parser {
     return Checked(std::move(node));
   }
 
+  void Defer(Error error) {
+    if (!deferred_) deferred_ = std::move(error);
+  }
+
   std::string_view expr_;
   std::vector<Token> tokens_;
   size_t index_ = 0;
   int nesting_ = 0;
+  std::optional<Error> deferred_;  // the first function error, reported after parsing
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -94,6 +94,19 @@ TEST(SearchErrorTest, UnknownFunctionAndArity) {
   EXPECT_EQ(r.error().message, "Expected at least 1 argument for function merge(), received 0");
 }
 
+TEST(SearchErrorTest, SyntaxErrorsWinOverFunctionErrors) {
+  // az parses the whole expression before it looks functions up.
+  auto r = Compile("nosuch(@) ]");
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(IsSyntaxError(r.error())) << r.error().message;
+  r = Compile("length(a, b).[");
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(IsSyntaxError(r.error())) << r.error().message;
+  r = Compile("nosuch(@) | length(a, b)");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "Unknown function: nosuch()");
+}
+
 TEST(SearchErrorTest, InvalidTypeNamesFunctionValueAndTypes) {
   auto r = Search("length(a)", json::parse(R"({"a": 1})"));
   ASSERT_FALSE(r);
