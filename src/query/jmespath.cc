@@ -933,17 +933,13 @@ Result<Json> Evaluator::Eval(const Node& node, const Json& value) {
       int64_t length = static_cast<int64_t>(value.size());
       int64_t begin = *SliceBound(node.slice[0], length, true, step);
       int64_t end = *SliceBound(node.slice[1], length, false, step);
+      // A step longer than the array takes at most one element; clamping keeps i + step exact.
+      step = std::clamp(step, -length - 1, length + 1);
       Json out = Json::array();
       if (step > 0) {
-        for (int64_t i = begin; i < end; i += step) {
-          out.push_back(value[static_cast<size_t>(i)]);
-          if (step > length) break;
-        }
+        for (int64_t i = begin; i < end; i += step) out.push_back(value[static_cast<size_t>(i)]);
       } else {
-        for (int64_t i = begin; i > end; i += step) {
-          out.push_back(value[static_cast<size_t>(i)]);
-          if (-step > length) break;
-        }
+        for (int64_t i = begin; i > end; i += step) out.push_back(value[static_cast<size_t>(i)]);
       }
       return out;
     }
