@@ -49,7 +49,8 @@ std::vector<char32_t> DecodeUtf8(std::string_view s) {
       }
       cp = (cp << 6) | (cc & 0x3F);
     }
-    if (!ok || cp > 0x10FFFF) {
+    static constexpr char32_t kMin[] = {0, 0x80, 0x800, 0x10000};  // shorter forms are overlong
+    if (!ok || cp > 0x10FFFF || cp < kMin[extra] || (cp >= 0xD800 && cp <= 0xDFFF)) {
       out.push_back(0xFFFD);
       ++i;
       continue;

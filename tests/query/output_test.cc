@@ -128,6 +128,9 @@ TEST(OutputTest, Scalars) {
   EXPECT_EQ(Format(Json::array(), OutputFormat::kTable), "\n");
   EXPECT_EQ(Format(Json::array(), OutputFormat::kTsv), "");
   EXPECT_EQ(Format(Json("caf\xc3\xa9"), OutputFormat::kJson), "\"caf\xc3\xa9\"\n");
+  // Not UTF-8 (a stray byte, an encoded surrogate, an overlong slash): U+FFFD each.
+  EXPECT_EQ(Format(Json("a\xff\xed\xa1\x8d\xc0\xaf"), OutputFormat::kJson),
+            "\"a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"\n");
 }
 
 TEST(OutputTest, TableSkipsIdTypeEtagAndNestedValues) {
