@@ -54,7 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (OutputFormat format : {OutputFormat::kJson, OutputFormat::kJsonc, OutputFormat::kTable,
                               OutputFormat::kTsv, OutputFormat::kYaml, OutputFormat::kYamlc}) {
     for (bool query_active : {false, true}) {
-      std::string text = cove::query::Format(*result, format, {.color = true, .query_active = query_active});
+      std::string text =
+          cove::query::Format(*result, format, {.color = true, .query_active = query_active});
       if (format == OutputFormat::kJson && !result->is_null() && valid_utf8) {
         auto back = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
         Check(!back.is_discarded());

@@ -1,13 +1,13 @@
 // The JMESPath compliance suite (jmespath/jmespath.test, as vendored by jmespath.py under
 // tests/compliance), run case by case: every file in testdata/compliance is a list of
 // {"given": document, "cases": [{"expression", "result" | "error"}]}.
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "query/query.h"
 #include "query/text.h"

@@ -1,8 +1,8 @@
 // JMESPath behaviour beyond the compliance data: error messages the CLI prints, key order of
 // multiselect hashes, compiled expressions reused, limits.
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "query/query.h"
 
@@ -35,7 +35,8 @@ TEST(SearchTest, CompiledExpressionIsReusable) {
   ASSERT_TRUE(compiled);
   EXPECT_EQ(compiled->text(), "[?location=='westus'].name");
   json a = json::parse(R"([{"name": "a", "location": "westus"}])");
-  json b = json::parse(R"([{"name": "b", "location": "eastus"}, {"name": "c", "location": "westus"}])");
+  json b =
+      json::parse(R"([{"name": "b", "location": "eastus"}, {"name": "c", "location": "westus"}])");
   EXPECT_EQ(*compiled->Evaluate(a), json::parse(R"(["a"])"));
   EXPECT_EQ(*compiled->Evaluate(b), json::parse(R"(["c"])"));
   Expression copy = *compiled;
@@ -150,7 +151,7 @@ TEST(SearchErrorTest, DeepNestingIsASyntaxErrorNotACrash) {
 
 TEST(SearchTest, ComparisonsFollowAz) {
   json doc = json::parse(R"({"s": "b", "n": 2, "t": true})");
-  EXPECT_EQ(*Search("s > 'a'", doc), json(true));   // strings order (az's jmespath)
+  EXPECT_EQ(*Search("s > 'a'", doc), json(true));    // strings order (az's jmespath)
   EXPECT_EQ(*Search("n > 's'", doc), json());        // mixed: null
   EXPECT_EQ(*Search("t == `1`", doc), json(false));  // booleans are not numbers
   EXPECT_EQ(*Search("n == `2.0`", doc), json(true));

@@ -2,11 +2,11 @@
 // nested arrays) printed in every format, with and without --query, compared byte for byte with
 // what az prints (testdata/golden/expected, produced with Python's json and PyYAML and knack's
 // tsv/table rules).
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "query/query.h"
 
@@ -46,7 +46,9 @@ TEST(OutputGoldenTest, ResourceGroup) {
   ExpectAllFormats("resource_group", ReadJson("resource_group.json"), false);
 }
 
-TEST(OutputGoldenTest, VirtualNetworks) { ExpectAllFormats("vnets", ReadJson("vnets.json"), false); }
+TEST(OutputGoldenTest, VirtualNetworks) {
+  ExpectAllFormats("vnets", ReadJson("vnets.json"), false);
+}
 
 TEST(OutputGoldenTest, PrivateEndpoint) {
   ExpectAllFormats("private_endpoint", ReadJson("private_endpoint.json"), false);
@@ -102,9 +104,9 @@ TEST(OutputTest, JsoncColours) {
 }
 
 TEST(OutputTest, NullAndNonePrintNothing) {
-  for (OutputFormat f : {OutputFormat::kJson, OutputFormat::kJsonc, OutputFormat::kTable,
-                         OutputFormat::kTsv, OutputFormat::kYaml, OutputFormat::kYamlc,
-                         OutputFormat::kNone}) {
+  for (OutputFormat f :
+       {OutputFormat::kJson, OutputFormat::kJsonc, OutputFormat::kTable, OutputFormat::kTsv,
+        OutputFormat::kYaml, OutputFormat::kYamlc, OutputFormat::kNone}) {
     EXPECT_EQ(Format(nlohmann::json(), f), "");
   }
   EXPECT_EQ(Format(nlohmann::json::parse(R"({"a": 1})"), OutputFormat::kNone), "");
@@ -162,10 +164,11 @@ TEST(OutputTest, YamlFoldsLongPlainScalars) {
   for (int i = 0; i < 30; ++i) words += (i ? " " : "") + std::string("word") + std::to_string(i);
   Json v = {{"k", words}};
   std::string out = Format(v, OutputFormat::kYaml, {});
-  EXPECT_EQ(out,
-            "k: word0 word1 word2 word3 word4 word5 word6 word7 word8 word9 word10 word11 word12\n"
-            "  word13 word14 word15 word16 word17 word18 word19 word20 word21 word22 word23 word24\n"
-            "  word25 word26 word27 word28 word29\n");
+  EXPECT_EQ(
+      out,
+      "k: word0 word1 word2 word3 word4 word5 word6 word7 word8 word9 word10 word11 word12\n"
+      "  word13 word14 word15 word16 word17 word18 word19 word20 word21 word22 word23 word24\n"
+      "  word25 word26 word27 word28 word29\n");
 }
 
 TEST(OutputFormatTest, ParsesEveryName) {
