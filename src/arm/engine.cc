@@ -462,8 +462,11 @@ ArmResult<ArmResponse> Engine::Dispatch(const ArmRequest& r) {
     return ArmFail(400, "InvalidResourceNamespace",
                    "The resource namespace '" + p.provider + "' is invalid.");
   }
+  bool record_listing = p.kind == PathKind::kCollection && p.types.size() == 2 &&
+                        (p.TypeKey() == "microsoft.network/privatednszones/all" ||
+                         p.TypeKey() == "microsoft.network/privatednszones/recordsets");
   if (p.kind == PathKind::kCollection && r.method == "POST") return Collection(r, p);
-  if (!Types().count(p.TypeKey())) {
+  if (!Types().count(p.TypeKey()) && !record_listing) {
     std::string type;
     for (const auto& t : p.types) type += (type.empty() ? "" : "/") + t;
     return ArmFail(404, "InvalidResourceType",
