@@ -72,6 +72,13 @@ void ControlPlane::Publish(Documents documents) {
 }
 
 ArmResponse ControlPlane::Handle(const ArmRequest& request) {
+  auto dispatch = [](Engine& engine, const ArmRequest& r) -> ArmResult<ArmResponse> {
+    try {
+      return engine.Dispatch(r);
+    } catch (const std::exception& e) {  // nlohmann::json type errors: a bug, never a crash
+      return ArmFail(500, "InternalServerError", std::string("internal error: ") + e.what());
+    }
+  };
   auto answer = [](ArmResult<ArmResponse> result) {
     if (result) return std::move(*result);
     return ArmResponse{result.error().status, ErrorBody(result.error().code, result.error().message)};
@@ -80,17 +87,12 @@ ArmResponse ControlPlane::Handle(const ArmRequest& request) {
     SnapshotPtr snap = snapshot();
     Txn txn(snap->documents);
     Engine engine(txn, options_);
-    return answer(engine.Dispatch(request));
+    return answer(dispatch(engine, request));
   }
   std::lock_guard lock(write_mu_);
   Txn txn(snapshot()->documents);
   Engine engine(txn, options_);
-  ArmResult<ArmResponse> result;
-  try {
-    result = engine.Dispatch(request);
-  } catch (const std::exception& e) {  // nlohmann::json type errors on malformed stored data
-    result = ArmFail(500, "InternalServerError", std::string("internal error: ") + e.what());
-  }
+  ArmResult<ArmResponse> result = dispatch(engine, request);
   if (!result || !txn.changed()) return answer(std::move(result));
   auto stored = store_->Apply(txn.Changes());
   if (!stored) {

@@ -198,7 +198,7 @@ std::vector<std::pair<std::string, std::optional<std::string>>> Txn::Changes() c
     if (it == docs_.end()) {
       out.emplace_back(key, std::nullopt);
     } else {
-      out.emplace_back(key, it->second->dump());
+      out.emplace_back(key, it->second->dump(-1, ' ', false, Json::error_handler_t::replace));
     }
   }
   return out;
