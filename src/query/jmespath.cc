@@ -29,62 +29,134 @@ constexpr std::string_view kLexerPrefix = "Bad jmespath expression";
 // Lexer
 
 enum class Tok {
-  kEof, kUnquotedIdentifier, kQuotedIdentifier, kLiteral, kRbracket, kRparen, kComma, kRbrace,
-  kNumber, kCurrent, kExpref, kColon, kPipe, kOr, kAnd, kEq, kGt, kLt, kGte, kLte, kNe,
-  kFlatten, kStar, kFilter, kDot, kNot, kLbrace, kLbracket, kLparen,
+  kEof,
+  kUnquotedIdentifier,
+  kQuotedIdentifier,
+  kLiteral,
+  kRbracket,
+  kRparen,
+  kComma,
+  kRbrace,
+  kNumber,
+  kCurrent,
+  kExpref,
+  kColon,
+  kPipe,
+  kOr,
+  kAnd,
+  kEq,
+  kGt,
+  kLt,
+  kGte,
+  kLte,
+  kNe,
+  kFlatten,
+  kStar,
+  kFilter,
+  kDot,
+  kNot,
+  kLbrace,
+  kLbracket,
+  kLparen,
 };
 
 std::string_view TokName(Tok t) {
   switch (t) {
-    case Tok::kEof: return "eof";
-    case Tok::kUnquotedIdentifier: return "unquoted_identifier";
-    case Tok::kQuotedIdentifier: return "quoted_identifier";
-    case Tok::kLiteral: return "literal";
-    case Tok::kRbracket: return "rbracket";
-    case Tok::kRparen: return "rparen";
-    case Tok::kComma: return "comma";
-    case Tok::kRbrace: return "rbrace";
-    case Tok::kNumber: return "number";
-    case Tok::kCurrent: return "current";
-    case Tok::kExpref: return "expref";
-    case Tok::kColon: return "colon";
-    case Tok::kPipe: return "pipe";
-    case Tok::kOr: return "or";
-    case Tok::kAnd: return "and";
-    case Tok::kEq: return "eq";
-    case Tok::kGt: return "gt";
-    case Tok::kLt: return "lt";
-    case Tok::kGte: return "gte";
-    case Tok::kLte: return "lte";
-    case Tok::kNe: return "ne";
-    case Tok::kFlatten: return "flatten";
-    case Tok::kStar: return "star";
-    case Tok::kFilter: return "filter";
-    case Tok::kDot: return "dot";
-    case Tok::kNot: return "not";
-    case Tok::kLbrace: return "lbrace";
-    case Tok::kLbracket: return "lbracket";
-    case Tok::kLparen: return "lparen";
+    case Tok::kEof:
+      return "eof";
+    case Tok::kUnquotedIdentifier:
+      return "unquoted_identifier";
+    case Tok::kQuotedIdentifier:
+      return "quoted_identifier";
+    case Tok::kLiteral:
+      return "literal";
+    case Tok::kRbracket:
+      return "rbracket";
+    case Tok::kRparen:
+      return "rparen";
+    case Tok::kComma:
+      return "comma";
+    case Tok::kRbrace:
+      return "rbrace";
+    case Tok::kNumber:
+      return "number";
+    case Tok::kCurrent:
+      return "current";
+    case Tok::kExpref:
+      return "expref";
+    case Tok::kColon:
+      return "colon";
+    case Tok::kPipe:
+      return "pipe";
+    case Tok::kOr:
+      return "or";
+    case Tok::kAnd:
+      return "and";
+    case Tok::kEq:
+      return "eq";
+    case Tok::kGt:
+      return "gt";
+    case Tok::kLt:
+      return "lt";
+    case Tok::kGte:
+      return "gte";
+    case Tok::kLte:
+      return "lte";
+    case Tok::kNe:
+      return "ne";
+    case Tok::kFlatten:
+      return "flatten";
+    case Tok::kStar:
+      return "star";
+    case Tok::kFilter:
+      return "filter";
+    case Tok::kDot:
+      return "dot";
+    case Tok::kNot:
+      return "not";
+    case Tok::kLbrace:
+      return "lbrace";
+    case Tok::kLbracket:
+      return "lbracket";
+    case Tok::kLparen:
+      return "lparen";
   }
   return "?";
 }
 
 int BindingPower(Tok t) {
   switch (t) {
-    case Tok::kPipe: return 1;
-    case Tok::kOr: return 2;
-    case Tok::kAnd: return 3;
-    case Tok::kEq: case Tok::kGt: case Tok::kLt: case Tok::kGte: case Tok::kLte: case Tok::kNe:
+    case Tok::kPipe:
+      return 1;
+    case Tok::kOr:
+      return 2;
+    case Tok::kAnd:
+      return 3;
+    case Tok::kEq:
+    case Tok::kGt:
+    case Tok::kLt:
+    case Tok::kGte:
+    case Tok::kLte:
+    case Tok::kNe:
       return 5;
-    case Tok::kFlatten: return 9;
-    case Tok::kStar: return 20;
-    case Tok::kFilter: return 21;
-    case Tok::kDot: return 40;
-    case Tok::kNot: return 45;
-    case Tok::kLbrace: return 50;
-    case Tok::kLbracket: return 55;
-    case Tok::kLparen: return 60;
-    default: return 0;
+    case Tok::kFlatten:
+      return 9;
+    case Tok::kStar:
+      return 20;
+    case Tok::kFilter:
+      return 21;
+    case Tok::kDot:
+      return 40;
+    case Tok::kNot:
+      return 45;
+    case Tok::kLbrace:
+      return 50;
+    case Tok::kLbracket:
+      return 55;
+    case Tok::kLparen:
+      return 60;
+    default:
+      return 0;
   }
 }
 constexpr int kProjectionStop = 10;
@@ -107,8 +179,7 @@ Error SyntaxError(std::string_view expression, size_t column, std::string_view v
   return Error{Code::kInvalidArgument,
                std::string(reason) + ": Parse error at column " + std::to_string(column) +
                    ", token \"" + std::string(value) + "\" (" + type_name +
-                   "), for expression:\n\"" + std::string(expression) + "\"\n" +
-                   Caret(column + 1)};
+                   "), for expression:\n\"" + std::string(expression) + "\"\n" + Caret(column + 1)};
 }
 
 Error IncompleteError(std::string_view expression) {
@@ -122,9 +193,7 @@ Error LexError(std::string_view expression, size_t column, std::string_view mess
                                            ":\n" + std::string(expression) + "\n" + Caret(column)};
 }
 
-bool IsIdentStart(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
-}
+bool IsIdentStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsIdentChar(char c) { return IsIdentStart(c) || (c >= '0' && c <= '9'); }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -158,17 +227,38 @@ class Lexer {
       size_t start = pos_;
       Tok simple = Tok::kEof;
       switch (c) {
-        case '.': simple = Tok::kDot; break;
-        case '*': simple = Tok::kStar; break;
-        case ']': simple = Tok::kRbracket; break;
-        case ',': simple = Tok::kComma; break;
-        case ':': simple = Tok::kColon; break;
-        case '@': simple = Tok::kCurrent; break;
-        case '(': simple = Tok::kLparen; break;
-        case ')': simple = Tok::kRparen; break;
-        case '{': simple = Tok::kLbrace; break;
-        case '}': simple = Tok::kRbrace; break;
-        default: break;
+        case '.':
+          simple = Tok::kDot;
+          break;
+        case '*':
+          simple = Tok::kStar;
+          break;
+        case ']':
+          simple = Tok::kRbracket;
+          break;
+        case ',':
+          simple = Tok::kComma;
+          break;
+        case ':':
+          simple = Tok::kColon;
+          break;
+        case '@':
+          simple = Tok::kCurrent;
+          break;
+        case '(':
+          simple = Tok::kLparen;
+          break;
+        case ')':
+          simple = Tok::kRparen;
+          break;
+        case '{':
+          simple = Tok::kLbrace;
+          break;
+        case '}':
+          simple = Tok::kRbrace;
+          break;
+        default:
+          break;
       }
       if (simple != Tok::kEof) {
         tokens.push_back(Token{simple, std::string(1, c), {}, 0, start});
@@ -176,7 +266,10 @@ class Lexer {
       } else if (IsIdentStart(c)) {
         while (pos_ < expr_.size() && IsIdentChar(expr_[pos_])) ++pos_;
         tokens.push_back(Token{Tok::kUnquotedIdentifier,
-                               std::string(expr_.substr(start, pos_ - start)), {}, 0, start});
+                               std::string(expr_.substr(start, pos_ - start)),
+                               {},
+                               0,
+                               start});
       } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
         ++pos_;
       } else if (c == '[') {
@@ -239,8 +332,7 @@ class Lexer {
         if (!value || !value->is_string()) {
           return Fail(LexError(expr_, start, "Invalid quoted identifier \"" + raw + "\""));
         }
-        tokens.push_back(
-            Token{Tok::kQuotedIdentifier, value->get<std::string>(), {}, 0, start});
+        tokens.push_back(Token{Tok::kQuotedIdentifier, value->get<std::string>(), {}, 0, start});
       } else if (c == '<') {
         tokens.push_back(MatchOrElse('=', Tok::kLte, Tok::kLt));
       } else if (c == '>') {
@@ -287,8 +379,7 @@ class Lexer {
         buffer += '\\';
         ++pos_;
         if (pos_ >= expr_.size()) {
-          return Fail(
-              LexError(expr_, start, std::string("Unclosed ") + delimiter + " delimiter"));
+          return Fail(LexError(expr_, start, std::string("Unclosed ") + delimiter + " delimiter"));
         }
         c = expr_[pos_];
       }
@@ -321,21 +412,39 @@ class Lexer {
 namespace internal {
 
 enum class Kind {
-  kIdentity, kCurrent, kField, kSubexpression, kIndexExpression, kIndex, kSlice, kProjection,
-  kValueProjection, kFilterProjection, kFlatten, kLiteral, kMultiSelectList, kMultiSelectHash,
-  kOr, kAnd, kNot, kPipe, kComparator, kFunction, kExpref,
+  kIdentity,
+  kCurrent,
+  kField,
+  kSubexpression,
+  kIndexExpression,
+  kIndex,
+  kSlice,
+  kProjection,
+  kValueProjection,
+  kFilterProjection,
+  kFlatten,
+  kLiteral,
+  kMultiSelectList,
+  kMultiSelectHash,
+  kOr,
+  kAnd,
+  kNot,
+  kPipe,
+  kComparator,
+  kFunction,
+  kExpref,
 };
 
 struct FunctionSpec;
 
 struct Node {
   Kind kind = Kind::kIdentity;
-  std::string name;                          // field, function or comparator name; hash keys
-  Json value;                                // literal
-  int64_t index = 0;                         // index
-  std::optional<int64_t> slice[3];           // start, stop, step
+  std::string name;                 // field, function or comparator name; hash keys
+  Json value;                       // literal
+  int64_t index = 0;                // index
+  std::optional<int64_t> slice[3];  // start, stop, step
   std::vector<std::unique_ptr<Node>> children;
-  std::vector<std::string> keys;             // multiselect hash keys, one per child
+  std::vector<std::string> keys;  // multiselect hash keys, one per child
   const FunctionSpec* function = nullptr;
   int depth = 1;
 };
@@ -386,8 +495,16 @@ struct Arg {
 
 // Argument types as the reference implementation spells them in its messages.
 enum TypeBit : unsigned {
-  kAny = 0, kNumber = 1, kString = 2, kBoolean = 4, kArray = 8, kObject = 16, kNull = 32,
-  kExpref = 64, kArrayNumber = 128, kArrayString = 256,
+  kAny = 0,
+  kNumber = 1,
+  kString = 2,
+  kBoolean = 4,
+  kArray = 8,
+  kObject = 16,
+  kNull = 32,
+  kExpref = 64,
+  kArrayNumber = 128,
+  kArrayString = 256,
 };
 
 struct Evaluator;
@@ -420,6 +537,7 @@ class Parser {
       const Token& t = tokens_[index_];
       return Fail(SyntaxError(expr_, t.start, t.text, t.type, "Unexpected token: " + t.text));
     }
+    if (deferred_) return Fail(std::move(*deferred_));
     return node;
   }
 
@@ -443,8 +561,8 @@ class Parser {
       return Ok();
     }
     const Token& t = tokens_[index_];
-    return Fail(ErrorFor(t, "Expecting: " + std::string(TokName(type)) + ", got: " +
-                                std::string(TokName(t.type))));
+    return Fail(ErrorFor(
+        t, "Expecting: " + std::string(TokName(type)) + ", got: " + std::string(TokName(t.type))));
   }
 
   Result<NodePtr> Checked(NodePtr node) {
@@ -532,8 +650,7 @@ class Parser {
           Advance();
           Advance();
           COVE_ASSIGN_OR_RETURN(NodePtr right, ProjectionRhs(BindingPower(Tok::kStar)));
-          return Checked(
-              Children2(Kind::kProjection, MakeNode(Kind::kIdentity), std::move(right)));
+          return Checked(Children2(Kind::kProjection, MakeNode(Kind::kIdentity), std::move(right)));
         }
         return MultiSelectList();
       }
@@ -579,33 +696,30 @@ class Parser {
           return Fail(SyntaxError(expr_, name.start, name.text, name.type,
                                   "Invalid function name '" + name.text + "'"));
         }
+        // As the reference implementation parses arguments (and so az): a comma after an
+        // argument is optional, a trailing one is allowed.
         std::vector<NodePtr> args;
         while (Current() != Tok::kRparen) {
           COVE_ASSIGN_OR_RETURN(NodePtr arg, Expression(0));
           args.push_back(std::move(arg));
-          if (Current() == Tok::kComma) {
-            Advance();
-            if (Current() == Tok::kRparen) {
-              const Token& t = tokens_[index_];
-              return Fail(ErrorFor(t, "invalid token"));
-            }
-          } else if (Current() != Tok::kRparen) {
-            const Token& t = tokens_[index_];
-            return Fail(ErrorFor(t, "Expecting: comma, got: " + std::string(TokName(t.type))));
-          }
+          if (Current() == Tok::kComma) Advance();
         }
         COVE_RETURN_IF_ERROR(Match(Tok::kRparen));
+        // Unknown names and wrong counts are reported once the whole expression has parsed, so
+        // that a syntax error later in the text wins (as in az, which finds these while
+        // searching).
         const FunctionSpec* spec = FindFunction(left->name);
         if (spec == nullptr) {
-          return Fail(Code::kInvalidArgument, "Unknown function: " + left->name + "()");
-        }
-        size_t want = spec->args.size();
-        if (spec->variadic ? args.size() < want : args.size() != want) {
-          return Fail(Code::kInvalidArgument,
-                      std::string("Expected ") + (spec->variadic ? "at least " : "") +
-                          std::to_string(want) + (want == 1 ? " argument" : " arguments") +
-                          " for function " + left->name + "(), received " +
-                          std::to_string(args.size()));
+          Defer(Error{Code::kInvalidArgument, "Unknown function: " + left->name + "()"});
+        } else {
+          size_t want = spec->args.size();
+          if (spec->variadic ? args.size() < want : args.size() != want) {
+            Defer(Error{Code::kInvalidArgument,
+                        std::string("Expected ") + (spec->variadic ? "at least " : "") +
+                            std::to_string(want) + (want == 1 ? " argument" : " arguments") +
+                            " for function " + left->name + "(), received " +
+                            std::to_string(args.size())});
+          }
         }
         NodePtr node = MakeNode(Kind::kFunction, std::move(args));
         node->name = left->name;
@@ -619,7 +733,11 @@ class Parser {
         COVE_ASSIGN_OR_RETURN(NodePtr right, ProjectionRhs(BindingPower(Tok::kFlatten)));
         return Children2(Kind::kProjection, std::move(flat), std::move(right));
       }
-      case Tok::kEq: case Tok::kNe: case Tok::kGt: case Tok::kGte: case Tok::kLt:
+      case Tok::kEq:
+      case Tok::kNe:
+      case Tok::kGt:
+      case Tok::kGte:
+      case Tok::kLt:
       case Tok::kLte: {
         COVE_ASSIGN_OR_RETURN(NodePtr right, Expression(BindingPower(token.type)));
         NodePtr node = Children2(Kind::kComparator, std::move(left), std::move(right));
@@ -767,10 +885,15 @@ class Parser {
     return Checked(std::move(node));
   }
 
+  void Defer(Error error) {
+    if (!deferred_) deferred_ = std::move(error);
+  }
+
   std::string_view expr_;
   std::vector<Token> tokens_;
   size_t index_ = 0;
   int nesting_ = 0;
+  std::optional<Error> deferred_;  // the first function error, reported after parsing
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -778,18 +901,25 @@ class Parser {
 
 bool IsFalse(const Json& v) {
   switch (v.type()) {
-    case Json::value_t::null: return true;
-    case Json::value_t::boolean: return !v.get<bool>();
-    case Json::value_t::string: return v.get_ref<const std::string&>().empty();
-    case Json::value_t::array: case Json::value_t::object: return v.empty();
-    default: return false;
+    case Json::value_t::null:
+      return true;
+    case Json::value_t::boolean:
+      return !v.get<bool>();
+    case Json::value_t::string:
+      return v.get_ref<const std::string&>().empty();
+    case Json::value_t::array:
+    case Json::value_t::object:
+      return v.empty();
+    default:
+      return false;
   }
 }
 
 bool IsNumber(const Json& v) { return v.is_number(); }
 
 double AsDouble(const Json& v) {
-  if (v.is_number_integer() && !v.is_number_unsigned()) return static_cast<double>(v.get<int64_t>());
+  if (v.is_number_integer() && !v.is_number_unsigned())
+    return static_cast<double>(v.get<int64_t>());
   if (v.is_number_unsigned()) return static_cast<double>(v.get<uint64_t>());
   return v.get<double>();
 }
@@ -849,15 +979,22 @@ namespace {
 
 std::string TypeName(const Json& v) {
   switch (v.type()) {
-    case Json::value_t::null: return "null";
-    case Json::value_t::boolean: return "boolean";
-    case Json::value_t::string: return "string";
-    case Json::value_t::array: return "array";
-    case Json::value_t::object: return "object";
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::boolean:
+      return "boolean";
+    case Json::value_t::string:
+      return "string";
+    case Json::value_t::array:
+      return "array";
+    case Json::value_t::object:
+      return "object";
     case Json::value_t::number_integer:
     case Json::value_t::number_unsigned:
-    case Json::value_t::number_float: return "number";
-    default: return "unknown";
+    case Json::value_t::number_float:
+      return "number";
+    default:
+      return "unknown";
   }
 }
 
@@ -930,17 +1067,13 @@ Result<Json> Evaluator::Eval(const Node& node, const Json& value) {
       int64_t length = static_cast<int64_t>(value.size());
       int64_t begin = *SliceBound(node.slice[0], length, true, step);
       int64_t end = *SliceBound(node.slice[1], length, false, step);
+      // A step longer than the array takes at most one element; clamping keeps i + step exact.
+      step = std::clamp(step, -length - 1, length + 1);
       Json out = Json::array();
       if (step > 0) {
-        for (int64_t i = begin; i < end; i += step) {
-          out.push_back(value[static_cast<size_t>(i)]);
-          if (step > length) break;
-        }
+        for (int64_t i = begin; i < end; i += step) out.push_back(value[static_cast<size_t>(i)]);
       } else {
-        for (int64_t i = begin; i > end; i += step) {
-          out.push_back(value[static_cast<size_t>(i)]);
-          if (-step > length) break;
-        }
+        for (int64_t i = begin; i > end; i += step) out.push_back(value[static_cast<size_t>(i)]);
       }
       return out;
     }
@@ -1075,10 +1208,9 @@ std::string TypeList(unsigned types) {
 
 Error TypeError(std::string_view function, const std::string& shown, const std::string& actual,
                 const std::string& expected) {
-  return Error{Code::kInvalidArgument, "In function " + std::string(function) +
-                                           "(), invalid type for value: " + shown +
-                                           ", expected one of: " + expected + ", received: \"" +
-                                           actual + "\""};
+  return Error{Code::kInvalidArgument,
+               "In function " + std::string(function) + "(), invalid type for value: " + shown +
+                   ", expected one of: " + expected + ", received: \"" + actual + "\""};
 }
 
 Error ArgTypeError(std::string_view function, const Arg& arg, const std::string& actual,
@@ -1125,8 +1257,7 @@ Status CheckArg(const FunctionSpec& spec, const Arg& arg, unsigned types) {
     }
     for (const Json& element : v) {
       if (want_number ? !element.is_number() : !element.is_string()) {
-        return Fail(
-            TypeError(spec.name, CompactJson(element), TypeName(element), TypeList(types)));
+        return Fail(TypeError(spec.name, CompactJson(element), TypeName(element), TypeList(types)));
       }
     }
     return Ok();
@@ -1181,12 +1312,12 @@ Result<Json> SumOf(const Json& array) {
     int64_t total = 0;
     bool overflow = false;
     for (const Json& e : array) {
-      int64_t x = e.is_number_unsigned()
-                      ? (e.get<uint64_t>() > static_cast<uint64_t>(
-                                                 std::numeric_limits<int64_t>::max())
-                             ? (overflow = true, 0)
-                             : static_cast<int64_t>(e.get<uint64_t>()))
-                      : e.get<int64_t>();
+      int64_t x =
+          e.is_number_unsigned()
+              ? (e.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+                     ? (overflow = true, 0)
+                     : static_cast<int64_t>(e.get<uint64_t>()))
+              : e.get<int64_t>();
       if (__builtin_add_overflow(total, x, &total)) overflow = true;
     }
     if (!overflow) return Json(total);
@@ -1240,8 +1371,8 @@ Result<Json> FnContains(Evaluator&, std::vector<Arg>& a) {
 Result<Json> FnEndsWith(Evaluator&, std::vector<Arg>& a) {
   const std::string& s = a[0].value.get_ref<const std::string&>();
   const std::string& suffix = a[1].value.get_ref<const std::string&>();
-  return Json(s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(),
-                                                     suffix) == 0);
+  return Json(s.size() >= suffix.size() &&
+              s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0);
 }
 
 Result<Json> FnStartsWith(Evaluator&, std::vector<Arg>& a) {
@@ -1276,7 +1407,8 @@ Result<Json> FnValues(Evaluator&, std::vector<Arg>& a) {
 
 Result<Json> FnLength(Evaluator&, std::vector<Arg>& a) {
   const Json& v = a[0].value;
-  if (v.is_string()) return Json(static_cast<int64_t>(CodePointCount(v.get_ref<const std::string&>())));
+  if (v.is_string())
+    return Json(static_cast<int64_t>(CodePointCount(v.get_ref<const std::string&>())));
   return Json(static_cast<int64_t>(v.size()));
 }
 
@@ -1328,7 +1460,7 @@ Result<std::vector<Json>> Keys(Evaluator& ev, std::string_view function, const J
     bool ok = key.is_number() || key.is_string();
     if (ok && !keys.empty()) ok = key.is_string() == keys[0].is_string();
     if (!ok) {
-      std::string expected = keys.empty() ? "['number', 'string']"
+      std::string expected = keys.empty()          ? "['number', 'string']"
                              : keys[0].is_string() ? "['string']"
                                                    : "['number']";
       return Fail(TypeError(function, CompactJson(key), TypeName(key), expected));
@@ -1499,7 +1631,8 @@ Result<nlohmann::ordered_json> Search(std::string_view expression,
 
 bool IsSyntaxError(const Error& error) {
   std::string_view m = error.message;
-  return m.substr(0, kSyntaxPrefix.size()) == kSyntaxPrefix ||
+  return m.find(": Parse error at column ") != std::string_view::npos ||
+         m.substr(0, kSyntaxPrefix.size()) == kSyntaxPrefix ||
          m.substr(0, kLexerPrefix.size()) == kLexerPrefix ||
          m.rfind("Invalid JMESPath expression", 0) == 0;
 }

@@ -20,9 +20,9 @@ namespace {
 
 // ANSI colours as pygments' TerminalFormatter writes them.
 constexpr std::string_view kReset = "\x1b[39;49;00m";
-constexpr std::string_view kBlue = "\x1b[34m";         // numbers, true/false/null
-constexpr std::string_view kBrightBlue = "\x1b[94m";   // object keys (Name.Tag)
-constexpr std::string_view kYellow = "\x1b[33m";       // strings
+constexpr std::string_view kBlue = "\x1b[34m";        // numbers, true/false/null
+constexpr std::string_view kBrightBlue = "\x1b[94m";  // object keys (Name.Tag)
+constexpr std::string_view kYellow = "\x1b[33m";      // strings
 
 std::string Paint(std::string_view colour, std::string_view text, bool color) {
   if (!color) return std::string(text);
@@ -137,10 +137,18 @@ void DumpCompact(const Json& v, std::string& out) {
       out += "]";
       return;
     }
-    case Json::value_t::string: out += JsonQuote(v.get_ref<const std::string&>(), true); return;
-    case Json::value_t::boolean: out += v.get<bool>() ? "true" : "false"; return;
-    case Json::value_t::null: out += "null"; return;
-    default: out += JsonNumber(v); return;
+    case Json::value_t::string:
+      out += JsonQuote(v.get_ref<const std::string&>(), true);
+      return;
+    case Json::value_t::boolean:
+      out += v.get<bool>() ? "true" : "false";
+      return;
+    case Json::value_t::null:
+      out += "null";
+      return;
+    default:
+      out += JsonNumber(v);
+      return;
   }
 }
 
@@ -332,8 +340,8 @@ std::string FormatTable(const Json& value, bool sort_keys) {
 constexpr size_t kBestWidth = 80;
 
 bool IsSpecialSpace(char32_t c) {
-  return c == '\0' || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == 0x85 ||
-         c == 0x2028 || c == 0x2029;
+  return c == '\0' || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == 0x85 || c == 0x2028 ||
+         c == 0x2029;
 }
 bool IsBreak(char32_t c) { return c == '\n' || c == 0x85 || c == 0x2028 || c == 0x2029; }
 
@@ -441,9 +449,10 @@ bool IsYamlFloat(std::string_view s) {
     }
     return false;
   }
-  // \.[0-9_]+ (no sign allowed by the pattern)
+  // \.[0-9][0-9_]* (no sign allowed by the pattern)
   if (body != 0) return false;
-  if (!c.Eat('.') || c.EatMany(kDigitsU) == 0) return false;
+  if (!c.Eat('.') || !c.EatAny(kDigits)) return false;
+  c.EatMany(kDigitsU);
   exponent(c);
   return c.Done();
 }
@@ -475,8 +484,8 @@ bool IsYamlTimestamp(std::string_view s) {
 // implicit types as PyYAML's resolver knows them)?
 bool ResolvesToNonString(const std::string& s) {
   static constexpr std::array<std::string_view, 22> kWords = {
-      "yes", "Yes", "YES", "no",  "No",  "NO",  "true", "True", "TRUE", "false", "False",
-      "FALSE", "on", "On", "ON", "off", "Off", "OFF", "~", "null", "Null", "NULL"};
+      "yes",   "Yes", "YES", "no", "No",  "NO",  "true", "True", "TRUE", "false", "False",
+      "FALSE", "on",  "On",  "ON", "off", "Off", "OFF",  "~",    "null", "Null",  "NULL"};
   if (s.empty()) return true;  // null
   if (std::find(kWords.begin(), kWords.end(), s) != kWords.end()) return true;
   if (s == "<<" || s == "=") return true;
@@ -499,8 +508,8 @@ Analysis AnalyzeScalar(const std::vector<char32_t>& s) {
     return a;
   }
   bool block_indicators = false, line_breaks = false, special = false;
-  bool leading_space = false, leading_break = false, trailing_space = false,
-       trailing_break = false, break_space = false, space_break = false;
+  bool leading_space = false, leading_break = false, trailing_space = false, trailing_break = false,
+       break_space = false, space_break = false;
   auto starts = [&](std::u32string_view p) {
     return s.size() >= p.size() && std::equal(p.begin(), p.end(), s.begin());
   };
@@ -567,7 +576,7 @@ class YamlWriter {
     } else if (v.is_array() && !v.empty()) {
       Sequence(v, 0);
     } else {
-      bool plain = Scalar(v, 0, /*key=*/false);
+      bool plain = Scalar(v, 2, /*key=*/false);
       if (plain) {
         // PyYAML ends a document whose root is a plain scalar with "...".
         Newline();
@@ -601,6 +610,25 @@ class YamlWriter {
     for (const auto& [key, value] : Members(v, true)) {
       if (!first) Indent(indent);
       first = false;
+      std::vector<char32_t> cps = DecodeUtf8(*key);
+      Analysis a = AnalyzeScalar(cps);
+      if (a.empty || a.multiline || cps.size() + 5 >= 128) {  // 5: the length of "!!str"
+        // Not a simple key: PyYAML writes "? key" and the value on a ": " line.
+        Write("?");
+        Scalar(Json(*key), indent + 2, false);
+        Indent(indent);
+        Write(":");
+        if (value->is_object() && !value->empty()) {
+          Write(" ");
+          Mapping(*value, indent + 2);
+        } else if (value->is_array() && !value->empty()) {
+          Write(" ");
+          Sequence(*value, indent + 2);
+        } else {
+          Scalar(*value, indent + 2, false);
+        }
+        continue;
+      }
       WriteKey(*key, indent);
       Write(":");
       if (value->is_object() && !value->empty()) {
@@ -814,21 +842,51 @@ class YamlWriter {
         if (!at_end) {
           std::string escape;
           switch (ch) {
-            case 0: escape = "\\0"; break;
-            case 0x07: escape = "\\a"; break;
-            case 0x08: escape = "\\b"; break;
-            case 0x09: escape = "\\t"; break;
-            case 0x0A: escape = "\\n"; break;
-            case 0x0B: escape = "\\v"; break;
-            case 0x0C: escape = "\\f"; break;
-            case 0x0D: escape = "\\r"; break;
-            case 0x1B: escape = "\\e"; break;
-            case '"': escape = "\\\""; break;
-            case '\\': escape = "\\\\"; break;
-            case 0x85: escape = "\\N"; break;
-            case 0xA0: escape = "\\_"; break;
-            case 0x2028: escape = "\\L"; break;
-            case 0x2029: escape = "\\P"; break;
+            case 0:
+              escape = "\\0";
+              break;
+            case 0x07:
+              escape = "\\a";
+              break;
+            case 0x08:
+              escape = "\\b";
+              break;
+            case 0x09:
+              escape = "\\t";
+              break;
+            case 0x0A:
+              escape = "\\n";
+              break;
+            case 0x0B:
+              escape = "\\v";
+              break;
+            case 0x0C:
+              escape = "\\f";
+              break;
+            case 0x0D:
+              escape = "\\r";
+              break;
+            case 0x1B:
+              escape = "\\e";
+              break;
+            case '"':
+              escape = "\\\"";
+              break;
+            case '\\':
+              escape = "\\\\";
+              break;
+            case 0x85:
+              escape = "\\N";
+              break;
+            case 0xA0:
+              escape = "\\_";
+              break;
+            case 0x2028:
+              escape = "\\L";
+              break;
+            case 0x2029:
+              escape = "\\P";
+              break;
             default: {
               char buf[16];
               if (ch <= 0xFF) {

@@ -4,18 +4,20 @@
 // i.e. as the Python `jmespath` package does where the specification leaves room: ordering
 // comparators (<, <=, >, >=) also compare two strings, and give null for any other pair that is
 // not two numbers; `true == 1` is false; a backquoted literal that is not JSON is read as a
-// string (the deprecated JEP-12 form, e.g. `[?name==`web`]`); sort/min/max compare strings by
-// code point. Every failure is a Result error with code kInvalidArgument and a message in the
-// words of Python jmespath:
-//   syntax:   "Invalid jmespath expression: Parse error at column 3, token "]" (RBRACKET), for
-//              expression:\n"[?]"\n    ^"   (the column counts from 0, in bytes)
-//   lexing:   "Bad jmespath expression: Unknown token '='..." (also with the caret line)
+// string (the deprecated JEP-12 form, e.g. `[?name==`web`]`); function arguments may end with a
+// comma; sort/min/max compare strings by code point. Unknown functions and wrong argument counts
+// are found at Compile time (Python finds them while searching; az prints both the same way).
+// Every failure is a Result error with code kInvalidArgument and Python jmespath's message:
+//   syntax:   "Expecting: rbracket, got: eof: Parse error at column 3, token "x" (UNQUOTED_
+//              IDENTIFIER), for expression:\n"[?a x"\n    ^"   (column from 0, in bytes), or
+//             "Invalid jmespath expression: Incomplete expression:\n"[?a"\n    ^"
+//   lexing:   "Bad jmespath expression: Unknown token '=':\na = b\n  ^"
 //   function: "Unknown function: foo()", "Expected 1 argument for function length(), received 2"
 //   type:     "In function length(), invalid type for value: 1, expected one of: ['string',
 //              'array', 'object'], received: "number""
-// az itself prints a syntax error as `argument --query: invalid jmespath_type value: '<expr>'`
-// (exit code 2) and a runtime error as `Invalid jmespath query supplied for `--query`: <message>`;
-// the CLI chooses which of its words to print: IsSyntaxError tells the two apart.
+// az prints a syntax error as `argument --query: invalid jmespath_type value: '<expr>'` (exit
+// code 2) and any other error as `Invalid jmespath query supplied for `--query`: <message>`;
+// IsSyntaxError tells the CLI which of the two it has.
 //
 // Values: Search keeps object keys in document order (nlohmann::ordered_json overloads) so that a
 // multiselect hash `{Name: name, Ip: ip}` keeps the order the user wrote, which `-o table` and
@@ -32,22 +34,24 @@
 //          columns are the scalar, non-null fields (not id, type, etag), header = key with its
 //          first letter upper-cased, width = max(header + 2, longest cell), separated by two
 //          spaces, a dashed line under the header; keys sorted unless options.query_active
-//          (then in document/query order); True/False/None as Python prints them
+//          (then in document/query order); True/False as Python prints them, null empty;
+//          an empty list prints an empty line
 //   tsv    one line per list element; an object's values tab-separated (sorted by key unless
 //          options.query_active), a nested list prints its length, a nested object prints
 //          nothing, null prints None, a nested bool True/False, a top-level bool true/false
 //   none   nothing
 // A null result prints nothing in every format (knack skips output when the result is None).
+// Bytes that are not UTF-8 print as U+FFFD. Colours follow pygments' TerminalFormatter for the
+// tokens that matter (keys, strings, numbers, literals); whitespace is not wrapped in codes.
 //
 // Thread-safety: everything here is a pure function; a compiled Expression is immutable and may
 // be evaluated from many threads at once.
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 
@@ -105,8 +109,8 @@ struct FormatOptions {
 };
 
 // Prints a value as az prints it (see the header comment), ending with "\n" (or "" for none and
-// for a null value). Every value has a table form (scalars under "Result", lists of scalars
-// under Column1..N), as in knack, so Format never fails.
+// for a null value). Every value has a table form, as in knack (a scalar row under "Result", a
+// row that is a list under Column1..N, nested values as Python's repr), so Format never fails.
 std::string Format(const nlohmann::json& value, OutputFormat format);
 std::string Format(const nlohmann::ordered_json& value, OutputFormat format,
                    const FormatOptions& options = {});

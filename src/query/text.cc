@@ -49,7 +49,8 @@ std::vector<char32_t> DecodeUtf8(std::string_view s) {
       }
       cp = (cp << 6) | (cc & 0x3F);
     }
-    if (!ok || cp > 0x10FFFF) {
+    static constexpr char32_t kMin[] = {0, 0x80, 0x800, 0x10000};  // shorter forms are overlong
+    if (!ok || cp > 0x10FFFF || cp < kMin[extra] || (cp >= 0xD800 && cp <= 0xDFFF)) {
       out.push_back(0xFFFD);
       ++i;
       continue;
@@ -126,15 +127,23 @@ std::string PythonFloat(double d) {
 
 std::string PythonStr(const Json& v) {
   switch (v.type()) {
-    case Json::value_t::null: return "None";
-    case Json::value_t::boolean: return v.get<bool>() ? "True" : "False";
-    case Json::value_t::string: return v.get<std::string>();
-    case Json::value_t::number_integer: return std::to_string(v.get<int64_t>());
-    case Json::value_t::number_unsigned: return std::to_string(v.get<uint64_t>());
-    case Json::value_t::number_float: return PythonFloat(v.get<double>());
+    case Json::value_t::null:
+      return "None";
+    case Json::value_t::boolean:
+      return v.get<bool>() ? "True" : "False";
+    case Json::value_t::string:
+      return v.get<std::string>();
+    case Json::value_t::number_integer:
+      return std::to_string(v.get<int64_t>());
+    case Json::value_t::number_unsigned:
+      return std::to_string(v.get<uint64_t>());
+    case Json::value_t::number_float:
+      return PythonFloat(v.get<double>());
     case Json::value_t::array:
-    case Json::value_t::object: return PythonRepr(v);
-    default: return "";
+    case Json::value_t::object:
+      return PythonRepr(v);
+    default:
+      return "";
   }
 }
 
@@ -171,7 +180,8 @@ std::string PythonStringRepr(std::string_view s) {
 
 std::string PythonRepr(const Json& v) {
   switch (v.type()) {
-    case Json::value_t::string: return PythonStringRepr(v.get_ref<const std::string&>());
+    case Json::value_t::string:
+      return PythonStringRepr(v.get_ref<const std::string&>());
     case Json::value_t::array: {
       std::string out = "[";
       bool first = true;
@@ -192,7 +202,8 @@ std::string PythonRepr(const Json& v) {
       }
       return out + "}";
     }
-    default: return PythonStr(v);
+    default:
+      return PythonStr(v);
   }
 }
 
@@ -274,13 +285,27 @@ std::string JsonQuote(std::string_view s, bool ensure_ascii) {
   };
   for (char32_t c : DecodeUtf8(s)) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20) {
           hex4(c);

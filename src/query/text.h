@@ -6,16 +6,16 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 namespace cove::query {
 
-// Decodes UTF-8 into code points; an invalid byte becomes U+FFFD.
+// Decodes UTF-8 into code points; an invalid byte (also overlong forms and surrogates) becomes
+// U+FFFD.
 std::vector<char32_t> DecodeUtf8(std::string_view s);
 void AppendUtf8(char32_t c, std::string& out);
 
