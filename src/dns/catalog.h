@@ -1,0 +1,186 @@
+// Catalog: the zone data and the per-VNet views that cove's DNS server answers from, as one
+// immutable snapshot; CatalogStore: the current snapshot, replaced atomically.
+//
+// Input is plain data (CatalogSpec) that the control plane produces from its resources:
+//   - public zones: the zones as the internet sees them, e.g. `azurecr.io` holding
+//     `myregistry CNAME myregistry.privatelink.azurecr.io.` and a public `privatelink.azurecr.io`
+//     holding `myregistry A 203.0.113.10` (the DNS suffix is whatever the spec names);
+//   - private zones (Azure Private DNS zones), each with an id (its ARM resource id: two private
+//     zones may share a name in different resource groups) and A/AAAA/CNAME/TXT/MX/NS records;
+//   - views: one per VNet, keyed by a string id (the VNet's resource id), listing the private
+//     zones linked to it, each with a resolutionPolicy (Default | NxDomainRedirect).
+// Catalog::Build validates the spec (names, record values, CNAME exclusivity, links to known
+// zones, at most one linked zone per name in a view, as Azure enforces) and compiles it into
+// lookup tables keyed by lowercase wire-format names, with record data pre-encoded, so that
+// query processing (query.h) allocates nothing.
+//
+// How a view resolves a name (see query.h): the zone is the longest linked private zone whose
+// apex is a suffix of the name, else the longest public zone; no zone at all means REFUSED.
+//
+// Record names in a spec are relative to the zone ("@" is the apex) unless they end with a dot;
+// values are presentation form: A "10.0.0.5", AAAA "fd00::5", CNAME/NS "target.example.com."
+// (relative targets are relative to the zone), TXT "any text" (split into 255-octet strings),
+// MX "10 mail.example.com.".
+//
+// Thread-safety: a Catalog is immutable after Build and may be read from any number of threads.
+// CatalogStore::Get and Set may be called from any thread; readers never wait for writers.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/error.h"
+#include "dns/wire.h"
+
+namespace cove::dns {
+
+inline constexpr uint16_t kTypeTXT = 16;
+
+enum class ResolutionPolicy { kDefault, kNxDomainRedirect };
+
+struct RecordSpec {
+  std::string name;  // relative to the zone, "@" for the apex, or absolute with a trailing dot
+  uint16_t type = kTypeA;
+  uint32_t ttl = 3600;
+  std::string value;  // presentation form, see above
+};
+
+// Defaults are those of an Azure Private DNS zone's SOA (negative answers live 10 seconds).
+struct SoaSpec {
+  std::string mname = "azureprivatedns.net.";
+  std::string rname = "azureprivatedns-host.microsoft.com.";
+  uint32_t serial = 1;
+  uint32_t refresh = 3600;
+  uint32_t retry = 300;
+  uint32_t expire = 2419200;
+  uint32_t minimum = 10;
+  uint32_t ttl = 3600;
+};
+
+struct ZoneSpec {
+  std::string id;    // private zones: what links refer to; public zones: may be empty
+  std::string name;  // the apex, e.g. "privatelink.azurecr.io"
+  SoaSpec soa;
+  std::vector<RecordSpec> records;
+};
+
+struct LinkSpec {
+  std::string zone_id;
+  ResolutionPolicy policy = ResolutionPolicy::kDefault;
+};
+
+struct ViewSpec {
+  std::string id;  // the VNet; "" is reserved for the public view
+  std::vector<LinkSpec> links;
+};
+
+struct CatalogSpec {
+  std::vector<ZoneSpec> public_zones;
+  std::vector<ZoneSpec> private_zones;
+  std::vector<ViewSpec> views;
+};
+
+// A name as the compiled catalog keeps it: the uncompressed wire form twice, once lowercased
+// (for lookups and compression) and once as written in the spec (for output). Same length.
+struct WireName {
+  std::string lower;
+  std::string wire;
+};
+
+// One record of an RRset, encoded as it follows the owner name on the wire:
+// TYPE CLASS TTL RDLENGTH RDATA.
+struct CompiledRecord {
+  std::string tail;
+};
+
+struct RRset {
+  uint16_t type = 0;
+  std::vector<CompiledRecord> records;
+};
+
+struct Node {
+  WireName owner;
+  bool has_cname = false;
+  WireName cname_target;  // if has_cname
+  uint32_t cname_ttl = 0;
+  std::vector<RRset> rrsets;  // sorted by type; empty for empty non-terminals and CNAME nodes
+};
+
+// A transparent hash so lookups take string_views into packet buffers without copying.
+struct KeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+struct KeyEq {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+};
+template <typename V>
+using KeyMap = std::unordered_map<std::string, V, KeyHash, KeyEq>;
+
+struct Zone {
+  WireName apex;
+  bool is_private = false;
+  std::string id;
+  std::string soa_tail;  // the SOA record after its owner name, TTL = negative-answer TTL
+  std::string soa_tail_positive;  // the SOA record with its own TTL, for SOA queries
+  KeyMap<Node> nodes;    // every owner name and every empty non-terminal, by lowercase wire name
+
+  // Returns the node, or null if the name does not exist in this zone.
+  const Node* Find(std::string_view lower_wire_name) const;
+};
+
+struct ZoneRef {
+  const Zone* zone = nullptr;
+  ResolutionPolicy policy = ResolutionPolicy::kDefault;
+};
+
+// The zones one VNet sees, by lowercase wire-format apex.
+struct View {
+  std::string id;
+  KeyMap<ZoneRef> zones;
+
+  // Returns the zone with the longest apex that is a suffix of `lower_wire_name` (a lowercase
+  // uncompressed wire name), or null if there is none.
+  const ZoneRef* FindZone(std::string_view lower_wire_name) const;
+};
+
+class Catalog {
+ public:
+  // Returns the compiled snapshot, or kInvalidArgument naming the zone/record/link at fault.
+  static Result<std::shared_ptr<const Catalog>> Build(const CatalogSpec& spec);
+
+  // The view of this VNet; a VNet the catalog does not know sees the public view.
+  const View& view(std::string_view id) const;
+  const View& public_view() const { return public_view_; }
+
+ private:
+  Catalog() = default;
+  std::vector<std::unique_ptr<Zone>> zones_;
+  View public_view_;
+  KeyMap<View> views_;
+};
+
+using CatalogPtr = std::shared_ptr<const Catalog>;
+
+class CatalogStore {
+ public:
+  // Starts with an empty catalog (every query is REFUSED).
+  CatalogStore();
+  CatalogPtr Get() const { return current_.load(std::memory_order_acquire); }
+  void Set(CatalogPtr catalog) { current_.store(std::move(catalog), std::memory_order_release); }
+
+ private:
+  std::atomic<CatalogPtr> current_;
+};
+
+// Helpers on uncompressed wire names (a sequence of length-prefixed labels ending in 0).
+// Returns the lowercase wire form of `name`.
+WireName ToWireName(const Name& name);
+
+}  // namespace cove::dns
