@@ -126,8 +126,8 @@ Result<std::unique_ptr<Zone>> BuildZone(const ZoneSpec& spec, bool is_private) {
   auto rname = ParseName(spec.soa.rname, *apex);
   if (!mname || !rname) return fail("bad SOA names");
   std::string soa_rdata = ToWireName(*mname).wire + ToWireName(*rname).wire;
-  for (uint32_t v : {spec.soa.serial, spec.soa.refresh, spec.soa.retry, spec.soa.expire,
-                     spec.soa.minimum}) {
+  for (uint32_t v :
+       {spec.soa.serial, spec.soa.refresh, spec.soa.retry, spec.soa.expire, spec.soa.minimum}) {
     Put32(soa_rdata, v);
   }
   // RFC 2308 §5: a negative answer lives min(SOA TTL, SOA MINIMUM).
@@ -233,8 +233,8 @@ Result<std::shared_ptr<const Catalog>> Catalog::Build(const CatalogSpec& spec) {
   std::map<std::string, const Zone*> private_by_id;
   for (const ZoneSpec& z : spec.public_zones) {
     COVE_ASSIGN_OR_RETURN(std::unique_ptr<Zone> zone, BuildZone(z, false));
-    auto [it, inserted] = catalog->public_view_.zones.emplace(zone->apex.lower,
-                                                             ZoneRef{zone.get()});
+    auto [it, inserted] =
+        catalog->public_view_.zones.emplace(zone->apex.lower, ZoneRef{zone.get()});
     if (!inserted) {
       return Fail(Code::kInvalidArgument, "public zone '" + z.name + "' is given twice");
     }
@@ -260,9 +260,9 @@ Result<std::shared_ptr<const Catalog>> Catalog::Build(const CatalogSpec& spec) {
       }
       const Zone* zone = it->second;
       if (!linked.insert(zone->apex.lower).second) {
-        return Fail(Code::kInvalidArgument, "view '" + v.id +
-                                                "' links two private zones with the name of '" +
-                                                link.zone_id + "'");
+        return Fail(
+            Code::kInvalidArgument,
+            "view '" + v.id + "' links two private zones with the name of '" + link.zone_id + "'");
       }
       view.zones[zone->apex.lower] = ZoneRef{zone, link.policy};
     }

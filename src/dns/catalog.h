@@ -127,9 +127,9 @@ struct Zone {
   WireName apex;
   bool is_private = false;
   std::string id;
-  std::string soa_tail;  // the SOA record after its owner name, TTL = negative-answer TTL
+  std::string soa_tail;           // the SOA record after its owner name, TTL = negative-answer TTL
   std::string soa_tail_positive;  // the SOA record with its own TTL, for SOA queries
-  KeyMap<Node> nodes;    // every owner name and every empty non-terminal, by lowercase wire name
+  KeyMap<Node> nodes;  // every owner name and every empty non-terminal, by lowercase wire name
 
   // Returns the node, or null if the name does not exist in this zone.
   const Node* Find(std::string_view lower_wire_name) const;

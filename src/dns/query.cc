@@ -294,9 +294,9 @@ void Resolve(const Catalog& catalog, const View& view, const Query& q, Answer& a
 // Writes the header and the question (if any); counts are patched by Finish.
 void Begin(Writer& w, const Query& q, uint16_t rcode, bool tc) {
   w.U16(q.id);
-  uint16_t flags = static_cast<uint16_t>(0x8000 | (q.opcode << 11) | (tc ? 0x0200 : 0) |
-                                         (q.rd ? 0x0100 : 0) | 0x0080 | (q.cd ? 0x0010 : 0) |
-                                         (rcode & 0xF));
+  uint16_t flags =
+      static_cast<uint16_t>(0x8000 | (q.opcode << 11) | (tc ? 0x0200 : 0) | (q.rd ? 0x0100 : 0) |
+                            0x0080 | (q.cd ? 0x0010 : 0) | (rcode & 0xF));
   w.U16(flags);
   w.U16(q.has_question ? 1 : 0);
   for (int i = 0; i < 3; ++i) w.U16(0);
@@ -386,8 +386,8 @@ ProcessResult Process(std::span<const uint8_t> packet, const Catalog& catalog, c
       truncated = true;
       return;
     }
-    counts[section] = static_cast<uint16_t>(
-        counts[section] + (item.rrset ? item.rrset->records.size() : 1));
+    counts[section] =
+        static_cast<uint16_t>(counts[section] + (item.rrset ? item.rrset->records.size() : 1));
   };
   for (size_t i = 0; i < a.answer_count; ++i) put(a.answers[i], 0);
   if (a.has_authority) put(a.authority, 1);

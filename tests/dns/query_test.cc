@@ -1,11 +1,11 @@
 // Query processing and catalog tests: every rule of query.h, without sockets.
 #include "dns/query.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "dns/catalog.h"
 #include "dns/seed_catalog.h"
@@ -76,8 +76,8 @@ class QueryTest : public ::testing::Test {
 std::string A(const ResourceRecord& rr) {
   auto a = rr.AsA();
   if (!a) return "not A";
-  return std::to_string((*a)[0]) + "." + std::to_string((*a)[1]) + "." +
-         std::to_string((*a)[2]) + "." + std::to_string((*a)[3]);
+  return std::to_string((*a)[0]) + "." + std::to_string((*a)[1]) + "." + std::to_string((*a)[2]) +
+         "." + std::to_string((*a)[3]);
 }
 
 TEST_F(QueryTest, PublicViewGivesTheChainToThePublicAddress) {
@@ -130,7 +130,7 @@ TEST_F(QueryTest, RecursiveResolverFlags) {
   EXPECT_TRUE(m.header.rd);
   EXPECT_FALSE(m.header.tc);
   q[2] &= static_cast<uint8_t>(~0x01);  // RD off
-  q[3] |= 0x10;                          // CD on
+  q[3] |= 0x10;                         // CD on
   m = Raw(q, kLinkedVnet);
   EXPECT_FALSE(m.header.rd);
   EXPECT_TRUE(m.header.cd);
@@ -283,8 +283,8 @@ TEST_F(QueryTest, CnameLoopsAreServFail) {
 }
 
 TEST_F(QueryTest, EdnsIsEchoedWithOurPayloadSizeAndDo) {
-  Message m = Ask(kLinkedVnet, "myregistry.azurecr.io", kTypeA,
-                  Edns{.udp_size = 4096, .do_bit = true});
+  Message m =
+      Ask(kLinkedVnet, "myregistry.azurecr.io", kTypeA, Edns{.udp_size = 4096, .do_bit = true});
   ASSERT_TRUE(m.edns);
   EXPECT_EQ(m.edns->version, 0);
   EXPECT_EQ(m.edns->udp_size, 1232);
