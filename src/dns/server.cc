@@ -199,15 +199,27 @@ struct Server::Impl {
     return c.get();
   }
 
+  // Asio's epoll reactor is edge-triggered: a datagram that arrives while no wait is pending
+  // raises no event later, so ServeUdp reads until EAGAIN before waiting again. A socket with
+  // more than kRoundsPerWakeup batches waiting yields to the others and continues at once.
   void WaitUdp(UdpSocket* s) {
     s->socket.async_wait(udp::socket::wait_read, [this, s](boost::system::error_code ec) {
-      if (ec) return;
-      ServeUdp(*s);
-      WaitUdp(s);
+      if (!ec) ContinueUdp(s);
     });
   }
 
-  void ServeUdp(UdpSocket& s) {
+  void ContinueUdp(UdpSocket* s) {
+    if (ServeUdp(*s)) {
+      WaitUdp(s);
+    } else {
+      asio::post(io, [this, s] {
+        if (s->socket.is_open()) ContinueUdp(s);
+      });
+    }
+  }
+
+  // Answers what is waiting on `s`; returns true once the socket is drained (or failing).
+  bool ServeUdp(UdpSocket& s) {
     UdpBatch& b = ThreadBatch();
     int fd = s.socket.native_handle();
     CatalogPtr catalog = catalog_store().Get();
@@ -223,7 +235,7 @@ struct Server::Impl {
         b.in_msgs[i].msg_hdr.msg_iovlen = 1;
       }
       int n = ::recvmmsg(fd, b.in_msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
-      if (n <= 0) return;
+      if (n <= 0) return true;
       s.counters->queries.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
       int m = 0;
       for (int i = 0; i < n; ++i) {
@@ -257,8 +269,8 @@ struct Server::Impl {
         }
         sent += k;
       }
-      if (n < kBatch) return;
     }
+    return false;
   }
 
   const CatalogStore& catalog_store() const { return catalog; }

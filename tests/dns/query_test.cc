@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "dns/catalog.h"
+#include "dns/catalog_json.h"
 #include "dns/seed_catalog.h"
 #include "dns/wire.h"
 
@@ -487,6 +488,45 @@ TEST(CatalogTest, StoreSwapsSnapshotsWhileOldOnesStayReadable) {
   m = Parse(out);
   ASSERT_TRUE(m);
   EXPECT_EQ(A(m->answers[1]), "10.0.0.5");
+}
+
+}  // namespace
+}  // namespace cove::dns
+
+namespace cove::dns {
+namespace {
+
+TEST(CatalogJsonTest, ReadsASpecThatAnswers) {
+  auto spec = CatalogSpecFromJson(R"({
+    "public_zones": [{"name": "cr.example.com", "soa": {"minimum": 30},
+                      "records": [{"name": "reg", "type": "CNAME", "ttl": 60,
+                                   "value": "reg.privatelink.cr.example.com."}]}],
+    "private_zones": [{"id": "z1", "name": "privatelink.cr.example.com",
+                       "records": [{"name": "reg", "type": "A", "ttl": 10,
+                                    "value": "10.0.0.5"}]}],
+    "views": [{"id": "vnet1", "links": [{"zone": "z1", "policy": "NxDomainRedirect"}]}]})");
+  ASSERT_TRUE(spec) << spec.error().message;
+  ASSERT_EQ(spec->views.size(), 1u);
+  EXPECT_EQ(spec->views[0].links[0].policy, ResolutionPolicy::kNxDomainRedirect);
+  EXPECT_EQ(spec->public_zones[0].soa.minimum, 30u);
+  auto catalog = Catalog::Build(*spec);
+  ASSERT_TRUE(catalog) << catalog.error().message;
+  std::vector<uint8_t> out;
+  ProcessResult r = Process(QueryBytes("reg.cr.example.com", kTypeA), **catalog,
+                            (*catalog)->view("vnet1"), {}, out);
+  EXPECT_EQ(r.rcode, kRcodeNoError);
+  auto m = Parse(out);
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->answers.size(), 2u);
+  EXPECT_EQ(A(m->answers[1]), "10.0.0.5");
+
+  EXPECT_FALSE(CatalogSpecFromJson("{"));
+  EXPECT_FALSE(CatalogSpecFromJson(R"({"public_zones": [{"records": []}]})"));
+  EXPECT_FALSE(CatalogSpecFromJson(
+      R"({"public_zones": [{"name": "a.b", "records": [{"name": "x", "type": "SRV",
+          "value": "1"}]}]})"));
+  EXPECT_FALSE(CatalogSpecFromJson(R"({"views": [{"id": "v", "links": [{"zone": "z",
+          "policy": "Sometimes"}]}]})"));
 }
 
 }  // namespace
