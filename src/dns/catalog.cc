@@ -213,15 +213,13 @@ WireName ToWireName(const Name& name) {
 }
 
 const Node* Zone::Find(std::string_view lower_wire_name) const {
-  auto it = nodes.find(lower_wire_name);
-  return it == nodes.end() ? nullptr : &it->second;
+  return nodes.Find(lower_wire_name);
 }
 
 const ZoneRef* View::FindZone(std::string_view lower_wire_name) const {
   std::string_view name = lower_wire_name;
   while (!name.empty()) {
-    auto it = zones.find(name);
-    if (it != zones.end()) return &it->second;
+    if (const ZoneRef* z = zones.Find(name)) return z;
     if (name[0] == 0) break;
     name = Parent(name);
   }
@@ -233,9 +231,7 @@ Result<std::shared_ptr<const Catalog>> Catalog::Build(const CatalogSpec& spec) {
   std::map<std::string, const Zone*> private_by_id;
   for (const ZoneSpec& z : spec.public_zones) {
     COVE_ASSIGN_OR_RETURN(std::unique_ptr<Zone> zone, BuildZone(z, false));
-    auto [it, inserted] =
-        catalog->public_view_.zones.emplace(zone->apex.lower, ZoneRef{zone.get()});
-    if (!inserted) {
+    if (!catalog->public_view_.zones.TryEmplace(zone->apex.lower, ZoneRef{zone.get()})) {
       return Fail(Code::kInvalidArgument, "public zone '" + z.name + "' is given twice");
     }
     catalog->zones_.push_back(std::move(zone));

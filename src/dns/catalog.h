@@ -26,12 +26,15 @@
 // CatalogStore::Get and Set may be called from any thread; readers never wait for writers.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
@@ -123,13 +126,87 @@ struct KeyEq {
 template <typename V>
 using KeyMap = std::unordered_map<std::string, V, KeyHash, KeyEq>;
 
+// An open-addressing hash index from lowercase wire names to values, for the per-query lookups:
+// one probe usually touches one slot (hash and position side by side) and then the entry.
+// Entries live in a deque, so references to values stay valid while the index grows.
+// Thread-safety: const methods may run concurrently; building is single-threaded.
+template <typename V>
+class NameIndex {
+ public:
+  using Entry = std::pair<std::string, V>;
+
+  static uint64_t Hash(std::string_view key) {
+    uint64_t h = 14695981039346656037ull;  // FNV-1a
+    for (char c : key) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+    return h | 1;  // 0 marks an empty slot
+  }
+
+  const V* Find(std::string_view key) const {
+    if (slots_.empty()) return nullptr;
+    uint64_t h = Hash(key);
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.hash == 0) return nullptr;
+      if (s.hash == h && entries_[s.index].first == key) return &entries_[s.index].second;
+    }
+  }
+  V* Find(std::string_view key) {
+    return const_cast<V*>(static_cast<const NameIndex*>(this)->Find(key));
+  }
+
+  // Returns the value at `key`, inserting a default one if there is none.
+  V& operator[](std::string_view key) {
+    if (V* v = Find(key)) return *v;
+    return Insert(key, V());
+  }
+  // Inserts `value` at `key` unless the key is there; returns whether it inserted.
+  bool TryEmplace(std::string_view key, V value) {
+    if (Find(key)) return false;
+    Insert(key, std::move(value));
+    return true;
+  }
+
+  auto begin() { return entries_.begin(); }
+  auto end() { return entries_.end(); }
+  auto begin() const { return entries_.begin(); }
+  auto end() const { return entries_.end(); }
+  size_t size() const { return entries_.size(); }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t index = 0;
+  };
+
+  V& Insert(std::string_view key, V value) {
+    if ((entries_.size() + 1) * 2 > slots_.size()) Grow();
+    entries_.emplace_back(std::string(key), std::move(value));
+    Place(Hash(key), static_cast<uint32_t>(entries_.size() - 1));
+    return entries_.back().second;
+  }
+  void Place(uint64_t h, uint32_t index) {
+    size_t i = h & mask_;
+    while (slots_[i].hash != 0) i = (i + 1) & mask_;
+    slots_[i] = {h, index};
+  }
+  void Grow() {
+    slots_.assign(std::max<size_t>(16, slots_.size() * 2), Slot{});
+    mask_ = slots_.size() - 1;
+    for (uint32_t i = 0; i < entries_.size(); ++i) Place(Hash(entries_[i].first), i);
+  }
+
+  std::deque<Entry> entries_;
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+};
+
 struct Zone {
   WireName apex;
   bool is_private = false;
   std::string id;
   std::string soa_tail;           // the SOA record after its owner name, TTL = negative-answer TTL
   std::string soa_tail_positive;  // the SOA record with its own TTL, for SOA queries
-  KeyMap<Node> nodes;  // every owner name and every empty non-terminal, by lowercase wire name
+  NameIndex<Node> nodes;  // every owner name and every empty non-terminal, by lowercase wire name
 
   // Returns the node, or null if the name does not exist in this zone.
   const Node* Find(std::string_view lower_wire_name) const;
@@ -143,7 +220,7 @@ struct ZoneRef {
 // The zones one VNet sees, by lowercase wire-format apex.
 struct View {
   std::string id;
-  KeyMap<ZoneRef> zones;
+  NameIndex<ZoneRef> zones;
 
   // Returns the zone with the longest apex that is a suffix of `lower_wire_name` (a lowercase
   // uncompressed wire name), or null if there is none.
