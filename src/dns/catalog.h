@@ -126,9 +126,10 @@ struct KeyEq {
 template <typename V>
 using KeyMap = std::unordered_map<std::string, V, KeyHash, KeyEq>;
 
-// An open-addressing hash index from lowercase wire names to values, for the per-query lookups:
-// one probe usually touches one slot (hash and position side by side) and then the entry.
-// Entries live in a deque, so references to values stay valid while the index grows.
+// An open-addressing hash index from lowercase wire names to values, for the per-query lookups.
+// A probe reads a slot (hash, where the key is) and compares against a copy of the key in one
+// contiguous arena, which stays in cache; only a hit touches the entry. Entries live in a deque,
+// so references to values stay valid while the index grows.
 // Thread-safety: const methods may run concurrently; building is single-threaded.
 template <typename V>
 class NameIndex {
@@ -147,7 +148,10 @@ class NameIndex {
     for (size_t i = h & mask_;; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
       if (s.hash == 0) return nullptr;
-      if (s.hash == h && entries_[s.index].first == key) return &entries_[s.index].second;
+      if (s.hash == h && s.size == key.size() &&
+          std::string_view(arena_).substr(s.offset, s.size) == key) {
+        return &entries_[s.index].second;
+      }
     }
   }
   V* Find(std::string_view key) {
@@ -175,28 +179,35 @@ class NameIndex {
  private:
   struct Slot {
     uint64_t hash = 0;
-    uint32_t index = 0;
+    uint32_t offset = 0;  // of the key in arena_
+    uint32_t size = 0;
+    uint32_t index = 0;  // in entries_
   };
 
   V& Insert(std::string_view key, V value) {
     if ((entries_.size() + 1) * 2 > slots_.size()) Grow();
     entries_.emplace_back(std::string(key), std::move(value));
-    Place(Hash(key), static_cast<uint32_t>(entries_.size() - 1));
+    Place(static_cast<uint32_t>(entries_.size() - 1));
     return entries_.back().second;
   }
-  void Place(uint64_t h, uint32_t index) {
+  void Place(uint32_t index) {
+    const std::string& key = entries_[index].first;
+    uint64_t h = Hash(key);
     size_t i = h & mask_;
     while (slots_[i].hash != 0) i = (i + 1) & mask_;
-    slots_[i] = {h, index};
+    slots_[i] = {h, static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(key.size()), index};
+    arena_ += key;
   }
   void Grow() {
     slots_.assign(std::max<size_t>(16, slots_.size() * 2), Slot{});
     mask_ = slots_.size() - 1;
-    for (uint32_t i = 0; i < entries_.size(); ++i) Place(Hash(entries_[i].first), i);
+    arena_.clear();
+    for (uint32_t i = 0; i < entries_.size(); ++i) Place(i);
   }
 
   std::deque<Entry> entries_;
   std::vector<Slot> slots_;
+  std::string arena_;
   size_t mask_ = 0;
 };
 

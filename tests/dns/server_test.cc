@@ -443,6 +443,18 @@ TEST_F(ServerTest, ANewCatalogTakesEffectForTheNextQuery) {
   EXPECT_EQ(r.output, "myregistry.privatelink.azurecr.io.\n203.0.113.10\n");
 }
 
+TEST_F(ServerTest, AnswersOverIpv6) {
+  StartServer();
+  auto port = server_->Listen("::1", 0, kLinkedVnet);
+  ASSERT_TRUE(port) << port.error().message;
+  for (std::string transport : {"+notcp", "+tcp"}) {
+    CommandResult r = RunCommand({"dig", "@::1", "-p", std::to_string(*port), "+time=3",
+                                  "+tries=1", "+short", transport, "myregistry.azurecr.io"});
+    EXPECT_EQ(r.output, "myregistry.privatelink.azurecr.io.\n10.0.0.5\n");
+  }
+  EXPECT_FALSE(server_->Listen("not-an-address", 0, kLinkedVnet));
+}
+
 TEST_F(ServerTest, StopsCleanlyWithOpenConnections) {
   StartServer({.threads = 2});
   TcpClient idle(linked_port_);
