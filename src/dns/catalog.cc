@@ -136,7 +136,7 @@ Result<std::unique_ptr<Zone>> BuildZone(const ZoneSpec& spec, bool is_private) {
 
   Node& apex_node = zone->nodes[zone->apex.lower];
   apex_node.owner = zone->apex;
-  apex_node.rrsets.push_back({kTypeSOA, {{zone->soa_tail_positive}}});
+  apex_node.rrsets.push_back({kTypeSOA, 1, zone->soa_tail_positive});
 
   for (const RecordSpec& r : spec.records) {
     std::string where = "record '" + r.name + "' type " + std::to_string(r.type) + ": ";
@@ -163,15 +163,18 @@ Result<std::unique_ptr<Zone>> BuildZone(const ZoneSpec& spec, bool is_private) {
     auto it = std::find_if(node.rrsets.begin(), node.rrsets.end(),
                            [&r](const RRset& s) { return s.type == r.type; });
     if (it == node.rrsets.end()) {
-      node.rrsets.push_back({r.type, {}});
+      node.rrsets.push_back({r.type, 0, {}});
       it = node.rrsets.end() - 1;
     }
     // Records that differ only in TTL are one record (RFC 2181 §5.2: an RRset has one TTL).
-    auto same_rdata = [&tail](const CompiledRecord& c) {
-      return c.tail.compare(8, std::string::npos, tail, 8, std::string::npos) == 0;
-    };
-    if (std::none_of(it->records.begin(), it->records.end(), same_rdata)) {
-      it->records.push_back({std::move(tail)});
+    bool duplicate = false;
+    it->ForEach([&](std::string_view existing) {
+      duplicate = duplicate || existing.substr(8) == std::string_view(tail).substr(8);
+    });
+    if (!duplicate) {
+      if (it->count == 65535) return fail(where + "too many records");
+      it->records += tail;
+      ++it->count;
     }
   }
 

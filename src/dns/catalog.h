@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <string>
@@ -95,15 +96,24 @@ struct WireName {
   std::string wire;
 };
 
-// One record of an RRset, encoded as it follows the owner name on the wire:
-// TYPE CLASS TTL RDLENGTH RDATA.
-struct CompiledRecord {
-  std::string tail;
-};
-
+// The records of one type at one name, each encoded as it follows the owner name on the wire
+// (TYPE CLASS TTL RDLENGTH RDATA), back to back in one string (one allocation, read in order).
 struct RRset {
   uint16_t type = 0;
-  std::vector<CompiledRecord> records;
+  uint16_t count = 0;
+  std::string records;
+
+  // Calls f(tail) for each record.
+  template <typename F>
+  void ForEach(F&& f) const {
+    size_t pos = 0;
+    for (uint16_t i = 0; i < count; ++i) {
+      size_t size = 10 + ((size_t{static_cast<uint8_t>(records[pos + 8])} << 8) |
+                          static_cast<uint8_t>(records[pos + 9]));
+      f(std::string_view(records).substr(pos, size));
+      pos += size;
+    }
+  }
 };
 
 struct Node {
@@ -136,9 +146,24 @@ class NameIndex {
  public:
   using Entry = std::pair<std::string, V>;
 
+  // A multiply-xorshift hash over 8-octet words (names are short; a byte loop would be the
+  // slowest part of a lookup).
   static uint64_t Hash(std::string_view key) {
-    uint64_t h = 14695981039346656037ull;  // FNV-1a
-    for (char c : key) h = (h ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+    constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
+    uint64_t h = key.size() * kMul;
+    size_t i = 0;
+    for (; i + 8 <= key.size(); i += 8) {
+      uint64_t w;
+      std::memcpy(&w, key.data() + i, 8);
+      h = (h ^ w) * kMul;
+      h ^= h >> 32;
+    }
+    if (i < key.size()) {
+      uint64_t w = 0;
+      std::memcpy(&w, key.data() + i, key.size() - i);
+      h = (h ^ w) * kMul;
+      h ^= h >> 32;
+    }
     return h | 1;  // 0 marks an empty slot
   }
 

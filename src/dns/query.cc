@@ -211,10 +211,10 @@ struct Item {
 
 void WriteItem(Writer& w, const Item& item) {
   if (item.rrset) {
-    for (const CompiledRecord& r : item.rrset->records) {
+    item.rrset->ForEach([&](std::string_view tail) {
       w.Name(item.owner_lower, item.owner_wire);
-      w.Bytes(r.tail);
-    }
+      w.Bytes(tail);
+    });
   } else if (item.cname) {
     w.Name(item.owner_lower, item.owner_wire);
     w.U16(kTypeCNAME);
@@ -386,8 +386,7 @@ ProcessResult Process(std::span<const uint8_t> packet, const Catalog& catalog, c
       truncated = true;
       return;
     }
-    counts[section] =
-        static_cast<uint16_t>(counts[section] + (item.rrset ? item.rrset->records.size() : 1));
+    counts[section] = static_cast<uint16_t>(counts[section] + (item.rrset ? item.rrset->count : 1));
   };
   for (size_t i = 0; i < a.answer_count; ++i) put(a.answers[i], 0);
   if (a.has_authority) put(a.authority, 1);
