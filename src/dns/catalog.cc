@@ -249,7 +249,7 @@ Result<std::shared_ptr<const Catalog>> Catalog::Build(const CatalogSpec& spec) {
   }
   for (const ViewSpec& v : spec.views) {
     if (v.id.empty()) return Fail(Code::kInvalidArgument, "a view needs an id");
-    View view{v.id, catalog->public_view_.zones};
+    View view{v.id, {}};
     std::set<std::string> linked;
     for (const LinkSpec& link : v.links) {
       auto it = private_by_id.find(link.zone_id);
@@ -264,6 +264,15 @@ Result<std::shared_ptr<const Catalog>> Catalog::Build(const CatalogSpec& spec) {
             "view '" + v.id + "' links two private zones with the name of '" + link.zone_id + "'");
       }
       view.zones[zone->apex.lower] = ZoneRef{zone, link.policy};
+    }
+    // A linked private zone answers for every name under it: public zones at or below a linked
+    // private apex are not visible in this view, so the longest match below prefers private.
+    for (const auto& [apex, ref] : catalog->public_view_.zones) {
+      bool shadowed = false;
+      for (const std::string& p : linked) {
+        shadowed = shadowed || IsSubdomain(WireName{apex, apex}, WireName{p, p});
+      }
+      if (!shadowed) view.zones.TryEmplace(apex, ref);
     }
     if (!catalog->views_.emplace(v.id, std::move(view)).second) {
       return Fail(Code::kInvalidArgument, "view '" + v.id + "' is given twice");

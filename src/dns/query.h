@@ -15,7 +15,7 @@
 //   - EDNS version > 0: BADVERS (RFC 6891 §6.1.3); class other than IN: REFUSED; AXFR/IXFR:
 //     REFUSED; MAILA/MAILB: NOTIMP;
 //   - the zone of a name is the view's longest linked private zone containing it, else the
-//     longest public zone; none: REFUSED (for the first name) or the chain so far (for a CNAME
+//     longest public zone (a linked private zone hides public zones below it); none: REFUSED (for the first name) or the chain so far (for a CNAME
 //     target outside every zone, as nothing more can be known about it);
 //   - a name missing from a private zone linked with NxDomainRedirect is resolved in the public
 //     view instead; otherwise a missing name is NXDOMAIN and an existing name without the type

@@ -121,6 +121,38 @@ TEST_F(QueryTest, LinkedViewGivesThePrivateAddresses) {
   EXPECT_EQ(A(m.answers[1]), "10.1.0.5");
 }
 
+TEST(ViewTest, ALinkedPrivateZoneHidesMoreSpecificPublicZones) {
+  // A VNet linked to a private zone for the whole suffix sees nothing public below it, not even
+  // the public privatelink zone; other VNets still do.
+  CatalogSpec spec = SeedSpec();
+  ZoneSpec whole{.id = "whole", .name = "azurecr.io", .soa = {}, .records = {}};
+  whole.records = {{"myregistry", kTypeA, 10, "10.9.9.9"}};
+  spec.private_zones.push_back(whole);
+  spec.views.push_back({"vnet-whole", {{"whole", ResolutionPolicy::kDefault}}});
+  auto catalog = Catalog::Build(spec);
+  ASSERT_TRUE(catalog) << catalog.error().message;
+  std::vector<uint8_t> out;
+  Process(QueryBytes("myregistry.privatelink.azurecr.io", kTypeA), **catalog,
+          (*catalog)->view("vnet-whole"), {}, out);
+  auto m = Parse(out);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->header.rcode, kRcodeNxDomain);
+  ASSERT_EQ(m->authority.size(), 1u);
+  EXPECT_EQ(m->authority[0].name, N("azurecr.io"));
+  Process(QueryBytes("myregistry.azurecr.io", kTypeA), **catalog, (*catalog)->view("vnet-whole"),
+          {}, out);
+  m = Parse(out);
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->answers.size(), 1u);
+  EXPECT_EQ(A(m->answers[0]), "10.9.9.9");
+  Process(QueryBytes("myregistry.azurecr.io", kTypeA), **catalog, (*catalog)->view(kLinkedVnet), {},
+          out);
+  m = Parse(out);
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->answers.size(), 2u);
+  EXPECT_EQ(A(m->answers[1]), "10.0.0.5");
+}
+
 TEST_F(QueryTest, RecursiveResolverFlags) {
   std::vector<uint8_t> q = QueryBytes("myregistry.azurecr.io", kTypeA, std::nullopt, 0xBEEF);
   Message m = Raw(q, kLinkedVnet);
