@@ -1,0 +1,102 @@
+// Fabric: realizes a Topology (topology.h) as Linux network namespaces, and removes it again.
+//
+// Layout (names are ≤ 15 characters, derived from ids, so a restarted daemon finds its own):
+//   - each Network → namespace  <prefix>-n<hash8(network id)>
+//       lo up, ip_forward=1, the network's DNS address (168.63.129.16) as a /32 on lo;
+//       a bridge per subnet      b<hash8(subnet id)>  holding the gateway (.1/len) and the
+//       subnet's local addresses (/32 each: private endpoint members, public endpoints);
+//   - each Vm → namespace        <prefix>-m<hash8(vm id)>
+//       lo up; eth0 (veth) with address/len, default route via the subnet gateway; the other end
+//       m<hash8(vm id)> in the network namespace, enslaved to the subnet's bridge; and files under
+//       /etc/netns/<ns>/ that `ip netns exec` (and Exec below) bind over /etc: resolv.conf
+//       (nameserver = the network's DNS address), hosts, ssl/certs/ca-certificates.crt (system
+//       bundle + the VM's CA) and containers/certs.d/<host>/ca.crt;
+//   - each Peering → a veth pair p<hash8(other network id)> between the two network namespaces,
+//       proxy ARP on both ends, and routes for the other side's address spaces through it (not
+//       transitive: a network routes only to the networks it is peered with).
+//   - NSG-enabled subnets → an nftables table `cove_nsg` in the network namespace (nsg.h).
+// No namespace is ever linked to the host's network namespace; there is no default route out
+// of a network namespace, so nothing reaches the host's networks.
+//
+// Apply(desired) is idempotent and converges: it creates what is missing, fixes what differs
+// (addresses, bridge membership, routes, files) and deletes what cove made that is no longer
+// desired (namespaces named <prefix>-..., links, addresses and routes inside them, /etc/netns
+// dirs). It keeps no state file: after a restart a new Fabric with the same prefix adopts what
+// exists. Down() deletes every namespace and /etc/netns dir with the prefix.
+//
+// Thread-safety: Apply/Down/Exec serialize on an internal mutex; names are pure functions.
+#pragma once
+
+#include <sys/types.h>
+
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "fabric/namespaces.h"
+#include "fabric/topology.h"
+
+namespace cove::fabric {
+
+struct FabricOptions {
+  // Namespace names start with "<prefix>-"; 1..5 characters of [a-z0-9].
+  std::string prefix = "cove";
+  // Where per-namespace /etc overlays go (`ip netns exec` reads /etc/netns).
+  std::string etc_netns = "/etc/netns";
+  // The system CA bundle that VM trust stores start from.
+  std::string system_ca_bundle = "/etc/ssl/certs/ca-certificates.crt";
+};
+
+struct ExecResult {
+  int exit_code = -1;  // 128+N when killed by signal N
+  std::string output;  // stdout and stderr, interleaved
+};
+
+class Fabric {
+ public:
+  // `namespaces` must outlive the Fabric. kInvalidArgument from Apply if the prefix is bad.
+  Fabric(Namespaces& namespaces, FabricOptions options = {});
+
+  // Makes the machine match `desired` (see above). kInvalidArgument when the topology does not
+  // validate (nothing is changed then); kIOError when the kernel refuses something (what was
+  // done so far stays; the next Apply continues from there).
+  Status Apply(const Topology& desired);
+  // Removes everything cove made with this prefix. Idempotent.
+  Status Down();
+
+  // Namespace names (whether or not they exist).
+  std::string NetworkNamespace(std::string_view network_id) const;
+  std::string VmNamespace(std::string_view vm_id) const;
+  // Names of existing namespaces with this fabric's prefix.
+  Result<std::vector<std::string>> Existing() const;
+
+  // Runs `argv` inside the VM's namespace the way `ip netns exec` does (own mount namespace,
+  // /etc/netns/<ns>/* bound over /etc, /sys remounted), with stdin from /dev/null, waits at
+  // most `timeout_ms` (then kills it) and returns its exit code and output.
+  // kNotFound when the VM's namespace does not exist.
+  Result<ExecResult> Exec(std::string_view vm_id, const std::vector<std::string>& argv,
+                          int timeout_ms = 60'000);
+  // The same for any namespace by name (e.g. a network namespace).
+  Result<ExecResult> ExecIn(const std::string& ns, const std::vector<std::string>& argv,
+                            int timeout_ms = 60'000);
+
+ private:
+  Status ApplyLocked(const Topology& desired);
+  Status ApplyNetwork(const Topology& desired, const Network& network);
+  Status ApplyVm(const Topology& desired, const Vm& vm);
+  Status ApplyPeering(const Topology& desired, const Peering& peering);
+  Status WriteVmFiles(const Topology& desired, const Vm& vm);
+  Status RemoveNamespace(const std::string& ns);
+  bool Ours(std::string_view ns) const;
+
+  Namespaces& namespaces_;
+  const FabricOptions options_;
+  std::mutex mu_;
+};
+
+// The 8-hex-digit FNV-1a hash used in names.
+std::string ShortId(std::string_view id);
+
+}  // namespace cove::fabric
