@@ -258,13 +258,17 @@ Status Fabric::ApplyNetwork(const Topology& desired, const Network& network) {
     if (!gone && gone.error().code != Code::kNotFound) return gone;
   }
 
-  // lo: up, 127.0.0.1/8 and the DNS address.
+  // lo: up, 127.0.0.1/8 and the DNS address. The latter is host-scoped: otherwise the kernel
+  // may pick it as the sender of ARP requests on peering links, and the peer (which has the
+  // same address) drops those as martians.
   COVE_RETURN_IF_ERROR(nl->SetUp("lo"));
   COVE_ASSIGN_OR_RETURN(auto lo, nl->Link("lo"));
   std::set<IfAddress> lo_addresses;
-  if (!network.dns_address.empty()) lo_addresses.insert({MustIp(network.dns_address), 32});
+  if (!network.dns_address.empty()) {
+    lo_addresses.insert({MustIp(network.dns_address), 32, RT_SCOPE_HOST});
+  }
   COVE_RETURN_IF_ERROR(
-      SyncAddresses(*nl, lo->index, lo_addresses, {{Ipv4{0x7f000001}, 8}}));
+      SyncAddresses(*nl, lo->index, lo_addresses, {{Ipv4{0x7f000001}, 8, RT_SCOPE_HOST}}));
 
   for (const Subnet& s : network.subnets) {
     const std::string bridge = BridgeName(s.id);

@@ -181,7 +181,7 @@ Result<std::vector<IfAddress>> Netlink::Addresses(int ifindex) {
     auto* a = reinterpret_cast<rtnl_addr*>(o);
     if (rtnl_addr_get_family(a) != AF_INET || rtnl_addr_get_ifindex(a) != ifindex) continue;
     if (auto ip = ToIpv4(rtnl_addr_get_local(a))) {
-      out.push_back(IfAddress{*ip, rtnl_addr_get_prefixlen(a)});
+      out.push_back(IfAddress{*ip, rtnl_addr_get_prefixlen(a), rtnl_addr_get_scope(a)});
     }
   }
   return out;
@@ -194,6 +194,7 @@ Status Netlink::AddAddress(int ifindex, const IfAddress& address) {
   rtnl_addr_set_ifindex(addr.get(), ifindex);
   rtnl_addr_set_local(addr.get(), local.get());
   rtnl_addr_set_prefixlen(addr.get(), address.length);
+  rtnl_addr_set_scope(addr.get(), address.scope);
   int err = rtnl_addr_add(sock_, addr.get(), 0);
   if (err < 0) {
     return NlFail("add address " + address.ip.ToString() + "/" + std::to_string(address.length),

@@ -30,10 +30,12 @@ struct LinkInfo {
   bool up = false;
 };
 
-// An interface address: address/prefix length (host bits allowed).
+// An interface address: address/prefix length (host bits allowed) and scope (RT_SCOPE_*;
+// host-scoped addresses are never picked as a source address, e.g. for ARP on other links).
 struct IfAddress {
   Ipv4 ip;
   int length = 32;
+  int scope = 0;  // RT_SCOPE_UNIVERSE
   auto operator<=>(const IfAddress&) const = default;
 };
 
