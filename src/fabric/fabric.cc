@@ -162,6 +162,16 @@ Result<std::vector<std::string>> Fabric::Existing() const {
   return out;
 }
 
+Status Fabric::EnsureNamespace(const std::string& ns) {
+  auto created = namespaces_.Create(ns);
+  if (created || created.error().code != Code::kAlreadyExists) return created;
+  // It exists: make sure it is a live namespace, not a file left by a crash mid-create.
+  auto entered = namespaces_.RunIn(ns, [] { return Ok(); });
+  if (entered || entered.error().code != Code::kNotFound) return entered;
+  COVE_RETURN_IF_ERROR(namespaces_.Delete(ns));
+  return namespaces_.Create(ns);
+}
+
 Status Fabric::RemoveNamespace(const std::string& ns) {
   auto deleted = namespaces_.Delete(ns);
   if (!deleted && deleted.error().code != Code::kNotFound) return deleted;
@@ -233,8 +243,7 @@ Status Fabric::ApplyLocked(const Topology& desired) {
 
 Status Fabric::ApplyNetwork(const Topology& desired, const Network& network) {
   const std::string ns = NetworkNamespace(network.id);
-  auto created = namespaces_.Create(ns);
-  if (!created && created.error().code != Code::kAlreadyExists) return created;
+  COVE_RETURN_IF_ERROR(EnsureNamespace(ns));
   // Forwarding first: interfaces created afterwards inherit it (proxy ARP on peering links
   // needs it too).
   COVE_RETURN_IF_ERROR(namespaces_.RunIn(
@@ -330,8 +339,7 @@ Status Fabric::ApplyVm(const Topology& desired, const Vm& vm) {
   const Subnet* subnet = FindSubnet(*network, vm.subnet_id);
   const std::string ns = VmNamespace(vm.id);
   const std::string net_ns = NetworkNamespace(network->id);
-  auto created = namespaces_.Create(ns);
-  if (!created && created.error().code != Code::kAlreadyExists) return created;
+  COVE_RETURN_IF_ERROR(EnsureNamespace(ns));
   COVE_ASSIGN_OR_RETURN(auto vm_nl, Netlink::Open(namespaces_, ns));
   COVE_ASSIGN_OR_RETURN(auto net_nl, Netlink::Open(namespaces_, net_ns));
   const std::string outer = VmLinkName(vm.id);

@@ -88,6 +88,7 @@ class Fabric {
   Status ApplyVm(const Topology& desired, const Vm& vm);
   Status ApplyPeering(const Topology& desired, const Peering& peering);
   Status WriteVmFiles(const Topology& desired, const Vm& vm);
+  Status EnsureNamespace(const std::string& ns);
   Status RemoveNamespace(const std::string& ns);
   bool Ours(std::string_view ns) const;
 

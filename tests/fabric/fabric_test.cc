@@ -18,7 +18,12 @@
 
 #include <gtest/gtest.h>
 
+#include "common/clock.h"
 #include "fabric/netlink.h"
+#include "http/message.h"
+#include "http/server.h"
+#include "http/tls.h"
+#include "support/temp_dir.h"
 
 namespace cove::fabric {
 namespace {
@@ -479,6 +484,68 @@ TEST_F(FabricTest, NsgFiltersTrafficToThePrivateEndpoint) {
   s.nsg_enabled = false;
   ApplyOk(t);
   EXPECT_EQ(RoundTrip(VmNs("vm2"), pe.get(), "10.0.0.5", port), "10.0.1.4");
+}
+
+TEST_F(FabricTest, ApplyRecoversFromAStaleNamespaceFile) {
+  // A crash between creating /run/netns/NAME and mounting the namespace on it leaves a plain
+  // file; the next Apply replaces it.
+  const std::string stale = namespaces_.PathOf(Net("myVNet"));
+  ASSERT_TRUE(std::ofstream(stale).good());
+  ApplyOk(Seed());
+  auto [pe, port] = Listen(Net("myVNet"), "10.0.0.5");
+  EXPECT_EQ(RoundTrip(VmNs("vm1"), pe.get(), "10.0.0.5", port), "10.0.0.4");
+}
+
+// Answers every request with "<remote ip> <link id> <sni>".
+class PeerHandler final : public http::Handler {
+ public:
+  http::ExchangePtr Start(http::Request request) override {
+    const http::Peer& p = request.peer;
+    return http::Respond(http::Response::Text(
+        200, "text/plain",
+        p.remote_ip + " " + (p.link_id ? std::to_string(*p.link_id) : "-") + " " + p.server_name));
+  }
+};
+
+// The registry's path in miniature: an HTTPS listener made inside the VNet at the private
+// endpoint address and adopted by the HTTP server; curl in the VM resolves the name through the
+// VM's hosts file and trusts the cove CA through the VM's bundle.
+TEST_F(FabricTest, CurlInVmReachesTlsListenerAdoptedFromTheVnet) {
+  cove::testing::TempDir dir;
+  SystemClock clock;
+  auto ca = http::CertificateAuthority::LoadOrCreate(dir.Join("tls"), clock);
+  ASSERT_TRUE(ca) << ca.error().ToString();
+  http::SniContextProvider provider(
+      **ca, dir.Join("tls/hosts"), clock,
+      [](std::string_view name) { return name == "myregistry.azurecr.io"; },
+      "myregistry.azurecr.io");
+  Topology t = Seed();
+  t.vms[0].hosts = {"10.0.0.5 myregistry.azurecr.io"};
+  t.vms[0].ca_pem = (*ca)->CertificatePem();
+  t.vms[0].registry_hosts = {"myregistry.azurecr.io"};
+  ApplyOk(t);
+
+  PeerHandler handler;
+  http::Server server(handler, &provider);
+  auto fd = ListenTcp(namespaces_, Net("myVNet"), "10.0.0.5", 443);
+  ASSERT_TRUE(fd) << fd.error().ToString();
+  http::ListenerOptions listener;
+  listener.tls = true;
+  listener.link_id = 7;
+  ASSERT_TRUE(server.Adopt(std::move(*fd), listener));
+  server.Start();
+  auto r = fabric_->Exec("vm1", {"curl", "-sS", "--max-time", "20",
+                                 "https://myregistry.azurecr.io/v2/"});
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->exit_code, 0) << r->output;
+  EXPECT_EQ(r->output, "10.0.0.4 7 myregistry.azurecr.io");
+  // vm2 was not given the CA: the same request fails verification.
+  auto untrusted = fabric_->Exec("vm2", {"curl", "-sS", "--max-time", "20", "--resolve",
+                                         "myregistry.azurecr.io:443:10.0.0.5",
+                                         "https://myregistry.azurecr.io/v2/"});
+  ASSERT_TRUE(untrusted);
+  EXPECT_NE(untrusted->exit_code, 0) << untrusted->output;
+  server.Stop();
 }
 
 }  // namespace
