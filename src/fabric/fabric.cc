@@ -39,6 +39,26 @@ std::string PeerLinkName(std::string_view other_network_id) {
   return "p" + ShortId(other_network_id);
 }
 
+std::string UplinkName(std::string_view network_id) { return "u" + ShortId(network_id); }
+
+// Makes the routes through `oif` exactly `want` (link-scoped, no gateway).
+Status SyncLinkRoutes(Netlink& nl, int oif, const std::set<Cidr>& want) {
+  COVE_ASSIGN_OR_RETURN(auto routes, nl.Routes());
+  std::set<Cidr> have;
+  for (const RouteInfo& r : routes) {
+    if (r.oif != oif) continue;
+    if (want.count(r.dst) && !r.gateway && r.type == RTN_UNICAST) {
+      have.insert(r.dst);
+    } else if (r.protocol != RTPROT_KERNEL) {
+      COVE_RETURN_IF_ERROR(nl.DeleteRoute(r));
+    }
+  }
+  for (const Cidr& c : want) {
+    if (!have.count(c)) COVE_RETURN_IF_ERROR(nl.ReplaceRoute(c, oif, std::nullopt));
+  }
+  return Ok();
+}
+
 const Subnet* FindSubnet(const Network& n, std::string_view id) {
   for (const Subnet& s : n.subnets) {
     if (s.id == id) return &s;
@@ -237,6 +257,9 @@ Status Fabric::ApplyLocked(const Topology& desired) {
 
   for (const Network& n : desired.networks) COVE_RETURN_IF_ERROR(ApplyNetwork(desired, n));
   for (const Peering& p : desired.peerings) COVE_RETURN_IF_ERROR(ApplyPeering(desired, p));
+  for (const Network& n : desired.networks) {
+    if (!n.outbound_address.empty()) COVE_RETURN_IF_ERROR(ApplyUplink(desired, n));
+  }
   for (const Vm& v : desired.vms) COVE_RETURN_IF_ERROR(ApplyVm(desired, v));
   return Ok();
 }
@@ -259,6 +282,12 @@ Status Fabric::ApplyNetwork(const Topology& desired, const Network& network) {
   for (const Peering& p : desired.peerings) {
     if (p.network_a == network.id) links.insert(PeerLinkName(p.network_b));
     if (p.network_b == network.id) links.insert(PeerLinkName(p.network_a));
+  }
+  if (!network.outbound_address.empty()) links.insert(kUplinkName);
+  if (network.is_public) {
+    for (const Network& n : desired.networks) {
+      if (!n.outbound_address.empty()) links.insert(UplinkName(n.id));
+    }
   }
   COVE_ASSIGN_OR_RETURN(auto have, nl->Links());
   for (const LinkInfo& l : have) {
@@ -288,13 +317,18 @@ Status Fabric::ApplyNetwork(const Topology& desired, const Network& network) {
     }
     if (!link) COVE_RETURN_IF_ERROR(nl->AddBridge(bridge));
     COVE_RETURN_IF_ERROR(nl->SetUp(bridge));
+    if (network.is_public) {
+      // VNets' outbound addresses may lie inside a public subnet; the public namespace answers
+      // ARP for them on the subnet and routes them to their VNet's uplink.
+      COVE_RETURN_IF_ERROR(nl->SetInetConf(bridge, IPV4_DEVCONF_PROXY_ARP, 1));
+    }
     COVE_ASSIGN_OR_RETURN(link, nl->Link(bridge));
     const Cidr prefix = MustCidr(s.prefix);
     std::set<IfAddress> want = {{prefix.Gateway(), prefix.length}};
     for (const std::string& a : s.local_addresses) want.insert({MustIp(a), 32});
     COVE_RETURN_IF_ERROR(SyncAddresses(*nl, link->index, want));
   }
-  return ApplyNsg(namespaces_, ns, desired, network);
+  return ApplyNetfilter(namespaces_, ns, desired, network);
 }
 
 Status Fabric::ApplyPeering(const Topology& desired, const Peering& peering) {
@@ -317,21 +351,36 @@ Status Fabric::ApplyPeering(const Topology& desired, const Peering& peering) {
     COVE_ASSIGN_OR_RETURN(auto link, side.nl.Link(side.link));
     std::set<Cidr> want;
     for (const std::string& s : side.other.address_spaces) want.insert(MustCidr(s));
-    COVE_ASSIGN_OR_RETURN(auto routes, side.nl.Routes());
-    std::set<Cidr> have;
-    for (const RouteInfo& r : routes) {
-      if (r.oif != link->index) continue;
-      if (want.count(r.dst) && !r.gateway) {
-        have.insert(r.dst);
-      } else {
-        COVE_RETURN_IF_ERROR(side.nl.DeleteRoute(r));
-      }
-    }
-    for (const Cidr& c : want) {
-      if (!have.count(c)) COVE_RETURN_IF_ERROR(side.nl.ReplaceRoute(c, link->index, std::nullopt));
-    }
+    COVE_RETURN_IF_ERROR(SyncLinkRoutes(side.nl, link->index, want));
   }
   return Ok();
+}
+
+Status Fabric::ApplyUplink(const Topology& desired, const Network& network) {
+  const Network* pub = nullptr;
+  for (const Network& n : desired.networks) {
+    if (n.is_public) pub = &n;
+  }
+  const std::string ns = NetworkNamespace(network.id), pub_ns = NetworkNamespace(pub->id);
+  const std::string outer = UplinkName(network.id);
+  COVE_ASSIGN_OR_RETURN(auto nl, Netlink::Open(namespaces_, ns));
+  COVE_ASSIGN_OR_RETURN(auto pub_nl, Netlink::Open(namespaces_, pub_ns));
+  COVE_RETURN_IF_ERROR(EnsureVeth(namespaces_, *nl, kUplinkName, *pub_nl, outer, pub_ns));
+  const Ipv4 outbound = MustIp(network.outbound_address);
+  // VNet side: the outbound address (so it answers ARP for it).
+  COVE_RETURN_IF_ERROR(nl->SetUp(kUplinkName));
+  COVE_ASSIGN_OR_RETURN(auto inner, nl->Link(kUplinkName));
+  COVE_RETURN_IF_ERROR(SyncAddresses(*nl, inner->index, {{outbound, 32}}));
+  // Routes to the public address spaces only (not a default route): other destinations fail
+  // at once with "network unreachable" instead of waiting for ARP.
+  std::set<Cidr> spaces;
+  for (const std::string& s : pub->address_spaces) spaces.insert(MustCidr(s));
+  COVE_RETURN_IF_ERROR(SyncLinkRoutes(*nl, inner->index, spaces));
+  // Public side: the outbound address lives behind this link; answer ARP for the rest.
+  COVE_RETURN_IF_ERROR(pub_nl->SetUp(outer));
+  COVE_RETURN_IF_ERROR(pub_nl->SetInetConf(outer, IPV4_DEVCONF_PROXY_ARP, 1));
+  COVE_ASSIGN_OR_RETURN(auto link, pub_nl->Link(outer));
+  return SyncLinkRoutes(*pub_nl, link->index, {Cidr{outbound, 32}});
 }
 
 Status Fabric::ApplyVm(const Topology& desired, const Vm& vm) {

@@ -14,9 +14,14 @@
 //   - each Peering → a veth pair p<hash8(other network id)> between the two network namespaces,
 //       proxy ARP on both ends, and routes for the other side's address spaces through it (not
 //       transitive: a network routes only to the networks it is peered with).
+//   - each VNet with an outbound address → a veth pair inet0 (VNet side, holding the outbound
+//       address, routes to the public address spaces) ↔ u<hash8(network id)> (public side, route to the outbound
+//       address, proxy ARP), and SNAT to that address on inet0: VMs reach the public endpoint
+//       as Azure's default outbound access does, and nothing in the public network can open a
+//       connection into the VNet (its private addresses are routed nowhere there).
 //   - NSG-enabled subnets → an nftables table `cove_nsg` in the network namespace (nsg.h).
-// No namespace is ever linked to the host's network namespace; there is no default route out
-// of a network namespace, so nothing reaches the host's networks.
+// No namespace is ever linked to the host's network namespace, and the public network has no
+// default route, so nothing reaches the host's networks.
 //
 // Apply(desired) is idempotent and converges: it creates what is missing, fixes what differs
 // (addresses, bridge membership, routes, files) and deletes what cove made that is no longer
@@ -87,6 +92,7 @@ class Fabric {
   Status ApplyNetwork(const Topology& desired, const Network& network);
   Status ApplyVm(const Topology& desired, const Vm& vm);
   Status ApplyPeering(const Topology& desired, const Peering& peering);
+  Status ApplyUplink(const Topology& desired, const Network& network);
   Status WriteVmFiles(const Topology& desired, const Vm& vm);
   Status EnsureNamespace(const std::string& ns);
   Status RemoveNamespace(const std::string& ns);

@@ -190,9 +190,29 @@ Result<std::string> RenderNsg(const Topology& topology, const Network& network) 
   return script;
 }
 
-Status ApplyNsg(Namespaces& namespaces, const std::string& ns, const Topology& topology,
-                const Network& network) {
+std::string RenderNat(const Network& network) {
+  std::string script = "add table ip cove_nat\ndelete table ip cove_nat\n";
+  if (network.outbound_address.empty()) return script;
+  const std::string address = Ipv4::Parse(network.outbound_address)->ToString();  // validated
+  script += "table ip cove_nat {\n  chain postrouting {\n";
+  script += "    type nat hook postrouting priority srcnat; policy accept;\n";
+  script += std::string("    oifname \"") + kUplinkName + "\" snat to " + address + "\n";
+  script += "  }\n";
+  // Like Azure's outbound IP, the address takes no connections from the internet.
+  for (const char* hook : {"input", "forward"}) {
+    script += std::string("  chain ") + hook + " {\n    type filter hook " + hook +
+              " priority 0; policy accept;\n";
+    script += std::string("    iifname \"") + kUplinkName +
+              "\" ct state != { established, related } reject\n  }\n";
+  }
+  script += "}\n";
+  return script;
+}
+
+Status ApplyNetfilter(Namespaces& namespaces, const std::string& ns, const Topology& topology,
+                      const Network& network) {
   COVE_ASSIGN_OR_RETURN(std::string script, RenderNsg(topology, network));
+  script += RenderNat(network);
   return namespaces.RunIn(ns, [&]() -> Status {
     std::unique_ptr<nft_ctx, decltype(&nft_ctx_free)> ctx(nft_ctx_new(NFT_CTX_DEFAULT),
                                                            &nft_ctx_free);

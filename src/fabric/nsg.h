@@ -1,5 +1,8 @@
-// NSG: network security group rules of a network's subnets as one nftables table
-// (`inet cove_nsg`) inside the network's namespace, through libnftables.
+// NSG and NAT: network security group rules of a network's subnets as one nftables table
+// (`inet cove_nsg`) inside the network's namespace, and the SNAT of its default outbound access
+// (`ip cove_nat`: traffic leaving through the uplink `inet0` takes the outbound address, and
+// nothing may open a connection in through it),
+// through libnftables.
 //
 // For every subnet with nsg_enabled, traffic delivered to an address of the subnet (its private
 // endpoint addresses, hook input) or forwarded to it (its VMs, hook forward, bridged frames
@@ -14,7 +17,8 @@
 // VirtualNetwork). Ports: "*", "443", "8000-8999". Anything else is kInvalidArgument (rules are
 // rendered as nft text, so every token is checked, never pasted).
 //
-// The table is replaced atomically on each apply; without NSG-enabled subnets it is removed.
+// Both tables are replaced atomically on each apply; without NSG-enabled subnets (or an
+// outbound address) they are removed.
 //
 // Thread-safety: stateless functions.
 #pragma once
@@ -30,8 +34,14 @@ namespace cove::fabric {
 // The nft script that makes `network`'s table what it should be (for tests and diagnostics).
 Result<std::string> RenderNsg(const Topology& topology, const Network& network);
 
-// Renders and runs it inside namespace `ns`.
-Status ApplyNsg(Namespaces& namespaces, const std::string& ns, const Topology& topology,
+// The nft script for the NAT table (for tests and diagnostics).
+std::string RenderNat(const Network& network);
+
+// The name of a network namespace's link to the public network.
+inline constexpr char kUplinkName[] = "inet0";
+
+// Renders both and runs them inside namespace `ns`.
+Status ApplyNetfilter(Namespaces& namespaces, const std::string& ns, const Topology& topology,
                 const Network& network);
 
 }  // namespace cove::fabric

@@ -176,6 +176,31 @@ Status Validate(const Topology& topology) {
       return Invalid("VM address " + v.address + " used twice");
     }
   }
+  const Network* pub = nullptr;
+  for (const Network& n : topology.networks) {
+    if (n.is_public) pub = &n;
+  }
+  for (const Network& n : topology.networks) {
+    if (n.outbound_address.empty()) continue;
+    if (n.is_public) return Invalid("the public network has no outbound address");
+    if (!pub) return Invalid("outbound address of '" + n.id + "' without a public network");
+    COVE_ASSIGN_OR_RETURN(Ipv4 ip, Ipv4::Parse(n.outbound_address));
+    bool inside = false;
+    for (const Cidr& sp : spaces_of[pub->id]) inside = inside || sp.Contains(ip);
+    if (!inside) {
+      return Invalid("outbound address " + n.outbound_address + " of '" + n.id +
+                     "' outside the public address spaces");
+    }
+    for (const Subnet& s : pub->subnets) {
+      Cidr c = *Cidr::Parse(s.prefix);
+      if (ip == c.network || ip == c.Broadcast()) {
+        return Invalid("outbound address " + n.outbound_address + " is not a host address");
+      }
+    }
+    if (!used[pub->id].insert(ip.value).second) {
+      return Invalid("outbound address " + n.outbound_address + " used twice");
+    }
+  }
   return Ok();
 }
 

@@ -16,12 +16,15 @@
 //   - Peering: two networks that reach each other's address spaces (not transitively). Azure's
 //     two directional peerings collapse into one Peering once both sides are Connected.
 //   - Vm: a client machine in one subnet with one address.
+//   - A VNet with an outbound_address reaches the public network (its registry endpoint and
+//     internet clients) with that source address; the public network never reaches into it.
 //
 // Validate() checks what the kernel would otherwise reject or what would make the fabric wrong:
 // ids unique and non-empty, prefixes well-formed, subnets inside an address space and not
 // overlapping each other, VM and local addresses inside their subnet and not reserved, no
 // address used twice in a network, peered networks not overlapping, public prefixes within
-// TEST-NET (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) and VNets outside it.
+// TEST-NET (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) and VNets outside it, outbound
+// addresses inside the public address spaces and used by nothing else.
 //
 // Thread-safety: plain values.
 #pragma once
@@ -97,6 +100,10 @@ struct Network {
   std::vector<std::string> address_spaces;  // "10.0.0.0/16"
   std::vector<Subnet> subnets;
   std::string dns_address = std::string(kAzureDnsAddress);  // "" for none
+  // Default outbound access (VNets only): a TEST-NET address of the public network that this
+  // network's traffic to the internet is SNATed to, as Azure does with a VNet's outbound IP.
+  // "" for none (the VNet then reaches nothing outside itself and its peers).
+  std::string outbound_address;
 };
 
 struct Peering {

@@ -69,6 +69,7 @@ Topology Seed() {
   t.networks.push_back(Vnet("myVNet", "10.0.0.0/16",
                             {MakeSubnet("myVNet/mySubnet", "10.0.0.0/24", {"10.0.0.5", "10.0.0.6"}),
                              MakeSubnet("myVNet/other", "10.0.1.0/24")}));
+  t.networks.back().outbound_address = "203.0.113.100";
   Network pub = Vnet("internet", "203.0.113.0/24",
                      {MakeSubnet("internet/default", "203.0.113.0/24", {"203.0.113.10"})});
   pub.is_public = true;
@@ -307,8 +308,23 @@ TEST_F(FabricTest, PublicCannotReachVnetAndNothingReachesTheHost) {
   // The public endpoint is reachable from the internet; the private one is not.
   EXPECT_EQ(RoundTrip(VmNs("pubvm"), pub.get(), "203.0.113.10", pub_port), "203.0.113.20");
   EXPECT_TRUE(Unreachable(VmNs("pubvm"), "10.0.0.5", pe_port));
-  // VNets have no route to the internet namespace either (no gateway modelled yet).
+  // VNet VMs reach the internet through their VNet's outbound address (SNAT)...
+  EXPECT_EQ(RoundTrip(VmNs("vm1"), pub.get(), "203.0.113.10", pub_port), "203.0.113.100");
+  EXPECT_EQ(RoundTrip(VmNs("vm2"), pub.get(), "203.0.113.10", pub_port), "203.0.113.100");
+  // ...which takes no connections from the internet, even to a listener on every address.
+  auto wildcard = ListenTcp(namespaces_, Net("myVNet"), "0.0.0.0", 0);
+  ASSERT_TRUE(wildcard);
+  EXPECT_TRUE(Unreachable(VmNs("pubvm"), "203.0.113.100", *LocalPort(wildcard->get())));
+  auto [vm_listener, vm_port] = Listen(VmNs("vm1"), "10.0.0.4");
+  EXPECT_TRUE(Unreachable(VmNs("pubvm"), "10.0.0.4", vm_port));
+  // A VNet without an outbound address reaches nothing public.
+  Topology t = Seed();
+  t.networks[0].outbound_address.clear();
+  ApplyOk(t);
   EXPECT_TRUE(Unreachable(VmNs("vm1"), "203.0.113.10", pub_port));
+  EXPECT_EQ(Snapshot(Net("myVNet")).find("inet0"), std::string::npos);
+  ApplyOk(Seed());
+  EXPECT_EQ(RoundTrip(VmNs("vm1"), pub.get(), "203.0.113.10", pub_port), "203.0.113.100");
 
   // A listener on every host address (in the host's own namespace): nothing gets there.
   int host = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -325,8 +341,8 @@ TEST_F(FabricTest, PublicCannotReachVnetAndNothingReachesTheHost) {
   }
   // 127.0.0.1 inside a namespace is the namespace's own loopback.
   EXPECT_TRUE(Unreachable(VmNs("vm1"), "127.0.0.1", host_port));
-  // No namespace has a default route except the VMs' (to their gateway).
-  auto nl = Netlink::Open(namespaces_, Net("myVNet"));
+  // The public network has no default route (VMs and VNets route only into it).
+  auto nl = Netlink::Open(namespaces_, Net("internet"));
   ASSERT_TRUE(nl);
   auto routes = (*nl)->Routes();
   ASSERT_TRUE(routes);
@@ -341,6 +357,7 @@ TEST_F(FabricTest, ReapplyChangesNothing) {
   std::map<std::string, std::string> before;
   for (const std::string& ns : Existing()) before[ns] = Snapshot(ns);
   EXPECT_EQ(before.size(), 6u);
+  EXPECT_NE(before[Net("myVNet")].find("inet0"), std::string::npos);
   ApplyOk(t);
   std::map<std::string, std::string> after;
   for (const std::string& ns : Existing()) after[ns] = Snapshot(ns);

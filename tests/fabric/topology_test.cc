@@ -95,6 +95,16 @@ TEST(ValidateTest, RejectsWhatWouldBreakTheFabric) {
   t = Basic();
   t.vms.push_back(t.vms[0]);
   fails(t, "VM twice");
+  t = Basic();
+  t.networks[0].outbound_address = "203.0.113.100";
+  ASSERT_TRUE(Validate(t));
+  t.networks[0].outbound_address = "198.51.100.7";
+  fails(t, "outbound address outside the public network");
+  t.networks[0].outbound_address = "203.0.113.53";
+  fails(t, "outbound address on the public DNS address");
+  t.networks[0].outbound_address = "203.0.113.100";
+  t.networks.erase(t.networks.begin() + 1);
+  fails(t, "outbound address without a public network");
 }
 
 TEST(NsgRenderTest, RulesInPriorityOrderWithDefaultsAndCheckedTokens) {
