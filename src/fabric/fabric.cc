@@ -484,40 +484,27 @@ Result<ExecResult> Fabric::Exec(std::string_view vm_id, const std::vector<std::s
   return ExecIn(VmNamespace(vm_id), argv, timeout_ms);
 }
 
+Result<pid_t> Fabric::Spawn(std::string_view vm_id, const std::vector<std::string>& argv,
+                            int stdin_fd, int stdout_fd, int stderr_fd) {
+  const std::string ns = VmNamespace(vm_id);
+  SpawnOptions options;
+  options.etc_overlay = (fs::path(options_.etc_netns) / ns).string();
+  options.stdin_fd = stdin_fd;
+  options.stdout_fd = stdout_fd;
+  options.stderr_fd = stderr_fd;
+  return namespaces_.Spawn(ns, argv, options);
+}
+
 Result<ExecResult> Fabric::ExecIn(const std::string& ns, const std::vector<std::string>& argv,
                                   int timeout_ms) {
-  if (argv.empty()) return Fail(Code::kInvalidArgument, "nothing to run");
-  COVE_ASSIGN_OR_RETURN(UniqueFd ns_fd, namespaces_.Open(ns));
-  // Everything the child needs is prepared here: after fork only system calls are made.
-  std::vector<std::pair<std::string, std::string>> binds;  // /etc/netns/NS/x → /etc/x
-  std::error_code ec;
-  for (fs::directory_iterator it(fs::path(options_.etc_netns) / ns, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    binds.emplace_back(it->path().string(), "/etc/" + it->path().filename().string());
-  }
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Errno("pipe");
   UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
-  UniqueFd null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  const pid_t pid = ::fork();
-  if (pid < 0) return Errno("fork");
-  if (pid == 0) {
-    ::dup2(null_fd.get(), 0);
-    ::dup2(write_end.get(), 1);
-    ::dup2(write_end.get(), 2);
-    if (::setns(ns_fd.get(), CLONE_NEWNET) != 0 || ::unshare(CLONE_NEWNS) != 0 ||
-        ::mount("", "/", "none", MS_SLAVE | MS_REC, nullptr) != 0) {
-      ::_exit(126);
-    }
-    // /sys shows the namespace's interfaces, as under `ip netns exec`.
-    if (::umount2("/sys", MNT_DETACH) == 0) ::mount(ns.c_str(), "/sys", "sysfs", 0, nullptr);
-    for (const auto& [from, to] : binds) ::mount(from.c_str(), to.c_str(), "none", MS_BIND, nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
+  SpawnOptions options;
+  options.etc_overlay = (fs::path(options_.etc_netns) / ns).string();
+  options.stdout_fd = write_end.get();
+  options.stderr_fd = write_end.get();
+  COVE_ASSIGN_OR_RETURN(const pid_t pid, namespaces_.Spawn(ns, argv, options));
   write_end.Reset();
   ExecResult result;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);

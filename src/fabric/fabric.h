@@ -83,7 +83,11 @@ class Fabric {
   // kNotFound when the VM's namespace does not exist.
   Result<ExecResult> Exec(std::string_view vm_id, const std::vector<std::string>& argv,
                           int timeout_ms = 60'000);
-  // The same for any namespace by name (e.g. a network namespace).
+  // Starts `argv` in the VM as Exec does, with the given descriptors as its stdin/stdout/stderr
+  // (-1: /dev/null), e.g. the terminal's for `cove vm exec`; returns the pid to wait for.
+  Result<pid_t> Spawn(std::string_view vm_id, const std::vector<std::string>& argv,
+                      int stdin_fd, int stdout_fd, int stderr_fd);
+  // The same as Exec for any namespace by name (e.g. a network namespace).
   Result<ExecResult> ExecIn(const std::string& ns, const std::vector<std::string>& argv,
                             int timeout_ms = 60'000);
 

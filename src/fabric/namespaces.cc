@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 namespace cove::fabric {
@@ -150,6 +151,49 @@ Status LinuxNamespaces::RunIn(const std::string& name, const std::function<Statu
     std::abort();
   }
   return status;
+}
+
+Result<pid_t> LinuxNamespaces::Spawn(const std::string& name, const std::vector<std::string>& argv,
+                                    const SpawnOptions& options) {
+  if (argv.empty()) return Fail(Code::kInvalidArgument, "nothing to run");
+  COVE_ASSIGN_OR_RETURN(UniqueFd ns_fd, Open(name));
+  // Everything the child needs is prepared here: after fork it only makes system calls.
+  std::vector<std::pair<std::string, std::string>> binds;  // overlay/x → /etc/x
+  if (!options.etc_overlay.empty()) {
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(options.etc_overlay, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      binds.emplace_back(it->path().string(), "/etc/" + it->path().filename().string());
+    }
+  }
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  UniqueFd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!null_fd.valid()) return Errno("open /dev/null");
+  const int fds[3] = {options.stdin_fd >= 0 ? options.stdin_fd : null_fd.get(),
+                      options.stdout_fd >= 0 ? options.stdout_fd : null_fd.get(),
+                      options.stderr_fd >= 0 ? options.stderr_fd : null_fd.get()};
+  const pid_t pid = ::fork();
+  if (pid < 0) return Errno("fork");
+  if (pid == 0) {
+    // dup2 clears close-on-exec on the copies; a descriptor already at its place keeps it, so
+    // go through a spare number first.
+    int high[3];
+    for (int i = 0; i < 3; ++i) high[i] = ::fcntl(fds[i], F_DUPFD, 10);
+    for (int i = 0; i < 3; ++i) ::dup2(high[i], i);
+    if (::setns(ns_fd.get(), CLONE_NEWNET) != 0 || ::unshare(CLONE_NEWNS) != 0 ||
+        ::mount("", "/", "none", MS_SLAVE | MS_REC, nullptr) != 0) {
+      ::_exit(126);
+    }
+    if (::umount2("/sys", MNT_DETACH) == 0) ::mount(name.c_str(), "/sys", "sysfs", 0, nullptr);
+    for (const auto& [from, to] : binds) {
+      ::mount(from.c_str(), to.c_str(), "none", MS_BIND, nullptr);
+    }
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
 }
 
 Result<UniqueFd> ListenTcp(Namespaces& namespaces, const std::string& ns,

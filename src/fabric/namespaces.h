@@ -17,6 +17,8 @@
 // from any thread concurrently.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -26,6 +28,17 @@
 #include "common/unique_fd.h"
 
 namespace cove::fabric {
+
+// How Namespaces::Spawn starts a process.
+struct SpawnOptions {
+  // Each entry of this directory is bind-mounted over /etc/<entry> in the child's own mount
+  // namespace (what `ip netns exec` does with /etc/netns/<ns>); "" for none.
+  std::string etc_overlay;
+  // Descriptors that become the child's 0, 1 and 2 (-1: /dev/null).
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+};
 
 class Namespaces {
  public:
@@ -43,6 +56,13 @@ class Namespaces {
   // previous namespace. Returns fn's status, or kNotFound/kIOError when entering fails.
   // If the thread cannot be moved back the process aborts (it would run in the wrong network).
   virtual Status RunIn(const std::string& name, const std::function<Status()>& fn) = 0;
+  // Starts `argv` (PATH is searched) inside namespace `name` as `ip netns exec` does: a private
+  // mount namespace, /sys remounted to show the namespace's interfaces, the overlay bound over
+  // /etc. Returns the child's pid; the caller waits for it. kNotFound when the namespace does
+  // not exist, kIOError when fork fails. A child that cannot enter exits with status 126,
+  // one whose program is missing with 127.
+  virtual Result<pid_t> Spawn(const std::string& name, const std::vector<std::string>& argv,
+                              const SpawnOptions& options) = 0;
   // The path of the namespace's file (for `ip netns`-style tools and diagnostics).
   virtual std::string PathOf(const std::string& name) const = 0;
 };
@@ -56,6 +76,8 @@ class LinuxNamespaces final : public Namespaces {
   Result<std::vector<std::string>> List() override;
   Result<UniqueFd> Open(const std::string& name) override;
   Status RunIn(const std::string& name, const std::function<Status()>& fn) override;
+  Result<pid_t> Spawn(const std::string& name, const std::vector<std::string>& argv,
+                      const SpawnOptions& options) override;
   std::string PathOf(const std::string& name) const override { return run_dir_ + "/" + name; }
 
  private:

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -447,6 +448,37 @@ TEST_F(FabricTest, VmSeesItsOwnResolvConfHostsAndInterfaces) {
   ASSERT_TRUE(fail);
   EXPECT_EQ(fail->exit_code, 3);
   EXPECT_FALSE(fabric_->Exec("no-such-vm", {"true"}));
+  auto missing = fabric_->Exec("vm1", {"/no/such/program"});
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->exit_code, 127);
+
+  // Spawn with the caller's descriptors (what `cove vm exec` does with its terminal).
+  int in[2], out[2];
+  ASSERT_EQ(::pipe(in), 0);
+  ASSERT_EQ(::pipe(out), 0);
+  auto pid = fabric_->Spawn("vm1", {"sh", "-c", "read x; echo \"got $x from $(cat /etc/resolv.conf | tail -1)\""},
+                            in[0], out[1], out[1]);
+  ::close(in[0]);
+  ::close(out[1]);
+  ASSERT_TRUE(pid) << pid.error().ToString();
+  ASSERT_EQ(::write(in[1], "hi\n", 3), 3);
+  ::close(in[1]);
+  std::string got;
+  char buf[256];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
+  ::close(out[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(*pid, &status, 0), *pid);
+  EXPECT_EQ(got, "got hi from nameserver 168.63.129.16\n");
+
+  // iproute2 sees the same namespaces and files.
+  std::string cmd = "ip netns exec " + VmNs("vm1") + " cat /etc/resolv.conf";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string ip_out;
+  while (size_t n = std::fread(buf, 1, sizeof buf, p)) ip_out.append(buf, n);
+  EXPECT_EQ(::pclose(p), 0);
+  EXPECT_NE(ip_out.find("nameserver 168.63.129.16"), std::string::npos) << ip_out;
 }
 
 TEST_F(FabricTest, VmTrustsTheGivenCa) {
