@@ -137,6 +137,16 @@ Status EnsureVeth(Namespaces& namespaces, Netlink& nl, const std::string& here, 
   return nl.AddVeth(here, there, fd.get());
 }
 
+// Proxy ARP on `link`, answering at once (the kernel otherwise waits up to proxy_delay, 0.8 s,
+// before each proxied reply).
+Status EnableProxyArp(Namespaces& namespaces, const std::string& ns, Netlink& nl,
+                      const std::string& link) {
+  COVE_RETURN_IF_ERROR(nl.SetInetConf(link, IPV4_DEVCONF_PROXY_ARP, 1));
+  return namespaces.RunIn(ns, [&] {
+    return WriteSysctl("/proc/sys/net/ipv4/neigh/" + link + "/proxy_delay", "0");
+  });
+}
+
 bool ValidPrefix(const std::string& p) {
   if (p.empty() || p.size() > 5) return false;
   return std::all_of(p.begin(), p.end(), [](char c) {
@@ -320,7 +330,7 @@ Status Fabric::ApplyNetwork(const Topology& desired, const Network& network) {
     if (network.is_public) {
       // VNets' outbound addresses may lie inside a public subnet; the public namespace answers
       // ARP for them on the subnet and routes them to their VNet's uplink.
-      COVE_RETURN_IF_ERROR(nl->SetInetConf(bridge, IPV4_DEVCONF_PROXY_ARP, 1));
+      COVE_RETURN_IF_ERROR(EnableProxyArp(namespaces_, ns, *nl, bridge));
     }
     COVE_ASSIGN_OR_RETURN(link, nl->Link(bridge));
     const Cidr prefix = MustCidr(s.prefix);
@@ -340,14 +350,15 @@ Status Fabric::ApplyPeering(const Topology& desired, const Peering& peering) {
   COVE_ASSIGN_OR_RETURN(auto nl_b, Netlink::Open(namespaces_, ns_b));
   COVE_RETURN_IF_ERROR(EnsureVeth(namespaces_, *nl_a, link_a, *nl_b, link_b, ns_b));
   struct Side {
+    const std::string& ns;
     Netlink& nl;
     const std::string& link;
     const Network& other;
   };
-  for (const Side& side : {Side{*nl_a, link_a, *b}, Side{*nl_b, link_b, *a}}) {
+  for (const Side& side : {Side{ns_a, *nl_a, link_a, *b}, Side{ns_b, *nl_b, link_b, *a}}) {
     COVE_RETURN_IF_ERROR(side.nl.SetUp(side.link));
     // Neither end has an address: each answers ARP for what it routes elsewhere.
-    COVE_RETURN_IF_ERROR(side.nl.SetInetConf(side.link, IPV4_DEVCONF_PROXY_ARP, 1));
+    COVE_RETURN_IF_ERROR(EnableProxyArp(namespaces_, side.ns, side.nl, side.link));
     COVE_ASSIGN_OR_RETURN(auto link, side.nl.Link(side.link));
     std::set<Cidr> want;
     for (const std::string& s : side.other.address_spaces) want.insert(MustCidr(s));
@@ -378,7 +389,7 @@ Status Fabric::ApplyUplink(const Topology& desired, const Network& network) {
   COVE_RETURN_IF_ERROR(SyncLinkRoutes(*nl, inner->index, spaces));
   // Public side: the outbound address lives behind this link; answer ARP for the rest.
   COVE_RETURN_IF_ERROR(pub_nl->SetUp(outer));
-  COVE_RETURN_IF_ERROR(pub_nl->SetInetConf(outer, IPV4_DEVCONF_PROXY_ARP, 1));
+  COVE_RETURN_IF_ERROR(EnableProxyArp(namespaces_, pub_ns, *pub_nl, outer));
   COVE_ASSIGN_OR_RETURN(auto link, pub_nl->Link(outer));
   return SyncLinkRoutes(*pub_nl, link->index, {Cidr{outbound, 32}});
 }
