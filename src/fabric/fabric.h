@@ -29,7 +29,22 @@
 // dirs). It keeps no state file: after a restart a new Fabric with the same prefix adopts what
 // exists. Down() deletes every namespace and /etc/netns dir with the prefix.
 //
-// Thread-safety: Apply/Down/Exec serialize on an internal mutex; names are pure functions.
+// Sockets other planes make inside a namespace (namespaces.h: ListenTcp, BindUdp) keep that
+// namespace alive after Apply/Down delete its name: close the listeners of a removed VNet or
+// private endpoint, or they keep listening in an orphaned namespace that nothing reaches.
+//
+// Use:
+//   LinuxNamespaces namespaces;
+//   Fabric fabric(namespaces);                       // names cove-n…, cove-m…
+//   fabric.Apply(topology);                           // on every control-plane change
+//   auto fd = ListenTcp(namespaces, fabric.NetworkNamespace("myVNet"), "10.0.0.5", 443);
+//   server.Adopt(std::move(*fd), {.tls = true, .link_id = 1234});
+//   auto dns = BindUdp(namespaces, fabric.NetworkNamespace("myVNet"), "168.63.129.16", 53);
+//   fabric.Exec("vm1", {"skopeo", "inspect", "docker://myregistry.azurecr.io/app:1"});
+//   fabric.Down();                                    // cove down
+//
+// Thread-safety: Apply/Down serialize on an internal mutex; Exec/Spawn and the names may be
+// used from any thread.
 #pragma once
 
 #include <sys/types.h>
