@@ -247,9 +247,8 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
       if (DecideNetworkAccess(facts, nullptr) == NetworkDecision::kDenied) {
         return FirewallDenied(request);
       }
-      if (registry->anonymous_pull && scope && !scope->catalog() && scope->actions == kPull) {
-        return std::nullopt;
-      }
+      // Even with anonymous pull every request carries a token (an anonymous one from the
+      // token endpoint), as in Docker's protocol: one path for every client.
       return Unauthorized(request, login_server, scope,
                           credentials->scheme == Credentials::kNone
                               ? "no credentials"
@@ -257,9 +256,14 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
     }
     case Credentials::kBearer: {
       auto claims = tokens_.VerifyAccessToken(credentials->token, login_server);
-      if (!claims) return Unauthorized(request, login_server, scope, claims.error().message);
-      auto caller = Resolve(*snapshot, *registry, claims->subject);
-      if (!caller) return Unauthorized(request, login_server, scope, caller.error().message);
+      auto caller =
+          claims ? Resolve(*snapshot, *registry, claims->subject) : Fail(claims.error());
+      if (!caller) {
+        if (DecideNetworkAccess(facts, nullptr) == NetworkDecision::kDenied) {
+          return FirewallDenied(request);
+        }
+        return Unauthorized(request, login_server, scope, caller.error().message);
+      }
       if (DecideNetworkAccess(facts, caller->principal) == NetworkDecision::kDenied) {
         return FirewallDenied(request);
       }
@@ -269,7 +273,12 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
     case Credentials::kBasic: {
       auto caller = AuthenticatePassword(*snapshot, *registry, credentials->user,
                                          credentials->password, login_server);
-      if (!caller) return Unauthorized(request, login_server, scope, caller.error().message);
+      if (!caller) {
+        if (DecideNetworkAccess(facts, nullptr) == NetworkDecision::kDenied) {
+          return FirewallDenied(request);
+        }
+        return Unauthorized(request, login_server, scope, caller.error().message);
+      }
       if (DecideNetworkAccess(facts, caller->principal) == NetworkDecision::kDenied) {
         return FirewallDenied(request);
       }
@@ -386,7 +395,13 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
       return TokenError(400, "UNSUPPORTED", "grant_type must be password or refresh_token");
     }
   }
-  if (!caller) return TokenUnauthorized(caller.error().message);
+  if (!caller) {
+    // Behind the firewall an outsider learns nothing about credentials.
+    if (DecideNetworkAccess(facts, nullptr) == NetworkDecision::kDenied) {
+      return FirewallDenied(request);
+    }
+    return TokenUnauthorized(caller.error().message);
+  }
   if (DecideNetworkAccess(facts, caller->principal) == NetworkDecision::kDenied) {
     return FirewallDenied(request);
   }
