@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-
 #include <nlohmann/json.hpp>
 
 namespace cove::auth {
@@ -53,8 +52,8 @@ Result<std::vector<Scope>> ParseScopes(std::string_view text) {
     auto first = one.find(':');
     auto last = one.rfind(':');
     if (first == std::string_view::npos || first == last) {
-      return Fail(Code::kInvalidArgument, "scope '" + std::string(one) +
-                                              "' is not of the form type:name:actions");
+      return Fail(Code::kInvalidArgument,
+                  "scope '" + std::string(one) + "' is not of the form type:name:actions");
     }
     Scope s;
     s.type = std::string(one.substr(0, first));
@@ -95,8 +94,8 @@ std::string FormatScope(const Scope& scope) {
 }
 
 std::optional<Role> ParseRole(std::string_view name) {
-  for (Role r : {Role::kAcrPull, Role::kAcrPush, Role::kAcrDelete, Role::kOwner,
-                 Role::kContributor, Role::kReader}) {
+  for (Role r : {Role::kAcrPull, Role::kAcrPush, Role::kAcrDelete, Role::kOwner, Role::kContributor,
+                 Role::kReader}) {
     if (EqualsIgnoreCase(name, RoleName(r))) return r;
   }
   return std::nullopt;
@@ -104,12 +103,18 @@ std::optional<Role> ParseRole(std::string_view name) {
 
 std::string_view RoleName(Role role) {
   switch (role) {
-    case Role::kAcrPull: return "AcrPull";
-    case Role::kAcrPush: return "AcrPush";
-    case Role::kAcrDelete: return "AcrDelete";
-    case Role::kOwner: return "Owner";
-    case Role::kContributor: return "Contributor";
-    case Role::kReader: return "Reader";
+    case Role::kAcrPull:
+      return "AcrPull";
+    case Role::kAcrPush:
+      return "AcrPush";
+    case Role::kAcrDelete:
+      return "AcrDelete";
+    case Role::kOwner:
+      return "Owner";
+    case Role::kContributor:
+      return "Contributor";
+    case Role::kReader:
+      return "Reader";
   }
   return "?";
 }
@@ -117,11 +122,15 @@ std::string_view RoleName(Role role) {
 Grant RoleGrant(Role role) {
   switch (role) {
     case Role::kAcrPull:
-    case Role::kReader: return {kPull | kMetadataRead, true};
-    case Role::kAcrPush: return {kPull | kPush | kMetadataRead, true};
-    case Role::kAcrDelete: return {kDelete | kMetadataRead, false};
+    case Role::kReader:
+      return {kPull | kMetadataRead, true};
+    case Role::kAcrPush:
+      return {kPull | kPush | kMetadataRead, true};
+    case Role::kAcrDelete:
+      return {kDelete | kMetadataRead, false};
     case Role::kOwner:
-    case Role::kContributor: return {kAllActions, true};
+    case Role::kContributor:
+      return {kAllActions, true};
   }
   return {};
 }
@@ -138,8 +147,10 @@ bool ScopeMapEntry::Matches(std::string_view repo) const {
 Result<ScopeMapEntry> ParseScopeMapAction(std::string_view action) {
   constexpr std::string_view kPrefix = "repositories/";
   constexpr std::pair<std::string_view, Action> kSuffixes[] = {
-      {"/content/read", kPull},          {"/content/write", kPush},
-      {"/content/delete", kDelete},      {"/metadata/read", kMetadataRead},
+      {"/content/read", kPull},
+      {"/content/write", kPush},
+      {"/content/delete", kDelete},
+      {"/metadata/read", kMetadataRead},
       {"/metadata/write", kMetadataWrite},
   };
   if (!action.starts_with(kPrefix)) {
@@ -159,8 +170,8 @@ Result<ScopeMapEntry> ParseScopeMapAction(std::string_view action) {
                                                 "': a wildcard may only end the repository");
       }
       if (star != std::string::npos && e.repository != "*" && !e.repository.ends_with("/*")) {
-        return Fail(Code::kInvalidArgument, "scope map action '" + std::string(action) +
-                                                "': a wildcard must follow a '/'");
+        return Fail(Code::kInvalidArgument,
+                    "scope map action '" + std::string(action) + "': a wildcard must follow a '/'");
       }
       return e;
     }
@@ -223,8 +234,8 @@ std::vector<Scope> Permissions::Intersect(const std::vector<Scope>& requested) c
 std::string AccessClaimJson(const std::vector<Scope>& granted) {
   nlohmann::json access = nlohmann::json::array();
   for (const auto& s : granted) {
-    nlohmann::json actions = s.catalog() ? nlohmann::json::array({"*"})
-                                         : nlohmann::json(ActionNames(s.actions));
+    nlohmann::json actions =
+        s.catalog() ? nlohmann::json::array({"*"}) : nlohmann::json(ActionNames(s.actions));
     access.push_back({{"type", s.type}, {"name", s.name}, {"actions", actions}});
   }
   return access.dump();

@@ -23,8 +23,10 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 std::optional<Scope> NeededScope(const AccessRequirement& needed) {
   switch (needed.kind) {
-    case AccessRequirement::kLogin: return std::nullopt;
-    case AccessRequirement::kCatalog: return Scope{"registry", "catalog", kAllActions};
+    case AccessRequirement::kLogin:
+      return std::nullopt;
+    case AccessRequirement::kCatalog:
+      return Scope{"registry", "catalog", kAllActions};
     case AccessRequirement::kRepository: {
       Scope s{"repository", needed.repository, 0};
       for (const auto& a : needed.actions) {
@@ -40,10 +42,10 @@ std::optional<Scope> NeededScope(const AccessRequirement& needed) {
 std::string Detail(const std::optional<Scope>& scope) {
   if (!scope) return {};
   nlohmann::json d = nlohmann::json::array();
-  std::vector<std::string> actions = scope->catalog() ? std::vector<std::string>{"*"}
-                                                      : ActionNames(scope->actions);
-  for (const auto& a : actions) d.push_back({{"Type", scope->type}, {"Name", scope->name},
-                                             {"Action", a}});
+  std::vector<std::string> actions =
+      scope->catalog() ? std::vector<std::string>{"*"} : ActionNames(scope->actions);
+  for (const auto& a : actions)
+    d.push_back({{"Type", scope->type}, {"Name", scope->name}, {"Action", a}});
   return d.dump();
 }
 
@@ -56,8 +58,8 @@ std::string Realm(const http::Request& request, const std::string& login_server)
 http::Response Unauthorized(const http::Request& request, const std::string& login_server,
                             const std::optional<Scope>& scope, std::string_view why) {
   auto r = oci::ErrorResponse(oci::ErrorCode::kUnauthorized, kAuthRequiredMessage, Detail(scope));
-  std::string challenge = "Bearer realm=\"" + Realm(request, login_server) + "\",service=\"" +
-                          login_server + "\"";
+  std::string challenge =
+      "Bearer realm=\"" + Realm(request, login_server) + "\",service=\"" + login_server + "\"";
   if (scope) challenge += ",scope=\"" + FormatScope(*scope) + "\"";
   r.headers.Set("WWW-Authenticate", challenge);
   r.headers.Set("X-Cove-Auth-Error", std::string(why));
@@ -155,12 +157,11 @@ Result<Authenticator::Caller> Authenticator::Resolve(const IdentitySnapshot& sna
 }
 
 Result<Subject> Authenticator::VerifyPassword(const IdentitySnapshot& snapshot,
-                                              const RegistryAuth& registry,
-                                              const std::string& user,
+                                              const RegistryAuth& registry, const std::string& user,
                                               const std::string& password) {
   auto now = clock_.Now();
-  std::string key = Digest::Of(cache_salt_ + registry.registry + '\0' + user + '\0' + password)
-                        .str();
+  std::string key =
+      Digest::Of(cache_salt_ + registry.registry + '\0' + user + '\0' + password).str();
   {
     std::lock_guard lock(cache_mu_);
     auto it = credential_cache_.find(key);
@@ -212,9 +213,11 @@ Result<Subject> Authenticator::VerifyPassword(const IdentitySnapshot& snapshot,
   return subject;
 }
 
-Result<Authenticator::Caller> Authenticator::AuthenticatePassword(
-    const IdentitySnapshot& snapshot, const RegistryAuth& registry, const std::string& user,
-    const std::string& password, const std::string& login_server) {
+Result<Authenticator::Caller> Authenticator::AuthenticatePassword(const IdentitySnapshot& snapshot,
+                                                                  const RegistryAuth& registry,
+                                                                  const std::string& user,
+                                                                  const std::string& password,
+                                                                  const std::string& login_server) {
   if (user == kNullGuid) {
     // ACR: the null GUID says "the password is an ACR refresh token" (or an access token).
     auto subject = tokens_.VerifyRefreshToken(password, login_server);
@@ -256,8 +259,7 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
     }
     case Credentials::kBearer: {
       auto claims = tokens_.VerifyAccessToken(credentials->token, login_server);
-      auto caller =
-          claims ? Resolve(*snapshot, *registry, claims->subject) : Fail(claims.error());
+      auto caller = claims ? Resolve(*snapshot, *registry, claims->subject) : Fail(claims.error());
       if (!caller) {
         if (DecideNetworkAccess(facts, nullptr) == NetworkDecision::kDenied) {
           return FirewallDenied(request);
@@ -335,8 +337,8 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
   }
   auto service = FormValue(form, "service");
   if (service && !EqualsIgnoreCase(*service, login_server)) {
-    return TokenUnauthorized("service '" + *service + "' is not this registry (" +
-                             login_server + ")");
+    return TokenUnauthorized("service '" + *service + "' is not this registry (" + login_server +
+                             ")");
   }
   std::vector<Scope> requested;
   for (const auto& text : FormValues(form, "scope")) {
@@ -356,8 +358,7 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
     auto caller = Resolve(*snapshot, *registry, {Subject::kPrincipal, *identity});
     if (!caller) return TokenUnauthorized(caller.error().message);
     if (!snapshot->RolePermissions(*identity, registry_name)) {
-      return TokenUnauthorized("the identity has no role assignment on registry " +
-                               registry_name);
+      return TokenUnauthorized("the identity has no role assignment on registry " + registry_name);
     }
     if (DecideNetworkAccess(facts, caller->principal) == NetworkDecision::kDenied) {
       return FirewallDenied(request);
@@ -373,8 +374,8 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
     auto credentials = ParseAuthorization(request.headers.Get("Authorization"));
     if (!credentials) return TokenUnauthorized(credentials.error().message);
     if (credentials->scheme == Credentials::kBasic) {
-      caller = AuthenticatePassword(*snapshot, *registry, credentials->user,
-                                    credentials->password, login_server);
+      caller = AuthenticatePassword(*snapshot, *registry, credentials->user, credentials->password,
+                                    login_server);
     } else if (credentials->scheme == Credentials::kNone) {
       caller = Resolve(*snapshot, *registry, {Subject::kAnonymous, ""});
     } else {
@@ -383,8 +384,7 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
   } else {
     auto grant = FormValue(form, "grant_type").value_or("");
     if (grant == "password") {
-      caller = AuthenticatePassword(*snapshot, *registry,
-                                    FormValue(form, "username").value_or(""),
+      caller = AuthenticatePassword(*snapshot, *registry, FormValue(form, "username").value_or(""),
                                     FormValue(form, "password").value_or(""), login_server);
       offline = FormValue(form, "access_type") == "offline";
     } else if (grant == "refresh_token") {

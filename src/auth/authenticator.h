@@ -106,8 +106,7 @@ class Authenticator final : public registry::Authorizer {
                          const Subject& subject) const;
   Result<Caller> AuthenticatePassword(const IdentitySnapshot& snapshot,
                                       const RegistryAuth& registry, const std::string& user,
-                                      const std::string& password,
-                                      const std::string& login_server);
+                                      const std::string& password, const std::string& login_server);
   Result<Subject> VerifyPassword(const IdentitySnapshot& snapshot, const RegistryAuth& registry,
                                  const std::string& user, const std::string& password);
 

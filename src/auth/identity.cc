@@ -9,9 +9,12 @@ std::atomic<uint64_t> next_generation{1};
 
 std::string_view PrincipalKindName(PrincipalKind kind) {
   switch (kind) {
-    case PrincipalKind::kUser: return "user";
-    case PrincipalKind::kServicePrincipal: return "servicePrincipal";
-    case PrincipalKind::kManagedIdentity: return "managedIdentity";
+    case PrincipalKind::kUser:
+      return "user";
+    case PrincipalKind::kServicePrincipal:
+      return "servicePrincipal";
+    case PrincipalKind::kManagedIdentity:
+      return "managedIdentity";
   }
   return "?";
 }
@@ -26,8 +29,7 @@ Result<std::shared_ptr<const IdentitySnapshot>> IdentitySnapshot::Build(Identity
     }
     if (!p.name.empty()) s->principal_by_name_.emplace(p.name, i);
     if (p.kind == PrincipalKind::kManagedIdentity && !p.password_hash.empty()) {
-      return Fail(Code::kInvalidArgument,
-                  "managed identity '" + p.id + "' cannot have a password");
+      return Fail(Code::kInvalidArgument, "managed identity '" + p.id + "' cannot have a password");
     }
   }
   for (const auto& a : data.assignments) {
@@ -64,9 +66,8 @@ Result<std::shared_ptr<const IdentitySnapshot>> IdentitySnapshot::Build(Identity
                     "a token of " + r.registry + " needs a name other than the registry's");
       }
       if (!maps.count(token.scope_map)) {
-        return Fail(Code::kInvalidArgument, "token '" + token.name +
-                                                "' names unknown scope map '" + token.scope_map +
-                                                "'");
+        return Fail(Code::kInvalidArgument,
+                    "token '" + token.name + "' names unknown scope map '" + token.scope_map + "'");
       }
       if (!tokens.emplace(token.name, t).second) {
         return Fail(Code::kInvalidArgument, "token '" + token.name + "' is defined twice");

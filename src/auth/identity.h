@@ -40,9 +40,9 @@ enum class PrincipalKind { kUser, kServicePrincipal, kManagedIdentity };
 std::string_view PrincipalKindName(PrincipalKind kind);
 
 struct Principal {
-  std::string id;    // object id (a GUID); a service principal's appId is its id too
+  std::string id;  // object id (a GUID); a service principal's appId is its id too
   PrincipalKind kind = PrincipalKind::kUser;
-  std::string name;  // "alice@contoso.com", "ci-pusher", "aci-identity"
+  std::string name;             // "alice@contoso.com", "ci-pusher", "aci-identity"
   std::string password_hash;    // Argon2id; empty for managed identities
   std::string trusted_service;  // managed identities: e.g. "Microsoft.ContainerInstance"
 };
@@ -69,7 +69,7 @@ struct RepositoryToken {
   std::string name;
   bool enabled = true;
   std::array<std::optional<TokenPassword>, 2> passwords;  // password1, password2
-  std::string scope_map;  // name of a ScopeMap of the same registry
+  std::string scope_map;                                  // name of a ScopeMap of the same registry
 };
 
 struct AdminUser {

@@ -61,12 +61,18 @@ Result<std::string> Base64UrlDecode(std::string_view text) {
   int bits = 0;
   for (char c : text) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-' || c == '+') v = 62;
-    else if (c == '_' || c == '/') v = 63;
-    else return Fail(Code::kUnauthenticated, "token is not base64url");
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '-' || c == '+')
+      v = 62;
+    else if (c == '_' || c == '/')
+      v = 63;
+    else
+      return Fail(Code::kUnauthenticated, "token is not base64url");
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -124,9 +130,9 @@ Result<nlohmann::json> VerifyJwt(std::string_view token, const KeySet& keys,
 
   std::string text(token);
   jwt_t* raw = nullptr;
-  int rc = jwt_decode(&raw, text.c_str(),
-                      reinterpret_cast<const unsigned char*>(key->public_pem.data()),
-                      static_cast<int>(key->public_pem.size()));
+  int rc =
+      jwt_decode(&raw, text.c_str(), reinterpret_cast<const unsigned char*>(key->public_pem.data()),
+                 static_cast<int>(key->public_pem.size()));
   JwtPtr jwt(raw);
   if (rc != 0 || !jwt) return Fail(Code::kUnauthenticated, "token signature is not valid");
   if (jwt_get_alg(jwt.get()) != JWT_ALG_ES256) {
@@ -145,8 +151,8 @@ Result<nlohmann::json> VerifyJwt(std::string_view token, const KeySet& keys,
   if (has && now + leeway < nbf) return Fail(Code::kUnauthenticated, "token is not valid yet");
   if (!options.audience.empty()) {
     auto aud = claims.find("aud");
-    bool match = aud != claims.end() && aud->is_string() &&
-                 aud->get<std::string>() == options.audience;
+    bool match =
+        aud != claims.end() && aud->is_string() && aud->get<std::string>() == options.audience;
     if (!match) return Fail(Code::kUnauthenticated, "token is for another audience");
   }
   if (!options.issuer.empty()) {

@@ -12,10 +12,9 @@
 // Thread-safety: pure functions (libjwt objects are local to each call).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "auth/keys.h"
 #include "common/clock.h"

@@ -31,8 +31,8 @@ struct NetworkFacts {
 };
 
 enum class NetworkDecision {
-  kAllowed,               // public access on, or through a private endpoint
-  kAllowedTrustedService, // public access off, but a trusted service's identity with bypass
+  kAllowed,                // public access on, or through a private endpoint
+  kAllowedTrustedService,  // public access off, but a trusted service's identity with bypass
   kDenied,
 };
 

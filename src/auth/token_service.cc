@@ -18,10 +18,14 @@ std::string NewGuid() {
 
 std::string Subject::ToString() const {
   switch (kind) {
-    case kPrincipal: return "principal:" + id;
-    case kAdmin: return "admin:" + id;
-    case kToken: return "token:" + id;
-    case kAnonymous: return "anonymous";
+    case kPrincipal:
+      return "principal:" + id;
+    case kAdmin:
+      return "admin:" + id;
+    case kToken:
+      return "token:" + id;
+    case kAnonymous:
+      return "anonymous";
   }
   return "anonymous";
 }
@@ -127,9 +131,8 @@ Result<AccessTokenClaims> TokenService::VerifyAccessToken(const std::string& tok
   COVE_ASSIGN_OR_RETURN(auto claims, VerifyRegistryToken(token, login_server, "access_token"));
   AccessTokenClaims out;
   auto sub = claims.find("sub");
-  auto subject = sub != claims.end() && sub->is_string()
-                     ? Subject::Parse(sub->get<std::string>())
-                     : std::nullopt;
+  auto subject = sub != claims.end() && sub->is_string() ? Subject::Parse(sub->get<std::string>())
+                                                         : std::nullopt;
   if (!subject) return Fail(Code::kUnauthenticated, "token has no valid subject");
   out.subject = *subject;
   auto access = claims.find("access");
@@ -153,9 +156,8 @@ Result<Subject> TokenService::VerifyRefreshToken(const std::string& token,
                                                  const std::string& login_server) {
   COVE_ASSIGN_OR_RETURN(auto claims, VerifyRegistryToken(token, login_server, "refresh_token"));
   auto sub = claims.find("sub");
-  auto subject = sub != claims.end() && sub->is_string()
-                     ? Subject::Parse(sub->get<std::string>())
-                     : std::nullopt;
+  auto subject = sub != claims.end() && sub->is_string() ? Subject::Parse(sub->get<std::string>())
+                                                         : std::nullopt;
   if (!subject) return Fail(Code::kUnauthenticated, "token has no valid subject");
   return *subject;
 }

@@ -2,6 +2,7 @@
 #include "auth/access.h"
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 namespace cove::auth {
@@ -59,10 +60,10 @@ TEST(ScopeMapTest, ParsesActionsAndRefusesBadOnes) {
   EXPECT_EQ(ParseScopeMapAction("repositories/a/content/delete")->actions, kDelete);
   EXPECT_EQ(ParseScopeMapAction("repositories/a/metadata/read")->actions, kMetadataRead);
   EXPECT_EQ(ParseScopeMapAction("repositories/a/metadata/write")->actions, kMetadataWrite);
-  for (const char* bad : {"repository/a/content/read", "repositories/a/content/execute",
-                          "repositories//content/read", "repositories/content/read",
-                          "repositories/a*/content/read", "repositories/*/b/content/read",
-                          "repositories/a/*b/content/read"}) {
+  for (const char* bad :
+       {"repository/a/content/read", "repositories/a/content/execute", "repositories//content/read",
+        "repositories/content/read", "repositories/a*/content/read",
+        "repositories/*/b/content/read", "repositories/a/*b/content/read"}) {
     EXPECT_FALSE(ParseScopeMapAction(bad)) << bad;
   }
 }
@@ -73,12 +74,13 @@ TEST(ScopeMapTest, WildcardsMatchBelowTheirPrefixAndAreAdditive) {
                                       *ParseScopeMapAction("repositories/app/metadata/read")});
   EXPECT_EQ(p.On("samples/a"), kPull | kPush);
   EXPECT_EQ(p.On("samples/b/c"), kPull);
-  EXPECT_EQ(p.On("samples"), 0u);       // the prefix itself is not below it
+  EXPECT_EQ(p.On("samples"), 0u);  // the prefix itself is not below it
   EXPECT_EQ(p.On("samplesx/a"), 0u);
   EXPECT_EQ(p.On("app"), kMetadataRead);
   EXPECT_FALSE(p.catalog());
 
-  auto everything = Permissions::FromScopeMap({*ParseScopeMapAction("repositories/*/metadata/read")});
+  auto everything =
+      Permissions::FromScopeMap({*ParseScopeMapAction("repositories/*/metadata/read")});
   EXPECT_EQ(everything.On("any/thing"), kMetadataRead);
   EXPECT_TRUE(everything.catalog());
 }

@@ -4,11 +4,10 @@
 // The matrix test runs every identity × operation × repository and checks each outcome.
 #include "auth/authenticator.h"
 
+#include <gtest/gtest.h>
 #include <openssl/evp.h>
 
 #include <map>
-
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "auth/jwt.h"
@@ -32,9 +31,9 @@ constexpr char kOpen[] = "plainreg.azurecr.io";
 
 std::string B64(std::string_view s) {
   std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(s.data()),
-                          static_cast<int>(s.size()));
+  int n =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
   out.resize(n);
   return out;
 }
@@ -101,8 +100,8 @@ class AuthTest : public ::testing::Test {
     ASSERT_TRUE(directory);
     registry::RegistryOptions options;
     options.authorizer = authenticator_;
-    registry_ = std::make_unique<registry::Registry>(*directory, *blobs_, *meta_, signer_, clock_,
-                                                     options);
+    registry_ =
+        std::make_unique<registry::Registry>(*directory, *blobs_, *meta_, signer_, clock_, options);
     server_ = std::make_unique<http::Server>(*registry_, nullptr);
     port_ = *server_->Listen({.address = "127.0.0.1", .port = 0});
     private_port_ = *server_->Listen({.address = "127.0.0.1", .port = 0, .link_id = 7});
@@ -129,20 +128,17 @@ class AuthTest : public ::testing::Test {
     sp("sp-owner", "owner", "owner-secret");
     sp("sp-reader", "reader", "reader-secret");
     sp("sp-none", "norole", "none-secret");
-    d.principals.push_back({"user-alice", PrincipalKind::kUser, "alice@contoso.com",
-                            Hash("alice-pw"), ""});
-    d.principals.push_back({"mi-aci", PrincipalKind::kManagedIdentity, "aci", "",
-                            "Microsoft.ContainerInstance"});
+    d.principals.push_back(
+        {"user-alice", PrincipalKind::kUser, "alice@contoso.com", Hash("alice-pw"), ""});
+    d.principals.push_back(
+        {"mi-aci", PrincipalKind::kManagedIdentity, "aci", "", "Microsoft.ContainerInstance"});
     d.principals.push_back({"mi-vm", PrincipalKind::kManagedIdentity, "vm-identity", "", ""});
-    d.assignments = {{"sp-pull", Role::kAcrPull, "myregistry"},
-                     {"sp-push", Role::kAcrPush, "myregistry"},
-                     {"sp-delete", Role::kAcrDelete, "myregistry"},
-                     {"sp-owner", Role::kOwner, "myregistry"},
-                     {"sp-reader", Role::kReader, "myregistry"},
-                     {"user-alice", Role::kAcrPush, "myregistry"},
-                     {"mi-aci", Role::kAcrPull, "myregistry"},
-                     {"mi-vm", Role::kAcrPull, "myregistry"},
-                     {"sp-owner", Role::kOwner, "otherreg"}};
+    d.assignments = {
+        {"sp-pull", Role::kAcrPull, "myregistry"},     {"sp-push", Role::kAcrPush, "myregistry"},
+        {"sp-delete", Role::kAcrDelete, "myregistry"}, {"sp-owner", Role::kOwner, "myregistry"},
+        {"sp-reader", Role::kReader, "myregistry"},    {"user-alice", Role::kAcrPush, "myregistry"},
+        {"mi-aci", Role::kAcrPull, "myregistry"},      {"mi-vm", Role::kAcrPull, "myregistry"},
+        {"sp-owner", Role::kOwner, "otherreg"}};
     RegistryAuth r;
     r.registry = "myregistry";
     r.admin.enabled = true;
@@ -240,9 +236,9 @@ class AuthTest : public ::testing::Test {
                 {"digest", Digest::Of(config).str()},
                 {"size", config.size()}}},
               {"layers", json::array()}};
-    auto r = Do("PUT", "/v2/" + repo + "/manifests/" + tag, m.dump(),
-                {{"Authorization", admin},
-                 {"Content-Type", "application/vnd.oci.image.manifest.v1+json"}});
+    auto r = Do(
+        "PUT", "/v2/" + repo + "/manifests/" + tag, m.dump(),
+        {{"Authorization", admin}, {"Content-Type", "application/vnd.oci.image.manifest.v1+json"}});
     EXPECT_EQ(r.status, 201) << r.body;
     return Digest::Of(m.dump()).str();
   }
@@ -250,11 +246,16 @@ class AuthTest : public ::testing::Test {
   enum class Op { kPull, kPush, kDelete, kTags, kCatalog };
   static std::string OpName(Op op) {
     switch (op) {
-      case Op::kPull: return "pull";
-      case Op::kPush: return "push";
-      case Op::kDelete: return "delete";
-      case Op::kTags: return "tags";
-      case Op::kCatalog: return "catalog";
+      case Op::kPull:
+        return "pull";
+      case Op::kPush:
+        return "push";
+      case Op::kDelete:
+        return "delete";
+      case Op::kTags:
+        return "tags";
+      case Op::kCatalog:
+        return "catalog";
     }
     return "?";
   }
@@ -266,7 +267,8 @@ class AuthTest : public ::testing::Test {
   };
   Request MakeRequest(Op op, const std::string& repo) {
     switch (op) {
-      case Op::kPull: return {"GET", "/v2/" + repo + "/manifests/v1", "", 200};
+      case Op::kPull:
+        return {"GET", "/v2/" + repo + "/manifests/v1", "", 200};
       case Op::kPush: {
         std::string blob = "blob for " + repo + " " + std::to_string(++pushes_);
         return {"POST", "/v2/" + repo + "/blobs/uploads/?digest=" + Digest::Of(blob).str(), blob,
@@ -274,8 +276,10 @@ class AuthTest : public ::testing::Test {
       }
       case Op::kDelete:
         return {"DELETE", "/v2/" + repo + "/manifests/" + Seed(repo, "doomed"), "", 202};
-      case Op::kTags: return {"GET", "/v2/" + repo + "/tags/list", "", 200};
-      case Op::kCatalog: return {"GET", "/v2/_catalog", "", 200};
+      case Op::kTags:
+        return {"GET", "/v2/" + repo + "/tags/list", "", 200};
+      case Op::kCatalog:
+        return {"GET", "/v2/_catalog", "", 200};
     }
     return {};
   }
@@ -334,8 +338,7 @@ TEST_F(AuthTest, MatrixOfIdentitiesActionsAndRepositories) {
       {{"AcrPull", "puller", "pull-secret"}, only({Op::kPull, Op::kTags, Op::kCatalog})},
       {{"AcrPull by id", "sp-pull", "pull-secret"}, only({Op::kPull, Op::kTags, Op::kCatalog})},
       {{"Reader", "reader", "reader-secret"}, only({Op::kPull, Op::kTags, Op::kCatalog})},
-      {{"AcrPush", "pusher", "push-secret"},
-       only({Op::kPull, Op::kPush, Op::kTags, Op::kCatalog})},
+      {{"AcrPush", "pusher", "push-secret"}, only({Op::kPull, Op::kPush, Op::kTags, Op::kCatalog})},
       {{"AcrDelete", "deleter", "delete-secret"}, only({Op::kDelete, Op::kTags})},
       {{"Owner", "owner", "owner-secret"}, everything},
       {{"no role", "norole", "none-secret"}, nothing},
@@ -454,8 +457,7 @@ TEST_F(AuthTest, LoginCheckOnBaseAcceptsAnyValidCredential) {
             200);
   EXPECT_EQ(Do("GET", "/v2/", "", {{"Authorization", Basic("reader-token", "tok-read")}}).status,
             200);
-  EXPECT_EQ(Do("GET", "/v2/", "", {{"Authorization", Basic("norole", "none-secret")}}).status,
-            200);
+  EXPECT_EQ(Do("GET", "/v2/", "", {{"Authorization", Basic("norole", "none-secret")}}).status, 200);
   EXPECT_EQ(Do("GET", "/v2/", "", {{"Authorization", Basic("myregistry", "nope")}}).status, 401);
   auto token = TokenRequest("puller", "pull-secret", {});
   ASSERT_EQ(token.status, 200);
@@ -471,9 +473,9 @@ TEST_F(AuthTest, LoginCheckOnBaseAcceptsAnyValidCredential) {
 }
 
 TEST_F(AuthTest, AccessTokensCarryWhatWasGrantedInAcrsShape) {
-  auto r = TokenRequest("puller", "pull-secret",
-                        {"repository:app:pull,push,delete", "registry:catalog:*",
-                         "repository:samples/one:pull"});
+  auto r = TokenRequest(
+      "puller", "pull-secret",
+      {"repository:app:pull,push,delete", "registry:catalog:*", "repository:samples/one:pull"});
   ASSERT_EQ(r.status, 200) << r.body;
   auto [header, claims] = *DecodeJwtUnverified(r.Json()["access_token"].get<std::string>());
   EXPECT_EQ(header["alg"], "ES256");
@@ -496,8 +498,11 @@ TEST_F(AuthTest, RefreshTokenFlowsByPasswordGrantExchangeAndNullGuid) {
   Seed("app", "v1");
   // POST grant_type=password with offline access gives a refresh token too.
   auto pw = PostForm("/oauth2/token",
-                     {{"grant_type", "password"}, {"service", kLogin}, {"username", "pusher"},
-                      {"password", "push-secret"}, {"access_type", "offline"}},
+                     {{"grant_type", "password"},
+                      {"service", kLogin},
+                      {"username", "pusher"},
+                      {"password", "push-secret"},
+                      {"access_type", "offline"}},
                      {"repository:app:pull"});
   ASSERT_EQ(pw.status, 200) << pw.body;
   std::string refresh = pw.Json()["refresh_token"];
@@ -507,10 +512,10 @@ TEST_F(AuthTest, RefreshTokenFlowsByPasswordGrantExchangeAndNullGuid) {
   EXPECT_FALSE(refresh_claims.contains("access"));
 
   // grant_type=refresh_token with repeated scopes.
-  auto at = PostForm("/oauth2/token",
-                     {{"grant_type", "refresh_token"}, {"service", kLogin},
-                      {"refresh_token", refresh}},
-                     {"repository:app:pull,push", "repository:other:pull"});
+  auto at =
+      PostForm("/oauth2/token",
+               {{"grant_type", "refresh_token"}, {"service", kLogin}, {"refresh_token", refresh}},
+               {"repository:app:pull,push", "repository:other:pull"});
   ASSERT_EQ(at.status, 200) << at.body;
   EXPECT_FALSE(at.Json().contains("refresh_token"));  // ACR answers only the access token
   auto granted = DecodeJwtUnverified(at.Json()["access_token"].get<std::string>())->second;
@@ -537,17 +542,19 @@ TEST_F(AuthTest, RefreshTokenFlowsByPasswordGrantExchangeAndNullGuid) {
   auto narrowed = TokenRequest(kNullGuid, at.Json()["access_token"],
                                {"repository:app:pull,push,delete", "repository:x:pull"});
   ASSERT_EQ(narrowed.status, 200);
-  EXPECT_EQ(DecodeJwtUnverified(narrowed.Json()["access_token"].get<std::string>())->second["access"],
-            json::parse(R"([{"type":"repository","name":"app","actions":["pull","push"]}])"));
+  EXPECT_EQ(
+      DecodeJwtUnverified(narrowed.Json()["access_token"].get<std::string>())->second["access"],
+      json::parse(R"([{"type":"repository","name":"app","actions":["pull","push"]}])"));
 
   // Permissions are looked up again at each refresh: a removed role assignment takes effect.
   Change([](IdentityData& d) {
-    std::erase_if(d.assignments, [](const RoleAssignment& a) { return a.principal_id == "sp-push"; });
+    std::erase_if(d.assignments,
+                  [](const RoleAssignment& a) { return a.principal_id == "sp-push"; });
   });
-  auto after = PostForm("/oauth2/token", {{"grant_type", "refresh_token"},
-                                          {"service", kLogin},
-                                          {"refresh_token", refresh}},
-                        {"repository:app:pull"});
+  auto after =
+      PostForm("/oauth2/token",
+               {{"grant_type", "refresh_token"}, {"service", kLogin}, {"refresh_token", refresh}},
+               {"repository:app:pull"});
   ASSERT_EQ(after.status, 200);
   EXPECT_EQ(DecodeJwtUnverified(after.Json()["access_token"].get<std::string>())->second["access"],
             json::array());
@@ -583,9 +590,9 @@ TEST_F(AuthTest, ExchangeTurnsAnIdentityTokenIntoARefreshToken) {
   // Refused: no role on the registry, an identity token used as a registry token and the
   // reverse, another grant type, a forged or expired identity token.
   auto norole = *tokens_->IssueIdentityToken(*store_.Get()->PrincipalById("sp-none"));
-  auto no_role = PostForm("/oauth2/exchange", {{"grant_type", "access_token"},
-                                               {"service", kLogin},
-                                               {"access_token", norole}});
+  auto no_role =
+      PostForm("/oauth2/exchange",
+               {{"grant_type", "access_token"}, {"service", kLogin}, {"access_token", norole}});
   EXPECT_EQ(no_role.status, 401);
   EXPECT_NE(no_role.Header("X-Cove-Auth-Error").find("no role assignment"), std::string::npos);
   EXPECT_EQ(Do("GET", "/v2/", "", {{"Authorization", "Bearer " + identity}}).status, 401);
@@ -594,18 +601,18 @@ TEST_F(AuthTest, ExchangeTurnsAnIdentityTokenIntoARefreshToken) {
                                           {"access_token", r.Json()["refresh_token"]}})
                 .status,
             401);
-  EXPECT_EQ(PostForm("/oauth2/exchange", {{"grant_type", "refresh_token"},
-                                          {"service", kLogin},
-                                          {"refresh_token", identity}})
-                .status,
-            400);
+  EXPECT_EQ(
+      PostForm("/oauth2/exchange",
+               {{"grant_type", "refresh_token"}, {"service", kLogin}, {"refresh_token", identity}})
+          .status,
+      400);
   EXPECT_EQ(Do("GET", "/oauth2/exchange").status, 405);
   clock_.Advance(std::chrono::hours(1));
-  EXPECT_EQ(PostForm("/oauth2/exchange", {{"grant_type", "access_token"},
-                                          {"service", kLogin},
-                                          {"access_token", identity}})
-                .status,
-            401);
+  EXPECT_EQ(
+      PostForm("/oauth2/exchange",
+               {{"grant_type", "access_token"}, {"service", kLogin}, {"access_token", identity}})
+          .status,
+      401);
 }
 
 TEST_F(AuthTest, ExpiredForgedAndMisaddressedTokensAreRefused) {
@@ -655,11 +662,11 @@ TEST_F(AuthTest, ExpiredForgedAndMisaddressedTokensAreRefused) {
 
 TEST_F(AuthTest, RotatedKeysKeepVerifyingWhatTheySigned) {
   Seed("app", "v1");
-  std::string before = TokenRequest("owner", "owner-secret", {"repository:app:pull"})
-                           .Json()["access_token"];
+  std::string before =
+      TokenRequest("owner", "owner-secret", {"repository:app:pull"}).Json()["access_token"];
   ASSERT_TRUE(registry_keys_->Rotate());
-  std::string after = TokenRequest("owner", "owner-secret", {"repository:app:pull"})
-                          .Json()["access_token"];
+  std::string after =
+      TokenRequest("owner", "owner-secret", {"repository:app:pull"}).Json()["access_token"];
   EXPECT_NE(DecodeJwtUnverified(before)->first["kid"], DecodeJwtUnverified(after)->first["kid"]);
   for (const auto& t : {before, after}) {
     EXPECT_EQ(Do("GET", "/v2/app/manifests/v1", "", {{"Authorization", "Bearer " + t}}).status,
@@ -681,9 +688,9 @@ TEST_F(AuthTest, DisabledTokensAndAdminUserStopAtOnce) {
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(r.Header("X-Cove-Auth-Error"), "token is disabled");
   EXPECT_EQ(TokenRequest("reader-token", "tok-read", {}).status, 401);
-  EXPECT_EQ(Do("GET", "/v2/app/manifests/v1", "", {{"Authorization", "Bearer " + admin_bearer}})
-                .status,
-            401);
+  EXPECT_EQ(
+      Do("GET", "/v2/app/manifests/v1", "", {{"Authorization", "Bearer " + admin_bearer}}).status,
+      401);
   EXPECT_EQ(TokenRequest("myregistry", "admin-pw-1", {}).status, 401);
 }
 
@@ -702,8 +709,8 @@ TEST_F(AuthTest, AnonymousPullOnAndOff) {
   EXPECT_EQ(TokenRequest("", "", {"repository:app:pull"}).status, 401);
   EXPECT_EQ(Do("GET", "/v2/app/manifests/v1").status, 401);
   Change([](IdentityData& d) { d.registries[0].anonymous_pull = true; });
-  auto t = TokenRequest("", "", {"repository:app:pull,push", "repository:app:metadata_read",
-                                 "registry:catalog:*"});
+  auto t = TokenRequest(
+      "", "", {"repository:app:pull,push", "repository:app:metadata_read", "registry:catalog:*"});
   ASSERT_EQ(t.status, 200) << t.body;
   EXPECT_EQ(DecodeJwtUnverified(t.Json()["access_token"].get<std::string>())->second["access"],
             json::parse(R"([{"type":"repository","name":"app","actions":["pull"]}])"));
@@ -725,8 +732,9 @@ TEST_F(AuthTest, TrustedServicesBypassOnlyWithAzureServices) {
   std::string aci = Exchange("mi-aci");
   std::string vm = Exchange("mi-vm");
   Change([](IdentityData& d) { d.registries[0].public_network_access = false; });
-  std::string firewall = "client with IP '127.0.0.1' is not allowed access. Refer "
-                         "https://aka.ms/acr/firewall to grant access.";
+  std::string firewall =
+      "client with IP '127.0.0.1' is not allowed access. Refer "
+      "https://aka.ms/acr/firewall to grant access.";
 
   // The trusted service's identity gets through the public path.
   auto aci_token = TokenRequest(kNullGuid, aci, {"repository:app:pull"});
@@ -740,11 +748,11 @@ TEST_F(AuthTest, TrustedServicesBypassOnlyWithAzureServices) {
            {kNullGuid, vm}, {"myregistry", "admin-pw-1"}, {"", ""}}) {
     auto r = TokenRequest(user, pw, {"repository:app:pull"});
     EXPECT_EQ(r.status, 403) << user;
-    EXPECT_EQ(r.Json(), json::parse(R"({"errors":[{"code":"DENIED","message":")" + firewall +
-                                    R"("}]})"));
+    EXPECT_EQ(r.Json(),
+              json::parse(R"({"errors":[{"code":"DENIED","message":")" + firewall + R"("}]})"));
   }
-  auto direct = Do("GET", "/v2/app/manifests/v1", "",
-                   {{"Authorization", Basic("myregistry", "admin-pw-1")}});
+  auto direct =
+      Do("GET", "/v2/app/manifests/v1", "", {{"Authorization", Basic("myregistry", "admin-pw-1")}});
   EXPECT_EQ(direct.status, 403);
   EXPECT_EQ(Do("GET", "/v2/").status, 403);
   // Through a private endpoint, nothing changes.
@@ -787,9 +795,9 @@ TEST(NetworkDecisionTest, TrustedServicesTable) {
 TEST_F(AuthTest, OpenRegistriesStayOpen) {
   auto r = Do("GET", "/v2/", "", {}, kOpen);
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(Do("POST", "/v2/x/blobs/uploads/?digest=" + Digest::Of("b").str(), "b", {}, kOpen)
-                .status,
-            201);
+  EXPECT_EQ(
+      Do("POST", "/v2/x/blobs/uploads/?digest=" + Digest::Of("b").str(), "b", {}, kOpen).status,
+      201);
   EXPECT_EQ(Do("GET", "/oauth2/token?service=plainreg.azurecr.io", "", {}, kOpen).status, 404);
   // A registry that has auth but no identities at all is closed, not open.
   EXPECT_EQ(Do("GET", "/v2/", "", {}, kOther).status, 401);
@@ -802,8 +810,8 @@ TEST_F(AuthTest, CrossMountNeedsPullOnTheSource) {
                {{"Authorization", admin}})
                 .status,
             201);
-  std::string mount = "/v2/samples/one/blobs/uploads/?mount=" + Digest::Of(blob).str() +
-                      "&from=app";
+  std::string mount =
+      "/v2/samples/one/blobs/uploads/?mount=" + Digest::Of(blob).str() + "&from=app";
   // samples-token may push samples/one but not read app: the mount becomes an upload.
   auto t = Do("POST", mount, "", {{"Authorization", Basic("samples-token", "tok-samples")}});
   EXPECT_EQ(t.status, 202) << t.body;

@@ -1,5 +1,6 @@
 // Passwords (Argon2id), signing keys on disk with rotation, and ES256 JWTs (auth/password.h,
 // auth/keys.h, auth/jwt.h) — including tokens forged the ways real attacks forge them.
+#include <gtest/gtest.h>
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
@@ -9,8 +10,6 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-
-#include <gtest/gtest.h>
 
 #include "auth/jwt.h"
 #include "auth/keys.h"
@@ -48,8 +47,7 @@ TEST(PasswordTest, GeneratedPasswordsAreRandomAndSafeInBasicCredentials) {
   for (int i = 0; i < 50; ++i) {
     auto p = GeneratePassword();
     EXPECT_EQ(p.size(), 43u);
-    EXPECT_EQ(p.find_first_not_of(
-                  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
+    EXPECT_EQ(p.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
               std::string::npos);
     seen.insert(p);
   }
@@ -104,9 +102,7 @@ TEST_F(KeysTest, RotationSignsWithTheNewKeyAndRetiresTheOldOneAfterRetain) {
 
 TEST_F(KeysTest, RefusesAFileThatIsNotAP256Key) {
   fs::create_directories(keys_dir());
-  {
-    std::ofstream(keys_dir() + "/100-abcd.pem") << "garbage";
-  }
+  { std::ofstream(keys_dir() + "/100-abcd.pem") << "garbage"; }
   auto ring = KeyRing::Open(keys_dir(), clock_);
   ASSERT_FALSE(ring);
   EXPECT_EQ(ring.error().code, Code::kCorruption);
@@ -118,9 +114,14 @@ class JwtTest : public KeysTest {
     ring_ = std::move(*KeyRing::Open(keys_dir(), clock_));
     now_ = UnixSeconds(clock_.Now());
   }
-  VerifyOptions Options() const { return {clock_.Now(), std::chrono::seconds(60), "reg.azurecr.io", "iss"}; }
+  VerifyOptions Options() const {
+    return {clock_.Now(), std::chrono::seconds(60), "reg.azurecr.io", "iss"};
+  }
   json Claims() const {
-    return {{"aud", "reg.azurecr.io"}, {"iss", "iss"}, {"exp", now_ + 300}, {"nbf", now_},
+    return {{"aud", "reg.azurecr.io"},
+            {"iss", "iss"},
+            {"exp", now_ + 300},
+            {"nbf", now_},
             {"sub", "principal:x"}};
   }
   std::string Sign(const json& claims) { return *SignJwt(ring_->Keys()->active(), claims); }
