@@ -13,6 +13,10 @@
 // tag, in one MetaStore transaction after every blob and child manifest it names was found in
 // the repository. Nothing is visible before it is verified.
 //
+// Authentication: with RegistryOptions::authorizer set, every login-server request is checked
+// (and /oauth2/* served) by it before dispatch (registry/authorizer.h); data hosts are not —
+// their signed URLs are their authorization. Without one the registry is open.
+//
 // Upload handles (with their running hash) are kept between the requests of a chunked upload
 // so each chunk costs only its own bytes; after a restart the first request of an upload
 // resumes it from disk at the length the client was told.
