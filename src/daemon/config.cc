@@ -3,12 +3,15 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include <yaml-cpp/yaml.h>
+
+#include "auth/bootstrap.h"
 
 namespace cove::daemon {
 namespace {
@@ -92,7 +95,8 @@ Result<Config> ParseConfig(const std::string& yaml_text) {
     COVE_RETURN_IF_ERROR(CheckKeys(root, "the configuration",
                                    {"data_dir", "dns_suffix", "threads", "upload_ttl_hours",
                                     "header_timeout_ms", "idle_timeout_ms", "default_registry",
-                                    "listen", "registries", "arm_listen"}));
+                                    "listen", "registries", "arm_listen",
+                                    "auth"}));
     if (root["data_dir"]) c.data_dir = root["data_dir"].as<std::string>();
     if (root["dns_suffix"]) c.dns_suffix = root["dns_suffix"].as<std::string>();
     if (root["threads"]) c.threads = root["threads"].as<int>();
@@ -151,6 +155,16 @@ Result<Config> ParseConfig(const std::string& yaml_text) {
       }
     }
     if (root["default_registry"]) c.default_registry = root["default_registry"].as<std::string>();
+    if (root["auth"]) {
+      COVE_ASSIGN_OR_RETURN(c.auth, auth::ParseBootstrap(root["auth"]));
+      for (const auto& a : c.auth->registries) {  // a typo must not leave a registry open
+        if (std::none_of(c.registries.begin(), c.registries.end(),
+                         [&](const auto& r) { return r.name == a.registry; })) {
+          return Fail(Code::kInvalidArgument,
+                      "auth: registry '" + a.registry + "' is not among the registries");
+        }
+      }
+    }
   } catch (const YAML::Exception& e) {
     return Fail(Code::kInvalidArgument, std::string("configuration: ") + e.what());
   }

@@ -18,14 +18,19 @@
 //       region: westus                 # home region
 //       replicas: [eastus]             # further regions (data hosts)
 //       data_endpoint_enabled: true
+//   auth:                              # optional: identities (auth/bootstrap.h); registries
+//     registries: [{name: myregistry, admin_user: {enabled: true, password_hashes: [...]}}]
+//                                      # listed there require authentication, others stay open
 //
 // Thread-safety: plain values.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "auth/identity.h"
 #include "common/error.h"
 #include "http/server.h"
 #include "registry/directory.h"
@@ -43,6 +48,7 @@ struct Config {
   std::vector<http::ListenerOptions> listen;
   http::ListenerOptions arm_listen{.address = "127.0.0.1", .port = 7780, .tls = false};
   std::vector<registry::RegistryInfo> registries;
+  std::optional<auth::IdentityData> auth;  // the `auth:` section; none: every registry open
 };
 
 // The embedded defaults: registry "myregistry" in westus with its data endpoint enabled, under

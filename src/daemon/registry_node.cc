@@ -52,6 +52,18 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
 
   registry::RegistryOptions options;
   options.upload_ttl = std::chrono::hours(config.upload_ttl_hours);
+  if (config.auth) {
+    COVE_ASSIGN_OR_RETURN(node->token_keys_, auth::KeyRing::Open(dir + "/keys/token-signing", clock));
+    COVE_ASSIGN_OR_RETURN(node->identity_keys_,
+                          auth::KeyRing::Open(dir + "/keys/identity-signing", clock));
+    node->tokens_ = std::make_unique<auth::TokenService>(*node->token_keys_,
+                                                         *node->identity_keys_, clock);
+    COVE_ASSIGN_OR_RETURN(auto snapshot, auth::IdentitySnapshot::Build(*config.auth));
+    node->identities_.Set(std::move(snapshot));
+    node->authenticator_ =
+        std::make_shared<auth::Authenticator>(node->identities_, *node->tokens_, clock);
+    options.authorizer = node->authenticator_;
+  }
   node->registry_ = std::make_unique<registry::Registry>(directory, *node->blobs_, *node->meta_,
                                                          *node->signer_, clock, options);
   http::ServerOptions server_options;
@@ -111,6 +123,11 @@ void RegistryNode::Maintain() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
     lock.unlock();
+    for (auth::KeyRing* ring : {token_keys_.get(), identity_keys_.get()}) {
+      if (auto kept = ring ? ring->Maintain() : Ok(); !kept) {
+        spdlog::warn("rotating signing keys: {}", kept.error().ToString());
+      }
+    }
     auto purged = registry_->PurgeAbandonedUploads();
     if (!purged) {
       spdlog::warn("purging abandoned uploads: {}", purged.error().ToString());

@@ -6,7 +6,8 @@
 //   <data>/blobs/       FilesystemBlobStore (blobs/, uploads/, tmp/)
 //   <data>/meta.db      SqliteMetaStore (WAL)
 //   <data>/tls/         ca.crt, ca.key, hosts/<name>.{crt,key}
-//   <data>/keys/        blob-url.key (signed data-endpoint URLs)
+//   <data>/keys/        blob-url.key (signed data-endpoint URLs); with an `auth:` section,
+//                       token-signing/ and identity-signing/ (auth/keys.h)
 //
 // Thread-safety: Start/Stop from one thread; everything else runs on the server's threads and
 // one maintenance thread (purges abandoned uploads every 10 minutes).
@@ -18,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "auth/authenticator.h"
+#include "auth/keys.h"
 #include "common/clock.h"
 #include "daemon/config.h"
 #include "http/server.h"
@@ -44,6 +47,9 @@ class RegistryNode {
   // merged set is not a valid Directory; the previous one then stays.
   Status SetControlPlaneRegistries(std::vector<registry::RegistryInfo> from_control_plane);
   const std::string& ca_certificate_pem() const { return ca_->CertificatePem(); }
+  // Null unless the configuration has an `auth:` section.
+  auth::Authenticator* authenticator() { return authenticator_.get(); }
+  auth::TokenService* tokens() { return tokens_.get(); }
 
  private:
   RegistryNode() = default;
@@ -56,6 +62,11 @@ class RegistryNode {
   std::unique_ptr<http::CertificateAuthority> ca_;
   std::unique_ptr<http::SniContextProvider> tls_;
   std::unique_ptr<registry::UrlSigner> signer_;
+  // Authentication (only with an `auth:` section).
+  std::unique_ptr<auth::KeyRing> token_keys_, identity_keys_;
+  std::unique_ptr<auth::TokenService> tokens_;
+  auth::IdentityStore identities_;
+  std::shared_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<http::Server> server_;
 

@@ -20,6 +20,7 @@ struct Registry::Call {
   HostMatch match;
   Route route;
   storage::RepoKey repo;  // registry and repository (when the route names one)
+  bool mount_allowed = true;  // false when the authorizer denies pull on a mount's `from`
 
   const std::string& method() const { return request.method; }
   bool is(std::string_view m) const { return request.method == m; }

@@ -146,7 +146,28 @@ http::ExchangePtr Registry::Start(http::Request request) {
   call.match = *match;
   call.route = ParseRoute(call.request.path());
   call.repo = {match->registry->name, call.route.name};
+  if (auto answer = Authorize(call)) return std::make_unique<Decorated>(std::move(answer));
   return std::make_unique<Decorated>(Dispatch(call));
+}
+
+http::ExchangePtr Registry::Authorize(Call& call) {
+  if (!options_.authorizer || call.match.data_host) return nullptr;
+  const RegistryInfo& registry = *call.match.registry;
+  std::string login_server = registry.LoginServer(call.directory->dns_suffix());
+  if (call.request.path().starts_with("/oauth2/")) {
+    return options_.authorizer->Serve(call.request, registry, login_server);
+  }
+  auto denied = options_.authorizer->Check(call.request, registry, login_server,
+                                           RequiredAccess(call.route, call.request.method));
+  if (denied) return http::Respond(std::move(*denied));
+  if (call.route.kind == Route::kUploadStart && call.request.QueryParam("mount")) {
+    if (auto from = call.request.QueryParam("from")) {
+      AccessRequirement source{AccessRequirement::kRepository, *from, {"pull"}};
+      call.mount_allowed =
+          !options_.authorizer->Check(call.request, registry, login_server, source);
+    }
+  }
+  return nullptr;
 }
 
 http::ExchangePtr Registry::Dispatch(Call& call) {

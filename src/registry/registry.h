@@ -13,6 +13,10 @@
 // tag, in one MetaStore transaction after every blob and child manifest it names was found in
 // the repository. Nothing is visible before it is verified.
 //
+// Authentication: with RegistryOptions::authorizer set, every login-server request is checked
+// (and /oauth2/* served) by it before dispatch (registry/authorizer.h); data hosts are not —
+// their signed URLs are their authorization. Without one the registry is open.
+//
 // Upload handles (with their running hash) are kept between the requests of a chunked upload
 // so each chunk costs only its own bytes; after a restart the first request of an upload
 // resumes it from disk at the length the client was told.
@@ -31,6 +35,7 @@
 
 #include "common/clock.h"
 #include "http/message.h"
+#include "registry/authorizer.h"
 #include "registry/directory.h"
 #include "registry/url_signer.h"
 #include "storage/blob_store.h"
@@ -46,6 +51,9 @@ struct RegistryOptions {
   size_t max_idle_uploads = 256;  // each holds a file descriptor
   // Makes upload ids; default: 128 random bits, hex. Tests may inject a sequence.
   std::function<std::string()> new_upload_id;
+  // Authentication and authorization of login-server requests (registry/authorizer.h); null:
+  // the registry is open, as it was before cove had auth.
+  std::shared_ptr<Authorizer> authorizer;
 };
 
 // Counts of what the registry served, for diagnostics and tests.
@@ -82,6 +90,8 @@ class Registry final : public http::Handler {
   class UploadExchange;
   class ManifestPut;
 
+  // The authorizer's answer for a login-server request; null when it may go on.
+  http::ExchangePtr Authorize(Call& call);
   http::ExchangePtr Dispatch(Call& call);
   http::ExchangePtr Base(Call& call);
   http::ExchangePtr Catalog(Call& call);

@@ -177,7 +177,7 @@ http::ExchangePtr Registry::UploadStart(Call& call) {
     auto digest = Digest::Parse(*mount);
     if (!digest) return Error(ErrorCode::kDigestInvalid, digest.error().message);
     auto from = call.request.QueryParam("from");
-    if (from && oci::IsValidRepositoryName(*from)) {
+    if (from && oci::IsValidRepositoryName(*from) && call.mount_allowed) {
       auto size = meta_.LinkedBlob({call.repo.registry, *from}, *digest);
       if (size) {
         if (auto linked = meta_.LinkBlob(call.repo, *digest, *size); !linked) {

@@ -1,0 +1,432 @@
+#include "auth/authenticator.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "auth/password.h"
+#include "common/digest.h"
+#include "oci/errors.h"
+
+namespace cove::auth {
+namespace {
+
+using registry::AccessRequirement;
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::optional<Scope> NeededScope(const AccessRequirement& needed) {
+  switch (needed.kind) {
+    case AccessRequirement::kLogin:
+      return std::nullopt;
+    case AccessRequirement::kCatalog:
+      return Scope{"registry", "catalog", kAllActions};
+    case AccessRequirement::kRepository: {
+      Scope s{"repository", needed.repository, 0};
+      for (const auto& a : needed.actions) {
+        if (auto bits = ParseAction(a)) s.actions |= *bits;
+      }
+      return s;
+    }
+  }
+  return std::nullopt;
+}
+
+// [{"Type":"repository","Name":"x","Action":"pull"}, ...] as ACR writes it.
+std::string Detail(const std::optional<Scope>& scope) {
+  if (!scope) return {};
+  nlohmann::json d = nlohmann::json::array();
+  std::vector<std::string> actions =
+      scope->catalog() ? std::vector<std::string>{"*"} : ActionNames(scope->actions);
+  for (const auto& a : actions)
+    d.push_back({{"Type", scope->type}, {"Name", scope->name}, {"Action", a}});
+  return d.dump();
+}
+
+std::string Realm(const http::Request& request, const std::string& login_server) {
+  std::string host(request.headers.Get("Host").value_or(""));
+  if (host.empty() || host.find_first_of("\"\\ \r\n") != std::string::npos) host = login_server;
+  return std::string(request.peer.tls ? "https" : "http") + "://" + host + "/oauth2/token";
+}
+
+http::Response Unauthorized(const http::Request& request, const std::string& login_server,
+                            const std::optional<Scope>& scope, std::string_view why) {
+  auto r = oci::ErrorResponse(oci::ErrorCode::kUnauthorized, kAuthRequiredMessage, Detail(scope));
+  std::string challenge =
+      "Bearer realm=\"" + Realm(request, login_server) + "\",service=\"" + login_server + "\"";
+  if (scope) challenge += ",scope=\"" + FormatScope(*scope) + "\"";
+  r.headers.Set("WWW-Authenticate", challenge);
+  r.headers.Set("X-Cove-Auth-Error", std::string(why));
+  return r;
+}
+
+http::Response FirewallDenied(const http::Request& request) {
+  return oci::ErrorResponse(oci::ErrorCode::kDenied,
+                            "client with IP '" + request.peer.remote_ip +
+                                "' is not allowed access. Refer https://aka.ms/acr/firewall to "
+                                "grant access.");
+}
+
+http::Response TokenError(int status, std::string_view code, std::string_view message) {
+  nlohmann::json body = {{"errors", {{{"code", code}, {"message", message}}}}};
+  return http::Response::Text(status, "application/json", body.dump());
+}
+
+http::Response TokenUnauthorized(std::string_view why) {
+  auto r = TokenError(401, "UNAUTHORIZED", kAuthRequiredMessage);
+  r.headers.Set("X-Cove-Auth-Error", std::string(why));
+  return r;
+}
+
+http::Response Json(nlohmann::json body) {
+  auto r = http::Response::Text(200, "application/json; charset=utf-8", body.dump());
+  r.headers.Set("Cache-Control", "no-store");
+  return r;
+}
+
+NetworkFacts FactsFor(const RegistryAuth& registry, const http::Request& request) {
+  return {registry.public_network_access, registry.bypass, request.peer.link_id.has_value()};
+}
+
+// Permissions from a fixed list of granted scopes (an access token used as a password).
+Permissions FromScopes(const std::vector<Scope>& scopes) {
+  std::vector<ScopeMapEntry> entries;
+  bool catalog = false;
+  for (const auto& s : scopes) {
+    if (s.catalog()) {
+      catalog = true;
+    } else if (s.type == "repository") {
+      entries.push_back({s.name, s.actions});
+    }
+  }
+  auto p = Permissions::FromScopeMap(std::move(entries));
+  if (catalog) p.Add(Permissions::Uniform({0, true}));
+  return p;
+}
+
+}  // namespace
+
+Authenticator::Authenticator(const IdentityStore& store, TokenService& tokens, const Clock& clock,
+                             AuthenticatorOptions options)
+    : store_(store),
+      tokens_(tokens),
+      clock_(clock),
+      options_(options),
+      cache_salt_(RandomBytes(32)) {}
+
+Result<Authenticator::Caller> Authenticator::Resolve(const IdentitySnapshot& snapshot,
+                                                     const RegistryAuth& registry,
+                                                     const Subject& subject) const {
+  Caller c;
+  c.subject = subject;
+  switch (subject.kind) {
+    case Subject::kAdmin:
+      if (subject.id != registry.registry || !registry.admin.enabled) {
+        return Fail(Code::kUnauthenticated, "the admin user is disabled");
+      }
+      c.permissions = Permissions::All();
+      return c;
+    case Subject::kToken: {
+      const RepositoryToken* token = snapshot.Token(registry.registry, subject.id);
+      if (!token) return Fail(Code::kUnauthenticated, "token no longer exists");
+      if (!token->enabled) return Fail(Code::kUnauthenticated, "token is disabled");
+      c.permissions = snapshot.TokenPermissions(registry.registry, *token);
+      return c;
+    }
+    case Subject::kPrincipal: {
+      c.principal = snapshot.PrincipalById(subject.id);
+      if (!c.principal) return Fail(Code::kUnauthenticated, "principal no longer exists");
+      c.permissions =
+          snapshot.RolePermissions(subject.id, registry.registry).value_or(Permissions());
+      return c;
+    }
+    case Subject::kAnonymous:
+      if (!registry.anonymous_pull) {
+        return Fail(Code::kUnauthenticated, "anonymous pull is disabled");
+      }
+      c.permissions = Permissions::Uniform({kPull, false});
+      return c;
+  }
+  return Fail(Code::kUnauthenticated, "unknown subject");
+}
+
+Result<Subject> Authenticator::VerifyPassword(const IdentitySnapshot& snapshot,
+                                              const RegistryAuth& registry, const std::string& user,
+                                              const std::string& password) {
+  auto now = clock_.Now();
+  std::string key =
+      Digest::Of(cache_salt_ + registry.registry + '\0' + user + '\0' + password).str();
+  {
+    std::lock_guard lock(cache_mu_);
+    auto it = credential_cache_.find(key);
+    if (it != credential_cache_.end()) {
+      if (it->second.generation == snapshot.generation() && now < it->second.expiry) {
+        return it->second.subject;
+      }
+      credential_cache_.erase(it);
+    }
+  }
+  Subject subject;
+  Clock::TimePoint expiry = now + options_.credential_cache_ttl;
+  if (EqualsIgnoreCase(user, registry.registry)) {
+    if (!registry.admin.enabled) return Fail(Code::kUnauthenticated, "the admin user is disabled");
+    bool ok = false;
+    for (const auto& hash : registry.admin.password_hashes) {
+      if (!hash.empty() && auth::VerifyPassword(password, hash)) ok = true;
+    }
+    if (!ok) return Fail(Code::kUnauthenticated, "invalid credentials");
+    subject = {Subject::kAdmin, registry.registry};
+  } else if (const RepositoryToken* token = snapshot.Token(registry.registry, user)) {
+    bool matched_expired = false, ok = false;
+    for (const auto& p : token->passwords) {
+      if (!p || !auth::VerifyPassword(password, p->hash)) continue;
+      if (p->expiry && now >= *p->expiry) {
+        matched_expired = true;
+        continue;
+      }
+      ok = true;
+      if (p->expiry) expiry = std::min(expiry, *p->expiry);
+    }
+    if (!ok) {
+      return Fail(Code::kUnauthenticated,
+                  matched_expired ? "token password has expired" : "invalid credentials");
+    }
+    if (!token->enabled) return Fail(Code::kUnauthenticated, "token is disabled");
+    subject = {Subject::kToken, token->name};
+  } else {
+    const Principal* p = snapshot.FindPrincipal(user);
+    if (!p || p->kind != PrincipalKind::kServicePrincipal || p->password_hash.empty() ||
+        !auth::VerifyPassword(password, p->password_hash)) {
+      return Fail(Code::kUnauthenticated, "invalid credentials");
+    }
+    subject = {Subject::kPrincipal, p->id};
+  }
+  std::lock_guard lock(cache_mu_);
+  if (credential_cache_.size() >= options_.credential_cache_entries) credential_cache_.clear();
+  credential_cache_[key] = {snapshot.generation(), subject, expiry};
+  return subject;
+}
+
+Result<Authenticator::Caller> Authenticator::AuthenticatePassword(const IdentitySnapshot& snapshot,
+                                                                  const RegistryAuth& registry,
+                                                                  const std::string& user,
+                                                                  const std::string& password,
+                                                                  const std::string& login_server) {
+  if (user == kNullGuid) {
+    // ACR: the null GUID says "the password is an ACR refresh token" (or an access token).
+    auto subject = tokens_.VerifyRefreshToken(password, login_server);
+    if (subject) return Resolve(snapshot, registry, *subject);
+    auto access = tokens_.VerifyAccessToken(password, login_server);
+    if (!access) return Fail(subject.error());
+    COVE_ASSIGN_OR_RETURN(auto caller, Resolve(snapshot, registry, access->subject));
+    caller.permissions = FromScopes(access->access);
+    return caller;
+  }
+  COVE_ASSIGN_OR_RETURN(auto subject, VerifyPassword(snapshot, registry, user, password));
+  return Resolve(snapshot, registry, subject);
+}
+
+std::optional<http::Response> Authenticator::Check(const http::Request& request,
+                                                   const registry::RegistryInfo& info,
+                                                   const std::string& login_server,
+                                                   const AccessRequirement& needed) {
+  auto snapshot = store_.Get();
+  const RegistryAuth* registry = snapshot ? snapshot->Registry(info.name) : nullptr;
+  if (!registry) return std::nullopt;  // open registry
+  auto scope = NeededScope(needed);
+  auto facts = FactsFor(*registry, request);
+
+  auto credentials = ParseAuthorization(request.headers.Get("Authorization"));
+  if (!credentials) return Unauthorized(request, login_server, scope, credentials.error().message);
+  switch (credentials->scheme) {
+    case Credentials::kNone:
+    case Credentials::kOther: {
+      if (DecideNetworkAccess(facts, nullptr) == NetworkDecision::kDenied) {
+        return FirewallDenied(request);
+      }
+      // Even with anonymous pull every request carries a token (an anonymous one from the
+      // token endpoint), as in Docker's protocol: one path for every client.
+      return Unauthorized(request, login_server, scope,
+                          credentials->scheme == Credentials::kNone
+                              ? "no credentials"
+                              : "unsupported authorization scheme");
+    }
+    case Credentials::kBearer: {
+      auto claims = tokens_.VerifyAccessToken(credentials->token, login_server);
+      auto caller = claims ? Resolve(*snapshot, *registry, claims->subject) : Fail(claims.error());
+      if (!caller) {
+        if (DecideNetworkAccess(facts, nullptr) == NetworkDecision::kDenied) {
+          return FirewallDenied(request);
+        }
+        return Unauthorized(request, login_server, scope, caller.error().message);
+      }
+      if (DecideNetworkAccess(facts, caller->principal) == NetworkDecision::kDenied) {
+        return FirewallDenied(request);
+      }
+      if (!scope || Covers(claims->access, *scope)) return std::nullopt;
+      return Unauthorized(request, login_server, scope, "token does not grant this scope");
+    }
+    case Credentials::kBasic: {
+      auto caller = AuthenticatePassword(*snapshot, *registry, credentials->user,
+                                         credentials->password, login_server);
+      if (!caller) {
+        if (DecideNetworkAccess(facts, nullptr) == NetworkDecision::kDenied) {
+          return FirewallDenied(request);
+        }
+        return Unauthorized(request, login_server, scope, caller.error().message);
+      }
+      if (DecideNetworkAccess(facts, caller->principal) == NetworkDecision::kDenied) {
+        return FirewallDenied(request);
+      }
+      if (!scope || Covers(caller->permissions.Intersect({*scope}), *scope)) return std::nullopt;
+      return oci::ErrorResponse(oci::ErrorCode::kDenied,
+                                "requested access to the resource is denied");
+    }
+  }
+  return Unauthorized(request, login_server, scope, "unreachable");
+}
+
+http::ExchangePtr Authenticator::Serve(const http::Request& request,
+                                       const registry::RegistryInfo& registry,
+                                       const std::string& login_server) {
+  auto too_large = TokenError(413, "UNSUPPORTED", "request body too large");
+  return http::Buffer(options_.max_form_bytes, std::move(too_large),
+                      [this, request, name = registry.name, login_server](std::string body) {
+                        return HandleTokenRequest(request, body, name, login_server);
+                      });
+}
+
+http::Response Authenticator::HandleTokenRequest(const http::Request& request,
+                                                 std::string_view body,
+                                                 const std::string& registry_name,
+                                                 const std::string& login_server) {
+  auto snapshot = store_.Get();
+  const RegistryAuth* registry = snapshot ? snapshot->Registry(registry_name) : nullptr;
+  std::string_view path = request.path();
+  bool token_path = path == "/oauth2/token";
+  bool exchange_path = path == "/oauth2/exchange";
+  if (!registry || (!token_path && !exchange_path)) {
+    return oci::ErrorResponse(oci::ErrorCode::kNameUnknown,
+                              registry ? "no such endpoint: " + std::string(path)
+                                       : "authentication is not enabled on this registry");
+  }
+  bool get = request.method == "GET";
+  bool post = request.method == "POST";
+  if ((exchange_path && !post) || (token_path && !get && !post)) {
+    auto r = TokenError(405, "UNSUPPORTED", "method not allowed here");
+    r.headers.Set("Allow", exchange_path ? "POST" : "GET, POST");
+    return r;
+  }
+
+  // Parameters: the query for GET, the form body for POST.
+  Form form;
+  if (post) {
+    auto parsed = ParseForm(body);
+    if (!parsed) return TokenError(400, "UNSUPPORTED", parsed.error().message);
+    form = std::move(*parsed);
+  } else {
+    for (const auto& name : {"service", "scope", "client_id", "account"}) {
+      for (auto& v : request.QueryParams(name)) form.emplace(name, std::move(v));
+    }
+  }
+  auto service = FormValue(form, "service");
+  if (service && !EqualsIgnoreCase(*service, login_server)) {
+    return TokenUnauthorized("service '" + *service + "' is not this registry (" + login_server +
+                             ")");
+  }
+  std::vector<Scope> requested;
+  for (const auto& text : FormValues(form, "scope")) {
+    auto scopes = ParseScopes(text);
+    if (!scopes) return TokenError(400, "UNSUPPORTED", scopes.error().message);
+    requested.insert(requested.end(), scopes->begin(), scopes->end());
+  }
+  auto facts = FactsFor(*registry, request);
+
+  if (exchange_path) {
+    auto grant = FormValue(form, "grant_type").value_or("");
+    if (grant != "access_token") {
+      return TokenError(400, "UNSUPPORTED", "grant_type must be access_token");
+    }
+    auto identity = tokens_.VerifyIdentityToken(FormValue(form, "access_token").value_or(""));
+    if (!identity) return TokenUnauthorized(identity.error().message);
+    auto caller = Resolve(*snapshot, *registry, {Subject::kPrincipal, *identity});
+    if (!caller) return TokenUnauthorized(caller.error().message);
+    if (!snapshot->RolePermissions(*identity, registry_name)) {
+      return TokenUnauthorized("the identity has no role assignment on registry " + registry_name);
+    }
+    if (DecideNetworkAccess(facts, caller->principal) == NetworkDecision::kDenied) {
+      return FirewallDenied(request);
+    }
+    auto refresh = tokens_.IssueRefreshToken(caller->subject, login_server);
+    if (!refresh) return TokenError(500, "UNAVAILABLE", refresh.error().message);
+    return Json({{"refresh_token", *refresh}});
+  }
+
+  Result<Caller> caller = Fail(Code::kUnauthenticated, "no credentials");
+  bool offline = false;
+  if (get) {
+    auto credentials = ParseAuthorization(request.headers.Get("Authorization"));
+    if (!credentials) return TokenUnauthorized(credentials.error().message);
+    if (credentials->scheme == Credentials::kBasic) {
+      caller = AuthenticatePassword(*snapshot, *registry, credentials->user, credentials->password,
+                                    login_server);
+    } else if (credentials->scheme == Credentials::kNone) {
+      caller = Resolve(*snapshot, *registry, {Subject::kAnonymous, ""});
+    } else {
+      return TokenUnauthorized("the token endpoint takes Basic credentials");
+    }
+  } else {
+    auto grant = FormValue(form, "grant_type").value_or("");
+    if (grant == "password") {
+      caller = AuthenticatePassword(*snapshot, *registry, FormValue(form, "username").value_or(""),
+                                    FormValue(form, "password").value_or(""), login_server);
+      offline = FormValue(form, "access_type") == "offline";
+    } else if (grant == "refresh_token") {
+      auto subject =
+          tokens_.VerifyRefreshToken(FormValue(form, "refresh_token").value_or(""), login_server);
+      caller = subject ? Resolve(*snapshot, *registry, *subject) : Fail(subject.error());
+    } else {
+      return TokenError(400, "UNSUPPORTED", "grant_type must be password or refresh_token");
+    }
+  }
+  if (!caller) {
+    // Behind the firewall an outsider learns nothing about credentials.
+    if (DecideNetworkAccess(facts, nullptr) == NetworkDecision::kDenied) {
+      return FirewallDenied(request);
+    }
+    return TokenUnauthorized(caller.error().message);
+  }
+  if (DecideNetworkAccess(facts, caller->principal) == NetworkDecision::kDenied) {
+    return FirewallDenied(request);
+  }
+  auto granted = caller->permissions.Intersect(requested);
+  auto access = tokens_.IssueAccessToken(caller->subject, login_server, granted);
+  if (!access) return TokenError(500, "UNAVAILABLE", access.error().message);
+  nlohmann::json out = {{"access_token", *access}};
+  if (offline) {
+    auto refresh = tokens_.IssueRefreshToken(caller->subject, login_server);
+    if (!refresh) return TokenError(500, "UNAVAILABLE", refresh.error().message);
+    out["refresh_token"] = *refresh;
+  }
+  spdlog::debug("auth: {} on {} granted {}", caller->subject.ToString(), login_server,
+                AccessClaimJson(granted));
+  return Json(std::move(out));
+}
+
+Result<std::string> Authenticator::Login(std::string_view name_or_id, std::string_view password) {
+  auto snapshot = store_.Get();
+  const Principal* p = snapshot ? snapshot->FindPrincipal(name_or_id) : nullptr;
+  if (!p || p->kind == PrincipalKind::kManagedIdentity || p->password_hash.empty() ||
+      !auth::VerifyPassword(password, p->password_hash)) {
+    return Fail(Code::kUnauthenticated, "invalid user name or password");
+  }
+  return tokens_.IssueIdentityToken(*p);
+}
+
+}  // namespace cove::auth

@@ -1,0 +1,128 @@
+// Authenticator: ACR's authentication and authorization for the registry endpoint — the token
+// endpoints and the check before every Distribution API request (registry::Authorizer).
+//
+// Token endpoints on the login server (shapes from ACR's AAD-OAuth and Token-BasicAuth docs):
+//   GET  /oauth2/token?service=<login server>&scope=<scope>[&scope=...]
+//        Authorization: Basic <user:password>, or nothing when anonymous pull is on
+//        → 200 {"access_token":"<JWT>"}
+//   POST /oauth2/token  (form) grant_type=password&username=&password=[&access_type=offline]
+//                              grant_type=refresh_token&refresh_token=
+//                       with service= and repeatable scope=
+//        → 200 {"access_token":...} (+ "refresh_token" for password grants with offline access)
+//   POST /oauth2/exchange (form) grant_type=access_token&service=&tenant=&access_token=<identity
+//        token issued by cove, its stand-in for an Entra token>
+//        → 200 {"refresh_token":"<JWT>"}
+// Access granted = requested ∩ allowed (an identity may get an empty `access`).
+//
+// Basic user names: the registry's name (admin user, when enabled; either password), a
+// repository-scoped token's name (either unexpired password; not when disabled), a service
+// principal's appId/id or name, or the null GUID 00000000-0000-0000-0000-000000000000 with an
+// ACR refresh token (or access token) as the password. Users and managed identities do not
+// authenticate with passwords at the registry; they exchange an identity token (as in ACR,
+// where `az acr login` does the exchange). Login() is where a user's password is checked, for
+// the control plane's `cove login`.
+//
+// Check() on /v2 requests accepts `Bearer <access token>` and, as ACR does for the admin user,
+// service principals and tokens, `Basic` credentials directly. Answers:
+//   401 UNAUTHORIZED + WWW-Authenticate: Bearer realm="https://<login server>/oauth2/token",
+//       service="<login server>",scope="repository:<name>:<actions>" — no credentials, invalid
+//       credentials (wrong password, expired/forged token, another registry's token), or a
+//       bearer token whose `access` does not cover the route (the client should fetch a token
+//       for that scope, as Docker's protocol has it). Body: ACR's
+//       {"errors":[{"code":"UNAUTHORIZED","message":"authentication required, visit
+//       https://aka.ms/acr/authorization for more information.","detail":[{"Type":..,"Name":..,
+//       "Action":..}]}]}. Why (for people debugging) is in the X-Cove-Auth-Error header.
+//   403 DENIED — the caller is known and no new token can help: Basic credentials without the
+//       permission ("requested access to the resource is denied"), or the trusted-services
+//       network decision (auth/network.h) refusing the caller.
+// The realm uses the scheme and Host the request came with, so clients reach the same
+// listener; with the default TLS listener on 443 it is exactly ACR's.
+//
+// A registry with no RegistryAuth in the current identity snapshot is open: Check() lets
+// everything through and the token endpoints answer 404 — the registry behaves as before auth.
+//
+// Verified Basic credentials are cached for `credential_cache_ttl` (keyed by a salted SHA-256
+// of registry, user and password, valid only for the snapshot generation they were checked
+// against), so clients that send Basic on every request do not pay Argon2id every time.
+//
+// Thread-safety: all methods may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "auth/identity.h"
+#include "auth/network.h"
+#include "auth/token_service.h"
+#include "auth/wire.h"
+#include "common/clock.h"
+#include "registry/authorizer.h"
+
+namespace cove::auth {
+
+inline constexpr char kNullGuid[] = "00000000-0000-0000-0000-000000000000";
+inline constexpr char kAuthRequiredMessage[] =
+    "authentication required, visit https://aka.ms/acr/authorization for more information.";
+
+struct AuthenticatorOptions {
+  std::chrono::seconds credential_cache_ttl{300};
+  size_t credential_cache_entries = 4096;
+  uint64_t max_form_bytes = 64 * 1024;
+};
+
+class Authenticator final : public registry::Authorizer {
+ public:
+  // `store` and `tokens` must outlive the authenticator.
+  Authenticator(const IdentityStore& store, TokenService& tokens, const Clock& clock,
+                AuthenticatorOptions options = {});
+
+  http::ExchangePtr Serve(const http::Request& request, const registry::RegistryInfo& registry,
+                          const std::string& login_server) override;
+  std::optional<http::Response> Check(const http::Request& request,
+                                      const registry::RegistryInfo& registry,
+                                      const std::string& login_server,
+                                      const registry::AccessRequirement& needed) override;
+
+  // The token endpoints as a function of the request and its (complete) body.
+  http::Response HandleTokenRequest(const http::Request& request, std::string_view body,
+                                    const std::string& registry, const std::string& login_server);
+
+  // `cove login`: a user's or service principal's name/id and password → an identity token.
+  // kUnauthenticated when the name or password is wrong.
+  Result<std::string> Login(std::string_view name_or_id, std::string_view password);
+
+ private:
+  // An authenticated caller of one registry.
+  struct Caller {
+    Subject subject;
+    Permissions permissions;
+    const Principal* principal = nullptr;  // for principals only
+  };
+  // What the subject may do now; kUnauthenticated if it no longer exists or is disabled.
+  Result<Caller> Resolve(const IdentitySnapshot& snapshot, const RegistryAuth& registry,
+                         const Subject& subject) const;
+  Result<Caller> AuthenticatePassword(const IdentitySnapshot& snapshot,
+                                      const RegistryAuth& registry, const std::string& user,
+                                      const std::string& password, const std::string& login_server);
+  Result<Subject> VerifyPassword(const IdentitySnapshot& snapshot, const RegistryAuth& registry,
+                                 const std::string& user, const std::string& password);
+
+  const IdentityStore& store_;
+  TokenService& tokens_;
+  const Clock& clock_;
+  AuthenticatorOptions options_;
+  std::string cache_salt_;
+
+  struct CachedCredential {
+    uint64_t generation;
+    Subject subject;
+    Clock::TimePoint expiry;
+  };
+  std::mutex cache_mu_;
+  std::unordered_map<std::string, CachedCredential> credential_cache_;
+};
+
+}  // namespace cove::auth

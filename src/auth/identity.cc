@@ -1,0 +1,131 @@
+#include "auth/identity.h"
+
+namespace cove::auth {
+namespace {
+
+std::atomic<uint64_t> next_generation{1};
+
+}  // namespace
+
+std::string_view PrincipalKindName(PrincipalKind kind) {
+  switch (kind) {
+    case PrincipalKind::kUser:
+      return "user";
+    case PrincipalKind::kServicePrincipal:
+      return "servicePrincipal";
+    case PrincipalKind::kManagedIdentity:
+      return "managedIdentity";
+  }
+  return "?";
+}
+
+Result<std::shared_ptr<const IdentitySnapshot>> IdentitySnapshot::Build(IdentityData data) {
+  std::shared_ptr<IdentitySnapshot> s(new IdentitySnapshot());
+  for (size_t i = 0; i < data.principals.size(); ++i) {
+    const auto& p = data.principals[i];
+    if (p.id.empty()) return Fail(Code::kInvalidArgument, "a principal needs an id");
+    if (!s->principal_by_id_.emplace(p.id, i).second) {
+      return Fail(Code::kInvalidArgument, "principal id '" + p.id + "' is used twice");
+    }
+    if (!p.name.empty()) s->principal_by_name_.emplace(p.name, i);
+    if (p.kind == PrincipalKind::kManagedIdentity && !p.password_hash.empty()) {
+      return Fail(Code::kInvalidArgument, "managed identity '" + p.id + "' cannot have a password");
+    }
+  }
+  for (const auto& a : data.assignments) {
+    if (!s->principal_by_id_.count(a.principal_id)) {
+      return Fail(Code::kInvalidArgument,
+                  "role assignment names unknown principal '" + a.principal_id + "'");
+    }
+  }
+  for (size_t i = 0; i < data.registries.size(); ++i) {
+    const auto& r = data.registries[i];
+    if (!s->registry_index_.emplace(r.registry, i).second) {
+      return Fail(Code::kInvalidArgument, "registry '" + r.registry + "' is configured twice");
+    }
+    auto& maps = s->scope_maps_[r.registry];
+    for (const auto& m : r.scope_maps) {
+      std::vector<ScopeMapEntry> entries;
+      for (const auto& action : m.actions) {
+        auto e = ParseScopeMapAction(action);
+        if (!e) {
+          return Fail(Code::kInvalidArgument,
+                      "scope map '" + m.name + "' of " + r.registry + ": " + e.error().message);
+        }
+        entries.push_back(std::move(*e));
+      }
+      if (!maps.emplace(m.name, std::move(entries)).second) {
+        return Fail(Code::kInvalidArgument, "scope map '" + m.name + "' is defined twice");
+      }
+    }
+    auto& tokens = s->token_index_[r.registry];
+    for (size_t t = 0; t < r.tokens.size(); ++t) {
+      const auto& token = r.tokens[t];
+      if (token.name.empty() || token.name == r.registry) {
+        return Fail(Code::kInvalidArgument,
+                    "a token of " + r.registry + " needs a name other than the registry's");
+      }
+      if (!maps.count(token.scope_map)) {
+        return Fail(Code::kInvalidArgument,
+                    "token '" + token.name + "' names unknown scope map '" + token.scope_map + "'");
+      }
+      if (!tokens.emplace(token.name, t).second) {
+        return Fail(Code::kInvalidArgument, "token '" + token.name + "' is defined twice");
+      }
+    }
+  }
+  s->data_ = std::move(data);
+  s->generation_ = next_generation.fetch_add(1);
+  return std::shared_ptr<const IdentitySnapshot>(std::move(s));
+}
+
+const RegistryAuth* IdentitySnapshot::Registry(std::string_view name) const {
+  auto it = registry_index_.find(std::string(name));
+  return it == registry_index_.end() ? nullptr : &data_.registries[it->second];
+}
+
+const Principal* IdentitySnapshot::PrincipalById(std::string_view id) const {
+  auto it = principal_by_id_.find(std::string(id));
+  return it == principal_by_id_.end() ? nullptr : &data_.principals[it->second];
+}
+
+const Principal* IdentitySnapshot::FindPrincipal(std::string_view id_or_name) const {
+  if (auto* p = PrincipalById(id_or_name)) return p;
+  auto it = principal_by_name_.find(std::string(id_or_name));
+  return it == principal_by_name_.end() ? nullptr : &data_.principals[it->second];
+}
+
+const RepositoryToken* IdentitySnapshot::Token(std::string_view registry,
+                                               std::string_view name) const {
+  auto r = token_index_.find(std::string(registry));
+  if (r == token_index_.end()) return nullptr;
+  auto t = r->second.find(std::string(name));
+  if (t == r->second.end()) return nullptr;
+  return &Registry(registry)->tokens[t->second];
+}
+
+std::optional<Permissions> IdentitySnapshot::RolePermissions(std::string_view principal_id,
+                                                             std::string_view registry) const {
+  std::optional<Permissions> out;
+  for (const auto& a : data_.assignments) {
+    if (a.principal_id != principal_id || a.registry != registry) continue;
+    auto p = Permissions::Uniform(RoleGrant(a.role));
+    if (out) {
+      out->Add(p);
+    } else {
+      out = p;
+    }
+  }
+  return out;
+}
+
+Permissions IdentitySnapshot::TokenPermissions(std::string_view registry,
+                                               const RepositoryToken& token) const {
+  auto r = scope_maps_.find(std::string(registry));
+  if (r == scope_maps_.end()) return {};
+  auto m = r->second.find(token.scope_map);
+  if (m == r->second.end()) return {};
+  return Permissions::FromScopeMap(m->second);
+}
+
+}  // namespace cove::auth

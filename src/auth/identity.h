@@ -1,0 +1,145 @@
+// Identities: who may authenticate to which registry, and what each is allowed — as plain data
+// that the control plane produces (today: coved's bootstrap configuration and tests).
+//
+//   - principals: users, service principals and managed identities (id, name, Argon2id password
+//     hash; a managed identity has no password and may belong to a trusted Azure service such
+//     as Microsoft.ContainerInstance);
+//   - role assignments: principal × role × registry (the ARM scope of the registry);
+//   - per registry (RegistryAuth): the admin user (disabled by default; user name = registry
+//     name; two passwords), repository-scoped tokens with their scope maps (two passwords, each
+//     with an optional expiry; enabled/disabled), anonymous pull, and the network facts the
+//     trusted-services decision needs (public network access, networkRuleBypassOptions).
+//
+// IdentityData is what a writer fills in; IdentitySnapshot::Build validates it (unknown
+// principals in assignments, bad scope-map actions, duplicate names) and indexes it. A snapshot
+// is immutable; IdentityStore holds the current one and swaps it atomically, so a request keeps
+// the snapshot it started with and readers never wait for writers.
+//
+// A registry with no RegistryAuth in the snapshot is open (no authentication), as cove was
+// before auth existed: see auth/authenticator.h.
+//
+// Thread-safety: IdentitySnapshot is immutable; IdentityStore may be used from any thread.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "auth/access.h"
+#include "common/clock.h"
+#include "common/error.h"
+
+namespace cove::auth {
+
+enum class PrincipalKind { kUser, kServicePrincipal, kManagedIdentity };
+std::string_view PrincipalKindName(PrincipalKind kind);
+
+struct Principal {
+  std::string id;  // object id (a GUID); a service principal's appId is its id too
+  PrincipalKind kind = PrincipalKind::kUser;
+  std::string name;             // "alice@contoso.com", "ci-pusher", "aci-identity"
+  std::string password_hash;    // Argon2id; empty for managed identities
+  std::string trusted_service;  // managed identities: e.g. "Microsoft.ContainerInstance"
+};
+
+struct RoleAssignment {
+  std::string principal_id;
+  Role role = Role::kAcrPull;
+  std::string registry;  // scope: the registry's name
+};
+
+struct TokenPassword {
+  std::string hash;  // Argon2id
+  std::optional<Clock::TimePoint> expiry;
+};
+
+// A named set of scope-map actions ("repositories/<repo>/content/read", ...).
+struct ScopeMap {
+  std::string name;
+  std::vector<std::string> actions;
+};
+
+// A repository-scoped token (`az acr token`): user name = token name.
+struct RepositoryToken {
+  std::string name;
+  bool enabled = true;
+  std::array<std::optional<TokenPassword>, 2> passwords;  // password1, password2
+  std::string scope_map;                                  // name of a ScopeMap of the same registry
+};
+
+struct AdminUser {
+  bool enabled = false;
+  std::array<std::string, 2> password_hashes;  // empty string: not set
+};
+
+// networkRuleBypassOptions.
+enum class NetworkBypass { kAzureServices, kNone };
+
+struct RegistryAuth {
+  std::string registry;
+  AdminUser admin;
+  bool anonymous_pull = false;
+  std::vector<ScopeMap> scope_maps;
+  std::vector<RepositoryToken> tokens;
+  bool public_network_access = true;
+  NetworkBypass bypass = NetworkBypass::kAzureServices;
+};
+
+struct IdentityData {
+  std::vector<Principal> principals;
+  std::vector<RoleAssignment> assignments;
+  std::vector<RegistryAuth> registries;
+};
+
+class IdentitySnapshot {
+ public:
+  // kInvalidArgument naming the first problem found.
+  static Result<std::shared_ptr<const IdentitySnapshot>> Build(IdentityData data);
+
+  // nullptr when the registry has no authentication configured (it is open).
+  const RegistryAuth* Registry(std::string_view name) const;
+  const Principal* PrincipalById(std::string_view id) const;
+  // By id or by name (service principals log in with their appId; tests use names).
+  const Principal* FindPrincipal(std::string_view id_or_name) const;
+  const RepositoryToken* Token(std::string_view registry, std::string_view name) const;
+
+  // What `principal` may do on `registry` through its role assignments; nullopt when it has
+  // no role assignment there at all.
+  std::optional<Permissions> RolePermissions(std::string_view principal_id,
+                                             std::string_view registry) const;
+  // What a token may do (its scope map). REQUIRES: `token` belongs to this snapshot.
+  Permissions TokenPermissions(std::string_view registry, const RepositoryToken& token) const;
+
+  const IdentityData& data() const { return data_; }
+  // Increases with every snapshot built in this process (caches key on it).
+  uint64_t generation() const { return generation_; }
+
+ private:
+  IdentitySnapshot() = default;
+  IdentityData data_;
+  uint64_t generation_ = 0;
+  std::unordered_map<std::string, size_t> principal_by_id_, principal_by_name_, registry_index_;
+  // registry → token name → index in that registry's tokens.
+  std::unordered_map<std::string, std::unordered_map<std::string, size_t>> token_index_;
+  // registry → scope map name → parsed entries.
+  std::unordered_map<std::string, std::unordered_map<std::string, std::vector<ScopeMapEntry>>>
+      scope_maps_;
+};
+using IdentitySnapshotPtr = std::shared_ptr<const IdentitySnapshot>;
+
+// Holds the current snapshot. Starts with none (every registry open).
+class IdentityStore {
+ public:
+  IdentitySnapshotPtr Get() const { return current_.load(); }
+  void Set(IdentitySnapshotPtr snapshot) { current_.store(std::move(snapshot)); }
+
+ private:
+  std::atomic<IdentitySnapshotPtr> current_;
+};
+
+}  // namespace cove::auth

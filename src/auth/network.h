@@ -1,0 +1,43 @@
+// Trusted services: the one network decision that depends on who the caller is.
+//
+// ACR: when a registry's public network access is disabled, requests that do not come through
+// a private endpoint are refused — except, with networkRuleBypassOptions = AzureServices, those
+// authenticated as the managed identity of a trusted Azure service (Azure Container Instances,
+// Machine Learning, ACR Tasks, Defender for Cloud, Purview...). With bypass None they are
+// DENIED like everyone else.
+//
+// This is the decision function; the network facts come from RegistryAuth today and from the
+// access module (issue 4, src/access: IP rules, public/private listeners) later — that module
+// decides everything that does not depend on identity and passes `via_private_endpoint` /
+// `public_network_access` here. Enforcement: Authenticator::Check and the token endpoints
+// (auth/authenticator.h) call DecideNetworkAccess after authenticating the caller.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string_view>
+
+#include "auth/identity.h"
+
+namespace cove::auth {
+
+// True for the resource providers ACR trusts ("Microsoft.ContainerInstance", ...).
+bool IsTrustedService(std::string_view service);
+
+struct NetworkFacts {
+  bool public_network_access = true;
+  NetworkBypass bypass = NetworkBypass::kAzureServices;
+  bool via_private_endpoint = false;  // the connection came through a private endpoint
+};
+
+enum class NetworkDecision {
+  kAllowed,                // public access on, or through a private endpoint
+  kAllowedTrustedService,  // public access off, but a trusted service's identity with bypass
+  kDenied,
+};
+
+// `caller` is the authenticated principal, or null (anonymous, admin user, token: none of
+// these can be a trusted service).
+NetworkDecision DecideNetworkAccess(const NetworkFacts& facts, const Principal* caller);
+
+}  // namespace cove::auth

@@ -1,0 +1,182 @@
+#include "auth/token_service.h"
+
+#include "auth/jwt.h"
+#include "auth/password.h"
+#include "common/digest.h"
+
+namespace cove::auth {
+namespace {
+
+// A random version-4 style GUID for jti.
+std::string NewGuid() {
+  std::string hex = HexEncode(RandomBytes(16));
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20, 12);
+}
+
+}  // namespace
+
+std::string Subject::ToString() const {
+  switch (kind) {
+    case kPrincipal:
+      return "principal:" + id;
+    case kAdmin:
+      return "admin:" + id;
+    case kToken:
+      return "token:" + id;
+    case kAnonymous:
+      return "anonymous";
+  }
+  return "anonymous";
+}
+
+std::optional<Subject> Subject::Parse(std::string_view text) {
+  if (text == "anonymous") return Subject{kAnonymous, ""};
+  auto colon = text.find(':');
+  if (colon == std::string_view::npos || colon + 1 == text.size()) return std::nullopt;
+  std::string_view kind = text.substr(0, colon);
+  std::string id(text.substr(colon + 1));
+  if (kind == "principal") return Subject{kPrincipal, id};
+  if (kind == "admin") return Subject{kAdmin, id};
+  if (kind == "token") return Subject{kToken, id};
+  return std::nullopt;
+}
+
+TokenService::TokenService(const KeyRing& registry_keys, const KeyRing& identity_keys,
+                           const Clock& clock, TokenServiceOptions options)
+    : registry_keys_(registry_keys),
+      identity_keys_(identity_keys),
+      clock_(clock),
+      options_(options) {}
+
+Result<std::string> TokenService::Sign(const KeyRing& ring, nlohmann::json claims,
+                                       std::chrono::seconds lifetime) {
+  int64_t now = UnixSeconds(clock_.Now());
+  claims["jti"] = NewGuid();
+  claims["iat"] = now;
+  claims["nbf"] = now;
+  claims["exp"] = now + lifetime.count();
+  return SignJwt(ring.Keys()->active(), claims);
+}
+
+Result<std::string> TokenService::IssueAccessToken(const Subject& subject,
+                                                   const std::string& login_server,
+                                                   const std::vector<Scope>& granted) {
+  nlohmann::json claims = {{"sub", subject.ToString()},
+                           {"iss", kRegistryIssuer},
+                           {"aud", login_server},
+                           {"version", "1.0"},
+                           {"grant_type", "access_token"},
+                           {"roles", nlohmann::json::array()},
+                           {"access", nlohmann::json::parse(AccessClaimJson(granted))}};
+  return Sign(registry_keys_, std::move(claims), options_.access_lifetime);
+}
+
+Result<std::string> TokenService::IssueRefreshToken(const Subject& subject,
+                                                    const std::string& login_server) {
+  nlohmann::json claims = {
+      {"sub", subject.ToString()},
+      {"iss", kRegistryIssuer},
+      {"aud", login_server},
+      {"version", "1.0"},
+      {"grant_type", "refresh_token"},
+      {"permissions", {{"actions", {"*"}}, {"notActions", nlohmann::json::array()}}},
+      {"roles", nlohmann::json::array()}};
+  return Sign(registry_keys_, std::move(claims), options_.refresh_lifetime);
+}
+
+Result<std::string> TokenService::IssueIdentityToken(const Principal& principal,
+                                                     const std::string& tenant) {
+  nlohmann::json claims = {{"sub", principal.id},
+                           {"oid", principal.id},
+                           {"tid", tenant},
+                           {"name", principal.name},
+                           {"idtyp", std::string(PrincipalKindName(principal.kind))},
+                           {"iss", std::string(kIdentityIssuer) + tenant + "/"},
+                           {"aud", kIdentityAudience}};
+  if (principal.kind == PrincipalKind::kManagedIdentity && !principal.trusted_service.empty()) {
+    claims["xms_mirid_service"] = principal.trusted_service;
+  }
+  return Sign(identity_keys_, std::move(claims), options_.identity_lifetime);
+}
+
+Result<nlohmann::json> TokenService::VerifyRegistryToken(const std::string& token,
+                                                         const std::string& login_server,
+                                                         std::string_view grant_type) {
+  VerifyOptions v;
+  v.now = clock_.Now();
+  v.audience = login_server;
+  v.issuer = kRegistryIssuer;
+  COVE_ASSIGN_OR_RETURN(auto claims, VerifyJwt(token, *registry_keys_.Keys(), v));
+  auto gt = claims.find("grant_type");
+  if (gt == claims.end() || !gt->is_string() || gt->get<std::string>() != grant_type) {
+    return Fail(Code::kUnauthenticated, "token is not an " + std::string(grant_type));
+  }
+  return claims;
+}
+
+Result<AccessTokenClaims> TokenService::VerifyAccessToken(const std::string& token,
+                                                          const std::string& login_server) {
+  auto now = clock_.Now();
+  {
+    std::lock_guard lock(cache_mu_);
+    auto it = verified_.find(token);
+    if (it != verified_.end()) {
+      if (now < it->second.claims.expiry && it->second.login_server == login_server) {
+        return it->second.claims;
+      }
+      if (now >= it->second.claims.expiry) verified_.erase(it);
+    }
+  }
+  COVE_ASSIGN_OR_RETURN(auto claims, VerifyRegistryToken(token, login_server, "access_token"));
+  AccessTokenClaims out;
+  auto sub = claims.find("sub");
+  auto subject = sub != claims.end() && sub->is_string() ? Subject::Parse(sub->get<std::string>())
+                                                         : std::nullopt;
+  if (!subject) return Fail(Code::kUnauthenticated, "token has no valid subject");
+  out.subject = *subject;
+  auto access = claims.find("access");
+  if (access != claims.end()) {
+    COVE_ASSIGN_OR_RETURN(out.access, ParseAccessClaim(access->dump()));
+  }
+  out.expiry = Clock::TimePoint(std::chrono::seconds(claims["exp"].get<int64_t>()));
+  {
+    std::lock_guard lock(cache_mu_);
+    if (verified_.size() >= options_.verified_cache_entries) {
+      // Drop expired entries; if still full, start over (cheap and bounded).
+      std::erase_if(verified_, [&](const auto& kv) { return now >= kv.second.claims.expiry; });
+      if (verified_.size() >= options_.verified_cache_entries) verified_.clear();
+    }
+    verified_.emplace(token, Cached{login_server, out});
+  }
+  return out;
+}
+
+Result<Subject> TokenService::VerifyRefreshToken(const std::string& token,
+                                                 const std::string& login_server) {
+  COVE_ASSIGN_OR_RETURN(auto claims, VerifyRegistryToken(token, login_server, "refresh_token"));
+  auto sub = claims.find("sub");
+  auto subject = sub != claims.end() && sub->is_string() ? Subject::Parse(sub->get<std::string>())
+                                                         : std::nullopt;
+  if (!subject) return Fail(Code::kUnauthenticated, "token has no valid subject");
+  return *subject;
+}
+
+Result<std::string> TokenService::VerifyIdentityToken(const std::string& token) {
+  VerifyOptions v;
+  v.now = clock_.Now();
+  v.audience = kIdentityAudience;
+  COVE_ASSIGN_OR_RETURN(auto claims, VerifyJwt(token, *identity_keys_.Keys(), v));
+  auto iss = claims.find("iss");
+  if (iss == claims.end() || !iss->is_string() ||
+      !iss->get<std::string>().starts_with(kIdentityIssuer)) {
+    return Fail(Code::kUnauthenticated, "identity token is from another issuer");
+  }
+  auto oid = claims.find("oid");
+  if (oid == claims.end() || !oid->is_string() || oid->get<std::string>().empty()) {
+    return Fail(Code::kUnauthenticated, "identity token names no principal (oid)");
+  }
+  return oid->get<std::string>();
+}
+
+}  // namespace cove::auth

@@ -1,0 +1,107 @@
+// TokenService: issues and verifies the three kinds of JWT cove uses.
+//
+//   access token   (ACR's): aud = login server, iss = "Azure Container Registry",
+//                  grant_type "access_token", `access` = what was granted; 75 minutes.
+//   refresh token  (ACR's): aud = login server, grant_type "refresh_token", no access claim —
+//                  permissions are looked up again each time it is used, so a removed role
+//                  assignment takes effect at the next access token; 3 hours.
+//   identity token (cove's stand-in for an Entra access token, what `cove login` will hold):
+//                  aud = "https://management.azure.com/", iss = kIdentityIssuer, oid = the
+//                  principal's id, tid = tenant; 1 hour. Signed with a separate key ring, so it
+//                  can never pass as a registry token and vice versa.
+// Every token has jti (random), sub, iat, nbf, exp; registry tokens carry `sub` as
+// "<kind>:<id>" (Subject) so the registry can check the subject still exists and is enabled.
+//
+// VerifyAccessToken keeps a small cache of tokens it already verified (keyed by the token's
+// text, dropped at the token's expiry), so a client presenting the same bearer token on every
+// request pays for one ECDSA verification, not one per request.
+//
+// Thread-safety: all methods may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "auth/access.h"
+#include "auth/identity.h"
+#include "auth/keys.h"
+#include "common/clock.h"
+#include "common/error.h"
+
+namespace cove::auth {
+
+inline constexpr char kRegistryIssuer[] = "Azure Container Registry";
+inline constexpr char kIdentityIssuer[] = "https://sts.cove.local/";
+inline constexpr char kIdentityAudience[] = "https://management.azure.com/";
+
+// Who a registry token speaks for.
+struct Subject {
+  enum Kind { kPrincipal, kAdmin, kToken, kAnonymous };
+  Kind kind = kAnonymous;
+  std::string id;  // principal id, registry name (admin), token name; empty for anonymous
+
+  std::string ToString() const;  // "principal:<id>", "admin:<registry>", "token:<name>", ...
+  static std::optional<Subject> Parse(std::string_view text);
+  bool operator==(const Subject&) const = default;
+};
+
+struct AccessTokenClaims {
+  Subject subject;
+  std::vector<Scope> access;
+  Clock::TimePoint expiry;
+};
+
+struct TokenServiceOptions {
+  std::chrono::seconds access_lifetime{75 * 60};
+  std::chrono::seconds refresh_lifetime{3 * 3600};
+  std::chrono::seconds identity_lifetime{3600};
+  size_t verified_cache_entries = 8192;
+};
+
+class TokenService {
+ public:
+  // The key rings must outlive the service.
+  TokenService(const KeyRing& registry_keys, const KeyRing& identity_keys, const Clock& clock,
+               TokenServiceOptions options = {});
+
+  Result<std::string> IssueAccessToken(const Subject& subject, const std::string& login_server,
+                                       const std::vector<Scope>& granted);
+  Result<std::string> IssueRefreshToken(const Subject& subject, const std::string& login_server);
+  Result<std::string> IssueIdentityToken(const Principal& principal,
+                                         const std::string& tenant = "cove");
+
+  // kUnauthenticated (why) unless `token` is a valid, unexpired access token for login_server.
+  Result<AccessTokenClaims> VerifyAccessToken(const std::string& token,
+                                              const std::string& login_server);
+  // Same for refresh tokens; returns the subject.
+  Result<Subject> VerifyRefreshToken(const std::string& token, const std::string& login_server);
+  // Same for identity tokens; returns the principal id (oid).
+  Result<std::string> VerifyIdentityToken(const std::string& token);
+
+  const TokenServiceOptions& options() const { return options_; }
+
+ private:
+  Result<std::string> Sign(const KeyRing& ring, nlohmann::json claims,
+                           std::chrono::seconds lifetime);
+  Result<nlohmann::json> VerifyRegistryToken(const std::string& token,
+                                             const std::string& login_server,
+                                             std::string_view grant_type);
+
+  const KeyRing& registry_keys_;
+  const KeyRing& identity_keys_;
+  const Clock& clock_;
+  TokenServiceOptions options_;
+
+  struct Cached {
+    std::string login_server;
+    AccessTokenClaims claims;
+  };
+  std::mutex cache_mu_;
+  std::unordered_map<std::string, Cached> verified_;
+};
+
+}  // namespace cove::auth
