@@ -22,10 +22,20 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         const Environment& env) {
   auto started = std::chrono::steady_clock::now();
   const Registry& registry = Commands();
+  // The command words, skipping global arguments written before them (`cove -o table group
+  // list`); the remaining tokens go to the command's parser.
   std::vector<std::string> words;
-  for (const auto& a : args) {
+  std::vector<size_t> word_at;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-o" || a == "--output" || a == "--query" || a == "--subscription") {
+      ++i;
+      continue;
+    }
+    if (a == "--debug" || a == "--verbose" || a == "--only-show-errors") continue;
     if (!a.empty() && a[0] == '-') break;
     words.push_back(a);
+    word_at.push_back(i);
   }
   Registry::Lookup found = registry.Find(words);
   if (found.command == nullptr) {
@@ -40,7 +50,14 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     return 0;
   }
   const CommandSpec& command = *found.command;
-  std::vector<std::string> tokens(args.begin() + static_cast<long>(found.consumed), args.end());
+  std::vector<std::string> tokens;
+  for (size_t i = 0, w = 0; i < args.size(); ++i) {
+    if (w < found.consumed && word_at[w] == i) {
+      ++w;
+      continue;
+    }
+    tokens.push_back(args[i]);
+  }
   auto parsed = Parse(command, tokens);
   if (auto* usage = std::get_if<UsageError>(&parsed)) {
     err << "ERROR: " << usage->message << "\n";

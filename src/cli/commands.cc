@@ -9,7 +9,7 @@ using nlohmann::json;
 const Registry& Commands() {
   static const Registry* registry = [] {
     auto* r = new Registry();
-    r->AddGroup({{}, "cove: Azure's container registry private-endpoint architecture, local."});
+    r->AddGroup({{}, "Azure's container registry private-endpoint architecture, on your machine."});
     AddResourceCommands(*r);
     AddNetworkCommands(*r);
     AddDnsCommands(*r);
