@@ -89,7 +89,8 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   }
   if (outcome.value) {
     std::string error;
-    auto text = Render(*outcome.value, format, query ? &*query : nullptr, env.stdout_is_tty, &error);
+    bool flatten = command.path[0] == "network" || command.path[0] == "acr";
+    auto text = Render(AzView(*outcome.value, flatten), format, query ? &*query : nullptr, env.stdout_is_tty, &error);
     if (!text) {
       err << "ERROR: " << error << "\n";
       return 1;
