@@ -3,6 +3,7 @@
 // (then review the diff). Cases run in order in one coved, each building on the last.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -37,6 +38,51 @@ std::string Render(const std::vector<std::string>& args, const CliResult& r) {
   return text;
 }
 
+bool IsHex(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
+
+// Replaces what coved makes up per run — GUIDs (etags, resourceGuid, NIC names) other than
+// cove's fixed subscription ids, and ISO-8601 times — by fixed text, so goldens are stable.
+std::string Normalize(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    static const int kGroups[] = {8, 4, 4, 4, 12};
+    size_t j = i;
+    bool guid = true;
+    for (int g = 0; g < 5 && guid; ++g) {
+      for (int k = 0; k < kGroups[g]; ++k, ++j) {
+        if (j >= text.size() || !IsHex(text[j])) {
+          guid = false;
+          break;
+        }
+      }
+      if (guid && g < 4) {
+        if (j >= text.size() || text[j] != '-') guid = false;
+        ++j;
+      }
+    }
+    if (guid && (i == 0 || !IsHex(text[i - 1])) && text.compare(i, 8, "c0ffee00") != 0) {
+      out += "<guid>";
+      i = j;
+      continue;
+    }
+    // 2026-11-28T22:18:38.123456+00:00 / ...Z
+    if (i + 19 <= text.size() && std::isdigit(static_cast<unsigned char>(text[i])) &&
+        text[i + 4] == '-' && text[i + 7] == '-' && text[i + 10] == 'T' && text[i + 13] == ':') {
+      j = i + 19;
+      while (j < text.size() && (std::isdigit(static_cast<unsigned char>(text[j])) ||
+                                 text[j] == '.' || text[j] == '+' || text[j] == ':' ||
+                                 text[j] == 'Z' || text[j] == '-')) {
+        ++j;
+      }
+      out += "<time>";
+      i = j;
+      continue;
+    }
+    out += text[i++];
+  }
+  return out;
+}
+
 class GoldenTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -49,7 +95,7 @@ class GoldenTest : public ::testing::Test {
     CliRunner cove(TestEnvironment(config_.path(), endpoint_));
     bool update = std::getenv("COVE_UPDATE_GOLDEN") != nullptr;
     for (const auto& c : cases) {
-      std::string actual = Render(c.args, cove(c.args));
+      std::string actual = Normalize(Render(c.args, cove(c.args)));
       std::string path = std::string(COVE_GOLDEN_DIR) + "/" + c.name + ".txt";
       if (update) {
         std::ofstream(path) << actual;
