@@ -37,6 +37,32 @@ bool IsLoopback(const std::string& address) {
   return false;
 }
 
+Result<http::ListenerOptions> ParseListenAddress(const std::string& text, bool tls) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) {
+    return Fail(Code::kInvalidArgument, "listen address must be ADDR:PORT: " + text);
+  }
+  http::ListenerOptions o;
+  o.address = text.substr(0, colon);
+  if (o.address.size() >= 2 && o.address.front() == '[' && o.address.back() == ']') {
+    o.address = o.address.substr(1, o.address.size() - 2);
+  }
+  std::string port_text = text.substr(colon + 1);
+  int port = -1;
+  if (!port_text.empty() && port_text.size() <= 5 &&
+      port_text.find_first_not_of("0123456789") == std::string::npos) {
+    port = std::stoi(port_text);
+  }
+  if (port < 0 || port > 65535) return Fail(Code::kInvalidArgument, "bad port in " + text);
+  o.port = static_cast<uint16_t>(port);
+  o.tls = tls;
+  if (!tls && !IsLoopback(o.address)) {
+    return Fail(Code::kInvalidArgument,
+                "plain HTTP is only allowed on loopback addresses, not " + o.address);
+  }
+  return o;
+}
+
 Config DefaultConfig() {
   Config c;
   bool root = ::geteuid() == 0;
@@ -66,7 +92,7 @@ Result<Config> ParseConfig(const std::string& yaml_text) {
     COVE_RETURN_IF_ERROR(CheckKeys(root, "the configuration",
                                    {"data_dir", "dns_suffix", "threads", "upload_ttl_hours",
                                     "header_timeout_ms", "idle_timeout_ms", "default_registry",
-                                    "listen", "registries"}));
+                                    "listen", "registries", "arm_listen"}));
     if (root["data_dir"]) c.data_dir = root["data_dir"].as<std::string>();
     if (root["dns_suffix"]) c.dns_suffix = root["dns_suffix"].as<std::string>();
     if (root["threads"]) c.threads = root["threads"].as<int>();
@@ -81,6 +107,10 @@ Result<Config> ParseConfig(const std::string& yaml_text) {
     }
     if (c.upload_ttl_hours < 1) {
       return Fail(Code::kInvalidArgument, "upload_ttl_hours must be at least 1");
+    }
+    if (root["arm_listen"]) {
+      COVE_ASSIGN_OR_RETURN(c.arm_listen,
+                            ParseListenAddress(root["arm_listen"].as<std::string>(), false));
     }
     if (root["listen"]) {
       c.listen.clear();

@@ -9,6 +9,7 @@
 //   header_timeout_ms: 30000           # a request head must arrive within this
 //   idle_timeout_ms: 60000             # longest silence inside a body or between requests
 //   default_registry: myregistry       # serves requests to hosts that are not ours (IPs)
+//   arm_listen: 127.0.0.1:7780         # the control plane's ARM REST API (plain HTTP, loopback)
 //   listen:
 //     - {address: 127.0.0.1, port: 443}              # TLS (the default)
 //     - {address: 127.0.0.1, port: 5000, tls: false} # plain HTTP: loopback only
@@ -40,6 +41,7 @@ struct Config {
   int idle_timeout_ms = 60'000;
   std::string default_registry;
   std::vector<http::ListenerOptions> listen;
+  http::ListenerOptions arm_listen{.address = "127.0.0.1", .port = 7780, .tls = false};
   std::vector<registry::RegistryInfo> registries;
 };
 
@@ -56,5 +58,9 @@ Result<Config> LoadConfig(const std::string& path);
 
 // True for 127.0.0.0/8 and ::1.
 bool IsLoopback(const std::string& address);
+
+// Parses "ADDR:PORT" ("[::1]:PORT" for IPv6). kInvalidArgument for a missing or bad port, or
+// for plain HTTP (`tls` false) on an address that is not loopback.
+Result<http::ListenerOptions> ParseListenAddress(const std::string& text, bool tls);
 
 }  // namespace cove::daemon

@@ -1,10 +1,14 @@
 // coved: the cove daemon.
 //
 //   coved [--config FILE] [--data-dir DIR] [--listen ADDR:PORT] [--insecure-listen ADDR:PORT]
+//         [--arm-listen ADDR:PORT]
 //   coved registry ...   the registry alone (runs unprivileged)
 //
-// Today both run the registry node (daemon/registry_node.h); the control plane, fabric and DNS
-// planes join the default mode as they land. Stops cleanly on SIGINT/SIGTERM.
+// The default mode runs the control plane (daemon/arm_node.h: ARM REST API on --arm-listen,
+// default 127.0.0.1:7780, logged as "arm api listening on ADDR:PORT") and the registry node,
+// whose registries follow the control plane's Microsoft.ContainerRegistry/registries resources
+// (plus those of the configuration file). `coved registry` runs only the registry node. The
+// fabric and DNS planes join the default mode as they land. Stops cleanly on SIGINT/SIGTERM.
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -13,43 +17,15 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/arm_node.h"
 #include "daemon/config.h"
 #include "daemon/registry_node.h"
-
-namespace {
-
-cove::Result<cove::http::ListenerOptions> ParseListen(const std::string& text, bool tls) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos) {
-    return cove::Fail(cove::Code::kInvalidArgument, "listen address must be ADDR:PORT: " + text);
-  }
-  cove::http::ListenerOptions o;
-  o.address = text.substr(0, colon);
-  if (!o.address.empty() && o.address.front() == '[') o.address = o.address.substr(1, o.address.size() - 2);
-  int port = 0;
-  try {
-    port = std::stoi(text.substr(colon + 1));
-  } catch (...) {
-    port = -1;
-  }
-  if (port < 0 || port > 65535) {
-    return cove::Fail(cove::Code::kInvalidArgument, "bad port in " + text);
-  }
-  o.port = static_cast<uint16_t>(port);
-  o.tls = tls;
-  if (!tls && !cove::daemon::IsLoopback(o.address)) {
-    return cove::Fail(cove::Code::kInvalidArgument,
-                      "plain HTTP is only allowed on loopback addresses, not " + o.address);
-  }
-  return o;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"coved: the cove daemon (container registry with private endpoints)"};
   std::string config_path, data_dir, log_level = "info";
   std::vector<std::string> listen, insecure_listen;
+  std::string arm_listen;
   auto add_common = [&](CLI::App* a) {
     a->add_option("--config", config_path, "YAML configuration file");
     a->add_option("--data-dir", data_dir, "where blobs, metadata and keys live");
@@ -59,6 +35,8 @@ int main(int argc, char** argv) {
     a->add_option("--log-level", log_level, "trace, debug, info, warn, error");
   };
   add_common(&app);
+  app.add_option("--arm-listen", arm_listen,
+                 "control-plane REST API ADDR:PORT, plain HTTP on loopback (default 127.0.0.1:7780)");
   CLI::App* registry_cmd = app.add_subcommand("registry", "run only the registry (unprivileged)");
   add_common(registry_cmd);
   CLI11_PARSE(app, argc, argv);
@@ -76,7 +54,7 @@ int main(int argc, char** argv) {
   if (!listen.empty() || !insecure_listen.empty()) config->listen.clear();
   for (const auto& [list, tls] : {std::pair{&listen, true}, std::pair{&insecure_listen, false}}) {
     for (const auto& l : *list) {
-      auto o = ParseListen(l, tls);
+      auto o = cove::daemon::ParseListenAddress(l, tls);
       if (!o) {
         std::cerr << "coved: " << o.error().message << "\n";
         return 2;
@@ -84,6 +62,16 @@ int main(int argc, char** argv) {
       config->listen.push_back(*o);
     }
   }
+
+  if (!arm_listen.empty()) {
+    auto o = cove::daemon::ParseListenAddress(arm_listen, false);
+    if (!o) {
+      std::cerr << "coved: --arm-listen: " << o.error().message << "\n";
+      return 2;
+    }
+    config->arm_listen = *o;
+  }
+  bool full = !registry_cmd->parsed();
 
   // Block the stop signals in every thread; the main thread waits for them.
   sigset_t signals;
@@ -99,6 +87,28 @@ int main(int argc, char** argv) {
     std::cerr << "coved: " << node.error().message << "\n";
     return 1;
   }
+  std::unique_ptr<cove::daemon::ArmNode> arm;
+  int subscription = 0;
+  if (full) {
+    auto opened = cove::daemon::ArmNode::Open(*config, clock);
+    if (!opened) {
+      std::cerr << "coved: " << opened.error().message << "\n";
+      return 1;
+    }
+    arm = std::move(*opened);
+    auto feed = [registry_node = node->get()](const cove::arm::SnapshotPtr& snapshot) {
+      auto set = registry_node->SetControlPlaneRegistries(
+          cove::daemon::RegistriesFromSnapshot(*snapshot));
+      if (!set) spdlog::warn("registries from the control plane: {}", set.error().message);
+    };
+    feed(arm->control_plane().snapshot());
+    subscription = arm->control_plane().Subscribe(feed);
+    auto port = arm->Start();
+    if (!port) {
+      std::cerr << "coved: " << port.error().message << "\n";
+      return 1;
+    }
+  }
   auto ports = (*node)->Start();
   if (!ports) {
     std::cerr << "coved: " << ports.error().message << "\n";
@@ -109,6 +119,10 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("signal {}: stopping", sig);
+  if (arm) {
+    arm->Stop();
+    arm->control_plane().Unsubscribe(subscription);
+  }
   (*node)->Stop();
   return 0;
 }

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/arm_node.h"
 #include "storage/filesystem_blob_store.h"
 #include "storage/sqlite_meta_store.h"
 
@@ -46,7 +47,8 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
                                  : directory->registries().front().LoginServer(config.dns_suffix);
   node->tls_ = std::make_unique<http::SniContextProvider>(
       *node->ca_, dir + "/tls/hosts", clock,
-      [d = directory](std::string_view host) { return d->Serves(host); }, default_name);
+      [n = node.get()](std::string_view host) { return n->registry_->directory()->Serves(host); },
+      default_name);
 
   registry::RegistryOptions options;
   options.upload_ttl = std::chrono::hours(config.upload_ttl_hours);
@@ -62,6 +64,19 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
 }
 
 RegistryNode::~RegistryNode() { Stop(); }
+
+Status RegistryNode::SetControlPlaneRegistries(std::vector<registry::RegistryInfo> from_arm) {
+  auto merged = MergeRegistries(std::move(from_arm), config_.registries);
+  std::string default_registry = config_.default_registry;
+  bool have_default = false;
+  for (const auto& r : merged) have_default = have_default || r.name == default_registry;
+  if (!have_default) default_registry.clear();
+  COVE_ASSIGN_OR_RETURN(auto directory, registry::Directory::Create(config_.dns_suffix,
+                                                                    std::move(merged),
+                                                                    default_registry));
+  registry_->SetDirectory(std::move(directory));
+  return Ok();
+}
 
 Result<std::vector<uint16_t>> RegistryNode::Start() {
   std::vector<uint16_t> ports;

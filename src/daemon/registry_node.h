@@ -39,6 +39,10 @@ class RegistryNode {
   void Stop();
 
   registry::Registry& registry() { return *registry_; }
+  // Serves `from_control_plane` plus the configured registries whose names it does not use
+  // (the full daemon calls this after every control-plane commit). kInvalidArgument when the
+  // merged set is not a valid Directory; the previous one then stays.
+  Status SetControlPlaneRegistries(std::vector<registry::RegistryInfo> from_control_plane);
   const std::string& ca_certificate_pem() const { return ca_->CertificatePem(); }
 
  private:

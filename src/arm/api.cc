@@ -1,0 +1,40 @@
+#include "arm/api.h"
+
+#include <atomic>
+
+namespace cove::arm {
+namespace {
+
+constexpr uint64_t kMaxBody = 4 << 20;
+
+http::Response JsonResponse(int status, const std::optional<Json>& body, bool head) {
+  http::Response r;
+  r.status = status;
+  r.headers.Set("Content-Type", "application/json; charset=utf-8");
+  static std::atomic<uint64_t> counter{1};
+  r.headers.Set("x-ms-request-id", "cove-" + std::to_string(counter++));
+  if (body && !head) r.body = body->dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (body && head) r.body = http::LengthOnly{body->dump().size()};
+  return r;
+}
+
+}  // namespace
+
+http::ExchangePtr ArmApi::Start(http::Request request) {
+  http::Response too_large = JsonResponse(
+      413, ErrorBody("RequestEntityTooLarge", "The request body is larger than 4 MiB."), false);
+  std::string method = request.method;
+  std::string path(request.path());
+  auto api_version = request.QueryParam("api-version");
+  std::string if_match(request.headers.Get("If-Match").value_or(""));
+  std::string if_none_match(request.headers.Get("If-None-Match").value_or(""));
+  return http::Buffer(kMaxBody, std::move(too_large),
+                      [this, method, path, api_version, if_match, if_none_match](std::string body) {
+                        ArmRequest r{method, path, api_version, std::move(body), if_match,
+                                     if_none_match};
+                        ArmResponse answer = control_plane_.Handle(r);
+                        return JsonResponse(answer.status, answer.body, method == "HEAD");
+                      });
+}
+
+}  // namespace cove::arm

@@ -1,0 +1,101 @@
+// ControlPlane: cove's Azure Resource Manager — the resource model, its validation rules and
+// cascades, and persistence — behind a transport-free request API (the REST server in
+// arm/api.h is a thin layer over Handle()).
+//
+// Resources: subscriptions and provider registrations; resource groups; Microsoft.Network
+// virtualNetworks (+subnets, virtualNetworkPeerings), networkSecurityGroups (+securityRules),
+// networkInterfaces (made by private endpoints), privateEndpoints (+privateDnsZoneGroups),
+// privateDnsZones (+A, CNAME, virtualNetworkLinks); Microsoft.ContainerRegistry registries
+// (+replications, privateEndpointConnections, privateLinkResources). Bodies, ids, status codes
+// and error bodies are Azure's; see the report in the module's README section for the list.
+//
+// Every write runs against a private copy of the state; if any rule refuses it, nothing
+// changes. A successful write is persisted in one SQLite transaction (arm/state_store.h), then
+// a new Snapshot is published and subscribers are told.
+//
+// Thread-safety: Handle() may be called from any thread; writes are serialised by one mutex,
+// reads (GET) work on the current snapshot without taking it. snapshot() never blocks on a
+// writer for longer than a pointer copy. Subscriber callbacks run on the writing thread, after
+// the commit and in commit order; they must not call back into Handle().
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "arm/snapshot.h"
+#include "common/clock.h"
+#include "common/error.h"
+
+namespace cove::arm {
+
+// The default subscription that exists from the start (displayName "cove").
+inline constexpr const char* kDefaultSubscription = "c0ffee00-0000-4000-8000-000000000001";
+
+struct ArmRequest {
+  std::string method;                      // GET, HEAD, PUT, PATCH, DELETE, POST
+  std::string path;                        // decoded or not; no query
+  std::optional<std::string> api_version;  // the api-version query parameter
+  std::string body;
+  std::string if_match;       // If-Match header ("" when absent)
+  std::string if_none_match;  // If-None-Match header
+};
+
+struct ArmResponse {
+  int status = 200;
+  std::optional<Json> body;  // none for 204 and HEAD
+};
+
+struct ControlPlaneOptions {
+  std::string dns_suffix = "azurecr.io";
+  // Source of randomness for GUIDs (NIC names, resourceGuid). Defaults to a random_device seed.
+  std::function<uint64_t()> random;
+  // Time for creationDate fields; the system clock when null. Must outlive the control plane.
+  const Clock* clock = nullptr;
+};
+
+class StateStore;
+class Engine;
+
+class ControlPlane {
+ public:
+  // Opens the store at `db_path` (":memory:" for tests that do not restart), loads every
+  // document, and creates the default subscription on first start.
+  static Result<std::unique_ptr<ControlPlane>> Open(const std::string& db_path,
+                                                    ControlPlaneOptions options = {});
+  ~ControlPlane();
+
+  // Answers one ARM request. Never throws; bad input is an Azure-shaped error response.
+  ArmResponse Handle(const ArmRequest& request);
+
+  // The current snapshot.
+  SnapshotPtr snapshot() const;
+
+  // Calls `callback` with every new snapshot after it is committed. Returns an id for
+  // Unsubscribe.
+  int Subscribe(std::function<void(const SnapshotPtr&)> callback);
+  void Unsubscribe(int id);
+
+ private:
+  ControlPlane() = default;
+  void Publish(Documents documents);
+
+  ControlPlaneOptions options_;
+  std::unique_ptr<StateStore> store_;
+  std::mutex write_mu_;  // one writer at a time
+  mutable std::mutex snapshot_mu_;  // guards the pointer only
+  SnapshotPtr snapshot_;
+  std::mutex subscribers_mu_;
+  std::map<int, std::function<void(const SnapshotPtr&)>> subscribers_;
+  int next_subscriber_ = 1;
+};
+
+// The Azure error body {"error":{"code":...,"message":...}}.
+Json ErrorBody(const std::string& code, const std::string& message);
+
+}  // namespace cove::arm

@@ -1,0 +1,166 @@
+// Microsoft.Network private DNS zones, their A and CNAME record sets and virtual network links.
+#include "arm/engine.h"
+
+namespace cove::arm {
+
+ArmStatus Engine::PutZone(const ArmPath& p, const Json& body, const Json* existing) {
+  if (existing == nullptr && !IsValidDnsName(Lower(p.names.back()), 2)) {
+    return tl::unexpected(NameInvalid(p.names.back(), "Microsoft.Network/privateDnsZones",
+                                      "A private DNS zone name is a DNS name of at least two "
+                                      "labels (e.g. privatelink.azurecr.io); labels are 1-63 "
+                                      "letters, digits, '-' or '_'."));
+  }
+  ARM_ASSIGN(Json doc, Envelope(p, body, existing, true, /*global_location=*/true));
+  for (const char* f : {"numberOfRecordSets", "numberOfVirtualNetworkLinks",
+                        "numberOfVirtualNetworkLinksWithRegistration", "maxNumberOfRecordSets",
+                        "maxNumberOfVirtualNetworkLinks",
+                        "maxNumberOfVirtualNetworkLinksWithRegistration"}) {
+    doc["properties"].erase(f);
+  }
+  doc["properties"]["internalId"] = doc["properties"].value("internalId", Guid());
+  txn_.Put(p.Key(), doc);
+  return {};
+}
+
+ArmStatus Engine::PutRecordSet(const ArmPath& p, const Json& body, const Json* existing) {
+  std::string name = p.names.back();
+  std::string type = Lower(p.types.back());  // "a" or "cname"
+  if (existing == nullptr && name != "@" && !IsValidDnsName(Lower(name), 1)) {
+    return tl::unexpected(NameInvalid(name, "Microsoft.Network/privateDnsZones/" + p.types.back(),
+                                      "Record set names are '@' or DNS labels separated by dots."));
+  }
+  ARM_ASSIGN(Json doc, Envelope(p, body, existing, false));
+  const Json& zone = *txn_.Get(p.ParentKey());
+  std::string zone_name = Lower(zone.value("name", ""));
+  std::string other = p.ParentKey() + (type == "a" ? "/cname/" : "/a/") + Lower(name);
+  if (txn_.Get(other) != nullptr || (type == "cname" && name == "@")) {
+    return ArmFail(409, "Conflict",
+                   "The record set " + name + " cannot be created: a " +
+                       (type == "a" ? "CNAME" : "non-CNAME") +
+                       " record set with the same name exists (a CNAME must be the only record "
+                       "set at its name, and cannot be at the zone apex).");
+  }
+  Body b(&body, "");
+  ARM_ASSIGN(Body props, b.Object("properties"));
+  ARM_ASSIGN(auto ttl, props.Int("ttl"));
+  if (ttl && (*ttl < 0 || *ttl > 2147483647)) {
+    return tl::unexpected(BadContent("properties.ttl", "must be between 0 and 2147483647"));
+  }
+  Json& dp = doc["properties"];
+  dp["ttl"] = ttl ? *ttl : dp.value("ttl", int64_t{3600});
+  dp["fqdn"] = (name == "@" ? zone_name : Lower(name) + "." + zone_name) + ".";
+  dp["isAutoRegistered"] = false;
+  if (props.present() && props.json()->contains("metadata")) {
+    if (!(*props.json())["metadata"].is_object()) {
+      return tl::unexpected(BadContent("properties.metadata", "must be an object"));
+    }
+    dp["metadata"] = (*props.json())["metadata"];
+  } else if (!dp.contains("metadata")) {
+    dp["metadata"] = Json::object();
+  }
+  if (type == "a") {
+    bool present = false;
+    ARM_ASSIGN(auto records, props.Array("aRecords", &present));
+    if (present || existing == nullptr) {
+      Json list = Json::array();
+      for (const auto& r : records) {
+        ARM_ASSIGN(auto ip, r.String("ipv4Address"));
+        if (!ip || !ParseIpv4(*ip)) {
+          return tl::unexpected(BadContent(r.where() + ".ipv4Address", "must be an IPv4 address"));
+        }
+        list.push_back({{"ipv4Address", *ip}});
+      }
+      dp["aRecords"] = list;
+    }
+  } else {
+    ARM_ASSIGN(Body cname, props.Object("cnameRecord"));
+    ARM_ASSIGN(auto target, cname.String("cname"));
+    if (target) {
+      std::string t = *target;
+      if (!t.empty() && t.back() == '.') t.pop_back();
+      if (!IsValidDnsName(Lower(t), 1)) {
+        return tl::unexpected(BadContent("properties.cnameRecord.cname", "must be a DNS name"));
+      }
+      dp["cnameRecord"] = {{"cname", *target}};
+    } else if (!dp.contains("cnameRecord")) {
+      dp["cnameRecord"] = Json::object();
+    }
+  }
+  txn_.Put(p.Key(), doc);
+  return {};
+}
+
+ArmStatus Engine::PutVnetLink(const ArmPath& p, const Json& body, const Json* existing) {
+  if (existing == nullptr && !IsValidNetworkName(p.names.back())) {
+    return tl::unexpected(NameInvalid(p.names.back(),
+                                      "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
+                                      "Names are 1-80 word characters, '.', '-' or '_'."));
+  }
+  ARM_ASSIGN(Json doc, Envelope(p, body, existing, true, /*global_location=*/true));
+  Body b(&body, "");
+  ARM_ASSIGN(Body props, b.Object("properties"));
+  ARM_ASSIGN(std::string vnet_id, props.RefId("virtualNetwork"));
+  if (vnet_id.empty() && existing != nullptr) {
+    vnet_id = (*existing)["properties"]["virtualNetwork"].value("id", "");
+  }
+  if (vnet_id.empty()) return tl::unexpected(BadContent("properties.virtualNetwork.id", "is required"));
+  const Json* vnet = txn_.Get(Lower(vnet_id));
+  if (vnet == nullptr ||
+      !EqualsIgnoreCase(vnet->value("type", ""), "Microsoft.Network/virtualNetworks")) {
+    return tl::unexpected(InvalidReference(vnet_id, doc.value("id", "")));
+  }
+  ARM_ASSIGN(auto registration, props.Bool("registrationEnabled"));
+  ARM_ASSIGN(auto policy, props.Enum("resolutionPolicy", {"Default", "NxDomainRedirect"}));
+  Json& dp = doc["properties"];
+  bool reg = registration ? *registration : dp.value("registrationEnabled", false);
+  std::string key = p.Key();
+  std::string vnet_key = Lower(vnet_id);
+  for (const auto& k : txn_.Children(p.ParentKey(), "virtualnetworklinks")) {
+    if (k != key && Lower((*txn_.Get(k))["properties"]["virtualNetwork"].value("id", "")) == vnet_key) {
+      return ArmFail(409, "Conflict",
+                     "Virtual network " + vnet_id + " is already linked to private DNS zone " +
+                         txn_.Get(p.ParentKey())->value("name", "") + " by link " +
+                         txn_.Get(k)->value("name", "") + ".");
+    }
+  }
+  if (reg) {
+    for (const auto& [k, d] : txn_.documents()) {
+      if (k == key || !EqualsIgnoreCase(d->value("type", ""), "Microsoft.Network/privateDnsZones/virtualNetworkLinks")) {
+        continue;
+      }
+      if (Lower((*d)["properties"]["virtualNetwork"].value("id", "")) == vnet_key &&
+          (*d)["properties"].value("registrationEnabled", false)) {
+        return ArmFail(400, "BadRequest",
+                       "Virtual network " + vnet_id + " already has a registration-enabled link (" +
+                           d->value("id", "") + "); a virtual network can be linked with "
+                           "auto-registration to only one private DNS zone.");
+      }
+    }
+  }
+  dp["virtualNetwork"] = {{"id", vnet->value("id", vnet_id)}};
+  dp["registrationEnabled"] = reg;
+  dp["resolutionPolicy"] = policy ? *policy : dp.value("resolutionPolicy", "Default");
+  dp["virtualNetworkLinkState"] = "Completed";
+  txn_.Put(key, doc);
+  return {};
+}
+
+Json Engine::RenderZone(const Json& doc) const {
+  Json out = doc;
+  std::string key = Lower(doc.value("id", ""));
+  auto links = txn_.Children(key, "virtualnetworklinks");
+  int with_registration = 0;
+  for (const auto& k : links) with_registration += (*txn_.Get(k))["properties"].value("registrationEnabled", false) ? 1 : 0;
+  Json& dp = out["properties"];
+  dp["maxNumberOfRecordSets"] = 25000;
+  dp["numberOfRecordSets"] = txn_.Children(key, "a").size() + txn_.Children(key, "cname").size() + 1;
+  dp["maxNumberOfVirtualNetworkLinks"] = 1000;
+  dp["numberOfVirtualNetworkLinks"] = links.size();
+  dp["maxNumberOfVirtualNetworkLinksWithRegistration"] = 100;
+  dp["numberOfVirtualNetworkLinksWithRegistration"] = with_registration;
+  return out;
+}
+
+Json Engine::RenderRecordSet(const Json& doc) const { return doc; }
+
+}  // namespace cove::arm

@@ -1,0 +1,376 @@
+// Microsoft.ContainerRegistry registries, replications, private endpoint connections and
+// private link resources.
+#include <algorithm>
+#include <ctime>
+
+#include "arm/engine.h"
+
+namespace cove::arm {
+namespace {
+
+const char* kRegistryType = "Microsoft.ContainerRegistry/registries";
+
+bool IsValidRegistryName(std::string_view n) {
+  if (n.size() < 5 || n.size() > 50) return false;
+  return std::all_of(n.begin(), n.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)); });
+}
+
+bool IsValidRegion(std::string_view r) {
+  if (r.size() < 2 || r.size() > 40) return false;
+  return std::all_of(r.begin(), r.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+  });
+}
+
+std::string NowIso(const Clock* clock) {
+  SystemClock system;
+  const Clock& c = clock ? *clock : static_cast<const Clock&>(system);
+  std::time_t t = static_cast<std::time_t>(UnixSeconds(c.Now()));
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S.0000000+00:00", &tm);
+  return buf;
+}
+
+ArmError SkuError(const std::string& code, const std::string& what, const std::string& sku) {
+  return ArmError{400, code,
+                  what + " is not supported for the SKU " + sku +
+                      ". For more information, please visit https://aka.ms/acr/private-link."};
+}
+
+}  // namespace
+
+std::string Engine::FindRegistryKeyByName(const std::string& lower_name) const {
+  std::string suffix = "/providers/microsoft.containerregistry/registries/" + lower_name;
+  for (const auto& [k, d] : txn_.documents()) {
+    if (k.size() > suffix.size() && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      return k;
+    }
+  }
+  return "";
+}
+
+std::vector<std::string> Engine::RegistryRegions(const std::string& registry_key) const {
+  std::vector<std::string> out;
+  const Json* r = txn_.Get(registry_key);
+  if (r == nullptr) return out;
+  std::string home = r->value("location", "");
+  out.push_back(home);
+  std::vector<std::string> replicas;
+  for (const auto& k : txn_.Children(registry_key, "replications")) {
+    std::string loc = txn_.Get(k)->value("location", "");
+    if (loc != home && std::find(replicas.begin(), replicas.end(), loc) == replicas.end()) {
+      replicas.push_back(loc);
+    }
+  }
+  std::sort(replicas.begin(), replicas.end());
+  out.insert(out.end(), replicas.begin(), replicas.end());
+  return out;
+}
+
+std::vector<std::string> Engine::EndpointsOf(const std::string& registry_key) const {
+  std::vector<std::string> out;
+  for (const auto& k : txn_.Children(registry_key, "privateendpointconnections")) {
+    std::string pe_id = (*txn_.Get(k))["properties"]["privateEndpoint"].value("id", "");
+    if (txn_.Get(Lower(pe_id)) != nullptr) out.push_back(Lower(pe_id));
+  }
+  return out;
+}
+
+ArmStatus Engine::PutRegistry(const ArmPath& p, const Json& body, const Json* existing) {
+  std::string key = p.Key();
+  std::string name = p.names.back();
+  if (existing == nullptr) {
+    if (!IsValidRegistryName(name)) {
+      return tl::unexpected(NameInvalid(name, kRegistryType,
+                                        "Registry names may contain only alpha numeric "
+                                        "characters and must be between 5 and 50 characters."));
+    }
+    std::string other = FindRegistryKeyByName(Lower(name));
+    if (!other.empty()) {
+      return ArmFail(409, "AlreadyInUse",
+                     "The registry DNS name " + Lower(name) + "." + options_.dns_suffix +
+                         " is already in use. You can check if the name is already claimed using "
+                         "following API: https://docs.microsoft.com/en-us/rest/api/"
+                         "containerregistry/registries/checknameavailability");
+    }
+  }
+  ARM_ASSIGN(Json doc, Envelope(p, body, existing, true));
+  Body b(&body, "");
+  ARM_ASSIGN(Body sku_body, b.Object("sku"));
+  ARM_ASSIGN(auto sku, sku_body.Enum("name", {"Basic", "Standard", "Premium", "Classic"}));
+  if (!sku && existing != nullptr) sku = (*existing)["sku"].value("name", "");
+  if (!sku) return tl::unexpected(BadContent("sku.name", "is required"));
+  if (*sku == "Classic") {
+    return ArmFail(400, "ClassicSkuNotSupported", "The Classic SKU is retired; use Basic, Standard or Premium.");
+  }
+  ARM_ASSIGN(Body props, b.Object("properties"));
+  const Json* old = existing != nullptr ? &(*existing)["properties"] : nullptr;
+  auto old_bool = [&](const char* f, bool def) { return old ? old->value(f, def) : def; };
+  auto old_str = [&](const char* f, const char* def) { return old ? old->value(f, std::string(def)) : std::string(def); };
+  ARM_ASSIGN(auto admin, props.Bool("adminUserEnabled"));
+  ARM_ASSIGN(auto public_access, props.Enum("publicNetworkAccess", {"Enabled", "Disabled"}));
+  ARM_ASSIGN(auto bypass, props.Enum("networkRuleBypassOptions", {"AzureServices", "None"}));
+  ARM_ASSIGN(auto data_endpoint, props.Bool("dataEndpointEnabled"));
+  ARM_ASSIGN(auto anonymous, props.Bool("anonymousPullEnabled"));
+  ARM_ASSIGN(auto zone_redundancy, props.Enum("zoneRedundancy", {"Enabled", "Disabled"}));
+  ARM_ASSIGN(Body rules, props.Object("networkRuleSet"));
+  Json rule_set = old && old->contains("networkRuleSet")
+                      ? (*old)["networkRuleSet"]
+                      : Json{{"defaultAction", "Allow"},
+                             {"ipRules", Json::array()},
+                             {"virtualNetworkRules", Json::array()}};
+  if (rules.present()) {
+    ARM_ASSIGN(auto action, rules.Enum("defaultAction", {"Allow", "Deny"}));
+    ARM_ASSIGN(auto ip_rules, rules.Array("ipRules"));
+    ARM_ASSIGN(auto vnet_rules, rules.Array("virtualNetworkRules"));
+    Json ips = Json::array(), vnets = Json::array();
+    for (const auto& r : ip_rules) {
+      ARM_ASSIGN(auto value, r.String("value"));
+      if (!value) {
+        ARM_ASSIGN(auto alt, r.String("ipAddressOrRange"));
+        value = alt;
+      }
+      ARM_ASSIGN(auto act, r.Enum("action", {"Allow"}));
+      if (!value || value->empty()) return tl::unexpected(BadContent(r.where() + ".value", "is required"));
+      CidrParse c = ParseCidr(*value);
+      if (!ParseIpv4(*value) && !(c.cidr && c.aligned)) {
+        return ArmFail(400, "InvalidIpRule",
+                       "IP rule '" + *value + "' is not a valid IPv4 address or CIDR range "
+                       "(for example 203.0.113.7 or 203.0.113.0/24).");
+      }
+      ips.push_back({{"value", *value}, {"action", act ? *act : "Allow"}});
+    }
+    for (const auto& r : vnet_rules) {
+      ARM_ASSIGN(auto id, r.String("id"));
+      if (!id) {
+        ARM_ASSIGN(auto alt, r.String("virtualNetworkResourceId"));
+        id = alt;
+      }
+      if (!id || id->empty()) return tl::unexpected(BadContent(r.where() + ".id", "is required"));
+      const Json* subnet = txn_.Get(Lower(*id));
+      if (subnet == nullptr ||
+          !EqualsIgnoreCase(subnet->value("type", ""), "Microsoft.Network/virtualNetworks/subnets")) {
+        return tl::unexpected(InvalidReference(*id, doc.value("id", "")));
+      }
+      vnets.push_back({{"id", subnet->value("id", *id)}, {"action", "Allow"}});
+    }
+    rule_set = {{"defaultAction", action ? *action : "Allow"},
+                {"ipRules", ips},
+                {"virtualNetworkRules", vnets}};
+  }
+  std::string pna = public_access ? *public_access : old_str("publicNetworkAccess", "Enabled");
+  bool dep = data_endpoint ? *data_endpoint : old_bool("dataEndpointEnabled", false);
+  bool anon = anonymous ? *anonymous : old_bool("anonymousPullEnabled", false);
+  if (*sku != "Premium") {
+    if (pna == "Disabled") {
+      return ArmFail(400, "DisablingPublicNetworkAccessNotSupported",
+                     "Disabling public network access is not supported for the SKU " + *sku +
+                         ". For more information, please visit https://aka.ms/acr/private-link.");
+    }
+    if (rule_set.value("defaultAction", "Allow") != "Allow" || !rule_set["ipRules"].empty() ||
+        !rule_set["virtualNetworkRules"].empty()) {
+      return tl::unexpected(SkuError("NetworkRuleSetNotSupported", "Network rule set", *sku));
+    }
+    if (dep) return tl::unexpected(SkuError("DataEndpointNotSupported", "Dedicated data endpoint", *sku));
+    if (!txn_.Children(key, "replications").empty()) {
+      return tl::unexpected(SkuError("GeoReplicationNotSupported",
+                                     "Geo-replication (this registry has replications)", *sku));
+    }
+    if (!txn_.Children(key, "privateendpointconnections").empty()) {
+      return tl::unexpected(SkuError("PrivateEndpointNotSupportedForSku",
+                                     "Private endpoint (this registry has private endpoint "
+                                     "connections)", *sku));
+    }
+  }
+  if (*sku == "Basic" && anon) {
+    return tl::unexpected(SkuError("AnonymousPullNotSupported", "Anonymous pull", *sku));
+  }
+  if (!rule_set["virtualNetworkRules"].empty() && !EndpointsOf(key).empty()) {
+    return ArmFail(400, "PrivateEndpointAndVirtualNetworkRulesNotSupported",
+                   "Registry " + doc.value("name", "") +
+                       " has private endpoint connections; a registry cannot use both "
+                       "service-endpoint (virtual network) rules and private endpoints.");
+  }
+  doc["sku"] = {{"name", *sku}, {"tier", *sku}};
+  Json& dp = doc["properties"];
+  dp["loginServer"] = Lower(doc.value("name", name)) + "." + options_.dns_suffix;
+  if (!dp.contains("creationDate")) dp["creationDate"] = NowIso(options_.clock);
+  dp["adminUserEnabled"] = admin ? *admin : old_bool("adminUserEnabled", false);
+  dp["publicNetworkAccess"] = pna;
+  dp["networkRuleSet"] = rule_set;
+  dp["networkRuleBypassOptions"] = bypass ? *bypass : old_str("networkRuleBypassOptions", "AzureServices");
+  dp["dataEndpointEnabled"] = dep;
+  dp["anonymousPullEnabled"] = anon;
+  dp["zoneRedundancy"] = zone_redundancy ? *zone_redundancy : old_str("zoneRedundancy", "Disabled");
+  dp["encryption"] = {{"status", "disabled"}};
+  dp["status"] = {{"displayStatus", "Ready"}};
+  for (const char* f : {"privateEndpointConnections", "dataEndpointHostNames"}) dp.erase(f);
+  txn_.Put(key, doc);
+  return {};
+}
+
+ArmStatus Engine::PutReplication(const ArmPath& p, const Json& body, const Json* existing) {
+  std::string registry_key = p.ParentKey();
+  const Json& registry = *txn_.Get(registry_key);
+  std::string sku = registry["sku"].value("name", "");
+  if (sku != "Premium") {
+    return tl::unexpected(SkuError("GeoReplicationNotSupported", "Geo-replication", sku));
+  }
+  Json with_location = body;
+  if (!with_location.contains("location") || with_location["location"].is_null()) {
+    with_location["location"] = p.names.back();  // az names replications after their region
+  }
+  ARM_ASSIGN(Json doc, Envelope(p, with_location, existing, true));
+  std::string region = doc.value("location", "");
+  if (!IsValidRegion(region)) {
+    return ArmFail(400, "LocationNotAvailableForResourceType",
+                   "The provided location '" + region + "' is not a valid region name.");
+  }
+  if (existing == nullptr) {
+    if (!IsValidRegion(Lower(p.names.back()))) {
+      return tl::unexpected(NameInvalid(p.names.back(), "Microsoft.ContainerRegistry/registries/replications",
+                                        "Replication names are 5-50 alphanumerics (az uses the region name)."));
+    }
+    for (const auto& r : RegistryRegions(registry_key)) {
+      if (r == region) {
+        return ArmFail(409, "ReplicationAlreadyExists",
+                       "Registry " + registry.value("name", "") + " already has a replication in "
+                       "region " + region + (r == registry.value("location", "") ? " (its home region)" : "") + ".");
+      }
+    }
+  }
+  Body b(&with_location, "");
+  ARM_ASSIGN(Body props, b.Object("properties"));
+  ARM_ASSIGN(auto endpoint_enabled, props.Bool("regionEndpointEnabled"));
+  ARM_ASSIGN(auto zone_redundancy, props.Enum("zoneRedundancy", {"Enabled", "Disabled"}));
+  Json& dp = doc["properties"];
+  dp["regionEndpointEnabled"] = endpoint_enabled ? *endpoint_enabled : dp.value("regionEndpointEnabled", true);
+  dp["zoneRedundancy"] = zone_redundancy ? *zone_redundancy : dp.value("zoneRedundancy", "Disabled");
+  dp["status"] = {{"displayStatus", "Ready"}};
+  txn_.Put(p.Key(), doc);
+  // Every connected private endpoint gains a registry_data_<region> member (and its DNS records).
+  for (const auto& pe : EndpointsOf(registry_key)) ARM_TRY(SyncEndpoint(pe));
+  return {};
+}
+
+ArmStatus Engine::DeleteReplication(const std::string& key) {
+  std::string registry_key = ParentOfKey(key);
+  txn_.EraseTree(key);
+  for (const auto& pe : EndpointsOf(registry_key)) ARM_TRY(SyncEndpoint(pe));
+  return {};
+}
+
+ArmStatus Engine::PutConnection(const ArmPath& p, const Json& body, const Json* existing) {
+  if (existing == nullptr) {
+    return ArmFail(404, "PrivateEndpointConnectionNotFound",
+                   "Private endpoint connection '" + p.names.back() +
+                       "' was not found. Connections are created by creating a private endpoint "
+                       "that targets the registry.");
+  }
+  Json doc = *existing;
+  Body b(&body, "");
+  ARM_ASSIGN(Body props, b.Object("properties"));
+  ARM_ASSIGN(Body state, props.Object("privateLinkServiceConnectionState"));
+  ARM_ASSIGN(auto status, state.Enum("status", {"Approved", "Pending", "Rejected", "Disconnected"}));
+  ARM_ASSIGN(auto description, state.String("description"));
+  Json& s = doc["properties"]["privateLinkServiceConnectionState"];
+  std::string current = s.value("status", "");
+  if (status && *status != current) {
+    if (current == "Rejected") {
+      return ArmFail(400, "PrivateEndpointConnectionStatusChangeNotAllowed",
+                     "Private endpoint connection " + doc.value("name", "") +
+                         " was rejected; a rejected connection cannot be approved again. Delete "
+                         "and recreate the private endpoint.");
+    }
+    if (*status == "Pending" || *status == "Disconnected") {
+      return ArmFail(400, "PrivateEndpointConnectionStatusChangeNotAllowed",
+                     "A private endpoint connection can only be set to Approved or Rejected, not " +
+                         *status + ".");
+    }
+    s["status"] = *status;
+  }
+  if (description) s["description"] = *description;
+  doc["properties"]["provisioningState"] = "Succeeded";
+  txn_.Put(p.Key(), doc);
+  return {};
+}
+
+ArmStatus Engine::DeleteConnection(const std::string& key) {
+  txn_.EraseTree(key);
+  return {};
+}
+
+ArmStatus Engine::DeleteRegistry(const std::string& key) {
+  txn_.EraseTree(key);
+  return {};
+}
+
+ArmResult<ArmResponse> Engine::CheckNameAvailability(const std::string& text) {
+  Json body = Json::parse(text.empty() ? "{}" : text, nullptr, false);
+  if (!body.is_object()) return tl::unexpected(BadContent("$", "must be a JSON object"));
+  Body b(&body, "");
+  ARM_ASSIGN(auto name, b.String("name"));
+  ARM_ASSIGN(auto type, b.String("type"));
+  if (!name) return tl::unexpected(BadContent("name", "is required"));
+  if (type && !EqualsIgnoreCase(*type, kRegistryType)) {
+    return tl::unexpected(BadContent("type", "must be Microsoft.ContainerRegistry/registries"));
+  }
+  Json out;
+  if (!IsValidRegistryName(*name)) {
+    out = {{"nameAvailable", false},
+           {"reason", "Invalid"},
+           {"message", "The specified resource name is invalid: registry names may contain only "
+                       "alpha numeric characters and must be between 5 and 50 characters."}};
+  } else if (!FindRegistryKeyByName(Lower(*name)).empty()) {
+    out = {{"nameAvailable", false},
+           {"reason", "AlreadyExists"},
+           {"message", "The registry " + *name + " is already in use."}};
+  } else {
+    out = {{"nameAvailable", true}};
+  }
+  return ArmResponse{200, out};
+}
+
+ArmResult<ArmResponse> Engine::PrivateLinkResources(const ArmPath& p, bool single) {
+  std::string registry_key = p.ParentKey();
+  const Json& registry = *txn_.Get(registry_key);
+  if (single && !EqualsIgnoreCase(p.names.back(), "registry")) {
+    return ArmFail(404, "ResourceNotFound",
+                   "Private link resource '" + p.names.back() + "' was not found; registries offer "
+                   "one, 'registry'.");
+  }
+  Json members = Json::array({"registry"});
+  for (const auto& r : RegistryRegions(registry_key)) members.push_back("registry_data_" + r);
+  Json resource = {{"id", registry.value("id", "") + "/privateLinkResources/registry"},
+                   {"name", "registry"},
+                   {"type", "Microsoft.ContainerRegistry/registries/privateLinkResources"},
+                   {"properties",
+                    {{"groupId", "registry"},
+                     {"requiredMembers", members},
+                     {"requiredZoneNames", {"privatelink." + options_.dns_suffix}}}}};
+  if (single) return ArmResponse{200, resource};
+  return ArmResponse{200, Json{{"value", Json::array({resource})}}};
+}
+
+Json Engine::RenderRegistry(const Json& doc) const {
+  Json out = doc;
+  std::string key = Lower(doc.value("id", ""));
+  Json& dp = out["properties"];
+  Json hosts = Json::array();
+  if (dp.value("dataEndpointEnabled", false)) {
+    for (const auto& r : RegistryRegions(key)) {
+      hosts.push_back(Lower(doc.value("name", "")) + "." + r + ".data." + options_.dns_suffix);
+    }
+  }
+  dp["dataEndpointHostNames"] = hosts;
+  Json connections = Json::array();
+  for (const auto& k : txn_.Children(key, "privateendpointconnections")) {
+    connections.push_back(*txn_.Get(k));
+  }
+  dp["privateEndpointConnections"] = connections;
+  return out;
+}
+
+}  // namespace cove::arm

@@ -1,0 +1,157 @@
+// Snapshot: an immutable view of every control-plane resource after one committed change,
+// with the typed helpers that the data planes (registry, DNS, fabric, private link) read.
+//
+// The control plane builds a new Snapshot after each successful write and swaps it in; a
+// reader keeps the shared_ptr it loaded for as long as it likes and never blocks a writer.
+// `documents` holds the stored JSON of every resource by lowercased path key (the same
+// documents the REST API renders); the vectors below are derived from it.
+//
+// Thread-safety: immutable; share freely.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace cove::arm {
+
+using Json = nlohmann::json;
+using Documents = std::map<std::string, std::shared_ptr<const Json>>;
+
+struct IpRule {
+  std::string value;  // "203.0.113.7" or "203.0.113.0/24"
+  std::string action = "Allow";
+};
+
+struct RegistryView {
+  std::string id;               // as created
+  std::string name;             // lowercased (login servers are lowercase)
+  std::string subscription;
+  std::string resource_group;
+  std::string sku;              // Basic | Standard | Premium
+  std::string home_region;
+  std::vector<std::string> regions;  // home first, then replications (sorted)
+  std::string login_server;          // <name>.<suffix>
+  bool data_endpoint_enabled = false;
+  std::vector<std::string> data_endpoint_host_names;  // one per region when enabled
+  bool public_network_access = true;                   // publicNetworkAccess == Enabled
+  std::string default_action = "Allow";               // networkRuleSet.defaultAction
+  std::vector<IpRule> ip_rules;
+  bool bypass_azure_services = true;  // networkRuleBypassOptions == AzureServices
+  bool admin_user_enabled = false;
+  bool anonymous_pull_enabled = false;
+};
+
+struct EndpointMember {
+  std::string member_name;  // "registry" or "registry_data_<region>"
+  std::string group_id;     // "registry"
+  std::string ip;
+  std::vector<std::string> fqdns;
+  bool static_ip = false;
+};
+
+struct PrivateEndpointView {
+  std::string id;
+  std::string name;
+  std::string location;
+  std::string subnet_id;
+  std::string vnet_id;
+  std::string nic_id;
+  std::string target_id;         // the registry's id
+  std::string registry_name;     // lowercased
+  std::string connection_id;     // the registry's privateEndpointConnection
+  std::string connection_status; // Pending | Approved | Rejected | Disconnected
+  bool manual = false;
+  uint32_t link_id = 0;
+  std::vector<EndpointMember> members;
+};
+
+struct SubnetView {
+  std::string id;
+  std::string name;
+  std::string address_prefix;
+  std::string private_endpoint_network_policies;  // Disabled | Enabled | ...
+  std::string network_security_group_id;          // "" when none
+};
+
+struct PeeringView {
+  std::string id;
+  std::string name;
+  std::string remote_vnet_id;
+  std::string peering_state;  // Initiated | Connected | Disconnected
+  bool allow_virtual_network_access = true;
+  bool allow_forwarded_traffic = false;
+};
+
+struct VnetView {
+  std::string id;
+  std::string name;
+  std::string location;
+  std::vector<std::string> address_prefixes;
+  std::vector<std::string> dns_servers;
+  std::vector<SubnetView> subnets;
+  std::vector<PeeringView> peerings;
+};
+
+struct SecurityRuleView {
+  std::string name;
+  int priority = 0;
+  std::string direction, access, protocol;
+  std::vector<std::string> source_prefixes, destination_prefixes;
+  std::vector<std::string> source_ports, destination_ports;
+};
+
+struct NsgView {
+  std::string id;
+  std::string name;
+  std::vector<SecurityRuleView> rules;  // user rules by priority (defaults not included)
+};
+
+struct RecordSetView {
+  std::string type;  // "A" or "CNAME"
+  std::string name;  // relative: "myregistry", "@"
+  int64_t ttl = 3600;
+  std::vector<std::string> ipv4_addresses;
+  std::string cname;
+};
+
+struct VnetLinkView {
+  std::string id;
+  std::string name;
+  std::string vnet_id;
+  bool registration_enabled = false;
+  std::string resolution_policy = "Default";  // or NxDomainRedirect
+};
+
+struct ZoneView {
+  std::string id;
+  std::string name;  // lowercased, e.g. "privatelink.azurecr.io"
+  std::vector<RecordSetView> records;
+  std::vector<VnetLinkView> links;
+};
+
+struct Snapshot {
+  uint64_t version = 0;  // increases with every committed change
+  std::string dns_suffix;
+  Documents documents;
+  std::vector<RegistryView> registries;
+  std::vector<PrivateEndpointView> private_endpoints;
+  std::vector<VnetView> vnets;
+  std::vector<NsgView> network_security_groups;
+  std::vector<ZoneView> zones;
+
+  const RegistryView* FindRegistry(std::string_view name) const;
+  // Looks a resource document up by id (any casing); null when absent.
+  const Json* Find(std::string_view id) const;
+};
+using SnapshotPtr = std::shared_ptr<const Snapshot>;
+
+// Builds the typed views from documents (used by the control plane after each commit).
+SnapshotPtr BuildSnapshot(uint64_t version, std::string dns_suffix, Documents documents);
+
+}  // namespace cove::arm
