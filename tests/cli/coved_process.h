@@ -1,6 +1,6 @@
-// CovedProcess: starts the real coved with its ARM API on a loopback port 0 and a temp data
-// dir, learns the port from its stderr ("arm api listening on 127.0.0.1:<port>"), and kills it
-// by PID when destroyed. Test-only helper.
+// CovedProcess: starts the real coved with its ARM API (and registry) on loopback port 0 and a
+// temp data dir, learns the port from its stderr ("arm api listening on 127.0.0.1:<port>"), and
+// kills it by PID when destroyed. Test-only helper.
 //
 // Thread-safety: one thread owns the object; a reader thread drains coved's stderr.
 #pragma once
@@ -28,8 +28,9 @@ class CovedProcess {
       ::dup2(fds[1], 2);
       ::close(fds[0]);
       ::close(fds[1]);
-      ::execl(binary.c_str(), binary.c_str(), "--arm-listen", "127.0.0.1:0", "--data-dir",
-              data_dir.c_str(), static_cast<char*>(nullptr));
+      // The registry's own listener on a free port too, so parallel tests never collide.
+      ::execl(binary.c_str(), binary.c_str(), "--arm-listen", "127.0.0.1:0", "--insecure-listen",
+              "127.0.0.1:0", "--data-dir", data_dir.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
     ::close(fds[1]);

@@ -24,7 +24,8 @@ eq() { [ "$1" = "$2" ] || { echo "  expected: $2"; echo "  actual:   $1"; return
 start_coved() {
   local dir=$1
   mkdir -p "$dir/data"
-  "$COVED" --arm-listen 127.0.0.1:0 --data-dir "$dir/data" 2>"$dir/coved.log" &
+  "$COVED" --arm-listen 127.0.0.1:0 --insecure-listen 127.0.0.1:0 --data-dir "$dir/data" \
+    2>"$dir/coved.log" &
   pids+=($!)
   local port=
   for _ in $(seq 1 3000); do
@@ -92,7 +93,7 @@ check "public network access is Disabled" \
   eq "$(cove acr show -n myregistry --query publicNetworkAccess -o tsv)" Disabled
 out=$(cove network private-endpoint show -n nope -g myResourceGroup 2>&1); rc=$?
 check "show of a missing endpoint exits 3 with ARM's error" \
-  eq "$rc:$(echo "$out" | head -1 | cut -c1-27)" "3:ERROR: (ResourceNotFound) "
+  eq "$rc:$(echo "$out" | head -1 | cut -d' ' -f1-2)" "3:ERROR: (ResourceNotFound)"
 
 # ---- cove up on a fresh data dir ----
 start_coved "$work/up"
