@@ -56,7 +56,9 @@ const std::vector<ArgSpec>& GlobalArgs() {
       {.name = "--debug",
        .help = "Increase logging verbosity to show all debug logs.",
        .kind = ArgKind::kSwitch},
-      {.name = "--help", .aliases = {"-h"}, .help = "Show this help message and exit.",
+      {.name = "--help",
+       .aliases = {"-h"},
+       .help = "Show this help message and exit.",
        .kind = ArgKind::kSwitch},
       {.name = "--only-show-errors",
        .help = "Only show errors, suppressing warnings.",
@@ -110,9 +112,10 @@ std::string QuotedList(const std::vector<std::string>& values) {
 const ArgSpec& IdsArg() {
   static const ArgSpec kIds = {
       .name = "--ids",
-      .help = "One or more resource IDs (space-delimited). It should be a complete resource ID "
-              "containing all information of 'Resource Id' arguments. You should provide either "
-              "--ids or other 'Resource Id' arguments.",
+      .help =
+          "One or more resource IDs (space-delimited). It should be a complete resource ID "
+          "containing all information of 'Resource Id' arguments. You should provide either "
+          "--ids or other 'Resource Id' arguments.",
       .kind = ArgKind::kList};
   return kIds;
 }
@@ -269,15 +272,13 @@ void Registry::AddCommand(CommandSpec command) { commands_.push_back(std::move(c
 Registry::Lookup Registry::Find(const std::vector<std::string>& words) const {
   Lookup best;
   for (const auto& c : commands_) {
-    if (c.path.size() <= words.size() &&
-        std::equal(c.path.begin(), c.path.end(), words.begin()) &&
+    if (c.path.size() <= words.size() && std::equal(c.path.begin(), c.path.end(), words.begin()) &&
         c.path.size() > best.consumed) {
       best = Lookup{&c, nullptr, c.path.size()};
     }
   }
   for (const auto& g : groups_) {
-    if (g.path.size() <= words.size() &&
-        std::equal(g.path.begin(), g.path.end(), words.begin()) &&
+    if (g.path.size() <= words.size() && std::equal(g.path.begin(), g.path.end(), words.begin()) &&
         (g.path.size() > best.consumed || (best.command == nullptr && best.group == nullptr))) {
       best = Lookup{nullptr, &g, g.path.size()};
     }
@@ -303,7 +304,9 @@ void RenderArgSection(std::ostringstream& out, const std::string& title,
   });
   size_t width = 0;
   for (const ArgSpec* a : args) width = std::max(width, HelpNames(*a).size());
-  auto shown_required = [&](const ArgSpec* a) { return a->required && !(ids_optional && a->id_part); };
+  auto shown_required = [&](const ArgSpec* a) {
+    return a->required && !(ids_optional && a->id_part);
+  };
   bool any_required = std::any_of(args.begin(), args.end(), shown_required);
   out << "\n" << title << "\n";
   for (const ArgSpec* a : args) {

@@ -82,7 +82,7 @@ struct CommandSpec {
   std::vector<ArgSpec> args;
   Handler run;
   std::vector<std::pair<std::string, std::string>> examples;  // (title, command line)
-  bool supports_ids = false;  // adds --ids and makes id_part arguments optional with it
+  bool supports_ids = false;     // adds --ids and makes id_part arguments optional with it
   bool subscription_arg = true;  // takes the global --subscription
 };
 

@@ -15,9 +15,8 @@ ArmError ErrorFromResponse(int status, const std::string& body) {
                     e.value("message", std::string())};
   }
   std::string code = status == 404 ? "NotFound" : "HttpError" + std::to_string(status);
-  std::string message = body.empty() ? "Operation returned an invalid status code " +
-                                           std::to_string(status)
-                                     : body;
+  std::string message =
+      body.empty() ? "Operation returned an invalid status code " + std::to_string(status) : body;
   return ArmError{status, code, message};
 }
 
@@ -34,8 +33,9 @@ std::string ArmClient::Target(const std::string& url_or_path) const {
 
 ArmResult<HttpResponse> ArmClient::Send(const std::string& method, const std::string& target,
                                         const std::string& body) {
-  if (debug_) *debug_ << "DEBUG: Request URL: '" << http_.endpoint() << target << "'\n"
-                      << "DEBUG: Request method: '" << method << "'\n";
+  if (debug_)
+    *debug_ << "DEBUG: Request URL: '" << http_.endpoint() << target << "'\n"
+            << "DEBUG: Request method: '" << method << "'\n";
   if (debug_ && !body.empty()) *debug_ << "DEBUG: Request body:\n" << body << "\n";
   auto res = http_.Send(method, target, body);
   if (!res) return ArmFail(0, "", res.error().message);

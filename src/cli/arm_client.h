@@ -32,8 +32,8 @@ inline constexpr char kApiPrivateDns[] = "2020-06-01";
 inline constexpr char kApiAcr[] = "2023-11-01-preview";
 
 struct ArmError {
-  int status = 0;     // HTTP status; 0 when there was no HTTP answer
-  std::string code;   // ARM's error code; empty for transport failures
+  int status = 0;    // HTTP status; 0 when there was no HTTP answer
+  std::string code;  // ARM's error code; empty for transport failures
   std::string message;
 };
 

@@ -90,7 +90,8 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   if (outcome.value) {
     std::string error;
     bool flatten = command.path[0] == "network" || command.path[0] == "acr";
-    auto text = Render(AzView(*outcome.value, flatten), format, query ? &*query : nullptr, env.stdout_is_tty, &error);
+    auto text = Render(AzView(*outcome.value, flatten), format, query ? &*query : nullptr,
+                       env.stdout_is_tty, &error);
     if (!text) {
       err << "ERROR: " << error << "\n";
       return 1;
@@ -98,8 +99,8 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     out << *text;
   }
   if (result.args.Has("--verbose") || result.args.Has("--debug")) {
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
-                         .count();
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     char buf[64];
     std::snprintf(buf, sizeof(buf), "%.3f", seconds);
     err << "INFO: Command ran in " << buf << " seconds\n";

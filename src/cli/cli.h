@@ -49,6 +49,10 @@
 //   them on `acr update`), so one command builds the seed's registry.
 // - `--default-action` without Premium and other service rules are checked by coved, not by
 //   the client, so the error is ARM's own.
+// - Output is az's view of a service answer (cli/output.h AzView): `properties` flattened into
+//   each network / registry / private DNS resource and a `resourceGroup` field added, as az's
+//   SDKs do; property names stay the REST API's (`privateIPAddress`, as az's newer aaz-based
+//   commands print them; older az versions printed `privateIpAddress`).
 // - `deploy` and `up` are cove's, not az's (`az deployment` takes ARM templates; cove's file
 //   is a plain list of REST bodies).
 //

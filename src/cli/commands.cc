@@ -24,15 +24,16 @@ const Registry& Commands() {
 ArgSpec GroupArg(bool required, bool id_part) {
   return {.name = "--resource-group",
           .aliases = {"-g"},
-          .help = "Name of resource group. You can configure the default group using `az "
-                  "configure --defaults group=<name>` (not in cove).",
+          .help =
+              "Name of resource group. You can configure the default group using `az "
+              "configure --defaults group=<name>` (not in cove).",
           .required = required,
           .id_part = id_part};
 }
 
 ArgSpec NameArg(const std::string& help, bool required, bool id_part) {
-  return {.name = "--name", .aliases = {"-n"}, .help = help, .required = required,
-          .id_part = id_part};
+  return {
+      .name = "--name", .aliases = {"-n"}, .help = help, .required = required, .id_part = id_part};
 }
 
 ArgSpec LocationArg(const std::string& help_extra) {
@@ -43,20 +44,24 @@ ArgSpec LocationArg(const std::string& help_extra) {
 
 ArgSpec TagsArg() {
   return {.name = "--tags",
-          .help = "Space-separated tags: key[=value] [key[=value] ...]. Use \"\" to clear "
-                  "existing tags.",
+          .help =
+              "Space-separated tags: key[=value] [key[=value] ...]. Use \"\" to clear "
+              "existing tags.",
           .kind = ArgKind::kList};
 }
 
 ArgSpec YesArg() {
-  return {.name = "--yes", .aliases = {"-y"}, .help = "Do not prompt for confirmation.",
+  return {.name = "--yes",
+          .aliases = {"-y"},
+          .help = "Do not prompt for confirmation.",
           .kind = ArgKind::kSwitch};
 }
 
 ArgSpec NoWaitArg() {
   return {.name = "--no-wait",
-          .help = "Do not wait for the long-running operation to finish (cove's operations "
-                  "finish at once; accepted for scripts written for az).",
+          .help =
+              "Do not wait for the long-running operation to finish (cove's operations "
+              "finish at once; accepted for scripts written for az).",
           .kind = ArgKind::kSwitch};
 }
 
@@ -173,11 +178,12 @@ void AddShowListDelete(Registry& registry, const SimpleResource& r, bool show, b
     registry.AddCommand({.path = path("show"),
                          .summary = "Get the details of a " + r.noun + ".",
                          .args = with({NameArg(r.name_help)}),
-                         .run = [r](Context& ctx, const ParsedArgs& a) {
-                           return ForEachTarget(ctx, a, r.path_of, [&](const std::string& p) {
-                             return ShowAt(ctx, p, r.api);
-                           });
-                         },
+                         .run =
+                             [r](Context& ctx, const ParsedArgs& a) {
+                               return ForEachTarget(ctx, a, r.path_of, [&](const std::string& p) {
+                                 return ShowAt(ctx, p, r.api);
+                               });
+                             },
                          .supports_ids = true});
   }
   if (list) {
@@ -203,17 +209,19 @@ void AddShowListDelete(Registry& registry, const SimpleResource& r, bool show, b
     registry.AddCommand({.path = path("delete"),
                          .summary = "Delete a " + r.noun + ".",
                          .args = with(own),
-                         .run = [r](Context& ctx, const ParsedArgs& a) {
-                           if (r.delete_confirms) {
-                             if (auto stop = Confirm(ctx, a, "Are you sure you want to perform "
-                                                             "this operation?")) {
-                               return *stop;
-                             }
-                           }
-                           return ForEachTarget(ctx, a, r.path_of, [&](const std::string& p) {
-                             return DeleteAt(ctx, p, r.api);
-                           });
-                         },
+                         .run =
+                             [r](Context& ctx, const ParsedArgs& a) {
+                               if (r.delete_confirms) {
+                                 if (auto stop = Confirm(ctx, a,
+                                                         "Are you sure you want to perform "
+                                                         "this operation?")) {
+                                   return *stop;
+                                 }
+                               }
+                               return ForEachTarget(ctx, a, r.path_of, [&](const std::string& p) {
+                                 return DeleteAt(ctx, p, r.api);
+                               });
+                             },
                          .supports_ids = true});
   }
 }

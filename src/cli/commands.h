@@ -78,11 +78,11 @@ struct SimpleResource {
   std::string noun;                     // "network security group"
   std::string name_help;
   std::string api;
-  PathFn path_of;                       // one resource
-  PathFn list_path;                     // the collection (args may lack --name)
-  std::vector<ArgSpec> parent_args;     // e.g. --vnet-name, required for every command
-  bool list_group_optional = false;     // list without -g lists the subscription
-  PathFn subscription_list_path;        // used when -g is absent
+  PathFn path_of;                    // one resource
+  PathFn list_path;                  // the collection (args may lack --name)
+  std::vector<ArgSpec> parent_args;  // e.g. --vnet-name, required for every command
+  bool list_group_optional = false;  // list without -g lists the subscription
+  PathFn subscription_list_path;     // used when -g is absent
   bool delete_confirms = false;
 };
 void AddShowListDelete(Registry& registry, const SimpleResource& r, bool show = true,

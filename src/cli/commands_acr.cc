@@ -95,7 +95,8 @@ void ApplyRegistryArgs(const ParsedArgs& a, const json& current_rules, json& pro
 void AddRegistry(Registry& r) {
   r.AddGroup({{"acr"}, "Manage private registries with Azure Container Registries."});
   std::vector<ArgSpec> create_args = {
-      RegistryNameArg(), GroupArg(true, false),
+      RegistryNameArg(),
+      GroupArg(true, false),
       {.name = "--sku",
        .help = "The SKU of the container registry.",
        .required = true,
@@ -110,38 +111,40 @@ void AddRegistry(Registry& r) {
       {.path = {"acr", "create"},
        .summary = "Create an Azure Container Registry.",
        .args = create_args,
-       .run = [](Context& ctx, const ParsedArgs& a) {
-         auto sub = ctx.Subscription();
-         if (!sub) return Outcome::FromArm(sub.error());
-         std::string location;
-         if (auto l = a.Get("--location")) {
-           location = *l;
-         } else {
-           auto rl = GroupLocation(ctx, *sub, *a.Get("--resource-group"));
-           if (!rl) return Outcome::FromArm(rl.error());
-           location = *rl;
-         }
-         json props = {{"adminUserEnabled", false}};
-         ApplyRegistryArgs(a, json::object(), props);
-         if (auto z = a.Get("--zone-redundancy")) props["zoneRedundancy"] = *z;
-         json body = {{"location", location},
-                      {"sku", {{"name", *a.Get("--sku")}}},
-                      {"properties", props}};
-         if (a.Has("--tags")) body["tags"] = TagsJson(a.GetList("--tags"));
-         return PutAt(ctx,
-                      ResourcePath(*sub, *a.Get("--resource-group"), kRegistries, *a.Get("--name")),
-                      kApiAcr, body);
-       },
+       .run =
+           [](Context& ctx, const ParsedArgs& a) {
+             auto sub = ctx.Subscription();
+             if (!sub) return Outcome::FromArm(sub.error());
+             std::string location;
+             if (auto l = a.Get("--location")) {
+               location = *l;
+             } else {
+               auto rl = GroupLocation(ctx, *sub, *a.Get("--resource-group"));
+               if (!rl) return Outcome::FromArm(rl.error());
+               location = *rl;
+             }
+             json props = {{"adminUserEnabled", false}};
+             ApplyRegistryArgs(a, json::object(), props);
+             if (auto z = a.Get("--zone-redundancy")) props["zoneRedundancy"] = *z;
+             json body = {{"location", location},
+                          {"sku", {{"name", *a.Get("--sku")}}},
+                          {"properties", props}};
+             if (a.Has("--tags")) body["tags"] = TagsJson(a.GetList("--tags"));
+             return PutAt(
+                 ctx, ResourcePath(*sub, *a.Get("--resource-group"), kRegistries, *a.Get("--name")),
+                 kApiAcr, body);
+           },
        .examples = {{"Create a Premium registry (private endpoints need Premium).",
                      "cove acr create -n myregistry -g myResourceGroup --sku Premium -l westus"}}});
   r.AddCommand({.path = {"acr", "show"},
                 .summary = "Get the details of an Azure Container Registry.",
                 .args = {RegistryNameArg(), OptionalGroupArg()},
-                .run = [](Context& ctx, const ParsedArgs& a) {
-                  return WithRegistry(ctx, a, "--name", [&](const std::string& path) {
-                    return ShowAt(ctx, path, kApiAcr);
-                  });
-                },
+                .run =
+                    [](Context& ctx, const ParsedArgs& a) {
+                      return WithRegistry(ctx, a, "--name", [&](const std::string& path) {
+                        return ShowAt(ctx, path, kApiAcr);
+                      });
+                    },
                 .examples = {{"Get the resource id of a registry.",
                               "cove acr show -n myregistry --query id -o tsv"}}});
   r.AddCommand({.path = {"acr", "list"},
@@ -155,83 +158,86 @@ void AddRegistry(Registry& r) {
                                          : "/subscriptions/" + *sub;
                   return ListAt(ctx, base + "/providers/" + kRegistries, kApiAcr);
                 }});
-  std::vector<ArgSpec> update_args = {RegistryNameArg(), OptionalGroupArg(),
+  std::vector<ArgSpec> update_args = {RegistryNameArg(),
+                                      OptionalGroupArg(),
                                       {.name = "--sku",
                                        .help = "The SKU of the container registry.",
                                        .choices = {"Basic", "Standard", "Premium"}}};
   for (auto& a : RegistryPropertyArgs()) update_args.push_back(a);
-  r.AddCommand(
-      {.path = {"acr", "update"},
-       .summary = "Update an Azure Container Registry.",
-       .args = update_args,
-       .run = [](Context& ctx, const ParsedArgs& a) {
-         return WithRegistry(ctx, a, "--name", [&](const std::string& path) {
-           auto arm = ctx.Arm();
-           if (!arm) return Outcome::FromArm(arm.error());
-           auto current = (*arm)->Get(path, kApiAcr);
-           if (!current) return Outcome::FromArm(current.error());
-           json rules = json::object();
-           if (current->contains("properties") && (*current)["properties"].is_object() &&
-               (*current)["properties"].contains("networkRuleSet")) {
-             rules = (*current)["properties"]["networkRuleSet"];
-           }
-           json props = json::object();
-           ApplyRegistryArgs(a, rules, props);
-           json body = json::object();
-           if (!props.empty()) body["properties"] = props;
-           if (auto s = a.Get("--sku")) body["sku"] = {{"name", *s}};
-           if (a.Has("--tags")) body["tags"] = TagsJson(a.GetList("--tags"));
-           auto res = (*arm)->Patch(path, kApiAcr, body);
-           if (!res) return Outcome::FromArm(res.error());
-           return Outcome::Value(*res);
-         });
-       },
-       .examples = {{"Disable public network access (the seed's last step).",
-                     "cove acr update -n myregistry --public-network-enabled false"}}});
+  r.AddCommand({.path = {"acr", "update"},
+                .summary = "Update an Azure Container Registry.",
+                .args = update_args,
+                .run =
+                    [](Context& ctx, const ParsedArgs& a) {
+                      return WithRegistry(ctx, a, "--name", [&](const std::string& path) {
+                        auto arm = ctx.Arm();
+                        if (!arm) return Outcome::FromArm(arm.error());
+                        auto current = (*arm)->Get(path, kApiAcr);
+                        if (!current) return Outcome::FromArm(current.error());
+                        json rules = json::object();
+                        if (current->contains("properties") &&
+                            (*current)["properties"].is_object() &&
+                            (*current)["properties"].contains("networkRuleSet")) {
+                          rules = (*current)["properties"]["networkRuleSet"];
+                        }
+                        json props = json::object();
+                        ApplyRegistryArgs(a, rules, props);
+                        json body = json::object();
+                        if (!props.empty()) body["properties"] = props;
+                        if (auto s = a.Get("--sku")) body["sku"] = {{"name", *s}};
+                        if (a.Has("--tags")) body["tags"] = TagsJson(a.GetList("--tags"));
+                        auto res = (*arm)->Patch(path, kApiAcr, body);
+                        if (!res) return Outcome::FromArm(res.error());
+                        return Outcome::Value(*res);
+                      });
+                    },
+                .examples = {{"Disable public network access (the seed's last step).",
+                              "cove acr update -n myregistry --public-network-enabled false"}}});
   r.AddCommand({.path = {"acr", "delete"},
                 .summary = "Delete an Azure Container Registry.",
                 .args = {RegistryNameArg(), OptionalGroupArg(), YesArg()},
                 .run = [](Context& ctx, const ParsedArgs& a) {
-                  if (auto stop = Confirm(ctx, a, "Are you sure you want to delete the registry '" +
-                                                      *a.Get("--name") + "'?")) {
+                  if (auto stop = Confirm(ctx, a,
+                                          "Are you sure you want to delete the registry '" +
+                                              *a.Get("--name") + "'?")) {
                     return *stop;
                   }
                   return WithRegistry(ctx, a, "--name", [&](const std::string& path) {
                     return DeleteAt(ctx, path, kApiAcr);
                   });
                 }});
-  r.AddCommand(
-      {.path = {"acr", "show-endpoints"},
-       .summary = "Display registry endpoints.",
-       .args = {RegistryNameArg(), OptionalGroupArg()},
-       .run = [](Context& ctx, const ParsedArgs& a) {
-         return WithRegistry(ctx, a, "--name", [&](const std::string& path) {
-           auto arm = ctx.Arm();
-           if (!arm) return Outcome::FromArm(arm.error());
-           auto reg = (*arm)->Get(path, kApiAcr);
-           if (!reg) return Outcome::FromArm(reg.error(), true);
-           const json& props = (*reg)["properties"];
-           json endpoints = json::array();
-           if (props.value("dataEndpointEnabled", false) &&
-               props.contains("dataEndpointHostNames") &&
-               props["dataEndpointHostNames"].is_array()) {
-             for (const auto& host : props["dataEndpointHostNames"]) {
-               std::string h = host.get<std::string>();
-               size_t first = h.find('.');
-               size_t second = h.find('.', first + 1);
-               std::string region = first == std::string::npos || second == std::string::npos
-                                        ? ""
-                                        : h.substr(first + 1, second - first - 1);
-               endpoints.push_back({{"endpoint", h}, {"region", region}});
-             }
-           } else {
-             endpoints.push_back({{"endpoint", "*.blob.core.windows.net"},
-                                  {"region", "All regions"}});
-           }
-           return Outcome::Value(json{{"dataEndpoints", endpoints},
-                                      {"loginServer", props.value("loginServer", "")}});
-         });
-       }});
+  r.AddCommand({.path = {"acr", "show-endpoints"},
+                .summary = "Display registry endpoints.",
+                .args = {RegistryNameArg(), OptionalGroupArg()},
+                .run = [](Context& ctx, const ParsedArgs& a) {
+                  return WithRegistry(ctx, a, "--name", [&](const std::string& path) {
+                    auto arm = ctx.Arm();
+                    if (!arm) return Outcome::FromArm(arm.error());
+                    auto reg = (*arm)->Get(path, kApiAcr);
+                    if (!reg) return Outcome::FromArm(reg.error(), true);
+                    const json& props = (*reg)["properties"];
+                    json endpoints = json::array();
+                    if (props.value("dataEndpointEnabled", false) &&
+                        props.contains("dataEndpointHostNames") &&
+                        props["dataEndpointHostNames"].is_array()) {
+                      for (const auto& host : props["dataEndpointHostNames"]) {
+                        std::string h = host.get<std::string>();
+                        size_t first = h.find('.');
+                        size_t second = h.find('.', first + 1);
+                        std::string region =
+                            first == std::string::npos || second == std::string::npos
+                                ? ""
+                                : h.substr(first + 1, second - first - 1);
+                        endpoints.push_back({{"endpoint", h}, {"region", region}});
+                      }
+                    } else {
+                      endpoints.push_back(
+                          {{"endpoint", "*.blob.core.windows.net"}, {"region", "All regions"}});
+                    }
+                    return Outcome::Value(json{{"dataEndpoints", endpoints},
+                                               {"loginServer", props.value("loginServer", "")}});
+                  });
+                }});
   r.AddCommand({.path = {"acr", "check-name"},
                 .summary = "Checks if an Azure Container Registry name is valid and available "
                            "for use.",
@@ -250,13 +256,12 @@ void AddRegistry(Registry& r) {
                 }});
 }
 
-ArgSpec RegistryArg() {
-  return RegistryNameArg("--registry", {"-r"});
-}
+ArgSpec RegistryArg() { return RegistryNameArg("--registry", {"-r"}); }
 
 void AddReplication(Registry& r) {
-  r.AddGroup({{"acr", "replication"}, "Manage geo-replicated regions of Azure Container "
-                                      "Registries."});
+  r.AddGroup({{"acr", "replication"},
+              "Manage geo-replicated regions of Azure Container "
+              "Registries."});
   r.AddCommand(
       {.path = {"acr", "replication", "create"},
        .summary = "Create a replicated region for an Azure Container Registry.",
@@ -280,18 +285,20 @@ void AddReplication(Registry& r) {
                          "registry or replication.",
                  .choices = {"Disabled", "Enabled"}},
                 TagsArg()},
-       .run = [](Context& ctx, const ParsedArgs& a) {
-         return WithRegistry(ctx, a, "--registry", [&](const std::string& registry) {
-           std::string location = *a.Get("--location");
-           json props = json::object();
-           if (auto v = a.GetBool("--region-endpoint-enabled")) props["regionEndpointEnabled"] = *v;
-           if (auto z = a.Get("--zone-redundancy")) props["zoneRedundancy"] = *z;
-           json body = {{"location", location}, {"properties", props}};
-           if (a.Has("--tags")) body["tags"] = TagsJson(a.GetList("--tags"));
-           return PutAt(ctx, registry + "/replications/" + a.GetOr("--name", location), kApiAcr,
-                        body);
-         });
-       },
+       .run =
+           [](Context& ctx, const ParsedArgs& a) {
+             return WithRegistry(ctx, a, "--registry", [&](const std::string& registry) {
+               std::string location = *a.Get("--location");
+               json props = json::object();
+               if (auto v = a.GetBool("--region-endpoint-enabled"))
+                 props["regionEndpointEnabled"] = *v;
+               if (auto z = a.Get("--zone-redundancy")) props["zoneRedundancy"] = *z;
+               json body = {{"location", location}, {"properties", props}};
+               if (a.Has("--tags")) body["tags"] = TagsJson(a.GetList("--tags"));
+               return PutAt(ctx, registry + "/replications/" + a.GetOr("--name", location), kApiAcr,
+                            body);
+             });
+           },
        .examples = {{"Replicate a registry to East US.",
                      "cove acr replication create -r myregistry -l eastus"}}});
   auto child = [](const std::string& collection, bool show) {
@@ -352,7 +359,9 @@ void AddReplication(Registry& r) {
          .summary = (verb == "approve" ? "Approve" : "Reject") +
                     std::string(" a private endpoint connection request for a container "
                                 "registry."),
-         .args = {connection_name, RegistryArg(), OptionalGroupArg(),
+         .args = {connection_name,
+                  RegistryArg(),
+                  OptionalGroupArg(),
                   {.name = "--description", .help = "Comments for the " + verb + " operation."}},
          .run = [verb](Context& ctx, const ParsedArgs& a) {
            return WithRegistry(ctx, a, "--registry", [&](const std::string& registry) {
@@ -376,9 +385,9 @@ void AddReplication(Registry& r) {
 void AddNetworkRule(Registry& r) {
   r.AddGroup({{"acr", "network-rule"}, "Manage network rules for Azure Container Registries."});
   std::vector<ArgSpec> args = {
-      RegistryNameArg(), OptionalGroupArg(),
-      {.name = "--ip-address",
-       .help = "IPv4 address or CIDR range."},
+      RegistryNameArg(),
+      OptionalGroupArg(),
+      {.name = "--ip-address", .help = "IPv4 address or CIDR range."},
       {.name = "--subnet",
        .help = "Name or ID of subnet. If name is supplied, `--vnet-name` must be supplied."},
       {.name = "--vnet-name", .help = "Name of a virtual network."}};
@@ -440,23 +449,23 @@ void AddNetworkRule(Registry& r) {
                 .summary = "Remove a network rule.",
                 .args = args,
                 .run = edit(false)});
-  r.AddCommand({.path = {"acr", "network-rule", "list"},
-                .summary = "List network rules.",
-                .args = {RegistryNameArg(), OptionalGroupArg()},
-                .run = [](Context& ctx, const ParsedArgs& a) {
-                  return WithRegistry(ctx, a, "--name", [&](const std::string& path) {
-                    auto arm = ctx.Arm();
-                    if (!arm) return Outcome::FromArm(arm.error());
-                    auto reg = (*arm)->Get(path, kApiAcr);
-                    if (!reg) return Outcome::FromArm(reg.error());
-                    json rules = (*reg)["properties"].value("networkRuleSet", json::object());
-                    if (!rules.is_object()) rules = json::object();
-                    return Outcome::Value(
-                        json{{"ipRules", rules.value("ipRules", json::array())},
-                             {"virtualNetworkRules",
-                              rules.value("virtualNetworkRules", json::array())}});
-                  });
-                }});
+  r.AddCommand(
+      {.path = {"acr", "network-rule", "list"},
+       .summary = "List network rules.",
+       .args = {RegistryNameArg(), OptionalGroupArg()},
+       .run = [](Context& ctx, const ParsedArgs& a) {
+         return WithRegistry(ctx, a, "--name", [&](const std::string& path) {
+           auto arm = ctx.Arm();
+           if (!arm) return Outcome::FromArm(arm.error());
+           auto reg = (*arm)->Get(path, kApiAcr);
+           if (!reg) return Outcome::FromArm(reg.error());
+           json rules = (*reg)["properties"].value("networkRuleSet", json::object());
+           if (!rules.is_object()) rules = json::object();
+           return Outcome::Value(
+               json{{"ipRules", rules.value("ipRules", json::array())},
+                    {"virtualNetworkRules", rules.value("virtualNetworkRules", json::array())}});
+         });
+       }});
 }
 
 }  // namespace

@@ -69,7 +69,8 @@ void AddVnet(Registry& r) {
                  .help = "Space-separated list of IP address prefixes for the VNet.",
                  .kind = ArgKind::kList,
                  .default_text = "10.0.0.0/16"},
-                {.name = "--subnet-name", .help = "Name of a new subnet to create within the VNet."},
+                {.name = "--subnet-name",
+                 .help = "Name of a new subnet to create within the VNet."},
                 {.name = "--subnet-prefixes",
                  .help = "Space-separated list of address prefixes in CIDR format for the new "
                          "subnet. If omitted, automatically reserves a /24 (or as large as "
@@ -83,50 +84,53 @@ void AddVnet(Registry& r) {
                  .help = "Name or ID of a network security group (NSG) for the new subnet."},
                 LocationArg(" If not specified, the location of the resource group will be used."),
                 TagsArg()},
-       .run = [](Context& ctx, const ParsedArgs& a) {
-         return WithSub(ctx, [&](const std::string& sub) {
-           auto location = LocationOr(ctx, a, sub);
-           if (!location) return Outcome::FromArm(location.error());
-           std::vector<std::string> prefixes = a.GetList("--address-prefixes");
-           if (prefixes.empty()) prefixes = {"10.0.0.0/16"};
-           json body = {{"location", *location},
-                        {"properties", {{"addressSpace", {{"addressPrefixes", prefixes}}}}}};
-           if (a.Has("--tags")) body["tags"] = TagsJson(a.GetList("--tags"));
-           if (a.Has("--dns-servers")) {
-             body["properties"]["dhcpOptions"] = {{"dnsServers", a.GetList("--dns-servers")}};
-           }
-           if (auto subnet = a.Get("--subnet-name")) {
-             std::vector<std::string> sp = a.GetList("--subnet-prefixes");
-             if (sp.empty()) sp = {"10.0.0.0/24"};
-             json props = json::object();
-             if (sp.size() == 1) {
-               props["addressPrefix"] = sp[0];
-             } else {
-               props["addressPrefixes"] = sp;
-             }
-             if (auto nsg = a.Get("--network-security-group")) {
-               props["networkSecurityGroup"] = {
-                   {"id", NameOrId(*nsg, sub, *a.Get("--resource-group"), kNsgs)}};
-             }
-             body["properties"]["subnets"] = json::array({{{"name", *subnet},
-                                                           {"properties", props}}});
-           } else if (a.Has("--subnet-prefixes")) {
-             return Outcome::Usage("usage error: --subnet-name NAME [--subnet-prefixes PREFIX]");
-           }
-           auto arm = ctx.Arm();
-           if (!arm) return Outcome::FromArm(arm.error());
-           auto res = (*arm)->Put(VnetPath(sub, a), kApiNetwork, body);
-           if (!res) return Outcome::FromArm(res.error());
-           return Outcome::Value(json{{"newVNet", *res}});
-         });
-       },
+       .run =
+           [](Context& ctx, const ParsedArgs& a) {
+             return WithSub(ctx, [&](const std::string& sub) {
+               auto location = LocationOr(ctx, a, sub);
+               if (!location) return Outcome::FromArm(location.error());
+               std::vector<std::string> prefixes = a.GetList("--address-prefixes");
+               if (prefixes.empty()) prefixes = {"10.0.0.0/16"};
+               json body = {{"location", *location},
+                            {"properties", {{"addressSpace", {{"addressPrefixes", prefixes}}}}}};
+               if (a.Has("--tags")) body["tags"] = TagsJson(a.GetList("--tags"));
+               if (a.Has("--dns-servers")) {
+                 body["properties"]["dhcpOptions"] = {{"dnsServers", a.GetList("--dns-servers")}};
+               }
+               if (auto subnet = a.Get("--subnet-name")) {
+                 std::vector<std::string> sp = a.GetList("--subnet-prefixes");
+                 if (sp.empty()) sp = {"10.0.0.0/24"};
+                 json props = json::object();
+                 if (sp.size() == 1) {
+                   props["addressPrefix"] = sp[0];
+                 } else {
+                   props["addressPrefixes"] = sp;
+                 }
+                 if (auto nsg = a.Get("--network-security-group")) {
+                   props["networkSecurityGroup"] = {
+                       {"id", NameOrId(*nsg, sub, *a.Get("--resource-group"), kNsgs)}};
+                 }
+                 body["properties"]["subnets"] =
+                     json::array({{{"name", *subnet}, {"properties", props}}});
+               } else if (a.Has("--subnet-prefixes")) {
+                 return Outcome::Usage(
+                     "usage error: --subnet-name NAME [--subnet-prefixes PREFIX]");
+               }
+               auto arm = ctx.Arm();
+               if (!arm) return Outcome::FromArm(arm.error());
+               auto res = (*arm)->Put(VnetPath(sub, a), kApiNetwork, body);
+               if (!res) return Outcome::FromArm(res.error());
+               return Outcome::Value(json{{"newVNet", *res}});
+             });
+           },
        .examples = {{"Create a virtual network with a specific address prefix and one subnet.",
                      "cove network vnet create -g MyResourceGroup -n MyVnet --address-prefixes "
                      "10.0.0.0/16 --subnet-name MySubnet --subnet-prefixes 10.0.0.0/24"}}});
   r.AddCommand(
       {.path = {"network", "vnet", "update"},
        .summary = "Update a virtual network.",
-       .args = {GroupArg(), NameArg("The virtual network (VNet) name."),
+       .args = {GroupArg(),
+                NameArg("The virtual network (VNet) name."),
                 {.name = "--address-prefixes",
                  .help = "Space-separated list of IP address prefixes for the VNet.",
                  .kind = ArgKind::kList},
@@ -134,22 +138,24 @@ void AddVnet(Registry& r) {
                  .help = "Space-separated list of DNS server IP addresses (\"\" to clear).",
                  .kind = ArgKind::kList},
                 TagsArg()},
-       .run = [](Context& ctx, const ParsedArgs& a) {
-         return ForEachTarget(ctx, a, VnetPath, [&](const std::string& path) {
-           return GetModifyPut(ctx, path, kApiNetwork, [&](json& v) -> std::optional<Outcome> {
-             if (a.Has("--address-prefixes")) {
-               v["properties"]["addressSpace"]["addressPrefixes"] = a.GetList("--address-prefixes");
-             }
-             if (a.Has("--dns-servers")) {
-               std::vector<std::string> d = a.GetList("--dns-servers");
-               if (d.size() == 1 && d[0].empty()) d.clear();
-               v["properties"]["dhcpOptions"] = {{"dnsServers", d}};
-             }
-             if (a.Has("--tags")) v["tags"] = TagsJson(a.GetList("--tags"));
-             return std::nullopt;
-           });
-         });
-       },
+       .run =
+           [](Context& ctx, const ParsedArgs& a) {
+             return ForEachTarget(ctx, a, VnetPath, [&](const std::string& path) {
+               return GetModifyPut(ctx, path, kApiNetwork, [&](json& v) -> std::optional<Outcome> {
+                 if (a.Has("--address-prefixes")) {
+                   v["properties"]["addressSpace"]["addressPrefixes"] =
+                       a.GetList("--address-prefixes");
+                 }
+                 if (a.Has("--dns-servers")) {
+                   std::vector<std::string> d = a.GetList("--dns-servers");
+                   if (d.size() == 1 && d[0].empty()) d.clear();
+                   v["properties"]["dhcpOptions"] = {{"dnsServers", d}};
+                 }
+                 if (a.Has("--tags")) v["tags"] = TagsJson(a.GetList("--tags"));
+                 return std::nullopt;
+               });
+             });
+           },
        .supports_ids = true});
   AddShowListDelete(r, {.group_path = {"network", "vnet"},
                         .noun = "virtual network",
@@ -158,8 +164,8 @@ void AddVnet(Registry& r) {
                         .path_of = VnetPath,
                         .list_path =
                             [](const std::string& sub, const ParsedArgs& a) {
-                              return GroupPath(sub, *a.Get("--resource-group")) +
-                                     "/providers/" + kVnets;
+                              return GroupPath(sub, *a.Get("--resource-group")) + "/providers/" +
+                                     kVnets;
                             },
                         .list_group_optional = true,
                         .subscription_list_path =
@@ -254,7 +260,8 @@ std::optional<Outcome> ApplySubnetArgs(const ParsedArgs& a, const std::string& s
     json d = json::array();
     int i = 0;
     for (const auto& s : a.GetList("--delegations")) {
-      if (!s.empty()) d.push_back({{"name", std::to_string(i++)}, {"properties", {{"serviceName", s}}}});
+      if (!s.empty())
+        d.push_back({{"name", std::to_string(i++)}, {"properties", {{"serviceName", s}}}});
     }
     props["delegations"] = d;
   }
@@ -270,14 +277,15 @@ void AddSubnet(Registry& r) {
       {.path = {"network", "vnet", "subnet", "create"},
        .summary = "Create a subnet and associate an existing NSG and route table.",
        .args = create_args,
-       .run = [](Context& ctx, const ParsedArgs& a) {
-         return WithSub(ctx, [&](const std::string& sub) {
-           json props = json::object();
-           if (auto stop = ApplySubnetArgs(a, sub, props)) return *stop;
-           return PutAt(ctx, SubnetPath(sub, a), kApiNetwork,
-                        json{{"name", *a.Get("--name")}, {"properties", props}});
-         });
-       },
+       .run =
+           [](Context& ctx, const ParsedArgs& a) {
+             return WithSub(ctx, [&](const std::string& sub) {
+               json props = json::object();
+               if (auto stop = ApplySubnetArgs(a, sub, props)) return *stop;
+               return PutAt(ctx, SubnetPath(sub, a), kApiNetwork,
+                            json{{"name", *a.Get("--name")}, {"properties", props}});
+             });
+           },
        .examples = {{"Create new subnet attached to an NSG with a custom route table.",
                      "cove network vnet subnet create -g MyResourceGroup --vnet-name MyVnet -n "
                      "MySubnet --address-prefixes 10.0.0.0/24 --network-security-group MyNsg"}}});
@@ -287,18 +295,19 @@ void AddSubnet(Registry& r) {
       {.path = {"network", "vnet", "subnet", "update"},
        .summary = "Update a subnet.",
        .args = update_args,
-       .run = [](Context& ctx, const ParsedArgs& a) {
-         return ForEachTarget(ctx, a, SubnetPath, [&](const std::string& path) {
-           auto id = ParseResourceId(path);
-           std::string sub = id ? id->subscription : kDefaultSubscription;
-           return GetModifyPut(ctx, path, kApiNetwork, [&](json& s) {
-             if (!s.contains("properties") || !s["properties"].is_object()) {
-               s["properties"] = json::object();
-             }
-             return ApplySubnetArgs(a, sub, s["properties"]);
-           });
-         });
-       },
+       .run =
+           [](Context& ctx, const ParsedArgs& a) {
+             return ForEachTarget(ctx, a, SubnetPath, [&](const std::string& path) {
+               auto id = ParseResourceId(path);
+               std::string sub = id ? id->subscription : kDefaultSubscription;
+               return GetModifyPut(ctx, path, kApiNetwork, [&](json& s) {
+                 if (!s.contains("properties") || !s["properties"].is_object()) {
+                   s["properties"] = json::object();
+                 }
+                 return ApplySubnetArgs(a, sub, s["properties"]);
+               });
+             });
+           },
        .examples = {{"Disable private endpoint network policies on a subnet (the seed's step).",
                      "cove network vnet subnet update -g myResourceGroup --vnet-name myVNet -n "
                      "mySubnet --disable-private-endpoint-network-policies"}},
@@ -323,15 +332,16 @@ void AddPeering(Registry& r) {
   r.AddGroup({{"network", "vnet", "peering"},
               "Manage peering connections between Azure Virtual Networks."});
   auto peering_path = [](const std::string& sub, const ParsedArgs& a) {
-    return ResourcePath(sub, *a.Get("--resource-group"),
-                        std::string(kVnets) + "/" + *a.Get("--vnet-name") +
-                            "/virtualNetworkPeerings",
-                        *a.Get("--name"));
+    return ResourcePath(
+        sub, *a.Get("--resource-group"),
+        std::string(kVnets) + "/" + *a.Get("--vnet-name") + "/virtualNetworkPeerings",
+        *a.Get("--name"));
   };
   r.AddCommand(
       {.path = {"network", "vnet", "peering", "create"},
        .summary = "Create a virtual network peering connection.",
-       .args = {GroupArg(true, false), VnetNameArg(false),
+       .args = {GroupArg(true, false),
+                VnetNameArg(false),
                 NameArg("The name of the VNet peering.", true, false),
                 {.name = "--remote-vnet",
                  .help = "Resource ID or name of the remote VNet.",
@@ -351,8 +361,8 @@ void AddPeering(Registry& r) {
        .run = [peering_path](Context& ctx, const ParsedArgs& a) {
          return WithSub(ctx, [&](const std::string& sub) {
            json props = {{"remoteVirtualNetwork",
-                          {{"id", NameOrId(*a.Get("--remote-vnet"), sub,
-                                           *a.Get("--resource-group"), kVnets)}}}};
+                          {{"id", NameOrId(*a.Get("--remote-vnet"), sub, *a.Get("--resource-group"),
+                                           kVnets)}}}};
            const std::pair<const char*, const char*> flags[] = {
                {"--allow-vnet-access", "allowVirtualNetworkAccess"},
                {"--allow-forwarded-traffic", "allowForwardedTraffic"},
@@ -385,24 +395,24 @@ void AddNsg(Registry& r) {
   auto nsg_path = [](const std::string& sub, const ParsedArgs& a) {
     return ResourcePath(sub, *a.Get("--resource-group"), kNsgs, *a.Get("--name"));
   };
-  r.AddCommand({.path = {"network", "nsg", "create"},
-                .summary = "Create a network security group.",
-                .args = {GroupArg(true, false), NameArg("Name of the network security group.",
-                                                        true, false),
-                         LocationArg(), TagsArg()},
-                .run = [nsg_path](Context& ctx, const ParsedArgs& a) {
-                  return WithSub(ctx, [&](const std::string& sub) {
-                    auto location = LocationOr(ctx, a, sub);
-                    if (!location) return Outcome::FromArm(location.error());
-                    json body = {{"location", *location}, {"properties", json::object()}};
-                    if (a.Has("--tags")) body["tags"] = TagsJson(a.GetList("--tags"));
-                    auto arm = ctx.Arm();
-                    if (!arm) return Outcome::FromArm(arm.error());
-                    auto res = (*arm)->Put(nsg_path(sub, a), kApiNetwork, body);
-                    if (!res) return Outcome::FromArm(res.error());
-                    return Outcome::Value(json{{"NewNSG", *res}});
-                  });
-                }});
+  r.AddCommand(
+      {.path = {"network", "nsg", "create"},
+       .summary = "Create a network security group.",
+       .args = {GroupArg(true, false), NameArg("Name of the network security group.", true, false),
+                LocationArg(), TagsArg()},
+       .run = [nsg_path](Context& ctx, const ParsedArgs& a) {
+         return WithSub(ctx, [&](const std::string& sub) {
+           auto location = LocationOr(ctx, a, sub);
+           if (!location) return Outcome::FromArm(location.error());
+           json body = {{"location", *location}, {"properties", json::object()}};
+           if (a.Has("--tags")) body["tags"] = TagsJson(a.GetList("--tags"));
+           auto arm = ctx.Arm();
+           if (!arm) return Outcome::FromArm(arm.error());
+           auto res = (*arm)->Put(nsg_path(sub, a), kApiNetwork, body);
+           if (!res) return Outcome::FromArm(res.error());
+           return Outcome::Value(json{{"NewNSG", *res}});
+         });
+       }});
   AddShowListDelete(r, {.group_path = {"network", "nsg"},
                         .noun = "network security group",
                         .name_help = "Name of the network security group.",
@@ -410,8 +420,8 @@ void AddNsg(Registry& r) {
                         .path_of = nsg_path,
                         .list_path =
                             [](const std::string& sub, const ParsedArgs& a) {
-                              return GroupPath(sub, *a.Get("--resource-group")) +
-                                     "/providers/" + kNsgs;
+                              return GroupPath(sub, *a.Get("--resource-group")) + "/providers/" +
+                                     kNsgs;
                             },
                         .list_group_optional = true,
                         .subscription_list_path =
@@ -434,7 +444,8 @@ void AddNsg(Registry& r) {
   r.AddCommand(
       {.path = {"network", "nsg", "rule", "create"},
        .summary = "Create a network security group rule.",
-       .args = {GroupArg(true, false), create_nsg_name,
+       .args = {GroupArg(true, false),
+                create_nsg_name,
                 NameArg("Name of the network security group rule.", true, false),
                 {.name = "--priority",
                  .help = "Rule priority, between 100 (highest priority) and 4096 (lowest "
@@ -478,8 +489,7 @@ void AddNsg(Registry& r) {
        .run = [rule_path](Context& ctx, const ParsedArgs& a) {
          return WithSub(ctx, [&](const std::string& sub) {
            std::string priority = *a.Get("--priority");
-           if (priority.empty() ||
-               priority.find_first_not_of("0123456789") != std::string::npos ||
+           if (priority.empty() || priority.find_first_not_of("0123456789") != std::string::npos ||
                priority.size() > 6) {
              return Outcome::Usage("argument --priority: invalid int value: '" + priority + "'");
            }
@@ -500,8 +510,7 @@ void AddNsg(Registry& r) {
            set("--source-port-ranges", "sourcePortRange", "sourcePortRanges", "*");
            set("--destination-address-prefixes", "destinationAddressPrefix",
                "destinationAddressPrefixes", "*");
-           set("--destination-port-ranges", "destinationPortRange", "destinationPortRanges",
-               "80");
+           set("--destination-port-ranges", "destinationPortRange", "destinationPortRanges", "80");
            if (auto d = a.Get("--description")) props["description"] = *d;
            return PutAt(ctx, rule_path(sub, a), kApiNetwork,
                         json{{"name", *a.Get("--name")}, {"properties", props}});
@@ -553,10 +562,11 @@ void AddNic(Registry& r) {
 
 ArgSpec IpConfigArg() {
   return {.name = "--ip-config",
-          .help = "The private endpoint ip configurations. Usage: --ip-config name=MyIPConfig "
-                  "group-id=MyGroup member-name=MyMember private-ip-address=MyPrivateIPAddress. "
-                  "Multiple ip configurations can be specified by using more than one "
-                  "`--ip-config` argument.",
+          .help =
+              "The private endpoint ip configurations. Usage: --ip-config name=MyIPConfig "
+              "group-id=MyGroup member-name=MyMember private-ip-address=MyPrivateIPAddress. "
+              "Multiple ip configurations can be specified by using more than one "
+              "`--ip-config` argument.",
           .kind = ArgKind::kRepeat};
 }
 
@@ -634,85 +644,93 @@ void AddPrivateEndpoint(Registry& r) {
                 IpConfigArg(),
                 LocationArg(" If not specified, the location of the resource group will be used."),
                 TagsArg()},
-       .run = [pe_path](Context& ctx, const ParsedArgs& a) {
-         return WithSub(ctx, [&](const std::string& sub) {
-           std::string subnet = *a.Get("--subnet");
-           std::string subnet_id;
-           if (IsResourceId(subnet)) {
-             subnet_id = subnet;
-           } else if (auto vnet = a.Get("--vnet-name")) {
-             subnet_id = ResourcePath(sub, *a.Get("--resource-group"),
-                                      std::string(kVnets) + "/" + *vnet + "/subnets", subnet);
-           } else {
-             return Outcome::Usage("usage error: --subnet ID | --subnet NAME --vnet-name NAME");
-           }
-           auto ip_configs = IpConfigs(a);
-           if (auto* stop = std::get_if<Outcome>(&ip_configs)) return *stop;
-           auto location = LocationOr(ctx, a, sub);
-           if (!location) return Outcome::FromArm(location.error());
-           json connection = {
-               {"name", *a.Get("--connection-name")},
-               {"properties",
-                {{"privateLinkServiceId", *a.Get("--private-connection-resource-id")}}}};
-           if (a.Has("--group-id")) connection["properties"]["groupIds"] = a.GetList("--group-id");
-           if (auto m = a.Get("--request-message")) connection["properties"]["requestMessage"] = *m;
-           bool manual = a.GetBool("--manual-request").value_or(false);
-           json props = {{"subnet", {{"id", subnet_id}}}};
-           props[manual ? "manualPrivateLinkServiceConnections" : "privateLinkServiceConnections"] =
-               json::array({connection});
-           const json& configs = std::get<json>(ip_configs);
-           if (!configs.empty()) props["ipConfigurations"] = configs;
-           if (auto nic = a.Get("--nic-name")) props["customNetworkInterfaceName"] = *nic;
-           json body = {{"location", *location}, {"properties", props}};
-           if (a.Has("--tags")) body["tags"] = TagsJson(a.GetList("--tags"));
-           return PutAt(ctx, pe_path(sub, a), kApiNetwork, body);
-         });
-       },
+       .run =
+           [pe_path](Context& ctx, const ParsedArgs& a) {
+             return WithSub(ctx, [&](const std::string& sub) {
+               std::string subnet = *a.Get("--subnet");
+               std::string subnet_id;
+               if (IsResourceId(subnet)) {
+                 subnet_id = subnet;
+               } else if (auto vnet = a.Get("--vnet-name")) {
+                 subnet_id = ResourcePath(sub, *a.Get("--resource-group"),
+                                          std::string(kVnets) + "/" + *vnet + "/subnets", subnet);
+               } else {
+                 return Outcome::Usage("usage error: --subnet ID | --subnet NAME --vnet-name NAME");
+               }
+               auto ip_configs = IpConfigs(a);
+               if (auto* stop = std::get_if<Outcome>(&ip_configs)) return *stop;
+               auto location = LocationOr(ctx, a, sub);
+               if (!location) return Outcome::FromArm(location.error());
+               json connection = {
+                   {"name", *a.Get("--connection-name")},
+                   {"properties",
+                    {{"privateLinkServiceId", *a.Get("--private-connection-resource-id")}}}};
+               if (a.Has("--group-id"))
+                 connection["properties"]["groupIds"] = a.GetList("--group-id");
+               if (auto m = a.Get("--request-message"))
+                 connection["properties"]["requestMessage"] = *m;
+               bool manual = a.GetBool("--manual-request").value_or(false);
+               json props = {{"subnet", {{"id", subnet_id}}}};
+               props[manual ? "manualPrivateLinkServiceConnections"
+                            : "privateLinkServiceConnections"] = json::array({connection});
+               const json& configs = std::get<json>(ip_configs);
+               if (!configs.empty()) props["ipConfigurations"] = configs;
+               if (auto nic = a.Get("--nic-name")) props["customNetworkInterfaceName"] = *nic;
+               json body = {{"location", *location}, {"properties", props}};
+               if (a.Has("--tags")) body["tags"] = TagsJson(a.GetList("--tags"));
+               return PutAt(ctx, pe_path(sub, a), kApiNetwork, body);
+             });
+           },
        .examples = {{"Create a private endpoint to a registry (the seed's step).",
                      "cove network private-endpoint create -g myResourceGroup -n "
                      "myPrivateEndpoint --vnet-name myVNet --subnet mySubnet "
                      "--private-connection-resource-id $(cove acr show -n myregistry --query id "
                      "-o tsv) --group-id registry --connection-name myConnection"}}});
-  r.AddCommand(
-      {.path = {"network", "private-endpoint", "update"},
-       .summary = "Update a private endpoint.",
-       .args = {GroupArg(), NameArg("Name of the private endpoint."),
-                {.name = "--request-message",
-                 .help = "A message passed to the owner of the remote resource with this "
-                         "connection request. Restricted to 140 chars."},
-                {.name = "--manual-request",
-                 .help = "Use manual request to establish the connection.",
-                 .kind = ArgKind::kFlag},
-                IpConfigArg(), TagsArg()},
-       .run = [pe_path](Context& ctx, const ParsedArgs& a) {
-         auto ip_configs = IpConfigs(a);
-         if (auto* stop = std::get_if<Outcome>(&ip_configs)) return *stop;
-         return ForEachTarget(ctx, a, pe_path, [&](const std::string& path) {
-           return GetModifyPut(ctx, path, kApiNetwork, [&](json& pe) -> std::optional<Outcome> {
-             json& props = pe["properties"];
-             const char* kAuto = "privateLinkServiceConnections";
-             const char* kManual = "manualPrivateLinkServiceConnections";
-             if (auto manual = a.GetBool("--manual-request")) {
-               json& from = props[*manual ? kAuto : kManual];
-               json& to = props[*manual ? kManual : kAuto];
-               if (from.is_array() && !from.empty()) {
-                 to = from;
-                 from = json::array();
-               }
-             }
-             if (auto m = a.Get("--request-message")) {
-               for (const char* list : {kAuto, kManual}) {
-                 if (!props.contains(list) || !props[list].is_array()) continue;
-                 for (auto& c : props[list]) c["properties"]["requestMessage"] = *m;
-               }
-             }
-             if (a.Has("--ip-config")) props["ipConfigurations"] = std::get<json>(ip_configs);
-             if (a.Has("--tags")) pe["tags"] = TagsJson(a.GetList("--tags"));
-             return std::nullopt;
-           });
-         });
-       },
-       .supports_ids = true});
+  r.AddCommand({.path = {"network", "private-endpoint", "update"},
+                .summary = "Update a private endpoint.",
+                .args = {GroupArg(),
+                         NameArg("Name of the private endpoint."),
+                         {.name = "--request-message",
+                          .help = "A message passed to the owner of the remote resource with this "
+                                  "connection request. Restricted to 140 chars."},
+                         {.name = "--manual-request",
+                          .help = "Use manual request to establish the connection.",
+                          .kind = ArgKind::kFlag},
+                         IpConfigArg(),
+                         TagsArg()},
+                .run =
+                    [pe_path](Context& ctx, const ParsedArgs& a) {
+                      auto ip_configs = IpConfigs(a);
+                      if (auto* stop = std::get_if<Outcome>(&ip_configs)) return *stop;
+                      return ForEachTarget(ctx, a, pe_path, [&](const std::string& path) {
+                        return GetModifyPut(
+                            ctx, path, kApiNetwork, [&](json& pe) -> std::optional<Outcome> {
+                              json& props = pe["properties"];
+                              const char* kAuto = "privateLinkServiceConnections";
+                              const char* kManual = "manualPrivateLinkServiceConnections";
+                              if (auto manual = a.GetBool("--manual-request")) {
+                                json& from = props[*manual ? kAuto : kManual];
+                                json& to = props[*manual ? kManual : kAuto];
+                                if (from.is_array() && !from.empty()) {
+                                  to = from;
+                                  from = json::array();
+                                }
+                              }
+                              if (auto m = a.Get("--request-message")) {
+                                for (const char* list : {kAuto, kManual}) {
+                                  if (!props.contains(list) || !props[list].is_array()) continue;
+                                  for (auto& c : props[list])
+                                    c["properties"]["requestMessage"] = *m;
+                                }
+                              }
+                              if (a.Has("--ip-config"))
+                                props["ipConfigurations"] = std::get<json>(ip_configs);
+                              if (a.Has("--tags")) pe["tags"] = TagsJson(a.GetList("--tags"));
+                              return std::nullopt;
+                            });
+                      });
+                    },
+                .supports_ids = true});
   AddShowListDelete(r, {.group_path = {"network", "private-endpoint"},
                         .noun = "private endpoint",
                         .name_help = "Name of the private endpoint.",
@@ -720,8 +738,8 @@ void AddPrivateEndpoint(Registry& r) {
                         .path_of = pe_path,
                         .list_path =
                             [](const std::string& sub, const ParsedArgs& a) {
-                              return GroupPath(sub, *a.Get("--resource-group")) +
-                                     "/providers/" + kEndpoints;
+                              return GroupPath(sub, *a.Get("--resource-group")) + "/providers/" +
+                                     kEndpoints;
                             },
                         .list_group_optional = true,
                         .subscription_list_path =
@@ -737,14 +755,15 @@ void AddPrivateEndpoint(Registry& r) {
                            .required = true,
                            .id_part = true};
   auto group_path = [](const std::string& sub, const ParsedArgs& a) {
-    return ResourcePath(sub, *a.Get("--resource-group"),
-                        std::string(kEndpoints) + "/" + *a.Get("--endpoint-name") +
-                            "/privateDnsZoneGroups",
-                        *a.Get("--name"));
+    return ResourcePath(
+        sub, *a.Get("--resource-group"),
+        std::string(kEndpoints) + "/" + *a.Get("--endpoint-name") + "/privateDnsZoneGroups",
+        *a.Get("--name"));
   };
   std::vector<ArgSpec> zone_args = {
-      GroupArg(true, false), endpoint_name, NameArg("Name of the private dns zone group.", true,
-                                                    false),
+      GroupArg(true, false),
+      endpoint_name,
+      NameArg("Name of the private dns zone group.", true, false),
       {.name = "--private-dns-zone",
        .help = "Name or ID of the private dns zone.",
        .required = true},
@@ -756,63 +775,62 @@ void AddPrivateEndpoint(Registry& r) {
   auto zone_config = [](const std::string& sub, const ParsedArgs& a) {
     return json{{"name", *a.Get("--zone-name")},
                 {"properties",
-                 {{"privateDnsZoneId", NameOrId(*a.Get("--private-dns-zone"), sub,
-                                                *a.Get("--resource-group"),
-                                                "Microsoft.Network/privateDnsZones")}}}};
+                 {{"privateDnsZoneId",
+                   NameOrId(*a.Get("--private-dns-zone"), sub, *a.Get("--resource-group"),
+                            "Microsoft.Network/privateDnsZones")}}}};
   };
   r.AddCommand(
       {.path = {"network", "private-endpoint", "dns-zone-group", "create"},
        .summary = "Create a private endpoint dns zone group.",
        .args = zone_args,
-       .run = [group_path, zone_config](Context& ctx, const ParsedArgs& a) {
-         return WithSub(ctx, [&](const std::string& sub) {
-           json body = {{"name", *a.Get("--name")},
-                        {"properties",
-                         {{"privateDnsZoneConfigs", json::array({zone_config(sub, a)})}}}};
-           return PutAt(ctx, group_path(sub, a), kApiNetwork, body);
-         });
-       },
+       .run =
+           [group_path, zone_config](Context& ctx, const ParsedArgs& a) {
+             return WithSub(ctx, [&](const std::string& sub) {
+               json body = {
+                   {"name", *a.Get("--name")},
+                   {"properties", {{"privateDnsZoneConfigs", json::array({zone_config(sub, a)})}}}};
+               return PutAt(ctx, group_path(sub, a), kApiNetwork, body);
+             });
+           },
        .examples = {{"Create a private endpoint dns zone group.",
                      "cove network private-endpoint dns-zone-group create -g myResourceGroup "
                      "--endpoint-name myPrivateEndpoint -n MyZoneGroup --private-dns-zone "
                      "privatelink.azurecr.io --zone-name privatelink.azurecr.io"}}});
-  r.AddCommand(
-      {.path = {"network", "private-endpoint", "dns-zone-group", "add"},
-       .summary = "Add a private endpoint dns zone into a dns zone group.",
-       .args = zone_args,
-       .run = [group_path, zone_config](Context& ctx, const ParsedArgs& a) {
-         return WithSub(ctx, [&](const std::string& sub) {
-           return GetModifyPut(ctx, group_path(sub, a), kApiNetwork,
-                               [&](json& g) -> std::optional<Outcome> {
-                                 json& configs = g["properties"]["privateDnsZoneConfigs"];
-                                 if (!configs.is_array()) configs = json::array();
-                                 configs.push_back(zone_config(sub, a));
-                                 return std::nullopt;
-                               });
-         });
-       }});
-  r.AddCommand(
-      {.path = {"network", "private-endpoint", "dns-zone-group", "remove"},
-       .summary = "Remove a private endpoint dns zone from a dns zone group.",
-       .args = {zone_args[0], zone_args[1], zone_args[2], zone_args[4]},
-       .run = [group_path](Context& ctx, const ParsedArgs& a) {
-         return WithSub(ctx, [&](const std::string& sub) {
-           return GetModifyPut(ctx, group_path(sub, a), kApiNetwork,
-                               [&](json& g) -> std::optional<Outcome> {
-                                 json& configs = g["properties"]["privateDnsZoneConfigs"];
-                                 json kept = json::array();
-                                 if (configs.is_array()) {
-                                   for (const auto& c : configs) {
-                                     if (c.value("name", "") != *a.Get("--zone-name")) {
-                                       kept.push_back(c);
-                                     }
-                                   }
-                                 }
-                                 configs = kept;
-                                 return std::nullopt;
-                               });
-         });
-       }});
+  r.AddCommand({.path = {"network", "private-endpoint", "dns-zone-group", "add"},
+                .summary = "Add a private endpoint dns zone into a dns zone group.",
+                .args = zone_args,
+                .run = [group_path, zone_config](Context& ctx, const ParsedArgs& a) {
+                  return WithSub(ctx, [&](const std::string& sub) {
+                    return GetModifyPut(ctx, group_path(sub, a), kApiNetwork,
+                                        [&](json& g) -> std::optional<Outcome> {
+                                          json& configs = g["properties"]["privateDnsZoneConfigs"];
+                                          if (!configs.is_array()) configs = json::array();
+                                          configs.push_back(zone_config(sub, a));
+                                          return std::nullopt;
+                                        });
+                  });
+                }});
+  r.AddCommand({.path = {"network", "private-endpoint", "dns-zone-group", "remove"},
+                .summary = "Remove a private endpoint dns zone from a dns zone group.",
+                .args = {zone_args[0], zone_args[1], zone_args[2], zone_args[4]},
+                .run = [group_path](Context& ctx, const ParsedArgs& a) {
+                  return WithSub(ctx, [&](const std::string& sub) {
+                    return GetModifyPut(ctx, group_path(sub, a), kApiNetwork,
+                                        [&](json& g) -> std::optional<Outcome> {
+                                          json& configs = g["properties"]["privateDnsZoneConfigs"];
+                                          json kept = json::array();
+                                          if (configs.is_array()) {
+                                            for (const auto& c : configs) {
+                                              if (c.value("name", "") != *a.Get("--zone-name")) {
+                                                kept.push_back(c);
+                                              }
+                                            }
+                                          }
+                                          configs = kept;
+                                          return std::nullopt;
+                                        });
+                  });
+                }});
   AddShowListDelete(r, {.group_path = {"network", "private-endpoint", "dns-zone-group"},
                         .noun = "private endpoint dns zone group",
                         .name_help = "Name of the private dns zone group.",

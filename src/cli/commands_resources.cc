@@ -38,36 +38,37 @@ std::string NewUuid() {
   a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
   b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
   char buf[40];
-  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx",
-                static_cast<unsigned>(a >> 32), static_cast<unsigned>((a >> 16) & 0xffff),
-                static_cast<unsigned>(a & 0xffff), static_cast<unsigned>(b >> 48),
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+                static_cast<unsigned>(b >> 48),
                 static_cast<unsigned long long>(b & 0xffffffffffffULL));
   return buf;
 }
 
 void AddGroup(Registry& r) {
   r.AddGroup({{"group"}, "Manage resource groups and template deployments."});
-  r.AddCommand(
-      {.path = {"group", "create"},
-       .summary = "Create a new resource group.",
-       .args = {GroupNameArg(),
-                {.name = "--location",
-                 .aliases = {"-l"},
-                 .help = "Location. Values from: `az account list-locations`.",
-                 .required = true},
-                {.name = "--managed-by", .help = "The ID of the resource that manages this "
-                                                 "resource group."},
-                TagsArg()},
-       .run = [](Context& ctx, const ParsedArgs& a) {
-         auto sub = ctx.Subscription();
-         if (!sub) return Outcome::FromArm(sub.error());
-         json body = {{"location", *a.Get("--location")}};
-         if (a.Has("--tags")) body["tags"] = TagsJson(a.GetList("--tags"));
-         if (auto m = a.Get("--managed-by")) body["managedBy"] = *m;
-         return PutAt(ctx, GroupPath(*sub, *a.Get("--name")), kApiResources, body);
-       },
-       .examples = {{"Create a new resource group in the West US region.",
-                     "cove group create -l westus -n MyResourceGroup"}}});
+  r.AddCommand({.path = {"group", "create"},
+                .summary = "Create a new resource group.",
+                .args = {GroupNameArg(),
+                         {.name = "--location",
+                          .aliases = {"-l"},
+                          .help = "Location. Values from: `az account list-locations`.",
+                          .required = true},
+                         {.name = "--managed-by",
+                          .help = "The ID of the resource that manages this "
+                                  "resource group."},
+                         TagsArg()},
+                .run =
+                    [](Context& ctx, const ParsedArgs& a) {
+                      auto sub = ctx.Subscription();
+                      if (!sub) return Outcome::FromArm(sub.error());
+                      json body = {{"location", *a.Get("--location")}};
+                      if (a.Has("--tags")) body["tags"] = TagsJson(a.GetList("--tags"));
+                      if (auto m = a.Get("--managed-by")) body["managedBy"] = *m;
+                      return PutAt(ctx, GroupPath(*sub, *a.Get("--name")), kApiResources, body);
+                    },
+                .examples = {{"Create a new resource group in the West US region.",
+                              "cove group create -l westus -n MyResourceGroup"}}});
   r.AddCommand({.path = {"group", "show"},
                 .summary = "Gets a resource group.",
                 .args = {GroupNameArg()},
@@ -76,42 +77,45 @@ void AddGroup(Registry& r) {
                   if (!sub) return Outcome::FromArm(sub.error());
                   return ShowAt(ctx, GroupPath(*sub, *a.Get("--name")), kApiResources);
                 }});
-  r.AddCommand({.path = {"group", "list"},
-                .summary = "List resource groups.",
-                .args = {{.name = "--tag",
-                          .help = "a single tag in 'key[=value]' format. Use \"\" to clear "
-                                  "existing tags."}},
-                .run = [](Context& ctx, const ParsedArgs& a) {
-                  auto sub = ctx.Subscription();
-                  if (!sub) return Outcome::FromArm(sub.error());
-                  Outcome all = ListAt(ctx, "/subscriptions/" + *sub + "/resourcegroups",
-                                       kApiResources);
-                  if (all.exit_code != 0 || !a.Has("--tag")) return all;
-                  std::string tag = *a.Get("--tag");
-                  size_t eq = tag.find('=');
-                  std::string key = tag.substr(0, eq);
-                  json kept = json::array();
-                  for (const auto& g : *all.value) {
-                    if (!g.contains("tags") || !g["tags"].is_object() ||
-                        !g["tags"].contains(key)) {
-                      continue;
-                    }
-                    if (eq != std::string::npos && g["tags"][key] != tag.substr(eq + 1)) continue;
-                    kept.push_back(g);
-                  }
-                  return Outcome::Value(kept);
-                },
-                .examples = {{"List all resource groups located in the West US region.",
-                              "cove group list --query \"[?location=='westus']\""}}});
+  r.AddCommand(
+      {.path = {"group", "list"},
+       .summary = "List resource groups.",
+       .args = {{.name = "--tag",
+                 .help = "a single tag in 'key[=value]' format. Use \"\" to clear "
+                         "existing tags."}},
+       .run =
+           [](Context& ctx, const ParsedArgs& a) {
+             auto sub = ctx.Subscription();
+             if (!sub) return Outcome::FromArm(sub.error());
+             Outcome all = ListAt(ctx, "/subscriptions/" + *sub + "/resourcegroups", kApiResources);
+             if (all.exit_code != 0 || !a.Has("--tag")) return all;
+             std::string tag = *a.Get("--tag");
+             size_t eq = tag.find('=');
+             std::string key = tag.substr(0, eq);
+             json kept = json::array();
+             for (const auto& g : *all.value) {
+               if (!g.contains("tags") || !g["tags"].is_object() || !g["tags"].contains(key)) {
+                 continue;
+               }
+               if (eq != std::string::npos && g["tags"][key] != tag.substr(eq + 1)) continue;
+               kept.push_back(g);
+             }
+             return Outcome::Value(kept);
+           },
+       .examples = {{"List all resource groups located in the West US region.",
+                     "cove group list --query \"[?location=='westus']\""}}});
   r.AddCommand({.path = {"group", "delete"},
                 .summary = "Delete a resource group.",
-                .args = {GroupNameArg(), YesArg(), NoWaitArg(),
+                .args = {GroupNameArg(),
+                         YesArg(),
+                         NoWaitArg(),
                          {.name = "--force-deletion-types",
                           .aliases = {"-f"},
                           .help = "The resource types you want to force delete."}},
                 .run = [](Context& ctx, const ParsedArgs& a) {
-                  if (auto stop = Confirm(ctx, a, "Are you sure you want to perform this "
-                                                  "operation?")) {
+                  if (auto stop = Confirm(ctx, a,
+                                          "Are you sure you want to perform this "
+                                          "operation?")) {
                     return *stop;
                   }
                   auto sub = ctx.Subscription();
@@ -148,8 +152,8 @@ void AddProvider(Registry& r) {
       auto arm = ctx.Arm();
       if (!arm) return Outcome::FromArm(arm.error());
       std::string ns = *a.Get("--namespace");
-      auto res = (*arm)->Post("/subscriptions/" + *sub + "/providers/" + ns + "/" + verb,
-                              kApiResources);
+      auto res =
+          (*arm)->Post("/subscriptions/" + *sub + "/providers/" + ns + "/" + verb, kApiResources);
       if (!res) return Outcome::FromArm(res.error());
       std::string state = res->is_object() ? res->value("registrationState", "") : "";
       if ((state == "Registering" || state == "Unregistering") && !a.Has("--wait")) {
@@ -179,43 +183,41 @@ void AddProvider(Registry& r) {
                           .help = "Wait for unregistration to finish.",
                           .kind = ArgKind::kSwitch}},
                 .run = post("unregister")});
-  r.AddCommand({.path = {"provider", "show"},
-                .summary = "Gets the specified resource provider.",
-                .args = {NamespaceArg(),
-                         {.name = "--expand",
-                          .help = "The $expand query parameter (accepted, ignored)."}},
-                .run = [](Context& ctx, const ParsedArgs& a) {
-                  auto sub = ctx.Subscription();
-                  if (!sub) return Outcome::FromArm(sub.error());
-                  return ShowAt(ctx, "/subscriptions/" + *sub + "/providers/" +
-                                         *a.Get("--namespace"),
-                                kApiResources);
-                }});
-  r.AddCommand({.path = {"provider", "list"},
-                .summary = "Gets all resource providers for a subscription.",
-                .args = {{.name = "--expand",
-                          .help = "The $expand query parameter (accepted, ignored)."}},
-                .run = [](Context& ctx, const ParsedArgs&) {
-                  auto sub = ctx.Subscription();
-                  if (!sub) return Outcome::FromArm(sub.error());
-                  return ListAt(ctx, "/subscriptions/" + *sub + "/providers", kApiResources);
-                }});
+  r.AddCommand(
+      {.path = {"provider", "show"},
+       .summary = "Gets the specified resource provider.",
+       .args = {NamespaceArg(),
+                {.name = "--expand", .help = "The $expand query parameter (accepted, ignored)."}},
+       .run = [](Context& ctx, const ParsedArgs& a) {
+         auto sub = ctx.Subscription();
+         if (!sub) return Outcome::FromArm(sub.error());
+         return ShowAt(ctx, "/subscriptions/" + *sub + "/providers/" + *a.Get("--namespace"),
+                       kApiResources);
+       }});
+  r.AddCommand(
+      {.path = {"provider", "list"},
+       .summary = "Gets all resource providers for a subscription.",
+       .args = {{.name = "--expand", .help = "The $expand query parameter (accepted, ignored)."}},
+       .run = [](Context& ctx, const ParsedArgs&) {
+         auto sub = ctx.Subscription();
+         if (!sub) return Outcome::FromArm(sub.error());
+         return ListAt(ctx, "/subscriptions/" + *sub + "/providers", kApiResources);
+       }});
 }
 
 void AddAccount(Registry& r) {
   r.AddGroup({{"account"}, "Manage Azure subscription information."});
-  r.AddCommand({.path = {"account", "show"},
-                .summary = "Get the details of a subscription.",
-                .args = {{.name = "--name",
-                          .aliases = {"-n"},
-                          .help = "Name or ID of subscription."}},
-                .run = [](Context& ctx, const ParsedArgs& a) {
-                  auto sub = ctx.Subscription();
-                  if (!sub) return Outcome::FromArm(sub.error());
-                  auto found = ctx.FindSubscription(a.GetOr("--name", *sub));
-                  if (!found) return Outcome::FromArm(found.error());
-                  return Outcome::Value(AccountView(*found, *sub));
-                }});
+  r.AddCommand(
+      {.path = {"account", "show"},
+       .summary = "Get the details of a subscription.",
+       .args = {{.name = "--name", .aliases = {"-n"}, .help = "Name or ID of subscription."}},
+       .run = [](Context& ctx, const ParsedArgs& a) {
+         auto sub = ctx.Subscription();
+         if (!sub) return Outcome::FromArm(sub.error());
+         auto found = ctx.FindSubscription(a.GetOr("--name", *sub));
+         if (!found) return Outcome::FromArm(found.error());
+         return Outcome::Value(AccountView(*found, *sub));
+       }});
   r.AddCommand({.path = {"account", "list"},
                 .summary = "Get a list of subscriptions for the logged in account.",
                 .args = {{.name = "--all",
@@ -236,26 +238,28 @@ void AddAccount(Registry& r) {
                   for (const auto& s : *subs) out.push_back(AccountView(s, *sub));
                   return Outcome::Value(out);
                 }});
-  r.AddCommand({.path = {"account", "set"},
-                .summary = "Set a subscription to be the current active subscription.",
-                .args = {{.name = "--subscription",
-                          .aliases = {"-s", "--name", "-n"},
-                          .help = "Name or ID of subscription.",
-                          .required = true}},
-                .run = [](Context& ctx, const ParsedArgs& a) {
-                  auto found = ctx.FindSubscription(*a.Get("--subscription"));
-                  if (!found) {
-                    if (found.error().code.empty() && found.error().status == 404) {
-                      return Outcome::Failure("The subscription of '" + *a.Get("--subscription") +
-                                              "' doesn't exist in cloud 'AzureCloud'.");
-                    }
-                    return Outcome::FromArm(found.error());
-                  }
-                  auto saved = ctx.ConfigSet("subscription", found->value("subscriptionId", ""));
-                  if (!saved) return Outcome::Failure(saved.error().message);
-                  return Outcome::Nothing();
-                },
-                .subscription_arg = false});
+  r.AddCommand(
+      {.path = {"account", "set"},
+       .summary = "Set a subscription to be the current active subscription.",
+       .args = {{.name = "--subscription",
+                 .aliases = {"-s", "--name", "-n"},
+                 .help = "Name or ID of subscription.",
+                 .required = true}},
+       .run =
+           [](Context& ctx, const ParsedArgs& a) {
+             auto found = ctx.FindSubscription(*a.Get("--subscription"));
+             if (!found) {
+               if (found.error().code.empty() && found.error().status == 404) {
+                 return Outcome::Failure("The subscription of '" + *a.Get("--subscription") +
+                                         "' doesn't exist in cloud 'AzureCloud'.");
+               }
+               return Outcome::FromArm(found.error());
+             }
+             auto saved = ctx.ConfigSet("subscription", found->value("subscriptionId", ""));
+             if (!saved) return Outcome::Failure(saved.error().message);
+             return Outcome::Nothing();
+           },
+       .subscription_arg = false});
   r.AddCommand({.path = {"account", "create"},
                 .summary = "Create a subscription (cove extension: PUT /subscriptions/{id}).",
                 .args = {{.name = "--name",
@@ -264,15 +268,16 @@ void AddAccount(Registry& r) {
                           .required = true},
                          {.name = "--subscription-id",
                           .help = "Its id (a GUID). Default: a new random GUID."}},
-                .run = [](Context& ctx, const ParsedArgs& a) {
-                  auto arm = ctx.Arm();
-                  if (!arm) return Outcome::FromArm(arm.error());
-                  std::string id = a.GetOr("--subscription-id", NewUuid());
-                  auto res = (*arm)->Put("/subscriptions/" + id, kApiSubscriptions,
-                                         json{{"displayName", *a.Get("--name")}});
-                  if (!res) return Outcome::FromArm(res.error());
-                  return Outcome::Value(*res);
-                },
+                .run =
+                    [](Context& ctx, const ParsedArgs& a) {
+                      auto arm = ctx.Arm();
+                      if (!arm) return Outcome::FromArm(arm.error());
+                      std::string id = a.GetOr("--subscription-id", NewUuid());
+                      auto res = (*arm)->Put("/subscriptions/" + id, kApiSubscriptions,
+                                             json{{"displayName", *a.Get("--name")}});
+                      if (!res) return Outcome::FromArm(res.error());
+                      return Outcome::Value(*res);
+                    },
                 .subscription_arg = false});
 }
 

@@ -65,8 +65,9 @@ ArmResult<json> Context::FindSubscription(const std::string& name_or_id) {
     }
   }
   return ArmFail(404, "",
-                 "Subscription '" + name_or_id + "' not found. Check the spelling and casing "
-                 "and try again.");
+                 "Subscription '" + name_or_id +
+                     "' not found. Check the spelling and casing "
+                     "and try again.");
 }
 
 ArmResult<std::string> Context::Subscription() {
@@ -134,16 +135,16 @@ Result<void> Context::ConfigSet(const std::string& key, const std::string& value
   return Ok();
 }
 
-bool IsResourceId(const std::string& text) {
-  return Lower(text).rfind("/subscriptions/", 0) == 0;
-}
+bool IsResourceId(const std::string& text) { return Lower(text).rfind("/subscriptions/", 0) == 0; }
 
 Result<ResourceId> ParseResourceId(const std::string& id) {
   std::vector<std::string> parts;
   std::stringstream ss(id);
   std::string part;
   while (std::getline(ss, part, '/')) parts.push_back(part);
-  auto bad = [&] { return Fail(Code::kInvalidArgument, "'" + id + "' is not a valid resource ID."); };
+  auto bad = [&] {
+    return Fail(Code::kInvalidArgument, "'" + id + "' is not a valid resource ID.");
+  };
   if (parts.size() < 3 || !parts[0].empty() || Lower(parts[1]) != "subscriptions" ||
       parts[2].empty()) {
     return bad();

@@ -13,15 +13,15 @@
 // Thread-safety: one command, one thread.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
 #include <string>
 
-#include "cli/arm_client.h"
 #include "cli/args.h"
+#include "cli/arm_client.h"
 
 namespace cove::cli {
 
@@ -51,8 +51,8 @@ struct Environment {
   std::string endpoint = kDefaultEndpoint;  // COVE_ENDPOINT
   std::string config_path;                  // resolved config file path
   bool stdin_is_tty = false;
-  bool stdout_is_tty = false;              // colours for jsonc/yamlc
-  std::string data_dir;                     // for `cove ca show`
+  bool stdout_is_tty = false;  // colours for jsonc/yamlc
+  std::string data_dir;        // for `cove ca show`
   static Environment FromProcess();
 };
 
@@ -95,7 +95,7 @@ class Context {
 struct ResourceId {
   std::string subscription;
   std::string resource_group;
-  std::string provider;  // "Microsoft.Network"
+  std::string provider;                                    // "Microsoft.Network"
   std::vector<std::pair<std::string, std::string>> types;  // (type, name), parent first
   std::string Type() const;  // "Microsoft.Network/virtualNetworks/subnets"
   std::string Name() const { return types.empty() ? resource_group : types.back().second; }

@@ -147,9 +147,11 @@ Result<std::vector<PlannedResource>> Plan(const json& doc, const std::string& de
     if (!entry.is_object()) return Fail(Code::kInvalidArgument, where + " is not an object");
     PlannedResource r;
     r.body = entry.value("body", json::object());
-    if (!r.body.is_object()) return Fail(Code::kInvalidArgument, where + ": body must be an object");
+    if (!r.body.is_object())
+      return Fail(Code::kInvalidArgument, where + ": body must be an object");
     if (entry.contains("id")) {
-      if (!entry["id"].is_string()) return Fail(Code::kInvalidArgument, where + ": id must be a string");
+      if (!entry["id"].is_string())
+        return Fail(Code::kInvalidArgument, where + ": id must be a string");
       r.id = entry["id"].get<std::string>();
       auto parsed = ParseResourceId(r.id);
       if (!parsed) return Fail(Code::kInvalidArgument, where + ": " + parsed.error().message);
@@ -189,8 +191,8 @@ Result<std::vector<PlannedResource>> Plan(const json& doc, const std::string& de
     }
     r.api_version = entry.value("apiVersion", ApiVersionFor(r.type));
     if (r.api_version.empty()) {
-      return Fail(Code::kInvalidArgument, where + ": unknown resource type '" + r.type +
-                                              "' (give apiVersion)");
+      return Fail(Code::kInvalidArgument,
+                  where + ": unknown resource type '" + r.type + "' (give apiVersion)");
     }
     for (const auto& other : items) {
       if (LowerId(other.id) == LowerId(r.id)) {
@@ -231,8 +233,8 @@ Result<std::vector<PlannedResource>> Plan(const json& doc, const std::string& de
       bool covered = false;
       if (at && parsed && !parsed->types.empty()) {
         std::string top = LowerId(GroupPath(parsed->subscription, parsed->resource_group) +
-                                  "/providers/" + parsed->provider + "/" +
-                                  parsed->types[0].first + "/" + parsed->types[0].second);
+                                  "/providers/" + parsed->provider + "/" + parsed->types[0].first +
+                                  "/" + parsed->types[0].second);
         covered = IsPrefixId(top, ids[*at]);
       } else if (at && parsed && parsed->types.empty()) {
         covered = ids[*at] == lref;
@@ -287,8 +289,8 @@ bool Contains(const json& actual, const json& desired) {
   if (desired.is_array()) {
     if (!actual.is_array() || actual.size() != desired.size()) return false;
     for (const auto& d : desired) {
-      bool found = std::any_of(actual.begin(), actual.end(),
-                               [&](const json& a) { return Contains(a, d); });
+      bool found =
+          std::any_of(actual.begin(), actual.end(), [&](const json& a) { return Contains(a, d); });
       if (!found) return false;
     }
     return true;
@@ -319,15 +321,14 @@ Outcome ApplyDeployment(Context& ctx, const json& doc, const std::string& defaul
   for (size_t i = 0; i < plan->size(); ++i) {
     for (const auto& ref : outside[i]) {
       auto parsed = ParseResourceId(ref);
-      std::string api = parsed && !parsed->types.empty() ? ApiVersionFor(parsed->Type())
-                                                         : kApiResources;
+      std::string api =
+          parsed && !parsed->types.empty() ? ApiVersionFor(parsed->Type()) : kApiResources;
       if (api.empty()) api = kApiResources;
       auto exists = (*arm)->Exists(ref, api);
       if (!exists) return Outcome::FromArm(exists.error());
       if (!*exists) {
         return Outcome::Failure("invalid deployment: unknown reference " + ref + " in " +
-                                (*plan)[i].id +
-                                " (it is neither in the file nor on the server)");
+                                (*plan)[i].id + " (it is neither in the file nor on the server)");
       }
     }
   }

@@ -39,7 +39,9 @@ class HttpClient {
  private:
   HttpClient(std::string endpoint, std::string host, std::string port,
              std::chrono::milliseconds timeout)
-      : endpoint_(std::move(endpoint)), host_(std::move(host)), port_(std::move(port)),
+      : endpoint_(std::move(endpoint)),
+        host_(std::move(host)),
+        port_(std::move(port)),
         timeout_(timeout) {}
 
   std::string endpoint_, host_, port_;

@@ -41,8 +41,8 @@ std::optional<std::string> ValidateOutput(const std::string& format, const std::
     if (!compiled && query::IsSyntaxError(compiled.error())) {
       return "argument --query: invalid jmespath_type value: '" + *query + "'";
     }
-    if (!compiled) return "Invalid jmespath query supplied for `--query`: " +
-                          compiled.error().message;
+    if (!compiled)
+      return "Invalid jmespath query supplied for `--query`: " + compiled.error().message;
   }
   return std::nullopt;
 }

@@ -1,8 +1,9 @@
 // Argument parsing, help and usage errors: exit codes and az's messages. None of these reach a
 // server (the endpoint is a closed port), which also shows that bad input sends nothing.
+#include "cli/args.h"
+
 #include <gtest/gtest.h>
 
-#include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/context.h"
 #include "cli_runner.h"
@@ -37,8 +38,7 @@ TEST_F(CliArgsTest, StrayPositionalIsUnrecognized) {
 TEST_F(CliArgsTest, MissingRequiredArgumentsAreListedInOrder) {
   auto r = cove_({"network", "vnet", "create"});
   EXPECT_EQ(r.code, 2);
-  EXPECT_EQ(r.err,
-            "ERROR: the following arguments are required: --resource-group/-g, --name/-n\n");
+  EXPECT_EQ(r.err, "ERROR: the following arguments are required: --resource-group/-g, --name/-n\n");
   r = cove_({"acr", "create", "-n", "myregistry", "-g", "rg"});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err, "ERROR: the following arguments are required: --sku\n");
@@ -191,8 +191,7 @@ TEST_F(CliArgsTest, BadIpConfigIsAUsageError) {
                   "--vnet-name", "v", "--private-connection-resource-id", "/subscriptions/x",
                   "--connection-name", "c", "--ip-config", "name=a", "colour=blue"});
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("ERROR: argument --ip-config: unsupported key 'colour'"),
-            std::string::npos);
+  EXPECT_NE(r.err.find("ERROR: argument --ip-config: unsupported key 'colour'"), std::string::npos);
   r = cove_({"network", "private-endpoint", "create", "-g", "g", "-n", "pe", "--subnet", "s",
              "--private-connection-resource-id", "/subscriptions/x", "--connection-name", "c"});
   EXPECT_EQ(r.code, 2);

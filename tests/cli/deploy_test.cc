@@ -1,8 +1,8 @@
 // Deployment files without a server: parsing (YAML and JSON), parameters, ordering, cycles,
 // idempotency comparison, and the built-in `cove up` file.
-#include <gtest/gtest.h>
-
 #include "cli/deploy.h"
+
+#include <gtest/gtest.h>
 
 namespace cove::cli {
 namespace {
@@ -66,14 +66,15 @@ TEST(DeployTest, ParentsAndReferencesComeFirst) {
 }
 
 TEST(DeployTest, ReferencesOutsideTheFileAreReportedForTheServerToCheck) {
-  json doc = json::array(
-      {{{"type", "Microsoft.Network/privateEndpoints"},
-        {"name", "pe"},
-        {"resourceGroup", "rg"},
-        {"body",
-         {{"properties",
-           {{"subnet", {{"id", "/subscriptions/s/resourceGroups/other/providers/"
-                               "Microsoft.Network/virtualNetworks/v/subnets/s"}}}}}}}}});
+  json doc = json::array({{{"type", "Microsoft.Network/privateEndpoints"},
+                           {"name", "pe"},
+                           {"resourceGroup", "rg"},
+                           {"body",
+                            {{"properties",
+                              {{"subnet",
+                                {{"id",
+                                  "/subscriptions/s/resourceGroups/other/providers/"
+                                  "Microsoft.Network/virtualNetworks/v/subnets/s"}}}}}}}}});
   std::vector<std::vector<std::string>> outside;
   auto plan = Plan(doc, "", kSub, &outside);
   ASSERT_TRUE(plan);
@@ -84,13 +85,12 @@ TEST(DeployTest, ReferencesOutsideTheFileAreReportedForTheServerToCheck) {
 
 TEST(DeployTest, CyclesAreRefusedNamingTheResources) {
   std::string g = "/subscriptions/" + std::string(kSub) + "/resourceGroups/rg/providers/";
-  json doc = json::array(
-      {{{"type", "Microsoft.Network/virtualNetworks"},
-        {"name", "a"},
-        {"body", {{"peer", g + "Microsoft.Network/virtualNetworks/b"}}}},
-       {{"type", "Microsoft.Network/virtualNetworks"},
-        {"name", "b"},
-        {"body", {{"peer", g + "Microsoft.Network/virtualNetworks/a"}}}}});
+  json doc = json::array({{{"type", "Microsoft.Network/virtualNetworks"},
+                           {"name", "a"},
+                           {"body", {{"peer", g + "Microsoft.Network/virtualNetworks/b"}}}},
+                          {{"type", "Microsoft.Network/virtualNetworks"},
+                           {"name", "b"},
+                           {"body", {{"peer", g + "Microsoft.Network/virtualNetworks/a"}}}}});
   auto plan = Plan(doc, "rg", kSub, nullptr);
   ASSERT_FALSE(plan);
   EXPECT_NE(plan.error().message.find("dependency cycle among: "), std::string::npos);
@@ -100,11 +100,11 @@ TEST(DeployTest, CyclesAreRefusedNamingTheResources) {
 TEST(DeployTest, MalformedEntriesAreRefused) {
   EXPECT_FALSE(Plan(json::object(), "rg", kSub, nullptr));
   EXPECT_FALSE(Plan(json::array({1}), "rg", kSub, nullptr));
-  EXPECT_FALSE(Plan(json::array({{{"type", "Microsoft.Network/virtualNetworks"}}}), "rg", kSub,
-                    nullptr));
-  auto segments = Plan(json::array({{{"type", "Microsoft.Network/virtualNetworks/subnets"},
-                                     {"name", "onlyone"}}}),
-                       "rg", kSub, nullptr);
+  EXPECT_FALSE(
+      Plan(json::array({{{"type", "Microsoft.Network/virtualNetworks"}}}), "rg", kSub, nullptr));
+  auto segments = Plan(
+      json::array({{{"type", "Microsoft.Network/virtualNetworks/subnets"}, {"name", "onlyone"}}}),
+      "rg", kSub, nullptr);
   ASSERT_FALSE(segments);
   EXPECT_NE(segments.error().message.find("2 segment(s)"), std::string::npos);
   auto unknown = Plan(json::array({{{"type", "Contoso.Widgets/widgets"}, {"name", "w"}}}), "rg",
@@ -116,9 +116,9 @@ TEST(DeployTest, MalformedEntriesAreRefused) {
                     "rg", kSub, nullptr);
   ASSERT_FALSE(twice);
   EXPECT_NE(twice.error().message.find("appears twice"), std::string::npos);
-  auto no_group = Plan(json::array({{{"type", "Microsoft.Network/virtualNetworks"},
-                                     {"name", "v"}}}),
-                       "", kSub, nullptr);
+  auto no_group =
+      Plan(json::array({{{"type", "Microsoft.Network/virtualNetworks"}, {"name", "v"}}}), "", kSub,
+           nullptr);
   ASSERT_FALSE(no_group);
 }
 
@@ -149,13 +149,13 @@ TEST(DeployTest, TheUpFileIsTheSeedsFirstDiagram) {
   for (const auto& refs : outside) EXPECT_TRUE(refs.empty());
   std::vector<std::string> types;
   for (const auto& r : *plan) types.push_back(r.type);
-  EXPECT_EQ(types, (std::vector<std::string>{
-                       "Microsoft.Resources/resourceGroups", "Microsoft.Network/virtualNetworks",
-                       "Microsoft.ContainerRegistry/registries",
-                       "Microsoft.Network/privateDnsZones",
-                       "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
-                       "Microsoft.Network/privateEndpoints",
-                       "Microsoft.Network/privateEndpoints/privateDnsZoneGroups"}));
+  EXPECT_EQ(types,
+            (std::vector<std::string>{
+                "Microsoft.Resources/resourceGroups", "Microsoft.Network/virtualNetworks",
+                "Microsoft.ContainerRegistry/registries", "Microsoft.Network/privateDnsZones",
+                "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
+                "Microsoft.Network/privateEndpoints",
+                "Microsoft.Network/privateEndpoints/privateDnsZoneGroups"}));
   const json& pe = (*plan)[5].body["properties"];
   EXPECT_EQ(pe["ipConfigurations"][0]["properties"]["privateIPAddress"], "10.0.0.5");
   EXPECT_EQ(pe["ipConfigurations"][1]["properties"]["memberName"], "registry_data_westus");

@@ -69,9 +69,9 @@ std::string Normalize(const std::string& text) {
     if (i + 19 <= text.size() && std::isdigit(static_cast<unsigned char>(text[i])) &&
         text[i + 4] == '-' && text[i + 7] == '-' && text[i + 10] == 'T' && text[i + 13] == ':') {
       j = i + 19;
-      while (j < text.size() && (std::isdigit(static_cast<unsigned char>(text[j])) ||
-                                 text[j] == '.' || text[j] == '+' || text[j] == ':' ||
-                                 text[j] == 'Z' || text[j] == '-')) {
+      while (j < text.size() &&
+             (std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '.' ||
+              text[j] == '+' || text[j] == ':' || text[j] == 'Z' || text[j] == '-')) {
         ++j;
       }
       out += "<time>";
@@ -128,14 +128,14 @@ TEST_F(GoldenTest, OutputFormatsQueriesAndErrors) {
         "newVNet.{name:name, prefixes:addressSpace.addressPrefixes, subnets:subnets[].name}"}},
       {"vnet_list_table",
        {"network", "vnet", "list", "-g", "rg1", "--query",
-        "[].{Name:name, Location:location, Prefix:addressSpace.addressPrefixes[0]}",
-        "-o", "table"}},
-      {"subnet_show_json", {"network", "vnet", "subnet", "show", "-g", "rg1", "--vnet-name", "v1",
-                            "-n", "s1"}},
+        "[].{Name:name, Location:location, Prefix:addressSpace.addressPrefixes[0]}", "-o",
+        "table"}},
+      {"subnet_show_json",
+       {"network", "vnet", "subnet", "show", "-g", "rg1", "--vnet-name", "v1", "-n", "s1"}},
       {"subnet_update_deprecated_flag",
        {"network", "vnet", "subnet", "update", "-g", "rg1", "--vnet-name", "v1", "-n", "s1",
-        "--disable-private-endpoint-network-policies", "--query",
-        "privateEndpointNetworkPolicies", "-o", "tsv"}},
+        "--disable-private-endpoint-network-policies", "--query", "privateEndpointNetworkPolicies",
+        "-o", "tsv"}},
       {"vnet_show_missing", {"network", "vnet", "show", "-g", "rg1", "-n", "nope"}},
       {"acr_create_yaml",
        {"acr", "create", "-n", "goldenreg", "-g", "rg1", "--sku", "Premium", "--query",
@@ -146,13 +146,13 @@ TEST_F(GoldenTest, OutputFormatsQueriesAndErrors) {
       {"acr_show_endpoints", {"acr", "show-endpoints", "-n", "goldenreg"}},
       {"acr_update_tsv",
        {"acr", "update", "-n", "goldenreg", "--public-network-enabled", "false",
-        "--data-endpoint-enabled", "--query",
-        "[publicNetworkAccess, dataEndpointEnabled]", "-o", "tsv"}},
+        "--data-endpoint-enabled", "--query", "[publicNetworkAccess, dataEndpointEnabled]", "-o",
+        "tsv"}},
       {"acr_show_missing", {"acr", "show", "-n", "nosuchregistry"}},
       {"pe_create_policies_enabled",
        {"network", "vnet", "subnet", "create", "-g", "rg1", "--vnet-name", "v1", "-n", "s2",
-        "--address-prefixes", "10.1.1.0/24", "--private-endpoint-network-policies", "Enabled",
-        "-o", "none"}},
+        "--address-prefixes", "10.1.1.0/24", "--private-endpoint-network-policies", "Enabled", "-o",
+        "none"}},
       {"pe_create_refused",
        {"network", "private-endpoint", "create", "-g", "rg1", "-n", "pe1", "--vnet-name", "v1",
         "--subnet", "s2", "--private-connection-resource-id",
@@ -160,14 +160,30 @@ TEST_F(GoldenTest, OutputFormatsQueriesAndErrors) {
         "Microsoft.ContainerRegistry/registries/goldenreg",
         "--group-id", "registry", "--connection-name", "c1"}},
       {"pe_create_members_table",
-       {"network", "private-endpoint", "create", "-g", "rg1", "-n", "pe1", "--vnet-name", "v1",
-        "--subnet", "s1", "--private-connection-resource-id",
+       {"network",
+        "private-endpoint",
+        "create",
+        "-g",
+        "rg1",
+        "-n",
+        "pe1",
+        "--vnet-name",
+        "v1",
+        "--subnet",
+        "s1",
+        "--private-connection-resource-id",
         "/subscriptions/c0ffee00-0000-4000-8000-000000000001/resourceGroups/rg1/providers/"
         "Microsoft.ContainerRegistry/registries/goldenreg",
-        "--group-id", "registry", "--connection-name", "c1", "--query",
-        "customDnsConfigs[].{Fqdn:fqdn, Ip:ipAddresses[0]}", "-o", "table"}},
-      {"pe_list_tsv", {"network", "private-endpoint", "list", "-g", "rg1", "--query", "[].name",
-                       "-o", "tsv"}},
+        "--group-id",
+        "registry",
+        "--connection-name",
+        "c1",
+        "--query",
+        "customDnsConfigs[].{Fqdn:fqdn, Ip:ipAddresses[0]}",
+        "-o",
+        "table"}},
+      {"pe_list_tsv",
+       {"network", "private-endpoint", "list", "-g", "rg1", "--query", "[].name", "-o", "tsv"}},
   });
 }
 
