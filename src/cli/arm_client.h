@@ -1,0 +1,95 @@
+// ArmClient: calls coved's ARM-shaped REST API the way az's SDK clients do.
+//
+// Every call carries `?api-version=` (the versions az uses, below). ARM's answers are turned into
+// JSON values or an ArmError holding ARM's own error code and message
+// (`{"error":{"code","message"}}`), the HTTP status, and — when coved could not be reached at
+// all — an empty code. Long-running operations are followed as the SDK follows them: a 201/202
+// with `Azure-AsyncOperation` is polled until it reaches a terminal status, a 202 with
+// `Location` until it stops answering 202; then a PUT/PATCH returns the resource as GET shows it.
+// List() follows `nextLink` and returns the concatenated `value` arrays.
+//
+// With a debug stream set, each request and its status are logged there (az --debug).
+//
+// Thread-safety: one thread at a time.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <tl/expected.hpp>
+#include <vector>
+
+#include "cli/http_client.h"
+
+namespace cove::cli {
+
+// api-version values, as az sends them.
+inline constexpr char kApiResources[] = "2022-09-01";
+inline constexpr char kApiSubscriptions[] = "2022-12-01";
+inline constexpr char kApiNetwork[] = "2024-05-01";
+inline constexpr char kApiPrivateDns[] = "2020-06-01";
+inline constexpr char kApiAcr[] = "2023-11-01-preview";
+
+struct ArmError {
+  int status = 0;    // HTTP status; 0 when there was no HTTP answer
+  std::string code;  // ARM's error code; empty for transport failures
+  std::string message;
+};
+
+template <typename T>
+using ArmResult = tl::expected<T, ArmError>;
+
+inline tl::unexpected<ArmError> ArmFail(int status, std::string code, std::string message) {
+  return tl::unexpected<ArmError>(ArmError{status, std::move(code), std::move(message)});
+}
+
+class ArmClient {
+ public:
+  ArmClient(HttpClient http, std::ostream* debug) : http_(std::move(http)), debug_(debug) {}
+
+  // One call. `path` is an ARM path (/subscriptions/...); returns the response body as JSON
+  // (null for an empty body) or the error.
+  ArmResult<nlohmann::json> Call(const std::string& method, const std::string& path,
+                                 const std::string& api_version,
+                                 const std::optional<nlohmann::json>& body = std::nullopt);
+
+  ArmResult<nlohmann::json> Get(const std::string& path, const std::string& api) {
+    return Call("GET", path, api);
+  }
+  ArmResult<nlohmann::json> Put(const std::string& path, const std::string& api,
+                                const nlohmann::json& body) {
+    return Call("PUT", path, api, body);
+  }
+  ArmResult<nlohmann::json> Patch(const std::string& path, const std::string& api,
+                                  const nlohmann::json& body) {
+    return Call("PATCH", path, api, body);
+  }
+  ArmResult<nlohmann::json> Post(const std::string& path, const std::string& api,
+                                 const std::optional<nlohmann::json>& body = std::nullopt) {
+    return Call("POST", path, api, body);
+  }
+  ArmResult<nlohmann::json> Delete(const std::string& path, const std::string& api) {
+    return Call("DELETE", path, api);
+  }
+  // GET a collection; the `value` arrays of every page.
+  ArmResult<nlohmann::json> List(const std::string& path, const std::string& api);
+  // true when GET answers 2xx, false on 404.
+  ArmResult<bool> Exists(const std::string& path, const std::string& api);
+
+ private:
+  ArmResult<HttpResponse> Send(const std::string& method, const std::string& target,
+                               const std::string& body);
+  ArmResult<nlohmann::json> Poll(const HttpResponse& first, const std::string& method,
+                                 const std::string& path, const std::string& api);
+  std::string Target(const std::string& url_or_path) const;
+
+  HttpClient http_;
+  std::ostream* debug_;
+};
+
+// The error an ARM response carries, from its body (`{"error":{"code","message"}}`) or, for a
+// body that is not ARM-shaped, from the status.
+ArmError ErrorFromResponse(int status, const std::string& body);
+
+}  // namespace cove::cli

@@ -1,0 +1,91 @@
+// The command table: every `cove` group and command, and the helpers their handlers share.
+//
+// Each Add*Commands function registers one area (mirroring az's command modules):
+//   resources: group, provider, account        network: vnet, subnet, peering, nsg, nic,
+//   private-endpoint (+ dns-zone-group)        dns: network private-dns zone|link|record-set
+//   acr: acr, replication, private-endpoint-connection, network-rule
+//   deploy: deploy, up                         ca: ca show (the CA coved issues TLS from)
+//
+// Handlers follow az's flow: read arguments, build the Azure REST body, call ARM, return what the
+// service returned (or az's own shape where az reshapes it, e.g. `vnet create` → {"newVNet"}).
+//
+// Thread-safety: registration happens once; handlers run on the caller's thread.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/args.h"
+#include "cli/context.h"
+
+namespace cove::cli {
+
+void AddResourceCommands(Registry& registry);
+void AddNetworkCommands(Registry& registry);
+void AddDnsCommands(Registry& registry);
+void AddAcrCommands(Registry& registry);
+void AddDeployCommands(Registry& registry);
+void AddCaCommands(Registry& registry);
+
+// The full table.
+const Registry& Commands();
+
+// ---- argument specs shared by many commands (az's help texts) ----
+ArgSpec GroupArg(bool required = true, bool id_part = true);
+ArgSpec NameArg(const std::string& help, bool required = true, bool id_part = true);
+ArgSpec LocationArg(const std::string& help_extra = "");
+ArgSpec TagsArg();
+ArgSpec YesArg();
+ArgSpec NoWaitArg();
+
+// {"k": "v"} from az's `--tags k=v k2` list.
+nlohmann::json TagsJson(const std::vector<std::string>& tags);
+
+// Builds the ARM path of the resource a command names (from the subscription and arguments).
+using PathFn = std::function<std::string(const std::string& sub, const ParsedArgs& args)>;
+
+// Runs `body` once per --ids value (collecting the values into a list when there are several),
+// or once for the path `path_of` builds.
+Outcome ForEachTarget(Context& ctx, const ParsedArgs& args, const PathFn& path_of,
+                      const std::function<Outcome(const std::string& path)>& body);
+
+// GET → Value (404: exit 3 as az's show commands).
+Outcome ShowAt(Context& ctx, const std::string& path, const std::string& api);
+// GET collection → list.
+Outcome ListAt(Context& ctx, const std::string& path, const std::string& api);
+// DELETE → nothing.
+Outcome DeleteAt(Context& ctx, const std::string& path, const std::string& api);
+// PUT → Value.
+Outcome PutAt(Context& ctx, const std::string& path, const std::string& api,
+              const nlohmann::json& body);
+
+// az's confirmation prompt for destructive commands: proceeds with --yes, prompts on a TTY,
+// fails otherwise (az: "Unable to prompt for confirmation as no tty available. Use --yes.").
+std::optional<Outcome> Confirm(Context& ctx, const ParsedArgs& args, const std::string& question);
+
+// The location of resource group `group` (az's default for --location).
+ArmResult<std::string> GroupLocation(Context& ctx, const std::string& sub,
+                                     const std::string& group);
+
+// `value` when it is a resource id, else the id of resource `value` of `type_path` in the group.
+std::string NameOrId(const std::string& value, const std::string& sub, const std::string& group,
+                     const std::string& type_path);
+
+// Expands helpers into a standard show/list/delete trio for simple resources.
+struct SimpleResource {
+  std::vector<std::string> group_path;  // {"network", "nsg"}
+  std::string noun;                     // "network security group"
+  std::string name_help;
+  std::string api;
+  PathFn path_of;                    // one resource
+  PathFn list_path;                  // the collection (args may lack --name)
+  std::vector<ArgSpec> parent_args;  // e.g. --vnet-name, required for every command
+  bool list_group_optional = false;  // list without -g lists the subscription
+  PathFn subscription_list_path;     // used when -g is absent
+  bool delete_confirms = false;
+};
+void AddShowListDelete(Registry& registry, const SimpleResource& r, bool show = true,
+                       bool list = true, bool del = true);
+
+}  // namespace cove::cli
