@@ -35,6 +35,7 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include "http/proxy_protocol.h"
 #include "http/tls.h"
 
 namespace cove::http {
@@ -202,6 +203,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
       : Connection(stream.get_executor()), server_(server), stream_(std::move(stream)) {
     peer_.tls = kTls;
     peer_.link_id = listener.link_id;
+    proxy_protocol_ = listener.proxy_protocol;
   }
 
   tcp::socket& Socket() override { return beast::get_lowest_layer(stream_); }
@@ -223,18 +225,22 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     Socket().set_option(tcp::no_delay(true), ec);
 
     bool linger = false;
+    // A PROXY v2 header, when the listener wants one, comes before TLS and HTTP.
     bool handshake_ok = true;
+    if (proxy_protocol_) handshake_ok = co_await ReadProxyHeader();
     if constexpr (kTls) {
-      SetDeadline(options.header_timeout);
-      auto [hs] = co_await stream_.async_handshake(asio::ssl::stream_base::server, kNoThrow);
-      if (hs) {
-        spdlog::debug("http: TLS handshake with {} failed: {}", peer_.remote_ip, hs.message());
-        handshake_ok = false;
-      } else if (const char* sni =
-                     SSL_get_servername(stream_.native_handle(), TLSEXT_NAMETYPE_host_name)) {
-        peer_.server_name = sni;
-        for (char& c : peer_.server_name) {
-          c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (handshake_ok) {
+        SetDeadline(options.header_timeout);
+        auto [hs] = co_await stream_.async_handshake(asio::ssl::stream_base::server, kNoThrow);
+        if (hs) {
+          spdlog::debug("http: TLS handshake with {} failed: {}", peer_.remote_ip, hs.message());
+          handshake_ok = false;
+        } else if (const char* sni =
+                       SSL_get_servername(stream_.native_handle(), TLSEXT_NAMETYPE_host_name)) {
+          peer_.server_name = sni;
+          for (char& c : peer_.server_name) {
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          }
         }
       }
     }
@@ -257,6 +263,39 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
 
  private:
   enum class Outcome { kKeepAlive, kClose, kCloseLinger };
+
+  // Reads exactly one PROXY v2 header off the raw socket (nothing past it) and applies it to
+  // peer_. False when it is missing, malformed or the connection fails.
+  asio::awaitable<bool> ReadProxyHeader() {
+    SetDeadline(server_.options.header_timeout);
+    char buf[kProxyV2MaxSize];
+    auto [ec, n] = co_await asio::async_read(
+        Socket(), asio::buffer(buf, kProxyV2PrefixSize), kNoThrow);
+    if (ec) co_return false;
+    auto size = ProxyV2HeaderSize(std::string_view(buf, kProxyV2PrefixSize));
+    if (size && *size > kProxyV2PrefixSize) {
+      auto [rec, m] = co_await asio::async_read(
+          Socket(), asio::buffer(buf + kProxyV2PrefixSize, *size - kProxyV2PrefixSize),
+          kNoThrow);
+      if (rec) co_return false;
+    }
+    auto header = size ? ParseProxyV2(std::string_view(buf, *size))
+                       : Result<ProxyHeader>(tl::unexpected(size.error()));
+    if (!header) {
+      spdlog::debug("http: dropping connection from {}: {}", peer_.remote_ip,
+                    header.error().message);
+      co_return false;
+    }
+    if (header->command == ProxyHeader::Command::kProxy &&
+        (header->family == ProxyHeader::Family::kInet ||
+         header->family == ProxyHeader::Family::kInet6)) {
+      peer_.remote_ip = header->source_address;
+      peer_.remote_port = header->source_port;
+      peer_.proxied = true;
+      if (header->link_id) peer_.link_id = header->link_id;
+    }
+    co_return true;
+  }
 
   // Hands buffer_[0, n) to the exchange; false if the handler threw.
   bool Feed(Exchange& exchange, size_t n, std::optional<Response>& early) {
@@ -637,6 +676,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   std::string head_;                 // the response head being written
   std::unique_ptr<char[]> buffer_;   // body pieces and TLS file chunks (kBufferSize)
   bool force_close_ = false;         // a response was framed wrongly; do not reuse the stream
+  bool proxy_protocol_ = false;      // a PROXY v2 header precedes everything else
 };
 
 }  // namespace

@@ -9,7 +9,9 @@
 //
 // Listeners may be added while running, including sockets created elsewhere (for example
 // inside another network namespace) and handed over as file descriptors; each listener can
-// carry a link id that ends up in Peer::link_id.
+// carry a link id that ends up in Peer::link_id. A listener may require a PROXY protocol v2
+// header on each connection (connections forwarded by a proxy or another host's private
+// endpoint); the header's client address and Azure LinkID then describe the Peer.
 //
 // TLS: every TLS listener uses one TlsContextProvider, which picks a certificate by SNI.
 //
@@ -46,6 +48,12 @@ struct ListenerOptions {
   uint16_t port = 0;  // 0: pick a free port (see Server::LocalPort)
   bool tls = false;
   std::optional<uint32_t> link_id;
+  // Every connection must open with a PROXY protocol v2 header (http/proxy_protocol.h), read
+  // before TLS and HTTP within the header timeout. A PROXY command sets Peer::remote_ip/port
+  // from the header's source (INET/INET6) and Peer::link_id from Azure's LinkID TLV (else the
+  // listener's link_id stays); LOCAL keeps the real endpoints. A missing or malformed header
+  // closes the connection without a word (the peer is not speaking our protocol).
+  bool proxy_protocol = false;
 };
 
 class Server {

@@ -1,0 +1,464 @@
+#include "dns/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <cerrno>
+#include <cstring>
+#include <list>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "dns/query.h"
+
+namespace cove::dns {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using asio::ip::udp;
+
+namespace {
+
+constexpr int kBatch = 32;               // datagrams per recvmmsg/sendmmsg
+constexpr int kRoundsPerWakeup = 8;      // batches before letting other sockets run
+constexpr size_t kUdpBufferSize = 4096;  // larger queries are not DNS queries we answer
+
+struct ViewCounters {
+  std::atomic<uint64_t> queries{0};
+  std::atomic<uint64_t> responses{0};
+  std::atomic<uint64_t> dropped{0};
+  std::atomic<uint64_t> truncated{0};
+  std::atomic<uint64_t> tcp_accepted{0};
+  std::atomic<uint64_t> tcp_refused{0};
+  std::array<std::atomic<uint64_t>, 17> rcodes{};
+
+  void Count(const ProcessResult& r) {
+    if (!r.respond) {
+      dropped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    responses.fetch_add(1, std::memory_order_relaxed);
+    rcodes[std::min<size_t>(r.rcode, 16)].fetch_add(1, std::memory_order_relaxed);
+    if (r.truncated) truncated.fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
+Error Errno(const std::string& what) {
+  return Error{Code::kIOError, what + ": " + std::strerror(errno)};
+}
+
+// Per-thread buffers for one UDP batch.
+struct UdpBatch {
+  std::array<std::array<uint8_t, kUdpBufferSize>, kBatch> in;
+  std::array<std::vector<uint8_t>, kBatch> out;
+  std::array<sockaddr_storage, kBatch> peers;
+  std::array<iovec, kBatch> in_iov;
+  std::array<iovec, kBatch> out_iov;
+  std::array<mmsghdr, kBatch> in_msgs;
+  std::array<mmsghdr, kBatch> out_msgs;
+};
+
+UdpBatch& ThreadBatch() {
+  thread_local std::unique_ptr<UdpBatch> batch = std::make_unique<UdpBatch>();
+  return *batch;
+}
+
+Result<int> SocketFamily(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    return Fail(Errno("getsockname"));
+  }
+  if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
+    return Fail(Code::kInvalidArgument, "not an IPv4 or IPv6 socket");
+  }
+  return static_cast<int>(ss.ss_family);
+}
+
+Result<int> SocketType(int fd) {
+  int type = 0;
+  socklen_t len = sizeof(type);
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return Fail(Errno("SO_TYPE"));
+  return type;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(const CatalogStore& c, ServerOptions o) : catalog(c), options(o) {}
+
+  struct UdpSocket {
+    UdpSocket(asio::io_context& io, udp protocol, int fd, std::string v, ViewCounters* c)
+        : socket(io, protocol, fd), view(std::move(v)), counters(c) {}
+    udp::socket socket;
+    std::string view;
+    ViewCounters* counters;
+  };
+
+  struct TcpListener {
+    TcpListener(asio::io_context& io, tcp protocol, int fd, std::string v, ViewCounters* c)
+        : acceptor(io, protocol, fd), view(std::move(v)), counters(c) {}
+    tcp::acceptor acceptor;
+    std::string view;
+    ViewCounters* counters;
+  };
+
+  class TcpSession : public std::enable_shared_from_this<TcpSession> {
+   public:
+    TcpSession(Impl& impl, tcp::socket socket, TcpListener& listener)
+        : impl_(impl),
+          socket_(std::move(socket)),
+          timer_(socket_.get_executor()),
+          listener_(listener) {
+      std::lock_guard lock(impl_.sessions_mu);
+      impl_.sessions.insert(this);
+    }
+    ~TcpSession() {
+      impl_.tcp_connections.fetch_sub(1, std::memory_order_relaxed);
+      std::lock_guard lock(impl_.sessions_mu);
+      impl_.sessions.erase(this);
+    }
+
+    // Starts reading on the session's strand.
+    void Start() {
+      asio::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->ReadLength(); });
+    }
+
+    // Closes the connection. REQUIRES: on the session's strand, or no I/O thread running.
+    void Close() {
+      boost::system::error_code ignored;
+      socket_.shutdown(tcp::socket::shutdown_both, ignored);
+      socket_.close(ignored);
+      timer_.cancel();
+    }
+
+   private:
+    void Arm() {
+      timer_.expires_after(impl_.options.tcp_idle_timeout);
+      timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        if (!ec) self->Close();
+      });
+    }
+    void ReadLength() {
+      Arm();
+      asio::async_read(socket_, asio::buffer(length_),
+                       [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                         if (ec) return self->Close();
+                         size_t n = (size_t{self->length_[0]} << 8) | self->length_[1];
+                         if (n == 0) return self->Close();
+                         self->query_.resize(n);
+                         self->ReadBody();
+                       });
+    }
+    void ReadBody() {
+      asio::async_read(socket_, asio::buffer(query_),
+                       [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                         if (ec) return self->Close();
+                         self->Answer();
+                       });
+    }
+    void Answer() {
+      CatalogPtr catalog = impl_.catalog.Get();
+      listener_.counters->queries.fetch_add(1, std::memory_order_relaxed);
+      TransportFacts facts{.tcp = true, .max_udp_payload = impl_.options.max_udp_payload};
+      ProcessResult r = Process(query_, *catalog, catalog->view(listener_.view), facts, response_);
+      listener_.counters->Count(r);
+      if (!r.respond) return Close();
+      frame_[0] = static_cast<uint8_t>(response_.size() >> 8);
+      frame_[1] = static_cast<uint8_t>(response_.size());
+      Arm();
+      std::array<asio::const_buffer, 2> buffers = {asio::buffer(frame_), asio::buffer(response_)};
+      asio::async_write(socket_, buffers,
+                        [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                          if (ec) return self->Close();
+                          self->ReadLength();
+                        });
+    }
+
+    Impl& impl_;
+    tcp::socket socket_;
+    asio::steady_timer timer_;
+    TcpListener& listener_;
+    std::array<uint8_t, 2> length_{};
+    std::array<uint8_t, 2> frame_{};
+    std::vector<uint8_t> query_;
+    std::vector<uint8_t> response_;
+  };
+
+  ViewCounters* CountersFor(const std::string& view) {
+    std::lock_guard lock(mu);
+    auto& c = counters[view];
+    if (!c) c = std::make_unique<ViewCounters>();
+    return c.get();
+  }
+
+  // Asio's epoll reactor is edge-triggered: a datagram that arrives while no wait is pending
+  // raises no event later, so ServeUdp reads until EAGAIN before waiting again. A socket with
+  // more than kRoundsPerWakeup batches waiting yields to the others and continues at once.
+  void WaitUdp(UdpSocket* s) {
+    s->socket.async_wait(udp::socket::wait_read, [this, s](boost::system::error_code ec) {
+      if (!ec) ContinueUdp(s);
+    });
+  }
+
+  void ContinueUdp(UdpSocket* s) {
+    if (ServeUdp(*s)) {
+      WaitUdp(s);
+    } else {
+      asio::post(io, [this, s] {
+        if (s->socket.is_open()) ContinueUdp(s);
+      });
+    }
+  }
+
+  // Answers what is waiting on `s`; returns true once the socket is drained (or failing).
+  bool ServeUdp(UdpSocket& s) {
+    UdpBatch& b = ThreadBatch();
+    int fd = s.socket.native_handle();
+    CatalogPtr catalog = catalog_store().Get();
+    const View& view = catalog->view(s.view);
+    TransportFacts facts{.tcp = false, .max_udp_payload = options.max_udp_payload};
+    for (int round = 0; round < kRoundsPerWakeup; ++round) {
+      for (int i = 0; i < kBatch; ++i) {
+        b.in_iov[i] = {b.in[i].data(), b.in[i].size()};
+        b.in_msgs[i] = {};
+        b.in_msgs[i].msg_hdr.msg_name = &b.peers[i];
+        b.in_msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+        b.in_msgs[i].msg_hdr.msg_iov = &b.in_iov[i];
+        b.in_msgs[i].msg_hdr.msg_iovlen = 1;
+      }
+      int n = ::recvmmsg(fd, b.in_msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+      if (n <= 0) return true;
+      s.counters->queries.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+      int m = 0;
+      for (int i = 0; i < n; ++i) {
+        const msghdr& h = b.in_msgs[i].msg_hdr;
+        if (h.msg_flags & MSG_TRUNC) {
+          s.counters->dropped.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        std::vector<uint8_t>& out = b.out[m];
+        ProcessResult r =
+            Process({b.in[i].data(), b.in_msgs[i].msg_len}, *catalog, view, facts, out);
+        s.counters->Count(r);
+        if (!r.respond) continue;
+        b.out_iov[m] = {out.data(), out.size()};
+        b.out_msgs[m] = {};
+        b.out_msgs[m].msg_hdr.msg_name = &b.peers[i];
+        b.out_msgs[m].msg_hdr.msg_namelen = h.msg_namelen;
+        b.out_msgs[m].msg_hdr.msg_iov = &b.out_iov[m];
+        b.out_msgs[m].msg_hdr.msg_iovlen = 1;
+        ++m;
+      }
+      for (int sent = 0; sent < m;) {
+        int k =
+            ::sendmmsg(fd, b.out_msgs.data() + sent, static_cast<unsigned>(m - sent), MSG_DONTWAIT);
+        if (k <= 0) {
+          // A full send buffer or an unreachable peer: drop this one, keep the rest.
+          s.counters->dropped.fetch_add(1, std::memory_order_relaxed);
+          s.counters->responses.fetch_sub(1, std::memory_order_relaxed);
+          ++sent;
+          continue;
+        }
+        sent += k;
+      }
+    }
+    return false;
+  }
+
+  const CatalogStore& catalog_store() const { return catalog; }
+
+  void Accept(TcpListener* l) {
+    l->acceptor.async_accept(
+        asio::make_strand(io), [this, l](boost::system::error_code ec, tcp::socket socket) {
+          if (ec == asio::error::operation_aborted || !l->acceptor.is_open()) return;
+          if (!ec) {
+            if (tcp_connections.fetch_add(1, std::memory_order_relaxed) >=
+                options.max_tcp_connections) {
+              tcp_connections.fetch_sub(1, std::memory_order_relaxed);
+              l->counters->tcp_refused.fetch_add(1, std::memory_order_relaxed);
+              boost::system::error_code ignored;
+              socket.close(ignored);
+            } else {
+              l->counters->tcp_accepted.fetch_add(1, std::memory_order_relaxed);
+              auto session = std::make_shared<TcpSession>(*this, std::move(socket), *l);
+              session->Start();
+            }
+          }
+          Accept(l);
+        });
+  }
+
+  // Sessions still pending in `io` are destroyed with it and touch tcp_connections then, so
+  // these are declared (and outlive) the io_context; the sockets are declared after it.
+  const CatalogStore& catalog;
+  ServerOptions options;
+  std::atomic<size_t> tcp_connections{0};
+  mutable std::mutex mu;
+  std::map<std::string, std::unique_ptr<ViewCounters>, std::less<>> counters;
+  std::mutex sessions_mu;
+  std::unordered_set<TcpSession*> sessions;
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::list<UdpSocket> udp_sockets;
+  std::list<TcpListener> tcp_listeners;
+  std::vector<std::thread> threads;
+  bool started = false;
+  bool stopped = false;
+};
+
+namespace {
+
+Result<UniqueFd> BindSocket(const std::string& address, uint16_t port, int type) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    len = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    len = sizeof(sockaddr_in6);
+  } else {
+    return Fail(Code::kInvalidArgument, "not an IP address: " + address);
+  }
+  UniqueFd fd(::socket(ss.ss_family, type | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Fail(Errno("socket"));
+  int one = 1;
+  if (type == SOCK_STREAM) ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    return Fail(Errno("bind " + address + ":" + std::to_string(port)));
+  }
+  return fd;
+}
+
+Result<uint16_t> LocalPort(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    return Fail(Errno("getsockname"));
+  }
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+}
+
+}  // namespace
+
+Server::Server(const CatalogStore& catalog, ServerOptions options)
+    : impl_(std::make_unique<Impl>(catalog, options)) {
+  impl_->work.emplace(impl_->io.get_executor());
+}
+
+Server::~Server() { Stop(); }
+
+Result<uint16_t> Server::AddUdpSocket(UniqueFd fd, std::string view) {
+  COVE_ASSIGN_OR_RETURN(int type, SocketType(fd.get()));
+  if (type != SOCK_DGRAM) return Fail(Code::kInvalidArgument, "not a datagram socket");
+  COVE_ASSIGN_OR_RETURN(int family, SocketFamily(fd.get()));
+  COVE_ASSIGN_OR_RETURN(uint16_t port, LocalPort(fd.get()));
+  if (port == 0) return Fail(Code::kInvalidArgument, "UDP socket is not bound");
+  int size = 4 << 20;  // room for bursts; the kernel caps it at rmem_max
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+  ViewCounters* counters = impl_->CountersFor(view);
+  std::lock_guard lock(impl_->mu);
+  if (impl_->stopped) return Fail(Code::kFailedPrecondition, "server stopped");
+  udp protocol = family == AF_INET ? udp::v4() : udp::v6();
+  boost::system::error_code ec;
+  auto& s =
+      impl_->udp_sockets.emplace_back(impl_->io, protocol, fd.Release(), std::move(view), counters);
+  s.socket.non_blocking(true, ec);
+  impl_->WaitUdp(&s);
+  return port;
+}
+
+Result<uint16_t> Server::AddTcpSocket(UniqueFd fd, std::string view) {
+  COVE_ASSIGN_OR_RETURN(int type, SocketType(fd.get()));
+  if (type != SOCK_STREAM) return Fail(Code::kInvalidArgument, "not a stream socket");
+  COVE_ASSIGN_OR_RETURN(int family, SocketFamily(fd.get()));
+  COVE_ASSIGN_OR_RETURN(uint16_t port, LocalPort(fd.get()));
+  if (port == 0) return Fail(Code::kInvalidArgument, "TCP socket is not bound");
+  if (::listen(fd.get(), 1024) != 0) return Fail(Errno("listen"));
+  ViewCounters* counters = impl_->CountersFor(view);
+  std::lock_guard lock(impl_->mu);
+  if (impl_->stopped) return Fail(Code::kFailedPrecondition, "server stopped");
+  tcp protocol = family == AF_INET ? tcp::v4() : tcp::v6();
+  auto& l = impl_->tcp_listeners.emplace_back(impl_->io, protocol, fd.Release(), std::move(view),
+                                              counters);
+  impl_->Accept(&l);
+  return port;
+}
+
+Result<uint16_t> Server::Listen(const std::string& address, uint16_t port, std::string view) {
+  // With port 0, the UDP port the kernel picks may be taken for TCP: try a few.
+  for (int attempt = 0;; ++attempt) {
+    COVE_ASSIGN_OR_RETURN(UniqueFd u, BindSocket(address, port, SOCK_DGRAM));
+    COVE_ASSIGN_OR_RETURN(uint16_t chosen, LocalPort(u.get()));
+    auto t = BindSocket(address, chosen, SOCK_STREAM);
+    if (!t) {
+      if (port == 0 && attempt < 16) continue;
+      return Fail(t.error());
+    }
+    COVE_RETURN_IF_ERROR(AddUdpSocket(std::move(u), view));
+    COVE_RETURN_IF_ERROR(AddTcpSocket(std::move(*t), std::move(view)));
+    return chosen;
+  }
+}
+
+void Server::Start() {
+  std::lock_guard lock(impl_->mu);
+  if (impl_->started || impl_->stopped) return;
+  impl_->started = true;
+  for (int i = 0; i < std::max(1, impl_->options.threads); ++i) {
+    impl_->threads.emplace_back([this] { impl_->io.run(); });
+  }
+}
+
+void Server::Stop() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+    threads.swap(impl_->threads);
+  }
+  impl_->work.reset();
+  impl_->io.stop();
+  for (std::thread& t : threads) t.join();
+  // No handler runs any more: close what is open; pending handlers (and the TCP sessions they
+  // hold) go with the io_context.
+  boost::system::error_code ignored;
+  for (auto& s : impl_->udp_sockets) s.socket.close(ignored);
+  for (auto& l : impl_->tcp_listeners) l.acceptor.close(ignored);
+  std::lock_guard lock(impl_->sessions_mu);
+  for (Impl::TcpSession* session : impl_->sessions) session->Close();
+}
+
+ViewCounterSnapshot Server::Counters(std::string_view view) const {
+  ViewCounterSnapshot out;
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->counters.find(view);
+  if (it == impl_->counters.end()) return out;
+  const ViewCounters& c = *it->second;
+  out.queries = c.queries.load(std::memory_order_relaxed);
+  out.responses = c.responses.load(std::memory_order_relaxed);
+  out.dropped = c.dropped.load(std::memory_order_relaxed);
+  out.truncated = c.truncated.load(std::memory_order_relaxed);
+  out.tcp_accepted = c.tcp_accepted.load(std::memory_order_relaxed);
+  out.tcp_refused = c.tcp_refused.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < out.rcodes.size(); ++i) {
+    out.rcodes[i] = c.rcodes[i].load(std::memory_order_relaxed);
+  }
+  return out;
+}
+
+}  // namespace cove::dns

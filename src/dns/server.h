@@ -1,0 +1,88 @@
+// Server: the DNS transport (Asio), UDP and TCP, answering each query with query.h's Process
+// in the view its socket is tagged with. Transport only: no zone logic lives here.
+//
+// Sockets come in two ways: handed over as file descriptors, already bound (the fabric creates
+// them inside each VNet's network namespace at 168.63.129.16:53, where this process could not
+// bind itself), or bound here by address (tests, the bench, a single-host setup). Each socket
+// carries a view id, the VNet it belongs to: the view is chosen by the socket a query arrived on,
+// never by its source address, because VNets may overlap.
+//
+// UDP: each socket is read in batches with recvmmsg and answered with sendmmsg when Asio says it
+// is readable; responses fit the client's EDNS size (TC set otherwise). TCP: RFC 1035 §4.2.2
+// framing (2-octet length), any number of queries per connection, answered in order; at most
+// max_tcp_connections at once (more are closed at accept), each closed after tcp_idle_timeout
+// without a complete query or when a write stalls that long; a query that would be dropped over
+// UDP closes the connection.
+//
+// The catalog is read from a CatalogStore once per UDP batch and once per TCP query, so a new
+// snapshot takes effect for the next packet without stopping anything.
+//
+// Counters per view: queries, responses by RCODE, drops, truncations, TCP connections accepted
+// and refused. They are relaxed atomics, read with Counters().
+//
+// Thread-safety: every public method may be called from any thread, also while running.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+#include "common/unique_fd.h"
+#include "dns/catalog.h"
+
+namespace cove::dns {
+
+struct ServerOptions {
+  int threads = 1;
+  uint16_t max_udp_payload = 1232;  // largest UDP response, advertised in OPT
+  size_t max_tcp_connections = 256;
+  std::chrono::milliseconds tcp_idle_timeout{10'000};
+};
+
+struct ViewCounterSnapshot {
+  uint64_t queries = 0;    // every packet or TCP message received
+  uint64_t responses = 0;  // responses sent
+  uint64_t dropped = 0;    // queries not answered (not DNS, responses, unsendable)
+  uint64_t truncated = 0;  // UDP responses with TC set
+  uint64_t tcp_accepted = 0;
+  uint64_t tcp_refused = 0;  // connections closed at accept because of max_tcp_connections
+  // Responses by RCODE: 0..15 as such, index 16 for BADVERS.
+  std::array<uint64_t, 17> rcodes{};
+};
+
+class Server {
+ public:
+  // `catalog` must outlive the server.
+  Server(const CatalogStore& catalog, ServerOptions options = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Takes a bound UDP socket (IPv4 or IPv6) answering in `view`. Returns its local port, or
+  // kInvalidArgument if `fd` is not a bound datagram socket.
+  Result<uint16_t> AddUdpSocket(UniqueFd fd, std::string view);
+  // Takes a bound TCP socket (listening or not; it is made to listen). Returns its local port,
+  // or kInvalidArgument / kIOError.
+  Result<uint16_t> AddTcpSocket(UniqueFd fd, std::string view);
+  // Binds UDP and TCP on `address`:`port` (0: one free port for both) for `view`; returns the
+  // port, or kIOError.
+  Result<uint16_t> Listen(const std::string& address, uint16_t port, std::string view);
+
+  // Runs the I/O threads; returns at once. Sockets may be added before or after.
+  void Start();
+  // Closes every socket and connection and joins the threads. Idempotent.
+  void Stop();
+
+  // The counters of `view` (all zero for a view no socket has).
+  ViewCounterSnapshot Counters(std::string_view view) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cove::dns

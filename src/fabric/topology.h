@@ -1,0 +1,142 @@
+// Topology: the desired network fabric as plain data, and the IPv4 address helpers it needs.
+//
+// The control plane's state (virtual networks, subnets, peerings, client VMs, private endpoint
+// member addresses, NSGs) is translated by the daemon into one Topology; Fabric::Apply makes the
+// machine match it. Everything here is a value: no I/O, no kernel state.
+//
+// Model (see fabric.h for how it is realized):
+//   - Network: a virtual network (or the one "public internet" network, is_public) with address
+//     spaces and subnets. Every network has a DNS address local in its namespace (Azure's
+//     168.63.129.16 by default for VNets; a TEST-NET address chosen by the caller for the public
+//     network, or none).
+//   - Subnet: a prefix inside one of its network's address spaces. Its first usable address
+//     (.1) is the gateway; local_addresses are extra addresses that other planes listen on
+//     (private endpoint member IPs, the public registry endpoint). An NSG, when enabled, filters
+//     traffic forwarded or delivered to the subnet's addresses.
+//   - Peering: two networks that reach each other's address spaces (not transitively). Azure's
+//     two directional peerings collapse into one Peering once both sides are Connected.
+//   - Vm: a client machine in one subnet with one address.
+//   - A VNet with an outbound_address reaches the public network (its registry endpoint and
+//     internet clients) with that source address; the public network never reaches into it.
+//
+// Validate() checks what the kernel would otherwise reject or what would make the fabric wrong:
+// ids unique and non-empty, prefixes well-formed, subnets inside an address space and not
+// overlapping each other, VM and local addresses inside their subnet and not reserved, no
+// address used twice in a network, peered networks not overlapping, public prefixes within
+// TEST-NET (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) and VNets outside it, outbound
+// addresses inside the public address spaces and used by nothing else.
+//
+// Thread-safety: plain values.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+
+namespace cove::fabric {
+
+// An IPv4 address in host byte order.
+struct Ipv4 {
+  uint32_t value = 0;
+  static Result<Ipv4> Parse(std::string_view text);
+  std::string ToString() const;
+  auto operator<=>(const Ipv4&) const = default;
+};
+
+// An IPv4 prefix (network address and length); Parse accepts "10.0.0.0/24" and rejects host
+// bits set ("10.0.0.1/24").
+struct Cidr {
+  Ipv4 network;
+  int length = 32;
+  static Result<Cidr> Parse(std::string_view text);
+  std::string ToString() const;
+  uint32_t Mask() const { return length == 0 ? 0 : ~uint32_t{0} << (32 - length); }
+  bool Contains(Ipv4 a) const { return (a.value & Mask()) == network.value; }
+  bool Contains(const Cidr& other) const {
+    return other.length >= length && Contains(other.network);
+  }
+  bool Overlaps(const Cidr& other) const { return Contains(other.network) || other.Contains(network); }
+  Ipv4 Gateway() const { return Ipv4{network.value + 1}; }
+  Ipv4 Broadcast() const { return Ipv4{network.value | ~Mask()}; }
+  auto operator<=>(const Cidr&) const = default;
+};
+
+// One NSG security rule (inbound rules filter traffic to the subnet's addresses, outbound rules
+// traffic from them). Prefixes are CIDRs, single addresses or "*"; ports are "*", "443" or
+// "8000-8999"; protocol is "Tcp", "Udp", "Icmp" or "*".
+struct NsgRule {
+  enum class Direction { kInbound, kOutbound };
+  enum class Access { kAllow, kDeny };
+  std::string name;
+  int priority = 100;  // 100..4096, lower first
+  Direction direction = Direction::kInbound;
+  Access access = Access::kAllow;
+  std::string protocol = "*";
+  std::vector<std::string> source_prefixes = {"*"};
+  std::vector<std::string> source_ports = {"*"};
+  std::vector<std::string> destination_prefixes = {"*"};
+  std::vector<std::string> destination_ports = {"*"};
+};
+
+struct Subnet {
+  std::string id;  // stable, unique within the topology (e.g. the ARM resource id)
+  std::string prefix;  // "10.0.0.0/24"
+  std::vector<std::string> local_addresses;
+  // NSG rules apply only when enabled (Azure: privateEndpointNetworkPolicies /
+  // NetworkSecurityGroupEnabled); Azure's default rules follow the given ones.
+  bool nsg_enabled = false;
+  std::vector<NsgRule> nsg_rules;
+};
+
+inline constexpr std::string_view kAzureDnsAddress = "168.63.129.16";
+
+struct Network {
+  std::string id;
+  bool is_public = false;
+  std::vector<std::string> address_spaces;  // "10.0.0.0/16"
+  std::vector<Subnet> subnets;
+  std::string dns_address = std::string(kAzureDnsAddress);  // "" for none
+  // Default outbound access (VNets only): a TEST-NET address of the public network that this
+  // network's traffic to the internet is SNATed to, as Azure does with a VNet's outbound IP.
+  // "" for none (the VNet then reaches nothing outside itself and its peers).
+  std::string outbound_address;
+};
+
+struct Peering {
+  std::string network_a;  // Network ids
+  std::string network_b;
+};
+
+struct Vm {
+  std::string id;
+  std::string network_id;
+  std::string subnet_id;
+  std::string address;  // "10.0.0.4"
+  // Extra /etc/hosts lines for the VM ("10.0.0.5 myregistry.azurecr.io").
+  std::vector<std::string> hosts;
+  // PEM of a CA the VM trusts in addition to the system bundle (curl, skopeo, podman).
+  std::string ca_pem;
+  // Registry host names (with :port when not 443) that get containers/certs.d/<host>/ca.crt.
+  std::vector<std::string> registry_hosts;
+};
+
+struct Topology {
+  std::vector<Network> networks;
+  std::vector<Peering> peerings;
+  std::vector<Vm> vms;
+
+  const Network* FindNetwork(std::string_view id) const;
+  const Vm* FindVm(std::string_view id) const;
+};
+
+// kInvalidArgument naming the first problem found.
+Status Validate(const Topology& topology);
+
+// Whether `cidr` lies inside one of the three TEST-NET blocks.
+bool IsTestNet(const Cidr& cidr);
+
+}  // namespace cove::fabric

@@ -1,0 +1,472 @@
+// Server tests over loopback: real clients (dig from dnsutils, kdig from knot-dnsutils) over UDP
+// and TCP, sockets handed over by descriptor, views chosen by socket, truncation and TCP
+// fallback, malformed input, TCP limits and timeouts, counters, catalog swaps.
+#include "dns/server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dns/catalog.h"
+#include "dns/seed_catalog.h"
+#include "dns/wire.h"
+
+namespace cove::dns {
+namespace {
+
+using testing::kLinkedVnet;
+using testing::SeedSpec;
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+// Runs argv (no shell) and returns its exit code and output. Waits for it by PID.
+CommandResult RunCommand(const std::vector<std::string>& argv) {
+  CommandResult result;
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) return result;
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(pipe_fds[1], 1);
+    ::dup2(pipe_fds[1], 2);
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(pipe_fds[0], buf, sizeof(buf));
+    if (n <= 0) break;
+    result.output.append(buf, static_cast<size_t>(n));
+  }
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::vector<std::string> Dig(uint16_t port, std::vector<std::string> args) {
+  std::vector<std::string> argv = {"dig",     "@127.0.0.1", "-p", std::to_string(port),
+                                   "+time=3", "+tries=1"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+std::vector<std::string> Kdig(uint16_t port, std::vector<std::string> args) {
+  std::vector<std::string> argv = {"kdig",    "@127.0.0.1", "-p", std::to_string(port),
+                                   "+time=3", "+retry=0"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+bool Contains(const std::string& haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+size_t CountLines(const std::string& text, std::string_view needle) {
+  size_t n = 0;
+  for (size_t pos = 0; (pos = text.find(needle, pos)) != std::string::npos; pos += needle.size()) {
+    ++n;
+  }
+  return n;
+}
+
+sockaddr_in Loopback(uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+UniqueFd BoundSocket(int type) {
+  UniqueFd fd(::socket(AF_INET, type | SOCK_CLOEXEC, 0));
+  sockaddr_in a = Loopback(0);
+  EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  return fd;
+}
+
+std::vector<uint8_t> QueryBytes(std::string_view name, uint16_t type, uint16_t id = 7) {
+  Message m;
+  m.header.id = id;
+  m.header.rd = true;
+  m.questions.push_back({*Name::FromString(name), type, kClassIN});
+  return Serialize(m, 65535);
+}
+
+// A UDP client on 127.0.0.1 with a receive deadline.
+class UdpClient {
+ public:
+  explicit UdpClient(uint16_t port) : fd_(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in a = Loopback(port);
+    EXPECT_EQ(::connect(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  }
+  void Send(const std::vector<uint8_t>& bytes) {
+    EXPECT_EQ(::send(fd_.get(), bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+  }
+  // The next datagram, or nothing if none comes within `wait`.
+  std::optional<std::vector<uint8_t>> Receive(std::chrono::milliseconds wait) {
+    pollfd p{fd_.get(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(wait.count())) != 1) return std::nullopt;
+    std::vector<uint8_t> buf(65535);
+    ssize_t n = ::recv(fd_.get(), buf.data(), buf.size(), 0);
+    if (n < 0) return std::nullopt;
+    buf.resize(static_cast<size_t>(n));
+    return buf;
+  }
+
+ private:
+  UniqueFd fd_;
+};
+
+// A TCP client with 2-octet framing.
+class TcpClient {
+ public:
+  explicit TcpClient(uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in a = Loopback(port);
+    EXPECT_EQ(::connect(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    timeval tv{5, 0};
+    ::setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  }
+  void SendRaw(const std::vector<uint8_t>& bytes) {
+    EXPECT_EQ(::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
+  }
+  static std::vector<uint8_t> Frame(const std::vector<uint8_t>& message) {
+    std::vector<uint8_t> out = {static_cast<uint8_t>(message.size() >> 8),
+                                static_cast<uint8_t>(message.size())};
+    out.insert(out.end(), message.begin(), message.end());
+    return out;
+  }
+  // The next framed message, or nothing on EOF/error/timeout (5 s).
+  std::optional<std::vector<uint8_t>> Receive() {
+    uint8_t len[2];
+    if (!ReadExactly(len, 2)) return std::nullopt;
+    std::vector<uint8_t> msg((size_t{len[0]} << 8) | len[1]);
+    if (!ReadExactly(msg.data(), msg.size())) return std::nullopt;
+    return msg;
+  }
+  // True if the server closed the connection (EOF) within the receive timeout.
+  bool Closed() {
+    uint8_t b;
+    return ::recv(fd_.get(), &b, 1, 0) == 0;
+  }
+
+ private:
+  bool ReadExactly(uint8_t* p, size_t n) {
+    while (n > 0) {
+      ssize_t k = ::recv(fd_.get(), p, n, 0);
+      if (k <= 0) return false;
+      p += k;
+      n -= static_cast<size_t>(k);
+    }
+    return true;
+  }
+  UniqueFd fd_;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto built = Catalog::Build(SeedSpec());
+    ASSERT_TRUE(built) << built.error().message;
+    store_.Set(*built);
+  }
+
+  void StartServer(ServerOptions options = {}) {
+    server_ = std::make_unique<Server>(store_, options);
+    auto linked = server_->Listen("127.0.0.1", 0, kLinkedVnet);
+    ASSERT_TRUE(linked) << linked.error().message;
+    linked_port_ = *linked;
+    server_->Start();
+  }
+
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+
+  CatalogStore store_;
+  std::unique_ptr<Server> server_;
+  uint16_t linked_port_ = 0;
+};
+
+TEST_F(ServerTest, DigGetsThePrivateChainOverUdpAndTcp) {
+  StartServer();
+  for (std::string transport : {"+notcp", "+tcp"}) {
+    CommandResult r = RunCommand(Dig(linked_port_, {transport, "myregistry.azurecr.io", "A"}));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_TRUE(Contains(r.output, "status: NOERROR")) << r.output;
+    EXPECT_TRUE(Contains(r.output, "flags: qr rd ra;")) << r.output;  // recursive, not AA
+    EXPECT_TRUE(Contains(r.output,
+                         "myregistry.azurecr.io.\t60\tIN\tCNAME\t"
+                         "myregistry.privatelink.azurecr.io."))
+        << r.output;
+    EXPECT_TRUE(Contains(r.output, "myregistry.privatelink.azurecr.io. 10 IN A\t10.0.0.5"))
+        << r.output;
+    EXPECT_TRUE(Contains(r.output, "EDNS: version: 0, flags:; udp: 1232")) << r.output;
+  }
+  CommandResult r = RunCommand(Dig(linked_port_, {"ghost.privatelink.azurecr.io"}));
+  EXPECT_TRUE(Contains(r.output, "status: NXDOMAIN")) << r.output;
+  EXPECT_TRUE(Contains(r.output, "privatelink.azurecr.io.\t10\tIN\tSOA\tazureprivatedns.net."))
+      << r.output;
+  r = RunCommand(Dig(linked_port_, {"www.example.com"}));
+  EXPECT_TRUE(Contains(r.output, "status: REFUSED")) << r.output;
+  r = RunCommand(Dig(linked_port_, {"MyRegistry.AzureCR.io"}));
+  EXPECT_TRUE(Contains(r.output, "MyRegistry.AzureCR.io.\t60\tIN\tCNAME")) << r.output;
+}
+
+TEST_F(ServerTest, KdigGetsTheDataEndpointOverUdpAndTcp) {
+  StartServer();
+  for (std::string transport : {"+notcp", "+tcp"}) {
+    CommandResult r =
+        RunCommand(Kdig(linked_port_, {transport, "myregistry.westus.data.azurecr.io", "A"}));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_TRUE(Contains(r.output, "status: NOERROR")) << r.output;
+    EXPECT_TRUE(Contains(r.output, "myregistry.westus.data.privatelink.azurecr.io.")) << r.output;
+    EXPECT_TRUE(Contains(r.output, "10.0.0.6")) << r.output;
+    EXPECT_TRUE(Contains(r.output, transport == "+tcp" ? "(TCP)" : "(UDP)")) << r.output;
+  }
+  // kdig's own checks (+nocrypto etc. aside) on a NODATA and an EDNS version it does not speak.
+  CommandResult r = RunCommand(Kdig(linked_port_, {"myregistry.privatelink.azurecr.io", "AAAA"}));
+  EXPECT_TRUE(Contains(r.output, "status: NOERROR")) << r.output;
+  EXPECT_TRUE(Contains(r.output, "ANSWER: 0")) << r.output;
+  r = RunCommand(Kdig(linked_port_, {"+edns=1", "myregistry.azurecr.io"}));
+  EXPECT_TRUE(Contains(r.output, "BADVERS")) << r.output;
+}
+
+TEST_F(ServerTest, TwoSocketsWithTwoViewsAnswerDifferentlyForTheSameName) {
+  StartServer();
+  // The public view's sockets are handed over as descriptors, as the fabric will.
+  UniqueFd udp = BoundSocket(SOCK_DGRAM);
+  auto public_port = server_->AddUdpSocket(std::move(udp), "");
+  ASSERT_TRUE(public_port) << public_port.error().message;
+  sockaddr_in a = Loopback(*public_port);
+  UniqueFd tcp(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int one = 1;
+  ::setsockopt(tcp.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  ASSERT_EQ(::bind(tcp.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_TRUE(server_->AddTcpSocket(std::move(tcp), ""));
+
+  for (std::string transport : {"+notcp", "+tcp"}) {
+    CommandResult pub =
+        RunCommand(Dig(*public_port, {transport, "+short", "myregistry.azurecr.io"}));
+    CommandResult priv =
+        RunCommand(Dig(linked_port_, {transport, "+short", "myregistry.azurecr.io"}));
+    EXPECT_EQ(pub.output, "myregistry.privatelink.azurecr.io.\n203.0.113.10\n");
+    EXPECT_EQ(priv.output, "myregistry.privatelink.azurecr.io.\n10.0.0.5\n");
+  }
+  EXPECT_EQ(server_->Counters("").queries, 2u);
+  EXPECT_EQ(server_->Counters(kLinkedVnet).queries, 2u);
+  EXPECT_EQ(server_->Counters(kLinkedVnet).tcp_accepted, 1u);
+
+  // Not sockets of the right kind.
+  EXPECT_FALSE(server_->AddUdpSocket(BoundSocket(SOCK_STREAM), ""));
+  EXPECT_FALSE(server_->AddTcpSocket(BoundSocket(SOCK_DGRAM), ""));
+  EXPECT_FALSE(server_->AddUdpSocket(UniqueFd(::socket(AF_INET, SOCK_DGRAM, 0)), ""));
+}
+
+TEST_F(ServerTest, TruncatedUdpAnswersFallBackToTcp) {
+  StartServer();
+  // dig +ignore shows the truncated UDP answer itself.
+  CommandResult r = RunCommand(Dig(linked_port_, {"+noedns", "+ignore", "many.azurecr.io"}));
+  EXPECT_TRUE(Contains(r.output, "flags: qr tc rd ra;")) << r.output;
+  EXPECT_TRUE(Contains(r.output, "ANSWER: 0,")) << r.output;
+  // Without it, dig retries over TCP and gets all 60 records; so does kdig.
+  r = RunCommand(Dig(linked_port_, {"+noedns", "many.azurecr.io"}));
+  EXPECT_TRUE(Contains(r.output, "Truncated, retrying in TCP mode")) << r.output;
+  EXPECT_EQ(CountLines(r.output, "\tIN\tA\t198.51.100."), 60u) << r.output;
+  r = RunCommand(Kdig(linked_port_, {"+noedns", "many.azurecr.io"}));
+  EXPECT_EQ(CountLines(r.output, "\tA\t198.51.100."), 60u) << r.output;
+  // An EDNS client with room for it gets everything over UDP.
+  r = RunCommand(Dig(linked_port_, {"+bufsize=4096", "+ignore", "many.azurecr.io"}));
+  EXPECT_FALSE(Contains(r.output, " tc ")) << r.output;
+  EXPECT_EQ(CountLines(r.output, "\tIN\tA\t198.51.100."), 60u) << r.output;
+  EXPECT_GE(server_->Counters(kLinkedVnet).truncated, 2u);
+}
+
+TEST_F(ServerTest, MalformedPacketsGetFormErrOrAreDroppedAndTheServerKeepsAnswering) {
+  StartServer();
+  UdpClient client(linked_port_);
+  using namespace std::chrono_literals;
+  // Too short to answer: dropped.
+  client.Send({0x12, 0x34, 0x01});
+  EXPECT_FALSE(client.Receive(300ms));
+  // A response: dropped.
+  std::vector<uint8_t> q = QueryBytes("myregistry.azurecr.io", kTypeA, 0x0101);
+  q[2] |= 0x80;
+  client.Send(q);
+  EXPECT_FALSE(client.Receive(300ms));
+  // A header with a broken question: FORMERR with the same id.
+  q = QueryBytes("myregistry.azurecr.io", kTypeA, 0x0202);
+  q.resize(20);
+  client.Send(q);
+  auto reply = client.Receive(3000ms);
+  ASSERT_TRUE(reply);
+  auto m = Parse(*reply);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->header.id, 0x0202);
+  EXPECT_EQ(m->header.rcode, kRcodeFormErr);
+  // Random garbage of every length never stops the server.
+  uint32_t x = 12345;
+  for (size_t len = 0; len < 300; ++len) {
+    std::vector<uint8_t> junk(len);
+    for (uint8_t& b : junk) {
+      x = x * 1103515245 + 12345;
+      b = static_cast<uint8_t>(x >> 16);
+    }
+    if (len >= 3) junk[2] &= 0x7F;  // queries, so some get answers
+    client.Send(junk);
+    while (client.Receive(0ms)) {
+    }  // keep the client's receive buffer from overflowing
+  }
+  // Read the junk replies until the server has seen every packet, so that none is lost to a
+  // full receive buffer; then a real query is answered.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (server_->Counters(kLinkedVnet).queries < 303 &&
+         std::chrono::steady_clock::now() < deadline) {
+    client.Receive(5ms);
+  }
+  while (client.Receive(50ms)) {
+  }
+  client.Send(QueryBytes("myregistry.azurecr.io", kTypeA, 0x0303));
+  bool answered = false;
+  while (auto r = client.Receive(3000ms)) {
+    auto parsed = Parse(*r);
+    if (parsed && parsed->header.id == 0x0303) {
+      EXPECT_EQ(parsed->answers.size(), 2u);
+      answered = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(answered);
+  ViewCounterSnapshot c = server_->Counters(kLinkedVnet);
+
+  EXPECT_EQ(c.queries, 304u);
+  EXPECT_GE(c.dropped, 2u);
+  EXPECT_GE(c.rcodes[kRcodeFormErr], 1u);
+  EXPECT_GE(c.rcodes[kRcodeNoError], 1u);
+  EXPECT_EQ(c.queries, c.responses + c.dropped);
+
+  // Over TCP: FORMERR for a broken message; a message that cannot be answered closes.
+  TcpClient tcp(linked_port_);
+  q = QueryBytes("myregistry.azurecr.io", kTypeA, 0x0404);
+  q.resize(20);
+  tcp.SendRaw(TcpClient::Frame(q));
+  reply = tcp.Receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(Parse(*reply)->header.rcode, kRcodeFormErr);
+  tcp.SendRaw(TcpClient::Frame({1, 2, 3}));
+  EXPECT_TRUE(tcp.Closed());
+  CommandResult r = RunCommand(Dig(linked_port_, {"+tcp", "+short", "myregistry.azurecr.io"}));
+  EXPECT_EQ(r.output, "myregistry.privatelink.azurecr.io.\n10.0.0.5\n");
+}
+
+TEST_F(ServerTest, SeveralQueriesPerTcpConnectionAnsweredInOrder) {
+  StartServer();
+  TcpClient tcp(linked_port_);
+  std::vector<uint8_t> burst;
+  for (uint16_t id = 1; id <= 5; ++id) {
+    auto f = TcpClient::Frame(
+        QueryBytes(id % 2 ? "myregistry.azurecr.io" : "ghost.azurecr.io", kTypeA, id));
+    burst.insert(burst.end(), f.begin(), f.end());
+  }
+  tcp.SendRaw(burst);  // pipelined: all five before reading any answer
+  for (uint16_t id = 1; id <= 5; ++id) {
+    auto reply = tcp.Receive();
+    ASSERT_TRUE(reply) << id;
+    auto m = Parse(*reply);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->header.id, id);
+    EXPECT_EQ(m->header.rcode, id % 2 ? kRcodeNoError : kRcodeNxDomain);
+  }
+  // And one more after a pause, on the same connection.
+  tcp.SendRaw(TcpClient::Frame(QueryBytes("many.azurecr.io", kTypeA, 6)));
+  auto reply = tcp.Receive();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(Parse(*reply)->answers.size(), 60u);
+}
+
+TEST_F(ServerTest, TcpConnectionsAreBoundedAndIdleOnesClosed) {
+  StartServer(
+      {.threads = 2, .max_tcp_connections = 2, .tcp_idle_timeout = std::chrono::milliseconds(300)});
+  auto start = std::chrono::steady_clock::now();
+  TcpClient a(linked_port_);
+  a.SendRaw(TcpClient::Frame(QueryBytes("myregistry.azurecr.io", kTypeA, 1)));
+  ASSERT_TRUE(a.Receive());  // a is accepted and counted
+  TcpClient b(linked_port_);
+  b.SendRaw(TcpClient::Frame(QueryBytes("myregistry.azurecr.io", kTypeA, 2)));
+  ASSERT_TRUE(b.Receive());
+  TcpClient c(linked_port_);  // the third: closed at accept
+  EXPECT_TRUE(c.Closed());
+  EXPECT_EQ(server_->Counters(kLinkedVnet).tcp_refused, 1u);
+  // a and b fall idle and are closed by the server.
+  EXPECT_TRUE(a.Closed());
+  EXPECT_TRUE(b.Closed());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(300));
+  // Their slots are free again.
+  TcpClient d(linked_port_);
+  d.SendRaw(TcpClient::Frame(QueryBytes("myregistry.azurecr.io", kTypeA, 4)));
+  EXPECT_TRUE(d.Receive());
+}
+
+TEST_F(ServerTest, ANewCatalogTakesEffectForTheNextQuery) {
+  StartServer();
+  CommandResult r = RunCommand(Dig(linked_port_, {"+short", "myregistry.azurecr.io"}));
+  EXPECT_EQ(r.output, "myregistry.privatelink.azurecr.io.\n10.0.0.5\n");
+  // The private endpoint's zone group changes its record.
+  CatalogSpec spec = SeedSpec();
+  spec.private_zones[0].records[0].value = "10.0.0.99";
+  store_.Set(*Catalog::Build(spec));
+  r = RunCommand(Dig(linked_port_, {"+short", "myregistry.azurecr.io"}));
+  EXPECT_EQ(r.output, "myregistry.privatelink.azurecr.io.\n10.0.0.99\n");
+  // The VNet link is deleted: the public answer.
+  spec.views[0].links.clear();
+  store_.Set(*Catalog::Build(spec));
+  r = RunCommand(Dig(linked_port_, {"+short", "+tcp", "myregistry.azurecr.io"}));
+  EXPECT_EQ(r.output, "myregistry.privatelink.azurecr.io.\n203.0.113.10\n");
+}
+
+TEST_F(ServerTest, AnswersOverIpv6) {
+  StartServer();
+  auto port = server_->Listen("::1", 0, kLinkedVnet);
+  ASSERT_TRUE(port) << port.error().message;
+  for (std::string transport : {"+notcp", "+tcp"}) {
+    CommandResult r = RunCommand({"dig", "@::1", "-p", std::to_string(*port), "+time=3",
+                                  "+tries=1", "+short", transport, "myregistry.azurecr.io"});
+    EXPECT_EQ(r.output, "myregistry.privatelink.azurecr.io.\n10.0.0.5\n");
+  }
+  EXPECT_FALSE(server_->Listen("not-an-address", 0, kLinkedVnet));
+}
+
+TEST_F(ServerTest, StopsCleanlyWithOpenConnections) {
+  StartServer({.threads = 2});
+  TcpClient idle(linked_port_);
+  TcpClient busy(linked_port_);
+  busy.SendRaw(TcpClient::Frame(QueryBytes("myregistry.azurecr.io", kTypeA, 1)));
+  ASSERT_TRUE(busy.Receive());
+  server_->Stop();
+  EXPECT_TRUE(idle.Closed());
+  EXPECT_TRUE(busy.Closed());
+  server_->Stop();  // idempotent
+  EXPECT_FALSE(server_->Listen("127.0.0.1", 0, "late"));
+}
+
+}  // namespace
+}  // namespace cove::dns
