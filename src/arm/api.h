@@ -5,6 +5,30 @@
 // Bodies are limited to 4 MiB (413 with an ARM error body past that). Every answer carries
 // Content-Type: application/json; charset=utf-8 and an x-ms-request-id.
 //
+// Every request needs ?api-version=<anything> (else 400 MissingApiVersionParameter). Paths are
+// Azure's; ids and names are case-insensitive and come back in the casing they were created with.
+// PUT creates (201) or updates (200); PATCH merges into what GET returns and then validates it
+// as a PUT; DELETE answers 200, or 204 when absent; GET on a collection answers {"value":[...]}.
+// Everything completes synchronously with properties.provisioningState "Succeeded". Errors are
+// {"error":{"code","message"}}.
+//
+//   /subscriptions                                   GET (list)
+//   /subscriptions/{sub}                             GET; PUT {"displayName"} (cove extension:
+//                                                    a new subscription, no providers registered)
+//   /subscriptions/{sub}/providers[/{ns}]            GET (registrationState)
+//   /subscriptions/{sub}/providers/{ns}/register|unregister                      POST
+//   /subscriptions/{sub}/providers/Microsoft.ContainerRegistry/checkNameAvailability  POST
+//   /subscriptions/{sub}/providers/{ns}/{type}       GET: a top-level type across the subscription
+//   /subscriptions/{sub}/resourcegroups[/{rg}]       GET, HEAD, PUT, PATCH, DELETE (cascades)
+//   {rg}/providers/Microsoft.Network/virtualNetworks/{v}[/subnets/{s}|/virtualNetworkPeerings/{p}]
+//   {rg}/providers/Microsoft.Network/networkSecurityGroups/{n}[/securityRules/{r}]
+//   {rg}/providers/Microsoft.Network/networkInterfaces/{nic}       (made by private endpoints)
+//   {rg}/providers/Microsoft.Network/privateEndpoints/{pe}[/privateDnsZoneGroups/{g}]
+//   {rg}/providers/Microsoft.Network/privateDnsZones/{zone}[/A/{n}|/CNAME/{n}|/virtualNetworkLinks/{l}]
+//       .../privateDnsZones/{zone}/ALL (or /recordsets) lists A and CNAME sets together
+//   {rg}/providers/Microsoft.ContainerRegistry/registries/{r}[/replications/{region}|
+//       /privateEndpointConnections/{c}|/privateLinkResources[/registry]]
+//
 // Thread-safety: Start() may be called from any server thread; the ControlPlane serialises
 // writes.
 #pragma once

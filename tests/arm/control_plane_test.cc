@@ -671,6 +671,73 @@ TEST_F(ControlPlaneTest, PrivateDnsZonesRecordsAndLinks) {
   EXPECT_EQ(view->records.size(), 2u);
 }
 
+// ------------------------------------------------------------------ the seed, as az sends it
+
+// The seed's architecture built with the requests az makes (read-modify-write updates send
+// back everything GET returned, read-only fields included), ending with the endpoint's members.
+TEST_F(ControlPlaneTest, SeedArchitectureAsAzSendsIt) {
+  std::string rg = kSub + "/resourceGroups/myResourceGroup";
+  std::string net = rg + "/providers/Microsoft.Network";
+  ASSERT_EQ(Put(rg, {{"location", "westus"}}).status, 201);
+  // az network vnet create --name myVNet --address-prefixes 10.0.0.0/16 --subnet-name mySubnet ...
+  ASSERT_EQ(Put(net + "/virtualNetworks/myVNet",
+                Vnet("10.0.0.0/16", {{{"name", "mySubnet"}, {"properties", {{"addressPrefix", "10.0.0.0/24"}}}}})).status, 201);
+  // az network vnet subnet update --disable-private-endpoint-network-policies: GET, then PUT it all.
+  auto subnet = Get(net + "/virtualNetworks/myVNet/subnets/mySubnet");
+  ASSERT_EQ(subnet.status, 200);
+  subnet.body["properties"]["privateEndpointNetworkPolicies"] = "Disabled";
+  ASSERT_EQ(Put(net + "/virtualNetworks/myVNet/subnets/mySubnet", subnet.body).status, 200);
+  // az acr create --name myregistry --sku Premium
+  auto check = Post(kSub + "/providers/Microsoft.ContainerRegistry/checkNameAvailability",
+                    {{"name", "myregistry"}, {"type", "Microsoft.ContainerRegistry/registries"}});
+  ASSERT_EQ(check.body["nameAvailable"], true);
+  std::string reg = rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry";
+  ASSERT_EQ(Put(reg, {{"location", "westus"}, {"sku", {{"name", "Premium"}}},
+                      {"properties", {{"adminUserEnabled", false}}}}).status, 201);
+  // az network private-dns zone create / link vnet create
+  std::string zone = net + "/privateDnsZones/privatelink.azurecr.io";
+  ASSERT_EQ(Call("PUT", zone, R"({"location":"global"})", "2018-09-01", {{"If-None-Match", "*"}}).status, 201);
+  ASSERT_EQ(Put(zone + "/virtualNetworkLinks/myDNSLink",
+                {{"location", "global"}, {"properties", {{"virtualNetwork", {{"id", net + "/virtualNetworks/myVNet"}}},
+                                                         {"registrationEnabled", false}}}}).status, 201);
+  // az network private-endpoint create --private-connection-resource-id $(az acr show --query id)
+  //   --group-ids registry --connection-name myConnection --ip-config ... (the seed's addresses)
+  std::string id = Get(kSub + "/providers/Microsoft.ContainerRegistry/registries").body["value"][0]["id"];
+  json pe = {{"location", "westus"},
+             {"properties", {{"subnet", {{"id", net + "/virtualNetworks/myVNet/subnets/mySubnet"}}},
+                             {"privateLinkServiceConnections",
+                              {{{"name", "myConnection"}, {"properties", {{"privateLinkServiceId", id}, {"groupIds", {"registry"}}}}}}}}}};
+  pe["properties"].update(Statics({{"registry", "10.0.0.5"}, {"registry_data_westus", "10.0.0.6"}}));
+  ASSERT_EQ(Put(net + "/privateEndpoints/myPrivateEndpoint", pe).status, 201);
+  // az network private-endpoint dns-zone-group create --zone-name registry
+  ASSERT_EQ(Put(net + "/privateEndpoints/myPrivateEndpoint/privateDnsZoneGroups/myZoneGroup",
+                {{"properties", {{"privateDnsZoneConfigs", {{{"name", "registry"}, {"properties", {{"privateDnsZoneId", zone}}}}}}}}}).status, 201);
+  // az acr update --public-network-enabled false
+  ASSERT_EQ(Patch(reg, {{"properties", {{"publicNetworkAccess", "Disabled"}}}}).status, 200);
+  // az network private-endpoint show
+  auto shown = Get(net + "/privateEndpoints/myPrivateEndpoint");
+  ASSERT_EQ(shown.status, 200);
+  EXPECT_EQ(shown.body["properties"]["customDnsConfigs"],
+            json::parse(R"([{"fqdn":"myregistry.azurecr.io","ipAddresses":["10.0.0.5"]},
+                            {"fqdn":"myregistry.westus.data.azurecr.io","ipAddresses":["10.0.0.6"]}])"));
+  EXPECT_EQ(shown.body["properties"]["privateLinkServiceConnections"][0]["properties"]
+                      ["privateLinkServiceConnectionState"]["status"], "Approved");
+  EXPECT_EQ(Get(zone + "/A/myregistry").body["properties"]["aRecords"][0]["ipv4Address"], "10.0.0.5");
+  EXPECT_EQ(Get(zone + "/A/myregistry.westus.data").body["properties"]["aRecords"][0]["ipv4Address"], "10.0.0.6");
+  // Round-tripping the shown endpoint (az network private-endpoint update --tags) is accepted.
+  shown.body["tags"] = {{"owner", "platform"}};
+  EXPECT_EQ(Put(net + "/privateEndpoints/myPrivateEndpoint", shown.body).status, 200);
+  auto snap = cp_->snapshot();
+  ASSERT_EQ(snap->private_endpoints.size(), 1u);
+  const auto& view = snap->private_endpoints[0];
+  ASSERT_EQ(view.members.size(), 2u);
+  EXPECT_EQ(view.members[0].member_name, "registry");
+  EXPECT_EQ(view.members[0].ip, "10.0.0.5");
+  EXPECT_TRUE(view.members[0].static_ip);
+  EXPECT_EQ(view.members[1].fqdns, std::vector<std::string>{"myregistry.westus.data.azurecr.io"});
+  EXPECT_FALSE(snap->FindRegistry("MyRegistry")->public_network_access);
+}
+
 // ------------------------------------------------------------------ persistence and snapshots
 
 TEST_F(ControlPlaneTest, StateSurvivesARestart) {
