@@ -42,7 +42,8 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 [[ -n $ARM ]] || e2e_die "coved did not start: $(tail -5 "$T/coved.log")"
-CA_DIR="$T/data/tls"
+CA_DIR="$T/ca"  # only ca.crt: skopeo takes a *.key in a cert dir for a client key
+mkdir -p "$CA_DIR" && cp "$T/data/tls/ca.crt" "$CA_DIR/ca.crt"
 
 SUB=/subscriptions/c0ffee00-0000-4000-8000-000000000001
 RG=$SUB/resourceGroups/rg
@@ -169,6 +170,7 @@ e2e_check "vm1: layer bytes over 10.0.0.6 ($((after - before)) >= $layer_bytes)"
 e2e_check "vm1: curl with the system trust store" in_vm "$VM1" curl -sS --fail -o /dev/null "https://$H/v2/"
 e2e_check_eq "vm2 (unlinked): public address" "$PUBIP" "$(in_vm "$VM2" dig +short $H | tail -1)"
 in_vm "$VM2" skopeo --command-timeout 30s inspect "docker://$H/app:v1" >"$T/vm2.out" 2>&1
+e2e_log "vm2: $(cat "$T/vm2.out")"
 e2e_check "vm2: pull DENIED" grep -qi "denied" "$T/vm2.out"
 in_vm "$VMP" curl -sS "https://$H/v2/" >"$T/vmpub.out" 2>&1
 e2e_log "vmpub: $(cat "$T/vmpub.out")"
