@@ -138,7 +138,9 @@ PUBIP=$(in_ns "${VNS[othervnet]}" $AZ dig +short $H | tail -1)
 e2e_check "unlinked: resolves to a public TEST-NET address ($PUBIP)" grep -q '^203\.0\.113\.' <<<"$PUBIP"
 e2e_check_eq "public: same public address" "$PUBIP" "$(in_ns "$PUB_NS" 203.0.113.53 dig +short $H | tail -1)"
 in_ns "${VNS[othervnet]}" $AZ skopeo --command-timeout 30s inspect --cert-dir "$CA_DIR" "docker://$H/app:v1" >"$T/unlinked.out" 2>&1
-e2e_check "unlinked: pull denied (DENIED)" grep -q "DENIED\|denied" "$T/unlinked.out"
+e2e_check "unlinked: pull refused with 403" grep -q "403 (Forbidden)" "$T/unlinked.out"
+in_ns "${VNS[othervnet]}" $AZ curl -sS --cacert "$CA_DIR/ca.crt" "https://$H/v2/app/manifests/v1" >"$T/unlinked.curl" 2>&1
+e2e_check "unlinked: the 403 says DENIED (Azure's firewall body)" grep -q '"code":"DENIED","message":"client with IP .198\.51\.100\.' "$T/unlinked.curl"
 in_ns "$PUB_NS" 203.0.113.53 curl -sS --cacert "$CA_DIR/ca.crt" "https://$H/v2/" >"$T/public.out" 2>&1
 e2e_check "public: Azure's firewall body" grep -q "is not allowed access. Refer https://aka.ms/acr/firewall to grant access." "$T/public.out"
 
@@ -171,7 +173,9 @@ e2e_check "vm1: curl with the system trust store" in_vm "$VM1" curl -sS --fail -
 e2e_check_eq "vm2 (unlinked): public address" "$PUBIP" "$(in_vm "$VM2" dig +short $H | tail -1)"
 in_vm "$VM2" skopeo --command-timeout 30s inspect "docker://$H/app:v1" >"$T/vm2.out" 2>&1
 e2e_log "vm2: $(cat "$T/vm2.out")"
-e2e_check "vm2: pull DENIED" grep -qi "denied" "$T/vm2.out"
+e2e_check "vm2: pull refused with 403" grep -q "403 (Forbidden)" "$T/vm2.out"
+in_vm "$VM2" curl -sS "https://$H/v2/app/blobs/sha256:0000000000000000000000000000000000000000000000000000000000000000" >"$T/vm2.curl" 2>&1
+e2e_check "vm2: DENIED body" grep -q '"code":"DENIED"' "$T/vm2.curl"
 in_vm "$VMP" curl -sS "https://$H/v2/" >"$T/vmpub.out" 2>&1
 e2e_log "vmpub: $(cat "$T/vmpub.out")"
 e2e_check "vmpub: DENIED with its own IP" grep -q "client with IP '198.51.100." "$T/vmpub.out"
