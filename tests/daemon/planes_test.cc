@@ -33,11 +33,9 @@ class PlanesTest : public ::testing::Test {
          {"sku", {{"name", "Premium"}}},
          {"properties", {{"dataEndpointEnabled", true}, {"publicNetworkAccess", "Disabled"}}}});
     for (const char* v : {"myvnet", "other"}) {
-      Put(kNet + "/virtualNetworks/" + v,
-          {{"location", "westus"},
-           {"properties",
-            {{"addressSpace", {{"addressPrefixes", {"10.0.0.0/16"}}}},
-             {"subnets", {{{"name", "s"}, {"properties", {{"addressPrefix", "10.0.0.0/24"}}}}}}}}}});
+      Put(kNet + "/virtualNetworks/" + v, nlohmann::json::parse(R"({"location": "westus",
+          "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+          "subnets": [{"name": "s", "properties": {"addressPrefix": "10.0.0.0/24"}}]}})"));
     }
     std::string zone = kNet + "/privateDnsZones/privatelink.azurecr.io";
     Put(zone, {{"location", "global"}});
@@ -109,6 +107,59 @@ TEST_F(PlanesTest, PolicyCarriesRulesAndConnectionStates) {
   EXPECT_EQ(p.links[pe.link_id].status, "Pending");
   EXPECT_FALSE(access::Decide(p, "myregistry", {pe.link_id, "10.0.0.4"}).allowed);
   EXPECT_FALSE(access::Decide(p, "myregistry", {std::nullopt, "198.51.100.7"}).allowed);
+}
+
+}  // namespace
+}  // namespace cove::daemon
+
+namespace cove::daemon {
+namespace {
+
+// The VM contract: user NIC (Dynamic takes the lowest free address), VM referencing it, public
+// VM with a TEST-NET address; both land in the topology, registration links add A records.
+TEST_F(PlanesTest, VmsFromNicsAndPublicVms) {
+  Seed();
+  Put(kNet + "/privateDnsZones/corp.internal", {{"location", "global"}});
+  Put(kNet + "/privateDnsZones/corp.internal/virtualNetworkLinks/reg",
+      {{"location", "global"},
+       {"properties",
+        {{"virtualNetwork", {{"id", kNet + "/virtualNetworks/myvnet"}}},
+         {"registrationEnabled", true}}}});
+  Put(kNet + "/networkInterfaces/vm1VMNic", nlohmann::json::parse(R"({"location": "westus",
+      "properties": {"ipConfigurations": [{"name": "ipconfigvm1", "properties": {
+      "subnet": {"id": ")" + kNet + R"(/virtualNetworks/myvnet/subnets/s"},
+      "privateIPAllocationMethod": "Dynamic"}}]}})"));
+  const std::string vms = kRg + "/providers/Microsoft.Compute/virtualMachines/";
+  Put(vms + "vm1", {{"location", "westus"},
+                    {"properties",
+                     {{"networkProfile",
+                       {{"networkInterfaces", {{{"id", kNet + "/networkInterfaces/vm1VMNic"}}}}}}}}});
+  Put(vms + "pub", {{"location", "westus"}, {"properties", {{"cove", {{"network", "public"}}}}}});
+  auto vm1 = cp_->Handle({"GET", vms + "vm1", "2023-09-01", "", "", ""});
+  ASSERT_EQ(vm1.status, 200);
+  // 10.0.0.4 and .5 are the endpoint's; the NIC takes the next free one.
+  std::string ip = (*vm1.body)["properties"]["cove"]["privateIpAddress"];
+  EXPECT_TRUE(ip.rfind("10.0.0.", 0) == 0) << ip;
+  EXPECT_FALSE(vm1.body->contains("_cove"));
+  auto pub = cp_->Handle({"GET", vms + "pub", "2023-09-01", "", "", ""});
+  EXPECT_EQ((*pub.body)["properties"]["cove"]["publicIpAddress"], "198.51.100.2");
+
+  auto snap = cp_->snapshot();
+  ASSERT_EQ(VmsOf(*snap).size(), 2u);
+  fabric::Topology t = BuildTopology(*snap, "");
+  ASSERT_TRUE(fabric::Validate(t)) << fabric::Validate(t).error().message;
+  ASSERT_EQ(t.vms.size(), 2u);
+  auto spec = BuildCatalog(*snap);
+  bool registered = false;
+  for (const auto& z : spec.private_zones) {
+    for (const auto& r : z.records) registered = registered || (z.name == "corp.internal" && r.name == "vm1" && r.value == ip);
+  }
+  EXPECT_TRUE(registered);
+  ASSERT_TRUE(dns::Catalog::Build(spec));
+  // The NIC is in use while the VM exists.
+  EXPECT_EQ(cp_->Handle({"DELETE", kNet + "/networkInterfaces/vm1VMNic", "2023-09-01", "", "", ""}).status, 400);
+  EXPECT_EQ(cp_->Handle({"DELETE", vms + "vm1", "2023-09-01", "", "", ""}).status, 200);
+  EXPECT_EQ(cp_->Handle({"DELETE", kNet + "/networkInterfaces/vm1VMNic", "2023-09-01", "", "", ""}).status, 200);
 }
 
 }  // namespace
