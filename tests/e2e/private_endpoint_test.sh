@@ -195,6 +195,25 @@ e2e_check "approved: the pull works" in_ns "${VNS[pendvnet]}" $AZ \
   skopeo --command-timeout 60s inspect --cert-dir "$CA_DIR" "docker://$H/app:v1"
 e2e_check_eq "myvnet still 10.0.0.5" 10.0.0.5 "$(in_ns "${VNS[myvnet]}" $AZ dig +short $H | tail -1)"
 
+# 3b. coved restarts: the fabric stayed; the new process adopts it and serves again.
+kill -TERM "$COVED_PID"
+for _ in $(seq 1 100); do kill -0 "$COVED_PID" 2>/dev/null || break; sleep 0.1; done
+e2e_check "coved stopped; the fabric stayed" ip netns exec "${VNS[pendvnet]}" true
+e2e_spawn "$T/coved2.log" "$COVED_BIN" --data-dir "$T/data" --listen 127.0.0.1:0 \
+  --arm-listen 127.0.0.1:0 --fabric-prefix "$PREFIX"
+COVED_PID=$E2E_LAST_PID
+ARM=""
+for _ in $(seq 1 300); do
+  ARM=$(sed -n 's/.*arm api listening on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$T/coved2.log" 2>/dev/null | head -1)
+  [[ -n $ARM ]] && break
+  sleep 0.1
+done
+e2e_check "coved restarted" test -n "$ARM"
+e2e_check "after restart: approved endpoint in pendvnet serves" in_ns "${VNS[pendvnet]}" $AZ \
+  skopeo --command-timeout 60s inspect --cert-dir "$CA_DIR" "docker://$H/app:v1"
+e2e_check "after restart: vm1 pulls again" in_vm "$VM1" \
+  skopeo --command-timeout 60s inspect "docker://$H/app:v1"
+
 # 4. deleting the private endpoint removes its records and its addresses.
 e2e_check "delete mype" arm DELETE "$NET/privateEndpoints/mype"
 e2e_check_eq "myvnet: NXDOMAIN after delete" NXDOMAIN \
@@ -203,5 +222,5 @@ e2e_check_eq "pendvnet (same zone): NXDOMAIN too" NXDOMAIN \
   "$(in_ns "${VNS[pendvnet]}" $AZ dig $H | sed -n 's/.*status: \([A-Z]*\).*/\1/p')"
 e2e_check "10.0.0.5 no longer local in myvnet" sh -c "! ip -n ${VNS[myvnet]} -4 addr | grep -q 10.0.0.5/32"
 
-kill -0 "$COVED_PID" 2>/dev/null || e2e_fail "coved died: $(tail -5 "$T/coved.log")"
+kill -0 "$COVED_PID" 2>/dev/null || e2e_fail "coved died: $(tail -5 "$T/coved2.log")"
 e2e_finish
