@@ -24,6 +24,7 @@ const std::map<std::string, TypeInfo>& Types() {
       {"microsoft.network/networksecuritygroups/securityrules",
        {"Microsoft.Network/networkSecurityGroups/securityRules", false}},
       {"microsoft.network/networkinterfaces", {"Microsoft.Network/networkInterfaces", true}},
+      {"microsoft.compute/virtualmachines", {"Microsoft.Compute/virtualMachines", true}},
       {"microsoft.network/privateendpoints", {"Microsoft.Network/privateEndpoints", true}},
       {"microsoft.network/privateendpoints/privatednszonegroups",
        {"Microsoft.Network/privateEndpoints/privateDnsZoneGroups", false}},
@@ -46,7 +47,7 @@ const std::map<std::string, TypeInfo>& Types() {
 }
 
 const char* kNamespaces[] = {"Microsoft.Network", "Microsoft.ContainerRegistry",
-                             "Microsoft.Authorization"};
+                             "Microsoft.Authorization", "Microsoft.Compute"};
 
 std::string CanonicalNamespace(std::string_view ns) {
   for (const char* n : kNamespaces) {
@@ -760,10 +761,9 @@ ArmStatus Engine::PutResource(const ArmPath& p, const Json& body, const Json* ex
       txn_.Put(p.Key(), doc);
       return {};
     }
-    return ArmFail(400, "UnsupportedResourceOperation",
-                   "cove creates network interfaces only for private endpoints; create a private "
-                   "endpoint instead.");
+    return PutUserNic(p, body, existing);
   }
+  if (t == "microsoft.compute/virtualmachines") return PutVm(p, body, existing);
   return ArmFail(405, "MethodNotAllowed", "This resource type cannot be written.");
 }
 
@@ -781,6 +781,14 @@ ArmStatus Engine::DeleteResource(const std::string& key) {
   if (t == "microsoft.containerregistry/registries/privateendpointconnections") {
     return DeleteConnection(key);
   }
+  if (t == "microsoft.compute/virtualmachines") return DeleteVm(key);
+  if (t == "microsoft.network/networkinterfaces" && doc->contains("properties") &&
+      (*doc)["properties"].contains("virtualMachine")) {
+    return ArmFail(400, "NicInUse", "Network interface " + doc->value("id", "") +
+                                        " is used by virtual machine " +
+                                        (*doc)["properties"]["virtualMachine"].value("id", "") +
+                                        ".");
+  }
   if (t == "microsoft.network/networkinterfaces" && doc->contains("_cove")) {
     return ArmFail(400, "CannotDeleteNicAttachedToPrivateEndpoint",
                    "Network interface " + doc->value("id", "") +
@@ -794,7 +802,8 @@ ArmStatus Engine::DeleteResource(const std::string& key) {
 
 ArmStatus Engine::DeleteResourceGroup(const std::string& rg_key) {
   // Dependents first, so every cascade runs as it would for a single delete.
-  const char* order[] = {"microsoft.network/privateendpoints",
+  const char* order[] = {"microsoft.compute/virtualmachines",
+                         "microsoft.network/privateendpoints",
                          "microsoft.containerregistry/registries",
                          "microsoft.network/privatednszones",
                          "microsoft.network/networkinterfaces",

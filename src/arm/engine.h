@@ -159,6 +159,10 @@ class Engine {
   Json RenderPrivateEndpoint(const Json& doc) const;
   Json RenderZoneGroup(const Json& doc) const;
 
+  // --- client machines: user NICs and Microsoft.Compute VMs (compute.cc)
+  ArmStatus PutUserNic(const ArmPath& p, const Json& body, const Json* existing);
+  ArmStatus PutVm(const ArmPath& p, const Json& body, const Json* existing);
+  ArmStatus DeleteVm(const std::string& key);
   // --- registries (registries.cc)
   ArmStatus PutRegistry(const ArmPath& p, const Json& body, const Json* existing);
   ArmStatus PutReplication(const ArmPath& p, const Json& body, const Json* existing);

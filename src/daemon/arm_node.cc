@@ -9,6 +9,25 @@
 
 namespace cove::daemon {
 
+// ARM requests, plus GET /cove/counters.
+class ArmNode::Routes final : public http::Handler {
+ public:
+  explicit Routes(ArmNode& node) : node_(node) {}
+  http::ExchangePtr Start(http::Request request) override {
+    if (request.path() == "/cove/counters" && node_.counters_) {
+      if (request.method != "GET") {
+        return http::Respond(http::Response::Text(405, "application/json", "{}"));
+      }
+      return http::Respond(
+          http::Response::Text(200, "application/json", node_.counters_().dump()));
+    }
+    return node_.api_->Start(std::move(request));
+  }
+
+ private:
+  ArmNode& node_;
+};
+
 Result<std::unique_ptr<ArmNode>> ArmNode::Open(const Config& config, const Clock& clock) {
   std::unique_ptr<ArmNode> node(new ArmNode());
   node->config_ = config;
@@ -25,7 +44,8 @@ Result<std::unique_ptr<ArmNode>> ArmNode::Open(const Config& config, const Clock
   server_options.threads = 1;
   server_options.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
   server_options.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
-  node->server_ = std::make_unique<http::Server>(*node->api_, nullptr, server_options);
+  node->routes_ = std::make_unique<Routes>(*node);
+  node->server_ = std::make_unique<http::Server>(*node->routes_, nullptr, server_options);
   return node;
 }
 

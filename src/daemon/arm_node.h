@@ -10,6 +10,7 @@
 // Thread-safety: Start/Stop from one thread; the control plane and server are thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -32,12 +33,19 @@ class ArmNode {
   void Stop();
 
   arm::ControlPlane& control_plane() { return *control_plane_; }
+  // cove-only diagnostics on the same listener: GET /cove/counters answers what `counters`
+  // returns (the registry's per-endpoint counters, access::Gate::CountersJson). Call before
+  // Start.
+  void SetCounters(std::function<nlohmann::json()> counters) { counters_ = std::move(counters); }
 
  private:
   ArmNode() = default;
   Config config_;
   std::unique_ptr<arm::ControlPlane> control_plane_;
   std::unique_ptr<arm::ArmApi> api_;
+  class Routes;
+  std::unique_ptr<Routes> routes_;
+  std::function<nlohmann::json()> counters_;
   std::unique_ptr<http::Server> server_;
 };
 

@@ -1,15 +1,21 @@
 // coved: the cove daemon.
 //
 //   coved [--config FILE] [--data-dir DIR] [--listen ADDR:PORT] [--insecure-listen ADDR:PORT]
-//         [--arm-listen ADDR:PORT]
+//         [--arm-listen ADDR:PORT] [--fabric-prefix P] [--no-fabric]
 //   coved registry ...   the registry alone (runs unprivileged)
 //
 // The default mode runs the control plane (daemon/arm_node.h: ARM REST API on --arm-listen,
 // default 127.0.0.1:7780, logged as "arm api listening on ADDR:PORT") and the registry node,
 // whose registries follow the control plane's Microsoft.ContainerRegistry/registries resources
-// (plus those of the configuration file). `coved registry` runs only the registry node. The
-// fabric and DNS planes join the default mode as they land. Stops cleanly on SIGINT/SIGTERM.
+// (plus those of the configuration file). `coved registry` runs only the registry node.
+// As root, the default mode also runs the planes (daemon/planes.h): VNets, VMs and the public
+// network as namespaces named <prefix>-… (--fabric-prefix, default "cove"), DNS at
+// 168.63.129.16 in each VNet, registry listeners on private endpoint and public addresses, and
+// network rules. Exiting leaves the fabric (a restart adopts it); `cove down` removes it.
+// The registry's per-endpoint counters are at GET /cove/counters on the ARM listener.
+// Stops cleanly on SIGINT/SIGTERM.
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -19,6 +25,7 @@
 
 #include "daemon/arm_node.h"
 #include "daemon/config.h"
+#include "daemon/planes.h"
 #include "daemon/registry_node.h"
 
 int main(int argc, char** argv) {
@@ -37,6 +44,11 @@ int main(int argc, char** argv) {
   add_common(&app);
   app.add_option("--arm-listen", arm_listen,
                  "control-plane REST API ADDR:PORT, plain HTTP on loopback (default 127.0.0.1:7780)");
+  std::string fabric_prefix = "cove";
+  bool no_fabric = false;
+  app.add_option("--fabric-prefix", fabric_prefix,
+                 "namespace name prefix of the fabric (1-5 of [a-z0-9]; default cove)");
+  app.add_flag("--no-fabric", no_fabric, "do not run the fabric/DNS planes even as root");
   CLI::App* registry_cmd = app.add_subcommand("registry", "run only the registry (unprivileged)");
   add_common(registry_cmd);
   CLI11_PARSE(app, argc, argv);
@@ -88,6 +100,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::unique_ptr<cove::daemon::ArmNode> arm;
+  std::unique_ptr<cove::daemon::Planes> planes;
   int subscription = 0;
   if (full) {
     auto opened = cove::daemon::ArmNode::Open(*config, clock);
@@ -96,10 +109,25 @@ int main(int argc, char** argv) {
       return 1;
     }
     arm = std::move(*opened);
-    auto feed = [registry_node = node->get()](const cove::arm::SnapshotPtr& snapshot) {
+    if (!no_fabric && geteuid() == 0) {
+      planes = std::make_unique<cove::daemon::Planes>(
+          cove::daemon::PlanesOptions{.prefix = fabric_prefix,
+                                      .ca_pem = (*node)->ca_certificate_pem()},
+          (*node)->server(), (*node)->gate());
+    } else {
+      spdlog::info("fabric and DNS planes off ({})", no_fabric ? "--no-fabric" : "not root");
+    }
+    arm->SetCounters([gate = &(*node)->gate()] { return gate->CountersJson(); });
+    auto feed = [registry_node = node->get(), &planes](const cove::arm::SnapshotPtr& snapshot) {
       auto set = registry_node->SetControlPlaneRegistries(
           cove::daemon::RegistriesFromSnapshot(*snapshot));
       if (!set) spdlog::warn("registries from the control plane: {}", set.error().message);
+      if (planes) {
+        (void)planes->Apply(snapshot);
+      } else {
+        registry_node->gate().SetPolicy(std::make_shared<cove::access::Policy>(
+            cove::daemon::BuildPolicy(*snapshot)));
+      }
     };
     feed(arm->control_plane().snapshot());
     subscription = arm->control_plane().Subscribe(feed);
@@ -123,6 +151,7 @@ int main(int argc, char** argv) {
     arm->Stop();
     arm->control_plane().Unsubscribe(subscription);
   }
+  planes.reset();  // the fabric stays; only sockets close
   (*node)->Stop();
   return 0;
 }

@@ -70,7 +70,12 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
   server_options.threads = config.threads;
   server_options.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
   server_options.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
-  node->server_ = std::make_unique<http::Server>(*node->registry_, node->tls_.get(), server_options);
+  node->gate_ = std::make_unique<access::Gate>(
+      *node->registry_, [registry = node->registry_.get()](const std::string& host) {
+        auto match = registry->directory()->Match(host);
+        return match ? match->registry->name : std::string();
+      });
+  node->server_ = std::make_unique<http::Server>(*node->gate_, node->tls_.get(), server_options);
   node->config_ = std::move(config);
   return node;
 }

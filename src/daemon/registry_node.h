@@ -23,6 +23,7 @@
 #include "auth/keys.h"
 #include "common/clock.h"
 #include "daemon/config.h"
+#include "access/access.h"
 #include "http/server.h"
 #include "http/tls.h"
 #include "registry/registry.h"
@@ -42,6 +43,10 @@ class RegistryNode {
   void Stop();
 
   registry::Registry& registry() { return *registry_; }
+  // The network-rule gate in front of the registry (access/access.h) and the HTTP server
+  // (planes adopt listeners made inside namespaces into it).
+  access::Gate& gate() { return *gate_; }
+  http::Server& server() { return *server_; }
   // Serves `from_control_plane` plus the configured registries whose names it does not use
   // (the full daemon calls this after every control-plane commit). kInvalidArgument when the
   // merged set is not a valid Directory; the previous one then stays.
@@ -68,6 +73,7 @@ class RegistryNode {
   auth::IdentityStore identities_;
   std::shared_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<registry::Registry> registry_;
+  std::unique_ptr<access::Gate> gate_;
   std::unique_ptr<http::Server> server_;
 
   std::thread maintenance_;

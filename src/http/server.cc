@@ -743,6 +743,12 @@ asio::awaitable<void> ServerState::AcceptLoop(std::shared_ptr<Listener> listener
         asio::any_io_executor(asio::make_strand(ioc)), kNoThrow);
     if (ec) {
       if (ec == asio::error::operation_aborted || !listener->acceptor.is_open()) co_return;
+      // EINVAL: the socket was shut down by its owner (a private endpoint that went away).
+      if (ec == asio::error::invalid_argument) {
+        error_code ignored;
+        listener->acceptor.close(ignored);
+        co_return;
+      }
       spdlog::warn("http: accept: {}", ec.message());
       // Out of descriptors and the like: back off briefly rather than spin.
       asio::steady_timer pause(listener->acceptor.get_executor(), std::chrono::milliseconds(50));

@@ -15,7 +15,7 @@ check() {
 }
 start() {
   : >"$work/log"
-  "$COVED" --config "$work/coved.yaml" --insecure-listen 127.0.0.1:0 --arm-listen 127.0.0.1:0 2>"$work/log" &
+  "$COVED" --config "$work/coved.yaml" --insecure-listen 127.0.0.1:0 --arm-listen 127.0.0.1:0 --no-fabric 2>"$work/log" &
   pid=$!
   arm= reg=
   for _ in $(seq 1 500); do

@@ -1,0 +1,205 @@
+#include "access/access.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <utility>
+
+namespace cove::access {
+namespace {
+
+std::optional<uint32_t> ParseIpv4(std::string_view text) {
+  std::string s(text);
+  in_addr a{};
+  if (::inet_pton(AF_INET, s.c_str(), &a) != 1) return std::nullopt;
+  return ntohl(a.s_addr);
+}
+
+std::string Quote(const std::string& s) { return "'" + s + "'"; }
+
+}  // namespace
+
+bool MatchesIpRule(const std::string& ip, const std::string& rule) {
+  auto addr = ParseIpv4(ip);
+  if (!addr) return false;
+  auto slash = rule.find('/');
+  if (slash == std::string::npos) {
+    auto r = ParseIpv4(rule);
+    return r && *r == *addr;
+  }
+  auto net = ParseIpv4(std::string_view(rule).substr(0, slash));
+  std::string_view len_text = std::string_view(rule).substr(slash + 1);
+  int len = -1;
+  auto [end, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
+  if (!net || ec != std::errc() || end != len_text.data() + len_text.size() || len < 0 ||
+      len > 32) {
+    return false;
+  }
+  uint32_t mask = len == 0 ? 0 : ~uint32_t{0} << (32 - len);
+  return (*addr & mask) == (*net & mask);
+}
+
+std::string PublicDeniedMessage(const std::string& ip) {
+  return "client with IP '" + ip +
+         "' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.";
+}
+
+std::string DeniedBody(const std::string& message) {
+  nlohmann::json body = {{"errors", nlohmann::json::array({{{"code", "DENIED"},
+                                                           {"message", message}}})}};
+  return body.dump();
+}
+
+Decision Decide(const Policy& policy, const std::string& registry, const Via& via) {
+  if (via.link_id) {
+    uint32_t id = *via.link_id;
+    auto link = policy.links.find(id);
+    if (link == policy.links.end()) {
+      return {false, "the connection came through private endpoint link id " +
+                         std::to_string(id) +
+                         ", which belongs to no private endpoint connection of registry " +
+                         Quote(registry)};
+    }
+    const LinkInfo& l = link->second;
+    if (l.registry != registry) {
+      return {false, "private endpoint " + Quote(l.endpoint_name) + " (link id " +
+                         std::to_string(id) + ") is connected to registry " + Quote(l.registry) +
+                         ", not to " + Quote(registry)};
+    }
+    if (l.status != "Approved") {
+      return {false, "private endpoint connection " + Quote(l.connection_name) +
+                         " (private endpoint " + Quote(l.endpoint_name) + ") of registry " +
+                         Quote(registry) + " is " + l.status +
+                         "; only Approved connections are served"};
+    }
+    return {true, ""};
+  }
+  auto it = policy.registries.find(registry);
+  if (it == policy.registries.end()) return {true, ""};
+  const RegistryRules& rules = it->second;
+  if (!rules.public_network_access) return {false, PublicDeniedMessage(via.client_ip)};
+  if (rules.default_action != "Deny") return {true, ""};
+  for (const auto& rule : rules.ip_rules) {
+    if (rule.action == "Allow" && MatchesIpRule(via.client_ip, rule.value)) return {true, ""};
+  }
+  return {false, PublicDeniedMessage(via.client_ip)};
+}
+
+// ---- Gate
+
+namespace {
+
+// Counts body bytes both ways around the registry's exchange.
+class CountingExchange final : public http::Exchange {
+ public:
+  CountingExchange(http::ExchangePtr inner, std::vector<std::shared_ptr<void>> keep,
+                   std::vector<std::atomic<uint64_t>*> in, std::vector<std::atomic<uint64_t>*> out,
+                   bool head)
+      : inner_(std::move(inner)), keep_(std::move(keep)), in_(std::move(in)),
+        out_(std::move(out)), head_(head) {}
+  std::optional<http::Response> OnBody(std::string_view piece) override {
+    for (auto* c : in_) c->fetch_add(piece.size(), std::memory_order_relaxed);
+    auto r = inner_->OnBody(piece);
+    if (r) Count(*r);
+    return r;
+  }
+  http::Response Finish() override {
+    auto r = inner_->Finish();
+    Count(r);
+    return r;
+  }
+  bool WantsBody() const override { return inner_->WantsBody(); }
+  void Abort() override { inner_->Abort(); }
+
+ private:
+  void Count(const http::Response& r) {
+    if (head_ || std::holds_alternative<http::LengthOnly>(r.body)) return;
+    uint64_t n = r.BodySize();
+    for (auto* c : out_) c->fetch_add(n, std::memory_order_relaxed);
+  }
+  http::ExchangePtr inner_;
+  std::vector<std::shared_ptr<void>> keep_;
+  std::vector<std::atomic<uint64_t>*> in_, out_;
+  bool head_;
+};
+
+}  // namespace
+
+Gate::Gate(http::Handler& inner, std::function<std::string(const std::string&)> registry_of_host)
+    : inner_(inner),
+      registry_of_host_(std::move(registry_of_host)),
+      policy_(std::make_shared<Policy>()) {}
+
+void Gate::SetPolicy(PolicyPtr policy) {
+  std::lock_guard lock(mu_);
+  policy_ = std::move(policy);
+}
+
+PolicyPtr Gate::policy() const {
+  std::lock_guard lock(mu_);
+  return policy_;
+}
+
+std::vector<std::shared_ptr<Gate::Slot>> Gate::SlotsFor(const http::Peer& peer) {
+  std::vector<std::string> keys;
+  if (peer.link_id) keys.push_back("link:" + std::to_string(*peer.link_id));
+  else keys.push_back("listener:" + peer.local_ip);
+  if (peer.link_id) keys.push_back("member:" + peer.local_ip);
+  std::vector<std::shared_ptr<Slot>> out;
+  std::lock_guard lock(mu_);
+  for (auto& k : keys) {
+    auto& slot = slots_[k];
+    if (!slot) slot = std::make_shared<Slot>();
+    out.push_back(slot);
+  }
+  return out;
+}
+
+http::ExchangePtr Gate::Start(http::Request request) {
+  auto slots = SlotsFor(request.peer);
+  for (auto& s : slots) s->requests.fetch_add(1, std::memory_order_relaxed);
+  std::string host = request.host();
+  if (host.empty()) host = request.peer.server_name;
+  std::string registry = registry_of_host_(host);
+  if (!registry.empty()) {
+    Decision d = Decide(*policy(), registry, Via{request.peer.link_id, request.peer.remote_ip});
+    if (!d.allowed) {
+      for (auto& s : slots) s->denied.fetch_add(1, std::memory_order_relaxed);
+      auto response = http::Response::Text(403, "application/json", DeniedBody(d.message));
+      response.headers.Set("Docker-Distribution-Api-Version", "registry/2.0");
+      return http::Respond(std::move(response));
+    }
+  }
+  bool head = request.method == "HEAD";
+  std::vector<std::shared_ptr<void>> keep;
+  std::vector<std::atomic<uint64_t>*> in, out;
+  for (auto& s : slots) {
+    keep.push_back(s);
+    in.push_back(&s->bytes_in);
+    out.push_back(&s->bytes_out);
+  }
+  return std::make_unique<CountingExchange>(inner_.Start(std::move(request)), std::move(keep),
+                                            std::move(in), std::move(out), head);
+}
+
+std::map<std::string, EndpointCounters> Gate::Counters() const {
+  std::map<std::string, EndpointCounters> out;
+  std::lock_guard lock(mu_);
+  for (const auto& [k, s] : slots_) {
+    out[k] = {s->requests.load(), s->denied.load(), s->bytes_in.load(), s->bytes_out.load()};
+  }
+  return out;
+}
+
+nlohmann::json Gate::CountersJson() const {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, c] : Counters()) {
+    j[k] = {{"requests", c.requests},
+            {"denied", c.denied},
+            {"bytesIn", c.bytes_in},
+            {"bytesOut", c.bytes_out}};
+  }
+  return j;
+}
+
+}  // namespace cove::access

@@ -1,0 +1,128 @@
+// access: ACR's network rules as a pure decision, and the Gate that applies them (and counts
+// traffic per endpoint) in front of the registry's HTTP handler.
+//
+// Decide(policy, registry, via) answers whether a connection may use a registry, as ACR does:
+//   - through a private endpoint (Via.link_id set): the link id must belong to a private
+//     endpoint connection of THIS registry (another registry's link id is refused) and that
+//     connection must be Approved. IP rules, publicNetworkAccess and defaultAction never apply
+//     to private endpoints.
+//   - through the public endpoint (no link id): publicNetworkAccess Disabled → denied; otherwise
+//     defaultAction Allow → allowed; defaultAction Deny → allowed only if the client IP matches
+//     an Allow IP rule (an address or an IPv4 CIDR).
+// A denial is HTTP 403 with an OCI error body, code DENIED. Public denials carry Azure's exact
+// message ("client with IP '<ip>' is not allowed access. Refer https://aka.ms/acr/firewall to
+// grant access."). Private endpoint denials name the private endpoint connection and its state
+// ("... private endpoint connection 'pe1.conn' ... is Pending ..."): cove does better than
+// Azure here, which answers a generic 403 that leaves the user guessing. The data endpoint
+// (<reg>.<region>.data.<suffix>) applies the same rules as the login server.
+//
+// Gate is an http::Handler that wraps the registry: per request it matches the Host/SNI to a
+// registry (through a caller-supplied function), decides, and either answers 403 or hands the
+// request on. It also counts, per endpoint key ("link:<id>" for private endpoint connections,
+// "listener:<local-ip>" otherwise, and "member:<local-ip>" for every connection), requests,
+// request body bytes and response body bytes. Counters are read with Counters() and rendered as
+// JSON by CountersJson() (coved serves them at GET /cove/counters on its ARM listener).
+//
+// Thread-safety: Decide is pure. Gate::Start runs on the HTTP server's threads; SetPolicy may
+// be called from any thread (policies are immutable snapshots swapped under a mutex).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "http/message.h"
+
+namespace cove::access {
+
+struct IpRule {
+  std::string value;  // "203.0.113.7" or "203.0.113.0/24"
+  std::string action = "Allow";
+};
+
+struct RegistryRules {
+  std::string name;  // lowercased registry name
+  bool public_network_access = true;
+  std::string default_action = "Allow";  // Allow | Deny
+  std::vector<IpRule> ip_rules;
+};
+
+// A private endpoint connection as the link id of its endpoint identifies it.
+struct LinkInfo {
+  std::string registry;          // lowercased name of the target registry
+  std::string endpoint_name;     // the private endpoint
+  std::string connection_name;   // the registry's privateEndpointConnection name
+  std::string status;            // Pending | Approved | Rejected | Disconnected
+};
+
+struct Policy {
+  std::map<std::string, RegistryRules> registries;  // by lowercased name
+  std::map<uint32_t, LinkInfo> links;
+};
+using PolicyPtr = std::shared_ptr<const Policy>;
+
+// How a connection came.
+struct Via {
+  std::optional<uint32_t> link_id;  // private endpoint
+  std::string client_ip;           // the public client's address (PROXY source when proxied)
+};
+
+struct Decision {
+  bool allowed = false;
+  std::string message;  // for denials: the DENIED message
+};
+
+// The decision for `registry` (lowercased). A registry the policy does not know is governed by
+// no rules (allowed), as registries from the configuration file are.
+Decision Decide(const Policy& policy, const std::string& registry, const Via& via);
+
+// Azure's public-endpoint message.
+std::string PublicDeniedMessage(const std::string& ip);
+// The full 403 body {"errors":[{"code":"DENIED","message":...}]}.
+std::string DeniedBody(const std::string& message);
+
+// Whether `ip` (IPv4 text) matches `rule` (address or IPv4 CIDR). IPv6 never matches.
+bool MatchesIpRule(const std::string& ip, const std::string& rule);
+
+struct EndpointCounters {
+  uint64_t requests = 0;
+  uint64_t denied = 0;
+  uint64_t bytes_in = 0;   // request bodies
+  uint64_t bytes_out = 0;  // response bodies
+};
+
+class Gate final : public http::Handler {
+ public:
+  // `inner` must outlive the gate. `registry_of_host` maps a lowercased host (no port) to the
+  // lowercased registry name it serves, or "" when the host is not a registry's.
+  Gate(http::Handler& inner, std::function<std::string(const std::string&)> registry_of_host);
+
+  void SetPolicy(PolicyPtr policy);
+  http::ExchangePtr Start(http::Request request) override;
+
+  std::map<std::string, EndpointCounters> Counters() const;
+  nlohmann::json CountersJson() const;
+
+ private:
+  struct Slot {
+    std::atomic<uint64_t> requests{0}, denied{0}, bytes_in{0}, bytes_out{0};
+  };
+  std::vector<std::shared_ptr<Slot>> SlotsFor(const http::Peer& peer);
+  PolicyPtr policy() const;
+
+  http::Handler& inner_;
+  std::function<std::string(const std::string&)> registry_of_host_;
+  mutable std::mutex mu_;
+  PolicyPtr policy_;
+  std::map<std::string, std::shared_ptr<Slot>> slots_;
+};
+
+}  // namespace cove::access

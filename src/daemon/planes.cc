@@ -1,0 +1,389 @@
+#include "daemon/planes.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "arm/resource_path.h"
+
+namespace cove::daemon {
+namespace {
+
+uint32_t Fnv(std::string_view s) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : s) h = (h ^ c) * 16777619u;
+  return h;
+}
+
+// Stable allocation: each key (in sorted order) takes base + hash % size, probing upwards.
+std::map<std::string, std::string> Allocate(const std::vector<std::string>& keys,
+                                            const std::string& net, uint32_t first, uint32_t last,
+                                            std::set<uint32_t> taken = {}) {
+  std::vector<std::string> sorted = keys;
+  std::sort(sorted.begin(), sorted.end());
+  std::map<std::string, std::string> out;
+  uint32_t size = last - first + 1;
+  for (const auto& k : sorted) {
+    uint32_t start = Fnv(k) % size;
+    for (uint32_t i = 0; i < size; ++i) {
+      uint32_t host = first + (start + i) % size;
+      if (taken.insert(host).second) {
+        out[k] = net + std::to_string(host);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+bool SameId(std::string_view a, std::string_view b) { return arm::Lower(a) == arm::Lower(b); }
+
+fabric::NsgRule ToRule(const arm::SecurityRuleView& r) {
+  fabric::NsgRule out;
+  out.name = r.name;
+  out.priority = r.priority;
+  out.direction = r.direction == "Outbound" ? fabric::NsgRule::Direction::kOutbound
+                                            : fabric::NsgRule::Direction::kInbound;
+  out.access = r.access == "Deny" ? fabric::NsgRule::Access::kDeny : fabric::NsgRule::Access::kAllow;
+  out.protocol = r.protocol.empty() ? "*" : r.protocol;
+  auto or_any = [](const std::vector<std::string>& v) {
+    return v.empty() ? std::vector<std::string>{"*"} : v;
+  };
+  out.source_prefixes = or_any(r.source_prefixes);
+  out.destination_prefixes = or_any(r.destination_prefixes);
+  out.source_ports = or_any(r.source_ports);
+  out.destination_ports = or_any(r.destination_ports);
+  return out;
+}
+
+std::string OutboundKey(const std::string& vnet_id) { return "vnet:" + arm::Lower(vnet_id); }
+
+}  // namespace
+
+std::vector<VmInfo> VmsOf(const arm::Snapshot& snapshot) {
+  std::vector<VmInfo> out;
+  for (const auto& [key, doc] : snapshot.documents) {
+    if (key.find("/providers/microsoft.compute/virtualmachines/") == std::string::npos) continue;
+    if (key.find('/', key.rfind("/virtualmachines/") + 17) != std::string::npos) continue;
+    const arm::Json& d = *doc;
+    VmInfo vm;
+    vm.id = d.value("id", "");
+    vm.name = d.value("name", "");
+    const arm::Json* cove = nullptr;
+    if (d.contains("properties") && d["properties"].contains("cove")) cove = &d["properties"]["cove"];
+    if (!cove || !cove->is_object()) continue;
+    if (cove->value("network", "") == "public") {
+      vm.address = cove->value("publicIpAddress", "");
+    } else {
+      vm.address = cove->value("privateIpAddress", "");
+      if (d.contains("_cove")) {
+        vm.subnet_id = d["_cove"].value("subnetId", "");
+        vm.vnet_id = d["_cove"].value("vnetId", "");
+      }
+      if (vm.subnet_id.empty()) continue;
+    }
+    if (vm.address.empty()) continue;
+    out.push_back(std::move(vm));
+  }
+  return out;
+}
+
+std::map<std::string, std::string> PublicAddresses(const arm::Snapshot& snapshot) {
+  std::vector<std::string> names;
+  for (const auto& r : snapshot.registries) names.push_back(r.name);
+  return Allocate(names, "203.0.113.", 10, 52);
+}
+
+fabric::Topology BuildTopology(const arm::Snapshot& snapshot, const std::string& ca_pem) {
+  fabric::Topology t;
+  std::vector<std::string> hosts;
+  for (const auto& r : snapshot.registries) {
+    hosts.push_back(r.login_server);
+    for (const auto& h : r.data_endpoint_host_names) hosts.push_back(h);
+  }
+  std::vector<std::string> vnet_keys;
+  for (const auto& v : snapshot.vnets) vnet_keys.push_back(OutboundKey(v.id));
+  auto outbound = Allocate(vnet_keys, "198.51.100.", 100, 254);
+
+  for (const auto& v : snapshot.vnets) {
+    fabric::Network n;
+    n.id = v.id;
+    n.address_spaces = v.address_prefixes;
+    n.outbound_address = outbound[OutboundKey(v.id)];
+    for (const auto& s : v.subnets) {
+      fabric::Subnet sub;
+      sub.id = s.id;
+      sub.prefix = s.address_prefix;
+      for (const auto& pe : snapshot.private_endpoints) {
+        if (!SameId(pe.subnet_id, s.id)) continue;
+        for (const auto& m : pe.members) {
+          if (!m.ip.empty()) sub.local_addresses.push_back(m.ip);
+        }
+      }
+      const auto& pol = s.private_endpoint_network_policies;
+      sub.nsg_enabled = !s.network_security_group_id.empty() &&
+                        (pol == "NetworkSecurityGroupEnabled" || pol == "Enabled");
+      if (sub.nsg_enabled) {
+        for (const auto& nsg : snapshot.network_security_groups) {
+          if (!SameId(nsg.id, s.network_security_group_id)) continue;
+          for (const auto& r : nsg.rules) sub.nsg_rules.push_back(ToRule(r));
+        }
+      }
+      n.subnets.push_back(std::move(sub));
+    }
+    t.networks.push_back(std::move(n));
+    for (const auto& p : v.peerings) {
+      if (p.peering_state != "Connected" || !p.allow_virtual_network_access) continue;
+      const arm::VnetView* remote = nullptr;
+      for (const auto& o : snapshot.vnets) {
+        if (SameId(o.id, p.remote_vnet_id)) remote = &o;
+      }
+      if (!remote || arm::Lower(remote->id) < arm::Lower(v.id)) continue;  // once per pair
+      t.peerings.push_back({v.id, remote->id});
+    }
+  }
+
+  fabric::Network pub;
+  pub.id = kPublicNetworkId;
+  pub.is_public = true;
+  pub.address_spaces = {"203.0.113.0/24", "198.51.100.0/24"};
+  pub.dns_address = kPublicDnsAddress;
+  fabric::Subnet endpoints{.id = "public/endpoints", .prefix = "203.0.113.0/24"};
+  for (const auto& [name, ip] : PublicAddresses(snapshot)) endpoints.local_addresses.push_back(ip);
+  pub.subnets.push_back(std::move(endpoints));
+  pub.subnets.push_back(fabric::Subnet{.id = "public/clients", .prefix = "198.51.100.0/24"});
+  t.networks.push_back(std::move(pub));
+
+  for (const auto& vm : VmsOf(snapshot)) {
+    fabric::Vm f;
+    f.id = vm.id;
+    if (vm.subnet_id.empty()) {
+      f.network_id = kPublicNetworkId;
+      f.subnet_id = "public/clients";
+    } else {
+      const arm::VnetView* vnet = nullptr;
+      const arm::SubnetView* subnet = nullptr;
+      for (const auto& v : snapshot.vnets) {
+        for (const auto& s : v.subnets) {
+          if (SameId(s.id, vm.subnet_id)) vnet = &v, subnet = &s;
+        }
+      }
+      if (!subnet) continue;
+      f.network_id = vnet->id;
+      f.subnet_id = subnet->id;
+    }
+    f.address = vm.address;
+    f.ca_pem = ca_pem;
+    f.registry_hosts = hosts;
+    t.vms.push_back(std::move(f));
+  }
+  return t;
+}
+
+dns::CatalogSpec BuildCatalog(const arm::Snapshot& snapshot) {
+  dns::CatalogSpec spec;
+  const std::string& suffix = snapshot.dns_suffix;
+  dns::ZoneSpec pub{.id = "", .name = suffix};
+  dns::ZoneSpec link{.id = "", .name = "privatelink." + suffix};
+  auto addresses = PublicAddresses(snapshot);
+  for (const auto& r : snapshot.registries) {
+    std::vector<std::string> labels = {r.name};
+    for (const auto& h : r.data_endpoint_host_names) {
+      if (h.size() > suffix.size() + 1) labels.push_back(h.substr(0, h.size() - suffix.size() - 1));
+    }
+    for (const auto& l : labels) {
+      pub.records.push_back({l, dns::kTypeCNAME, 3600, l + ".privatelink." + suffix + "."});
+      link.records.push_back({l, dns::kTypeA, 300, addresses[r.name]});
+    }
+  }
+  spec.public_zones = {std::move(pub), std::move(link)};
+
+  auto vms = VmsOf(snapshot);
+  for (const auto& z : snapshot.zones) {
+    dns::ZoneSpec zone{.id = z.id, .name = z.name};
+    std::set<std::string> names;
+    for (const auto& r : z.records) {
+      names.insert(arm::Lower(r.name));
+      uint32_t ttl = static_cast<uint32_t>(std::clamp<int64_t>(r.ttl, 0, 2147483647));
+      if (r.type == "A") {
+        for (const auto& ip : r.ipv4_addresses) zone.records.push_back({r.name, dns::kTypeA, ttl, ip});
+      } else if (r.type == "CNAME" && !r.cname.empty()) {
+        std::string target = r.cname.back() == '.' ? r.cname : r.cname + ".";
+        zone.records.push_back({r.name, dns::kTypeCNAME, ttl, target});
+      }
+    }
+    // Auto-registration: VMs of VNets linked with registrationEnabled (Azure's TTL is 10).
+    for (const auto& l : z.links) {
+      if (!l.registration_enabled) continue;
+      for (const auto& vm : vms) {
+        if (vm.vnet_id.empty() || !SameId(vm.vnet_id, l.vnet_id)) continue;
+        if (names.insert(arm::Lower(vm.name)).second) {
+          zone.records.push_back({vm.name, dns::kTypeA, 10, vm.address});
+        }
+      }
+    }
+    spec.private_zones.push_back(std::move(zone));
+  }
+  for (const auto& v : snapshot.vnets) {
+    dns::ViewSpec view{.id = v.id};
+    for (const auto& z : snapshot.zones) {
+      for (const auto& l : z.links) {
+        if (!SameId(l.vnet_id, v.id)) continue;
+        view.links.push_back({z.id, l.resolution_policy == "NxDomainRedirect"
+                                        ? dns::ResolutionPolicy::kNxDomainRedirect
+                                        : dns::ResolutionPolicy::kDefault});
+      }
+    }
+    spec.views.push_back(std::move(view));
+  }
+  return spec;
+}
+
+access::Policy BuildPolicy(const arm::Snapshot& snapshot) {
+  access::Policy p;
+  for (const auto& r : snapshot.registries) {
+    access::RegistryRules rules{r.name, r.public_network_access, r.default_action, {}};
+    for (const auto& ip : r.ip_rules) rules.ip_rules.push_back({ip.value, ip.action});
+    p.registries[r.name] = std::move(rules);
+  }
+  for (const auto& pe : snapshot.private_endpoints) {
+    if (pe.link_id == 0) continue;
+    std::string conn = pe.connection_id.substr(pe.connection_id.rfind('/') + 1);
+    p.links[pe.link_id] = {pe.registry_name, pe.name, conn, pe.connection_status};
+  }
+  return p;
+}
+
+// ---- Planes
+
+Planes::Planes(PlanesOptions options, http::Server& server, access::Gate& gate)
+    : options_(std::move(options)), server_(server), gate_(gate) {
+  fabric_ = std::make_unique<fabric::Fabric>(
+      namespaces_, fabric::FabricOptions{.prefix = options_.prefix, .etc_netns = options_.etc_netns});
+  dns_ = std::make_unique<dns::Server>(catalog_);
+  dns_->Start();
+}
+
+Planes::~Planes() {
+  dns_->Stop();
+  std::lock_guard lock(mu_);
+  for (auto& [k, l] : listeners_) ::shutdown(l.shutdown_fd.get(), SHUT_RDWR);
+}
+
+Result<std::string> Planes::Inode(const std::string& ns) {
+  struct stat st{};
+  std::string path = namespaces_.PathOf(ns);
+  if (::stat(path.c_str(), &st) != 0) return Fail(Code::kNotFound, "no namespace " + ns);
+  return ns + "@" + std::to_string(st.st_ino);
+}
+
+Status Planes::Down() {
+  std::lock_guard lock(mu_);
+  for (auto& [k, l] : listeners_) ::shutdown(l.shutdown_fd.get(), SHUT_RDWR);
+  listeners_.clear();
+  return fabric_->Down();
+}
+
+Status Planes::Apply(const arm::SnapshotPtr& snapshot) {
+  std::lock_guard lock(mu_);
+  gate_.SetPolicy(std::make_shared<access::Policy>(BuildPolicy(*snapshot)));
+  auto catalog = dns::Catalog::Build(BuildCatalog(*snapshot));
+  if (catalog) {
+    catalog_.Set(*catalog);
+  } else {
+    spdlog::warn("dns catalog (version {}): {}", snapshot->version, catalog.error().message);
+  }
+  fabric::Topology topology = BuildTopology(*snapshot, options_.ca_pem);
+  Status applied = fabric_->Apply(topology);
+  if (!applied) spdlog::warn("fabric (version {}): {}", snapshot->version, applied.error().message);
+
+  for (const auto& vm : topology.vms) {
+    std::string ns = fabric_->VmNamespace(vm.id);
+    if (vms_logged_.insert(ns).second) {
+      spdlog::info("vm: {} at {} in namespace {}", vm.id, vm.address, ns);
+    }
+  }
+
+  // DNS sockets: one pair per network namespace.
+  for (const auto& n : topology.networks) {
+    std::string ns = fabric_->NetworkNamespace(n.id);
+    auto key = Inode(ns);
+    if (!key || dns_sockets_.count(*key)) continue;
+    std::string view = n.is_public ? "" : n.id;
+    auto udp = fabric::BindUdp(namespaces_, ns, n.dns_address, 53);
+    auto tcp = fabric::ListenTcp(namespaces_, ns, n.dns_address, 53);
+    if (!udp || !tcp) {
+      spdlog::warn("dns in {}: {}", ns, (!udp ? udp.error() : tcp.error()).message);
+      continue;
+    }
+    auto u = dns_->AddUdpSocket(std::move(*udp), view);
+    auto t = dns_->AddTcpSocket(std::move(*tcp), view);
+    if (!u || !t) {
+      spdlog::warn("dns in {}: {}", ns, (!u ? u.error() : t.error()).message);
+      continue;
+    }
+    dns_sockets_.insert(*key);
+    spdlog::info("dns: {}:53 in {} answers view '{}'", n.dns_address, ns, view);
+  }
+
+  // Registry listeners wanted now.
+  struct Want {
+    std::string ns, ip;
+    std::optional<uint32_t> link_id;
+  };
+  std::map<std::string, Want> want;
+  for (const auto& pe : snapshot->private_endpoints) {
+    if (pe.link_id == 0) continue;
+    std::string ns = fabric_->NetworkNamespace(pe.vnet_id);
+    auto key = Inode(ns);
+    if (!key) continue;
+    for (const auto& m : pe.members) {
+      if (m.ip.empty()) continue;
+      want[*key + "/" + m.ip + "/" + std::to_string(pe.link_id)] = {ns, m.ip, pe.link_id};
+    }
+  }
+  {
+    std::string ns = fabric_->NetworkNamespace(kPublicNetworkId);
+    auto key = Inode(ns);
+    if (key) {
+      for (const auto& [name, ip] : PublicAddresses(*snapshot)) {
+        want[*key + "/" + ip + "/-"] = {ns, ip, std::nullopt};
+      }
+    }
+  }
+  for (auto it = listeners_.begin(); it != listeners_.end();) {
+    if (want.count(it->first)) {
+      ++it;
+      continue;
+    }
+    ::shutdown(it->second.shutdown_fd.get(), SHUT_RDWR);
+    spdlog::info("registry listener {} closed", it->first);
+    it = listeners_.erase(it);
+  }
+  for (const auto& [key, w] : want) {
+    if (listeners_.count(key)) continue;
+    auto fd = fabric::ListenTcp(namespaces_, w.ns, w.ip, 443);
+    if (!fd) {
+      spdlog::warn("registry listener {}:443 in {}: {}", w.ip, w.ns, fd.error().message);
+      continue;
+    }
+    UniqueFd dup(::fcntl(fd->get(), F_DUPFD_CLOEXEC, 0));
+    auto port = server_.Adopt(std::move(*fd), {.address = w.ip, .port = 443, .tls = true,
+                                               .link_id = w.link_id});
+    if (!port) {
+      spdlog::warn("registry listener {}:443 in {}: {}", w.ip, w.ns, port.error().message);
+      continue;
+    }
+    listeners_[key] = Listener{std::move(dup)};
+    spdlog::info("registry listening on {}:443 in {} (link id {})", w.ip, w.ns,
+                 w.link_id ? std::to_string(*w.link_id) : "none: public endpoint");
+  }
+  return applied;
+}
+
+}  // namespace cove::daemon

@@ -1,0 +1,112 @@
+// Planes: the full daemon's wiring of the control plane into the fabric, DNS and registry
+// listeners — what makes private endpoints real.
+//
+// On Start and after every committed control-plane change, Apply(snapshot):
+//   1. builds a fabric::Topology (BuildTopology): every VNet with its subnets (private endpoint
+//      member IPs as subnet local addresses; NSG rules on subnets whose
+//      privateEndpointNetworkPolicies is NetworkSecurityGroupEnabled or Enabled), Connected
+//      peerings, VMs (Microsoft.Compute/virtualMachines, see arm/compute.cc), and the public
+//      network "public": 203.0.113.0/24 holds each registry's public endpoint (203.0.113.10..52,
+//      stable per registry: FNV hash of the name, probing upwards) and the public DNS server
+//      203.0.113.53; 198.51.100.0/24 holds public VMs (.2..99) and every VNet's outbound
+//      address (.100..254, stable per VNet id), so VNet VMs reach public endpoints as Azure's
+//      default outbound access does. Applies it (fabric.h);
+//   2. builds a dns::CatalogSpec (BuildCatalog): public zone <suffix> with `<reg>` and
+//      `<reg>.<region>.data` CNAMEs to their privatelink names; public `privatelink.<suffix>`
+//      with the public addresses; every Private DNS zone with its records, plus `A <vm>` for the
+//      VMs of VNets linked with registrationEnabled; one view per VNet id with its links.
+//      Sets it on the CatalogStore;
+//   3. keeps one DNS UDP+TCP socket pair per VNet at 168.63.129.16:53 inside the VNet's
+//      namespace (view = VNet id) and one in the public namespace (the public view);
+//   4. keeps registry listeners: TLS :443 on each private endpoint member IP inside its VNet
+//      namespace, tagged with the endpoint's link id, and TLS :443 on each registry's public
+//      address in the public namespace (no link id). Listeners of removed endpoints, registries
+//      or VNets are shut down. Sockets are keyed by namespace inode, so a VNet deleted and
+//      created again gets fresh sockets.
+// The access::Policy (network rules, connection states by link id) is derived from the same
+// snapshot (BuildPolicy) and set on the registry node's Gate.
+//
+// Lifetime: coved exiting leaves the fabric in place; a restart adopts it (Fabric::Apply
+// converges). `cove down` (or Planes::Down) removes every namespace and /etc/netns dir with the
+// prefix. Only coved in full mode, as root, runs Planes (coved --fabric-prefix P selects the
+// prefix, so parallel tests never collide).
+//
+// Known limit: dns::Server cannot drop a socket, so the DNS sockets of a deleted VNet stay open
+// (in a namespace nothing reaches any longer) until coved restarts.
+//
+// Thread-safety: Apply calls are serialized by a mutex; call from the control plane's
+// subscriber (the writing thread) and once at start.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "access/access.h"
+#include "arm/snapshot.h"
+#include "common/error.h"
+#include "dns/catalog.h"
+#include "dns/server.h"
+#include "fabric/fabric.h"
+#include "fabric/namespaces.h"
+#include "http/server.h"
+
+namespace cove::daemon {
+
+inline constexpr const char* kPublicNetworkId = "public";
+inline constexpr const char* kPublicDnsAddress = "203.0.113.53";
+
+struct PlanesOptions {
+  std::string prefix = "cove";
+  std::string etc_netns = "/etc/netns";
+  std::string ca_pem;  // the registry CA that VMs trust
+};
+
+// Pure translations (tested without root).
+fabric::Topology BuildTopology(const arm::Snapshot& snapshot, const std::string& ca_pem);
+dns::CatalogSpec BuildCatalog(const arm::Snapshot& snapshot);
+access::Policy BuildPolicy(const arm::Snapshot& snapshot);
+// The public endpoint address of every registry (by lowercased name).
+std::map<std::string, std::string> PublicAddresses(const arm::Snapshot& snapshot);
+
+// A VM as the control plane stores it (Microsoft.Compute/virtualMachines).
+struct VmInfo {
+  std::string id, name;
+  std::string vnet_id, subnet_id;  // "" for a public VM
+  std::string address;             // private address, or the public one for a public VM
+};
+std::vector<VmInfo> VmsOf(const arm::Snapshot& snapshot);
+
+class Planes {
+ public:
+  // `server` (the registry node's) and `gate` must outlive the Planes.
+  Planes(PlanesOptions options, http::Server& server, access::Gate& gate);
+  ~Planes();
+
+  Status Apply(const arm::SnapshotPtr& snapshot);
+  Status Down();
+  fabric::Fabric& fabric() { return *fabric_; }
+  dns::Server& dns() { return *dns_; }
+
+ private:
+  struct Listener {
+    UniqueFd shutdown_fd;  // a dup of the adopted socket, to stop it
+  };
+  Result<std::string> Inode(const std::string& ns);
+
+  PlanesOptions options_;
+  http::Server& server_;
+  access::Gate& gate_;
+  fabric::LinuxNamespaces namespaces_;
+  std::unique_ptr<fabric::Fabric> fabric_;
+  dns::CatalogStore catalog_;
+  std::unique_ptr<dns::Server> dns_;
+  std::mutex mu_;
+  std::set<std::string> dns_sockets_;
+  std::set<std::string> vms_logged_;         // "<ns>@<inode>"
+  std::map<std::string, Listener> listeners_;  // "<ns>@<inode>/<ip>/<link id>"
+};
+
+}  // namespace cove::daemon

@@ -1,0 +1,158 @@
+// Network rules (access::Decide) for every case ACR distinguishes, and the Gate in front of a
+// handler: 403 bodies, pass-through, and per-endpoint counters.
+#include "access/access.h"
+
+#include <gtest/gtest.h>
+
+namespace cove::access {
+namespace {
+
+Policy MakePolicy() {
+  Policy p;
+  p.registries["myregistry"] = {"myregistry", true, "Allow", {}};
+  p.registries["other"] = {"other", true, "Allow", {}};
+  p.links[7] = {"myregistry", "pe1", "pe1.conn", "Approved"};
+  p.links[8] = {"myregistry", "pe2", "pe2.conn", "Pending"};
+  p.links[9] = {"other", "pe3", "pe3.conn", "Approved"};
+  return p;
+}
+
+const std::string kAzure =
+    "client with IP '198.51.100.9' is not allowed access. Refer https://aka.ms/acr/firewall to "
+    "grant access.";
+
+TEST(Decide, PublicAllowedByDefault) {
+  EXPECT_TRUE(Decide(MakePolicy(), "myregistry", {std::nullopt, "198.51.100.9"}).allowed);
+}
+
+TEST(Decide, PublicAccessDisabledDeniesWithAzureMessage) {
+  Policy p = MakePolicy();
+  p.registries["myregistry"].public_network_access = false;
+  p.registries["myregistry"].ip_rules = {{"198.51.100.9", "Allow"}};  // never overrides Disabled
+  auto d = Decide(p, "myregistry", {std::nullopt, "198.51.100.9"});
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.message, kAzure);
+}
+
+TEST(Decide, DefaultDenyWithoutMatchingRule) {
+  Policy p = MakePolicy();
+  p.registries["myregistry"].default_action = "Deny";
+  p.registries["myregistry"].ip_rules = {{"203.0.113.0/24", "Allow"}};
+  auto d = Decide(p, "myregistry", {std::nullopt, "198.51.100.9"});
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.message, kAzure);
+}
+
+TEST(Decide, DefaultDenyWithMatchingAddressOrCidr) {
+  Policy p = MakePolicy();
+  p.registries["myregistry"].default_action = "Deny";
+  p.registries["myregistry"].ip_rules = {{"198.51.100.9", "Allow"}};
+  EXPECT_TRUE(Decide(p, "myregistry", {std::nullopt, "198.51.100.9"}).allowed);
+  p.registries["myregistry"].ip_rules = {{"198.51.100.0/24", "Allow"}};
+  EXPECT_TRUE(Decide(p, "myregistry", {std::nullopt, "198.51.100.200"}).allowed);
+  EXPECT_FALSE(Decide(p, "myregistry", {std::nullopt, "198.51.101.1"}).allowed);
+}
+
+TEST(Decide, IpRulesNeverApplyToPrivateEndpoints) {
+  Policy p = MakePolicy();
+  p.registries["myregistry"].public_network_access = false;
+  p.registries["myregistry"].default_action = "Deny";
+  EXPECT_TRUE(Decide(p, "myregistry", {7, "10.0.0.4"}).allowed);
+}
+
+TEST(Decide, PendingConnectionNamesConnectionAndState) {
+  auto d = Decide(MakePolicy(), "myregistry", {8, "10.0.0.4"});
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.message.find("'pe2.conn'"), std::string::npos) << d.message;
+  EXPECT_NE(d.message.find("is Pending"), std::string::npos) << d.message;
+}
+
+TEST(Decide, RejectedAndDisconnectedAreDenied) {
+  for (const char* state : {"Rejected", "Disconnected"}) {
+    Policy p = MakePolicy();
+    p.links[7].status = state;
+    auto d = Decide(p, "myregistry", {7, "10.0.0.4"});
+    EXPECT_FALSE(d.allowed);
+    EXPECT_NE(d.message.find(std::string("is ") + state), std::string::npos) << d.message;
+  }
+}
+
+TEST(Decide, LinkOfAnotherRegistryIsRefused) {
+  auto d = Decide(MakePolicy(), "myregistry", {9, "10.0.0.4"});
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.message.find("'other'"), std::string::npos) << d.message;
+}
+
+TEST(Decide, UnknownLinkIsRefused) {
+  EXPECT_FALSE(Decide(MakePolicy(), "myregistry", {1234, "10.0.0.4"}).allowed);
+}
+
+TEST(Decide, UnknownRegistryHasNoRules) {
+  EXPECT_TRUE(Decide(MakePolicy(), "configured", {std::nullopt, "1.2.3.4"}).allowed);
+}
+
+TEST(MatchesIpRule, Forms) {
+  EXPECT_TRUE(MatchesIpRule("10.1.2.3", "10.0.0.0/8"));
+  EXPECT_TRUE(MatchesIpRule("10.1.2.3", "0.0.0.0/0"));
+  EXPECT_FALSE(MatchesIpRule("10.1.2.3", "10.1.2.4"));
+  EXPECT_FALSE(MatchesIpRule("::1", "0.0.0.0/0"));
+  EXPECT_FALSE(MatchesIpRule("10.1.2.3", "10.0.0.0/33"));
+  EXPECT_FALSE(MatchesIpRule("10.1.2.3", "garbage"));
+}
+
+TEST(DeniedBody, ExactShape) {
+  EXPECT_EQ(DeniedBody(PublicDeniedMessage("198.51.100.9")),
+            "{\"errors\":[{\"code\":\"DENIED\",\"message\":\"" + kAzure + "\"}]}");
+}
+
+class Echo final : public http::Handler {
+ public:
+  http::ExchangePtr Start(http::Request) override {
+    return http::Respond(http::Response::Text(200, "text/plain", "hello"));
+  }
+};
+
+http::Request Req(std::string host, std::optional<uint32_t> link, std::string local) {
+  http::Request r;
+  r.method = "GET";
+  r.target = "/v2/";
+  r.headers.Set("Host", host);
+  r.peer.remote_ip = "198.51.100.9";
+  r.peer.local_ip = std::move(local);
+  r.peer.link_id = link;
+  return r;
+}
+
+TEST(Gate, DeniesAnswersAndCounts) {
+  Echo echo;
+  Gate gate(echo, [](const std::string& host) {
+    if (host == "myregistry.azurecr.io" || host == "myregistry.westus.data.azurecr.io") {
+      return std::string("myregistry");
+    }
+    return std::string();
+  });
+  Policy p = MakePolicy();
+  p.registries["myregistry"].public_network_access = false;
+  gate.SetPolicy(std::make_shared<Policy>(p));
+
+  auto denied = gate.Start(Req("myregistry.westus.data.azurecr.io", std::nullopt, "203.0.113.10"))
+                    ->Finish();
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(std::get<std::string>(denied.body), DeniedBody(kAzure));
+
+  auto ok = gate.Start(Req("myregistry.westus.data.azurecr.io", 7, "10.0.0.6"))->Finish();
+  EXPECT_EQ(ok.status, 200);
+  auto pending = gate.Start(Req("myregistry.azurecr.io", 8, "10.0.0.5"))->Finish();
+  EXPECT_EQ(pending.status, 403);
+
+  auto c = gate.Counters();
+  EXPECT_EQ(c["listener:203.0.113.10"].denied, 1u);
+  EXPECT_EQ(c["member:10.0.0.6"].requests, 1u);
+  EXPECT_EQ(c["member:10.0.0.6"].bytes_out, 5u);
+  EXPECT_EQ(c["link:7"].bytes_out, 5u);
+  EXPECT_EQ(c["link:8"].denied, 1u);
+  EXPECT_EQ(gate.CountersJson()["member:10.0.0.6"]["bytesOut"], 5);
+}
+
+}  // namespace
+}  // namespace cove::access
