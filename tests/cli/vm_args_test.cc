@@ -33,7 +33,7 @@ TEST_F(VmArgsTest, VmGroupListsItsCommands) {
 TEST_F(VmArgsTest, CreateHelpHasAzsArgumentsAndCovesPublic) {
   auto r = cove_({"vm", "create", "--help"});
   EXPECT_EQ(r.code, 0);
-  for (const char* a : {"--resource-group -g [Required]", "--name -n", "--vnet-name", "--subnet",
+  for (const char* a : {"--resource-group -g  [Required]", "--name -n            [Required]", "--vnet-name", "--subnet",
                         "--private-ip-address", "--public", "--location -l"}) {
     EXPECT_NE(r.out.find(a), std::string::npos) << a << "\n" << r.out;
   }
