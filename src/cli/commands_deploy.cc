@@ -100,41 +100,40 @@ void AddDeployCommands(Registry& r) {
                 {.name = "--show-file",
                  .help = "Print the built-in deployment file instead of applying it.",
                  .kind = ArgKind::kSwitch}},
-       .run =
-           [](Context& ctx, const ParsedArgs& a) {
-             if (a.Has("--show-file")) {
-               ctx.out() << UpDeployment();
-               return Outcome::Nothing();
-             }
-             auto doc = ParseDeploymentText(UpDeployment());
-             if (!doc) return Outcome::Failure("built-in deployment: " + doc.error().message);
-             std::string group = a.GetOr("--resource-group", "myResourceGroup");
-             std::string registry = a.GetOr("--registry", "myregistry");
-             Outcome applied = ApplyDeployment(ctx, *doc, group,
-                                               {{"resourceGroup", group},
-                                                {"location", a.GetOr("--location", "westus")},
-                                                {"registry", registry}});
-             if (applied.exit_code != 0 || !applied.value) return applied;
-             // With -o or --query, stdout is the deployment's answer (for scripts) and the
-             // narrative goes to stderr; else the narrative is the output.
-             bool scripted = a.Has("--output") || a.Has("--query");
-             std::ostream& o = scripted ? ctx.err() : ctx.out();
-             o << "deployment (" << group << "):\n";
-             for (const auto& r : *applied.value) {
-               o << "  " << r.value("action", "") << "\t" << r.value("type", "") << "\t"
-                 << r.value("id", "").substr(r.value("id", "").rfind('/') + 1) << "\n";
-             }
-             if (!a.Has("--no-vm")) {
-               std::string prefix = a.GetOr("--fabric-prefix", ctx.env().fabric_prefix);
-               Environment env = ctx.env();
-               env.fabric_prefix = prefix;
-               Context sub_ctx(ctx.out(), ctx.err(), env);
-               sub_ctx.SetArgs(&a);
-               Outcome client = RunUpClient(sub_ctx, o, group, "vm1", registry, !a.Has("--no-push"));
-               if (client.exit_code != 0) return client;
-             }
-             return scripted ? applied : Outcome::Nothing();
-           }});
+       .run = [](Context& ctx, const ParsedArgs& a) {
+         if (a.Has("--show-file")) {
+           ctx.out() << UpDeployment();
+           return Outcome::Nothing();
+         }
+         auto doc = ParseDeploymentText(UpDeployment());
+         if (!doc) return Outcome::Failure("built-in deployment: " + doc.error().message);
+         std::string group = a.GetOr("--resource-group", "myResourceGroup");
+         std::string registry = a.GetOr("--registry", "myregistry");
+         Outcome applied = ApplyDeployment(ctx, *doc, group,
+                                           {{"resourceGroup", group},
+                                            {"location", a.GetOr("--location", "westus")},
+                                            {"registry", registry}});
+         if (applied.exit_code != 0 || !applied.value) return applied;
+         // With -o or --query, stdout is the deployment's answer (for scripts) and the
+         // narrative goes to stderr; else the narrative is the output.
+         bool scripted = a.Has("--output") || a.Has("--query");
+         std::ostream& o = scripted ? ctx.err() : ctx.out();
+         o << "deployment (" << group << "):\n";
+         for (const auto& r : *applied.value) {
+           o << "  " << r.value("action", "") << "\t" << r.value("type", "") << "\t"
+             << r.value("id", "").substr(r.value("id", "").rfind('/') + 1) << "\n";
+         }
+         if (!a.Has("--no-vm")) {
+           std::string prefix = a.GetOr("--fabric-prefix", ctx.env().fabric_prefix);
+           Environment env = ctx.env();
+           env.fabric_prefix = prefix;
+           Context sub_ctx(ctx.out(), ctx.err(), env);
+           sub_ctx.SetArgs(&a);
+           Outcome client = RunUpClient(sub_ctx, o, group, "vm1", registry, !a.Has("--no-push"));
+           if (client.exit_code != 0) return client;
+         }
+         return scripted ? applied : Outcome::Nothing();
+       }});
 }
 
 void AddCaCommands(Registry& r) {

@@ -50,15 +50,17 @@ std::string VmPath(const std::string& sub, const ParsedArgs& a) {
 }
 
 ArgSpec VmNameArg(bool required = true) {
-  return NameArg("The name of the Virtual Machine. You can configure the default using `az "
-                 "configure --defaults vm=<name>` (not in cove).",
-                 required);
+  return NameArg(
+      "The name of the Virtual Machine. You can configure the default using `az "
+      "configure --defaults vm=<name>` (not in cove).",
+      required);
 }
 
 ArgSpec FabricPrefixArg() {
   return {.name = "--fabric-prefix",
-          .help = "Prefix of the network namespaces coved made (coved --fabric-prefix). Default: "
-                  "$COVE_FABRIC_PREFIX, else cove."};
+          .help =
+              "Prefix of the network namespaces coved made (coved --fabric-prefix). Default: "
+              "$COVE_FABRIC_PREFIX, else cove."};
 }
 
 std::string Prefix(Context& ctx, const ParsedArgs& a) {
@@ -67,8 +69,8 @@ std::string Prefix(Context& ctx, const ParsedArgs& a) {
 
 // az's `vm create` answer.
 json CreateView(const json& vm, const std::string& group) {
-  json cove = vm.contains("properties") ? vm["properties"].value("cove", json::object())
-                                        : json::object();
+  json cove =
+      vm.contains("properties") ? vm["properties"].value("cove", json::object()) : json::object();
   return json{{"fqdns", ""},
               {"id", vm.value("id", "")},
               {"location", vm.value("location", "")},
@@ -82,8 +84,8 @@ json CreateView(const json& vm, const std::string& group) {
 
 // az's `vm list-ip-addresses` entry.
 json IpView(const json& vm) {
-  json cove = vm.contains("properties") ? vm["properties"].value("cove", json::object())
-                                        : json::object();
+  json cove =
+      vm.contains("properties") ? vm["properties"].value("cove", json::object()) : json::object();
   std::string group;
   if (auto id = ParseResourceId(vm.value("id", ""))) group = id->resource_group;
   json priv = json::array(), pub = json::array();
@@ -110,8 +112,9 @@ Outcome CreateVm(Context& ctx, const ParsedArgs& a) {
   std::string group = *a.Get("--resource-group"), name = *a.Get("--name");
   bool is_public = a.Has("--public");
   if (is_public && (a.Has("--vnet-name") || a.Has("--subnet") || a.Has("--private-ip-address"))) {
-    return Outcome::Usage("--public cannot be combined with --vnet-name, --subnet or "
-                          "--private-ip-address (a public VM is an internet client)");
+    return Outcome::Usage(
+        "--public cannot be combined with --vnet-name, --subnet or "
+        "--private-ip-address (a public VM is an internet client)");
   }
   std::string subnet_id;
   if (!is_public) {
@@ -121,13 +124,13 @@ Outcome CreateVm(Context& ctx, const ParsedArgs& a) {
     }
     if (!IsResourceId(subnet)) {
       if (!a.Has("--vnet-name")) {
-        return Outcome::Usage("usage error: --subnet NAME needs --vnet-name (or pass a subnet "
-                              "ID)");
+        return Outcome::Usage(
+            "usage error: --subnet NAME needs --vnet-name (or pass a subnet "
+            "ID)");
       }
-      subnet_id = ResourcePath(*sub, group,
-                               "Microsoft.Network/virtualNetworks/" + *a.Get("--vnet-name") +
-                                   "/subnets",
-                               subnet);
+      subnet_id = ResourcePath(
+          *sub, group, "Microsoft.Network/virtualNetworks/" + *a.Get("--vnet-name") + "/subnets",
+          subnet);
     } else {
       subnet_id = subnet;
     }
@@ -149,11 +152,10 @@ Outcome CreateVm(Context& ctx, const ParsedArgs& a) {
       ipc_props["privateIPAllocationMethod"] = "Static";
       ipc_props["privateIPAddress"] = *ip;
     }
-    json nic_body = {
-        {"location", location},
-        {"properties",
-         {{"ipConfigurations", json::array({{{"name", "ipconfig" + name},
-                                             {"properties", ipc_props}}})}}}};
+    json nic_body = {{"location", location},
+                     {"properties",
+                      {{"ipConfigurations",
+                        json::array({{{"name", "ipconfig" + name}, {"properties", ipc_props}}})}}}};
     std::string nic_path = ResourcePath(*sub, group, kNicType, name + "VMNic");
     auto nic = (*arm)->Put(nic_path, kApiNetwork, nic_body);
     if (!nic) return Outcome::FromArm(nic.error());
@@ -178,9 +180,9 @@ Outcome DeleteVm(Context& ctx, const ParsedArgs& a) {
     auto del = (*arm)->Delete(path, kApiCompute);
     if (!del) return Outcome::FromArm(del.error());
     // The NIC `vm create` made: <vm>VMNic, in the VM's network profile.
-    std::string made = Lower(path.substr(0, path.find("/providers/")) +
-                             "/providers/Microsoft.Network/networkInterfaces/" +
-                             vm->value("name", "") + "VMNic");
+    std::string made =
+        Lower(path.substr(0, path.find("/providers/")) +
+              "/providers/Microsoft.Network/networkInterfaces/" + vm->value("name", "") + "VMNic");
     if (vm->contains("properties") && (*vm)["properties"].contains("networkProfile")) {
       for (const auto& n :
            (*vm)["properties"]["networkProfile"].value("networkInterfaces", json::array())) {
@@ -249,8 +251,9 @@ Outcome ExecVm(Context& ctx, const ParsedArgs& a) {
   }
   if (a.rest.empty()) return Outcome::Usage("no command given: cove vm exec VM -- CMD [ARG ...]");
   if (::geteuid() != 0) {
-    return Outcome::Failure("cove vm exec must run as root: it enters the VM's network "
-                            "namespace");
+    return Outcome::Failure(
+        "cove vm exec must run as root: it enters the VM's network "
+        "namespace");
   }
   auto id = FindVmId(ctx, *name, a.Get("--resource-group"));
   if (!id) return Outcome::FromArm(id.error(), true);
@@ -533,14 +536,15 @@ Outcome RunUpClient(Context& ctx, std::ostream& o, const std::string& group, con
     return Outcome::Failure("pull from " + vm + " failed");
   }
   o << "done: " << vm << " pushed and pulled " << login
-    << "/hello:v1 through the private endpoint. Try: sudo cove vm exec " << vm
-    << " -- dig " << login << "\n";
+    << "/hello:v1 through the private endpoint. Try: sudo cove vm exec " << vm << " -- dig "
+    << login << "\n";
   return Outcome::Nothing();
 }
 
 void AddVmCommands(Registry& r) {
-  r.AddGroup({{"vm"}, "Manage Linux or Windows virtual machines (cove: network namespaces that "
-                      "are clients of a VNet or of the internet)."});
+  r.AddGroup({{"vm"},
+              "Manage Linux or Windows virtual machines (cove: network namespaces that "
+              "are clients of a VNet or of the internet)."});
   r.AddCommand(
       {.path = {"vm", "create"},
        .summary = "Create an Azure Virtual Machine (cove: a client machine, a network namespace "
@@ -577,8 +581,8 @@ void AddVmCommands(Registry& r) {
                      .path_of = VmPath,
                      .list_path =
                          [](const std::string& sub, const ParsedArgs& a) {
-                           return GroupPath(sub, a.GetOr("--resource-group", "")) +
-                                  "/providers/" + kVmType;
+                           return GroupPath(sub, a.GetOr("--resource-group", "")) + "/providers/" +
+                                  kVmType;
                          },
                      .list_group_optional = true,
                      .subscription_list_path =
@@ -594,32 +598,32 @@ void AddVmCommands(Registry& r) {
                 .examples = {{"Delete a VM without a prompt for confirmation.",
                               "cove vm delete -g MyResourceGroup -n vm1 --yes"}},
                 .supports_ids = true});
-  r.AddCommand(
-      {.path = {"vm", "list-ip-addresses"},
-       .summary = "List IP addresses associated with a VM.",
-       .args = {{.name = "--resource-group", .aliases = {"-g"}, .help = GroupArg().help},
-                {.name = "--name", .aliases = {"-n"}, .help = VmNameArg().help}},
-       .run =
-           [](Context& ctx, const ParsedArgs& a) {
-             auto sub = ctx.Subscription();
-             if (!sub) return Outcome::FromArm(sub.error());
-             std::string path = a.Has("--resource-group")
-                                    ? GroupPath(*sub, *a.Get("--resource-group")) +
-                                          "/providers/" + kVmType
-                                    : "/subscriptions/" + *sub + "/providers/" + kVmType;
-             Outcome all = ListAt(ctx, path, kApiCompute);
-             if (all.exit_code != 0) return all;
-             json out = json::array();
-             for (const auto& vm : *all.value) {
-               if (a.Has("--name") && !EqualsIgnoreCase(vm.value("name", ""), *a.Get("--name"))) {
-                 continue;
-               }
-               out.push_back(IpView(vm));
-             }
-             return Outcome::Value(out);
-           },
-       .examples = {{"Get the IP addresses for a VM.",
-                     "cove vm list-ip-addresses -g MyResourceGroup -n vm1"}}});
+  r.AddCommand({.path = {"vm", "list-ip-addresses"},
+                .summary = "List IP addresses associated with a VM.",
+                .args = {{.name = "--resource-group", .aliases = {"-g"}, .help = GroupArg().help},
+                         {.name = "--name", .aliases = {"-n"}, .help = VmNameArg().help}},
+                .run =
+                    [](Context& ctx, const ParsedArgs& a) {
+                      auto sub = ctx.Subscription();
+                      if (!sub) return Outcome::FromArm(sub.error());
+                      std::string path = a.Has("--resource-group")
+                                             ? GroupPath(*sub, *a.Get("--resource-group")) +
+                                                   "/providers/" + kVmType
+                                             : "/subscriptions/" + *sub + "/providers/" + kVmType;
+                      Outcome all = ListAt(ctx, path, kApiCompute);
+                      if (all.exit_code != 0) return all;
+                      json out = json::array();
+                      for (const auto& vm : *all.value) {
+                        if (a.Has("--name") &&
+                            !EqualsIgnoreCase(vm.value("name", ""), *a.Get("--name"))) {
+                          continue;
+                        }
+                        out.push_back(IpView(vm));
+                      }
+                      return Outcome::Value(out);
+                    },
+                .examples = {{"Get the IP addresses for a VM.",
+                              "cove vm list-ip-addresses -g MyResourceGroup -n vm1"}}});
   r.AddCommand({.path = {"vm", "exec"},
                 .summary = "Run a command inside a VM, with this terminal's stdin, stdout and "
                            "stderr, and exit with its status (cove only; needs root).",
@@ -638,22 +642,22 @@ void AddVmCommands(Registry& r) {
                               "sudo cove vm exec vm1 -- skopeo inspect "
                               "docker://myregistry.azurecr.io/hello:v1"}},
                 .positional_and_rest = true});
-  r.AddCommand(
-      {.path = {"down"},
-       .summary = "Remove what `cove up` made: its resource group, through coved, which removes "
-                  "the namespaces; with --all every resource group of every subscription. When "
-                  "coved is not reachable, removes the namespaces with the prefix itself (cove "
-                  "only).",
-       .args = {{.name = "--resource-group",
-                 .aliases = {"-g"},
-                 .help = "Resource group `cove up` created.",
-                 .default_text = "myResourceGroup"},
-                {.name = "--all",
-                 .help = "Delete every resource group in every subscription.",
-                 .kind = ArgKind::kSwitch},
-                FabricPrefixArg()},
-       .run = Down,
-       .examples = {{"Undo `cove up`.", "sudo cove down"}}});
+  r.AddCommand({.path = {"down"},
+                .summary =
+                    "Remove what `cove up` made: its resource group, through coved, which removes "
+                    "the namespaces; with --all every resource group of every subscription. When "
+                    "coved is not reachable, removes the namespaces with the prefix itself (cove "
+                    "only).",
+                .args = {{.name = "--resource-group",
+                          .aliases = {"-g"},
+                          .help = "Resource group `cove up` created.",
+                          .default_text = "myResourceGroup"},
+                         {.name = "--all",
+                          .help = "Delete every resource group in every subscription.",
+                          .kind = ArgKind::kSwitch},
+                         FabricPrefixArg()},
+                .run = Down,
+                .examples = {{"Undo `cove up`.", "sudo cove down"}}});
 }
 
 }  // namespace cove::cli

@@ -1,8 +1,7 @@
 // `cove vm ...`, `cove down` and `cove up`'s new flags: parsing, help and usage errors, in-process
 // (the endpoint is a closed port, so none of these changes anything anywhere).
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -33,8 +32,9 @@ TEST_F(VmArgsTest, VmGroupListsItsCommands) {
 TEST_F(VmArgsTest, CreateHelpHasAzsArgumentsAndCovesPublic) {
   auto r = cove_({"vm", "create", "--help"});
   EXPECT_EQ(r.code, 0);
-  for (const char* a : {"--resource-group -g  [Required]", "--name -n            [Required]", "--vnet-name", "--subnet",
-                        "--private-ip-address", "--public", "--location -l"}) {
+  for (const char* a :
+       {"--resource-group -g  [Required]", "--name -n            [Required]", "--vnet-name",
+        "--subnet", "--private-ip-address", "--public", "--location -l"}) {
     EXPECT_NE(r.out.find(a), std::string::npos) << a << "\n" << r.out;
   }
   EXPECT_NE(r.out.find("cove vm create -g MyResourceGroup -n vm1 --vnet-name myVNet"),
@@ -91,7 +91,8 @@ TEST_F(VmArgsTest, ExecUsageErrors) {
   if (::geteuid() == 0) {
     EXPECT_NE(r.err.find("cannot reach coved"), std::string::npos) << r.err;
   } else {
-    EXPECT_EQ(r.err, "ERROR: cove vm exec must run as root: it enters the VM's network namespace\n");
+    EXPECT_EQ(r.err,
+              "ERROR: cove vm exec must run as root: it enters the VM's network namespace\n");
   }
 }
 
