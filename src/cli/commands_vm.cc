@@ -25,6 +25,8 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -312,6 +314,12 @@ Outcome Down(Context& ctx, const ParsedArgs& a) {
         groups.push_back(a.GetOr("--resource-group", "myResourceGroup"));
       }
       for (const auto& g : groups) {
+        auto exists = (*arm)->Exists(GroupPath(sub, g), kApiResources);
+        if (!exists) {
+          failure = exists.error();
+          break;
+        }
+        if (!*exists) continue;
         auto res = (*arm)->Delete(GroupPath(sub, g), kApiResources);
         if (!res && res.error().status == 404) continue;
         if (!res) {
@@ -449,6 +457,11 @@ Outcome RunUpClient(Context& ctx, std::ostream& o, const std::string& group, con
   fabric::LinuxNamespaces namespaces;
   fabric::Fabric fabric(namespaces, {.prefix = prefix});
   std::string ns = fabric.VmNamespace(id);
+  // coved applies the fabric after each change commits; give it a moment to catch up.
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       !NamespaceExists(fabric, ns) && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   if (!NamespaceExists(fabric, ns)) {
     o << "stopping here: the fabric is not running — " << NotRealized(ns, prefix) << ".\n";
     return Outcome::Nothing();
