@@ -83,8 +83,10 @@ check "vm list-ip-addresses" eq "$(cove vm list-ip-addresses -g myResourceGroup 
   --query '[0].virtualMachine.network.privateIpAddresses[0]' -o tsv)" 10.0.0.4
 check "vm create --public" eq "$(cove vm create -g myResourceGroup -n outsider --public \
   --query publicIpAddress -o tsv | cut -d. -f1-3)" 198.51.100
-check "vm create in the subnet (dynamic address)" eq "$(cove vm create -g myResourceGroup -n vm2 \
-  --vnet-name myVNet --subnet mySubnet --query privateIpAddress -o tsv)" 10.0.0.7
+vm2_ip=$(cove vm create -g myResourceGroup -n vm2 --vnet-name myVNet --subnet mySubnet \
+  --query privateIpAddress -o tsv)
+check "vm create in the subnet: a free dynamic address ($vm2_ip)" bash -c \
+  "[[ '$vm2_ip' == 10.0.0.* && '$vm2_ip' != 10.0.0.[0-6] ]]"
 check "vm delete removes vm2 and its NIC" bash -c "'$COVE' vm delete -g myResourceGroup -n vm2 --yes &&
   ! '$COVE' network nic show -g myResourceGroup -n vm2VMNic >/dev/null 2>&1"
 
