@@ -32,6 +32,7 @@ check() {
 }
 eq() { [ "$1" = "$2" ] || { echo "  expected: $2"; echo "  actual:   $1"; return 1; }; }
 has() { grep -qF -- "$2" <<<"$1" || { echo "  no '$2' in:"; sed 's/^/    /' <<<"$1"; return 1; }; }
+hasre() { grep -qE -- "$2" <<<"$1" || { echo "  no /$2/ in:"; sed 's/^/    /' <<<"$1"; return 1; }; }
 namespaces() { ip netns list | awk '{print $1}' | grep "^$COVE_FABRIC_PREFIX-" || true; }
 
 mkdir -p "$work/data"
@@ -56,8 +57,8 @@ check "cove up printed nothing on stderr" eq "$(cat "$work/up.err")" ""
 check "the deployment created vm1" has "$out" "created	Microsoft.Compute/virtualMachines	vm1"
 check "vm1 is 10.0.0.4" has "$out" "VM vm1: 10.0.0.4"
 check "vm1's DNS: the CNAME to privatelink" has "$out" "myregistry.privatelink.azurecr.io."
-check "vm1's DNS: the registry at 10.0.0.5" has "$out" "A	10.0.0.5"
-check "vm1's DNS: the data endpoint at 10.0.0.6" has "$out" "A	10.0.0.6"
+check "vm1's DNS: the registry at 10.0.0.5" hasre "$out" "privatelink\.azurecr\.io\.[[:space:]]+10[[:space:]]+IN[[:space:]]+A[[:space:]]+10\.0\.0\.5$"
+check "vm1's DNS: the data endpoint at 10.0.0.6" hasre "$out" "data\.privatelink\.azurecr\.io\.[[:space:]]+10[[:space:]]+IN[[:space:]]+A[[:space:]]+10\.0\.0\.6$"
 check "pushed from vm1" has "$out" "push from vm1: skopeo copy"
 check "pulled from vm1" has "$out" "pull from vm1: skopeo copy"
 check "connections to the registry endpoint 10.0.0.5" has "$out" "10.0.0.5 (registry endpoint):"
