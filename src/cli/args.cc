@@ -160,11 +160,13 @@ std::variant<ParseResult, UsageError> Parse(const CommandSpec& command,
   while (i < tokens.size()) {
     const std::string& token = tokens[i];
     if (token == "--") {
-      for (++i; i < tokens.size(); ++i) extras.push_back(tokens[i]);
+      for (++i; i < tokens.size(); ++i) {
+        (command.positional_and_rest ? result.args.rest : extras).push_back(tokens[i]);
+      }
       break;
     }
     if (!IsOption(token)) {
-      extras.push_back(token);
+      (command.positional_and_rest ? result.args.positional : extras).push_back(token);
       ++i;
       continue;
     }

@@ -61,6 +61,9 @@ struct ArgSpec {
 struct ParsedArgs {
   // Every occurrence of each argument (keyed by long name), each with its values.
   std::map<std::string, std::vector<std::vector<std::string>>> occurrences;
+  // Commands with `positional_and_rest`: the bare words before `--`, and every token after it.
+  std::vector<std::string> positional;
+  std::vector<std::string> rest;
 
   bool Has(const std::string& name) const { return occurrences.count(name) > 0; }
   // The value of a kValue argument (last occurrence).
@@ -84,6 +87,9 @@ struct CommandSpec {
   std::vector<std::pair<std::string, std::string>> examples;  // (title, command line)
   bool supports_ids = false;     // adds --ids and makes id_part arguments optional with it
   bool subscription_arg = true;  // takes the global --subscription
+  // Bare words are positional arguments and everything after `--` is kept verbatim (a command
+  // line to run, `cove vm exec vm1 -- CMD ARGS...`); otherwise both are usage errors.
+  bool positional_and_rest = false;
 };
 
 struct GroupSpec {

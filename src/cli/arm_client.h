@@ -30,6 +30,7 @@ inline constexpr char kApiSubscriptions[] = "2022-12-01";
 inline constexpr char kApiNetwork[] = "2024-05-01";
 inline constexpr char kApiPrivateDns[] = "2020-06-01";
 inline constexpr char kApiAcr[] = "2023-11-01-preview";
+inline constexpr char kApiCompute[] = "2024-07-01";
 
 struct ArmError {
   int status = 0;    // HTTP status; 0 when there was no HTTP answer

@@ -84,7 +84,8 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     outcome = Outcome::Failure(std::string("unexpected answer from coved: ") + e.what());
   }
   if (outcome.exit_code != 0) {
-    err << "ERROR: " << outcome.error << "\n";
+    // An empty error: the command already said everything (`vm exec` passes on CMD's status).
+    if (!outcome.error.empty()) err << "ERROR: " << outcome.error << "\n";
     return outcome.exit_code;
   }
   if (outcome.value) {

@@ -20,7 +20,8 @@
 //   cove acr network-rule add|list|remove
 //   cove provider register|unregister|show|list
 //   cove account show|list|set (+ cove-only `account create`)
-//   cove deploy -f FILE, cove up           (cove only; see deploy.h)
+//   cove vm create|show|list|delete|list-ip-addresses, vm exec VM -- CMD   (commands_vm.cc)
+//   cove deploy -f FILE, cove up, cove down (cove only; see deploy.h, commands_vm.cc)
 //   cove ca show [--data-dir DIR]          (cove only: the CA coved's TLS chains to)
 // Global: -o/--output json|jsonc|table|tsv|yaml|yamlc|none, --query JMESPATH, --subscription,
 // --only-show-errors, --verbose, --debug, -h/--help (on every group and command).
@@ -53,6 +54,16 @@
 //   each network / registry / private DNS resource and a `resourceGroup` field added, as az's
 //   SDKs do; property names stay the REST API's (`privateIPAddress`, as az's newer aaz-based
 //   commands print them; older az versions printed `privateIpAddress`).
+// - `vm create` makes client machines (network namespaces coved realizes as root) and needs an
+//   existing subnet or --public; `vm delete` also deletes the <vm>VMNic it made; `vm exec` is
+//   cove's (root; --fabric-prefix / COVE_FABRIC_PREFIX name coved's namespaces). See
+//   commands_vm.cc.
+// - `up` applies its deployment (with client VM vm1, 10.0.0.4), then from inside vm1 digs the
+//   registry's names, pushes a sample OCI image with skopeo and pulls it back, printing the DNS
+//   answers and the per-endpoint counters (coved's GET /cove/counters) of each step; without
+//   root or a running fabric it says so and stops after the deployment. With -o/--query its
+//   stdout is the deployment's list and the narrative goes to stderr. `down` deletes up's
+//   resource group (--all: every group), or without coved the namespaces themselves.
 // - `deploy` and `up` are cove's, not az's (`az deployment` takes ARM templates; cove's file
 //   is a plain list of REST bodies).
 //

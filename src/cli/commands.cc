@@ -16,6 +16,7 @@ const Registry& Commands() {
     AddAcrCommands(*r);
     AddDeployCommands(*r);
     AddCaCommands(*r);
+    AddVmCommands(*r);
     return r;
   }();
   return *registry;

@@ -27,6 +27,13 @@ void AddDnsCommands(Registry& registry);
 void AddAcrCommands(Registry& registry);
 void AddDeployCommands(Registry& registry);
 void AddCaCommands(Registry& registry);
+void AddVmCommands(Registry& registry);  // vm ..., down (commands_vm.cc)
+
+// `cove up`'s client steps after its deployment (commands_vm.cc): builds a sample image, pushes
+// and pulls it from inside VM `vm` and narrates on `narrate`. Exit 0 also when it stops early
+// because the fabric is not running (it says why).
+Outcome RunUpClient(Context& ctx, std::ostream& narrate, const std::string& group,
+                    const std::string& vm, const std::string& registry, bool push);
 
 // The full table.
 const Registry& Commands();

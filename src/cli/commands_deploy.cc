@@ -69,39 +69,71 @@ void AddDeployCommands(Registry& r) {
            },
        .examples = {{"Apply a file twice: the second run reports every resource unchanged.",
                      "cove deploy -f seed.yaml -o table"}}});
-  r.AddCommand({.path = {"up"},
-                .summary =
-                    "Create the seed's architecture in one step: resource group, VNet with "
-                    "subnet, Premium registry, private endpoint (10.0.0.5, 10.0.0.6), private DNS "
-                    "zone linked to the VNet, zone group (cove only).",
-                .args = {{.name = "--resource-group",
-                          .aliases = {"-g"},
-                          .help = "Resource group to create it in.",
-                          .default_text = "myResourceGroup"},
-                         {.name = "--location",
-                          .aliases = {"-l"},
-                          .help = "Region of the resources.",
-                          .default_text = "westus"},
-                         {.name = "--registry",
-                          .aliases = {"-r"},
-                          .help = "Name of the registry.",
-                          .default_text = "myregistry"},
-                         {.name = "--show-file",
-                          .help = "Print the built-in deployment file instead of applying it.",
-                          .kind = ArgKind::kSwitch}},
-                .run = [](Context& ctx, const ParsedArgs& a) {
-                  if (a.Has("--show-file")) {
-                    ctx.out() << UpDeployment();
-                    return Outcome::Nothing();
-                  }
-                  auto doc = ParseDeploymentText(UpDeployment());
-                  if (!doc) return Outcome::Failure("built-in deployment: " + doc.error().message);
-                  std::string group = a.GetOr("--resource-group", "myResourceGroup");
-                  return ApplyDeployment(ctx, *doc, group,
-                                         {{"resourceGroup", group},
-                                          {"location", a.GetOr("--location", "westus")},
-                                          {"registry", a.GetOr("--registry", "myregistry")}});
-                }});
+  r.AddCommand(
+      {.path = {"up"},
+       .summary = "Create the seed's architecture in one step: resource group, VNet with "
+                  "subnet, Premium registry, private endpoint (10.0.0.5, 10.0.0.6), private DNS "
+                  "zone linked to the VNet, zone group, client VM vm1 (10.0.0.4); then, from "
+                  "inside vm1, resolve the registry, push a sample image and pull it back, and "
+                  "print what happened (cove only; the VM steps need root and a coved running "
+                  "as root).",
+       .args = {{.name = "--resource-group",
+                 .aliases = {"-g"},
+                 .help = "Resource group to create it in.",
+                 .default_text = "myResourceGroup"},
+                {.name = "--location",
+                 .aliases = {"-l"},
+                 .help = "Region of the resources.",
+                 .default_text = "westus"},
+                {.name = "--registry",
+                 .aliases = {"-r"},
+                 .help = "Name of the registry.",
+                 .default_text = "myregistry"},
+                {.name = "--no-vm",
+                 .help = "Only apply the deployment: no DNS, push or pull from vm1.",
+                 .kind = ArgKind::kSwitch},
+                {.name = "--no-push",
+                 .help = "Show vm1's DNS answers, but push and pull nothing.",
+                 .kind = ArgKind::kSwitch},
+                {.name = "--fabric-prefix",
+                 .help = "coved's --fabric-prefix. Default: $COVE_FABRIC_PREFIX, else cove."},
+                {.name = "--show-file",
+                 .help = "Print the built-in deployment file instead of applying it.",
+                 .kind = ArgKind::kSwitch}},
+       .run = [](Context& ctx, const ParsedArgs& a) {
+         if (a.Has("--show-file")) {
+           ctx.out() << UpDeployment();
+           return Outcome::Nothing();
+         }
+         auto doc = ParseDeploymentText(UpDeployment());
+         if (!doc) return Outcome::Failure("built-in deployment: " + doc.error().message);
+         std::string group = a.GetOr("--resource-group", "myResourceGroup");
+         std::string registry = a.GetOr("--registry", "myregistry");
+         Outcome applied = ApplyDeployment(ctx, *doc, group,
+                                           {{"resourceGroup", group},
+                                            {"location", a.GetOr("--location", "westus")},
+                                            {"registry", registry}});
+         if (applied.exit_code != 0 || !applied.value) return applied;
+         // With -o or --query, stdout is the deployment's answer (for scripts) and the
+         // narrative goes to stderr; else the narrative is the output.
+         bool scripted = a.Has("--output") || a.Has("--query");
+         std::ostream& o = scripted ? ctx.err() : ctx.out();
+         o << "deployment (" << group << "):\n";
+         for (const auto& r : *applied.value) {
+           o << "  " << r.value("action", "") << "\t" << r.value("type", "") << "\t"
+             << r.value("id", "").substr(r.value("id", "").rfind('/') + 1) << "\n";
+         }
+         if (!a.Has("--no-vm")) {
+           std::string prefix = a.GetOr("--fabric-prefix", ctx.env().fabric_prefix);
+           Environment env = ctx.env();
+           env.fabric_prefix = prefix;
+           Context sub_ctx(ctx.out(), ctx.err(), env);
+           sub_ctx.SetArgs(&a);
+           Outcome client = RunUpClient(sub_ctx, o, group, "vm1", registry, !a.Has("--no-push"));
+           if (client.exit_code != 0) return client;
+         }
+         return scripted ? applied : Outcome::Nothing();
+       }});
 }
 
 void AddCaCommands(Registry& r) {

@@ -35,6 +35,8 @@ Environment Environment::FromProcess() {
   } else {
     env.data_dir = std::string(home ? home : ".") + "/.local/share/cove";
   }
+  if (const char* d = std::getenv("COVE_DATA_DIR"); d && *d) env.data_dir = d;
+  if (const char* p = std::getenv("COVE_FABRIC_PREFIX"); p && *p) env.fabric_prefix = p;
   return env;
 }
 

@@ -51,8 +51,9 @@ struct Environment {
   std::string endpoint = kDefaultEndpoint;  // COVE_ENDPOINT
   std::string config_path;                  // resolved config file path
   bool stdin_is_tty = false;
-  bool stdout_is_tty = false;  // colours for jsonc/yamlc
-  std::string data_dir;        // for `cove ca show`
+  bool stdout_is_tty = false;          // colours for jsonc/yamlc
+  std::string data_dir;                // for `cove ca show`, `cove up` (COVE_DATA_DIR)
+  std::string fabric_prefix = "cove";  // coved's --fabric-prefix (COVE_FABRIC_PREFIX)
   static Environment FromProcess();
 };
 

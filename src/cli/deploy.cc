@@ -128,6 +128,7 @@ std::string ApiVersionFor(const std::string& type) {
   if (t.rfind("microsoft.network/privatednszones", 0) == 0) return kApiPrivateDns;
   if (t.rfind("microsoft.network/", 0) == 0) return kApiNetwork;
   if (t.rfind("microsoft.containerregistry/", 0) == 0) return kApiAcr;
+  if (t.rfind("microsoft.compute/", 0) == 0) return kApiCompute;
   return "";
 }
 

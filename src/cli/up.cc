@@ -86,6 +86,28 @@ resources:
       - name: privatelink.azurecr.io
         properties:
           privateDnsZoneId: /subscriptions/${subscription}/resourceGroups/${resourceGroup}/providers/Microsoft.Network/privateDnsZones/privatelink.azurecr.io
+
+- type: Microsoft.Network/networkInterfaces
+  name: vm1VMNic
+  body:
+    location: ${location}
+    properties:
+      ipConfigurations:
+      - name: ipconfigvm1
+        properties:
+          subnet:
+            id: /subscriptions/${subscription}/resourceGroups/${resourceGroup}/providers/Microsoft.Network/virtualNetworks/myVNet/subnets/mySubnet
+          privateIPAllocationMethod: Static
+          privateIPAddress: 10.0.0.4
+
+- type: Microsoft.Compute/virtualMachines
+  name: vm1
+  body:
+    location: ${location}
+    properties:
+      networkProfile:
+        networkInterfaces:
+        - id: /subscriptions/${subscription}/resourceGroups/${resourceGroup}/providers/Microsoft.Network/networkInterfaces/vm1VMNic
 )yaml";
 }
 

@@ -155,7 +155,8 @@ TEST(DeployTest, TheUpFileIsTheSeedsFirstDiagram) {
                 "Microsoft.ContainerRegistry/registries", "Microsoft.Network/privateDnsZones",
                 "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
                 "Microsoft.Network/privateEndpoints",
-                "Microsoft.Network/privateEndpoints/privateDnsZoneGroups"}));
+                "Microsoft.Network/privateEndpoints/privateDnsZoneGroups",
+                "Microsoft.Network/networkInterfaces", "Microsoft.Compute/virtualMachines"}));
   const json& pe = (*plan)[5].body["properties"];
   EXPECT_EQ(pe["ipConfigurations"][0]["properties"]["privateIPAddress"], "10.0.0.5");
   EXPECT_EQ(pe["ipConfigurations"][1]["properties"]["memberName"], "registry_data_westus");

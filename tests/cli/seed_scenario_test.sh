@@ -24,8 +24,11 @@ eq() { [ "$1" = "$2" ] || { echo "  expected: $2"; echo "  actual:   $1"; return
 start_coved() {
   local dir=$1
   mkdir -p "$dir/data"
+  # The control plane only: no namespaces (cli_up_test covers the fabric, with its own prefix).
+  local extra=()
+  "$COVED" --help 2>&1 | grep -q -- --no-fabric && extra=(--no-fabric)
   "$COVED" --arm-listen 127.0.0.1:0 --insecure-listen 127.0.0.1:0 --data-dir "$dir/data" \
-    2>"$dir/coved.log" &
+    "${extra[@]}" 2>"$dir/coved.log" &
   pids+=($!)
   local port=
   for _ in $(seq 1 3000); do
@@ -97,7 +100,7 @@ check "show of a missing endpoint exits 3 with ARM's error" \
 
 # ---- cove up on a fresh data dir ----
 start_coved "$work/up"
-up=$(cove up -o tsv --query "[].[action, type]")
+up=$(cove up --no-vm -o tsv --query "[].[action, type]")
 echo "$up" | sed 's/^/  /'
 check "cove up created the seed's first diagram" eq "$(echo "$up" | cut -f1 | sort -u)" created
 pe=$(cove network private-endpoint show -n myPrivateEndpoint -g myResourceGroup \
@@ -109,7 +112,7 @@ check "up: the registry is Premium, data endpoint on, public access off" \
   "$(printf 'Premium\ntrue\nDisabled')"
 check "up: the zone is linked to myVNet" eq "$(cove network private-dns link vnet list \
   -g myResourceGroup -z privatelink.azurecr.io --query "[0].virtualNetwork.id" -o tsv | sed 's|.*/||')" myVNet
-again=$(cove up -o tsv --query "[].action" | sort -u)
+again=$(cove up --no-vm -o tsv --query "[].action" | sort -u)
 check "a second cove up changes nothing" eq "$again" unchanged
 out=$(cove acr replication create -r myregistry -l eastus 2>&1); rc=$?
 check "replicating a registry whose endpoint has static IPs fails (missing memberNames)" \
