@@ -28,9 +28,11 @@ class CovedProcess {
       ::dup2(fds[1], 2);
       ::close(fds[0]);
       ::close(fds[1]);
-      // The registry's own listener on a free port too, so parallel tests never collide.
+      // The registry's own listener on a free port too, so parallel tests never collide; no
+      // fabric (as root coved would build namespaces and leave them for its next start).
       ::execl(binary.c_str(), binary.c_str(), "--arm-listen", "127.0.0.1:0", "--insecure-listen",
-              "127.0.0.1:0", "--data-dir", data_dir.c_str(), static_cast<char*>(nullptr));
+              "127.0.0.1:0", "--no-fabric", "--data-dir", data_dir.c_str(),
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
     ::close(fds[1]);
