@@ -2,32 +2,14 @@
 
 #include <cctype>
 
+#include "common/percent.h"
+
 namespace cove::arm {
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 Result<std::string> Decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 2 >= s.size()) {
-      return Fail(Code::kInvalidArgument, "bad percent-encoding in the path");
-    }
-    int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
-    if (hi < 0 || lo < 0) return Fail(Code::kInvalidArgument, "bad percent-encoding in the path");
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
+  auto out = PercentDecode(s, false);
+  if (!out) return Fail(Code::kInvalidArgument, "bad percent-encoding in the path");
   return out;
 }
 

@@ -2,36 +2,16 @@
 
 #include <cctype>
 
+#include "common/percent.h"
+
 #include "auth/jwt.h"
 
 namespace cove::auth {
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 Result<std::string> Unescape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out.push_back(' ');
-    } else if (s[i] == '%') {
-      if (i + 2 >= s.size()) {
-        return Fail(Code::kInvalidArgument, "truncated %-escape in form body");
-      }
-      int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
-      if (hi < 0 || lo < 0) return Fail(Code::kInvalidArgument, "bad %-escape in form body");
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
+  auto out = PercentDecode(s, true);
+  if (!out) return Fail(Code::kInvalidArgument, "bad %-escape in form body");
   return out;
 }
 
