@@ -1,21 +1,22 @@
 #include "auth/jwt.h"
 
-#include <jwt.h>
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
 
-#include <cstdlib>
 #include <memory>
 
 namespace cove::auth {
 namespace {
 
-struct JwtDeleter {
-  void operator()(jwt_t* j) const { jwt_free(j); }
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
 };
-using JwtPtr = std::unique_ptr<jwt_t, JwtDeleter>;
-
-struct FreeDeleter {
-  void operator()(char* p) const { std::free(p); }
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
+struct EcdsaSigDeleter {
+  void operator()(ECDSA_SIG* s) const { ECDSA_SIG_free(s); }
 };
+using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, EcdsaSigDeleter>;
 
 constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -85,19 +86,28 @@ Result<std::string> Base64UrlDecode(std::string_view text) {
 }
 
 Result<std::string> SignJwt(const SigningKey& key, const nlohmann::json& claims) {
-  jwt_t* raw = nullptr;
-  if (jwt_new(&raw) != 0) return Fail(Code::kInternal, "jwt_new failed");
-  JwtPtr jwt(raw);
-  if (jwt_add_grants_json(jwt.get(), claims.dump().c_str()) != 0 ||
-      jwt_add_header(jwt.get(), "kid", key.kid.c_str()) != 0 ||
-      jwt_set_alg(jwt.get(), JWT_ALG_ES256,
-                  reinterpret_cast<const unsigned char*>(key.private_pem.data()),
-                  static_cast<int>(key.private_pem.size())) != 0) {
-    return Fail(Code::kInternal, "cannot prepare a JWT");
+  if (!key.pkey) return Fail(Code::kInternal, "signing key " + key.kid + " is not loaded");
+  nlohmann::json header = {{"alg", "ES256"}, {"kid", key.kid}, {"typ", "JWT"}};
+  std::string out = Base64UrlEncode(header.dump()) + "." + Base64UrlEncode(claims.dump());
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  unsigned char der[80];  // a DER ECDSA-Sig-Value for P-256 is at most 72 bytes
+  size_t der_len = sizeof der;
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.pkey.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), der, &der_len, reinterpret_cast<const unsigned char*>(out.data()),
+                     out.size()) != 1) {
+    return Fail(Code::kInternal, "OpenSSL could not sign the token");
   }
-  std::unique_ptr<char, FreeDeleter> encoded(jwt_encode_str(jwt.get()));
-  if (!encoded) return Fail(Code::kInternal, "libjwt could not sign the token");
-  return std::string(encoded.get());
+  // JOSE wants R||S, each left-padded to 32 bytes (RFC 7518 §3.4), not DER.
+  const unsigned char* p = der;
+  EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der_len)));
+  unsigned char rs[64];
+  if (!sig || BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), rs, 32) != 32 ||
+      BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), rs + 32, 32) != 32) {
+    return Fail(Code::kInternal, "OpenSSL made a malformed signature");
+  }
+  out += '.';
+  out += Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(rs), sizeof rs));
+  return out;
 }
 
 Result<std::pair<nlohmann::json, nlohmann::json>> DecodeJwtUnverified(std::string_view token) {
@@ -128,17 +138,35 @@ Result<nlohmann::json> VerifyJwt(std::string_view token, const KeySet& keys,
   const SigningKey* key = keys.Find(kid->get<std::string>());
   if (!key) return Fail(Code::kUnauthenticated, "token signing key is unknown or retired");
 
-  std::string text(token);
-  jwt_t* raw = nullptr;
-  int rc =
-      jwt_decode(&raw, text.c_str(), reinterpret_cast<const unsigned char*>(key->public_pem.data()),
-                 static_cast<int>(key->public_pem.size()));
-  JwtPtr jwt(raw);
-  if (rc != 0 || !jwt) return Fail(Code::kUnauthenticated, "token signature is not valid");
-  if (jwt_get_alg(jwt.get()) != JWT_ALG_ES256) {
-    return Fail(Code::kUnauthenticated, "token algorithm must be ES256");
+  if (!key->pkey) return Fail(Code::kInternal, "signing key " + key->kid + " is not loaded");
+  auto last_dot = token.rfind('.');
+  COVE_ASSIGN_OR_RETURN(auto rs, Base64UrlDecode(token.substr(last_dot + 1)));
+  if (rs.size() != 64) return Fail(Code::kUnauthenticated, "token signature is not valid");
+  // R||S back to the DER form OpenSSL verifies.
+  EcdsaSigPtr sig(ECDSA_SIG_new());
+  const auto* bytes = reinterpret_cast<const unsigned char*>(rs.data());
+  BIGNUM* r = BN_bin2bn(bytes, 32, nullptr);
+  BIGNUM* s = BN_bin2bn(bytes + 32, 32, nullptr);
+  if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
+    BN_free(r);
+    BN_free(s);
+    return Fail(Code::kInternal, "cannot allocate a signature");
   }
-  // The payload libjwt verified is the one decoded above (same bytes).
+  unsigned char der[80];
+  unsigned char* out = der;
+  int der_len = i2d_ECDSA_SIG(sig.get(), nullptr);
+  if (der_len <= 0 || der_len > static_cast<int>(sizeof der)) {
+    return Fail(Code::kUnauthenticated, "token signature is not valid");
+  }
+  i2d_ECDSA_SIG(sig.get(), &out);
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx ||
+      EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key->pkey.get()) != 1 ||
+      EVP_DigestVerify(ctx.get(), der, static_cast<size_t>(der_len),
+                       reinterpret_cast<const unsigned char*>(token.data()), last_dot) != 1) {
+    return Fail(Code::kUnauthenticated, "token signature is not valid");
+  }
+  // The payload verified is the one decoded above (same bytes).
   nlohmann::json claims = std::move(decoded.second);
 
   int64_t now = UnixSeconds(options.now);

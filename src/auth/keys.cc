@@ -49,6 +49,10 @@ std::optional<Clock::TimePoint> CreatedFromKid(std::string_view kid) {
   return Clock::TimePoint(std::chrono::seconds(secs));
 }
 
+std::shared_ptr<EVP_PKEY> Share(EVP_PKEY* key) {
+  return std::shared_ptr<EVP_PKEY>(key, [](EVP_PKEY* k) { EVP_PKEY_free(k); });
+}
+
 Result<SigningKey> LoadKey(const fs::path& path) {
   std::ifstream in(path);
   if (!in) return Fail(Code::kIOError, "cannot read " + path.string());
@@ -59,12 +63,13 @@ Result<SigningKey> LoadKey(const fs::path& path) {
   EVP_PKEY* key = bio ? PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr) : nullptr;
   BIO_free(bio);
   if (!key) return Fail(Code::kCorruption, path.string() + " is not a PEM private key");
+  auto shared = Share(key);
   bool p256 = EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_bits(key) == 256;
   auto pub = PublicPemOf(key);
-  EVP_PKEY_free(key);
   if (!p256) return Fail(Code::kCorruption, path.string() + " is not a P-256 key");
   if (!pub) return Fail(pub.error());
   SigningKey k;
+  k.pkey = std::move(shared);
   k.kid = path.stem().string();
   k.private_pem = std::move(pem);
   k.public_pem = std::move(*pub);
@@ -106,11 +111,11 @@ Result<SigningKey> GenerateSigningKey(std::string kid, Clock::TimePoint created)
     return Fail(Code::kInternal, "cannot write a private key");
   }
   SigningKey k;
+  k.pkey = Share(key);
   k.kid = std::move(kid);
   k.private_pem = BioString(bio);
   BIO_free(bio);
   auto pub = PublicPemOf(key);
-  EVP_PKEY_free(key);
   if (!pub) return Fail(pub.error());
   k.public_pem = std::move(*pub);
   k.created = created;

@@ -25,13 +25,18 @@
 #include "common/clock.h"
 #include "common/error.h"
 
+typedef struct evp_pkey_st EVP_PKEY;
+
 namespace cove::auth {
 
+// One key. `pkey` is the parsed key, made once when the key is loaded or generated: parsing a
+// PEM costs OpenSSL 3 ≈ 0.8 ms, signing with a parsed key ≈ 0.05 ms (see auth/jwt.h).
 struct SigningKey {
   std::string kid;
   std::string private_pem;
   std::string public_pem;
   Clock::TimePoint created;
+  std::shared_ptr<EVP_PKEY> pkey;  // private + public; immutable after load, shared by copies
 };
 
 // The keys valid now; `keys` is sorted oldest first, the last one signs.

@@ -1,30 +1,155 @@
 #include "daemon/arm_node.h"
 
+#include <cctype>
 #include <filesystem>
+#include <optional>
 #include <set>
 
 #include <spdlog/spdlog.h>
 
 #include "arm/resource_path.h"
+#include "auth/wire.h"
 
 namespace cove::daemon {
 
-// ARM requests, plus GET /cove/counters.
+namespace {
+
+constexpr uint64_t kMaxFormBytes = 64 * 1024;
+constexpr std::string_view kTenantId = "c0ffee00-0000-4000-8000-0000000000ff";
+
+// Entra's error form: {"error": code, "error_description": "AADSTS...: ..."}.
+http::Response EntraError(int status, std::string code, std::string description) {
+  nlohmann::json body = {{"error", std::move(code)},
+                         {"error_description", std::move(description)}};
+  return http::Response::Text(status, "application/json; charset=utf-8", body.dump());
+}
+
+// "/{tenant}/oauth2/v2.0/token" → tenant; nullopt for other paths.
+std::optional<std::string> TokenEndpointTenant(std::string_view path) {
+  constexpr std::string_view kSuffix = "/oauth2/v2.0/token";
+  if (path.size() <= kSuffix.size() + 1 || path.front() != '/' || !path.ends_with(kSuffix)) {
+    return std::nullopt;
+  }
+  std::string_view tenant = path.substr(1, path.size() - kSuffix.size() - 1);
+  if (tenant.find('/') != std::string_view::npos) return std::nullopt;
+  return std::string(tenant);
+}
+
+}  // namespace
+
+// ARM requests, plus GET /cove/counters and the identity endpoints (arm_node.h).
 class ArmNode::Routes final : public http::Handler {
  public:
   explicit Routes(ArmNode& node) : node_(node) {}
   http::ExchangePtr Start(http::Request request) override {
-    if (request.path() == "/cove/counters" && node_.counters_) {
+    std::string_view path = request.path();
+    if (path == "/cove/counters" && node_.counters_) {
       if (request.method != "GET") {
         return http::Respond(http::Response::Text(405, "application/json", "{}"));
       }
       return http::Respond(
           http::Response::Text(200, "application/json", node_.counters_().dump()));
     }
+    if (node_.authenticator_) {
+      if (auto tenant = TokenEndpointTenant(path)) return Login(std::move(request), *tenant);
+      constexpr std::string_view kAcr = "/cove/acr/", kExchange = "/oauth2/exchange";
+      if (path.starts_with(kAcr) && path.ends_with(kExchange) &&
+          path.size() > kAcr.size() + kExchange.size()) {
+        std::string login_server(
+            path.substr(kAcr.size(), path.size() - kAcr.size() - kExchange.size()));
+        return Exchange(std::move(request), std::move(login_server));
+      }
+    }
     return node_.api_->Start(std::move(request));
   }
 
  private:
+  http::ExchangePtr Login(http::Request request, const std::string& tenant) {
+    if (request.method != "POST") {
+      auto r = EntraError(405, "invalid_request", "AADSTS900561: The endpoint only accepts POST "
+                                                  "requests.");
+      r.headers.Set("Allow", "POST");
+      return http::Respond(std::move(r));
+    }
+    if (tenant != kTenantId && tenant != "organizations" && tenant != "common") {
+      return http::Respond(EntraError(
+          400, "invalid_request",
+          "AADSTS90002: Tenant '" + tenant + "' not found. Check to make sure you have the "
+          "correct tenant ID and are signing into the correct cloud."));
+    }
+    auto too_large = EntraError(413, "invalid_request", "AADSTS90056: The request is too large.");
+    return http::Buffer(kMaxFormBytes, std::move(too_large), [this](std::string body) {
+      return LoginWith(body);
+    });
+  }
+
+  http::Response LoginWith(std::string_view body) {
+    auto form = auth::ParseForm(body);
+    if (!form) {
+      return EntraError(400, "invalid_request", "AADSTS900144: The request body is not a form.");
+    }
+    auto param = [&](const char* name) { return auth::FormValue(*form, name); };
+    auto missing = [](const char* name) {
+      return EntraError(400, "invalid_request",
+                        std::string("AADSTS900144: The request body must contain the following "
+                                    "parameter: '") + name + "'.");
+    };
+    auto grant = param("grant_type");
+    if (!grant) return missing("grant_type");
+    std::optional<std::string> name, secret;
+    if (*grant == "password") {
+      if (!(name = param("username"))) return missing("username");
+      if (!(secret = param("password"))) return missing("password");
+    } else if (*grant == "client_credentials") {
+      if (!(name = param("client_id"))) return missing("client_id");
+      if (!(secret = param("client_secret"))) return missing("client_secret");
+    } else {
+      return EntraError(400, "unsupported_grant_type",
+                        "AADSTS70003: The app requested an unsupported grant type '" + *grant +
+                            "'.");
+    }
+    auto token = node_.authenticator_->Login(*name, *secret);
+    if (!token) {
+      if (*grant == "client_credentials") {
+        return EntraError(401, "invalid_client",
+                          "AADSTS7000215: Invalid client secret provided. Ensure the secret "
+                          "being sent in the request is the client secret value, not the "
+                          "client secret ID, for a secret added to app '" + *name + "'.");
+      }
+      return EntraError(400, "invalid_grant",
+                        "AADSTS50126: Error validating credentials due to invalid username or "
+                        "password.");
+    }
+    nlohmann::json out = {{"token_type", "Bearer"},
+                          {"expires_in", 3599},
+                          {"ext_expires_in", 3599},
+                          {"access_token", *token}};
+    return http::Response::Text(200, "application/json; charset=utf-8", out.dump());
+  }
+
+  http::ExchangePtr Exchange(http::Request request, std::string login_server) {
+    for (auto& c : login_server) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string registry = node_.registry_of_ ? node_.registry_of_(login_server) : "";
+    if (registry.empty()) {
+      nlohmann::json body = {
+          {"errors", {{{"code", "NAME_UNKNOWN"},
+                       {"message", "no registry has the login server '" + login_server + "'"}}}}};
+      return http::Respond(http::Response::Text(404, "application/json", body.dump()));
+    }
+    // The registry's own handler, as if the request had reached <login server>/oauth2/exchange.
+    std::string_view query = request.query();
+    request.target = "/oauth2/exchange" + (query.empty() ? "" : "?" + std::string(query));
+    auto too_large = http::Response::Text(
+        413, "application/json",
+        R"({"errors":[{"code":"UNSUPPORTED","message":"request body too large"}]})");
+    return http::Buffer(kMaxFormBytes, std::move(too_large),
+                        [this, request = std::move(request), registry,
+                         login_server](std::string body) {
+                          return node_.authenticator_->HandleTokenRequest(request, body, registry,
+                                                                          login_server);
+                        });
+  }
+
   ArmNode& node_;
 };
 

@@ -16,6 +16,7 @@
 
 #include "arm/api.h"
 #include "arm/control_plane.h"
+#include "auth/authenticator.h"
 #include "daemon/config.h"
 #include "http/server.h"
 #include "registry/directory.h"
@@ -37,6 +38,21 @@ class ArmNode {
   // returns (the registry's per-endpoint counters, access::Gate::CountersJson). Call before
   // Start.
   void SetCounters(std::function<nlohmann::json()> counters) { counters_ = std::move(counters); }
+  // Identity endpoints on the same listener (call before Start):
+  //   POST /{tenant}/oauth2/v2.0/token   Entra's token endpoint, as `cove login` uses it:
+  //       grant_type=password (username, password) or client_credentials (client_id = appId,
+  //       client_secret) → {"token_type":"Bearer","expires_in":3599,"access_token":<identity
+  //       JWT>}; errors in Entra's {"error","error_description"} form with its AADSTS codes.
+  //       {tenant} is the tenant id, "organizations" or "common".
+  //   POST /cove/acr/{loginServer}/oauth2/exchange   the registry's own /oauth2/exchange, for
+  //       `cove acr login` on the host, where private endpoints are not routable (az acr login
+  //       from outside the VNet simply fails against a registry without public access).
+  // `registry_of` maps a login server to the registry's name ("" when it is not one).
+  void SetAuth(auth::Authenticator* authenticator,
+               std::function<std::string(const std::string&)> registry_of) {
+    authenticator_ = authenticator;
+    registry_of_ = std::move(registry_of);
+  }
 
  private:
   ArmNode() = default;
@@ -46,6 +62,8 @@ class ArmNode {
   class Routes;
   std::unique_ptr<Routes> routes_;
   std::function<nlohmann::json()> counters_;
+  auth::Authenticator* authenticator_ = nullptr;
+  std::function<std::string(const std::string&)> registry_of_;
   std::unique_ptr<http::Server> server_;
 };
 

@@ -118,6 +118,9 @@ int main(int argc, char** argv) {
       spdlog::info("fabric and DNS planes off ({})", no_fabric ? "--no-fabric" : "not root");
     }
     arm->SetCounters([gate = &(*node)->gate()] { return gate->CountersJson(); });
+    arm->SetAuth((*node)->authenticator(), [registry_node = node->get()](const std::string& host) {
+      return registry_node->RegistryOfLoginServer(host);
+    });
     auto feed = [registry_node = node->get(), &planes](const cove::arm::SnapshotPtr& snapshot) {
       auto set = registry_node->SetControlPlaneRegistries(
           cove::daemon::RegistriesFromSnapshot(*snapshot));

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
@@ -52,18 +53,20 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
 
   registry::RegistryOptions options;
   options.upload_ttl = std::chrono::hours(config.upload_ttl_hours);
+  // Authentication is always wired; a registry is open until an identity snapshot names it
+  // (the `auth:` section, or the control plane: SetControlPlaneIdentities).
+  COVE_ASSIGN_OR_RETURN(node->token_keys_, auth::KeyRing::Open(dir + "/keys/token-signing", clock));
+  COVE_ASSIGN_OR_RETURN(node->identity_keys_,
+                        auth::KeyRing::Open(dir + "/keys/identity-signing", clock));
+  node->tokens_ =
+      std::make_unique<auth::TokenService>(*node->token_keys_, *node->identity_keys_, clock);
   if (config.auth) {
-    COVE_ASSIGN_OR_RETURN(node->token_keys_, auth::KeyRing::Open(dir + "/keys/token-signing", clock));
-    COVE_ASSIGN_OR_RETURN(node->identity_keys_,
-                          auth::KeyRing::Open(dir + "/keys/identity-signing", clock));
-    node->tokens_ = std::make_unique<auth::TokenService>(*node->token_keys_,
-                                                         *node->identity_keys_, clock);
     COVE_ASSIGN_OR_RETURN(auto snapshot, auth::IdentitySnapshot::Build(*config.auth));
     node->identities_.Set(std::move(snapshot));
-    node->authenticator_ =
-        std::make_shared<auth::Authenticator>(node->identities_, *node->tokens_, clock);
-    options.authorizer = node->authenticator_;
   }
+  node->authenticator_ =
+      std::make_shared<auth::Authenticator>(node->identities_, *node->tokens_, clock);
+  options.authorizer = node->authenticator_;
   node->registry_ = std::make_unique<registry::Registry>(directory, *node->blobs_, *node->meta_,
                                                          *node->signer_, clock, options);
   http::ServerOptions server_options;
@@ -93,6 +96,37 @@ Status RegistryNode::SetControlPlaneRegistries(std::vector<registry::RegistryInf
                                                                     default_registry));
   registry_->SetDirectory(std::move(directory));
   return Ok();
+}
+
+Status RegistryNode::SetControlPlaneIdentities(auth::IdentityData from_arm) {
+  if (config_.auth) {
+    // As with registries: the configuration's identities for the registries the control plane
+    // does not own, with the principals they name (ids the control plane uses stay its own).
+    std::set<std::string> arm_registries, arm_principals;
+    for (const auto& r : from_arm.registries) arm_registries.insert(r.registry);
+    for (const auto& p : from_arm.principals) arm_principals.insert(p.id);
+    for (const auto& r : config_.auth->registries) {
+      if (!arm_registries.count(r.registry)) from_arm.registries.push_back(r);
+    }
+    for (const auto& p : config_.auth->principals) {
+      if (!arm_principals.count(p.id)) from_arm.principals.push_back(p);
+    }
+    for (const auto& a : config_.auth->assignments) {
+      if (!arm_registries.count(a.registry) && !arm_principals.count(a.principal_id)) {
+        from_arm.assignments.push_back(a);
+      }
+    }
+  }
+  COVE_ASSIGN_OR_RETURN(auto snapshot, auth::IdentitySnapshot::Build(std::move(from_arm)));
+  identities_.Set(std::move(snapshot));
+  return Ok();
+}
+
+std::string RegistryNode::RegistryOfLoginServer(const std::string& host) const {
+  auto directory = registry_->directory();
+  auto match = directory->Match(host);
+  bool login = match && match->registry->LoginServer(directory->dns_suffix()) == host;
+  return login ? match->registry->name : std::string();
 }
 
 Result<std::vector<uint16_t>> RegistryNode::Start() {

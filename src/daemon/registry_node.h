@@ -6,8 +6,8 @@
 //   <data>/blobs/       FilesystemBlobStore (blobs/, uploads/, tmp/)
 //   <data>/meta.db      SqliteMetaStore (WAL)
 //   <data>/tls/         ca.crt, ca.key, hosts/<name>.{crt,key}
-//   <data>/keys/        blob-url.key (signed data-endpoint URLs); with an `auth:` section,
-//                       token-signing/ and identity-signing/ (auth/keys.h)
+//   <data>/keys/        blob-url.key (signed data-endpoint URLs), token-signing/ and
+//                       identity-signing/ (auth/keys.h)
 //
 // Thread-safety: Start/Stop from one thread; everything else runs on the server's threads and
 // one maintenance thread (purges abandoned uploads every 10 minutes).
@@ -51,8 +51,15 @@ class RegistryNode {
   // (the full daemon calls this after every control-plane commit). kInvalidArgument when the
   // merged set is not a valid Directory; the previous one then stays.
   Status SetControlPlaneRegistries(std::vector<registry::RegistryInfo> from_control_plane);
+  // Who may use the control plane's registries (daemon/identities.h builds it from a snapshot),
+  // plus the `auth:` section's identities for registries the control plane does not own.
+  // kInvalidArgument when the merged data is inconsistent; the previous identities then stay.
+  Status SetControlPlaneIdentities(auth::IdentityData from_control_plane);
+  // The name of the registry whose login server is `host` (lowercase, no port); "" for any
+  // other host (no fallback to the default registry).
+  std::string RegistryOfLoginServer(const std::string& host) const;
   const std::string& ca_certificate_pem() const { return ca_->CertificatePem(); }
-  // Null unless the configuration has an `auth:` section.
+  // Always present; a registry without identities in the current snapshot is open.
   auth::Authenticator* authenticator() { return authenticator_.get(); }
   auth::TokenService* tokens() { return tokens_.get(); }
 
@@ -67,7 +74,7 @@ class RegistryNode {
   std::unique_ptr<http::CertificateAuthority> ca_;
   std::unique_ptr<http::SniContextProvider> tls_;
   std::unique_ptr<registry::UrlSigner> signer_;
-  // Authentication (only with an `auth:` section).
+  // Authentication.
   std::unique_ptr<auth::KeyRing> token_keys_, identity_keys_;
   std::unique_ptr<auth::TokenService> tokens_;
   auth::IdentityStore identities_;

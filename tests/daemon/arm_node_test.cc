@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "auth/jwt.h"
+#include "auth/password.h"
 #include "daemon/registry_node.h"
 #include "support/raw_http.h"
 #include "support/temp_dir.h"
@@ -18,6 +20,8 @@ const std::string kRg = "/subscriptions/c0ffee00-0000-4000-8000-000000000001/res
 
 class ArmNodeTest : public ::testing::Test {
  protected:
+  // More configuration (an `auth:` section).
+  virtual std::string ExtraConfig() { return ""; }
   void SetUp() override {
     auto config = ParseConfig("data_dir: " + dir_.path() + R"(
 arm_listen: 127.0.0.1:0
@@ -25,7 +29,7 @@ listen:
   - {address: 127.0.0.1, port: 0, tls: false}
 registries: [{name: fromconfig, region: westus}]
 default_registry: fromconfig
-)");
+)" + ExtraConfig());
     ASSERT_TRUE(config) << config.error().ToString();
     auto node = RegistryNode::Open(*config, clock_);
     ASSERT_TRUE(node) << node.error().ToString();
@@ -33,6 +37,9 @@ default_registry: fromconfig
     auto arm = ArmNode::Open(*config, clock_);
     ASSERT_TRUE(arm) << arm.error().ToString();
     arm_ = std::move(*arm);
+    arm_->SetAuth(node_->authenticator(), [this](const std::string& host) {
+      return node_->RegistryOfLoginServer(host);
+    });
     subscription_ = arm_->control_plane().Subscribe([this](const arm::SnapshotPtr& s) {
       ASSERT_TRUE(node_->SetControlPlaneRegistries(RegistriesFromSnapshot(*s)));
     });
@@ -92,6 +99,94 @@ TEST_F(ArmNodeTest, ControlPlaneWinsOverConfigurationForTheSameName) {
   ASSERT_EQ(merged.size(), 2u);
   EXPECT_EQ(merged[0].home_region, "eastus");
   EXPECT_EQ(merged[1].name, "another1");
+}
+
+// `cove login` and `cove acr login` reach these on the ARM listener (arm_node.h).
+class ArmNodeAuthTest : public ArmNodeTest {
+ protected:
+  std::string ExtraConfig() override {
+    auto hash = auth::HashPassword("S3cret-pass", auth::HashCost::kMinimal);
+    return R"(auth:
+  principals:
+    - {id: 9d1c0000-0000-4000-8000-000000000001, kind: user, name: alice@contoso.com,
+       password_hash: ")" + *hash + R"("}
+  role_assignments: [{principal: alice@contoso.com, role: AcrPull, registry: fromconfig}]
+  registries: [{name: fromconfig}]
+)";
+  }
+  testing::RawReply Login(const std::string& tenant, const std::string& form) {
+    return RawHttp(arm_port_).Request("POST", "/" + tenant + "/oauth2/v2.0/token", form,
+                                      {{"Content-Type", "application/x-www-form-urlencoded"}});
+  }
+  static nlohmann::json Json(const testing::RawReply& r) {
+    return nlohmann::json::parse(r.body, nullptr, false);
+  }
+};
+
+TEST_F(ArmNodeAuthTest, LoginIssuesAnIdentityTokenAsEntraDoes) {
+  const std::string tenant = "c0ffee00-0000-4000-8000-0000000000ff";
+  auto ok = Login(tenant, "grant_type=password&username=alice%40contoso.com&password=S3cret-pass");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(Json(ok)["token_type"], "Bearer");
+  EXPECT_EQ(Json(ok)["expires_in"], 3599);
+  auto claims = auth::DecodeJwtUnverified(Json(ok)["access_token"].get<std::string>());
+  ASSERT_TRUE(claims);
+  EXPECT_EQ(claims->second["oid"], "9d1c0000-0000-4000-8000-000000000001");
+  EXPECT_EQ(Login("organizations", "grant_type=password&username=alice%40contoso.com"
+                                   "&password=S3cret-pass").status, 200);
+
+  auto wrong = Login(tenant, "grant_type=password&username=alice%40contoso.com&password=nope");
+  EXPECT_EQ(wrong.status, 400);
+  EXPECT_EQ(Json(wrong)["error"], "invalid_grant");
+  EXPECT_EQ(Json(wrong)["error_description"].get<std::string>().rfind("AADSTS50126:", 0), 0u);
+  auto client = Login(tenant, "grant_type=client_credentials&client_id=nobody&client_secret=x");
+  EXPECT_EQ(client.status, 401);
+  EXPECT_EQ(Json(client)["error"], "invalid_client");
+  auto other_tenant = Login("72f988bf-86f1-41af-91ab-2d7cd011db47", "grant_type=password");
+  EXPECT_EQ(other_tenant.status, 400);
+  EXPECT_EQ(Json(other_tenant)["error_description"].get<std::string>().rfind("AADSTS90002:", 0),
+            0u);
+  auto no_grant = Login(tenant, "username=alice");
+  EXPECT_EQ(no_grant.status, 400);
+  EXPECT_NE(Json(no_grant)["error_description"].get<std::string>().find("'grant_type'"),
+            std::string::npos);
+  EXPECT_EQ(Json(Login(tenant, "grant_type=device_code"))["error"], "unsupported_grant_type");
+  EXPECT_EQ(Json(Login(tenant, "grant_type=password&username=alice%40contoso.com"))
+                ["error_description"].get<std::string>().find("'password'") != std::string::npos,
+            true);
+  EXPECT_EQ(RawHttp(arm_port_).Request("GET", "/" + tenant + "/oauth2/v2.0/token").status, 405);
+}
+
+TEST_F(ArmNodeAuthTest, AcrLoginExchangeGivesARefreshTokenTheRegistryAccepts) {
+  auto login = Login("common", "grant_type=password&username=alice%40contoso.com"
+                               "&password=S3cret-pass");
+  ASSERT_EQ(login.status, 200);
+  std::string identity = Json(login)["access_token"];
+  auto exchange = [&](const std::string& login_server, const std::string& token) {
+    return RawHttp(arm_port_).Request(
+        "POST", "/cove/acr/" + login_server + "/oauth2/exchange",
+        "grant_type=access_token&service=" + login_server + "&access_token=" + token,
+        {{"Content-Type", "application/x-www-form-urlencoded"}});
+  };
+  auto r = exchange("FromConfig.azurecr.io", identity);
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::string refresh = Json(r)["refresh_token"];
+  ASSERT_FALSE(refresh.empty());
+  // The registry itself takes it, with the null-GUID user, and grants what AcrPull allows.
+  std::string basic = "00000000-0000-0000-0000-000000000000:" + refresh;
+  auto token = RawHttp(registry_port_).Request(
+      "POST", "/oauth2/token",
+      "grant_type=refresh_token&service=fromconfig.azurecr.io&scope=repository:app:pull,push"
+      "&refresh_token=" + refresh,
+      {{"Content-Type", "application/x-www-form-urlencoded"}}, "fromconfig.azurecr.io");
+  ASSERT_EQ(token.status, 200) << token.body;
+  auto access = auth::DecodeJwtUnverified(Json(token)["access_token"].get<std::string>());
+  ASSERT_TRUE(access);
+  EXPECT_EQ(access->second["access"][0]["actions"], nlohmann::json::array({"pull"}));
+  // Not a registry; a forged identity token.
+  EXPECT_EQ(exchange("nosuch.azurecr.io", identity).status, 404);
+  auto forged = exchange("fromconfig.azurecr.io", identity + "x");
+  EXPECT_EQ(forged.status, 401) << forged.body;
 }
 
 TEST(ArmConfigTest, ArmListenMustBeLoopback) {
