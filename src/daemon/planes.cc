@@ -96,7 +96,14 @@ std::vector<VmInfo> VmsOf(const arm::Snapshot& snapshot) {
 std::map<std::string, std::string> PublicAddresses(const arm::Snapshot& snapshot) {
   std::vector<std::string> names;
   for (const auto& r : snapshot.registries) names.push_back(r.name);
-  return Allocate(names, "203.0.113.", 10, 52);
+  auto out = Allocate(names, "203.0.113.", 10, 52);
+  // More than 43 registries: the rest of the /24 above the DNS server's .53.
+  std::vector<std::string> rest;
+  for (const auto& n : names) {
+    if (!out.count(n)) rest.push_back(n);
+  }
+  if (!rest.empty()) out.merge(Allocate(rest, "203.0.113.", 54, 254));
+  return out;
 }
 
 fabric::Topology BuildTopology(const arm::Snapshot& snapshot, const std::string& ca_pem) {
@@ -192,6 +199,9 @@ dns::CatalogSpec BuildCatalog(const arm::Snapshot& snapshot) {
   dns::ZoneSpec link{.id = "", .name = "privatelink." + suffix};
   auto addresses = PublicAddresses(snapshot);
   for (const auto& r : snapshot.registries) {
+    // No public address left (over 244 registries): no public records rather than a bad one,
+    // which would keep the whole catalog from building.
+    if (!addresses.count(r.name)) continue;
     std::vector<std::string> labels = {r.name};
     for (const auto& h : r.data_endpoint_host_names) {
       if (h.size() > suffix.size() + 1) labels.push_back(h.substr(0, h.size() - suffix.size() - 1));

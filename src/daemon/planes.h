@@ -7,8 +7,9 @@
 //      privateEndpointNetworkPolicies is NetworkSecurityGroupEnabled or Enabled), Connected
 //      peerings, VMs (Microsoft.Compute/virtualMachines, see arm/compute.cc), and the public
 //      network "public": 203.0.113.0/24 holds each registry's public endpoint (203.0.113.10..52,
-//      stable per registry: FNV hash of the name, probing upwards) and the public DNS server
-//      203.0.113.53; 198.51.100.0/24 holds public VMs (.2..99) and every VNet's outbound
+//      stable per registry: FNV hash of the name, probing upwards; past 43 registries the others
+//      take .54..254 the same way, and past 244 a registry has no public endpoint) and the
+//      public DNS server 203.0.113.53; 198.51.100.0/24 holds public VMs (.2..99) and every VNet's outbound
 //      address (.100..254, stable per VNet id), so VNet VMs reach public endpoints as Azure's
 //      default outbound access does. Applies it (fabric.h);
 //   2. builds a dns::CatalogSpec (BuildCatalog): public zone <suffix> with `<reg>` and

@@ -97,8 +97,6 @@ Result<int> SocketType(int fd) {
 struct Server::Impl {
   Impl(const CatalogStore& c, ServerOptions o) : catalog(c), options(o) {}
 
-  using Strand = asio::strand<asio::io_context::executor_type>;
-
   // Each socket lives on its own strand: its handlers never run concurrently with each other
   // nor with RemoveSockets closing it. Handlers hold a shared_ptr, so a removed socket lives
   // until its last pending handler has run (or been destroyed with the io_context).

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -111,6 +112,30 @@ TEST_F(PlanesTest, CatalogGivesLinkedVnetPrivateAndOthersPublic) {
   EXPECT_EQ(spec.public_zones[1].records[0].value, PublicAddresses(*snap)["myregistry"]);
   ASSERT_EQ(spec.private_zones.size(), 1u);
   EXPECT_EQ(spec.private_zones[0].records.size(), 2u);
+}
+
+// Past the 43 addresses of 203.0.113.10..52 the registries take .54..254 (never .53, the
+// public DNS server), each its own, and the catalog still builds.
+TEST_F(PlanesTest, PublicAddressesForMoreThan43Registries) {
+  Put(kRg, {{"location", "westus"}});
+  for (int i = 0; i < 60; ++i) {
+    Put(kAcr + "/registries/manyreg" + std::to_string(i),
+        {{"location", "westus"}, {"sku", {{"name", "Basic"}}}});
+  }
+  auto snap = cp_->snapshot();
+  auto addresses = PublicAddresses(*snap);
+  ASSERT_EQ(addresses.size(), 60u);
+  std::set<std::string> distinct;
+  for (const auto& [name, ip] : addresses) {
+    EXPECT_TRUE(ip.rfind("203.0.113.", 0) == 0) << ip;
+    EXPECT_NE(ip, kPublicDnsAddress);
+    distinct.insert(ip);
+  }
+  EXPECT_EQ(distinct.size(), 60u);
+  auto catalog = dns::Catalog::Build(BuildCatalog(*snap));
+  EXPECT_TRUE(catalog) << catalog.error().message;
+  fabric::Topology t = BuildTopology(*snap, "");
+  EXPECT_TRUE(fabric::Validate(t)) << fabric::Validate(t).error().message;
 }
 
 TEST_F(PlanesTest, PolicyCarriesRulesAndConnectionStates) {
