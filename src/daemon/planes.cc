@@ -96,7 +96,14 @@ std::vector<VmInfo> VmsOf(const arm::Snapshot& snapshot) {
 std::map<std::string, std::string> PublicAddresses(const arm::Snapshot& snapshot) {
   std::vector<std::string> names;
   for (const auto& r : snapshot.registries) names.push_back(r.name);
-  return Allocate(names, "203.0.113.", 10, 52);
+  auto out = Allocate(names, "203.0.113.", 10, 52);
+  // More than 43 registries: the rest of the /24 above the DNS server's .53.
+  std::vector<std::string> rest;
+  for (const auto& n : names) {
+    if (!out.count(n)) rest.push_back(n);
+  }
+  if (!rest.empty()) out.merge(Allocate(rest, "203.0.113.", 54, 254));
+  return out;
 }
 
 fabric::Topology BuildTopology(const arm::Snapshot& snapshot, const std::string& ca_pem) {
@@ -192,6 +199,9 @@ dns::CatalogSpec BuildCatalog(const arm::Snapshot& snapshot) {
   dns::ZoneSpec link{.id = "", .name = "privatelink." + suffix};
   auto addresses = PublicAddresses(snapshot);
   for (const auto& r : snapshot.registries) {
+    // No public address left (over 244 registries): no public records rather than a bad one,
+    // which would keep the whole catalog from building.
+    if (!addresses.count(r.name)) continue;
     std::vector<std::string> labels = {r.name};
     for (const auto& h : r.data_endpoint_host_names) {
       if (h.size() > suffix.size() + 1) labels.push_back(h.substr(0, h.size() - suffix.size() - 1));
@@ -286,6 +296,8 @@ Status Planes::Down() {
   std::lock_guard lock(mu_);
   for (auto& [k, l] : listeners_) ::shutdown(l.shutdown_fd.get(), SHUT_RDWR);
   listeners_.clear();
+  for (const auto& [view, key] : dns_sockets_) dns_->RemoveSockets(view);
+  dns_sockets_.clear();
   return fabric_->Down();
 }
 
@@ -309,14 +321,31 @@ Status Planes::Apply(const arm::SnapshotPtr& snapshot) {
     }
   }
 
-  // DNS sockets: one pair per network namespace.
+  // DNS sockets: one pair per network namespace, keyed by view (one namespace per view). A
+  // VNet that is gone, or whose namespace is a new one (its inode changed), loses its sockets
+  // first, so that the old namespace is freed.
+  std::map<std::string, std::pair<const fabric::Network*, std::string>> dns_want;  // view →
   for (const auto& n : topology.networks) {
     std::string ns = fabric_->NetworkNamespace(n.id);
     auto key = Inode(ns);
-    if (!key || dns_sockets_.count(*key)) continue;
-    std::string view = n.is_public ? "" : n.id;
-    auto udp = fabric::BindUdp(namespaces_, ns, n.dns_address, 53);
-    auto tcp = fabric::ListenTcp(namespaces_, ns, n.dns_address, 53);
+    if (key) dns_want[n.is_public ? "" : n.id] = {&n, *key};
+  }
+  for (auto it = dns_sockets_.begin(); it != dns_sockets_.end();) {
+    auto want = dns_want.find(it->first);
+    if (want != dns_want.end() && want->second.second == it->second) {
+      ++it;
+      continue;
+    }
+    size_t closed = dns_->RemoveSockets(it->first);
+    spdlog::info("dns: closed {} socket(s) of view '{}' in {}", closed, it->first, it->second);
+    it = dns_sockets_.erase(it);
+  }
+  for (const auto& [view, want] : dns_want) {
+    const auto& [n, key] = want;
+    if (dns_sockets_.count(view)) continue;
+    std::string ns = fabric_->NetworkNamespace(n->id);
+    auto udp = fabric::BindUdp(namespaces_, ns, n->dns_address, 53);
+    auto tcp = fabric::ListenTcp(namespaces_, ns, n->dns_address, 53);
     if (!udp || !tcp) {
       spdlog::warn("dns in {}: {}", ns, (!udp ? udp.error() : tcp.error()).message);
       continue;
@@ -325,10 +354,11 @@ Status Planes::Apply(const arm::SnapshotPtr& snapshot) {
     auto t = dns_->AddTcpSocket(std::move(*tcp), view);
     if (!u || !t) {
       spdlog::warn("dns in {}: {}", ns, (!u ? u.error() : t.error()).message);
+      dns_->RemoveSockets(view);  // the one that was added, if any
       continue;
     }
-    dns_sockets_.insert(*key);
-    spdlog::info("dns: {}:53 in {} answers view '{}'", n.dns_address, ns, view);
+    dns_sockets_[view] = key;
+    spdlog::info("dns: {}:53 in {} answers view '{}'", n->dns_address, ns, view);
   }
 
   // Registry listeners wanted now.

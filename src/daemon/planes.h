@@ -7,8 +7,9 @@
 //      privateEndpointNetworkPolicies is NetworkSecurityGroupEnabled or Enabled), Connected
 //      peerings, VMs (Microsoft.Compute/virtualMachines, see arm/compute.cc), and the public
 //      network "public": 203.0.113.0/24 holds each registry's public endpoint (203.0.113.10..52,
-//      stable per registry: FNV hash of the name, probing upwards) and the public DNS server
-//      203.0.113.53; 198.51.100.0/24 holds public VMs (.2..99) and every VNet's outbound
+//      stable per registry: FNV hash of the name, probing upwards; past 43 registries the others
+//      take .54..254 the same way, and past 244 a registry has no public endpoint) and the
+//      public DNS server 203.0.113.53; 198.51.100.0/24 holds public VMs (.2..99) and every VNet's outbound
 //      address (.100..254, stable per VNet id), so VNet VMs reach public endpoints as Azure's
 //      default outbound access does. Applies it (fabric.h);
 //   2. builds a dns::CatalogSpec (BuildCatalog): public zone <suffix> with `<reg>` and
@@ -17,7 +18,9 @@
 //      VMs of VNets linked with registrationEnabled; one view per VNet id with its links.
 //      Sets it on the CatalogStore;
 //   3. keeps one DNS UDP+TCP socket pair per VNet at 168.63.129.16:53 inside the VNet's
-//      namespace (view = VNet id) and one in the public namespace (the public view);
+//      namespace (view = VNet id) and one in the public namespace (the public view); the
+//      sockets of a deleted VNet are closed (dns::Server::RemoveSockets), and so are those of a
+//      namespace that was replaced (new inode) before new ones are made;
 //   4. keeps registry listeners: TLS :443 on each private endpoint member IP inside its VNet
 //      namespace, tagged with the endpoint's link id, and TLS :443 on each registry's public
 //      address in the public namespace (no link id). Listeners of removed endpoints, registries
@@ -30,9 +33,6 @@
 // converges). `cove down` (or Planes::Down) removes every namespace and /etc/netns dir with the
 // prefix. Only coved in full mode, as root, runs Planes (coved --fabric-prefix P selects the
 // prefix, so parallel tests never collide).
-//
-// Known limit: dns::Server cannot drop a socket, so the DNS sockets of a deleted VNet stay open
-// (in a namespace nothing reaches any longer) until coved restarts.
 //
 // Thread-safety: Apply calls are serialized by a mutex; call from the control plane's
 // subscriber (the writing thread) and once at start.
@@ -104,7 +104,7 @@ class Planes {
   dns::CatalogStore catalog_;
   std::unique_ptr<dns::Server> dns_;
   std::mutex mu_;
-  std::set<std::string> dns_sockets_;
+  std::map<std::string, std::string> dns_sockets_;  // view → "<ns>@<inode>" it listens in
   std::set<std::string> vms_logged_;         // "<ns>@<inode>"
   std::map<std::string, Listener> listeners_;  // "<ns>@<inode>/<ip>/<link id>"
 };

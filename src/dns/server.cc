@@ -5,10 +5,13 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <latch>
 #include <list>
 #include <map>
 #include <mutex>
@@ -94,29 +97,34 @@ Result<int> SocketType(int fd) {
 struct Server::Impl {
   Impl(const CatalogStore& c, ServerOptions o) : catalog(c), options(o) {}
 
+  // Each socket lives on its own strand: its handlers never run concurrently with each other
+  // nor with RemoveSockets closing it. Handlers hold a shared_ptr, so a removed socket lives
+  // until its last pending handler has run (or been destroyed with the io_context).
   struct UdpSocket {
     UdpSocket(asio::io_context& io, udp protocol, int fd, std::string v, ViewCounters* c)
-        : socket(io, protocol, fd), view(std::move(v)), counters(c) {}
+        : socket(asio::make_strand(io), protocol, fd), view(std::move(v)), counters(c) {}
     udp::socket socket;
     std::string view;
     ViewCounters* counters;
   };
+  using UdpSocketPtr = std::shared_ptr<UdpSocket>;
 
   struct TcpListener {
     TcpListener(asio::io_context& io, tcp protocol, int fd, std::string v, ViewCounters* c)
-        : acceptor(io, protocol, fd), view(std::move(v)), counters(c) {}
+        : acceptor(asio::make_strand(io), protocol, fd), view(std::move(v)), counters(c) {}
     tcp::acceptor acceptor;
     std::string view;
     ViewCounters* counters;
   };
+  using TcpListenerPtr = std::shared_ptr<TcpListener>;
 
   class TcpSession : public std::enable_shared_from_this<TcpSession> {
    public:
-    TcpSession(Impl& impl, tcp::socket socket, TcpListener& listener)
+    TcpSession(Impl& impl, tcp::socket socket, TcpListenerPtr listener)
         : impl_(impl),
           socket_(std::move(socket)),
           timer_(socket_.get_executor()),
-          listener_(listener) {
+          listener_(std::move(listener)) {
       std::lock_guard lock(impl_.sessions_mu);
       impl_.sessions.insert(this);
     }
@@ -130,6 +138,9 @@ struct Server::Impl {
     void Start() {
       asio::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->ReadLength(); });
     }
+
+    const TcpListenerPtr& listener() const { return listener_; }
+    auto executor() { return socket_.get_executor(); }
 
     // Closes the connection. REQUIRES: on the session's strand, or no I/O thread running.
     void Close() {
@@ -166,10 +177,10 @@ struct Server::Impl {
     }
     void Answer() {
       CatalogPtr catalog = impl_.catalog.Get();
-      listener_.counters->queries.fetch_add(1, std::memory_order_relaxed);
+      listener_->counters->queries.fetch_add(1, std::memory_order_relaxed);
       TransportFacts facts{.tcp = true, .max_udp_payload = impl_.options.max_udp_payload};
-      ProcessResult r = Process(query_, *catalog, catalog->view(listener_.view), facts, response_);
-      listener_.counters->Count(r);
+      ProcessResult r = Process(query_, *catalog, catalog->view(listener_->view), facts, response_);
+      listener_->counters->Count(r);
       if (!r.respond) return Close();
       frame_[0] = static_cast<uint8_t>(response_.size() >> 8);
       frame_[1] = static_cast<uint8_t>(response_.size());
@@ -185,7 +196,7 @@ struct Server::Impl {
     Impl& impl_;
     tcp::socket socket_;
     asio::steady_timer timer_;
-    TcpListener& listener_;
+    TcpListenerPtr listener_;  // shared: the session may outlive the listener's removal
     std::array<uint8_t, 2> length_{};
     std::array<uint8_t, 2> frame_{};
     std::vector<uint8_t> query_;
@@ -202,18 +213,22 @@ struct Server::Impl {
   // Asio's epoll reactor is edge-triggered: a datagram that arrives while no wait is pending
   // raises no event later, so ServeUdp reads until EAGAIN before waiting again. A socket with
   // more than kRoundsPerWakeup batches waiting yields to the others and continues at once.
-  void WaitUdp(UdpSocket* s) {
-    s->socket.async_wait(udp::socket::wait_read, [this, s](boost::system::error_code ec) {
-      if (!ec) ContinueUdp(s);
-    });
+  // Handlers run on the socket's strand (the socket's executor).
+  void WaitUdp(UdpSocketPtr s) {
+    UdpSocket& socket = *s;
+    socket.socket.async_wait(udp::socket::wait_read,
+                             [this, s = std::move(s)](boost::system::error_code ec) mutable {
+                               if (!ec && s->socket.is_open()) ContinueUdp(std::move(s));
+                             });
   }
 
-  void ContinueUdp(UdpSocket* s) {
+  void ContinueUdp(UdpSocketPtr s) {
     if (ServeUdp(*s)) {
-      WaitUdp(s);
+      WaitUdp(std::move(s));
     } else {
-      asio::post(io, [this, s] {
-        if (s->socket.is_open()) ContinueUdp(s);
+      auto executor = s->socket.get_executor();
+      asio::post(executor, [this, s = std::move(s)]() mutable {
+        if (s->socket.is_open()) ContinueUdp(std::move(s));
       });
     }
   }
@@ -275,9 +290,12 @@ struct Server::Impl {
 
   const CatalogStore& catalog_store() const { return catalog; }
 
-  void Accept(TcpListener* l) {
-    l->acceptor.async_accept(
-        asio::make_strand(io), [this, l](boost::system::error_code ec, tcp::socket socket) {
+  // The handler runs on the listener's strand; each connection gets a strand of its own.
+  void Accept(TcpListenerPtr l) {
+    TcpListener& listener = *l;
+    listener.acceptor.async_accept(
+        asio::make_strand(io),
+        [this, l = std::move(l)](boost::system::error_code ec, tcp::socket socket) mutable {
           if (ec == asio::error::operation_aborted || !l->acceptor.is_open()) return;
           if (!ec) {
             if (tcp_connections.fetch_add(1, std::memory_order_relaxed) >=
@@ -288,12 +306,28 @@ struct Server::Impl {
               socket.close(ignored);
             } else {
               l->counters->tcp_accepted.fetch_add(1, std::memory_order_relaxed);
-              auto session = std::make_shared<TcpSession>(*this, std::move(socket), *l);
+              auto session = std::make_shared<TcpSession>(*this, std::move(socket), l);
               session->Start();
             }
           }
-          Accept(l);
+          Accept(std::move(l));
         });
+  }
+
+  // Runs each function on its executor and waits until all have run. REQUIRES: the I/O threads
+  // run and are not stopped before these handlers run (the caller holds mu, which keeps Stop
+  // out), and the caller is not an I/O thread.
+  static void RunOnAllAndWait(
+      const std::vector<std::pair<asio::any_io_executor, std::function<void()>>>& work) {
+    if (work.empty()) return;
+    std::latch done(static_cast<std::ptrdiff_t>(work.size()));
+    for (const auto& [executor, fn] : work) {
+      asio::post(executor, [&done, &fn] {
+        fn();
+        done.count_down();
+      });
+    }
+    done.wait();
   }
 
   // Sessions still pending in `io` are destroyed with it and touch tcp_connections then, so
@@ -307,8 +341,8 @@ struct Server::Impl {
   std::unordered_set<TcpSession*> sessions;
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  std::list<UdpSocket> udp_sockets;
-  std::list<TcpListener> tcp_listeners;
+  std::list<UdpSocketPtr> udp_sockets;
+  std::list<TcpListenerPtr> tcp_listeners;
   std::vector<std::thread> threads;
   bool started = false;
   bool stopped = false;
@@ -374,10 +408,11 @@ Result<uint16_t> Server::AddUdpSocket(UniqueFd fd, std::string view) {
   if (impl_->stopped) return Fail(Code::kFailedPrecondition, "server stopped");
   udp protocol = family == AF_INET ? udp::v4() : udp::v6();
   boost::system::error_code ec;
-  auto& s =
-      impl_->udp_sockets.emplace_back(impl_->io, protocol, fd.Release(), std::move(view), counters);
-  s.socket.non_blocking(true, ec);
-  impl_->WaitUdp(&s);
+  auto s = std::make_shared<Impl::UdpSocket>(impl_->io, protocol, fd.Release(), std::move(view),
+                                             counters);
+  s->socket.non_blocking(true, ec);
+  impl_->udp_sockets.push_back(s);
+  impl_->WaitUdp(std::move(s));
   return port;
 }
 
@@ -392,9 +427,10 @@ Result<uint16_t> Server::AddTcpSocket(UniqueFd fd, std::string view) {
   std::lock_guard lock(impl_->mu);
   if (impl_->stopped) return Fail(Code::kFailedPrecondition, "server stopped");
   tcp protocol = family == AF_INET ? tcp::v4() : tcp::v6();
-  auto& l = impl_->tcp_listeners.emplace_back(impl_->io, protocol, fd.Release(), std::move(view),
-                                              counters);
-  impl_->Accept(&l);
+  auto l = std::make_shared<Impl::TcpListener>(impl_->io, protocol, fd.Release(), std::move(view),
+                                                counters);
+  impl_->tcp_listeners.push_back(l);
+  impl_->Accept(std::move(l));
   return port;
 }
 
@@ -437,10 +473,71 @@ void Server::Stop() {
   // No handler runs any more: close what is open; pending handlers (and the TCP sessions they
   // hold) go with the io_context.
   boost::system::error_code ignored;
-  for (auto& s : impl_->udp_sockets) s.socket.close(ignored);
-  for (auto& l : impl_->tcp_listeners) l.acceptor.close(ignored);
+  for (auto& s : impl_->udp_sockets) s->socket.close(ignored);
+  for (auto& l : impl_->tcp_listeners) l->acceptor.close(ignored);
   std::lock_guard lock(impl_->sessions_mu);
   for (Impl::TcpSession* session : impl_->sessions) session->Close();
+}
+
+size_t Server::RemoveSockets(std::string_view view) {
+  std::lock_guard lock(impl_->mu);
+  std::vector<Impl::UdpSocketPtr> udp;
+  std::vector<Impl::TcpListenerPtr> tcp;
+  for (auto it = impl_->udp_sockets.begin(); it != impl_->udp_sockets.end();) {
+    if ((*it)->view != view) {
+      ++it;
+      continue;
+    }
+    udp.push_back(std::move(*it));
+    it = impl_->udp_sockets.erase(it);
+  }
+  for (auto it = impl_->tcp_listeners.begin(); it != impl_->tcp_listeners.end();) {
+    if ((*it)->view != view) {
+      ++it;
+      continue;
+    }
+    tcp.push_back(std::move(*it));
+    it = impl_->tcp_listeners.erase(it);
+  }
+  size_t removed = udp.size() + tcp.size();
+  if (removed == 0 || impl_->stopped) return removed;  // Stop closed everything already
+
+  auto close_udp = [](Impl::UdpSocket& s) {
+    boost::system::error_code ignored;
+    s.socket.close(ignored);  // a pending wait completes with operation_aborted
+  };
+  auto close_tcp = [](Impl::TcpListener& l) {
+    boost::system::error_code ignored;
+    l.acceptor.close(ignored);
+  };
+  if (!impl_->started) {
+    // No I/O thread runs (Start takes mu): no handler can touch these sockets now, and no
+    // connection has been accepted on them.
+    for (auto& s : udp) close_udp(*s);
+    for (auto& l : tcp) close_tcp(*l);
+    return removed;
+  }
+  // 1. The sockets, each on its own strand, so that no batch or accept is half done.
+  std::vector<std::pair<asio::any_io_executor, std::function<void()>>> work;
+  for (auto& s : udp) work.emplace_back(s->socket.get_executor(), [&close_udp, s] { close_udp(*s); });
+  for (auto& l : tcp) {
+    work.emplace_back(l->acceptor.get_executor(), [&close_tcp, l] { close_tcp(*l); });
+  }
+  Impl::RunOnAllAndWait(work);
+  // 2. The connections accepted on the removed listeners (no new ones come now), each on its
+  // strand. A session already being destroyed (weak pointer expired) closes itself.
+  work.clear();
+  {
+    std::lock_guard sessions_lock(impl_->sessions_mu);
+    for (Impl::TcpSession* session : impl_->sessions) {
+      if (std::find(tcp.begin(), tcp.end(), session->listener()) == tcp.end()) continue;
+      if (auto alive = session->weak_from_this().lock()) {
+        work.emplace_back(alive->executor(), [alive] { alive->Close(); });
+      }
+    }
+  }
+  Impl::RunOnAllAndWait(work);
+  return removed;
 }
 
 ViewCounterSnapshot Server::Counters(std::string_view view) const {

@@ -14,6 +14,8 @@
 // without a complete query or when a write stalls that long; a query that would be dropped over
 // UDP closes the connection.
 //
+// Sockets are removed by view (RemoveSockets), e.g. when the VNet they serve is deleted.
+//
 // The catalog is read from a CatalogStore once per UDP batch and once per TCP query, so a new
 // snapshot takes effect for the next packet without stopping anything.
 //
@@ -71,6 +73,14 @@ class Server {
   // Binds UDP and TCP on `address`:`port` (0: one free port for both) for `view`; returns the
   // port, or kIOError.
   Result<uint16_t> Listen(const std::string& address, uint16_t port, std::string view);
+
+  // Closes every socket (UDP, TCP listener) that answers in `view`, and every TCP connection
+  // accepted on them, and forgets them; returns how many sockets it closed (0 if none). When
+  // it returns, no query is read from them any more and their descriptors are closed (so a
+  // network namespace they kept alive can go). The view's counters stay. A query being
+  // answered when it is called is answered first. Used when a VNet is deleted.
+  // REQUIRES: not called from inside a handler of this server (there are none for callers).
+  size_t RemoveSockets(std::string_view view);
 
   // Runs the I/O threads; returns at once. Sockets may be added before or after.
   void Start();

@@ -1,10 +1,28 @@
 // The planes' pure translations: a control-plane snapshot of the seed's deployment → fabric
-// topology (validates), DNS catalog (builds, answers per view) and access policy.
+// topology (validates), DNS catalog (builds, answers per view) and access policy; and, as root,
+// Planes itself keeping DNS sockets per VNet namespace (closed when the VNet goes).
 #include "daemon/planes.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <set>
+#include <thread>
+#include <vector>
 
 #include "arm/control_plane.h"
+#include "dns/wire.h"
 
 namespace cove::daemon {
 namespace {
@@ -96,6 +114,30 @@ TEST_F(PlanesTest, CatalogGivesLinkedVnetPrivateAndOthersPublic) {
   EXPECT_EQ(spec.private_zones[0].records.size(), 2u);
 }
 
+// Past the 43 addresses of 203.0.113.10..52 the registries take .54..254 (never .53, the
+// public DNS server), each its own, and the catalog still builds.
+TEST_F(PlanesTest, PublicAddressesForMoreThan43Registries) {
+  Put(kRg, {{"location", "westus"}});
+  for (int i = 0; i < 60; ++i) {
+    Put(kAcr + "/registries/manyreg" + std::to_string(i),
+        {{"location", "westus"}, {"sku", {{"name", "Basic"}}}});
+  }
+  auto snap = cp_->snapshot();
+  auto addresses = PublicAddresses(*snap);
+  ASSERT_EQ(addresses.size(), 60u);
+  std::set<std::string> distinct;
+  for (const auto& [name, ip] : addresses) {
+    EXPECT_TRUE(ip.rfind("203.0.113.", 0) == 0) << ip;
+    EXPECT_NE(ip, kPublicDnsAddress);
+    distinct.insert(ip);
+  }
+  EXPECT_EQ(distinct.size(), 60u);
+  auto catalog = dns::Catalog::Build(BuildCatalog(*snap));
+  EXPECT_TRUE(catalog) << catalog.error().message;
+  fabric::Topology t = BuildTopology(*snap, "");
+  EXPECT_TRUE(fabric::Validate(t)) << fabric::Validate(t).error().message;
+}
+
 TEST_F(PlanesTest, PolicyCarriesRulesAndConnectionStates) {
   Seed(/*manual=*/true);
   auto snap = cp_->snapshot();
@@ -160,6 +202,187 @@ TEST_F(PlanesTest, VmsFromNicsAndPublicVms) {
   EXPECT_EQ(cp_->Handle({"DELETE", kNet + "/networkInterfaces/vm1VMNic", "2023-09-01", "", "", ""}).status, 400);
   EXPECT_EQ(cp_->Handle({"DELETE", vms + "vm1", "2023-09-01", "", "", ""}).status, 200);
   EXPECT_EQ(cp_->Handle({"DELETE", kNet + "/networkInterfaces/vm1VMNic", "2023-09-01", "", "", ""}).status, 200);
+}
+
+}  // namespace
+}  // namespace cove::daemon
+
+// ---- Planes itself, as root: the DNS sockets follow the VNets.
+
+namespace cove::daemon {
+namespace {
+
+// An inner handler for the gate: no registry behind it (these tests make none).
+class NotFound final : public http::Handler {
+ public:
+  http::ExchangePtr Start(http::Request) override {
+    http::Response r;
+    r.status = 404;
+    return http::Respond(std::move(r));
+  }
+};
+
+// 1..5 of [a-z0-9], unique per run; COVE_TEST_FABRIC_PREFIX picks one.
+std::string TestPrefix() {
+  if (const char* p = std::getenv("COVE_TEST_FABRIC_PREFIX"); p && *p) return p;
+  std::random_device rd;
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "d%04x", rd() & 0xffff);
+  return buf;
+}
+
+enum class Dns { kAnswered, kRefused, kSilent, kError };
+
+// Asks 168.63.129.16:53 for myregistry.azurecr.io over UDP from inside the namespace `ns_fd`
+// (which may have lost its name): kAnswered on a DNS response, kRefused on ICMP port
+// unreachable (no socket there), kSilent after 2 s without either.
+Dns AskAzureDns(int ns_fd) {
+  Dns result = Dns::kError;
+  std::thread t([&] {
+    if (::setns(ns_fd, CLONE_NEWNET) != 0) return;  // this thread only; it ends here
+    UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(53);
+    ::inet_pton(AF_INET, "168.63.129.16", &a.sin_addr);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
+    dns::Message m;
+    m.header.id = 9;
+    m.header.rd = true;
+    m.questions.push_back({*dns::Name::FromString("myregistry.azurecr.io"), dns::kTypeA,
+                           dns::kClassIN});
+    std::vector<uint8_t> q = dns::Serialize(m, 512);
+    if (::send(fd.get(), q.data(), q.size(), 0) != static_cast<ssize_t>(q.size())) {
+      result = errno == ECONNREFUSED ? Dns::kRefused : Dns::kError;
+      return;
+    }
+    pollfd p{fd.get(), POLLIN, 0};
+    if (::poll(&p, 1, 2000) != 1) {
+      result = Dns::kSilent;
+      return;
+    }
+    uint8_t buf[1500];
+    ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+    if (n > 0) {
+      result = dns::Parse({buf, static_cast<size_t>(n)}) ? Dns::kAnswered : Dns::kError;
+    } else {
+      result = errno == ECONNREFUSED ? Dns::kRefused : Dns::kError;
+    }
+  });
+  t.join();
+  return result;
+}
+
+class PlanesRootTest : public PlanesTest {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+    PlanesTest::SetUp();
+    prefix_ = TestPrefix();
+    gate_ = std::make_unique<access::Gate>(inner_, [](const std::string&) { return ""; });
+    server_ = std::make_unique<http::Server>(*gate_, nullptr);
+    planes_ = std::make_unique<Planes>(PlanesOptions{.prefix = prefix_}, *server_, *gate_);
+  }
+  void TearDown() override {
+    if (!planes_) return;
+    EXPECT_TRUE(planes_->Down());
+    planes_.reset();
+    // Whatever still carries the prefix goes, even if Down is broken.
+    fabric::LinuxNamespaces namespaces;
+    for (const std::string& n : namespaces.List().value_or(std::vector<std::string>{})) {
+      if (n.starts_with(prefix_ + "-")) {
+        ADD_FAILURE() << "left behind: namespace " << n;
+        (void)namespaces.Delete(n);
+      }
+    }
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it("/etc/netns", ec), end; !ec && it != end;
+         it.increment(ec)) {
+      if (it->path().filename().string().starts_with(prefix_ + "-")) {
+        std::filesystem::remove_all(it->path(), ec);
+      }
+    }
+  }
+  std::string VnetId(const std::string& name) {
+    for (const auto& v : cp_->snapshot()->vnets) {
+      if (v.name == name) return v.id;
+    }
+    ADD_FAILURE() << "no vnet " << name;
+    return "";
+  }
+  // Holds the namespace of `vnet_id` open, so it outlives its name.
+  UniqueFd OpenNamespace(const std::string& vnet_id) {
+    std::string path = "/run/netns/" + planes_->fabric().NetworkNamespace(vnet_id);
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    EXPECT_TRUE(fd.valid()) << path;
+    return fd;
+  }
+
+  std::string prefix_;
+  NotFound inner_;
+  std::unique_ptr<access::Gate> gate_;
+  std::unique_ptr<http::Server> server_;
+  std::unique_ptr<Planes> planes_;
+};
+
+// A deleted VNet's DNS sockets are closed: its namespace (kept alive here by an open fd, as
+// the sockets used to keep it) no longer has anything at 168.63.129.16:53, while another VNet
+// keeps answering with its view.
+TEST_F(PlanesRootTest, DeletedVnetLosesItsDnsSockets) {
+  Put(kRg, {{"location", "westus"}});
+  for (const char* v : {"myvnet", "other"}) {
+    Put(kNet + "/virtualNetworks/" + v, nlohmann::json::parse(R"({"location": "westus",
+        "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+        "subnets": [{"name": "s", "properties": {"addressPrefix": "10.0.0.0/24"}}]}})"));
+  }
+  ASSERT_TRUE(planes_->Apply(cp_->snapshot()));
+  const std::string myvnet = VnetId("myvnet"), other = VnetId("other");
+  UniqueFd mine = OpenNamespace(myvnet);
+  UniqueFd others = OpenNamespace(other);
+  ASSERT_TRUE(mine.valid() && others.valid());
+  EXPECT_EQ(AskAzureDns(mine.get()), Dns::kAnswered);
+  EXPECT_EQ(AskAzureDns(others.get()), Dns::kAnswered);
+  EXPECT_EQ(planes_->dns().Counters(myvnet).queries, 1u);
+
+  ASSERT_EQ(cp_->Handle({"DELETE", kNet + "/virtualNetworks/myvnet", "2023-09-01", "", "", ""})
+                .status,
+            200);
+  ASSERT_TRUE(planes_->Apply(cp_->snapshot()));
+  EXPECT_FALSE(std::filesystem::exists("/run/netns/" + planes_->fabric().NetworkNamespace(myvnet)));
+  EXPECT_EQ(AskAzureDns(mine.get()), Dns::kRefused);  // nothing listens in the orphan any more
+  EXPECT_EQ(AskAzureDns(others.get()), Dns::kAnswered);
+  EXPECT_EQ(planes_->dns().Counters(myvnet).queries, 1u);
+
+  // The VNet again, under the same id: a new namespace with new sockets.
+  Put(kNet + "/virtualNetworks/myvnet", nlohmann::json::parse(R"({"location": "westus",
+      "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+      "subnets": [{"name": "s", "properties": {"addressPrefix": "10.0.0.0/24"}}]}})"));
+  ASSERT_TRUE(planes_->Apply(cp_->snapshot()));
+  UniqueFd again = OpenNamespace(myvnet);
+  ASSERT_TRUE(again.valid());
+  EXPECT_EQ(AskAzureDns(again.get()), Dns::kAnswered);
+  EXPECT_EQ(AskAzureDns(mine.get()), Dns::kRefused);
+  EXPECT_EQ(planes_->dns().Counters(myvnet).queries, 2u);
+}
+
+// A VNet namespace replaced behind coved's back (deleted by hand; the fabric makes it anew)
+// gets fresh sockets, and the old ones are closed.
+TEST_F(PlanesRootTest, ReplacedNamespaceGetsFreshDnsSockets) {
+  Put(kRg, {{"location", "westus"}});
+  Put(kNet + "/virtualNetworks/myvnet", nlohmann::json::parse(R"({"location": "westus",
+      "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+      "subnets": [{"name": "s", "properties": {"addressPrefix": "10.0.0.0/24"}}]}})"));
+  ASSERT_TRUE(planes_->Apply(cp_->snapshot()));
+  const std::string myvnet = VnetId("myvnet");
+  UniqueFd old = OpenNamespace(myvnet);
+  ASSERT_TRUE(old.valid());
+  fabric::LinuxNamespaces namespaces;
+  ASSERT_TRUE(namespaces.Delete(planes_->fabric().NetworkNamespace(myvnet)));
+  ASSERT_TRUE(planes_->Apply(cp_->snapshot()));
+  UniqueFd fresh = OpenNamespace(myvnet);
+  ASSERT_TRUE(fresh.valid());
+  EXPECT_EQ(AskAzureDns(fresh.get()), Dns::kAnswered);
+  EXPECT_EQ(AskAzureDns(old.get()), Dns::kRefused);
 }
 
 }  // namespace

@@ -11,9 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dns/catalog.h"
@@ -453,6 +455,114 @@ TEST_F(ServerTest, AnswersOverIpv6) {
     EXPECT_EQ(r.output, "myregistry.privatelink.azurecr.io.\n10.0.0.5\n");
   }
   EXPECT_FALSE(server_->Listen("not-an-address", 0, kLinkedVnet));
+}
+
+// A deleted VNet's sockets go: RemoveSockets closes the view's UDP socket, its TCP listener and
+// the connections accepted on it, while another view keeps answering; the port is free again.
+TEST_F(ServerTest, RemoveSocketsClosesTheViewsSocketsAndConnectionsOnly) {
+  StartServer({.threads = 2});
+  auto gone = server_->Listen("127.0.0.1", 0, "gone");
+  ASSERT_TRUE(gone) << gone.error().message;
+  UdpClient udp(*gone);
+  udp.Send(QueryBytes("myregistry.azurecr.io", kTypeA, 1));
+  ASSERT_TRUE(udp.Receive(std::chrono::seconds(5)));
+  TcpClient idle(*gone);  // accepted, then idle: must be closed by the removal
+  TcpClient busy(*gone);
+  busy.SendRaw(TcpClient::Frame(QueryBytes("myregistry.azurecr.io", kTypeA, 2)));
+  ASSERT_TRUE(busy.Receive());
+  TcpClient other(linked_port_);
+  other.SendRaw(TcpClient::Frame(QueryBytes("myregistry.azurecr.io", kTypeA, 3)));
+  ASSERT_TRUE(other.Receive());
+  ASSERT_EQ(server_->Counters("gone").tcp_accepted, 2u);  // both sessions exist
+
+  EXPECT_EQ(server_->RemoveSockets("gone"), 2u);  // its UDP socket and TCP listener
+  EXPECT_TRUE(idle.Closed());
+  EXPECT_TRUE(busy.Closed());
+  udp.Send(QueryBytes("myregistry.azurecr.io", kTypeA, 4));
+  EXPECT_FALSE(udp.Receive(std::chrono::milliseconds(300)));
+  UniqueFd refused(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a = Loopback(*gone);
+  EXPECT_NE(::connect(refused.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  EXPECT_EQ(server_->RemoveSockets("gone"), 0u);
+  EXPECT_EQ(server_->Counters("gone").queries, 2u);  // counters stay
+
+  // The other view is untouched, its open connection too.
+  other.SendRaw(TcpClient::Frame(QueryBytes("myregistry.azurecr.io", kTypeA, 5)));
+  EXPECT_TRUE(other.Receive());
+  CommandResult r = RunCommand(Dig(linked_port_, {"+short", "myregistry.azurecr.io"}));
+  EXPECT_EQ(r.output, "myregistry.privatelink.azurecr.io.\n10.0.0.5\n");
+
+  // The descriptors are closed: the same port binds again (UDP and TCP) and answers.
+  auto again = server_->Listen("127.0.0.1", *gone, "again");
+  ASSERT_TRUE(again) << again.error().message;
+  r = RunCommand(Dig(*gone, {"+short", "+tcp", "myregistry.azurecr.io"}));
+  EXPECT_EQ(r.output, "myregistry.privatelink.azurecr.io.\n203.0.113.10\n");  // public view
+}
+
+TEST_F(ServerTest, RemoveSocketsBeforeStartAndAfterStop) {
+  Server server(store_);
+  auto port = server.Listen("127.0.0.1", 0, "early");
+  ASSERT_TRUE(port);
+  EXPECT_EQ(server.RemoveSockets("early"), 2u);
+  auto again = server.Listen("127.0.0.1", *port, "early");  // freed at once
+  ASSERT_TRUE(again) << again.error().message;
+  server.Start();
+  CommandResult r = RunCommand(Dig(*port, {"+short", "myregistry.azurecr.io"}));
+  EXPECT_EQ(r.output, "myregistry.privatelink.azurecr.io.\n203.0.113.10\n");
+  server.Stop();
+  EXPECT_EQ(server.RemoveSockets("early"), 2u);
+  EXPECT_EQ(server.RemoveSockets("early"), 0u);
+}
+
+// Removal while queries stream in over UDP and TCP from other threads: every socket of the
+// view closes, nothing crashes (ASan watches the sockets' lifetimes), the rest keeps serving.
+TEST_F(ServerTest, RemoveSocketsWhileQueriesArrive) {
+  StartServer({.threads = 2});
+  for (int round = 0; round < 20; ++round) {
+    auto port = server_->Listen("127.0.0.1", 0, "busy");
+    ASSERT_TRUE(port) << port.error().message;
+    std::atomic<bool> stop{false};
+    std::atomic<int> answered{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 2; ++c) {
+      clients.emplace_back([&, c] {
+        // Raw sockets: sends fail once the server side is gone, which is expected here.
+        UniqueFd udp(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        UniqueFd tcp(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_in a = Loopback(*port);
+        ::connect(udp.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a));
+        bool tcp_open = ::connect(tcp.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+        auto q = QueryBytes("myregistry.azurecr.io", kTypeA, static_cast<uint16_t>(c));
+        auto framed = TcpClient::Frame(q);
+        std::vector<uint8_t> buf(4096);
+        while (!stop.load()) {
+          ::send(udp.get(), q.data(), q.size(), MSG_NOSIGNAL);
+          pollfd p{udp.get(), POLLIN, 0};
+          if (::poll(&p, 1, 50) == 1 && ::recv(udp.get(), buf.data(), buf.size(), 0) > 0) {
+            answered.fetch_add(1);
+          }
+          if (!tcp_open) continue;
+          pollfd t{tcp.get(), POLLIN, 0};
+          if (::send(tcp.get(), framed.data(), framed.size(), MSG_NOSIGNAL) < 0 ||
+              ::poll(&t, 1, 1000) != 1 || ::recv(tcp.get(), buf.data(), buf.size(), 0) <= 0) {
+            tcp_open = false;  // closed by the removal
+            continue;
+          }
+          answered.fetch_add(1);
+        }
+      });
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (answered.load() < 10 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
+    }
+    EXPECT_GE(answered.load(), 10);
+    EXPECT_EQ(server_->RemoveSockets("busy"), 2u);
+    stop = true;
+    for (auto& t : clients) t.join();
+  }
+  CommandResult r = RunCommand(Dig(linked_port_, {"+short", "+tcp", "myregistry.azurecr.io"}));
+  EXPECT_EQ(r.output, "myregistry.privatelink.azurecr.io.\n10.0.0.5\n");
 }
 
 TEST_F(ServerTest, StopsCleanlyWithOpenConnections) {
