@@ -52,7 +52,7 @@ class IdentitiesTest : public ::testing::Test {
     return *snap;
   }
 
-  ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000))};
+  ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::seconds(1'780'000'000))};
   std::unique_ptr<arm::ControlPlane> cp_;
 };
 
