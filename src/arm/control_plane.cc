@@ -20,7 +20,9 @@ Json GraphErrorBody(const std::string& code, const std::string& message, const s
                {{"code", code},
                 {"message", message},
                 {"innerError",
-                 {{"date", date}, {"request-id", request_id}, {"client-request-id", request_id}}}}}};
+                 {{"date", date},
+                  {"request-id", request_id},
+                  {"client-request-id", request_id}}}}}};
 }
 
 namespace {
@@ -56,7 +58,8 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(const std::string& db_p
   std::string key_path;
   if (db_path != ":memory:" && !db_path.empty()) {
     auto dir = std::filesystem::path(db_path).parent_path();
-    key_path = ((dir.empty() ? std::filesystem::path(".") : dir) / "keys" / "credentials.key").string();
+    if (dir.empty()) dir = ".";
+    key_path = (dir / "keys" / "credentials.key").string();
   }
   cp->secrets_ = std::make_unique<SecretBox>(key_path);
   COVE_ASSIGN_OR_RETURN(cp->store_, StateStore::Open(db_path));

@@ -15,9 +15,9 @@ ArmError GraphError(int status, const std::string& code, const std::string& mess
 }
 
 tl::unexpected<ArmError> BadProperty(const std::string& property, const std::string& resource) {
-  return tl::unexpected(GraphError(400, "Request_BadRequest",
-                                   "Invalid value specified for property '" + property +
-                                       "' of resource '" + resource + "'."));
+  return tl::unexpected(GraphError(
+      400, "Request_BadRequest",
+      "Invalid value specified for property '" + property + "' of resource '" + resource + "'."));
 }
 
 tl::unexpected<ArmError> NotFound(const std::string& what) {
@@ -50,7 +50,8 @@ ArmResult<Json> ParseBody(const std::string& text) {
 
 // An optional string member; a wrong type is Graph's bad-property error.
 ArmResult<std::optional<std::string>> Str(const Json& obj, const char* key, const char* resource) {
-  if (!obj.is_object() || !obj.contains(key) || obj[key].is_null()) return std::optional<std::string>();
+  if (!obj.is_object() || !obj.contains(key) || obj[key].is_null())
+    return std::optional<std::string>();
   if (!obj[key].is_string()) return BadProperty(key, resource);
   return std::optional<std::string>(obj[key].get<std::string>());
 }
@@ -63,7 +64,8 @@ ArmResult<std::optional<bool>> Bool(const Json& obj, const char* key, const char
 
 bool IsValidUpn(const std::string& upn) {
   size_t at = upn.find('@');
-  if (at == std::string::npos || at == 0 || upn.find('@', at + 1) != std::string::npos) return false;
+  if (at == std::string::npos || at == 0 || upn.find('@', at + 1) != std::string::npos)
+    return false;
   for (size_t i = 0; i < at; ++i) {
     unsigned char c = static_cast<unsigned char>(upn[i]);
     if (!std::isalnum(c) && std::string_view("._-+'!#$%&*/=?^`{|}~").find(static_cast<char>(c)) ==
@@ -101,8 +103,8 @@ Json Strip(const Json& doc) {
 
 Json RenderUser(const Json& doc) {
   Json out = Strip(doc);
-  for (const char* f : {"givenName", "jobTitle", "mobilePhone", "officeLocation",
-                        "preferredLanguage", "surname"}) {
+  for (const char* f :
+       {"givenName", "jobTitle", "mobilePhone", "officeLocation", "preferredLanguage", "surname"}) {
     if (!out.contains(f)) out[f] = nullptr;
   }
   if (!out.contains("businessPhones")) out["businessPhones"] = Json::array();
@@ -165,7 +167,8 @@ ArmResult<ArmResponse> Directory::Users(const ArmRequest& r, const std::vector<s
       for (const auto& k : txn_.KeysWithPrefix("#directory/users/")) {
         value.push_back(RenderUser(*txn_.Get(k)));
       }
-      return ArmResponse{200, Json{{"@odata.context", std::string(kGraph) + "users"}, {"value", value}}};
+      return ArmResponse{200,
+                         Json{{"@odata.context", std::string(kGraph) + "users"}, {"value", value}}};
     }
     if (r.method != "POST") return MethodNotAllowed();
     ARM_ASSIGN(Json body, ParseBody(r.body));
@@ -235,8 +238,8 @@ ArmResult<ArmResponse> Directory::Applications(const ArmRequest& r,
       for (const auto& k : txn_.KeysWithPrefix("#directory/applications/")) {
         value.push_back(Strip(*txn_.Get(k)));
       }
-      return ArmResponse{200, Json{{"@odata.context", std::string(kGraph) + "applications"},
-                                   {"value", value}}};
+      return ArmResponse{
+          200, Json{{"@odata.context", std::string(kGraph) + "applications"}, {"value", value}}};
     }
     if (r.method != "POST") return MethodNotAllowed();
     ARM_ASSIGN(Json body, ParseBody(r.body));
@@ -269,9 +272,9 @@ ArmResult<ArmResponse> Directory::Applications(const ArmRequest& r,
         if (Lower(c.value("keyId", "")) != Lower(*key_id)) kept.push_back(c);
       }
       if (kept.size() == doc["passwordCredentials"].size()) {
-        return tl::unexpected(GraphError(400, "Request_BadRequest",
-                                         "No password credential found with keyId '" + *key_id +
-                                             "'."));
+        return tl::unexpected(
+            GraphError(400, "Request_BadRequest",
+                       "No password credential found with keyId '" + *key_id + "'."));
       }
       doc["passwordCredentials"] = kept;
       doc["_cove"]["secrets"].erase(Lower(*key_id));

@@ -827,8 +827,12 @@ ArmStatus Engine::PutResource(const ArmPath& p, const Json& body, const Json* ex
     return PutUserNic(p, body, existing);
   }
   if (t == "microsoft.compute/virtualmachines") return PutVm(p, body, existing);
-  if (t == "microsoft.managedidentity/userassignedidentities") return PutIdentity(p, body, existing);
-  if (t == "microsoft.containerregistry/registries/scopemaps") return PutScopeMap(p, body, existing);
+  if (t == "microsoft.managedidentity/userassignedidentities") {
+    return PutIdentity(p, body, existing);
+  }
+  if (t == "microsoft.containerregistry/registries/scopemaps") {
+    return PutScopeMap(p, body, existing);
+  }
   if (t == "microsoft.containerregistry/registries/tokens") return PutToken(p, body, existing);
   return ArmFail(405, "MethodNotAllowed", "This resource type cannot be written.");
 }

@@ -50,7 +50,8 @@ std::vector<std::string> Clauses(const std::string& filter) {
   size_t start = 0;
   while (true) {
     size_t at = lower.find(" and ", start);
-    out.push_back(Trim(std::string_view(filter).substr(start, at == std::string::npos ? std::string::npos : at - start)));
+    out.push_back(Trim(std::string_view(filter).substr(
+        start, at == std::string::npos ? std::string::npos : at - start)));
     if (at == std::string::npos) break;
     start = at + 5;
   }
@@ -67,15 +68,16 @@ std::optional<std::string> EqClause(const std::string& clause, std::string_view 
 }
 
 ArmError UnsupportedFilter(const std::string& filter, const std::string& supported) {
-  return ArmError{400, "UnsupportedFilter",
-                  "The $filter '" + filter + "' is not supported here; cove supports " +
-                      supported + "."};
+  return ArmError{
+      400, "UnsupportedFilter",
+      "The $filter '" + filter + "' is not supported here; cove supports " + supported + "."};
 }
 
 // True when `inner` is `outer` or below it (keys are lowercased ids).
 bool AtOrBelow(const std::string& inner, const std::string& outer) {
-  return inner == outer || (inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 &&
-                            inner[outer.size()] == '/');
+  return inner == outer ||
+         (inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 &&
+          inner[outer.size()] == '/');
 }
 
 bool IsValidIdentityName(std::string_view n) {
@@ -91,24 +93,23 @@ Json RoleDefinition(const BuiltInRole& role, const std::string& subscription_id)
   Json actions = Json::array(), not_actions = Json::array();
   for (const char* a : role.actions) actions.push_back(a);
   for (const char* a : role.not_actions) not_actions.push_back(a);
-  return Json{{"id", subscription_id + "/providers/Microsoft.Authorization/roleDefinitions/" +
-                         role.guid},
-              {"name", role.guid},
-              {"type", "Microsoft.Authorization/roleDefinitions"},
-              {"properties",
-               {{"roleName", role.name},
-                {"type", "BuiltInRole"},
-                {"description", role.description},
-                {"assignableScopes", Json::array({"/"})},
-                {"permissions",
-                 Json::array({{{"actions", actions},
-                               {"notActions", not_actions},
-                               {"dataActions", Json::array()},
-                               {"notDataActions", Json::array()}}})},
-                {"createdOn", "2018-08-08T00:00:00.0000000Z"},
-                {"updatedOn", "2022-11-29T00:00:00.0000000Z"},
-                {"createdBy", nullptr},
-                {"updatedBy", nullptr}}}};
+  return Json{
+      {"id", subscription_id + "/providers/Microsoft.Authorization/roleDefinitions/" + role.guid},
+      {"name", role.guid},
+      {"type", "Microsoft.Authorization/roleDefinitions"},
+      {"properties",
+       {{"roleName", role.name},
+        {"type", "BuiltInRole"},
+        {"description", role.description},
+        {"assignableScopes", Json::array({"/"})},
+        {"permissions", Json::array({{{"actions", actions},
+                                      {"notActions", not_actions},
+                                      {"dataActions", Json::array()},
+                                      {"notDataActions", Json::array()}}})},
+        {"createdOn", "2018-08-08T00:00:00.0000000Z"},
+        {"updatedOn", "2022-11-29T00:00:00.0000000Z"},
+        {"createdBy", nullptr},
+        {"updatedBy", nullptr}}}};
 }
 
 // "/subscriptions/<sub>" of a scope id ("" for the tenant root).
@@ -123,12 +124,14 @@ std::string SubscriptionOf(const std::string& scope_id) {
 std::optional<PrincipalRef> FindPrincipal(const Txn& txn, std::string_view object_id) {
   std::string id = Lower(object_id);
   if (!IsGuid(id)) return std::nullopt;
-  if (const Json* u = txn.Get("#directory/users/" + id)) return PrincipalRef{u->value("id", id), "User"};
+  if (const Json* u = txn.Get("#directory/users/" + id))
+    return PrincipalRef{u->value("id", id), "User"};
   if (const Json* sp = txn.Get("#directory/serviceprincipals/" + id)) {
     return PrincipalRef{sp->value("id", id), "ServicePrincipal"};
   }
   for (const auto& [k, d] : txn.documents()) {
-    if (!EqualsIgnoreCase(d->value("type", ""), "Microsoft.ManagedIdentity/userAssignedIdentities")) {
+    if (!EqualsIgnoreCase(d->value("type", ""),
+                          "Microsoft.ManagedIdentity/userAssignedIdentities")) {
       continue;
     }
     if (d->contains("properties") && Lower((*d)["properties"].value("principalId", "")) == id) {
@@ -154,7 +157,8 @@ void DeleteRoleAssignmentsOf(Txn& txn, std::string_view principal_id) {
 
 ArmStatus Engine::PutIdentity(const ArmPath& p, const Json& body, const Json* existing) {
   if (existing == nullptr && !IsValidIdentityName(p.names.back())) {
-    return tl::unexpected(NameInvalid(p.names.back(), "Microsoft.ManagedIdentity/userAssignedIdentities",
+    return tl::unexpected(NameInvalid(p.names.back(),
+                                      "Microsoft.ManagedIdentity/userAssignedIdentities",
                                       "Names are 3-128 letters, digits, '-' or '_', starting with "
                                       "a letter or digit."));
   }
@@ -207,8 +211,9 @@ ArmResult<std::string> Engine::ScopeId(const std::string& scope) {
   if (p->kind != PathKind::kSubscription && p->kind != PathKind::kResourceGroup &&
       p->kind != PathKind::kResource) {
     return ArmFail(400, "InvalidScope",
-                   "The scope '" + scope + "' is not valid: a scope is a subscription, a resource "
-                   "group or a resource.");
+                   "The scope '" + scope +
+                       "' is not valid: a scope is a subscription, a resource "
+                       "group or a resource.");
   }
   const Json* sub = txn_.Get(p->SubscriptionKey());
   if (sub == nullptr) {
@@ -248,7 +253,8 @@ ArmResult<ArmResponse> Engine::Authorization(const ArmRequest& r, const std::str
 ArmResult<ArmResponse> Engine::RoleDefinitions(const ArmRequest& r, const std::string& scope_id,
                                                const std::vector<std::string>& rest) {
   if (r.method != "GET") {
-    return ArmFail(405, "MethodNotAllowed", "cove serves only the built-in role definitions (GET).");
+    return ArmFail(405, "MethodNotAllowed",
+                   "cove serves only the built-in role definitions (GET).");
   }
   std::string sub = SubscriptionOf(scope_id);
   if (rest.size() == 2) {
@@ -382,19 +388,21 @@ ArmResult<ArmResponse> Engine::RoleAssignments(const ArmRequest& r, const std::s
     if (Lower(d->value("name", "")) == Lower(name)) {
       return ArmFail(400, "RoleAssignmentUpdateNotPermitted",
                      "Tenant ID, application ID, principal ID, and scope are not allowed to be "
-                     "updated (role assignment " + name + " exists at scope " +
-                         dp.value("scope", "") + ").");
+                     "updated (role assignment " +
+                         name + " exists at scope " + dp.value("scope", "") + ").");
     }
     if (Lower(dp.value("scope", "")) == scope_key &&
         Lower(dp.value("principalId", "")) == Lower(principal->id) &&
-        RoleDefinitionGuid(dp.value("roleDefinitionId", "")) == std::optional<std::string>(role->guid)) {
+        RoleDefinitionGuid(dp.value("roleDefinitionId", "")) ==
+            std::optional<std::string>(role->guid)) {
       return ArmFail(409, "RoleAssignmentExists", "The role assignment already exists.");
     }
   }
   if (existing != nullptr) {
     const Json& ep = (*existing)["properties"];
     if (Lower(ep.value("principalId", "")) != Lower(principal->id) ||
-        RoleDefinitionGuid(ep.value("roleDefinitionId", "")) != std::optional<std::string>(role->guid)) {
+        RoleDefinitionGuid(ep.value("roleDefinitionId", "")) !=
+            std::optional<std::string>(role->guid)) {
       return ArmFail(400, "RoleAssignmentUpdateNotPermitted",
                      "Tenant ID, application ID, principal ID, and scope are not allowed to be "
                      "updated.");
@@ -406,21 +414,22 @@ ArmResult<ArmResponse> Engine::RoleAssignments(const ArmRequest& r, const std::s
     return ArmResponse{200, RenderDoc(doc)};
   }
   std::string now = FormatArmTime(NowFrom(options_));
-  Json doc = {{"id", scope_id + "/providers/Microsoft.Authorization/roleAssignments/" + Lower(name)},
-              {"name", Lower(name)},
-              {"type", kAssignmentType},
-              {"properties",
-               {{"roleDefinitionId", role_definition_id},
-                {"principalId", principal->id},
-                {"principalType", principal->type},
-                {"scope", scope_id},
-                {"condition", nullptr},
-                {"conditionVersion", nullptr},
-                {"description", description ? Json(*description) : Json(nullptr)},
-                {"createdOn", now},
-                {"updatedOn", now},
-                {"createdBy", nullptr},
-                {"updatedBy", nullptr}}}};
+  Json doc = {
+      {"id", scope_id + "/providers/Microsoft.Authorization/roleAssignments/" + Lower(name)},
+      {"name", Lower(name)},
+      {"type", kAssignmentType},
+      {"properties",
+       {{"roleDefinitionId", role_definition_id},
+        {"principalId", principal->id},
+        {"principalType", principal->type},
+        {"scope", scope_id},
+        {"condition", nullptr},
+        {"conditionVersion", nullptr},
+        {"description", description ? Json(*description) : Json(nullptr)},
+        {"createdOn", now},
+        {"updatedOn", now},
+        {"createdBy", nullptr},
+        {"updatedBy", nullptr}}}};
   txn_.Put(key, doc);
   return ArmResponse{201, RenderDoc(doc)};
 }

@@ -18,26 +18,40 @@ namespace cove::arm {
 
 const std::vector<BuiltInRole>& BuiltInRoles() {
   static const auto* roles = new std::vector<BuiltInRole>{
-      {"AcrPull", "7f951dda-4ed3-4680-a7ca-43fe172d538d", "acr pull",
-       {"Microsoft.ContainerRegistry/registries/pull/read"}, {}},
-      {"AcrPush", "8311e382-0749-4cb8-b61a-304f252e45ec", "acr push",
+      {"AcrPull",
+       "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+       "acr pull",
+       {"Microsoft.ContainerRegistry/registries/pull/read"},
+       {}},
+      {"AcrPush",
+       "8311e382-0749-4cb8-b61a-304f252e45ec",
+       "acr push",
        {"Microsoft.ContainerRegistry/registries/pull/read",
         "Microsoft.ContainerRegistry/registries/push/write"},
        {}},
-      {"AcrDelete", "c2f4ef07-c644-48eb-af81-4b1b4947fb11", "acr delete",
-       {"Microsoft.ContainerRegistry/registries/artifacts/delete"}, {}},
-      {"Owner", "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+      {"AcrDelete",
+       "c2f4ef07-c644-48eb-af81-4b1b4947fb11",
+       "acr delete",
+       {"Microsoft.ContainerRegistry/registries/artifacts/delete"},
+       {}},
+      {"Owner",
+       "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
        "Grants full access to manage all resources, including the ability to assign roles in "
        "Azure RBAC.",
-       {"*"}, {}},
-      {"Contributor", "b24988ac-6180-42a0-ab88-20f7382dd24c",
+       {"*"},
+       {}},
+      {"Contributor",
+       "b24988ac-6180-42a0-ab88-20f7382dd24c",
        "Grants full access to manage all resources, but does not allow you to assign roles in "
        "Azure RBAC, manage assignments in Azure Blueprints, or share image galleries.",
        {"*"},
        {"Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write",
         "Microsoft.Authorization/elevateAccess/Action"}},
-      {"Reader", "acdd72a7-3385-48ef-bd42-f606fba81ae7",
-       "View all resources, but does not allow you to make any changes.", {"*/read"}, {}},
+      {"Reader",
+       "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+       "View all resources, but does not allow you to make any changes.",
+       {"*/read"},
+       {}},
   };
   return *roles;
 }
@@ -70,13 +84,16 @@ std::optional<std::string> RoleDefinitionGuid(std::string_view id) {
 
 const std::vector<SystemScopeMapDef>& SystemScopeMapDefs() {
   static const auto* maps = new std::vector<SystemScopeMapDef>{
-      {"_repositories_admin", "Can perform all read, write and delete operations on the registry",
+      {"_repositories_admin",
+       "Can perform all read, write and delete operations on the registry",
        {"repositories/*/metadata/read", "repositories/*/metadata/write",
         "repositories/*/content/read", "repositories/*/content/write",
         "repositories/*/content/delete"}},
-      {"_repositories_pull", "Can pull any repository of the registry",
+      {"_repositories_pull",
+       "Can pull any repository of the registry",
        {"repositories/*/content/read"}},
-      {"_repositories_push", "Can push to any repository of the registry",
+      {"_repositories_push",
+       "Can push to any repository of the registry",
        {"repositories/*/content/read", "repositories/*/content/write"}},
   };
   return *maps;
@@ -139,8 +156,8 @@ std::optional<Clock::TimePoint> ParseIsoTime(std::string_view s) {
   int64_t offset = 0;
   if (i < s.size()) {
     if ((s[i] != 'T' && s[i] != 't' && s[i] != ' ') || !Digits(s, i + 1, 2, &hour) ||
-        s.size() < i + 9 || s[i + 3] != ':' || !Digits(s, i + 4, 2, &minute) ||
-        s[i + 6] != ':' || !Digits(s, i + 7, 2, &second)) {
+        s.size() < i + 9 || s[i + 3] != ':' || !Digits(s, i + 4, 2, &minute) || s[i + 6] != ':' ||
+        !Digits(s, i + 7, 2, &second)) {
       return std::nullopt;
     }
     i += 9;
@@ -250,7 +267,9 @@ Result<std::string> SecretBox::Seal(std::string_view plaintext) {
 
 Result<std::string> SecretBox::Open(std::string_view sealed) {
   COVE_RETURN_IF_ERROR(LoadKey());
-  auto corrupt = [] { return Fail(Code::kCorruption, "a sealed credential does not open with the credentials key"); };
+  auto corrupt = [] {
+    return Fail(Code::kCorruption, "a sealed credential does not open with the credentials key");
+  };
   if (!sealed.starts_with("sb1:")) return corrupt();
   sealed.remove_prefix(4);
   std::string box(sealed.size(), '\0');

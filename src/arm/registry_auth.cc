@@ -61,9 +61,7 @@ ArmError CredentialsDisabled(const std::string& registry_id) {
                       "container-registry-authentication#admin-account"};
 }
 
-ArmError Internal(const std::string& what) {
-  return ArmError{500, "InternalServerError", what};
-}
+ArmError Internal(const std::string& what) { return ArmError{500, "InternalServerError", what}; }
 
 }  // namespace
 

@@ -177,7 +177,8 @@ SnapshotPtr BuildSnapshot(uint64_t version, std::string dns_suffix, Documents do
       p.name = Str(doc, "userPrincipalName");
       p.enabled = doc.value("accountEnabled", true);
       p.secrets.push_back(
-          {"password", doc.contains("_cove") ? Str(doc["_cove"], "passwordHash") : "", std::nullopt});
+          {"password", doc.contains("_cove") ? Str(doc["_cove"], "passwordHash") : "",
+           std::nullopt});
       s->principals.push_back(std::move(p));
     } else if (key.starts_with("#directory/serviceprincipals/")) {
       PrincipalView p;

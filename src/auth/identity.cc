@@ -43,7 +43,8 @@ Result<std::shared_ptr<const IdentitySnapshot>> IdentitySnapshot::Build(Identity
       return Fail(Code::kInvalidArgument, "principal id '" + p.id + "' is used twice");
     }
     if (!p.name.empty()) s->principal_by_name_.emplace(p.name, i);
-    if (p.kind == PrincipalKind::kManagedIdentity && (!p.password_hash.empty() || !p.secrets.empty())) {
+    if (p.kind == PrincipalKind::kManagedIdentity &&
+        (!p.password_hash.empty() || !p.secrets.empty())) {
       return Fail(Code::kInvalidArgument, "managed identity '" + p.id + "' cannot have a password");
     }
   }

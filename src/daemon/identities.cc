@@ -23,7 +23,8 @@ Result<auth::IdentityData> BuildIdentityData(const arm::Snapshot& snapshot) {
   std::set<std::string> principal_ids;
   for (const auto& p : snapshot.principals) {
     if (p.id.empty() || !principal_ids.insert(p.id).second) {
-      return Fail(Code::kInvalidArgument, "principal '" + p.name + "' has no id or a duplicate one");
+      return Fail(Code::kInvalidArgument,
+                  "principal '" + p.name + "' has no id or a duplicate one");
     }
     auth::Principal out;
     out.id = p.id;
@@ -56,8 +57,8 @@ Result<auth::IdentityData> BuildIdentityData(const arm::Snapshot& snapshot) {
     ra.admin.password_hashes = r.admin_password_hashes;
     ra.anonymous_pull = r.anonymous_pull_enabled;
     ra.public_network_access = r.public_network_access;
-    ra.bypass = r.bypass_azure_services ? auth::NetworkBypass::kAzureServices
-                                        : auth::NetworkBypass::kNone;
+    ra.bypass =
+        r.bypass_azure_services ? auth::NetworkBypass::kAzureServices : auth::NetworkBypass::kNone;
     for (const auto& m : r.scope_maps) ra.scope_maps.push_back({m.name, m.actions});
     for (const auto& t : r.tokens) {
       auth::RepositoryToken token;

@@ -91,12 +91,13 @@ std::string G(int n) {  // a fixed GUID per n
 // ------------------------------------------------------------------ directory (Graph)
 
 TEST_F(IdentityTest, GraphUsersCreateGetListDelete) {
-  auto r = Graph("POST", "/v1.0/users",
-                 {{"accountEnabled", true},
-                  {"displayName", "Alice"},
-                  {"userPrincipalName", "alice@contoso.com"},
-                  {"mailNickname", "alice"},
-                  {"passwordProfile", {{"password", "Passw0rd!"}, {"forceChangePasswordNextSignIn", false}}}});
+  auto r = Graph(
+      "POST", "/v1.0/users",
+      {{"accountEnabled", true},
+       {"displayName", "Alice"},
+       {"userPrincipalName", "alice@contoso.com"},
+       {"mailNickname", "alice"},
+       {"passwordProfile", {{"password", "Passw0rd!"}, {"forceChangePasswordNextSignIn", false}}}});
   ASSERT_EQ(r.status, 201) << r.body.dump();
   std::string id = r.body["id"];
   EXPECT_EQ(id.size(), 36u);
@@ -123,7 +124,8 @@ TEST_F(IdentityTest, GraphUsersCreateGetListDelete) {
 TEST_F(IdentityTest, GraphUserRules) {
   User("bob@contoso.com");
   auto dup = Graph("POST", "/v1.0/users",
-                   {{"displayName", "B"}, {"userPrincipalName", "BOB@contoso.com"},
+                   {{"displayName", "B"},
+                    {"userPrincipalName", "BOB@contoso.com"},
                     {"passwordProfile", {{"password", "Passw0rd!"}}}});
   EXPECT_EQ(dup.status, 400);
   EXPECT_EQ(dup.Code(), "Request_BadRequest");
@@ -131,7 +133,8 @@ TEST_F(IdentityTest, GraphUserRules) {
             "Another object with the same value for property userPrincipalName already exists.");
   for (const char* weak : {"Sh0rt!", "alllowercase", "lowerand123", "ALLUPPER1"}) {
     auto r = Graph("POST", "/v1.0/users",
-                   {{"displayName", "C"}, {"userPrincipalName", "carol@contoso.com"},
+                   {{"displayName", "C"},
+                    {"userPrincipalName", "carol@contoso.com"},
                     {"passwordProfile", {{"password", weak}}}});
     EXPECT_EQ(r.status, 400) << weak;
     EXPECT_EQ(r.Message(),
@@ -139,15 +142,18 @@ TEST_F(IdentityTest, GraphUserRules) {
               "Please provide a different password.")
         << weak;
   }
-  for (const char* upn : {"carol", "@contoso.com", "carol@", "carol@@contoso.com", "ca rol@contoso.com"}) {
+  for (const char* upn :
+       {"carol", "@contoso.com", "carol@", "carol@@contoso.com", "ca rol@contoso.com"}) {
     auto r = Graph("POST", "/v1.0/users",
-                   {{"displayName", "C"}, {"userPrincipalName", upn},
+                   {{"displayName", "C"},
+                    {"userPrincipalName", upn},
                     {"passwordProfile", {{"password", "Passw0rd!"}}}});
     EXPECT_EQ(r.status, 400) << upn;
     EXPECT_EQ(r.Code(), "Request_BadRequest") << upn;
   }
-  EXPECT_EQ(Graph("POST", "/v1.0/users", {{"displayName", "C"}, {"userPrincipalName", "c@d.com"}}).status,
-            400);  // no password
+  EXPECT_EQ(
+      Graph("POST", "/v1.0/users", {{"displayName", "C"}, {"userPrincipalName", "c@d.com"}}).status,
+      400);  // no password
   EXPECT_EQ(Call("POST", "/v1.0/users", "{not json", "").status, 400);
   EXPECT_EQ(Graph("GET", "/v1.0/groups").Code(), "BadRequest");
   EXPECT_EQ(Graph("PUT", "/v1.0/users").status, 405);
@@ -197,9 +203,11 @@ TEST_F(IdentityTest, ApplicationsPasswordsAndServicePrincipals) {
   EXPECT_EQ(sp.body["servicePrincipalType"], "Application");
   EXPECT_EQ(sp.body["accountEnabled"], true);
   EXPECT_EQ(Graph("POST", "/v1.0/servicePrincipals", {{"appId", app_id}}).status, 409);
-  EXPECT_EQ(Graph("POST", "/v1.0/servicePrincipals", {{"appId", G(9)}}).Code(), "Request_BadRequest");
+  EXPECT_EQ(Graph("POST", "/v1.0/servicePrincipals", {{"appId", G(9)}}).Code(),
+            "Request_BadRequest");
   EXPECT_EQ(Graph("GET", "/v1.0/servicePrincipals").body["value"].size(), 1u);
-  EXPECT_EQ(Graph("GET", "/v1.0/servicePrincipals/" + sp.body["id"].get<std::string>()).status, 200);
+  EXPECT_EQ(Graph("GET", "/v1.0/servicePrincipals/" + sp.body["id"].get<std::string>()).status,
+            200);
 
   // Deleting the application takes its service principal and that one's assignments.
   ASSERT_EQ(Put(kRg, {{"location", "westus"}}).status, 201);
@@ -221,17 +229,28 @@ TEST_F(IdentityTest, ManagedIdentityLifecycle) {
   EXPECT_EQ(props["tenantId"], "c0ffee00-0000-4000-8000-0000000000ff");
   EXPECT_EQ(props["principalId"].get<std::string>().size(), 36u);
   EXPECT_EQ(props["clientId"].get<std::string>().size(), 36u);
-  auto again = Put(path, {{"location", "westus"},
-                          {"properties", {{"cove", {{"trustedService", "Microsoft.ContainerInstance"}}}}}});
+  auto again =
+      Put(path, {{"location", "westus"},
+                 {"properties", {{"cove", {{"trustedService", "Microsoft.ContainerInstance"}}}}}});
   EXPECT_EQ(again.status, 200);
   EXPECT_EQ(again.body["properties"]["principalId"], props["principalId"]);
   EXPECT_EQ(again.body["properties"]["clientId"], props["clientId"]);
   EXPECT_EQ(again.body["properties"]["cove"]["trustedService"], "Microsoft.ContainerInstance");
-  EXPECT_EQ(Put(path, {{"location", "westus"}, {"properties", {{"cove", {{"trustedService", "Evil.Corp"}}}}}}).status, 400);
-  EXPECT_EQ(Put(kRg + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/a!", {{"location", "westus"}}).Code(),
+  EXPECT_EQ(Put(path, {{"location", "westus"},
+                       {"properties", {{"cove", {{"trustedService", "Evil.Corp"}}}}}})
+                .status,
+            400);
+  EXPECT_EQ(Put(kRg + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/a!",
+                {{"location", "westus"}})
+                .Code(),
             "InvalidResourceName");
-  EXPECT_EQ(Get(kRg + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities").body["value"].size(), 1u);
-  EXPECT_EQ(Get(kSub + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities").body["value"].size(), 1u);
+  EXPECT_EQ(
+      Get(kRg + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities").body["value"].size(),
+      1u);
+  EXPECT_EQ(Get(kSub + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities")
+                .body["value"]
+                .size(),
+            1u);
   ASSERT_EQ(Assign(kRg, G(1), kAcrPull, props["principalId"]).status, 201);
   EXPECT_EQ(Delete(path).status, 200);
   EXPECT_TRUE(AssignmentNames(kRg).empty());
@@ -251,14 +270,17 @@ TEST_F(IdentityTest, RoleAssignmentShape) {
   EXPECT_EQ(r.body["id"], kReg + kAuthz + "/roleAssignments/" + G(1));
   EXPECT_EQ(r.body["name"], G(1));
   EXPECT_EQ(r.body["type"], "Microsoft.Authorization/roleAssignments");
-  EXPECT_EQ(r.body["properties"]["roleDefinitionId"], kSub + kAuthz + "/roleDefinitions/" + kAcrPush);
+  EXPECT_EQ(r.body["properties"]["roleDefinitionId"],
+            kSub + kAuthz + "/roleDefinitions/" + kAcrPush);
   EXPECT_EQ(r.body["properties"]["principalId"], user);
   EXPECT_EQ(r.body["properties"]["principalType"], "User");
   EXPECT_EQ(r.body["properties"]["scope"], kReg);
   EXPECT_TRUE(r.body["properties"].contains("createdOn"));
   EXPECT_TRUE(r.body["properties"].contains("updatedOn"));
-  EXPECT_EQ(Assign(kReg, G(2), kAcrPush, sp[2]).body["properties"]["principalType"], "ServicePrincipal");
-  EXPECT_EQ(Assign(kReg, G(3), kAcrPush, mi).body["properties"]["principalType"], "ServicePrincipal");
+  EXPECT_EQ(Assign(kReg, G(2), kAcrPush, sp[2]).body["properties"]["principalType"],
+            "ServicePrincipal");
+  EXPECT_EQ(Assign(kReg, G(3), kAcrPush, mi).body["properties"]["principalType"],
+            "ServicePrincipal");
   EXPECT_EQ(Get(kReg + kAuthz + "/roleAssignments/" + G(1)).body["name"], G(1));
   EXPECT_EQ(Assign(kReg, G(1), kAcrPush, user).status, 200);  // the same again
   EXPECT_EQ(Delete(kReg + kAuthz + "/roleAssignments/" + G(1)).status, 200);
@@ -266,9 +288,10 @@ TEST_F(IdentityTest, RoleAssignmentShape) {
   EXPECT_EQ(Get(kReg + kAuthz + "/roleAssignments/" + G(1)).Code(), "RoleAssignmentNotFound");
   // Any subscription's definitions path names the built-in.
   EXPECT_EQ(Put(kSub + kAuthz + "/roleAssignments/" + G(4),
-                {{"properties", {{"roleDefinitionId", "/subscriptions/" + G(77) + kAuthz +
-                                                          "/roleDefinitions/" + kOwner},
-                                 {"principalId", user}}}})
+                {{"properties",
+                  {{"roleDefinitionId",
+                    "/subscriptions/" + G(77) + kAuthz + "/roleDefinitions/" + kOwner},
+                   {"principalId", user}}}})
                 .status,
             201);
 }
@@ -303,9 +326,10 @@ TEST_F(IdentityTest, RoleAssignmentErrors) {
   EXPECT_EQ(dup.Message(), "The role assignment already exists.");
   EXPECT_EQ(Assign(kReg, G(1), kAcrPush, user).status, 400);  // a new role under the same name
   auto typed = Put(kReg + kAuthz + "/roleAssignments/" + G(3),
-                   {{"properties", {{"roleDefinitionId", kSub + kAuthz + "/roleDefinitions/" + kAcrPush},
-                                    {"principalId", user},
-                                    {"principalType", "ServicePrincipal"}}}});
+                   {{"properties",
+                     {{"roleDefinitionId", kSub + kAuthz + "/roleDefinitions/" + kAcrPush},
+                      {"principalId", user},
+                      {"principalType", "ServicePrincipal"}}}});
   EXPECT_EQ(typed.status, 400);
   EXPECT_EQ(typed.Code(), "UnmatchedPrincipalType");
   EXPECT_EQ(AssignmentNames(kReg), std::set<std::string>{G(1)});
@@ -315,10 +339,11 @@ TEST_F(IdentityTest, RoleAssignmentListsAboveAtAndBelow) {
   SeedNetwork();
   Registry();
   ASSERT_EQ(Put(kSub + "/resourceGroups/rg2", {{"location", "westus"}}).status, 201);
-  ASSERT_EQ(Put(kSub + "/resourceGroups/rg2/providers/Microsoft.ContainerRegistry/registries/otherreg",
-                {{"location", "westus"}, {"sku", {{"name", "Premium"}}}})
-                .status,
-            201);
+  ASSERT_EQ(
+      Put(kSub + "/resourceGroups/rg2/providers/Microsoft.ContainerRegistry/registries/otherreg",
+          {{"location", "westus"}, {"sku", {{"name", "Premium"}}}})
+          .status,
+      201);
   std::string alice = User("alice@contoso.com"), bob = User("bob@contoso.com");
   ASSERT_EQ(Assign(kSub, G(1), kAcrPull, alice).status, 201);
   ASSERT_EQ(Assign(kRg, G(2), kAcrPush, bob).status, 201);
@@ -377,8 +402,10 @@ TEST_F(IdentityTest, RoleDefinitions) {
   EXPECT_EQ(d["properties"]["assignableScopes"], json::array({"/"}));
   EXPECT_TRUE(d["properties"]["permissions"][0].contains("actions"));
   std::map<std::string, std::string> expected = {
-      {"AcrPull", kAcrPull}, {"AcrPush", kAcrPush},
-      {"AcrDelete", "c2f4ef07-c644-48eb-af81-4b1b4947fb11"}, {"Owner", kOwner},
+      {"AcrPull", kAcrPull},
+      {"AcrPush", kAcrPush},
+      {"AcrDelete", "c2f4ef07-c644-48eb-af81-4b1b4947fb11"},
+      {"Owner", kOwner},
       {"Contributor", "b24988ac-6180-42a0-ab88-20f7382dd24c"},
       {"Reader", "acdd72a7-3385-48ef-bd42-f606fba81ae7"}};
   for (const auto& [name, guid] : expected) {
@@ -420,7 +447,8 @@ TEST_F(IdentityTest, ScopeMapRules) {
   json actions = {"repositories/samples/*/content/read", "repositories/hello-world/content/write",
                   "repositories/*/metadata/read", "repositories/a/content/delete",
                   "repositories/a/metadata/write"};
-  auto r = Put(kReg + "/scopeMaps/my-map_1", {{"properties", {{"description", "d"}, {"actions", actions}}}});
+  auto r = Put(kReg + "/scopeMaps/my-map_1",
+               {{"properties", {{"description", "d"}, {"actions", actions}}}});
   ASSERT_EQ(r.status, 201) << r.body.dump();
   EXPECT_EQ(r.body["type"], "Microsoft.ContainerRegistry/registries/scopeMaps");
   EXPECT_EQ(r.body["properties"]["type"], "UserDefined");
@@ -428,23 +456,25 @@ TEST_F(IdentityTest, ScopeMapRules) {
   EXPECT_EQ(r.body["properties"]["description"], "d");
   EXPECT_EQ(r.body["properties"]["provisioningState"], "Succeeded");
   EXPECT_TRUE(r.body["properties"].contains("creationDate"));
-  for (const char* bad : {"repositories/a/metadata/delete", "repositories/a/content/execute",
-                          "repos/a/content/read", "repositories/Upper/content/read",
-                          "repositories/a*/content/read", "repositories/*/b/content/read",
-                          "repositories//content/read"}) {
+  for (const char* bad :
+       {"repositories/a/metadata/delete", "repositories/a/content/execute", "repos/a/content/read",
+        "repositories/Upper/content/read", "repositories/a*/content/read",
+        "repositories/*/b/content/read", "repositories//content/read"}) {
     auto b = Put(kReg + "/scopeMaps/badmap", {{"properties", {{"actions", {bad}}}}});
     EXPECT_EQ(b.status, 400) << bad;
     EXPECT_EQ(b.Code(), "InvalidScopeMapAction") << bad;
     EXPECT_NE(b.Message().find(bad), std::string::npos) << b.Message();
   }
-  for (const char* bad_name : {"abcd", "has.dot", "x234567890123456789012345678901234567890123456789012"}) {
+  for (const char* bad_name :
+       {"abcd", "has.dot", "x234567890123456789012345678901234567890123456789012"}) {
     EXPECT_EQ(Put(kReg + "/scopeMaps/" + bad_name,
                   {{"properties", {{"actions", {"repositories/a/content/read"}}}}})
                   .Code(),
               "InvalidResourceName")
         << bad_name;
   }
-  EXPECT_EQ(Put(kReg + "/scopeMaps/empty", {{"properties", {{"actions", json::array()}}}}).status, 400);
+  EXPECT_EQ(Put(kReg + "/scopeMaps/empty", {{"properties", {{"actions", json::array()}}}}).status,
+            400);
   EXPECT_EQ(Get(kReg + "/scopeMaps").body["value"].size(), 4u);
 }
 
@@ -452,12 +482,16 @@ TEST_F(IdentityTest, TokensAndScopeMapInUse) {
   SeedNetwork();
   Registry();
   Registry("otherregistry");
-  ASSERT_EQ(Put(kReg + "/scopeMaps/pullers", {{"properties", {{"actions", {"repositories/a/content/read"}}}}}).status, 201);
+  ASSERT_EQ(Put(kReg + "/scopeMaps/pullers",
+                {{"properties", {{"actions", {"repositories/a/content/read"}}}}})
+                .status,
+            201);
   ASSERT_EQ(Put(kAcr + "/registries/otherregistry/scopeMaps/theirs",
                 {{"properties", {{"actions", {"repositories/a/content/read"}}}}})
                 .status,
             201);
-  auto t = Put(kReg + "/tokens/ci-token", {{"properties", {{"scopeMapId", kReg + "/scopeMaps/pullers"}}}});
+  auto t = Put(kReg + "/tokens/ci-token",
+               {{"properties", {{"scopeMapId", kReg + "/scopeMaps/pullers"}}}});
   ASSERT_EQ(t.status, 201) << t.body.dump();
   EXPECT_EQ(t.body["type"], "Microsoft.ContainerRegistry/registries/tokens");
   EXPECT_EQ(t.body["properties"]["status"], "enabled");
@@ -466,19 +500,26 @@ TEST_F(IdentityTest, TokensAndScopeMapInUse) {
   EXPECT_EQ(t.body["properties"]["credentials"]["passwords"], json::array());
   EXPECT_TRUE(t.body["properties"].contains("creationDate"));
   EXPECT_EQ(t.body["properties"]["provisioningState"], "Succeeded");
+  EXPECT_EQ(
+      Put(kReg + "/tokens/bad-token",
+          {{"properties", {{"scopeMapId", kAcr + "/registries/otherregistry/scopeMaps/theirs"}}}})
+          .status,
+      400);
   EXPECT_EQ(Put(kReg + "/tokens/bad-token",
-                {{"properties", {{"scopeMapId", kAcr + "/registries/otherregistry/scopeMaps/theirs"}}}})
+                {{"properties", {{"scopeMapId", kReg + "/scopeMaps/nothere"}}}})
                 .status,
-            400);
-  EXPECT_EQ(Put(kReg + "/tokens/bad-token", {{"properties", {{"scopeMapId", kReg + "/scopeMaps/nothere"}}}}).status,
             400);
   EXPECT_EQ(Put(kReg + "/tokens/bad-token", {{"properties", json::object()}}).status, 400);
-  EXPECT_EQ(Put(kReg + "/tokens/myregistry", {{"properties", {{"scopeMapId", kReg + "/scopeMaps/pullers"}}}}).status,
-            400);
-  EXPECT_EQ(Put(kReg + "/tokens/sys-token",
-                {{"properties", {{"scopeMapId", kReg + "/scopeMaps/_repositories_push"}, {"status", "disabled"}}}})
+  EXPECT_EQ(Put(kReg + "/tokens/myregistry",
+                {{"properties", {{"scopeMapId", kReg + "/scopeMaps/pullers"}}}})
                 .status,
-            201);
+            400);
+  EXPECT_EQ(
+      Put(kReg + "/tokens/sys-token",
+          {{"properties",
+            {{"scopeMapId", kReg + "/scopeMaps/_repositories_push"}, {"status", "disabled"}}}})
+          .status,
+      201);
   auto patched = Patch(kReg + "/tokens/ci-token", {{"properties", {{"status", "disabled"}}}});
   EXPECT_EQ(patched.status, 200);
   EXPECT_EQ(patched.body["properties"]["status"], "disabled");
@@ -497,7 +538,10 @@ TEST_F(IdentityTest, GenerateCredentialsAreVerifiedAgainstStoredHashes) {
   SeedNetwork();
   Registry();
   std::string token_id = kReg + "/tokens/ci-token";
-  ASSERT_EQ(Put(token_id, {{"properties", {{"scopeMapId", kReg + "/scopeMaps/_repositories_pull"}}}}).status, 201);
+  ASSERT_EQ(
+      Put(token_id, {{"properties", {{"scopeMapId", kReg + "/scopeMaps/_repositories_pull"}}}})
+          .status,
+      201);
   auto both = Post(kReg + "/generateCredentials", {{"tokenId", token_id}});
   ASSERT_EQ(both.status, 200) << both.body.dump();
   EXPECT_EQ(both.body["username"], "ci-token");
@@ -524,25 +568,35 @@ TEST_F(IdentityTest, GenerateCredentialsAreVerifiedAgainstStoredHashes) {
   ASSERT_EQ(shown.size(), 2u);
   for (const auto& p : shown) EXPECT_FALSE(p.contains("value"));
 
-  auto one = Post(kReg + "/generateCredentials",
-                  {{"tokenId", token_id}, {"name", "password1"}, {"expiry", "2099-01-01T00:00:00Z"}});
+  auto one =
+      Post(kReg + "/generateCredentials",
+           {{"tokenId", token_id}, {"name", "password1"}, {"expiry", "2099-01-01T00:00:00Z"}});
   ASSERT_EQ(one.status, 200) << one.body.dump();
   ASSERT_EQ(one.body["passwords"].size(), 1u);
   EXPECT_EQ(one.body["passwords"][0]["name"], "password1");
   EXPECT_TRUE(one.body["passwords"][0].contains("expiry"));
   auto after = hashes();
   EXPECT_EQ(after["password2"], before["password2"]);
-  EXPECT_TRUE(auth::VerifyPassword(one.body["passwords"][0]["value"].get<std::string>(), after["password1"]));
+  EXPECT_TRUE(auth::VerifyPassword(one.body["passwords"][0]["value"].get<std::string>(),
+                                   after["password1"]));
   EXPECT_FALSE(auth::VerifyPassword(values["password1"], after["password1"]));
   const auto* view = View();
   ASSERT_TRUE(view->tokens[0].passwords[0].expiry.has_value());
   EXPECT_EQ(UnixSeconds(*view->tokens[0].passwords[0].expiry), 4070908800);
   EXPECT_FALSE(view->tokens[0].passwords[1].expiry.has_value());
 
-  EXPECT_EQ(Post(kReg + "/generateCredentials", {{"tokenId", token_id}, {"expiry", "2001-01-01"}}).status, 400);
-  EXPECT_EQ(Post(kReg + "/generateCredentials", {{"tokenId", token_id}, {"name", "password3"}}).status, 400);
-  EXPECT_EQ(Post(kReg + "/generateCredentials", {{"tokenId", kReg + "/tokens/nothere"}}).status, 404);
-  EXPECT_EQ(Post(kReg + "/generateCredentials", {{"tokenId", kAcr + "/registries/x/tokens/ci-token"}}).status, 400);
+  EXPECT_EQ(
+      Post(kReg + "/generateCredentials", {{"tokenId", token_id}, {"expiry", "2001-01-01"}}).status,
+      400);
+  EXPECT_EQ(
+      Post(kReg + "/generateCredentials", {{"tokenId", token_id}, {"name", "password3"}}).status,
+      400);
+  EXPECT_EQ(Post(kReg + "/generateCredentials", {{"tokenId", kReg + "/tokens/nothere"}}).status,
+            404);
+  EXPECT_EQ(
+      Post(kReg + "/generateCredentials", {{"tokenId", kAcr + "/registries/x/tokens/ci-token"}})
+          .status,
+      400);
   EXPECT_EQ(hashes(), after);
 }
 
@@ -578,8 +632,10 @@ TEST_F(IdentityTest, AdminCredentialsSurviveRestartAndRegenerateOne) {
   EXPECT_TRUE(IsSecretShaped(listed.body["passwords"][0]["value"]));
   EXPECT_NE(listed.body["passwords"][0]["value"], listed.body["passwords"][1]["value"]);
   auto hashes = View()->admin_password_hashes;
-  EXPECT_TRUE(auth::VerifyPassword(listed.body["passwords"][0]["value"].get<std::string>(), hashes[0]));
-  EXPECT_TRUE(auth::VerifyPassword(listed.body["passwords"][1]["value"].get<std::string>(), hashes[1]));
+  EXPECT_TRUE(
+      auth::VerifyPassword(listed.body["passwords"][0]["value"].get<std::string>(), hashes[0]));
+  EXPECT_TRUE(
+      auth::VerifyPassword(listed.body["passwords"][1]["value"].get<std::string>(), hashes[1]));
 
   Restart();
   EXPECT_EQ(Post(kReg + "/listCredentials").body, listed.body);
@@ -594,7 +650,8 @@ TEST_F(IdentityTest, AdminCredentialsSurviveRestartAndRegenerateOne) {
   EXPECT_NE(regenerated.body["passwords"][1]["value"], listed.body["passwords"][1]["value"]);
   auto now = View()->admin_password_hashes;
   EXPECT_EQ(now[0], hashes[0]);
-  EXPECT_TRUE(auth::VerifyPassword(regenerated.body["passwords"][1]["value"].get<std::string>(), now[1]));
+  EXPECT_TRUE(
+      auth::VerifyPassword(regenerated.body["passwords"][1]["value"].get<std::string>(), now[1]));
   EXPECT_EQ(Post(kReg + "/regenerateCredential", {{"name", "password3"}}).status, 400);
   Restart();
   EXPECT_EQ(Post(kReg + "/listCredentials").body, regenerated.body);
@@ -607,10 +664,14 @@ TEST_F(IdentityTest, SecretsNeverLeak) {
   User("alice@contoso.com", "Alice-Secret-Pw1");
   auto sp = ServicePrincipal("ci");
   auto secret = Graph("POST", "/v1.0/applications/" + sp[0] + "/addPassword", json::object());
-  ASSERT_EQ(Put(kReg + "/tokens/ci-token", {{"properties", {{"scopeMapId", kReg + "/scopeMaps/_repositories_pull"}}}}).status, 201);
+  ASSERT_EQ(Put(kReg + "/tokens/ci-token",
+                {{"properties", {{"scopeMapId", kReg + "/scopeMaps/_repositories_pull"}}}})
+                .status,
+            201);
   auto token = Post(kReg + "/generateCredentials", {{"tokenId", kReg + "/tokens/ci-token"}});
   auto admin = Post(kReg + "/listCredentials");
-  std::vector<std::string> secrets = {"Alice-Secret-Pw1", secret.body["secretText"],
+  std::vector<std::string> secrets = {"Alice-Secret-Pw1",
+                                      secret.body["secretText"],
                                       token.body["passwords"][0]["value"],
                                       token.body["passwords"][1]["value"],
                                       admin.body["passwords"][0]["value"],
@@ -620,9 +681,9 @@ TEST_F(IdentityTest, SecretsNeverLeak) {
                            kSub + "/providers/Microsoft.ContainerRegistry/registries"}) {
     seen += Get(path).body.dump();
   }
-  for (const std::string& path : {std::string("/v1.0/users"), std::string("/v1.0/applications"),
-                                  std::string("/v1.0/servicePrincipals"),
-                                  "/v1.0/applications/" + sp[0]}) {
+  for (const std::string& path :
+       {std::string("/v1.0/users"), std::string("/v1.0/applications"),
+        std::string("/v1.0/servicePrincipals"), "/v1.0/applications/" + sp[0]}) {
     seen += Graph("GET", path).body.dump();
   }
   auto snap = cp_->snapshot();
@@ -630,7 +691,8 @@ TEST_F(IdentityTest, SecretsNeverLeak) {
     EXPECT_EQ(key.find("#secrets"), std::string::npos) << key;
     seen += key + doc->dump();
   }
-  std::ifstream db(dir_.Join("control.db"), std::ios::binary), wal(dir_.Join("control.db-wal"), std::ios::binary);
+  std::ifstream db(dir_.Join("control.db"), std::ios::binary),
+      wal(dir_.Join("control.db-wal"), std::ios::binary);
   std::stringstream stored;
   stored << db.rdbuf() << wal.rdbuf();
   for (const auto& s : secrets) {
@@ -642,7 +704,8 @@ TEST_F(IdentityTest, SecretsNeverLeak) {
   // Rendered answers carry no hashes either.
   std::string rendered;
   for (const auto& path : {kReg, kReg + "/tokens/ci-token"}) rendered += Get(path).body.dump();
-  for (const auto& path : {"/v1.0/users", "/v1.0/applications"}) rendered += Graph("GET", path).body.dump();
+  for (const auto& path : {"/v1.0/users", "/v1.0/applications"})
+    rendered += Graph("GET", path).body.dump();
   EXPECT_EQ(rendered.find("$argon2id$"), std::string::npos);
 }
 
@@ -661,8 +724,15 @@ TEST_F(IdentityTest, SnapshotViews) {
                 .status,
             201);
   ASSERT_EQ(Assign(kReg, G(1), kAcrPush, sp[2]).status, 201);
-  ASSERT_EQ(Put(kReg + "/scopeMaps/pullers", {{"properties", {{"actions", {"repositories/a/content/read"}}}}}).status, 201);
-  ASSERT_EQ(Put(kReg + "/tokens/ci-token", {{"properties", {{"scopeMapId", kReg + "/scopeMaps/pullers"}, {"status", "disabled"}}}}).status, 201);
+  ASSERT_EQ(Put(kReg + "/scopeMaps/pullers",
+                {{"properties", {{"actions", {"repositories/a/content/read"}}}}})
+                .status,
+            201);
+  ASSERT_EQ(
+      Put(kReg + "/tokens/ci-token",
+          {{"properties", {{"scopeMapId", kReg + "/scopeMaps/pullers"}, {"status", "disabled"}}}})
+          .status,
+      201);
   auto snap = cp_->snapshot();
   ASSERT_EQ(snap->principals.size(), 3u);
   std::map<PrincipalKind, PrincipalView> by_kind;
@@ -676,7 +746,8 @@ TEST_F(IdentityTest, SnapshotViews) {
   ASSERT_EQ(by_kind[PrincipalKind::kServicePrincipal].secrets.size(), 1u);
   EXPECT_EQ(UnixSeconds(*by_kind[PrincipalKind::kServicePrincipal].secrets[0].expiry), 4070908800);
   EXPECT_EQ(by_kind[PrincipalKind::kManagedIdentity].name, "aci-id");
-  EXPECT_EQ(by_kind[PrincipalKind::kManagedIdentity].trusted_service, "Microsoft.ContainerInstance");
+  EXPECT_EQ(by_kind[PrincipalKind::kManagedIdentity].trusted_service,
+            "Microsoft.ContainerInstance");
   EXPECT_TRUE(by_kind[PrincipalKind::kManagedIdentity].secrets.empty());
   ASSERT_EQ(snap->role_assignments.size(), 1u);
   EXPECT_EQ(snap->role_assignments[0].role_name, "AcrPush");

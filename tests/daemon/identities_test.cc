@@ -31,12 +31,14 @@ class IdentitiesTest : public ::testing::Test {
   }
   json Call(const std::string& method, const std::string& path, const json& body = json::object(),
             const std::string& api_version = "2023-09-01") {
-    auto r = cp_->Handle({method, path, api_version.empty() ? std::nullopt : std::optional(api_version),
-                          body.dump(), "", ""});
+    auto r =
+        cp_->Handle({method, path, api_version.empty() ? std::nullopt : std::optional(api_version),
+                     body.dump(), "", ""});
     EXPECT_LT(r.status, 300) << method << " " << path << ": " << (r.body ? r.body->dump() : "");
     return r.body.value_or(json());
   }
-  void Assign(const std::string& scope, int n, const std::string& role_guid, const std::string& who) {
+  void Assign(const std::string& scope, int n, const std::string& role_guid,
+              const std::string& who) {
     char name[40];
     std::snprintf(name, sizeof(name), "%08d-0000-4000-8000-000000000000", n);
     Call("PUT", scope + kAuthz + "/roleAssignments/" + name,
@@ -59,11 +61,14 @@ class IdentitiesTest : public ::testing::Test {
 TEST_F(IdentitiesTest, EveryRegistryRequiresAuthenticationWithItsNetworkFacts) {
   Call("PUT", Rg("rg"), {{"location", "westus"}});
   Call("PUT", Reg("rg", "openreg"),
-       {{"location", "westus"}, {"sku", {{"name", "Standard"}}},
+       {{"location", "westus"},
+        {"sku", {{"name", "Standard"}}},
         {"properties", {{"anonymousPullEnabled", true}}}});
   Call("PUT", Reg("rg", "closedreg"),
-       {{"location", "westus"}, {"sku", {{"name", "Premium"}}},
-        {"properties", {{"publicNetworkAccess", "Disabled"}, {"networkRuleBypassOptions", "None"}}}});
+       {{"location", "westus"},
+        {"sku", {{"name", "Premium"}}},
+        {"properties",
+         {{"publicNetworkAccess", "Disabled"}, {"networkRuleBypassOptions", "None"}}}});
   auto snap = Build();
   const auth::RegistryAuth* open = snap->Registry("openreg");
   const auth::RegistryAuth* closed = snap->Registry("closedreg");
@@ -82,14 +87,19 @@ TEST_F(IdentitiesTest, EveryRegistryRequiresAuthenticationWithItsNetworkFacts) {
 TEST_F(IdentitiesTest, AdminUserAndTokens) {
   Call("PUT", Rg("rg"), {{"location", "westus"}});
   Call("PUT", Reg("rg", "myregistry"),
-       {{"location", "westus"}, {"sku", {{"name", "Premium"}}}, {"properties", {{"adminUserEnabled", true}}}});
+       {{"location", "westus"},
+        {"sku", {{"name", "Premium"}}},
+        {"properties", {{"adminUserEnabled", true}}}});
   Call("PUT", Reg("rg", "myregistry") + "/scopeMaps/samples",
-       {{"properties", {{"actions", {"repositories/samples/*/content/read", "repositories/samples/*/content/write"}}}}});
+       {{"properties",
+         {{"actions",
+           {"repositories/samples/*/content/read", "repositories/samples/*/content/write"}}}}});
   Call("PUT", Reg("rg", "myregistry") + "/tokens/ci-token",
        {{"properties", {{"scopeMapId", Reg("rg", "myregistry") + "/scopeMaps/samples"}}}});
   Call("PUT", Reg("rg", "myregistry") + "/tokens/off-token",
-       {{"properties", {{"scopeMapId", Reg("rg", "myregistry") + "/scopeMaps/_repositories_pull"},
-                        {"status", "disabled"}}}});
+       {{"properties",
+         {{"scopeMapId", Reg("rg", "myregistry") + "/scopeMaps/_repositories_pull"},
+          {"status", "disabled"}}}});
   auto creds = Call("POST", Reg("rg", "myregistry") + "/listCredentials");
   auto token_pw = Call("POST", Reg("rg", "myregistry") + "/generateCredentials",
                        {{"tokenId", Reg("rg", "myregistry") + "/tokens/ci-token"},
@@ -99,15 +109,18 @@ TEST_F(IdentitiesTest, AdminUserAndTokens) {
   const auth::RegistryAuth* r = snap->Registry("myregistry");
   ASSERT_NE(r, nullptr);
   EXPECT_TRUE(r->admin.enabled);
-  EXPECT_TRUE(auth::VerifyPassword(creds["passwords"][0]["value"].get<std::string>(), r->admin.password_hashes[0]));
-  EXPECT_TRUE(auth::VerifyPassword(creds["passwords"][1]["value"].get<std::string>(), r->admin.password_hashes[1]));
+  EXPECT_TRUE(auth::VerifyPassword(creds["passwords"][0]["value"].get<std::string>(),
+                                   r->admin.password_hashes[0]));
+  EXPECT_TRUE(auth::VerifyPassword(creds["passwords"][1]["value"].get<std::string>(),
+                                   r->admin.password_hashes[1]));
   const auth::RepositoryToken* t = snap->Token("myregistry", "ci-token");
   ASSERT_NE(t, nullptr);
   EXPECT_TRUE(t->enabled);
   EXPECT_EQ(t->scope_map, "samples");
   EXPECT_FALSE(t->passwords[0].has_value());
   ASSERT_TRUE(t->passwords[1].has_value());
-  EXPECT_TRUE(auth::VerifyPassword(token_pw["passwords"][0]["value"].get<std::string>(), t->passwords[1]->hash));
+  EXPECT_TRUE(auth::VerifyPassword(token_pw["passwords"][0]["value"].get<std::string>(),
+                                   t->passwords[1]->hash));
   EXPECT_EQ(UnixSeconds(*t->passwords[1]->expiry), 1893456000);
   auto perms = snap->TokenPermissions("myregistry", *t);
   EXPECT_EQ(perms.On("samples/app"), auth::kPull | auth::kPush);
@@ -120,29 +133,38 @@ TEST_F(IdentitiesTest, AdminUserAndTokens) {
 
 TEST_F(IdentitiesTest, PrincipalsAndRoleAssignmentsExpandToRegistriesBelowTheirScope) {
   for (const char* rg : {"rg", "rg2", "other"}) Call("PUT", Rg(rg), {{"location", "westus"}});
-  for (auto [rg, name] : {std::pair{"rg", "rega1"}, {"rg", "rega2"}, {"rg2", "regb1"}, {"other", "regc1"}}) {
+  for (auto [rg, name] :
+       {std::pair{"rg", "rega1"}, {"rg", "rega2"}, {"rg2", "regb1"}, {"other", "regc1"}}) {
     Call("PUT", Reg(rg, name), {{"location", "westus"}, {"sku", {{"name", "Premium"}}}});
   }
   auto user = Call("POST", "/v1.0/users",
-                   {{"displayName", "Alice"}, {"userPrincipalName", "alice@contoso.com"},
-                    {"passwordProfile", {{"password", "Passw0rd!"}}}}, "");
+                   {{"displayName", "Alice"},
+                    {"userPrincipalName", "alice@contoso.com"},
+                    {"passwordProfile", {{"password", "Passw0rd!"}}}},
+                   "");
   auto off = Call("POST", "/v1.0/users",
-                  {{"displayName", "Off"}, {"userPrincipalName", "off@contoso.com"}, {"accountEnabled", false},
-                   {"passwordProfile", {{"password", "Passw0rd!"}}}}, "");
+                  {{"displayName", "Off"},
+                   {"userPrincipalName", "off@contoso.com"},
+                   {"accountEnabled", false},
+                   {"passwordProfile", {{"password", "Passw0rd!"}}}},
+                  "");
   auto app = Call("POST", "/v1.0/applications", {{"displayName", "ci"}}, "");
   auto sp = Call("POST", "/v1.0/servicePrincipals", {{"appId", app["appId"]}}, "");
-  auto old_secret = Call("POST", "/v1.0/applications/" + app["id"].get<std::string>() + "/addPassword",
-                         {{"passwordCredential", {{"endDateTime", "2027-01-01T00:00:00Z"}}}}, "");
-  auto new_secret = Call("POST", "/v1.0/applications/" + app["id"].get<std::string>() + "/addPassword",
-                         json::object(), "");
-  auto mi = Call("PUT", Rg("rg") + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/aci",
-                 {{"location", "westus"},
-                  {"properties", {{"cove", {{"trustedService", "Microsoft.ContainerInstance"}}}}}});
+  auto old_secret =
+      Call("POST", "/v1.0/applications/" + app["id"].get<std::string>() + "/addPassword",
+           {{"passwordCredential", {{"endDateTime", "2027-01-01T00:00:00Z"}}}}, "");
+  auto new_secret =
+      Call("POST", "/v1.0/applications/" + app["id"].get<std::string>() + "/addPassword",
+           json::object(), "");
+  auto mi =
+      Call("PUT", Rg("rg") + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/aci",
+           {{"location", "westus"},
+            {"properties", {{"cove", {{"trustedService", "Microsoft.ContainerInstance"}}}}}});
   std::string alice = user["id"], sp_id = sp["id"], mi_id = mi["properties"]["principalId"];
-  Assign(kSub, 1, "7f951dda-4ed3-4680-a7ca-43fe172d538d", alice);           // AcrPull everywhere
-  Assign(Rg("rg"), 2, "8311e382-0749-4cb8-b61a-304f252e45ec", sp_id);       // AcrPush in rg, not rg2
+  Assign(kSub, 1, "7f951dda-4ed3-4680-a7ca-43fe172d538d", alice);      // AcrPull everywhere
+  Assign(Rg("rg"), 2, "8311e382-0749-4cb8-b61a-304f252e45ec", sp_id);  // AcrPush in rg, not rg2
   Assign(Reg("other", "regc1"), 3, "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", mi_id);  // Owner there
-  Assign(Rg("rg2"), 4, "c2f4ef07-c644-48eb-af81-4b1b4947fb11", alice);      // AcrDelete in rg2
+  Assign(Rg("rg2"), 4, "c2f4ef07-c644-48eb-af81-4b1b4947fb11", alice);  // AcrDelete in rg2
   auto snap = Build();
 
   const auth::Principal* u = snap->FindPrincipal("alice@contoso.com");
@@ -160,11 +182,14 @@ TEST_F(IdentitiesTest, PrincipalsAndRoleAssignmentsExpandToRegistriesBelowTheirS
   EXPECT_EQ(s->name, app["appId"]);
   EXPECT_EQ(s->kind, auth::PrincipalKind::kServicePrincipal);
   ASSERT_EQ(s->secrets.size(), 2u);
-  EXPECT_TRUE(auth::PrincipalPasswordMatches(*s, old_secret["secretText"].get<std::string>(), clock_.Now()));
-  EXPECT_TRUE(auth::PrincipalPasswordMatches(*s, new_secret["secretText"].get<std::string>(), clock_.Now()));
+  EXPECT_TRUE(auth::PrincipalPasswordMatches(*s, old_secret["secretText"].get<std::string>(),
+                                             clock_.Now()));
+  EXPECT_TRUE(auth::PrincipalPasswordMatches(*s, new_secret["secretText"].get<std::string>(),
+                                             clock_.Now()));
   EXPECT_FALSE(auth::PrincipalPasswordMatches(*s, "wrong", clock_.Now()));
   auto after_expiry = std::chrono::system_clock::time_point(std::chrono::seconds(1'830'000'000));
-  EXPECT_FALSE(auth::PrincipalPasswordMatches(*s, old_secret["secretText"].get<std::string>(), after_expiry));
+  EXPECT_FALSE(auth::PrincipalPasswordMatches(*s, old_secret["secretText"].get<std::string>(),
+                                              after_expiry));
 
   const auth::Principal* m = snap->PrincipalById(mi_id);
   ASSERT_NE(m, nullptr);
@@ -176,7 +201,8 @@ TEST_F(IdentitiesTest, PrincipalsAndRoleAssignmentsExpandToRegistriesBelowTheirS
     auto p = snap->RolePermissions(who, registry);
     return p ? static_cast<int>(p->On("repo")) : -1;
   };
-  for (const char* r : {"rega1", "rega2", "regc1"}) EXPECT_EQ(actions(alice, r), auth::kPull | auth::kMetadataRead) << r;
+  for (const char* r : {"rega1", "rega2", "regc1"})
+    EXPECT_EQ(actions(alice, r), auth::kPull | auth::kMetadataRead) << r;
   EXPECT_EQ(actions(alice, "regb1"), auth::kPull | auth::kMetadataRead | auth::kDelete);
   EXPECT_EQ(actions(sp_id, "rega1"), auth::kPull | auth::kPush | auth::kMetadataRead);
   EXPECT_EQ(actions(sp_id, "rega2"), auth::kPull | auth::kPush | auth::kMetadataRead);
