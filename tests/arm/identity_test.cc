@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "arm/identity_support.h"
+#include "arm/resource_path.h"
+#include "arm/state_store.h"
 #include "arm_fixture.h"
 #include "auth/password.h"
 
@@ -760,6 +762,61 @@ TEST_F(IdentityTest, SnapshotViews) {
   ASSERT_EQ(r->tokens.size(), 1u);
   EXPECT_EQ(r->tokens[0].scope_map, "pullers");
   EXPECT_FALSE(r->tokens[0].enabled);
+}
+
+}  // namespace
+}  // namespace cove::arm
+
+namespace cove::arm {
+namespace {
+
+// A control.db written before identities existed: Microsoft.ManagedIdentity was not registered
+// and registries had no admin passwords. Opening it registers the provider and makes them.
+TEST(IdentityUpgradeTest, OlderStoreGetsProvidersAndAdminPasswords) {
+  cove::testing::TempDir dir;
+  std::string db = dir.Join("control.db");
+  {
+    auto store = StateStore::Open(db);
+    ASSERT_TRUE(store) << store.error().ToString();
+    std::string sub = "/subscriptions/c0ffee00-0000-4000-8000-000000000001";
+    std::vector<std::pair<std::string, std::optional<std::string>>> rows = {
+        {sub, json{{"id", sub},
+                   {"subscriptionId", "c0ffee00-0000-4000-8000-000000000001"},
+                   {"displayName", "cove"},
+                   {"state", "Enabled"}}
+                  .dump()},
+        {sub + "/resourcegroups/rg", json{{"id", kRg},
+                                          {"name", "rg"},
+                                          {"location", "westus"},
+                                          {"type", "Microsoft.Resources/resourceGroups"}}
+                                         .dump()},
+        {Lower(kReg), json{{"id", kReg},
+                           {"name", "myregistry"},
+                           {"type", "Microsoft.ContainerRegistry/registries"},
+                           {"location", "westus"},
+                           {"sku", {{"name", "Premium"}}},
+                           {"properties", {{"adminUserEnabled", true}}}}
+                          .dump()}};
+    for (const char* ns : {"microsoft.network", "microsoft.containerregistry",
+                           "microsoft.authorization", "microsoft.compute"}) {
+      rows.push_back({sub + "/providers/" + ns,
+                      json{{"namespace", ns}, {"registrationState", "Registered"}}.dump()});
+    }
+    ASSERT_TRUE((*store)->Apply(rows));
+  }
+  ControlPlaneOptions options;
+  options.fast_password_hashing = true;
+  auto cp = ControlPlane::Open(db, options);
+  ASSERT_TRUE(cp) << cp.error().ToString();
+  auto provider =
+      (*cp)->Handle({"GET", kSub + "/providers/Microsoft.ManagedIdentity", "1", "", "", ""});
+  EXPECT_EQ(provider.body.value()["registrationState"], "Registered");
+  auto listed = (*cp)->Handle({"POST", kReg + "/listCredentials", "1", "", "", ""});
+  ASSERT_EQ(listed.status, 200) << listed.body->dump();
+  const auto* view = (*cp)->snapshot()->FindRegistry("myregistry");
+  ASSERT_NE(view, nullptr);
+  EXPECT_TRUE(auth::VerifyPassword((*listed.body)["passwords"][0]["value"].get<std::string>(),
+                                   view->admin_password_hashes[0]));
 }
 
 }  // namespace
