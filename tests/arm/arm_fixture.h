@@ -42,6 +42,7 @@ class ArmFixture : public ::testing::Test {
     ControlPlaneOptions options;
     uint64_t seed = 42;
     options.random = [seed]() mutable { return seed = seed * 6364136223846793005ULL + 1442695040888963407ULL; };
+    options.fast_password_hashing = true;
     auto cp = ControlPlane::Open(dir_.Join("control.db"), options);
     ASSERT_TRUE(cp) << cp.error().ToString();
     cp_ = std::move(*cp);
