@@ -103,8 +103,10 @@ TEST(LoginFileTest, RoundTripsAndRemoves) {
   EXPECT_EQ((*back)->user_type, "user");
   EXPECT_EQ((*back)->access_token, "a.b.c");
   EXPECT_EQ((*back)->expires_on, 1700000000);
-  EXPECT_EQ(RemoveLogin(path), Result<bool>(true));
-  EXPECT_EQ(RemoveLogin(path), Result<bool>(false));
+  auto removed = RemoveLogin(path);
+  EXPECT_TRUE(removed && *removed);
+  removed = RemoveLogin(path);
+  EXPECT_TRUE(removed && !*removed);
   std::ofstream(path) << "[]";
   EXPECT_FALSE(ReadLogin(path));
 }
@@ -207,7 +209,7 @@ TEST_F(IdentityArgsTest, EveryNewCommandHasHelp) {
         << joined << "\n"
         << r.out;
   }
-  for (const std::vector<std::string> g : {std::vector<std::string>{"ad"}, {"ad", "user"},
+  for (const std::vector<std::string>& g : {std::vector<std::string>{"ad"}, {"ad", "user"},
                                            {"ad", "sp"}, {"role"}, {"identity"},
                                            {"acr", "token"}, {"acr", "scope-map"}}) {
     EXPECT_EQ(cove_(g).code, 0);
