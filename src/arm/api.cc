@@ -28,10 +28,12 @@ http::ExchangePtr ArmApi::Start(http::Request request) {
   auto api_version = request.QueryParam("api-version");
   std::string if_match(request.headers.Get("If-Match").value_or(""));
   std::string if_none_match(request.headers.Get("If-None-Match").value_or(""));
+  std::string filter = request.QueryParam("$filter").value_or("");
   return http::Buffer(kMaxBody, std::move(too_large),
-                      [this, method, path, api_version, if_match, if_none_match](std::string body) {
+                      [this, method, path, api_version, if_match, if_none_match,
+                       filter](std::string body) {
                         ArmRequest r{method, path, api_version, std::move(body), if_match,
-                                     if_none_match};
+                                     if_none_match, filter};
                         ArmResponse answer = control_plane_.Handle(r);
                         return JsonResponse(answer.status, answer.body, method == "HEAD");
                       });

@@ -27,7 +27,17 @@
 //   {rg}/providers/Microsoft.Network/privateDnsZones/{zone}[/A/{n}|/CNAME/{n}|/virtualNetworkLinks/{l}]
 //       .../privateDnsZones/{zone}/ALL (or /recordsets) lists A and CNAME sets together
 //   {rg}/providers/Microsoft.ContainerRegistry/registries/{r}[/replications/{region}|
-//       /privateEndpointConnections/{c}|/privateLinkResources[/registry]]
+//       /privateEndpointConnections/{c}|/privateLinkResources[/registry]|/scopeMaps/{m}|
+//       /tokens/{t}]
+//   {rg}/providers/Microsoft.ContainerRegistry/registries/{r}/listCredentials|
+//       regenerateCredential|generateCredentials                                       POST
+//   {rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}
+//   {scope}/providers/Microsoft.Authorization/roleAssignments[/{guid}][?$filter=principalId eq '<id>']
+//   {scope}/providers/Microsoft.Authorization/roleDefinitions[/{guid}][?$filter=roleName eq '<n>']
+//       {scope}: /subscriptions/{sub}, a resource group, or any resource id
+//   /v1.0/users[/{id|upn}], /v1.0/applications[/{id}[/addPassword|/removePassword]],
+//   /v1.0/servicePrincipals[/{id}]   Microsoft Graph-shaped directory (arm/directory.h): no
+//       api-version, Graph's error bodies
 //
 // Thread-safety: Start() may be called from any server thread; the ControlPlane serialises
 // writes.

@@ -1,8 +1,11 @@
 #include "arm/control_plane.h"
 
+#include <filesystem>
 #include <random>
 
+#include "arm/directory.h"
 #include "arm/engine.h"
+#include "arm/identity_support.h"
 #include "arm/state_store.h"
 
 namespace cove::arm {
@@ -10,6 +13,33 @@ namespace cove::arm {
 Json ErrorBody(const std::string& code, const std::string& message) {
   return Json{{"error", {{"code", code}, {"message", message}}}};
 }
+
+Json GraphErrorBody(const std::string& code, const std::string& message, const std::string& date,
+                    const std::string& request_id) {
+  return Json{{"error",
+               {{"code", code},
+                {"message", message},
+                {"innerError",
+                 {{"date", date}, {"request-id", request_id}, {"client-request-id", request_id}}}}}};
+}
+
+namespace {
+
+// What readers may see: every document but the sealed secrets.
+Documents Public(const Documents& all) {
+  Documents out;
+  constexpr std::string_view kSecrets = "/#secrets";
+  for (const auto& [key, doc] : all) {
+    if (key.size() >= kSecrets.size() &&
+        key.compare(key.size() - kSecrets.size(), kSecrets.size(), kSecrets) == 0) {
+      continue;
+    }
+    out.emplace_hint(out.end(), key, doc);
+  }
+  return out;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(const std::string& db_path,
                                                          ControlPlaneOptions options) {
@@ -23,6 +53,12 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(const std::string& db_p
     };
   }
   cp->options_ = std::move(options);
+  std::string key_path;
+  if (db_path != ":memory:" && !db_path.empty()) {
+    auto dir = std::filesystem::path(db_path).parent_path();
+    key_path = ((dir.empty() ? std::filesystem::path(".") : dir) / "keys" / "credentials.key").string();
+  }
+  cp->secrets_ = std::make_unique<SecretBox>(key_path);
   COVE_ASSIGN_OR_RETURN(cp->store_, StateStore::Open(db_path));
   COVE_ASSIGN_OR_RETURN(auto rows, cp->store_->LoadAll());
   Documents docs;
@@ -34,10 +70,12 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(const std::string& db_p
     docs.emplace(key, std::make_shared<const Json>(std::move(doc)));
   }
   Txn txn(std::move(docs));
-  Engine engine(txn, cp->options_);
-  engine.Bootstrap();
+  Engine engine(txn, cp->options_, cp->secrets_.get());
+  auto booted = engine.Bootstrap();
+  if (!booted) return Fail(Code::kIOError, db_path + ": " + booted.error().message);
   COVE_RETURN_IF_ERROR(cp->store_->Apply(txn.Changes()));
-  cp->snapshot_ = BuildSnapshot(1, cp->options_.dns_suffix, txn.documents());
+  cp->committed_ = txn.documents();
+  cp->snapshot_ = BuildSnapshot(1, cp->options_.dns_suffix, Public(cp->committed_));
   return cp;
 }
 
@@ -64,7 +102,7 @@ void ControlPlane::Publish(Documents documents) {
   SnapshotPtr next;
   {
     std::lock_guard lock(snapshot_mu_);
-    next = BuildSnapshot(snapshot_->version + 1, options_.dns_suffix, std::move(documents));
+    next = BuildSnapshot(snapshot_->version + 1, options_.dns_suffix, Public(documents));
     snapshot_ = next;
   }
   std::lock_guard lock(subscribers_mu_);
@@ -72,34 +110,44 @@ void ControlPlane::Publish(Documents documents) {
 }
 
 ArmResponse ControlPlane::Handle(const ArmRequest& request) {
-  auto dispatch = [](Engine& engine, const ArmRequest& r) -> ArmResult<ArmResponse> {
+  // Microsoft Graph paths (/v1.0/...) go to the directory: no api-version, Graph's errors.
+  const bool graph = IsGraphPath(request.path);
+  auto dispatch = [&](Txn& txn, SecretBox* secrets) -> ArmResult<ArmResponse> {
     try {
-      return engine.Dispatch(r);
+      if (graph) return Directory(txn, options_).Dispatch(request);
+      return Engine(txn, options_, secrets).Dispatch(request);
     } catch (const std::exception& e) {  // nlohmann::json type errors: a bug, never a crash
-      return ArmFail(500, "InternalServerError", std::string("internal error: ") + e.what());
+      return ArmFail(500, "InternalServerError",
+                     std::string("internal error: ") + e.what());
     }
   };
-  auto answer = [](ArmResult<ArmResponse> result) {
+  auto answer = [&](ArmResult<ArmResponse> result) {
     if (result) return std::move(*result);
-    return ArmResponse{result.error().status, ErrorBody(result.error().code, result.error().message)};
+    const ArmError& e = result.error();
+    if (graph) {
+      SystemClock system;
+      const Clock& clock = options_.clock ? *options_.clock : static_cast<const Clock&>(system);
+      return ArmResponse{e.status, GraphErrorBody(e.code, e.message, FormatGraphTime(clock.Now()),
+                                                  RandomGuid(options_))};
+    }
+    return ArmResponse{e.status, ErrorBody(e.code, e.message)};
   };
   if (request.method == "GET" || request.method == "HEAD") {
     SnapshotPtr snap = snapshot();
     Txn txn(snap->documents);
-    Engine engine(txn, options_);
-    return answer(dispatch(engine, request));
+    return answer(dispatch(txn, nullptr));
   }
   std::lock_guard lock(write_mu_);
-  Txn txn(snapshot()->documents);
-  Engine engine(txn, options_);
-  ArmResult<ArmResponse> result = dispatch(engine, request);
+  Txn txn(committed_);
+  ArmResult<ArmResponse> result = dispatch(txn, secrets_.get());
   if (!result || !txn.changed()) return answer(std::move(result));
   auto stored = store_->Apply(txn.Changes());
   if (!stored) {
-    return ArmResponse{500, ErrorBody("InternalServerError",
-                                      "the change could not be persisted: " + stored.error().message)};
+    return answer(ArmFail(500, "InternalServerError",
+                          "the change could not be persisted: " + stored.error().message));
   }
-  Publish(txn.documents());
+  committed_ = txn.documents();
+  Publish(committed_);
   return answer(std::move(result));
 }
 

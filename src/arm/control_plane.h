@@ -6,8 +6,21 @@
 // virtualNetworks (+subnets, virtualNetworkPeerings), networkSecurityGroups (+securityRules),
 // networkInterfaces (made by private endpoints), privateEndpoints (+privateDnsZoneGroups),
 // privateDnsZones (+A, CNAME, virtualNetworkLinks); Microsoft.ContainerRegistry registries
-// (+replications, privateEndpointConnections, privateLinkResources). Bodies, ids, status codes
-// and error bodies are Azure's; see the report in the module's README section for the list.
+// (+replications, privateEndpointConnections, privateLinkResources, scopeMaps, tokens,
+// listCredentials / regenerateCredential / generateCredentials); Microsoft.ManagedIdentity
+// userAssignedIdentities; Microsoft.Authorization roleAssignments (any scope) and the built-in
+// roleDefinitions; and a Microsoft Graph-shaped directory (/v1.0/users, applications,
+// servicePrincipals; arm/directory.h). Bodies, ids, status codes and error bodies are Azure's;
+// see the report in the module's README section for the list.
+//
+// Identity decisions (issue 5): the ARM listener is loopback-only and trusts its caller as the
+// subscription's owner (no control-plane authentication); identity matters on the registry's
+// data plane. Tenant id c0ffee00-0000-4000-8000-0000000000ff. User, service-principal and token
+// passwords are stored only as Argon2id hashes and shown once, when made. The admin user's two
+// passwords must be readable again (listCredentials), so they are also stored sealed with
+// libsodium's secretbox under a key in <data>/keys/credentials.key (arm/identity_support.h).
+// Sealed values live in documents whose key ends in "/#secrets"; they never reach a Snapshot
+// (which carries hashes only) or a rendered answer.
 //
 // Every write runs against a private copy of the state; if any rule refuses it, nothing
 // changes. A successful write is persisted in one SQLite transaction (arm/state_store.h), then
@@ -44,6 +57,7 @@ struct ArmRequest {
   std::string body;
   std::string if_match;       // If-Match header ("" when absent)
   std::string if_none_match;  // If-None-Match header
+  std::string filter;         // the $filter query parameter, decoded ("" when absent)
 };
 
 struct ArmResponse {
@@ -57,15 +71,20 @@ struct ControlPlaneOptions {
   std::function<uint64_t()> random;
   // Time for creationDate fields; the system clock when null. Must outlive the control plane.
   const Clock* clock = nullptr;
+  // Tests only: Argon2id hashes at libsodium's minimum cost (they verify the same way).
+  bool fast_password_hashing = false;
 };
 
 class StateStore;
 class Engine;
+class SecretBox;
 
 class ControlPlane {
  public:
   // Opens the store at `db_path` (":memory:" for tests that do not restart), loads every
-  // document, and creates the default subscription on first start.
+  // document, and creates the default subscription on first start. The key that encrypts
+  // the admin users' passwords is <dir of db_path>/keys/credentials.key (made on first use);
+  // a ":memory:" control plane keeps a random one in memory.
   static Result<std::unique_ptr<ControlPlane>> Open(const std::string& db_path,
                                                     ControlPlaneOptions options = {});
   ~ControlPlane();
@@ -87,6 +106,8 @@ class ControlPlane {
 
   ControlPlaneOptions options_;
   std::unique_ptr<StateStore> store_;
+  std::unique_ptr<SecretBox> secrets_;  // used under write_mu_
+  Documents committed_;  // every document, sealed secrets included; guarded by write_mu_
   std::mutex write_mu_;  // one writer at a time
   mutable std::mutex snapshot_mu_;  // guards the pointer only
   SnapshotPtr snapshot_;
@@ -97,5 +118,8 @@ class ControlPlane {
 
 // The Azure error body {"error":{"code":...,"message":...}}.
 Json ErrorBody(const std::string& code, const std::string& message);
+// Microsoft Graph's: the same plus "innerError": {"date", "request-id", "client-request-id"}.
+Json GraphErrorBody(const std::string& code, const std::string& message, const std::string& date,
+                    const std::string& request_id);
 
 }  // namespace cove::arm

@@ -3,6 +3,9 @@
 #include <cctype>
 #include <cstdio>
 
+#include "arm/identity_support.h"
+#include "common/percent.h"
+
 namespace cove::arm {
 namespace {
 
@@ -42,12 +45,19 @@ const std::map<std::string, TypeInfo>& Types() {
        {"Microsoft.ContainerRegistry/registries/privateEndpointConnections", false}},
       {"microsoft.containerregistry/registries/privatelinkresources",
        {"Microsoft.ContainerRegistry/registries/privateLinkResources", false}},
+      {"microsoft.containerregistry/registries/scopemaps",
+       {"Microsoft.ContainerRegistry/registries/scopeMaps", false}},
+      {"microsoft.containerregistry/registries/tokens",
+       {"Microsoft.ContainerRegistry/registries/tokens", false}},
+      {"microsoft.managedidentity/userassignedidentities",
+       {"Microsoft.ManagedIdentity/userAssignedIdentities", true}},
   };
   return *types;
 }
 
 const char* kNamespaces[] = {"Microsoft.Network", "Microsoft.ContainerRegistry",
-                             "Microsoft.Authorization", "Microsoft.Compute"};
+                             "Microsoft.Authorization", "Microsoft.Compute",
+                             "Microsoft.ManagedIdentity"};
 
 std::string CanonicalNamespace(std::string_view ns) {
   for (const char* n : kNamespaces) {
@@ -59,16 +69,6 @@ std::string CanonicalNamespace(std::string_view ns) {
 // The segment of a canonical type after its last '/'.
 std::string TypeSegment(const std::string& canonical) {
   return canonical.substr(canonical.rfind('/') + 1);
-}
-
-bool IsGuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash != (s[i] == '-')) return false;
-    if (!dash && !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
-  }
-  return true;
 }
 
 bool IsValidResourceGroupName(std::string_view n) {
@@ -314,10 +314,28 @@ ArmResult<std::string> Body::RefId(const char* key) const {
 
 // ---------------------------------------------------------------- engine: setup
 
-void Engine::Bootstrap() {
+ArmStatus Engine::Bootstrap() {
   std::string sub = kDefaultSubscription;
   std::string key = "/subscriptions/" + sub;
-  if (txn_.Get(key) != nullptr) return;
+  if (txn_.Get(key) != nullptr) {
+    // A store made by an older coved: providers added since then start registered, and
+    // registries get the admin passwords they have had from creation since.
+    for (const char* ns : kNamespaces) {
+      std::string pk = key + "/providers/" + Lower(ns);
+      if (txn_.Get(pk) != nullptr) continue;
+      txn_.Put(pk, Json{{"id", key + "/providers/" + ns},
+                        {"namespace", ns},
+                        {"registrationState", "Registered"}});
+    }
+    std::vector<std::string> registries;
+    for (const auto& [k, d] : txn_.documents()) {
+      if (Lower(d->value("type", "")) == "microsoft.containerregistry/registries") {
+        registries.push_back(k);
+      }
+    }
+    for (const auto& k : registries) ARM_TRY(EnsureAdminCredentials(k));
+    return {};
+  }
   txn_.Put(key, Json{{"id", key},
                      {"subscriptionId", sub},
                      {"displayName", "cove"},
@@ -329,10 +347,30 @@ void Engine::Bootstrap() {
                   {"namespace", ns},
                   {"registrationState", "Registered"}});
   }
+  return {};
 }
 
-std::string Engine::Guid() {
-  uint64_t a = options_.random(), b = options_.random();
+std::string Engine::Guid() { return RandomGuid(options_); }
+
+Clock::TimePoint NowFrom(const ControlPlaneOptions& options) {
+  if (options.clock != nullptr) return options.clock->Now();
+  return SystemClock().Now();
+}
+
+ArmError ResourceNotFound(const ArmPath& p) {
+  std::string what = CanonicalNamespace(p.provider);
+  if (what.empty()) what = p.provider;
+  for (size_t i = 0; i < p.types.size() && i < p.names.size(); ++i) {
+    what += "/" + p.types[i] + "/" + p.names[i];
+  }
+  return ArmError{404, "ResourceNotFound",
+                  "The Resource '" + what + "' under resource group '" + p.resource_group +
+                      "' was not found. For more details please go to "
+                      "https://aka.ms/ARMResourceNotFoundFix"};
+}
+
+std::string RandomGuid(const ControlPlaneOptions& options) {
+  uint64_t a = options.random(), b = options.random();
   a = (a & 0xffffffffffff0fffULL) | 0x4000ULL;          // version 4
   b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant
   char buf[40];
@@ -427,6 +465,34 @@ ArmResult<ArmResponse> Engine::Dispatch(const ArmRequest& r) {
     return ArmFail(400, "MissingApiVersionParameter",
                    "The api-version query parameter (?api-version=) is required for all "
                    "requests.");
+  }
+  // Extension resources at any scope: {scope}/providers/Microsoft.Authorization/...
+  {
+    std::vector<std::string> raw;
+    for (size_t start = 1; start <= r.path.size();) {
+      size_t slash = r.path.find('/', start);
+      if (slash == std::string::npos) slash = r.path.size();
+      raw.push_back(r.path.substr(start, slash - start));
+      start = slash + 1;
+    }
+    for (size_t i = 0; i + 1 < raw.size(); ++i) {
+      if (!EqualsIgnoreCase(raw[i], "providers")) continue;
+      auto ns = PercentDecode(raw[i + 1], false);
+      if (!ns || !EqualsIgnoreCase(*ns, "Microsoft.Authorization")) continue;
+      std::string scope;
+      for (size_t j = 0; j < i; ++j) scope += "/" + raw[j];
+      std::vector<std::string> rest;
+      for (size_t j = i + 2; j < raw.size(); ++j) {
+        auto seg = PercentDecode(raw[j], false);
+        if (!seg || seg->empty()) {
+          return ArmFail(400, "InvalidRequestUri",
+                         "The request URI '" + r.path + "' is not valid: bad segment.");
+        }
+        rest.push_back(*seg);
+      }
+      if (rest.empty()) break;  // the provider itself: the usual routes
+      return Authorization(r, scope, rest);
+    }
   }
   auto parsed = ParseArmPath(r.path);
   if (!parsed) {
@@ -674,15 +740,12 @@ ArmResult<ArmResponse> Engine::Resource(const ArmRequest& r, const ArmPath& p) {
     if (r.method != "GET") return ArmFail(405, "MethodNotAllowed", "privateLinkResources are read-only.");
     return PrivateLinkResources(p, true);
   }
+  if (type == "microsoft.containerregistry/registries/scopemaps" &&
+      IsSystemScopeMapName(p.names.back())) {
+    return SystemScopeMap(r, p);
+  }
   const Json* existing = txn_.Get(key);
-  auto not_found = [&] {
-    std::string what = CanonicalNamespace(p.provider);
-    for (size_t i = 0; i < p.types.size(); ++i) what += "/" + p.types[i] + "/" + p.names[i];
-    return ArmFail(404, "ResourceNotFound",
-                   "The Resource '" + what + "' under resource group '" + p.resource_group +
-                       "' was not found. For more details please go to "
-                       "https://aka.ms/ARMResourceNotFoundFix");
-  };
+  auto not_found = [&] { return tl::unexpected(ResourceNotFound(p)); };
   if (r.method == "GET" || r.method == "HEAD") {
     if (existing == nullptr) return not_found();
     if (r.method == "HEAD") return ArmResponse{200, std::nullopt};
@@ -764,6 +827,9 @@ ArmStatus Engine::PutResource(const ArmPath& p, const Json& body, const Json* ex
     return PutUserNic(p, body, existing);
   }
   if (t == "microsoft.compute/virtualmachines") return PutVm(p, body, existing);
+  if (t == "microsoft.managedidentity/userassignedidentities") return PutIdentity(p, body, existing);
+  if (t == "microsoft.containerregistry/registries/scopemaps") return PutScopeMap(p, body, existing);
+  if (t == "microsoft.containerregistry/registries/tokens") return PutToken(p, body, existing);
   return ArmFail(405, "MethodNotAllowed", "This resource type cannot be written.");
 }
 
@@ -782,6 +848,8 @@ ArmStatus Engine::DeleteResource(const std::string& key) {
     return DeleteConnection(key);
   }
   if (t == "microsoft.compute/virtualmachines") return DeleteVm(key);
+  if (t == "microsoft.managedidentity/userassignedidentities") return DeleteIdentity(key);
+  if (t == "microsoft.containerregistry/registries/scopemaps") return DeleteScopeMap(key);
   if (t == "microsoft.network/networkinterfaces" && doc->contains("properties") &&
       (*doc)["properties"].contains("virtualMachine")) {
     return ArmFail(400, "NicInUse", "Network interface " + doc->value("id", "") +
@@ -808,7 +876,8 @@ ArmStatus Engine::DeleteResourceGroup(const std::string& rg_key) {
                          "microsoft.network/privatednszones",
                          "microsoft.network/networkinterfaces",
                          "microsoft.network/virtualnetworks",
-                         "microsoft.network/networksecuritygroups"};
+                         "microsoft.network/networksecuritygroups",
+                         "microsoft.managedidentity/userassignedidentities"};
   for (const char* type : order) {
     std::string prefix = rg_key + "/providers/" + type + "/";
     for (const auto& k : txn_.KeysWithPrefix(prefix)) {
@@ -835,6 +904,11 @@ ArmResult<ArmResponse> Engine::Collection(const ArmRequest& r, const ArmPath& p)
     if (target.types.empty() || txn_.Get(target.Key()) == nullptr) {
       return ArmFail(404, "ResourceNotFound",
                      "The resource for action '" + p.types.back() + "' was not found.");
+    }
+    if (target.TypeKey() == "microsoft.containerregistry/registries" &&
+        (action == "listcredentials" || action == "regeneratecredential" ||
+         action == "generatecredentials")) {
+      return RegistryAction(target, action, r.body);
     }
     return ArmFail(404, "InvalidResourceType",
                    "The action '" + p.types.back() + "' is not supported by cove on this "
@@ -866,6 +940,7 @@ ArmResult<ArmResponse> Engine::Collection(const ArmRequest& r, const ArmPath& p)
   }
   std::string segment = Lower(p.types.back());
   if (p.types.size() == 1) parent += "/providers/" + Lower(p.provider);
+  if (type == "microsoft.containerregistry/registries/scopemaps") value = SystemScopeMaps(parent);
   for (const auto& k : txn_.Children(parent, segment)) value.push_back(Render(k));
   return Ok200(Json{{"value", value}});
 }

@@ -99,13 +99,19 @@ class Body {
   std::string where_;
 };
 
+class SecretBox;
+
 class Engine {
  public:
-  Engine(Txn& txn, const ControlPlaneOptions& options) : txn_(txn), options_(options) {}
+  // `secrets` seals and opens the admin users' passwords; null for read-only requests (an
+  // action that needs it then fails with 500).
+  Engine(Txn& txn, const ControlPlaneOptions& options, SecretBox* secrets = nullptr)
+      : txn_(txn), options_(options), secrets_(secrets) {}
   ArmResult<ArmResponse> Dispatch(const ArmRequest& request);
 
-  // The first subscription on a fresh store.
-  void Bootstrap();
+  // The first subscription on a fresh store; providers registered since an older coved made
+  // it; admin passwords for registries made before they existed.
+  ArmStatus Bootstrap();
 
  private:
   // --- generic flows (engine.cc)
@@ -184,9 +190,55 @@ class Engine {
   Json RenderZone(const Json& doc) const;
   Json RenderRecordSet(const Json& doc) const;
 
+  // --- identities: userAssignedIdentities, role assignments and definitions (identities.cc)
+  // `scope` is the raw path before "/providers/Microsoft.Authorization", `rest` the decoded
+  // segments after it.
+  ArmResult<ArmResponse> Authorization(const ArmRequest& r, const std::string& scope,
+                                       const std::vector<std::string>& rest);
+  ArmResult<ArmResponse> RoleAssignments(const ArmRequest& r, const std::string& scope_id,
+                                         const std::vector<std::string>& rest);
+  ArmResult<ArmResponse> RoleDefinitions(const ArmRequest& r, const std::string& scope_id,
+                                         const std::vector<std::string>& rest);
+  // The canonical id of an existing scope ("" for the tenant root); 404 as ARM answers.
+  ArmResult<std::string> ScopeId(const std::string& scope);
+  ArmStatus PutIdentity(const ArmPath& p, const Json& body, const Json* existing);
+  ArmStatus DeleteIdentity(const std::string& key);
+
+  // --- registry credentials, scope maps and tokens (registry_auth.cc)
+  // Makes the admin user's two passwords if the registry has none yet.
+  ArmStatus EnsureAdminCredentials(const std::string& registry_key);
+  ArmResult<ArmResponse> RegistryAction(const ArmPath& registry, const std::string& action,
+                                        const std::string& body);
+  ArmResult<ArmResponse> SystemScopeMap(const ArmRequest& r, const ArmPath& p);
+  // The three SystemDefined maps of a registry, rendered.
+  Json SystemScopeMaps(const std::string& registry_key) const;
+  ArmStatus PutScopeMap(const ArmPath& p, const Json& body, const Json* existing);
+  ArmStatus DeleteScopeMap(const std::string& key);
+  ArmStatus PutToken(const ArmPath& p, const Json& body, const Json* existing);
+
   Txn& txn_;
   const ControlPlaneOptions& options_;
+  SecretBox* secrets_;
 };
+
+// A random (version 4) GUID from options.random.
+std::string RandomGuid(const ControlPlaneOptions& options);
+// "Now" from options.clock (the system clock when null).
+Clock::TimePoint NowFrom(const ControlPlaneOptions& options);
+// The 404 ResourceNotFound that ARM answers for a missing resource.
+ArmError ResourceNotFound(const ArmPath& p);
+
+// Who a principal id (an object id) names in the directory: a user, a service principal, or a
+// managed identity's principalId. type is ARM's principalType (User | ServicePrincipal).
+struct PrincipalRef {
+  std::string id;
+  std::string type;
+};
+std::optional<PrincipalRef> FindPrincipal(const Txn& txn, std::string_view object_id);
+// Deletes every role assignment of `principal_id` (at any scope).
+void DeleteRoleAssignmentsOf(Txn& txn, std::string_view principal_id);
+// True for _repositories_admin, _repositories_pull, _repositories_push (any casing).
+bool IsSystemScopeMapName(std::string_view name);
 
 // Shared helpers.
 std::string NormalizeLocation(std::string_view location);

@@ -208,7 +208,7 @@ ArmStatus Engine::PutRegistry(const ArmPath& p, const Json& body, const Json* ex
   dp["status"] = {{"displayStatus", "Ready"}};
   for (const char* f : {"privateEndpointConnections", "dataEndpointHostNames"}) dp.erase(f);
   txn_.Put(key, doc);
-  return {};
+  return EnsureAdminCredentials(key);
 }
 
 ArmStatus Engine::PutReplication(const ArmPath& p, const Json& body, const Json* existing) {

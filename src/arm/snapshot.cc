@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "arm/identity_support.h"
 #include "arm/resource_path.h"
 
 namespace cove::arm {
@@ -25,6 +26,31 @@ std::string TypeOf(const Json& doc) { return Lower(Str(doc, "type")); }
 std::string ParentKey(const std::string& key) {
   std::string out = key.substr(0, key.rfind('/'));
   return out.substr(0, out.rfind('/'));
+}
+
+std::optional<Clock::TimePoint> Expiry(const Json& stored) {
+  if (!stored.is_object() || !stored.contains("expiry") || !stored["expiry"].is_number_integer()) {
+    return std::nullopt;
+  }
+  return Clock::TimePoint(std::chrono::seconds(stored["expiry"].get<int64_t>()));
+}
+
+// name → {hash, expiry?} as stored under "_cove" → views.
+std::vector<SecretView> Secrets(const Json& stored) {
+  std::vector<SecretView> out;
+  if (!stored.is_object()) return out;
+  for (const auto& [name, s] : stored.items()) {
+    out.push_back({name, Str(s, "hash"), Expiry(s)});
+  }
+  return out;
+}
+
+const Json& Cove(const Json& doc, const char* field) {
+  static const Json* empty = new Json(Json::object());
+  if (!doc.contains("_cove") || !doc["_cove"].is_object() || !doc["_cove"].contains(field)) {
+    return *empty;
+  }
+  return doc["_cove"][field];
 }
 
 struct Children {
@@ -102,7 +128,71 @@ SnapshotPtr BuildSnapshot(uint64_t version, std::string dns_suffix, Documents do
       r.bypass_azure_services = props.value("networkRuleBypassOptions", "AzureServices") == "AzureServices";
       r.admin_user_enabled = props.value("adminUserEnabled", false);
       r.anonymous_pull_enabled = props.value("anonymousPullEnabled", false);
+      const Json& admin = Cove(doc, "admin");
+      r.admin_password_hashes = {Str(admin, "password"), Str(admin, "password2")};
+      for (const auto& m : SystemScopeMapDefs()) {
+        ScopeMapView v{m.name, true, {}};
+        for (const char* a : m.actions) v.actions.push_back(a);
+        r.scope_maps.push_back(std::move(v));
+      }
+      for (const Json* m : children(key, "scopemaps")) {
+        r.scope_maps.push_back(
+            {Str(*m, "name"), false, Strings((*m)["properties"].value("actions", Json::array()))});
+      }
+      for (const Json* t : children(key, "tokens")) {
+        TokenView v;
+        v.name = Str(*t, "name");
+        v.enabled = Str((*t)["properties"], "status") != "disabled";
+        std::string map_id = Str((*t)["properties"], "scopeMapId");
+        v.scope_map = map_id.substr(map_id.rfind('/') + 1);
+        v.passwords = Secrets(Cove(*t, "passwords"));
+        r.tokens.push_back(std::move(v));
+      }
       s->registries.push_back(std::move(r));
+    } else if (type == "microsoft.managedidentity/userassignedidentities") {
+      PrincipalView p;
+      p.kind = PrincipalKind::kManagedIdentity;
+      p.id = Str(props, "principalId");
+      p.name = Str(doc, "name");
+      p.app_id = Str(props, "clientId");
+      p.resource_id = Str(doc, "id");
+      if (props.contains("cove")) p.trusted_service = Str(props["cove"], "trustedService");
+      s->principals.push_back(std::move(p));
+    } else if (type == "microsoft.authorization/roleassignments") {
+      RoleAssignmentView a;
+      a.id = Str(doc, "id");
+      a.name = Str(doc, "name");
+      a.principal_id = Str(props, "principalId");
+      a.principal_type = Str(props, "principalType");
+      a.role_definition_id = Str(props, "roleDefinitionId");
+      auto guid = RoleDefinitionGuid(a.role_definition_id);
+      const BuiltInRole* role = guid ? FindRoleByGuid(*guid) : nullptr;
+      a.role_name = role ? role->name : "";
+      a.scope = Str(props, "scope");
+      s->role_assignments.push_back(std::move(a));
+    } else if (key.starts_with("#directory/users/")) {
+      PrincipalView p;
+      p.kind = PrincipalKind::kUser;
+      p.id = Str(doc, "id");
+      p.name = Str(doc, "userPrincipalName");
+      p.enabled = doc.value("accountEnabled", true);
+      p.secrets.push_back(
+          {"password", doc.contains("_cove") ? Str(doc["_cove"], "passwordHash") : "", std::nullopt});
+      s->principals.push_back(std::move(p));
+    } else if (key.starts_with("#directory/serviceprincipals/")) {
+      PrincipalView p;
+      p.kind = PrincipalKind::kServicePrincipal;
+      p.id = Str(doc, "id");
+      p.name = Str(doc, "displayName");
+      p.app_id = Str(doc, "appId");
+      p.enabled = doc.value("accountEnabled", true);
+      for (auto it = s->documents.lower_bound("#directory/applications/");
+           it != s->documents.end() && it->first.starts_with("#directory/applications/"); ++it) {
+        if (EqualsIgnoreCase(Str(*it->second, "appId"), p.app_id)) {
+          p.secrets = Secrets(Cove(*it->second, "secrets"));
+        }
+      }
+      s->principals.push_back(std::move(p));
     } else if (type == "microsoft.network/privateendpoints") {
       PrivateEndpointView pe;
       pe.id = Str(doc, "id");

@@ -4,11 +4,14 @@
 // The control plane builds a new Snapshot after each successful write and swaps it in; a
 // reader keeps the shared_ptr it loaded for as long as it likes and never blocks a writer.
 // `documents` holds the stored JSON of every resource by lowercased path key (the same
-// documents the REST API renders); the vectors below are derived from it.
+// documents the REST API renders); the vectors below are derived from it. Secrets appear only
+// as Argon2id hashes (under "_cove" in documents, and in the views); the sealed admin passwords
+// never reach a snapshot.
 //
 // Thread-safety: immutable; share freely.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -18,6 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
+
 namespace cove::arm {
 
 using Json = nlohmann::json;
@@ -26,6 +31,28 @@ using Documents = std::map<std::string, std::shared_ptr<const Json>>;
 struct IpRule {
   std::string value;  // "203.0.113.7" or "203.0.113.0/24"
   std::string action = "Allow";
+};
+
+// A password, client secret or token password as the data plane checks it: never its value.
+struct SecretView {
+  std::string name;  // "password1"/"password2" (tokens), a client secret's keyId, "password"
+  std::string hash;  // Argon2id (auth/password.h)
+  std::optional<Clock::TimePoint> expiry;  // none: does not expire
+};
+
+// A scope map of a registry, user-defined or one of the three SystemDefined ones.
+struct ScopeMapView {
+  std::string name;
+  bool system_defined = false;
+  std::vector<std::string> actions;  // "repositories/<repo>/content/read", ...
+};
+
+// A repository-scoped token (user name = name).
+struct TokenView {
+  std::string name;  // as created
+  bool enabled = true;
+  std::string scope_map;  // the name of a ScopeMapView of the same registry
+  std::vector<SecretView> passwords;  // password1 / password2, those that were generated
 };
 
 struct RegistryView {
@@ -45,6 +72,38 @@ struct RegistryView {
   bool bypass_azure_services = true;  // networkRuleBypassOptions == AzureServices
   bool admin_user_enabled = false;
   bool anonymous_pull_enabled = false;
+  // Argon2id hashes of the admin user's "password" and "password2" (present whether or not the
+  // admin user is enabled; "" only for a registry the control plane has not finished making).
+  std::array<std::string, 2> admin_password_hashes;
+  std::vector<ScopeMapView> scope_maps;  // the SystemDefined ones first
+  std::vector<TokenView> tokens;
+};
+
+// Who can be given a role: a directory user, a service principal, or a user-assigned managed
+// identity.
+enum class PrincipalKind { kUser, kServicePrincipal, kManagedIdentity };
+
+struct PrincipalView {
+  PrincipalKind kind = PrincipalKind::kUser;
+  std::string id;      // object id; a managed identity's principalId
+  std::string name;    // users: UPN; service principals: displayName; identities: resource name
+  std::string app_id;  // service principals: appId (their login name); identities: clientId
+  std::string resource_id;      // managed identities: the ARM id
+  std::string trusted_service;  // managed identities: properties.cove.trustedService, or ""
+  bool enabled = true;          // users: accountEnabled
+  // Users: one ("password"); service principals: their application's client secrets (by
+  // keyId, with expiries); managed identities: none.
+  std::vector<SecretView> secrets;
+};
+
+struct RoleAssignmentView {
+  std::string id;
+  std::string name;  // a GUID
+  std::string principal_id;
+  std::string principal_type;      // User | ServicePrincipal
+  std::string role_definition_id;  // /subscriptions/{sub}/providers/.../roleDefinitions/{guid}
+  std::string role_name;           // AcrPull, AcrPush, AcrDelete, Owner, Contributor, Reader
+  std::string scope;               // a subscription, resource group or resource id, as created
 };
 
 struct EndpointMember {
@@ -144,6 +203,8 @@ struct Snapshot {
   std::vector<VnetView> vnets;
   std::vector<NsgView> network_security_groups;
   std::vector<ZoneView> zones;
+  std::vector<PrincipalView> principals;
+  std::vector<RoleAssignmentView> role_assignments;
 
   const RegistryView* FindRegistry(std::string_view name) const;
   // Looks a resource document up by id (any casing); null when absent.

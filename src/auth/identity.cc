@@ -1,5 +1,7 @@
 #include "auth/identity.h"
 
+#include "auth/password.h"
+
 namespace cove::auth {
 namespace {
 
@@ -19,6 +21,19 @@ std::string_view PrincipalKindName(PrincipalKind kind) {
   return "?";
 }
 
+bool PrincipalPasswordMatches(const Principal& principal, std::string_view password,
+                              Clock::TimePoint now) {
+  if (principal.kind == PrincipalKind::kManagedIdentity) return false;
+  if (!principal.password_hash.empty() && VerifyPassword(password, principal.password_hash)) {
+    return true;
+  }
+  for (const auto& s : principal.secrets) {
+    if (s.expiry && now >= *s.expiry) continue;
+    if (VerifyPassword(password, s.hash)) return true;
+  }
+  return false;
+}
+
 Result<std::shared_ptr<const IdentitySnapshot>> IdentitySnapshot::Build(IdentityData data) {
   std::shared_ptr<IdentitySnapshot> s(new IdentitySnapshot());
   for (size_t i = 0; i < data.principals.size(); ++i) {
@@ -28,7 +43,7 @@ Result<std::shared_ptr<const IdentitySnapshot>> IdentitySnapshot::Build(Identity
       return Fail(Code::kInvalidArgument, "principal id '" + p.id + "' is used twice");
     }
     if (!p.name.empty()) s->principal_by_name_.emplace(p.name, i);
-    if (p.kind == PrincipalKind::kManagedIdentity && !p.password_hash.empty()) {
+    if (p.kind == PrincipalKind::kManagedIdentity && (!p.password_hash.empty() || !p.secrets.empty())) {
       return Fail(Code::kInvalidArgument, "managed identity '" + p.id + "' cannot have a password");
     }
   }

@@ -39,23 +39,31 @@ namespace cove::auth {
 enum class PrincipalKind { kUser, kServicePrincipal, kManagedIdentity };
 std::string_view PrincipalKindName(PrincipalKind kind);
 
+struct TokenPassword {
+  std::string hash;  // Argon2id
+  std::optional<Clock::TimePoint> expiry;
+};
+
 struct Principal {
   std::string id;  // object id (a GUID); a service principal's appId is its id too
   PrincipalKind kind = PrincipalKind::kUser;
   std::string name;             // "alice@contoso.com", "ci-pusher", "aci-identity"
   std::string password_hash;    // Argon2id; empty for managed identities
   std::string trusted_service;  // managed identities: e.g. "Microsoft.ContainerInstance"
+  // Further passwords, each with an optional expiry: a service principal's client secrets (its
+  // application may have several; the control plane fills these, daemon/identities.h).
+  std::vector<TokenPassword> secrets;
 };
+
+// True when `password` matches the principal's password_hash or one of its secrets that has not
+// expired at `now`. Managed identities never match.
+bool PrincipalPasswordMatches(const Principal& principal, std::string_view password,
+                              Clock::TimePoint now);
 
 struct RoleAssignment {
   std::string principal_id;
   Role role = Role::kAcrPull;
   std::string registry;  // scope: the registry's name
-};
-
-struct TokenPassword {
-  std::string hash;  // Argon2id
-  std::optional<Clock::TimePoint> expiry;
 };
 
 // A named set of scope-map actions ("repositories/<repo>/content/read", ...).

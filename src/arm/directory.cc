@@ -1,0 +1,393 @@
+#include "arm/directory.h"
+
+#include <chrono>
+
+#include "arm/identity_support.h"
+#include "common/percent.h"
+
+namespace cove::arm {
+namespace {
+
+constexpr const char* kGraph = "https://graph.microsoft.com/v1.0/$metadata#";
+
+ArmError GraphError(int status, const std::string& code, const std::string& message) {
+  return ArmError{status, code, message};
+}
+
+tl::unexpected<ArmError> BadProperty(const std::string& property, const std::string& resource) {
+  return tl::unexpected(GraphError(400, "Request_BadRequest",
+                                   "Invalid value specified for property '" + property +
+                                       "' of resource '" + resource + "'."));
+}
+
+tl::unexpected<ArmError> NotFound(const std::string& what) {
+  return tl::unexpected(GraphError(404, "Request_ResourceNotFound",
+                                   "Resource '" + what +
+                                       "' does not exist or one of its queried reference-property "
+                                       "objects are not present."));
+}
+
+tl::unexpected<ArmError> MethodNotAllowed() {
+  return tl::unexpected(GraphError(405, "Request_BadRequest",
+                                   "Specified HTTP method is not allowed for the request target."));
+}
+
+tl::unexpected<ArmError> NoSegment(const std::string& segment) {
+  return tl::unexpected(
+      GraphError(400, "BadRequest", "Resource not found for the segment '" + segment + "'."));
+}
+
+ArmResult<Json> ParseBody(const std::string& text) {
+  Json body = Json::parse(text.empty() ? "{}" : text, nullptr, false);
+  if (!body.is_object()) {
+    return tl::unexpected(GraphError(400, "BadRequest",
+                                     "Unable to read JSON request payload. Please ensure "
+                                     "Content-Type header is set and payload is of valid JSON "
+                                     "format."));
+  }
+  return body;
+}
+
+// An optional string member; a wrong type is Graph's bad-property error.
+ArmResult<std::optional<std::string>> Str(const Json& obj, const char* key, const char* resource) {
+  if (!obj.is_object() || !obj.contains(key) || obj[key].is_null()) return std::optional<std::string>();
+  if (!obj[key].is_string()) return BadProperty(key, resource);
+  return std::optional<std::string>(obj[key].get<std::string>());
+}
+
+ArmResult<std::optional<bool>> Bool(const Json& obj, const char* key, const char* resource) {
+  if (!obj.is_object() || !obj.contains(key) || obj[key].is_null()) return std::optional<bool>();
+  if (!obj[key].is_boolean()) return BadProperty(key, resource);
+  return std::optional<bool>(obj[key].get<bool>());
+}
+
+bool IsValidUpn(const std::string& upn) {
+  size_t at = upn.find('@');
+  if (at == std::string::npos || at == 0 || upn.find('@', at + 1) != std::string::npos) return false;
+  for (size_t i = 0; i < at; ++i) {
+    unsigned char c = static_cast<unsigned char>(upn[i]);
+    if (!std::isalnum(c) && std::string_view("._-+'!#$%&*/=?^`{|}~").find(static_cast<char>(c)) ==
+                                std::string_view::npos) {
+      return false;
+    }
+  }
+  if (upn.front() == '.' || upn[at - 1] == '.') return false;
+  return IsValidDnsName(upn.substr(at + 1), 1);
+}
+
+bool IsComplexEnough(const std::string& password) {
+  if (password.size() < 8 || password.size() > 256) return false;
+  bool lower = false, upper = false, digit = false, symbol = false;
+  for (char ch : password) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (std::islower(c)) {
+      lower = true;
+    } else if (std::isupper(c)) {
+      upper = true;
+    } else if (std::isdigit(c)) {
+      digit = true;
+    } else {
+      symbol = true;
+    }
+  }
+  return lower + upper + digit + symbol >= 3;
+}
+
+Json Strip(const Json& doc) {
+  Json out = doc;
+  out.erase("_cove");
+  return out;
+}
+
+Json RenderUser(const Json& doc) {
+  Json out = Strip(doc);
+  for (const char* f : {"givenName", "jobTitle", "mobilePhone", "officeLocation",
+                        "preferredLanguage", "surname"}) {
+    if (!out.contains(f)) out[f] = nullptr;
+  }
+  if (!out.contains("businessPhones")) out["businessPhones"] = Json::array();
+  return out;
+}
+
+Json WithContext(Json doc, const std::string& context) {
+  Json out = {{"@odata.context", kGraph + context}};
+  out.update(doc);
+  return out;
+}
+
+}  // namespace
+
+bool IsGraphPath(std::string_view path) {
+  return path.size() >= 5 && EqualsIgnoreCase(path.substr(0, 5), "/v1.0") &&
+         (path.size() == 5 || path[5] == '/');
+}
+
+std::string Directory::Lookup(const std::string& collection, const std::string& id,
+                              const char* alternate) const {
+  std::string prefix = "#directory/" + collection + "/";
+  std::string lower = Lower(id);
+  if (txn_.Get(prefix + lower) != nullptr) return prefix + lower;
+  for (const auto& k : txn_.KeysWithPrefix(prefix)) {
+    if (Lower(txn_.Get(k)->value(alternate, "")) == lower) return k;
+  }
+  return "";
+}
+
+ArmResult<ArmResponse> Directory::Dispatch(const ArmRequest& r) {
+  std::vector<std::string> seg;
+  std::string_view rest = std::string_view(r.path).substr(5);
+  while (!rest.empty()) {
+    if (rest.front() == '/') {
+      rest.remove_prefix(1);
+      continue;
+    }
+    size_t slash = rest.find('/');
+    auto decoded = PercentDecode(rest.substr(0, slash), false);
+    if (!decoded) return NoSegment(std::string(rest.substr(0, slash)));
+    seg.push_back(*decoded);
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  }
+  if (seg.empty()) return NoSegment("v1.0");
+  std::string collection = Lower(seg[0]);
+  if (collection == "users") return Users(r, seg);
+  if (collection == "applications") return Applications(r, seg);
+  if (collection == "serviceprincipals") return ServicePrincipals(r, seg);
+  return NoSegment(seg[0]);
+}
+
+// ---------------------------------------------------------------- users
+
+ArmResult<ArmResponse> Directory::Users(const ArmRequest& r, const std::vector<std::string>& seg) {
+  auto now = NowFrom(options_);
+  if (seg.size() == 1) {
+    if (r.method == "GET") {
+      Json value = Json::array();
+      for (const auto& k : txn_.KeysWithPrefix("#directory/users/")) {
+        value.push_back(RenderUser(*txn_.Get(k)));
+      }
+      return ArmResponse{200, Json{{"@odata.context", std::string(kGraph) + "users"}, {"value", value}}};
+    }
+    if (r.method != "POST") return MethodNotAllowed();
+    ARM_ASSIGN(Json body, ParseBody(r.body));
+    ARM_ASSIGN(auto display, Str(body, "displayName", "User"));
+    ARM_ASSIGN(auto upn, Str(body, "userPrincipalName", "User"));
+    ARM_ASSIGN(auto nickname, Str(body, "mailNickname", "User"));
+    ARM_ASSIGN(auto enabled, Bool(body, "accountEnabled", "User"));
+    if (!display || display->empty()) return BadProperty("displayName", "User");
+    if (!upn || !IsValidUpn(*upn)) return BadProperty("userPrincipalName", "User");
+    if (body.contains("passwordProfile") && !body["passwordProfile"].is_object()) {
+      return BadProperty("passwordProfile", "User");
+    }
+    const Json profile = body.value("passwordProfile", Json::object());
+    ARM_ASSIGN(auto password, Str(profile, "password", "User"));
+    ARM_ASSIGN(auto force_change, Bool(profile, "forceChangePasswordNextSignIn", "User"));
+    if (!password) return BadProperty("passwordProfile", "User");
+    if (!Lookup("users", *upn, "userPrincipalName").empty()) {
+      return tl::unexpected(GraphError(400, "Request_BadRequest",
+                                       "Another object with the same value for property "
+                                       "userPrincipalName already exists."));
+    }
+    if (!IsComplexEnough(*password)) {
+      return tl::unexpected(GraphError(400, "Request_BadRequest",
+                                       "The specified password does not comply with password "
+                                       "complexity requirements. Please provide a different "
+                                       "password."));
+    }
+    auto hash = HashSecret(*password, options_.fast_password_hashing);
+    if (!hash) return tl::unexpected(GraphError(500, "InternalServerError", hash.error().message));
+    std::string id = RandomGuid(options_);
+    Json doc = {{"id", id},
+                {"displayName", *display},
+                {"userPrincipalName", *upn},
+                {"mailNickname", nickname ? *nickname : upn->substr(0, upn->find('@'))},
+                {"accountEnabled", enabled.value_or(true)},
+                {"mail", nullptr},
+                {"createdDateTime", FormatGraphTime(now)},
+                {"_cove",
+                 {{"passwordHash", *hash},
+                  {"forceChangePasswordNextSignIn", force_change.value_or(false)}}}};
+    txn_.Put("#directory/users/" + id, doc);
+    return ArmResponse{201, WithContext(RenderUser(doc), "users/$entity")};
+  }
+  if (seg.size() != 2) return NoSegment(seg[2]);
+  std::string key = Lookup("users", seg[1], "userPrincipalName");
+  if (r.method == "GET") {
+    if (key.empty()) return NotFound(seg[1]);
+    return ArmResponse{200, WithContext(RenderUser(*txn_.Get(key)), "users/$entity")};
+  }
+  if (r.method == "DELETE") {
+    if (key.empty()) return NotFound(seg[1]);
+    DeleteRoleAssignmentsOf(txn_, txn_.Get(key)->value("id", ""));
+    txn_.Erase(key);
+    return ArmResponse{204, std::nullopt};
+  }
+  return MethodNotAllowed();
+}
+
+// ---------------------------------------------------------------- applications
+
+ArmResult<ArmResponse> Directory::Applications(const ArmRequest& r,
+                                               const std::vector<std::string>& seg) {
+  auto now = NowFrom(options_);
+  if (seg.size() == 1) {
+    if (r.method == "GET") {
+      Json value = Json::array();
+      for (const auto& k : txn_.KeysWithPrefix("#directory/applications/")) {
+        value.push_back(Strip(*txn_.Get(k)));
+      }
+      return ArmResponse{200, Json{{"@odata.context", std::string(kGraph) + "applications"},
+                                   {"value", value}}};
+    }
+    if (r.method != "POST") return MethodNotAllowed();
+    ARM_ASSIGN(Json body, ParseBody(r.body));
+    ARM_ASSIGN(auto display, Str(body, "displayName", "Application"));
+    if (!display || display->empty()) return BadProperty("displayName", "Application");
+    std::string id = RandomGuid(options_);
+    Json doc = {{"id", id},
+                {"appId", RandomGuid(options_)},
+                {"displayName", *display},
+                {"createdDateTime", FormatGraphTime(now)},
+                {"signInAudience", "AzureADMyOrg"},
+                {"passwordCredentials", Json::array()},
+                {"_cove", {{"secrets", Json::object()}}}};
+    txn_.Put("#directory/applications/" + id, doc);
+    return ArmResponse{201, WithContext(Strip(doc), "applications/$entity")};
+  }
+  std::string key = Lookup("applications", seg[1], "appId");
+  if (seg.size() == 3) {
+    std::string action = Lower(seg[2]);
+    if (action != "addpassword" && action != "removepassword") return NoSegment(seg[2]);
+    if (r.method != "POST") return MethodNotAllowed();
+    if (key.empty()) return NotFound(seg[1]);
+    ARM_ASSIGN(Json body, ParseBody(r.body));
+    Json doc = *txn_.Get(key);
+    if (action == "removepassword") {
+      ARM_ASSIGN(auto key_id, Str(body, "keyId", "PasswordCredential"));
+      if (!key_id) return BadProperty("keyId", "PasswordCredential");
+      Json kept = Json::array();
+      for (const auto& c : doc["passwordCredentials"]) {
+        if (Lower(c.value("keyId", "")) != Lower(*key_id)) kept.push_back(c);
+      }
+      if (kept.size() == doc["passwordCredentials"].size()) {
+        return tl::unexpected(GraphError(400, "Request_BadRequest",
+                                         "No password credential found with keyId '" + *key_id +
+                                             "'."));
+      }
+      doc["passwordCredentials"] = kept;
+      doc["_cove"]["secrets"].erase(Lower(*key_id));
+      txn_.Put(key, doc);
+      return ArmResponse{204, std::nullopt};
+    }
+    if (body.contains("passwordCredential") && !body["passwordCredential"].is_null() &&
+        !body["passwordCredential"].is_object()) {
+      return BadProperty("passwordCredential", "PasswordCredential");
+    }
+    const Json credential = body.value("passwordCredential", Json::object());
+    ARM_ASSIGN(auto display, Str(credential, "displayName", "PasswordCredential"));
+    ARM_ASSIGN(auto end_text, Str(credential, "endDateTime", "PasswordCredential"));
+    auto end = now + std::chrono::hours(24 * 365);
+    if (end_text) {
+      auto parsed = ParseIsoTime(*end_text);
+      if (!parsed || *parsed <= now) return BadProperty("endDateTime", "PasswordCredential");
+      end = *parsed;
+    }
+    std::string secret = GenerateSecret();
+    auto hash = HashSecret(secret, options_.fast_password_hashing);
+    if (!hash) return tl::unexpected(GraphError(500, "InternalServerError", hash.error().message));
+    std::string key_id = RandomGuid(options_);
+    Json shown = {{"customKeyIdentifier", nullptr},
+                  {"displayName", display ? Json(*display) : Json(nullptr)},
+                  {"endDateTime", FormatGraphTime(end)},
+                  {"hint", secret.substr(0, 3)},
+                  {"keyId", key_id},
+                  {"secretText", nullptr},
+                  {"startDateTime", FormatGraphTime(now)}};
+    doc["passwordCredentials"].push_back(shown);
+    doc["_cove"]["secrets"][key_id] = {{"hash", *hash}, {"expiry", UnixSeconds(end)}};
+    txn_.Put(key, doc);
+    shown["secretText"] = secret;
+    return ArmResponse{200, WithContext(shown, "microsoft.graph.passwordCredential")};
+  }
+  if (seg.size() != 2) return NoSegment(seg[3]);
+  if (r.method == "GET") {
+    if (key.empty()) return NotFound(seg[1]);
+    return ArmResponse{200, WithContext(Strip(*txn_.Get(key)), "applications/$entity")};
+  }
+  if (r.method == "DELETE") {
+    if (key.empty()) return NotFound(seg[1]);
+    std::string app_id = Lower(txn_.Get(key)->value("appId", ""));
+    for (const auto& k : txn_.KeysWithPrefix("#directory/serviceprincipals/")) {
+      const Json* sp = txn_.Get(k);
+      if (Lower(sp->value("appId", "")) != app_id) continue;
+      DeleteRoleAssignmentsOf(txn_, sp->value("id", ""));
+      txn_.Erase(k);
+    }
+    txn_.Erase(key);
+    return ArmResponse{204, std::nullopt};
+  }
+  return MethodNotAllowed();
+}
+
+// ---------------------------------------------------------------- service principals
+
+ArmResult<ArmResponse> Directory::ServicePrincipals(const ArmRequest& r,
+                                                    const std::vector<std::string>& seg) {
+  if (seg.size() == 1) {
+    if (r.method == "GET") {
+      Json value = Json::array();
+      for (const auto& k : txn_.KeysWithPrefix("#directory/serviceprincipals/")) {
+        value.push_back(Strip(*txn_.Get(k)));
+      }
+      return ArmResponse{200, Json{{"@odata.context", std::string(kGraph) + "servicePrincipals"},
+                                   {"value", value}}};
+    }
+    if (r.method != "POST") return MethodNotAllowed();
+    ARM_ASSIGN(Json body, ParseBody(r.body));
+    ARM_ASSIGN(auto app_id, Str(body, "appId", "ServicePrincipal"));
+    if (!app_id || app_id->empty()) return BadProperty("appId", "ServicePrincipal");
+    std::string app_key;
+    for (const auto& k : txn_.KeysWithPrefix("#directory/applications/")) {
+      if (Lower(txn_.Get(k)->value("appId", "")) == Lower(*app_id)) app_key = k;
+    }
+    if (app_key.empty()) {
+      return tl::unexpected(GraphError(400, "Request_BadRequest",
+                                       "The appId '" + *app_id +
+                                           "' of the service principal does not reference a valid "
+                                           "application object."));
+    }
+    if (!Lookup("serviceprincipals", *app_id, "appId").empty()) {
+      return tl::unexpected(GraphError(409, "Request_MultipleObjectsWithSameKeyValue",
+                                       "The service principal cannot be created, updated, or "
+                                       "restored because the service principal name " +
+                                           *app_id + " is already in use."));
+    }
+    const Json& app = *txn_.Get(app_key);
+    std::string id = RandomGuid(options_);
+    Json doc = {{"id", id},
+                {"appId", app.value("appId", "")},
+                {"displayName", app.value("displayName", "")},
+                {"appDisplayName", app.value("displayName", "")},
+                {"appOwnerOrganizationId", kTenantId},
+                {"servicePrincipalType", "Application"},
+                {"servicePrincipalNames", Json::array({app.value("appId", "")})},
+                {"accountEnabled", true},
+                {"createdDateTime", FormatGraphTime(NowFrom(options_))}};
+    txn_.Put("#directory/serviceprincipals/" + id, doc);
+    return ArmResponse{201, WithContext(doc, "servicePrincipals/$entity")};
+  }
+  if (seg.size() != 2) return NoSegment(seg[2]);
+  std::string key = Lookup("serviceprincipals", seg[1], "appId");
+  if (r.method == "GET") {
+    if (key.empty()) return NotFound(seg[1]);
+    return ArmResponse{200, WithContext(Strip(*txn_.Get(key)), "servicePrincipals/$entity")};
+  }
+  if (r.method == "DELETE") {
+    if (key.empty()) return NotFound(seg[1]);
+    DeleteRoleAssignmentsOf(txn_, txn_.Get(key)->value("id", ""));
+    txn_.Erase(key);
+    return ArmResponse{204, std::nullopt};
+  }
+  return MethodNotAllowed();
+}
+
+}  // namespace cove::arm
