@@ -307,7 +307,10 @@ bool HasTokenEndpoint(const std::string& endpoint) {
   if (!http) return false;
   auto res = http->Send("POST", "/c0ffee00-0000-4000-8000-0000000000ff/oauth2/v2.0/token",
                         "grant_type=password", "application/x-www-form-urlencoded");
-  return res && res->status != 404;
+  if (!res) return false;
+  // Entra's error shape ({"error":"invalid_request",...}), not ARM's "no such path" answer.
+  auto body = nlohmann::json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+  return body.is_object() && body.contains("error") && body["error"].is_string();
 }
 
 // `cove login` (user), account show/get-access-token with it, acr login, logout.
