@@ -343,7 +343,6 @@ TEST_F(GoldenTest, LoginAndAcrLogin) {
 // password create-for-rbac printed; acr login writes credentials skopeo/podman read, keeping the
 // Docker config's other entries.
 TEST_F(GoldenTest, ServicePrincipalLoginAndDockerConfig) {
-  if (!HasTokenEndpoint(endpoint_)) GTEST_SKIP() << "coved serves no /{tenant}/oauth2/v2.0/token";
   CliRunner cove(TestEnvironment(config_.path(), endpoint_));
   auto run = [&](std::vector<std::string> args) {
     auto r = cove(args);
@@ -371,6 +370,20 @@ TEST_F(GoldenTest, ServicePrincipalLoginAndDockerConfig) {
                      "tsv"});
   EXPECT_EQ(listed.out, app_id + "\tAcrPush\tServicePrincipal\n");
 
+  // Idempotent as az: the same name reuses the application with a new password.
+  auto again = run({"ad", "sp", "create-for-rbac", "-n", "ci-pusher"});
+  EXPECT_NE(again.err.find("WARNING: Found an existing application instance: (id) "),
+            std::string::npos)
+      << again.err;
+  auto creds2 = nlohmann::json::parse(again.out);
+  EXPECT_EQ(creds2["appId"], app_id);
+  EXPECT_NE(creds2["password"], password);
+  password = creds2["password"];
+  EXPECT_EQ(run({"ad", "sp", "list", "--query", "length(@)"}).out, "1\n");
+  EXPECT_EQ(run({"ad", "sp", "show", "--id", app_id, "--query", "displayName", "-o", "tsv"}).out,
+            "ci-pusher\n");
+
+  if (!HasTokenEndpoint(endpoint_)) GTEST_SKIP() << "coved serves no /{tenant}/oauth2/v2.0/token";
   // A Docker config with another registry's entry and other keys, as users have.
   std::string docker = cove.env().docker_config_path;
   ASSERT_TRUE(WriteFileAtomic(
