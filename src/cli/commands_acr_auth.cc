@@ -16,9 +16,8 @@ using nlohmann::json;
 namespace {
 
 constexpr char kNotLoggedIn[] = "Please run 'cove login' to setup account.";
-const std::vector<std::string> kRepositoryActions = {"content/delete", "content/read",
-                                                     "content/write", "metadata/read",
-                                                     "metadata/write"};
+const std::vector<std::string> kRepositoryActions = {
+    "content/delete", "content/read", "content/write", "metadata/read", "metadata/write"};
 
 std::string ValidActionsText() {
   std::string out = "{";
@@ -95,8 +94,9 @@ std::string UtcIn(int64_t days) {
 // --expiration-in-days / --expiration → the expiry to send (nullopt: none), or a usage error.
 std::variant<std::optional<std::string>, Outcome> Expiry(const ParsedArgs& a) {
   if (a.Has("--expiration-in-days") && a.Has("--expiration")) {
-    return Outcome::Usage("usage error: --expiration and --expiration-in-days are mutually "
-                          "exclusive.");
+    return Outcome::Usage(
+        "usage error: --expiration and --expiration-in-days are mutually "
+        "exclusive.");
   }
   if (auto e = a.Get("--expiration")) return std::optional<std::string>(*e);
   if (auto d = a.Get("--expiration-in-days")) {
@@ -191,8 +191,8 @@ void AddLogin(Registry& r) {
                                                          {"access_token", login->access_token}}));
                  if (!res) return Outcome::FromArm(res.error());
                  json body = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
-                 if (res->status != 200 || !body.is_object() ||
-                     !body.contains("refresh_token") || !body["refresh_token"].is_string()) {
+                 if (res->status != 200 || !body.is_object() || !body.contains("refresh_token") ||
+                     !body["refresh_token"].is_string()) {
                    std::string why = res->body;
                    if (body.is_object() && body.contains("errors") && body["errors"].is_array() &&
                        !body["errors"].empty() && body["errors"][0].is_object()) {
@@ -228,15 +228,15 @@ void AddLogin(Registry& r) {
 // acr credential
 
 void AddCredential(Registry& r) {
-  r.AddGroup({{"acr", "credential"},
-              "Manage login credentials for Azure Container Registries."});
+  r.AddGroup({{"acr", "credential"}, "Manage login credentials for Azure Container Registries."});
   auto admin_call = [](Context& ctx, const ParsedArgs& a, const std::string& action,
                        const std::optional<json>& body) {
     return WithRegistry(ctx, a, "--name", [&](const std::string& path) {
       auto reg = GetRegistry(ctx, path);
       if (auto* stop = std::get_if<Outcome>(&reg)) return *stop;
-      if (!std::get<json>(reg).value("properties", json::object()).value("adminUserEnabled",
-                                                                          false)) {
+      if (!std::get<json>(reg)
+               .value("properties", json::object())
+               .value("adminUserEnabled", false)) {
         return Outcome::Failure("Run 'cove acr update -n " + *a.Get("--name") +
                                 " --admin-enabled true' to enable admin first.");
       }
@@ -256,20 +256,18 @@ void AddCredential(Registry& r) {
                     },
                 .examples = {{"Get the username used to log into a container registry.",
                               "cove acr credential show -n myregistry --query username"}}});
-  r.AddCommand(
-      {.path = {"acr", "credential", "renew"},
-       .summary = "Regenerate login credentials for an Azure Container Registry.",
-       .args = {RegistryNameArg(),
-                OptionalGroupArg(),
-                {.name = "--password-name",
-                 .help = "The name of password to regenerate.",
-                 .required = true,
-                 .choices = {"password", "password2"}}},
-       .run =
-           [admin_call](Context& ctx, const ParsedArgs& a) {
-             return admin_call(ctx, a, "regenerateCredential",
-                               json{{"name", *a.Get("--password-name")}});
-           }});
+  r.AddCommand({.path = {"acr", "credential", "renew"},
+                .summary = "Regenerate login credentials for an Azure Container Registry.",
+                .args = {RegistryNameArg(),
+                         OptionalGroupArg(),
+                         {.name = "--password-name",
+                          .help = "The name of password to regenerate.",
+                          .required = true,
+                          .choices = {"password", "password2"}}},
+                .run = [admin_call](Context& ctx, const ParsedArgs& a) {
+                  return admin_call(ctx, a, "regenerateCredential",
+                                    json{{"name", *a.Get("--password-name")}});
+                }});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,8 +275,10 @@ void AddCredential(Registry& r) {
 
 ArgSpec RepositoryArg(const std::string& name, const std::string& help, bool required = false) {
   return {.name = name,
-          .help = help + " Use the format \"" + name + " REPO [ACTION1 ACTION2 ...]\" per flag. "
-                  "Valid actions are " + ValidActionsText() + ".",
+          .help = help + " Use the format \"" + name +
+                  " REPO [ACTION1 ACTION2 ...]\" per flag. "
+                  "Valid actions are " +
+                  ValidActionsText() + ".",
           .kind = ArgKind::kRepeat,
           .required = required};
 }
@@ -296,14 +296,14 @@ Outcome PutScopeMap(Context& ctx, const std::string& path, const std::vector<std
 
 void AddScopeMap(Registry& r) {
   r.AddGroup({{"acr", "scope-map"}, "Manage scope access maps for Azure Container Registry."});
-  ArgSpec name = {.name = "--name",
-                  .aliases = {"-n"},
-                  .help = "The name of the scope map.",
-                  .required = true};
+  ArgSpec name = {
+      .name = "--name", .aliases = {"-n"}, .help = "The name of the scope map.", .required = true};
   r.AddCommand(
       {.path = {"acr", "scope-map", "create"},
        .summary = "Create a scope map for an Azure Container Registry.",
-       .args = {name, RegistryArg(), OptionalGroupArg(),
+       .args = {name,
+                RegistryArg(),
+                OptionalGroupArg(),
                 RepositoryArg("--repository", "Repository permissions.", true),
                 {.name = "--description", .help = "Description for the scope map."}},
        .run =
@@ -325,7 +325,9 @@ void AddScopeMap(Registry& r) {
   r.AddCommand(
       {.path = {"acr", "scope-map", "update"},
        .summary = "Update a scope map for an Azure Container Registry.",
-       .args = {name, RegistryArg(), OptionalGroupArg(),
+       .args = {name,
+                RegistryArg(),
+                OptionalGroupArg(),
                 RepositoryArg("--add-repository", "Repository permissions to be added."),
                 RepositoryArg("--remove-repository", "Repository permissions to be removed."),
                 {.name = "--description", .help = "Description for the scope map."}},
@@ -350,14 +352,12 @@ void AddScopeMap(Registry& r) {
                }
                // As az: case-insensitive, current order kept, added actions' casing wins.
                for (const auto& gone : std::get<std::vector<std::string>>(removed)) {
-                 std::erase_if(actions, [&](const std::string& x) {
-                   return EqualsIgnoreCase(x, gone);
-                 });
+                 std::erase_if(actions,
+                               [&](const std::string& x) { return EqualsIgnoreCase(x, gone); });
                }
                for (const auto& add : std::get<std::vector<std::string>>(added)) {
-                 auto same = std::find_if(actions.begin(), actions.end(), [&](const auto& x) {
-                   return EqualsIgnoreCase(x, add);
-                 });
+                 auto same = std::find_if(actions.begin(), actions.end(),
+                                          [&](const auto& x) { return EqualsIgnoreCase(x, add); });
                  if (same == actions.end()) {
                    actions.push_back(add);
                  } else {
@@ -379,25 +379,23 @@ void AddScopeMap(Registry& r) {
                 .summary = "Show details and attributes of a scope map for an Azure Container "
                            "Registry.",
                 .args = {name, RegistryArg(), OptionalGroupArg()},
-                .run =
-                    [](Context& ctx, const ParsedArgs& a) {
-                      return WithRegistry(ctx, a, "--registry", [&](const std::string& reg) {
-                        Outcome o = ShowAt(ctx, reg + "/scopeMaps/" + *a.Get("--name"), kApiAcr);
-                        if (o.value) o.value = ScopeMapView(*o.value);
-                        return o;
-                      });
-                    }});
+                .run = [](Context& ctx, const ParsedArgs& a) {
+                  return WithRegistry(ctx, a, "--registry", [&](const std::string& reg) {
+                    Outcome o = ShowAt(ctx, reg + "/scopeMaps/" + *a.Get("--name"), kApiAcr);
+                    if (o.value) o.value = ScopeMapView(*o.value);
+                    return o;
+                  });
+                }});
   r.AddCommand({.path = {"acr", "scope-map", "list"},
                 .summary = "List all scope maps for an Azure Container Registry.",
                 .args = {RegistryArg(), OptionalGroupArg()},
-                .run =
-                    [](Context& ctx, const ParsedArgs& a) {
-                      return WithRegistry(ctx, a, "--registry", [&](const std::string& reg) {
-                        Outcome o = ListAt(ctx, reg + "/scopeMaps", kApiAcr);
-                        if (o.value) o.value = ScopeMapView(*o.value);
-                        return o;
-                      });
-                    }});
+                .run = [](Context& ctx, const ParsedArgs& a) {
+                  return WithRegistry(ctx, a, "--registry", [&](const std::string& reg) {
+                    Outcome o = ListAt(ctx, reg + "/scopeMaps", kApiAcr);
+                    if (o.value) o.value = ScopeMapView(*o.value);
+                    return o;
+                  });
+                }});
   r.AddCommand({.path = {"acr", "scope-map", "delete"},
                 .summary = "Delete a scope map for an Azure Container Registry.",
                 .args = {name, RegistryArg(), OptionalGroupArg(), YesArg()},
@@ -432,15 +430,12 @@ ArmResult<json> GenerateCredentials(Context& ctx, const std::string& registry,
 
 void AddToken(Registry& r) {
   r.AddGroup({{"acr", "token"}, "Manage tokens for an Azure Container Registry."});
-  ArgSpec name = {.name = "--name",
-                  .aliases = {"-n"},
-                  .help = "The name of the token.",
-                  .required = true};
+  ArgSpec name = {
+      .name = "--name", .aliases = {"-n"}, .help = "The name of the token.", .required = true};
   ArgSpec scope_map = {.name = "--scope-map",
                        .help = "The name of the scope map associated with the token."};
-  ArgSpec status = {.name = "--status",
-                    .help = "The status of the token.",
-                    .choices = {"disabled", "enabled"}};
+  ArgSpec status = {
+      .name = "--status", .help = "The status of the token.", .choices = {"disabled", "enabled"}};
   std::vector<ArgSpec> create_args = {
       name,
       RegistryArg(),
@@ -464,8 +459,9 @@ void AddToken(Registry& r) {
            [](Context& ctx, const ParsedArgs& a) {
              bool repos = a.Has("--repository");
              if (repos == a.Has("--scope-map")) {
-               return Outcome::Usage("usage error: can't use --scope-map and --repository | "
-                                     "--gateway");
+               return Outcome::Usage(
+                   "usage error: can't use --scope-map and --repository | "
+                   "--gateway");
              }
              bool no_passwords = a.GetBool("--no-passwords").value_or(false);
              if (no_passwords && (a.Has("--expiration-in-days") || a.Has("--expiration"))) {
@@ -540,10 +536,11 @@ void AddToken(Registry& r) {
                    c["passwords"][0].is_object()) {
                  first = c["passwords"][0].value("value", "");
                }
-               ctx.Warn("Please store your generated credentials safely. Meanwhile you can use it "
-                        "through \"docker login " +
-                        LoginServerOf(std::get<json>(reg)) + " -u " +
-                        c["username"].get<std::string>() + " -p " + first + "\".");
+               ctx.Warn(
+                   "Please store your generated credentials safely. Meanwhile you can use it "
+                   "through \"docker login " +
+                   LoginServerOf(std::get<json>(reg)) + " -u " + c["username"].get<std::string>() +
+                   " -p " + first + "\".");
                return Outcome::Value(out);
              });
            },
@@ -580,21 +577,19 @@ void AddToken(Registry& r) {
                 .summary = "Show details and attributes of a token for an Azure Container "
                            "Registry.",
                 .args = {name, RegistryArg(), OptionalGroupArg()},
-                .run =
-                    [](Context& ctx, const ParsedArgs& a) {
-                      return WithRegistry(ctx, a, "--registry", [&](const std::string& reg) {
-                        return ShowAt(ctx, reg + "/tokens/" + *a.Get("--name"), kApiAcr);
-                      });
-                    }});
+                .run = [](Context& ctx, const ParsedArgs& a) {
+                  return WithRegistry(ctx, a, "--registry", [&](const std::string& reg) {
+                    return ShowAt(ctx, reg + "/tokens/" + *a.Get("--name"), kApiAcr);
+                  });
+                }});
   r.AddCommand({.path = {"acr", "token", "list"},
                 .summary = "List all tokens for an Azure Container Registry.",
                 .args = {RegistryArg(), OptionalGroupArg()},
-                .run =
-                    [](Context& ctx, const ParsedArgs& a) {
-                      return WithRegistry(ctx, a, "--registry", [&](const std::string& reg) {
-                        return ListAt(ctx, reg + "/tokens", kApiAcr);
-                      });
-                    }});
+                .run = [](Context& ctx, const ParsedArgs& a) {
+                  return WithRegistry(ctx, a, "--registry", [&](const std::string& reg) {
+                    return ListAt(ctx, reg + "/tokens", kApiAcr);
+                  });
+                }});
   r.AddCommand({.path = {"acr", "token", "delete"},
                 .summary = "Delete a token for an Azure Container Registry.",
                 .args = {name, RegistryArg(), OptionalGroupArg(), YesArg()},
@@ -610,10 +605,13 @@ void AddToken(Registry& r) {
                   });
                 }});
 
-  r.AddGroup({{"acr", "token", "credential"}, "Manage credentials of a token for an Azure "
-                                              "Container Registry."});
+  r.AddGroup({{"acr", "token", "credential"},
+              "Manage credentials of a token for an Azure "
+              "Container Registry."});
   std::vector<ArgSpec> generate_args = {
-      name, RegistryArg(), OptionalGroupArg(),
+      name,
+      RegistryArg(),
+      OptionalGroupArg(),
       {.name = "--password1",
        .help = "Flag indicating if first password should be generated.",
        .kind = ArgKind::kSwitch},

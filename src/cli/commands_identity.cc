@@ -1,8 +1,7 @@
 // ad user, ad sp, login, logout, account get-access-token, role assignment, role definition,
 // identity — az's identity commands against coved's Graph-shaped directory (/v1.0/...), its
-// token endpoint (/{tenant}/oauth2/v2.0/token) and its ARM resources (role assignments, role
-// definitions, user-assigned managed identities). See /work/wt/prompts/auth-contract.md's
-// successor in the README for the REST side.
+// identity token endpoint (POST /{tenant}/oauth2/v2.0/token) and its ARM resources (role
+// assignments and definitions, user-assigned managed identities).
 #include <chrono>
 #include <ctime>
 #include <set>
@@ -59,14 +58,13 @@ ArmResult<json> GraphList(Context& ctx, const std::string& path) {
 // ---------------------------------------------------------------------------------------------
 // ad user, ad sp
 
-ArgSpec IdArg(const std::string& help) {
-  return {.name = "--id", .help = help, .required = true};
-}
+ArgSpec IdArg(const std::string& help) { return {.name = "--id", .help = help, .required = true}; }
 
 void AddUsers(Registry& r) {
-  r.AddGroup({{"ad"}, "Manage Microsoft Entra ID (formerly known as Azure Active Directory, "
-                      "Azure AD, AAD) entities needed for Azure role-based access control "
-                      "(Azure RBAC) through Microsoft Graph API."});
+  r.AddGroup({{"ad"},
+              "Manage Microsoft Entra ID (formerly known as Azure Active Directory, "
+              "Azure AD, AAD) entities needed for Azure role-based access control "
+              "(Azure RBAC) through Microsoft Graph API."});
   r.AddGroup({{"ad", "user"}, "Manage Microsoft Entra users."});
   r.AddCommand(
       {.path = {"ad", "user", "create"},
@@ -107,29 +105,30 @@ void AddUsers(Registry& r) {
                      "cove ad user create --display-name Alice --password 'S3cret!pass' "
                      "--user-principal-name alice@contoso.com"}},
        .subscription_arg = false});
-  r.AddCommand({.path = {"ad", "user", "list"},
-                .summary = "List Microsoft Entra users.",
-                .args = {{.name = "--display-name", .help = "Object's display name or its prefix."},
-                         {.name = "--upn", .help = "User principal name, e.g. john.doe@contoso.com."}},
-                .run =
-                    [](Context& ctx, const ParsedArgs& a) {
-                      auto users = GraphList(ctx, "/v1.0/users");
-                      if (!users) return Outcome::FromGraph(users.error());
-                      json out = json::array();
-                      for (const auto& u : *users) {
-                        if (auto upn = a.Get("--upn");
-                            upn && !EqualsIgnoreCase(u.value("userPrincipalName", ""), *upn)) {
-                          continue;
-                        }
-                        if (auto d = a.Get("--display-name");
-                            d && u.value("displayName", "").rfind(*d, 0) != 0) {
-                          continue;
-                        }
-                        out.push_back(u);
-                      }
-                      return Outcome::Value(out);
-                    },
-                .subscription_arg = false});
+  r.AddCommand(
+      {.path = {"ad", "user", "list"},
+       .summary = "List Microsoft Entra users.",
+       .args = {{.name = "--display-name", .help = "Object's display name or its prefix."},
+                {.name = "--upn", .help = "User principal name, e.g. john.doe@contoso.com."}},
+       .run =
+           [](Context& ctx, const ParsedArgs& a) {
+             auto users = GraphList(ctx, "/v1.0/users");
+             if (!users) return Outcome::FromGraph(users.error());
+             json out = json::array();
+             for (const auto& u : *users) {
+               if (auto upn = a.Get("--upn");
+                   upn && !EqualsIgnoreCase(u.value("userPrincipalName", ""), *upn)) {
+                 continue;
+               }
+               if (auto d = a.Get("--display-name");
+                   d && u.value("displayName", "").rfind(*d, 0) != 0) {
+                 continue;
+               }
+               out.push_back(u);
+             }
+             return Outcome::Value(out);
+           },
+       .subscription_arg = false});
   r.AddCommand({.path = {"ad", "user", "show"},
                 .summary = "Get the details of a user.",
                 .args = {IdArg("User's object id or principal name.")},
@@ -150,8 +149,8 @@ void AddUsers(Registry& r) {
                     [](Context& ctx, const ParsedArgs& a) {
                       auto arm = ctx.Arm();
                       if (!arm) return Outcome::FromArm(arm.error());
-                      auto res = (*arm)->Delete("/v1.0/users/" + PercentEncode(*a.Get("--id")),
-                                                kApiGraph);
+                      auto res =
+                          (*arm)->Delete("/v1.0/users/" + PercentEncode(*a.Get("--id")), kApiGraph);
                       if (!res) return Outcome::FromGraph(res.error());
                       return Outcome::Nothing();
                     },
@@ -243,8 +242,7 @@ void AddServicePrincipals(Registry& r) {
                  .aliases = {"-n", "--display-name"},
                  .help = "Display name of the service principal. If not present, default to "
                          "cove-cli-%Y-%m-%d-%H-%M-%S where the suffix is the time of creation."},
-                {.name = "--role",
-                 .help = "Role of the service principal."},
+                {.name = "--role", .help = "Role of the service principal."},
                 {.name = "--scopes",
                  .help = "Space-separated list of scopes the service principal's role "
                          "assignment applies to. e.g., subscriptions/0b1f6471-1bf0-4dda-aec3-"
@@ -268,8 +266,7 @@ void AddServicePrincipals(Registry& r) {
                    "Usage error: To create role assignments, specify both --role and --scopes.");
              }
              auto now = std::chrono::system_clock::now();
-             std::string name =
-                 a.GetOr("--name", "cove-cli-" + UtcStamp("%Y-%m-%d-%H-%M-%S", now));
+             std::string name = a.GetOr("--name", "cove-cli-" + UtcStamp("%Y-%m-%d-%H-%M-%S", now));
              auto sub = ctx.Subscription();
              if (!sub) return Outcome::FromArm(sub.error());
              // Resolve the role before anything is made, so a bad role changes nothing.
@@ -289,8 +286,8 @@ void AddServicePrincipals(Registry& r) {
                if (existing.value("displayName", "") == name) app = existing;
              }
              if (app.is_null()) {
-               auto made = (*arm)->Post("/v1.0/applications", kApiGraph,
-                                        json{{"displayName", name}});
+               auto made =
+                   (*arm)->Post("/v1.0/applications", kApiGraph, json{{"displayName", name}});
                if (!made) return Outcome::FromGraph(made.error());
                app = *made;
              } else {
@@ -302,9 +299,9 @@ void AddServicePrincipals(Registry& r) {
              if (app.contains("passwordCredentials") && app["passwordCredentials"].is_array()) {
                for (const auto& cred : app["passwordCredentials"]) {
                  if (!cred.is_object()) continue;
-                 auto gone = (*arm)->Post(
-                     "/v1.0/applications/" + app.value("id", "") + "/removePassword", kApiGraph,
-                     json{{"keyId", cred.value("keyId", "")}});
+                 auto gone =
+                     (*arm)->Post("/v1.0/applications/" + app.value("id", "") + "/removePassword",
+                                  kApiGraph, json{{"keyId", cred.value("keyId", "")}});
                  if (!gone) return Outcome::FromGraph(gone.error());
                }
              }
@@ -486,8 +483,8 @@ void AddLogin(Registry& r) {
              }
              auto arm = ctx.Arm();
              if (!arm) return Outcome::FromArm(arm.error());
-             auto res =
-                 (*arm)->PostForm("/" + PercentEncode(tenant) + "/oauth2/v2.0/token", FormEncode(form));
+             auto res = (*arm)->PostForm("/" + PercentEncode(tenant) + "/oauth2/v2.0/token",
+                                         FormEncode(form));
              if (!res) return Outcome::FromArm(res.error());
              json body = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
              if (res->status != 200 || !body.is_object() || !body.contains("access_token") ||
@@ -552,45 +549,47 @@ void AddLogin(Registry& r) {
                  .help = "Space-separated AAD scopes in AAD v2.0. Only the management scope is "
                          "issued by cove.",
                  .kind = ArgKind::kList},
-                {.name = "--tenant", .aliases = {"-t"}, .help = "Tenant ID for which the token is acquired."}},
-       .run =
-           [](Context& ctx, const ParsedArgs& a) {
-             auto login = ReadLogin(LoginPath(ctx.env().config_path));
-             if (!login) return Outcome::Failure(login.error().message);
-             if (!*login || (*login)->expires_on <= NowSeconds()) {
-               return Outcome::Failure(kNotLoggedIn);
-             }
-             auto management = [](const std::string& s) {
-               std::string l = Lower(s);
-               return l.rfind("https://management.azure.com", 0) == 0 ||
-                      l.rfind("https://management.core.windows.net", 0) == 0;
-             };
-             std::vector<std::string> asked = a.GetList("--scope");
-             if (auto res = a.Get("--resource")) asked.push_back(*res);
-             for (const auto& s : asked) {
-               if (!management(s)) {
-                 return Outcome::Failure("cove issues identity tokens for "
-                                         "https://management.azure.com/ only, not '" +
-                                         s + "'.");
-               }
-             }
-             if (auto t = a.Get("--tenant"); t && !EqualsIgnoreCase(*t, (*login)->tenant)) {
-               return Outcome::Failure(kNotLoggedIn);
-             }
-             auto sub = ctx.Subscription();
-             if (!sub) return Outcome::FromArm(sub.error());
-             std::time_t tt = static_cast<std::time_t>((*login)->expires_on);
-             std::tm tm{};
-             localtime_r(&tt, &tm);
-             char buf[64];
-             std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S.000000", &tm);
-             return Outcome::Value(json{{"accessToken", (*login)->access_token},
-                                        {"expiresOn", buf},
-                                        {"expires_on", (*login)->expires_on},
-                                        {"subscription", *sub},
-                                        {"tenant", (*login)->tenant},
-                                        {"tokenType", "Bearer"}});
-           }});
+                {.name = "--tenant",
+                 .aliases = {"-t"},
+                 .help = "Tenant ID for which the token is acquired."}},
+       .run = [](Context& ctx, const ParsedArgs& a) {
+         auto login = ReadLogin(LoginPath(ctx.env().config_path));
+         if (!login) return Outcome::Failure(login.error().message);
+         if (!*login || (*login)->expires_on <= NowSeconds()) {
+           return Outcome::Failure(kNotLoggedIn);
+         }
+         auto management = [](const std::string& s) {
+           std::string l = Lower(s);
+           return l.rfind("https://management.azure.com", 0) == 0 ||
+                  l.rfind("https://management.core.windows.net", 0) == 0;
+         };
+         std::vector<std::string> asked = a.GetList("--scope");
+         if (auto res = a.Get("--resource")) asked.push_back(*res);
+         for (const auto& s : asked) {
+           if (!management(s)) {
+             return Outcome::Failure(
+                 "cove issues identity tokens for "
+                 "https://management.azure.com/ only, not '" +
+                 s + "'.");
+           }
+         }
+         if (auto t = a.Get("--tenant"); t && !EqualsIgnoreCase(*t, (*login)->tenant)) {
+           return Outcome::Failure(kNotLoggedIn);
+         }
+         auto sub = ctx.Subscription();
+         if (!sub) return Outcome::FromArm(sub.error());
+         std::time_t tt = static_cast<std::time_t>((*login)->expires_on);
+         std::tm tm{};
+         localtime_r(&tt, &tm);
+         char buf[64];
+         std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S.000000", &tm);
+         return Outcome::Value(json{{"accessToken", (*login)->access_token},
+                                    {"expiresOn", buf},
+                                    {"expires_on", (*login)->expires_on},
+                                    {"subscription", *sub},
+                                    {"tenant", (*login)->tenant},
+                                    {"tokenType", "Bearer"}});
+       }});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -756,8 +755,9 @@ std::variant<json, Outcome> NamedAssignments(Context& ctx, const std::string& su
   if (found.empty()) return out;
   auto arm = ctx.Arm();
   if (!arm) return Outcome::FromArm(arm.error());
-  auto defs = (*arm)->List("/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleDefinitions",
-                           kApiAuthorization);
+  auto defs =
+      (*arm)->List("/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleDefinitions",
+                   kApiAuthorization);
   if (!defs) return Outcome::FromArm(defs.error());
   auto all = AllPrincipals(ctx, sub);
   if (auto* stop = std::get_if<Outcome>(&all)) return *stop;
@@ -780,25 +780,25 @@ std::variant<json, Outcome> NamedAssignments(Context& ctx, const std::string& su
 
 ArgSpec ScopeArg(const std::string& extra = "") {
   return {.name = "--scope",
-          .help = "Scope at which the role assignment or definition applies to, e.g., "
-                  "/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333, /subscriptions/"
-                  "0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/myGroup, or /subscriptions/"
-                  "0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/myGroup/providers/"
-                  "Microsoft.Compute/virtualMachines/myVM." +
-                  extra};
+          .help =
+              "Scope at which the role assignment or definition applies to, e.g., "
+              "/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333, /subscriptions/"
+              "0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/myGroup, or /subscriptions/"
+              "0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/myGroup/providers/"
+              "Microsoft.Compute/virtualMachines/myVM." +
+              extra};
 }
 
 ArgSpec AssigneeArg() {
   return {.name = "--assignee",
-          .help = "Represent a user or service principal. Supported format: object id, user "
-                  "sign-in name, or service principal name (appId; a managed identity's "
-                  "principalId or clientId)."};
+          .help =
+              "Represent a user or service principal. Supported format: object id, user "
+              "sign-in name, or service principal name (appId; a managed identity's "
+              "principalId or clientId)."};
 }
 
 ArgSpec RoleArg(bool required) {
-  return {.name = "--role",
-          .help = "Role name or id.",
-          .required = required};
+  return {.name = "--role", .help = "Role name or id.", .required = required};
 }
 
 ArgSpec RoleGroupArg() {
@@ -864,8 +864,8 @@ void AddRole(Registry& r) {
              if (!made) {
                if (made.error().status == 409 && made.error().code == "RoleAssignmentExists") {
                  // Idempotent as az: answer the existing assignment.
-                 auto found = SearchAssignments(
-                     ctx, *sub, Search{at, who.id, *a.Get("--role"), false});
+                 auto found =
+                     SearchAssignments(ctx, *sub, Search{at, who.id, *a.Get("--role"), false});
                  if (auto* stop = std::get_if<Outcome>(&found)) return *stop;
                  auto named = NamedAssignments(ctx, *sub, std::get<json>(found));
                  if (auto* stop = std::get_if<Outcome>(&named)) return *stop;
@@ -896,91 +896,86 @@ void AddRole(Registry& r) {
                  .help = "Include extra assignments to the groups of which the user is a member "
                          "(cove has no groups; accepted).",
                  .kind = ArgKind::kSwitch}},
-       .run =
-           [](Context& ctx, const ParsedArgs& a) {
-             auto sub = ctx.Subscription();
-             if (!sub) return Outcome::FromArm(sub.error());
-             Search s{std::nullopt, a.Get("--assignee"), a.Get("--role"),
-                      a.Has("--include-inherited")};
-             if (a.Has("--all")) {
-               if (a.Has("--scope") || a.Has("--resource-group")) {
-                 return Outcome::Failure("group or scope are not required when --all is used");
-               }
-             } else {
-               auto scope = BuildScope(a, *sub);
-               if (auto* stop = std::get_if<Outcome>(&scope)) return *stop;
-               s.scope = std::get<std::string>(scope);
-             }
-             auto found = SearchAssignments(ctx, *sub, s);
-             if (auto* stop = std::get_if<Outcome>(&found)) return *stop;
-             auto named = NamedAssignments(ctx, *sub, std::get<json>(found));
-             if (auto* stop = std::get_if<Outcome>(&named)) return *stop;
-             return Outcome::Value(std::get<json>(named));
-           }});
-  r.AddCommand(
-      {.path = {"role", "assignment", "delete"},
-       .summary = "Delete role assignments.",
-       .args = {AssigneeArg(),
-                RoleArg(false),
-                ScopeArg(),
-                RoleGroupArg(),
-                {.name = "--ids",
-                 .help = "Space-separated role assignment ids.",
-                 .kind = ArgKind::kList},
-                {.name = "--include-inherited",
-                 .help = "Include assignments applied on parent scopes.",
-                 .kind = ArgKind::kSwitch},
-                YesArg()},
-       .run =
-           [](Context& ctx, const ParsedArgs& a) {
-             auto arm = ctx.Arm();
-             if (!arm) return Outcome::FromArm(arm.error());
-             if (a.Has("--ids")) {
-               for (const char* other : {"--assignee", "--role", "--resource-group", "--scope",
-                                         "--include-inherited"}) {
-                 if (a.Has(other)) {
-                   ctx.Warn(std::string("option '") + other +
-                            "' will be ignored due to use of '--ids'.");
-                 }
-               }
-               for (const auto& id : a.GetList("--ids")) {
-                 auto res = (*arm)->Delete(id, kApiAuthorization);
-                 if (!res) return Outcome::FromArm(res.error());
-               }
-               return Outcome::Nothing();
-             }
-             if (!a.Has("--assignee") && !a.Has("--role") && !a.Has("--scope") &&
-                 !a.Has("--resource-group")) {
-               if (auto stop = Confirm(ctx, a,
-                                       "This will delete all role assignments under the "
-                                       "subscription. Are you sure?")) {
-                 return *stop;
-               }
-             }
-             auto sub = ctx.Subscription();
-             if (!sub) return Outcome::FromArm(sub.error());
-             auto scope = BuildScope(a, *sub);
-             if (auto* stop = std::get_if<Outcome>(&scope)) return *stop;
-             auto found = SearchAssignments(
-                 ctx, *sub,
-                 Search{std::get<std::string>(scope), a.Get("--assignee"), a.Get("--role"),
-                        a.Has("--include-inherited")});
-             if (auto* stop = std::get_if<Outcome>(&found)) return *stop;
-             const json& list = std::get<json>(found);
-             if (list.empty()) return Outcome::Failure("No matched assignments were found to delete");
-             for (const auto& assignment : list) {
-               auto res = (*arm)->Delete(assignment.value("id", ""), kApiAuthorization);
-               if (!res) return Outcome::FromArm(res.error());
-             }
-             return Outcome::Nothing();
-           }});
+       .run = [](Context& ctx, const ParsedArgs& a) {
+         auto sub = ctx.Subscription();
+         if (!sub) return Outcome::FromArm(sub.error());
+         Search s{std::nullopt, a.Get("--assignee"), a.Get("--role"), a.Has("--include-inherited")};
+         if (a.Has("--all")) {
+           if (a.Has("--scope") || a.Has("--resource-group")) {
+             return Outcome::Failure("group or scope are not required when --all is used");
+           }
+         } else {
+           auto scope = BuildScope(a, *sub);
+           if (auto* stop = std::get_if<Outcome>(&scope)) return *stop;
+           s.scope = std::get<std::string>(scope);
+         }
+         auto found = SearchAssignments(ctx, *sub, s);
+         if (auto* stop = std::get_if<Outcome>(&found)) return *stop;
+         auto named = NamedAssignments(ctx, *sub, std::get<json>(found));
+         if (auto* stop = std::get_if<Outcome>(&named)) return *stop;
+         return Outcome::Value(std::get<json>(named));
+       }});
+  r.AddCommand({.path = {"role", "assignment", "delete"},
+                .summary = "Delete role assignments.",
+                .args = {AssigneeArg(),
+                         RoleArg(false),
+                         ScopeArg(),
+                         RoleGroupArg(),
+                         {.name = "--ids",
+                          .help = "Space-separated role assignment ids.",
+                          .kind = ArgKind::kList},
+                         {.name = "--include-inherited",
+                          .help = "Include assignments applied on parent scopes.",
+                          .kind = ArgKind::kSwitch},
+                         YesArg()},
+                .run = [](Context& ctx, const ParsedArgs& a) {
+                  auto arm = ctx.Arm();
+                  if (!arm) return Outcome::FromArm(arm.error());
+                  if (a.Has("--ids")) {
+                    for (const char* other : {"--assignee", "--role", "--resource-group", "--scope",
+                                              "--include-inherited"}) {
+                      if (a.Has(other)) {
+                        ctx.Warn(std::string("option '") + other +
+                                 "' will be ignored due to use of '--ids'.");
+                      }
+                    }
+                    for (const auto& id : a.GetList("--ids")) {
+                      auto res = (*arm)->Delete(id, kApiAuthorization);
+                      if (!res) return Outcome::FromArm(res.error());
+                    }
+                    return Outcome::Nothing();
+                  }
+                  if (!a.Has("--assignee") && !a.Has("--role") && !a.Has("--scope") &&
+                      !a.Has("--resource-group")) {
+                    if (auto stop = Confirm(ctx, a,
+                                            "This will delete all role assignments under the "
+                                            "subscription. Are you sure?")) {
+                      return *stop;
+                    }
+                  }
+                  auto sub = ctx.Subscription();
+                  if (!sub) return Outcome::FromArm(sub.error());
+                  auto scope = BuildScope(a, *sub);
+                  if (auto* stop = std::get_if<Outcome>(&scope)) return *stop;
+                  auto found =
+                      SearchAssignments(ctx, *sub,
+                                        Search{std::get<std::string>(scope), a.Get("--assignee"),
+                                               a.Get("--role"), a.Has("--include-inherited")});
+                  if (auto* stop = std::get_if<Outcome>(&found)) return *stop;
+                  const json& list = std::get<json>(found);
+                  if (list.empty())
+                    return Outcome::Failure("No matched assignments were found to delete");
+                  for (const auto& assignment : list) {
+                    auto res = (*arm)->Delete(assignment.value("id", ""), kApiAuthorization);
+                    if (!res) return Outcome::FromArm(res.error());
+                  }
+                  return Outcome::Nothing();
+                }});
   r.AddGroup({{"role", "definition"}, "Manage role definitions."});
   r.AddCommand(
       {.path = {"role", "definition", "list"},
        .summary = "List role definitions.",
-       .args = {{.name = "--name",
-                 .aliases = {"-n"},
-                 .help = "A role's name or id (a GUID)."},
+       .args = {{.name = "--name", .aliases = {"-n"}, .help = "A role's name or id (a GUID)."},
                 ScopeArg(),
                 RoleGroupArg(),
                 {.name = "--custom-role-only",
@@ -994,9 +989,9 @@ void AddRole(Registry& r) {
              if (auto* stop = std::get_if<Outcome>(&scope)) return *stop;
              auto arm = ctx.Arm();
              if (!arm) return Outcome::FromArm(arm.error());
-             auto defs = (*arm)->List(
-                 std::get<std::string>(scope) + "/providers/Microsoft.Authorization/roleDefinitions",
-                 kApiAuthorization);
+             auto defs = (*arm)->List(std::get<std::string>(scope) +
+                                          "/providers/Microsoft.Authorization/roleDefinitions",
+                                      kApiAuthorization);
              if (!defs) return Outcome::FromArm(defs.error());
              json out = json::array();
              for (const auto& d : *defs) {

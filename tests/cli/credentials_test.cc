@@ -35,9 +35,13 @@ unsigned Mode(const std::string& path) {
 }
 
 TEST(Base64Test, EncodesAndDecodesRfc4648Vectors) {
-  const std::pair<const char*, const char*> kVectors[] = {
-      {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},        {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const std::pair<const char*, const char*> kVectors[] = {{"", ""},
+                                                          {"f", "Zg=="},
+                                                          {"fo", "Zm8="},
+                                                          {"foo", "Zm9v"},
+                                                          {"foob", "Zm9vYg=="},
+                                                          {"fooba", "Zm9vYmE="},
+                                                          {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : kVectors) {
     EXPECT_EQ(Base64Encode(plain), encoded);
     EXPECT_EQ(Base64Decode(encoded), std::optional<std::string>(plain));
@@ -126,8 +130,7 @@ TEST(DockerConfigTest, WritesAnAuthEntryContainersToolsRead) {
   json config = json::parse(Slurp(path));
   ASSERT_TRUE(config["auths"]["reg.azurecr.io"]["auth"].is_string());
   auto decoded = Base64Decode(config["auths"]["reg.azurecr.io"]["auth"].get<std::string>());
-  EXPECT_EQ(decoded,
-            std::optional<std::string>(std::string(kNullGuid) + ":refresh.token.value"));
+  EXPECT_EQ(decoded, std::optional<std::string>(std::string(kNullGuid) + ":refresh.token.value"));
   auto read = ReadDockerAuth(path, "reg.azurecr.io");
   ASSERT_TRUE(read && *read);
   EXPECT_EQ((*read)->first, kNullGuid);
@@ -140,8 +143,8 @@ TEST(DockerConfigTest, KeepsEveryOtherEntryAndKey) {
   json before = {
       {"auths",
        {{"docker.io", {{"auth", Base64Encode("bob:hunter2")}}},
-        {"reg.azurecr.io", {{"auth", Base64Encode("old:old")}, {"identitytoken", "stale"},
-                            {"email", "x@y"}}}}},
+        {"reg.azurecr.io",
+         {{"auth", Base64Encode("old:old")}, {"identitytoken", "stale"}, {"email", "x@y"}}}}},
       {"credHelpers", {{"gcr.io", "gcloud"}}},
       {"psFormat", "table {{.ID}}"}};
   std::ofstream(path) << before.dump(2);
@@ -182,23 +185,39 @@ class IdentityArgsTest : public ::testing::Test {
 
 TEST_F(IdentityArgsTest, EveryNewCommandHasHelp) {
   const std::vector<std::vector<std::string>> kCommands = {
-      {"ad", "user", "create"},       {"ad", "user", "list"},
-      {"ad", "user", "show"},         {"ad", "user", "delete"},
-      {"ad", "sp", "create-for-rbac"}, {"ad", "sp", "list"},
-      {"ad", "sp", "show"},           {"ad", "sp", "delete"},
-      {"login"},                      {"logout"},
-      {"account", "get-access-token"}, {"acr", "login"},
-      {"acr", "credential", "show"},  {"acr", "credential", "renew"},
-      {"acr", "scope-map", "create"}, {"acr", "scope-map", "update"},
-      {"acr", "scope-map", "show"},   {"acr", "scope-map", "list"},
-      {"acr", "scope-map", "delete"}, {"acr", "token", "create"},
-      {"acr", "token", "update"},     {"acr", "token", "show"},
-      {"acr", "token", "list"},       {"acr", "token", "delete"},
+      {"ad", "user", "create"},
+      {"ad", "user", "list"},
+      {"ad", "user", "show"},
+      {"ad", "user", "delete"},
+      {"ad", "sp", "create-for-rbac"},
+      {"ad", "sp", "list"},
+      {"ad", "sp", "show"},
+      {"ad", "sp", "delete"},
+      {"login"},
+      {"logout"},
+      {"account", "get-access-token"},
+      {"acr", "login"},
+      {"acr", "credential", "show"},
+      {"acr", "credential", "renew"},
+      {"acr", "scope-map", "create"},
+      {"acr", "scope-map", "update"},
+      {"acr", "scope-map", "show"},
+      {"acr", "scope-map", "list"},
+      {"acr", "scope-map", "delete"},
+      {"acr", "token", "create"},
+      {"acr", "token", "update"},
+      {"acr", "token", "show"},
+      {"acr", "token", "list"},
+      {"acr", "token", "delete"},
       {"acr", "token", "credential", "generate"},
-      {"role", "assignment", "create"}, {"role", "assignment", "list"},
-      {"role", "assignment", "delete"}, {"role", "definition", "list"},
-      {"identity", "create"},         {"identity", "show"},
-      {"identity", "list"},           {"identity", "delete"}};
+      {"role", "assignment", "create"},
+      {"role", "assignment", "list"},
+      {"role", "assignment", "delete"},
+      {"role", "definition", "list"},
+      {"identity", "create"},
+      {"identity", "show"},
+      {"identity", "list"},
+      {"identity", "delete"}};
   for (auto c : kCommands) {
     std::string joined;
     for (const auto& w : c) joined += " " + w;
@@ -209,9 +228,13 @@ TEST_F(IdentityArgsTest, EveryNewCommandHasHelp) {
         << joined << "\n"
         << r.out;
   }
-  for (const std::vector<std::string>& g : {std::vector<std::string>{"ad"}, {"ad", "user"},
-                                           {"ad", "sp"}, {"role"}, {"identity"},
-                                           {"acr", "token"}, {"acr", "scope-map"}}) {
+  for (const std::vector<std::string>& g : {std::vector<std::string>{"ad"},
+                                            {"ad", "user"},
+                                            {"ad", "sp"},
+                                            {"role"},
+                                            {"identity"},
+                                            {"acr", "token"},
+                                            {"acr", "scope-map"}}) {
     EXPECT_EQ(cove_(g).code, 0);
   }
 }
@@ -260,16 +283,16 @@ TEST_F(IdentityArgsTest, TokenCreateNeedsExactlyOneOfScopeMapAndRepository) {
   r = cove_({"acr", "token", "create", "-n", "t", "-r", "reg", "--scope-map", "s", "--repository",
              "a", "content/read"});
   EXPECT_EQ(r.code, 2);
-  r = cove_({"acr", "token", "create", "-n", "t", "-r", "reg", "--scope-map", "s",
-             "--no-passwords", "--expiration-in-days", "3"});
+  r = cove_({"acr", "token", "create", "-n", "t", "-r", "reg", "--scope-map", "s", "--no-passwords",
+             "--expiration-in-days", "3"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("mutually exclusive"), std::string::npos);
   r = cove_({"acr", "token", "create", "-n", "t", "-r", "reg", "--scope-map", "s",
              "--expiration-in-days", "soon"});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err, "ERROR: argument --expiration-in-days: invalid int value: 'soon'\n");
-  r = cove_({"acr", "token", "create", "-n", "t", "-r", "reg", "--scope-map", "s", "--status",
-             "paused"});
+  r = cove_(
+      {"acr", "token", "create", "-n", "t", "-r", "reg", "--scope-map", "s", "--status", "paused"});
   EXPECT_EQ(r.code, 2);
 }
 
@@ -290,9 +313,9 @@ TEST_F(IdentityArgsTest, LoginArgumentsAsAz) {
 }
 
 TEST_F(IdentityArgsTest, GetAccessTokenAnswersTheStoredTokenInAzsShape) {
-  ASSERT_TRUE(WriteLogin(LoginPath(cove_.env().config_path),
-                         LoginState{"app-id", "servicePrincipal", "tenant-id", "a.b.c",
-                                    4102444800}));  // 2100-01-01
+  ASSERT_TRUE(WriteLogin(
+      LoginPath(cove_.env().config_path),
+      LoginState{"app-id", "servicePrincipal", "tenant-id", "a.b.c", 4102444800}));  // 2100-01-01
   auto r = cove_({"account", "get-access-token"});
   ASSERT_EQ(r.code, 0) << r.err;
   json out = json::parse(r.out);
