@@ -214,6 +214,11 @@ void AddLogin(Registry& r) {
                const std::string& file = ctx.env().docker_config_path;
                auto stored = StoreDockerAuth(file, server, user.value_or(kNullGuid), secret);
                if (!stored) return Outcome::Failure(stored.error().message);
+               if (auto helper = DockerCredentialHelper(file, server)) {
+                 ctx.Warn(file + " names the credential helper '" + *helper + "' for " + server +
+                          ": docker asks it instead of the entry cove wrote (skopeo and podman "
+                          "read the entry).");
+               }
                ctx.out() << "Login Succeeded\n";
                return Outcome::Nothing();
              });

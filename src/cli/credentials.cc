@@ -240,6 +240,21 @@ Result<void> StoreDockerAuth(const std::string& path, const std::string& server,
   return WriteFileAtomic(path, config.dump(1, '\t') + "\n");
 }
 
+std::optional<std::string> DockerCredentialHelper(const std::string& path,
+                                                  const std::string& server) {
+  auto config = ReadDockerConfig(path);
+  if (!config) return std::nullopt;
+  if (config->contains("credHelpers") && (*config)["credHelpers"].is_object() &&
+      (*config)["credHelpers"].contains(server) && (*config)["credHelpers"][server].is_string()) {
+    return (*config)["credHelpers"][server].get<std::string>();
+  }
+  if (config->contains("credsStore") && (*config)["credsStore"].is_string() &&
+      !(*config)["credsStore"].get<std::string>().empty()) {
+    return (*config)["credsStore"].get<std::string>();
+  }
+  return std::nullopt;
+}
+
 Result<std::optional<std::pair<std::string, std::string>>> ReadDockerAuth(
     const std::string& path, const std::string& server) {
   using Pair = std::pair<std::string, std::string>;

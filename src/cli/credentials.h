@@ -77,6 +77,10 @@ std::string DockerConfigPath(const char* docker_config_env, const char* home);
 // Sets auths[server].auth = base64(user:password), keeping the rest of the file.
 Result<void> StoreDockerAuth(const std::string& path, const std::string& server,
                              const std::string& user, const std::string& password);
+// The credential helper docker would ask for `server` instead of reading auths (credHelpers
+// [server], else credsStore); nullopt when there is none or the file cannot be read.
+std::optional<std::string> DockerCredentialHelper(const std::string& path,
+                                                  const std::string& server);
 // The user and password stored for `server` (what a client reading the file would use);
 // nullopt when there is none.
 Result<std::optional<std::pair<std::string, std::string>>> ReadDockerAuth(

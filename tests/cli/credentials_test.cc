@@ -165,6 +165,15 @@ TEST(DockerConfigTest, KeepsEveryOtherEntryAndKey) {
   EXPECT_EQ(after["auths"].size(), 3u);
 }
 
+TEST(DockerConfigTest, NamesTheHelperDockerWouldAskInstead) {
+  TempDir dir;
+  std::string path = dir.Join("config.json");
+  EXPECT_EQ(DockerCredentialHelper(path, "reg.azurecr.io"), std::nullopt);
+  std::ofstream(path) << R"({"credHelpers":{"reg.azurecr.io":"acr-env"},"credsStore":"pass"})";
+  EXPECT_EQ(DockerCredentialHelper(path, "reg.azurecr.io"), std::optional<std::string>("acr-env"));
+  EXPECT_EQ(DockerCredentialHelper(path, "other.io"), std::optional<std::string>("pass"));
+}
+
 TEST(DockerConfigTest, RefusesToOverwriteAFileItCannotParse) {
   TempDir dir;
   std::string path = dir.Join("config.json");

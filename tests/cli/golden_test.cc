@@ -402,6 +402,7 @@ TEST_F(GoldenTest, ServicePrincipalLoginAndDockerConfig) {
 
   auto login = run({"acr", "login", "-n", "authreg"});
   EXPECT_EQ(login.out, "Login Succeeded\n");
+  EXPECT_NE(login.err.find("names the credential helper 'pass'"), std::string::npos) << login.err;
   ASSERT_EQ(::stat(docker.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   auto server = run({"acr", "show", "-n", "authreg", "--query", "loginServer", "-o", "tsv"}).out;
