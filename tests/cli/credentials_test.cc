@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -135,6 +137,23 @@ TEST(DockerConfigTest, WritesAnAuthEntryContainersToolsRead) {
   ASSERT_TRUE(read && *read);
   EXPECT_EQ((*read)->first, kNullGuid);
   EXPECT_EQ((*read)->second, "refresh.token.value");
+}
+
+// skopeo itself (containers/image) reads the entry back, when it is installed.
+TEST(DockerConfigTest, SkopeoReadsTheEntry) {
+  if (::access("/usr/bin/skopeo", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/skopeo";
+  TempDir dir;
+  std::string path = dir.Join("config.json");
+  ASSERT_TRUE(StoreDockerAuth(path, "reg.azurecr.io", kNullGuid, "refresh.token.value"));
+  std::string command =
+      "/usr/bin/skopeo login --get-login --authfile '" + path + "' reg.azurecr.io 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buf[256];
+  while (size_t n = std::fread(buf, 1, sizeof(buf), pipe)) output.append(buf, n);
+  EXPECT_EQ(::pclose(pipe), 0) << output;
+  EXPECT_EQ(output, std::string(kNullGuid) + "\n");
 }
 
 TEST(DockerConfigTest, KeepsEveryOtherEntryAndKey) {
