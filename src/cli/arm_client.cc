@@ -49,7 +49,7 @@ ArmResult<HttpResponse> ArmClient::Send(const std::string& method, const std::st
 namespace {
 
 std::string WithApiVersion(const std::string& path, const std::string& api) {
-  if (path.find("api-version=") != std::string::npos) return path;
+  if (api.empty() || path.find("api-version=") != std::string::npos) return path;
   return path + (path.find('?') == std::string::npos ? "?" : "&") + "api-version=" + api;
 }
 
@@ -145,6 +145,18 @@ ArmResult<json> ArmClient::List(const std::string& path, const std::string& api)
     target = Target(body["nextLink"].get<std::string>());
   }
   return all;
+}
+
+ArmResult<HttpResponse> ArmClient::PostForm(const std::string& path, const std::string& form) {
+  if (debug_) {
+    *debug_ << "DEBUG: Request URL: '" << http_.endpoint() << path << "'\n"
+            << "DEBUG: Request method: 'POST'\n"
+            << "DEBUG: Request body: (form; not shown, it holds credentials)\n";
+  }
+  auto res = http_.Send("POST", path, form, "application/x-www-form-urlencoded");
+  if (!res) return ArmFail(0, "", res.error().message);
+  if (debug_) *debug_ << "DEBUG: Response status: " << res->status << "\n";
+  return std::move(*res);
 }
 
 ArmResult<bool> ArmClient::Exists(const std::string& path, const std::string& api) {

@@ -31,6 +31,10 @@ inline constexpr char kApiNetwork[] = "2024-05-01";
 inline constexpr char kApiPrivateDns[] = "2020-06-01";
 inline constexpr char kApiAcr[] = "2023-11-01-preview";
 inline constexpr char kApiCompute[] = "2024-07-01";
+inline constexpr char kApiAuthorization[] = "2022-04-01";
+inline constexpr char kApiManagedIdentity[] = "2023-01-31";
+// Microsoft Graph paths (/v1.0/...) take no api-version: Call() adds none for an empty one.
+inline constexpr char kApiGraph[] = "";
 
 struct ArmError {
   int status = 0;    // HTTP status; 0 when there was no HTTP answer
@@ -77,6 +81,10 @@ class ArmClient {
   ArmResult<nlohmann::json> List(const std::string& path, const std::string& api);
   // true when GET answers 2xx, false on 404.
   ArmResult<bool> Exists(const std::string& path, const std::string& api);
+  // POSTs an application/x-www-form-urlencoded body (OAuth token endpoints) and returns the
+  // answer whatever its status; an error only when there was no HTTP answer. The body and the
+  // answer hold credentials, so --debug logs neither.
+  ArmResult<HttpResponse> PostForm(const std::string& path, const std::string& form);
 
  private:
   ArmResult<HttpResponse> Send(const std::string& method, const std::string& target,

@@ -18,8 +18,15 @@
 //   cove acr replication create|show|list|delete
 //   cove acr private-endpoint-connection list|show|approve|reject|delete
 //   cove acr network-rule add|list|remove
+//   cove acr login, acr credential show|renew                        (commands_acr_auth.cc)
+//   cove acr scope-map create|update|show|list|delete
+//   cove acr token create|update|show|list|delete, acr token credential generate
 //   cove provider register|unregister|show|list
-//   cove account show|list|set (+ cove-only `account create`)
+//   cove account show|list|set|get-access-token (+ cove-only `account create`)
+//   cove login, cove logout                                          (commands_identity.cc)
+//   cove ad user create|list|show|delete, ad sp create-for-rbac|list|show|delete
+//   cove role assignment create|list|delete, role definition list
+//   cove identity create|show|list|delete
 //   cove vm create|show|list|delete|list-ip-addresses, vm exec VM -- CMD   (commands_vm.cc)
 //   cove deploy -f FILE, cove up, cove down (cove only; see deploy.h, commands_vm.cc)
 //   cove ca show [--data-dir DIR]          (cove only: the CA coved's TLS chains to)
@@ -33,10 +40,46 @@
 // request is sent, so it changes nothing.
 //
 // Where cove differs from az (and why):
-// - No login, tenants or clouds: coved is the cloud. `account show|list` build az's account
-//   shape from GET /subscriptions (environmentName AzureCloud, user = $USER); `account set`
-//   writes the subscription to $XDG_CONFIG_HOME/cove/config (az: ~/.azure). `account create`
-//   is cove's own (PUT /subscriptions/{id}), to test cross-subscription private endpoints.
+// - No clouds and one tenant (c0ffee00-0000-4000-8000-0000000000ff); the ARM listener needs no
+//   login (it is loopback-only and trusts its caller as the subscription's owner), so every
+//   command but `acr login` and `account get-access-token` works without `cove login`.
+//   `account show|list` build az's account shape from GET /subscriptions (environmentName
+//   AzureCloud; user = the logged-in identity, else $USER); `account set` writes the
+//   subscription to $XDG_CONFIG_HOME/cove/config (az: ~/.azure). `account create` is cove's own
+//   (PUT /subscriptions/{id}), to test cross-subscription private endpoints.
+// - `login` takes -u/-p only (a user's UPN and password, or --service-principal with appId,
+//   secret and --tenant): no browser, device code or --identity. It keeps only the identity
+//   token (1 hour, no refresh token) in $XDG_CONFIG_HOME/cove/login.json (0600; az: ~/.azure's
+//   MSAL cache); when it expires, commands that need it say "Please run 'cove login' to setup
+//   account." as az does when it cannot refresh. `logout` removes the file.
+//   `account get-access-token` hands out that token for https://management.azure.com/ only
+//   (other --resource/--scope values are refused).
+// - `acr login` talks to the ARM listener, not to the registry: it exchanges the identity token
+//   at POST /cove/acr/{loginServer}/oauth2/exchange (the registry's own /oauth2/exchange body
+//   and answer, served by coved on the ARM listener). The CLI runs on the host, where a
+//   registry's private endpoints are not routable (in Azure, `az acr login` from outside the
+//   VNet fails against a registry whose public access is disabled); this way a host-side login
+//   works for every registry coved owns, and clients inside the VNet use what it wrote.
+//   Instead of running `docker login` it writes the Docker config itself ($DOCKER_CONFIG/
+//   config.json, else ~/.docker/config.json; 0600, atomic, other entries kept):
+//   auths[loginServer].auth = base64("00000000-0000-0000-0000-000000000000:" + refresh token),
+//   or the -u/-p given (admin user, repository-scoped token) — read by docker, containerd's
+//   tools, skopeo and podman — and prints docker's "Login Succeeded". So no docker daemon is
+//   needed, and -u/-p are written without being tried against the registry (docker login would
+//   try them). `--expose-token` prints az's classic {accessToken, loginServer} (az 2.6x also
+//   prints refreshToken and username) and writes nothing.
+// - `ad sp create-for-rbac`: default name cove-cli-<time> (az: azure-cli-<time>); no
+//   certificates (--cert/--create-cert/--keyvault) and no --sdk-auth.
+// - `ad user|sp list` filter (--upn, --display-name, --spn) on the client; no --filter (OData).
+// - `role assignment` resolves --assignee among users, service principals and the
+//   subscription's user-assigned managed identities (az asks Graph, where a managed identity
+//   is a service principal). No groups, conditions or custom roles; `role definition` has
+//   only `list` (cove's built-in roles: AcrPull, AcrPush, AcrDelete, Owner, Contributor,
+//   Reader).
+// - `acr token credential delete`, `acr token create --gateway` and scope maps' gateway
+//   actions are not implemented (no connected registries in cove).
+// - Scope-map action and --repository checks, and argument conflicts of `acr token create`,
+//   exit 2 (cove's usage errors) where az raises them as CLIError (exit 1).
 // - Generic update arguments (--set/--add/--remove/--force-string) are not implemented; each
 //   update takes the typed flags az documents.
 // - --no-wait is accepted and ignored: coved finishes operations before answering (cove still

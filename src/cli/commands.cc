@@ -1,6 +1,7 @@
 #include "cli/commands.h"
 
 #include <iostream>
+#include <random>
 
 namespace cove::cli {
 
@@ -17,9 +18,25 @@ const Registry& Commands() {
     AddDeployCommands(*r);
     AddCaCommands(*r);
     AddVmCommands(*r);
+    AddIdentityCommands(*r);
+    AddAcrAuthCommands(*r);
     return r;
   }();
   return *registry;
+}
+
+std::string NewGuid() {
+  std::random_device rd;
+  std::mt19937_64 gen(rd());
+  uint64_t a = gen(), b = gen();
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+                static_cast<unsigned>(b >> 48),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
 }
 
 ArgSpec GroupArg(bool required, bool id_part) {

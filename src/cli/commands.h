@@ -15,9 +15,11 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <variant>
 
 #include "cli/args.h"
 #include "cli/context.h"
+#include "cli/credentials.h"
 
 namespace cove::cli {
 
@@ -28,6 +30,10 @@ void AddAcrCommands(Registry& registry);
 void AddDeployCommands(Registry& registry);
 void AddCaCommands(Registry& registry);
 void AddVmCommands(Registry& registry);  // vm ..., down (commands_vm.cc)
+// ad user|sp, login, logout, account get-access-token, role, identity (commands_identity.cc)
+void AddIdentityCommands(Registry& registry);
+// acr login, acr credential, acr scope-map, acr token (commands_acr_auth.cc)
+void AddAcrAuthCommands(Registry& registry);
 
 // `cove up`'s client steps after its deployment (commands_vm.cc): builds a sample image, pushes
 // and pulls it from inside VM `vm` and narrates on `narrate`. Exit 0 also when it stops early
@@ -78,6 +84,25 @@ ArmResult<std::string> GroupLocation(Context& ctx, const std::string& sub,
 // `value` when it is a resource id, else the id of resource `value` of `type_path` in the group.
 std::string NameOrId(const std::string& value, const std::string& sub, const std::string& group,
                      const std::string& type_path);
+
+// ---- registries (commands_acr.cc), shared by the acr auth commands ----
+// --name/-n (or e.g. --registry/-r): the registry, required.
+ArgSpec RegistryNameArg(const std::string& name = "--name",
+                        std::vector<std::string> aliases = {"-n"});
+// The ARM path of the registry named by `name_arg`; without -g the registry is looked up in the
+// subscription as az does (exit 3 with az's message when it is not there).
+std::variant<std::string, Outcome> RegistryPath(Context& ctx, const ParsedArgs& a,
+                                                const std::string& name_arg = "--name");
+// Runs `body` with the registry's path.
+Outcome WithRegistry(Context& ctx, const ParsedArgs& a, const std::string& name_arg,
+                     const std::function<Outcome(const std::string&)>& body);
+
+// The identity `cove login` stored (cli/credentials.h), if any (an unreadable file counts as
+// none; `cove logout` removes it).
+std::optional<LoginState> CurrentLogin(const Context& ctx);
+
+// A random version-4 GUID (resource names such as role assignments; never a secret).
+std::string NewGuid();
 
 // Expands helpers into a standard show/list/delete trio for simple resources.
 struct SimpleResource {

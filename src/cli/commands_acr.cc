@@ -6,23 +6,18 @@ namespace cove::cli {
 using nlohmann::json;
 
 namespace {
-
 constexpr char kRegistries[] = "Microsoft.ContainerRegistry/registries";
+}  // namespace
 
-ArgSpec RegistryNameArg(const std::string& name = "--name",
-                        std::vector<std::string> aliases = {"-n"}) {
+ArgSpec RegistryNameArg(const std::string& name, std::vector<std::string> aliases) {
   return {.name = name,
           .aliases = std::move(aliases),
           .help = "The name of the container registry. It should be specified in lower case.",
           .required = true};
 }
 
-ArgSpec OptionalGroupArg() { return GroupArg(false, false); }
-
-// The ARM path of the registry named by `name_arg`; without -g the registry is looked up in the
-// subscription as az does. `missing_is_3`: az's exit code for an unknown registry in `show`.
 std::variant<std::string, Outcome> RegistryPath(Context& ctx, const ParsedArgs& a,
-                                                const std::string& name_arg = "--name") {
+                                                const std::string& name_arg) {
   auto sub = ctx.Subscription();
   if (!sub) return Outcome::FromArm(sub.error());
   std::string name = *a.Get(name_arg);
@@ -41,13 +36,16 @@ std::variant<std::string, Outcome> RegistryPath(Context& ctx, const ParsedArgs& 
                           3);
 }
 
-// Runs `body` with the registry's path.
 Outcome WithRegistry(Context& ctx, const ParsedArgs& a, const std::string& name_arg,
                      const std::function<Outcome(const std::string&)>& body) {
   auto path = RegistryPath(ctx, a, name_arg);
   if (auto* stop = std::get_if<Outcome>(&path)) return *stop;
   return body(std::get<std::string>(path));
 }
+
+namespace {
+
+ArgSpec OptionalGroupArg() { return GroupArg(false, false); }
 
 std::vector<ArgSpec> RegistryPropertyArgs() {
   return {

@@ -17,9 +17,15 @@ ArgSpec GroupNameArg() {
           .required = true};
 }
 
-json AccountView(const json& sub, const std::string& selected) {
+// az's account shape. The user is the identity `cove login` holds; without one (cove's ARM API
+// needs no login) the local user, as type "user".
+json AccountView(const Context& ctx, const json& sub, const std::string& selected) {
   std::string id = sub.value("subscriptionId", "");
-  const char* user = std::getenv("USER");
+  const char* local = std::getenv("USER");
+  json user = {{"name", local ? local : "cove"}, {"type", "user"}};
+  if (auto login = CurrentLogin(ctx)) {
+    user = {{"name", login->user_name}, {"type", login->user_type}};
+  }
   return json{{"environmentName", "AzureCloud"},
               {"homeTenantId", sub.value("tenantId", "")},
               {"id", id},
@@ -28,21 +34,7 @@ json AccountView(const json& sub, const std::string& selected) {
               {"name", sub.value("displayName", "")},
               {"state", sub.value("state", "Enabled")},
               {"tenantId", sub.value("tenantId", "")},
-              {"user", {{"name", user ? user : "cove"}, {"type", "user"}}}};
-}
-
-std::string NewUuid() {
-  std::random_device rd;
-  std::mt19937_64 gen(rd());
-  uint64_t a = gen(), b = gen();
-  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
-  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
-                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
-                static_cast<unsigned>(b >> 48),
-                static_cast<unsigned long long>(b & 0xffffffffffffULL));
-  return buf;
+              {"user", user}};
 }
 
 void AddGroup(Registry& r) {
@@ -216,7 +208,7 @@ void AddAccount(Registry& r) {
          if (!sub) return Outcome::FromArm(sub.error());
          auto found = ctx.FindSubscription(a.GetOr("--name", *sub));
          if (!found) return Outcome::FromArm(found.error());
-         return Outcome::Value(AccountView(*found, *sub));
+         return Outcome::Value(AccountView(ctx, *found, *sub));
        }});
   r.AddCommand({.path = {"account", "list"},
                 .summary = "Get a list of subscriptions for the logged in account.",
@@ -235,7 +227,7 @@ void AddAccount(Registry& r) {
                   auto subs = (*arm)->List("/subscriptions", kApiSubscriptions);
                   if (!subs) return Outcome::FromArm(subs.error());
                   json out = json::array();
-                  for (const auto& s : *subs) out.push_back(AccountView(s, *sub));
+                  for (const auto& s : *subs) out.push_back(AccountView(ctx, s, *sub));
                   return Outcome::Value(out);
                 }});
   r.AddCommand(
@@ -272,7 +264,7 @@ void AddAccount(Registry& r) {
                     [](Context& ctx, const ParsedArgs& a) {
                       auto arm = ctx.Arm();
                       if (!arm) return Outcome::FromArm(arm.error());
-                      std::string id = a.GetOr("--subscription-id", NewUuid());
+                      std::string id = a.GetOr("--subscription-id", NewGuid());
                       auto res = (*arm)->Put("/subscriptions/" + id, kApiSubscriptions,
                                              json{{"displayName", *a.Get("--name")}});
                       if (!res) return Outcome::FromArm(res.error());

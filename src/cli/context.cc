@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli/credentials.h"
+
 namespace cove::cli {
 
 using nlohmann::json;
@@ -16,6 +18,10 @@ Outcome Outcome::FromArm(const ArmError& error, bool missing_is_3) {
   std::string text = "(" + error.code + ") " + error.message + "\nCode: " + error.code +
                      "\nMessage: " + error.message;
   return Failure(text, missing_is_3 && error.status == 404 ? 3 : 1);
+}
+
+Outcome Outcome::FromGraph(const ArmError& error, bool missing_is_3) {
+  return Failure(error.message, missing_is_3 && error.status == 404 ? 3 : 1);
 }
 
 Environment Environment::FromProcess() {
@@ -37,6 +43,7 @@ Environment Environment::FromProcess() {
   }
   if (const char* d = std::getenv("COVE_DATA_DIR"); d && *d) env.data_dir = d;
   if (const char* p = std::getenv("COVE_FABRIC_PREFIX"); p && *p) env.fabric_prefix = p;
+  env.docker_config_path = DockerConfigPath(std::getenv("DOCKER_CONFIG"), home);
   return env;
 }
 

@@ -8,7 +8,8 @@
 // c0ffee00-0000-4000-8000-000000000001.
 //
 // Config file: $XDG_CONFIG_HOME/cove/config, else $HOME/.config/cove/config; lines `key = value`
-// (today only `subscription`).
+// (today only `subscription`). `cove login` keeps its identity token beside it in login.json
+// (cli/credentials.h).
 //
 // Thread-safety: one command, one thread.
 #pragma once
@@ -44,6 +45,9 @@ struct Outcome {
   // az's rendering of an ARM error: "(Code) message\nCode: Code\nMessage: message", exit 1;
   // exit 3 for a 404 when `missing_is_3` (az's `show` commands).
   static Outcome FromArm(const ArmError& error, bool missing_is_3 = false);
+  // az's rendering of a Microsoft Graph error: its message alone, exit 1 (3 for a 404 when
+  // `missing_is_3`).
+  static Outcome FromGraph(const ArmError& error, bool missing_is_3 = false);
 };
 
 // The environment a command line runs in (tests pass their own).
@@ -54,6 +58,9 @@ struct Environment {
   bool stdout_is_tty = false;          // colours for jsonc/yamlc
   std::string data_dir;                // for `cove ca show`, `cove up` (COVE_DATA_DIR)
   std::string fabric_prefix = "cove";  // coved's --fabric-prefix (COVE_FABRIC_PREFIX)
+  // Where `acr login` writes registry credentials: $DOCKER_CONFIG/config.json, else
+  // ~/.docker/config.json (cli/credentials.h).
+  std::string docker_config_path;
   static Environment FromProcess();
 };
 

@@ -37,7 +37,8 @@ Result<HttpClient> HttpClient::Create(const std::string& endpoint,
 }
 
 Result<HttpResponse> HttpClient::Send(const std::string& method, const std::string& target,
-                                      const std::string& body) const {
+                                      const std::string& body,
+                                      const std::string& content_type) const {
   boost::asio::io_context io;
   beast::tcp_stream stream(io);
   beast::error_code ec;
@@ -59,7 +60,7 @@ Result<HttpResponse> HttpClient::Send(const std::string& method, const std::stri
   req.set(bhttp::field::accept, "application/json");
   req.set(bhttp::field::connection, "close");
   if (!body.empty() || method == "PUT" || method == "POST" || method == "PATCH") {
-    req.set(bhttp::field::content_type, "application/json");
+    req.set(bhttp::field::content_type, content_type);
     req.body() = body;
   }
   req.prepare_payload();

@@ -28,11 +28,13 @@ class HttpClient {
   static Result<HttpClient> Create(const std::string& endpoint,
                                    std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
-  // Sends one request; `target` is the path and query. A body is sent as application/json.
+  // Sends one request; `target` is the path and query. A body is sent with `content_type`
+  // (application/json unless said otherwise; OAuth token requests send form bodies).
   // Returns the response (any status), or kUnavailable when coved cannot be reached,
   // kIOError when the exchange fails midway.
   Result<HttpResponse> Send(const std::string& method, const std::string& target,
-                            const std::string& body) const;
+                            const std::string& body,
+                            const std::string& content_type = "application/json") const;
 
   const std::string& endpoint() const { return endpoint_; }
 

@@ -45,6 +45,7 @@ inline cli::Environment TestEnvironment(const std::string& config_dir,
   env.endpoint = endpoint;
   env.config_path = config_dir + "/cove/config";
   env.data_dir = config_dir + "/data";
+  env.docker_config_path = config_dir + "/docker/config.json";
   return env;
 }
 

@@ -7,7 +7,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <sys/stat.h>
 
+#include "cli/credentials.h"
+#include "cli/http_client.h"
 #include "cli_runner.h"
 #include "coved_process.h"
 #include "support/temp_dir.h"
@@ -185,6 +188,275 @@ TEST_F(GoldenTest, OutputFormatsQueriesAndErrors) {
       {"pe_list_tsv",
        {"network", "private-endpoint", "list", "-g", "rg1", "--query", "[].name", "-o", "tsv"}},
   });
+}
+
+
+constexpr char kAuthReg[] =
+    "/subscriptions/c0ffee00-0000-4000-8000-000000000001/resourceGroups/rg1/providers/"
+    "Microsoft.ContainerRegistry/registries/authreg";
+
+// Users, roles, login, acr login/credential/scope-map/token and managed identities, against
+// coved's directory and ARM resources (issue 5). Cases build on each other.
+TEST_F(GoldenTest, IdentitiesAndRegistryAuth) {
+  const std::string reg = kAuthReg;
+  Check({
+      {"auth_setup_group", {"group", "create", "-n", "rg1", "-l", "westus", "-o", "none"}},
+      {"auth_setup_acr",
+       {"acr", "create", "-n", "authreg", "-g", "rg1", "--sku", "Premium", "-o", "none"}},
+      {"ad_user_create",
+       {"ad", "user", "create", "--display-name", "Alice", "--user-principal-name",
+        "alice@contoso.com", "--password", "Str0ng!pass"}},
+      {"ad_user_create_duplicate",
+       {"ad", "user", "create", "--display-name", "Alice", "--user-principal-name",
+        "alice@contoso.com", "--password", "Str0ng!pass"}},
+      {"ad_user_create_weak",
+       {"ad", "user", "create", "--display-name", "Bob", "--user-principal-name",
+        "bob@contoso.com", "--password", "weak"}},
+      {"ad_user_show_table",
+       {"ad", "user", "show", "--id", "alice@contoso.com", "--query",
+        "{upn:userPrincipalName, name:displayName, enabled:accountEnabled}", "-o", "table"}},
+      {"ad_user_show_missing", {"ad", "user", "show", "--id", "nobody@contoso.com"}},
+      {"ad_user_list_tsv", {"ad", "user", "list", "--query", "[].userPrincipalName", "-o", "tsv"}},
+      {"role_definition_list_acrpush",
+       {"role", "definition", "list", "--name", "AcrPush", "--query",
+        "[].{name:name, roleName:roleName, roleType:roleType, scopes:assignableScopes}", "-o",
+        "yaml"}},
+      {"role_assignment_create",
+       {"role", "assignment", "create", "--assignee", "alice@contoso.com", "--role", "AcrPush",
+        "--scope", reg}},
+      {"role_assignment_create_again_tsv",
+       {"role", "assignment", "create", "--assignee", "alice@contoso.com", "--role", "AcrPush",
+        "--scope", reg, "--query", "[principalName, roleDefinitionName]", "-o", "tsv"}},
+      {"role_assignment_create_bad_role",
+       {"role", "assignment", "create", "--assignee", "alice@contoso.com", "--role", "AcrPoke",
+        "--scope", reg}},
+      {"role_assignment_create_bad_assignee",
+       {"role", "assignment", "create", "--assignee", "nobody@contoso.com", "--role", "AcrPull",
+        "--scope", reg}},
+      {"role_assignment_list_default_empty", {"role", "assignment", "list"}},
+      {"role_assignment_list_all_table",
+       {"role", "assignment", "list", "--all", "--query",
+        "[].{Principal:principalName, Role:roleDefinitionName, Type:principalType}", "-o",
+        "table"}},
+      {"acr_credential_show_disabled", {"acr", "credential", "show", "-n", "authreg"}},
+      {"acr_admin_enable",
+       {"acr", "update", "-n", "authreg", "--admin-enabled", "true", "-o", "none"}},
+      {"acr_credential_show",
+       {"acr", "credential", "show", "-n", "authreg", "--query",
+        "{username:username, names:passwords[].name}", "-o", "yaml"}},
+      {"acr_credential_renew_tsv",
+       {"acr", "credential", "renew", "-n", "authreg", "--password-name", "password2",
+        "--query", "[username, length(passwords[1].value)]", "-o", "tsv"}},
+      {"scope_map_create",
+       {"acr", "scope-map", "create", "-n", "hello-read", "-r", "authreg", "--repository",
+        "hello", "content/read", "metadata/read", "--description", "Read hello"}},
+      {"scope_map_update",
+       {"acr", "scope-map", "update", "-n", "hello-read", "-r", "authreg", "--add-repository",
+        "world/*", "content/read", "--remove-repository", "hello", "metadata/read", "--query",
+        "{actions:actions, description:description}"}},
+      {"scope_map_list_table",
+       {"acr", "scope-map", "list", "-r", "authreg", "--query",
+        "[].{Name:name, Type:scopeMapType, Actions:length(actions)}", "-o", "table"}},
+      {"scope_map_show_missing", {"acr", "scope-map", "show", "-n", "nosuchmap", "-r", "authreg"}},
+      {"scope_map_delete_system",
+       {"acr", "scope-map", "delete", "-n", "_repositories_pull", "-r", "authreg", "--yes"}},
+      {"token_create_scope_map",
+       {"acr", "token", "create", "-n", "reader", "-r", "authreg", "--scope-map", "hello-read",
+        "--only-show-errors", "--query",
+        "{name:name, status:status, user:credentials.username, "
+        "passwords:credentials.passwords[].name, lengths:credentials.passwords[].length(value)}",
+        "-o", "yaml"}},
+      {"token_create_repository",
+       {"acr", "token", "create", "-n", "pusher", "-r", "authreg", "--repository", "hello",
+        "content/write", "content/read", "--no-passwords", "--query",
+        "{map:scopeMapId, passwords:credentials.passwords}", "-o", "json"}},
+      {"token_create_default_map_differs",
+       {"acr", "token", "create", "-n", "pusher", "-r", "authreg", "--repository", "hello",
+        "content/read", "--no-passwords"}},
+      {"token_list_table",
+       {"acr", "token", "list", "-r", "authreg", "--query",
+        "[].{Name:name, Status:status}", "-o", "table"}},
+      {"token_update_disable",
+       {"acr", "token", "update", "-n", "reader", "-r", "authreg", "--status", "disabled",
+        "--query", "status", "-o", "tsv"}},
+      {"token_credential_generate",
+       {"acr", "token", "credential", "generate", "-n", "pusher", "-r", "authreg",
+        "--password2", "--expiration-in-days", "30", "--query",
+        "{username:username, names:passwords[].name, expires:passwords[0].expiry != null}"}},
+      {"scope_map_delete_in_use",
+       {"acr", "scope-map", "delete", "-n", "hello-read", "-r", "authreg", "--yes"}},
+      {"token_delete", {"acr", "token", "delete", "-n", "reader", "-r", "authreg", "--yes"}},
+      {"token_show_deleted", {"acr", "token", "show", "-n", "reader", "-r", "authreg"}},
+      {"identity_create", {"identity", "create", "-g", "rg1", "-n", "aci-identity"}},
+      {"identity_list_tsv", {"identity", "list", "--query", "[].name", "-o", "tsv"}},
+      {"identity_show_missing", {"identity", "show", "-g", "rg1", "-n", "nope"}},
+      {"role_assignment_delete",
+       {"role", "assignment", "delete", "--assignee", "alice@contoso.com", "--role", "AcrPush",
+        "--scope", reg}},
+      {"role_assignment_delete_none",
+       {"role", "assignment", "delete", "--assignee", "alice@contoso.com", "--role", "AcrPush",
+        "--scope", reg}},
+      {"ad_user_delete", {"ad", "user", "delete", "--id", "alice@contoso.com"}},
+      {"ad_user_delete_missing", {"ad", "user", "delete", "--id", "alice@contoso.com"}},
+  });
+}
+
+// Whether coved serves the identity token endpoint (the daemon's side of `cove login`).
+bool HasTokenEndpoint(const std::string& endpoint) {
+  auto http = HttpClient::Create(endpoint);
+  if (!http) return false;
+  auto res = http->Send("POST", "/c0ffee00-0000-4000-8000-0000000000ff/oauth2/v2.0/token",
+                        "grant_type=password", "application/x-www-form-urlencoded");
+  if (!res) return false;
+  // Entra's error shape ({"error":"invalid_request",...}), not ARM's "no such path" answer.
+  auto body = nlohmann::json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+  return body.is_object() && body.contains("error") && body["error"].is_string();
+}
+
+// `cove login` (user), account show/get-access-token with it, acr login, logout.
+TEST_F(GoldenTest, LoginAndAcrLogin) {
+  if (!HasTokenEndpoint(endpoint_)) GTEST_SKIP() << "coved serves no /{tenant}/oauth2/v2.0/token";
+  Check({
+      {"auth_setup_group", {"group", "create", "-n", "rg1", "-l", "westus", "-o", "none"}},
+      {"auth_setup_acr",
+       {"acr", "create", "-n", "authreg", "-g", "rg1", "--sku", "Premium", "-o", "none"}},
+      {"auth_setup_user",
+       {"ad", "user", "create", "--display-name", "Alice", "--user-principal-name",
+        "alice@contoso.com", "--password", "Str0ng!pass", "-o", "none"}},
+      {"login_wrong_password", {"login", "-u", "alice@contoso.com", "-p", "Wr0ng!pass"}},
+      {"acr_login_not_logged_in", {"acr", "login", "-n", "authreg"}},
+      {"login_user", {"login", "-u", "alice@contoso.com", "-p", "Str0ng!pass"}},
+      {"account_show_user", {"account", "show", "--query", "user"}},
+      {"get_access_token_tsv",
+       {"account", "get-access-token", "--query", "[tokenType, tenant, subscription]", "-o",
+        "tsv"}},
+      {"acr_login_expose_token",
+       {"acr", "login", "-n", "authreg", "--expose-token", "--query", "loginServer", "-o",
+        "tsv"}},
+      {"acr_login_user", {"acr", "login", "-n", "authreg"}},
+      {"logout", {"logout"}},
+      {"logout_again", {"logout"}},
+  });
+}
+
+// What goldens cannot hold (secrets and ids made per run): a service principal logs in with the
+// password create-for-rbac printed; acr login writes credentials skopeo/podman read, keeping the
+// Docker config's other entries.
+TEST_F(GoldenTest, ServicePrincipalLoginAndDockerConfig) {
+  CliRunner cove(TestEnvironment(config_.path(), endpoint_));
+  auto run = [&](std::vector<std::string> args) {
+    auto r = cove(args);
+    EXPECT_EQ(r.code, 0) << Render(args, r);
+    return r;
+  };
+  run({"group", "create", "-n", "rg1", "-l", "westus", "-o", "none"});
+  run({"acr", "create", "-n", "authreg", "-g", "rg1", "--sku", "Premium", "-o", "none"});
+  auto sp = run({"ad", "sp", "create-for-rbac", "-n", "ci-pusher", "--role", "AcrPush",
+                 "--scopes", kAuthReg});
+  EXPECT_NE(sp.err.find("WARNING: Creating 'AcrPush' role assignment under scope '" +
+                        std::string(kAuthReg) + "'"),
+            std::string::npos)
+      << sp.err;
+  EXPECT_NE(sp.err.find("https://aka.ms/azadsp-cli"), std::string::npos);
+  auto creds = nlohmann::json::parse(sp.out);
+  ASSERT_EQ(creds.size(), 4u) << sp.out;
+  EXPECT_EQ(creds["displayName"], "ci-pusher");
+  EXPECT_EQ(creds["tenant"], "c0ffee00-0000-4000-8000-0000000000ff");
+  std::string app_id = creds["appId"], password = creds["password"];
+  EXPECT_EQ(password.size(), 32u);
+
+  auto listed = run({"role", "assignment", "list", "--assignee", app_id, "--scope", kAuthReg,
+                     "--query", "[].[principalName, roleDefinitionName, principalType]", "-o",
+                     "tsv"});
+  EXPECT_EQ(listed.out, app_id + "\tAcrPush\tServicePrincipal\n");
+
+  // Idempotent as az: the same name reuses the application with a new password.
+  auto again = run({"ad", "sp", "create-for-rbac", "-n", "ci-pusher"});
+  EXPECT_NE(again.err.find("WARNING: Found an existing application instance: (id) "),
+            std::string::npos)
+      << again.err;
+  auto creds2 = nlohmann::json::parse(again.out);
+  EXPECT_EQ(creds2["appId"], app_id);
+  EXPECT_NE(creds2["password"], password);
+  password = creds2["password"];
+  EXPECT_EQ(run({"ad", "sp", "list", "--query", "length(@)"}).out, "1\n");
+  EXPECT_EQ(run({"ad", "sp", "show", "--id", app_id, "--query", "displayName", "-o", "tsv"}).out,
+            "ci-pusher\n");
+
+  if (!HasTokenEndpoint(endpoint_)) GTEST_SKIP() << "coved serves no /{tenant}/oauth2/v2.0/token";
+  // A Docker config with another registry's entry and other keys, as users have.
+  std::string docker = cove.env().docker_config_path;
+  ASSERT_TRUE(WriteFileAtomic(
+      docker, R"({"auths":{"docker.io":{"auth":"Ym9iOmh1bnRlcjI="}},"credsStore":"pass"})"));
+
+  auto bad = cove({"login", "--service-principal", "-u", app_id, "-p", "not-the-secret",
+                   "--tenant", "c0ffee00-0000-4000-8000-0000000000ff"});
+  EXPECT_EQ(bad.code, 1);
+  auto in = run({"login", "--service-principal", "-u", app_id, "-p", password, "--tenant",
+                 "c0ffee00-0000-4000-8000-0000000000ff", "--query", "[0].user", "-o", "json"});
+  EXPECT_EQ(nlohmann::json::parse(in.out),
+            (nlohmann::json{{"name", app_id}, {"type", "servicePrincipal"}}));
+  struct stat st {};
+  ASSERT_EQ(::stat(LoginPath(cove.env().config_path).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  auto login = run({"acr", "login", "-n", "authreg"});
+  EXPECT_EQ(login.out, "Login Succeeded\n");
+  EXPECT_NE(login.err.find("names the credential helper 'pass'"), std::string::npos) << login.err;
+  ASSERT_EQ(::stat(docker.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto server = run({"acr", "show", "-n", "authreg", "--query", "loginServer", "-o", "tsv"}).out;
+  server.pop_back();
+  auto stored = ReadDockerAuth(docker, server);
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->first, kNullGuid);
+  auto claims = JwtClaims((*stored)->second);
+  ASSERT_TRUE(claims) << (*stored)->second;
+  EXPECT_EQ((*claims)["aud"], server);
+  EXPECT_EQ((*claims)["grant_type"], "refresh_token");
+  std::ifstream in_file(docker);
+  auto config = nlohmann::json::parse(in_file);
+  EXPECT_EQ(config["auths"]["docker.io"]["auth"], "Ym9iOmh1bnRlcjI=");
+  EXPECT_EQ(config["credsStore"], "pass");
+
+  // The admin user with -u/-p: written as given.
+  run({"acr", "update", "-n", "authreg", "--admin-enabled", "true", "-o", "none"});
+  auto admin = nlohmann::json::parse(run({"acr", "credential", "show", "-n", "authreg"}).out);
+  std::string admin_password = admin["passwords"][0]["value"];
+  run({"acr", "login", "-n", "authreg", "-u", "authreg", "-p", admin_password});
+  stored = ReadDockerAuth(docker, server);
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->first, "authreg");
+  EXPECT_EQ((*stored)->second, admin_password);
+
+  // Deleting the service principal leaves nothing to show.
+  run({"ad", "sp", "delete", "--id", app_id});
+  EXPECT_EQ(cove({"ad", "sp", "show", "--id", app_id}).code, 3);
+}
+
+// A managed identity is a principal: assigned a role by its principalId, listed under its
+// client id (az shows a service principal's first servicePrincipalName).
+TEST_F(GoldenTest, ManagedIdentityRoleAssignment) {
+  CliRunner cove(TestEnvironment(config_.path(), endpoint_));
+  auto run = [&](std::vector<std::string> args) {
+    auto r = cove(args);
+    EXPECT_EQ(r.code, 0) << Render(args, r);
+    return r;
+  };
+  run({"group", "create", "-n", "rg1", "-l", "westus", "-o", "none"});
+  run({"acr", "create", "-n", "authreg", "-g", "rg1", "--sku", "Premium", "-o", "none"});
+  // A managed identity, assigned by its principalId, listed with its client id as name.
+  auto mi = nlohmann::json::parse(run({"identity", "create", "-g", "rg1", "-n", "aci"}).out);
+  std::string principal = mi["principalId"], client = mi["clientId"];
+  auto assigned = nlohmann::json::parse(run({"role", "assignment", "create", "--assignee",
+                                             principal, "--role", "AcrPull", "--scope",
+                                             kAuthReg})
+                                            .out);
+  EXPECT_EQ(assigned["principalType"], "ServicePrincipal");
+  EXPECT_EQ(assigned["principalId"], principal);
+  auto listed = run({"role", "assignment", "list", "--all", "--assignee", client, "--query",
+                     "[].roleDefinitionName", "-o", "tsv"});
+  EXPECT_EQ(listed.out, "AcrPull\n");
 }
 
 }  // namespace
