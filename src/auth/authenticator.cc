@@ -201,8 +201,8 @@ Result<Subject> Authenticator::VerifyPassword(const IdentitySnapshot& snapshot,
     subject = {Subject::kToken, token->name};
   } else {
     const Principal* p = snapshot.FindPrincipal(user);
-    if (!p || p->kind != PrincipalKind::kServicePrincipal || p->password_hash.empty() ||
-        !auth::VerifyPassword(password, p->password_hash)) {
+    if (!p || p->kind != PrincipalKind::kServicePrincipal ||
+        !PrincipalPasswordMatches(*p, password, clock_.Now())) {
       return Fail(Code::kUnauthenticated, "invalid credentials");
     }
     subject = {Subject::kPrincipal, p->id};
@@ -422,8 +422,7 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
 Result<std::string> Authenticator::Login(std::string_view name_or_id, std::string_view password) {
   auto snapshot = store_.Get();
   const Principal* p = snapshot ? snapshot->FindPrincipal(name_or_id) : nullptr;
-  if (!p || p->kind == PrincipalKind::kManagedIdentity || p->password_hash.empty() ||
-      !auth::VerifyPassword(password, p->password_hash)) {
+  if (!p || !PrincipalPasswordMatches(*p, password, clock_.Now())) {
     return Fail(Code::kUnauthenticated, "invalid user name or password");
   }
   return tokens_.IssueIdentityToken(*p);

@@ -102,8 +102,12 @@
 //   cove's (root; --fabric-prefix / COVE_FABRIC_PREFIX name coved's namespaces). See
 //   commands_vm.cc.
 // - `up` applies its deployment (with client VM vm1, 10.0.0.4), then from inside vm1 digs the
-//   registry's names, pushes a sample OCI image with skopeo and pulls it back, printing the DNS
-//   answers and the per-endpoint counters (coved's GET /cove/counters) of each step; without
+//   registry's names, makes a service principal `cove-up-<registry>` with AcrPush on the
+//   registry and signs in with it exactly as typed commands would (`ad sp create-for-rbac`,
+//   `login --service-principal`, `acr login`; login and docker config kept in a temp dir, so the
+//   user's own stay untouched), pushes a sample OCI image with skopeo and pulls it back,
+//   printing the DNS answers and the per-endpoint counters (coved's GET /cove/counters) of
+//   each step; without
 //   root or a running fabric it says so and stops after the deployment. With -o/--query its
 //   stdout is the deployment's list and the narrative goes to stderr. `down` deletes up's
 //   resource group (--all: every group), or without coved the namespaces themselves.

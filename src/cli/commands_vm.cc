@@ -33,6 +33,7 @@
 #include <map>
 #include <sstream>
 
+#include "cli/cli.h"
 #include "cli/commands.h"
 #include "fabric/fabric.h"
 #include "fabric/namespaces.h"
@@ -519,10 +520,56 @@ Outcome RunUpClient(Context& ctx, std::ostream& o, const std::string& group, con
     fs::copy_file(ca, tmp / "certs" / "ca.crt", ec);
     if (!ec) cert_args = {(tmp / "certs").string()};
   }
+  // 3. An identity that may push, signed in as a user of az would be: a service principal with
+  // AcrPush on the registry, `login --service-principal`, `acr login`. The commands run as typed,
+  // with the login and the docker config kept in the temp dir (the user's own stay untouched).
+  std::string auth_file = (tmp / "docker" / "config.json").string();
+  {
+    Environment env = ctx.env();
+    env.config_path = (tmp / "cove" / "config").string();
+    env.docker_config_path = auth_file;
+    std::string sp_name = "cove-up-" + registry;
+    std::string reg_id = reg->value("id", "");
+    auto cove = [&](const std::vector<std::string>& args, const std::string& shown,
+                    std::string* out_text) -> bool {
+      std::ostringstream out, err;
+      int rc = Run(args, out, err, env);
+      o << "$ cove " << shown << "\n";
+      if (rc != 0) {
+        Indent(o, err.str());
+        return false;
+      }
+      if (out_text) *out_text = out.str();
+      return true;
+    };
+    std::string sp_json;
+    if (!cove({"ad", "sp", "create-for-rbac", "-n", sp_name, "--role", "AcrPush", "--scopes",
+               reg_id, "-o", "json", "--only-show-errors"},
+              "ad sp create-for-rbac -n " + sp_name + " --role AcrPush --scopes <registry id>",
+              &sp_json)) {
+      return Outcome::Failure("creating the service principal " + sp_name + " failed");
+    }
+    json sp = json::parse(sp_json, nullptr, false);
+    if (!sp.is_object() || !sp.contains("appId") || !sp.contains("password")) {
+      return Outcome::Failure("create-for-rbac printed no credentials: " + sp_json);
+    }
+    std::string app_id = sp.value("appId", ""), tenant = sp.value("tenant", "");
+    o << "    service principal " << sp_name << ": appId " << app_id << ", AcrPush on " << registry
+      << "\n";
+    if (!cove({"login", "--service-principal", "-u", app_id, "-p", sp.value("password", ""),
+               "--tenant", tenant, "-o", "none"},
+              "login --service-principal -u " + app_id + " -p *** --tenant " + tenant, nullptr) ||
+        !cove({"acr", "login", "-n", registry}, "acr login -n " + registry, nullptr)) {
+      return Outcome::Failure("signing in as " + sp_name + " failed");
+    }
+    o << "    registry credentials (null-GUID user, ACR refresh token) in " << auth_file << "\n";
+  }
+
   std::string ref = "docker://" + login + "/hello:v1";
   auto skopeo = [&](const std::string& what, const std::string& src, const std::string& dst,
                     const std::string& cert_flag) -> bool {
-    std::vector<std::string> argv = {"skopeo", "--command-timeout", "60s", "copy"};
+    std::vector<std::string> argv = {"skopeo", "--command-timeout", "60s", "copy", "--authfile",
+                                     auth_file};
     if (!cert_args.empty()) {
       argv.push_back(cert_flag);
       argv.push_back(cert_args[0]);

@@ -24,6 +24,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/arm_node.h"
+#include "daemon/identities.h"
 #include "daemon/config.h"
 #include "daemon/planes.h"
 #include "daemon/registry_node.h"
@@ -122,9 +123,20 @@ int main(int argc, char** argv) {
       return registry_node->RegistryOfLoginServer(host);
     });
     auto feed = [registry_node = node->get(), &planes](const cove::arm::SnapshotPtr& snapshot) {
-      auto set = registry_node->SetControlPlaneRegistries(
-          cove::daemon::RegistriesFromSnapshot(*snapshot));
-      if (!set) spdlog::warn("registries from the control plane: {}", set.error().message);
+      // Identities first: a new registry must never be served before its RegistryAuth exists
+      // (a registry missing from the identity snapshot is open).
+      auto identities = cove::daemon::BuildIdentityData(*snapshot);
+      auto applied = identities ? registry_node->SetControlPlaneIdentities(std::move(*identities))
+                                : cove::Status(tl::unexpected(identities.error()));
+      if (!applied) {
+        // Fail closed: without identities the registries keep their previous set.
+        spdlog::error("identities from the control plane: {}; registries not updated",
+                      applied.error().message);
+      } else {
+        auto set = registry_node->SetControlPlaneRegistries(
+            cove::daemon::RegistriesFromSnapshot(*snapshot));
+        if (!set) spdlog::warn("registries from the control plane: {}", set.error().message);
+      }
       if (planes) {
         (void)planes->Apply(snapshot);
       } else {

@@ -82,8 +82,16 @@ DENY_IP=10.0.0.10
 ALLOW_IP=10.0.0.11
 
 e2e_check "resource group" arm PUT "$RG" '{"location":"westus"}'
-e2e_check "registry (Premium, data endpoint, public access disabled)" arm PUT "$ACR/registries/myregistry" \
-  '{"location":"westus","sku":{"name":"Premium"},"properties":{"dataEndpointEnabled":true,"publicNetworkAccess":"Disabled"}}'
+e2e_check "registry (Premium, data endpoint, public access disabled, admin user)" arm PUT "$ACR/registries/myregistry" \
+  '{"location":"westus","sku":{"name":"Premium"},"properties":{"dataEndpointEnabled":true,"publicNetworkAccess":"Disabled","adminUserEnabled":true}}'
+# The control plane's registries require authentication (as ACR's): every skopeo below signs in
+# as the admin user through the containers auth file (REGISTRY_AUTH_FILE, inherited inside the
+# namespaces). DENIED answers come from the network rules before authentication.
+ADMIN_PW=$(arm POST "$ACR/registries/myregistry/listCredentials" | jq -r '.passwords[0].value')
+e2e_check "admin credentials from listCredentials" test "${ADMIN_PW:-null}" != null
+export REGISTRY_AUTH_FILE="$T/auth.json"
+printf '{"auths":{"%s":{"auth":"%s"}}}\n' myregistry.azurecr.io "$(printf 'myregistry:%s' "$ADMIN_PW" | base64 -w0)" \
+  >"$REGISTRY_AUTH_FILE"
 e2e_check "NSG: Deny $DENY_IP, Allow $ALLOW_IP (TCP 443)" arm PUT "$NSG" \
   "{\"location\":\"westus\",\"properties\":{\"securityRules\":[
     {\"name\":\"deny-vmdeny\",\"properties\":$(rule_props Deny 100 "$DENY_IP/32")},

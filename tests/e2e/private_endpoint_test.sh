@@ -73,8 +73,16 @@ pe_body() {  # VNET CONNECTIONS-KEY
 ZONE=$NET/privateDnsZones/privatelink.azurecr.io
 
 e2e_check "resource group" arm PUT "$RG" '{"location":"westus"}'
-e2e_check "registry (Premium, data endpoint, public access disabled)" arm PUT "$ACR/registries/myregistry" \
-  '{"location":"westus","sku":{"name":"Premium"},"properties":{"dataEndpointEnabled":true,"publicNetworkAccess":"Disabled"}}'
+e2e_check "registry (Premium, data endpoint, public access disabled, admin user)" arm PUT "$ACR/registries/myregistry" \
+  '{"location":"westus","sku":{"name":"Premium"},"properties":{"dataEndpointEnabled":true,"publicNetworkAccess":"Disabled","adminUserEnabled":true}}'
+# The control plane's registries require authentication (as ACR's): every skopeo below signs in
+# as the admin user through the containers auth file (REGISTRY_AUTH_FILE, inherited inside the
+# namespaces). DENIED answers come from the network rules before authentication.
+ADMIN_PW=$(arm POST "$ACR/registries/myregistry/listCredentials" | jq -r '.passwords[0].value')
+e2e_check "admin credentials from listCredentials" test "${ADMIN_PW:-null}" != null
+export REGISTRY_AUTH_FILE="$T/auth.json"
+printf '{"auths":{"%s":{"auth":"%s"}}}\n' myregistry.azurecr.io "$(printf 'myregistry:%s' "$ADMIN_PW" | base64 -w0)" \
+  >"$REGISTRY_AUTH_FILE"
 for v in myvnet othervnet pendvnet; do
   e2e_check "VNet $v 10.0.0.0/16" arm PUT "$NET/virtualNetworks/$v" "$(vnet_body)"
 done
