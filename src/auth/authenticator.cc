@@ -38,6 +38,18 @@ std::optional<Scope> NeededScope(const AccessRequirement& needed) {
   return std::nullopt;
 }
 
+// The requirement's or_actions as a scope (nullopt when it has none).
+std::optional<Scope> AlternativeScope(const AccessRequirement& needed) {
+  if (needed.kind != AccessRequirement::kRepository || needed.or_actions.empty()) {
+    return std::nullopt;
+  }
+  Scope s{"repository", needed.repository, 0};
+  for (const auto& a : needed.or_actions) {
+    if (auto bits = ParseAction(a)) s.actions |= *bits;
+  }
+  return s;
+}
+
 // [{"Type":"repository","Name":"x","Action":"pull"}, ...] as ACR writes it.
 std::string Detail(const std::optional<Scope>& scope) {
   if (!scope) return {};
@@ -240,6 +252,7 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
   const RegistryAuth* registry = snapshot ? snapshot->Registry(info.name) : nullptr;
   if (!registry) return std::nullopt;  // open registry
   auto scope = NeededScope(needed);
+  auto alternative = AlternativeScope(needed);
   auto facts = FactsFor(*registry, request);
 
   auto credentials = ParseAuthorization(request.headers.Get("Authorization"));
@@ -270,6 +283,12 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
         return FirewallDenied(request);
       }
       if (!scope || Covers(claims->access, *scope)) return std::nullopt;
+      // A token for the alternative (a pull token listing tags) serves when the caller holds
+      // the needed permission itself now (metadata_read through its role or scope map).
+      if (alternative && Covers(claims->access, *alternative) &&
+          Covers(caller->permissions.Intersect({*scope}), *scope)) {
+        return std::nullopt;
+      }
       return Unauthorized(request, login_server, scope, "token does not grant this scope");
     }
     case Credentials::kBasic: {

@@ -16,6 +16,7 @@ AccessRequirement RequiredAccess(const Route& route, std::string_view method) {
       a.kind = AccessRequirement::kRepository;
       a.repository = route.name;
       a.actions = {"metadata_read"};
+      a.or_actions = {"pull"};
       return a;
     case Route::kManifest:
     case Route::kBlob:

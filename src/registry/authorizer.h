@@ -36,6 +36,12 @@ struct AccessRequirement {
   Kind kind = kLogin;
   std::string repository;
   std::vector<std::string> actions;  // "pull", "push", "delete", "metadata_read"
+  // A bearer token granting these instead is enough too, when its subject holds `actions`
+  // itself (empty: none). Tag listing asks for metadata_read in its challenge, as ACR's does,
+  // but containers/image (skopeo inspect) lists tags with the pull token it fetched for the
+  // image and never retries with the challenge's scope: an identity allowed metadata_read may
+  // list tags with a pull token; one with content/read alone still may not.
+  std::vector<std::string> or_actions;
 };
 
 AccessRequirement RequiredAccess(const Route& route, std::string_view method);

@@ -472,6 +472,32 @@ TEST_F(AuthTest, LoginCheckOnBaseAcceptsAnyValidCredential) {
   EXPECT_EQ(Do("GET", "/v2/", "", {{"Authorization", "Basic !!!"}}).status, 401);
 }
 
+// containers/image (skopeo inspect) lists tags with the pull token it got for the image and
+// never asks for the challenge's metadata_read: a pull grant lists tags, as at ACR.
+TEST_F(AuthTest, APullTokenListsTags) {
+  auto bearer = [&](const std::vector<std::string>& scopes) {
+    auto t = TokenRequest("puller", "pull-secret", scopes);
+    EXPECT_EQ(t.status, 200) << t.body;
+    return std::map<std::string, std::string>{
+        {"Authorization", "Bearer " + t.Json().value("access_token", "")}};
+  };
+  EXPECT_NE(Do("GET", "/v2/app/tags/list", "", bearer({"repository:app:pull"})).status, 401);
+  EXPECT_NE(Do("GET", "/v2/app/tags/list", "", bearer({"repository:app:metadata_read"})).status,
+            401);
+  EXPECT_EQ(Do("GET", "/v2/app/tags/list", "", bearer({"repository:other:pull"})).status, 401);
+  EXPECT_EQ(Do("GET", "/v2/app/tags/list", "", bearer({})).status, 401);
+  // A token whose scope map has content/read but not metadata/read still cannot.
+  auto t = TokenRequest("samples-token", "tok-samples", {"repository:samples/one:pull"});
+  ASSERT_EQ(t.status, 200);
+  EXPECT_EQ(Do("GET", "/v2/samples/one/tags/list", "",
+               {{"Authorization", "Bearer " + t.Json().value("access_token", "")}})
+                .status,
+            401);
+  EXPECT_NE(Do("GET", "/v2/app/tags/list", "", {{"Authorization", Basic("puller", "pull-secret")}})
+                .status,
+            401);
+}
+
 TEST_F(AuthTest, AccessTokensCarryWhatWasGrantedInAcrsShape) {
   auto r = TokenRequest(
       "puller", "pull-secret",

@@ -43,17 +43,22 @@ check "before it exists, armreg01 is not served" [ "$(curl -sS -o /dev/null -w '
   -H 'Host: armreg01.azurecr.io' "http://127.0.0.1:$reg/v2/")" != 200 ]
 check "create a resource group" [ "$(api PUT "$rg" '{"location":"westus"}')" = 201 ]
 check "create a Premium registry" [ "$(api PUT "$rg/providers/Microsoft.ContainerRegistry/registries/armreg01" \
-  '{"location":"westus","sku":{"name":"Premium"}}')" = 201 ]
+  '{"location":"westus","sku":{"name":"Premium"},"properties":{"adminUserEnabled":true}}')" = 201 ]
 check "its login server" grep -q '"loginServer":"armreg01.azurecr.io"' "$work/out"
+check "listCredentials" [ "$(api POST "$rg/providers/Microsoft.ContainerRegistry/registries/armreg01/listCredentials")" = 200 ]
+admin="armreg01:$(sed 's/.*"passwords":\[{"name":"password","value":"\([^"]*\)".*/\1/' "$work/out")"
+check "it requires authentication" [ "$(curl -sS -o /dev/null -w '%{http_code}' -H 'Host: armreg01.azurecr.io' \
+  "http://127.0.0.1:$reg/v2/")" = 401 ]
 blob="through the control plane"
 digest=sha256:$(printf '%s' "$blob" | sha256sum | cut -d' ' -f1)
-check "the registry node serves it" [ "$(curl -sS -o /dev/null -w '%{http_code}' -H 'Host: armreg01.azurecr.io' \
+check "the registry node serves it" [ "$(curl -sS -u "$admin" -o /dev/null -w '%{http_code}' -H 'Host: armreg01.azurecr.io' \
   -X POST --data-binary "$blob" "http://127.0.0.1:$reg/v2/app/blobs/uploads/?digest=$digest")" = 201 ]
 stop
 start
 check "after a restart the registry is still there" \
   [ "$(api GET "$rg/providers/Microsoft.ContainerRegistry/registries/armreg01")" = 200 ]
-check "and still served" [ "$(curl -sS -H 'Host: armreg01.azurecr.io' "http://127.0.0.1:$reg/v2/app/blobs/$digest")" = "$blob" ]
+check "and still served, to the same admin password" \
+  [ "$(curl -sS -u "$admin" -H 'Host: armreg01.azurecr.io' "http://127.0.0.1:$reg/v2/app/blobs/$digest")" = "$blob" ]
 check "control.db is in the data directory" [ -s "$work/data/control.db" ]
 stop
 echo "$passed passed, $failed failed"

@@ -137,6 +137,8 @@ e2e_check "acr update --admin-enabled true" cove acr update -n "$REG" --admin-en
 ADMIN_PW=$(cove acr credential show -n "$REG" --query 'passwords[0].value' -o tsv)
 e2e_check "skopeo login with the admin user" login "$T/admin.json" "$REG" "$ADMIN_PW"
 e2e_check "admin pushes e2e/admin" push "$T/admin.json" e2e/admin
+e2e_check "skopeo inspect with the admin user (tags: metadata_read)" \
+  e2e_skopeo inspect --authfile "$T/admin.json" --cert-dir "$E2E_CA_DIR" "docker://$H/e2e/admin:v1"
 e2e_check "credential renew --password-name password" \
   cove acr credential renew -n "$REG" --password-name password -o none
 e2e_check "the renewed admin password replaces the old one" fails login "$T/admin2.json" "$REG" "$ADMIN_PW"
