@@ -330,6 +330,15 @@ TEST_F(GoldenTest, LoginAndAcrLogin) {
       {"get_access_token_tsv",
        {"account", "get-access-token", "--query", "[tokenType, tenant, subscription]", "-o",
         "tsv"}},
+      // Without a role on the registry the exchange is refused (cove requires one, so the
+      // failure shows at login rather than at the first pull).
+      {"acr_login_no_role", {"acr", "login", "-n", "authreg"}},
+      {"auth_setup_role",
+       {"role", "assignment", "create", "--assignee", "alice@contoso.com", "--role", "AcrPull",
+        "--scope",
+        "/subscriptions/c0ffee00-0000-4000-8000-000000000001/resourceGroups/rg1/providers/"
+        "Microsoft.ContainerRegistry/registries/authreg",
+        "-o", "none"}},
       {"acr_login_expose_token",
        {"acr", "login", "-n", "authreg", "--expose-token", "--query", "loginServer", "-o",
         "tsv"}},
