@@ -324,7 +324,7 @@ http::ExchangePtr Authenticator::Serve(const http::Request& request,
 http::Response Authenticator::HandleTokenRequest(const http::Request& request,
                                                  std::string_view body,
                                                  const std::string& registry_name,
-                                                 const std::string& login_server) {
+                                                 const std::string& login_server, Via via) {
   auto snapshot = store_.Get();
   const RegistryAuth* registry = snapshot ? snapshot->Registry(registry_name) : nullptr;
   std::string_view path = request.path();
@@ -366,6 +366,7 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
     requested.insert(requested.end(), scopes->begin(), scopes->end());
   }
   auto facts = FactsFor(*registry, request);
+  if (via == Via::kControlPlane) facts.public_network_access = true;  // no network path
 
   if (exchange_path) {
     auto grant = FormValue(form, "grant_type").value_or("");

@@ -86,9 +86,14 @@ class Authenticator final : public registry::Authorizer {
                                       const std::string& login_server,
                                       const registry::AccessRequirement& needed) override;
 
-  // The token endpoints as a function of the request and its (complete) body.
+  // The token endpoints as a function of the request and its (complete) body. `via` says where
+  // the request came in: at the registry's endpoints network rules apply (403 DENIED); coved's
+  // control-plane listener (loopback, `cove acr login` on the host) is not a network path to
+  // the registry, so they do not — the tokens it hands out still meet the rules at every use.
+  enum class Via { kRegistryEndpoint, kControlPlane };
   http::Response HandleTokenRequest(const http::Request& request, std::string_view body,
-                                    const std::string& registry, const std::string& login_server);
+                                    const std::string& registry, const std::string& login_server,
+                                    Via via = Via::kRegistryEndpoint);
 
   // `cove login`: a user's or service principal's name/id and password → an identity token.
   // kUnauthenticated when the name or password is wrong.

@@ -145,8 +145,9 @@ class ArmNode::Routes final : public http::Handler {
     return http::Buffer(kMaxFormBytes, std::move(too_large),
                         [this, request = std::move(request), registry,
                          login_server](std::string body) {
-                          return node_.authenticator_->HandleTokenRequest(request, body, registry,
-                                                                          login_server);
+                          return node_.authenticator_->HandleTokenRequest(
+                              request, body, registry, login_server,
+                              auth::Authenticator::Via::kControlPlane);
                         });
   }
 

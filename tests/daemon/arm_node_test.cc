@@ -111,7 +111,7 @@ class ArmNodeAuthTest : public ArmNodeTest {
     - {id: 9d1c0000-0000-4000-8000-000000000001, kind: user, name: alice@contoso.com,
        password_hash: ")" + *hash + R"("}
   role_assignments: [{principal: alice@contoso.com, role: AcrPull, registry: fromconfig}]
-  registries: [{name: fromconfig}]
+  registries: [{name: fromconfig, public_network_access: false}]
 )";
   }
   testing::RawReply Login(const std::string& tenant, const std::string& form) {
@@ -172,17 +172,27 @@ TEST_F(ArmNodeAuthTest, AcrLoginExchangeGivesARefreshTokenTheRegistryAccepts) {
   ASSERT_EQ(r.status, 200) << r.body;
   std::string refresh = Json(r)["refresh_token"];
   ASSERT_FALSE(refresh.empty());
-  // The registry itself takes it, with the null-GUID user, and grants what AcrPull allows.
-  std::string basic = "00000000-0000-0000-0000-000000000000:" + refresh;
+  auto claims = auth::DecodeJwtUnverified(refresh);
+  ASSERT_TRUE(claims);
+  EXPECT_EQ(claims->second["aud"], "fromconfig.azurecr.io");
+  EXPECT_EQ(claims->second["grant_type"], "refresh_token");
+  // The control-plane listener is not a network path to the registry, so the registry's
+  // disabled public access did not stop the exchange; at the registry's own endpoint (here a
+  // public one) it does, for the exchange and for the refresh token alike.
+  const std::map<std::string, std::string> form = {
+      {"Content-Type", "application/x-www-form-urlencoded"}};
+  auto direct = RawHttp(registry_port_).Request(
+      "POST", "/oauth2/exchange",
+      "grant_type=access_token&service=fromconfig.azurecr.io&access_token=" + identity,
+      form, "fromconfig.azurecr.io");
+  EXPECT_EQ(direct.status, 403) << direct.body;
   auto token = RawHttp(registry_port_).Request(
       "POST", "/oauth2/token",
-      "grant_type=refresh_token&service=fromconfig.azurecr.io&scope=repository:app:pull,push"
+      "grant_type=refresh_token&service=fromconfig.azurecr.io&scope=repository:app:pull"
       "&refresh_token=" + refresh,
-      {{"Content-Type", "application/x-www-form-urlencoded"}}, "fromconfig.azurecr.io");
-  ASSERT_EQ(token.status, 200) << token.body;
-  auto access = auth::DecodeJwtUnverified(Json(token)["access_token"].get<std::string>());
-  ASSERT_TRUE(access);
-  EXPECT_EQ(access->second["access"][0]["actions"], nlohmann::json::array({"pull"}));
+      form, "fromconfig.azurecr.io");
+  EXPECT_EQ(token.status, 403) << token.body;
+  EXPECT_NE(token.body.find("\"code\":\"DENIED\""), std::string::npos) << token.body;
   // Not a registry; a forged identity token.
   EXPECT_EQ(exchange("nosuch.azurecr.io", identity).status, 404);
   auto forged = exchange("fromconfig.azurecr.io", identity + "x");
