@@ -520,3 +520,55 @@ e2e_layout_verify() {
   done
   return $bad
 }
+
+# ---------------------------------------------------------------------------------------------
+# coved in full mode with its fabric (private endpoint and NSG tests)
+
+# e2e_fabric_init LETTER: picks E2E_FABRIC_PREFIX (COVE_E2E_PREFIX, else LETTER and four random
+# digits: the fabric takes 1-5 characters) and replaces the EXIT trap with one that stops the
+# processes first (coved holds sockets in the namespaces), then removes every namespace and
+# /etc/netns dir with the prefix, then runs e2e_cleanup.
+e2e_fabric_init() {
+  E2E_FABRIC_PREFIX=${COVE_E2E_PREFIX:-$1$(printf '%04d' $((RANDOM % 10000)))}
+  trap e2e_fabric_cleanup EXIT
+}
+e2e_fabric_cleanup() {
+  local rc=$? ns pid
+  for pid in "${E2E_PIDS[@]}"; do e2e_stop_pid "$pid"; done
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$E2E_FABRIC_PREFIX-"); do
+    ip netns del "$ns" 2>/dev/null
+  done
+  rm -rf /etc/netns/"$E2E_FABRIC_PREFIX"-*
+  (exit "$rc")
+  e2e_cleanup
+}
+
+# e2e_start_coved_fabric LOG: coved (COVED) in full mode, data in $E2E_TMP/data, registry and
+# ARM listeners on free loopback ports, the fabric under E2E_FABRIC_PREFIX. Sets COVED_PID and
+# ARM (host:port of the ARM API); returns 1 when coved does not come up.
+e2e_start_coved_fabric() {
+  local log=$1 bin
+  bin=$(e2e_coved_bin) || e2e_die "coved not built (set COVED)"
+  mkdir -p "$E2E_TMP/data"
+  e2e_spawn "$log" "$bin" --data-dir "$E2E_TMP/data" --listen 127.0.0.1:0 \
+    --arm-listen 127.0.0.1:0 --fabric-prefix "$E2E_FABRIC_PREFIX"
+  COVED_PID=$E2E_LAST_PID
+  ARM=""
+  for _ in $(seq 1 300); do
+    ARM=$(sed -n 's/.*arm api listening on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$log" 2>/dev/null | head -1)
+    [[ -n $ARM ]] && return 0
+    kill -0 "$COVED_PID" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# e2e_arm METHOD PATH [BODY]: one ARM REST call to $ARM; the body on stdout; fails on HTTP >= 400.
+e2e_arm() {
+  local out code
+  out=$(curl -sS --max-time 60 -X "$1" -H 'Content-Type: application/json' \
+    -w '\n%{http_code}' "http://$ARM$2?api-version=2023-09-01" ${3:+--data "$3"}) || return 1
+  code=${out##*$'\n'}
+  echo "${out%$'\n'*}"
+  ((code < 400)) || { echo "HTTP $code" >&2; return 1; }
+}

@@ -18,34 +18,10 @@ source "$(dirname "$0")/lib.sh"
 e2e_init skopeo unshare
 [[ $E2E_TARGET == coved ]] || e2e_skip "coved only (private endpoints are cove's)"
 T=$E2E_TMP
-PREFIX=${COVE_E2E_PREFIX:-g$(printf '%04d' $((RANDOM % 10000)))}
+e2e_fabric_init g
+PREFIX=$E2E_FABRIC_PREFIX
 
-nsg_cleanup() {
-  local rc=$? ns
-  # coved first (it holds sockets in the namespaces), then what carries the prefix.
-  for pid in "${E2E_PIDS[@]}"; do e2e_stop_pid "$pid"; done
-  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PREFIX-"); do
-    ip netns del "$ns" 2>/dev/null
-  done
-  rm -rf /etc/netns/"$PREFIX"-*
-  (exit "$rc")
-  e2e_cleanup
-}
-trap nsg_cleanup EXIT
-
-COVED_BIN=$(e2e_coved_bin) || e2e_die "coved not built (set COVED)"
-mkdir -p "$T/data"
-e2e_spawn "$T/coved.log" "$COVED_BIN" --data-dir "$T/data" --listen 127.0.0.1:0 \
-  --arm-listen 127.0.0.1:0 --fabric-prefix "$PREFIX"
-COVED_PID=$E2E_LAST_PID
-ARM=""
-for _ in $(seq 1 300); do
-  ARM=$(sed -n 's/.*arm api listening on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$T/coved.log" | head -1)
-  [[ -n $ARM ]] && break
-  kill -0 "$COVED_PID" 2>/dev/null || break
-  sleep 0.1
-done
-[[ -n $ARM ]] || e2e_die "coved did not start: $(tail -5 "$T/coved.log")"
+e2e_start_coved_fabric "$T/coved.log" || e2e_die "coved did not start: $(tail -5 "$T/coved.log")"
 e2e_log "coved pid $COVED_PID, arm $ARM, fabric prefix $PREFIX"
 
 SUB=/subscriptions/c0ffee00-0000-4000-8000-000000000001
@@ -54,14 +30,7 @@ NET=$RG/providers/Microsoft.Network
 ACR=$RG/providers/Microsoft.ContainerRegistry
 ZONE=$NET/privateDnsZones/privatelink.azurecr.io
 NSG=$NET/networkSecurityGroups/mynsg
-arm() {  # METHOD PATH [BODY] → body on stdout; fails on HTTP >= 400
-  local out code
-  out=$(curl -sS --max-time 60 -X "$1" -H 'Content-Type: application/json' \
-    -w '\n%{http_code}' "http://$ARM$2?api-version=2023-09-01" ${3:+--data "$3"}) || return 1
-  code=${out##*$'\n'}
-  echo "${out%$'\n'*}"
-  ((code < 400)) || { echo "HTTP $code" >&2; return 1; }
-}
+arm() { e2e_arm "$@"; }
 subnet_body() {  # POLICY
   echo "{\"properties\":{\"addressPrefix\":\"10.0.0.0/24\",\"privateEndpointNetworkPolicies\":\"$1\",
     \"networkSecurityGroup\":{\"id\":\"$NSG\"}}}"

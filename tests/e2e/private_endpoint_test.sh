@@ -16,32 +16,10 @@ source "$(dirname "$0")/lib.sh"
 e2e_init skopeo dig unshare
 [[ $E2E_TARGET == coved ]] || e2e_skip "coved only (private endpoints are cove's)"
 T=$E2E_TMP
-PREFIX="e$(printf '%04d' $((RANDOM % 10000)))"
+e2e_fabric_init e
+PREFIX=$E2E_FABRIC_PREFIX
 
-pe_cleanup() {
-  local rc=$? ns
-  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PREFIX-"); do
-    ip netns del "$ns" 2>/dev/null
-  done
-  rm -rf /etc/netns/"$PREFIX"-*
-  (exit "$rc")
-  e2e_cleanup
-}
-trap pe_cleanup EXIT
-
-COVED_BIN=$(e2e_coved_bin)
-mkdir -p "$T/data"
-e2e_spawn "$T/coved.log" "$COVED_BIN" --data-dir "$T/data" --listen 127.0.0.1:0 \
-  --arm-listen 127.0.0.1:0 --fabric-prefix "$PREFIX"
-COVED_PID=$E2E_LAST_PID
-ARM=""
-for _ in $(seq 1 300); do
-  ARM=$(sed -n 's/.*arm api listening on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$T/coved.log" | head -1)
-  [[ -n $ARM ]] && break
-  kill -0 "$COVED_PID" 2>/dev/null || break
-  sleep 0.1
-done
-[[ -n $ARM ]] || e2e_die "coved did not start: $(tail -5 "$T/coved.log")"
+e2e_start_coved_fabric "$T/coved.log" || e2e_die "coved did not start: $(tail -5 "$T/coved.log")"
 CA_DIR="$T/ca"  # only ca.crt: skopeo takes a *.key in a cert dir for a client key
 mkdir -p "$CA_DIR" && cp "$T/data/tls/ca.crt" "$CA_DIR/ca.crt"
 
@@ -49,14 +27,7 @@ SUB=/subscriptions/c0ffee00-0000-4000-8000-000000000001
 RG=$SUB/resourceGroups/rg
 NET=$RG/providers/Microsoft.Network
 ACR=$RG/providers/Microsoft.ContainerRegistry
-arm() {  # METHOD PATH [BODY] → body on stdout; fails on HTTP >= 400
-  local out code
-  out=$(curl -sS --max-time 60 -X "$1" -H 'Content-Type: application/json' \
-    -w '\n%{http_code}' "http://$ARM$2?api-version=2023-09-01" ${3:+--data "$3"}) || return 1
-  code=${out##*$'\n'}
-  echo "${out%$'\n'*}"
-  ((code < 400)) || { echo "HTTP $code" >&2; return 1; }
-}
+arm() { e2e_arm "$@"; }
 vnet_body() {  # PREFIX
   echo '{"location":"westus","properties":{"addressSpace":{"addressPrefixes":["10.0.0.0/16"]},
     "subnets":[{"name":"mysubnet","properties":{"addressPrefix":"10.0.0.0/24",
@@ -208,16 +179,9 @@ e2e_check_eq "myvnet still 10.0.0.5" 10.0.0.5 "$(in_ns "${VNS[myvnet]}" $AZ dig 
 kill -TERM "$COVED_PID"
 for _ in $(seq 1 100); do kill -0 "$COVED_PID" 2>/dev/null || break; sleep 0.1; done
 e2e_check "coved stopped; the fabric stayed" ip netns exec "${VNS[pendvnet]}" true
-e2e_spawn "$T/coved2.log" "$COVED_BIN" --data-dir "$T/data" --listen 127.0.0.1:0 \
-  --arm-listen 127.0.0.1:0 --fabric-prefix "$PREFIX"
-COVED_PID=$E2E_LAST_PID
-ARM=""
-for _ in $(seq 1 300); do
-  ARM=$(sed -n 's/.*arm api listening on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$T/coved2.log" 2>/dev/null | head -1)
-  [[ -n $ARM ]] && break
-  sleep 0.1
-done
-e2e_check "coved restarted" test -n "$ARM"
+restarted=0
+e2e_start_coved_fabric "$T/coved2.log" || restarted=$?  # sets ARM and COVED_PID: not in a subshell
+e2e_check_eq "coved restarted" 0 "$restarted"
 e2e_check "after restart: approved endpoint in pendvnet serves" in_ns "${VNS[pendvnet]}" $AZ \
   skopeo --command-timeout 60s inspect --cert-dir "$CA_DIR" "docker://$H/app:v1"
 e2e_check "after restart: vm1 pulls again" in_vm "$VM1" \
