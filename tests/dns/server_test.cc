@@ -255,15 +255,29 @@ TEST_F(ServerTest, KdigGetsTheDataEndpointOverUdpAndTcp) {
 
 TEST_F(ServerTest, TwoSocketsWithTwoViewsAnswerDifferentlyForTheSameName) {
   StartServer();
-  // The public view's sockets are handed over as descriptors, as the fabric will.
-  UniqueFd udp = BoundSocket(SOCK_DGRAM);
+  // The public view's sockets are handed over as descriptors, as the fabric will: a UDP and a
+  // TCP socket on one port. The kernel picks a free UDP port; the same TCP port may be taken
+  // by another process's connection, so try a few.
+  UniqueFd udp, tcp;
+  uint16_t port = 0;
+  for (int attempt = 0; attempt < 20 && !tcp.valid(); ++attempt) {
+    udp = BoundSocket(SOCK_DGRAM);
+    sockaddr_in bound{};
+    socklen_t len = sizeof(bound);
+    ASSERT_EQ(::getsockname(udp.get(), reinterpret_cast<sockaddr*>(&bound), &len), 0);
+    port = ntohs(bound.sin_port);
+    sockaddr_in a = Loopback(port);
+    UniqueFd candidate(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    int one = 1;
+    ::setsockopt(candidate.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (::bind(candidate.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+      tcp = std::move(candidate);
+    }
+  }
+  ASSERT_TRUE(tcp.valid()) << "no port free for both UDP and TCP";
   auto public_port = server_->AddUdpSocket(std::move(udp), "");
   ASSERT_TRUE(public_port) << public_port.error().message;
-  sockaddr_in a = Loopback(*public_port);
-  UniqueFd tcp(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  int one = 1;
-  ::setsockopt(tcp.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  ASSERT_EQ(::bind(tcp.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(*public_port, port);
   ASSERT_TRUE(server_->AddTcpSocket(std::move(tcp), ""));
 
   for (std::string transport : {"+notcp", "+tcp"}) {
