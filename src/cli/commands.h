@@ -100,6 +100,9 @@ Outcome WithRegistry(Context& ctx, const ParsedArgs& a, const std::string& name_
 // The identity `cove login` stored (cli/credentials.h), if any (an unreadable file counts as
 // none; `cove logout` removes it).
 std::optional<LoginState> CurrentLogin(const Context& ctx);
+// az's account shape (`account show|list`) for one subscription and its user {name, type}.
+nlohmann::json AccountJson(const nlohmann::json& sub, const std::string& selected,
+                           const nlohmann::json& user);
 
 // A random version-4 GUID (resource names such as role assignments; never a secret).
 std::string NewGuid();

@@ -420,17 +420,13 @@ void AddServicePrincipals(Registry& r) {
 // ---------------------------------------------------------------------------------------------
 // login, logout, account get-access-token
 
+// az login prints the account shape with cloudName where `account show` has environmentName.
 json LoginAccount(const json& sub, const std::string& selected, const LoginState& login) {
-  std::string id = sub.value("subscriptionId", "");
-  return json{{"cloudName", "AzureCloud"},
-              {"homeTenantId", sub.value("tenantId", "")},
-              {"id", id},
-              {"isDefault", EqualsIgnoreCase(id, selected)},
-              {"managedByTenants", json::array()},
-              {"name", sub.value("displayName", "")},
-              {"state", sub.value("state", "Enabled")},
-              {"tenantId", sub.value("tenantId", "")},
-              {"user", {{"name", login.user_name}, {"type", login.user_type}}}};
+  json account = AccountJson(sub, selected,
+                             {{"name", login.user_name}, {"type", login.user_type}});
+  account.erase("environmentName");
+  account["cloudName"] = "AzureCloud";
+  return account;
 }
 
 void AddLogin(Registry& r) {

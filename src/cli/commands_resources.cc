@@ -20,21 +20,12 @@ ArgSpec GroupNameArg() {
 // az's account shape. The user is the identity `cove login` holds; without one (cove's ARM API
 // needs no login) the local user, as type "user".
 json AccountView(const Context& ctx, const json& sub, const std::string& selected) {
-  std::string id = sub.value("subscriptionId", "");
   const char* local = std::getenv("USER");
   json user = {{"name", local ? local : "cove"}, {"type", "user"}};
   if (auto login = CurrentLogin(ctx)) {
     user = {{"name", login->user_name}, {"type", login->user_type}};
   }
-  return json{{"environmentName", "AzureCloud"},
-              {"homeTenantId", sub.value("tenantId", "")},
-              {"id", id},
-              {"isDefault", EqualsIgnoreCase(id, selected)},
-              {"managedByTenants", json::array()},
-              {"name", sub.value("displayName", "")},
-              {"state", sub.value("state", "Enabled")},
-              {"tenantId", sub.value("tenantId", "")},
-              {"user", user}};
+  return AccountJson(sub, selected, user);
 }
 
 void AddGroup(Registry& r) {
@@ -274,6 +265,19 @@ void AddAccount(Registry& r) {
 }
 
 }  // namespace
+
+json AccountJson(const json& sub, const std::string& selected, const json& user) {
+  std::string id = sub.value("subscriptionId", "");
+  return json{{"environmentName", "AzureCloud"},
+              {"homeTenantId", sub.value("tenantId", "")},
+              {"id", id},
+              {"isDefault", EqualsIgnoreCase(id, selected)},
+              {"managedByTenants", json::array()},
+              {"name", sub.value("displayName", "")},
+              {"state", sub.value("state", "Enabled")},
+              {"tenantId", sub.value("tenantId", "")},
+              {"user", user}};
+}
 
 void AddResourceCommands(Registry& registry) {
   AddGroup(registry);
