@@ -213,18 +213,20 @@ ArmResult<ArmResponse> Directory::Users(const ArmRequest& r, const std::vector<s
     return ArmResponse{201, WithContext(RenderUser(doc), "users/$entity")};
   }
   if (seg.size() != 2) return NoSegment(seg[2]);
-  std::string key = Lookup("users", seg[1], "userPrincipalName");
-  if (r.method == "GET") {
-    if (key.empty()) return NotFound(seg[1]);
-    return ArmResponse{200, WithContext(RenderUser(*txn_.Get(key)), "users/$entity")};
-  }
-  if (r.method == "DELETE") {
-    if (key.empty()) return NotFound(seg[1]);
-    DeleteRoleAssignmentsOf(txn_, txn_.Get(key)->value("id", ""));
-    txn_.Erase(key);
-    return ArmResponse{204, std::nullopt};
-  }
-  return MethodNotAllowed();
+  return PrincipalObject(r, Lookup("users", seg[1], "userPrincipalName"), seg[1], RenderUser,
+                         "users/$entity");
+}
+
+ArmResult<ArmResponse> Directory::PrincipalObject(const ArmRequest& r, const std::string& key,
+                                                  const std::string& what,
+                                                  Json (*render)(const Json&),
+                                                  const char* context) {
+  if (r.method != "GET" && r.method != "DELETE") return MethodNotAllowed();
+  if (key.empty()) return NotFound(what);
+  if (r.method == "GET") return ArmResponse{200, WithContext(render(*txn_.Get(key)), context)};
+  DeleteRoleAssignmentsOf(txn_, txn_.Get(key)->value("id", ""));
+  txn_.Erase(key);
+  return ArmResponse{204, std::nullopt};
 }
 
 // ---------------------------------------------------------------- applications
@@ -379,18 +381,8 @@ ArmResult<ArmResponse> Directory::ServicePrincipals(const ArmRequest& r,
     return ArmResponse{201, WithContext(doc, "servicePrincipals/$entity")};
   }
   if (seg.size() != 2) return NoSegment(seg[2]);
-  std::string key = Lookup("serviceprincipals", seg[1], "appId");
-  if (r.method == "GET") {
-    if (key.empty()) return NotFound(seg[1]);
-    return ArmResponse{200, WithContext(Strip(*txn_.Get(key)), "servicePrincipals/$entity")};
-  }
-  if (r.method == "DELETE") {
-    if (key.empty()) return NotFound(seg[1]);
-    DeleteRoleAssignmentsOf(txn_, txn_.Get(key)->value("id", ""));
-    txn_.Erase(key);
-    return ArmResponse{204, std::nullopt};
-  }
-  return MethodNotAllowed();
+  return PrincipalObject(r, Lookup("serviceprincipals", seg[1], "appId"), seg[1], Strip,
+                         "servicePrincipals/$entity");
 }
 
 }  // namespace cove::arm
