@@ -94,6 +94,18 @@ class GoldenTest : public ::testing::Test {
     ASSERT_FALSE(endpoint_.empty()) << "coved did not start its ARM API:\n" << coved_->log();
   }
 
+  // Runs `args`, expecting exit 0 (a failure shows the command and what it printed).
+  static CliResult RunOk(const CliRunner& cove, const std::vector<std::string>& args) {
+    auto r = cove(args);
+    EXPECT_EQ(r.code, 0) << Render(args, r);
+    return r;
+  }
+  // Group rg1 with the Premium registry authreg, which the identity tests work on.
+  static void MakeAuthRegistry(const CliRunner& cove) {
+    RunOk(cove, {"group", "create", "-n", "rg1", "-l", "westus", "-o", "none"});
+    RunOk(cove, {"acr", "create", "-n", "authreg", "-g", "rg1", "--sku", "Premium", "-o", "none"});
+  }
+
   void Check(const std::vector<GoldenCase>& cases) {
     CliRunner cove(TestEnvironment(config_.path(), endpoint_));
     bool update = std::getenv("COVE_UPDATE_GOLDEN") != nullptr;
@@ -353,13 +365,8 @@ TEST_F(GoldenTest, LoginAndAcrLogin) {
 // Docker config's other entries.
 TEST_F(GoldenTest, ServicePrincipalLoginAndDockerConfig) {
   CliRunner cove(TestEnvironment(config_.path(), endpoint_));
-  auto run = [&](std::vector<std::string> args) {
-    auto r = cove(args);
-    EXPECT_EQ(r.code, 0) << Render(args, r);
-    return r;
-  };
-  run({"group", "create", "-n", "rg1", "-l", "westus", "-o", "none"});
-  run({"acr", "create", "-n", "authreg", "-g", "rg1", "--sku", "Premium", "-o", "none"});
+  auto run = [&](const std::vector<std::string>& args) { return RunOk(cove, args); };
+  MakeAuthRegistry(cove);
   auto sp = run({"ad", "sp", "create-for-rbac", "-n", "ci-pusher", "--role", "AcrPush",
                  "--scopes", kAuthReg});
   EXPECT_NE(sp.err.find("WARNING: Creating 'AcrPush' role assignment under scope '" +
@@ -447,13 +454,8 @@ TEST_F(GoldenTest, ServicePrincipalLoginAndDockerConfig) {
 // client id (az shows a service principal's first servicePrincipalName).
 TEST_F(GoldenTest, ManagedIdentityRoleAssignment) {
   CliRunner cove(TestEnvironment(config_.path(), endpoint_));
-  auto run = [&](std::vector<std::string> args) {
-    auto r = cove(args);
-    EXPECT_EQ(r.code, 0) << Render(args, r);
-    return r;
-  };
-  run({"group", "create", "-n", "rg1", "-l", "westus", "-o", "none"});
-  run({"acr", "create", "-n", "authreg", "-g", "rg1", "--sku", "Premium", "-o", "none"});
+  auto run = [&](const std::vector<std::string>& args) { return RunOk(cove, args); };
+  MakeAuthRegistry(cove);
   // A managed identity, assigned by its principalId, listed with its client id as name.
   auto mi = nlohmann::json::parse(run({"identity", "create", "-g", "rg1", "-n", "aci"}).out);
   std::string principal = mi["principalId"], client = mi["clientId"];
