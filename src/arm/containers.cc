@@ -10,12 +10,13 @@
 //     "imageRegistryCredentials"?: [{"server", "identity"? | "username" + "password"?}]}}
 // cove runs every group on the public (internet) network, with an address from the pool that
 // public VMs draw from (198.51.100.2-99, compute.cc); ipAddress.type Private and subnetIds are
-// refused. The answer has provisioningState Succeeded, instanceView.state Running, each
+// refused, and so are volumes and initContainers (FeatureNotSupported). The answer has
+// provisioningState Succeeded, instanceView.state Running, each
 // container's instanceView.currentState Running, ipAddress.ip (when ipAddress was given) and
 // properties.cove {"network": "public", "publicIpAddress"}. Passwords and secureValues are
 // never answered: they are sealed (arm/identity_support.h SecretBox) in "<group key>/#secrets"
-// as {"env": {"<container>/<variable>": sealed}, "registries": {"<server>": sealed}}, which no
-// snapshot carries. imageRegistryCredentials[].identity must be one of the group's
+// as {"env": {"<container>/<variable>": sealed}, "registries": {"<server, lowercase>": sealed}},
+// which no snapshot carries. imageRegistryCredentials[].identity must be one of the group's
 // user-assigned identities (InvalidImageRegistryIdentity, as ACI answers). Groups carry the
 // managed-identity block of arm/identities.cc; "_cove.machineId" is a GUID kept for the life
 // of the group (the snapshot's MachineView::machine_id).
@@ -170,6 +171,16 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
                        "': cove runs container groups on the public (internet) network only; "
                        "ipAddress.type 'Private' and subnetIds (virtual network injection) are "
                        "not supported. Use ipAddress.type 'Public' or leave ipAddress out.");
+  }
+
+  // --- what cove does not run: say so rather than drop it
+  for (const char* field : {"volumes", "initContainers"}) {
+    ARM_ASSIGN(auto items, props.Array(field));
+    if (!items.empty()) {
+      return ArmFail(400, "FeatureNotSupported",
+                     "Container group '" + group + "': cove does not run properties." + field +
+                         " yet; leave it out or empty.");
+    }
   }
 
   // --- osType, restartPolicy

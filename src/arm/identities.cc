@@ -25,6 +25,7 @@
 //   without UserAssigned), InvalidIdentityValues, FailedIdentityOperation (unknown identity).
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "arm/engine.h"
 #include "arm/identity_support.h"
@@ -277,6 +278,18 @@ ArmStatus Engine::ApplyMachineIdentity(const Json& body, const Json* existing, J
       }
       ids.push_back(id);
     }
+  }
+  if (!user && !ids.empty()) {
+    // A PATCH that turns UserAssigned off still carries the ids the machine had (the stored
+    // answer is merged under it): those are dropped; only new ones are an error.
+    std::set<std::string> had;
+    if (existing != nullptr && existing->contains("identity") &&
+        (*existing)["identity"].contains("userAssignedIdentities")) {
+      for (const auto& [id, v] : (*existing)["identity"]["userAssignedIdentities"].items()) {
+        had.insert(Lower(id));
+      }
+    }
+    std::erase_if(ids, [&](const std::string& id) { return had.count(Lower(id)) > 0; });
   }
   if (!user && !ids.empty()) {
     return ArmFail(400, "BadRequest",

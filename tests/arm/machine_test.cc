@@ -131,6 +131,12 @@ TEST_F(MachineTest, VmUserAssignedIdentitiesAnswerTheirPrincipals) {
   EXPECT_EQ(patched.body["identity"]["userAssignedIdentities"].size(), 1u);
   EXPECT_EQ(patched.body["identity"]["principalId"], system);
 
+  // PATCH to SystemAssigned drops the user-assigned identities the VM had.
+  auto system_only = Patch(kVms + "vm1", {{"identity", {{"type", "SystemAssigned"}}}});
+  ASSERT_EQ(system_only.status, 200) << system_only.body.dump();
+  EXPECT_FALSE(system_only.body["identity"].contains("userAssignedIdentities"));
+  EXPECT_EQ(system_only.body["identity"]["principalId"], system);
+
   // UserAssigned only: no principalId/tenantId at the top.
   auto user = Put(kVms + "vm1", PublicVm({{"type", "UserAssigned"},
                                           {"userAssignedIdentities", {{a_id, json::object()}}}}));
@@ -365,6 +371,8 @@ TEST_F(MachineTest, ContainerGroupValidation) {
          "PrivateNetworkNotSupported", "public (internet) network only");
   expect(Group(json(), {{"subnetIds", {{{"id", kNet + "/virtualNetworks/v/subnets/s"}}}}}),
          "PrivateNetworkNotSupported", "subnetIds");
+  expect(Group(json(), {{"volumes", {{{"name", "v"}, {"emptyDir", json::object()}}}}}),
+         "FeatureNotSupported", "volumes");
   expect(Group(json(), {{"ipAddress", {{"type", "Public"}, {"ports", {{{"port", 70000}}}}}}}),
          "InvalidRequestContent", "port");
 
