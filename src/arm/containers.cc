@@ -3,8 +3,9 @@
 // PUT .../providers/Microsoft.ContainerInstance/containerGroups/{name}
 //   {"location", "identity"?, "properties": {
 //     "containers": [{"name", "properties": {"image", "command"?: [..],
-//        "ports"?: [{"port", "protocol"?}], "environmentVariables"?: [{"name", "value"|"secureValue"}],
-//        "resources": {"requests": {"cpu", "memoryInGB"}, "limits"?: {"cpu"?, "memoryInGB"?}}}}],
+//        "ports"?: [{"port", "protocol"?}], "environmentVariables"?: [{"name",
+//        "value"|"secureValue"}], "resources": {"requests": {"cpu", "memoryInGB"}, "limits"?:
+//        {"cpu"?, "memoryInGB"?}}}}],
 //     "osType": "Linux", "restartPolicy"?: "Always"|"OnFailure"|"Never",
 //     "ipAddress"?: {"type": "Public", "ports": [{"port", "protocol"?}], "dnsNameLabel"?},
 //     "imageRegistryCredentials"?: [{"server", "identity"? | "username" + "password"?}]}}
@@ -19,7 +20,8 @@
 // which no snapshot carries. imageRegistryCredentials[].identity must be one of the group's
 // user-assigned identities (InvalidImageRegistryIdentity, as ACI answers). Groups carry the
 // managed-identity block of arm/identities.cc; "_cove.machineId" is a GUID kept for the life
-// of the group (the snapshot's MachineView::machine_id).
+// of the group (the snapshot's MachineView::machine_id). PATCH changes tags only, as ACI's
+// Update does (engine.cc).
 //
 // Error codes are ACI's where its answers are known (InvalidOsType, ResourceRequestsNotSpecified,
 // ResourceLimitsLessThanRequests, MoreImageRegistryCredentialsThanContainers,
@@ -44,8 +46,8 @@ bool IsValidAciName(std::string_view n) {
   if (n.empty() || n.size() > 63 || n.front() == '-' || n.back() == '-') return false;
   if (n.find("--") != std::string_view::npos) return false;
   for (char c : n) {
-    if (!std::islower(static_cast<unsigned char>(c)) && !std::isdigit(static_cast<unsigned char>(c)) &&
-        c != '-') {
+    if (!std::islower(static_cast<unsigned char>(c)) &&
+        !std::isdigit(static_cast<unsigned char>(c)) && c != '-') {
       return false;
     }
   }
@@ -112,7 +114,8 @@ ArmResult<std::optional<double>> Number(const Body& b, const char* key) {
   if (b.json() == nullptr || !b.json()->is_object()) return std::optional<double>();
   auto it = b.json()->find(key);
   if (it == b.json()->end() || it->is_null()) return std::optional<double>();
-  if (!it->is_number()) return tl::unexpected(BadContent(b.where() + "." + key, "must be a number"));
+  if (!it->is_number())
+    return tl::unexpected(BadContent(b.where() + "." + key, "must be a number"));
   double v = it->get<double>();
   if (!(v > 0) || v > 1e6) {
     return tl::unexpected(BadContent(b.where() + "." + key, "must be a positive number"));
@@ -185,7 +188,8 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
 
   // --- osType, restartPolicy
   ARM_ASSIGN(auto os_type, props.String("osType"));
-  if (!os_type || (!EqualsIgnoreCase(*os_type, "Linux") && !EqualsIgnoreCase(*os_type, "Windows"))) {
+  if (!os_type ||
+      (!EqualsIgnoreCase(*os_type, "Linux") && !EqualsIgnoreCase(*os_type, "Windows"))) {
     return ArmFail(400, "InvalidOsType",
                    "The 'osType' for container group '" + group +
                        "' is invalid. The value must be one of 'Windows,Linux'.");
@@ -209,8 +213,7 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
   // --- containers
   ARM_ASSIGN(auto containers, props.Array("containers"));
   if (containers.empty()) {
-    return tl::unexpected(
-        BadContent("properties.containers", "must hold at least one container"));
+    return tl::unexpected(BadContent("properties.containers", "must hold at least one container"));
   }
   if (containers.size() > kMaxContainers) {
     return tl::unexpected(BadContent("properties.containers", "holds more than 60 containers"));
@@ -230,8 +233,10 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
     }
     if (!names.insert(*cname).second) {
       return ArmFail(400, "DuplicateContainerName",
-                     "The container name '" + *cname + "' is used more than once in container "
-                     "group '" + group + "'.");
+                     "The container name '" + *cname +
+                         "' is used more than once in container "
+                         "group '" +
+                         group + "'.");
     }
     ARM_ASSIGN(Body cp, c.Object("properties"));
     ARM_ASSIGN(auto image, cp.String("image"));
@@ -286,15 +291,16 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
     ARM_ASSIGN(Body limits, resources.Object("limits"));
     ARM_ASSIGN(auto cpu_limit, Number(limits, "cpu"));
     ARM_ASSIGN(auto memory_limit, Number(limits, "memoryInGB"));
-    Json out_resources = {{"requests", {{"memoryInGB", NumberJson(*memory)}, {"cpu", NumberJson(*cpu)}}}};
+    Json out_resources = {
+        {"requests", {{"memoryInGB", NumberJson(*memory)}, {"cpu", NumberJson(*cpu)}}}};
     if (cpu_limit || memory_limit) {
       const char* which = cpu_limit && *cpu_limit < *cpu            ? "Cpu"
                           : memory_limit && *memory_limit < *memory ? "MemoryInGB"
                                                                     : nullptr;
       if (which != nullptr) {
         return ArmFail(400, "ResourceLimitsLessThanRequests",
-                       "The resource requirement in container '" + *cname +
-                           "' of contain group '" + group + "' is invalid. The '" + which +
+                       "The resource requirement in container '" + *cname + "' of contain group '" +
+                           group + "' is invalid. The '" + which +
                            "' limit value must be greater than or equal to the request value.");
       }
       Json l = Json::object();
@@ -320,8 +326,8 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
                    "The requested resource is not available in the location '" +
                        doc.value("location", "") +
                        "' at this moment. Please retry with a different resource request or in "
-                       "another location. Resource requested: '" + FormatNumber(total_cpu) +
-                       "' CPU '" + FormatNumber(total_memory) +
+                       "another location. Resource requested: '" +
+                       FormatNumber(total_cpu) + "' CPU '" + FormatNumber(total_memory) +
                        "' GB memory 'Linux' OS (cove allows 4 CPU and 16 GB per group).");
   }
 

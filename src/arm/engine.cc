@@ -777,6 +777,16 @@ ArmResult<ArmResponse> Engine::Resource(const ArmRequest& r, const ArmPath& p) {
                    "not valid JSON.");
   }
   if (!body.is_object()) return tl::unexpected(BadContent("$", "must be a JSON object"));
+  if (r.method == "PATCH" && existing != nullptr &&
+      type == "microsoft.containerinstance/containergroups") {
+    // ACI's Update changes a group's tags only (merging the answer back would also turn its
+    // secureValues, which answers leave out, into empty values).
+    Json tags_only = Json::object();
+    if (body.contains("tags")) tags_only["tags"] = body["tags"];
+    ARM_ASSIGN(Json doc, Envelope(p, tags_only, existing, true));
+    txn_.Put(key, doc);
+    return Ok200(Render(key));
+  }
   if (r.method == "PATCH") {
     if (existing == nullptr) return not_found();
     Json merged = Render(key);

@@ -26,8 +26,7 @@ json PublicVm(const json& identity = json()) {
 json Container(const std::string& name, const std::string& image = "myregistry.azurecr.io/app:v1") {
   return {{"name", name},
           {"properties",
-           {{"image", image},
-            {"resources", {{"requests", {{"cpu", 1}, {"memoryInGB", 1.5}}}}}}}};
+           {{"image", image}, {"resources", {{"requests", {{"cpu", 1}, {"memoryInGB", 1.5}}}}}}}};
 }
 
 json Group(json containers = json(), const json& extra_props = json::object(),
@@ -54,17 +53,18 @@ class MachineTest : public ArmFixture {
   }
   Reply Assign(const std::string& scope, const std::string& name, const std::string& principal,
                const std::string& type = "") {
-    json props = {{"roleDefinitionId", kSub + "/providers/Microsoft.Authorization/roleDefinitions/" +
-                                           kAcrPull},
+    json props = {{"roleDefinitionId",
+                   kSub + "/providers/Microsoft.Authorization/roleDefinitions/" + kAcrPull},
                   {"principalId", principal}};
     if (!type.empty()) props["principalType"] = type;
     return Put(scope + "/providers/Microsoft.Authorization/roleAssignments/" + name,
                {{"properties", props}});
   }
   size_t AssignmentsOf(const std::string& principal) {
-    auto r = Call("GET",
-                  kSub + "/providers/Microsoft.Authorization/roleAssignments?$filter=principalId%20eq%20'" +
-                      principal + "'");
+    auto r = Call(
+        "GET",
+        kSub + "/providers/Microsoft.Authorization/roleAssignments?$filter=principalId%20eq%20'" +
+            principal + "'");
     EXPECT_EQ(r.status, 200) << r.body.dump();
     return r.body["value"].size();
   }
@@ -112,9 +112,10 @@ TEST_F(MachineTest, VmUserAssignedIdentitiesAnswerTheirPrincipals) {
   json a = Identity("id-a"), b = Identity("id-b");
   std::string a_id = a["id"], b_id = b["id"];
   // Ids are matched in any casing and answered as the identity stores them.
-  auto vm = Put(kVms + "vm1", PublicVm({{"type", "SystemAssigned, UserAssigned"},
-                                        {"userAssignedIdentities",
-                                         {{Lower(a_id), json::object()}, {b_id, json::object()}}}}));
+  auto vm =
+      Put(kVms + "vm1", PublicVm({{"type", "SystemAssigned, UserAssigned"},
+                                  {"userAssignedIdentities",
+                                   {{Lower(a_id), json::object()}, {b_id, json::object()}}}}));
   ASSERT_EQ(vm.status, 201) << vm.body.dump();
   const json& id = vm.body["identity"];
   EXPECT_EQ(id["type"], "SystemAssigned, UserAssigned");
@@ -126,7 +127,8 @@ TEST_F(MachineTest, VmUserAssignedIdentitiesAnswerTheirPrincipals) {
   std::string system = id["principalId"];
 
   // PATCH with null removes one identity (ARM's form); the system-assigned one stays.
-  auto patched = Patch(kVms + "vm1", {{"identity", {{"userAssignedIdentities", {{b_id, nullptr}}}}}});
+  auto patched =
+      Patch(kVms + "vm1", {{"identity", {{"userAssignedIdentities", {{b_id, nullptr}}}}}});
   ASSERT_EQ(patched.status, 200) << patched.body.dump();
   EXPECT_EQ(patched.body["identity"]["userAssignedIdentities"].size(), 1u);
   EXPECT_EQ(patched.body["identity"]["principalId"], system);
@@ -159,17 +161,18 @@ TEST_F(MachineTest, VmIdentityErrorsAreAzuresAndChangeNothing) {
   EXPECT_EQ(no_ids.Message(),
             "The identity ids must not be null or empty for 'UserAssigned' identity type.");
 
-  auto ids_without_type =
-      Put(kVms + "vm1",
-          PublicVm({{"type", "SystemAssigned"}, {"userAssignedIdentities", {{a_id, json::object()}}}}));
+  auto ids_without_type = Put(
+      kVms + "vm1",
+      PublicVm({{"type", "SystemAssigned"}, {"userAssignedIdentities", {{a_id, json::object()}}}}));
   EXPECT_EQ(ids_without_type.status, 400);
   EXPECT_EQ(ids_without_type.Code(), "BadRequest");
   EXPECT_NE(ids_without_type.Message().find("non-UserAssigned identity type should not contain"),
             std::string::npos);
 
   std::string unknown = kUais + "nobody";
-  auto missing = Put(kVms + "vm1", PublicVm({{"type", "UserAssigned"},
-                                             {"userAssignedIdentities", {{unknown, json::object()}}}}));
+  auto missing =
+      Put(kVms + "vm1", PublicVm({{"type", "UserAssigned"},
+                                  {"userAssignedIdentities", {{unknown, json::object()}}}}));
   EXPECT_EQ(missing.status, 400);
   EXPECT_EQ(missing.Code(), "FailedIdentityOperation");
   EXPECT_NE(missing.Message().find(unknown), std::string::npos) << missing.Message();
@@ -177,19 +180,21 @@ TEST_F(MachineTest, VmIdentityErrorsAreAzuresAndChangeNothing) {
 
   // A VM id is not an identity.
   ASSERT_EQ(Put(kVms + "other", PublicVm()).status, 201);
-  auto not_identity = Put(kVms + "vm1", PublicVm({{"type", "UserAssigned"},
-                                                  {"userAssignedIdentities",
-                                                   {{kVms + "other", json::object()}}}}));
+  auto not_identity =
+      Put(kVms + "vm1", PublicVm({{"type", "UserAssigned"},
+                                  {"userAssignedIdentities", {{kVms + "other", json::object()}}}}));
   EXPECT_EQ(not_identity.Code(), "FailedIdentityOperation");
 
-  auto bad_value = Put(kVms + "vm1", PublicVm({{"type", "UserAssigned"},
-                                               {"userAssignedIdentities", {{a_id, "yes"}}}}));
+  auto bad_value =
+      Put(kVms + "vm1",
+          PublicVm({{"type", "UserAssigned"}, {"userAssignedIdentities", {{a_id, "yes"}}}}));
   EXPECT_EQ(bad_value.status, 400);
   EXPECT_EQ(bad_value.Code(), "InvalidIdentityValues");
 
   auto not_object = Put(kVms + "vm1", PublicVm("SystemAssigned"));
   EXPECT_EQ(not_object.Code(), "InvalidRequestContent");
-  auto no_type = Put(kVms + "vm1", PublicVm({{"userAssignedIdentities", {{a_id, json::object()}}}}));
+  auto no_type =
+      Put(kVms + "vm1", PublicVm({{"userAssignedIdentities", {{a_id, json::object()}}}}));
   EXPECT_EQ(no_type.Code(), "InvalidRequestContent");
 
   EXPECT_EQ(Get(kVms + "vm1").status, 404);
@@ -198,10 +203,10 @@ TEST_F(MachineTest, VmIdentityErrorsAreAzuresAndChangeNothing) {
 // ------------------------------------------------------------------ role assignments
 
 TEST_F(MachineTest, SystemAssignedPrincipalTakesRolesAndTheyGoWithIt) {
-  ASSERT_EQ(Put(kAcr + "/registries/myregistry",
-                {{"location", "westus"}, {"sku", {{"name", "Premium"}}}})
-                .status,
-            201);
+  ASSERT_EQ(
+      Put(kAcr + "/registries/myregistry", {{"location", "westus"}, {"sku", {{"name", "Premium"}}}})
+          .status,
+      201);
   auto vm = Put(kVms + "vm1", PublicVm({{"type", "SystemAssigned"}}));
   std::string principal = vm.body["identity"]["principalId"];
   auto wrong_type = Assign(kReg, "11111111-1111-4111-8111-111111111111", principal, "User");
@@ -245,17 +250,15 @@ TEST_F(MachineTest, ContainerGroupAnswerShapeAndSecretsNeverAnswered) {
                                              {{"name", "TOKEN"}, {"secureValue", "s3cr3t-env"}}};
   c["properties"]["resources"]["limits"] = {{"cpu", 2}};
   json sidecar = Container("sidecar", "docker.io/library/busybox@sha256:" + std::string(64, 'a'));
-  json props = {{"restartPolicy", "OnFailure"},
-                {"ipAddress", {{"type", "Public"}, {"ports", {{{"port", 80}, {"protocol", "TCP"}}}}}},
-                {"imageRegistryCredentials",
-                 {{{"server", "myregistry.azurecr.io"}, {"identity", uai_id}},
-                  {{"server", "other.example.com:5000"},
-                   {"username", "bob"},
-                   {"password", "s3cr3t-pass"}}}}};
-  auto g = Put(kGroups + "web",
-               Group({c, sidecar}, props,
-                     {{"type", "SystemAssigned, UserAssigned"},
-                      {"userAssignedIdentities", {{uai_id, json::object()}}}}));
+  json props = {
+      {"restartPolicy", "OnFailure"},
+      {"ipAddress", {{"type", "Public"}, {"ports", {{{"port", 80}, {"protocol", "TCP"}}}}}},
+      {"imageRegistryCredentials",
+       {{{"server", "myregistry.azurecr.io"}, {"identity", uai_id}},
+        {{"server", "other.example.com:5000"}, {"username", "bob"}, {"password", "s3cr3t-pass"}}}}};
+  auto g = Put(kGroups + "web", Group({c, sidecar}, props,
+                                      {{"type", "SystemAssigned, UserAssigned"},
+                                       {"userAssignedIdentities", {{uai_id, json::object()}}}}));
   ASSERT_EQ(g.status, 201) << g.body.dump();
   const json& p = g.body["properties"];
   EXPECT_EQ(g.body["type"], "Microsoft.ContainerInstance/containerGroups");
@@ -305,6 +308,15 @@ TEST_F(MachineTest, ContainerGroupAnswerShapeAndSecretsNeverAnswered) {
     std::string text = d->dump();
     EXPECT_EQ(text.find("s3cr3t"), std::string::npos) << k;
   }
+
+  // PATCH changes tags only and keeps everything else (the sealed secrets too).
+  auto patched = Patch(kGroups + "web",
+                       {{"tags", {{"env", "test"}}}, {"properties", {{"osType", "Windows"}}}});
+  ASSERT_EQ(patched.status, 200) << patched.body.dump();
+  EXPECT_EQ(patched.body["tags"]["env"], "test");
+  EXPECT_EQ(patched.body["properties"], g.body["properties"]);
+  EXPECT_EQ(patched.body["identity"], g.body["identity"]);
+  EXPECT_EQ(Patch(kGroups + "nope", {{"tags", json::object()}}).Code(), "ResourceNotFound");
 
   // Updating keeps the address and the machine id; DELETE answers 200 then 204.
   std::string machine_id;
@@ -377,9 +389,10 @@ TEST_F(MachineTest, ContainerGroupValidation) {
          "InvalidRequestContent", "port");
 
   // Registry credentials: the identity must be one of the group's user-assigned identities.
-  json by_identity = {{"imageRegistryCredentials",
-                       {{{"server", "myregistry.azurecr.io"}, {"identity", uai_id}}}}};
-  expect(Group(json(), by_identity), "InvalidImageRegistryIdentity", "not found in container group");
+  json by_identity = {
+      {"imageRegistryCredentials", {{{"server", "myregistry.azurecr.io"}, {"identity", uai_id}}}}};
+  expect(Group(json(), by_identity), "InvalidImageRegistryIdentity",
+         "not found in container group");
   expect(Group(json(), by_identity, {{"type", "SystemAssigned"}}), "InvalidImageRegistryIdentity",
          "identity list");
   expect(Group(json(), {{"imageRegistryCredentials",
@@ -438,30 +451,32 @@ TEST_F(MachineTest, VmsAndGroupsShareThePublicPoolWithoutSharingAnAddress) {
 // ------------------------------------------------------------------ snapshot
 
 TEST_F(MachineTest, SnapshotMachinesAndSystemAssignedPrincipals) {
-  auto vnet = Put(kNet + "/virtualNetworks/myvnet",
-                  {{"location", "westus"},
-                   {"properties",
-                    {{"addressSpace", {{"addressPrefixes", {"10.0.0.0/16"}}}},
-                     {"subnets",
-                      {{{"name", "mysubnet"}, {"properties", {{"addressPrefix", "10.0.0.0/24"}}}}}}}}});
+  auto vnet =
+      Put(kNet + "/virtualNetworks/myvnet",
+          {{"location", "westus"},
+           {"properties",
+            {{"addressSpace", {{"addressPrefixes", {"10.0.0.0/16"}}}},
+             {"subnets",
+              {{{"name", "mysubnet"}, {"properties", {{"addressPrefix", "10.0.0.0/24"}}}}}}}}});
   ASSERT_EQ(vnet.status, 201) << vnet.body.dump();
   json uai = Identity("shared-id");
   std::string uai_id = uai["id"];
-  auto nic = Put(kNet + "/networkInterfaces/vm1VMNic",
-                 {{"location", "westus"},
-                  {"properties",
-                   {{"ipConfigurations",
-                     {{{"name", "ipconfig1"},
-                       {"properties",
-                        {{"subnet", {{"id", kNet + "/virtualNetworks/myvnet/subnets/mysubnet"}}}}}}}}}}});
+  auto nic =
+      Put(kNet + "/networkInterfaces/vm1VMNic",
+          {{"location", "westus"},
+           {"properties",
+            {{"ipConfigurations",
+              {{{"name", "ipconfig1"},
+                {"properties",
+                 {{"subnet", {{"id", kNet + "/virtualNetworks/myvnet/subnets/mysubnet"}}}}}}}}}}});
   ASSERT_EQ(nic.status, 201) << nic.body.dump();
-  auto vm = Put(kVms + "vm1",
-                {{"location", "westus"},
-                 {"identity",
-                  {{"type", "SystemAssigned, UserAssigned"},
-                   {"userAssignedIdentities", {{uai_id, json::object()}}}}},
-                 {"properties",
-                  {{"networkProfile", {{"networkInterfaces", {{{"id", nic.body["id"]}}}}}}}}});
+  auto vm = Put(
+      kVms + "vm1",
+      {{"location", "westus"},
+       {"identity",
+        {{"type", "SystemAssigned, UserAssigned"},
+         {"userAssignedIdentities", {{uai_id, json::object()}}}}},
+       {"properties", {{"networkProfile", {{"networkInterfaces", {{{"id", nic.body["id"]}}}}}}}}});
   ASSERT_EQ(vm.status, 201) << vm.body.dump();
   auto g = Put(kGroups + "aci", Group(json(), json::object(),
                                       {{"type", "UserAssigned"},
