@@ -10,8 +10,9 @@
 // (plus those of the configuration file). `coved registry` runs only the registry node.
 // As root, the default mode also runs the planes (daemon/planes.h): VNets, VMs and the public
 // network as namespaces named <prefix>-… (--fabric-prefix, default "cove"), DNS at
-// 168.63.129.16 in each VNet, registry listeners on private endpoint and public addresses, and
-// network rules. Exiting leaves the fabric (a restart adopts it); `cove down` removes it.
+// 168.63.129.16 in each VNet, registry listeners on private endpoint and public addresses,
+// network rules, and each machine's instance metadata service at 169.254.169.254 (src/imds:
+// managed identities' tokens). Exiting leaves the fabric (a restart adopts it); `cove down` removes it.
 // The registry's per-endpoint counters are at GET /cove/counters on the ARM listener.
 // Stops cleanly on SIGINT/SIGTERM.
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "arm/identity_support.h"
 #include "daemon/arm_node.h"
 #include "daemon/identities.h"
 #include "daemon/config.h"
@@ -101,6 +103,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::unique_ptr<cove::daemon::ArmNode> arm;
+  std::unique_ptr<cove::imds::Service> imds;  // outlives the planes that serve it
   std::unique_ptr<cove::daemon::Planes> planes;
   int subscription = 0;
   if (full) {
@@ -111,10 +114,12 @@ int main(int argc, char** argv) {
     }
     arm = std::move(*opened);
     if (!no_fabric && geteuid() == 0) {
+      imds = std::make_unique<cove::imds::Service>((*node)->identities(), *(*node)->tokens(),
+                                                   cove::arm::kTenantId);
       planes = std::make_unique<cove::daemon::Planes>(
           cove::daemon::PlanesOptions{.prefix = fabric_prefix,
                                       .ca_pem = (*node)->ca_certificate_pem()},
-          (*node)->server(), (*node)->gate());
+          (*node)->server(), (*node)->gate(), imds.get());
     } else {
       spdlog::info("fabric and DNS planes off ({})", no_fabric ? "--no-fabric" : "not root");
     }

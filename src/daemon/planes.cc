@@ -65,30 +65,26 @@ std::string OutboundKey(const std::string& vnet_id) { return "vnet:" + arm::Lowe
 
 }  // namespace
 
-std::vector<VmInfo> VmsOf(const arm::Snapshot& snapshot) {
-  std::vector<VmInfo> out;
-  for (const auto& [key, doc] : snapshot.documents) {
-    if (key.find("/providers/microsoft.compute/virtualmachines/") == std::string::npos) continue;
-    if (key.find('/', key.rfind("/virtualmachines/") + 17) != std::string::npos) continue;
-    const arm::Json& d = *doc;
-    VmInfo vm;
-    vm.id = d.value("id", "");
-    vm.name = d.value("name", "");
-    const arm::Json* cove = nullptr;
-    if (d.contains("properties") && d["properties"].contains("cove")) cove = &d["properties"]["cove"];
-    if (!cove || !cove->is_object()) continue;
-    if (cove->value("network", "") == "public") {
-      vm.address = cove->value("publicIpAddress", "");
-    } else {
-      vm.address = cove->value("privateIpAddress", "");
-      if (d.contains("_cove")) {
-        vm.subnet_id = d["_cove"].value("subnetId", "");
-        vm.vnet_id = d["_cove"].value("vnetId", "");
-      }
-      if (vm.subnet_id.empty()) continue;
-    }
-    if (vm.address.empty()) continue;
-    out.push_back(std::move(vm));
+imds::Machines MachinesOf(const arm::Snapshot& snapshot) {
+  imds::Machines out;
+  auto identity = [](const arm::MachineIdentityView& i) {
+    return imds::MachineIdentity{i.resource_id, i.principal_id, i.client_id};
+  };
+  for (const auto& m : snapshot.machines) {
+    imds::Machine machine;
+    machine.id = m.id;
+    machine.name = m.name;
+    machine.type = m.kind == arm::MachineView::Kind::kContainerGroup
+                       ? "Microsoft.ContainerInstance/containerGroups"
+                       : "Microsoft.Compute/virtualMachines";
+    machine.subscription_id = m.subscription;
+    machine.resource_group = m.resource_group;
+    machine.location = m.location;
+    machine.vm_id = m.machine_id;
+    (m.is_public ? machine.public_ip : machine.private_ip) = m.address;
+    if (m.system_assigned) machine.system_assigned = identity(*m.system_assigned);
+    for (const auto& u : m.user_assigned) machine.user_assigned.push_back(identity(u));
+    out[imds::TagOf(m.id)] = std::move(machine);
   }
   return out;
 }
@@ -166,10 +162,11 @@ fabric::Topology BuildTopology(const arm::Snapshot& snapshot, const std::string&
   pub.subnets.push_back(fabric::Subnet{.id = "public/clients", .prefix = "198.51.100.0/24"});
   t.networks.push_back(std::move(pub));
 
-  for (const auto& vm : VmsOf(snapshot)) {
+  for (const auto& vm : snapshot.machines) {
+    if (vm.address.empty() || (!vm.is_public && vm.subnet_id.empty())) continue;
     fabric::Vm f;
     f.id = vm.id;
-    if (vm.subnet_id.empty()) {
+    if (vm.is_public) {
       f.network_id = kPublicNetworkId;
       f.subnet_id = "public/clients";
     } else {
@@ -213,7 +210,6 @@ dns::CatalogSpec BuildCatalog(const arm::Snapshot& snapshot) {
   }
   spec.public_zones = {std::move(pub), std::move(link)};
 
-  auto vms = VmsOf(snapshot);
   for (const auto& z : snapshot.zones) {
     dns::ZoneSpec zone{.id = z.id, .name = z.name};
     std::set<std::string> names;
@@ -230,7 +226,7 @@ dns::CatalogSpec BuildCatalog(const arm::Snapshot& snapshot) {
     // Auto-registration: VMs of VNets linked with registrationEnabled (Azure's TTL is 10).
     for (const auto& l : z.links) {
       if (!l.registration_enabled) continue;
-      for (const auto& vm : vms) {
+      for (const auto& vm : snapshot.machines) {
         if (vm.vnet_id.empty() || !SameId(vm.vnet_id, l.vnet_id)) continue;
         if (names.insert(arm::Lower(vm.name)).second) {
           zone.records.push_back({vm.name, dns::kTypeA, 10, vm.address});
@@ -271,8 +267,15 @@ access::Policy BuildPolicy(const arm::Snapshot& snapshot) {
 
 // ---- Planes
 
-Planes::Planes(PlanesOptions options, http::Server& server, access::Gate& gate)
-    : options_(std::move(options)), server_(server), gate_(gate) {
+Planes::Planes(PlanesOptions options, http::Server& server, access::Gate& gate,
+               imds::Service* imds)
+    : options_(std::move(options)), server_(server), gate_(gate), imds_(imds) {
+  if (imds_) {
+    // Small: a machine asks for a token now and then.
+    imds_server_ = std::make_unique<http::Server>(*imds_, nullptr,
+                                                  http::ServerOptions{.threads = 1});
+    imds_server_->Start();
+  }
   fabric_ = std::make_unique<fabric::Fabric>(
       namespaces_, fabric::FabricOptions{.prefix = options_.prefix, .etc_netns = options_.etc_netns});
   dns_ = std::make_unique<dns::Server>(catalog_);
@@ -281,8 +284,11 @@ Planes::Planes(PlanesOptions options, http::Server& server, access::Gate& gate)
 
 Planes::~Planes() {
   dns_->Stop();
-  std::lock_guard lock(mu_);
-  for (auto& [k, l] : listeners_) ::shutdown(l.shutdown_fd.get(), SHUT_RDWR);
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [k, l] : listeners_) ::shutdown(l.shutdown_fd.get(), SHUT_RDWR);
+  }
+  if (imds_server_) imds_server_->Stop();
 }
 
 Result<std::string> Planes::Inode(const std::string& ns) {
@@ -304,6 +310,7 @@ Status Planes::Down() {
 Status Planes::Apply(const arm::SnapshotPtr& snapshot) {
   std::lock_guard lock(mu_);
   gate_.SetPolicy(std::make_shared<access::Policy>(BuildPolicy(*snapshot)));
+  if (imds_) imds_->SetMachines(std::make_shared<const imds::Machines>(MachinesOf(*snapshot)));
   auto catalog = dns::Catalog::Build(BuildCatalog(*snapshot));
   if (catalog) {
     catalog_.Set(*catalog);
@@ -365,6 +372,7 @@ Status Planes::Apply(const arm::SnapshotPtr& snapshot) {
   struct Want {
     std::string ns, ip;
     std::optional<uint32_t> link_id;
+    std::string imds_tag;  // set: an instance metadata listener of this machine
   };
   std::map<std::string, Want> want;
   for (const auto& pe : snapshot->private_endpoints) {
@@ -386,6 +394,14 @@ Status Planes::Apply(const arm::SnapshotPtr& snapshot) {
       }
     }
   }
+  if (imds_server_) {
+    const std::string ip(fabric::kInstanceMetadataAddress);
+    for (const auto& vm : topology.vms) {
+      std::string ns = fabric_->VmNamespace(vm.id);
+      auto key = Inode(ns);
+      if (key) want[*key + "/" + ip + "/imds"] = {ns, ip, std::nullopt, imds::TagOf(vm.id)};
+    }
+  }
   for (auto it = listeners_.begin(); it != listeners_.end();) {
     if (want.count(it->first)) {
       ++it;
@@ -397,6 +413,24 @@ Status Planes::Apply(const arm::SnapshotPtr& snapshot) {
   }
   for (const auto& [key, w] : want) {
     if (listeners_.count(key)) continue;
+    if (!w.imds_tag.empty()) {
+      auto fd = fabric::ListenTcp(namespaces_, w.ns, w.ip, imds::kPort);
+      if (!fd) {
+        spdlog::warn("instance metadata {}:{} in {}: {}", w.ip, imds::kPort, w.ns,
+                     fd.error().message);
+        continue;
+      }
+      UniqueFd dup(::fcntl(fd->get(), F_DUPFD_CLOEXEC, 0));
+      auto port = imds_server_->Adopt(
+          std::move(*fd), {.address = w.ip, .port = imds::kPort, .tag = w.imds_tag});
+      if (!port) {
+        spdlog::warn("instance metadata in {}: {}", w.ns, port.error().message);
+        continue;
+      }
+      listeners_[key] = Listener{std::move(dup)};
+      spdlog::info("instance metadata listening on {}:{} in {}", w.ip, imds::kPort, w.ns);
+      continue;
+    }
     auto fd = fabric::ListenTcp(namespaces_, w.ns, w.ip, 443);
     if (!fd) {
       spdlog::warn("registry listener {}:443 in {}: {}", w.ip, w.ns, fd.error().message);

@@ -5,7 +5,8 @@
 //   1. builds a fabric::Topology (BuildTopology): every VNet with its subnets (private endpoint
 //      member IPs as subnet local addresses; NSG rules on subnets whose
 //      privateEndpointNetworkPolicies is NetworkSecurityGroupEnabled or Enabled), Connected
-//      peerings, VMs (Microsoft.Compute/virtualMachines, see arm/compute.cc), and the public
+//      peerings, machines (VMs and container groups: arm/compute.cc, arm/containers.cc;
+//      container groups are always on the public network), and the public
 //      network "public": 203.0.113.0/24 holds each registry's public endpoint (203.0.113.10..52,
 //      stable per registry: FNV hash of the name, probing upwards; past 43 registries the others
 //      take .54..254 the same way, and past 244 a registry has no public endpoint) and the
@@ -25,7 +26,10 @@
 //      namespace, tagged with the endpoint's link id, and TLS :443 on each registry's public
 //      address in the public namespace (no link id). Listeners of removed endpoints, registries
 //      or VNets are shut down. Sockets are keyed by namespace inode, so a VNet deleted and
-//      created again gets fresh sockets.
+//      created again gets fresh sockets;
+//   5. keeps one instance metadata listener per machine: plain HTTP on 169.254.169.254:80
+//      inside the machine's namespace, tagged with the machine's id, on the IMDS server
+//      (src/imds), whose machine set (MachinesOf) is replaced with every snapshot.
 // The access::Policy (network rules, connection states by link id) is derived from the same
 // snapshot (BuildPolicy) and set on the registry node's Gate.
 //
@@ -52,6 +56,7 @@
 #include "fabric/fabric.h"
 #include "fabric/namespaces.h"
 #include "http/server.h"
+#include "imds/imds.h"
 
 namespace cove::daemon {
 
@@ -71,18 +76,15 @@ access::Policy BuildPolicy(const arm::Snapshot& snapshot);
 // The public endpoint address of every registry (by lowercased name).
 std::map<std::string, std::string> PublicAddresses(const arm::Snapshot& snapshot);
 
-// A VM as the control plane stores it (Microsoft.Compute/virtualMachines).
-struct VmInfo {
-  std::string id, name;
-  std::string vnet_id, subnet_id;  // "" for a public VM
-  std::string address;             // private address, or the public one for a public VM
-};
-std::vector<VmInfo> VmsOf(const arm::Snapshot& snapshot);
+// What each machine's instance metadata service knows of it, by listener tag.
+imds::Machines MachinesOf(const arm::Snapshot& snapshot);
 
 class Planes {
  public:
-  // `server` (the registry node's) and `gate` must outlive the Planes.
-  Planes(PlanesOptions options, http::Server& server, access::Gate& gate);
+  // `server` (the registry node's), `gate` and `imds` must outlive the Planes; `imds` may be
+  // null (no instance metadata service: machines then get no IMDS listener).
+  Planes(PlanesOptions options, http::Server& server, access::Gate& gate,
+         imds::Service* imds = nullptr);
   ~Planes();
 
   Status Apply(const arm::SnapshotPtr& snapshot);
@@ -99,6 +101,8 @@ class Planes {
   PlanesOptions options_;
   http::Server& server_;
   access::Gate& gate_;
+  imds::Service* imds_;
+  std::unique_ptr<http::Server> imds_server_;
   fabric::LinuxNamespaces namespaces_;
   std::unique_ptr<fabric::Fabric> fabric_;
   dns::CatalogStore catalog_;
@@ -106,7 +110,8 @@ class Planes {
   std::mutex mu_;
   std::map<std::string, std::string> dns_sockets_;  // view → "<ns>@<inode>" it listens in
   std::set<std::string> vms_logged_;         // "<ns>@<inode>"
-  std::map<std::string, Listener> listeners_;  // "<ns>@<inode>/<ip>/<link id>"
+  // "<ns>@<inode>/<ip>/<link id>" (registry), "<ns>@<inode>/<ip>/imds" (instance metadata)
+  std::map<std::string, Listener> listeners_;
 };
 
 }  // namespace cove::daemon

@@ -22,7 +22,12 @@
 #include <vector>
 
 #include "arm/control_plane.h"
+#include "arm/resource_path.h"
+#include "auth/keys.h"
+#include "auth/network.h"
+#include "daemon/identities.h"
 #include "dns/wire.h"
+#include "support/temp_dir.h"
 
 namespace cove::daemon {
 namespace {
@@ -176,7 +181,9 @@ TEST_F(PlanesTest, VmsFromNicsAndPublicVms) {
                     {"properties",
                      {{"networkProfile",
                        {{"networkInterfaces", {{{"id", kNet + "/networkInterfaces/vm1VMNic"}}}}}}}}});
-  Put(vms + "pub", {{"location", "westus"}, {"properties", {{"cove", {{"network", "public"}}}}}});
+  Put(vms + "pub", {{"location", "westus"},
+                    {"identity", {{"type", "SystemAssigned"}}},
+                    {"properties", {{"cove", {{"network", "public"}}}}}});
   auto vm1 = cp_->Handle({"GET", vms + "vm1", "2023-09-01", "", "", ""});
   ASSERT_EQ(vm1.status, 200);
   // 10.0.0.4 and .5 are the endpoint's; the NIC takes the next free one.
@@ -187,7 +194,22 @@ TEST_F(PlanesTest, VmsFromNicsAndPublicVms) {
   EXPECT_EQ((*pub.body)["properties"]["cove"]["publicIpAddress"], "198.51.100.2");
 
   auto snap = cp_->snapshot();
-  ASSERT_EQ(VmsOf(*snap).size(), 2u);
+  ASSERT_EQ(snap->machines.size(), 2u);
+  // Each machine's instance metadata: where it is, and the public VM's system-assigned identity.
+  auto machines = MachinesOf(*snap);
+  ASSERT_EQ(machines.size(), 2u);
+  const imds::Machine& m1 = machines.at(imds::TagOf(vms + "vm1"));
+  EXPECT_EQ(m1.name, "vm1");
+  EXPECT_EQ(m1.type, "Microsoft.Compute/virtualMachines");
+  EXPECT_EQ(m1.private_ip, ip);
+  EXPECT_EQ(m1.resource_group, "rg");
+  EXPECT_EQ(m1.subscription_id, "c0ffee00-0000-4000-8000-000000000001");
+  EXPECT_FALSE(m1.system_assigned);
+  const imds::Machine& mp = machines.at(imds::TagOf(vms + "pub"));
+  EXPECT_EQ(mp.public_ip, "198.51.100.2");
+  ASSERT_TRUE(mp.system_assigned);
+  EXPECT_EQ(mp.system_assigned->principal_id, (*pub.body)["identity"]["principalId"]);
+  EXPECT_EQ(mp.system_assigned->resource_id, (*pub.body)["id"]);
   fabric::Topology t = BuildTopology(*snap, "");
   ASSERT_TRUE(fabric::Validate(t)) << fabric::Validate(t).error().message;
   ASSERT_EQ(t.vms.size(), 2u);
@@ -383,6 +405,116 @@ TEST_F(PlanesRootTest, ReplacedNamespaceGetsFreshDnsSockets) {
   ASSERT_TRUE(fresh.valid());
   EXPECT_EQ(AskAzureDns(fresh.get()), Dns::kAnswered);
   EXPECT_EQ(AskAzureDns(old.get()), Dns::kRefused);
+}
+
+// Planes with the instance metadata service, as coved runs them (identities from the same
+// snapshot, as daemon/main.cc feeds them).
+class PlanesImdsTest : public PlanesRootTest {
+ protected:
+  void SetUp() override {
+    PlanesRootTest::SetUp();
+    if (IsSkipped()) return;
+    registry_keys_ = std::move(*auth::KeyRing::Open(dir_.Join("keys/registry"), clock_));
+    identity_keys_ = std::move(*auth::KeyRing::Open(dir_.Join("keys/identity"), clock_));
+    tokens_ = std::make_unique<auth::TokenService>(*registry_keys_, *identity_keys_, clock_);
+    imds_ = std::make_unique<imds::Service>(store_, *tokens_, "tenant");
+    planes_ = std::make_unique<Planes>(PlanesOptions{.prefix = prefix_}, *server_, *gate_,
+                                       imds_.get());
+  }
+  void Apply() {
+    auto snap = cp_->snapshot();
+    auto data = BuildIdentityData(*snap);
+    ASSERT_TRUE(data);
+    store_.Set(*auth::IdentitySnapshot::Build(std::move(*data)));
+    ASSERT_TRUE(planes_->Apply(snap));
+  }
+  // GET of IMDS's token endpoint from inside `machine` (+ `query`); the JSON answer.
+  nlohmann::json Token(const std::string& machine, const std::string& query = "") {
+    auto r = planes_->fabric().Exec(
+        machine, {"curl", "-sS", "--max-time", "20", "-H", "Metadata: true",
+                  "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01"
+                  "&resource=https://management.azure.com/" + query});
+    EXPECT_TRUE(r);
+    if (!r) return {};
+    EXPECT_EQ(r->exit_code, 0) << r->output;
+    return nlohmann::json::parse(r->output, nullptr, false);
+  }
+
+  testing::TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<auth::KeyRing> registry_keys_, identity_keys_;
+  std::unique_ptr<auth::TokenService> tokens_;
+  auth::IdentityStore store_;
+  std::unique_ptr<imds::Service> imds_;  // outlives planes_ (reset in TearDown)
+};
+
+// Each machine reaches its own instance metadata service at 169.254.169.254 and gets tokens for
+// its own identities, naming itself: a VM's system- and user-assigned identities, and a
+// container group's (a trusted service's) user-assigned one.
+TEST_F(PlanesImdsTest, MachinesGetTokensFromTheirOwnInstanceMetadataService) {
+  Put(kRg, {{"location", "westus"}});
+  Put(kNet + "/virtualNetworks/myvnet", nlohmann::json::parse(R"({"location": "westus",
+      "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+      "subnets": [{"name": "s", "properties": {"addressPrefix": "10.0.0.0/24"}}]}})"));
+  Put(kNet + "/networkInterfaces/vm1VMNic", nlohmann::json::parse(R"({"location": "westus",
+      "properties": {"ipConfigurations": [{"name": "ipconfigvm1", "properties": {
+      "subnet": {"id": ")" + kNet + R"(/virtualNetworks/myvnet/subnets/s"}}}]}})"));
+  const std::string uai = kRg + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/app";
+  Put(uai, {{"location", "westus"}});
+  const std::string vm1 = kRg + "/providers/Microsoft.Compute/virtualMachines/vm1";
+  const std::string job = kRg + "/providers/Microsoft.ContainerInstance/containerGroups/job";
+  Put(vm1, {{"location", "westus"},
+            {"identity", {{"type", "SystemAssigned, UserAssigned"},
+                          {"userAssignedIdentities", {{uai, nlohmann::json::object()}}}}},
+            {"properties",
+             {{"networkProfile",
+               {{"networkInterfaces", {{{"id", kNet + "/networkInterfaces/vm1VMNic"}}}}}}}}});
+  Put(job, nlohmann::json::parse(R"({"location": "westus",
+      "identity": {"type": "UserAssigned", "userAssignedIdentities": {")" + uai + R"(": {}}},
+      "properties": {"osType": "Linux", "containers": [{"name": "app", "properties": {
+      "image": "myregistry.azurecr.io/app:v1",
+      "resources": {"requests": {"cpu": 1, "memoryInGB": 1.5}}}}]}})"));
+  Apply();
+  auto snap = cp_->snapshot();
+  std::string system_principal, app_principal, app_client;
+  for (const auto& m : snap->machines) {
+    if (m.name == "vm1" && m.system_assigned) system_principal = m.system_assigned->principal_id;
+    if (m.name == "job" && !m.user_assigned.empty()) {
+      app_principal = m.user_assigned[0].principal_id;
+      app_client = m.user_assigned[0].client_id;
+    }
+  }
+  ASSERT_FALSE(system_principal.empty());
+  ASSERT_FALSE(app_principal.empty());
+
+  auto verify = [&](const nlohmann::json& answer) {
+    EXPECT_EQ(answer.value("token_type", ""), "Bearer") << answer.dump();
+    auto claims = tokens_->VerifyIdentityToken(answer.value("access_token", ""));
+    EXPECT_TRUE(claims) << answer.dump();
+    return claims.value_or(auth::IdentityClaims{});
+  };
+  // vm1: its system-assigned identity by default, the user-assigned one by client_id.
+  auto system = verify(Token(vm1));
+  EXPECT_EQ(system.principal_id, system_principal);
+  EXPECT_TRUE(arm::EqualsIgnoreCase(system.caller_resource, vm1)) << system.caller_resource;
+  auto app_on_vm = verify(Token(vm1, "&client_id=" + app_client));
+  EXPECT_EQ(app_on_vm.principal_id, app_principal);
+  EXPECT_EQ(auth::TrustedServiceOf(app_on_vm.caller_resource), "");  // a VM is not trusted
+  // The container group: the same identity, and the token names the group (ACI: trusted).
+  auto app_on_job = verify(Token(job));
+  EXPECT_EQ(app_on_job.principal_id, app_principal);
+  EXPECT_EQ(auth::TrustedServiceOf(app_on_job.caller_resource), "Microsoft.ContainerInstance");
+  // A machine only gets its own identities.
+  EXPECT_EQ(Token(job, "&object_id=" + system_principal).value("error_description", ""),
+            "Identity not found");
+
+  // The user-assigned identity deleted: neither machine gets a token for it any more.
+  ASSERT_LT(cp_->Handle({"DELETE", uai, "2023-01-31", "", "", ""}).status, 300);
+  Apply();
+  EXPECT_EQ(Token(job).value("error_description", ""), "Identity not found");
+  EXPECT_EQ(Token(vm1, "&client_id=" + app_client).value("error_description", ""),
+            "Identity not found");
+  EXPECT_EQ(verify(Token(vm1)).principal_id, system_principal);
 }
 
 }  // namespace
