@@ -2,11 +2,10 @@
 // role assignments (at any scope) and built-in role definitions.
 //
 // userAssignedIdentities/{name}: PUT {location, tags?} → properties {tenantId, principalId,
-//   clientId} (made once, kept on update). A cove extension names the trusted Azure service
-//   that uses the identity (in Azure: the container group it is assigned to):
-//   properties.cove.trustedService ∈ Microsoft.ContainerInstance, ...MachineLearningServices,
-//   ...ContainerRegistry, Microsoft.Security, Microsoft.Purview (auth/network.h). Deleting an
-//   identity deletes its role assignments.
+//   clientId} (made once, kept on update). Whether a call with the identity counts as a trusted
+//   Azure service's depends on the machine it is attached to and calls from (a container
+//   group: auth/network.h), not on the identity. Deleting an identity deletes its role
+//   assignments.
 // {scope}/providers/Microsoft.Authorization/roleAssignments/{guid}: scope is a subscription,
 //   resource group or resource that exists. Stored under the scope's key, so deleting the
 //   scope (a resource group, a registry) deletes the assignments at or below it.
@@ -193,28 +192,12 @@ ArmStatus Engine::PutIdentity(const ArmPath& p, const Json& body, const Json* ex
                                       "a letter or digit."));
   }
   ARM_ASSIGN(Json doc, Envelope(p, body, existing, true));
-  Body b(&body, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
-  ARM_ASSIGN(Body cove, props.Object("cove"));
-  ARM_ASSIGN(auto trusted, cove.String("trustedService"));
-  if (trusted && !auth::IsTrustedService(*trusted)) {
-    return tl::unexpected(BadContent(
-        "properties.cove.trustedService",
-        "has the value '" + *trusted +
-            "'; allowed values: Microsoft.ContainerInstance, Microsoft.MachineLearningServices, "
-            "Microsoft.ContainerRegistry, Microsoft.Security, Microsoft.Purview"));
-  }
   Json& dp = doc["properties"];
   dp.erase("provisioningState");
   if (!dp.contains("principalId")) {
     dp["tenantId"] = kTenantId;
     dp["principalId"] = Guid();
     dp["clientId"] = Guid();
-  }
-  if (trusted) {
-    dp["cove"] = {{"trustedService", *trusted}};
-  } else {
-    dp.erase("cove");
   }
   txn_.Put(p.Key(), doc);
   return {};

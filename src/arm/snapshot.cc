@@ -156,7 +156,6 @@ SnapshotPtr BuildSnapshot(uint64_t version, std::string dns_suffix, Documents do
       p.name = Str(doc, "name");
       p.app_id = Str(props, "clientId");
       p.resource_id = Str(doc, "id");
-      if (props.contains("cove")) p.trusted_service = Str(props["cove"], "trustedService");
       s->principals.push_back(std::move(p));
     } else if (type == "microsoft.compute/virtualmachines" ||
                type == "microsoft.containerinstance/containergroups") {

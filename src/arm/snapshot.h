@@ -89,9 +89,8 @@ struct PrincipalView {
   std::string name;    // users: UPN; service principals: displayName; identities: resource
                        // name (system-assigned: the machine's name)
   std::string app_id;  // service principals: appId (their login name); identities: clientId
-  std::string resource_id;      // managed identities: the ARM id (system-assigned: the machine's)
-  std::string trusted_service;  // managed identities: properties.cove.trustedService, or ""
-  bool enabled = true;          // users: accountEnabled
+  std::string resource_id;  // managed identities: the ARM id (system-assigned: the machine's)
+  bool enabled = true;      // users: accountEnabled
   // Users: one ("password"); service principals: their application's client secrets (by
   // keyId, with expiries); managed identities: none.
   std::vector<SecretView> secrets;
