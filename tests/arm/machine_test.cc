@@ -2,6 +2,8 @@
 // loopback: the identity block on VMs and container groups, the system-assigned principal's
 // lifecycle and its role assignments, container groups' validation and answers (secrets never
 // answered), the public address pool that VMs and groups share, and snapshot.machines.
+#include <functional>
+
 #include "arm/identity_support.h"
 #include "arm/resource_path.h"
 #include "arm_fixture.h"
@@ -546,6 +548,66 @@ TEST_F(MachineTest, SnapshotMachinesAndSystemAssignedPrincipals) {
   ASSERT_EQ(snap->machines.size(), 1u);
   EXPECT_TRUE(snap->machines[0].user_assigned.empty());
   for (const auto& p : snap->principals) EXPECT_NE(p.kind, PrincipalKind::kManagedIdentity);
+}
+
+// Every wrong-typed piece of a machine body is a 4xx ARM error, never a crash or a 5xx.
+TEST_F(MachineTest, GarbageMachineBodiesAreAnsweredNotCrashedOn) {
+  std::vector<json> garbage = {
+      json(1),    json("x"),      json::array(),    json(nullptr),
+      json(true), json::object(), json({{"a", 1}}), json::array({1, "2", nullptr})};
+  std::vector<std::function<json(const json&)>> places = {
+      [](const json& g) { return PublicVm(g); },
+      [](const json& g) {
+        return PublicVm({{"type", "UserAssigned"}, {"userAssignedIdentities", g}});
+      },
+      [](const json& g) { return Group(g); },
+      [](const json& g) { return Group(json::array({g})); },
+      [](const json& g) {
+        return Group(json(), {{"ipAddress", g}});
+      },
+      [](const json& g) {
+        return Group(json(), {{"imageRegistryCredentials", g}});
+      },
+      [](const json& g) {
+        return Group(json(), {{"imageRegistryCredentials", json::array({g})}});
+      },
+      [](const json& g) {
+        return Group(json(), {{"osType", g}});
+      },
+      [](const json& g) {
+        json c = Container("app");
+        c["properties"]["resources"] = g;
+        return Group(json::array({c}));
+      },
+      [](const json& g) {
+        json c = Container("app");
+        c["properties"]["environmentVariables"] = json::array({g});
+        return Group(json::array({c}));
+      },
+      [](const json& g) {
+        json c = Container("app");
+        c["properties"]["ports"] = g;
+        return Group(json::array({c}));
+      },
+      [](const json& g) { return Group(json(), json::object(), g); },
+  };
+  int answered = 0;
+  for (const auto& place : places) {
+    for (const auto& g : garbage) {
+      json body = place(g);
+      bool vm = body["properties"].contains("cove");
+      auto r = Put(vm ? kVms + "vm-g" : kGroups + "g-g", body);
+      ASSERT_GE(r.status, 200) << body.dump();
+      ASSERT_LT(r.status, 500) << body.dump() << " → " << r.body.dump();
+      if (r.status >= 400) {
+        EXPECT_FALSE(r.Code().empty()) << r.body.dump();
+      } else {
+        ++answered;
+        EXPECT_EQ(Delete(vm ? kVms + "vm-g" : kGroups + "g-g").status, 200);
+      }
+    }
+  }
+  EXPECT_GT(answered, 0);  // some of them (null, {}) are valid bodies
 }
 
 }  // namespace
