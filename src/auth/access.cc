@@ -4,15 +4,10 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "common/ascii.h"
+
 namespace cove::auth {
 namespace {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 constexpr std::pair<Action, std::string_view> kActionNames[] = {
     {kPull, "pull"},

@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "auth/password.h"
+#include "common/ascii.h"
 #include "common/digest.h"
 #include "oci/errors.h"
 
@@ -13,13 +14,6 @@ namespace cove::auth {
 namespace {
 
 using registry::AccessRequirement;
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 std::optional<Scope> NeededScope(const AccessRequirement& needed) {
   switch (needed.kind) {

@@ -1,22 +1,8 @@
 #include "auth/network.h"
 
-#include <cctype>
+#include "common/ascii.h"
 
 namespace cove::auth {
-namespace {
-
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 std::string_view TrustedServiceOf(std::string_view resource_id) {
   // "<provider namespace>/<resource type>" of the services ACR trusts.
@@ -31,7 +17,7 @@ std::string_view TrustedServiceOf(std::string_view resource_id) {
   constexpr std::string_view kProviders = "/providers/";
   size_t at = std::string_view::npos;
   for (size_t i = 0; i + kProviders.size() <= resource_id.size(); ++i) {
-    if (EqualsNoCase(resource_id.substr(i, kProviders.size()), kProviders)) at = i;
+    if (EqualsIgnoreCase(resource_id.substr(i, kProviders.size()), kProviders)) at = i;
   }
   if (at == std::string_view::npos) return {};
   std::string_view rest = resource_id.substr(at + kProviders.size());
@@ -41,7 +27,7 @@ std::string_view TrustedServiceOf(std::string_view resource_id) {
   if (rest.find('/', b + 1) != std::string_view::npos) return {};
   std::string_view ns = rest.substr(0, a), type = rest.substr(a + 1, b - a - 1);
   for (const auto& t : kTrusted) {
-    if (EqualsNoCase(ns, t[0]) && EqualsNoCase(type, t[1])) return t[0];
+    if (EqualsIgnoreCase(ns, t[0]) && EqualsIgnoreCase(type, t[1])) return t[0];
   }
   return {};
 }

@@ -1,21 +1,16 @@
 #include "imds/imds.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include <nlohmann/json.hpp>
 
 #include "auth/jwt.h"
+#include "common/ascii.h"
 
 namespace cove::imds {
 namespace {
 
 using nlohmann::json;
-
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 http::Response JsonResponse(int status, const json& body) {
   auto r = http::Response::Text(status, "application/json; charset=utf-8", body.dump());
@@ -44,7 +39,7 @@ std::optional<std::string> Audience(const std::string& resource) {
 }
 
 json Compute(const Machine& m) {
-  bool vm = Lower(m.type) == "microsoft.compute/virtualmachines";
+  bool vm = EqualsIgnoreCase(m.type, "Microsoft.Compute/virtualMachines");
   return {{"azEnvironment", "AzurePublicCloud"},
           {"location", m.location},
           {"name", m.name},
@@ -65,7 +60,7 @@ json Network(const Machine& m) {
 
 }  // namespace
 
-std::string TagOf(const std::string& machine_id) { return Lower(machine_id); }
+std::string TagOf(const std::string& machine_id) { return AsciiLower(machine_id); }
 
 Service::Service(const auth::IdentityStore& store, auth::TokenService& tokens, std::string tenant)
     : store_(store), tokens_(tokens), tenant_(std::move(tenant)) {
@@ -92,7 +87,7 @@ http::Response Service::Handle(const http::Request& request) const {
     return r;
   }
   auto metadata = request.headers.Get("Metadata");
-  if (!metadata || Lower(std::string(*metadata)) != "true") {
+  if (!metadata || !EqualsIgnoreCase(*metadata, "true")) {
     return identity ? IdentityError(400, "invalid_request", "Required metadata header not specified")
                     : InstanceError(400, "Bad request. Required metadata header not specified");
   }
@@ -155,9 +150,9 @@ http::Response Service::Token(const http::Request& request, const Machine& m) co
   const MachineIdentity* chosen = nullptr;
   if (client_id || object_id || res_id) {
     for (const MachineIdentity* i : all) {
-      if ((client_id && Lower(*client_id) == Lower(i->client_id)) ||
-          (object_id && Lower(*object_id) == Lower(i->principal_id)) ||
-          (res_id && Lower(*res_id) == Lower(i->resource_id))) {
+      if ((client_id && EqualsIgnoreCase(*client_id, i->client_id)) ||
+          (object_id && EqualsIgnoreCase(*object_id, i->principal_id)) ||
+          (res_id && EqualsIgnoreCase(*res_id, i->resource_id))) {
         chosen = i;
       }
     }
