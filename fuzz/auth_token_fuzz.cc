@@ -16,6 +16,7 @@
 #include "auth/jwt.h"
 #include "auth/password.h"
 #include "auth/wire.h"
+#include "fuzz/request_input.h"
 #include "registry/route.h"
 
 namespace {
@@ -73,21 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static World world;
   std::string_view in(reinterpret_cast<const char*>(data), size);
   cove::http::Request req;
-  auto next_line = [&in]() {
-    auto nl = in.find('\n');
-    std::string_view line = in.substr(0, nl);
-    in = nl == std::string_view::npos ? std::string_view() : in.substr(nl + 1);
-    return std::string(line);
-  };
-  req.method = next_line();
-  req.target = next_line();
-  for (std::string line = next_line(); !line.empty(); line = next_line()) {
-    auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-    req.headers.Add(line.substr(0, colon), value);
-  }
+  cove::fuzz::ReadRequestHead(in, req);
   req.peer.remote_ip = "192.0.2.1";
   std::string body(in);
 

@@ -4,7 +4,7 @@
 // listener tag). Real identity snapshot and signing keys; any crash, sanitizer report, a status
 // outside 200/400/404/405, or a body that is not JSON is a finding.
 //
-// Input layout: "TAG\nMETHOD\nTARGET\nHeader: value\n...".
+// Input layout: "TAG\n" then fuzz/request_input.h's "METHOD\nTARGET\nHeader: value\n...".
 #include <unistd.h>
 
 #include <cstdlib>
@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "auth/keys.h"
+#include "fuzz/request_input.h"
 #include "imds/imds.h"
 
 namespace {
@@ -62,23 +63,9 @@ struct World {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static World world;
   std::string_view in(reinterpret_cast<const char*>(data), size);
-  auto next_line = [&in]() {
-    auto nl = in.find('\n');
-    std::string_view line = in.substr(0, nl);
-    in = nl == std::string_view::npos ? std::string_view() : in.substr(nl + 1);
-    return std::string(line);
-  };
   http::Request req;
-  req.peer.listener_tag = next_line();
-  req.method = next_line();
-  req.target = next_line();
-  for (std::string line = next_line(); !line.empty(); line = next_line()) {
-    auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
-    req.headers.Add(line.substr(0, colon), value);
-  }
+  req.peer.listener_tag = fuzz::NextLine(in);
+  fuzz::ReadRequestHead(in, req);
   auto r = world.service->Handle(req);
   if (r.status != 200 && r.status != 400 && r.status != 404 && r.status != 405) std::abort();
   const auto* body = std::get_if<std::string>(&r.body);
