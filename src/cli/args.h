@@ -35,11 +35,11 @@ class Context;
 struct Outcome;
 
 enum class ArgKind {
-  kValue,   // exactly one value
-  kList,    // one or more values (argparse nargs='+'); the last occurrence wins
-  kFlag,    // optional boolean value (az's three-state flag); bare flag means true
-  kRepeat,  // one or more values, may be repeated; every occurrence is kept
-  kSwitch,  // no value (argparse store_true): --yes, --debug
+  kValue,         // exactly one value
+  kList,          // one or more values (argparse nargs='+'); the last occurrence wins
+  kFlag,          // optional boolean value (az's three-state flag); bare flag means true
+  kRepeat,        // one or more values, may be repeated; every occurrence is kept
+  kSwitch,        // no value (argparse store_true): --yes, --debug
   kOptionalList,  // zero or more values (argparse nargs='*'): `--assign-identity [ID ...]`
 };
 

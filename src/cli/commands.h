@@ -13,11 +13,11 @@
 #pragma once
 
 #include <functional>
-#include <optional>
-#include <vector>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "cli/args.h"
 #include "cli/context.h"
@@ -146,6 +146,12 @@ std::variant<std::string, Outcome> ManagedIdentityRefreshToken(Context& ctx,
                                                                const LoginState& login,
                                                                const std::string& server,
                                                                const HttpsOptions& tls = {});
+// POST https://<server>/oauth2/exchange with `access_token` (an identity token): the registry
+// refresh token, or (401/403/...) az's warning and error, with the registry's own error shown.
+std::variant<std::string, Outcome> ExchangeAtRegistry(Context& ctx, const std::string& server,
+                                                      const std::string& tenant,
+                                                      const std::string& access_token,
+                                                      const HttpsOptions& tls = {});
 
 // What --assign-identity / --identities name: the system-assigned identity and user-assigned
 // identity ids.

@@ -198,8 +198,7 @@ void AddLogin(Registry& r) {
                  std::string server = ManagedIdentityLoginServer(name, *login);
                  auto secret = ManagedIdentityRefreshToken(ctx, *login, server);
                  if (auto* stop = std::get_if<Outcome>(&secret)) return *stop;
-                 return FinishLogin(ctx, server, kNullGuid, std::get<std::string>(secret),
-                                    expose);
+                 return FinishLogin(ctx, server, kNullGuid, std::get<std::string>(secret), expose);
                }
                auto now = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch())

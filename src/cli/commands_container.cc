@@ -125,7 +125,8 @@ Outcome CreateGroup(Context& ctx, const ParsedArgs& a) {
   json ports = json::array();
   std::string protocol = a.GetOr("--protocol", "TCP");
   for (const auto& p : a.Has("--ports") ? a.GetList("--ports") : std::vector<std::string>{"80"}) {
-    bool digits = !p.empty() && p.size() <= 5 && p.find_first_not_of("0123456789") == std::string::npos;
+    bool digits =
+        !p.empty() && p.size() <= 5 && p.find_first_not_of("0123456789") == std::string::npos;
     if (!digits || std::stoi(p) < 1 || std::stoi(p) > 65535) {
       return Outcome::Usage("argument --ports: invalid int value: '" + p + "'");
     }
@@ -139,10 +140,9 @@ Outcome CreateGroup(Context& ctx, const ParsedArgs& a) {
   if (a.Has("--vnet") || a.Has("--subnet")) {
     std::string subnet = a.GetOr("--subnet", "");
     if (!IsResourceId(subnet)) {
-      subnet = ResourcePath(*sub, group,
-                            "Microsoft.Network/virtualNetworks/" + a.GetOr("--vnet", "") +
-                                "/subnets",
-                            subnet);
+      subnet = ResourcePath(
+          *sub, group, "Microsoft.Network/virtualNetworks/" + a.GetOr("--vnet", "") + "/subnets",
+          subnet);
     }
     props["subnetIds"] = json::array({{{"id", subnet}}});
   }
@@ -198,11 +198,12 @@ Outcome CreateGroup(Context& ctx, const ParsedArgs& a) {
   if (identity && a.Has("--scope")) {
     std::string principal = made->value("identity", json::object()).value("principalId", "");
     if (principal.empty()) {
-      return Outcome::Failure("the service answered no principalId for the system assigned "
-                              "identity; no role was assigned");
+      return Outcome::Failure(
+          "the service answered no principalId for the system assigned "
+          "identity; no role was assigned");
     }
-    Outcome role = AssignRoleToServicePrincipal(ctx, *a.Get("--scope"), *a.Get("--role"),
-                                                principal);
+    Outcome role =
+        AssignRoleToServicePrincipal(ctx, *a.Get("--scope"), *a.Get("--role"), principal);
     if (role.exit_code != 0) return role;
   }
   return Outcome::Value(GroupView(*made));
@@ -227,8 +228,8 @@ Outcome ExecGroup(Context& ctx, const ParsedArgs& a) {
   if (!group) return Outcome::FromArm(group.error(), true);
   if (auto c = a.Get("--container-name")) {
     bool found = false;
-    for (const auto& k : group->value("properties", json::object()).value("containers",
-                                                                          json::array())) {
+    for (const auto& k :
+         group->value("properties", json::object()).value("containers", json::array())) {
       found = found || k.value("name", "") == *c;
     }
     if (!found) {
@@ -249,8 +250,8 @@ Outcome ExecGroup(Context& ctx, const ParsedArgs& a) {
   if (!exists) {
     return Outcome::Failure("the container group's network namespace " + ns +
                             " does not exist: coved realizes container groups only when it runs "
-                            "as root in full mode, with --fabric-prefix " + prefix +
-                            " (set --fabric-prefix or COVE_FABRIC_PREFIX to coved's)");
+                            "as root in full mode, with --fabric-prefix " +
+                            prefix + " (set --fabric-prefix or COVE_FABRIC_PREFIX to coved's)");
   }
   ctx.out().flush();
   auto pid = fabric.Spawn(id, *argv, 0, 1, 2);
@@ -314,86 +315,83 @@ void AddContainerCommands(Registry& r) {
       {.path = {"container", "create"},
        .summary = "Create a container group (cove: records the containers and gives the group a "
                   "public address, a network namespace and its managed identities).",
-       .args =
-           {GroupArg(true, false),
-            NameArg("The name of the container group.", true, false),
-            {.name = "--image",
-             .help = "The container image name.",
-             .required = true},
-            {.name = "--command-line",
-             .help = "The command line to run when the container is started, e.g. '/bin/bash "
-                     "-c myscript.sh'."},
-            {.name = "--assign-identity",
-             .help = "Space-separated list of assigned identities. Assigned identities are "
-                     "either user assigned identities (resource IDs) and / or the system "
-                     "assigned identity ('[system]'). See examples for more info.",
-             .kind = ArgKind::kOptionalList},
-            {.name = "--role",
-             .help = "Role name or id the system assigned identity will have (with --scope)."},
-            {.name = "--scope",
-             .help = "Scope that the system assigned identity can access (with --role)."},
-            {.name = "--acr-identity",
-             .help = "The identity with access to the container registry."},
-            {.name = "--registry-login-server",
-             .help = "The container image registry login server."},
-            {.name = "--registry-username",
-             .help = "The username to log in container image registry server."},
-            {.name = "--registry-password",
-             .help = "The password to log in container image registry server."},
-            {.name = "--ip-address",
-             .help = "The IP address type of the container group (cove: Public only).",
-             .choices = {"Public", "Private"}},
-            {.name = "--ports",
-             .help = "A list of ports to open. Space-separated list of ports.",
-             .kind = ArgKind::kList,
-             .default_text = "[80]"},
-            {.name = "--protocol",
-             .help = "The network protocol to use.",
-             .choices = {"TCP", "UDP"}},
-            {.name = "--cpu",
-             .help = "The required number of CPU cores of the containers, accurate to one "
-                     "decimal place.",
-             .default_text = "1"},
-            {.name = "--memory",
-             .help = "The required memory of the containers in GB, accurate to one decimal "
-                     "place.",
-             .default_text = "1.5"},
-            {.name = "--restart-policy",
-             .help = "Restart policy for all containers within the container group.",
-             .choices = {"Always", "OnFailure", "Never"},
-             .default_text = "Always"},
-            {.name = "--os-type",
-             .help = "The OS type of the containers.",
-             .choices = {"Linux", "Windows"},
-             .default_text = "Linux"},
-            {.name = "--environment-variables",
-             .aliases = {"-e"},
-             .help = "A list of environment variable for the container. Space-separated values "
-                     "in 'key=value' format.",
-             .kind = ArgKind::kList},
-            {.name = "--secure-environment-variables",
-             .help = "A list of secure environment variable for the container. Space-separated "
-                     "values in 'key=value' format.",
-             .kind = ArgKind::kList},
-            {.name = "--vnet",
-             .help = "The name of the VNET when creating a new one or referencing an existing "
-                     "one (cove: refused, public groups only)."},
-            {.name = "--subnet",
-             .help = "The name of the subnet when creating a new VNET or referencing an "
-                     "existing one (cove: refused, public groups only)."},
-            LocationArg(" If not specified, the location of the resource group will be used."),
-            NoWaitArg()},
+       .args = {GroupArg(true, false),
+                NameArg("The name of the container group.", true, false),
+                {.name = "--image", .help = "The container image name.", .required = true},
+                {.name = "--command-line",
+                 .help = "The command line to run when the container is started, e.g. '/bin/bash "
+                         "-c myscript.sh'."},
+                {.name = "--assign-identity",
+                 .help = "Space-separated list of assigned identities. Assigned identities are "
+                         "either user assigned identities (resource IDs) and / or the system "
+                         "assigned identity ('[system]'). See examples for more info.",
+                 .kind = ArgKind::kOptionalList},
+                {.name = "--role",
+                 .help = "Role name or id the system assigned identity will have (with --scope)."},
+                {.name = "--scope",
+                 .help = "Scope that the system assigned identity can access (with --role)."},
+                {.name = "--acr-identity",
+                 .help = "The identity with access to the container registry."},
+                {.name = "--registry-login-server",
+                 .help = "The container image registry login server."},
+                {.name = "--registry-username",
+                 .help = "The username to log in container image registry server."},
+                {.name = "--registry-password",
+                 .help = "The password to log in container image registry server."},
+                {.name = "--ip-address",
+                 .help = "The IP address type of the container group (cove: Public only).",
+                 .choices = {"Public", "Private"}},
+                {.name = "--ports",
+                 .help = "A list of ports to open. Space-separated list of ports.",
+                 .kind = ArgKind::kList,
+                 .default_text = "[80]"},
+                {.name = "--protocol",
+                 .help = "The network protocol to use.",
+                 .choices = {"TCP", "UDP"}},
+                {.name = "--cpu",
+                 .help = "The required number of CPU cores of the containers, accurate to one "
+                         "decimal place.",
+                 .default_text = "1"},
+                {.name = "--memory",
+                 .help = "The required memory of the containers in GB, accurate to one decimal "
+                         "place.",
+                 .default_text = "1.5"},
+                {.name = "--restart-policy",
+                 .help = "Restart policy for all containers within the container group.",
+                 .choices = {"Always", "OnFailure", "Never"},
+                 .default_text = "Always"},
+                {.name = "--os-type",
+                 .help = "The OS type of the containers.",
+                 .choices = {"Linux", "Windows"},
+                 .default_text = "Linux"},
+                {.name = "--environment-variables",
+                 .aliases = {"-e"},
+                 .help = "A list of environment variable for the container. Space-separated values "
+                         "in 'key=value' format.",
+                 .kind = ArgKind::kList},
+                {.name = "--secure-environment-variables",
+                 .help = "A list of secure environment variable for the container. Space-separated "
+                         "values in 'key=value' format.",
+                 .kind = ArgKind::kList},
+                {.name = "--vnet",
+                 .help = "The name of the VNET when creating a new one or referencing an existing "
+                         "one (cove: refused, public groups only)."},
+                {.name = "--subnet",
+                 .help = "The name of the subnet when creating a new VNET or referencing an "
+                         "existing one (cove: refused, public groups only)."},
+                LocationArg(" If not specified, the location of the resource group will be used."),
+                NoWaitArg()},
        .run = CreateGroup,
-       .examples =
-           {{"Create a container group that pulls from a registry with a user assigned "
-             "identity.",
-             "cove container create -g MyResourceGroup -n mygroup --image "
-             "myregistry.azurecr.io/app:v1 --assign-identity $ID --acr-identity $ID "
-             "--ip-address Public"},
-            {"Create a container group with a system assigned identity that may pull.",
-             "cove container create -g MyResourceGroup -n mygroup --image nginx "
-             "--assign-identity --role AcrPull --scope $(cove acr show -n myregistry --query id "
-             "-o tsv)"}}});
+       .examples = {
+           {"Create a container group that pulls from a registry with a user assigned "
+            "identity.",
+            "cove container create -g MyResourceGroup -n mygroup --image "
+            "myregistry.azurecr.io/app:v1 --assign-identity $ID --acr-identity $ID "
+            "--ip-address Public"},
+           {"Create a container group with a system assigned identity that may pull.",
+            "cove container create -g MyResourceGroup -n mygroup --image nginx "
+            "--assign-identity --role AcrPull --scope $(cove acr show -n myregistry --query id "
+            "-o tsv)"}}});
   r.AddCommand({.path = {"container", "show"},
                 .summary = "Get the details of a container group.",
                 .args = {GroupArg(), NameArg("The name of the container group.")},
@@ -406,41 +404,39 @@ void AddContainerCommands(Registry& r) {
                       });
                     },
                 .supports_ids = true});
-  r.AddCommand(
-      {.path = {"container", "list"},
-       .summary = "List container groups.",
-       .args = {GroupArg(false, false)},
-       .run =
-           [](Context& ctx, const ParsedArgs& a) {
-             auto sub = ctx.Subscription();
-             if (!sub) return Outcome::FromArm(sub.error());
-             std::string path = a.Has("--resource-group")
-                                    ? GroupPath(*sub, *a.Get("--resource-group")) +
-                                          "/providers/" + kGroupType
-                                    : "/subscriptions/" + *sub + "/providers/" + kGroupType;
-             Outcome all = ListAt(ctx, path, kApiContainerInstance);
-             if (all.exit_code == 0) all.value = GroupView(*all.value);
-             return all;
-           }});
-  r.AddCommand(
-      {.path = {"container", "delete"},
-       .summary = "Delete a container group.",
-       .args = {GroupArg(), NameArg("The name of the container group."), YesArg()},
-       .run =
-           [](Context& ctx, const ParsedArgs& a) {
-             if (auto stop = Confirm(ctx, a, "Are you sure you want to perform this operation?")) {
-               return *stop;
-             }
-             return ForEachTarget(ctx, a, GroupPathOf, [&](const std::string& path) {
-               // az prints the group it deleted.
-               Outcome got = ShowAt(ctx, path, kApiContainerInstance);
-               if (got.exit_code != 0) return got;
-               Outcome gone = DeleteAt(ctx, path, kApiContainerInstance);
-               if (gone.exit_code != 0) return gone;
-               return Outcome::Value(GroupView(*got.value));
-             });
-           },
-       .supports_ids = true});
+  r.AddCommand({.path = {"container", "list"},
+                .summary = "List container groups.",
+                .args = {GroupArg(false, false)},
+                .run = [](Context& ctx, const ParsedArgs& a) {
+                  auto sub = ctx.Subscription();
+                  if (!sub) return Outcome::FromArm(sub.error());
+                  std::string path =
+                      a.Has("--resource-group")
+                          ? GroupPath(*sub, *a.Get("--resource-group")) + "/providers/" + kGroupType
+                          : "/subscriptions/" + *sub + "/providers/" + kGroupType;
+                  Outcome all = ListAt(ctx, path, kApiContainerInstance);
+                  if (all.exit_code == 0) all.value = GroupView(*all.value);
+                  return all;
+                }});
+  r.AddCommand({.path = {"container", "delete"},
+                .summary = "Delete a container group.",
+                .args = {GroupArg(), NameArg("The name of the container group."), YesArg()},
+                .run =
+                    [](Context& ctx, const ParsedArgs& a) {
+                      if (auto stop =
+                              Confirm(ctx, a, "Are you sure you want to perform this operation?")) {
+                        return *stop;
+                      }
+                      return ForEachTarget(ctx, a, GroupPathOf, [&](const std::string& path) {
+                        // az prints the group it deleted.
+                        Outcome got = ShowAt(ctx, path, kApiContainerInstance);
+                        if (got.exit_code != 0) return got;
+                        Outcome gone = DeleteAt(ctx, path, kApiContainerInstance);
+                        if (gone.exit_code != 0) return gone;
+                        return Outcome::Value(GroupView(*got.value));
+                      });
+                    },
+                .supports_ids = true});
   r.AddCommand(
       {.path = {"container", "exec"},
        .summary = "Execute a command from within a running container of a container group "

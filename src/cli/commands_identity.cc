@@ -422,8 +422,7 @@ void AddServicePrincipals(Registry& r) {
 
 // az login prints the account shape with cloudName where `account show` has environmentName.
 json LoginAccount(const json& sub, const std::string& selected, const LoginState& login) {
-  json account = AccountJson(sub, selected,
-                             {{"name", login.user_name}, {"type", login.user_type}});
+  json account = AccountJson(sub, selected, {{"name", login.user_name}, {"type", login.user_type}});
   account.erase("environmentName");
   account["cloudName"] = "AzureCloud";
   return account;

@@ -72,8 +72,9 @@ Outcome LoginWithIdentity(Context& ctx, const ParsedArgs& a) {
   for (const char* other : {"--password", "--service-principal", "--tenant"}) {
     if (a.Has(other)) {
       return Outcome::Usage(std::string("usage error: '--identity' is not applicable with ") +
-                            other + " (use --username for a user-assigned identity's client id, "
-                                    "object id or resource id)");
+                            other +
+                            " (use --username for a user-assigned identity's client id, "
+                            "object id or resource id)");
     }
   }
   // az: a resource id → msi_res_id; a GUID → client_id, and object_id when IMDS knows no
@@ -88,7 +89,8 @@ Outcome LoginWithIdentity(Context& ctx, const ParsedArgs& a) {
     } else {
       return Outcome::Usage(
           "usage error: --username with --identity is a user-assigned identity's client id, "
-          "object id or resource id, got '" + *u + "'");
+          "object id or resource id, got '" +
+          *u + "'");
     }
   } else {
     tries.push_back({});
@@ -206,17 +208,25 @@ std::variant<std::string, Outcome> ManagedIdentityRefreshToken(Context& ctx,
                                                                const HttpsOptions& tls) {
   auto token = ManagedIdentityToken(ctx, login, kManagementResource, /*fresh=*/true);
   if (auto* stop = std::get_if<Outcome>(&token)) return *stop;
+  return ExchangeAtRegistry(ctx, server, login.tenant, std::get<ImdsToken>(token).access_token,
+                            tls);
+}
+
+std::variant<std::string, Outcome> ExchangeAtRegistry(Context& ctx, const std::string& server,
+                                                      const std::string& tenant,
+                                                      const std::string& access_token,
+                                                      const HttpsOptions& tls) {
   auto http = HttpClient::Create("https://" + server, std::chrono::seconds(60), tls);
   if (!http) return Outcome::Failure(http.error().message);
   auto res = http->Send("POST", "/oauth2/exchange",
                         FormEncode({{"grant_type", "access_token"},
                                     {"service", server},
-                                    {"tenant", login.tenant},
-                                    {"access_token", std::get<ImdsToken>(token).access_token}}),
+                                    {"tenant", tenant},
+                                    {"access_token", access_token}}),
                         "application/x-www-form-urlencoded");
   if (!res) {
-    return Outcome::Failure("Unable to reach the registry '" + server + "': " +
-                            res.error().message);
+    return Outcome::Failure("Unable to reach the registry '" + server +
+                            "': " + res.error().message);
   }
   json body = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
   if (res->status == 200 && body.is_object() && body.contains("refresh_token") &&

@@ -33,12 +33,12 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
-#include <thread>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -117,8 +117,9 @@ std::optional<Outcome> AssignSystemRole(Context& ctx, const ParsedArgs& a, const
   if (!a.Has("--scope")) return std::nullopt;
   std::string principal = identity.is_object() ? identity.value("principalId", "") : "";
   if (principal.empty()) {
-    return Outcome::Failure("the service answered no principalId for the system assigned "
-                            "identity; no role was assigned");
+    return Outcome::Failure(
+        "the service answered no principalId for the system assigned "
+        "identity; no role was assigned");
   }
   Outcome made = AssignRoleToServicePrincipal(ctx, *a.Get("--scope"), *a.Get("--role"), principal);
   if (made.exit_code != 0) return made;
@@ -215,7 +216,8 @@ Outcome CreateVm(Context& ctx, const ParsedArgs& a) {
   if (!wanted) return Outcome::Value(CreateView(*vm, group));
   json got = vm->value("identity", json::object());
   if (auto stop = AssignSystemRole(ctx, a, got)) return *stop;
-  return Outcome::Value(CreateView(*vm, group, AzIdentityView(got, a.Get("--role"), a.Get("--scope"))));
+  return Outcome::Value(
+      CreateView(*vm, group, AzIdentityView(got, a.Get("--role"), a.Get("--scope"))));
 }
 
 // ---- vm identity ----
@@ -227,7 +229,8 @@ json VmBodyWith(const json& vm, const json& identity) {
   json body = {{"location", vm.value("location", "")}, {"identity", identity}};
   if (vm.contains("tags")) body["tags"] = vm["tags"];
   body["properties"] = {{"cove", {{"network", cove.value("network", "private")}}}};
-  if (props.contains("networkProfile")) body["properties"]["networkProfile"] = props["networkProfile"];
+  if (props.contains("networkProfile"))
+    body["properties"]["networkProfile"] = props["networkProfile"];
   return body;
 }
 
@@ -695,8 +698,8 @@ Outcome RunUpClient(Context& ctx, std::ostream& o, const std::string& group, con
   std::string ref = "docker://" + login + "/hello:v1";
   auto skopeo = [&](const std::string& what, const std::string& src, const std::string& dst,
                     const std::string& cert_flag) -> bool {
-    std::vector<std::string> argv = {"skopeo", "--command-timeout", "60s", "copy", "--authfile",
-                                     auth_file};
+    std::vector<std::string> argv = {"skopeo", "--command-timeout", "60s",
+                                     "copy",   "--authfile",        auth_file};
     if (!cert_args.empty()) {
       argv.push_back(cert_flag);
       argv.push_back(cert_args[0]);
@@ -765,16 +768,16 @@ void AddVmCommands(Registry& r) {
                  .help = "Scope that the system assigned identity can access (with --role)."},
                 NoWaitArg()},
        .run = CreateVm,
-       .examples = {{"Create a VM in an existing subnet.",
-                     "cove vm create -g MyResourceGroup -n vm1 --vnet-name myVNet --subnet "
-                     "mySubnet"},
-                    {"Create an internet client.",
-                     "cove vm create -g MyResourceGroup -n outsider --public"},
-                    {"Create a VM with a system assigned identity that may pull from a "
-                     "registry.",
-                     "cove vm create -g MyResourceGroup -n vm1 --vnet-name myVNet --subnet "
-                     "mySubnet --assign-identity --role AcrPull --scope $(cove acr show -n "
-                     "myregistry --query id -o tsv)"}}});
+       .examples = {
+           {"Create a VM in an existing subnet.",
+            "cove vm create -g MyResourceGroup -n vm1 --vnet-name myVNet --subnet "
+            "mySubnet"},
+           {"Create an internet client.", "cove vm create -g MyResourceGroup -n outsider --public"},
+           {"Create a VM with a system assigned identity that may pull from a "
+            "registry.",
+            "cove vm create -g MyResourceGroup -n vm1 --vnet-name myVNet --subnet "
+            "mySubnet --assign-identity --role AcrPull --scope $(cove acr show -n "
+            "myregistry --query id -o tsv)"}}});
   AddShowListDelete(r,
                     {.group_path = {"vm"},
                      .noun = "virtual machine",
@@ -827,21 +830,25 @@ void AddVmCommands(Registry& r) {
                 .examples = {{"Get the IP addresses for a VM.",
                               "cove vm list-ip-addresses -g MyResourceGroup -n vm1"}}});
   ArgSpec role_arg{.name = "--role",
-                   .help = "Role name or id the system assigned identity will have (give --scope "
-                           "too)."};
+                   .help =
+                       "Role name or id the system assigned identity will have (give --scope "
+                       "too)."};
   ArgSpec scope_arg{.name = "--scope",
-                    .help = "Scope that the system assigned identity can access (give --role "
-                            "too)."};
+                    .help =
+                        "Scope that the system assigned identity can access (give --role "
+                        "too)."};
   r.AddGroup({{"vm", "identity"}, "Manage service identities of a VM."});
   r.AddCommand(
       {.path = {"vm", "identity", "assign"},
        .summary = "Enable managed service identity on a VM.",
-       .args = {GroupArg(), VmNameArg(),
+       .args = {GroupArg(),
+                VmNameArg(),
                 {.name = "--identities",
                  .help = "Space-separated identities to assign. Use '[system]' to refer to the "
                          "system assigned identity. Default: '[system]'.",
                  .kind = ArgKind::kOptionalList},
-                role_arg, scope_arg},
+                role_arg,
+                scope_arg},
        .run = AssignVmIdentity,
        .examples = {{"Enable the system assigned identity on a VM with the 'AcrPull' role.",
                      "cove vm identity assign -g MyResourceGroup -n vm1 --role AcrPull --scope "
@@ -867,7 +874,8 @@ void AddVmCommands(Registry& r) {
   r.AddCommand(
       {.path = {"vm", "identity", "remove"},
        .summary = "Remove managed service identities from a VM.",
-       .args = {GroupArg(), VmNameArg(),
+       .args = {GroupArg(),
+                VmNameArg(),
                 {.name = "--identities",
                  .help = "Space-separated identities to remove. Use '[system]' to refer to the "
                          "system assigned identity. Default: '[system]'.",

@@ -79,9 +79,9 @@ std::string DefaultCaFile() {
 Result<HttpClient> HttpClient::Create(const std::string& endpoint,
                                       std::chrono::milliseconds timeout, HttpsOptions tls) {
   auto bad = [&] {
-    return Fail(Code::kInvalidArgument,
-                "an endpoint must be http://HOST:PORT or https://HOST[:PORT], got '" + endpoint +
-                    "'");
+    return Fail(
+        Code::kInvalidArgument,
+        "an endpoint must be http://HOST:PORT or https://HOST[:PORT], got '" + endpoint + "'");
   };
   std::string rest;
   bool https = false;
@@ -121,7 +121,16 @@ Result<HttpResponse> HttpClient::Send(const std::string& method, const std::stri
   boost::asio::io_context io;
   beast::error_code ec;
   tcp::resolver resolver(io);
-  auto addresses = resolver.resolve(host_, port_, ec);
+  std::string connect_host = host_, connect_port = port_;
+  if (https_ && !tls_.connect_to.empty()) {
+    size_t colon = tls_.connect_to.rfind(':');
+    if (colon == std::string::npos) {
+      return Fail(Code::kInvalidArgument, "connect_to must be ADDR:PORT, got " + tls_.connect_to);
+    }
+    connect_host = tls_.connect_to.substr(0, colon);
+    connect_port = tls_.connect_to.substr(colon + 1);
+  }
+  auto addresses = resolver.resolve(connect_host, connect_port, ec);
   if (ec) return Fail(Code::kUnavailable, "cannot resolve " + endpoint_ + ": " + ec.message());
 
   bhttp::request<bhttp::string_body> req;
@@ -146,8 +155,9 @@ Result<HttpResponse> HttpClient::Send(const std::string& method, const std::stri
     stream.expires_after(timeout_);
     stream.connect(addresses, ec);
     if (ec) {
-      return Fail(Code::kUnavailable, "cannot reach coved at " + endpoint_ + " (" + ec.message() +
-                                          "); is coved running? (set COVE_ENDPOINT to its address)");
+      return Fail(Code::kUnavailable,
+                  "cannot reach coved at " + endpoint_ + " (" + ec.message() +
+                      "); is coved running? (set COVE_ENDPOINT to its address)");
     }
     auto out = Exchange(stream, req, method, endpoint_);
     beast::error_code ignored;
@@ -183,8 +193,8 @@ Result<HttpResponse> HttpClient::Send(const std::string& method, const std::stri
   ERR_clear_error();
   stream.handshake(ssl::stream_base::client, ec);
   if (ec) {
-    return Fail(Code::kUnavailable, "TLS handshake with " + endpoint_ + " failed: " +
-                                        HandshakeReason(stream.native_handle(), ec));
+    return Fail(Code::kUnavailable, "TLS handshake with " + endpoint_ +
+                                        " failed: " + HandshakeReason(stream.native_handle(), ec));
   }
   auto out = Exchange(stream, req, method, endpoint_);
   beast::error_code ignored;

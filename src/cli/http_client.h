@@ -31,6 +31,9 @@ struct HttpResponse {
 struct HttpsOptions {
   // PEM bundle of trusted CAs; "" = $SSL_CERT_FILE, else the system bundle (DefaultCaFile()).
   std::string ca_file;
+  // "ADDR:PORT" to connect to instead of resolving the host (curl's --connect-to); SNI, the
+  // Host header and the certificate check still use the endpoint's host. "" = resolve.
+  std::string connect_to;
 };
 
 // $SSL_CERT_FILE when set and non-empty, else /etc/ssl/certs/ca-certificates.crt.

@@ -63,9 +63,9 @@ Result<IdentitySelector> IdentitySelector::FromInfo(const std::string& info) {
     const char* text;
     Kind kind;
   };
-  for (const Prefix& p : {Prefix{"MSIClient-", Kind::kClientId},
-                          Prefix{"MSIObject-", Kind::kObjectId},
-                          Prefix{"MSIResource-", Kind::kResourceId}}) {
+  for (const Prefix& p :
+       {Prefix{"MSIClient-", Kind::kClientId}, Prefix{"MSIObject-", Kind::kObjectId},
+        Prefix{"MSIResource-", Kind::kResourceId}}) {
     std::string prefix = p.text;
     if (info.size() > prefix.size() && info.compare(0, prefix.size(), prefix) == 0) {
       return IdentitySelector{p.kind, info.substr(prefix.size())};
@@ -95,17 +95,18 @@ Result<ImdsClient> ImdsClient::At(const std::string& endpoint) {
 Result<json> ImdsClient::Get(const std::string& target) const {
   auto res = http_.Send("GET", target, "", "application/json", {{"Metadata", "true"}});
   if (!res) {
-    return Fail(Code::kUnavailable, "Failed to connect to MSI. Please make sure MSI is configured "
-                                    "correctly. (" + res.error().message + ")");
+    return Fail(Code::kUnavailable,
+                "Failed to connect to MSI. Please make sure MSI is configured "
+                "correctly. (" +
+                    res.error().message + ")");
   }
   json body = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
   if (res->status != 200) {
     std::string error = body.is_object() ? body.value("error", "") : "";
     std::string why = body.is_object() ? body.value("error_description", res->body) : res->body;
     if (why == "Identity not found") return Fail(Code::kNotFound, why);
-    return Fail(Code::kPermissionDenied,
-                "IMDS answered " + std::to_string(res->status) + ": " +
-                    (error.empty() ? why : error + ": " + why));
+    return Fail(Code::kPermissionDenied, "IMDS answered " + std::to_string(res->status) + ": " +
+                                             (error.empty() ? why : error + ": " + why));
   }
   if (!body.is_object()) {
     return Fail(Code::kInternal, "IMDS answered something that is not a JSON object");
@@ -115,9 +116,9 @@ Result<json> ImdsClient::Get(const std::string& target) const {
 
 Result<ImdsToken> ImdsClient::Token(const std::string& resource,
                                     const IdentitySelector& who) const {
-  COVE_ASSIGN_OR_RETURN(json body, Get("/metadata/identity/oauth2/token?api-version=" +
-                                       std::string(kImdsTokenApi) +
-                                       "&resource=" + PercentEncode(resource) + who.Query()));
+  COVE_ASSIGN_OR_RETURN(
+      json body, Get("/metadata/identity/oauth2/token?api-version=" + std::string(kImdsTokenApi) +
+                     "&resource=" + PercentEncode(resource) + who.Query()));
   if (!body.contains("access_token") || !body["access_token"].is_string()) {
     return Fail(Code::kInternal, "IMDS answered no access_token");
   }

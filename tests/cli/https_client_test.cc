@@ -21,16 +21,15 @@ using cove::testing::TempDir;
 class Reflect final : public http::Handler {
  public:
   http::ExchangePtr Start(http::Request request) override {
-    return http::Buffer(1 << 20, http::Response::Text(413, "text/plain", "too large"),
-                        [request](std::string body) {
-                          std::string type(request.headers.Get("Content-Type").value_or(""));
-                          std::string host(request.headers.Get("Host").value_or(""));
-                          return http::Response::Text(
-                              200, "text/plain",
-                              request.method + " " + request.target + " sni=" +
-                                  request.peer.server_name + " host=" + host + " type=" + type +
-                                  " body=" + body);
-                        });
+    return http::Buffer(
+        1 << 20, http::Response::Text(413, "text/plain", "too large"), [request](std::string body) {
+          std::string type(request.headers.Get("Content-Type").value_or(""));
+          std::string host(request.headers.Get("Host").value_or(""));
+          return http::Response::Text(200, "text/plain",
+                                      request.method + " " + request.target +
+                                          " sni=" + request.peer.server_name + " host=" + host +
+                                          " type=" + type + " body=" + body);
+        });
   }
 };
 

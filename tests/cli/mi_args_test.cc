@@ -57,8 +57,9 @@ TEST(ImdsTest, IdentitySelectorsAreAzsAssignedIdentityInfo) {
   for (const IdentitySelector& s :
        {IdentitySelector{K::kSystem, ""}, IdentitySelector{K::kClientId, "c-1"},
         IdentitySelector{K::kObjectId, "o-1"},
-        IdentitySelector{K::kResourceId, "/subscriptions/s/resourceGroups/g/providers/"
-                                         "Microsoft.ManagedIdentity/userAssignedIdentities/i"}}) {
+        IdentitySelector{K::kResourceId,
+                         "/subscriptions/s/resourceGroups/g/providers/"
+                         "Microsoft.ManagedIdentity/userAssignedIdentities/i"}}) {
     auto back = IdentitySelector::FromInfo(s.AssignedIdentityInfo());
     ASSERT_TRUE(back) << s.AssignedIdentityInfo();
     EXPECT_EQ(back->kind, s.kind);
@@ -118,15 +119,16 @@ TEST_F(MiArgsTest, ManagedIdentityAccountFileRoundTrips) {
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("\"assignedIdentityInfo\": \"MSIClient-"), std::string::npos) << text;
   // A user login stays as it was (no managed-identity keys).
-  ASSERT_TRUE(WriteLogin(LoginFile(), LoginState{"alice@contoso.com", "user", kCoveTenant, "t", 1}));
+  ASSERT_TRUE(
+      WriteLogin(LoginFile(), LoginState{"alice@contoso.com", "user", kCoveTenant, "t", 1}));
   auto user = ReadLogin(LoginFile());
   EXPECT_FALSE((*user)->IsManagedIdentity());
 }
 
 TEST_F(MiArgsTest, GetAccessTokenUsesTheCachedTokenAndAsksImdsForOthers) {
   StoreIdentityLogin(4102444800);  // 2100-01-01
-  auto r = cove_({"account", "get-access-token", "--resource", "https://management.azure.com/",
-                  "-o", "json"});
+  auto r = cove_(
+      {"account", "get-access-token", "--resource", "https://management.azure.com/", "-o", "json"});
   ASSERT_EQ(r.code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["accessToken"], "cached.jwt.token");
@@ -181,7 +183,9 @@ class ImdsNamespaceTest : public ::testing::Test {
   void TearDown() override {
     if (made_) Sh("ip netns del " + name_);
   }
-  static bool Sh(const std::string& cmd) { return std::system((cmd + " 2>/dev/null").c_str()) == 0; }
+  static bool Sh(const std::string& cmd) {
+    return std::system((cmd + " 2>/dev/null").c_str()) == 0;
+  }
   // Runs `fn` on a thread that entered the namespace.
   template <typename Fn>
   void InNamespace(Fn fn) {
@@ -237,8 +241,9 @@ TEST_F(MiArgsTest, VmCreateIdentityArgumentsAreCheckedBeforeAnythingIsSent) {
   r = with({"--assign-identity", "myid", "--role", "AcrPull", "--scope", "/subscriptions/x"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("add [system]"), std::string::npos) << r.err;
-  r = with({"--assign-identity", "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/"
-                                 "virtualNetworks/v"});
+  r = with({"--assign-identity",
+            "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/"
+            "virtualNetworks/v"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("neither [system] nor a user-assigned identity"), std::string::npos);
   // Good arguments (bare flag, [system] and a name) reach for coved.
@@ -257,8 +262,9 @@ TEST_F(MiArgsTest, IdentitiesParseAsAzDoes) {
   ASSERT_TRUE(std::holds_alternative<ManagedIdentityRequest>(none));
   EXPECT_TRUE(std::get<ManagedIdentityRequest>(none).system);
   auto mixed = ParseIdentities({"[System]", "id1", "id1",
-                                "/subscriptions/" + sub + "/resourceGroups/other/providers/"
-                                "Microsoft.ManagedIdentity/userAssignedIdentities/id2"},
+                                "/subscriptions/" + sub +
+                                    "/resourceGroups/other/providers/"
+                                    "Microsoft.ManagedIdentity/userAssignedIdentities/id2"},
                                sub, "rg");
   const auto& m = std::get<ManagedIdentityRequest>(mixed);
   EXPECT_TRUE(m.system);
@@ -328,10 +334,10 @@ TEST_F(MiArgsTest, ContainerGroupListsItsCommands) {
     EXPECT_NE(r.out.find(std::string("\n    ") + c + " "), std::string::npos) << c << r.out;
   }
   r = cove_({"container", "create", "--help"});
-  for (const char* a : {"--image", "--command-line", "--assign-identity", "--acr-identity",
-                        "--registry-login-server", "--ip-address", "--cpu", "--memory",
-                        "--restart-policy", "--os-type", "--environment-variables -e",
-                        "--secure-environment-variables"}) {
+  for (const char* a :
+       {"--image", "--command-line", "--assign-identity", "--acr-identity",
+        "--registry-login-server", "--ip-address", "--cpu", "--memory", "--restart-policy",
+        "--os-type", "--environment-variables -e", "--secure-environment-variables"}) {
     EXPECT_NE(r.out.find(a), std::string::npos) << a << "\n" << r.out;
   }
 }
@@ -358,8 +364,7 @@ TEST_F(MiArgsTest, ContainerCreateChecksEverythingBeforeSending) {
            {{"--image", "nginx", "--command-line", "sh -c 'x"}, "cannot split"},
            {{"--image", "nginx", "--restart-policy", "Sometimes"}, "invalid choice"},
            {{"--image", "nginx", "--ip-address", "Elastic"}, "invalid choice"},
-           {{"--image", "nginx", "--acr-identity", "id"},
-            "Please specify --registry-login-server"},
+           {{"--image", "nginx", "--acr-identity", "id"}, "Please specify --registry-login-server"},
            {{"--image", "r.azurecr.io/a", "--acr-identity", "id", "--registry-username", "u"},
             "cannot be combined"},
            {{"--image", "r.azurecr.io/a", "--registry-username", "u"}, "needed together"},
@@ -372,9 +377,9 @@ TEST_F(MiArgsTest, ContainerCreateChecksEverythingBeforeSending) {
     EXPECT_EQ(r.code, 2) << c.says << ": " << r.err;
     EXPECT_NE(r.err.find(c.says), std::string::npos) << c.says << ": " << r.err;
   }
-  r = with({"--image", "myregistry.azurecr.io/app:v1", "--assign-identity", "id1",
-            "--acr-identity", "id1", "--ip-address", "public", "-e", "A=1", "B=x=y",
-            "--secure-environment-variables", "S=s", "--command-line", "sleep 1"});
+  r = with({"--image", "myregistry.azurecr.io/app:v1", "--assign-identity", "id1", "--acr-identity",
+            "id1", "--ip-address", "public", "-e", "A=1", "B=x=y", "--secure-environment-variables",
+            "S=s", "--command-line", "sleep 1"});
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("cannot reach coved"), std::string::npos) << r.err;
 }
