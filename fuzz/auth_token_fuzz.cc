@@ -38,8 +38,8 @@ struct World {
     tokens = std::make_unique<TokenService>(*registry_keys, *identity_keys, clock);
     IdentityData d;
     std::string hash = *HashPassword("pw", HashCost::kMinimal);
-    d.principals.push_back({"sp", PrincipalKind::kServicePrincipal, "sp", hash, ""});
-    d.principals.push_back({"mi", PrincipalKind::kManagedIdentity, "mi", "", "Microsoft.ContainerInstance"});
+    d.principals.push_back({"sp", PrincipalKind::kServicePrincipal, "sp", hash});
+    d.principals.push_back({"mi", PrincipalKind::kManagedIdentity, "mi", ""});
     d.assignments.push_back({"sp", Role::kAcrPush, "myregistry"});
     d.assignments.push_back({"mi", Role::kAcrPull, "myregistry"});
     RegistryAuth r;

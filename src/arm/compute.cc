@@ -14,6 +14,8 @@
 //       "privateIpAddress" (private VMs), "publicIpAddress" (public VMs)}. The VM's NIC gets
 //       properties.virtualMachine.id. The daemon realizes VMs as namespaces (daemon/planes.h);
 //       the namespace name is fabric::Fabric::VmNamespace(vm id).
+//       A VM may carry a managed-identity block ("identity", next to "properties"; see
+//       arm/identities.cc); deleting the VM drops its system-assigned principal.
 #include <set>
 
 #include "arm/engine.h"
@@ -141,18 +143,7 @@ ArmStatus Engine::PutVm(const ArmPath& p, const Json& body, const Json* existing
     if (have_nics && !nics.empty()) {
       return tl::unexpected(BadContent("properties.networkProfile", "a public VM has no NIC"));
     }
-    std::set<std::string> used;
-    for (const auto& [k, d] : txn_.documents()) {
-      if (k == key || Lower(d->value("type", "")) != "microsoft.compute/virtualmachines") continue;
-      used.insert((*d)["properties"]["cove"].value("publicIpAddress", ""));
-    }
-    std::string mine;
-    if (existing != nullptr) mine = (*existing)["properties"]["cove"].value("publicIpAddress", "");
-    for (int h = 2; mine.empty() && h <= 99; ++h) {
-      std::string a = "198.51.100." + std::to_string(h);
-      if (!used.count(a)) mine = a;
-    }
-    if (mine.empty()) return ArmFail(400, "PublicIPCountLimitReached", "No public address left.");
+    ARM_ASSIGN(std::string mine, AllocatePublicIp(key, existing));
     out_cove = {{"network", "public"}, {"publicIpAddress", mine}};
     doc["properties"].erase("networkProfile");
   } else {
@@ -194,11 +185,39 @@ ArmStatus Engine::PutVm(const ArmPath& p, const Json& body, const Json* existing
   doc["properties"]["cove"] = out_cove;
   if (!doc["properties"].contains("vmId")) doc["properties"]["vmId"] = Guid();
   doc["properties"]["provisioningState"] = "Succeeded";
+  ARM_TRY(ApplyMachineIdentity(body, existing, doc));
   txn_.Put(key, doc);
   return {};
 }
 
+ArmResult<std::string> Engine::AllocatePublicIp(const std::string& key, const Json* existing) {
+  auto address_of = [](const Json& d) -> std::string {
+    if (!d.contains("properties") || !d["properties"].is_object()) return "";
+    const Json& props = d["properties"];
+    if (!props.contains("cove") || !props["cove"].is_object()) return "";
+    return props["cove"].value("publicIpAddress", "");
+  };
+  std::set<std::string> used;
+  for (const auto& [k, d] : txn_.documents()) {
+    std::string t = Lower(d->value("type", ""));
+    if (k == key || (t != "microsoft.compute/virtualmachines" &&
+                     t != "microsoft.containerinstance/containergroups")) {
+      continue;
+    }
+    used.insert(address_of(*d));
+  }
+  std::string mine = existing != nullptr ? address_of(*existing) : "";
+  if (!mine.empty() && !used.count(mine)) return mine;
+  for (int h = 2; h <= 99; ++h) {
+    std::string a = "198.51.100." + std::to_string(h);
+    if (!used.count(a)) return a;
+  }
+  return ArmFail(400, "PublicIPCountLimitReached",
+                 "No public address left: cove's public machines share 198.51.100.2-99.");
+}
+
 ArmStatus Engine::DeleteVm(const std::string& key) {
+  DropMachineIdentity(key);
   const Json* doc = txn_.Get(key);
   if (doc != nullptr && doc->contains("properties") && (*doc)["properties"].contains("networkProfile")) {
     for (const auto& n : (*doc)["properties"]["networkProfile"].value("networkInterfaces", Json::array())) {

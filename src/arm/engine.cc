@@ -28,6 +28,8 @@ const std::map<std::string, TypeInfo>& Types() {
        {"Microsoft.Network/networkSecurityGroups/securityRules", false}},
       {"microsoft.network/networkinterfaces", {"Microsoft.Network/networkInterfaces", true}},
       {"microsoft.compute/virtualmachines", {"Microsoft.Compute/virtualMachines", true}},
+      {"microsoft.containerinstance/containergroups",
+       {"Microsoft.ContainerInstance/containerGroups", true}},
       {"microsoft.network/privateendpoints", {"Microsoft.Network/privateEndpoints", true}},
       {"microsoft.network/privateendpoints/privatednszonegroups",
        {"Microsoft.Network/privateEndpoints/privateDnsZoneGroups", false}},
@@ -57,7 +59,7 @@ const std::map<std::string, TypeInfo>& Types() {
 
 const char* kNamespaces[] = {"Microsoft.Network", "Microsoft.ContainerRegistry",
                              "Microsoft.Authorization", "Microsoft.Compute",
-                             "Microsoft.ManagedIdentity"};
+                             "Microsoft.ManagedIdentity", "Microsoft.ContainerInstance"};
 
 std::string CanonicalNamespace(std::string_view ns) {
   for (const char* n : kNamespaces) {
@@ -775,6 +777,16 @@ ArmResult<ArmResponse> Engine::Resource(const ArmRequest& r, const ArmPath& p) {
                    "not valid JSON.");
   }
   if (!body.is_object()) return tl::unexpected(BadContent("$", "must be a JSON object"));
+  if (r.method == "PATCH" && existing != nullptr &&
+      type == "microsoft.containerinstance/containergroups") {
+    // ACI's Update changes a group's tags only (merging the answer back would also turn its
+    // secureValues, which answers leave out, into empty values).
+    Json tags_only = Json::object();
+    if (body.contains("tags")) tags_only["tags"] = body["tags"];
+    ARM_ASSIGN(Json doc, Envelope(p, tags_only, existing, true));
+    txn_.Put(key, doc);
+    return Ok200(Render(key));
+  }
   if (r.method == "PATCH") {
     if (existing == nullptr) return not_found();
     Json merged = Render(key);
@@ -827,6 +839,9 @@ ArmStatus Engine::PutResource(const ArmPath& p, const Json& body, const Json* ex
     return PutUserNic(p, body, existing);
   }
   if (t == "microsoft.compute/virtualmachines") return PutVm(p, body, existing);
+  if (t == "microsoft.containerinstance/containergroups") {
+    return PutContainerGroup(p, body, existing);
+  }
   if (t == "microsoft.managedidentity/userassignedidentities") {
     return PutIdentity(p, body, existing);
   }
@@ -852,6 +867,7 @@ ArmStatus Engine::DeleteResource(const std::string& key) {
     return DeleteConnection(key);
   }
   if (t == "microsoft.compute/virtualmachines") return DeleteVm(key);
+  if (t == "microsoft.containerinstance/containergroups") return DeleteContainerGroup(key);
   if (t == "microsoft.managedidentity/userassignedidentities") return DeleteIdentity(key);
   if (t == "microsoft.containerregistry/registries/scopemaps") return DeleteScopeMap(key);
   if (t == "microsoft.network/networkinterfaces" && doc->contains("properties") &&
@@ -875,6 +891,7 @@ ArmStatus Engine::DeleteResource(const std::string& key) {
 ArmStatus Engine::DeleteResourceGroup(const std::string& rg_key) {
   // Dependents first, so every cascade runs as it would for a single delete.
   const char* order[] = {"microsoft.compute/virtualmachines",
+                         "microsoft.containerinstance/containergroups",
                          "microsoft.network/privateendpoints",
                          "microsoft.containerregistry/registries",
                          "microsoft.network/privatednszones",

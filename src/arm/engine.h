@@ -169,6 +169,12 @@ class Engine {
   ArmStatus PutUserNic(const ArmPath& p, const Json& body, const Json* existing);
   ArmStatus PutVm(const ArmPath& p, const Json& body, const Json* existing);
   ArmStatus DeleteVm(const std::string& key);
+  // A free address of the public pool (198.51.100.2-99) shared by public VMs and container
+  // groups; the one `existing` (the machine being updated) already holds is kept.
+  ArmResult<std::string> AllocatePublicIp(const std::string& key, const Json* existing);
+  // --- Microsoft.ContainerInstance container groups (containers.cc)
+  ArmStatus PutContainerGroup(const ArmPath& p, const Json& body, const Json* existing);
+  ArmStatus DeleteContainerGroup(const std::string& key);
   // --- registries (registries.cc)
   ArmStatus PutRegistry(const ArmPath& p, const Json& body, const Json* existing);
   ArmStatus PutReplication(const ArmPath& p, const Json& body, const Json* existing);
@@ -203,6 +209,14 @@ class Engine {
   ArmResult<std::string> ScopeId(const std::string& scope);
   ArmStatus PutIdentity(const ArmPath& p, const Json& body, const Json* existing);
   ArmStatus DeleteIdentity(const std::string& key);
+  // The managed-identity block of a machine (a VM or a container group): validates
+  // body["identity"], writes doc["identity"] as Azure answers it and doc["_cove"]["systemAssigned"]
+  // {principalId, clientId}; a system-assigned principal is made once and kept while
+  // SystemAssigned stays. `existing` is the stored machine (null when new). Dropping
+  // SystemAssigned deletes the old principal's role assignments.
+  ArmStatus ApplyMachineIdentity(const Json& body, const Json* existing, Json& doc);
+  // A machine is going away: its system-assigned principal's role assignments go with it.
+  void DropMachineIdentity(const std::string& key);
 
   // --- registry credentials, scope maps and tokens (registry_auth.cc)
   // Makes the admin user's two passwords if the registry has none yet.
@@ -235,6 +249,8 @@ struct PrincipalRef {
   std::string type;
 };
 std::optional<PrincipalRef> FindPrincipal(const Txn& txn, std::string_view object_id);
+// The system-assigned principal of a stored machine document: {principalId, clientId}, or null.
+const Json* SystemAssignedOf(const Json& machine);
 // Deletes every role assignment of `principal_id` (at any scope).
 void DeleteRoleAssignmentsOf(Txn& txn, std::string_view principal_id);
 // True for _repositories_admin, _repositories_pull, _repositories_push (any casing).

@@ -2,11 +2,10 @@
 // role assignments (at any scope) and built-in role definitions.
 //
 // userAssignedIdentities/{name}: PUT {location, tags?} → properties {tenantId, principalId,
-//   clientId} (made once, kept on update). A cove extension names the trusted Azure service
-//   that uses the identity (in Azure: the container group it is assigned to):
-//   properties.cove.trustedService ∈ Microsoft.ContainerInstance, ...MachineLearningServices,
-//   ...ContainerRegistry, Microsoft.Security, Microsoft.Purview (auth/network.h). Deleting an
-//   identity deletes its role assignments.
+//   clientId} (made once, kept on update). Whether a call with the identity counts as a trusted
+//   Azure service's depends on the machine it is attached to and calls from (a container
+//   group: auth/network.h), not on the identity. Deleting an identity deletes its role
+//   assignments.
 // {scope}/providers/Microsoft.Authorization/roleAssignments/{guid}: scope is a subscription,
 //   resource group or resource that exists. Stored under the scope's key, so deleting the
 //   scope (a resource group, a registry) deletes the assignments at or below it.
@@ -14,7 +13,18 @@
 //   '<id>', assignedTo('<id>') and atScope() (at or above only), joined with "and".
 // {scope}/providers/Microsoft.Authorization/roleDefinitions[/{guid}]: the six built-ins
 //   (arm/identity_support.h); $filter roleName eq '<name>'.
+// Machines (virtualMachines, containerGroups) carry ARM's managed-identity block:
+//   {"type": "SystemAssigned" | "UserAssigned" | "SystemAssigned, UserAssigned" | "None",
+//    "userAssignedIdentities": {"<identity id>": {}}}
+//   answered as {"type", "principalId", "tenantId" (system-assigned only),
+//   "userAssignedIdentities": {"<id as the identity stores it>": {"principalId", "clientId"}}}.
+//   The system-assigned principal (principalId; its clientId is kept under "_cove") is made
+//   once and kept while SystemAssigned stays; it is a ServicePrincipal for role assignments.
+//   Errors as ARM's managed-identity service answers them: MissingIdentityIds, BadRequest (ids
+//   without UserAssigned), InvalidIdentityValues, FailedIdentityOperation (unknown identity).
 #include <algorithm>
+#include <cctype>
+#include <set>
 
 #include "arm/engine.h"
 #include "arm/identity_support.h"
@@ -25,6 +35,12 @@ namespace {
 
 constexpr const char* kAssignmentType = "Microsoft.Authorization/roleAssignments";
 constexpr const char* kAssignmentsSegment = "/providers/microsoft.authorization/roleassignments/";
+
+bool IsMachine(const Json& doc) {
+  std::string t = Lower(doc.value("type", ""));
+  return t == "microsoft.compute/virtualmachines" ||
+         t == "microsoft.containerinstance/containergroups";
+}
 
 bool IsAssignment(const Json& doc) {
   return EqualsIgnoreCase(doc.value("type", ""), kAssignmentType);
@@ -138,7 +154,20 @@ std::optional<PrincipalRef> FindPrincipal(const Txn& txn, std::string_view objec
       return PrincipalRef{(*d)["properties"].value("principalId", id), "ServicePrincipal"};
     }
   }
+  for (const auto& [k, d] : txn.documents()) {
+    if (!IsMachine(*d)) continue;
+    if (const Json* sa = SystemAssignedOf(*d); sa && Lower(sa->value("principalId", "")) == id) {
+      return PrincipalRef{sa->value("principalId", id), "ServicePrincipal"};
+    }
+  }
   return std::nullopt;
+}
+
+const Json* SystemAssignedOf(const Json& machine) {
+  if (!machine.contains("_cove") || !machine["_cove"].is_object()) return nullptr;
+  auto it = machine["_cove"].find("systemAssigned");
+  if (it == machine["_cove"].end() || !it->is_object()) return nullptr;
+  return &*it;
 }
 
 void DeleteRoleAssignmentsOf(Txn& txn, std::string_view principal_id) {
@@ -163,28 +192,12 @@ ArmStatus Engine::PutIdentity(const ArmPath& p, const Json& body, const Json* ex
                                       "a letter or digit."));
   }
   ARM_ASSIGN(Json doc, Envelope(p, body, existing, true));
-  Body b(&body, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
-  ARM_ASSIGN(Body cove, props.Object("cove"));
-  ARM_ASSIGN(auto trusted, cove.String("trustedService"));
-  if (trusted && !auth::IsTrustedService(*trusted)) {
-    return tl::unexpected(BadContent(
-        "properties.cove.trustedService",
-        "has the value '" + *trusted +
-            "'; allowed values: Microsoft.ContainerInstance, Microsoft.MachineLearningServices, "
-            "Microsoft.ContainerRegistry, Microsoft.Security, Microsoft.Purview"));
-  }
   Json& dp = doc["properties"];
   dp.erase("provisioningState");
   if (!dp.contains("principalId")) {
     dp["tenantId"] = kTenantId;
     dp["principalId"] = Guid();
     dp["clientId"] = Guid();
-  }
-  if (trusted) {
-    dp["cove"] = {{"trustedService", *trusted}};
-  } else {
-    dp.erase("cove");
   }
   txn_.Put(p.Key(), doc);
   return {};
@@ -197,6 +210,127 @@ ArmStatus Engine::DeleteIdentity(const std::string& key) {
   }
   txn_.EraseTree(key);
   return {};
+}
+
+// ---------------------------------------------------------------- machine identities
+
+ArmStatus Engine::ApplyMachineIdentity(const Json& body, const Json* existing, Json& doc) {
+  const std::string machine_id = doc.value("id", "");
+  const Json* old_system = existing != nullptr ? SystemAssignedOf(*existing) : nullptr;
+  Body b(&body, "");
+  ARM_ASSIGN(Body identity, b.Object("identity"));
+  ARM_ASSIGN(auto type_text, identity.String("type"));
+  ARM_ASSIGN(Body assigned, identity.Object("userAssignedIdentities"));
+  bool system = false, user = false;
+  std::string type = "None";
+  if (type_text) {
+    std::string t;
+    for (char c : *type_text) {
+      if (c != ' ') t.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+    if (t == "systemassigned") {
+      system = true;
+    } else if (t == "userassigned") {
+      user = true;
+    } else if (t == "systemassigned,userassigned") {
+      system = user = true;
+    } else if (t != "none") {
+      return tl::unexpected(BadContent(
+          "identity.type", "has the value '" + *type_text +
+                               "'; allowed values: SystemAssigned, UserAssigned, "
+                               "'SystemAssigned, UserAssigned', None"));
+    }
+    type = system && user ? "SystemAssigned, UserAssigned"
+           : system       ? "SystemAssigned"
+           : user         ? "UserAssigned"
+                          : "None";
+  } else if (identity.present()) {
+    return tl::unexpected(BadContent("identity.type", "is required"));
+  }
+  // Keys whose value is null are removals (ARM's PATCH form); others must be {} (or the
+  // {principalId, clientId} an earlier answer carried).
+  std::vector<std::string> ids;
+  if (assigned.present()) {
+    for (const auto& [id, v] : assigned.json()->items()) {
+      if (v.is_null()) continue;
+      if (!v.is_object()) {
+        return ArmFail(400, "InvalidIdentityValues",
+                       "Invalid value for the identities '" + id +
+                           "'. The 'UserAssignedIdentities' property keys should only be empty "
+                           "json objects, null or the resource existing property.");
+      }
+      ids.push_back(id);
+    }
+  }
+  if (!user && !ids.empty()) {
+    // A PATCH that turns UserAssigned off still carries the ids the machine had (the stored
+    // answer is merged under it): those are dropped; only new ones are an error.
+    std::set<std::string> had;
+    if (existing != nullptr && existing->contains("identity") &&
+        (*existing)["identity"].contains("userAssignedIdentities")) {
+      for (const auto& [id, v] : (*existing)["identity"]["userAssignedIdentities"].items()) {
+        had.insert(Lower(id));
+      }
+    }
+    std::erase_if(ids, [&](const std::string& id) { return had.count(Lower(id)) > 0; });
+  }
+  if (!user && !ids.empty()) {
+    return ArmFail(400, "BadRequest",
+                   "The request format was unexpected, a non-UserAssigned identity type should "
+                   "not contain: userAssignedIdentities");
+  }
+  if (user && ids.empty()) {
+    return ArmFail(400, "MissingIdentityIds",
+                   "The identity ids must not be null or empty for 'UserAssigned' identity type.");
+  }
+  Json users = Json::object();
+  for (const auto& id : ids) {
+    auto path = ParseResourceId(id);
+    const Json* uai = nullptr;
+    if (path && path->kind == PathKind::kResource &&
+        path->TypeKey() == "microsoft.managedidentity/userassignedidentities") {
+      uai = txn_.Get(path->Key());
+    }
+    if (uai == nullptr) {
+      return ArmFail(400, "FailedIdentityOperation",
+                     "Identity operation for resource '" + machine_id +
+                         "' failed with error 'Failed to perform resource identity operation. "
+                         "Status: 'NotFound'. Response: '{\"error\":{\"code\":\"NotFound\","
+                         "\"message\":\"Resource '" + id + "' was not found.\"}}'.'.");
+    }
+    const Json& up = (*uai)["properties"];
+    users[uai->value("id", id)] = {{"principalId", up.value("principalId", "")},
+                                   {"clientId", up.value("clientId", "")}};
+  }
+  if (!doc.contains("_cove") || !doc["_cove"].is_object()) doc["_cove"] = Json::object();
+  doc["_cove"].erase("systemAssigned");
+  if (type == "None") {
+    doc.erase("identity");
+  } else {
+    Json out = {{"type", type}};
+    if (system) {
+      Json sa = old_system != nullptr ? *old_system
+                                      : Json{{"principalId", Guid()}, {"clientId", Guid()}};
+      doc["_cove"]["systemAssigned"] = sa;
+      out["principalId"] = sa["principalId"];
+      out["tenantId"] = kTenantId;
+    }
+    if (user) out["userAssignedIdentities"] = users;
+    doc["identity"] = out;
+  }
+  if (doc["_cove"].empty()) doc.erase("_cove");
+  if (old_system != nullptr && !system) {
+    DeleteRoleAssignmentsOf(txn_, old_system->value("principalId", ""));
+  }
+  return {};
+}
+
+void Engine::DropMachineIdentity(const std::string& key) {
+  const Json* doc = txn_.Get(key);
+  if (doc == nullptr) return;
+  if (const Json* sa = SystemAssignedOf(*doc)) {
+    DeleteRoleAssignmentsOf(txn_, sa->value("principalId", ""));
+  }
 }
 
 // ---------------------------------------------------------------- Microsoft.Authorization

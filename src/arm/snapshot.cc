@@ -156,8 +156,54 @@ SnapshotPtr BuildSnapshot(uint64_t version, std::string dns_suffix, Documents do
       p.name = Str(doc, "name");
       p.app_id = Str(props, "clientId");
       p.resource_id = Str(doc, "id");
-      if (props.contains("cove")) p.trusted_service = Str(props["cove"], "trustedService");
       s->principals.push_back(std::move(p));
+    } else if (type == "microsoft.compute/virtualmachines" ||
+               type == "microsoft.containerinstance/containergroups") {
+      MachineView m;
+      m.kind = type == "microsoft.compute/virtualmachines" ? MachineView::Kind::kVirtualMachine
+                                                          : MachineView::Kind::kContainerGroup;
+      m.id = Str(doc, "id");
+      m.name = Str(doc, "name");
+      m.location = Str(doc, "location");
+      if (auto path = ParseResourceId(m.id)) {
+        m.subscription = path->subscription;
+        m.resource_group = path->resource_group;
+      }
+      const Json cove = props.contains("cove") ? props["cove"] : Json::object();
+      m.is_public = Str(cove, "network") == "public";
+      m.address = m.is_public ? Str(cove, "publicIpAddress") : Str(cove, "privateIpAddress");
+      if (m.kind == MachineView::Kind::kVirtualMachine) {
+        m.machine_id = Str(props, "vmId");
+        if (!m.is_public) {
+          m.subnet_id = doc.contains("_cove") ? Str(doc["_cove"], "subnetId") : "";
+          m.vnet_id = doc.contains("_cove") ? Str(doc["_cove"], "vnetId") : "";
+        }
+      } else {
+        m.machine_id = doc.contains("_cove") ? Str(doc["_cove"], "machineId") : "";
+      }
+      const Json& sa = Cove(doc, "systemAssigned");
+      if (!Str(sa, "principalId").empty()) {
+        m.system_assigned = MachineIdentityView{m.id, Str(sa, "principalId"), Str(sa, "clientId")};
+        PrincipalView p;
+        p.kind = PrincipalKind::kManagedIdentity;
+        p.id = m.system_assigned->principal_id;
+        p.name = m.name;
+        p.app_id = m.system_assigned->client_id;
+        p.resource_id = m.id;
+        s->principals.push_back(std::move(p));
+      }
+      if (doc.contains("identity") && doc["identity"].is_object() &&
+          doc["identity"].contains("userAssignedIdentities")) {
+        for (const auto& [uid, v] : doc["identity"]["userAssignedIdentities"].items()) {
+          auto path = ParseResourceId(uid);
+          auto live = path ? s->documents.find(path->Key()) : s->documents.end();
+          if (live == s->documents.end()) continue;  // deleted since it was assigned
+          const Json& lp = (*live->second)["properties"];
+          m.user_assigned.push_back(
+              {Str(*live->second, "id"), Str(lp, "principalId"), Str(lp, "clientId")});
+        }
+      }
+      s->machines.push_back(std::move(m));
     } else if (type == "microsoft.authorization/roleassignments") {
       RoleAssignmentView a;
       a.id = Str(doc, "id");

@@ -79,18 +79,18 @@ struct RegistryView {
   std::vector<TokenView> tokens;
 };
 
-// Who can be given a role: a directory user, a service principal, or a user-assigned managed
-// identity.
+// Who can be given a role: a directory user, a service principal, or a managed identity
+// (user-assigned, or the system-assigned one of a machine).
 enum class PrincipalKind { kUser, kServicePrincipal, kManagedIdentity };
 
 struct PrincipalView {
   PrincipalKind kind = PrincipalKind::kUser;
   std::string id;      // object id; a managed identity's principalId
-  std::string name;    // users: UPN; service principals: displayName; identities: resource name
+  std::string name;    // users: UPN; service principals: displayName; identities: resource
+                       // name (system-assigned: the machine's name)
   std::string app_id;  // service principals: appId (their login name); identities: clientId
-  std::string resource_id;      // managed identities: the ARM id
-  std::string trusted_service;  // managed identities: properties.cove.trustedService, or ""
-  bool enabled = true;          // users: accountEnabled
+  std::string resource_id;  // managed identities: the ARM id (system-assigned: the machine's)
+  bool enabled = true;      // users: accountEnabled
   // Users: one ("password"); service principals: their application's client secrets (by
   // keyId, with expiries); managed identities: none.
   std::vector<SecretView> secrets;
@@ -194,6 +194,26 @@ struct ZoneView {
   std::vector<VnetLinkView> links;
 };
 
+// A managed identity as a machine holds it: a user-assigned identity (resource_id = its ARM
+// id) or the machine's own system-assigned one (resource_id = the machine's id).
+struct MachineIdentityView {
+  std::string resource_id, principal_id, client_id;
+};
+
+// A machine the fabric realizes and IMDS serves: a VM (Microsoft.Compute/virtualMachines) or
+// a container group (Microsoft.ContainerInstance/containerGroups). user_assigned lists only
+// identities that still exist.
+struct MachineView {
+  enum class Kind { kVirtualMachine, kContainerGroup } kind = Kind::kVirtualMachine;
+  std::string id, name, subscription, resource_group, location;
+  std::string machine_id;            // VMs: properties.vmId; groups: a GUID kept in the doc
+  bool is_public = false;
+  std::string address;               // private IP, or the public one
+  std::string subnet_id, vnet_id;    // private VMs only
+  std::optional<MachineIdentityView> system_assigned;  // resource_id = the machine's id
+  std::vector<MachineIdentityView> user_assigned;
+};
+
 struct Snapshot {
   uint64_t version = 0;  // increases with every committed change
   std::string dns_suffix;
@@ -205,6 +225,10 @@ struct Snapshot {
   std::vector<ZoneView> zones;
   std::vector<PrincipalView> principals;
   std::vector<RoleAssignmentView> role_assignments;
+  // VMs and container groups. Their system-assigned identities are also in `principals` (as
+  // kManagedIdentity: id = principalId, name = machine name, app_id = clientId,
+  // resource_id = machine id).
+  std::vector<MachineView> machines;
 
   const RegistryView* FindRegistry(std::string_view name) const;
   // Looks a resource document up by id (any casing); null when absent.

@@ -232,12 +232,17 @@ Result<Authenticator::Caller> Authenticator::AuthenticatePassword(const Identity
                                                                   const std::string& login_server) {
   if (user == kNullGuid) {
     // ACR: the null GUID says "the password is an ACR refresh token" (or an access token).
-    auto subject = tokens_.VerifyRefreshToken(password, login_server);
-    if (subject) return Resolve(snapshot, registry, *subject);
+    auto refresh = tokens_.VerifyRefreshToken(password, login_server);
+    if (refresh) {
+      COVE_ASSIGN_OR_RETURN(auto caller, Resolve(snapshot, registry, refresh->subject));
+      caller.caller_resource = refresh->caller_resource;
+      return caller;
+    }
     auto access = tokens_.VerifyAccessToken(password, login_server);
-    if (!access) return Fail(subject.error());
+    if (!access) return Fail(refresh.error());
     COVE_ASSIGN_OR_RETURN(auto caller, Resolve(snapshot, registry, access->subject));
     caller.permissions = FromScopes(access->access);
+    caller.caller_resource = access->caller_resource;
     return caller;
   }
   COVE_ASSIGN_OR_RETURN(auto subject, VerifyPassword(snapshot, registry, user, password));
@@ -273,13 +278,14 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
     case Credentials::kBearer: {
       auto claims = tokens_.VerifyAccessToken(credentials->token, login_server);
       auto caller = claims ? Resolve(*snapshot, *registry, claims->subject) : Fail(claims.error());
+      if (caller) caller->caller_resource = claims->caller_resource;
       if (!caller) {
         if (DecideNetworkAccess(facts, nullptr) == NetworkDecision::kDenied) {
           return FirewallDenied(request);
         }
         return Unauthorized(request, login_server, scope, caller.error().message);
       }
-      if (DecideNetworkAccess(facts, caller->principal) == NetworkDecision::kDenied) {
+      if (DecideNetworkAccess(facts, caller->principal, caller->caller_resource) == NetworkDecision::kDenied) {
         return FirewallDenied(request);
       }
       if (!scope || Covers(claims->access, *scope)) return std::nullopt;
@@ -300,7 +306,7 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
         }
         return Unauthorized(request, login_server, scope, caller.error().message);
       }
-      if (DecideNetworkAccess(facts, caller->principal) == NetworkDecision::kDenied) {
+      if (DecideNetworkAccess(facts, caller->principal, caller->caller_resource) == NetworkDecision::kDenied) {
         return FirewallDenied(request);
       }
       if (!scope || Covers(caller->permissions.Intersect({*scope}), *scope)) return std::nullopt;
@@ -375,15 +381,16 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
     }
     auto identity = tokens_.VerifyIdentityToken(FormValue(form, "access_token").value_or(""));
     if (!identity) return TokenUnauthorized(identity.error().message);
-    auto caller = Resolve(*snapshot, *registry, {Subject::kPrincipal, *identity});
+    auto caller = Resolve(*snapshot, *registry, {Subject::kPrincipal, identity->principal_id});
     if (!caller) return TokenUnauthorized(caller.error().message);
-    if (!snapshot->RolePermissions(*identity, registry_name)) {
+    caller->caller_resource = identity->caller_resource;
+    if (!snapshot->RolePermissions(identity->principal_id, registry_name)) {
       return TokenUnauthorized("the identity has no role assignment on registry " + registry_name);
     }
-    if (DecideNetworkAccess(facts, caller->principal) == NetworkDecision::kDenied) {
+    if (DecideNetworkAccess(facts, caller->principal, caller->caller_resource) == NetworkDecision::kDenied) {
       return FirewallDenied(request);
     }
-    auto refresh = tokens_.IssueRefreshToken(caller->subject, login_server);
+    auto refresh = tokens_.IssueRefreshToken(caller->subject, login_server, caller->caller_resource);
     if (!refresh) return TokenError(500, "UNAVAILABLE", refresh.error().message);
     return Json({{"refresh_token", *refresh}});
   }
@@ -408,9 +415,10 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
                                     FormValue(form, "password").value_or(""), login_server);
       offline = FormValue(form, "access_type") == "offline";
     } else if (grant == "refresh_token") {
-      auto subject =
+      auto refresh =
           tokens_.VerifyRefreshToken(FormValue(form, "refresh_token").value_or(""), login_server);
-      caller = subject ? Resolve(*snapshot, *registry, *subject) : Fail(subject.error());
+      caller = refresh ? Resolve(*snapshot, *registry, refresh->subject) : Fail(refresh.error());
+      if (caller) caller->caller_resource = refresh->caller_resource;
     } else {
       return TokenError(400, "UNSUPPORTED", "grant_type must be password or refresh_token");
     }
@@ -422,15 +430,16 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
     }
     return TokenUnauthorized(caller.error().message);
   }
-  if (DecideNetworkAccess(facts, caller->principal) == NetworkDecision::kDenied) {
+  if (DecideNetworkAccess(facts, caller->principal, caller->caller_resource) == NetworkDecision::kDenied) {
     return FirewallDenied(request);
   }
   auto granted = caller->permissions.Intersect(requested);
-  auto access = tokens_.IssueAccessToken(caller->subject, login_server, granted);
+  auto access =
+      tokens_.IssueAccessToken(caller->subject, login_server, granted, caller->caller_resource);
   if (!access) return TokenError(500, "UNAVAILABLE", access.error().message);
   nlohmann::json out = {{"access_token", *access}};
   if (offline) {
-    auto refresh = tokens_.IssueRefreshToken(caller->subject, login_server);
+    auto refresh = tokens_.IssueRefreshToken(caller->subject, login_server, caller->caller_resource);
     if (!refresh) return TokenError(500, "UNAVAILABLE", refresh.error().message);
     out["refresh_token"] = *refresh;
   }

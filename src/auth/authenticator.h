@@ -105,6 +105,7 @@ class Authenticator final : public registry::Authorizer {
     Subject subject;
     Permissions permissions;
     const Principal* principal = nullptr;  // for principals only
+    std::string caller_resource;  // a managed identity's machine (xms_az_rid), from its token
   };
   // What the subject may do now; kUnauthenticated if it no longer exists or is disabled.
   Result<Caller> Resolve(const IdentitySnapshot& snapshot, const RegistryAuth& registry,

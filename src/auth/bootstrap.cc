@@ -38,7 +38,7 @@ Result<IdentityData> ParseBootstrap(const YAML::Node& node) {
         CheckKeys(node, "the auth section", {"principals", "role_assignments", "registries"}));
     for (const auto& p : node["principals"]) {
       COVE_RETURN_IF_ERROR(
-          CheckKeys(p, "a principal", {"id", "kind", "name", "password_hash", "trusted_service"}));
+          CheckKeys(p, "a principal", {"id", "kind", "name", "password_hash"}));
       Principal principal;
       principal.id = Str(p, "id");
       principal.name = Str(p, "name");
@@ -57,7 +57,6 @@ Result<IdentityData> ParseBootstrap(const YAML::Node& node) {
       if (!principal.password_hash.empty()) {
         COVE_RETURN_IF_ERROR(CheckHash(principal.password_hash, "password_hash"));
       }
-      principal.trusted_service = Str(p, "trusted_service");
       d.principals.push_back(std::move(principal));
     }
     for (const auto& a : node["role_assignments"]) {

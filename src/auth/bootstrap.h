@@ -6,8 +6,7 @@
 //     principals:
 //       - {id: 5b7e..., kind: servicePrincipal, name: ci-pusher, password_hash: "$argon2id$..."}
 //       - {id: 9d1c..., kind: user, name: alice@contoso.com, password_hash: "$argon2id$..."}
-//       - {id: 77aa..., kind: managedIdentity, name: aci,
-//          trusted_service: Microsoft.ContainerInstance}
+//       - {id: 77aa..., kind: managedIdentity, name: aci}
 //     role_assignments:
 //       - {principal: ci-pusher, role: AcrPush, registry: myregistry}   # principal: id or name
 //     registries:

@@ -2,8 +2,8 @@
 // that the control plane produces (today: coved's bootstrap configuration and tests).
 //
 //   - principals: users, service principals and managed identities (id, name, Argon2id password
-//     hash; a managed identity has no password and may belong to a trusted Azure service such
-//     as Microsoft.ContainerInstance);
+//     hash; a managed identity has no password: it gets identity tokens from the instance
+//     metadata service of the machine it is attached to, src/imds);
 //   - role assignments: principal × role × registry (the ARM scope of the registry);
 //   - per registry (RegistryAuth): the admin user (disabled by default; user name = registry
 //     name; two passwords), repository-scoped tokens with their scope maps (two passwords, each
@@ -49,7 +49,6 @@ struct Principal {
   PrincipalKind kind = PrincipalKind::kUser;
   std::string name;             // "alice@contoso.com", "ci-pusher", "aci-identity"
   std::string password_hash;    // Argon2id; empty for managed identities
-  std::string trusted_service;  // managed identities: e.g. "Microsoft.ContainerInstance"
   // Further passwords, each with an optional expiry: a service principal's client secrets (its
   // application may have several; the control plane fills these, daemon/identities.h).
   std::vector<TokenPassword> secrets;

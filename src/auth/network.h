@@ -2,9 +2,14 @@
 //
 // ACR: when a registry's public network access is disabled, requests that do not come through
 // a private endpoint are refused — except, with networkRuleBypassOptions = AzureServices, those
-// authenticated as the managed identity of a trusted Azure service (Azure Container Instances,
-// Machine Learning, ACR Tasks, Defender for Cloud, Purview...). With bypass None they are
-// DENIED like everyone else.
+// authenticated as a managed identity calling from a trusted Azure service (Azure Container
+// Instances, Machine Learning, ACR Tasks, Defender for Cloud, Purview...). With bypass None
+// they are DENIED like everyone else.
+//
+// What makes a call "from a trusted service" is where the identity's token was issued: a
+// managed identity's token from a container group's instance metadata service names the group
+// (xms_az_rid, auth/token_service.h), and that id's resource type is ACI's. The identity itself
+// is not trusted: the same user-assigned identity attached to a VM is DENIED.
 //
 // This is the decision function; the network facts come from RegistryAuth today and from the
 // access module (issue 4, src/access: IP rules, public/private listeners) later — that module
@@ -21,8 +26,10 @@
 
 namespace cove::auth {
 
-// True for the resource providers ACR trusts ("Microsoft.ContainerInstance", ...).
-bool IsTrustedService(std::string_view service);
+// The trusted service a resource belongs to ("Microsoft.ContainerInstance" for an id
+// .../providers/Microsoft.ContainerInstance/containerGroups/<name>), or "" when the id's
+// resource type is not one of a trusted service's (ids compare without case, as ARM's).
+std::string_view TrustedServiceOf(std::string_view resource_id);
 
 struct NetworkFacts {
   bool public_network_access = true;
@@ -37,7 +44,9 @@ enum class NetworkDecision {
 };
 
 // `caller` is the authenticated principal, or null (anonymous, admin user, token: none of
-// these can be a trusted service).
-NetworkDecision DecideNetworkAccess(const NetworkFacts& facts, const Principal* caller);
+// these can be a trusted service); `caller_resource` the machine its token was issued in
+// (xms_az_rid), or "".
+NetworkDecision DecideNetworkAccess(const NetworkFacts& facts, const Principal* caller,
+                                    std::string_view caller_resource = {});
 
 }  // namespace cove::auth

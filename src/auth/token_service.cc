@@ -1,5 +1,7 @@
 #include "auth/token_service.h"
 
+#include <algorithm>
+
 #include "auth/jwt.h"
 #include "auth/password.h"
 #include "common/digest.h"
@@ -12,6 +14,12 @@ std::string NewGuid() {
   std::string hex = HexEncode(RandomBytes(16));
   return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
          hex.substr(16, 4) + "-" + hex.substr(20, 12);
+}
+
+// A string claim's value, or "" when absent or not a string.
+std::string StringClaim(const nlohmann::json& claims, const char* name) {
+  auto it = claims.find(name);
+  return it != claims.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 }  // namespace
@@ -59,9 +67,17 @@ Result<std::string> TokenService::Sign(const KeyRing& ring, nlohmann::json claim
   return SignJwt(ring.Keys()->active(), claims);
 }
 
+const std::vector<std::string>& IdentityAudiences() {
+  static const std::vector<std::string> kAudiences = {
+      kIdentityAudience, "https://management.azure.com", "https://management.core.windows.net/",
+      "https://containerregistry.azure.net"};
+  return kAudiences;
+}
+
 Result<std::string> TokenService::IssueAccessToken(const Subject& subject,
                                                    const std::string& login_server,
-                                                   const std::vector<Scope>& granted) {
+                                                   const std::vector<Scope>& granted,
+                                                   const std::string& caller_resource) {
   nlohmann::json claims = {{"sub", subject.ToString()},
                            {"iss", kRegistryIssuer},
                            {"aud", login_server},
@@ -69,11 +85,13 @@ Result<std::string> TokenService::IssueAccessToken(const Subject& subject,
                            {"grant_type", "access_token"},
                            {"roles", nlohmann::json::array()},
                            {"access", nlohmann::json::parse(AccessClaimJson(granted))}};
+  if (!caller_resource.empty()) claims["xms_az_rid"] = caller_resource;
   return Sign(registry_keys_, std::move(claims), options_.access_lifetime);
 }
 
 Result<std::string> TokenService::IssueRefreshToken(const Subject& subject,
-                                                    const std::string& login_server) {
+                                                    const std::string& login_server,
+                                                    const std::string& caller_resource) {
   nlohmann::json claims = {
       {"sub", subject.ToString()},
       {"iss", kRegistryIssuer},
@@ -82,21 +100,26 @@ Result<std::string> TokenService::IssueRefreshToken(const Subject& subject,
       {"grant_type", "refresh_token"},
       {"permissions", {{"actions", {"*"}}, {"notActions", nlohmann::json::array()}}},
       {"roles", nlohmann::json::array()}};
+  if (!caller_resource.empty()) claims["xms_az_rid"] = caller_resource;
   return Sign(registry_keys_, std::move(claims), options_.refresh_lifetime);
 }
 
 Result<std::string> TokenService::IssueIdentityToken(const Principal& principal,
-                                                     const std::string& tenant) {
+                                                     const IdentityTokenOptions& options) {
+  const auto& audiences = IdentityAudiences();
+  if (std::find(audiences.begin(), audiences.end(), options.audience) == audiences.end()) {
+    return Fail(Code::kInvalidArgument, "no such resource: " + options.audience);
+  }
   nlohmann::json claims = {{"sub", principal.id},
                            {"oid", principal.id},
-                           {"tid", tenant},
+                           {"tid", options.tenant},
                            {"name", principal.name},
                            {"idtyp", std::string(PrincipalKindName(principal.kind))},
-                           {"iss", std::string(kIdentityIssuer) + tenant + "/"},
-                           {"aud", kIdentityAudience}};
-  if (principal.kind == PrincipalKind::kManagedIdentity && !principal.trusted_service.empty()) {
-    claims["xms_mirid_service"] = principal.trusted_service;
-  }
+                           {"iss", std::string(kIdentityIssuer) + options.tenant + "/"},
+                           {"aud", options.audience}};
+  if (!options.client_id.empty()) claims["appid"] = options.client_id;
+  if (!options.identity_resource_id.empty()) claims["xms_mirid"] = options.identity_resource_id;
+  if (!options.caller_resource_id.empty()) claims["xms_az_rid"] = options.caller_resource_id;
   return Sign(identity_keys_, std::move(claims), options_.identity_lifetime);
 }
 
@@ -140,6 +163,7 @@ Result<AccessTokenClaims> TokenService::VerifyAccessToken(const std::string& tok
     COVE_ASSIGN_OR_RETURN(out.access, ParseAccessClaim(access->dump()));
   }
   out.expiry = Clock::TimePoint(std::chrono::seconds(claims["exp"].get<int64_t>()));
+  out.caller_resource = StringClaim(claims, "xms_az_rid");
   {
     std::lock_guard lock(cache_mu_);
     if (verified_.size() >= options_.verified_cache_entries) {
@@ -152,21 +176,25 @@ Result<AccessTokenClaims> TokenService::VerifyAccessToken(const std::string& tok
   return out;
 }
 
-Result<Subject> TokenService::VerifyRefreshToken(const std::string& token,
-                                                 const std::string& login_server) {
+Result<RefreshTokenClaims> TokenService::VerifyRefreshToken(const std::string& token,
+                                                            const std::string& login_server) {
   COVE_ASSIGN_OR_RETURN(auto claims, VerifyRegistryToken(token, login_server, "refresh_token"));
   auto sub = claims.find("sub");
   auto subject = sub != claims.end() && sub->is_string() ? Subject::Parse(sub->get<std::string>())
                                                          : std::nullopt;
   if (!subject) return Fail(Code::kUnauthenticated, "token has no valid subject");
-  return *subject;
+  return RefreshTokenClaims{*subject, StringClaim(claims, "xms_az_rid")};
 }
 
-Result<std::string> TokenService::VerifyIdentityToken(const std::string& token) {
+Result<IdentityClaims> TokenService::VerifyIdentityToken(const std::string& token) {
   VerifyOptions v;
   v.now = clock_.Now();
-  v.audience = kIdentityAudience;
   COVE_ASSIGN_OR_RETURN(auto claims, VerifyJwt(token, *identity_keys_.Keys(), v));
+  std::string aud = StringClaim(claims, "aud");
+  const auto& audiences = IdentityAudiences();
+  if (std::find(audiences.begin(), audiences.end(), aud) == audiences.end()) {
+    return Fail(Code::kUnauthenticated, "token is for another audience");
+  }
   auto iss = claims.find("iss");
   if (iss == claims.end() || !iss->is_string() ||
       !iss->get<std::string>().starts_with(kIdentityIssuer)) {
@@ -176,7 +204,7 @@ Result<std::string> TokenService::VerifyIdentityToken(const std::string& token) 
   if (oid == claims.end() || !oid->is_string() || oid->get<std::string>().empty()) {
     return Fail(Code::kUnauthenticated, "identity token names no principal (oid)");
   }
-  return oid->get<std::string>();
+  return IdentityClaims{oid->get<std::string>(), StringClaim(claims, "xms_az_rid")};
 }
 
 }  // namespace cove::auth

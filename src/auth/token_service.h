@@ -5,10 +5,16 @@
 //   refresh token  (ACR's): aud = login server, grant_type "refresh_token", no access claim —
 //                  permissions are looked up again each time it is used, so a removed role
 //                  assignment takes effect at the next access token; 3 hours.
-//   identity token (cove's stand-in for an Entra access token, what `cove login` will hold):
-//                  aud = "https://management.azure.com/", iss = kIdentityIssuer, oid = the
-//                  principal's id, tid = tenant; 1 hour. Signed with a separate key ring, so it
-//                  can never pass as a registry token and vice versa.
+//   identity token (cove's stand-in for an Entra access token, what `cove login` holds):
+//                  aud = "https://management.azure.com/" (or another resource a managed
+//                  identity asked IMDS for, IdentityAudiences), iss = kIdentityIssuer, oid = the
+//                  principal's id, tid = tenant; 1 hour. A managed identity's token from a
+//                  machine's instance metadata service (src/imds) also names the identity
+//                  (xms_mirid, appid) and the machine it was issued in (xms_az_rid). Signed with
+//                  a separate key ring, so it can never pass as a registry token and vice versa.
+// Registry tokens made from a managed identity's token keep its xms_az_rid: where the caller
+// runs decides whether it is a trusted Azure service (auth/network.h), for as long as the
+// tokens derived from that exchange live.
 // Every token has jti (random), sub, iat, nbf, exp; registry tokens carry `sub` as
 // "<kind>:<id>" (Subject) so the registry can check the subject still exists and is enabled.
 //
@@ -53,7 +59,31 @@ struct AccessTokenClaims {
   Subject subject;
   std::vector<Scope> access;
   Clock::TimePoint expiry;
+  std::string caller_resource;  // xms_az_rid: the machine a managed identity called from, or ""
 };
+
+struct RefreshTokenClaims {
+  Subject subject;
+  std::string caller_resource;  // as in AccessTokenClaims
+};
+
+// What an identity token says beyond the principal (all optional).
+struct IdentityTokenOptions {
+  std::string tenant = "cove";
+  std::string audience = kIdentityAudience;  // one of IdentityAudiences()
+  std::string client_id;                     // appid (a managed identity's clientId)
+  std::string identity_resource_id;          // xms_mirid
+  std::string caller_resource_id;            // xms_az_rid: the VM or container group
+};
+
+struct IdentityClaims {
+  std::string principal_id;     // oid
+  std::string caller_resource;  // xms_az_rid, or ""
+};
+
+// The audiences (Entra "resources") an identity token may be issued for: Azure Resource
+// Manager's two names and ACR's AAD resource, as `az acr login` and IMDS clients ask for them.
+const std::vector<std::string>& IdentityAudiences();
 
 struct TokenServiceOptions {
   std::chrono::seconds access_lifetime{75 * 60};
@@ -69,18 +99,22 @@ class TokenService {
                TokenServiceOptions options = {});
 
   Result<std::string> IssueAccessToken(const Subject& subject, const std::string& login_server,
-                                       const std::vector<Scope>& granted);
-  Result<std::string> IssueRefreshToken(const Subject& subject, const std::string& login_server);
+                                       const std::vector<Scope>& granted,
+                                       const std::string& caller_resource = "");
+  Result<std::string> IssueRefreshToken(const Subject& subject, const std::string& login_server,
+                                        const std::string& caller_resource = "");
+  // kInvalidArgument when options.audience is not one of IdentityAudiences().
   Result<std::string> IssueIdentityToken(const Principal& principal,
-                                         const std::string& tenant = "cove");
+                                         const IdentityTokenOptions& options = {});
 
   // kUnauthenticated (why) unless `token` is a valid, unexpired access token for login_server.
   Result<AccessTokenClaims> VerifyAccessToken(const std::string& token,
                                               const std::string& login_server);
-  // Same for refresh tokens; returns the subject.
-  Result<Subject> VerifyRefreshToken(const std::string& token, const std::string& login_server);
-  // Same for identity tokens; returns the principal id (oid).
-  Result<std::string> VerifyIdentityToken(const std::string& token);
+  // Same for refresh tokens.
+  Result<RefreshTokenClaims> VerifyRefreshToken(const std::string& token,
+                                                const std::string& login_server);
+  // Same for identity tokens (any of IdentityAudiences()).
+  Result<IdentityClaims> VerifyIdentityToken(const std::string& token);
 
   const TokenServiceOptions& options() const { return options_; }
 

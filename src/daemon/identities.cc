@@ -44,7 +44,6 @@ Result<auth::IdentityData> BuildIdentityData(const arm::Snapshot& snapshot) {
       case arm::PrincipalKind::kManagedIdentity:
         out.kind = auth::PrincipalKind::kManagedIdentity;
         out.name = p.name;
-        out.trusted_service = p.trusted_service;
         break;
     }
     data.principals.push_back(std::move(out));

@@ -9,9 +9,8 @@
 //     with expiries);
 //   - principals: directory users (name = UPN, their password hash; a disabled user keeps no
 //     password), service principals (name = appId, id = object id; their application's client
-//     secrets with expiries, in Principal::secrets) and user-assigned managed identities
-//     (id = principalId, name = resource name, no password, trusted_service from the cove
-//     extension properties.cove.trustedService);
+//     secrets with expiries, in Principal::secrets) and managed identities, user- and
+//     system-assigned (id = principalId, name = resource name, no password);
 //   - role assignments: Owner, Contributor, Reader, AcrPull, AcrPush and AcrDelete (other roles
 //     carry no registry data actions and are ignored), expanded to every registry at or below
 //     the assignment's scope (subscription, resource group or registry id; compared without

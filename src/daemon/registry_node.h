@@ -62,6 +62,9 @@ class RegistryNode {
   // Always present; a registry without identities in the current snapshot is open.
   auth::Authenticator* authenticator() { return authenticator_.get(); }
   auth::TokenService* tokens() { return tokens_.get(); }
+  // The current identities (what SetControlPlaneIdentities last set), for the instance
+  // metadata service.
+  const auth::IdentityStore& identities() const { return identities_; }
 
  private:
   RegistryNode() = default;

@@ -414,7 +414,13 @@ Status Fabric::ApplyVm(const Topology& desired, const Vm& vm) {
   if (!bridge) return Fail(Code::kInternal, "bridge of subnet " + subnet->id + " missing");
   COVE_RETURN_IF_ERROR(net_nl->SetUp(outer, bridge->index));
 
+  // lo: up, 127.0.0.1/8 and the instance metadata address (coved serves IMDS there, as Azure's
+  // host does for its VMs: src/imds).
   COVE_RETURN_IF_ERROR(vm_nl->SetUp("lo"));
+  COVE_ASSIGN_OR_RETURN(auto lo, vm_nl->Link("lo"));
+  COVE_RETURN_IF_ERROR(SyncAddresses(*vm_nl, lo->index,
+                                     {{MustIp(std::string(kInstanceMetadataAddress)), 32, RT_SCOPE_HOST}},
+                                     {{Ipv4{0x7f000001}, 8, RT_SCOPE_HOST}}));
   COVE_RETURN_IF_ERROR(vm_nl->SetUp(kVmLink));
   COVE_ASSIGN_OR_RETURN(auto eth, vm_nl->Link(kVmLink));
   const Cidr prefix = MustCidr(subnet->prefix);

@@ -6,7 +6,7 @@
 //       a bridge per subnet      b<hash8(subnet id)>  holding the gateway (.1/len) and the
 //       subnet's local addresses (/32 each: private endpoint members, public endpoints);
 //   - each Vm → namespace        <prefix>-m<hash8(vm id)>
-//       lo up; eth0 (veth) with address/len, default route via the subnet gateway; the other end
+//       lo up with 169.254.169.254/32 (where coved serves the VM's instance metadata); eth0 (veth) with address/len, default route via the subnet gateway; the other end
 //       m<hash8(vm id)> in the network namespace, enslaved to the subnet's bridge; and files under
 //       /etc/netns/<ns>/ that `ip netns exec` (and Exec below) bind over /etc: resolv.conf
 //       (nameserver = the network's DNS address), hosts, ssl/certs/ca-certificates.crt (system

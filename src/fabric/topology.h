@@ -93,6 +93,8 @@ struct Subnet {
 };
 
 inline constexpr std::string_view kAzureDnsAddress = "168.63.129.16";
+// Every VM has the instance metadata address on its lo (its IMDS listens there).
+inline constexpr std::string_view kInstanceMetadataAddress = "169.254.169.254";
 
 struct Network {
   std::string id;

@@ -55,6 +55,9 @@ struct Peer {
   std::string server_name;  // TLS SNI, lowercased; empty without TLS or SNI
   // Private endpoint link id this connection came through (listener tag or PROXY v2 TLV).
   std::optional<uint32_t> link_id;
+  // The listener's tag (ListenerOptions::tag): which of a server's listeners, e.g. which
+  // machine's instance metadata address, the connection arrived on.
+  std::string listener_tag;
   // remote_ip/remote_port come from a PROXY protocol v2 header, not from the socket (which
   // connects us to the proxy); local_ip/local_port are still the socket's.
   bool proxied = false;

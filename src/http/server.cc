@@ -203,6 +203,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
       : Connection(stream.get_executor()), server_(server), stream_(std::move(stream)) {
     peer_.tls = kTls;
     peer_.link_id = listener.link_id;
+    peer_.listener_tag = listener.tag;
     proxy_protocol_ = listener.proxy_protocol;
   }
 

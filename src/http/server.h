@@ -48,6 +48,8 @@ struct ListenerOptions {
   uint16_t port = 0;  // 0: pick a free port (see Server::LocalPort)
   bool tls = false;
   std::optional<uint32_t> link_id;
+  // Copied to Peer::listener_tag of every connection (any text; "" by default).
+  std::string tag;
   // Every connection must open with a PROXY protocol v2 header (http/proxy_protocol.h), read
   // before TLS and HTTP within the header timeout. A PROXY command sets Peer::remote_ip/port
   // from the header's source (INET/INET6) and Peer::link_id from Azure's LinkID TLV (else the

@@ -231,17 +231,10 @@ TEST_F(IdentityTest, ManagedIdentityLifecycle) {
   EXPECT_EQ(props["tenantId"], "c0ffee00-0000-4000-8000-0000000000ff");
   EXPECT_EQ(props["principalId"].get<std::string>().size(), 36u);
   EXPECT_EQ(props["clientId"].get<std::string>().size(), 36u);
-  auto again =
-      Put(path, {{"location", "westus"},
-                 {"properties", {{"cove", {{"trustedService", "Microsoft.ContainerInstance"}}}}}});
+  auto again = Put(path, {{"location", "westus"}});
   EXPECT_EQ(again.status, 200);
   EXPECT_EQ(again.body["properties"]["principalId"], props["principalId"]);
   EXPECT_EQ(again.body["properties"]["clientId"], props["clientId"]);
-  EXPECT_EQ(again.body["properties"]["cove"]["trustedService"], "Microsoft.ContainerInstance");
-  EXPECT_EQ(Put(path, {{"location", "westus"},
-                       {"properties", {{"cove", {{"trustedService", "Evil.Corp"}}}}}})
-                .status,
-            400);
   EXPECT_EQ(Put(kRg + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/a!",
                 {{"location", "westus"}})
                 .Code(),
@@ -721,8 +714,7 @@ TEST_F(IdentityTest, SnapshotViews) {
   Graph("POST", "/v1.0/applications/" + sp[0] + "/addPassword",
         {{"passwordCredential", {{"endDateTime", "2099-01-01T00:00:00Z"}}}});
   ASSERT_EQ(Put(kRg + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/aci-id",
-                {{"location", "westus"},
-                 {"properties", {{"cove", {{"trustedService", "Microsoft.ContainerInstance"}}}}}})
+                {{"location", "westus"}})
                 .status,
             201);
   ASSERT_EQ(Assign(kReg, G(1), kAcrPush, sp[2]).status, 201);
@@ -748,8 +740,6 @@ TEST_F(IdentityTest, SnapshotViews) {
   ASSERT_EQ(by_kind[PrincipalKind::kServicePrincipal].secrets.size(), 1u);
   EXPECT_EQ(UnixSeconds(*by_kind[PrincipalKind::kServicePrincipal].secrets[0].expiry), 4070908800);
   EXPECT_EQ(by_kind[PrincipalKind::kManagedIdentity].name, "aci-id");
-  EXPECT_EQ(by_kind[PrincipalKind::kManagedIdentity].trusted_service,
-            "Microsoft.ContainerInstance");
   EXPECT_TRUE(by_kind[PrincipalKind::kManagedIdentity].secrets.empty());
   ASSERT_EQ(snap->role_assignments.size(), 1u);
   EXPECT_EQ(snap->role_assignments[0].role_name, "AcrPush");

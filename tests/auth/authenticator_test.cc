@@ -120,7 +120,7 @@ class AuthTest : public ::testing::Test {
   IdentityData Data() {
     IdentityData d;
     auto sp = [&](std::string id, std::string name, std::string pw) {
-      d.principals.push_back({id, PrincipalKind::kServicePrincipal, name, Hash(pw), ""});
+      d.principals.push_back({id, PrincipalKind::kServicePrincipal, name, Hash(pw)});
     };
     sp("sp-pull", "puller", "pull-secret");
     sp("sp-push", "pusher", "push-secret");
@@ -129,10 +129,9 @@ class AuthTest : public ::testing::Test {
     sp("sp-reader", "reader", "reader-secret");
     sp("sp-none", "norole", "none-secret");
     d.principals.push_back(
-        {"user-alice", PrincipalKind::kUser, "alice@contoso.com", Hash("alice-pw"), ""});
-    d.principals.push_back(
-        {"mi-aci", PrincipalKind::kManagedIdentity, "aci", "", "Microsoft.ContainerInstance"});
-    d.principals.push_back({"mi-vm", PrincipalKind::kManagedIdentity, "vm-identity", "", ""});
+        {"user-alice", PrincipalKind::kUser, "alice@contoso.com", Hash("alice-pw")});
+    d.principals.push_back({"mi-aci", PrincipalKind::kManagedIdentity, "aci", ""});
+    d.principals.push_back({"mi-vm", PrincipalKind::kManagedIdentity, "vm-identity", ""});
     d.assignments = {
         {"sp-pull", Role::kAcrPull, "myregistry"},     {"sp-push", Role::kAcrPush, "myregistry"},
         {"sp-delete", Role::kAcrDelete, "myregistry"}, {"sp-owner", Role::kOwner, "myregistry"},
@@ -210,10 +209,11 @@ class AuthTest : public ::testing::Test {
     for (const auto& s : scopes) body += "&scope=" + Escape(s);
     return Do("POST", path, body, {{"Content-Type", "application/x-www-form-urlencoded"}}, host);
   }
-  // An ACR refresh token for a principal through /oauth2/exchange.
-  std::string Exchange(const std::string& principal_id) {
+  // An ACR refresh token for a principal through /oauth2/exchange; a managed identity's token
+  // names the machine it was issued in (`caller`, xms_az_rid), as IMDS does.
+  std::string Exchange(const std::string& principal_id, const std::string& caller = "") {
     auto p = store_.Get()->PrincipalById(principal_id);
-    auto identity = tokens_->IssueIdentityToken(*p);
+    auto identity = tokens_->IssueIdentityToken(*p, {.caller_resource_id = caller});
     auto r = PostForm("/oauth2/exchange", {{"grant_type", "access_token"},
                                            {"service", kLogin},
                                            {"tenant", "cove"},
@@ -605,6 +605,17 @@ TEST_F(AuthTest, ExchangeTurnsAnIdentityTokenIntoARefreshToken) {
   auto refresh = DecodeJwtUnverified(r.Json()["refresh_token"].get<std::string>())->second;
   EXPECT_EQ(refresh["sub"], "principal:user-alice");
   EXPECT_EQ(refresh["aud"], kLogin);
+  EXPECT_FALSE(refresh.contains("xms_az_rid"));  // not a managed identity's machine
+
+  // ACR's own AAD resource is accepted too (IMDS clients ask for it); others are not issued.
+  auto acr = tokens_->IssueIdentityToken(*alice, {.audience = "https://containerregistry.azure.net"});
+  ASSERT_TRUE(acr) << acr.error().message;
+  EXPECT_EQ(PostForm("/oauth2/exchange", {{"grant_type", "access_token"},
+                                          {"service", kLogin},
+                                          {"access_token", *acr}})
+                .status,
+            200);
+  EXPECT_FALSE(tokens_->IssueIdentityToken(*alice, {.audience = "https://vault.azure.net"}));
 
   // Login() is how `cove login` gets the identity token.
   auto login = authenticator_->Login("alice@contoso.com", "alice-pw");
@@ -755,8 +766,12 @@ TEST_F(AuthTest, AnonymousPullOnAndOff) {
 
 TEST_F(AuthTest, TrustedServicesBypassOnlyWithAzureServices) {
   Seed("app", "v1");
-  std::string aci = Exchange("mi-aci");
-  std::string vm = Exchange("mi-vm");
+  // One user-assigned identity, attached to a container group (ACI: a trusted service) and to
+  // a VM (not one): where the token was issued decides, not the identity.
+  const std::string rg = "/subscriptions/s/resourceGroups/rg/providers/";
+  std::string aci = Exchange("mi-aci", rg + "Microsoft.ContainerInstance/containerGroups/job");
+  std::string vm = Exchange("mi-aci", rg + "Microsoft.Compute/virtualMachines/vm1");
+  std::string plain = Exchange("mi-vm");
   Change([](IdentityData& d) { d.registries[0].public_network_access = false; });
   std::string firewall =
       "client with IP '127.0.0.1' is not allowed access. Refer "
@@ -769,9 +784,20 @@ TEST_F(AuthTest, TrustedServicesBypassOnlyWithAzureServices) {
                {{"Authorization", "Bearer " + aci_token.Json()["access_token"].get<std::string>()}})
                 .status,
             200);
-  // Everyone else is DENIED there: another managed identity, the admin user, anonymous.
+  // The refresh token keeps the caller: the access token from it gets through too.
+  auto again = PostForm("/oauth2/token", {{"grant_type", "refresh_token"},
+                                          {"service", kLogin},
+                                          {"refresh_token", aci}},
+                        {"repository:app:pull"});
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/v1", "",
+               {{"Authorization", "Bearer " + again.Json()["access_token"].get<std::string>()}})
+                .status,
+            200);
+  // Everyone else is DENIED there: the same identity from a VM, a token with no machine, the
+  // admin user, anonymous.
   for (const auto& [user, pw] : std::vector<std::pair<std::string, std::string>>{
-           {kNullGuid, vm}, {"myregistry", "admin-pw-1"}, {"", ""}}) {
+           {kNullGuid, vm}, {kNullGuid, plain}, {"myregistry", "admin-pw-1"}, {"", ""}}) {
     auto r = TokenRequest(user, pw, {"repository:app:pull"});
     EXPECT_EQ(r.status, 403) << user;
     EXPECT_EQ(r.Json(),
@@ -799,23 +825,40 @@ TEST_F(AuthTest, TrustedServicesBypassOnlyWithAzureServices) {
 }
 
 TEST(NetworkDecisionTest, TrustedServicesTable) {
-  Principal aci{"a", PrincipalKind::kManagedIdentity, "aci", "", "Microsoft.ContainerInstance"};
-  Principal vm{"v", PrincipalKind::kManagedIdentity, "vm", "", "Microsoft.Compute"};
-  Principal sp{"s", PrincipalKind::kServicePrincipal, "sp", "h", "Microsoft.ContainerInstance"};
+  Principal mi{"a", PrincipalKind::kManagedIdentity, "aci", ""};
+  Principal sp{"s", PrincipalKind::kServicePrincipal, "sp", "h"};
+  const std::string group =
+      "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerInstance/containerGroups/g";
+  const std::string vm =
+      "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1";
   using D = NetworkDecision;
   NetworkFacts open{true, NetworkBypass::kNone, false};
   EXPECT_EQ(DecideNetworkAccess(open, nullptr), D::kAllowed);
   NetworkFacts closed{false, NetworkBypass::kAzureServices, false};
-  EXPECT_EQ(DecideNetworkAccess(closed, &aci), D::kAllowedTrustedService);
-  EXPECT_EQ(DecideNetworkAccess(closed, &vm), D::kDenied);
-  EXPECT_EQ(DecideNetworkAccess(closed, &sp), D::kDenied);  // only managed identities
-  EXPECT_EQ(DecideNetworkAccess(closed, nullptr), D::kDenied);
+  EXPECT_EQ(DecideNetworkAccess(closed, &mi, group), D::kAllowedTrustedService);
+  EXPECT_EQ(DecideNetworkAccess(closed, &mi, vm), D::kDenied);
+  EXPECT_EQ(DecideNetworkAccess(closed, &mi), D::kDenied);
+  EXPECT_EQ(DecideNetworkAccess(closed, &sp, group), D::kDenied);  // only managed identities
+  EXPECT_EQ(DecideNetworkAccess(closed, nullptr, group), D::kDenied);
   NetworkFacts none{false, NetworkBypass::kNone, false};
-  EXPECT_EQ(DecideNetworkAccess(none, &aci), D::kDenied);
+  EXPECT_EQ(DecideNetworkAccess(none, &mi, group), D::kDenied);
   NetworkFacts private_endpoint{false, NetworkBypass::kNone, true};
   EXPECT_EQ(DecideNetworkAccess(private_endpoint, nullptr), D::kAllowed);
-  EXPECT_TRUE(IsTrustedService("Microsoft.MachineLearningServices"));
-  EXPECT_FALSE(IsTrustedService("microsoft.containerinstance"));
+
+  EXPECT_EQ(TrustedServiceOf(group), "Microsoft.ContainerInstance");
+  EXPECT_EQ(TrustedServiceOf("/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/"
+                             "MICROSOFT.CONTAINERINSTANCE/CONTAINERGROUPS/G"),
+            "Microsoft.ContainerInstance");
+  EXPECT_EQ(TrustedServiceOf("/subscriptions/s/resourceGroups/rg/providers/"
+                             "Microsoft.MachineLearningServices/workspaces/w"),
+            "Microsoft.MachineLearningServices");
+  EXPECT_EQ(TrustedServiceOf(vm), "");
+  EXPECT_EQ(TrustedServiceOf(group + "/containers/c"), "");  // a child is not the group
+  EXPECT_EQ(TrustedServiceOf("/subscriptions/s/resourceGroups/rg/providers/"
+                             "Microsoft.ContainerInstance/containerGroups/"),
+            "");
+  EXPECT_EQ(TrustedServiceOf("Microsoft.ContainerInstance/containerGroups/g"), "");
+  EXPECT_EQ(TrustedServiceOf(""), "");
 }
 
 TEST_F(AuthTest, OpenRegistriesStayOpen) {

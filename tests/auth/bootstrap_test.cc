@@ -22,8 +22,7 @@ TEST(BootstrapTest, ParsesIdentitiesRolesTokensAndNetworkFacts) {
              "    - {id: sp-1, kind: servicePrincipal, name: ci, password_hash: \"" +
              h +
              "\"}\n"
-             "    - {id: mi-1, kind: managedIdentity, name: aci, trusted_service: "
-             "Microsoft.ContainerInstance}\n"
+             "    - {id: mi-1, kind: managedIdentity, name: aci}\n"
              "  role_assignments:\n"
              "    - {principal: ci, role: acrpush, registry: myregistry}\n"
              "    - {principal: mi-1, role: AcrPull, registry: myregistry}\n"
@@ -44,7 +43,6 @@ TEST(BootstrapTest, ParsesIdentitiesRolesTokensAndNetworkFacts) {
   const IdentityData& d = *config->auth;
   ASSERT_EQ(d.principals.size(), 2u);
   EXPECT_EQ(d.principals[1].kind, PrincipalKind::kManagedIdentity);
-  EXPECT_EQ(d.principals[1].trusted_service, "Microsoft.ContainerInstance");
   ASSERT_EQ(d.assignments.size(), 2u);
   EXPECT_EQ(d.assignments[0].principal_id, "sp-1");  // by name
   EXPECT_EQ(d.assignments[0].role, Role::kAcrPush);

@@ -158,8 +158,7 @@ TEST_F(IdentitiesTest, PrincipalsAndRoleAssignmentsExpandToRegistriesBelowTheirS
            json::object(), "");
   auto mi =
       Call("PUT", Rg("rg") + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/aci",
-           {{"location", "westus"},
-            {"properties", {{"cove", {{"trustedService", "Microsoft.ContainerInstance"}}}}}});
+           {{"location", "westus"}});
   std::string alice = user["id"], sp_id = sp["id"], mi_id = mi["properties"]["principalId"];
   Assign(kSub, 1, "7f951dda-4ed3-4680-a7ca-43fe172d538d", alice);      // AcrPull everywhere
   Assign(Rg("rg"), 2, "8311e382-0749-4cb8-b61a-304f252e45ec", sp_id);  // AcrPush in rg, not rg2
@@ -194,7 +193,6 @@ TEST_F(IdentitiesTest, PrincipalsAndRoleAssignmentsExpandToRegistriesBelowTheirS
   const auth::Principal* m = snap->PrincipalById(mi_id);
   ASSERT_NE(m, nullptr);
   EXPECT_EQ(m->kind, auth::PrincipalKind::kManagedIdentity);
-  EXPECT_EQ(m->trusted_service, "Microsoft.ContainerInstance");
   EXPECT_TRUE(m->password_hash.empty());
 
   auto actions = [&](const std::string& who, const char* registry) -> int {
@@ -215,7 +213,7 @@ TEST_F(IdentitiesTest, RolesWithoutRegistryDataActionsAreIgnored) {
   Call("PUT", Rg("rg"), {{"location", "westus"}});
   Call("PUT", Reg("rg", "myregistry"), {{"location", "westus"}, {"sku", {{"name", "Premium"}}}});
   arm::Snapshot snap = *cp_->snapshot();
-  snap.principals.push_back({arm::PrincipalKind::kUser, "u1", "u@x.com", "", "", "", true, {}});
+  snap.principals.push_back({arm::PrincipalKind::kUser, "u1", "u@x.com", "", "", true, {}});
   snap.role_assignments.push_back({"a", "a", "u1", "User", "", "Storage Blob Data Reader", kSub});
   snap.role_assignments.push_back({"b", "b", "u1", "User", "", "Reader", kSub + "/"});
   snap.role_assignments.push_back({"c", "c", "u1", "User", "", "Owner", Rg("RG")});  // casing

@@ -444,6 +444,14 @@ TEST_F(FabricTest, VmSeesItsOwnResolvConfHostsAndInterfaces) {
   auto ls = fabric_->Exec("vm1", {"ls", "/sys/class/net"});
   ASSERT_TRUE(ls);
   EXPECT_EQ(ls->output, "eth0\nlo\n");
+  // The instance metadata address is the VM's own (on lo), in private and public VMs alike.
+  for (const char* vm : {"vm1", "pubvm"}) {
+    auto lo = fabric_->Exec(vm, {"ip", "-4", "-o", "addr", "show", "dev", "lo"});
+    ASSERT_TRUE(lo);
+    EXPECT_NE(lo->output.find("inet 169.254.169.254/32 scope host lo"), std::string::npos)
+        << vm << ": " << lo->output;
+    EXPECT_NE(lo->output.find("inet 127.0.0.1/8"), std::string::npos) << lo->output;
+  }
   auto fail = fabric_->Exec("vm1", {"sh", "-c", "exit 3"});
   ASSERT_TRUE(fail);
   EXPECT_EQ(fail->exit_code, 3);

@@ -1,0 +1,430 @@
+// Microsoft.ContainerInstance/containerGroups (api-version 2023-05-01), on the public network.
+//
+// PUT .../providers/Microsoft.ContainerInstance/containerGroups/{name}
+//   {"location", "identity"?, "properties": {
+//     "containers": [{"name", "properties": {"image", "command"?: [..],
+//        "ports"?: [{"port", "protocol"?}], "environmentVariables"?: [{"name",
+//        "value"|"secureValue"}], "resources": {"requests": {"cpu", "memoryInGB"}, "limits"?:
+//        {"cpu"?, "memoryInGB"?}}}}],
+//     "osType": "Linux", "restartPolicy"?: "Always"|"OnFailure"|"Never",
+//     "ipAddress"?: {"type": "Public", "ports": [{"port", "protocol"?}], "dnsNameLabel"?},
+//     "imageRegistryCredentials"?: [{"server", "identity"? | "username" + "password"?}]}}
+// cove runs every group on the public (internet) network, with an address from the pool that
+// public VMs draw from (198.51.100.2-99, compute.cc); ipAddress.type Private and subnetIds are
+// refused, and so are volumes and initContainers (FeatureNotSupported). The answer has
+// provisioningState Succeeded, instanceView.state Running, each
+// container's instanceView.currentState Running, ipAddress.ip (when ipAddress was given) and
+// properties.cove {"network": "public", "publicIpAddress"}. Passwords and secureValues are
+// never answered: they are sealed (arm/identity_support.h SecretBox) in "<group key>/#secrets"
+// as {"env": {"<container>/<variable>": sealed}, "registries": {"<server, lowercase>": sealed}},
+// which no snapshot carries. imageRegistryCredentials[].identity must be one of the group's
+// user-assigned identities (InvalidImageRegistryIdentity, as ACI answers). Groups carry the
+// managed-identity block of arm/identities.cc; "_cove.machineId" is a GUID kept for the life
+// of the group (the snapshot's MachineView::machine_id). PATCH changes tags only, as ACI's
+// Update does (engine.cc).
+//
+// Error codes are ACI's where its answers are known (InvalidOsType, ResourceRequestsNotSpecified,
+// ResourceLimitsLessThanRequests, MoreImageRegistryCredentialsThanContainers,
+// InvalidImageRegistryIdentity); otherwise ARM's InvalidRequestContent naming the field.
+#include <cctype>
+#include <set>
+
+#include "arm/engine.h"
+#include "arm/identity_support.h"
+#include "oci/reference.h"
+
+namespace cove::arm {
+namespace {
+
+constexpr double kMaxGroupCpu = 4;
+constexpr double kMaxGroupMemoryGb = 16;
+constexpr size_t kMaxContainers = 60;
+
+// ACI's rule for container group and container names: 1-63 lowercase letters, digits and
+// '-', not starting or ending with '-', no "--".
+bool IsValidAciName(std::string_view n) {
+  if (n.empty() || n.size() > 63 || n.front() == '-' || n.back() == '-') return false;
+  if (n.find("--") != std::string_view::npos) return false;
+  for (char c : n) {
+    if (!std::islower(static_cast<unsigned char>(c)) &&
+        !std::isdigit(static_cast<unsigned char>(c)) && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Environment variable names: letters, digits and '_', not starting with a digit, 1-63.
+bool IsValidEnvName(std::string_view n) {
+  if (n.empty() || n.size() > 63 || std::isdigit(static_cast<unsigned char>(n.front()))) {
+    return false;
+  }
+  for (char c : n) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
+// "[host[:port]/]repository[:tag|@digest]" as docker and ACI read an image name.
+bool IsValidImage(std::string_view image) {
+  if (image.empty() || image.size() > 512) return false;
+  std::string_view rest = image;
+  size_t at = rest.find('@');
+  if (at != std::string_view::npos) {
+    auto ref = oci::ParseReference(rest.substr(at + 1));
+    if (!ref || !ref->is_digest()) return false;
+    rest = rest.substr(0, at);
+  } else {
+    size_t colon = rest.rfind(':');
+    size_t slash = rest.rfind('/');
+    if (colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash)) {
+      if (!oci::IsValidTag(rest.substr(colon + 1))) return false;
+      rest = rest.substr(0, colon);
+    }
+  }
+  size_t slash = rest.find('/');
+  if (slash != std::string_view::npos) {
+    std::string_view first = rest.substr(0, slash);
+    if (first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos ||
+        first == "localhost") {
+      std::string_view host = first.substr(0, first.find(':'));
+      if (!IsValidDnsName(host, 1)) return false;
+      rest = rest.substr(slash + 1);
+    }
+  }
+  return oci::IsValidRepositoryName(rest);
+}
+
+// A registry server as imageRegistryCredentials names it: a host name, optionally with a port,
+// without a scheme or a path.
+bool IsValidServer(std::string_view server) {
+  std::string_view host = server.substr(0, server.find(':'));
+  if (host.size() != server.size()) {
+    std::string_view port = server.substr(host.size() + 1);
+    if (port.empty() || port.size() > 5) return false;
+    for (char c : port) {
+      if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+    }
+  }
+  return IsValidDnsName(host, 1);
+}
+
+// A positive number at body[key], or nullopt when absent; BadContent for anything else.
+ArmResult<std::optional<double>> Number(const Body& b, const char* key) {
+  if (b.json() == nullptr || !b.json()->is_object()) return std::optional<double>();
+  auto it = b.json()->find(key);
+  if (it == b.json()->end() || it->is_null()) return std::optional<double>();
+  if (!it->is_number())
+    return tl::unexpected(BadContent(b.where() + "." + key, "must be a number"));
+  double v = it->get<double>();
+  if (!(v > 0) || v > 1e6) {
+    return tl::unexpected(BadContent(b.where() + "." + key, "must be a positive number"));
+  }
+  return std::optional<double>(v);
+}
+
+// 1.5 → 1.5, 2.0 → 2 (as ACI answers them).
+Json NumberJson(double v) {
+  if (v == static_cast<double>(static_cast<int64_t>(v))) return Json(static_cast<int64_t>(v));
+  return Json(v);
+}
+
+std::string FormatNumber(double v) {
+  std::string s = NumberJson(v).dump();
+  return s;
+}
+
+// [{"port", "protocol"}] with ports 1-65535 and protocol TCP (default) or UDP.
+ArmResult<Json> Ports(const Body& owner, const char* key) {
+  ARM_ASSIGN(auto ports, owner.Array(key));
+  Json out = Json::array();
+  for (const Body& port : ports) {
+    ARM_ASSIGN(auto number, port.Int("port"));
+    if (!number || *number < 1 || *number > 65535) {
+      return tl::unexpected(BadContent(port.where() + ".port", "must be an integer in 1-65535"));
+    }
+    ARM_ASSIGN(auto protocol, port.Enum("protocol", {"TCP", "UDP"}));
+    out.push_back({{"protocol", protocol.value_or("TCP")}, {"port", *number}});
+  }
+  return out;
+}
+
+}  // namespace
+
+ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Json* existing) {
+  const std::string& name = p.names.back();
+  if (existing == nullptr && !IsValidAciName(name)) {
+    return tl::unexpected(NameInvalid(name, "Microsoft.ContainerInstance/containerGroups",
+                                      "Names are 1-63 lowercase letters, digits or '-', not "
+                                      "starting or ending with '-' and without '--'."));
+  }
+  const std::string group = existing != nullptr ? existing->value("name", name) : name;
+  ARM_ASSIGN(Json doc, Envelope(p, body, existing, true));
+  Body b(&body, "");
+  ARM_ASSIGN(Body props, b.Object("properties"));
+  if (!props.present()) return tl::unexpected(BadContent("properties", "is required"));
+
+  // --- network: public only
+  ARM_ASSIGN(Body ip, props.Object("ipAddress"));
+  ARM_ASSIGN(auto ip_type, ip.Enum("type", {"Public", "Private"}));
+  ARM_ASSIGN(auto subnets, props.Array("subnetIds"));
+  if (ip_type == std::optional<std::string>("Private") || !subnets.empty()) {
+    return ArmFail(400, "PrivateNetworkNotSupported",
+                   "Container group '" + group +
+                       "': cove runs container groups on the public (internet) network only; "
+                       "ipAddress.type 'Private' and subnetIds (virtual network injection) are "
+                       "not supported. Use ipAddress.type 'Public' or leave ipAddress out.");
+  }
+
+  // --- what cove does not run: say so rather than drop it
+  for (const char* field : {"volumes", "initContainers"}) {
+    ARM_ASSIGN(auto items, props.Array(field));
+    if (!items.empty()) {
+      return ArmFail(400, "FeatureNotSupported",
+                     "Container group '" + group + "': cove does not run properties." + field +
+                         " yet; leave it out or empty.");
+    }
+  }
+
+  // --- osType, restartPolicy
+  ARM_ASSIGN(auto os_type, props.String("osType"));
+  if (!os_type ||
+      (!EqualsIgnoreCase(*os_type, "Linux") && !EqualsIgnoreCase(*os_type, "Windows"))) {
+    return ArmFail(400, "InvalidOsType",
+                   "The 'osType' for container group '" + group +
+                       "' is invalid. The value must be one of 'Windows,Linux'.");
+  }
+  if (!EqualsIgnoreCase(*os_type, "Linux")) {
+    return ArmFail(400, "InvalidOsType",
+                   "The 'osType' '" + *os_type + "' for container group '" + group +
+                       "' is not supported: cove runs Linux container groups only.");
+  }
+  ARM_ASSIGN(auto restart, props.Enum("restartPolicy", {"Always", "OnFailure", "Never"}));
+
+  // --- identity (needed before the registry credentials that name one)
+  ARM_TRY(ApplyMachineIdentity(body, existing, doc));
+  std::set<std::string> user_identities;
+  if (doc.contains("identity") && doc["identity"].contains("userAssignedIdentities")) {
+    for (const auto& [id, v] : doc["identity"]["userAssignedIdentities"].items()) {
+      user_identities.insert(Lower(id));
+    }
+  }
+
+  // --- containers
+  ARM_ASSIGN(auto containers, props.Array("containers"));
+  if (containers.empty()) {
+    return tl::unexpected(BadContent("properties.containers", "must hold at least one container"));
+  }
+  if (containers.size() > kMaxContainers) {
+    return tl::unexpected(BadContent("properties.containers", "holds more than 60 containers"));
+  }
+  Json secrets_env = Json::object();
+  Json out_containers = Json::array();
+  std::set<std::string> names;
+  double total_cpu = 0, total_memory = 0;
+  for (const Body& c : containers) {
+    ARM_ASSIGN(auto cname, c.String("name"));
+    if (!cname || !IsValidAciName(*cname)) {
+      return ArmFail(400, "InvalidContainerName",
+                     "The container name '" + cname.value_or("") + "' in container group '" +
+                         group +
+                         "' is invalid. Names are 1-63 lowercase letters, digits or '-', not "
+                         "starting or ending with '-'.");
+    }
+    if (!names.insert(*cname).second) {
+      return ArmFail(400, "DuplicateContainerName",
+                     "The container name '" + *cname +
+                         "' is used more than once in container "
+                         "group '" +
+                         group + "'.");
+    }
+    ARM_ASSIGN(Body cp, c.Object("properties"));
+    ARM_ASSIGN(auto image, cp.String("image"));
+    if (!image || image->empty()) {
+      return tl::unexpected(BadContent(cp.where() + ".image", "is required"));
+    }
+    if (!IsValidImage(*image)) {
+      return ArmFail(400, "InvalidImageName",
+                     "The image '" + *image + "' in container group '" + group +
+                         "' is not a valid image name ([registry/]repository[:tag|@digest]).");
+    }
+    bool have_command = false;
+    ARM_ASSIGN(auto command, cp.StringArray("command", &have_command));
+    ARM_ASSIGN(Json ports, Ports(cp, "ports"));
+    ARM_ASSIGN(auto env, cp.Array("environmentVariables"));
+    Json out_env = Json::array();
+    std::set<std::string> env_names;
+    for (const Body& e : env) {
+      ARM_ASSIGN(auto ename, e.String("name"));
+      ARM_ASSIGN(auto value, e.String("value"));
+      ARM_ASSIGN(auto secure, e.String("secureValue"));
+      if (!ename || !IsValidEnvName(*ename)) {
+        return tl::unexpected(BadContent(e.where() + ".name",
+                                         "must be 1-63 letters, digits or '_', not starting "
+                                         "with a digit"));
+      }
+      if (!env_names.insert(*ename).second) {
+        return tl::unexpected(BadContent(e.where() + ".name", "repeats '" + *ename + "'"));
+      }
+      if (value && secure) {
+        return tl::unexpected(
+            BadContent(e.where(), "has both value and secureValue; give one of them"));
+      }
+      if (secure) {
+        secrets_env[*cname + "/" + *ename] = *secure;
+        out_env.push_back({{"name", *ename}});
+      } else {
+        out_env.push_back({{"name", *ename}, {"value", value.value_or("")}});
+      }
+    }
+    ARM_ASSIGN(Body resources, cp.Object("resources"));
+    ARM_ASSIGN(Body requests, resources.Object("requests"));
+    ARM_ASSIGN(auto cpu, Number(requests, "cpu"));
+    ARM_ASSIGN(auto memory, Number(requests, "memoryInGB"));
+    if (!cpu || !memory) {
+      return ArmFail(400, "ResourceRequestsNotSpecified",
+                     "The resource requests are not specified in container '" + *cname +
+                         "' of contain group '" + group +
+                         "'. Both memory and CPU requests are required since API version "
+                         "'2017-07-01-preview'.");
+    }
+    ARM_ASSIGN(Body limits, resources.Object("limits"));
+    ARM_ASSIGN(auto cpu_limit, Number(limits, "cpu"));
+    ARM_ASSIGN(auto memory_limit, Number(limits, "memoryInGB"));
+    Json out_resources = {
+        {"requests", {{"memoryInGB", NumberJson(*memory)}, {"cpu", NumberJson(*cpu)}}}};
+    if (cpu_limit || memory_limit) {
+      const char* which = cpu_limit && *cpu_limit < *cpu            ? "Cpu"
+                          : memory_limit && *memory_limit < *memory ? "MemoryInGB"
+                                                                    : nullptr;
+      if (which != nullptr) {
+        return ArmFail(400, "ResourceLimitsLessThanRequests",
+                       "The resource requirement in container '" + *cname + "' of contain group '" +
+                           group + "' is invalid. The '" + which +
+                           "' limit value must be greater than or equal to the request value.");
+      }
+      Json l = Json::object();
+      if (memory_limit) l["memoryInGB"] = NumberJson(*memory_limit);
+      if (cpu_limit) l["cpu"] = NumberJson(*cpu_limit);
+      out_resources["limits"] = l;
+    }
+    total_cpu += *cpu;
+    total_memory += *memory;
+    Json out_props = {{"image", *image},
+                      {"ports", ports},
+                      {"environmentVariables", out_env},
+                      {"resources", out_resources},
+                      {"instanceView",
+                       {{"restartCount", 0},
+                        {"currentState", {{"state", "Running"}, {"detailStatus", ""}}},
+                        {"events", Json::array()}}}};
+    if (have_command) out_props["command"] = command;
+    out_containers.push_back({{"name", *cname}, {"properties", out_props}});
+  }
+  if (total_cpu > kMaxGroupCpu || total_memory > kMaxGroupMemoryGb) {
+    return ArmFail(400, "ResourceRequestsExceedLimits",
+                   "The requested resource is not available in the location '" +
+                       doc.value("location", "") +
+                       "' at this moment. Please retry with a different resource request or in "
+                       "another location. Resource requested: '" +
+                       FormatNumber(total_cpu) + "' CPU '" + FormatNumber(total_memory) +
+                       "' GB memory 'Linux' OS (cove allows 4 CPU and 16 GB per group).");
+  }
+
+  // --- registry credentials
+  ARM_ASSIGN(auto creds, props.Array("imageRegistryCredentials"));
+  if (creds.size() > containers.size()) {
+    return ArmFail(400, "MoreImageRegistryCredentialsThanContainers",
+                   "More image registry credentials provided than containers in container group '" +
+                       group + "'.");
+  }
+  Json secrets_registries = Json::object();
+  Json out_creds = Json::array();
+  for (const Body& cred : creds) {
+    ARM_ASSIGN(auto server, cred.String("server"));
+    ARM_ASSIGN(auto identity, cred.String("identity"));
+    ARM_ASSIGN(auto username, cred.String("username"));
+    ARM_ASSIGN(auto password, cred.String("password"));
+    if (!server || !IsValidServer(*server)) {
+      return ArmFail(400, "InvalidImageRegistryServer",
+                     "The server '" + server.value_or("") +
+                         "' in the 'imageRegistryCredentials' of container group '" + group +
+                         "' is invalid. It should be a valid host name without protocol.");
+    }
+    if (identity) {
+      if (username || password) {
+        return tl::unexpected(BadContent(
+            cred.where(), "names an identity and a username/password; give one of them"));
+      }
+      if (!user_identities.count(Lower(*identity))) {
+        return ArmFail(400, "InvalidImageRegistryIdentity",
+                       "The identity in the 'imageRegistryCredentials' of container group '" +
+                           group + "' not found in container group identity list");
+      }
+      out_creds.push_back({{"server", *server}, {"identity", *identity}});
+      continue;
+    }
+    if (!username || username->empty()) {
+      return tl::unexpected(
+          BadContent(cred.where(), "needs an identity or a username (with a password)"));
+    }
+    if (password) secrets_registries[Lower(*server)] = *password;
+    out_creds.push_back({{"server", *server}, {"username", *username}});
+  }
+
+  // --- address, secrets, answer
+  std::string key = p.Key();
+  ARM_ASSIGN(std::string address, AllocatePublicIp(key, existing));
+  if (!secrets_env.empty() || !secrets_registries.empty()) {
+    if (secrets_ == nullptr) {
+      return ArmFail(500, "InternalServerError", "No credentials key in this request.");
+    }
+    Json sealed = {{"env", Json::object()}, {"registries", Json::object()}};
+    for (auto* part : {&secrets_env, &secrets_registries}) {
+      const char* field = part == &secrets_env ? "env" : "registries";
+      for (const auto& [k, v] : part->items()) {
+        auto box = secrets_->Seal(v.get<std::string>());
+        if (!box) return ArmFail(500, "InternalServerError", box.error().ToString());
+        sealed[field][k] = *box;
+      }
+    }
+    txn_.Put(key + "/#secrets", sealed);
+  } else {
+    txn_.Erase(key + "/#secrets");
+  }
+  Json& dp = doc["properties"];
+  dp = Json::object();
+  dp["sku"] = "Standard";
+  dp["provisioningState"] = "Succeeded";
+  dp["containers"] = out_containers;
+  dp["initContainers"] = Json::array();
+  dp["restartPolicy"] = restart.value_or("Always");
+  dp["osType"] = "Linux";
+  dp["imageRegistryCredentials"] = out_creds;
+  if (ip.present()) {
+    ARM_ASSIGN(Json ports, Ports(ip, "ports"));
+    ARM_ASSIGN(auto label, ip.String("dnsNameLabel"));
+    Json out_ip = {{"type", "Public"}, {"ip", address}, {"ports", ports}};
+    if (label) out_ip["dnsNameLabel"] = *label;
+    dp["ipAddress"] = out_ip;
+  }
+  dp["instanceView"] = {{"state", "Running"}, {"events", Json::array()}};
+  dp["cove"] = {{"network", "public"}, {"publicIpAddress", address}};
+  std::string machine_id;
+  if (existing != nullptr && existing->contains("_cove")) {
+    machine_id = (*existing)["_cove"].value("machineId", "");
+  }
+  if (machine_id.empty()) machine_id = Guid();
+  if (!doc.contains("_cove") || !doc["_cove"].is_object()) doc["_cove"] = Json::object();
+  doc["_cove"]["machineId"] = machine_id;
+  txn_.Put(key, doc);
+  return {};
+}
+
+ArmStatus Engine::DeleteContainerGroup(const std::string& key) {
+  DropMachineIdentity(key);
+  txn_.EraseTree(key);
+  return {};
+}
+
+}  // namespace cove::arm
