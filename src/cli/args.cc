@@ -215,6 +215,13 @@ std::variant<ParseResult, UsageError> Parse(const CommandSpec& command,
           return UsageError{"argument " + DisplayName(*spec) + ": expected at least one argument"};
         }
         break;
+      case ArgKind::kOptionalList:
+        if (inline_value) {
+          values.push_back(*inline_value);
+        } else {
+          while (i < tokens.size() && !IsOption(tokens[i])) values.push_back(tokens[i++]);
+        }
+        break;
       case ArgKind::kFlag:
         if (inline_value) {
           values.push_back(*inline_value);

@@ -35,11 +35,12 @@ class Context;
 struct Outcome;
 
 enum class ArgKind {
-  kValue,   // exactly one value
-  kList,    // one or more values (argparse nargs='+'); the last occurrence wins
-  kFlag,    // optional boolean value (az's three-state flag); bare flag means true
-  kRepeat,  // one or more values, may be repeated; every occurrence is kept
-  kSwitch,  // no value (argparse store_true): --yes, --debug
+  kValue,         // exactly one value
+  kList,          // one or more values (argparse nargs='+'); the last occurrence wins
+  kFlag,          // optional boolean value (az's three-state flag); bare flag means true
+  kRepeat,        // one or more values, may be repeated; every occurrence is kept
+  kSwitch,        // no value (argparse store_true): --yes, --debug
+  kOptionalList,  // zero or more values (argparse nargs='*'): `--assign-identity [ID ...]`
 };
 
 struct ArgSpec {
@@ -69,7 +70,7 @@ struct ParsedArgs {
   // The value of a kValue argument (last occurrence).
   std::optional<std::string> Get(const std::string& name) const;
   std::string GetOr(const std::string& name, const std::string& fallback) const;
-  // The values of a kList argument (last occurrence), empty when absent.
+  // The values of a kList / kOptionalList argument (last occurrence), empty when absent.
   std::vector<std::string> GetList(const std::string& name) const;
   // Each occurrence of a kRepeat argument.
   std::vector<std::vector<std::string>> GetRepeats(const std::string& name) const;

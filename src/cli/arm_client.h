@@ -33,6 +33,7 @@ inline constexpr char kApiAcr[] = "2023-11-01-preview";
 inline constexpr char kApiCompute[] = "2024-07-01";
 inline constexpr char kApiAuthorization[] = "2022-04-01";
 inline constexpr char kApiManagedIdentity[] = "2023-01-31";
+inline constexpr char kApiContainerInstance[] = "2023-05-01";
 // Microsoft Graph paths (/v1.0/...) take no api-version: Call() adds none for an empty one.
 inline constexpr char kApiGraph[] = "";
 

@@ -28,6 +28,8 @@
 //   cove role assignment create|list|delete, role definition list
 //   cove identity create|show|list|delete
 //   cove vm create|show|list|delete|list-ip-addresses, vm exec VM -- CMD   (commands_vm.cc)
+//   cove vm identity assign|show|remove, login --identity               (commands_mi.cc)
+//   cove container create|show|list|delete|exec                 (commands_container.cc)
 //   cove deploy -f FILE, cove up, cove down (cove only; see deploy.h, commands_vm.cc)
 //   cove ca show [--data-dir DIR]          (cove only: the CA coved's TLS chains to)
 // Global: -o/--output json|jsonc|table|tsv|yaml|yamlc|none, --query JMESPATH, --subscription,
@@ -47,14 +49,17 @@
 //   AzureCloud; user = the logged-in identity, else $USER); `account set` writes the
 //   subscription to $XDG_CONFIG_HOME/cove/config (az: ~/.azure). `account create` is cove's own
 //   (PUT /subscriptions/{id}), to test cross-subscription private endpoints.
-// - `login` takes -u/-p only (a user's UPN and password, or --service-principal with appId,
-//   secret and --tenant): no browser, device code or --identity. It keeps only the identity
+// - `login` takes -u/-p (a user's UPN and password, or --service-principal with appId,
+//   secret and --tenant), or --identity inside a cove VM or container group (commands_mi.cc:
+//   only where 169.254.169.254 is a local address; the account is the machine's subscription,
+//   not ARM's list); no browser or device code. It keeps only the identity
 //   token (1 hour, no refresh token) in $XDG_CONFIG_HOME/cove/login.json (0600; az: ~/.azure's
 //   MSAL cache); when it expires, commands that need it say "Please run 'cove login' to setup
 //   account." as az does when it cannot refresh. `logout` removes the file.
 //   `account get-access-token` hands out that token for https://management.azure.com/ only
 //   (other --resource/--scope values are refused).
-// - `acr login` talks to the ARM listener, not to the registry: it exchanges the identity token
+// - `acr login` with a managed-identity account talks to the registry itself over verified
+//   HTTPS, as az does (commands_mi.cc). With other accounts it talks to the ARM listener: it exchanges the identity token
 //   at POST /cove/acr/{loginServer}/oauth2/exchange (the registry's own /oauth2/exchange body
 //   and answer, served by coved on the ARM listener). The CLI runs on the host, where a
 //   registry's private endpoints are not routable (in Azure, `az acr login` from outside the

@@ -20,6 +20,7 @@ const Registry& Commands() {
     AddVmCommands(*r);
     AddIdentityCommands(*r);
     AddAcrAuthCommands(*r);
+    AddContainerCommands(*r);
     return r;
   }();
   return *registry;

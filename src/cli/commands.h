@@ -14,12 +14,16 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "cli/args.h"
 #include "cli/context.h"
 #include "cli/credentials.h"
+#include "cli/http_client.h"
+#include "cli/imds.h"
 
 namespace cove::cli {
 
@@ -34,6 +38,16 @@ void AddVmCommands(Registry& registry);  // vm ..., down (commands_vm.cc)
 void AddIdentityCommands(Registry& registry);
 // acr login, acr credential, acr scope-map, acr token (commands_acr_auth.cc)
 void AddAcrAuthCommands(Registry& registry);
+// container create|show|list|delete|exec (commands_container.cc)
+void AddContainerCommands(Registry& registry);
+
+// Splits a command line as a POSIX shell splits words (az uses shlex.split): blanks separate
+// words; '...' is literal; "..." keeps blanks and takes \ before " \ $ `; \ escapes one
+// character. nullopt for an unclosed quote or a trailing backslash. No expansion of any kind.
+std::optional<std::vector<std::string>> SplitCommandLine(const std::string& line);
+
+// cove's one tenant.
+inline constexpr char kCoveTenant[] = "c0ffee00-0000-4000-8000-0000000000ff";
 
 // `cove up`'s client steps after its deployment (commands_vm.cc): builds a sample image, pushes
 // and pulls it from inside VM `vm` and narrates on `narrate`. Exit 0 also when it stops early
@@ -103,6 +117,63 @@ std::optional<LoginState> CurrentLogin(const Context& ctx);
 // az's account shape (`account show|list`) for one subscription and its user {name, type}.
 nlohmann::json AccountJson(const nlohmann::json& sub, const std::string& selected,
                            const nlohmann::json& user);
+
+// Creates a role assignment of `role` (name, GUID or definition id) at `scope` for the service
+// principal `principal_id` (a managed identity), as `role assignment create --assignee-object-id
+// ID --assignee-principal-type ServicePrincipal` does; an existing identical assignment is
+// fine. Returns the assignment in az's shape, or az's error.
+Outcome AssignRoleToServicePrincipal(Context& ctx, const std::string& scope,
+                                     const std::string& role, const std::string& principal_id);
+
+// ---- managed identities (commands_mi.cc) ----
+// `login --identity` (REQUIRES: --identity given).
+Outcome LoginWithIdentity(Context& ctx, const ParsedArgs& a);
+// az's user of a managed-identity account: {assignedIdentityInfo, name, type}.
+nlohmann::json ManagedIdentityUser(const LoginState& login);
+// A token for `resource` for the managed-identity account `login`: its cached management token
+// while it has 5 minutes left (unless `fresh`), else a new one from IMDS (which refreshes the
+// cache when it is the management resource).
+std::variant<ImdsToken, Outcome> ManagedIdentityToken(Context& ctx, const LoginState& login,
+                                                      const std::string& resource, bool fresh);
+// `account get-access-token` for a managed-identity account.
+Outcome ManagedIdentityAccessToken(Context& ctx, const ParsedArgs& a, const LoginState& login);
+// `acr login -n REG`'s login server for a managed identity: REG when it has a dot, else
+// REG.<the account's registry suffix>.
+std::string ManagedIdentityLoginServer(const std::string& registry, const LoginState& login);
+// The registry refresh token for `server`: a fresh IMDS token exchanged at
+// https://<server>/oauth2/exchange. On refusal warns as az does and answers its error.
+std::variant<std::string, Outcome> ManagedIdentityRefreshToken(Context& ctx,
+                                                               const LoginState& login,
+                                                               const std::string& server,
+                                                               const HttpsOptions& tls = {});
+// POST https://<server>/oauth2/exchange with `access_token` (an identity token): the registry
+// refresh token, or (401/403/...) az's warning and error, with the registry's own error shown.
+std::variant<std::string, Outcome> ExchangeAtRegistry(Context& ctx, const std::string& server,
+                                                      const std::string& tenant,
+                                                      const std::string& access_token,
+                                                      const HttpsOptions& tls = {});
+
+// What --assign-identity / --identities name: the system-assigned identity and user-assigned
+// identity ids.
+struct ManagedIdentityRequest {
+  bool system = false;
+  std::vector<std::string> user;  // resource ids
+};
+// az's --assign-identity values: none or "[system]" = system-assigned; names (in `group`) or
+// ids of user-assigned identities. Usage error for anything else.
+std::variant<ManagedIdentityRequest, Outcome> ParseIdentities(
+    const std::vector<std::string>& values, const std::string& sub, const std::string& group);
+// The ARM request block: {"type", "userAssignedIdentities": {id: {}}} ("None" when empty).
+nlohmann::json IdentityRequestJson(const ManagedIdentityRequest& req);
+// What an ARM answer's identity block holds, as a request.
+ManagedIdentityRequest IdentityRequestOf(const nlohmann::json& identity);
+// az's rule: --role and --scope come together, and only with the system-assigned identity.
+std::optional<Outcome> CheckRoleAndScope(const ParsedArgs& a, bool system);
+// az's view of an identity after create/assign: {systemAssignedIdentity, userAssignedIdentities
+// [, role, scope]}.
+nlohmann::json AzIdentityView(const nlohmann::json& identity,
+                              const std::optional<std::string>& role,
+                              const std::optional<std::string>& scope);
 
 // A random version-4 GUID (resource names such as role assignments; never a secret).
 std::string NewGuid();

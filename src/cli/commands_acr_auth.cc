@@ -1,7 +1,9 @@
 // acr login, acr credential, acr scope-map, acr token — az's registry authentication commands.
 //
 // `acr login` asks the ARM listener, not the registry, for a refresh token
-// (POST /cove/acr/{loginServer}/oauth2/exchange): see cli.h for why.
+// (POST /cove/acr/{loginServer}/oauth2/exchange): see cli.h for why. With a managed-identity
+// account (`login --identity`, inside a VM or container group) it asks the registry itself
+// over HTTPS (commands_mi.cc), as az does.
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -126,6 +128,28 @@ std::vector<ArgSpec> ExpiryArgs() {
 // ---------------------------------------------------------------------------------------------
 // acr login
 
+// The end of `acr login`: the token printed (--expose-token) or the Docker config written.
+Outcome FinishLogin(Context& ctx, const std::string& server, const std::string& user,
+                    const std::string& secret, bool expose) {
+  if (expose) {
+    ctx.Warn(
+        "You can perform manual login using the provided access token below, for example: "
+        "'docker login loginServer -u " +
+        std::string(kNullGuid) + " -p accessToken'");
+    return Outcome::Value(json{{"accessToken", secret}, {"loginServer", server}});
+  }
+  const std::string& file = ctx.env().docker_config_path;
+  auto stored = StoreDockerAuth(file, server, user, secret);
+  if (!stored) return Outcome::Failure(stored.error().message);
+  if (auto helper = DockerCredentialHelper(file, server)) {
+    ctx.Warn(file + " names the credential helper '" + *helper + "' for " + server +
+             ": docker asks it instead of the entry cove wrote (skopeo and podman read the "
+             "entry).");
+  }
+  ctx.out() << "Login Succeeded\n";
+  return Outcome::Nothing();
+}
+
 void AddLogin(Registry& r) {
   r.AddCommand(
       {.path = {"acr", "login"},
@@ -169,6 +193,13 @@ void AddLogin(Registry& r) {
              if (!user) {
                // Checked before anything is looked up, as az asks for an account first.
                login = CurrentLogin(ctx);
+               if (login && login->IsManagedIdentity()) {
+                 // Straight to the registry, from inside the machine (commands_mi.cc).
+                 std::string server = ManagedIdentityLoginServer(name, *login);
+                 auto secret = ManagedIdentityRefreshToken(ctx, *login, server);
+                 if (auto* stop = std::get_if<Outcome>(&secret)) return *stop;
+                 return FinishLogin(ctx, server, kNullGuid, std::get<std::string>(secret), expose);
+               }
                auto now = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
@@ -204,23 +235,7 @@ void AddLogin(Registry& r) {
                  }
                  secret = body["refresh_token"].get<std::string>();
                }
-               if (expose) {
-                 ctx.Warn(
-                     "You can perform manual login using the provided access token below, for "
-                     "example: 'docker login loginServer -u " +
-                     std::string(kNullGuid) + " -p accessToken'");
-                 return Outcome::Value(json{{"accessToken", secret}, {"loginServer", server}});
-               }
-               const std::string& file = ctx.env().docker_config_path;
-               auto stored = StoreDockerAuth(file, server, user.value_or(kNullGuid), secret);
-               if (!stored) return Outcome::Failure(stored.error().message);
-               if (auto helper = DockerCredentialHelper(file, server)) {
-                 ctx.Warn(file + " names the credential helper '" + *helper + "' for " + server +
-                          ": docker asks it instead of the entry cove wrote (skopeo and podman "
-                          "read the entry).");
-               }
-               ctx.out() << "Login Succeeded\n";
-               return Outcome::Nothing();
+               return FinishLogin(ctx, server, user.value_or(kNullGuid), secret, expose);
              });
            },
        .examples = {{"Log in with the identity of `cove login` (writes ~/.docker/config.json).",

@@ -422,8 +422,7 @@ void AddServicePrincipals(Registry& r) {
 
 // az login prints the account shape with cloudName where `account show` has environmentName.
 json LoginAccount(const json& sub, const std::string& selected, const LoginState& login) {
-  json account = AccountJson(sub, selected,
-                             {{"name", login.user_name}, {"type", login.user_type}});
+  json account = AccountJson(sub, selected, {{"name", login.user_name}, {"type", login.user_type}});
   account.erase("environmentName");
   account["cloudName"] = "AzureCloud";
   return account;
@@ -449,14 +448,22 @@ void AddLogin(Registry& r) {
                          "principal."},
                 {.name = "--allow-no-subscriptions",
                  .help = "Support access tenants without subscriptions.",
+                 .kind = ArgKind::kSwitch},
+                {.name = "--identity",
+                 .aliases = {"-i"},
+                 .help = "Log in using the Virtual Machine's (or container group's) managed "
+                         "identity, from inside it (cove: only where 169.254.169.254 is an "
+                         "address of this network namespace). With --username: a user-assigned "
+                         "identity's client id, object id or resource id.",
                  .kind = ArgKind::kSwitch}},
        .run =
            [](Context& ctx, const ParsedArgs& a) {
+             if (a.Has("--identity")) return LoginWithIdentity(ctx, a);
              bool sp = a.Has("--service-principal");
              if (!a.Has("--username") || !a.Has("--password")) {
                return Outcome::Usage(
-                   "cove login needs --username and --password (coved has no browser, device "
-                   "code or managed identity sign-in).");
+                   "cove login needs --username and --password, or --identity inside a VM or "
+                   "container group (coved has no browser or device code sign-in).");
              }
              if (sp && !a.Has("--tenant")) {
                return Outcome::Usage(
@@ -513,7 +520,12 @@ void AddLogin(Registry& r) {
        .examples = {{"Log in as a user.", "cove login -u alice@contoso.com -p 'S3cret!pass'"},
                     {"Log in with a service principal (from `cove ad sp create-for-rbac`).",
                      "cove login --service-principal -u APPID -p SECRET --tenant "
-                     "c0ffee00-0000-4000-8000-0000000000ff"}},
+                     "c0ffee00-0000-4000-8000-0000000000ff"},
+                    {"Log in with a VM's system-assigned identity, from inside the VM.",
+                     "sudo cove vm exec vm1 -- cove login --identity"},
+                    {"Log in with a user-assigned identity of a container group.",
+                     "cove container exec -g MyResourceGroup -n mygroup --exec-command \"cove "
+                     "login --identity --username CLIENT_ID\""}},
        .subscription_arg = false});
   r.AddCommand({.path = {"logout"},
                 .summary = "Log out to remove access to cove (removes the stored identity token).",
@@ -540,7 +552,9 @@ void AddLogin(Registry& r) {
        .summary = "Get a token for utilities to access Azure.",
        .args = {{.name = "--resource",
                  .help = "Azure resource endpoints in AAD v1.0. Only "
-                         "https://management.azure.com/ (ARM) is issued by cove."},
+                         "https://management.azure.com/ (ARM) is issued by cove (a managed "
+                         "identity may also ask for what IMDS issues, e.g. "
+                         "https://containerregistry.azure.net)."},
                 {.name = "--scope",
                  .help = "Space-separated AAD scopes in AAD v2.0. Only the management scope is "
                          "issued by cove.",
@@ -551,6 +565,9 @@ void AddLogin(Registry& r) {
        .run = [](Context& ctx, const ParsedArgs& a) {
          auto login = ReadLogin(LoginPath(ctx.env().config_path));
          if (!login) return Outcome::Failure(login.error().message);
+         if (*login && (*login)->IsManagedIdentity()) {
+           return ManagedIdentityAccessToken(ctx, a, **login);
+         }
          if (!*login || (*login)->expires_on <= NowSeconds()) {
            return Outcome::Failure(kNotLoggedIn);
          }
@@ -1061,6 +1078,23 @@ void AddManagedIdentity(Registry& r) {
 }
 
 }  // namespace
+
+Outcome AssignRoleToServicePrincipal(Context& ctx, const std::string& scope,
+                                     const std::string& role, const std::string& principal_id) {
+  auto sub = ctx.Subscription();
+  if (!sub) return Outcome::FromArm(sub.error());
+  auto role_id = ResolveRole(ctx, *sub, scope, role);
+  if (auto* stop = std::get_if<Outcome>(&role_id)) return *stop;
+  auto made = PutAssignment(ctx, scope, std::get<std::string>(role_id), principal_id,
+                            "ServicePrincipal", std::nullopt, NewGuid());
+  if (!made) {
+    if (made.error().status == 409 && made.error().code == "RoleAssignmentExists") {
+      return Outcome::Nothing();
+    }
+    return Outcome::FromArm(made.error());
+  }
+  return Outcome::Value(AssignmentView(*made));
+}
 
 std::optional<LoginState> CurrentLogin(const Context& ctx) {
   auto login = ReadLogin(LoginPath(ctx.env().config_path));

@@ -23,7 +23,9 @@ json AccountView(const Context& ctx, const json& sub, const std::string& selecte
   const char* local = std::getenv("USER");
   json user = {{"name", local ? local : "cove"}, {"type", "user"}};
   if (auto login = CurrentLogin(ctx)) {
-    user = {{"name", login->user_name}, {"type", login->user_type}};
+    user = login->IsManagedIdentity()
+               ? ManagedIdentityUser(*login)
+               : json{{"name", login->user_name}, {"type", login->user_type}};
   }
   return AccountJson(sub, selected, user);
 }

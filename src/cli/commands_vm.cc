@@ -17,21 +17,28 @@
 // - `vm exec` is cove's: it runs CMD inside the VM (its network namespace, resolv.conf → the
 //   VNet's DNS 168.63.129.16, the cove CA trusted) with the caller's stdin/stdout/stderr and
 //   exits with CMD's status. It must run as root.
+// - `vm create --assign-identity [ID ...] [--role R --scope S]` and `vm identity
+//   assign|show|remove` are az's (commands_mi.cc parses the identities). A VM's identity gets
+//   tokens from the IMDS coved serves inside the VM's namespace (`cove vm exec VM -- cove login
+//   --identity`). As newer az, --role has no default: give --role and --scope together.
+//   `vm identity assign|remove` PUT the VM again with its network settings and the new identity
+//   block (az PUTs the whole VM model too).
 // - `down` is cove's: deletes `cove up`'s resource group (or, with --all, every resource group
 //   of every subscription) through ARM, so coved removes their namespaces; when coved cannot be
 //   reached it removes the namespaces with the prefix itself (fabric::Fabric::Down).
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
-#include <thread>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -71,18 +78,52 @@ std::string Prefix(Context& ctx, const ParsedArgs& a) {
 }
 
 // az's `vm create` answer.
-json CreateView(const json& vm, const std::string& group) {
+json CreateView(const json& vm, const std::string& group,
+                const std::optional<json>& identity = std::nullopt) {
   json cove =
       vm.contains("properties") ? vm["properties"].value("cove", json::object()) : json::object();
-  return json{{"fqdns", ""},
-              {"id", vm.value("id", "")},
-              {"location", vm.value("location", "")},
-              {"macAddress", ""},
-              {"powerState", "VM running"},
-              {"privateIpAddress", cove.value("privateIpAddress", "")},
-              {"publicIpAddress", cove.value("publicIpAddress", "")},
-              {"resourceGroup", group},
-              {"zones", ""}};
+  json out{{"fqdns", ""},
+           {"id", vm.value("id", "")},
+           {"location", vm.value("location", "")},
+           {"macAddress", ""},
+           {"powerState", "VM running"},
+           {"privateIpAddress", cove.value("privateIpAddress", "")},
+           {"publicIpAddress", cove.value("publicIpAddress", "")},
+           {"resourceGroup", group},
+           {"zones", ""}};
+  if (identity) out["identity"] = *identity;
+  return out;
+}
+
+// --assign-identity/--role/--scope of `vm create` checked before anything is sent: the identity
+// request, or nullopt when no identity was asked for.
+std::variant<std::optional<ManagedIdentityRequest>, Outcome> CreateIdentity(
+    const ParsedArgs& a, const std::string& sub, const std::string& group) {
+  if (!a.Has("--assign-identity")) {
+    if (a.Has("--role") || a.Has("--scope")) {
+      return Outcome::Usage("usage error: --assign-identity [--scope SCOPE] [--role ROLE]");
+    }
+    return std::optional<ManagedIdentityRequest>();
+  }
+  auto req = ParseIdentities(a.GetList("--assign-identity"), sub, group);
+  if (auto* stop = std::get_if<Outcome>(&req)) return *stop;
+  auto& r = std::get<ManagedIdentityRequest>(req);
+  if (auto stop = CheckRoleAndScope(a, r.system)) return *stop;
+  return std::optional<ManagedIdentityRequest>(r);
+}
+
+// The role assignment --role/--scope ask for, for the system-assigned identity in `identity`.
+std::optional<Outcome> AssignSystemRole(Context& ctx, const ParsedArgs& a, const json& identity) {
+  if (!a.Has("--scope")) return std::nullopt;
+  std::string principal = identity.is_object() ? identity.value("principalId", "") : "";
+  if (principal.empty()) {
+    return Outcome::Failure(
+        "the service answered no principalId for the system assigned "
+        "identity; no role was assigned");
+  }
+  Outcome made = AssignRoleToServicePrincipal(ctx, *a.Get("--scope"), *a.Get("--role"), principal);
+  if (made.exit_code != 0) return made;
+  return std::nullopt;
 }
 
 // az's `vm list-ip-addresses` entry.
@@ -138,6 +179,9 @@ Outcome CreateVm(Context& ctx, const ParsedArgs& a) {
       subnet_id = subnet;
     }
   }
+  auto identity = CreateIdentity(a, *sub, group);
+  if (auto* stop = std::get_if<Outcome>(&identity)) return *stop;
+  const auto& wanted = std::get<std::optional<ManagedIdentityRequest>>(identity);
   std::string location;
   if (auto l = a.Get("--location")) {
     location = *l;
@@ -147,6 +191,7 @@ Outcome CreateVm(Context& ctx, const ParsedArgs& a) {
     location = *l2;
   }
   json vm_body = {{"location", location}};
+  if (wanted) vm_body["identity"] = IdentityRequestJson(*wanted);
   if (is_public) {
     vm_body["properties"] = {{"cove", {{"network", "public"}}}};
   } else {
@@ -168,7 +213,92 @@ Outcome CreateVm(Context& ctx, const ParsedArgs& a) {
   }
   auto vm = (*arm)->Put(ResourcePath(*sub, group, kVmType, name), kApiCompute, vm_body);
   if (!vm) return Outcome::FromArm(vm.error());
-  return Outcome::Value(CreateView(*vm, group));
+  if (!wanted) return Outcome::Value(CreateView(*vm, group));
+  json got = vm->value("identity", json::object());
+  if (auto stop = AssignSystemRole(ctx, a, got)) return *stop;
+  return Outcome::Value(
+      CreateView(*vm, group, AzIdentityView(got, a.Get("--role"), a.Get("--scope"))));
+}
+
+// ---- vm identity ----
+
+// The VM body to PUT again with `identity`: its location, tags and network settings.
+json VmBodyWith(const json& vm, const json& identity) {
+  json props = vm.value("properties", json::object());
+  json cove = props.value("cove", json::object());
+  json body = {{"location", vm.value("location", "")}, {"identity", identity}};
+  if (vm.contains("tags")) body["tags"] = vm["tags"];
+  body["properties"] = {{"cove", {{"network", cove.value("network", "private")}}}};
+  if (props.contains("networkProfile"))
+    body["properties"]["networkProfile"] = props["networkProfile"];
+  return body;
+}
+
+Outcome AssignVmIdentity(Context& ctx, const ParsedArgs& a) {
+  auto sub = ctx.Subscription();
+  if (!sub) return Outcome::FromArm(sub.error());
+  return ForEachTarget(ctx, a, VmPath, [&](const std::string& path) -> Outcome {
+    auto id = ParseResourceId(path);
+    std::string group = id ? id->resource_group : a.GetOr("--resource-group", "");
+    auto req = ParseIdentities(a.GetList("--identities"), *sub, group);
+    if (auto* stop = std::get_if<Outcome>(&req)) return *stop;
+    const auto& add = std::get<ManagedIdentityRequest>(req);
+    if (auto stop = CheckRoleAndScope(a, add.system)) return *stop;
+    auto arm = ctx.Arm();
+    if (!arm) return Outcome::FromArm(arm.error());
+    auto vm = (*arm)->Get(path, kApiCompute);
+    if (!vm) return Outcome::FromArm(vm.error(), true);
+    ManagedIdentityRequest now = IdentityRequestOf(vm->value("identity", json::object()));
+    now.system = now.system || add.system;
+    for (const auto& u : add.user) {
+      bool have = false;
+      for (const auto& e : now.user) have = have || EqualsIgnoreCase(e, u);
+      if (!have) now.user.push_back(u);
+    }
+    auto put = (*arm)->Put(path, kApiCompute, VmBodyWith(*vm, IdentityRequestJson(now)));
+    if (!put) return Outcome::FromArm(put.error());
+    json got = put->value("identity", json::object());
+    if (auto stop = AssignSystemRole(ctx, a, got)) return *stop;
+    return Outcome::Value(AzIdentityView(got, a.Get("--role"), a.Get("--scope")));
+  });
+}
+
+Outcome RemoveVmIdentity(Context& ctx, const ParsedArgs& a) {
+  auto sub = ctx.Subscription();
+  if (!sub) return Outcome::FromArm(sub.error());
+  return ForEachTarget(ctx, a, VmPath, [&](const std::string& path) -> Outcome {
+    auto id = ParseResourceId(path);
+    std::string group = id ? id->resource_group : a.GetOr("--resource-group", "");
+    auto req = ParseIdentities(a.GetList("--identities"), *sub, group);
+    if (auto* stop = std::get_if<Outcome>(&req)) return *stop;
+    const auto& drop = std::get<ManagedIdentityRequest>(req);
+    auto arm = ctx.Arm();
+    if (!arm) return Outcome::FromArm(arm.error());
+    auto vm = (*arm)->Get(path, kApiCompute);
+    if (!vm) return Outcome::FromArm(vm.error(), true);
+    ManagedIdentityRequest now = IdentityRequestOf(vm->value("identity", json::object()));
+    std::vector<std::string> missing;
+    for (const auto& u : drop.user) {
+      auto it = std::find_if(now.user.begin(), now.user.end(),
+                             [&](const std::string& e) { return EqualsIgnoreCase(e, u); });
+      if (it == now.user.end()) {
+        missing.push_back(u);
+      } else {
+        now.user.erase(it);
+      }
+    }
+    if (!missing.empty()) {
+      std::string list;
+      for (const auto& m : missing) list += (list.empty() ? "" : ",") + m;
+      return Outcome::Failure("'" + list + "' are not associated with '" + vm->value("name", "") +
+                              "'");
+    }
+    if (drop.system) now.system = false;
+    auto put = (*arm)->Put(path, kApiCompute, VmBodyWith(*vm, IdentityRequestJson(now)));
+    if (!put) return Outcome::FromArm(put.error());
+    if (!put->contains("identity")) return Outcome::Nothing();
+    return Outcome::Value((*put)["identity"]);
+  });
 }
 
 Outcome DeleteVm(Context& ctx, const ParsedArgs& a) {
@@ -568,8 +698,8 @@ Outcome RunUpClient(Context& ctx, std::ostream& o, const std::string& group, con
   std::string ref = "docker://" + login + "/hello:v1";
   auto skopeo = [&](const std::string& what, const std::string& src, const std::string& dst,
                     const std::string& cert_flag) -> bool {
-    std::vector<std::string> argv = {"skopeo", "--command-timeout", "60s", "copy", "--authfile",
-                                     auth_file};
+    std::vector<std::string> argv = {"skopeo", "--command-timeout", "60s",
+                                     "copy",   "--authfile",        auth_file};
     if (!cert_args.empty()) {
       argv.push_back(cert_flag);
       argv.push_back(cert_args[0]);
@@ -626,13 +756,28 @@ void AddVmCommands(Registry& r) {
                  .kind = ArgKind::kSwitch},
                 LocationArg(" If not specified, the location of the resource group will be "
                             "used."),
+                {.name = "--assign-identity",
+                 .help = "Accept system or user assigned identities separated by spaces. Use "
+                         "'[system]' to refer system assigned identity, or a resource id to "
+                         "refer user assigned identity. Check out help for more examples",
+                 .kind = ArgKind::kOptionalList},
+                {.name = "--role",
+                 .help = "Role name or id the system assigned identity will have (with "
+                         "--scope)."},
+                {.name = "--scope",
+                 .help = "Scope that the system assigned identity can access (with --role)."},
                 NoWaitArg()},
        .run = CreateVm,
-       .examples = {{"Create a VM in an existing subnet.",
-                     "cove vm create -g MyResourceGroup -n vm1 --vnet-name myVNet --subnet "
-                     "mySubnet"},
-                    {"Create an internet client.",
-                     "cove vm create -g MyResourceGroup -n outsider --public"}}});
+       .examples = {
+           {"Create a VM in an existing subnet.",
+            "cove vm create -g MyResourceGroup -n vm1 --vnet-name myVNet --subnet "
+            "mySubnet"},
+           {"Create an internet client.", "cove vm create -g MyResourceGroup -n outsider --public"},
+           {"Create a VM with a system assigned identity that may pull from a "
+            "registry.",
+            "cove vm create -g MyResourceGroup -n vm1 --vnet-name myVNet --subnet "
+            "mySubnet --assign-identity --role AcrPull --scope $(cove acr show -n "
+            "myregistry --query id -o tsv)"}}});
   AddShowListDelete(r,
                     {.group_path = {"vm"},
                      .noun = "virtual machine",
@@ -684,6 +829,64 @@ void AddVmCommands(Registry& r) {
                     },
                 .examples = {{"Get the IP addresses for a VM.",
                               "cove vm list-ip-addresses -g MyResourceGroup -n vm1"}}});
+  ArgSpec role_arg{.name = "--role",
+                   .help =
+                       "Role name or id the system assigned identity will have (give --scope "
+                       "too)."};
+  ArgSpec scope_arg{.name = "--scope",
+                    .help =
+                        "Scope that the system assigned identity can access (give --role "
+                        "too)."};
+  r.AddGroup({{"vm", "identity"}, "Manage service identities of a VM."});
+  r.AddCommand(
+      {.path = {"vm", "identity", "assign"},
+       .summary = "Enable managed service identity on a VM.",
+       .args = {GroupArg(),
+                VmNameArg(),
+                {.name = "--identities",
+                 .help = "Space-separated identities to assign. Use '[system]' to refer to the "
+                         "system assigned identity. Default: '[system]'.",
+                 .kind = ArgKind::kOptionalList},
+                role_arg,
+                scope_arg},
+       .run = AssignVmIdentity,
+       .examples = {{"Enable the system assigned identity on a VM with the 'AcrPull' role.",
+                     "cove vm identity assign -g MyResourceGroup -n vm1 --role AcrPull --scope "
+                     "$(cove acr show -n myregistry --query id -o tsv)"},
+                    {"Assign a user assigned identity too.",
+                     "cove vm identity assign -g MyResourceGroup -n vm1 --identities [system] "
+                     "myAssignedId"}},
+       .supports_ids = true});
+  r.AddCommand({.path = {"vm", "identity", "show"},
+                .summary = "Display VM's managed identity info.",
+                .args = {GroupArg(), VmNameArg()},
+                .run =
+                    [](Context& ctx, const ParsedArgs& a) {
+                      return ForEachTarget(ctx, a, VmPath, [&](const std::string& path) {
+                        Outcome vm = ShowAt(ctx, path, kApiCompute);
+                        if (vm.exit_code != 0 || !vm.value->contains("identity")) {
+                          return vm.exit_code != 0 ? vm : Outcome::Nothing();
+                        }
+                        return Outcome::Value((*vm.value)["identity"]);
+                      });
+                    },
+                .supports_ids = true});
+  r.AddCommand(
+      {.path = {"vm", "identity", "remove"},
+       .summary = "Remove managed service identities from a VM.",
+       .args = {GroupArg(),
+                VmNameArg(),
+                {.name = "--identities",
+                 .help = "Space-separated identities to remove. Use '[system]' to refer to the "
+                         "system assigned identity. Default: '[system]'.",
+                 .kind = ArgKind::kOptionalList}},
+       .run = RemoveVmIdentity,
+       .examples = {{"Remove the system assigned identity.",
+                     "cove vm identity remove -g MyResourceGroup -n vm1"},
+                    {"Remove a user assigned identity.",
+                     "cove vm identity remove -g MyResourceGroup -n vm1 --identities "
+                     "readerId"}},
+       .supports_ids = true});
   r.AddCommand({.path = {"vm", "exec"},
                 .summary = "Run a command inside a VM, with this terminal's stdin, stdout and "
                            "stderr, and exit with its status (cove only; needs root).",

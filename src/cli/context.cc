@@ -54,8 +54,14 @@ void Context::Warn(const std::string& message) {
 
 ArmResult<ArmClient*> Context::Arm() {
   if (!arm_) {
+    // coved's ARM API is plain HTTP on loopback.
+    if (env_.endpoint.rfind("http://", 0) != 0) {
+      return ArmFail(0, "", "COVE_ENDPOINT must be http://HOST:PORT, got '" + env_.endpoint + "'");
+    }
     auto http = HttpClient::Create(env_.endpoint);
-    if (!http) return ArmFail(0, "", http.error().message);
+    if (!http) {
+      return ArmFail(0, "", "COVE_ENDPOINT must be http://HOST:PORT, got '" + env_.endpoint + "'");
+    }
     std::ostream* debug = args_ && args_->Has("--debug") ? &err_ : nullptr;
     arm_ = std::make_unique<ArmClient>(std::move(*http), debug);
   }

@@ -186,8 +186,11 @@ Result<std::optional<LoginState>> ReadLogin(const std::string& path) {
   if (!name || !type || !tenant || !token) {
     return Fail(Code::kInvalidArgument, path + " is not a cove login file; run 'cove logout'");
   }
-  return std::optional<LoginState>(
-      LoginState{*name, *type, *tenant, *token, j["expiresOn"].get<int64_t>()});
+  LoginState login{*name, *type, *tenant, *token, j["expiresOn"].get<int64_t>()};
+  login.assigned_identity_info = str(j["user"], "assignedIdentityInfo").value_or("");
+  login.subscription = str(j, "subscriptionId").value_or("");
+  login.acr_suffix = str(j, "acrLoginServerSuffix").value_or("");
+  return std::optional<LoginState>(std::move(login));
 }
 
 Result<void> WriteLogin(const std::string& path, const LoginState& login) {
@@ -195,6 +198,11 @@ Result<void> WriteLogin(const std::string& path, const LoginState& login) {
             {"tenantId", login.tenant},
             {"accessToken", login.access_token},
             {"expiresOn", login.expires_on}};
+  if (login.IsManagedIdentity()) {
+    j["user"]["assignedIdentityInfo"] = login.assigned_identity_info;
+    j["subscriptionId"] = login.subscription;
+    j["acrLoginServerSuffix"] = login.acr_suffix;
+  }
   return WriteFileAtomic(path, j.dump(2) + "\n");
 }
 

@@ -7,6 +7,11 @@
 //   {"user": {"name": "<UPN or appId>", "type": "user"|"servicePrincipal"},
 //    "tenantId": "...", "accessToken": "<identity JWT>", "expiresOn": <unix seconds>}
 // Only the identity token is kept — never the password or client secret.
+// A managed-identity account (`cove login --identity`, inside a VM or container group) has az's
+// user {"name": "systemAssignedIdentity"|"userAssignedIdentity", "type": "servicePrincipal",
+// "assignedIdentityInfo": "MSI"|"MSIClient-<id>"|"MSIObject-<id>"|"MSIResource-<id>"} and also
+// "subscriptionId" (from IMDS's /metadata/instance) and "acrLoginServerSuffix" (the registry
+// suffix of its cloud); its token is a cache, asked again from IMDS when it expires.
 //
 // Docker config: $DOCKER_CONFIG/config.json, else ~/.docker/config.json — the file docker,
 // containerd's tools (nerdctl, crictl via its config) and, when no containers auth.json has an
@@ -61,6 +66,12 @@ struct LoginState {
   std::string tenant;
   std::string access_token;
   int64_t expires_on = 0;  // unix seconds
+  // Managed identities only (empty otherwise): az's user.assignedIdentityInfo, the
+  // subscription IMDS named, the registry login-server suffix ("azurecr.io").
+  std::string assigned_identity_info;
+  std::string subscription;
+  std::string acr_suffix;
+  bool IsManagedIdentity() const { return !assigned_identity_info.empty(); }
 };
 
 // <directory of config_path>/login.json

@@ -20,7 +20,17 @@ namespace cove::testing {
 
 class CovedProcess {
  public:
-  CovedProcess(const std::string& binary, const std::string& data_dir) {
+  // `extra` arguments are added to coved's command line (e.g. {"--listen", "127.0.0.1:0"} for a
+  // TLS registry listener; see TlsPort()).
+  CovedProcess(const std::string& binary, const std::string& data_dir,
+               const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {
+        binary,        "--arm-listen", "127.0.0.1:0", "--insecure-listen",
+        "127.0.0.1:0", "--no-fabric",  "--data-dir",  data_dir};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     int fds[2];
     if (::pipe(fds) != 0) return;
     pid_ = ::fork();
@@ -30,9 +40,7 @@ class CovedProcess {
       ::close(fds[1]);
       // The registry's own listener on a free port too, so parallel tests never collide; no
       // fabric (as root coved would build namespaces and leave them for its next start).
-      ::execl(binary.c_str(), binary.c_str(), "--arm-listen", "127.0.0.1:0", "--insecure-listen",
-              "127.0.0.1:0", "--no-fabric", "--data-dir", data_dir.c_str(),
-              static_cast<char*>(nullptr));
+      ::execv(binary.c_str(), argv.data());
       ::_exit(127);
     }
     ::close(fds[1]);
@@ -76,6 +84,25 @@ class CovedProcess {
       return "http://127.0.0.1:" + log_.substr(begin, end - begin);
     };
     cv_.wait_for(lock, deadline, [&] { return closed_ || !find().empty(); });
+    return find();
+  }
+
+  // The port of the registry's TLS listener ("listening on 127.0.0.1:<port> (TLS)"), once coved
+  // logged it; 0 when it did not within the deadline.
+  int TlsPort(std::chrono::seconds deadline = std::chrono::seconds(30)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto find = [&]() -> int {
+      const std::string marker = "listening on 127.0.0.1:";
+      for (size_t at = log_.find(marker); at != std::string::npos; at = log_.find(marker, at + 1)) {
+        size_t begin = at + marker.size(), end = begin;
+        while (end < log_.size() && log_[end] >= '0' && log_[end] <= '9') ++end;
+        if (end > begin && log_.compare(end, 6, " (TLS)") == 0) {
+          return std::stoi(log_.substr(begin, end - begin));
+        }
+      }
+      return 0;
+    };
+    cv_.wait_for(lock, deadline, [&] { return closed_ || find() != 0; });
     return find();
   }
 

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <sys/stat.h>
 
+#include "cli/commands.h"
 #include "cli/credentials.h"
 #include "cli/http_client.h"
 #include "cli_runner.h"
@@ -89,7 +90,9 @@ std::string Normalize(const std::string& text) {
 class GoldenTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    coved_ = std::make_unique<CovedProcess>(COVED_BINARY, data_.path());
+    // With a TLS registry listener too, for the exchange a managed identity makes directly.
+    coved_ = std::make_unique<CovedProcess>(COVED_BINARY, data_.path(),
+                                            std::vector<std::string>{"--listen", "127.0.0.1:0"});
     endpoint_ = coved_->WaitForEndpoint();
     ASSERT_FALSE(endpoint_.empty()) << "coved did not start its ARM API:\n" << coved_->log();
   }
@@ -468,6 +471,157 @@ TEST_F(GoldenTest, ManagedIdentityRoleAssignment) {
   auto listed = run({"role", "assignment", "list", "--all", "--assignee", client, "--query",
                      "[].roleDefinitionName", "-o", "tsv"});
   EXPECT_EQ(listed.out, "AcrPull\n");
+}
+
+// `acr login`'s managed-identity half after IMDS: the identity token exchanged at the registry's
+// own https://<loginServer>/oauth2/exchange over verified TLS (coved's registry listener, its CA),
+// refused with az's warning and error and the registry's reason, then granted once the
+// identity holds AcrPull. (A user's token stands in for an IMDS token here: both are identity
+// tokens issued by coved.)
+TEST_F(GoldenTest, RegistryExchangeOverHttps) {
+  if (!HasTokenEndpoint(endpoint_)) GTEST_SKIP() << "coved serves no /{tenant}/oauth2/v2.0/token";
+  int tls_port = coved_->TlsPort();
+  ASSERT_NE(tls_port, 0) << coved_->log();
+  CliRunner cove(TestEnvironment(config_.path(), endpoint_));
+  MakeAuthRegistry(cove);
+  RunOk(cove, {"ad", "user", "create", "--display-name", "Bob", "--user-principal-name",
+               "bob@contoso.com", "--password", "Str0ng!pass", "-o", "none"});
+  RunOk(cove, {"login", "-u", "bob@contoso.com", "-p", "Str0ng!pass", "-o", "none"});
+  auto login = ReadLogin(LoginPath(cove.env().config_path));
+  ASSERT_TRUE(login && *login);
+  HttpsOptions tls{.ca_file = data_.path() + "/tls/ca.crt",
+                   .connect_to = "127.0.0.1:" + std::to_string(tls_port)};
+  std::ostringstream out, err;
+  Context ctx(out, err, cove.env());
+  auto refused = ExchangeAtRegistry(ctx, "authreg.azurecr.io", (*login)->tenant,
+                                    (*login)->access_token, tls);
+  ASSERT_TRUE(std::holds_alternative<Outcome>(refused));
+  EXPECT_EQ(std::get<Outcome>(refused).exit_code, 1);
+  EXPECT_EQ(std::get<Outcome>(refused).error,
+            "Unable to authenticate using AAD or admin login credentials.");
+  EXPECT_NE(err.str().find("WARNING: Unable to get AAD authorization tokens with message: Access "
+                           "to registry 'authreg.azurecr.io' was denied. Response code: 40"),
+            std::string::npos)
+      << err.str();
+  RunOk(cove, {"role", "assignment", "create", "--assignee", "bob@contoso.com", "--role",
+               "AcrPull", "--scope", kAuthReg, "-o", "none"});
+  auto granted = ExchangeAtRegistry(ctx, "authreg.azurecr.io", (*login)->tenant,
+                                    (*login)->access_token, tls);
+  ASSERT_TRUE(std::holds_alternative<std::string>(granted))
+      << std::get<Outcome>(granted).error << "\n" << err.str();
+  auto claims = JwtClaims(std::get<std::string>(granted));
+  ASSERT_TRUE(claims.has_value());
+  // The registry's certificate names authreg.azurecr.io, not another host.
+  auto wrong = ExchangeAtRegistry(ctx, "otherhost.example", (*login)->tenant,
+                                  (*login)->access_token, tls);
+  ASSERT_TRUE(std::holds_alternative<Outcome>(wrong));
+  EXPECT_NE(std::get<Outcome>(wrong).error.find("Unable to reach the registry 'otherhost.example'"),
+            std::string::npos)
+      << std::get<Outcome>(wrong).error;
+}
+
+// A managed-identity account (as `login --identity` stores it inside a machine) shows az's user.
+TEST_F(GoldenTest, ManagedIdentityAccountShow) {
+  CliRunner cove(TestEnvironment(config_.path(), endpoint_));
+  LoginState login{"systemAssignedIdentity", "servicePrincipal", kCoveTenant, "t", 4102444800};
+  login.assigned_identity_info = "MSI";
+  login.subscription = "c0ffee00-0000-4000-8000-000000000001";
+  login.acr_suffix = "azurecr.io";
+  ASSERT_TRUE(WriteLogin(LoginPath(cove.env().config_path), login));
+  auto r = RunOk(cove, {"account", "show", "--query", "user", "-o", "json"});
+  EXPECT_EQ(nlohmann::json::parse(r.out),
+            nlohmann::json({{"assignedIdentityInfo", "MSI"},
+                            {"name", "systemAssignedIdentity"},
+                            {"type", "servicePrincipal"}}));
+}
+
+// Needs main with wip/arm-mi (identity on VMs, container groups): skipped while coved answers
+// InvalidResourceNamespace/InvalidResourceType for containerGroups. Asserts the contract (prompts/mi-contract.md).
+TEST_F(GoldenTest, MachinesWithManagedIdentities) {
+  CliRunner cove(TestEnvironment(config_.path(), endpoint_));
+  auto run = [&](const std::vector<std::string>& args) { return RunOk(cove, args); };
+  auto json_of = [&](const std::vector<std::string>& args) {
+    auto r = run(args);
+    return nlohmann::json::parse(r.out.empty() ? "null" : r.out);
+  };
+  MakeAuthRegistry(cove);
+  auto mi = json_of({"identity", "create", "-g", "rg1", "-n", "aci", "-o", "json"});
+  std::string mi_id = mi["id"];
+  auto r = cove({"container", "create", "-g", "rg1", "-n", "grp1", "--image",
+                 "authreg.azurecr.io/hello:v1", "--assign-identity", "aci", "--acr-identity",
+                 "aci", "--ip-address", "Public", "-e", "A=1", "--secure-environment-variables",
+                 "S=hidden-value", "--command-line", "sleep infinity", "-o", "json"});
+  if (r.code != 0 && (r.err.find("InvalidResourceType") != std::string::npos ||
+                      r.err.find("InvalidResourceNamespace") != std::string::npos)) {
+    GTEST_SKIP() << "coved has no Microsoft.ContainerInstance yet (needs wip/arm-mi)";
+  }
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find("hidden-value"), std::string::npos) << "a secureValue came back";
+  auto g = nlohmann::json::parse(r.out);
+  EXPECT_EQ(g["provisioningState"], "Succeeded");
+  EXPECT_EQ(g["osType"], "Linux");
+  EXPECT_EQ(g["restartPolicy"], "Always");
+  EXPECT_EQ(g["resourceGroup"], "rg1");
+  EXPECT_EQ(g["instanceView"]["state"], "Running");
+  EXPECT_EQ(g["containers"][0]["image"], "authreg.azurecr.io/hello:v1");
+  EXPECT_EQ(g["containers"][0]["command"], nlohmann::json({"sleep", "infinity"}));
+  EXPECT_EQ(g["containers"][0]["resources"]["requests"]["memoryInGB"], 1.5);
+  EXPECT_EQ(g["ipAddress"]["type"], "Public");
+  std::string group_ip = g["ipAddress"].value("ip", "");
+  EXPECT_EQ(group_ip.rfind("198.51.100.", 0), 0u) << g.dump();
+  EXPECT_EQ(g["identity"]["type"], "UserAssigned");
+  ASSERT_EQ(g["identity"]["userAssignedIdentities"].size(), 1u);
+  for (const auto& [id, v] : g["identity"]["userAssignedIdentities"].items()) {
+    EXPECT_EQ(Lower(id), Lower(mi_id));
+    EXPECT_EQ(v["clientId"], mi["clientId"]);
+    EXPECT_EQ(v["principalId"], mi["principalId"]);
+  }
+  EXPECT_EQ(g["imageRegistryCredentials"][0]["server"], "authreg.azurecr.io");
+  EXPECT_EQ(Lower(g["imageRegistryCredentials"][0].value("identity", "")), Lower(mi_id));
+  EXPECT_EQ(run({"container", "list", "-g", "rg1", "--query", "[].name", "-o", "tsv"}).out,
+            "grp1\n");
+  EXPECT_EQ(json_of({"container", "show", "-g", "rg1", "-n", "grp1", "-o", "json"})["id"], g["id"]);
+  // Private groups are refused: cove runs container groups on the public network only.
+  r = cove({"container", "create", "-g", "rg1", "-n", "grp2", "--image", "nginx",
+            "--ip-address", "Private"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(Lower(r.err).find("public"), std::string::npos) << r.err;
+
+  // A public VM with a system-assigned identity that may pull.
+  auto vm = json_of({"vm", "create", "-g", "rg1", "-n", "vm1", "--public", "--assign-identity",
+                     "--role", "AcrPull", "--scope", kAuthReg, "-o", "json"});
+  std::string principal = vm["identity"]["systemAssignedIdentity"];
+  EXPECT_FALSE(principal.empty()) << vm.dump();
+  EXPECT_EQ(vm["identity"]["role"], "AcrPull");
+  EXPECT_EQ(vm["identity"]["scope"], kAuthReg);
+  EXPECT_NE(vm["publicIpAddress"], group_ip) << "a VM and a group share a public address";
+  // (--assignee does not resolve a system-assigned principal in the CLI yet: filter by id.)
+  EXPECT_EQ(run({"role", "assignment", "list", "--all", "--query",
+                 "[?principalId=='" + principal + "'].roleDefinitionName", "-o", "tsv"})
+                .out,
+            "AcrPull\n");
+  auto shown = json_of({"vm", "identity", "show", "-g", "rg1", "-n", "vm1", "-o", "json"});
+  EXPECT_EQ(shown["type"], "SystemAssigned");
+  EXPECT_EQ(shown["principalId"], principal);
+  EXPECT_EQ(shown["tenantId"], kCoveTenant);
+  // Adding a user-assigned identity keeps the system-assigned principal.
+  auto assigned = json_of({"vm", "identity", "assign", "-g", "rg1", "-n", "vm1", "--identities",
+                           "aci", "-o", "json"});
+  EXPECT_EQ(assigned["systemAssignedIdentity"], principal);
+  EXPECT_EQ(assigned["userAssignedIdentities"].size(), 1u);
+  // Removing [system] (the default) leaves the user-assigned one.
+  auto left = json_of({"vm", "identity", "remove", "-g", "rg1", "-n", "vm1", "-o", "json"});
+  EXPECT_EQ(left["type"], "UserAssigned");
+  EXPECT_FALSE(left.contains("principalId"));
+  run({"vm", "identity", "remove", "-g", "rg1", "-n", "vm1", "--identities", "aci"});
+  r = cove({"vm", "identity", "remove", "-g", "rg1", "-n", "vm1", "--identities", "aci"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("are not associated with 'vm1'"), std::string::npos) << r.err;
+  EXPECT_EQ(run({"vm", "identity", "show", "-g", "rg1", "-n", "vm1"}).out, "");
+
+  auto deleted = json_of({"container", "delete", "-g", "rg1", "-n", "grp1", "--yes", "-o", "json"});
+  EXPECT_EQ(deleted["name"], "grp1");
+  EXPECT_EQ(cove({"container", "show", "-g", "rg1", "-n", "grp1"}).code, 3);
 }
 
 }  // namespace
