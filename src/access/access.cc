@@ -77,7 +77,12 @@ Decision Decide(const Policy& policy, const std::string& registry, const Via& vi
   auto it = policy.registries.find(registry);
   if (it == policy.registries.end()) return {true, ""};
   const RegistryRules& rules = it->second;
-  if (!rules.public_network_access) return {false, PublicDeniedMessage(via.client_ip)};
+  if (!rules.public_network_access) {
+    if (rules.bypass_azure_services && policy.trusted_service_sources.count(via.client_ip)) {
+      return {true, ""};  // the registry's authentication decides (auth/network.h)
+    }
+    return {false, PublicDeniedMessage(via.client_ip)};
+  }
   if (rules.default_action != "Deny") return {true, ""};
   for (const auto& rule : rules.ip_rules) {
     if (rule.action == "Allow" && MatchesIpRule(via.client_ip, rule.value)) return {true, ""};

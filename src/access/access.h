@@ -6,9 +6,12 @@
 //     endpoint connection of THIS registry (another registry's link id is refused) and that
 //     connection must be Approved. IP rules, publicNetworkAccess and defaultAction never apply
 //     to private endpoints.
-//   - through the public endpoint (no link id): publicNetworkAccess Disabled → denied; otherwise
-//     defaultAction Allow → allowed; defaultAction Deny → allowed only if the client IP matches
-//     an Allow IP rule (an address or an IPv4 CIDR).
+//   - through the public endpoint (no link id): publicNetworkAccess Disabled → denied, except
+//     from a trusted Azure service's address (a container group's) while
+//     networkRuleBypassOptions is AzureServices: that connection goes on to the registry's
+//     authentication, which lets in only the service's own managed identity (auth/network.h);
+//     otherwise defaultAction Allow → allowed; defaultAction Deny → allowed only if the client
+//     IP matches an Allow IP rule (an address or an IPv4 CIDR).
 // A denial is HTTP 403 with an OCI error body, code DENIED. Public denials carry Azure's exact
 // message ("client with IP '<ip>' is not allowed access. Refer https://aka.ms/acr/firewall to
 // grant access."). Private endpoint denials name the private endpoint connection and its state
@@ -34,6 +37,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,6 +55,7 @@ struct IpRule {
 struct RegistryRules {
   std::string name;  // lowercased registry name
   bool public_network_access = true;
+  bool bypass_azure_services = true;     // networkRuleBypassOptions == AzureServices
   std::string default_action = "Allow";  // Allow | Deny
   std::vector<IpRule> ip_rules;
 };
@@ -66,6 +71,8 @@ struct LinkInfo {
 struct Policy {
   std::map<std::string, RegistryRules> registries;  // by lowercased name
   std::map<uint32_t, LinkInfo> links;
+  // The addresses trusted Azure services call from (container groups' public addresses).
+  std::set<std::string> trusted_service_sources;
 };
 using PolicyPtr = std::shared_ptr<const Policy>;
 

@@ -96,8 +96,10 @@ http::Response Json(nlohmann::json body) {
   return r;
 }
 
-NetworkFacts FactsFor(const RegistryAuth& registry, const http::Request& request) {
-  return {registry.public_network_access, registry.bypass, request.peer.link_id.has_value()};
+NetworkFacts FactsFor(const IdentitySnapshot& snapshot, const RegistryAuth& registry,
+                      const http::Request& request) {
+  return {registry.public_network_access, registry.bypass, request.peer.link_id.has_value(),
+          std::string(snapshot.TrustedServiceAt(request.peer.remote_ip))};
 }
 
 // Permissions from a fixed list of granted scopes (an access token used as a password).
@@ -252,14 +254,14 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
   if (!registry) return std::nullopt;  // open registry
   auto scope = NeededScope(needed);
   auto alternative = AlternativeScope(needed);
-  auto facts = FactsFor(*registry, request);
+  auto facts = FactsFor(*snapshot, *registry, request);
 
   auto credentials = ParseAuthorization(request.headers.Get("Authorization"));
   if (!credentials) return Unauthorized(request, login_server, scope, credentials.error().message);
   switch (credentials->scheme) {
     case Credentials::kNone:
     case Credentials::kOther: {
-      if (DecideNetworkAccess(facts, nullptr) == NetworkDecision::kDenied) {
+      if (!MayChallenge(facts)) {
         return FirewallDenied(request);
       }
       // Even with anonymous pull every request carries a token (an anonymous one from the
@@ -274,7 +276,7 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
       auto caller = claims ? Resolve(*snapshot, *registry, claims->subject) : Fail(claims.error());
       if (caller) caller->caller_resource = claims->caller_resource;
       if (!caller) {
-        if (DecideNetworkAccess(facts, nullptr) == NetworkDecision::kDenied) {
+        if (!MayChallenge(facts)) {
           return FirewallDenied(request);
         }
         return Unauthorized(request, login_server, scope, caller.error().message);
@@ -295,7 +297,7 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
       auto caller = AuthenticatePassword(*snapshot, *registry, credentials->user,
                                          credentials->password, login_server);
       if (!caller) {
-        if (DecideNetworkAccess(facts, nullptr) == NetworkDecision::kDenied) {
+        if (!MayChallenge(facts)) {
           return FirewallDenied(request);
         }
         return Unauthorized(request, login_server, scope, caller.error().message);
@@ -365,7 +367,7 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
     if (!scopes) return TokenError(400, "UNSUPPORTED", scopes.error().message);
     requested.insert(requested.end(), scopes->begin(), scopes->end());
   }
-  auto facts = FactsFor(*registry, request);
+  auto facts = FactsFor(*snapshot, *registry, request);
   if (via == Via::kControlPlane) facts.public_network_access = true;  // no network path
 
   if (exchange_path) {
@@ -419,7 +421,7 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
   }
   if (!caller) {
     // Behind the firewall an outsider learns nothing about credentials.
-    if (DecideNetworkAccess(facts, nullptr) == NetworkDecision::kDenied) {
+    if (!MayChallenge(facts)) {
       return FirewallDenied(request);
     }
     return TokenUnauthorized(caller.error().message);

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <array>
+#include <map>
 #include <atomic>
 #include <memory>
 #include <optional>
@@ -101,6 +102,9 @@ struct IdentityData {
   std::vector<Principal> principals;
   std::vector<RoleAssignment> assignments;
   std::vector<RegistryAuth> registries;
+  // Where trusted Azure services' calls come from: a source address → the id of the machine
+  // of a trusted service that has it (a container group's public address → the group's id).
+  std::map<std::string, std::string> trusted_service_sources;
 };
 
 class IdentitySnapshot {
@@ -114,6 +118,9 @@ class IdentitySnapshot {
   // By id or by name (service principals log in with their appId; tests use names).
   const Principal* FindPrincipal(std::string_view id_or_name) const;
   const RepositoryToken* Token(std::string_view registry, std::string_view name) const;
+  // The trusted service machine at source address `ip` (IdentityData::trusted_service_sources),
+  // or "".
+  std::string_view TrustedServiceAt(std::string_view ip) const;
 
   // What `principal` may do on `registry` through its role assignments; nullopt when it has
   // no role assignment there at all.

@@ -36,10 +36,16 @@ NetworkDecision DecideNetworkAccess(const NetworkFacts& facts, const Principal* 
                                     std::string_view caller_resource) {
   if (facts.public_network_access || facts.via_private_endpoint) return NetworkDecision::kAllowed;
   if (facts.bypass == NetworkBypass::kAzureServices && caller &&
-      caller->kind == PrincipalKind::kManagedIdentity && !TrustedServiceOf(caller_resource).empty()) {
+      caller->kind == PrincipalKind::kManagedIdentity && !TrustedServiceOf(caller_resource).empty() &&
+      EqualsIgnoreCase(caller_resource, facts.source_service_machine)) {
     return NetworkDecision::kAllowedTrustedService;
   }
   return NetworkDecision::kDenied;
+}
+
+bool MayChallenge(const NetworkFacts& facts) {
+  return facts.public_network_access || facts.via_private_endpoint ||
+         (facts.bypass == NetworkBypass::kAzureServices && !facts.source_service_machine.empty());
 }
 
 }  // namespace cove::auth

@@ -6,10 +6,14 @@
 // Instances, Machine Learning, ACR Tasks, Defender for Cloud, Purview...). With bypass None
 // they are DENIED like everyone else.
 //
-// What makes a call "from a trusted service" is where the identity's token was issued: a
-// managed identity's token from a container group's instance metadata service names the group
-// (xms_az_rid, auth/token_service.h), and that id's resource type is ACI's. The identity itself
-// is not trusted: the same user-assigned identity attached to a VM is DENIED.
+// What makes a call "from a trusted service" is two facts that must agree: the connection comes
+// from a trusted service's machine (its source address is a container group's: the network
+// recognizes Azure's services), and the caller authenticated as a managed identity whose token
+// was issued in that machine (xms_az_rid, auth/token_service.h) — ACI's resource type. The
+// identity itself is not trusted: the same user-assigned identity attached to a VM is DENIED,
+// and so is the group's token replayed from anywhere else. From a trusted service's address a
+// caller without credentials is challenged (401), not DENIED: the service's Docker client pings
+// /v2/ before it presents its token.
 //
 // This is the decision function; the network facts come from RegistryAuth today and from the
 // access module (issue 4, src/access: IP rules, public/private listeners) later — that module
@@ -20,6 +24,7 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "auth/identity.h"
@@ -35,6 +40,8 @@ struct NetworkFacts {
   bool public_network_access = true;
   NetworkBypass bypass = NetworkBypass::kAzureServices;
   bool via_private_endpoint = false;  // the connection came through a private endpoint
+  // The trusted service machine the connection comes from (by its source address), or "".
+  std::string source_service_machine;
 };
 
 enum class NetworkDecision {
@@ -48,5 +55,10 @@ enum class NetworkDecision {
 // (xms_az_rid), or "".
 NetworkDecision DecideNetworkAccess(const NetworkFacts& facts, const Principal* caller,
                                     std::string_view caller_resource = {});
+
+// Whether a caller who has not (successfully) authenticated may be asked to: the network path
+// is allowed, or it comes from a trusted service's machine that bypass lets in. Otherwise the
+// answer is 403 DENIED before anything about credentials.
+bool MayChallenge(const NetworkFacts& facts);
 
 }  // namespace cove::auth

@@ -73,6 +73,13 @@ Result<auth::IdentityData> BuildIdentityData(const arm::Snapshot& snapshot) {
     data.registries.push_back(std::move(ra));
   }
 
+  // Container groups (ACI, a trusted service) call from their public address.
+  for (const auto& m : snapshot.machines) {
+    if (m.kind == arm::MachineView::Kind::kContainerGroup && m.is_public && !m.address.empty()) {
+      data.trusted_service_sources[m.address] = m.id;
+    }
+  }
+
   for (const auto& a : snapshot.role_assignments) {
     auto role = auth::ParseRole(a.role_name);
     if (!role || !principal_ids.count(a.principal_id)) continue;

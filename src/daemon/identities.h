@@ -11,6 +11,8 @@
 //     password), service principals (name = appId, id = object id; their application's client
 //     secrets with expiries, in Principal::secrets) and managed identities, user- and
 //     system-assigned (id = principalId, name = resource name, no password);
+//   - trusted service sources: each container group's public address → the group's id (the
+//     network side of the trusted-services decision, auth/network.h);
 //   - role assignments: Owner, Contributor, Reader, AcrPull, AcrPush and AcrDelete (other roles
 //     carry no registry data actions and are ignored), expanded to every registry at or below
 //     the assignment's scope (subscription, resource group or registry id; compared without

@@ -253,7 +253,8 @@ dns::CatalogSpec BuildCatalog(const arm::Snapshot& snapshot) {
 access::Policy BuildPolicy(const arm::Snapshot& snapshot) {
   access::Policy p;
   for (const auto& r : snapshot.registries) {
-    access::RegistryRules rules{r.name, r.public_network_access, r.default_action, {}};
+    access::RegistryRules rules{r.name, r.public_network_access, r.bypass_azure_services,
+                                r.default_action, {}};
     for (const auto& ip : r.ip_rules) rules.ip_rules.push_back({ip.value, ip.action});
     p.registries[r.name] = std::move(rules);
   }
@@ -261,6 +262,11 @@ access::Policy BuildPolicy(const arm::Snapshot& snapshot) {
     if (pe.link_id == 0) continue;
     std::string conn = pe.connection_id.substr(pe.connection_id.rfind('/') + 1);
     p.links[pe.link_id] = {pe.registry_name, pe.name, conn, pe.connection_status};
+  }
+  for (const auto& m : snapshot.machines) {
+    if (m.kind == arm::MachineView::Kind::kContainerGroup && m.is_public && !m.address.empty()) {
+      p.trusted_service_sources.insert(m.address);
+    }
   }
   return p;
 }

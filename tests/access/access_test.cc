@@ -9,8 +9,8 @@ namespace {
 
 Policy MakePolicy() {
   Policy p;
-  p.registries["myregistry"] = {"myregistry", true, "Allow", {}};
-  p.registries["other"] = {"other", true, "Allow", {}};
+  p.registries["myregistry"] = {"myregistry", true, true, "Allow", {}};
+  p.registries["other"] = {"other", true, true, "Allow", {}};
   p.links[7] = {"myregistry", "pe1", "pe1.conn", "Approved"};
   p.links[8] = {"myregistry", "pe2", "pe2.conn", "Pending"};
   p.links[9] = {"other", "pe3", "pe3.conn", "Approved"};
@@ -32,6 +32,20 @@ TEST(Decide, PublicAccessDisabledDeniesWithAzureMessage) {
   auto d = Decide(p, "myregistry", {std::nullopt, "198.51.100.9"});
   EXPECT_FALSE(d.allowed);
   EXPECT_EQ(d.message, kAzure);
+}
+
+// A trusted service's address (a container group's) goes on to authentication while bypass is
+// AzureServices; with None, or from any other address, it is DENIED as everyone is.
+TEST(Decide, PublicAccessDisabledLetsTrustedServicesOnToAuthentication) {
+  Policy p = MakePolicy();
+  p.registries["myregistry"].public_network_access = false;
+  p.trusted_service_sources = {"198.51.100.7"};
+  EXPECT_TRUE(Decide(p, "myregistry", {std::nullopt, "198.51.100.7"}).allowed);
+  EXPECT_FALSE(Decide(p, "myregistry", {std::nullopt, "198.51.100.8"}).allowed);
+  p.registries["myregistry"].bypass_azure_services = false;
+  auto d = Decide(p, "myregistry", {std::nullopt, "198.51.100.7"});
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.message, PublicDeniedMessage("198.51.100.7"));
 }
 
 TEST(Decide, DefaultDenyWithoutMatchingRule) {

@@ -767,35 +767,41 @@ TEST_F(AuthTest, AnonymousPullOnAndOff) {
 TEST_F(AuthTest, TrustedServicesBypassOnlyWithAzureServices) {
   Seed("app", "v1");
   // One user-assigned identity, attached to a container group (ACI: a trusted service) and to
-  // a VM (not one): where the token was issued decides, not the identity.
+  // a VM (not one): where the token was issued decides, not the identity. The test's client
+  // (127.0.0.1) is the container group's address.
   const std::string rg = "/subscriptions/s/resourceGroups/rg/providers/";
-  std::string aci = Exchange("mi-aci", rg + "Microsoft.ContainerInstance/containerGroups/job");
+  const std::string group = rg + "Microsoft.ContainerInstance/containerGroups/job";
+  std::string aci = Exchange("mi-aci", group);
   std::string vm = Exchange("mi-aci", rg + "Microsoft.Compute/virtualMachines/vm1");
   std::string plain = Exchange("mi-vm");
-  Change([](IdentityData& d) { d.registries[0].public_network_access = false; });
+  Change([&](IdentityData& d) {
+    d.registries[0].public_network_access = false;
+    d.trusted_service_sources["127.0.0.1"] = group;
+  });
   std::string firewall =
       "client with IP '127.0.0.1' is not allowed access. Refer "
       "https://aka.ms/acr/firewall to grant access.";
+  auto bearer = [](const Reply& r) {
+    return std::map<std::string, std::string>{
+        {"Authorization", "Bearer " + r.Json()["access_token"].get<std::string>()}};
+  };
 
-  // The trusted service's identity gets through the public path.
+  // The trusted service's identity gets through the public path; without credentials it is
+  // asked for them (the /v2/ ping before its token), not DENIED.
+  EXPECT_EQ(Do("GET", "/v2/").status, 401);
   auto aci_token = TokenRequest(kNullGuid, aci, {"repository:app:pull"});
   ASSERT_EQ(aci_token.status, 200) << aci_token.body;
-  EXPECT_EQ(Do("GET", "/v2/app/manifests/v1", "",
-               {{"Authorization", "Bearer " + aci_token.Json()["access_token"].get<std::string>()}})
-                .status,
-            200);
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/v1", "", bearer(aci_token)).status, 200);
   // The refresh token keeps the caller: the access token from it gets through too.
   auto again = PostForm("/oauth2/token", {{"grant_type", "refresh_token"},
                                           {"service", kLogin},
                                           {"refresh_token", aci}},
                         {"repository:app:pull"});
   ASSERT_EQ(again.status, 200) << again.body;
-  EXPECT_EQ(Do("GET", "/v2/app/manifests/v1", "",
-               {{"Authorization", "Bearer " + again.Json()["access_token"].get<std::string>()}})
-                .status,
-            200);
-  // Everyone else is DENIED there: the same identity from a VM, a token with no machine, the
-  // admin user, anonymous.
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/v1", "", bearer(again)).status, 200);
+  // Everyone else is DENIED from there: the same identity's token from a VM, a token with no
+  // machine, the admin user, anonymous pull.
+  Change([](IdentityData& d) { d.registries[0].anonymous_pull = true; });
   for (const auto& [user, pw] : std::vector<std::pair<std::string, std::string>>{
            {kNullGuid, vm}, {kNullGuid, plain}, {"myregistry", "admin-pw-1"}, {"", ""}}) {
     auto r = TokenRequest(user, pw, {"repository:app:pull"});
@@ -806,7 +812,6 @@ TEST_F(AuthTest, TrustedServicesBypassOnlyWithAzureServices) {
   auto direct =
       Do("GET", "/v2/app/manifests/v1", "", {{"Authorization", Basic("myregistry", "admin-pw-1")}});
   EXPECT_EQ(direct.status, 403);
-  EXPECT_EQ(Do("GET", "/v2/").status, 403);
   // Through a private endpoint, nothing changes.
   EXPECT_EQ(TokenRequest("myregistry", "admin-pw-1", {"repository:app:pull"}, kLogin, true).status,
             200);
@@ -815,13 +820,21 @@ TEST_F(AuthTest, TrustedServicesBypassOnlyWithAzureServices) {
                 .status,
             200);
 
-  // With bypass None the trusted service is refused too, token already issued or not.
-  Change([](IdentityData& d) { d.registries[0].bypass = NetworkBypass::kNone; });
+  // The group's tokens replayed from an address that is not the group's: DENIED, and the
+  // ping too.
+  Change([&](IdentityData& d) { d.trusted_service_sources = {{"192.0.2.9", group}}; });
+  EXPECT_EQ(Do("GET", "/v2/").status, 403);
   EXPECT_EQ(TokenRequest(kNullGuid, aci, {"repository:app:pull"}).status, 403);
-  EXPECT_EQ(Do("GET", "/v2/app/manifests/v1", "",
-               {{"Authorization", "Bearer " + aci_token.Json()["access_token"].get<std::string>()}})
-                .status,
-            403);
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/v1", "", bearer(aci_token)).status, 403);
+
+  // With bypass None the trusted service is refused too, token already issued or not.
+  Change([&](IdentityData& d) {
+    d.trusted_service_sources = {{"127.0.0.1", group}};
+    d.registries[0].bypass = NetworkBypass::kNone;
+  });
+  EXPECT_EQ(Do("GET", "/v2/").status, 403);
+  EXPECT_EQ(TokenRequest(kNullGuid, aci, {"repository:app:pull"}).status, 403);
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/v1", "", bearer(aci_token)).status, 403);
 }
 
 TEST(NetworkDecisionTest, TrustedServicesTable) {
@@ -834,16 +847,27 @@ TEST(NetworkDecisionTest, TrustedServicesTable) {
   using D = NetworkDecision;
   NetworkFacts open{true, NetworkBypass::kNone, false};
   EXPECT_EQ(DecideNetworkAccess(open, nullptr), D::kAllowed);
-  NetworkFacts closed{false, NetworkBypass::kAzureServices, false};
+  EXPECT_TRUE(MayChallenge(open));
+  // From the container group's address.
+  NetworkFacts closed{false, NetworkBypass::kAzureServices, false, group};
   EXPECT_EQ(DecideNetworkAccess(closed, &mi, group), D::kAllowedTrustedService);
   EXPECT_EQ(DecideNetworkAccess(closed, &mi, vm), D::kDenied);
   EXPECT_EQ(DecideNetworkAccess(closed, &mi), D::kDenied);
   EXPECT_EQ(DecideNetworkAccess(closed, &sp, group), D::kDenied);  // only managed identities
   EXPECT_EQ(DecideNetworkAccess(closed, nullptr, group), D::kDenied);
-  NetworkFacts none{false, NetworkBypass::kNone, false};
+  EXPECT_TRUE(MayChallenge(closed));
+  // From anywhere else, the group's token does not help.
+  NetworkFacts elsewhere{false, NetworkBypass::kAzureServices, false};
+  EXPECT_EQ(DecideNetworkAccess(elsewhere, &mi, group), D::kDenied);
+  EXPECT_FALSE(MayChallenge(elsewhere));
+  NetworkFacts other_group{false, NetworkBypass::kAzureServices, false, group + "2"};
+  EXPECT_EQ(DecideNetworkAccess(other_group, &mi, group), D::kDenied);
+  NetworkFacts none{false, NetworkBypass::kNone, false, group};
   EXPECT_EQ(DecideNetworkAccess(none, &mi, group), D::kDenied);
+  EXPECT_FALSE(MayChallenge(none));
   NetworkFacts private_endpoint{false, NetworkBypass::kNone, true};
   EXPECT_EQ(DecideNetworkAccess(private_endpoint, nullptr), D::kAllowed);
+  EXPECT_TRUE(MayChallenge(private_endpoint));
 
   EXPECT_EQ(TrustedServiceOf(group), "Microsoft.ContainerInstance");
   EXPECT_EQ(TrustedServiceOf("/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/"
