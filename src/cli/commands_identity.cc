@@ -615,7 +615,10 @@ struct Principal {
   std::string name;
 };
 
-// Every principal the directory and the subscription's managed identities know.
+// Every principal the directory and the subscription's managed identities know: users, service
+// principals, user-assigned identities and the system-assigned identities of VMs and container
+// groups (Entra lists managed identities among its service principals; their name here is the
+// client id, or for a system-assigned one, whose client id ARM does not show, its object id).
 std::variant<std::vector<Principal>, Outcome> AllPrincipals(Context& ctx, const std::string& sub) {
   std::vector<Principal> out;
   auto users = GraphList(ctx, "/v1.0/users");
@@ -637,6 +640,19 @@ std::variant<std::vector<Principal>, Outcome> AllPrincipals(Context& ctx, const 
     for (const auto& mi : *mis) {
       json p = mi.value("properties", json::object());
       out.push_back({p.value("principalId", ""), "ServicePrincipal", p.value("clientId", "")});
+    }
+  }
+  for (const auto& [type, api] : {std::pair{"Microsoft.Compute/virtualMachines", kApiCompute},
+                                  std::pair{"Microsoft.ContainerInstance/containerGroups",
+                                            kApiContainerInstance}}) {
+    auto machines = (*arm)->List("/subscriptions/" + sub + "/providers/" + type, api);
+    if (!machines && machines.error().status != 404) return Outcome::FromArm(machines.error());
+    if (!machines) continue;
+    for (const auto& m : *machines) {
+      json identity = m.value("identity", json::object());
+      if (!identity.is_object() || !identity.value("principalId", json()).is_string()) continue;
+      std::string id = identity["principalId"];
+      out.push_back({id, "ServicePrincipal", id});
     }
   }
   return out;

@@ -199,7 +199,17 @@ void AddAccount(Registry& r) {
        .run = [](Context& ctx, const ParsedArgs& a) {
          auto sub = ctx.Subscription();
          if (!sub) return Outcome::FromArm(sub.error());
-         auto found = ctx.FindSubscription(a.GetOr("--name", *sub));
+         std::string wanted = a.GetOr("--name", *sub);
+         // A managed identity's account (`login --identity`, inside a machine, where the
+         // control plane is not reachable) knows its subscription from IMDS, as az's does.
+         if (auto login = CurrentLogin(ctx);
+             login && login->IsManagedIdentity() && EqualsIgnoreCase(login->subscription, wanted)) {
+           json known = {{"subscriptionId", login->subscription},
+                         {"displayName", login->subscription},
+                         {"tenantId", login->tenant}};
+           return Outcome::Value(AccountView(ctx, known, *sub));
+         }
+         auto found = ctx.FindSubscription(wanted);
          if (!found) return Outcome::FromArm(found.error());
          return Outcome::Value(AccountView(ctx, *found, *sub));
        }});
