@@ -169,6 +169,14 @@ nlohmann::json IdentityRequestJson(const ManagedIdentityRequest& req);
 ManagedIdentityRequest IdentityRequestOf(const nlohmann::json& identity);
 // az's rule: --role and --scope come together, and only with the system-assigned identity.
 std::optional<Outcome> CheckRoleAndScope(const ParsedArgs& a, bool system);
+// --assign-identity/--role/--scope of a create command (`vm create`, `container create`),
+// checked before anything is sent: the identity request, or nullopt when none was asked for.
+std::variant<std::optional<ManagedIdentityRequest>, Outcome> CreateIdentityRequest(
+    const ParsedArgs& a, const std::string& sub, const std::string& group);
+// After the create: the role assignment --role/--scope ask for, for the system-assigned
+// identity in the answer's `identity` block; nullopt when done (or none was asked for).
+std::optional<Outcome> AssignSystemRole(Context& ctx, const ParsedArgs& a,
+                                        const nlohmann::json& identity);
 // az's view of an identity after create/assign: {systemAssignedIdentity, userAssignedIdentities
 // [, role, scope]}.
 nlohmann::json AzIdentityView(const nlohmann::json& identity,

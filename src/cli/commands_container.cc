@@ -84,15 +84,9 @@ Outcome CreateGroup(Context& ctx, const ParsedArgs& a) {
   if (!sub) return Outcome::FromArm(sub.error());
   std::string group = *a.Get("--resource-group"), name = *a.Get("--name");
   // Everything is checked before anything is sent.
-  std::optional<ManagedIdentityRequest> identity;
-  if (a.Has("--assign-identity")) {
-    auto req = ParseIdentities(a.GetList("--assign-identity"), *sub, group);
-    if (auto* stop = std::get_if<Outcome>(&req)) return *stop;
-    identity = std::get<ManagedIdentityRequest>(req);
-    if (auto stop = CheckRoleAndScope(a, identity->system)) return *stop;
-  } else if (a.Has("--role") || a.Has("--scope")) {
-    return Outcome::Usage("usage error: --assign-identity [--scope SCOPE] [--role ROLE]");
-  }
+  auto requested = CreateIdentityRequest(a, *sub, group);
+  if (auto* stop = std::get_if<Outcome>(&requested)) return *stop;
+  const auto& identity = std::get<std::optional<ManagedIdentityRequest>>(requested);
   for (const char* n : {"--cpu", "--memory"}) {
     if (auto v = a.Get(n); v && !IsNumber(*v)) {
       return Outcome::Usage("argument " + std::string(n) + ": invalid float value: '" + *v + "'");
@@ -195,16 +189,10 @@ Outcome CreateGroup(Context& ctx, const ParsedArgs& a) {
   if (!arm) return Outcome::FromArm(arm.error());
   auto made = (*arm)->Put(ResourcePath(*sub, group, kGroupType, name), kApiContainerInstance, body);
   if (!made) return Outcome::FromArm(made.error());
-  if (identity && a.Has("--scope")) {
-    std::string principal = made->value("identity", json::object()).value("principalId", "");
-    if (principal.empty()) {
-      return Outcome::Failure(
-          "the service answered no principalId for the system assigned "
-          "identity; no role was assigned");
+  if (identity) {
+    if (auto stop = AssignSystemRole(ctx, a, made->value("identity", json::object()))) {
+      return *stop;
     }
-    Outcome role =
-        AssignRoleToServicePrincipal(ctx, *a.Get("--scope"), *a.Get("--role"), principal);
-    if (role.exit_code != 0) return role;
   }
   return Outcome::Value(GroupView(*made));
 }

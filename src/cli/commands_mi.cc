@@ -314,6 +314,34 @@ std::optional<Outcome> CheckRoleAndScope(const ParsedArgs& a, bool system) {
   return std::nullopt;
 }
 
+std::variant<std::optional<ManagedIdentityRequest>, Outcome> CreateIdentityRequest(
+    const ParsedArgs& a, const std::string& sub, const std::string& group) {
+  if (!a.Has("--assign-identity")) {
+    if (a.Has("--role") || a.Has("--scope")) {
+      return Outcome::Usage("usage error: --assign-identity [--scope SCOPE] [--role ROLE]");
+    }
+    return std::optional<ManagedIdentityRequest>();
+  }
+  auto req = ParseIdentities(a.GetList("--assign-identity"), sub, group);
+  if (auto* stop = std::get_if<Outcome>(&req)) return *stop;
+  auto& r = std::get<ManagedIdentityRequest>(req);
+  if (auto stop = CheckRoleAndScope(a, r.system)) return *stop;
+  return std::optional<ManagedIdentityRequest>(r);
+}
+
+std::optional<Outcome> AssignSystemRole(Context& ctx, const ParsedArgs& a, const json& identity) {
+  if (!a.Has("--scope")) return std::nullopt;
+  std::string principal = identity.is_object() ? identity.value("principalId", "") : "";
+  if (principal.empty()) {
+    return Outcome::Failure(
+        "the service answered no principalId for the system assigned "
+        "identity; no role was assigned");
+  }
+  Outcome made = AssignRoleToServicePrincipal(ctx, *a.Get("--scope"), *a.Get("--role"), principal);
+  if (made.exit_code != 0) return made;
+  return std::nullopt;
+}
+
 json AzIdentityView(const json& identity, const std::optional<std::string>& role,
                     const std::optional<std::string>& scope) {
   json out = {{"systemAssignedIdentity", ""}, {"userAssignedIdentities", json::object()}};

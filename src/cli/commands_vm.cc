@@ -95,37 +95,6 @@ json CreateView(const json& vm, const std::string& group,
   return out;
 }
 
-// --assign-identity/--role/--scope of `vm create` checked before anything is sent: the identity
-// request, or nullopt when no identity was asked for.
-std::variant<std::optional<ManagedIdentityRequest>, Outcome> CreateIdentity(
-    const ParsedArgs& a, const std::string& sub, const std::string& group) {
-  if (!a.Has("--assign-identity")) {
-    if (a.Has("--role") || a.Has("--scope")) {
-      return Outcome::Usage("usage error: --assign-identity [--scope SCOPE] [--role ROLE]");
-    }
-    return std::optional<ManagedIdentityRequest>();
-  }
-  auto req = ParseIdentities(a.GetList("--assign-identity"), sub, group);
-  if (auto* stop = std::get_if<Outcome>(&req)) return *stop;
-  auto& r = std::get<ManagedIdentityRequest>(req);
-  if (auto stop = CheckRoleAndScope(a, r.system)) return *stop;
-  return std::optional<ManagedIdentityRequest>(r);
-}
-
-// The role assignment --role/--scope ask for, for the system-assigned identity in `identity`.
-std::optional<Outcome> AssignSystemRole(Context& ctx, const ParsedArgs& a, const json& identity) {
-  if (!a.Has("--scope")) return std::nullopt;
-  std::string principal = identity.is_object() ? identity.value("principalId", "") : "";
-  if (principal.empty()) {
-    return Outcome::Failure(
-        "the service answered no principalId for the system assigned "
-        "identity; no role was assigned");
-  }
-  Outcome made = AssignRoleToServicePrincipal(ctx, *a.Get("--scope"), *a.Get("--role"), principal);
-  if (made.exit_code != 0) return made;
-  return std::nullopt;
-}
-
 // az's `vm list-ip-addresses` entry.
 json IpView(const json& vm) {
   json cove =
@@ -179,7 +148,7 @@ Outcome CreateVm(Context& ctx, const ParsedArgs& a) {
       subnet_id = subnet;
     }
   }
-  auto identity = CreateIdentity(a, *sub, group);
+  auto identity = CreateIdentityRequest(a, *sub, group);
   if (auto* stop = std::get_if<Outcome>(&identity)) return *stop;
   const auto& wanted = std::get<std::optional<ManagedIdentityRequest>>(identity);
   std::string location;
