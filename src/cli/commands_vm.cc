@@ -35,9 +35,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <variant>
 #include <thread>
 
 #include "cli/cli.h"
@@ -203,7 +205,15 @@ json VmBodyWith(const json& vm, const json& identity) {
   return body;
 }
 
-Outcome AssignVmIdentity(Context& ctx, const ParsedArgs& a) {
+// `vm identity assign|remove` on each target VM: `check` may refuse the --identities request
+// before anything is sent; `edit` turns it and the VM's current identities into the ones to PUT
+// (or an Outcome to stop with); `answer` renders the PUT's answer.
+using IdentityEdit = std::function<std::variant<ManagedIdentityRequest, Outcome>(
+    const json& vm, const ManagedIdentityRequest& asked, ManagedIdentityRequest now)>;
+Outcome EditVmIdentity(
+    Context& ctx, const ParsedArgs& a,
+    const std::function<std::optional<Outcome>(const ManagedIdentityRequest&)>& check,
+    const IdentityEdit& edit, const std::function<Outcome(const json& answer)>& answer) {
   auto sub = ctx.Subscription();
   if (!sub) return Outcome::FromArm(sub.error());
   return ForEachTarget(ctx, a, VmPath, [&](const std::string& path) -> Outcome {
@@ -211,63 +221,69 @@ Outcome AssignVmIdentity(Context& ctx, const ParsedArgs& a) {
     std::string group = id ? id->resource_group : a.GetOr("--resource-group", "");
     auto req = ParseIdentities(a.GetList("--identities"), *sub, group);
     if (auto* stop = std::get_if<Outcome>(&req)) return *stop;
-    const auto& add = std::get<ManagedIdentityRequest>(req);
-    if (auto stop = CheckRoleAndScope(a, add.system)) return *stop;
+    if (auto stop = check(std::get<ManagedIdentityRequest>(req))) return *stop;
     auto arm = ctx.Arm();
     if (!arm) return Outcome::FromArm(arm.error());
     auto vm = (*arm)->Get(path, kApiCompute);
     if (!vm) return Outcome::FromArm(vm.error(), true);
-    ManagedIdentityRequest now = IdentityRequestOf(vm->value("identity", json::object()));
-    now.system = now.system || add.system;
-    for (const auto& u : add.user) {
-      bool have = false;
-      for (const auto& e : now.user) have = have || EqualsIgnoreCase(e, u);
-      if (!have) now.user.push_back(u);
-    }
-    auto put = (*arm)->Put(path, kApiCompute, VmBodyWith(*vm, IdentityRequestJson(now)));
+    auto next = edit(*vm, std::get<ManagedIdentityRequest>(req),
+                     IdentityRequestOf(vm->value("identity", json::object())));
+    if (auto* stop = std::get_if<Outcome>(&next)) return *stop;
+    auto put = (*arm)->Put(path, kApiCompute,
+                           VmBodyWith(*vm, IdentityRequestJson(std::get<ManagedIdentityRequest>(next))));
     if (!put) return Outcome::FromArm(put.error());
-    json got = put->value("identity", json::object());
-    if (auto stop = AssignSystemRole(ctx, a, got)) return *stop;
-    return Outcome::Value(AzIdentityView(got, a.Get("--role"), a.Get("--scope")));
+    return answer(*put);
   });
 }
 
+Outcome AssignVmIdentity(Context& ctx, const ParsedArgs& a) {
+  return EditVmIdentity(
+      ctx, a, [&](const ManagedIdentityRequest& add) { return CheckRoleAndScope(a, add.system); },
+      [](const json&, const ManagedIdentityRequest& add,
+         ManagedIdentityRequest now) -> std::variant<ManagedIdentityRequest, Outcome> {
+        now.system = now.system || add.system;
+        for (const auto& u : add.user) {
+          bool have = false;
+          for (const auto& e : now.user) have = have || EqualsIgnoreCase(e, u);
+          if (!have) now.user.push_back(u);
+        }
+        return now;
+      },
+      [&](const json& put) {
+        json got = put.value("identity", json::object());
+        if (auto stop = AssignSystemRole(ctx, a, got)) return *stop;
+        return Outcome::Value(AzIdentityView(got, a.Get("--role"), a.Get("--scope")));
+      });
+}
+
 Outcome RemoveVmIdentity(Context& ctx, const ParsedArgs& a) {
-  auto sub = ctx.Subscription();
-  if (!sub) return Outcome::FromArm(sub.error());
-  return ForEachTarget(ctx, a, VmPath, [&](const std::string& path) -> Outcome {
-    auto id = ParseResourceId(path);
-    std::string group = id ? id->resource_group : a.GetOr("--resource-group", "");
-    auto req = ParseIdentities(a.GetList("--identities"), *sub, group);
-    if (auto* stop = std::get_if<Outcome>(&req)) return *stop;
-    const auto& drop = std::get<ManagedIdentityRequest>(req);
-    auto arm = ctx.Arm();
-    if (!arm) return Outcome::FromArm(arm.error());
-    auto vm = (*arm)->Get(path, kApiCompute);
-    if (!vm) return Outcome::FromArm(vm.error(), true);
-    ManagedIdentityRequest now = IdentityRequestOf(vm->value("identity", json::object()));
-    std::vector<std::string> missing;
-    for (const auto& u : drop.user) {
-      auto it = std::find_if(now.user.begin(), now.user.end(),
-                             [&](const std::string& e) { return EqualsIgnoreCase(e, u); });
-      if (it == now.user.end()) {
-        missing.push_back(u);
-      } else {
-        now.user.erase(it);
-      }
-    }
-    if (!missing.empty()) {
-      std::string list;
-      for (const auto& m : missing) list += (list.empty() ? "" : ",") + m;
-      return Outcome::Failure("'" + list + "' are not associated with '" + vm->value("name", "") +
-                              "'");
-    }
-    if (drop.system) now.system = false;
-    auto put = (*arm)->Put(path, kApiCompute, VmBodyWith(*vm, IdentityRequestJson(now)));
-    if (!put) return Outcome::FromArm(put.error());
-    if (!put->contains("identity")) return Outcome::Nothing();
-    return Outcome::Value((*put)["identity"]);
-  });
+  return EditVmIdentity(
+      ctx, a, [](const ManagedIdentityRequest&) { return std::optional<Outcome>(); },
+      [](const json& vm, const ManagedIdentityRequest& drop,
+         ManagedIdentityRequest now) -> std::variant<ManagedIdentityRequest, Outcome> {
+        std::vector<std::string> missing;
+        for (const auto& u : drop.user) {
+          auto it = std::find_if(now.user.begin(), now.user.end(),
+                                 [&](const std::string& e) { return EqualsIgnoreCase(e, u); });
+          if (it == now.user.end()) {
+            missing.push_back(u);
+          } else {
+            now.user.erase(it);
+          }
+        }
+        if (!missing.empty()) {
+          std::string list;
+          for (const auto& m : missing) list += (list.empty() ? "" : ",") + m;
+          return Outcome::Failure("'" + list + "' are not associated with '" +
+                                  vm.value("name", "") + "'");
+        }
+        if (drop.system) now.system = false;
+        return now;
+      },
+      [](const json& put) {
+        if (!put.contains("identity")) return Outcome::Nothing();
+        return Outcome::Value(put["identity"]);
+      });
 }
 
 Outcome DeleteVm(Context& ctx, const ParsedArgs& a) {
