@@ -86,17 +86,17 @@ http::Response Service::Handle(const http::Request& request) const {
     r.headers.Set("Allow", "GET");
     return r;
   }
+  // Each endpoint answers a bad request in its own shape.
+  auto bad_request = [identity](const std::string& why) {
+    return identity ? IdentityError(400, "invalid_request", why)
+                    : InstanceError(400, "Bad request. " + why);
+  };
   auto metadata = request.headers.Get("Metadata");
   if (!metadata || !EqualsIgnoreCase(*metadata, "true")) {
-    return identity ? IdentityError(400, "invalid_request", "Required metadata header not specified")
-                    : InstanceError(400, "Bad request. Required metadata header not specified");
+    return bad_request("Required metadata header not specified");
   }
   if (request.headers.Get("X-Forwarded-For")) {
-    return identity ? IdentityError(400, "invalid_request",
-                                    "Request was rejected because it contained an "
-                                    "X-Forwarded-For header")
-                    : InstanceError(400, "Bad request. Request was rejected because it contained "
-                                         "an X-Forwarded-For header");
+    return bad_request("Request was rejected because it contained an X-Forwarded-For header");
   }
   if (request.QueryParams("api-version").empty()) {
     return identity ? IdentityError(400, "invalid_request",
