@@ -44,6 +44,12 @@ std::optional<Scope> AlternativeScope(const AccessRequirement& needed) {
   return s;
 }
 
+// JSON text of what may echo the request (a scope, a grant type), which need not be UTF-8:
+// invalid bytes become U+FFFD rather than an exception (found by auth_token_fuzz).
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 // [{"Type":"repository","Name":"x","Action":"pull"}, ...] as ACR writes it.
 std::string Detail(const std::optional<Scope>& scope) {
   if (!scope) return {};
@@ -52,7 +58,7 @@ std::string Detail(const std::optional<Scope>& scope) {
       scope->catalog() ? std::vector<std::string>{"*"} : ActionNames(scope->actions);
   for (const auto& a : actions)
     d.push_back({{"Type", scope->type}, {"Name", scope->name}, {"Action", a}});
-  return d.dump();
+  return Dump(d);
 }
 
 std::string Realm(const http::Request& request, const std::string& login_server) {
@@ -81,7 +87,7 @@ http::Response FirewallDenied(const http::Request& request) {
 
 http::Response TokenError(int status, std::string_view code, std::string_view message) {
   nlohmann::json body = {{"errors", {{{"code", code}, {"message", message}}}}};
-  return http::Response::Text(status, "application/json", body.dump());
+  return http::Response::Text(status, "application/json", Dump(body));
 }
 
 http::Response TokenUnauthorized(std::string_view why) {

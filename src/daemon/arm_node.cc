@@ -21,7 +21,9 @@ constexpr std::string_view kTenantId = "c0ffee00-0000-4000-8000-0000000000ff";
 http::Response EntraError(int status, std::string code, std::string description) {
   nlohmann::json body = {{"error", std::move(code)},
                          {"error_description", std::move(description)}};
-  return http::Response::Text(status, "application/json; charset=utf-8", body.dump());
+  // The description may echo the request (a tenant, a grant type), which need not be UTF-8.
+  return http::Response::Text(status, "application/json; charset=utf-8",
+                              body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 // "/{tenant}/oauth2/v2.0/token" → tenant; nullopt for other paths.
@@ -134,7 +136,9 @@ class ArmNode::Routes final : public http::Handler {
       nlohmann::json body = {
           {"errors", {{{"code", "NAME_UNKNOWN"},
                        {"message", "no registry has the login server '" + login_server + "'"}}}}};
-      return http::Respond(http::Response::Text(404, "application/json", body.dump()));
+      return http::Respond(http::Response::Text(
+          404, "application/json",
+          body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
     }
     // The registry's own handler, as if the request had reached <login server>/oauth2/exchange.
     std::string_view query = request.query();

@@ -13,7 +13,9 @@ namespace {
 using nlohmann::json;
 
 http::Response JsonResponse(int status, const json& body) {
-  auto r = http::Response::Text(status, "application/json; charset=utf-8", body.dump());
+  // Error descriptions echo the request (a resource URI), which need not be UTF-8.
+  auto r = http::Response::Text(status, "application/json; charset=utf-8",
+                                body.dump(-1, ' ', false, json::error_handler_t::replace));
   r.headers.Set("Cache-Control", "no-store");
   return r;
 }

@@ -837,6 +837,21 @@ TEST_F(AuthTest, TrustedServicesBypassOnlyWithAzureServices) {
   EXPECT_EQ(Do("GET", "/v2/app/manifests/v1", "", bearer(aci_token)).status, 403);
 }
 
+// Error bodies that echo the request stay JSON when the request is not UTF-8 (found by
+// auth_token_fuzz: a scope with 0xFF bytes made json::dump throw, which ended the process).
+TEST_F(AuthTest, ErrorsEchoingBytesThatAreNotUtf8StayJson) {
+  auto r = PostForm("/oauth2/token", {{"grant_type", "password"},
+                                      {"service", kLogin},
+                                      {"username", "puller"},
+                                      {"password", "pull-secret"}},
+                    {"repository\na\xff\xff/x:pull"});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(json::accept(r.body)) << r.body;
+  auto grant = PostForm("/oauth2/token", {{"grant_type", "\xfe"}, {"service", kLogin}});
+  EXPECT_EQ(grant.status, 400);
+  EXPECT_TRUE(json::accept(grant.body)) << grant.body;
+}
+
 TEST(NetworkDecisionTest, TrustedServicesTable) {
   Principal mi{"a", PrincipalKind::kManagedIdentity, "aci", ""};
   Principal sp{"s", PrincipalKind::kServicePrincipal, "sp", "h"};

@@ -151,6 +151,11 @@ TEST_F(ImdsTest, ResourcesAndAudiences) {
   EXPECT_EQ(json::parse(vault.body)["error"], "invalid_resource");
   EXPECT_NE(json::parse(vault.body)["error_description"].get<std::string>().find("AADSTS500011"),
             std::string::npos);
+  // A resource that is not UTF-8 is echoed with replacement characters, not a crash (found by
+  // imds_fuzz).
+  auto bytes = Get(kVm, "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=htt%90%8C");
+  EXPECT_EQ(bytes.status, 400);
+  EXPECT_EQ(json::parse(bytes.body)["error"], "invalid_resource");
 }
 
 TEST_F(ImdsTest, IdentityErrors) {
