@@ -42,6 +42,14 @@ Result<std::vector<Scope>> ParseScopes(std::string_view text) {
     std::string_view one = text.substr(0, space);
     text = space == std::string_view::npos ? std::string_view() : text.substr(space + 1);
     if (one.empty()) continue;
+    // The scope grammar (Docker's token spec) is printable ASCII: anything else is refused
+    // here, never carried into a token's access claim (found by auth_token_fuzz).
+    if (std::any_of(one.begin(), one.end(), [](char c) {
+          auto u = static_cast<unsigned char>(c);
+          return u < 0x21 || u > 0x7e;
+        })) {
+      return Fail(Code::kInvalidArgument, "a scope holds bytes outside printable ASCII");
+    }
     // type[(class)]:name:actions, where the name may itself contain ':' (a port in a
     // hostname-qualified name): type is before the first ':', actions after the last.
     auto first = one.find(':');

@@ -847,6 +847,15 @@ TEST_F(AuthTest, ErrorsEchoingBytesThatAreNotUtf8StayJson) {
                     {"repository\na\xff\xff/x:pull"});
   EXPECT_EQ(r.status, 400);
   EXPECT_TRUE(json::accept(r.body)) << r.body;
+  // A scope the caller would be granted, but with bytes that are not ASCII: refused, not put
+  // into a token (the access claim is JSON).
+  auto granted = PostForm("/oauth2/token", {{"grant_type", "password"},
+                                            {"service", kLogin},
+                                            {"username", "puller"},
+                                            {"password", "pull-secret"}},
+                          {"repository:a/b:pull,pu\x8d\x97"});
+  EXPECT_EQ(granted.status, 400);
+  EXPECT_TRUE(json::accept(granted.body)) << granted.body;
   auto grant = PostForm("/oauth2/token", {{"grant_type", "\xfe"}, {"service", kLogin}});
   EXPECT_EQ(grant.status, 400);
   EXPECT_TRUE(json::accept(grant.body)) << grant.body;
