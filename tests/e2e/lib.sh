@@ -572,3 +572,9 @@ e2e_arm() {
   echo "${out%$'\n'*}"
   ((code < 400)) || { echo "HTTP $code" >&2; return 1; }
 }
+
+# e2e_auth_file FILE HOST USER PASSWORD: a containers auth file (skopeo --authfile,
+# REGISTRY_AUTH_FILE) holding USER:PASSWORD for HOST.
+e2e_auth_file() {
+  printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$2" "$(printf '%s:%s' "$3" "$4" | base64 -w0)" >"$1"
+}

@@ -75,7 +75,7 @@ e2e_check "vm create --assign-identity gives vm1 a system-assigned identity ($VM
 # An image pushed from vm1 as the admin user, through the private endpoint.
 e2e_check "acr update --admin-enabled true" cove acr update -n myregistry --admin-enabled true -o none
 ADMIN_PW=$(cove acr credential show -n myregistry --query 'passwords[0].value' -o tsv)
-printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$H" "$(printf 'myregistry:%s' "$ADMIN_PW" | base64 -w0)" >"$T/admin.json"
+e2e_auth_file "$T/admin.json" "$H" myregistry "$ADMIN_PW"
 SRC="$T/src"
 e2e_make_image "$SRC" v1 --layers 2 >/dev/null
 e2e_check "vm1 pushes e2e/app as the admin user" on vm vm1 \

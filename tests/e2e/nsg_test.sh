@@ -59,8 +59,7 @@ e2e_check "registry (Premium, data endpoint, public access disabled, admin user)
 ADMIN_PW=$(arm POST "$ACR/registries/myregistry/listCredentials" | jq -r '.passwords[0].value')
 e2e_check "admin credentials from listCredentials" test "${ADMIN_PW:-null}" != null
 export REGISTRY_AUTH_FILE="$T/auth.json"
-printf '{"auths":{"%s":{"auth":"%s"}}}\n' myregistry.azurecr.io "$(printf 'myregistry:%s' "$ADMIN_PW" | base64 -w0)" \
-  >"$REGISTRY_AUTH_FILE"
+e2e_auth_file "$REGISTRY_AUTH_FILE" myregistry.azurecr.io myregistry "$ADMIN_PW"
 e2e_check "NSG: Deny $DENY_IP, Allow $ALLOW_IP (TCP 443)" arm PUT "$NSG" \
   "{\"location\":\"westus\",\"properties\":{\"securityRules\":[
     {\"name\":\"deny-vmdeny\",\"properties\":$(rule_props Deny 100 "$DENY_IP/32")},
