@@ -16,9 +16,10 @@
 # E2E_PIDS, namespaces in E2E_NETNS, directories in E2E_DIRS) and removed by an EXIT trap, also
 # when the test fails or is interrupted. Processes are stopped by PID only.
 #
-# Needs root (network namespaces, containerd). A test calls e2e_init first; without root or
-# without a required tool it prints "skipped: ..." and exits 0 (or $E2E_SKIP_CODE, which
-# ctest sets to 77 so that it reports the test as skipped).
+# Needs root (network namespaces, containerd). A test calls e2e_init first; without root it
+# prints "skipped: ..." and exits 0 (or $E2E_SKIP_CODE, which ctest sets to 77 so that it
+# reports the test as skipped). A missing tool is a failure, never a skip: every program a test
+# runs is in scripts/required-commands and installed by scripts/install-deps.
 #
 # Environment:
 #   COVE_E2E_TARGET   distribution (default) or coved
@@ -70,7 +71,8 @@ e2e_init() {
   for t in ip openssl curl jq tar gzip sha256sum "$@"; do
     command -v "$t" >/dev/null 2>&1 || missing+=("$t")
   done
-  ((${#missing[@]} == 0)) || e2e_skip "missing tools: ${missing[*]}"
+  ((${#missing[@]} == 0)) ||
+    e2e_die "missing tools: ${missing[*]} (scripts/install-deps must install them; see scripts/required-commands)"
   E2E_TMP=$(mktemp -d /tmp/cove-e2e.XXXXXX)
   E2E_DIRS+=("$E2E_TMP")
   trap e2e_cleanup EXIT

@@ -15,7 +15,7 @@
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 
-e2e_init skopeo unshare
+e2e_init skopeo unshare nft
 [[ $E2E_TARGET == coved ]] || e2e_skip "coved only (private endpoints are cove's)"
 T=$E2E_TMP
 e2e_fabric_init g
