@@ -20,7 +20,7 @@ set -uo pipefail
 COVED=${COVED:?set COVED to the coved binary}
 kills=${1:-10}
 workers=${2:-8}
-per_worker=3  # images a worker may push in one round (a round usually ends before the third)
+per_worker=4  # images a worker may push in one round (a round usually ends before the last)
 work=$(mktemp -d /tmp/cove-campaign.XXXXXX)
 data=$work/data
 coved_pid=
@@ -60,8 +60,10 @@ start_coved() {
   echo "coved did not come up:"; tail -20 "$work/coved.log"; return 1
 }
 
-# make_images ROUND: per worker, $per_worker OCI layouts with 2 fresh layers each (16 KiB to
-# 1.5 MiB of random bytes in a gzip'd tar) and a config whose diff_ids are the tars' digests.
+# make_images ROUND: per worker, $per_worker OCI layouts with 2 fresh layers each (a gzip'd tar
+# of 16 to 768 KiB of random bytes; gzip because skopeo would compress a plain tar on the way,
+# and the layout's digests must be what the registry receives) and a config whose diff_ids are
+# the tars' digests.
 make_images() {
   python3 - "$work/img/r$1" "$workers" "$per_worker" <<'PY'
 import gzip, hashlib, io, json, os, random, sys, tarfile
@@ -78,7 +80,7 @@ for w in range(1, workers + 1):
         for n in range(2):
             raw = io.BytesIO()
             with tarfile.open(fileobj=raw, mode="w") as t:
-                body = os.urandom(random.randint(16 << 10, 1536 << 10))
+                body = os.urandom(random.randint(16 << 10, 768 << 10))
                 info = tarfile.TarInfo(f"file{n}"); info.size = len(body)
                 t.addfile(info, io.BytesIO(body))
             tar = raw.getvalue()
@@ -104,49 +106,64 @@ PY
 }
 
 # worker W ROUND: pushes its images one after another until one fails (coved was killed);
-# each acknowledged push appends "repo tag digest layout" to acks.
+# each push it starts is named in started.W, each acknowledged one appended to acks.W as
+# "repo tag digest layout".
 worker() {
   local w=$1 round=$2 k
   for k in $(seq 1 "$per_worker"); do
     local lay=$work/img/r$round/w$w/i$k tag=r$round-i$k
+    echo "w$w $lay" >>"$work/started.$w"
     skopeo --command-timeout 30s copy -q --dest-tls-verify=false --digestfile "$lay.digest" \
       "oci:$lay:t" "docker://127.0.0.1:$port/w$w:$tag" >>"$work/skopeo.log" 2>&1 || return 0
     echo "w$w $tag $(cat "$lay.digest") $lay" >>"$work/acks.$w"
   done
 }
 
-sha_url() { curl -fsS "$1" 2>/dev/null | sha256sum | cut -d' ' -f1; }
-
-# verify_ack REPO TAG DIGEST LAYOUT: the manifest by tag and by digest, and each blob it names.
-verify_ack() {
-  local repo=$1 tag=$2 digest=$3 lay=$4 ref d
-  for ref in "$tag" "$digest"; do
-    [[ sha256:$(sha_url "$base/v2/$repo/manifests/$ref") == "$digest" ]] ||
-      { echo "  $repo:$ref does not pull back as $digest"; return 1; }
-  done
-  for d in $(jq -r '.config.digest, .layers[].digest' "$lay/blobs/sha256/${digest#sha256:}"); do
-    [[ sha256:$(sha_url "$base/v2/$repo/blobs/$d") == "$d" ]] ||
-      { echo "  $repo blob $d does not pull back byte-identical"; return 1; }
-  done
-}
-
-# Blobs of pushes that were never acknowledged: visible only whole.
-verify_interrupted() {
-  local round=$1 lay d code bad=0 seen=0
-  for lay in "$work"/img/r"$round"/w*/i*; do
-    [[ -f $lay.digest ]] && continue  # acknowledged; checked above
-    local w; w=$(basename "$(dirname "$lay")")
-    for f in "$lay"/blobs/sha256/*; do
-      d=sha256:$(basename "$f")
-      code=$(curl -s -o /dev/null -w '%{http_code}' -I "$base/v2/$w/blobs/$d")
-      [[ $code == 200 ]] || continue
-      seen=$((seen + 1))
-      [[ sha256:$(sha_url "$base/v2/$w/blobs/$d") == "$d" ]] ||
-        { echo "  partial blob visible: $w $d"; bad=$((bad + 1)); }
-    done
-  done
-  echo "# round $round: $seen blobs of interrupted pushes visible, all checked whole"
-  return "$bad"
+# verify acked|interrupted LINES-FILE: one python3 process for every request of a check.
+#   acked: lines "repo tag digest layout"; each manifest by tag and by digest, and every blob
+#     it names, must come back with exactly the bytes whose sha256 is the digest.
+#   interrupted: lines "repo layout" of pushes that were not acknowledged; every blob of the
+#     layout that HEAD admits to (200) must serve exactly its bytes (nothing partial visible).
+# Prints what is wrong and how many blobs of interrupted pushes were visible; exit 1 on a fault.
+verify() {
+  python3 - "$base" "$1" "$2" <<'PY'
+import hashlib, http.client, json, os, sys, urllib.parse
+base, mode, lines = sys.argv[1], sys.argv[2], open(sys.argv[3]).read().split("\n")
+u = urllib.parse.urlparse(base)
+conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+def get(path, method="GET"):
+    conn.request(method, path)
+    r = conn.getresponse()
+    return r.status, r.read()
+bad = visible = 0
+for line in filter(None, lines):
+    f = line.split()
+    if mode == "acked":
+        repo, tag, digest, lay = f
+        for ref in (tag, digest):
+            st, body = get(f"/v2/{repo}/manifests/{ref}")
+            if st != 200 or "sha256:" + hashlib.sha256(body).hexdigest() != digest:
+                print(f"  {repo}:{ref} does not pull back as {digest} ({st})"); bad += 1
+        man = json.load(open(os.path.join(lay, "blobs", "sha256", digest[7:])))
+        for d in [man["config"]["digest"]] + [l["digest"] for l in man["layers"]]:
+            st, body = get(f"/v2/{repo}/blobs/{d}")
+            if st != 200 or "sha256:" + hashlib.sha256(body).hexdigest() != d:
+                print(f"  {repo} blob {d} does not pull back byte-identical ({st})"); bad += 1
+    else:
+        repo, lay = f
+        for name in os.listdir(os.path.join(lay, "blobs", "sha256")):
+            d = "sha256:" + name
+            st, _ = get(f"/v2/{repo}/blobs/{d}", "HEAD")
+            if st != 200:
+                continue
+            visible += 1
+            st, body = get(f"/v2/{repo}/blobs/{d}")
+            if st != 200 or "sha256:" + hashlib.sha256(body).hexdigest() != d:
+                print(f"  partial blob visible: {repo} {d} ({st}, {len(body)} bytes)"); bad += 1
+if mode == "interrupted":
+    print(f"# {visible} blobs of interrupted pushes visible, all checked whole" if not bad else "")
+sys.exit(1 if bad else 0)
+PY
 }
 
 verify_disk() {
@@ -167,30 +184,30 @@ for round in $(seq 1 "$kills"); do
   before=$(total_acked)
   pids=()
   for w in $(seq 1 "$workers"); do worker "$w" "$round" & pids+=($!); done
-  sleep "$(python3 -c 'import random; print(round(random.uniform(0.05, 1.5), 3))')"
+  sleep "$(printf '%d.%03d' 0 $((RANDOM % 1450 + 50)))"  # 0.05–1.5 s into the round
   kill -9 "$coved_pid"; wait "$coved_pid" 2>/dev/null; coved_pid=
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
   pids=()
   now=$(total_acked)
   echo "# round $round: kill -9 with $workers pushes in flight; $((now - before)) acknowledged this round, $now in all"
   start_coved || { failed=$((failed + 1)); break; }
-  bad=0
-  while read -r repo tag digest lay; do
-    verify_ack "$repo" "$tag" "$digest" "$lay" || bad=$((bad + 1))
-  done < <(cat "$work"/acks.* 2>/dev/null | awk -v r="r$round-" 'index($2, r) == 1')
-  ((bad == 0)) || check "round $round: acknowledged manifests pull back byte-identical" false
-  verify_interrupted "$round" || check "round $round: no partial blob visible" false
+  cat "$work"/acks.* 2>/dev/null | awk -v r="r$round-" 'index($2, r) == 1' >"$work/round.acked"
+  cat "$work"/started.* 2>/dev/null | grep "/img/r$round/" |
+    while read -r repo lay; do [[ -f $lay.digest ]] || echo "$repo $lay"; done >"$work/round.interrupted"
+  verify acked "$work/round.acked" ||
+    check "round $round: acknowledged manifests pull back byte-identical" false
+  verify interrupted "$work/round.interrupted" ||
+    check "round $round: no partial blob of an interrupted push is visible" false
+  rm -f "$work"/started.*
   kill "$coved_pid"; wait "$coved_pid" 2>/dev/null; coved_pid=
 done
 
 # The end: every acknowledged manifest of every round, and the disk.
 start_coved || { failed=$((failed + 1)); echo "$passed passed, $failed failed"; exit 1; }
-bad=0
-while read -r repo tag digest lay; do
-  verify_ack "$repo" "$tag" "$digest" "$lay" || bad=$((bad + 1))
-done < <(cat "$work"/acks.* 2>/dev/null)
+cat "$work"/acks.* 2>/dev/null >"$work/all.acked"
 acked=$(total_acked)
-check "$kills kills: all $acked acknowledged manifests pull back byte-identical (by tag and digest, every blob)" [ "$bad" = 0 ]
+check "$kills kills: all $acked acknowledged manifests pull back byte-identical (by tag and digest, every blob)" \
+  verify acked "$work/all.acked"
 check "every blob file on disk matches its digest" verify_disk
 check "pushes were acknowledged at all" [ "$acked" -gt 0 ]
 echo "# campaign: $kills kills, $workers concurrent skopeo pushes, $acked acknowledged manifests, $(( $(date +%s) - start )) s"
