@@ -1,5 +1,6 @@
 #include "fabric/guard.h"
 
+#include <charconv>
 #include <cstdio>
 
 #include "fabric/fabric.h"
@@ -14,7 +15,7 @@ std::array<uint8_t, 6> VmMac(std::string_view vm_id) {
   const std::string hex = ShortId(vm_id);
   std::array<uint8_t, 6> mac = {0x02, 0xc0, 0, 0, 0, 0};
   for (size_t i = 0; i < 4; ++i) {
-    mac[2 + i] = static_cast<uint8_t>(std::stoul(hex.substr(2 * i, 2), nullptr, 16));
+    std::from_chars(hex.data() + 2 * i, hex.data() + 2 * i + 2, mac[2 + i], 16);
   }
   return mac;
 }
