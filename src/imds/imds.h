@@ -11,9 +11,10 @@
 // Only the machine itself is answered: the connection's source must be one of the machine's
 // own addresses (169.254.169.254, 127.0.0.0/8, its private or public address; FromTheMachine).
 // A machine that routes 169.254.169.254 to a neighbour reaches the neighbour's listener from
-// its own address and gets 403 with no machine data. The fabric backs this with a firewall
-// rule in each machine's namespace (fabric/guard.h: 169.254.169.254 is reachable from lo only)
-// and anti-spoofing on every bridge port, so a neighbour cannot borrow the machine's address.
+// its own address and gets 403 with no machine data. Below this check the listener is bound to
+// the machine's lo (daemon/planes.h), a firewall rule in each machine's namespace lets
+// 169.254.169.254 be reached from lo only (fabric/guard.h), and every bridge port drops spoofed
+// addresses, so a neighbour can neither reach the listener nor borrow the machine's address.
 //
 // Endpoints (plain HTTP, GET only; every request needs the header `Metadata: true`, and one that
 // carries X-Forwarded-For is refused, as Azure's IMDS does against request forgery through
