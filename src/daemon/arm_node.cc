@@ -210,15 +210,4 @@ std::vector<registry::RegistryInfo> RegistriesFromSnapshot(const arm::Snapshot& 
   return out;
 }
 
-std::vector<registry::RegistryInfo> MergeRegistries(
-    std::vector<registry::RegistryInfo> from_arm,
-    const std::vector<registry::RegistryInfo>& configured) {
-  std::set<std::string> names;
-  for (const auto& r : from_arm) names.insert(r.name);
-  for (const auto& r : configured) {
-    if (!names.count(arm::Lower(r.name))) from_arm.push_back(r);
-  }
-  return from_arm;
-}
-
 }  // namespace cove::daemon

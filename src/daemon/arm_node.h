@@ -2,10 +2,9 @@
 // <data_dir>/control.db and its ARM REST API on plain HTTP on loopback (config arm_listen,
 // default 127.0.0.1:7780; port 0 picks a free port).
 //
-// In the full daemon the registries the registry node serves come from here: the node's
-// Directory is rebuilt from every committed snapshot (control-plane registries first, then
-// configuration-file registries whose names the control plane does not use). See
-// RegistriesFromSnapshot.
+// In the full daemon the registries the registry node serves come from here, and only from
+// here: the node's Directory is rebuilt from every committed snapshot (RegistriesFromSnapshot,
+// RegistryNode::SetControlPlaneRegistries).
 //
 // Thread-safety: Start/Stop from one thread; the control plane and server are thread-safe.
 #pragma once
@@ -69,9 +68,5 @@ class ArmNode {
 
 // The registries a snapshot declares, as the registry's Directory wants them.
 std::vector<registry::RegistryInfo> RegistriesFromSnapshot(const arm::Snapshot& snapshot);
-
-// Control-plane registries plus the configured ones whose names are not taken.
-std::vector<registry::RegistryInfo> MergeRegistries(std::vector<registry::RegistryInfo> from_arm,
-                                                    const std::vector<registry::RegistryInfo>& configured);
 
 }  // namespace cove::daemon

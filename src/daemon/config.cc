@@ -135,6 +135,7 @@ Result<Config> ParseConfig(const std::string& yaml_text) {
         c.listen.push_back(o);
       }
     }
+    c.registries_declared = root["registries"] || root["default_registry"] || root["auth"];
     if (root["registries"]) {
       c.registries.clear();
       c.default_registry.clear();
@@ -172,6 +173,48 @@ Result<Config> ParseConfig(const std::string& yaml_text) {
   auto directory = registry::Directory::Create(c.dns_suffix, c.registries, c.default_registry);
   if (!directory) return Fail(directory.error());
   return c;
+}
+
+Status UseControlPlaneRegistries(Config& config) {
+  if (config.registries_declared &&
+      (!config.registries.empty() || !config.default_registry.empty() || config.auth)) {
+    return Fail(Code::kInvalidArgument,
+                "the configuration declares registries, but in full mode every registry comes "
+                "from the control plane (create them with `cove acr create`); remove "
+                "`registries`, `default_registry` and `auth` from the file, or run "
+                "`coved registry` to serve the configured registries");
+  }
+  config.registries.clear();
+  config.default_registry.clear();
+  config.auth.reset();
+  return Ok();
+}
+
+std::vector<std::string> OpenRegistries(const Config& config) {
+  std::vector<std::string> out;
+  for (const auto& r : config.registries) {
+    bool has_auth =
+        config.auth && std::any_of(config.auth->registries.begin(), config.auth->registries.end(),
+                                   [&](const auto& a) { return a.registry == r.name; });
+    if (!has_auth) out.push_back(r.name);
+  }
+  return out;
+}
+
+Status CheckOpenRegistries(const Config& config) {
+  auto open = OpenRegistries(config);
+  if (open.empty()) return Ok();
+  for (const auto& l : config.listen) {
+    if (IsLoopback(l.address)) continue;
+    std::string names;
+    for (const auto& n : open) names += (names.empty() ? "" : ", ") + n;
+    return Fail(Code::kInvalidArgument,
+                "registry " + names + " is open (no `auth:` entry: anyone may push and pull) "
+                "and would be served on " + l.address + ":" + std::to_string(l.port) +
+                ", which is not loopback; give it an `auth:` entry (e.g. an admin user) or "
+                "listen on loopback only");
+  }
+  return Ok();
 }
 
 Result<Config> LoadConfig(const std::string& path) {

@@ -1,6 +1,13 @@
 // coved's configuration: where it keeps data, what it listens on, and which registries it
-// serves. Until the control plane owns registries, this file (or the embedded defaults) is how
-// registries are declared; it stays the way to run cove as a plain registry.
+// serves. In `coved registry` mode this file (or the embedded defaults) declares the registries;
+// it is the way to run cove as a plain registry. In full mode (`coved` with the control plane)
+// every registry comes from the control plane: the embedded default registry is dropped and a
+// file that declares registries, a default registry or an `auth:` section is refused
+// (UseControlPlaneRegistries).
+//
+// A registry without an `auth:` entry is open (anyone may push and pull). That is for one
+// person on one machine: an open registry is refused on any listener that is not loopback
+// (CheckOpenRegistries).
 //
 //   data_dir: /var/lib/cove            # blobs/, meta.db, tls/, keys/
 //   dns_suffix: azurecr.io             # login servers are <registry>.<suffix>
@@ -8,7 +15,8 @@
 //   upload_ttl_hours: 24               # abandoned uploads are purged after this
 //   header_timeout_ms: 30000           # a request head must arrive within this
 //   idle_timeout_ms: 60000             # longest silence inside a body or between requests
-//   default_registry: myregistry       # serves requests to hosts that are not ours (IPs)
+//   default_registry: myregistry       # serves requests to hosts that are not ours (IPs,
+//                                      # localhost); without one they get 404 NAME_UNKNOWN
 //   arm_listen: 127.0.0.1:7780         # the control plane's ARM REST API (plain HTTP, loopback)
 //   listen:
 //     - {address: 127.0.0.1, port: 443}              # TLS (the default)
@@ -49,6 +57,9 @@ struct Config {
   http::ListenerOptions arm_listen{.address = "127.0.0.1", .port = 7780, .tls = false};
   std::vector<registry::RegistryInfo> registries;
   std::optional<auth::IdentityData> auth;  // the `auth:` section; none: every registry open
+  // The file set `registries`, `default_registry` or `auth` (rather than keeping the embedded
+  // defaults).
+  bool registries_declared = false;
 };
 
 // The embedded defaults: registry "myregistry" in westus with its data endpoint enabled, under
@@ -61,6 +72,17 @@ Config DefaultConfig();
 Result<Config> ParseConfig(const std::string& yaml_text);
 // Reads and parses a file; kNotFound / kIOError when it cannot be read.
 Result<Config> LoadConfig(const std::string& path);
+
+// Full mode: the control plane owns every registry. Drops the embedded default registry;
+// kInvalidArgument (saying to create registries through the control plane, or to run
+// `coved registry`) when the file declared registries, a default registry or an `auth:` section.
+Status UseControlPlaneRegistries(Config& config);
+
+// The registries without an `auth:` entry (open: anyone may push and pull), by name.
+std::vector<std::string> OpenRegistries(const Config& config);
+// kInvalidArgument naming the open registries and the first listener that is not loopback, when
+// both exist: an open registry is served on loopback only.
+Status CheckOpenRegistries(const Config& config);
 
 // True for 127.0.0.0/8 and ::1.
 bool IsLoopback(const std::string& address);

@@ -6,8 +6,12 @@
 //
 // The default mode runs the control plane (daemon/arm_node.h: ARM REST API on --arm-listen,
 // default 127.0.0.1:7780, logged as "arm api listening on ADDR:PORT") and the registry node,
-// whose registries follow the control plane's Microsoft.ContainerRegistry/registries resources
-// (plus those of the configuration file). `coved registry` runs only the registry node.
+// whose registries are exactly the control plane's Microsoft.ContainerRegistry/registries
+// resources: the embedded default registry is not served, a configuration file declaring
+// registries is refused, and requests to any other host (an IP, localhost) get 404
+// NAME_UNKNOWN. `coved registry` runs only the registry node, with the configured registries.
+// Either mode refuses to start when a registry without authentication (no `auth:` entry) would
+// be served on a listener that is not loopback (daemon/config.h).
 // As root, the default mode also runs the planes (daemon/planes.h): VNets, VMs and the public
 // network as namespaces named <prefix>-… (--fabric-prefix, default "cove"), DNS at
 // 168.63.129.16 in each VNet, registry listeners on private endpoint and public addresses,
@@ -87,6 +91,18 @@ int main(int argc, char** argv) {
     config->arm_listen = *o;
   }
   bool full = !registry_cmd->parsed();
+  if (full) {
+    // Only the control plane's registries exist (and it gives each one authentication); the
+    // embedded default registry would be an open one behind them.
+    if (auto own = cove::daemon::UseControlPlaneRegistries(*config); !own) {
+      std::cerr << "coved: " << own.error().message << "\n";
+      return 2;
+    }
+  }
+  if (auto open = cove::daemon::CheckOpenRegistries(*config); !open) {
+    std::cerr << "coved: " << open.error().message << "\n";
+    return 2;
+  }
 
   // Block the stop signals in every thread; the main thread waits for them.
   sigset_t signals;

@@ -420,7 +420,8 @@ Status Planes::Apply(const arm::SnapshotPtr& snapshot) {
   for (const auto& [key, w] : want) {
     if (listeners_.count(key)) continue;
     if (!w.imds_tag.empty()) {
-      auto fd = fabric::ListenTcp(namespaces_, w.ns, w.ip, imds::kPort);
+      // Bound to lo: connections that arrive from outside the machine never reach it.
+      auto fd = fabric::ListenTcp(namespaces_, w.ns, w.ip, imds::kPort, 1024, "lo");
       if (!fd) {
         spdlog::warn("instance metadata {}:{} in {}: {}", w.ip, imds::kPort, w.ns,
                      fd.error().message);

@@ -28,8 +28,11 @@
 //      or VNets are shut down. Sockets are keyed by namespace inode, so a VNet deleted and
 //      created again gets fresh sockets;
 //   5. keeps one instance metadata listener per machine: plain HTTP on 169.254.169.254:80
-//      inside the machine's namespace, tagged with the machine's id, on the IMDS server
-//      (src/imds), whose machine set (MachinesOf) is replaced with every snapshot.
+//      inside the machine's namespace, bound to its lo, tagged with the machine's id, on the
+//      IMDS server (src/imds), whose machine set (MachinesOf) is replaced with every snapshot.
+//      The server answers only connections from the machine's own addresses; the fabric lets
+//      169.254.169.254 be reached from the machine's lo only and guards every bridge port
+//      against spoofed addresses (fabric/guard.h).
 // The access::Policy (network rules, connection states by link id) is derived from the same
 // snapshot (BuildPolicy) and set on the registry node's Gate.
 //

@@ -9,7 +9,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "daemon/arm_node.h"
 #include "storage/filesystem_blob_store.h"
 #include "storage/sqlite_meta_store.h"
 
@@ -40,6 +39,7 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
                         registry::UrlSigner::LoadOrCreateKey(dir + "/keys/blob-url.key"));
   node->signer_ = std::make_unique<registry::UrlSigner>(std::move(key), clock);
 
+  COVE_RETURN_IF_ERROR(CheckOpenRegistries(config));
   COVE_ASSIGN_OR_RETURN(auto directory, registry::Directory::Create(
                                             config.dns_suffix, config.registries,
                                             config.default_registry));
@@ -86,15 +86,39 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
 RegistryNode::~RegistryNode() { Stop(); }
 
 Status RegistryNode::SetControlPlaneRegistries(std::vector<registry::RegistryInfo> from_arm) {
-  auto merged = MergeRegistries(std::move(from_arm), config_.registries);
-  std::string default_registry = config_.default_registry;
-  bool have_default = false;
-  for (const auto& r : merged) have_default = have_default || r.name == default_registry;
-  if (!have_default) default_registry.clear();
-  COVE_ASSIGN_OR_RETURN(auto directory, registry::Directory::Create(config_.dns_suffix,
-                                                                    std::move(merged),
-                                                                    default_registry));
+  // Exactly the control plane's registries, and no default registry for other hosts.
+  COVE_ASSIGN_OR_RETURN(auto directory,
+                        registry::Directory::Create(config_.dns_suffix, std::move(from_arm)));
+  std::lock_guard lock(registries_mu_);
+  std::set<std::string> before, now;
+  for (const auto& r : registry_->directory()->registries()) before.insert(r.name);
+  for (const auto& r : directory->registries()) now.insert(r.name);
+  // A registry created while we run starts empty, whatever a registry of that name left (its
+  // deletion's purge may not have finished): purged before it is served. Not on the first
+  // call, whose registries were there before this process started.
+  if (control_plane_seen_) {
+    for (const auto& name : now) {
+      if (before.count(name)) continue;
+      auto purged = registry_->DeleteRegistryContent(name);
+      if (!purged) {
+        return Fail(purged.error().code, "registry " + name + " not served: deleting what a "
+                                         "registry of that name left: " + purged.error().message);
+      }
+    }
+  }
+  control_plane_seen_ = true;
   registry_->SetDirectory(std::move(directory));
+  // A deleted registry's content goes with it (ACR deletes a registry's images with it).
+  for (const auto& name : before) {
+    if (now.count(name)) continue;
+    auto purged = registry_->DeleteRegistryContent(name);
+    if (purged) {
+      spdlog::info("registry {} deleted: its repositories, manifests and tags are gone", name);
+    } else {
+      spdlog::warn("registry {} deleted, but deleting its content failed: {} (done when the "
+                   "name is created again)", name, purged.error().message);
+    }
+  }
   return Ok();
 }
 

@@ -1,6 +1,7 @@
 // RegistryNode: one running registry node — stores, TLS, the Distribution API and its
 // listeners — built from a Config. coved's `registry` mode is exactly this; the full daemon
-// will add the control plane, the fabric and DNS around it.
+// adds the control plane, the fabric and DNS around it, and the control plane's registries
+// replace the configured ones (SetControlPlaneRegistries).
 //
 // Data directory layout (created on first start):
 //   <data>/blobs/       FilesystemBlobStore (blobs/, uploads/, tmp/)
@@ -34,7 +35,9 @@ namespace cove::daemon {
 
 class RegistryNode {
  public:
-  // Opens stores and TLS material under config.data_dir. Errors name the path or setting.
+  // Opens stores and TLS material under config.data_dir. Errors name the path or setting;
+  // kInvalidArgument when an open registry (no `auth:` entry) would be served on a listener that
+  // is not loopback (CheckOpenRegistries).
   static Result<std::unique_ptr<RegistryNode>> Open(Config config, const Clock& clock);
   ~RegistryNode();
 
@@ -47,12 +50,17 @@ class RegistryNode {
   // (planes adopt listeners made inside namespaces into it).
   access::Gate& gate() { return *gate_; }
   http::Server& server() { return *server_; }
-  // Serves `from_control_plane` plus the configured registries whose names it does not use
-  // (the full daemon calls this after every control-plane commit). kInvalidArgument when the
-  // merged set is not a valid Directory; the previous one then stays.
+  // Serves exactly `from_control_plane` from now on: the configured registries and the default
+  // registry are no longer served, so other hosts get 404 NAME_UNKNOWN (the full daemon calls
+  // this after every control-plane commit). Registries missing since the previous call are
+  // deleted with their content (registry::Registry::DeleteRegistryContent); one that appears
+  // after the first call is emptied before it is served. kInvalidArgument when the set is not a
+  // valid Directory; a store error when a new registry could not be emptied; the previous
+  // directory then stays.
   Status SetControlPlaneRegistries(std::vector<registry::RegistryInfo> from_control_plane);
   // Who may use the control plane's registries (daemon/identities.h builds it from a snapshot),
-  // plus the `auth:` section's identities for registries the control plane does not own.
+  // plus the `auth:` section's identities for registries the control plane does not own (none
+  // in coved's full mode, whose configuration has no `auth:` section).
   // kInvalidArgument when the merged data is inconsistent; the previous identities then stay.
   Status SetControlPlaneIdentities(auth::IdentityData from_control_plane);
   // The name of the registry whose login server is `host` (lowercase, no port); "" for any
@@ -85,6 +93,9 @@ class RegistryNode {
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<access::Gate> gate_;
   std::unique_ptr<http::Server> server_;
+
+  std::mutex registries_mu_;  // serializes SetControlPlaneRegistries
+  bool control_plane_seen_ = false;
 
   std::thread maintenance_;
   std::mutex mu_;

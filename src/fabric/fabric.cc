@@ -20,6 +20,7 @@
 #include <set>
 #include <sstream>
 
+#include "fabric/guard.h"
 #include "fabric/netlink.h"
 #include "fabric/nsg.h"
 
@@ -34,7 +35,6 @@ tl::unexpected<Error> Errno(const std::string& what, int err = errno) {
 }
 
 std::string BridgeName(std::string_view subnet_id) { return "b" + ShortId(subnet_id); }
-std::string VmLinkName(std::string_view vm_id) { return "m" + ShortId(vm_id); }
 std::string PeerLinkName(std::string_view other_network_id) {
   return "p" + ShortId(other_network_id);
 }
@@ -287,7 +287,7 @@ Status Fabric::ApplyNetwork(const Topology& desired, const Network& network) {
   std::set<std::string> links = {"lo"};
   for (const Subnet& s : network.subnets) links.insert(BridgeName(s.id));
   for (const Vm& v : desired.vms) {
-    if (v.network_id == network.id) links.insert(VmLinkName(v.id));
+    if (v.network_id == network.id) links.insert(VmPortName(v.id));
   }
   for (const Peering& p : desired.peerings) {
     if (p.network_a == network.id) links.insert(PeerLinkName(p.network_b));
@@ -402,8 +402,12 @@ Status Fabric::ApplyVm(const Topology& desired, const Vm& vm) {
   COVE_RETURN_IF_ERROR(EnsureNamespace(ns));
   COVE_ASSIGN_OR_RETURN(auto vm_nl, Netlink::Open(namespaces_, ns));
   COVE_ASSIGN_OR_RETURN(auto net_nl, Netlink::Open(namespaces_, net_ns));
-  const std::string outer = VmLinkName(vm.id);
+  const std::string outer = VmPortName(vm.id);
+  // The machine's firewall first (169.254.169.254 from lo only), then its links.
+  COVE_RETURN_IF_ERROR(ApplyMachineGuard(namespaces_, ns));
   COVE_RETURN_IF_ERROR(EnsureVeth(namespaces_, *net_nl, outer, *vm_nl, kVmLink, ns));
+  // The address its bridge port lets through (guard.h), set again if the machine changed it.
+  COVE_RETURN_IF_ERROR(vm_nl->SetMac(kVmLink, VmMac(vm.id)));
   // Anything else in the VM (a stale link from an older layout) goes.
   COVE_ASSIGN_OR_RETURN(auto vm_links, vm_nl->Links());
   for (const LinkInfo& l : vm_links) {

@@ -6,8 +6,11 @@
 //       a bridge per subnet      b<hash8(subnet id)>  holding the gateway (.1/len) and the
 //       subnet's local addresses (/32 each: private endpoint members, public endpoints);
 //   - each Vm → namespace        <prefix>-m<hash8(vm id)>
-//       lo up with 169.254.169.254/32 (where coved serves the VM's instance metadata); eth0 (veth) with address/len, default route via the subnet gateway; the other end
-//       m<hash8(vm id)> in the network namespace, enslaved to the subnet's bridge; and files under
+//       lo up with 169.254.169.254/32 (where coved serves the VM's instance metadata, reachable
+//       from lo only: guard.h); eth0 (veth) with address/len, the MAC VmMac(vm id) and a
+//       default route via the subnet gateway; the other end m<hash8(vm id)> in the network
+//       namespace, enslaved to the subnet's bridge, where it lets through only frames from that
+//       MAC and address (anti-spoofing, guard.h); and files under
 //       /etc/netns/<ns>/ that `ip netns exec` (and Exec below) bind over /etc: resolv.conf
 //       (nameserver = the network's DNS address), hosts, ssl/certs/ca-certificates.crt (system
 //       bundle + the VM's CA) and containers/certs.d/<host>/ca.crt;
@@ -19,7 +22,8 @@
 //       address, proxy ARP), and SNAT to that address on inet0: VMs reach the public endpoint
 //       as Azure's default outbound access does, and nothing in the public network can open a
 //       connection into the VNet (its private addresses are routed nowhere there).
-//   - NSG-enabled subnets → an nftables table `cove_nsg` in the network namespace (nsg.h).
+//   - NSG-enabled subnets → an nftables table `cove_nsg` in the network namespace (nsg.h);
+//     machines' bridge ports → the table `bridge cove_guard` there (guard.h).
 // No namespace is ever linked to the host's network namespace, and the public network has no
 // default route, so nothing reaches the host's networks.
 //

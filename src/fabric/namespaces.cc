@@ -197,13 +197,18 @@ Result<pid_t> LinuxNamespaces::Spawn(const std::string& name, const std::vector<
 }
 
 Result<UniqueFd> ListenTcp(Namespaces& namespaces, const std::string& ns,
-                           const std::string& address, uint16_t port, int backlog) {
+                           const std::string& address, uint16_t port, int backlog,
+                           const std::string& device) {
   COVE_ASSIGN_OR_RETURN(sockaddr_in sa, SockAddr(address, port));
   return InNamespace<UniqueFd>(namespaces, ns, [&]() -> Result<UniqueFd> {
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd.valid()) return Errno("socket in " + ns);
     int one = 1;
     ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (!device.empty() && ::setsockopt(fd.get(), SOL_SOCKET, SO_BINDTODEVICE, device.c_str(),
+                                        static_cast<socklen_t>(device.size())) != 0) {
+      return Errno("bind to device " + device + " " + Where(ns, address, port));
+    }
     if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
       return Errno("bind " + Where(ns, address, port));
     }

@@ -96,10 +96,13 @@ Result<T> InNamespace(Namespaces& namespaces, const std::string& ns, Fn&& fn) {
 }
 
 // A listening TCP socket (SO_REUSEADDR, close-on-exec, non-blocking) bound to address:port
-// inside namespace `ns`; port 0 picks one. kIOError (with errno text) when the address is not
-// local there (EADDRNOTAVAIL) or taken. Hand it to http::Server::Adopt.
+// inside namespace `ns`; port 0 picks one. With a `device`, it takes only connections that
+// arrive on that interface (SO_BINDTODEVICE; "lo": only from inside the namespace). kIOError
+// (with errno text) when the address is not local there (EADDRNOTAVAIL) or taken. Hand it to
+// http::Server::Adopt.
 Result<UniqueFd> ListenTcp(Namespaces& namespaces, const std::string& ns,
-                           const std::string& address, uint16_t port, int backlog = 1024);
+                           const std::string& address, uint16_t port, int backlog = 1024,
+                           const std::string& device = "");
 // A bound UDP socket (close-on-exec, non-blocking) inside `ns`, e.g. 168.63.129.16:53.
 Result<UniqueFd> BindUdp(Namespaces& namespaces, const std::string& ns,
                          const std::string& address, uint16_t port);

@@ -156,6 +156,26 @@ Status Netlink::SetUp(const std::string& name, std::optional<int> master) {
   return Ok();
 }
 
+Status Netlink::SetMac(const std::string& name, const std::array<uint8_t, 6>& mac) {
+  rtnl_link* raw = nullptr;
+  int err = rtnl_link_get_kernel(sock_, 0, name.c_str(), &raw);
+  if (err < 0) return NlFail("get link " + name, err);
+  LinkPtr orig(raw);
+  nl_addr* current = rtnl_link_get_addr(raw);
+  if (current && nl_addr_get_len(current) == mac.size() &&
+      std::memcmp(nl_addr_get_binary_addr(current), mac.data(), mac.size()) == 0) {
+    return Ok();
+  }
+  std::unique_ptr<nl_addr, decltype(&nl_addr_put)> address(
+      nl_addr_build(AF_LLC, mac.data(), mac.size()), &nl_addr_put);
+  if (!address) return Fail(Code::kResourceExhausted, "nl_addr_build");
+  LinkPtr change(rtnl_link_alloc());
+  rtnl_link_set_addr(change.get(), address.get());
+  err = rtnl_link_change(sock_, orig.get(), change.get(), 0);
+  if (err < 0) return NlFail("set the MAC address of " + name, err);
+  return Ok();
+}
+
 Status Netlink::SetInetConf(const std::string& name, int devconf, uint32_t value) {
   rtnl_link* raw = nullptr;
   int err = rtnl_link_get_kernel(sock_, 0, name.c_str(), &raw);

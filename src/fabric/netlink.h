@@ -8,6 +8,7 @@
 // Thread-safety: one thread at a time per Netlink object. Owned by whoever opened it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -65,6 +66,8 @@ class Netlink {
   Status DeleteLink(const std::string& name);
   // Brings the link up, and (when given) enslaves it to the bridge with index `master`.
   Status SetUp(const std::string& name, std::optional<int> master = std::nullopt);
+  // Sets the link's Ethernet address (unless it is already that).
+  Status SetMac(const std::string& name, const std::array<uint8_t, 6>& mac);
   // Per-interface IPv4 settings (IPV4_DEVCONF_*), e.g. proxy ARP.
   Status SetInetConf(const std::string& name, int devconf, uint32_t value);
 

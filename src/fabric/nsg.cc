@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "fabric/fabric.h"
+#include "fabric/guard.h"
 
 namespace cove::fabric {
 namespace {
@@ -209,10 +210,7 @@ std::string RenderNat(const Network& network) {
   return script;
 }
 
-Status ApplyNetfilter(Namespaces& namespaces, const std::string& ns, const Topology& topology,
-                      const Network& network) {
-  COVE_ASSIGN_OR_RETURN(std::string script, RenderNsg(topology, network));
-  script += RenderNat(network);
+Status RunNft(Namespaces& namespaces, const std::string& ns, const std::string& script) {
   return namespaces.RunIn(ns, [&]() -> Status {
     std::unique_ptr<nft_ctx, decltype(&nft_ctx_free)> ctx(nft_ctx_new(NFT_CTX_DEFAULT),
                                                            &nft_ctx_free);
@@ -226,6 +224,14 @@ Status ApplyNetfilter(Namespaces& namespaces, const std::string& ns, const Topol
     }
     return Ok();
   });
+}
+
+Status ApplyNetfilter(Namespaces& namespaces, const std::string& ns, const Topology& topology,
+                      const Network& network) {
+  COVE_ASSIGN_OR_RETURN(std::string script, RenderNsg(topology, network));
+  script += RenderNat(network);
+  script += RenderPortGuard(topology, network);
+  return RunNft(namespaces, ns, script);
 }
 
 }  // namespace cove::fabric

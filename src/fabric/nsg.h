@@ -40,8 +40,13 @@ std::string RenderNat(const Network& network);
 // The name of a network namespace's link to the public network.
 inline constexpr char kUplinkName[] = "inet0";
 
-// Renders both and runs them inside namespace `ns`.
+// Renders both, and the network's bridge port guard (guard.h), and runs them inside namespace
+// `ns` in one transaction.
 Status ApplyNetfilter(Namespaces& namespaces, const std::string& ns, const Topology& topology,
-                const Network& network);
+                      const Network& network);
+
+// Runs an nft script inside namespace `ns` (libnftables; one transaction). kIOError with nft's
+// message and the script when it fails.
+Status RunNft(Namespaces& namespaces, const std::string& ns, const std::string& script);
 
 }  // namespace cove::fabric

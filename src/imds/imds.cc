@@ -62,6 +62,13 @@ json Network(const Machine& m) {
 
 }  // namespace
 
+bool FromTheMachine(const http::Peer& peer, const Machine& machine) {
+  const std::string& ip = peer.remote_ip;
+  if (peer.proxied || ip.empty()) return false;
+  return ip == kAddress || ip.starts_with("127.") || ip == machine.private_ip ||
+         ip == machine.public_ip;
+}
+
 std::string TagOf(const std::string& machine_id) { return AsciiLower(machine_id); }
 
 Service::Service(const auth::IdentityStore& store, auth::TokenService& tokens, std::string tenant)
@@ -93,6 +100,17 @@ http::Response Service::Handle(const http::Request& request) const {
     return identity ? IdentityError(400, "invalid_request", why)
                     : InstanceError(400, "Bad request. " + why);
   };
+  auto machines = machines_.load();
+  auto it = machines->find(request.peer.listener_tag);
+  if (it != machines->end() && !FromTheMachine(request.peer, it->second)) {
+    // The listener is this machine's, the caller is not: another machine that routed
+    // 169.254.169.254 to it. Nothing about the machine is told, not even which errors apply.
+    return identity ? IdentityError(403, "invalid_request",
+                                    "Request was rejected: the instance metadata service "
+                                    "answers only the machine it runs on")
+                    : InstanceError(403, "Forbidden. The instance metadata service answers only "
+                                         "the machine it runs on");
+  }
   auto metadata = request.headers.Get("Metadata");
   if (!metadata || !EqualsIgnoreCase(*metadata, "true")) {
     return bad_request("Required metadata header not specified");
@@ -106,8 +124,6 @@ http::Response Service::Handle(const http::Request& request) const {
                     : InstanceError(400, "Bad request. api-version was not specified in the "
                                          "request. For more information refer to aka.ms/azureimds");
   }
-  auto machines = machines_.load();
-  auto it = machines->find(request.peer.listener_tag);
   if (it == machines->end()) {
     return identity ? IdentityError(400, "invalid_request", "Identity not found")
                     : InstanceError(404, "Not found");

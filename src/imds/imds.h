@@ -8,6 +8,14 @@
 // machine asks from the socket, never from anything the request says. A machine that is not
 // (or no longer) in the current Machines gets "Identity not found".
 //
+// Only the machine itself is answered: the connection's source must be one of the machine's
+// own addresses (169.254.169.254, 127.0.0.0/8, its private or public address; FromTheMachine).
+// A machine that routes 169.254.169.254 to a neighbour reaches the neighbour's listener from
+// its own address and gets 403 with no machine data. Below this check the listener is bound to
+// the machine's lo (daemon/planes.h), a firewall rule in each machine's namespace lets
+// 169.254.169.254 be reached from lo only (fabric/guard.h), and every bridge port drops spoofed
+// addresses, so a neighbour can neither reach the listener nor borrow the machine's address.
+//
 // Endpoints (plain HTTP, GET only; every request needs the header `Metadata: true`, and one that
 // carries X-Forwarded-For is refused, as Azure's IMDS does against request forgery through
 // proxies):
@@ -76,6 +84,10 @@ using Machines = std::map<std::string, Machine>;
 
 // The tag of a machine's listener.
 std::string TagOf(const std::string& machine_id);
+
+// Whether a connection to `machine`'s listener comes from the machine itself: from one of its
+// own addresses (above), not through a PROXY header.
+bool FromTheMachine(const http::Peer& peer, const Machine& machine);
 
 class Service final : public http::Handler {
  public:

@@ -311,4 +311,21 @@ Result<size_t> Registry::PurgeAbandonedUploads() {
   return purged;
 }
 
+Status Registry::DeleteRegistryContent(const std::string& name) {
+  // Upload sessions first (their staged bytes need the ids), then the metadata in one go.
+  COVE_ASSIGN_OR_RETURN(auto uploads, meta_.ListUploadsStartedBefore(Clock::TimePoint::max()));
+  for (const auto& record : uploads) {
+    if (record.repo.registry != name) continue;
+    ForgetUpload(record.id);
+    auto deleted = blobs_.DeleteUpload(record.id);
+    if (!deleted && deleted.error().code != Code::kNotFound) {
+      // In use by a request right now: its session record goes below, so it cannot commit; the
+      // bytes are purged with the abandoned uploads.
+      spdlog::debug("deleting registry {}: upload {}: {}", name, record.id,
+                    deleted.error().message);
+    }
+  }
+  return meta_.DeleteRegistry(name);
+}
+
 }  // namespace cove::registry

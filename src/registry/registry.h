@@ -83,6 +83,13 @@ class Registry final : public http::Handler {
   // session). Returns how many were removed.
   Result<size_t> PurgeAbandonedUploads();
 
+  // Deletes the content of registry `name` (lowercase): its repositories, manifests, tags, blob
+  // links and upload sessions (staged bytes included). Blob bytes other registries do not link
+  // stay in the BlobStore until they are collected. For a registry that was deleted, or before
+  // one is served under a name that was used before (it starts empty, as in ACR). Errors are the
+  // stores'; what was deleted before one stays deleted.
+  Status DeleteRegistryContent(const std::string& name);
+
   const RegistryCounters& counters() const { return counters_; }
 
  private:

@@ -107,6 +107,11 @@ class MetaStore {
   // Repositories of `registry` in byte-wise order, paged.
   virtual Result<std::vector<std::string>> ListRepositories(const std::string& registry,
                                                             const Page& page) = 0;
+  // Deletes everything recorded for `registry` — blob links, manifests, tags and upload
+  // sessions of all its repositories — in one transaction (a registry deleted from the control
+  // plane; one created again under the name starts empty). Blob bytes stay in the BlobStore,
+  // shared by content. Ok when there was nothing.
+  virtual Status DeleteRegistry(const std::string& registry) = 0;
   // Manifests in `repo` whose subject is `subject`, optionally only those with
   // `artifact_type`; ordered by digest.
   virtual Result<std::vector<Referrer>> ListReferrers(

@@ -511,6 +511,20 @@ Result<Digest> SqliteMetaStore::ResolveTag(const RepoKey& repo, const std::strin
   return ParseStored(q.ColText(0));
 }
 
+Status SqliteMetaStore::DeleteRegistry(const std::string& registry) {
+  std::lock_guard lock(db_->mu());
+  Transaction txn(*db_);
+  COVE_RETURN_IF_ERROR(txn.Begin());
+  // Tags and references go with the manifests (ON DELETE CASCADE); tags first all the same.
+  for (const char* sql :
+       {"DELETE FROM tags WHERE registry = ?", "DELETE FROM manifests WHERE registry = ?",
+        "DELETE FROM blob_links WHERE registry = ?", "DELETE FROM uploads WHERE registry = ?"}) {
+    COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(sql));
+    COVE_RETURN_IF_ERROR(q.Text(registry).Run());
+  }
+  return txn.Commit();
+}
+
 Status SqliteMetaStore::DeleteManifest(const RepoKey& repo, const Digest& digest) {
   std::lock_guard lock(db_->mu());
   // Tags and references go with it (ON DELETE CASCADE).

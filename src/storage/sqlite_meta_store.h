@@ -49,6 +49,7 @@ class SqliteMetaStore final : public MetaStore {
   Result<ManifestContent> GetManifestContent(const RepoKey& repo, const Digest& digest) override;
   Result<Digest> ResolveTag(const RepoKey& repo, const std::string& tag) override;
   Status DeleteManifest(const RepoKey& repo, const Digest& digest) override;
+  Status DeleteRegistry(const std::string& registry) override;
   Status DeleteTag(const RepoKey& repo, const std::string& tag) override;
   Result<std::vector<std::string>> ListTags(const RepoKey& repo, const Page& page) override;
   Result<std::vector<std::string>> ListRepositories(const std::string& registry,

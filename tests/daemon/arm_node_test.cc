@@ -70,8 +70,6 @@ default_registry: fromconfig
 };
 
 TEST_F(ArmNodeTest, RegistriesCreatedThroughArmAreServed) {
-  EXPECT_EQ(RawHttp(registry_port_).Request("GET", "/v2/", "", {}, "armreg01.azurecr.io").status, 200)
-      << "unknown hosts fall back to the default registry";
   ASSERT_EQ(Put(kRg, {{"location", "westus"}}), 201);
   ASSERT_EQ(Put(kRg + "/providers/Microsoft.ContainerRegistry/registries/armreg01",
                 {{"location", "westus"}, {"sku", {{"name", "Premium"}}},
@@ -80,25 +78,25 @@ TEST_F(ArmNodeTest, RegistriesCreatedThroughArmAreServed) {
   ASSERT_EQ(Put(kRg + "/providers/Microsoft.ContainerRegistry/registries/armreg01/replications/eastus",
                 {{"location", "eastus"}}),
             201);
+  // Once the control plane's registries are set, only they exist: neither the configured one
+  // nor a default registry for other hosts.
+  for (const char* host : {"fromconfig.azurecr.io", "127.0.0.1", "localhost", "", "x.example"}) {
+    auto reply = RawHttp(registry_port_).Request("GET", "/v2/", "", {}, host);
+    EXPECT_EQ(reply.status, 404) << host;
+    EXPECT_NE(reply.body.find("NAME_UNKNOWN"), std::string::npos) << reply.body;
+  }
+  EXPECT_EQ(RawHttp(registry_port_).Request("GET", "/v2/", "", {}, "armreg01.azurecr.io").status,
+            200);  // this test sets no identities (the daemon does: daemon/main.cc)
   auto directory = node_->registry().directory();
   const registry::RegistryInfo* r = directory->Find("armreg01");
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(r->regions, (std::vector<std::string>{"westus", "eastus"}));
   EXPECT_TRUE(r->data_endpoint_enabled);
-  EXPECT_NE(directory->Find("fromconfig"), nullptr);  // the configuration file's stays
+  EXPECT_EQ(directory->Find("fromconfig"), nullptr);  // the configuration file's is gone
   EXPECT_TRUE(directory->Serves("armreg01.eastus.data.azurecr.io"));
   // Deleting the group takes the registry out of the Directory again.
   EXPECT_EQ(RawHttp(arm_port_).Request("DELETE", kRg + "?api-version=1").status, 200);
   EXPECT_EQ(node_->registry().directory()->Find("armreg01"), nullptr);
-}
-
-TEST_F(ArmNodeTest, ControlPlaneWinsOverConfigurationForTheSameName) {
-  auto merged = MergeRegistries({{.name = "fromconfig", .home_region = "eastus", .regions = {"eastus"}}},
-                                {{.name = "fromconfig", .home_region = "westus", .regions = {"westus"}},
-                                 {.name = "another1", .home_region = "westus", .regions = {"westus"}}});
-  ASSERT_EQ(merged.size(), 2u);
-  EXPECT_EQ(merged[0].home_region, "eastus");
-  EXPECT_EQ(merged[1].name, "another1");
 }
 
 // `cove login` and `cove acr login` reach these on the ARM listener (arm_node.h).

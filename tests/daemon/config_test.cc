@@ -65,6 +65,57 @@ TEST(ConfigTest, ErrorsNameTheProblem) {
   }
 }
 
+TEST(ConfigTest, FullModeServesOnlyTheControlPlanesRegistries) {
+  auto defaults = ParseConfig("listen: [{address: 127.0.0.1, port: 0}]");
+  ASSERT_TRUE(defaults);
+  ASSERT_TRUE(UseControlPlaneRegistries(*defaults));
+  EXPECT_TRUE(defaults->registries.empty()) << "the embedded default registry is dropped";
+  EXPECT_TRUE(defaults->default_registry.empty());
+  auto none = ParseConfig("registries: []");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(UseControlPlaneRegistries(*none));
+  for (const char* yaml : {"registries: [{name: myregistry}]",
+                           "registries: [{name: myregistry}]\nauth: {registries: [{name: "
+                           "myregistry, admin_user: {enabled: false}}]}",
+                           "default_registry: myregistry"}) {
+    auto c = ParseConfig(yaml);
+    ASSERT_TRUE(c) << yaml << ": " << c.error().ToString();
+    auto refused = UseControlPlaneRegistries(*c);
+    ASSERT_FALSE(refused) << yaml;
+    EXPECT_NE(refused.error().message.find("coved registry"), std::string::npos);
+  }
+}
+
+TEST(ConfigTest, AnOpenRegistryIsServedOnLoopbackOnly) {
+  auto loopback = ParseConfig("listen: [{address: 127.0.0.1, port: 0}, {address: '::1'}]");
+  ASSERT_TRUE(loopback);
+  EXPECT_EQ(OpenRegistries(*loopback), std::vector<std::string>{"myregistry"});
+  EXPECT_TRUE(CheckOpenRegistries(*loopback));
+  for (const char* address : {"0.0.0.0", "10.0.0.5", "::", "localhost"}) {
+    auto c = ParseConfig(std::string("listen: [{address: 127.0.0.1}, {address: '") + address +
+                         "', port: 5443}]");
+    ASSERT_TRUE(c) << address;
+    auto refused = CheckOpenRegistries(*c);
+    ASSERT_FALSE(refused) << address;
+    EXPECT_EQ(refused.error().code, Code::kInvalidArgument);
+    EXPECT_NE(refused.error().message.find("myregistry is open"), std::string::npos)
+        << refused.error().message;
+    EXPECT_NE(refused.error().message.find(address), std::string::npos);
+  }
+  // With an `auth:` entry it is not open, and may listen anywhere.
+  auto closed = ParseConfig(
+      "listen: [{address: 0.0.0.0}]\nregistries: [{name: myregistry}]\n"
+      "auth: {registries: [{name: myregistry, admin_user: {enabled: false}}]}");
+  ASSERT_TRUE(closed) << closed.error().ToString();
+  EXPECT_TRUE(OpenRegistries(*closed).empty());
+  EXPECT_TRUE(CheckOpenRegistries(*closed));
+  // Full mode has no configured registries at all.
+  auto full = ParseConfig("listen: [{address: 0.0.0.0}]");
+  ASSERT_TRUE(full);
+  ASSERT_TRUE(UseControlPlaneRegistries(*full));
+  EXPECT_TRUE(CheckOpenRegistries(*full));
+}
+
 TEST(ConfigTest, Loopback) {
   EXPECT_TRUE(IsLoopback("127.0.0.1"));
   EXPECT_TRUE(IsLoopback("127.1.2.3"));

@@ -78,6 +78,41 @@ TEST_F(RegistryNodeTest, PushAndPullOverTheWire) {
   EXPECT_NE(head.head.find("Content-Length: 1048576"), std::string::npos) << head.head;
 }
 
+// The control plane's registries replace the configured ones; a registry's content goes with
+// it, and one created again under its name starts empty — but the first set (what existed
+// before this process started: a restart) keeps its content.
+TEST_F(RegistryNodeTest, ControlPlaneRegistriesDeletedAndCreatedAgainStartEmpty) {
+  const std::string host = "myregistry.azurecr.io";
+  std::string blob = "kept across a restart";
+  std::string digest = Digest::Of(blob).str();
+  auto push = [&] {
+    return RawHttp(port_).Request("POST", "/v2/app/blobs/uploads/?digest=" + digest, blob, {},
+                                  host).status;
+  };
+  auto pull = [&] {
+    return RawHttp(port_).Request("GET", "/v2/app/blobs/" + digest, "", {}, host).status;
+  };
+  ASSERT_EQ(push(), 201);
+  registry::RegistryInfo mine{"myregistry", "westus", {"westus"}, false};
+  ASSERT_TRUE(node_->SetControlPlaneRegistries({mine}));  // first set: nothing is deleted
+  EXPECT_EQ(pull(), 200);
+  EXPECT_EQ(RawHttp(port_).Request("GET", "/v2/", "", {}, "127.0.0.1").status, 404)
+      << "no default registry any more";
+  ASSERT_TRUE(node_->SetControlPlaneRegistries({}));  // deleted
+  EXPECT_EQ(pull(), 404);
+  EXPECT_EQ(ErrorCode(RawHttp(port_).Request("GET", "/v2/", "", {}, host)), "NAME_UNKNOWN");
+  ASSERT_TRUE(node_->SetControlPlaneRegistries({mine}));  // created again
+  auto again = RawHttp(port_).Request("GET", "/v2/app/blobs/" + digest, "", {}, host);
+  EXPECT_EQ(again.status, 404);
+  EXPECT_EQ(ErrorCode(again), "BLOB_UNKNOWN");
+  auto catalog = RawHttp(port_).Request("GET", "/v2/_catalog", "", {}, host);
+  EXPECT_EQ(catalog.body, R"({"repositories":[]})");
+  // Pushed into the new one, it stays while the registry does.
+  ASSERT_EQ(push(), 201);
+  ASSERT_TRUE(node_->SetControlPlaneRegistries({mine}));
+  EXPECT_EQ(pull(), 200);
+}
+
 TEST_F(RegistryNodeTest, BadContentLength) {
   RawHttp c(port_);
   c.Send("PUT /v2/app/manifests/v1 HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n");

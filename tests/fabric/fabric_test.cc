@@ -20,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "common/clock.h"
+#include "fabric/guard.h"
 #include "fabric/netlink.h"
 #include "http/message.h"
 #include "http/server.h"
@@ -541,6 +542,74 @@ TEST_F(FabricTest, NsgFiltersTrafficToThePrivateEndpoint) {
   s.nsg_enabled = false;
   ApplyOk(t);
   EXPECT_EQ(RoundTrip(VmNs("vm2"), pe.get(), "10.0.0.5", port), "10.0.1.4");
+}
+
+// A machine's bridge port lets through only frames from its own MAC and address: a VM cannot
+// pose as a neighbour (guard.h). `connect` runs python3 in the VM, bound to `source`: exit 0
+// when the TCP connection is made, else not (3 s: what is shown is that nothing answers).
+TEST_F(FabricTest, BridgePortsLetThroughOnlyTheirMachine) {
+  Topology t = Seed();
+  t.vms.push_back(MakeVm("vm3", "myVNet", "myVNet/mySubnet", "10.0.0.7"));
+  ApplyOk(t);
+  auto [pe, port] = Listen(Net("myVNet"), "10.0.0.5");
+  ASSERT_TRUE(pe.valid());
+  auto connect = [&](const std::string& vm, const std::string& source, const std::string& to,
+                     uint16_t to_port) {
+    auto r = fabric_->Exec(
+        vm, {"python3", "-c",
+             "import socket, sys\ns = socket.socket()\ns.settimeout(3)\ns.bind(('" + source +
+                 "', 0))\ns.connect(('" + to + "', " + std::to_string(to_port) + "))"});
+    return r && r->exit_code == 0;
+  };
+  for (const char* vm : {"vm1", "vm3"}) {
+    auto mac = fabric_->Exec(vm, {"cat", "/sys/class/net/eth0/address"});
+    ASSERT_TRUE(mac);
+    EXPECT_EQ(mac->output, MacText(VmMac(vm)) + "\n");
+  }
+  EXPECT_TRUE(connect("vm1", "10.0.0.4", "10.0.0.5", port));
+  (void)Accept(pe.get());
+  // vm1 takes vm3's address (and forgets its neighbours, so it must ARP as vm3 too).
+  auto taken = fabric_->Exec("vm1", {"sh", "-c", "ip addr add 10.0.0.7/32 dev eth0 && "
+                                                 "ip neigh flush dev eth0"});
+  ASSERT_TRUE(taken && taken->exit_code == 0) << (taken ? taken->output : "");
+  EXPECT_FALSE(connect("vm1", "10.0.0.7", "10.0.0.5", port));
+  EXPECT_TRUE(connect("vm3", "10.0.0.7", "10.0.0.5", port)) << "the real vm3 is unaffected";
+  (void)Accept(pe.get());
+  // A MAC of its own choosing cuts vm1 off, until the fabric sets its own back (and drops the
+  // borrowed address).
+  auto mac = fabric_->Exec("vm1", {"sh", "-c", "ip link set dev eth0 address 02:00:00:00:00:01 "
+                                               "&& ip neigh flush dev eth0"});
+  ASSERT_TRUE(mac && mac->exit_code == 0);
+  EXPECT_FALSE(connect("vm1", "10.0.0.4", "10.0.0.5", port));
+  ApplyOk(t);
+  EXPECT_TRUE(connect("vm1", "10.0.0.4", "10.0.0.5", port));
+  (void)Accept(pe.get());
+  // A machine detached from the network takes its port's rules along.
+  t.vms.pop_back();
+  ApplyOk(t);
+  auto rules = fabric_->ExecIn(Net("myVNet"), {"nft", "list", "table", "bridge", "cove_guard"});
+  ASSERT_TRUE(rules);
+  EXPECT_NE(rules->output.find("10.0.0.4"), std::string::npos) << rules->output;
+  EXPECT_EQ(rules->output.find("10.0.0.7"), std::string::npos) << rules->output;
+}
+
+// 169.254.169.254 answers only on the machine's own lo: a neighbour that routes the address to
+// it reaches nothing (guard.h).
+TEST_F(FabricTest, InstanceMetadataAddressIsReachableFromTheMachineOnly) {
+  Topology t = Seed();
+  t.vms.push_back(MakeVm("vm3", "myVNet", "myVNet/mySubnet", "10.0.0.7"));
+  ApplyOk(t);
+  const std::string imds(kInstanceMetadataAddress);
+  auto [listener, port] = Listen(VmNs("vm1"), imds);
+  ASSERT_TRUE(listener.valid());
+  EXPECT_EQ(RoundTrip(VmNs("vm1"), listener.get(), imds, port), imds);
+  auto routed = fabric_->Exec("vm3", {"sh", "-c", "ip addr del 169.254.169.254/32 dev lo && "
+                                                  "ip route add 169.254.169.254/32 via 10.0.0.4"});
+  ASSERT_TRUE(routed && routed->exit_code == 0) << (routed ? routed->output : "");
+  EXPECT_TRUE(Unreachable(VmNs("vm3"), imds, port));
+  auto counted = fabric_->Exec("vm1", {"nft", "list", "table", "inet", "cove_guard"});
+  ASSERT_TRUE(counted);
+  EXPECT_EQ(counted->output.find("counter packets 0 "), std::string::npos) << counted->output;
 }
 
 TEST_F(FabricTest, ApplyRecoversFromAStaleNamespaceFile) {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "fabric/guard.h"
 #include "fabric/nsg.h"
 
 namespace cove::fabric {
@@ -131,6 +132,34 @@ TEST(NsgRenderTest, RulesInPriorityOrderWithDefaultsAndCheckedTokens) {
   s.nsg_rules[0].destination_ports = {"443"};
   s.nsg_rules[0].source_prefixes = {"10.0.0.0/24 accept"};
   EXPECT_FALSE(RenderNsg(t, t.networks[0]));
+}
+
+TEST(GuardRenderTest, OneChainPerMachinePortWithItsMacAndAddress) {
+  Topology t = Basic();
+  t.vms.push_back(Vm{.id = "pub1", .network_id = "internet", .subnet_id = "internet/s",
+                     .address = "203.0.113.20"});
+  auto mac = VmMac("vm1");
+  EXPECT_EQ(mac[0], 0x02) << "locally administered, unicast";
+  EXPECT_EQ(MacText(mac), MacText(VmMac("vm1"))) << "stable";
+  EXPECT_NE(MacText(mac), MacText(VmMac("vm2")));
+  EXPECT_EQ(MacText(mac).size(), 17u);
+
+  std::string vnet = RenderPortGuard(t, t.networks[0]);
+  const std::string port = VmPortName("vm1");
+  EXPECT_NE(vnet.find("iifname \"" + port + "\" jump " + port), std::string::npos) << vnet;
+  EXPECT_NE(vnet.find("ether saddr != " + MacText(mac) + " counter drop"), std::string::npos);
+  EXPECT_NE(vnet.find("ip saddr 10.0.0.4 accept"), std::string::npos);
+  EXPECT_NE(vnet.find("arp saddr ether " + MacText(mac) + " arp saddr ip 10.0.0.4 accept"),
+            std::string::npos);
+  EXPECT_EQ(vnet.find("203.0.113.20"), std::string::npos) << "another network's machine";
+  EXPECT_NE(RenderPortGuard(t, t.networks[1]).find("ip saddr 203.0.113.20 accept"),
+            std::string::npos);
+  // Without machines the table is only removed.
+  t.vms.clear();
+  EXPECT_EQ(RenderPortGuard(t, t.networks[0]),
+            "add table bridge cove_guard\ndelete table bridge cove_guard\n");
+  EXPECT_NE(RenderMachineGuard().find("iifname != \"lo\" ip daddr 169.254.169.254"),
+            std::string::npos);
 }
 
 }  // namespace

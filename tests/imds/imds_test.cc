@@ -217,5 +217,44 @@ TEST_F(ImdsTest, InstanceMetadata) {
   EXPECT_EQ(json::parse(post.body)["error"], "Method not allowed");
 }
 
+// A machine that routes 169.254.169.254 to its neighbour reaches the neighbour's listener, but
+// from its own address: refused, with nothing about the neighbour in the answer.
+TEST_F(ImdsTest, AnswersOnlyTheMachineItself) {
+  auto request = [&](const std::string& machine, const std::string& from, bool proxied = false) {
+    http::Request r;
+    r.method = "GET";
+    r.target = TokenPath();
+    r.headers.Set("Metadata", "true");
+    r.peer.remote_ip = from;
+    r.peer.local_ip = kAddress;
+    r.peer.listener_tag = TagOf(machine);
+    r.peer.proxied = proxied;
+    return service_->Handle(r);
+  };
+  for (const char* own : {"169.254.169.254", "127.0.0.1", "127.0.0.53", "10.0.0.4"}) {
+    EXPECT_EQ(request(kVm, own).status, 200) << own;
+  }
+  EXPECT_EQ(request(kGroup, "198.51.100.7").status, 200);
+  for (const char* other : {"10.0.0.5", "198.51.100.7", "10.0.0.40", "", "::1"}) {
+    auto r = request(kVm, other);
+    EXPECT_EQ(r.status, 403) << other;
+    const auto& body = std::get<std::string>(r.body);
+    EXPECT_EQ(body.find("access_token"), std::string::npos);
+    EXPECT_EQ(json::parse(body)["error"], "invalid_request");
+  }
+  EXPECT_EQ(request(kGroup, "10.0.0.4").status, 403);
+  EXPECT_EQ(request(kVm, "10.0.0.4", /*proxied=*/true).status, 403);
+  // The instance endpoint likewise.
+  http::Request instance;
+  instance.method = "GET";
+  instance.target = "/metadata/instance?api-version=2021-02-01";
+  instance.headers.Set("Metadata", "true");
+  instance.peer.remote_ip = "10.0.0.5";
+  instance.peer.listener_tag = TagOf(kVm);
+  auto r = service_->Handle(instance);
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(std::get<std::string>(r.body).find("vm1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace cove::imds

@@ -285,6 +285,31 @@ TEST_P(MetaStoreConformance, ListRepositoriesOrderPagingAndIsolation) {
   EXPECT_EQ(*store().ListRepositories("reg1", {}), (std::vector<std::string>{"a-b", "a_b"}));
 }
 
+TEST_P(MetaStoreConformance, DeleteRegistryTakesAllOfItsContentAndNothingElse) {
+  ManifestRecord m = Manifest("m", {D("layer")});
+  for (const char* registry : {"reg1", "reg2"}) {
+    COVE_ASSERT_OK(store().LinkBlob({registry, "app"}, D("layer"), 5));
+    COVE_ASSERT_OK(store().PutManifest({registry, "app"}, m, "v1"));
+    COVE_ASSERT_OK(store().LinkBlob({registry, "other"}, D("x"), 1));
+    COVE_ASSERT_OK(store().CreateUpload({std::string("up-") + registry, {registry, "app"}, 0,
+                                         clock_.Now()}));
+  }
+  COVE_ASSERT_OK(store().DeleteRegistry("reg1"));
+  EXPECT_TRUE(store().ListRepositories("reg1", {})->empty());
+  COVE_EXPECT_CODE(store().ResolveTag({"reg1", "app"}, "v1"), Code::kNotFound);
+  COVE_EXPECT_CODE(store().GetManifest({"reg1", "app"}, m.digest), Code::kNotFound);
+  COVE_EXPECT_CODE(store().LinkedBlob({"reg1", "app"}, D("layer")), Code::kNotFound);
+  COVE_EXPECT_CODE(store().GetUpload("up-reg1"), Code::kNotFound);
+  // The other registry keeps everything.
+  EXPECT_EQ(*store().ListRepositories("reg2", {}), (std::vector<std::string>{"app", "other"}));
+  EXPECT_EQ(*store().ResolveTag({"reg2", "app"}, "v1"), m.digest);
+  COVE_ASSERT_OK(store().GetUpload("up-reg2"));
+  EXPECT_TRUE(*store().BlobReferenced(D("layer")));
+  // Nothing to delete is fine.
+  COVE_ASSERT_OK(store().DeleteRegistry("reg1"));
+  COVE_ASSERT_OK(store().DeleteRegistry("reg3"));
+}
+
 TEST_P(MetaStoreConformance, ListReferrers) {
   Digest subject = D("subject image");
   ManifestRecord sig = Manifest("signature");

@@ -1,0 +1,53 @@
+// Guard: isolation between the fabric's machines (VMs and container groups), as nftables rules
+// run through libnftables (nsg.h: RunNft).
+//
+//   - Anti-spoofing on every bridge port (RenderPortGuard). In each network namespace a table
+//     `bridge cove_guard` sends every frame that enters through a machine's port (the veth end
+//     m<hash8(vm id)>, VmPortName, enslaved to its subnet's bridge) to the port's chain, which
+//     passes only what the machine may send: its own Ethernet address (VmMac, which the fabric
+//     sets on the machine's eth0) as the source, and then either IPv4 from the machine's own
+//     address or ARP whose sender is the machine (both its addresses). Everything else — another
+//     source address (a neighbour's, a container group's: trusted services are recognised by
+//     source address; a private endpoint's; the gateway's; 169.254.169.254), another source
+//     MAC, IPv6, VLAN tags, other ethertypes — is counted and dropped. The table lists the
+//     network's current machines, so a machine's rules come when it is attached and go when it
+//     is detached; they match the port by name, so they are in place before the port joins the
+//     bridge.
+//   - The instance metadata address in each machine's namespace (RenderMachineGuard): a table
+//     `inet cove_guard` drops traffic to 169.254.169.254 that did not arrive on lo. A machine
+//     that routes the address to a neighbour reaches nothing there (src/imds also answers only
+//     the machine's own addresses, and the neighbour's answer, sent from 169.254.169.254, would
+//     not pass the neighbour's port).
+// Each table is replaced atomically whenever it is applied.
+//
+// Thread-safety: stateless functions.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+#include "fabric/namespaces.h"
+#include "fabric/topology.h"
+
+namespace cove::fabric {
+
+// The name of a machine's bridge port (the veth end in its network's namespace).
+std::string VmPortName(std::string_view vm_id);
+// The Ethernet address of a machine's eth0: locally administered, 02:c0 and the 32-bit hash of
+// its id (ShortId), so it is stable across restarts.
+std::array<uint8_t, 6> VmMac(std::string_view vm_id);
+// "02:c0:12:34:56:78".
+std::string MacText(const std::array<uint8_t, 6>& mac);
+
+// The nft script that makes `network`'s `bridge cove_guard` table hold one chain per machine of
+// the network (none: the table is removed). For tests and diagnostics.
+std::string RenderPortGuard(const Topology& topology, const Network& network);
+// The nft script of a machine namespace's `inet cove_guard` table.
+std::string RenderMachineGuard();
+// Runs RenderMachineGuard inside the machine namespace `ns`.
+Status ApplyMachineGuard(Namespaces& namespaces, const std::string& ns);
+
+}  // namespace cove::fabric
