@@ -1,6 +1,7 @@
 #include "auth/identity.h"
 
 #include "auth/password.h"
+#include "common/digest.h"
 
 namespace cove::auth {
 namespace {
@@ -21,15 +22,54 @@ std::string_view PrincipalKindName(PrincipalKind kind) {
   return "?";
 }
 
+std::string CredentialId(std::string_view hash) {
+  return Digest::Of(std::string("cove credential\0", 16) + std::string(hash)).hex().substr(0, 32);
+}
+
 bool PrincipalPasswordMatches(const Principal& principal, std::string_view password,
                               Clock::TimePoint now) {
-  if (principal.kind == PrincipalKind::kManagedIdentity) return false;
+  return MatchPrincipalPassword(principal, password, now).has_value();
+}
+
+std::optional<std::string> MatchPrincipalPassword(const Principal& principal,
+                                                  std::string_view password,
+                                                  Clock::TimePoint now) {
+  if (principal.kind == PrincipalKind::kManagedIdentity || !principal.enabled) return std::nullopt;
   if (!principal.password_hash.empty() && VerifyPassword(password, principal.password_hash)) {
+    return CredentialId(principal.password_hash);
+  }
+  for (const auto& s : principal.secrets) {
+    if (s.expiry && now >= *s.expiry) continue;
+    if (VerifyPassword(password, s.hash)) return CredentialId(s.hash);
+  }
+  return std::nullopt;
+}
+
+bool PrincipalHasCredential(const Principal& principal, std::string_view credential,
+                            Clock::TimePoint now) {
+  if (principal.kind == PrincipalKind::kManagedIdentity || !principal.enabled) return false;
+  if (!principal.password_hash.empty() && CredentialId(principal.password_hash) == credential) {
     return true;
   }
   for (const auto& s : principal.secrets) {
     if (s.expiry && now >= *s.expiry) continue;
-    if (VerifyPassword(password, s.hash)) return true;
+    if (!s.hash.empty() && CredentialId(s.hash) == credential) return true;
+  }
+  return false;
+}
+
+bool TokenHasCredential(const RepositoryToken& token, std::string_view credential,
+                        Clock::TimePoint now) {
+  for (const auto& p : token.passwords) {
+    if (!p || p->hash.empty() || (p->expiry && now >= *p->expiry)) continue;
+    if (CredentialId(p->hash) == credential) return true;
+  }
+  return false;
+}
+
+bool AdminHasCredential(const AdminUser& admin, std::string_view credential) {
+  for (const auto& hash : admin.password_hashes) {
+    if (!hash.empty() && CredentialId(hash) == credential) return true;
   }
   return false;
 }
@@ -52,6 +92,12 @@ Result<std::shared_ptr<const IdentitySnapshot>> IdentitySnapshot::Build(Identity
     if (!s->principal_by_id_.count(a.principal_id)) {
       return Fail(Code::kInvalidArgument,
                   "role assignment names unknown principal '" + a.principal_id + "'");
+    }
+  }
+  for (auto& r : data.registries) {  // hand-made data (bootstrap, tests): ids from names
+    if (r.uid.empty()) r.uid = "registry:" + r.registry;
+    for (auto& t : r.tokens) {
+      if (t.uid.empty()) t.uid = "token:" + r.registry + "/" + t.name;
     }
   }
   for (size_t i = 0; i < data.registries.size(); ++i) {
