@@ -200,6 +200,12 @@ Result<Authenticator::Caller> Authenticator::ResolveToken(const IdentitySnapshot
     return Fail(Code::kUnauthenticated,
                 "token was issued for an earlier registry or subject of the same name");
   }
+  // A principal's tokens came through a role assignment on this registry (the exchange asks
+  // for one); with none left they are refused, not answered with empty grants.
+  if (subject.kind == Subject::kPrincipal &&
+      !snapshot.RolePermissions(subject.id, registry.registry)) {
+    return Fail(Code::kUnauthenticated, "the principal has no role assignment here any more");
+  }
   return caller;
 }
 

@@ -29,7 +29,8 @@
 // the null GUID's password — checks that binding against the current snapshot: a deleted,
 // disabled or re-created subject, a regenerated, deleted or expired password or secret, and a
 // re-created registry end the tokens at once; a role change takes effect at the next request
-// (bearer tokens are also checked against the subject's permissions now). A refresh token used
+// (bearer tokens are also checked against the subject's permissions now, and a principal's
+// tokens are refused outright once it holds no role assignment on the registry). A refresh token used
 // as a password (null GUID, password grant with access_type=offline) is answered with that same
 // refresh token, never a fresh one, so it cannot renew itself past its own expiry and binding.
 //
@@ -136,7 +137,8 @@ class Authenticator final : public registry::Authorizer {
   // its live credentials.
   Result<Caller> Resolve(const IdentitySnapshot& snapshot, const RegistryAuth& registry,
                          const Subject& subject, const std::string& credential) const;
-  // Resolve() for a token's subject, which must still be bound as `binding` says.
+  // Resolve() for a token's subject, which must still be bound as `binding` says (and, for a
+  // principal, still hold a role assignment on the registry).
   Result<Caller> ResolveToken(const IdentitySnapshot& snapshot, const RegistryAuth& registry,
                               const Subject& subject, const Binding& binding) const;
   Result<Caller> AuthenticatePassword(const IdentitySnapshot& snapshot,
