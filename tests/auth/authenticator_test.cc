@@ -569,7 +569,22 @@ TEST_F(AuthTest, RefreshTokenFlowsByPasswordGrantExchangeAndNullGuid) {
   EXPECT_EQ(as_password.status, 401);
   EXPECT_EQ(as_password.Header("X-Cove-Auth-Error"), kInvalidCredentials);
 
-  // Permissions are looked up again at each refresh: a removed role assignment takes effect.
+  // Permissions are looked up again at each refresh: a narrowed role takes effect, and with no
+  // role assignment left the refresh token is refused (issue 17 item 3: it used to go on
+  // minting access tokens, empty ones).
+  Change([](IdentityData& d) {
+    for (auto& a : d.assignments) {
+      if (a.principal_id == "sp-push") a.role = Role::kAcrPull;
+    }
+  });
+  auto narrowed =
+      PostForm("/oauth2/token",
+               {{"grant_type", "refresh_token"}, {"service", kLogin}, {"refresh_token", refresh}},
+               {"repository:app:pull,push"});
+  ASSERT_EQ(narrowed.status, 200);
+  EXPECT_EQ(
+      DecodeJwtUnverified(narrowed.Json()["access_token"].get<std::string>())->second["access"],
+      json::parse(R"([{"type":"repository","name":"app","actions":["pull"]}])"));
   Change([](IdentityData& d) {
     std::erase_if(d.assignments,
                   [](const RoleAssignment& a) { return a.principal_id == "sp-push"; });
@@ -578,9 +593,11 @@ TEST_F(AuthTest, RefreshTokenFlowsByPasswordGrantExchangeAndNullGuid) {
       PostForm("/oauth2/token",
                {{"grant_type", "refresh_token"}, {"service", kLogin}, {"refresh_token", refresh}},
                {"repository:app:pull"});
-  ASSERT_EQ(after.status, 200);
-  EXPECT_EQ(DecodeJwtUnverified(after.Json()["access_token"].get<std::string>())->second["access"],
-            json::array());
+  EXPECT_EQ(after.status, 401);
+  EXPECT_EQ(after.Header("X-Cove-Auth-Error"), kInvalidCredentials);
+  Change([](IdentityData& d) {
+    d.assignments.push_back({"sp-push", Role::kAcrPush, "myregistry"});  // for what follows
+  });
 
   // Refresh tokens expire after three hours.
   clock_.Advance(std::chrono::hours(3));
