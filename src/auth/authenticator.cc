@@ -117,8 +117,8 @@ std::string ForLog(std::string_view text) {
 
 // Credentials were refused: the cause goes to the log, the answer says only
 // kInvalidCredentials (an answer must not tell which part of a credential was right).
-void LogRefusal(const http::Request& request, const std::string& registry,
-                std::string_view who, const Error& cause) {
+void LogRefusal(const http::Request& request, const std::string& registry, std::string_view who,
+                const Error& cause) {
   spdlog::info("auth: refused credentials of '{}' for {} from {}: {}", ForLog(who), registry,
                request.peer.remote_ip, cause.message);
 }
@@ -230,7 +230,9 @@ Result<Authenticator::VerifiedPassword> Authenticator::VerifyPassword(
   if (EqualsIgnoreCase(user, registry.registry)) {
     if (!registry.admin.enabled) return Fail(Code::kUnauthenticated, "the admin user is disabled");
     for (const auto& hash : registry.admin.password_hashes) {
-      if (!hash.empty() && auth::VerifyPassword(password, hash)) verified.credential = CredentialId(hash);
+      if (!hash.empty() && auth::VerifyPassword(password, hash)) {
+        verified.credential = CredentialId(hash);
+      }
     }
     if (verified.credential.empty()) return Fail(Code::kUnauthenticated, "wrong admin password");
     verified.subject = {Subject::kAdmin, registry.registry};
@@ -258,8 +260,8 @@ Result<Authenticator::VerifiedPassword> Authenticator::VerifyPassword(
     }
     auto credential = MatchPrincipalPassword(*p, password, now);
     if (!credential) {
-      return Fail(Code::kUnauthenticated, p->enabled ? "wrong or expired client secret"
-                                                     : "service principal is disabled");
+      return Fail(Code::kUnauthenticated,
+                  p->enabled ? "wrong or expired client secret" : "service principal is disabled");
     }
     verified = {{Subject::kPrincipal, p->id}, std::move(*credential)};
   }
@@ -424,10 +426,10 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
       return TokenError(400, "UNSUPPORTED", "grant_type must be access_token");
     }
     auto identity = tokens_.VerifyIdentityToken(FormValue(form, "access_token").value_or(""));
-    auto caller = identity ? Resolve(*snapshot, *registry,
-                                     {Subject::kPrincipal, identity->principal_id},
-                                     identity->credential)
-                           : Fail(identity.error());
+    auto caller = identity
+                      ? Resolve(*snapshot, *registry, {Subject::kPrincipal, identity->principal_id},
+                                identity->credential)
+                      : Fail(identity.error());
     if (!caller) {
       LogRefusal(request, registry_name,
                  identity ? "principal:" + identity->principal_id : "identity token",

@@ -30,9 +30,9 @@
 // disabled or re-created subject, a regenerated, deleted or expired password or secret, and a
 // re-created registry end the tokens at once; a role change takes effect at the next request
 // (bearer tokens are also checked against the subject's permissions now, and a principal's
-// tokens are refused outright once it holds no role assignment on the registry). A refresh token used
-// as a password (null GUID, password grant with access_type=offline) is answered with that same
-// refresh token, never a fresh one, so it cannot renew itself past its own expiry and binding.
+// tokens are refused outright once it holds no role assignment on the registry). A refresh token
+// used as a password (null GUID, password grant with access_type=offline) is answered with that
+// same refresh token, never a fresh one, so it cannot renew itself past its own expiry and binding.
 //
 // Check() on /v2 requests accepts `Bearer <access token>` and, as ACR does for the admin user,
 // service principals and tokens, `Basic` credentials directly. Answers:

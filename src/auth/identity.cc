@@ -32,8 +32,7 @@ bool PrincipalPasswordMatches(const Principal& principal, std::string_view passw
 }
 
 std::optional<std::string> MatchPrincipalPassword(const Principal& principal,
-                                                  std::string_view password,
-                                                  Clock::TimePoint now) {
+                                                  std::string_view password, Clock::TimePoint now) {
   if (principal.kind == PrincipalKind::kManagedIdentity || !principal.enabled) return std::nullopt;
   if (!principal.password_hash.empty() && VerifyPassword(password, principal.password_hash)) {
     return CredentialId(principal.password_hash);

@@ -73,8 +73,7 @@ bool PrincipalPasswordMatches(const Principal& principal, std::string_view passw
                               Clock::TimePoint now);
 // The same check, answering which credential matched (its CredentialId), or nullopt.
 std::optional<std::string> MatchPrincipalPassword(const Principal& principal,
-                                                  std::string_view password,
-                                                  Clock::TimePoint now);
+                                                  std::string_view password, Clock::TimePoint now);
 // True when `credential` (a CredentialId) names the principal's password or one of its
 // secrets that has not expired at `now`.
 bool PrincipalHasCredential(const Principal& principal, std::string_view credential,

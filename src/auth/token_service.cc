@@ -100,8 +100,7 @@ const std::vector<std::string>& IdentityAudiences() {
   return kAudiences;
 }
 
-Result<std::string> TokenService::IssueAccessToken(const Subject& subject,
-                                                   const Binding& binding,
+Result<std::string> TokenService::IssueAccessToken(const Subject& subject, const Binding& binding,
                                                    const std::string& login_server,
                                                    const std::vector<Scope>& granted,
                                                    const std::string& caller_resource) {
@@ -117,8 +116,7 @@ Result<std::string> TokenService::IssueAccessToken(const Subject& subject,
   return Sign(registry_keys_, std::move(claims), options_.access_lifetime);
 }
 
-Result<std::string> TokenService::IssueRefreshToken(const Subject& subject,
-                                                    const Binding& binding,
+Result<std::string> TokenService::IssueRefreshToken(const Subject& subject, const Binding& binding,
                                                     const std::string& login_server,
                                                     const std::string& caller_resource) {
   nlohmann::json claims = {

@@ -82,7 +82,7 @@ struct Reply {
   std::string Get(const char* field) const {
     auto j = Json();
     return j.is_object() && j.contains(field) && j[field].is_string() ? j[field].get<std::string>()
-                                                                       : "";
+                                                                      : "";
   }
 };
 
@@ -150,8 +150,7 @@ class AuthPlanesTest : public ::testing::Test {
 
   json Arm(const std::string& method, const std::string& path, const json& body = nullptr,
            int* status = nullptr) {
-    auto r = cp_->Handle(
-        {method, path, "2023-09-01", body.is_null() ? "" : body.dump(), "", ""});
+    auto r = cp_->Handle({method, path, "2023-09-01", body.is_null() ? "" : body.dump(), "", ""});
     if (status) {
       *status = r.status;
     } else {
@@ -237,8 +236,8 @@ class AuthPlanesTest : public ::testing::Test {
   // GET /oauth2/token with Basic credentials.
   Reply TokenRequest(const std::string& user, const std::string& password,
                      const std::string& scope = "repository:app:pull") {
-    return Do("GET", "/oauth2/token?service=" + std::string(kLogin) + "&scope=" + Escape(scope),
-              "", {{"Authorization", Basic(user, password)}});
+    return Do("GET", "/oauth2/token?service=" + std::string(kLogin) + "&scope=" + Escape(scope), "",
+              {{"Authorization", Basic(user, password)}});
   }
   Reply PostForm(const std::string& path, const std::map<std::string, std::string>& fields) {
     std::string body;
@@ -303,8 +302,8 @@ class AuthPlanesTest : public ::testing::Test {
     std::string config = R"({"architecture":"amd64","os":"linux"})";
     auto admin = Basic("myregistry", admin_password_);
     std::string digest = Digest::Of(config).str();
-    auto b = Do("POST", "/v2/app/blobs/uploads/?digest=" + digest, config,
-                {{"Authorization", admin}});
+    auto b =
+        Do("POST", "/v2/app/blobs/uploads/?digest=" + digest, config, {{"Authorization", admin}});
     ASSERT_EQ(b.status, 201) << b.body;
     json m = {{"schemaVersion", 2},
               {"mediaType", "application/vnd.oci.image.manifest.v1+json"},

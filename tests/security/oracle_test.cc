@@ -35,8 +35,7 @@ TEST_F(OracleTest, EveryWrongCredentialGetsTheSameAnswer) {
   std::string disabled_pw = MakeToken("disabled-token");
   Arm("PUT", kRegistryId + "/tokens/disabled-token",
       {{"properties",
-        {{"scopeMapId", kRegistryId + "/scopeMaps/_repositories_pull"},
-         {"status", "disabled"}}}});
+        {{"scopeMapId", kRegistryId + "/scopeMaps/_repositories_pull"}, {"status", "disabled"}}}});
   auto disabled_sp = MakeServicePrincipal("disabled-sp");
   AssignAcrPull(disabled_sp.id, kRegistryId, "00000000-0000-4000-8000-00000000b002");
   Graph("PATCH", "/v1.0/servicePrincipals/" + disabled_sp.id, {{"accountEnabled", false}});
@@ -67,8 +66,8 @@ TEST_F(OracleTest, EveryWrongCredentialGetsTheSameAnswer) {
     std::map<std::string, Reply> routes = {
         {"GET /oauth2/token", TokenRequest(v.user, v.password)},
         {"POST /oauth2/token password grant", PasswordGrant(v.user, v.password)},
-        {"Basic on /v2", Do("GET", "/v2/app/manifests/v1", "",
-                            {{"Authorization", Basic(v.user, v.password)}})},
+        {"Basic on /v2",
+         Do("GET", "/v2/app/manifests/v1", "", {{"Authorization", Basic(v.user, v.password)}})},
     };
     for (const auto& [route, reply] : routes) {
       EXPECT_EQ(reply.status, 401) << route << ": " << reply.body;
@@ -145,8 +144,8 @@ TEST_F(OracleTest, ProxyHeaderIsBelievedOnlyFromConfiguredForwarders) {
   header.tlvs = {http::AzureLinkIdTlv(0x10000001)};
   auto proxy = http::SerializeProxyV2(header);
   ASSERT_TRUE(proxy);
-  std::string request = *proxy + "GET /v2/ HTTP/1.1\r\nHost: " + kLogin +
-                        "\r\nConnection: close\r\n\r\n";
+  std::string request =
+      *proxy + "GET /v2/ HTTP/1.1\r\nHost: " + kLogin + "\r\nConnection: close\r\n\r\n";
 
   // From the forwarder: believed — the caller came through a private endpoint, so it gets the
   // token challenge rather than the firewall's DENIED.
