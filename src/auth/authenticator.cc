@@ -229,9 +229,10 @@ Result<Authenticator::VerifiedPassword> Authenticator::VerifyPassword(
   Clock::TimePoint expiry = now + options_.credential_cache_ttl;
   if (EqualsIgnoreCase(user, registry.registry)) {
     if (!registry.admin.enabled) return Fail(Code::kUnauthenticated, "the admin user is disabled");
-    for (const auto& hash : registry.admin.password_hashes) {
+    for (size_t i = 0; i < registry.admin.password_hashes.size(); ++i) {
+      const std::string& hash = registry.admin.password_hashes[i];
       if (!hash.empty() && auth::VerifyPassword(password, hash)) {
-        verified.credential = CredentialId(hash);
+        verified.credential = registry.admin.password_ids[i];
       }
     }
     if (verified.credential.empty()) return Fail(Code::kUnauthenticated, "wrong admin password");
@@ -244,7 +245,7 @@ Result<Authenticator::VerifiedPassword> Authenticator::VerifyPassword(
         matched_expired = true;
         continue;
       }
-      verified.credential = CredentialId(p->hash);
+      verified.credential = p->id;
       if (p->expiry) expiry = std::min(expiry, *p->expiry);
     }
     if (verified.credential.empty()) {

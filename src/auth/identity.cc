@@ -8,6 +8,17 @@ namespace {
 
 std::atomic<uint64_t> next_generation{1};
 
+// True when `credential` names the credential stored as `hash` (its precomputed CredentialId
+// `id`, or computed when the data did not come through IdentitySnapshot::Build).
+bool Names(const std::string& hash, const std::string& id, std::string_view credential) {
+  if (hash.empty()) return false;
+  return id.empty() ? CredentialId(hash) == credential : id == credential;
+}
+
+std::string IdOf(const std::string& hash, const std::string& id) {
+  return id.empty() ? CredentialId(hash) : id;
+}
+
 }  // namespace
 
 std::string_view PrincipalKindName(PrincipalKind kind) {
@@ -35,11 +46,11 @@ std::optional<std::string> MatchPrincipalPassword(const Principal& principal,
                                                   std::string_view password, Clock::TimePoint now) {
   if (principal.kind == PrincipalKind::kManagedIdentity || !principal.enabled) return std::nullopt;
   if (!principal.password_hash.empty() && VerifyPassword(password, principal.password_hash)) {
-    return CredentialId(principal.password_hash);
+    return IdOf(principal.password_hash, principal.password_id);
   }
   for (const auto& s : principal.secrets) {
     if (s.expiry && now >= *s.expiry) continue;
-    if (VerifyPassword(password, s.hash)) return CredentialId(s.hash);
+    if (VerifyPassword(password, s.hash)) return IdOf(s.hash, s.id);
   }
   return std::nullopt;
 }
@@ -47,12 +58,10 @@ std::optional<std::string> MatchPrincipalPassword(const Principal& principal,
 bool PrincipalHasCredential(const Principal& principal, std::string_view credential,
                             Clock::TimePoint now) {
   if (principal.kind == PrincipalKind::kManagedIdentity || !principal.enabled) return false;
-  if (!principal.password_hash.empty() && CredentialId(principal.password_hash) == credential) {
-    return true;
-  }
+  if (Names(principal.password_hash, principal.password_id, credential)) return true;
   for (const auto& s : principal.secrets) {
     if (s.expiry && now >= *s.expiry) continue;
-    if (!s.hash.empty() && CredentialId(s.hash) == credential) return true;
+    if (Names(s.hash, s.id, credential)) return true;
   }
   return false;
 }
@@ -60,15 +69,15 @@ bool PrincipalHasCredential(const Principal& principal, std::string_view credent
 bool TokenHasCredential(const RepositoryToken& token, std::string_view credential,
                         Clock::TimePoint now) {
   for (const auto& p : token.passwords) {
-    if (!p || p->hash.empty() || (p->expiry && now >= *p->expiry)) continue;
-    if (CredentialId(p->hash) == credential) return true;
+    if (!p || (p->expiry && now >= *p->expiry)) continue;
+    if (Names(p->hash, p->id, credential)) return true;
   }
   return false;
 }
 
 bool AdminHasCredential(const AdminUser& admin, std::string_view credential) {
-  for (const auto& hash : admin.password_hashes) {
-    if (!hash.empty() && CredentialId(hash) == credential) return true;
+  for (size_t i = 0; i < admin.password_hashes.size(); ++i) {
+    if (Names(admin.password_hashes[i], admin.password_ids[i], credential)) return true;
   }
   return false;
 }
@@ -93,10 +102,24 @@ Result<std::shared_ptr<const IdentitySnapshot>> IdentitySnapshot::Build(Identity
                   "role assignment names unknown principal '" + a.principal_id + "'");
     }
   }
-  for (auto& r : data.registries) {  // hand-made data (bootstrap, tests): ids from names
+  // Credential ids, computed once here rather than at every request that checks a binding.
+  auto fill = [](const std::string& hash, std::string& id) {
+    id = hash.empty() ? "" : CredentialId(hash);
+  };
+  for (auto& p : data.principals) {
+    fill(p.password_hash, p.password_id);
+    for (auto& secret : p.secrets) fill(secret.hash, secret.id);
+  }
+  for (auto& r : data.registries) {  // hand-made data (bootstrap, tests): object ids from names
     if (r.uid.empty()) r.uid = "registry:" + r.registry;
+    for (size_t i = 0; i < r.admin.password_hashes.size(); ++i) {
+      fill(r.admin.password_hashes[i], r.admin.password_ids[i]);
+    }
     for (auto& t : r.tokens) {
       if (t.uid.empty()) t.uid = "token:" + r.registry + "/" + t.name;
+      for (auto& p : t.passwords) {
+        if (p) fill(p->hash, p->id);
+      }
     }
   }
   for (size_t i = 0; i < data.registries.size(); ++i) {

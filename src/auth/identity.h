@@ -50,6 +50,7 @@ std::string_view PrincipalKindName(PrincipalKind kind);
 struct TokenPassword {
   std::string hash;  // Argon2id
   std::optional<Clock::TimePoint> expiry;
+  std::string id;  // CredentialId(hash); IdentitySnapshot::Build fills it in
 };
 
 struct Principal {
@@ -57,6 +58,7 @@ struct Principal {
   PrincipalKind kind = PrincipalKind::kUser;
   std::string name;             // "alice@contoso.com", "ci-pusher", "aci-identity"
   std::string password_hash;    // Argon2id; empty for managed identities
+  std::string password_id;      // CredentialId(password_hash); Build fills it in
   // Further passwords, each with an optional expiry: a service principal's client secrets (its
   // application may have several; the control plane fills these, daemon/identities.h).
   std::vector<TokenPassword> secrets;
@@ -108,6 +110,7 @@ bool TokenHasCredential(const RepositoryToken& token, std::string_view credentia
 struct AdminUser {
   bool enabled = false;
   std::array<std::string, 2> password_hashes;  // empty string: not set
+  std::array<std::string, 2> password_ids;     // CredentialId of each; Build fills them in
 };
 
 // True when `credential` (a CredentialId) names one of the admin user's passwords.
