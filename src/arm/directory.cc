@@ -221,9 +221,21 @@ ArmResult<ArmResponse> Directory::PrincipalObject(const ArmRequest& r, const std
                                                   const std::string& what,
                                                   Json (*render)(const Json&),
                                                   const char* context) {
-  if (r.method != "GET" && r.method != "DELETE") return MethodNotAllowed();
+  if (r.method != "GET" && r.method != "DELETE" && r.method != "PATCH") return MethodNotAllowed();
   if (key.empty()) return NotFound(what);
   if (r.method == "GET") return ArmResponse{200, WithContext(render(*txn_.Get(key)), context)};
+  if (r.method == "PATCH") {  // only accountEnabled may change (disabling ends its tokens)
+    ARM_ASSIGN(Json body, ParseBody(r.body));
+    const char* type = key.starts_with("#directory/users/") ? "User" : "ServicePrincipal";
+    ARM_ASSIGN(auto enabled, Bool(body, "accountEnabled", type));
+    for (const auto& [k, v] : body.items()) {
+      if (k != "accountEnabled") return BadProperty(k.c_str(), type);
+    }
+    Json doc = *txn_.Get(key);
+    if (enabled) doc["accountEnabled"] = *enabled;
+    txn_.Put(key, doc);
+    return ArmResponse{204, std::nullopt};
+  }
   DeleteRoleAssignmentsOf(txn_, txn_.Get(key)->value("id", ""));
   txn_.Erase(key);
   return ArmResponse{204, std::nullopt};

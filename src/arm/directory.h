@@ -6,6 +6,8 @@
 //   POST   /v1.0/users        {accountEnabled?, displayName, userPrincipalName, mailNickname?,
 //                              passwordProfile:{password, forceChangePasswordNextSignIn?}} → 201
 //   GET    /v1.0/users        {"value":[...]};  GET|DELETE /v1.0/users/{id or UPN}
+//   PATCH  /v1.0/users/{id or UPN}, /v1.0/servicePrincipals/{id or appId} {accountEnabled}
+//          → 204 (nothing else may change; a disabled principal authenticates in no way)
 //   POST   /v1.0/applications {displayName} → 201 {id, appId, displayName, passwordCredentials}
 //   POST   /v1.0/applications/{id}/addPassword {passwordCredential:{displayName?, endDateTime?}}
 //          → 200 {keyId, displayName, secretText (only here), hint, startDateTime, endDateTime}

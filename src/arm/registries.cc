@@ -207,6 +207,9 @@ ArmStatus Engine::PutRegistry(const ArmPath& p, const Json& body, const Json* ex
   dp["encryption"] = {{"status", "disabled"}};
   dp["status"] = {{"displayStatus", "Ready"}};
   for (const char* f : {"privateEndpointConnections", "dataEndpointHostNames"}) dp.erase(f);
+  // The object id the registry's tokens are bound to (auth/identity.h): a registry deleted and
+  // made again under the same name is another object.
+  if (existing == nullptr) doc["_cove"]["uid"] = Guid();
   txn_.Put(key, doc);
   return EnsureAdminCredentials(key);
 }

@@ -14,7 +14,9 @@
 // tokens/{name}: PUT {properties:{scopeMapId, status: enabled|disabled}}. Names 5-50 of
 //   [A-Za-z0-9-], never the registry's own name (that user name is the admin user's). Stored
 //   with properties.credentials.passwords [{name, creationTime, expiry?}] and the hashes in
-//   "_cove.passwords". POST {registry}/generateCredentials {tokenId, name?, expiry?} makes
+//   "_cove.passwords", and an object id made at creation in "_cove.uid" (registry tokens are
+//   bound to it, so a token made again under the same name does not take the old one's
+//   tokens). POST {registry}/generateCredentials {tokenId, name?, expiry?} makes
 //   new passwords (both when name is absent) and shows them once.
 #include <algorithm>
 
@@ -344,6 +346,8 @@ ArmStatus Engine::PutToken(const ArmPath& p, const Json& body, const Json* exist
                          ? (*existing)["properties"]["credentials"]
                          : Json{{"certificates", Json::array()}, {"passwords", Json::array()}};
   dp["credentials"] = credentials;
+  // The object id its registry tokens are bound to (auth/identity.h).
+  if (existing == nullptr) doc["_cove"]["uid"] = Guid();
   txn_.Put(p.Key(), doc);
   return {};
 }

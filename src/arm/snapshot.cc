@@ -94,6 +94,7 @@ SnapshotPtr BuildSnapshot(uint64_t version, std::string dns_suffix, Documents do
     if (type == "microsoft.containerregistry/registries") {
       RegistryView r;
       r.id = Str(doc, "id");
+      r.uid = doc.contains("_cove") ? Str(doc["_cove"], "uid") : "";
       r.name = Lower(Str(doc, "name"));
       auto path = ParseResourceId(r.id);
       if (path) {
@@ -142,6 +143,7 @@ SnapshotPtr BuildSnapshot(uint64_t version, std::string dns_suffix, Documents do
       for (const Json* t : children(key, "tokens")) {
         TokenView v;
         v.name = Str(*t, "name");
+        v.uid = t->contains("_cove") ? Str((*t)["_cove"], "uid") : "";
         v.enabled = Str((*t)["properties"], "status") != "disabled";
         std::string map_id = Str((*t)["properties"], "scopeMapId");
         v.scope_map = map_id.substr(map_id.rfind('/') + 1);

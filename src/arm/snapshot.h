@@ -50,6 +50,7 @@ struct ScopeMapView {
 // A repository-scoped token (user name = name).
 struct TokenView {
   std::string name;  // as created
+  std::string uid;   // object id made at creation ("_cove.uid"; "" in older data)
   bool enabled = true;
   std::string scope_map;  // the name of a ScopeMapView of the same registry
   std::vector<SecretView> passwords;  // password1 / password2, those that were generated
@@ -57,6 +58,7 @@ struct TokenView {
 
 struct RegistryView {
   std::string id;               // as created
+  std::string uid;              // object id made at creation ("_cove.uid"; "" in older data)
   std::string name;             // lowercased (login servers are lowercase)
   std::string subscription;
   std::string resource_group;

@@ -108,20 +108,19 @@ NetworkFacts FactsFor(const IdentitySnapshot& snapshot, const RegistryAuth& regi
           std::string(snapshot.TrustedServiceAt(request.peer.remote_ip))};
 }
 
-// Permissions from a fixed list of granted scopes (an access token used as a password).
-Permissions FromScopes(const std::vector<Scope>& scopes) {
-  std::vector<ScopeMapEntry> entries;
-  bool catalog = false;
-  for (const auto& s : scopes) {
-    if (s.catalog()) {
-      catalog = true;
-    } else if (s.type == "repository") {
-      entries.push_back({s.name, s.actions});
-    }
-  }
-  auto p = Permissions::FromScopeMap(std::move(entries));
-  if (catalog) p.Add(Permissions::Uniform({0, true}));
-  return p;
+// A user-supplied name for the log: printable ASCII, at most 80 characters.
+std::string ForLog(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 80)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  return out;
+}
+
+// Credentials were refused: the cause goes to the log, the answer says only
+// kInvalidCredentials (an answer must not tell which part of a credential was right).
+void LogRefusal(const http::Request& request, const std::string& registry, std::string_view who,
+                const Error& cause) {
+  spdlog::info("auth: refused credentials of '{}' for {} from {}: {}", ForLog(who), registry,
+               request.peer.remote_ip, cause.message);
 }
 
 }  // namespace
@@ -136,26 +135,46 @@ Authenticator::Authenticator(const IdentityStore& store, TokenService& tokens, c
 
 Result<Authenticator::Caller> Authenticator::Resolve(const IdentitySnapshot& snapshot,
                                                      const RegistryAuth& registry,
-                                                     const Subject& subject) const {
+                                                     const Subject& subject,
+                                                     const std::string& credential) const {
   Caller c;
   c.subject = subject;
+  c.binding.registry = registry.uid;
+  c.binding.credential = credential;
   switch (subject.kind) {
     case Subject::kAdmin:
       if (subject.id != registry.registry || !registry.admin.enabled) {
         return Fail(Code::kUnauthenticated, "the admin user is disabled");
       }
+      if (!AdminHasCredential(registry.admin, credential)) {
+        return Fail(Code::kUnauthenticated, "the admin password was regenerated");
+      }
+      c.binding.object = registry.uid;
       c.permissions = Permissions::All();
       return c;
     case Subject::kToken: {
       const RepositoryToken* token = snapshot.Token(registry.registry, subject.id);
       if (!token) return Fail(Code::kUnauthenticated, "token no longer exists");
       if (!token->enabled) return Fail(Code::kUnauthenticated, "token is disabled");
+      if (!TokenHasCredential(*token, credential, clock_.Now())) {
+        return Fail(Code::kUnauthenticated,
+                    "the token password was regenerated, deleted or has expired");
+      }
+      c.binding.object = token->uid;
       c.permissions = snapshot.TokenPermissions(registry.registry, *token);
       return c;
     }
     case Subject::kPrincipal: {
       c.principal = snapshot.PrincipalById(subject.id);
       if (!c.principal) return Fail(Code::kUnauthenticated, "principal no longer exists");
+      if (!c.principal->enabled) return Fail(Code::kUnauthenticated, "principal is disabled");
+      // No credential: a managed identity's token from IMDS (or an identity token issued
+      // without one); the principal itself must still exist and be enabled.
+      if (!credential.empty() && !PrincipalHasCredential(*c.principal, credential, clock_.Now())) {
+        return Fail(Code::kUnauthenticated,
+                    "the principal's password or secret was changed, deleted or has expired");
+      }
+      c.binding.object = c.principal->id;
       c.permissions =
           snapshot.RolePermissions(subject.id, registry.registry).value_or(Permissions());
       return c;
@@ -164,15 +183,35 @@ Result<Authenticator::Caller> Authenticator::Resolve(const IdentitySnapshot& sna
       if (!registry.anonymous_pull) {
         return Fail(Code::kUnauthenticated, "anonymous pull is disabled");
       }
+      c.binding.object = registry.uid;
+      c.binding.credential.clear();
       c.permissions = Permissions::Uniform({kPull, false});
       return c;
   }
   return Fail(Code::kUnauthenticated, "unknown subject");
 }
 
-Result<Subject> Authenticator::VerifyPassword(const IdentitySnapshot& snapshot,
-                                              const RegistryAuth& registry, const std::string& user,
-                                              const std::string& password) {
+Result<Authenticator::Caller> Authenticator::ResolveToken(const IdentitySnapshot& snapshot,
+                                                          const RegistryAuth& registry,
+                                                          const Subject& subject,
+                                                          const Binding& binding) const {
+  COVE_ASSIGN_OR_RETURN(auto caller, Resolve(snapshot, registry, subject, binding.credential));
+  if (caller.binding != binding) {
+    return Fail(Code::kUnauthenticated,
+                "token was issued for an earlier registry or subject of the same name");
+  }
+  // A principal's tokens came through a role assignment on this registry (the exchange asks
+  // for one); with none left they are refused, not answered with empty grants.
+  if (subject.kind == Subject::kPrincipal &&
+      !snapshot.RolePermissions(subject.id, registry.registry)) {
+    return Fail(Code::kUnauthenticated, "the principal has no role assignment here any more");
+  }
+  return caller;
+}
+
+Result<Authenticator::VerifiedPassword> Authenticator::VerifyPassword(
+    const IdentitySnapshot& snapshot, const RegistryAuth& registry, const std::string& user,
+    const std::string& password) {
   auto now = clock_.Now();
   std::string key =
       Digest::Of(cache_salt_ + registry.registry + '\0' + user + '\0' + password).str();
@@ -181,50 +220,56 @@ Result<Subject> Authenticator::VerifyPassword(const IdentitySnapshot& snapshot,
     auto it = credential_cache_.find(key);
     if (it != credential_cache_.end()) {
       if (it->second.generation == snapshot.generation() && now < it->second.expiry) {
-        return it->second.subject;
+        return it->second.verified;
       }
       credential_cache_.erase(it);
     }
   }
-  Subject subject;
+  VerifiedPassword verified;
   Clock::TimePoint expiry = now + options_.credential_cache_ttl;
   if (EqualsIgnoreCase(user, registry.registry)) {
     if (!registry.admin.enabled) return Fail(Code::kUnauthenticated, "the admin user is disabled");
-    bool ok = false;
-    for (const auto& hash : registry.admin.password_hashes) {
-      if (!hash.empty() && auth::VerifyPassword(password, hash)) ok = true;
+    for (size_t i = 0; i < registry.admin.password_hashes.size(); ++i) {
+      const std::string& hash = registry.admin.password_hashes[i];
+      if (!hash.empty() && auth::VerifyPassword(password, hash)) {
+        verified.credential = registry.admin.password_ids[i];
+      }
     }
-    if (!ok) return Fail(Code::kUnauthenticated, "invalid credentials");
-    subject = {Subject::kAdmin, registry.registry};
+    if (verified.credential.empty()) return Fail(Code::kUnauthenticated, "wrong admin password");
+    verified.subject = {Subject::kAdmin, registry.registry};
   } else if (const RepositoryToken* token = snapshot.Token(registry.registry, user)) {
-    bool matched_expired = false, ok = false;
+    bool matched_expired = false;
     for (const auto& p : token->passwords) {
       if (!p || !auth::VerifyPassword(password, p->hash)) continue;
       if (p->expiry && now >= *p->expiry) {
         matched_expired = true;
         continue;
       }
-      ok = true;
+      verified.credential = p->id;
       if (p->expiry) expiry = std::min(expiry, *p->expiry);
     }
-    if (!ok) {
+    if (verified.credential.empty()) {
       return Fail(Code::kUnauthenticated,
-                  matched_expired ? "token password has expired" : "invalid credentials");
+                  matched_expired ? "token password has expired" : "wrong token password");
     }
     if (!token->enabled) return Fail(Code::kUnauthenticated, "token is disabled");
-    subject = {Subject::kToken, token->name};
+    verified.subject = {Subject::kToken, token->name};
   } else {
     const Principal* p = snapshot.FindPrincipal(user);
-    if (!p || p->kind != PrincipalKind::kServicePrincipal ||
-        !PrincipalPasswordMatches(*p, password, clock_.Now())) {
-      return Fail(Code::kUnauthenticated, "invalid credentials");
+    if (!p || p->kind != PrincipalKind::kServicePrincipal) {
+      return Fail(Code::kUnauthenticated, "no such user");
     }
-    subject = {Subject::kPrincipal, p->id};
+    auto credential = MatchPrincipalPassword(*p, password, now);
+    if (!credential) {
+      return Fail(Code::kUnauthenticated,
+                  p->enabled ? "wrong or expired client secret" : "service principal is disabled");
+    }
+    verified = {{Subject::kPrincipal, p->id}, std::move(*credential)};
   }
   std::lock_guard lock(cache_mu_);
   if (credential_cache_.size() >= options_.credential_cache_entries) credential_cache_.clear();
-  credential_cache_[key] = {snapshot.generation(), subject, expiry};
-  return subject;
+  credential_cache_[key] = {snapshot.generation(), verified, expiry};
+  return verified;
 }
 
 Result<Authenticator::Caller> Authenticator::AuthenticatePassword(const IdentitySnapshot& snapshot,
@@ -233,22 +278,17 @@ Result<Authenticator::Caller> Authenticator::AuthenticatePassword(const Identity
                                                                   const std::string& password,
                                                                   const std::string& login_server) {
   if (user == kNullGuid) {
-    // ACR: the null GUID says "the password is an ACR refresh token" (or an access token).
-    auto refresh = tokens_.VerifyRefreshToken(password, login_server);
-    if (refresh) {
-      COVE_ASSIGN_OR_RETURN(auto caller, Resolve(snapshot, registry, refresh->subject));
-      caller.caller_resource = refresh->caller_resource;
-      return caller;
-    }
-    auto access = tokens_.VerifyAccessToken(password, login_server);
-    if (!access) return Fail(refresh.error());
-    COVE_ASSIGN_OR_RETURN(auto caller, Resolve(snapshot, registry, access->subject));
-    caller.permissions = FromScopes(access->access);
-    caller.caller_resource = access->caller_resource;
+    // ACR: the null GUID says "the password is an ACR refresh token". Access tokens are not
+    // passwords: one would otherwise mint new access tokens for as long as each lives.
+    COVE_ASSIGN_OR_RETURN(auto refresh, tokens_.VerifyRefreshToken(password, login_server));
+    COVE_ASSIGN_OR_RETURN(auto caller,
+                          ResolveToken(snapshot, registry, refresh.subject, refresh.binding));
+    caller.caller_resource = refresh.caller_resource;
+    caller.refresh_token = password;
     return caller;
   }
-  COVE_ASSIGN_OR_RETURN(auto subject, VerifyPassword(snapshot, registry, user, password));
-  return Resolve(snapshot, registry, subject);
+  COVE_ASSIGN_OR_RETURN(auto verified, VerifyPassword(snapshot, registry, user, password));
+  return Resolve(snapshot, registry, verified.subject, verified.credential);
 }
 
 std::optional<http::Response> Authenticator::Check(const http::Request& request,
@@ -279,24 +319,28 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
     }
     case Credentials::kBearer: {
       auto claims = tokens_.VerifyAccessToken(credentials->token, login_server);
-      auto caller = claims ? Resolve(*snapshot, *registry, claims->subject) : Fail(claims.error());
+      auto caller = claims ? ResolveToken(*snapshot, *registry, claims->subject, claims->binding)
+                           : Fail(claims.error());
       if (caller) caller->caller_resource = claims->caller_resource;
       if (!caller) {
         if (!MayChallenge(facts)) {
           return FirewallDenied(request);
         }
-        return Unauthorized(request, login_server, scope, caller.error().message);
+        LogRefusal(request, info.name, claims ? claims->subject.ToString() : "bearer token",
+                   caller.error());
+        return Unauthorized(request, login_server, scope, kInvalidCredentials);
       }
       if (DecideNetworkAccess(facts, caller->principal, caller->caller_resource) == NetworkDecision::kDenied) {
         return FirewallDenied(request);
       }
-      if (!scope || Covers(claims->access, *scope)) return std::nullopt;
+      if (!scope) return std::nullopt;
+      // The token's grant serves only as far as the caller still holds it now (a removed role
+      // assignment or scope-map action ends it at once).
+      bool holds_now = Covers(caller->permissions.Intersect({*scope}), *scope);
+      if (holds_now && Covers(claims->access, *scope)) return std::nullopt;
       // A token for the alternative (a pull token listing tags) serves when the caller holds
       // the needed permission itself now (metadata_read through its role or scope map).
-      if (alternative && Covers(claims->access, *alternative) &&
-          Covers(caller->permissions.Intersect({*scope}), *scope)) {
-        return std::nullopt;
-      }
+      if (holds_now && alternative && Covers(claims->access, *alternative)) return std::nullopt;
       return Unauthorized(request, login_server, scope, "token does not grant this scope");
     }
     case Credentials::kBasic: {
@@ -306,7 +350,8 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
         if (!MayChallenge(facts)) {
           return FirewallDenied(request);
         }
-        return Unauthorized(request, login_server, scope, caller.error().message);
+        LogRefusal(request, info.name, credentials->user, caller.error());
+        return Unauthorized(request, login_server, scope, kInvalidCredentials);
       }
       if (DecideNetworkAccess(facts, caller->principal, caller->caller_resource) == NetworkDecision::kDenied) {
         return FirewallDenied(request);
@@ -382,9 +427,16 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
       return TokenError(400, "UNSUPPORTED", "grant_type must be access_token");
     }
     auto identity = tokens_.VerifyIdentityToken(FormValue(form, "access_token").value_or(""));
-    if (!identity) return TokenUnauthorized(identity.error().message);
-    auto caller = Resolve(*snapshot, *registry, {Subject::kPrincipal, identity->principal_id});
-    if (!caller) return TokenUnauthorized(caller.error().message);
+    auto caller = identity
+                      ? Resolve(*snapshot, *registry, {Subject::kPrincipal, identity->principal_id},
+                                identity->credential)
+                      : Fail(identity.error());
+    if (!caller) {
+      LogRefusal(request, registry_name,
+                 identity ? "principal:" + identity->principal_id : "identity token",
+                 caller.error());
+      return TokenUnauthorized(kInvalidCredentials);
+    }
     caller->caller_resource = identity->caller_resource;
     if (!snapshot->RolePermissions(identity->principal_id, registry_name)) {
       return TokenUnauthorized("the identity has no role assignment on registry " + registry_name);
@@ -392,34 +444,40 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
     if (DecideNetworkAccess(facts, caller->principal, caller->caller_resource) == NetworkDecision::kDenied) {
       return FirewallDenied(request);
     }
-    auto refresh = tokens_.IssueRefreshToken(caller->subject, login_server, caller->caller_resource);
+    auto refresh = tokens_.IssueRefreshToken(caller->subject, caller->binding, login_server,
+                                             caller->caller_resource);
     if (!refresh) return TokenError(500, "UNAVAILABLE", refresh.error().message);
     return Json({{"refresh_token", *refresh}});
   }
 
   Result<Caller> caller = Fail(Code::kUnauthenticated, "no credentials");
+  std::string who;  // whose credentials were presented ("" for none)
   bool offline = false;
   if (get) {
     auto credentials = ParseAuthorization(request.headers.Get("Authorization"));
     if (!credentials) return TokenUnauthorized(credentials.error().message);
     if (credentials->scheme == Credentials::kBasic) {
+      who = credentials->user;
       caller = AuthenticatePassword(*snapshot, *registry, credentials->user, credentials->password,
                                     login_server);
     } else if (credentials->scheme == Credentials::kNone) {
-      caller = Resolve(*snapshot, *registry, {Subject::kAnonymous, ""});
+      caller = Resolve(*snapshot, *registry, {Subject::kAnonymous, ""}, "");
     } else {
       return TokenUnauthorized("the token endpoint takes Basic credentials");
     }
   } else {
     auto grant = FormValue(form, "grant_type").value_or("");
     if (grant == "password") {
-      caller = AuthenticatePassword(*snapshot, *registry, FormValue(form, "username").value_or(""),
+      who = FormValue(form, "username").value_or("");
+      caller = AuthenticatePassword(*snapshot, *registry, who,
                                     FormValue(form, "password").value_or(""), login_server);
       offline = FormValue(form, "access_type") == "offline";
     } else if (grant == "refresh_token") {
       auto refresh =
           tokens_.VerifyRefreshToken(FormValue(form, "refresh_token").value_or(""), login_server);
-      caller = refresh ? Resolve(*snapshot, *registry, refresh->subject) : Fail(refresh.error());
+      who = refresh ? refresh->subject.ToString() : "refresh token";
+      caller = refresh ? ResolveToken(*snapshot, *registry, refresh->subject, refresh->binding)
+                       : Fail(refresh.error());
       if (caller) caller->caller_resource = refresh->caller_resource;
     } else {
       return TokenError(400, "UNSUPPORTED", "grant_type must be password or refresh_token");
@@ -430,18 +488,24 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
     if (!MayChallenge(facts)) {
       return FirewallDenied(request);
     }
-    return TokenUnauthorized(caller.error().message);
+    if (who.empty()) return TokenUnauthorized(caller.error().message);  // anonymous
+    LogRefusal(request, registry_name, who, caller.error());
+    return TokenUnauthorized(kInvalidCredentials);
   }
   if (DecideNetworkAccess(facts, caller->principal, caller->caller_resource) == NetworkDecision::kDenied) {
     return FirewallDenied(request);
   }
   auto granted = caller->permissions.Intersect(requested);
-  auto access =
-      tokens_.IssueAccessToken(caller->subject, login_server, granted, caller->caller_resource);
+  auto access = tokens_.IssueAccessToken(caller->subject, caller->binding, login_server, granted,
+                                         caller->caller_resource);
   if (!access) return TokenError(500, "UNAVAILABLE", access.error().message);
   nlohmann::json out = {{"access_token", *access}};
-  if (offline) {
-    auto refresh = tokens_.IssueRefreshToken(caller->subject, login_server, caller->caller_resource);
+  if (offline && !caller->refresh_token.empty()) {
+    // A refresh token presented as the password is not renewed: the client gets it back.
+    out["refresh_token"] = caller->refresh_token;
+  } else if (offline) {
+    auto refresh = tokens_.IssueRefreshToken(caller->subject, caller->binding, login_server,
+                                             caller->caller_resource);
     if (!refresh) return TokenError(500, "UNAVAILABLE", refresh.error().message);
     out["refresh_token"] = *refresh;
   }
@@ -453,10 +517,11 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
 Result<std::string> Authenticator::Login(std::string_view name_or_id, std::string_view password) {
   auto snapshot = store_.Get();
   const Principal* p = snapshot ? snapshot->FindPrincipal(name_or_id) : nullptr;
-  if (!p || !PrincipalPasswordMatches(*p, password, clock_.Now())) {
-    return Fail(Code::kUnauthenticated, "invalid user name or password");
-  }
-  return tokens_.IssueIdentityToken(*p);
+  auto credential = p ? MatchPrincipalPassword(*p, password, clock_.Now()) : std::nullopt;
+  if (!credential) return Fail(Code::kUnauthenticated, "invalid user name or password");
+  // The identity token names the credential, so the registry tokens exchanged for it end
+  // when that password or secret is changed or deleted.
+  return tokens_.IssueIdentityToken(*p, {.credential = *credential});
 }
 
 }  // namespace cove::auth

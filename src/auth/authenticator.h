@@ -17,21 +17,38 @@
 // Basic user names: the registry's name (admin user, when enabled; either password), a
 // repository-scoped token's name (either unexpired password; not when disabled), a service
 // principal's appId/id or name, or the null GUID 00000000-0000-0000-0000-000000000000 with an
-// ACR refresh token (or access token) as the password. Users and managed identities do not
-// authenticate with passwords at the registry; they exchange an identity token (as in ACR,
-// where `az acr login` does the exchange). Login() is where a user's password is checked, for
-// the control plane's `cove login`.
+// ACR refresh token as the password (never an access token: access tokens are not passwords).
+// Users and managed identities do not authenticate with passwords at the registry; they
+// exchange an identity token (as in ACR, where `az acr login` does the exchange). Login() is
+// where a user's password is checked, for the control plane's `cove login`.
+//
+// Revocation. Every token minted carries what the subject may do at that moment, recomputed
+// from the current identity snapshot (never copied from the token presented), and is bound to
+// the registry's and subject's object ids and to the credential that began its chain
+// (auth/token_service.h, Binding). Every use of a token — as a bearer, as a refresh token, as
+// the null GUID's password — checks that binding against the current snapshot: a deleted,
+// disabled or re-created subject, a regenerated, deleted or expired password or secret, and a
+// re-created registry end the tokens at once; a role change takes effect at the next request
+// (bearer tokens are also checked against the subject's permissions now, and a principal's
+// tokens are refused outright once it holds no role assignment on the registry). A refresh token
+// used as a password (null GUID, password grant with access_type=offline) is answered with that
+// same refresh token, never a fresh one, so it cannot renew itself past its own expiry and binding.
 //
 // Check() on /v2 requests accepts `Bearer <access token>` and, as ACR does for the admin user,
 // service principals and tokens, `Basic` credentials directly. Answers:
 //   401 UNAUTHORIZED + WWW-Authenticate: Bearer realm="https://<login server>/oauth2/token",
 //       service="<login server>",scope="repository:<name>:<actions>" — no credentials, invalid
-//       credentials (wrong password, expired/forged token, another registry's token), or a
+//       credentials (wrong password, expired/forged/revoked token, another registry's token),
+//       or a
 //       bearer token whose `access` does not cover the route (the client should fetch a token
 //       for that scope, as Docker's protocol has it). Body: ACR's
 //       {"errors":[{"code":"UNAUTHORIZED","message":"authentication required, visit
 //       https://aka.ms/acr/authorization for more information.","detail":[{"Type":..,"Name":..,
-//       "Action":..}]}]}. Why (for people debugging) is in the X-Cove-Auth-Error header.
+//       "Action":..}]}]}. Why (for people debugging) is in the X-Cove-Auth-Error header —
+//       except for credentials that were refused: then it says only kInvalidCredentials,
+//       whatever the cause (unknown user, wrong password, expired or disabled credential or
+//       subject, revoked token), so an answer never tells which part of a credential was
+//       right; the cause goes to the server log.
 //   403 DENIED — the caller is known and no new token can help: Basic credentials without the
 //       permission ("requested access to the resource is denied"), or the trusted-services
 //       network decision (auth/network.h) refusing the caller.
@@ -64,6 +81,7 @@
 namespace cove::auth {
 
 inline constexpr char kNullGuid[] = "00000000-0000-0000-0000-000000000000";
+inline constexpr char kInvalidCredentials[] = "invalid credentials";
 inline constexpr char kAuthRequiredMessage[] =
     "authentication required, visit https://aka.ms/acr/authorization for more information.";
 
@@ -103,18 +121,32 @@ class Authenticator final : public registry::Authorizer {
   // An authenticated caller of one registry.
   struct Caller {
     Subject subject;
+    Binding binding;  // what the tokens minted for it are bound to
     Permissions permissions;
     const Principal* principal = nullptr;  // for principals only
     std::string caller_resource;  // a managed identity's machine (xms_az_rid), from its token
+    std::string refresh_token;    // the refresh token it presented as a password, if it did
   };
-  // What the subject may do now; kUnauthenticated if it no longer exists or is disabled.
+  // A subject whose password matched, and which credential it was (CredentialId).
+  struct VerifiedPassword {
+    Subject subject;
+    std::string credential;
+  };
+  // What the subject may do now, with its binding; kUnauthenticated (the cause, for the log)
+  // if it no longer exists, is disabled, or `credential` ("" for none) no longer names one of
+  // its live credentials.
   Result<Caller> Resolve(const IdentitySnapshot& snapshot, const RegistryAuth& registry,
-                         const Subject& subject) const;
+                         const Subject& subject, const std::string& credential) const;
+  // Resolve() for a token's subject, which must still be bound as `binding` says (and, for a
+  // principal, still hold a role assignment on the registry).
+  Result<Caller> ResolveToken(const IdentitySnapshot& snapshot, const RegistryAuth& registry,
+                              const Subject& subject, const Binding& binding) const;
   Result<Caller> AuthenticatePassword(const IdentitySnapshot& snapshot,
                                       const RegistryAuth& registry, const std::string& user,
                                       const std::string& password, const std::string& login_server);
-  Result<Subject> VerifyPassword(const IdentitySnapshot& snapshot, const RegistryAuth& registry,
-                                 const std::string& user, const std::string& password);
+  Result<VerifiedPassword> VerifyPassword(const IdentitySnapshot& snapshot,
+                                          const RegistryAuth& registry, const std::string& user,
+                                          const std::string& password);
 
   const IdentityStore& store_;
   TokenService& tokens_;
@@ -124,7 +156,7 @@ class Authenticator final : public registry::Authorizer {
 
   struct CachedCredential {
     uint64_t generation;
-    Subject subject;
+    VerifiedPassword verified;
     Clock::TimePoint expiry;
   };
   std::mutex cache_mu_;

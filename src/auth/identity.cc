@@ -1,11 +1,23 @@
 #include "auth/identity.h"
 
 #include "auth/password.h"
+#include "common/digest.h"
 
 namespace cove::auth {
 namespace {
 
 std::atomic<uint64_t> next_generation{1};
+
+// True when `credential` names the credential stored as `hash` (its precomputed CredentialId
+// `id`, or computed when the data did not come through IdentitySnapshot::Build).
+bool Names(const std::string& hash, const std::string& id, std::string_view credential) {
+  if (hash.empty()) return false;
+  return id.empty() ? CredentialId(hash) == credential : id == credential;
+}
+
+std::string IdOf(const std::string& hash, const std::string& id) {
+  return id.empty() ? CredentialId(hash) : id;
+}
 
 }  // namespace
 
@@ -21,15 +33,51 @@ std::string_view PrincipalKindName(PrincipalKind kind) {
   return "?";
 }
 
+std::string CredentialId(std::string_view hash) {
+  return Digest::Of(std::string("cove credential\0", 16) + std::string(hash)).hex().substr(0, 32);
+}
+
 bool PrincipalPasswordMatches(const Principal& principal, std::string_view password,
                               Clock::TimePoint now) {
-  if (principal.kind == PrincipalKind::kManagedIdentity) return false;
+  return MatchPrincipalPassword(principal, password, now).has_value();
+}
+
+std::optional<std::string> MatchPrincipalPassword(const Principal& principal,
+                                                  std::string_view password, Clock::TimePoint now) {
+  if (principal.kind == PrincipalKind::kManagedIdentity || !principal.enabled) return std::nullopt;
   if (!principal.password_hash.empty() && VerifyPassword(password, principal.password_hash)) {
-    return true;
+    return IdOf(principal.password_hash, principal.password_id);
   }
   for (const auto& s : principal.secrets) {
     if (s.expiry && now >= *s.expiry) continue;
-    if (VerifyPassword(password, s.hash)) return true;
+    if (VerifyPassword(password, s.hash)) return IdOf(s.hash, s.id);
+  }
+  return std::nullopt;
+}
+
+bool PrincipalHasCredential(const Principal& principal, std::string_view credential,
+                            Clock::TimePoint now) {
+  if (principal.kind == PrincipalKind::kManagedIdentity || !principal.enabled) return false;
+  if (Names(principal.password_hash, principal.password_id, credential)) return true;
+  for (const auto& s : principal.secrets) {
+    if (s.expiry && now >= *s.expiry) continue;
+    if (Names(s.hash, s.id, credential)) return true;
+  }
+  return false;
+}
+
+bool TokenHasCredential(const RepositoryToken& token, std::string_view credential,
+                        Clock::TimePoint now) {
+  for (const auto& p : token.passwords) {
+    if (!p || (p->expiry && now >= *p->expiry)) continue;
+    if (Names(p->hash, p->id, credential)) return true;
+  }
+  return false;
+}
+
+bool AdminHasCredential(const AdminUser& admin, std::string_view credential) {
+  for (size_t i = 0; i < admin.password_hashes.size(); ++i) {
+    if (Names(admin.password_hashes[i], admin.password_ids[i], credential)) return true;
   }
   return false;
 }
@@ -52,6 +100,26 @@ Result<std::shared_ptr<const IdentitySnapshot>> IdentitySnapshot::Build(Identity
     if (!s->principal_by_id_.count(a.principal_id)) {
       return Fail(Code::kInvalidArgument,
                   "role assignment names unknown principal '" + a.principal_id + "'");
+    }
+  }
+  // Credential ids, computed once here rather than at every request that checks a binding.
+  auto fill = [](const std::string& hash, std::string& id) {
+    id = hash.empty() ? "" : CredentialId(hash);
+  };
+  for (auto& p : data.principals) {
+    fill(p.password_hash, p.password_id);
+    for (auto& secret : p.secrets) fill(secret.hash, secret.id);
+  }
+  for (auto& r : data.registries) {  // hand-made data (bootstrap, tests): object ids from names
+    if (r.uid.empty()) r.uid = "registry:" + r.registry;
+    for (size_t i = 0; i < r.admin.password_hashes.size(); ++i) {
+      fill(r.admin.password_hashes[i], r.admin.password_ids[i]);
+    }
+    for (auto& t : r.tokens) {
+      if (t.uid.empty()) t.uid = "token:" + r.registry + "/" + t.name;
+      for (auto& p : t.passwords) {
+        if (p) fill(p->hash, p->id);
+      }
     }
   }
   for (size_t i = 0; i < data.registries.size(); ++i) {

@@ -18,6 +18,13 @@
 // A registry with no RegistryAuth in the snapshot is open (no authentication), as cove was
 // before auth existed: see auth/authenticator.h.
 //
+// Object ids and credential ids (what registry tokens are bound to, auth/token_service.h):
+// principals are keyed by their object id; a registry and a repository-scoped token carry an
+// object id of their own (`uid`, made when the resource was created, so a registry or token
+// deleted and made again under the same name is another object); every password, client
+// secret and token password is named by CredentialId(its hash), which changes whenever the
+// credential is regenerated.
+//
 // Thread-safety: IdentitySnapshot is immutable; IdentityStore may be used from any thread.
 #pragma once
 
@@ -43,6 +50,7 @@ std::string_view PrincipalKindName(PrincipalKind kind);
 struct TokenPassword {
   std::string hash;  // Argon2id
   std::optional<Clock::TimePoint> expiry;
+  std::string id;  // CredentialId(hash); IdentitySnapshot::Build fills it in
 };
 
 struct Principal {
@@ -50,15 +58,28 @@ struct Principal {
   PrincipalKind kind = PrincipalKind::kUser;
   std::string name;             // "alice@contoso.com", "ci-pusher", "aci-identity"
   std::string password_hash;    // Argon2id; empty for managed identities
+  std::string password_id;      // CredentialId(password_hash); Build fills it in
   // Further passwords, each with an optional expiry: a service principal's client secrets (its
   // application may have several; the control plane fills these, daemon/identities.h).
   std::vector<TokenPassword> secrets;
+  bool enabled = true;  // accountEnabled: a disabled principal authenticates in no way at all
 };
 
+// A short, stable name for one credential: a digest of its (salted) Argon2id hash, so it
+// changes when the credential is regenerated and reveals nothing about the password.
+std::string CredentialId(std::string_view hash);
+
 // True when `password` matches the principal's password_hash or one of its secrets that has not
-// expired at `now`. Managed identities never match.
+// expired at `now`. Managed identities and disabled principals never match.
 bool PrincipalPasswordMatches(const Principal& principal, std::string_view password,
                               Clock::TimePoint now);
+// The same check, answering which credential matched (its CredentialId), or nullopt.
+std::optional<std::string> MatchPrincipalPassword(const Principal& principal,
+                                                  std::string_view password, Clock::TimePoint now);
+// True when `credential` (a CredentialId) names the principal's password or one of its
+// secrets that has not expired at `now`.
+bool PrincipalHasCredential(const Principal& principal, std::string_view credential,
+                            Clock::TimePoint now);
 
 struct RoleAssignment {
   std::string principal_id;
@@ -75,21 +96,32 @@ struct ScopeMap {
 // A repository-scoped token (`az acr token`): user name = token name.
 struct RepositoryToken {
   std::string name;
+  std::string uid;  // object id; "" in hand-made data: IdentitySnapshot::Build derives one
   bool enabled = true;
   std::array<std::optional<TokenPassword>, 2> passwords;  // password1, password2
   std::string scope_map;                                  // name of a ScopeMap of the same registry
 };
 
+// True when `credential` (a CredentialId) names one of the token's passwords that has not
+// expired at `now`.
+bool TokenHasCredential(const RepositoryToken& token, std::string_view credential,
+                        Clock::TimePoint now);
+
 struct AdminUser {
   bool enabled = false;
   std::array<std::string, 2> password_hashes;  // empty string: not set
+  std::array<std::string, 2> password_ids;     // CredentialId of each; Build fills them in
 };
+
+// True when `credential` (a CredentialId) names one of the admin user's passwords.
+bool AdminHasCredential(const AdminUser& admin, std::string_view credential);
 
 // networkRuleBypassOptions.
 enum class NetworkBypass { kAzureServices, kNone };
 
 struct RegistryAuth {
   std::string registry;
+  std::string uid;  // object id; "" in hand-made data: IdentitySnapshot::Build derives one
   AdminUser admin;
   bool anonymous_pull = false;
   std::vector<ScopeMap> scope_maps;

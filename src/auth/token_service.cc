@@ -22,6 +22,32 @@ std::string StringClaim(const nlohmann::json& claims, const char* name) {
   return it != claims.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+nlohmann::json BindingClaim(const Binding& b) {
+  return {{"rid", b.registry}, {"oid", b.object}, {"cid", b.credential}};
+}
+
+// The "cove" claim of a registry token; kUnauthenticated when it is missing (a token from
+// before bindings existed) or malformed.
+Result<Binding> ParseBinding(const nlohmann::json& claims) {
+  auto it = claims.find("cove");
+  if (it == claims.end() || !it->is_object()) {
+    return Fail(Code::kUnauthenticated, "token carries no binding");
+  }
+  Binding b{StringClaim(*it, "rid"), StringClaim(*it, "oid"), StringClaim(*it, "cid")};
+  if (b.registry.empty() || b.object.empty()) {
+    return Fail(Code::kUnauthenticated, "token binding is incomplete");
+  }
+  return b;
+}
+
+Result<Subject> ParseSubject(const nlohmann::json& claims) {
+  auto sub = claims.find("sub");
+  auto subject = sub != claims.end() && sub->is_string() ? Subject::Parse(sub->get<std::string>())
+                                                         : std::nullopt;
+  if (!subject) return Fail(Code::kUnauthenticated, "token has no valid subject");
+  return *subject;
+}
+
 }  // namespace
 
 std::string Subject::ToString() const {
@@ -74,7 +100,7 @@ const std::vector<std::string>& IdentityAudiences() {
   return kAudiences;
 }
 
-Result<std::string> TokenService::IssueAccessToken(const Subject& subject,
+Result<std::string> TokenService::IssueAccessToken(const Subject& subject, const Binding& binding,
                                                    const std::string& login_server,
                                                    const std::vector<Scope>& granted,
                                                    const std::string& caller_resource) {
@@ -84,12 +110,13 @@ Result<std::string> TokenService::IssueAccessToken(const Subject& subject,
                            {"version", "1.0"},
                            {"grant_type", "access_token"},
                            {"roles", nlohmann::json::array()},
-                           {"access", nlohmann::json::parse(AccessClaimJson(granted))}};
+                           {"access", nlohmann::json::parse(AccessClaimJson(granted))},
+                           {"cove", BindingClaim(binding)}};
   if (!caller_resource.empty()) claims["xms_az_rid"] = caller_resource;
   return Sign(registry_keys_, std::move(claims), options_.access_lifetime);
 }
 
-Result<std::string> TokenService::IssueRefreshToken(const Subject& subject,
+Result<std::string> TokenService::IssueRefreshToken(const Subject& subject, const Binding& binding,
                                                     const std::string& login_server,
                                                     const std::string& caller_resource) {
   nlohmann::json claims = {
@@ -99,7 +126,8 @@ Result<std::string> TokenService::IssueRefreshToken(const Subject& subject,
       {"version", "1.0"},
       {"grant_type", "refresh_token"},
       {"permissions", {{"actions", {"*"}}, {"notActions", nlohmann::json::array()}}},
-      {"roles", nlohmann::json::array()}};
+      {"roles", nlohmann::json::array()},
+      {"cove", BindingClaim(binding)}};
   if (!caller_resource.empty()) claims["xms_az_rid"] = caller_resource;
   return Sign(registry_keys_, std::move(claims), options_.refresh_lifetime);
 }
@@ -120,6 +148,7 @@ Result<std::string> TokenService::IssueIdentityToken(const Principal& principal,
   if (!options.client_id.empty()) claims["appid"] = options.client_id;
   if (!options.identity_resource_id.empty()) claims["xms_mirid"] = options.identity_resource_id;
   if (!options.caller_resource_id.empty()) claims["xms_az_rid"] = options.caller_resource_id;
+  if (!options.credential.empty()) claims["cove"] = {{"cid", options.credential}};
   return Sign(identity_keys_, std::move(claims), options_.identity_lifetime);
 }
 
@@ -153,11 +182,8 @@ Result<AccessTokenClaims> TokenService::VerifyAccessToken(const std::string& tok
   }
   COVE_ASSIGN_OR_RETURN(auto claims, VerifyRegistryToken(token, login_server, "access_token"));
   AccessTokenClaims out;
-  auto sub = claims.find("sub");
-  auto subject = sub != claims.end() && sub->is_string() ? Subject::Parse(sub->get<std::string>())
-                                                         : std::nullopt;
-  if (!subject) return Fail(Code::kUnauthenticated, "token has no valid subject");
-  out.subject = *subject;
+  COVE_ASSIGN_OR_RETURN(out.subject, ParseSubject(claims));
+  COVE_ASSIGN_OR_RETURN(out.binding, ParseBinding(claims));
   auto access = claims.find("access");
   if (access != claims.end()) {
     COVE_ASSIGN_OR_RETURN(out.access, ParseAccessClaim(access->dump()));
@@ -179,11 +205,12 @@ Result<AccessTokenClaims> TokenService::VerifyAccessToken(const std::string& tok
 Result<RefreshTokenClaims> TokenService::VerifyRefreshToken(const std::string& token,
                                                             const std::string& login_server) {
   COVE_ASSIGN_OR_RETURN(auto claims, VerifyRegistryToken(token, login_server, "refresh_token"));
-  auto sub = claims.find("sub");
-  auto subject = sub != claims.end() && sub->is_string() ? Subject::Parse(sub->get<std::string>())
-                                                         : std::nullopt;
-  if (!subject) return Fail(Code::kUnauthenticated, "token has no valid subject");
-  return RefreshTokenClaims{*subject, StringClaim(claims, "xms_az_rid")};
+  RefreshTokenClaims out;
+  COVE_ASSIGN_OR_RETURN(out.subject, ParseSubject(claims));
+  COVE_ASSIGN_OR_RETURN(out.binding, ParseBinding(claims));
+  out.caller_resource = StringClaim(claims, "xms_az_rid");
+  out.expiry = Clock::TimePoint(std::chrono::seconds(claims["exp"].get<int64_t>()));
+  return out;
 }
 
 Result<IdentityClaims> TokenService::VerifyIdentityToken(const std::string& token) {
@@ -204,7 +231,10 @@ Result<IdentityClaims> TokenService::VerifyIdentityToken(const std::string& toke
   if (oid == claims.end() || !oid->is_string() || oid->get<std::string>().empty()) {
     return Fail(Code::kUnauthenticated, "identity token names no principal (oid)");
   }
-  return IdentityClaims{oid->get<std::string>(), StringClaim(claims, "xms_az_rid")};
+  auto cove = claims.find("cove");
+  std::string credential =
+      cove != claims.end() && cove->is_object() ? StringClaim(*cove, "cid") : "";
+  return IdentityClaims{oid->get<std::string>(), StringClaim(claims, "xms_az_rid"), credential};
 }
 
 }  // namespace cove::auth

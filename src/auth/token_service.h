@@ -17,6 +17,14 @@
 // tokens derived from that exchange live.
 // Every token has jti (random), sub, iat, nbf, exp; registry tokens carry `sub` as
 // "<kind>:<id>" (Subject) so the registry can check the subject still exists and is enabled.
+// Registry tokens are also bound (claim "cove": {"rid", "oid", "cid"}, a Binding) to the
+// registry's object id, the subject's object id and the credential that began their chain
+// (the admin or token password, client secret or user password — its CredentialId — or none
+// for a managed identity and anonymous pull). The authenticator checks the binding against
+// the current identity snapshot at every use, so deleting or regenerating that credential, or
+// deleting and re-creating the registry, token or principal under the same name, ends the
+// tokens. An identity token from `cove login` carries the credential it was issued for (claim
+// "cove": {"cid"}), and the exchange passes it on to the refresh token.
 //
 // VerifyAccessToken keeps a small cache of tokens it already verified (keyed by the token's
 // text, dropped at the token's expiry), so a client presenting the same bearer token on every
@@ -55,8 +63,17 @@ struct Subject {
   bool operator==(const Subject&) const = default;
 };
 
+// What a registry token is bound to (see the top of this file).
+struct Binding {
+  std::string registry;    // the registry's object id (RegistryAuth::uid)
+  std::string object;      // the subject's object id: principal id, token uid, registry uid
+  std::string credential;  // CredentialId of the credential that began the chain, or ""
+  bool operator==(const Binding&) const = default;
+};
+
 struct AccessTokenClaims {
   Subject subject;
+  Binding binding;
   std::vector<Scope> access;
   Clock::TimePoint expiry;
   std::string caller_resource;  // xms_az_rid: the machine a managed identity called from, or ""
@@ -64,7 +81,9 @@ struct AccessTokenClaims {
 
 struct RefreshTokenClaims {
   Subject subject;
+  Binding binding;
   std::string caller_resource;  // as in AccessTokenClaims
+  Clock::TimePoint expiry;
 };
 
 // What an identity token says beyond the principal (all optional).
@@ -74,11 +93,13 @@ struct IdentityTokenOptions {
   std::string client_id;                     // appid (a managed identity's clientId)
   std::string identity_resource_id;          // xms_mirid
   std::string caller_resource_id;            // xms_az_rid: the VM or container group
+  std::string credential;                    // CredentialId of the password it was issued for
 };
 
 struct IdentityClaims {
   std::string principal_id;     // oid
   std::string caller_resource;  // xms_az_rid, or ""
+  std::string credential;       // as in IdentityTokenOptions, or ""
 };
 
 // The audiences (Entra "resources") an identity token may be issued for: Azure Resource
@@ -98,16 +119,19 @@ class TokenService {
   TokenService(const KeyRing& registry_keys, const KeyRing& identity_keys, const Clock& clock,
                TokenServiceOptions options = {});
 
-  Result<std::string> IssueAccessToken(const Subject& subject, const std::string& login_server,
+  Result<std::string> IssueAccessToken(const Subject& subject, const Binding& binding,
+                                       const std::string& login_server,
                                        const std::vector<Scope>& granted,
                                        const std::string& caller_resource = "");
-  Result<std::string> IssueRefreshToken(const Subject& subject, const std::string& login_server,
+  Result<std::string> IssueRefreshToken(const Subject& subject, const Binding& binding,
+                                        const std::string& login_server,
                                         const std::string& caller_resource = "");
   // kInvalidArgument when options.audience is not one of IdentityAudiences().
   Result<std::string> IssueIdentityToken(const Principal& principal,
                                          const IdentityTokenOptions& options = {});
 
-  // kUnauthenticated (why) unless `token` is a valid, unexpired access token for login_server.
+  // kUnauthenticated (why) unless `token` is a valid, unexpired access token for login_server
+  // with a subject and a binding (whether the binding still holds is the caller's question).
   Result<AccessTokenClaims> VerifyAccessToken(const std::string& token,
                                               const std::string& login_server);
   // Same for refresh tokens.

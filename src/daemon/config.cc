@@ -12,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "auth/bootstrap.h"
+#include "http/proxy_protocol.h"
 
 namespace cove::daemon {
 namespace {
@@ -119,7 +120,8 @@ Result<Config> ParseConfig(const std::string& yaml_text) {
     if (root["listen"]) {
       c.listen.clear();
       for (const auto& l : root["listen"]) {
-        COVE_RETURN_IF_ERROR(CheckKeys(l, "a listen entry", {"address", "port", "tls"}));
+        COVE_RETURN_IF_ERROR(CheckKeys(
+            l, "a listen entry", {"address", "port", "tls", "proxy_protocol", "proxy_sources"}));
         http::ListenerOptions o;
         if (l["address"]) o.address = l["address"].as<std::string>();
         int port = l["port"] ? l["port"].as<int>() : 443;
@@ -128,6 +130,27 @@ Result<Config> ParseConfig(const std::string& yaml_text) {
         }
         o.port = static_cast<uint16_t>(port);
         o.tls = l["tls"] ? l["tls"].as<bool>() : true;
+        o.proxy_protocol = l["proxy_protocol"] ? l["proxy_protocol"].as<bool>() : false;
+        if (l["proxy_sources"]) {
+          for (const auto& source : l["proxy_sources"]) {
+            o.proxy_sources.push_back(source.as<std::string>());
+          }
+        }
+        if (o.proxy_protocol && o.proxy_sources.empty()) {
+          return Fail(Code::kInvalidArgument,
+                      "listen entry " + o.address + ":" + std::to_string(port) +
+                          " takes PROXY protocol headers but names no proxy_sources (its "
+                          "forwarders' addresses or CIDR ranges)");
+        }
+        if (!o.proxy_protocol && !o.proxy_sources.empty()) {
+          return Fail(Code::kInvalidArgument,
+                      "proxy_sources without proxy_protocol: true on " + o.address);
+        }
+        for (const auto& source : o.proxy_sources) {
+          if (auto range = http::ForwarderRange::Parse(source); !range) {
+            return Fail(Code::kInvalidArgument, "proxy_sources: " + range.error().message);
+          }
+        }
         if (!o.tls && !IsLoopback(o.address)) {
           return Fail(Code::kInvalidArgument,
                       "plain HTTP is only allowed on loopback addresses, not " + o.address);

@@ -21,6 +21,10 @@
 //   listen:
 //     - {address: 127.0.0.1, port: 443}              # TLS (the default)
 //     - {address: 127.0.0.1, port: 5000, tls: false} # plain HTTP: loopback only
+//     - {address: 10.1.0.5, port: 443, proxy_protocol: true, proxy_sources: [10.1.0.0/28]}
+//                                      # behind forwarders (another host's private endpoint,
+//                                      # a load balancer): PROXY v2 headers, believed only
+//                                      # from these addresses/CIDRs; others are refused
 //   registries:
 //     - name: myregistry
 //       region: westus                 # home region
@@ -68,7 +72,8 @@ struct Config {
 Config DefaultConfig();
 
 // Parses YAML text over the defaults. kInvalidArgument naming the field that is wrong:
-// unknown keys, wrong types, ports out of range, plain HTTP on a non-loopback address.
+// unknown keys, wrong types, ports out of range, plain HTTP on a non-loopback address,
+// proxy_protocol without proxy_sources (or the reverse) and proxy_sources that do not parse.
 Result<Config> ParseConfig(const std::string& yaml_text);
 // Reads and parses a file; kNotFound / kIOError when it cannot be read.
 Result<Config> LoadConfig(const std::string& path);

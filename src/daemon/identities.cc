@@ -28,6 +28,7 @@ Result<auth::IdentityData> BuildIdentityData(const arm::Snapshot& snapshot) {
     }
     auth::Principal out;
     out.id = p.id;
+    out.enabled = p.enabled;
     switch (p.kind) {
       case arm::PrincipalKind::kUser:
         out.kind = auth::PrincipalKind::kUser;
@@ -52,6 +53,7 @@ Result<auth::IdentityData> BuildIdentityData(const arm::Snapshot& snapshot) {
   for (const auto& r : snapshot.registries) {
     auth::RegistryAuth ra;
     ra.registry = r.name;
+    ra.uid = r.uid;
     ra.admin.enabled = r.admin_user_enabled;
     ra.admin.password_hashes = r.admin_password_hashes;
     ra.anonymous_pull = r.anonymous_pull_enabled;
@@ -62,6 +64,7 @@ Result<auth::IdentityData> BuildIdentityData(const arm::Snapshot& snapshot) {
     for (const auto& t : r.tokens) {
       auth::RepositoryToken token;
       token.name = t.name;
+      token.uid = t.uid;
       token.enabled = t.enabled;
       token.scope_map = t.scope_map;
       for (const auto& p : t.passwords) {

@@ -2,6 +2,9 @@
 // auth::IdentityData (auth/identity.h), which coved builds an auth::IdentitySnapshot from and
 // sets on the registry node's IdentityStore after every committed change.
 //
+//   - object ids: a registry's and a token's uid (made at creation), a principal's object id,
+//     and whether a principal is enabled (accountEnabled): registry tokens are bound to them
+//     (auth/identity.h);
 //   - every registry of the snapshot gets a RegistryAuth, so it requires authentication (as ACR
 //     does): the admin user (adminUserEnabled + the hashes of "password" and "password2"),
 //     anonymous pull, public network access and networkRuleBypassOptions, its scope maps (the

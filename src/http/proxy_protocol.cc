@@ -220,4 +220,66 @@ Result<std::string> SerializeProxyV2(const ProxyHeader& header, bool add_crc32c)
   return out;
 }
 
+namespace {
+
+// A textual address as 16 bytes (IPv4 in the first 4), and whether it is IPv6. IPv4-mapped
+// IPv6 addresses become IPv4.
+std::optional<std::pair<bool, std::array<uint8_t, 16>>> ParseAddress(std::string_view text) {
+  std::string z(text);
+  std::array<uint8_t, 16> bytes{};
+  if (inet_pton(AF_INET, z.c_str(), bytes.data()) == 1) return std::pair{false, bytes};
+  if (inet_pton(AF_INET6, z.c_str(), bytes.data()) != 1) return std::nullopt;
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::memcmp(bytes.data(), kMapped, sizeof kMapped) == 0) {
+    std::array<uint8_t, 16> v4{};
+    std::memcpy(v4.data(), bytes.data() + 12, 4);
+    return std::pair{false, v4};
+  }
+  return std::pair{true, bytes};
+}
+
+}  // namespace
+
+Result<ForwarderRange> ForwarderRange::Parse(std::string_view text) {
+  auto slash = text.find('/');
+  auto address = ParseAddress(text.substr(0, slash));
+  if (!address) {
+    return Fail(Code::kInvalidArgument,
+                "forwarder '" + std::string(text) + "' is not an address or CIDR range");
+  }
+  ForwarderRange r;
+  r.v6_ = address->first;
+  r.bytes_ = address->second;
+  int max = r.v6_ ? 128 : 32;
+  r.prefix_ = max;
+  if (slash != std::string_view::npos) {
+    std::string_view len = text.substr(slash + 1);
+    if (len.empty() || len.size() > 3 || len.find_first_not_of("0123456789") != len.npos ||
+        std::stoi(std::string(len)) > max) {
+      return Fail(Code::kInvalidArgument,
+                  "forwarder '" + std::string(text) + "' has a bad prefix length");
+    }
+    r.prefix_ = std::stoi(std::string(len));
+  }
+  return r;
+}
+
+bool ForwarderRange::Contains(std::string_view address) const {
+  auto a = ParseAddress(address);
+  if (!a || a->first != v6_) return false;
+  int bits = prefix_;
+  for (size_t i = 0; bits > 0; ++i, bits -= 8) {
+    uint8_t mask = bits >= 8 ? 0xff : static_cast<uint8_t>(0xff << (8 - bits));
+    if ((a->second[i] & mask) != (bytes_[i] & mask)) return false;
+  }
+  return true;
+}
+
+bool FromForwarder(const std::vector<ForwarderRange>& ranges, std::string_view address) {
+  for (const auto& r : ranges) {
+    if (r.Contains(address)) return true;
+  }
+  return false;
+}
+
 }  // namespace cove::http

@@ -28,9 +28,14 @@
 // to learn the whole header's size, read the rest, then ParseProxyV2 on all of it. Nothing past
 // the header is consumed, so TLS or HTTP bytes that follow stay in the socket.
 //
+// Whom to believe: a header says who the client was, so only a configured forwarder may send
+// one. ForwarderRange is a source a listener trusts PROXY headers from (an address or a CIDR
+// range); http::Server refuses connections from anyone else before it reads a byte of them.
+//
 // Thread-safety: pure functions on values.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -98,5 +103,26 @@ ProxyTlv AzureLinkIdTlv(uint32_t link_id);
 // kInvalidArgument when an address does not parse for the family, a TLV value exceeds 65535
 // bytes or the header would exceed kProxyV2MaxSize.
 Result<std::string> SerializeProxyV2(const ProxyHeader& header, bool add_crc32c = false);
+
+// An address ("10.1.0.4", "fd00::4") or CIDR range ("10.1.0.0/24", "fd00::/64") that PROXY v2
+// headers are trusted from (ListenerOptions::proxy_sources).
+class ForwarderRange {
+ public:
+  // kInvalidArgument unless `text` is an IPv4/IPv6 address, optionally with a prefix length
+  // that fits its family.
+  static Result<ForwarderRange> Parse(std::string_view text);
+  // True when the textual address `address` lies in the range. An IPv4-mapped IPv6 address
+  // (::ffff:10.1.0.4) is compared as the IPv4 address it carries. False for anything that
+  // does not parse.
+  bool Contains(std::string_view address) const;
+
+ private:
+  bool v6_ = false;
+  std::array<uint8_t, 16> bytes_{};
+  int prefix_ = 0;
+};
+
+// True when `address` lies in one of `ranges` (false for an empty list).
+bool FromForwarder(const std::vector<ForwarderRange>& ranges, std::string_view address);
 
 }  // namespace cove::http

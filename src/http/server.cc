@@ -167,11 +167,12 @@ struct ServerState {
     explicit Listener(const asio::any_io_executor& ex) : acceptor(ex) {}
     tcp::acceptor acceptor;
     ListenerOptions options;
+    std::vector<ForwarderRange> forwarders;  // options.proxy_sources, parsed
   };
 
   Result<uint16_t> AddListener(std::shared_ptr<Listener> listener);
   asio::awaitable<void> AcceptLoop(std::shared_ptr<Listener> listener);
-  void StartSession(tcp::socket socket, const ListenerOptions& options);
+  void StartSession(tcp::socket socket, const Listener& listener);
   SSL_CTX* DefaultTlsContext();
   bool Register(const std::shared_ptr<Connection>& conn);
   void Unregister(const std::shared_ptr<Connection>& conn);
@@ -711,7 +712,19 @@ SSL_CTX* ServerState::DefaultTlsContext() {
   return ctx;
 }
 
-void ServerState::StartSession(tcp::socket socket, const ListenerOptions& options) {
+void ServerState::StartSession(tcp::socket socket, const Listener& listener) {
+  const ListenerOptions& options = listener.options;
+  if (options.proxy_protocol) {
+    // Only a configured forwarder may say who the client is: refuse anyone else unread.
+    error_code ec;
+    auto remote = socket.remote_endpoint(ec);
+    std::string source = ec ? "" : IpString(remote.address());
+    if (!FromForwarder(listener.forwarders, source)) {
+      spdlog::info("http: refusing a connection from {} on a PROXY listener: not a forwarder",
+                   source);
+      return;  // the socket closes here
+    }
+  }
   std::shared_ptr<Connection> conn;
   asio::awaitable<void> (*run)(std::shared_ptr<Connection>) = nullptr;
   if (options.tls) {
@@ -756,13 +769,23 @@ asio::awaitable<void> ServerState::AcceptLoop(std::shared_ptr<Listener> listener
       co_await pause.async_wait(kNoThrow);
       continue;
     }
-    StartSession(std::move(socket), listener->options);
+    StartSession(std::move(socket), *listener);
   }
 }
 
 Result<uint16_t> ServerState::AddListener(std::shared_ptr<Listener> listener) {
   if (listener->options.tls && !tls) {
     return Fail(Code::kInvalidArgument, "TLS listener without a TLS context provider");
+  }
+  if (listener->options.proxy_protocol) {
+    if (listener->options.proxy_sources.empty()) {
+      return Fail(Code::kInvalidArgument,
+                  "a PROXY protocol listener needs its forwarders (proxy_sources)");
+    }
+    for (const auto& text : listener->options.proxy_sources) {
+      COVE_ASSIGN_OR_RETURN(auto range, ForwarderRange::Parse(text));
+      listener->forwarders.push_back(range);
+    }
   }
   error_code ec;
   auto local = listener->acceptor.local_endpoint(ec);

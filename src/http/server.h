@@ -11,7 +11,9 @@
 // inside another network namespace) and handed over as file descriptors; each listener can
 // carry a link id that ends up in Peer::link_id. A listener may require a PROXY protocol v2
 // header on each connection (connections forwarded by a proxy or another host's private
-// endpoint); the header's client address and Azure LinkID then describe the Peer.
+// endpoint); the header's client address and Azure LinkID then describe the Peer. Such a
+// listener believes headers only from its configured forwarders (proxy_sources) and closes
+// connections from anyone else unread.
 //
 // TLS: every TLS listener uses one TlsContextProvider, which picks a certificate by SNI.
 //
@@ -24,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "common/unique_fd.h"
@@ -56,6 +59,12 @@ struct ListenerOptions {
   // listener's link_id stays); LOCAL keeps the real endpoints. A missing or malformed header
   // closes the connection without a word (the peer is not speaking our protocol).
   bool proxy_protocol = false;
+  // With proxy_protocol: the forwarders a header is believed from — addresses or CIDR ranges
+  // (http::ForwarderRange). A connection from any other source is closed at once, before
+  // anything of it is read: whoever else could reach the listener could otherwise claim any
+  // client address and private endpoint. Empty: no one (Listen/Adopt refuse it, as they refuse
+  // an entry that does not parse, with kInvalidArgument).
+  std::vector<std::string> proxy_sources;
 };
 
 class Server {
@@ -66,7 +75,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens; returns the port actually bound. kIOError (with errno text) on failure.
+  // Binds and listens; returns the port actually bound. kIOError (with errno text) on failure;
+  // kInvalidArgument for a bad address or bad proxy_sources.
   Result<uint16_t> Listen(const ListenerOptions& options);
   // Adopts an already listening socket (e.g. made in another network namespace).
   Result<uint16_t> Adopt(UniqueFd listening_socket, const ListenerOptions& options);

@@ -55,6 +55,12 @@ TEST(ConfigTest, ErrorsNameTheProblem) {
       {"default_registry: nosuch", "not declared"},
       {"[unclosed", "configuration"},
       {"listen: [{address: 127.0.0.1, tls: false, color: red}]", "unknown key 'color'"},
+      {"listen: [{address: 10.1.0.5, proxy_protocol: true}]", "names no proxy_sources"},
+      {"listen: [{address: 10.1.0.5, proxy_sources: [10.1.0.4]}]", "without proxy_protocol"},
+      {"listen: [{address: 10.1.0.5, proxy_protocol: true, proxy_sources: [10.1.0.0/40]}]",
+       "bad prefix length"},
+      {"listen: [{address: 10.1.0.5, proxy_protocol: true, proxy_sources: [forwarder]}]",
+       "not an address"},
   };
   for (const auto& c : cases) {
     auto r = ParseConfig(c.yaml);
@@ -114,6 +120,17 @@ TEST(ConfigTest, AnOpenRegistryIsServedOnLoopbackOnly) {
   ASSERT_TRUE(full);
   ASSERT_TRUE(UseControlPlaneRegistries(*full));
   EXPECT_TRUE(CheckOpenRegistries(*full));
+}
+
+TEST(ConfigTest, ProxyListenerNamesItsForwarders) {
+  auto c = ParseConfig(
+      "listen: [{address: 10.1.0.5, port: 443, proxy_protocol: true,"
+      " proxy_sources: [10.1.0.4, 10.2.0.0/24, 'fd00::/64']}]");
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->listen.size(), 1u);
+  EXPECT_TRUE(c->listen[0].proxy_protocol);
+  EXPECT_EQ(c->listen[0].proxy_sources,
+            (std::vector<std::string>{"10.1.0.4", "10.2.0.0/24", "fd00::/64"}));
 }
 
 TEST(ConfigTest, Loopback) {

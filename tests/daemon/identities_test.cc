@@ -129,6 +129,20 @@ TEST_F(IdentitiesTest, AdminUserAndTokens) {
   ASSERT_NE(off, nullptr);
   EXPECT_FALSE(off->enabled);
   EXPECT_EQ(snap->TokenPermissions("myregistry", *off).On("anything"), auth::kPull);
+
+  // Object ids made at creation: what registry tokens are bound to; a registry or token made
+  // again under the same name gets another.
+  std::string registry_uid = r->uid, token_uid = t->uid;
+  EXPECT_EQ(registry_uid.size(), 36u);
+  EXPECT_EQ(token_uid.size(), 36u);
+  EXPECT_NE(registry_uid, token_uid);
+  Call("DELETE", Reg("rg", "myregistry") + "/tokens/ci-token");
+  Call("PUT", Reg("rg", "myregistry") + "/tokens/ci-token",
+       {{"properties", {{"scopeMapId", Reg("rg", "myregistry") + "/scopeMaps/samples"}}}});
+  Call("PUT", Reg("rg", "myregistry"), {{"location", "westus"}, {"sku", {{"name", "Premium"}}}});
+  auto again = Build();
+  EXPECT_EQ(again->Registry("myregistry")->uid, registry_uid);  // an update keeps it
+  EXPECT_NE(again->Token("myregistry", "ci-token")->uid, token_uid);
 }
 
 TEST_F(IdentitiesTest, PrincipalsAndRoleAssignmentsExpandToRegistriesBelowTheirScope) {
@@ -174,6 +188,7 @@ TEST_F(IdentitiesTest, PrincipalsAndRoleAssignmentsExpandToRegistriesBelowTheirS
   const auth::Principal* disabled = snap->FindPrincipal("off@contoso.com");
   ASSERT_NE(disabled, nullptr);
   EXPECT_FALSE(auth::PrincipalPasswordMatches(*disabled, "Passw0rd!", clock_.Now()));
+  EXPECT_FALSE(disabled->enabled);  // its earlier tokens are refused too (auth/authenticator.h)
 
   const auth::Principal* s = snap->FindPrincipal(app["appId"].get<std::string>());
   ASSERT_NE(s, nullptr);

@@ -207,6 +207,7 @@ class ProxyServerTest : public ::testing::Test {
     server_ = std::make_unique<Server>(handler_, nullptr);
     ListenerOptions listener;
     listener.proxy_protocol = true;
+    listener.proxy_sources = {"127.0.0.0/8"};  // the test's client is the forwarder
     listener.link_id = listener_link_id;
     port_ = ListenAndStart(*server_, listener);
   }
@@ -288,10 +289,56 @@ TEST_F(ProxyServerTest, HeaderTimeoutClosesSilentConnection) {
                                      ServerOptions{.header_timeout = std::chrono::milliseconds(200)});
   ListenerOptions listener;
   listener.proxy_protocol = true;
+  listener.proxy_sources = {"127.0.0.1"};  // the test's client is the forwarder
   port_ = ListenAndStart(*server_, listener);
   RawClient client(port_);
   client.Send(HandInet().substr(0, 20));  // stalls inside the header
   EXPECT_EQ(client.ReadToEnd(), "");
+}
+
+TEST(ForwarderRangeTest, AddressesAndRanges) {
+  auto one = ForwarderRange::Parse("10.1.0.4");
+  ASSERT_TRUE(one);
+  EXPECT_TRUE(one->Contains("10.1.0.4"));
+  EXPECT_TRUE(one->Contains("::ffff:10.1.0.4"));
+  EXPECT_FALSE(one->Contains("10.1.0.5"));
+  auto net = ForwarderRange::Parse("10.1.0.0/28");
+  ASSERT_TRUE(net);
+  EXPECT_TRUE(net->Contains("10.1.0.15"));
+  EXPECT_FALSE(net->Contains("10.1.0.16"));
+  EXPECT_FALSE(net->Contains("fd00::1"));
+  EXPECT_FALSE(net->Contains("not an address"));
+  auto v6 = ForwarderRange::Parse("fd00:1::/33");
+  ASSERT_TRUE(v6);
+  EXPECT_TRUE(v6->Contains("fd00:1:7fff::9"));
+  EXPECT_FALSE(v6->Contains("fd00:1:8000::9"));
+  EXPECT_FALSE(v6->Contains("10.1.0.4"));
+  EXPECT_TRUE(ForwarderRange::Parse("0.0.0.0/0")->Contains("203.0.113.9"));
+  for (const char* bad : {"", "10.1.0", "10.1.0.0/33", "10.1.0.0/", "fd00::/129", "10.1.0.0/-1",
+                          "10.1.0.0/8x", "host.example"}) {
+    EXPECT_FALSE(ForwarderRange::Parse(bad)) << bad;
+  }
+}
+
+TEST(ProxyForwarderTest, ListenerNeedsForwardersThatParse) {
+  TestHandler handler;
+  Server server(handler, nullptr);
+  ListenerOptions listener;
+  listener.proxy_protocol = true;
+  EXPECT_EQ(server.Listen(listener).error().code, Code::kInvalidArgument);
+  listener.proxy_sources = {"10.1.0.0/99"};
+  EXPECT_EQ(server.Listen(listener).error().code, Code::kInvalidArgument);
+  server.Stop();
+}
+
+TEST_F(ProxyServerTest, HeaderFromANonForwarderIsRefusedUnread) {
+  server_ = std::make_unique<Server>(handler_, nullptr);
+  ListenerOptions listener;
+  listener.proxy_protocol = true;
+  listener.proxy_sources = {"192.0.2.0/24", "fd00::7"};  // the test's client is neither
+  port_ = ListenAndStart(*server_, listener);
+  EXPECT_EQ(Exchange(HandInet(AzureTlvBytes(4242))), "");
+  EXPECT_EQ(handler_.finishes(), 0);
 }
 
 TEST(ProxyTlsServerTest, HeaderBeforeTlsHandshake) {
@@ -308,6 +355,7 @@ TEST(ProxyTlsServerTest, HeaderBeforeTlsHandshake) {
   ListenerOptions listener;
   listener.tls = true;
   listener.proxy_protocol = true;
+  listener.proxy_sources = {"127.0.0.1"};  // the test's client is the forwarder
   uint16_t port = ListenAndStart(server, listener);
 
   TlsClient client(port, (*ca)->CertificatePem(), "reg.example.test", "reg.example.test");
