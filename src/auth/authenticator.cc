@@ -124,6 +124,54 @@ Permissions FromScopes(const std::vector<Scope>& scopes) {
   return p;
 }
 
+// Who a password attempt comes from, for the failure limits: the link id it came through
+// (VNets may overlap) and the client address.
+std::string SourceOf(const http::Peer& peer) {
+  return (peer.link_id ? std::to_string(*peer.link_id) : std::string()) + "/" + peer.remote_ip;
+}
+
+std::string PrincipalKey(const std::string& registry, std::string_view user) {
+  return registry + "/" + AsciiLower(user);
+}
+
+// 429 TOOMANYREQUESTS for a throttled attempt (ThrottledError), as ACR answers it.
+http::Response TooManyRequests(const Error& error) {
+  auto r = oci::ErrorResponse(oci::ErrorCode::kTooManyRequests, error.message);
+  r.headers.Set("Retry-After", std::to_string(RetryAfterOf(error)));
+  return r;
+}
+
+// An attempt the password workers did not take.
+http::Response Refused(PasswordGuard::Admission admission) {
+  auto r = admission == PasswordGuard::Admission::kSourceBusy
+               ? oci::ErrorResponse(oci::ErrorCode::kTooManyRequests,
+                                    "too many sign-in attempts in progress from this client; "
+                                    "retry after 1 seconds")
+               : oci::ErrorResponse(oci::ErrorCode::kUnavailable,
+                                    "too many sign-in attempts in progress; retry after 1 seconds");
+  r.headers.Set("Retry-After", "1");
+  return r;
+}
+
+// The user and password a token request signs in with, if it carries a password (Basic on
+// GET, grant_type=password on POST; not the null GUID, whose password is a token).
+std::optional<std::pair<std::string, std::string>> PasswordOf(const http::Request& request,
+                                                              std::string_view body) {
+  if (request.method == "GET") {
+    auto credentials = ParseAuthorization(request.headers.Get("Authorization"));
+    if (!credentials || credentials->scheme != Credentials::kBasic ||
+        credentials->user == kNullGuid) {
+      return std::nullopt;
+    }
+    return std::make_pair(credentials->user, credentials->password);
+  }
+  if (request.method != "POST" || request.path() != "/oauth2/token") return std::nullopt;
+  auto form = ParseForm(body);
+  if (!form || FormValue(*form, "grant_type") != "password") return std::nullopt;
+  return std::make_pair(FormValue(*form, "username").value_or(""),
+                        FormValue(*form, "password").value_or(""));
+}
+
 }  // namespace
 
 Authenticator::Authenticator(const IdentityStore& store, TokenService& tokens, const Clock& clock,
@@ -132,7 +180,23 @@ Authenticator::Authenticator(const IdentityStore& store, TokenService& tokens, c
       tokens_(tokens),
       clock_(clock),
       options_(options),
-      cache_salt_(RandomBytes(32)) {}
+      cache_salt_(RandomBytes(32)),
+      guard_(std::make_unique<PasswordGuard>(clock, options.passwords)) {}
+
+std::string Authenticator::CacheKey(const RegistryAuth& registry, const std::string& user,
+                                    const std::string& password) const {
+  return Digest::Of(cache_salt_ + registry.registry + '\0' + user + '\0' + password).str();
+}
+
+bool Authenticator::IsCached(const IdentitySnapshot& snapshot, const RegistryAuth& registry,
+                             const std::string& user, const std::string& password) {
+  std::string key = CacheKey(registry, user, password);
+  auto now = clock_.Now();
+  std::lock_guard lock(cache_mu_);
+  auto it = credential_cache_.find(key);
+  return it != credential_cache_.end() && it->second.generation == snapshot.generation() &&
+         now < it->second.expiry;
+}
 
 Result<Authenticator::Caller> Authenticator::Resolve(const IdentitySnapshot& snapshot,
                                                      const RegistryAuth& registry,
@@ -174,8 +238,7 @@ Result<Subject> Authenticator::VerifyPassword(const IdentitySnapshot& snapshot,
                                               const RegistryAuth& registry, const std::string& user,
                                               const std::string& password) {
   auto now = clock_.Now();
-  std::string key =
-      Digest::Of(cache_salt_ + registry.registry + '\0' + user + '\0' + password).str();
+  std::string key = CacheKey(registry, user, password);
   {
     std::lock_guard lock(cache_mu_);
     auto it = credential_cache_.find(key);
@@ -231,7 +294,8 @@ Result<Authenticator::Caller> Authenticator::AuthenticatePassword(const Identity
                                                                   const RegistryAuth& registry,
                                                                   const std::string& user,
                                                                   const std::string& password,
-                                                                  const std::string& login_server) {
+                                                                  const std::string& login_server,
+                                                                  const std::string& source) {
   if (user == kNullGuid) {
     // ACR: the null GUID says "the password is an ACR refresh token" (or an access token).
     auto refresh = tokens_.VerifyRefreshToken(password, login_server);
@@ -247,8 +311,15 @@ Result<Authenticator::Caller> Authenticator::AuthenticatePassword(const Identity
     caller.caller_resource = access->caller_resource;
     return caller;
   }
-  COVE_ASSIGN_OR_RETURN(auto subject, VerifyPassword(snapshot, registry, user, password));
-  return Resolve(snapshot, registry, subject);
+  std::string principal = PrincipalKey(registry.registry, user);
+  if (auto wait = guard_->Throttled(source, principal)) return Fail(ThrottledError(*wait));
+  auto subject = VerifyPassword(snapshot, registry, user, password);
+  if (!subject) {
+    guard_->Failed(source, principal);
+    return Fail(subject.error());
+  }
+  guard_->Succeeded(source, principal);
+  return Resolve(snapshot, registry, *subject);
 }
 
 std::optional<http::Response> Authenticator::Check(const http::Request& request,
@@ -301,11 +372,13 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
     }
     case Credentials::kBasic: {
       auto caller = AuthenticatePassword(*snapshot, *registry, credentials->user,
-                                         credentials->password, login_server);
+                                         credentials->password, login_server,
+                                         SourceOf(request.peer));
       if (!caller) {
         if (!MayChallenge(facts)) {
           return FirewallDenied(request);
         }
+        if (caller.error().code == Code::kResourceExhausted) return TooManyRequests(caller.error());
         return Unauthorized(request, login_server, scope, caller.error().message);
       }
       if (DecideNetworkAccess(facts, caller->principal, caller->caller_resource) == NetworkDecision::kDenied) {
@@ -319,14 +392,65 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
   return Unauthorized(request, login_server, scope, "unreachable");
 }
 
+bool Authenticator::CheckLater(const http::Request& request, const registry::RegistryInfo& info,
+                               const std::string& login_server, const AccessRequirement& needed,
+                               std::function<void(std::optional<http::Response>)> done) {
+  auto credentials = ParseAuthorization(request.headers.Get("Authorization"));
+  if (!credentials || credentials->scheme != Credentials::kBasic ||
+      credentials->user == kNullGuid) {
+    return false;  // no password to hash
+  }
+  auto snapshot = store_.Get();
+  const RegistryAuth* registry = snapshot ? snapshot->Registry(info.name) : nullptr;
+  if (!registry) return false;
+  std::string source = SourceOf(request.peer);
+  // Throttled (Check answers 429 without hashing) or verified recently: cheap, answer here.
+  if (guard_->Throttled(source, PrincipalKey(registry->registry, credentials->user)) ||
+      IsCached(*snapshot, *registry, credentials->user, credentials->password)) {
+    return false;
+  }
+  auto admission = guard_->Submit(
+      source, [this, request, info, login_server, needed, done](bool cancelled) {
+        if (cancelled) {
+          done(Refused(PasswordGuard::Admission::kQueueFull));
+          return;
+        }
+        done(Check(request, info, login_server, needed));
+      });
+  if (admission != PasswordGuard::Admission::kQueued) done(Refused(admission));
+  return true;
+}
+
 http::ExchangePtr Authenticator::Serve(const http::Request& request,
                                        const registry::RegistryInfo& registry,
                                        const std::string& login_server) {
   auto too_large = TokenError(413, "UNSUPPORTED", "request body too large");
-  return http::Buffer(options_.max_form_bytes, std::move(too_large),
-                      [this, request, name = registry.name, login_server](std::string body) {
-                        return HandleTokenRequest(request, body, name, login_server);
-                      });
+  return http::BufferLater(
+      options_.max_form_bytes, std::move(too_large),
+      [this, request, name = registry.name, login_server](std::string body, http::Answer answer) {
+        AnswerTokenRequest(request, std::move(body), name, login_server, std::move(answer));
+      });
+}
+
+void Authenticator::AnswerTokenRequest(const http::Request& request, std::string body,
+                                       const std::string& registry_name,
+                                       const std::string& login_server, http::Answer answer) {
+  auto password = PasswordOf(request, body);
+  auto snapshot = store_.Get();
+  const RegistryAuth* registry = snapshot ? snapshot->Registry(registry_name) : nullptr;
+  std::string source = SourceOf(request.peer);
+  if (!password || !registry ||
+      guard_->Throttled(source, PrincipalKey(registry->registry, password->first)) ||
+      IsCached(*snapshot, *registry, password->first, password->second)) {
+    answer(HandleTokenRequest(request, body, registry_name, login_server));
+    return;
+  }
+  auto admission = guard_->Submit(
+      source, [this, request, body, registry_name, login_server, answer](bool cancelled) {
+        answer(cancelled ? Refused(PasswordGuard::Admission::kQueueFull)
+                         : HandleTokenRequest(request, body, registry_name, login_server));
+      });
+  if (admission != PasswordGuard::Admission::kQueued) answer(Refused(admission));
 }
 
 http::Response Authenticator::HandleTokenRequest(const http::Request& request,
@@ -404,7 +528,7 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
     if (!credentials) return TokenUnauthorized(credentials.error().message);
     if (credentials->scheme == Credentials::kBasic) {
       caller = AuthenticatePassword(*snapshot, *registry, credentials->user, credentials->password,
-                                    login_server);
+                                    login_server, SourceOf(request.peer));
     } else if (credentials->scheme == Credentials::kNone) {
       caller = Resolve(*snapshot, *registry, {Subject::kAnonymous, ""});
     } else {
@@ -414,7 +538,8 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
     auto grant = FormValue(form, "grant_type").value_or("");
     if (grant == "password") {
       caller = AuthenticatePassword(*snapshot, *registry, FormValue(form, "username").value_or(""),
-                                    FormValue(form, "password").value_or(""), login_server);
+                                    FormValue(form, "password").value_or(""), login_server,
+                                    SourceOf(request.peer));
       offline = FormValue(form, "access_type") == "offline";
     } else if (grant == "refresh_token") {
       auto refresh =
@@ -430,6 +555,7 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
     if (!MayChallenge(facts)) {
       return FirewallDenied(request);
     }
+    if (caller.error().code == Code::kResourceExhausted) return TooManyRequests(caller.error());
     return TokenUnauthorized(caller.error().message);
   }
   if (DecideNetworkAccess(facts, caller->principal, caller->caller_resource) == NetworkDecision::kDenied) {
@@ -450,13 +576,46 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
   return Json(std::move(out));
 }
 
-Result<std::string> Authenticator::Login(std::string_view name_or_id, std::string_view password) {
+Result<std::string> Authenticator::Login(std::string_view name_or_id, std::string_view password,
+                                         const std::string& source) {
   auto snapshot = store_.Get();
   const Principal* p = snapshot ? snapshot->FindPrincipal(name_or_id) : nullptr;
+  std::string principal = "login/" + (p ? p->id : AsciiLower(name_or_id));
+  if (auto wait = guard_->Throttled(source, principal)) return Fail(ThrottledError(*wait));
   if (!p || !PrincipalPasswordMatches(*p, password, clock_.Now())) {
+    guard_->Failed(source, principal);
     return Fail(Code::kUnauthenticated, "invalid user name or password");
   }
+  guard_->Succeeded(source, principal);
   return tokens_.IssueIdentityToken(*p);
+}
+
+void Authenticator::LoginLater(std::string name_or_id, std::string password, std::string source,
+                               std::function<void(Result<std::string>)> done) {
+  auto snapshot = store_.Get();
+  const Principal* p = snapshot ? snapshot->FindPrincipal(name_or_id) : nullptr;
+  std::string principal = "login/" + (p ? p->id : AsciiLower(name_or_id));
+  if (guard_->Throttled(source, principal)) {
+    done(Login(name_or_id, password, source));  // answers kResourceExhausted, no hash
+    return;
+  }
+  auto admission = guard_->Submit(source, [this, name_or_id, password, source, done](bool cancelled) {
+    if (cancelled) {
+      done(Fail(Code::kUnavailable, "too many sign-in attempts in progress; retry after 1 seconds"));
+      return;
+    }
+    done(Login(name_or_id, password, source));
+  });
+  switch (admission) {
+    case PasswordGuard::Admission::kQueued:
+      return;
+    case PasswordGuard::Admission::kSourceBusy:
+      done(Fail(ThrottledError(std::chrono::seconds(1))));
+      return;
+    case PasswordGuard::Admission::kQueueFull:
+      done(Fail(Code::kUnavailable, "too many sign-in attempts in progress; retry after 1 seconds"));
+      return;
+  }
 }
 
 }  // namespace cove::auth
