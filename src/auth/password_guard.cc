@@ -109,9 +109,11 @@ void PasswordGuard::SweepLocked(Clock::TimePoint now) {
   std::erase_if(sources_, [&](const auto& kv) {
     return Drain(kv.second, now, options_.source_burst, options_.source_window) <= 0;
   });
-  std::erase_if(principals_, [&](auto& kv) {
-    std::erase_if(kv.second.known_sources,
+  for (auto& [key, state] : principals_) {
+    std::erase_if(state.known_sources,
                   [&](const auto& k) { return now - k.second >= options_.known_source_ttl; });
+  }
+  std::erase_if(principals_, [&](const auto& kv) {
     return kv.second.known_sources.empty() &&
            Drain(kv.second.bucket, now, options_.principal_burst, options_.principal_window) <= 0;
   });
