@@ -245,6 +245,27 @@ TEST_F(TransportLimitsTest, ADrippedBodyIsCutOffByTheRateDeadline) {
   EXPECT_EQ(other.Get("/hello").status, 200);
 }
 
+TEST_F(TransportLimitsTest, ADrippedHeadIsCutOffByTheHeaderDeadline) {
+  // The head's deadline is absolute (not reset by each byte), first request or keep-alive.
+  StartServer({.header_timeout = std::chrono::milliseconds(300),
+               .idle_timeout = std::chrono::milliseconds(10'000)});
+  for (bool keep_alive : {false, true}) {
+    Conn c("127.0.0.2", port_);
+    if (keep_alive) {
+      ASSERT_EQ(c.Get("/hello").status, 200);
+    }
+    auto start = Steady::now();
+    std::string head = "GET /hello HTTP/1.1\r\nHost: x\r\nX-Drip: ";
+    bool closed = false;
+    for (int i = 0; i < 100 && !closed; ++i) {  // a byte every 50 ms, for at most 5 s
+      if (!c.Send(std::string_view(&head[i % head.size()], 1))) break;
+      closed = c.ClosedWithin(50ms);
+    }
+    EXPECT_TRUE(closed) << keep_alive;
+    EXPECT_LT(Steady::now() - start, 2s);
+  }
+}
+
 TEST_F(TransportLimitsTest, ARefusalIsAnsweredWithoutReadingALargeBody) {
   StartServer({.idle_timeout = std::chrono::milliseconds(10'000)});
   Conn c("127.0.0.2", port_);
