@@ -153,6 +153,15 @@ http::Response Refused(PasswordGuard::Admission admission) {
   return r;
 }
 
+// Sends `value` through `send` once the guard's refusal delay has passed (at once when it does
+// not hold it): a throttled or busy refusal, see PasswordGuard::Delay.
+template <typename T, typename Send>
+void HoldBack(PasswordGuard& guard, T value, Send send) {
+  auto held = std::make_shared<T>(std::move(value));
+  std::function<void()> fn = [held, send]() mutable { send(std::move(*held)); };
+  if (!guard.Delay(fn)) fn();
+}
+
 // The user and password a token request signs in with, if it carries a password (Basic on
 // GET, grant_type=password on POST; not the null GUID, whose password is a token).
 std::optional<std::pair<std::string, std::string>> PasswordOf(const http::Request& request,
@@ -404,11 +413,19 @@ bool Authenticator::CheckLater(const http::Request& request, const registry::Reg
   const RegistryAuth* registry = snapshot ? snapshot->Registry(info.name) : nullptr;
   if (!registry) return false;
   std::string source = SourceOf(request.peer);
-  // Throttled (Check answers 429 without hashing) or verified recently: cheap, answer here.
-  if (guard_->Throttled(source, PrincipalKey(registry->registry, credentials->user)) ||
-      IsCached(*snapshot, *registry, credentials->user, credentials->password)) {
-    return false;
+  auto send = [done](http::Response r) { done(std::move(r)); };
+  if (guard_->Throttled(source, PrincipalKey(registry->registry, credentials->user))) {
+    // Check answers 429 (or the firewall's 403) without hashing; the answer is held back.
+    auto answer = Check(request, info, login_server, needed);
+    if (!answer) {  // the limits moved meanwhile: let it through now
+      done(std::nullopt);
+      return true;
+    }
+    HoldBack(*guard_, std::move(*answer), send);
+    return true;
   }
+  // Verified recently: cheap, Check answers at once.
+  if (IsCached(*snapshot, *registry, credentials->user, credentials->password)) return false;
   auto admission = guard_->Submit(
       source, [this, request, info, login_server, needed, done](bool cancelled) {
         if (cancelled) {
@@ -417,7 +434,11 @@ bool Authenticator::CheckLater(const http::Request& request, const registry::Reg
         }
         done(Check(request, info, login_server, needed));
       });
-  if (admission != PasswordGuard::Admission::kQueued) done(Refused(admission));
+  if (admission == PasswordGuard::Admission::kSourceBusy) {
+    HoldBack(*guard_, Refused(admission), send);
+  } else if (admission == PasswordGuard::Admission::kQueueFull) {
+    done(Refused(admission));
+  }
   return true;
 }
 
@@ -439,9 +460,13 @@ void Authenticator::AnswerTokenRequest(const http::Request& request, std::string
   auto snapshot = store_.Get();
   const RegistryAuth* registry = snapshot ? snapshot->Registry(registry_name) : nullptr;
   std::string source = SourceOf(request.peer);
-  if (!password || !registry ||
-      guard_->Throttled(source, PrincipalKey(registry->registry, password->first)) ||
-      IsCached(*snapshot, *registry, password->first, password->second)) {
+  if (password && registry &&
+      guard_->Throttled(source, PrincipalKey(registry->registry, password->first))) {
+    // 429 (or the firewall's 403) without hashing, held back.
+    HoldBack(*guard_, HandleTokenRequest(request, body, registry_name, login_server), answer);
+    return;
+  }
+  if (!password || !registry || IsCached(*snapshot, *registry, password->first, password->second)) {
     answer(HandleTokenRequest(request, body, registry_name, login_server));
     return;
   }
@@ -450,7 +475,11 @@ void Authenticator::AnswerTokenRequest(const http::Request& request, std::string
         answer(cancelled ? Refused(PasswordGuard::Admission::kQueueFull)
                          : HandleTokenRequest(request, body, registry_name, login_server));
       });
-  if (admission != PasswordGuard::Admission::kQueued) answer(Refused(admission));
+  if (admission == PasswordGuard::Admission::kSourceBusy) {
+    HoldBack(*guard_, Refused(admission), answer);
+  } else if (admission == PasswordGuard::Admission::kQueueFull) {
+    answer(Refused(admission));
+  }
 }
 
 http::Response Authenticator::HandleTokenRequest(const http::Request& request,
@@ -596,7 +625,8 @@ void Authenticator::LoginLater(std::string name_or_id, std::string password, std
   const Principal* p = snapshot ? snapshot->FindPrincipal(name_or_id) : nullptr;
   std::string principal = "login/" + (p ? p->id : AsciiLower(name_or_id));
   if (guard_->Throttled(source, principal)) {
-    done(Login(name_or_id, password, source));  // answers kResourceExhausted, no hash
+    // kResourceExhausted without hashing, held back.
+    HoldBack(*guard_, Login(name_or_id, password, source), done);
     return;
   }
   auto admission = guard_->Submit(source, [this, name_or_id, password, source, done](bool cancelled) {
@@ -610,7 +640,7 @@ void Authenticator::LoginLater(std::string name_or_id, std::string password, std
     case PasswordGuard::Admission::kQueued:
       return;
     case PasswordGuard::Admission::kSourceBusy:
-      done(Fail(ThrottledError(std::chrono::seconds(1))));
+      HoldBack(*guard_, Result<std::string>(Fail(ThrottledError(std::chrono::seconds(1)))), done);
       return;
     case PasswordGuard::Admission::kQueueFull:
       done(Fail(Code::kUnavailable, "too many sign-in attempts in progress; retry after 1 seconds"));

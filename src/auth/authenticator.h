@@ -47,8 +47,10 @@
 // the synchronous Check, HandleTokenRequest and Login) first asks the guard's failure limits:
 // a throttled source, or a throttled principal from a source that has not signed in as it
 // recently, gets 429 TOOMANYREQUESTS with Retry-After (ACR's error body), correct password or
-// not. An attempt the workers cannot take is refused at once: 429 when its source already has
-// attempts in flight, 503 UNAVAILABLE when the queue is full (both Retry-After: 1).
+// not. An attempt the workers cannot take is refused: 429 when its source already has attempts
+// in flight, 503 UNAVAILABLE at once when the queue is full (both Retry-After: 1). Throttled and
+// busy refusals on the asynchronous paths are held back for the guard's refusal delay (a
+// tarpit: PasswordGuard::Delay), so a flood cannot keep the I/O threads busy refusing it.
 // Entra's endpoint (daemon/arm_node.cc) gets the same through LoginLater.
 //
 // Verified Basic credentials are cached for `credential_cache_ttl` (keyed by a salted SHA-256

@@ -18,6 +18,7 @@ PasswordGuard::PasswordGuard(const Clock& clock, PasswordGuardOptions options)
     : clock_(clock), options_(options) {
   int n = std::max(1, options_.workers);
   for (int i = 0; i < n; ++i) workers_.emplace_back([this] { Work(); });
+  releaser_ = std::thread([this] { Release(); });
 }
 
 PasswordGuard::~PasswordGuard() {
@@ -34,6 +35,47 @@ PasswordGuard::~PasswordGuard() {
     left.swap(queue_);
   }
   for (auto& [source, job] : left) job(true);
+  {
+    std::lock_guard lock(delay_mu_);
+    delay_stopping_ = true;
+  }
+  delay_cv_.notify_all();
+  releaser_.join();
+  // Refusals still held back go out now.
+  for (auto& [due, fn] : delayed_) fn();
+}
+
+bool PasswordGuard::Delay(std::function<void()> fn) {
+  if (options_.refusal_delay.count() <= 0) return false;
+  {
+    std::lock_guard lock(delay_mu_);
+    if (delay_stopping_ || delayed_.size() >= options_.max_delayed) return false;
+    // The tarpit is transport timing, not business logic: a steady clock, not the Clock seam.
+    delayed_.emplace_back(std::chrono::steady_clock::now() + options_.refusal_delay,
+                          std::move(fn));
+  }
+  delay_cv_.notify_one();
+  return true;
+}
+
+void PasswordGuard::Release() {
+  std::unique_lock lock(delay_mu_);
+  while (!delay_stopping_) {
+    if (delayed_.empty()) {
+      delay_cv_.wait(lock);
+      continue;
+    }
+    auto due = delayed_.front().first;
+    if (std::chrono::steady_clock::now() < due) {
+      delay_cv_.wait_until(lock, due);
+      continue;
+    }
+    auto fn = std::move(delayed_.front().second);
+    delayed_.pop_front();
+    lock.unlock();
+    fn();
+    lock.lock();
+  }
 }
 
 double PasswordGuard::Drain(const Bucket& b, Clock::TimePoint now, int burst,

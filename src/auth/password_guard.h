@@ -23,6 +23,11 @@
 //     machine of the owner gets in once the failures have decayed (Retry-After says when).
 //   - Refused attempts (throttled, busy, queue full) are not failures: they cost no hash and
 //     do not extend anyone's lockout.
+//   - A refusal for being throttled or busy is held back for `refusal_delay` (a tarpit, on a
+//     timer thread; the connection waits without an I/O thread): a flood from one address then
+//     runs at about (its connections) / refusal_delay attempts per second instead of as fast as
+//     the I/O threads can refuse it, and leaves them to everyone else. At most `max_delayed`
+//     refusals wait; past that they go out at once. A full queue (503) is answered at once.
 // Principals are keys chosen by the caller ("<registry>/<lowercased user>", "login/<name>").
 // The tables are bounded by `max_tracked` entries: decayed entries are swept first, then
 // arbitrary ones (which only forgives some failures).
@@ -60,6 +65,8 @@ struct PasswordGuardOptions {
   std::chrono::seconds principal_window{300};
   std::chrono::seconds known_source_ttl{24 * 3600};
   size_t max_tracked = 100'000;
+  std::chrono::milliseconds refusal_delay{1000};
+  size_t max_delayed = 20'000;
 };
 
 class PasswordGuard {
@@ -83,6 +90,10 @@ class PasswordGuard {
   using Job = std::function<void(bool cancelled)>;
   Admission Submit(const std::string& source, Job job);
 
+  // Calls `fn` after options().refusal_delay on the guard's timer thread. False — `fn` is not
+  // called — when the delay is 0 or max_delayed calls are already waiting.
+  bool Delay(std::function<void()> fn);
+
   const PasswordGuardOptions& options() const { return options_; }
 
  private:
@@ -99,6 +110,7 @@ class PasswordGuard {
   static std::chrono::seconds Wait(double level, int burst, std::chrono::seconds window);
   void SweepLocked(Clock::TimePoint now);
   void Work();
+  void Release();
 
   const Clock& clock_;
   const PasswordGuardOptions options_;
@@ -113,6 +125,14 @@ class PasswordGuard {
   std::unordered_map<std::string, size_t> in_flight_;  // guarded by queue_mu_
   bool stopping_ = false;                                // guarded by queue_mu_
   std::vector<std::thread> workers_;
+
+  // Delayed refusals, in due order (a FIFO: every one waits the same delay).
+  std::mutex delay_mu_;
+  std::condition_variable delay_cv_;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::function<void()>>>
+      delayed_;                 // guarded by delay_mu_
+  bool delay_stopping_ = false;  // guarded by delay_mu_
+  std::thread releaser_;
 };
 
 // The error AuthenticatePassword returns for a throttled attempt (kResourceExhausted; the

@@ -44,8 +44,8 @@ Status ParseLimits(const YAML::Node& node, Limits& l) {
       {"connections", "connections_per_source", "body_min_rate", "body_grace_ms",
        "discard_body_bytes", "password_workers", "password_queue",
        "password_in_flight_per_source", "password_failures_per_source",
-       "password_failures_per_principal", "dns_tcp_connections", "dns_tcp_connections_per_view",
-       "dns_tcp_connections_per_source"}));
+       "password_failures_per_principal", "password_refusal_delay_ms", "dns_tcp_connections",
+       "dns_tcp_connections_per_view", "dns_tcp_connections_per_source"}));
   COVE_RETURN_IF_ERROR(ReadLimit(node, "connections", l.connections));
   COVE_RETURN_IF_ERROR(ReadLimit(node, "connections_per_source", l.connections_per_source));
   COVE_RETURN_IF_ERROR(ReadLimit(node, "body_min_rate", l.body_min_rate));
@@ -59,6 +59,8 @@ Status ParseLimits(const YAML::Node& node, Limits& l) {
       ReadLimit(node, "password_failures_per_source", l.password_failures_per_source));
   COVE_RETURN_IF_ERROR(
       ReadLimit(node, "password_failures_per_principal", l.password_failures_per_principal));
+  COVE_RETURN_IF_ERROR(
+      ReadLimit(node, "password_refusal_delay_ms", l.password_refusal_delay_ms));
   COVE_RETURN_IF_ERROR(ReadLimit(node, "dns_tcp_connections", l.dns_tcp_connections));
   COVE_RETURN_IF_ERROR(
       ReadLimit(node, "dns_tcp_connections_per_view", l.dns_tcp_connections_per_view));
@@ -96,6 +98,7 @@ auth::PasswordGuardOptions Limits::PasswordOptions() const {
   o.source_window = std::chrono::seconds(60);
   o.principal_burst = password_failures_per_principal;
   o.principal_window = std::chrono::seconds(300);
+  o.refusal_delay = std::chrono::milliseconds(password_refusal_delay_ms);
   return o;
 }
 

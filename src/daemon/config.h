@@ -33,6 +33,7 @@
 //     password_failures_per_source: 10      # per minute, then 429 + Retry-After
 //     password_failures_per_principal: 50   # per 5 minutes, then 429 for sources that have
 //                                           # not signed in as the principal in 24 hours
+//     password_refusal_delay_ms: 1000  # throttled/busy 429s are held back this long (tarpit)
 //     dns_tcp_connections: 1024        # DNS over TCP, in the process
 //     dns_tcp_connections_per_view: 256     # per VNet
 //     dns_tcp_connections_per_source: 32    # per client address within a VNet
@@ -66,6 +67,7 @@ struct Limits {
   size_t password_in_flight_per_source = 4;
   int password_failures_per_source = 10;
   int password_failures_per_principal = 50;
+  int password_refusal_delay_ms = 1000;
   size_t dns_tcp_connections = 1024;
   size_t dns_tcp_connections_per_view = 256;
   size_t dns_tcp_connections_per_source = 32;

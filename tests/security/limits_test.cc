@@ -333,7 +333,7 @@ limits: )" + limits + "\n");
 };
 
 TEST_F(PasswordLimitsTest, AWrongPasswordFloodIsThrottledWhileOthersAreServed) {
-  Start("{password_workers: 2, password_failures_per_source: 5}");
+  Start("{password_workers: 2, password_failures_per_source: 5, password_refusal_delay_ms: 300}");
   // Another client pushes a blob first (and so has its credentials verified and cached).
   Conn owner("127.0.0.3", port_);
   std::string blob(64 * 1024, 'b');
@@ -387,7 +387,10 @@ TEST_F(PasswordLimitsTest, AWrongPasswordFloodIsThrottledWhileOthersAreServed) {
 
   // The throttled source is refused even with the right password...
   Conn flooder("127.0.0.2", port_);
+  auto held_from = Steady::now();
   auto blocked = flooder.Get("/v2/", Basic("right-password"));
+  // Held back (the tarpit), so that a flood cannot keep the I/O threads busy refusing it.
+  EXPECT_GE(Steady::now() - held_from, 250ms);
   EXPECT_EQ(blocked.status, 429);
   EXPECT_EQ(blocked.ErrorCode(), "TOOMANYREQUESTS");
   EXPECT_GT(std::stoi(blocked.Header("Retry-After")), 1);
