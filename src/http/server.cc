@@ -155,7 +155,7 @@ struct Connection {
   asio::steady_timer wake;  // an Exchange::Await in progress sleeps on it
   uint64_t wait_seq = 0;    // which Await the next `ready` belongs to
   bool woken = false;       // that Await's `ready` was called
-  std::string source;       // SourceKey, once counted against the per-source limit
+  std::string source;       // SourceKey once counted per source (guarded by ServerState::mu)
   SteadyTime deadline = SteadyTime::max();
   SteadyTime armed = SteadyTime::max();  // when the watchdog's timer fires
   bool done = false;      // the session has finished
