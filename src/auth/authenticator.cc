@@ -629,13 +629,15 @@ void Authenticator::LoginLater(std::string name_or_id, std::string password, std
     HoldBack(*guard_, Login(name_or_id, password, source), done);
     return;
   }
-  auto admission = guard_->Submit(source, [this, name_or_id, password, source, done](bool cancelled) {
-    if (cancelled) {
-      done(Fail(Code::kUnavailable, "too many sign-in attempts in progress; retry after 1 seconds"));
-      return;
-    }
-    done(Login(name_or_id, password, source));
-  });
+  static constexpr char kBusy[] = "too many sign-in attempts in progress; retry after 1 seconds";
+  auto admission =
+      guard_->Submit(source, [this, name_or_id, password, source, done](bool cancelled) {
+        if (cancelled) {
+          done(Fail(Code::kUnavailable, kBusy));
+          return;
+        }
+        done(Login(name_or_id, password, source));
+      });
   switch (admission) {
     case PasswordGuard::Admission::kQueued:
       return;
@@ -643,7 +645,7 @@ void Authenticator::LoginLater(std::string name_or_id, std::string password, std
       HoldBack(*guard_, Result<std::string>(Fail(ThrottledError(std::chrono::seconds(1)))), done);
       return;
     case PasswordGuard::Admission::kQueueFull:
-      done(Fail(Code::kUnavailable, "too many sign-in attempts in progress; retry after 1 seconds"));
+      done(Fail(Code::kUnavailable, kBusy));
       return;
   }
 }

@@ -51,8 +51,7 @@ bool PasswordGuard::Delay(std::function<void()> fn) {
     std::lock_guard lock(delay_mu_);
     if (delay_stopping_ || delayed_.size() >= options_.max_delayed) return false;
     // The tarpit is transport timing, not business logic: a steady clock, not the Clock seam.
-    delayed_.emplace_back(std::chrono::steady_clock::now() + options_.refusal_delay,
-                          std::move(fn));
+    delayed_.emplace_back(std::chrono::steady_clock::now() + options_.refusal_delay, std::move(fn));
   }
   delay_cv_.notify_one();
   return true;
@@ -89,7 +88,8 @@ double PasswordGuard::Drain(const Bucket& b, Clock::TimePoint now, int burst,
 std::chrono::seconds PasswordGuard::Wait(double level, int burst, std::chrono::seconds window) {
   // One more failure is allowed once level + 1 <= burst.
   double excess = level + 1 - burst;
-  double rate = static_cast<double>(burst) / static_cast<double>(std::max<int64_t>(1, window.count()));
+  double rate =
+      static_cast<double>(burst) / static_cast<double>(std::max<int64_t>(1, window.count()));
   auto s = static_cast<int64_t>(std::ceil(excess / rate));
   return std::chrono::seconds(std::max<int64_t>(1, s));
 }
@@ -107,8 +107,8 @@ std::optional<std::chrono::seconds> PasswordGuard::Throttled(const std::string& 
   }
   if (auto it = principals_.find(principal); it != principals_.end()) {
     auto known = it->second.known_sources.find(source);
-    bool exempt = known != it->second.known_sources.end() &&
-                  now - known->second < options_.known_source_ttl;
+    bool exempt =
+        known != it->second.known_sources.end() && now - known->second < options_.known_source_ttl;
     double level =
         Drain(it->second.bucket, now, options_.principal_burst, options_.principal_window);
     if (!exempt && level + 1 > options_.principal_burst) {
@@ -201,9 +201,9 @@ void PasswordGuard::Work() {
 }
 
 Error ThrottledError(std::chrono::seconds retry_after) {
-  return Error{Code::kResourceExhausted,
-               "too many failed sign-in attempts; " + std::string(kRetryPrefix) +
-                   std::to_string(retry_after.count()) + " seconds"};
+  return Error{Code::kResourceExhausted, "too many failed sign-in attempts; " +
+                                             std::string(kRetryPrefix) +
+                                             std::to_string(retry_after.count()) + " seconds"};
 }
 
 int64_t RetryAfterOf(const Error& error) {

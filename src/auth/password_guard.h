@@ -116,21 +116,21 @@ class PasswordGuard {
   const PasswordGuardOptions options_;
 
   std::mutex limits_mu_;
-  std::unordered_map<std::string, Bucket> sources_;              // guarded by limits_mu_
+  std::unordered_map<std::string, Bucket> sources_;             // guarded by limits_mu_
   std::unordered_map<std::string, PrincipalState> principals_;  // guarded by limits_mu_
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
-  std::deque<std::pair<std::string, Job>> queue_;        // guarded by queue_mu_
+  std::deque<std::pair<std::string, Job>> queue_;      // guarded by queue_mu_
   std::unordered_map<std::string, size_t> in_flight_;  // guarded by queue_mu_
-  bool stopping_ = false;                                // guarded by queue_mu_
+  bool stopping_ = false;                              // guarded by queue_mu_
   std::vector<std::thread> workers_;
 
   // Delayed refusals, in due order (a FIFO: every one waits the same delay).
   std::mutex delay_mu_;
   std::condition_variable delay_cv_;
   std::deque<std::pair<std::chrono::steady_clock::time_point, std::function<void()>>>
-      delayed_;                 // guarded by delay_mu_
+      delayed_;                  // guarded by delay_mu_
   bool delay_stopping_ = false;  // guarded by delay_mu_
   std::thread releaser_;
 };

@@ -40,8 +40,8 @@ TEST(PasswordGuardTest, ASourceIsThrottledAfterItsBurstAndFailuresDecay) {
   guard.Failed("s1", "reg/admin");
   auto wait = guard.Throttled("s1", "reg/admin");
   ASSERT_TRUE(wait);
-  EXPECT_EQ(*wait, 20s);  // until one failure has leaked away
-  EXPECT_TRUE(guard.Throttled("s1", "reg/other"));  // every principal, from that source
+  EXPECT_EQ(*wait, 20s);                             // until one failure has leaked away
+  EXPECT_TRUE(guard.Throttled("s1", "reg/other"));   // every principal, from that source
   EXPECT_FALSE(guard.Throttled("s2", "reg/admin"));  // not other sources
   clock.Advance(19s);
   EXPECT_TRUE(guard.Throttled("s1", "reg/admin"));

@@ -6,8 +6,9 @@
 //
 // No sleeps: waits are poll()s on sockets with bounded timeouts, deadlines come from options.
 #include <arpa/inet.h>
-#include <openssl/evp.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,13 +16,11 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "auth/password.h"
 #include "common/digest.h"
@@ -159,11 +158,10 @@ class SmallHandler final : public http::Handler {
       return http::Respond(http::Response::Text(403, "application/json", R"({"errors":[]})"));
     }
     if (request.path() == "/sink") {
-      return http::Buffer(1 << 30, http::Response::Text(413, "text/plain", "too large\n"),
-                          [](std::string body) {
-                            return http::Response::Text(200, "text/plain",
-                                                        std::to_string(body.size()));
-                          });
+      return http::Buffer(
+          1 << 30, http::Response::Text(413, "text/plain", "too large\n"), [](std::string body) {
+            return http::Response::Text(200, "text/plain", std::to_string(body.size()));
+          });
     }
     return http::Respond(http::Response::Text(200, "text/plain", "hello\n"));
   }
@@ -338,10 +336,10 @@ TEST_F(PasswordLimitsTest, AWrongPasswordFloodIsThrottledWhileOthersAreServed) {
   Conn owner("127.0.0.3", port_);
   std::string blob(64 * 1024, 'b');
   std::string digest = Digest::Of(blob).str();
-  ASSERT_TRUE(owner.Send("POST /v2/app/blobs/uploads/?digest=" + digest +
-                         " HTTP/1.1\r\nHost: myregistry.azurecr.io\r\nAuthorization: " +
-                         Basic("right-password") +
-                         "\r\nContent-Length: " + std::to_string(blob.size()) + "\r\n\r\n" + blob));
+  ASSERT_TRUE(owner.Send(
+      "POST /v2/app/blobs/uploads/?digest=" + digest +
+      " HTTP/1.1\r\nHost: myregistry.azurecr.io\r\nAuthorization: " + Basic("right-password") +
+      "\r\nContent-Length: " + std::to_string(blob.size()) + "\r\n\r\n" + blob));
   ASSERT_EQ(owner.Read().status, 201);
 
   // The flood: 6 connections from 127.0.0.2, wrong passwords until each sees a 429.
@@ -395,9 +393,9 @@ TEST_F(PasswordLimitsTest, AWrongPasswordFloodIsThrottledWhileOthersAreServed) {
   EXPECT_EQ(blocked.ErrorCode(), "TOOMANYREQUESTS");
   EXPECT_GT(std::stoi(blocked.Header("Retry-After")), 1);
   // ... also at the token endpoint; another source signs in there with a new password check.
-  EXPECT_EQ(flooder.Get("/oauth2/token?service=myregistry.azurecr.io", Basic("right-password"))
-                .status,
-            429);
+  EXPECT_EQ(
+      flooder.Get("/oauth2/token?service=myregistry.azurecr.io", Basic("right-password")).status,
+      429);
   Conn fresh("127.0.0.4", port_);
   auto start = Steady::now();
   auto token = fresh.Get("/oauth2/token?service=myregistry.azurecr.io&scope=repository:app:pull",
@@ -416,9 +414,10 @@ TEST_F(PasswordLimitsTest, HashingOffTheIoThreadsAndAFullQueueRefusedAtOnce) {
   }
   auto start = Steady::now();
   for (int i = 0; i < kAttempts; ++i) {
-    ASSERT_TRUE(conns[i]->Send("GET /v2/ HTTP/1.1\r\nHost: myregistry.azurecr.io\r\n"
-                               "Authorization: " + Basic("wrong-" + std::to_string(i)) +
-                               "\r\n\r\n"));
+    ASSERT_TRUE(
+        conns[i]->Send("GET /v2/ HTTP/1.1\r\nHost: myregistry.azurecr.io\r\n"
+                       "Authorization: " +
+                       Basic("wrong-" + std::to_string(i)) + "\r\n\r\n"));
   }
   // While the worker hashes, an I/O thread answers another client at once.
   Conn probe("127.0.0.3", port_);
@@ -447,8 +446,8 @@ TEST_F(PasswordLimitsTest, HashingOffTheIoThreadsAndAFullQueueRefusedAtOnce) {
   // The probe did not wait for the hashes: it came back in a fraction of their time.
   EXPECT_LT(probe_time * 3, last_answer)
       << "probe " << std::chrono::duration_cast<std::chrono::milliseconds>(probe_time).count()
-      << " ms, hashes " << std::chrono::duration_cast<std::chrono::milliseconds>(last_answer).count()
-      << " ms";
+      << " ms, hashes "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(last_answer).count() << " ms";
 }
 
 // ---- DNS over TCP
@@ -457,7 +456,8 @@ std::vector<uint8_t> DnsQuery(uint16_t id) {
   dns::Message m;
   m.header.id = id;
   m.header.rd = true;
-  m.questions.push_back({*dns::Name::FromString("myregistry.azurecr.io"), dns::kTypeA, dns::kClassIN});
+  m.questions.push_back(
+      {*dns::Name::FromString("myregistry.azurecr.io"), dns::kTypeA, dns::kClassIN});
   auto bytes = dns::Serialize(m, 65535);
   std::vector<uint8_t> framed(2 + bytes.size());
   framed[0] = static_cast<uint8_t>(bytes.size() >> 8);
@@ -486,8 +486,14 @@ bool Answered(Conn& c, uint16_t id) {
 }
 
 dns::CatalogSpec TwoVnets() {
-  dns::SoaSpec soa{.mname = "ns1.", .rname = "hostmaster.", .serial = 1, .refresh = 3600,
-                   .retry = 300, .expire = 2419200, .minimum = 300, .ttl = 3600};
+  dns::SoaSpec soa{.mname = "ns1.",
+                   .rname = "hostmaster.",
+                   .serial = 1,
+                   .refresh = 3600,
+                   .retry = 300,
+                   .expire = 2419200,
+                   .minimum = 300,
+                   .ttl = 3600};
   dns::ZoneSpec pub{.id = "", .name = "azurecr.io", .soa = soa, .records = {}};
   pub.records = {{"myregistry", dns::kTypeA, 60, "203.0.113.10"}};
   dns::CatalogSpec spec;
