@@ -426,8 +426,8 @@ bool Authenticator::CheckLater(const http::Request& request, const registry::Reg
   }
   // Verified recently: cheap, Check answers at once.
   if (IsCached(*snapshot, *registry, credentials->user, credentials->password)) return false;
-  auto admission = guard_->Submit(
-      source, [this, request, info, login_server, needed, done](bool cancelled) {
+  auto admission =
+      guard_->Submit(source, [this, request, info, login_server, needed, done](bool cancelled) {
         if (cancelled) {
           done(Refused(PasswordGuard::Admission::kQueueFull));
           return;

@@ -42,10 +42,10 @@ Status ParseLimits(const YAML::Node& node, Limits& l) {
   COVE_RETURN_IF_ERROR(CheckKeys(
       node, "limits",
       {"connections", "connections_per_source", "body_min_rate", "body_grace_ms",
-       "discard_body_bytes", "password_workers", "password_queue",
-       "password_in_flight_per_source", "password_failures_per_source",
-       "password_failures_per_principal", "password_refusal_delay_ms", "dns_tcp_connections",
-       "dns_tcp_connections_per_view", "dns_tcp_connections_per_source"}));
+       "discard_body_bytes", "password_workers", "password_queue", "password_in_flight_per_source",
+       "password_failures_per_source", "password_failures_per_principal",
+       "password_refusal_delay_ms", "dns_tcp_connections", "dns_tcp_connections_per_view",
+       "dns_tcp_connections_per_source"}));
   COVE_RETURN_IF_ERROR(ReadLimit(node, "connections", l.connections));
   COVE_RETURN_IF_ERROR(ReadLimit(node, "connections_per_source", l.connections_per_source));
   COVE_RETURN_IF_ERROR(ReadLimit(node, "body_min_rate", l.body_min_rate));
@@ -59,8 +59,7 @@ Status ParseLimits(const YAML::Node& node, Limits& l) {
       ReadLimit(node, "password_failures_per_source", l.password_failures_per_source));
   COVE_RETURN_IF_ERROR(
       ReadLimit(node, "password_failures_per_principal", l.password_failures_per_principal));
-  COVE_RETURN_IF_ERROR(
-      ReadLimit(node, "password_refusal_delay_ms", l.password_refusal_delay_ms));
+  COVE_RETURN_IF_ERROR(ReadLimit(node, "password_refusal_delay_ms", l.password_refusal_delay_ms));
   COVE_RETURN_IF_ERROR(ReadLimit(node, "dns_tcp_connections", l.dns_tcp_connections));
   COVE_RETURN_IF_ERROR(
       ReadLimit(node, "dns_tcp_connections_per_view", l.dns_tcp_connections_per_view));
@@ -175,8 +174,7 @@ Result<Config> ParseConfig(const std::string& yaml_text) {
     COVE_RETURN_IF_ERROR(CheckKeys(root, "the configuration",
                                    {"data_dir", "dns_suffix", "threads", "upload_ttl_hours",
                                     "header_timeout_ms", "idle_timeout_ms", "default_registry",
-                                    "listen", "registries", "arm_listen",
-                                    "auth", "limits"}));
+                                    "listen", "registries", "arm_listen", "auth", "limits"}));
     if (root["data_dir"]) c.data_dir = root["data_dir"].as<std::string>();
     if (root["dns_suffix"]) c.dns_suffix = root["dns_suffix"].as<std::string>();
     if (root["threads"]) c.threads = root["threads"].as<int>();

@@ -48,8 +48,8 @@
 
 #include "auth/identity.h"
 #include "auth/password_guard.h"
-#include "dns/server.h"
 #include "common/error.h"
+#include "dns/server.h"
 #include "http/server.h"
 #include "registry/directory.h"
 

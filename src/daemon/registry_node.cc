@@ -66,8 +66,8 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
   }
   auth::AuthenticatorOptions auth_options;
   auth_options.passwords = config.limits.PasswordOptions();
-  node->authenticator_ = std::make_shared<auth::Authenticator>(node->identities_, *node->tokens_,
-                                                               clock, auth_options);
+  node->authenticator_ =
+      std::make_shared<auth::Authenticator>(node->identities_, *node->tokens_, clock, auth_options);
   options.authorizer = node->authenticator_;
   node->registry_ = std::make_unique<registry::Registry>(directory, *node->blobs_, *node->meta_,
                                                          *node->signer_, clock, options);

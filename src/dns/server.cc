@@ -328,10 +328,9 @@ struct Server::Impl {
     std::lock_guard lock(sessions_mu);
     size_t& v = tcp_per_view[view];
     size_t& s = tcp_per_source[source];
-    bool ok = (options.max_tcp_connections_per_view == 0 ||
-               v < options.max_tcp_connections_per_view) &&
-              (options.max_tcp_connections_per_source == 0 ||
-               s < options.max_tcp_connections_per_source);
+    bool ok =
+        (options.max_tcp_connections_per_view == 0 || v < options.max_tcp_connections_per_view) &&
+        (options.max_tcp_connections_per_source == 0 || s < options.max_tcp_connections_per_source);
     if (ok) {
       ++v;
       ++s;

@@ -167,9 +167,10 @@ class Fixed final : public Exchange {
 namespace {
 class LaterExchange final : public Exchange {
  public:
-  LaterExchange(uint64_t limit, Response too_large,
-                std::function<void(std::string, Answer)> start)
-      : limit_(limit), too_large_(std::move(too_large)), start_(std::move(start)),
+  LaterExchange(uint64_t limit, Response too_large, std::function<void(std::string, Answer)> start)
+      : limit_(limit),
+        too_large_(std::move(too_large)),
+        start_(std::move(start)),
         state_(std::make_shared<State>()) {}
   std::optional<Response> OnBody(std::string_view piece) override {
     if (body_.size() + piece.size() > limit_) {

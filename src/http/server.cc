@@ -237,7 +237,7 @@ struct ServerState {
   bool stopping = false;                                 // guarded by mu
   std::vector<std::shared_ptr<Listener>> listeners;      // guarded by mu
   std::unordered_set<std::shared_ptr<Connection>> conns;  // guarded by mu
-  std::unordered_map<std::string, size_t> per_source;    // guarded by mu
+  std::unordered_map<std::string, size_t> per_source;     // guarded by mu
 
   std::mutex tls_mu;
   SSL_CTX* callback_ctx = nullptr;  // guarded by tls_mu: the context with our SNI callback

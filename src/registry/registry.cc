@@ -243,10 +243,9 @@ http::ExchangePtr Registry::Authorize(Call& call) {
   }
   auto needed = RequiredAccess(call.route, call.request.method);
   auto verdict = std::make_shared<AfterCheck::Verdict>();
-  if (options_.authorizer->CheckLater(call.request, registry, login_server, needed,
-                                      [verdict](std::optional<http::Response> denied) {
-                                        verdict->Set(std::move(denied));
-                                      })) {
+  if (options_.authorizer->CheckLater(
+          call.request, registry, login_server, needed,
+          [verdict](std::optional<http::Response> denied) { verdict->Set(std::move(denied)); })) {
     return std::make_unique<AfterCheck>(*this, std::move(call), std::move(verdict));
   }
   auto denied = options_.authorizer->Check(call.request, registry, login_server, needed);
