@@ -186,13 +186,23 @@ void LogException(const char* what, std::exception_ptr e) {
   }
 }
 
-// Posts to the server's strands for as long as the server exists: an Exchange's `ready` may be
-// called from a worker after the server (and its io_context) is gone.
+// Wakes sessions parked in Exchange::Await, for as long as the server exists: an exchange's
+// `ready` may be called from a worker after the connection, or the server and its io_context,
+// are gone. `ready` holds the connection weakly (never keeping a Session, whose sockets belong
+// to the io_context, alive past it); a strong reference is taken only under `mu`, which ~Server
+// takes (Shut) before the io_context goes.
 struct Poster {
-  template <typename F>
-  void Post(const asio::any_io_executor& ex, F&& f) {
+  void Wake(const std::weak_ptr<Connection>& weak, uint64_t seq) {
     std::lock_guard lock(mu);
-    if (open) asio::post(ex, std::forward<F>(f));
+    if (!open) return;
+    auto conn = weak.lock();
+    if (!conn) return;
+    asio::post(conn->timer.get_executor(), [weak, seq] {
+      auto c = weak.lock();
+      if (!c || c->wait_seq != seq) return;
+      c->woken = true;
+      c->wake.cancel();
+    });
   }
   void Shut() {
     std::lock_guard lock(mu);
@@ -581,12 +591,9 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
       woken = false;
       bool later = false;
       try {
-        later = exchange.Await(stage, [self, seq, poster = server_.poster] {
-          poster->Post(self->timer.get_executor(), [self, seq] {
-            if (self->wait_seq != seq) return;
-            self->woken = true;
-            self->wake.cancel();
-          });
+        std::weak_ptr<Connection> weak = self;
+        later = exchange.Await(stage, [weak, seq, poster = server_.poster] {
+          poster->Wake(weak, seq);
         });
       } catch (const std::exception& e) {
         spdlog::error("http: handler threw in Await: {}", e.what());
