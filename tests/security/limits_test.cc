@@ -450,6 +450,23 @@ TEST_F(PasswordLimitsTest, HashingOffTheIoThreadsAndAFullQueueRefusedAtOnce) {
       << std::chrono::duration_cast<std::chrono::milliseconds>(last_answer).count() << " ms";
 }
 
+TEST_F(PasswordLimitsTest, StoppingWhileAttemptsWaitForTheWorkers) {
+  // Connections parked on queued hashes when the node stops and goes away: the workers finish
+  // or cancel them afterwards without touching the server (run under ASan at merge).
+  Start("{password_workers: 1, password_queue: 8}");
+  std::vector<std::unique_ptr<Conn>> conns;
+  for (int i = 0; i < 8; ++i) {
+    conns.push_back(std::make_unique<Conn>("127.0.2." + std::to_string(i + 1), port_));
+    ASSERT_TRUE(conns.back()->Send("GET /v2/ HTTP/1.1\r\nHost: myregistry.azurecr.io\r\n"
+                                   "Authorization: " +
+                                   Basic("wrong-" + std::to_string(i)) + "\r\n\r\n"));
+  }
+  ASSERT_TRUE(conns[0]->Readable(10s));  // the first answer: the rest are queued or hashing
+  node_->Stop();
+  node_.reset();
+  for (auto& c : conns) EXPECT_TRUE(c->ClosedWithin(10s));
+}
+
 // ---- DNS over TCP
 
 std::vector<uint8_t> DnsQuery(uint16_t id) {
