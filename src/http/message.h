@@ -11,7 +11,11 @@
 // but always sends Content-Length from the body's size, so a handler may answer HEAD with the
 // same Response it gives to GET.
 //
-// Thread-safety: plain values; an Exchange is driven by one thread at a time.
+// An Exchange may also wait for work done elsewhere (a password hash on a worker pool) before it
+// takes the body or answers, without holding an I/O thread: Exchange::Await, BufferLater.
+//
+// Thread-safety: plain values; an Exchange is driven by one thread at a time (the `ready`
+// callback Await receives may be called from any thread).
 #pragma once
 
 #include <cstdint>
