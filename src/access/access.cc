@@ -114,6 +114,10 @@ class CountingExchange final : public http::Exchange {
     return r;
   }
   bool WantsBody() const override { return inner_->WantsBody(); }
+  std::optional<uint64_t> IgnoresBody() const override { return inner_->IgnoresBody(); }
+  bool Await(Stage stage, std::function<void()> ready) override {
+    return inner_->Await(stage, std::move(ready));
+  }
   void Abort() override { inner_->Abort(); }
 
  private:

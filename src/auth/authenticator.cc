@@ -123,6 +123,63 @@ void LogRefusal(const http::Request& request, const std::string& registry, std::
                request.peer.remote_ip, cause.message);
 }
 
+// Who a password attempt comes from, for the failure limits: the link id it came through
+// (VNets may overlap) and the client address.
+std::string SourceOf(const http::Peer& peer) {
+  return (peer.link_id ? std::to_string(*peer.link_id) : std::string()) + "/" + peer.remote_ip;
+}
+
+std::string PrincipalKey(const std::string& registry, std::string_view user) {
+  return registry + "/" + AsciiLower(user);
+}
+
+// 429 TOOMANYREQUESTS for a throttled attempt (ThrottledError), as ACR answers it.
+http::Response TooManyRequests(const Error& error) {
+  auto r = oci::ErrorResponse(oci::ErrorCode::kTooManyRequests, error.message);
+  r.headers.Set("Retry-After", std::to_string(RetryAfterOf(error)));
+  return r;
+}
+
+// An attempt the password workers did not take.
+http::Response Refused(PasswordGuard::Admission admission) {
+  auto r = admission == PasswordGuard::Admission::kSourceBusy
+               ? oci::ErrorResponse(oci::ErrorCode::kTooManyRequests,
+                                    "too many sign-in attempts in progress from this client; "
+                                    "retry after 1 seconds")
+               : oci::ErrorResponse(oci::ErrorCode::kUnavailable,
+                                    "too many sign-in attempts in progress; retry after 1 seconds");
+  r.headers.Set("Retry-After", "1");
+  return r;
+}
+
+// Sends `value` through `send` once the guard's refusal delay has passed (at once when it does
+// not hold it): a throttled or busy refusal, see PasswordGuard::Delay.
+template <typename T, typename Send>
+void HoldBack(PasswordGuard& guard, T value, Send send) {
+  auto held = std::make_shared<T>(std::move(value));
+  std::function<void()> fn = [held, send]() mutable { send(std::move(*held)); };
+  if (!guard.Delay(fn)) fn();
+}
+
+// The user and password a token request signs in with, if it carries a password (Basic on
+// GET, grant_type=password on POST; not the null GUID, whose password is a token).
+std::optional<std::pair<std::string, std::string>> PasswordOf(const http::Request& request,
+                                                              std::string_view body) {
+  if (request.method == "GET") {
+    auto credentials = ParseAuthorization(request.headers.Get("Authorization"));
+    if (!credentials || credentials->scheme != Credentials::kBasic ||
+        credentials->user == kNullGuid) {
+      return std::nullopt;
+    }
+    return std::make_pair(credentials->user, credentials->password);
+  }
+  if (request.method != "POST" || request.path() != "/oauth2/token") return std::nullopt;
+  auto form = ParseForm(body);
+  if (!form || FormValue(*form, "grant_type") != "password") return std::nullopt;
+  return std::make_pair(FormValue(*form, "username").value_or(""),
+                        FormValue(*form, "password").value_or(""));
+}
+
 }  // namespace
 
 Authenticator::Authenticator(const IdentityStore& store, TokenService& tokens, const Clock& clock,
@@ -131,7 +188,23 @@ Authenticator::Authenticator(const IdentityStore& store, TokenService& tokens, c
       tokens_(tokens),
       clock_(clock),
       options_(options),
-      cache_salt_(RandomBytes(32)) {}
+      cache_salt_(RandomBytes(32)),
+      guard_(std::make_unique<PasswordGuard>(clock, options.passwords)) {}
+
+std::string Authenticator::CacheKey(const RegistryAuth& registry, const std::string& user,
+                                    const std::string& password) const {
+  return Digest::Of(cache_salt_ + registry.registry + '\0' + user + '\0' + password).str();
+}
+
+bool Authenticator::IsCached(const IdentitySnapshot& snapshot, const RegistryAuth& registry,
+                             const std::string& user, const std::string& password) {
+  std::string key = CacheKey(registry, user, password);
+  auto now = clock_.Now();
+  std::lock_guard lock(cache_mu_);
+  auto it = credential_cache_.find(key);
+  return it != credential_cache_.end() && it->second.generation == snapshot.generation() &&
+         now < it->second.expiry;
+}
 
 Result<Authenticator::Caller> Authenticator::Resolve(const IdentitySnapshot& snapshot,
                                                      const RegistryAuth& registry,
@@ -213,8 +286,7 @@ Result<Authenticator::VerifiedPassword> Authenticator::VerifyPassword(
     const IdentitySnapshot& snapshot, const RegistryAuth& registry, const std::string& user,
     const std::string& password) {
   auto now = clock_.Now();
-  std::string key =
-      Digest::Of(cache_salt_ + registry.registry + '\0' + user + '\0' + password).str();
+  std::string key = CacheKey(registry, user, password);
   {
     std::lock_guard lock(cache_mu_);
     auto it = credential_cache_.find(key);
@@ -276,7 +348,8 @@ Result<Authenticator::Caller> Authenticator::AuthenticatePassword(const Identity
                                                                   const RegistryAuth& registry,
                                                                   const std::string& user,
                                                                   const std::string& password,
-                                                                  const std::string& login_server) {
+                                                                  const std::string& login_server,
+                                                                  const std::string& source) {
   if (user == kNullGuid) {
     // ACR: the null GUID says "the password is an ACR refresh token". Access tokens are not
     // passwords: one would otherwise mint new access tokens for as long as each lives.
@@ -287,8 +360,15 @@ Result<Authenticator::Caller> Authenticator::AuthenticatePassword(const Identity
     caller.refresh_token = password;
     return caller;
   }
-  COVE_ASSIGN_OR_RETURN(auto verified, VerifyPassword(snapshot, registry, user, password));
-  return Resolve(snapshot, registry, verified.subject, verified.credential);
+  std::string principal = PrincipalKey(registry.registry, user);
+  if (auto wait = guard_->Throttled(source, principal)) return Fail(ThrottledError(*wait));
+  auto verified = VerifyPassword(snapshot, registry, user, password);
+  if (!verified) {
+    guard_->Failed(source, principal);
+    return Fail(verified.error());
+  }
+  guard_->Succeeded(source, principal);
+  return Resolve(snapshot, registry, verified->subject, verified->credential);
 }
 
 std::optional<http::Response> Authenticator::Check(const http::Request& request,
@@ -345,11 +425,13 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
     }
     case Credentials::kBasic: {
       auto caller = AuthenticatePassword(*snapshot, *registry, credentials->user,
-                                         credentials->password, login_server);
+                                         credentials->password, login_server,
+                                         SourceOf(request.peer));
       if (!caller) {
         if (!MayChallenge(facts)) {
           return FirewallDenied(request);
         }
+        if (caller.error().code == Code::kResourceExhausted) return TooManyRequests(caller.error());
         LogRefusal(request, info.name, credentials->user, caller.error());
         return Unauthorized(request, login_server, scope, kInvalidCredentials);
       }
@@ -364,14 +446,85 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
   return Unauthorized(request, login_server, scope, "unreachable");
 }
 
+bool Authenticator::CheckLater(const http::Request& request, const registry::RegistryInfo& info,
+                               const std::string& login_server, const AccessRequirement& needed,
+                               std::function<void(std::optional<http::Response>)> done) {
+  auto credentials = ParseAuthorization(request.headers.Get("Authorization"));
+  if (!credentials || credentials->scheme != Credentials::kBasic ||
+      credentials->user == kNullGuid) {
+    return false;  // no password to hash
+  }
+  auto snapshot = store_.Get();
+  const RegistryAuth* registry = snapshot ? snapshot->Registry(info.name) : nullptr;
+  if (!registry) return false;
+  std::string source = SourceOf(request.peer);
+  auto send = [done](http::Response r) { done(std::move(r)); };
+  if (guard_->Throttled(source, PrincipalKey(registry->registry, credentials->user))) {
+    // Check answers 429 (or the firewall's 403) without hashing; the answer is held back.
+    auto answer = Check(request, info, login_server, needed);
+    if (!answer) {  // the limits moved meanwhile: let it through now
+      done(std::nullopt);
+      return true;
+    }
+    HoldBack(*guard_, std::move(*answer), send);
+    return true;
+  }
+  // Verified recently: cheap, Check answers at once.
+  if (IsCached(*snapshot, *registry, credentials->user, credentials->password)) return false;
+  auto admission =
+      guard_->Submit(source, [this, request, info, login_server, needed, done](bool cancelled) {
+        if (cancelled) {
+          done(Refused(PasswordGuard::Admission::kQueueFull));
+          return;
+        }
+        done(Check(request, info, login_server, needed));
+      });
+  if (admission == PasswordGuard::Admission::kSourceBusy) {
+    HoldBack(*guard_, Refused(admission), send);
+  } else if (admission == PasswordGuard::Admission::kQueueFull) {
+    done(Refused(admission));
+  }
+  return true;
+}
+
 http::ExchangePtr Authenticator::Serve(const http::Request& request,
                                        const registry::RegistryInfo& registry,
                                        const std::string& login_server) {
   auto too_large = TokenError(413, "UNSUPPORTED", "request body too large");
-  return http::Buffer(options_.max_form_bytes, std::move(too_large),
-                      [this, request, name = registry.name, login_server](std::string body) {
-                        return HandleTokenRequest(request, body, name, login_server);
-                      });
+  return http::BufferLater(
+      options_.max_form_bytes, std::move(too_large),
+      [this, request, name = registry.name, login_server](std::string body, http::Answer answer) {
+        AnswerTokenRequest(request, std::move(body), name, login_server, std::move(answer));
+      });
+}
+
+void Authenticator::AnswerTokenRequest(const http::Request& request, std::string body,
+                                       const std::string& registry_name,
+                                       const std::string& login_server, http::Answer answer) {
+  auto password = PasswordOf(request, body);
+  auto snapshot = store_.Get();
+  const RegistryAuth* registry = snapshot ? snapshot->Registry(registry_name) : nullptr;
+  std::string source = SourceOf(request.peer);
+  if (password && registry &&
+      guard_->Throttled(source, PrincipalKey(registry->registry, password->first))) {
+    // 429 (or the firewall's 403) without hashing, held back.
+    HoldBack(*guard_, HandleTokenRequest(request, body, registry_name, login_server), answer);
+    return;
+  }
+  if (!password || !registry || IsCached(*snapshot, *registry, password->first, password->second)) {
+    answer(HandleTokenRequest(request, body, registry_name, login_server));
+    return;
+  }
+  auto admission = guard_->Submit(
+      source, [this, request, body, registry_name, login_server, answer](bool cancelled) {
+        answer(cancelled ? Refused(PasswordGuard::Admission::kQueueFull)
+                         : HandleTokenRequest(request, body, registry_name, login_server));
+      });
+  if (admission == PasswordGuard::Admission::kSourceBusy) {
+    HoldBack(*guard_, Refused(admission), answer);
+  } else if (admission == PasswordGuard::Admission::kQueueFull) {
+    answer(Refused(admission));
+  }
 }
 
 http::Response Authenticator::HandleTokenRequest(const http::Request& request,
@@ -459,7 +612,7 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
     if (credentials->scheme == Credentials::kBasic) {
       who = credentials->user;
       caller = AuthenticatePassword(*snapshot, *registry, credentials->user, credentials->password,
-                                    login_server);
+                                    login_server, SourceOf(request.peer));
     } else if (credentials->scheme == Credentials::kNone) {
       caller = Resolve(*snapshot, *registry, {Subject::kAnonymous, ""}, "");
     } else {
@@ -470,7 +623,8 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
     if (grant == "password") {
       who = FormValue(form, "username").value_or("");
       caller = AuthenticatePassword(*snapshot, *registry, who,
-                                    FormValue(form, "password").value_or(""), login_server);
+                                    FormValue(form, "password").value_or(""), login_server,
+                                    SourceOf(request.peer));
       offline = FormValue(form, "access_type") == "offline";
     } else if (grant == "refresh_token") {
       auto refresh =
@@ -488,6 +642,7 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
     if (!MayChallenge(facts)) {
       return FirewallDenied(request);
     }
+    if (caller.error().code == Code::kResourceExhausted) return TooManyRequests(caller.error());
     if (who.empty()) return TokenUnauthorized(caller.error().message);  // anonymous
     LogRefusal(request, registry_name, who, caller.error());
     return TokenUnauthorized(kInvalidCredentials);
@@ -514,14 +669,52 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
   return Json(std::move(out));
 }
 
-Result<std::string> Authenticator::Login(std::string_view name_or_id, std::string_view password) {
+Result<std::string> Authenticator::Login(std::string_view name_or_id, std::string_view password,
+                                         const std::string& source) {
   auto snapshot = store_.Get();
   const Principal* p = snapshot ? snapshot->FindPrincipal(name_or_id) : nullptr;
+  std::string principal = "login/" + (p ? p->id : AsciiLower(name_or_id));
+  if (auto wait = guard_->Throttled(source, principal)) return Fail(ThrottledError(*wait));
   auto credential = p ? MatchPrincipalPassword(*p, password, clock_.Now()) : std::nullopt;
-  if (!credential) return Fail(Code::kUnauthenticated, "invalid user name or password");
+  if (!credential) {
+    guard_->Failed(source, principal);
+    return Fail(Code::kUnauthenticated, "invalid user name or password");
+  }
+  guard_->Succeeded(source, principal);
   // The identity token names the credential, so the registry tokens exchanged for it end
   // when that password or secret is changed or deleted.
   return tokens_.IssueIdentityToken(*p, {.credential = *credential});
+}
+
+void Authenticator::LoginLater(std::string name_or_id, std::string password, std::string source,
+                               std::function<void(Result<std::string>)> done) {
+  auto snapshot = store_.Get();
+  const Principal* p = snapshot ? snapshot->FindPrincipal(name_or_id) : nullptr;
+  std::string principal = "login/" + (p ? p->id : AsciiLower(name_or_id));
+  if (guard_->Throttled(source, principal)) {
+    // kResourceExhausted without hashing, held back.
+    HoldBack(*guard_, Login(name_or_id, password, source), done);
+    return;
+  }
+  static constexpr char kBusy[] = "too many sign-in attempts in progress; retry after 1 seconds";
+  auto admission =
+      guard_->Submit(source, [this, name_or_id, password, source, done](bool cancelled) {
+        if (cancelled) {
+          done(Fail(Code::kUnavailable, kBusy));
+          return;
+        }
+        done(Login(name_or_id, password, source));
+      });
+  switch (admission) {
+    case PasswordGuard::Admission::kQueued:
+      return;
+    case PasswordGuard::Admission::kSourceBusy:
+      HoldBack(*guard_, Result<std::string>(Fail(ThrottledError(std::chrono::seconds(1)))), done);
+      return;
+    case PasswordGuard::Admission::kQueueFull:
+      done(Fail(Code::kUnavailable, kBusy));
+      return;
+  }
 }
 
 }  // namespace cove::auth

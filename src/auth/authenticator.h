@@ -58,6 +58,18 @@
 // A registry with no RegistryAuth in the current identity snapshot is open: Check() lets
 // everything through and the token endpoints answer 404 — the registry behaves as before auth.
 //
+// Passwords (auth/password_guard.h): Argon2id never runs on the caller's thread when the caller
+// is an HTTP I/O thread — CheckLater, Serve and LoginLater hand attempts that need a hash to the
+// guard's bounded workers and answer through Exchange::Await. Every password attempt (also in
+// the synchronous Check, HandleTokenRequest and Login) first asks the guard's failure limits:
+// a throttled source, or a throttled principal from a source that has not signed in as it
+// recently, gets 429 TOOMANYREQUESTS with Retry-After (ACR's error body), correct password or
+// not. An attempt the workers cannot take is refused: 429 when its source already has attempts
+// in flight, 503 UNAVAILABLE at once when the queue is full (both Retry-After: 1). Throttled and
+// busy refusals on the asynchronous paths are held back for the guard's refusal delay (a
+// tarpit: PasswordGuard::Delay), so a flood cannot keep the I/O threads busy refusing it.
+// Entra's endpoint (daemon/arm_node.cc) gets the same through LoginLater.
+//
 // Verified Basic credentials are cached for `credential_cache_ttl` (keyed by a salted SHA-256
 // of registry, user and password, valid only for the snapshot generation they were checked
 // against), so clients that send Basic on every request do not pay Argon2id every time.
@@ -66,6 +78,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -73,6 +87,7 @@
 
 #include "auth/identity.h"
 #include "auth/network.h"
+#include "auth/password_guard.h"
 #include "auth/token_service.h"
 #include "auth/wire.h"
 #include "common/clock.h"
@@ -89,6 +104,7 @@ struct AuthenticatorOptions {
   std::chrono::seconds credential_cache_ttl{300};
   size_t credential_cache_entries = 4096;
   uint64_t max_form_bytes = 64 * 1024;
+  PasswordGuardOptions passwords;
 };
 
 class Authenticator final : public registry::Authorizer {
@@ -103,6 +119,9 @@ class Authenticator final : public registry::Authorizer {
                                       const registry::RegistryInfo& registry,
                                       const std::string& login_server,
                                       const registry::AccessRequirement& needed) override;
+  bool CheckLater(const http::Request& request, const registry::RegistryInfo& registry,
+                  const std::string& login_server, const registry::AccessRequirement& needed,
+                  std::function<void(std::optional<http::Response>)> done) override;
 
   // The token endpoints as a function of the request and its (complete) body. `via` says where
   // the request came in: at the registry's endpoints network rules apply (403 DENIED); coved's
@@ -114,8 +133,17 @@ class Authenticator final : public registry::Authorizer {
                                     Via via = Via::kRegistryEndpoint);
 
   // `cove login`: a user's or service principal's name/id and password → an identity token.
-  // kUnauthenticated when the name or password is wrong.
-  Result<std::string> Login(std::string_view name_or_id, std::string_view password);
+  // kUnauthenticated when the name or password is wrong; kResourceExhausted (RetryAfterOf
+  // says when to retry) when `source` or the principal is throttled.
+  Result<std::string> Login(std::string_view name_or_id, std::string_view password,
+                            const std::string& source = {});
+  // Login on the password workers: `done` gets Login's result on a worker, or at once when
+  // the attempt is throttled (kResourceExhausted), its source has attempts in flight
+  // (kResourceExhausted, retry after 1 s) or the queue is full (kUnavailable).
+  void LoginLater(std::string name_or_id, std::string password, std::string source,
+                  std::function<void(Result<std::string>)> done);
+
+  PasswordGuard& password_guard() { return *guard_; }
 
  private:
   // An authenticated caller of one registry.
@@ -141,12 +169,22 @@ class Authenticator final : public registry::Authorizer {
   // principal, still hold a role assignment on the registry).
   Result<Caller> ResolveToken(const IdentitySnapshot& snapshot, const RegistryAuth& registry,
                               const Subject& subject, const Binding& binding) const;
+  // kResourceExhausted (ThrottledError) when the guard throttles `source` for this user.
   Result<Caller> AuthenticatePassword(const IdentitySnapshot& snapshot,
                                       const RegistryAuth& registry, const std::string& user,
-                                      const std::string& password, const std::string& login_server);
+                                      const std::string& password, const std::string& login_server,
+                                      const std::string& source);
   Result<VerifiedPassword> VerifyPassword(const IdentitySnapshot& snapshot,
                                           const RegistryAuth& registry, const std::string& user,
                                           const std::string& password);
+  std::string CacheKey(const RegistryAuth& registry, const std::string& user,
+                       const std::string& password) const;
+  bool IsCached(const IdentitySnapshot& snapshot, const RegistryAuth& registry,
+                const std::string& user, const std::string& password);
+  // The token endpoints' answer, from the workers when the request carries a password.
+  void AnswerTokenRequest(const http::Request& request, std::string body,
+                          const std::string& registry, const std::string& login_server,
+                          http::Answer answer);
 
   const IdentityStore& store_;
   TokenService& tokens_;
@@ -161,6 +199,8 @@ class Authenticator final : public registry::Authorizer {
   };
   std::mutex cache_mu_;
   std::unordered_map<std::string, CachedCredential> credential_cache_;
+  // Last: destroyed first, while everything its queued jobs use is still there.
+  std::unique_ptr<PasswordGuard> guard_;
 };
 
 }  // namespace cove::auth

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <optional>
 #include <set>
+#include <variant>
 
 #include <spdlog/spdlog.h>
 
@@ -80,12 +81,33 @@ class ArmNode::Routes final : public http::Handler {
           "correct tenant ID and are signing into the correct cloud."));
     }
     auto too_large = EntraError(413, "invalid_request", "AADSTS90056: The request is too large.");
-    return http::Buffer(kMaxFormBytes, std::move(too_large), [this](std::string body) {
-      return LoginWith(body);
-    });
+    // The password is checked on the authenticator's workers (auth/password_guard.h), never on
+    // this listener's one I/O thread.
+    std::string source = request.peer.remote_ip;
+    return http::BufferLater(kMaxFormBytes, std::move(too_large),
+                             [this, source](std::string body, http::Answer answer) {
+                               LoginWith(body, source, std::move(answer));
+                             });
   }
 
-  http::Response LoginWith(std::string_view body) {
+  void LoginWith(std::string_view body, const std::string& source, http::Answer answer) {
+    auto parsed = ParseLogin(body);
+    if (auto* error = std::get_if<http::Response>(&parsed)) {
+      answer(std::move(*error));
+      return;
+    }
+    LoginForm form = std::get<LoginForm>(std::move(parsed));
+    node_.authenticator_->LoginLater(
+        form.name, form.secret, source,
+        [grant = form.grant, name = form.name, answer = std::move(answer)](
+            Result<std::string> token) { answer(LoginAnswer(grant, name, token)); });
+  }
+
+  struct LoginForm {
+    std::string grant, name, secret;
+  };
+  // The form's grant and credentials, or the Entra error to answer.
+  static std::variant<LoginForm, http::Response> ParseLogin(std::string_view body) {
     auto form = auth::ParseForm(body);
     if (!form) {
       return EntraError(400, "invalid_request", "AADSTS900144: The request body is not a form.");
@@ -110,13 +132,31 @@ class ArmNode::Routes final : public http::Handler {
                         "AADSTS70003: The app requested an unsupported grant type '" + *grant +
                             "'.");
     }
-    auto token = node_.authenticator_->Login(*name, *secret);
+    return LoginForm{*grant, *name, *secret};
+  }
+
+  static http::Response LoginAnswer(const std::string& grant, const std::string& name,
+                                    const Result<std::string>& token) {
+    if (!token && token.error().code == Code::kResourceExhausted) {
+      // Entra's throttling answer: 429 with Retry-After (AADSTS50053, too many attempts).
+      auto r = EntraError(429, "invalid_grant",
+                          "AADSTS50053: You've tried to sign in too many times with an incorrect "
+                          "user ID or password. " + token.error().message);
+      r.headers.Set("Retry-After", std::to_string(auth::RetryAfterOf(token.error())));
+      return r;
+    }
+    if (!token && token.error().code == Code::kUnavailable) {
+      auto r = EntraError(503, "temporarily_unavailable",
+                          "AADSTS90033: A transient error has occurred. Please try again.");
+      r.headers.Set("Retry-After", "1");
+      return r;
+    }
     if (!token) {
-      if (*grant == "client_credentials") {
+      if (grant == "client_credentials") {
         return EntraError(401, "invalid_client",
                           "AADSTS7000215: Invalid client secret provided. Ensure the secret "
                           "being sent in the request is the client secret value, not the "
-                          "client secret ID, for a secret added to app '" + *name + "'.");
+                          "client secret ID, for a secret added to app '" + name + "'.");
       }
       return EntraError(400, "invalid_grant",
                         "AADSTS50126: Error validating credentials due to invalid username or "
@@ -174,6 +214,7 @@ Result<std::unique_ptr<ArmNode>> ArmNode::Open(const Config& config, const Clock
   server_options.threads = 1;
   server_options.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
   server_options.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
+  config.limits.ApplyTo(server_options);
   node->routes_ = std::make_unique<Routes>(*node);
   node->server_ = std::make_unique<http::Server>(*node->routes_, nullptr, server_options);
   return node;

@@ -29,7 +29,86 @@ Status CheckKeys(const YAML::Node& node, const std::string& where,
   return Ok();
 }
 
+// A non-negative integer field of `limits:` into `out` (unchanged when absent).
+template <typename T>
+Status ReadLimit(const YAML::Node& node, const char* key, T& out) {
+  if (!node[key]) return Ok();
+  auto v = node[key].as<int64_t>();
+  if (v < 0) return Fail(Code::kInvalidArgument, std::string("limits: ") + key + " must be >= 0");
+  out = static_cast<T>(v);
+  return Ok();
+}
+
+Status ParseLimits(const YAML::Node& node, Limits& l) {
+  COVE_RETURN_IF_ERROR(CheckKeys(
+      node, "limits",
+      {"connections", "connections_per_source", "body_min_rate", "body_grace_ms",
+       "discard_body_bytes", "password_workers", "password_queue", "password_in_flight_per_source",
+       "password_failures_per_source", "password_failures_per_principal",
+       "password_refusal_delay_ms", "dns_tcp_connections", "dns_tcp_connections_per_view",
+       "dns_tcp_connections_per_source"}));
+  COVE_RETURN_IF_ERROR(ReadLimit(node, "connections", l.connections));
+  COVE_RETURN_IF_ERROR(ReadLimit(node, "connections_per_source", l.connections_per_source));
+  COVE_RETURN_IF_ERROR(ReadLimit(node, "body_min_rate", l.body_min_rate));
+  COVE_RETURN_IF_ERROR(ReadLimit(node, "body_grace_ms", l.body_grace_ms));
+  COVE_RETURN_IF_ERROR(ReadLimit(node, "discard_body_bytes", l.discard_body_bytes));
+  COVE_RETURN_IF_ERROR(ReadLimit(node, "password_workers", l.password_workers));
+  COVE_RETURN_IF_ERROR(ReadLimit(node, "password_queue", l.password_queue));
+  COVE_RETURN_IF_ERROR(
+      ReadLimit(node, "password_in_flight_per_source", l.password_in_flight_per_source));
+  COVE_RETURN_IF_ERROR(
+      ReadLimit(node, "password_failures_per_source", l.password_failures_per_source));
+  COVE_RETURN_IF_ERROR(
+      ReadLimit(node, "password_failures_per_principal", l.password_failures_per_principal));
+  COVE_RETURN_IF_ERROR(ReadLimit(node, "password_refusal_delay_ms", l.password_refusal_delay_ms));
+  COVE_RETURN_IF_ERROR(ReadLimit(node, "dns_tcp_connections", l.dns_tcp_connections));
+  COVE_RETURN_IF_ERROR(
+      ReadLimit(node, "dns_tcp_connections_per_view", l.dns_tcp_connections_per_view));
+  COVE_RETURN_IF_ERROR(
+      ReadLimit(node, "dns_tcp_connections_per_source", l.dns_tcp_connections_per_source));
+  if (l.password_workers < 1 || l.password_workers > 64) {
+    return Fail(Code::kInvalidArgument, "limits: password_workers must be between 1 and 64");
+  }
+  if (l.password_queue < 1 || l.password_in_flight_per_source < 1) {
+    return Fail(Code::kInvalidArgument,
+                "limits: password_queue and password_in_flight_per_source must be at least 1");
+  }
+  if (l.password_failures_per_source < 1 || l.password_failures_per_principal < 1) {
+    return Fail(Code::kInvalidArgument, "limits: password failure limits must be at least 1");
+  }
+  return Ok();
+}
+
 }  // namespace
+
+void Limits::ApplyTo(http::ServerOptions& options) const {
+  options.max_connections = connections;
+  options.max_connections_per_source = connections_per_source;
+  options.min_body_rate = body_min_rate;
+  options.body_grace = std::chrono::milliseconds(body_grace_ms);
+  options.max_discard_bytes = discard_body_bytes;
+}
+
+auth::PasswordGuardOptions Limits::PasswordOptions() const {
+  auth::PasswordGuardOptions o;
+  o.workers = password_workers;
+  o.queue = password_queue;
+  o.per_source_in_flight = password_in_flight_per_source;
+  o.source_burst = password_failures_per_source;
+  o.source_window = std::chrono::seconds(60);
+  o.principal_burst = password_failures_per_principal;
+  o.principal_window = std::chrono::seconds(300);
+  o.refusal_delay = std::chrono::milliseconds(password_refusal_delay_ms);
+  return o;
+}
+
+dns::ServerOptions Limits::DnsOptions() const {
+  dns::ServerOptions o;
+  o.max_tcp_connections = dns_tcp_connections;
+  o.max_tcp_connections_per_view = dns_tcp_connections_per_view;
+  o.max_tcp_connections_per_source = dns_tcp_connections_per_source;
+  return o;
+}
 
 bool IsLoopback(const std::string& address) {
   in_addr v4;
@@ -96,8 +175,7 @@ Result<Config> ParseConfig(const std::string& yaml_text) {
     COVE_RETURN_IF_ERROR(CheckKeys(root, "the configuration",
                                    {"data_dir", "dns_suffix", "threads", "upload_ttl_hours",
                                     "header_timeout_ms", "idle_timeout_ms", "default_registry",
-                                    "listen", "registries", "arm_listen",
-                                    "auth"}));
+                                    "listen", "registries", "arm_listen", "auth", "limits"}));
     if (root["data_dir"]) c.data_dir = root["data_dir"].as<std::string>();
     if (root["dns_suffix"]) c.dns_suffix = root["dns_suffix"].as<std::string>();
     if (root["threads"]) c.threads = root["threads"].as<int>();
@@ -179,6 +257,7 @@ Result<Config> ParseConfig(const std::string& yaml_text) {
       }
     }
     if (root["default_registry"]) c.default_registry = root["default_registry"].as<std::string>();
+    if (root["limits"]) COVE_RETURN_IF_ERROR(ParseLimits(root["limits"], c.limits));
     if (root["auth"]) {
       COVE_ASSIGN_OR_RETURN(c.auth, auth::ParseBootstrap(root["auth"]));
       for (const auto& a : c.auth->registries) {  // a typo must not leave a registry open

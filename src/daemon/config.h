@@ -33,6 +33,22 @@
 //   auth:                              # optional: identities (auth/bootstrap.h); registries
 //     registries: [{name: myregistry, admin_user: {enabled: true, password_hashes: [...]}}]
 //                                      # listed there require authentication, others stay open
+//   limits:                            # what one client may take (defaults shown; 0: no limit)
+//     connections: 10000               # HTTP connections at once (registry and ARM listeners)
+//     connections_per_source: 256      # per client address (PROXY v2 source) and link id
+//     body_min_rate: 500               # bytes/s a request body must average after the grace
+//     body_grace_ms: 20000
+//     discard_body_bytes: 65536        # largest body read and dropped after a refusal
+//     password_workers: 2              # Argon2id threads (never the I/O threads)
+//     password_queue: 64               # attempts waiting for a worker; more get 503
+//     password_in_flight_per_source: 4 # more from one source get 429
+//     password_failures_per_source: 10      # per minute, then 429 + Retry-After
+//     password_failures_per_principal: 50   # per 5 minutes, then 429 for sources that have
+//                                           # not signed in as the principal in 24 hours
+//     password_refusal_delay_ms: 1000  # throttled/busy 429s are held back this long (tarpit)
+//     dns_tcp_connections: 1024        # DNS over TCP, in the process
+//     dns_tcp_connections_per_view: 256     # per VNet
+//     dns_tcp_connections_per_source: 32    # per client address within a VNet
 //
 // Thread-safety: plain values.
 #pragma once
@@ -43,11 +59,36 @@
 #include <vector>
 
 #include "auth/identity.h"
+#include "auth/password_guard.h"
 #include "common/error.h"
+#include "dns/server.h"
 #include "http/server.h"
 #include "registry/directory.h"
 
 namespace cove::daemon {
+
+// The `limits:` section (see above); the fields' defaults are the documented ones.
+struct Limits {
+  size_t connections = 10'000;
+  size_t connections_per_source = 256;
+  uint64_t body_min_rate = 500;
+  int body_grace_ms = 20'000;
+  uint64_t discard_body_bytes = 64 * 1024;
+  int password_workers = 2;
+  size_t password_queue = 64;
+  size_t password_in_flight_per_source = 4;
+  int password_failures_per_source = 10;
+  int password_failures_per_principal = 50;
+  int password_refusal_delay_ms = 1000;
+  size_t dns_tcp_connections = 1024;
+  size_t dns_tcp_connections_per_view = 256;
+  size_t dns_tcp_connections_per_source = 32;
+
+  // The HTTP server's options with these limits (threads and timeouts from `config`).
+  void ApplyTo(http::ServerOptions& options) const;
+  auth::PasswordGuardOptions PasswordOptions() const;
+  dns::ServerOptions DnsOptions() const;
+};
 
 struct Config {
   std::string data_dir;
@@ -64,6 +105,7 @@ struct Config {
   // The file set `registries`, `default_registry` or `auth` (rather than keeping the embedded
   // defaults).
   bool registries_declared = false;
+  Limits limits;
 };
 
 // The embedded defaults: registry "myregistry" in westus with its data endpoint enabled, under

@@ -134,7 +134,8 @@ int main(int argc, char** argv) {
                                                    cove::arm::kTenantId);
       planes = std::make_unique<cove::daemon::Planes>(
           cove::daemon::PlanesOptions{.prefix = fabric_prefix,
-                                      .ca_pem = (*node)->ca_certificate_pem()},
+                                      .ca_pem = (*node)->ca_certificate_pem(),
+                                      .dns = config->limits.DnsOptions()},
           (*node)->server(), (*node)->gate(), imds.get());
     } else {
       spdlog::info("fabric and DNS planes off ({})", no_fabric ? "--no-fabric" : "not root");

@@ -284,7 +284,7 @@ Planes::Planes(PlanesOptions options, http::Server& server, access::Gate& gate,
   }
   fabric_ = std::make_unique<fabric::Fabric>(
       namespaces_, fabric::FabricOptions{.prefix = options_.prefix, .etc_netns = options_.etc_netns});
-  dns_ = std::make_unique<dns::Server>(catalog_);
+  dns_ = std::make_unique<dns::Server>(catalog_, options_.dns);
   dns_->Start();
 }
 

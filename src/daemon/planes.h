@@ -70,6 +70,7 @@ struct PlanesOptions {
   std::string prefix = "cove";
   std::string etc_netns = "/etc/netns";
   std::string ca_pem;  // the registry CA that VMs trust
+  dns::ServerOptions dns;  // the VNet DNS server's (connection limits: config `limits:`)
 };
 
 // Pure translations (tested without root).

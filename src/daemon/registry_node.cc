@@ -64,8 +64,10 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
     COVE_ASSIGN_OR_RETURN(auto snapshot, auth::IdentitySnapshot::Build(*config.auth));
     node->identities_.Set(std::move(snapshot));
   }
+  auth::AuthenticatorOptions auth_options;
+  auth_options.passwords = config.limits.PasswordOptions();
   node->authenticator_ =
-      std::make_shared<auth::Authenticator>(node->identities_, *node->tokens_, clock);
+      std::make_shared<auth::Authenticator>(node->identities_, *node->tokens_, clock, auth_options);
   options.authorizer = node->authenticator_;
   node->registry_ = std::make_unique<registry::Registry>(directory, *node->blobs_, *node->meta_,
                                                          *node->signer_, clock, options);
@@ -73,6 +75,7 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
   server_options.threads = config.threads;
   server_options.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
   server_options.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
+  config.limits.ApplyTo(server_options);
   node->gate_ = std::make_unique<access::Gate>(
       *node->registry_, [registry = node->registry_.get()](const std::string& host) {
         auto match = registry->directory()->Match(host);

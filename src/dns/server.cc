@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -120,11 +121,13 @@ struct Server::Impl {
 
   class TcpSession : public std::enable_shared_from_this<TcpSession> {
    public:
-    TcpSession(Impl& impl, tcp::socket socket, TcpListenerPtr listener)
+    // REQUIRES: the connection was counted by Admit with `source`.
+    TcpSession(Impl& impl, tcp::socket socket, TcpListenerPtr listener, std::string source)
         : impl_(impl),
           socket_(std::move(socket)),
           timer_(socket_.get_executor()),
-          listener_(std::move(listener)) {
+          listener_(std::move(listener)),
+          source_(std::move(source)) {
       std::lock_guard lock(impl_.sessions_mu);
       impl_.sessions.insert(this);
     }
@@ -132,6 +135,7 @@ struct Server::Impl {
       impl_.tcp_connections.fetch_sub(1, std::memory_order_relaxed);
       std::lock_guard lock(impl_.sessions_mu);
       impl_.sessions.erase(this);
+      impl_.ReleaseLocked(listener_->view, source_);
     }
 
     // Starts reading on the session's strand.
@@ -197,6 +201,7 @@ struct Server::Impl {
     tcp::socket socket_;
     asio::steady_timer timer_;
     TcpListenerPtr listener_;  // shared: the session may outlive the listener's removal
+    std::string source_;       // SourceKey, counted in tcp_per_source
     std::array<uint8_t, 2> length_{};
     std::array<uint8_t, 2> frame_{};
     std::vector<uint8_t> query_;
@@ -298,20 +303,51 @@ struct Server::Impl {
         [this, l = std::move(l)](boost::system::error_code ec, tcp::socket socket) mutable {
           if (ec == asio::error::operation_aborted || !l->acceptor.is_open()) return;
           if (!ec) {
+            boost::system::error_code ignored;
+            auto remote = socket.remote_endpoint(ignored);
+            std::string source = l->view + '/' + remote.address().to_string();
             if (tcp_connections.fetch_add(1, std::memory_order_relaxed) >=
-                options.max_tcp_connections) {
+                    options.max_tcp_connections ||
+                !Admit(l->view, source)) {
               tcp_connections.fetch_sub(1, std::memory_order_relaxed);
               l->counters->tcp_refused.fetch_add(1, std::memory_order_relaxed);
-              boost::system::error_code ignored;
               socket.close(ignored);
             } else {
               l->counters->tcp_accepted.fetch_add(1, std::memory_order_relaxed);
-              auto session = std::make_shared<TcpSession>(*this, std::move(socket), l);
+              auto session =
+                  std::make_shared<TcpSession>(*this, std::move(socket), l, std::move(source));
               session->Start();
             }
           }
           Accept(std::move(l));
         });
+  }
+
+  // Counts a connection of `view` from `source` (view/address) unless either is at its limit.
+  bool Admit(const std::string& view, const std::string& source) {
+    std::lock_guard lock(sessions_mu);
+    size_t& v = tcp_per_view[view];
+    size_t& s = tcp_per_source[source];
+    bool ok =
+        (options.max_tcp_connections_per_view == 0 || v < options.max_tcp_connections_per_view) &&
+        (options.max_tcp_connections_per_source == 0 || s < options.max_tcp_connections_per_source);
+    if (ok) {
+      ++v;
+      ++s;
+      return true;
+    }
+    if (v == 0) tcp_per_view.erase(view);
+    if (s == 0) tcp_per_source.erase(source);
+    return false;
+  }
+  // Undoes Admit. REQUIRES: sessions_mu held.
+  void ReleaseLocked(const std::string& view, const std::string& source) {
+    if (auto it = tcp_per_view.find(view); it != tcp_per_view.end() && --it->second == 0) {
+      tcp_per_view.erase(it);
+    }
+    if (auto it = tcp_per_source.find(source); it != tcp_per_source.end() && --it->second == 0) {
+      tcp_per_source.erase(it);
+    }
   }
 
   // Runs each function on its executor and waits until all have run. REQUIRES: the I/O threads
@@ -339,6 +375,8 @@ struct Server::Impl {
   std::map<std::string, std::unique_ptr<ViewCounters>, std::less<>> counters;
   std::mutex sessions_mu;
   std::unordered_set<TcpSession*> sessions;
+  std::unordered_map<std::string, size_t> tcp_per_view;    // guarded by sessions_mu
+  std::unordered_map<std::string, size_t> tcp_per_source;  // guarded by sessions_mu
   asio::io_context io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::list<UdpSocketPtr> udp_sockets;

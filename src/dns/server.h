@@ -10,9 +10,12 @@
 // UDP: each socket is read in batches with recvmmsg and answered with sendmmsg when Asio says it
 // is readable; responses fit the client's EDNS size (TC set otherwise). TCP: RFC 1035 §4.2.2
 // framing (2-octet length), any number of queries per connection, answered in order; at most
-// max_tcp_connections at once (more are closed at accept), each closed after tcp_idle_timeout
-// without a complete query or when a write stalls that long; a query that would be dropped over
-// UDP closes the connection.
+// max_tcp_connections at once in the process, max_tcp_connections_per_view per view (all its
+// sockets: one VNet cannot starve the others) and max_tcp_connections_per_source per client
+// address within a view (one VM cannot starve its VNet); more are closed at accept. Each is
+// closed after tcp_idle_timeout without a complete query (a query dripped byte by byte
+// included: the timer runs from the first length byte to the last query byte) or when a write
+// stalls that long; a query that would be dropped over UDP closes the connection.
 //
 // Sockets are removed by view (RemoveSockets), e.g. when the VNet they serve is deleted.
 //
@@ -41,7 +44,9 @@ namespace cove::dns {
 struct ServerOptions {
   int threads = 1;
   uint16_t max_udp_payload = 1232;  // largest UDP response, advertised in OPT
-  size_t max_tcp_connections = 256;
+  size_t max_tcp_connections = 1024;
+  size_t max_tcp_connections_per_view = 256;
+  size_t max_tcp_connections_per_source = 32;  // per address within a view; 0: no limit
   std::chrono::milliseconds tcp_idle_timeout{10'000};
 };
 
@@ -51,7 +56,7 @@ struct ViewCounterSnapshot {
   uint64_t dropped = 0;    // queries not answered (not DNS, responses, unsendable)
   uint64_t truncated = 0;  // UDP responses with TC set
   uint64_t tcp_accepted = 0;
-  uint64_t tcp_refused = 0;  // connections closed at accept because of max_tcp_connections
+  uint64_t tcp_refused = 0;  // connections closed at accept because of a connection limit
   // Responses by RCODE: 0..15 as such, index 16 for BADVERS.
   std::array<uint64_t, 17> rcodes{};
 };

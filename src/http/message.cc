@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <mutex>
 
 namespace cove::http {
 namespace {
@@ -154,6 +155,7 @@ class Fixed final : public Exchange {
   }
   Response Finish() override { return std::move(response_); }
   bool WantsBody() const override { return max_ignored_ > 0; }
+  std::optional<uint64_t> IgnoresBody() const override { return max_ignored_; }
 
  private:
   Response response_;
@@ -161,6 +163,67 @@ class Fixed final : public Exchange {
   uint64_t ignored_ = 0;
 };
 }  // namespace
+
+namespace {
+class LaterExchange final : public Exchange {
+ public:
+  LaterExchange(uint64_t limit, Response too_large, std::function<void(std::string, Answer)> start)
+      : limit_(limit),
+        too_large_(std::move(too_large)),
+        start_(std::move(start)),
+        state_(std::make_shared<State>()) {}
+  std::optional<Response> OnBody(std::string_view piece) override {
+    if (body_.size() + piece.size() > limit_) {
+      too_large_.close = true;
+      return std::move(too_large_);
+    }
+    body_.append(piece);
+    return std::nullopt;
+  }
+  bool Await(Stage stage, std::function<void()> ready) override {
+    if (stage != Stage::kBodyDone) return false;
+    if (start_) {
+      auto start = std::move(start_);
+      start_ = nullptr;
+      start(std::move(body_), [state = state_](Response response) {
+        std::function<void()> wake;
+        {
+          std::lock_guard lock(state->mu);
+          state->response = std::move(response);
+          wake = std::move(state->ready);
+        }
+        if (wake) wake();
+      });
+    }
+    std::lock_guard lock(state_->mu);
+    if (state_->response) return false;
+    state_->ready = std::move(ready);
+    return true;
+  }
+  Response Finish() override {
+    std::lock_guard lock(state_->mu);
+    if (!state_->response) return Response::Text(500, "text/plain", "internal server error\n");
+    return std::move(*state_->response);
+  }
+
+ private:
+  struct State {
+    std::mutex mu;
+    std::optional<Response> response;  // guarded by mu
+    std::function<void()> ready;       // guarded by mu
+  };
+  uint64_t limit_;
+  Response too_large_;
+  std::function<void(std::string, Answer)> start_;
+  std::shared_ptr<State> state_;
+  std::string body_;
+};
+}  // namespace
+
+ExchangePtr BufferLater(uint64_t limit, Response too_large,
+                        std::function<void(std::string body, Answer answer)> start) {
+  return std::make_unique<LaterExchange>(limit, std::move(too_large), std::move(start));
+}
 
 ExchangePtr Respond(Response response, uint64_t max_ignored) {
   return std::make_unique<Fixed>(std::move(response), max_ignored);

@@ -11,10 +11,15 @@
 // but always sends Content-Length from the body's size, so a handler may answer HEAD with the
 // same Response it gives to GET.
 //
-// Thread-safety: plain values; an Exchange is driven by one thread at a time.
+// An Exchange may also wait for work done elsewhere (a password hash on a worker pool) before it
+// takes the body or answers, without holding an I/O thread: Exchange::Await, BufferLater.
+//
+// Thread-safety: plain values; an Exchange is driven by one thread at a time (the `ready`
+// callback Await receives may be called from any thread).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -123,6 +128,27 @@ class Exchange {
   // transport then calls Finish() at once, sends no 100 Continue, and closes the connection
   // after the response if a body was announced.
   virtual bool WantsBody() const { return true; }
+  // An exchange whose answer is already fixed (a refusal) but that would read and drop a small
+  // body to keep the connection says how much: at most this many bytes. The transport then
+  // reads a body up to min(this, ServerOptions::max_discard_bytes) and refuses a larger or
+  // chunked one as if WantsBody() were false (answer at once, close), never draining it.
+  // nullopt (the default): the body matters to the answer.
+  virtual std::optional<uint64_t> IgnoresBody() const { return std::nullopt; }
+  // Waiting for work done off the I/O threads (a password hash on a worker pool) without
+  // holding one. The transport calls Await at two stages: kStarted, after Start (before
+  // WantsBody, IgnoresBody or any body), and kBodyDone, once the whole body has arrived or
+  // the body is refused (before Finish). True means "not yet": the transport leaves the
+  // exchange alone until `ready` is called — exactly once, from any thread, possibly before
+  // Await returns — and then calls Await for the same stage again, until it returns false
+  // (the default, at once). If the connection fails or times out meanwhile the transport calls
+  // Abort() instead; `ready` may still be called later and then does nothing, so work in
+  // flight must not refer to the exchange itself (share its state instead).
+  enum class Stage { kStarted, kBodyDone };
+  virtual bool Await(Stage stage, std::function<void()> ready) {
+    (void)stage;
+    (void)ready;
+    return false;
+  }
   // The connection failed or timed out before Finish; release what the exchange holds.
   virtual void Abort() {}
 };
@@ -136,14 +162,23 @@ class Handler {
 };
 
 // An Exchange that already knows its answer and ignores any body (up to `max_ignored` bytes,
-// read and dropped so the connection can be kept; past that it answers early and the transport
-// closes the connection). With `max_ignored` 0 it answers before any body is read.
+// read and dropped so the connection can be kept; the transport refuses larger bodies without
+// reading them, see Exchange::IgnoresBody). With `max_ignored` 0 it answers before any body is
+// read.
 ExchangePtr Respond(Response response, uint64_t max_ignored = 1 << 20);
 
 // An Exchange that collects the body into a string of at most `limit` bytes, then calls `done`.
 // Past the limit it answers `too_large` early.
 template <typename Done>
 ExchangePtr Buffer(uint64_t limit, Response too_large, Done done);
+
+// Like Buffer, but the answer may come later: once the body is complete, `start(body, answer)`
+// runs on the I/O thread and arranges for `answer(Response)` to be called exactly once, from
+// any thread (a worker pool), or calls it at once. The connection waits without holding a
+// thread (Exchange::Await).
+using Answer = std::function<void(Response)>;
+ExchangePtr BufferLater(uint64_t limit, Response too_large,
+                        std::function<void(std::string body, Answer answer)> start);
 
 // ---- implementation of Buffer ----
 namespace internal {

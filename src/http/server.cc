@@ -8,6 +8,12 @@
 // sendfile. Server::Stop closes acceptors and sockets on their strands; the coroutines then
 // finish on their own and the I/O threads run out of work and are joined.
 //
+// Limits: Register counts every connection against ServerOptions::max_connections and, once its
+// source is known (at accept, or after the PROXY v2 header), against max_connections_per_source.
+// A body's deadline is the earlier of the idle timeout and the minimum-rate schedule
+// (SetBodyDeadline). An exchange that awaits work elsewhere (Exchange::Await) parks the session
+// on a second timer that its `ready` callback cancels through the strand.
+//
 // Responses are framed here, never by the handler: the head is formatted into a per-connection
 // string with Content-Length from Response::BodySize() (no chunked responses), the handler's
 // Content-Length/Transfer-Encoding/Connection fields are dropped.
@@ -25,6 +31,7 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -49,14 +56,21 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 using error_code = boost::system::error_code;
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+// How many times one stage of an exchange may ask to wait again (Exchange::Await).
+constexpr int kMaxAwaitRounds = 16;
 // Body pieces and TLS file chunks go through one buffer of this size per connection.
 constexpr size_t kBufferSize = 256 * 1024;
 // After this many bytes of sendfile without the socket blocking, let other connections run.
 constexpr uint64_t kSendfileSlice = 8 * 1024 * 1024;
 // Lingering close: how long and how much unread request data we discard before closing, so the
 // client sees our response instead of a reset.
-constexpr auto kLingerTime = std::chrono::seconds(5);
-constexpr size_t kLingerBytes = 16 * 1024 * 1024;
+// Kept small: a refused upload must not be drained under another name.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr size_t kLingerBytes = 2 * 1024 * 1024;
+// What a connection over a limit gets on plain HTTP before it is closed.
+constexpr std::string_view kTooManyConnections =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 1\r\n"
+    "Connection: close\r\nContent-Length: 21\r\n\r\ntoo many connections\n";
 
 bool IEquals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -81,6 +95,12 @@ std::string IpString(const asio::ip::address& address) {
     return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
   }
   return address.to_string();
+}
+
+// The key connection limits count by: the link id the connection came through (VNets may
+// overlap) and the client address.
+std::string SourceKey(const std::optional<uint32_t>& link_id, const std::string& ip) {
+  return (link_id ? std::to_string(*link_id) : std::string()) + "/" + ip;
 }
 
 void AppendNumber(std::string& out, uint64_t n) {
@@ -112,22 +132,30 @@ int ServerNameCallback(SSL* ssl, int* alert, void* arg) {
 
 // State shared by a session, its watchdog and Server::Stop. Touched only on the strand.
 struct Connection {
-  explicit Connection(const asio::any_io_executor& ex) : timer(ex) {}
+  explicit Connection(const asio::any_io_executor& ex) : timer(ex), wake(ex) {}
   virtual ~Connection() = default;
   virtual tcp::socket& Socket() = 0;
 
   void Close() {
     error_code ec;
     Socket().close(ec);
+    wake.cancel();
   }
 
   // Sets the deadline for the next operation; wakes the watchdog if it sleeps past it.
   void SetDeadline(std::chrono::milliseconds timeout) {
-    deadline = std::chrono::steady_clock::now() + timeout;
+    SetDeadlineAt(std::chrono::steady_clock::now() + timeout);
+  }
+  void SetDeadlineAt(SteadyTime at) {
+    deadline = at;
     if (deadline < armed) timer.cancel();
   }
 
   asio::steady_timer timer;
+  asio::steady_timer wake;  // an Exchange::Await in progress sleeps on it
+  uint64_t wait_seq = 0;    // which Await the next `ready` belongs to
+  bool woken = false;       // that Await's `ready` was called
+  std::string source;       // SourceKey once counted per source (guarded by ServerState::mu)
   SteadyTime deadline = SteadyTime::max();
   SteadyTime armed = SteadyTime::max();  // when the watchdog's timer fires
   bool done = false;      // the session has finished
@@ -158,6 +186,32 @@ void LogException(const char* what, std::exception_ptr e) {
   }
 }
 
+// Wakes sessions parked in Exchange::Await, for as long as the server exists: an exchange's
+// `ready` may be called from a worker after the connection, or the server and its io_context,
+// are gone. `ready` holds the connection weakly (never keeping a Session, whose sockets belong
+// to the io_context, alive past it); a strong reference is taken only under `mu`, which ~Server
+// takes (Shut) before the io_context goes.
+struct Poster {
+  void Wake(const std::weak_ptr<Connection>& weak, uint64_t seq) {
+    std::lock_guard lock(mu);
+    if (!open) return;
+    auto conn = weak.lock();
+    if (!conn) return;
+    asio::post(conn->timer.get_executor(), [weak, seq] {
+      auto c = weak.lock();
+      if (!c || c->wait_seq != seq) return;
+      c->woken = true;
+      c->wake.cancel();
+    });
+  }
+  void Shut() {
+    std::lock_guard lock(mu);
+    open = false;
+  }
+  std::mutex mu;
+  bool open = true;  // guarded by mu
+};
+
 // Everything the server owns; Server::Impl is this.
 struct ServerState {
   ServerState(Handler& handler, TlsContextProvider* tls, ServerOptions options)
@@ -174,12 +228,17 @@ struct ServerState {
   asio::awaitable<void> AcceptLoop(std::shared_ptr<Listener> listener);
   void StartSession(tcp::socket socket, const Listener& listener);
   SSL_CTX* DefaultTlsContext();
-  bool Register(const std::shared_ptr<Connection>& conn);
+  // Counts `conn` (and its source, when `source` is not empty). kAccepted, or why not.
+  enum class Admission { kAccepted, kStopping, kTooMany };
+  Admission Register(const std::shared_ptr<Connection>& conn, std::string source);
+  // Counts an already registered connection against its source (known after a PROXY header).
+  bool ClaimSource(Connection& conn, std::string source);
   void Unregister(const std::shared_ptr<Connection>& conn);
 
   Handler& handler;
   TlsContextProvider* tls;
   const ServerOptions options;
+  std::shared_ptr<Poster> poster = std::make_shared<Poster>();
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   std::vector<std::thread> threads;
@@ -189,6 +248,7 @@ struct ServerState {
   bool stopping = false;                                 // guarded by mu
   std::vector<std::shared_ptr<Listener>> listeners;      // guarded by mu
   std::unordered_set<std::shared_ptr<Connection>> conns;  // guarded by mu
+  std::unordered_map<std::string, size_t> per_source;     // guarded by mu
 
   std::mutex tls_mu;
   SSL_CTX* callback_ctx = nullptr;  // guarded by tls_mu: the context with our SNI callback
@@ -229,7 +289,17 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     bool linger = false;
     // A PROXY v2 header, when the listener wants one, comes before TLS and HTTP.
     bool handshake_ok = true;
-    if (proxy_protocol_) handshake_ok = co_await ReadProxyHeader();
+    if (proxy_protocol_) {
+      handshake_ok = co_await ReadProxyHeader();
+      if (handshake_ok && !server_.ClaimSource(*this, SourceKey(peer_.link_id, peer_.remote_ip))) {
+        spdlog::debug("http: too many connections from {}", peer_.remote_ip);
+        if constexpr (!kTls) {
+          SetDeadline(options.write_timeout);
+          co_await asio::async_write(stream_, asio::buffer(kTooManyConnections), kNoThrow);
+        }
+        handshake_ok = false;
+      }
+    }
     if constexpr (kTls) {
       if (handshake_ok) {
         SetDeadline(options.header_timeout);
@@ -371,19 +441,18 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
       co_return Outcome::kCloseLinger;
     }
 
+    if (!co_await AwaitExchange(*exchange, Exchange::Stage::kStarted)) {
+      AbortExchange(*exchange);
+      co_return Outcome::kClose;
+    }
+
     // The body, piece by piece.
     std::optional<Response> early;
     bool failed = false;       // the handler threw
     bool body_unread = false;  // some of the request body was never read
-    if (!parser_->is_done() && !exchange->WantsBody()) {
-      body_unread = true;
+    if (!parser_->is_done() && RefusesBody(*exchange)) {
       // Answered without reading the body: respond, then close (the body is never read).
-      try {
-        early = exchange->Finish();
-      } catch (const std::exception& e) {
-        spdlog::error("http: handler threw in Finish: {}", e.what());
-        failed = true;
-      }
+      body_unread = true;
     } else if (!parser_->is_done()) {
       if (expect_continue) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -395,6 +464,8 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
         }
       }
       EnsureBuffer();
+      body_start_ = std::chrono::steady_clock::now();
+      uint64_t received = 0;
       if (!parser_->chunked() && parser_->content_length_remaining()) {
         // Content-Length bodies bypass the parser: what was read past the head is handed over
         // first, then the socket is read straight into the body buffer in large pieces (one
@@ -407,7 +478,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
             asio::buffer_copy(asio::buffer(buffer_.get(), got), read_buffer_.data());
             read_buffer_.consume(got);
           } else {
-            SetDeadline(options.idle_timeout);
+            SetBodyDeadline(received);
             auto [ec, n] = co_await stream_.async_read_some(
                 asio::buffer(buffer_.get(), static_cast<size_t>(std::min<uint64_t>(left, kBufferSize))),
                 kNoThrow);
@@ -418,6 +489,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
             got = n;
           }
           left -= got;
+          received += got;
           failed = !Feed(*exchange, got, early);
           if (early || failed) break;
         }
@@ -427,10 +499,11 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
         auto& body = parser_->get().body();
         body.data = buffer_.get();
         body.size = kBufferSize;
-        SetDeadline(options.idle_timeout);
+        SetBodyDeadline(received);
         auto [ec, n] = co_await bhttp::async_read_some(stream_, read_buffer_, *parser_, kNoThrow);
         if (ec == bhttp::error::need_buffer) ec = {};
         size_t got = kBufferSize - parser_->get().body().size;
+        received += n;
         if (got > 0) {
           failed = !Feed(*exchange, got, early);
           if (early || failed) break;
@@ -461,6 +534,14 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
       close = true;
       linger = body_unread;
     } else {
+      if (!co_await AwaitExchange(*exchange, Exchange::Stage::kBodyDone)) {
+        AbortExchange(*exchange);
+        co_return Outcome::kClose;
+      }
+      if (body_unread) {
+        close = true;
+        linger = true;
+      }
       try {
         response = exchange->Finish();
       } catch (const std::exception& e) {
@@ -475,6 +556,60 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     if (!ok || force_close_) co_return Outcome::kClose;
     if (close) co_return linger ? Outcome::kCloseLinger : Outcome::kClose;
     co_return Outcome::kKeepAlive;
+  }
+
+  // Whether the body must not be read: the exchange does not want it, or only means to drop
+  // it and it is larger than it and the server are willing to read for nothing.
+  bool RefusesBody(const Exchange& exchange) {
+    if (!exchange.WantsBody()) return true;
+    auto ignored = exchange.IgnoresBody();
+    if (!ignored) return false;
+    uint64_t limit = std::min(*ignored, server_.options.max_discard_bytes);
+    auto length = parser_->content_length();
+    return parser_->chunked() || !length || *length > limit;
+  }
+
+  // The deadline of the next body read, `received` bytes into the body: no longer than the
+  // idle timeout, and no later than the minimum rate allows.
+  void SetBodyDeadline(uint64_t received) {
+    const ServerOptions& o = server_.options;
+    SteadyTime at = std::chrono::steady_clock::now() + o.idle_timeout;
+    if (o.min_body_rate > 0) {
+      auto allowed = std::chrono::milliseconds(received / o.min_body_rate * 1000 +
+                                               received % o.min_body_rate * 1000 / o.min_body_rate);
+      at = std::min(at, body_start_ + o.body_grace + allowed);
+    }
+    SetDeadlineAt(at);
+  }
+
+  // Exchange::Await for `stage`: parks the session (no thread held) until the exchange's
+  // `ready` runs, as often as the exchange asks (bounded). False when the connection was closed
+  // meanwhile (timeout, Stop) or the exchange never settles.
+  asio::awaitable<bool> AwaitExchange(Exchange& exchange, Exchange::Stage stage) {
+    auto self = this->shared_from_this();
+    for (int round = 0; round < kMaxAwaitRounds; ++round) {
+      const uint64_t seq = ++wait_seq;
+      woken = false;
+      bool later = false;
+      try {
+        std::weak_ptr<Connection> weak = self;
+        later = exchange.Await(stage, [weak, seq, poster = server_.poster] {
+          poster->Wake(weak, seq);
+        });
+      } catch (const std::exception& e) {
+        spdlog::error("http: handler threw in Await: {}", e.what());
+        co_return false;
+      }
+      if (!later) co_return true;
+      SetDeadline(server_.options.idle_timeout);
+      while (!woken && Socket().is_open()) {
+        wake.expires_at(SteadyTime::max());
+        co_await wake.async_wait(kNoThrow);
+      }
+      if (!woken) co_return false;
+    }
+    spdlog::error("http: an exchange kept waiting; closing the connection");
+    co_return false;
   }
 
   void AbortExchange(Exchange& exchange) {
@@ -679,6 +814,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
   std::unique_ptr<char[]> buffer_;   // body pieces and TLS file chunks (kBufferSize)
   bool force_close_ = false;         // a response was framed wrongly; do not reuse the stream
   bool proxy_protocol_ = false;      // a PROXY v2 header precedes everything else
+  SteadyTime body_start_;            // when reading the current request's body began
 };
 
 }  // namespace
@@ -687,16 +823,41 @@ struct Server::Impl : ServerState {
   using ServerState::ServerState;
 };
 
-bool ServerState::Register(const std::shared_ptr<Connection>& conn) {
+ServerState::Admission ServerState::Register(const std::shared_ptr<Connection>& conn,
+                                             std::string source) {
   std::lock_guard lock(mu);
-  if (stopping) return false;
+  if (stopping) return Admission::kStopping;
+  if (options.max_connections > 0 && conns.size() >= options.max_connections) {
+    return Admission::kTooMany;
+  }
+  if (!source.empty() && options.max_connections_per_source > 0) {
+    auto it = per_source.find(source);
+    if (it != per_source.end() && it->second >= options.max_connections_per_source) {
+      return Admission::kTooMany;
+    }
+    ++per_source[source];
+    conn->source = std::move(source);
+  }
   conns.insert(conn);
+  return Admission::kAccepted;
+}
+
+bool ServerState::ClaimSource(Connection& conn, std::string source) {
+  std::lock_guard lock(mu);
+  if (options.max_connections_per_source == 0 || !conn.source.empty()) return true;
+  size_t& n = per_source[source];
+  if (n >= options.max_connections_per_source) return false;
+  ++n;
+  conn.source = std::move(source);
   return true;
 }
 
 void ServerState::Unregister(const std::shared_ptr<Connection>& conn) {
   std::lock_guard lock(mu);
   conns.erase(conn);
+  if (conn->source.empty()) return;
+  auto it = per_source.find(conn->source);
+  if (it != per_source.end() && --it->second == 0) per_source.erase(it);
 }
 
 SSL_CTX* ServerState::DefaultTlsContext() {
@@ -714,16 +875,20 @@ SSL_CTX* ServerState::DefaultTlsContext() {
 
 void ServerState::StartSession(tcp::socket socket, const Listener& listener) {
   const ListenerOptions& options = listener.options;
+  // The source, unless a PROXY header will name it (Session::Run counts it then).
+  std::string remote_ip, source;
+  error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (!ec) remote_ip = IpString(remote.address());
   if (options.proxy_protocol) {
     // Only a configured forwarder may say who the client is: refuse anyone else unread.
-    error_code ec;
-    auto remote = socket.remote_endpoint(ec);
-    std::string source = ec ? "" : IpString(remote.address());
-    if (!FromForwarder(listener.forwarders, source)) {
+    if (!FromForwarder(listener.forwarders, remote_ip)) {
       spdlog::info("http: refusing a connection from {} on a PROXY listener: not a forwarder",
-                   source);
+                   remote_ip);
       return;  // the socket closes here
     }
+  } else {
+    source = SourceKey(options.link_id, remote_ip);
   }
   std::shared_ptr<Connection> conn;
   asio::awaitable<void> (*run)(std::shared_ptr<Connection>) = nullptr;
@@ -745,7 +910,21 @@ void ServerState::StartSession(tcp::socket socket, const Listener& listener) {
       return static_cast<Session<tcp::socket>&>(*c).Run();
     };
   }
-  if (!Register(conn)) return;  // stopping: the socket closes with conn
+  switch (Register(conn, std::move(source))) {
+    case Admission::kAccepted:
+      break;
+    case Admission::kStopping:
+      return;  // the socket closes with conn
+    case Admission::kTooMany:
+      spdlog::debug("http: too many connections; refusing one from {}", remote_ip);
+      if (!options.tls) {
+        // Best effort, never waiting: a fresh socket's send buffer has room for this.
+        (void)::send(conn->Socket().native_handle(), kTooManyConnections.data(),
+                     kTooManyConnections.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      }
+      conn->Close();
+      return;
+  }
   auto ex = conn->timer.get_executor();
   asio::co_spawn(ex, run(conn), [](std::exception_ptr e) { LogException("session", e); });
   asio::co_spawn(ex, Watchdog(conn), [](std::exception_ptr e) { LogException("watchdog", e); });
@@ -805,7 +984,10 @@ Result<uint16_t> ServerState::AddListener(std::shared_ptr<Listener> listener) {
 Server::Server(Handler& handler, TlsContextProvider* tls, ServerOptions options)
     : impl_(std::make_unique<Impl>(handler, tls, std::move(options))) {}
 
-Server::~Server() { Stop(); }
+Server::~Server() {
+  Stop();
+  impl_->poster->Shut();
+}
 
 Result<uint16_t> Server::Listen(const ListenerOptions& options) {
   error_code ec;

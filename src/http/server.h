@@ -5,7 +5,9 @@
 // Exchange, streams the body into it (Content-Length or chunked, each read with an idle
 // timeout), and writes the Response. File bodies go out with sendfile(2) on plain connections
 // and in large reads/writes under TLS. Keep-alive is honoured; a slow or silent client is cut
-// off by the timeouts, never allowed to hold a thread.
+// off by the timeouts (a body must also keep a minimum rate), never allowed to hold a thread.
+// Connections are capped in total and per source (ServerOptions); an exchange may wait for
+// work done elsewhere without holding an I/O thread (Exchange::Await).
 //
 // Listeners may be added while running, including sockets created elsewhere (for example
 // inside another network namespace) and handed over as file descriptors; each listener can
@@ -18,7 +20,8 @@
 // TLS: every TLS listener uses one TlsContextProvider, which picks a certificate by SNI.
 //
 // Thread-safety: Start/Stop/AddListener may be called from any thread. Handler::Start and the
-// Exchange calls run on the server's I/O threads; handlers must be thread-safe.
+// Exchange calls run on the server's I/O threads; handlers must be thread-safe. An Exchange's
+// `ready` callback (Exchange::Await) may be called from any thread.
 #pragma once
 
 #include <chrono>
@@ -44,6 +47,22 @@ struct ServerOptions {
   std::chrono::milliseconds write_timeout{300'000};  // max silence while the client reads
   uint32_t max_header_bytes = 64 * 1024;
   std::string server_header = "cove";
+  // Connection limits. Past either one a new connection is refused: plain HTTP gets a short
+  // 503 (Retry-After: 1) and the connection is closed; TLS is closed at once. A connection's
+  // source is its client address — the PROXY v2 source on listeners that read one (counted
+  // once the header is read) — together with the link id it came through, so one address in
+  // two overlapping VNets is two sources. 0 disables a limit.
+  size_t max_connections = 10'000;
+  size_t max_connections_per_source = 256;
+  // A request body must arrive at min_body_rate bytes per second on average after a grace of
+  // body_grace (counted from the end of the head), besides no read waiting longer than
+  // idle_timeout: a client dripping a byte now and then is cut off. 0 disables the rate.
+  uint64_t min_body_rate = 500;
+  std::chrono::milliseconds body_grace{20'000};
+  // An exchange that answers without needing the body (a 401, 403, 404 or 413) has a body of
+  // at most this many bytes read and dropped, to keep the connection; a larger or chunked one
+  // is not read: the answer goes out at once and the connection closes.
+  uint64_t max_discard_bytes = 64 * 1024;
 };
 
 struct ListenerOptions {

@@ -17,9 +17,13 @@
 // A cross-repository mount (POST ...?mount=&from=) also needs pull on `from`; without it the
 // mount is not attempted and an ordinary upload starts (as the spec allows).
 //
+// The registry calls CheckLater first and Check only when CheckLater declines, so that an
+// authorizer can move slow checks off the I/O threads (Exchange::Await).
+//
 // Thread-safety: implementations must be thread-safe (called from every server thread).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,6 +62,16 @@ class Authorizer {
                                               const RegistryInfo& registry,
                                               const std::string& login_server,
                                               const AccessRequirement& needed) = 0;
+  // Check for callers on HTTP I/O threads, which must not wait for slow work (a password
+  // hash). False: nothing was started; call Check, which answers at once. True: the check runs
+  // elsewhere and `done` receives what Check would return — on another thread, or already
+  // before CheckLater returns. The default never defers.
+  virtual bool CheckLater(const http::Request& request, const RegistryInfo& registry,
+                          const std::string& login_server, const AccessRequirement& needed,
+                          std::function<void(std::optional<http::Response>)> done) {
+    (void)request, (void)registry, (void)login_server, (void)needed, (void)done;
+    return false;
+  }
 };
 
 }  // namespace cove::registry

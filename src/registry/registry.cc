@@ -4,6 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "common/digest.h"
@@ -38,6 +41,10 @@ class Decorated final : public http::Exchange {
   }
   void Abort() override { inner_->Abort(); }
   bool WantsBody() const override { return inner_->WantsBody(); }
+  std::optional<uint64_t> IgnoresBody() const override { return inner_->IgnoresBody(); }
+  bool Await(Stage stage, std::function<void()> ready) override {
+    return inner_->Await(stage, std::move(ready));
+  }
 
  private:
   static void Decorate(http::Response& r) {
@@ -150,6 +157,83 @@ http::ExchangePtr Registry::Start(http::Request request) {
   return std::make_unique<Decorated>(Dispatch(call));
 }
 
+// A request whose authorization runs elsewhere (Authorizer::CheckLater): waits for the verdict
+// after Start (Exchange::Await), then becomes the refusal or the dispatched handler, built on
+// the I/O thread. A caller that drives it without Await (a test) waits for the verdict in the
+// first call instead.
+class Registry::AfterCheck final : public http::Exchange {
+ public:
+  // Shared with the authorizer's callback, which may outlive the exchange.
+  struct Verdict {
+    void Set(std::optional<http::Response> denied_response) {
+      std::function<void()> wake;
+      {
+        std::lock_guard lock(mu);
+        denied = std::move(denied_response);
+        done = true;
+        wake = std::move(ready);
+      }
+      cv.notify_all();
+      if (wake) wake();
+    }
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;                     // guarded by mu
+    std::optional<http::Response> denied;  // guarded by mu
+    std::function<void()> ready;           // guarded by mu
+  };
+
+  AfterCheck(Registry& registry, Call call, std::shared_ptr<Verdict> verdict)
+      : registry_(registry), call_(std::move(call)), verdict_(std::move(verdict)) {}
+
+  bool Await(Stage stage, std::function<void()> ready) override {
+    if (!inner_) {
+      {
+        std::lock_guard lock(verdict_->mu);
+        if (!verdict_->done) {
+          verdict_->ready = std::move(ready);
+          return true;
+        }
+      }
+      Inner();
+    }
+    return inner_->Await(stage, std::move(ready));
+  }
+  bool WantsBody() const override { return Inner().WantsBody(); }
+  std::optional<uint64_t> IgnoresBody() const override { return Inner().IgnoresBody(); }
+  std::optional<http::Response> OnBody(std::string_view piece) override {
+    return Inner().OnBody(piece);
+  }
+  http::Response Finish() override { return Inner().Finish(); }
+  void Abort() override {
+    if (inner_) inner_->Abort();
+  }
+
+ private:
+  http::Exchange& Inner() const {
+    if (!inner_) {
+      std::optional<http::Response> denied;
+      {
+        std::unique_lock lock(verdict_->mu);
+        verdict_->cv.wait(lock, [&] { return verdict_->done; });
+        denied = std::move(verdict_->denied);
+      }
+      if (denied) {
+        inner_ = http::Respond(std::move(*denied));
+      } else {
+        registry_.CheckMount(call_);
+        inner_ = registry_.Dispatch(call_);
+      }
+    }
+    return *inner_;
+  }
+
+  Registry& registry_;
+  mutable Call call_;
+  std::shared_ptr<Verdict> verdict_;
+  mutable http::ExchangePtr inner_;
+};
+
 http::ExchangePtr Registry::Authorize(Call& call) {
   if (!options_.authorizer || call.match.data_host) return nullptr;
   const RegistryInfo& registry = *call.match.registry;
@@ -157,17 +241,29 @@ http::ExchangePtr Registry::Authorize(Call& call) {
   if (call.request.path().starts_with("/oauth2/")) {
     return options_.authorizer->Serve(call.request, registry, login_server);
   }
-  auto denied = options_.authorizer->Check(call.request, registry, login_server,
-                                           RequiredAccess(call.route, call.request.method));
+  auto needed = RequiredAccess(call.route, call.request.method);
+  auto verdict = std::make_shared<AfterCheck::Verdict>();
+  if (options_.authorizer->CheckLater(
+          call.request, registry, login_server, needed,
+          [verdict](std::optional<http::Response> denied) { verdict->Set(std::move(denied)); })) {
+    return std::make_unique<AfterCheck>(*this, std::move(call), std::move(verdict));
+  }
+  auto denied = options_.authorizer->Check(call.request, registry, login_server, needed);
   if (denied) return http::Respond(std::move(*denied));
+  CheckMount(call);
+  return nullptr;
+}
+
+void Registry::CheckMount(Call& call) {
   if (call.route.kind == Route::kUploadStart && call.request.QueryParam("mount")) {
     if (auto from = call.request.QueryParam("from")) {
+      const RegistryInfo& registry = *call.match.registry;
+      std::string login_server = registry.LoginServer(call.directory->dns_suffix());
       AccessRequirement source{AccessRequirement::kRepository, *from, {"pull"}};
       call.mount_allowed =
           !options_.authorizer->Check(call.request, registry, login_server, source);
     }
   }
-  return nullptr;
 }
 
 http::ExchangePtr Registry::Dispatch(Call& call) {

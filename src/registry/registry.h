@@ -96,9 +96,14 @@ class Registry final : public http::Handler {
   struct Call;  // one request's parsed context (registry.cc)
   class UploadExchange;
   class ManifestPut;
+  class AfterCheck;
 
-  // The authorizer's answer for a login-server request; null when it may go on.
+  // The authorizer's answer for a login-server request; null when it may go on. When the
+  // authorizer checks later (Authorizer::CheckLater), an exchange that waits for its verdict
+  // and then dispatches `call` (moved into it).
   http::ExchangePtr Authorize(Call& call);
+  // Whether the authorizer lets a cross-repository mount read its source (Call::mount_allowed).
+  void CheckMount(Call& call);
   http::ExchangePtr Dispatch(Call& call);
   http::ExchangePtr Base(Call& call);
   http::ExchangePtr Catalog(Call& call);

@@ -91,7 +91,12 @@ class AuthTest : public ::testing::Test {
     identity_keys_ = std::move(*KeyRing::Open(dir_.Join("keys/identity-signing"), clock_));
     tokens_ = std::make_unique<TokenService>(*registry_keys_, *identity_keys_, clock_);
     ASSERT_TRUE(Publish(Data()));
-    authenticator_ = std::make_shared<Authenticator>(store_, *tokens_, clock_);
+    // The matrix fails on purpose many times from one address: failure limits (covered by
+    // tests/security/limits_test.cc) would answer 429 part way through.
+    AuthenticatorOptions auth_options;
+    auth_options.passwords.source_burst = 1'000'000;
+    auth_options.passwords.principal_burst = 1'000'000;
+    authenticator_ = std::make_shared<Authenticator>(store_, *tokens_, clock_, auth_options);
 
     registry::RegistryInfo mine{"myregistry", "westus", {"westus"}, false};
     registry::RegistryInfo other{"otherreg", "westus", {"westus"}, false};

@@ -155,6 +155,27 @@ TEST_F(ArmNodeAuthTest, LoginIssuesAnIdentityTokenAsEntraDoes) {
   EXPECT_EQ(RawHttp(arm_port_).Request("GET", "/" + tenant + "/oauth2/v2.0/token").status, 405);
 }
 
+// Entra's endpoint checks passwords on the password workers, with the same failure limits as
+// the registry (auth/password_guard.h): here 3 failures per minute from one address.
+class ArmNodeThrottleTest : public ArmNodeAuthTest {
+ protected:
+  std::string ExtraConfig() override {
+    return ArmNodeAuthTest::ExtraConfig() +
+           "limits: {password_failures_per_source: 3, password_refusal_delay_ms: 0}\n";
+  }
+};
+
+TEST_F(ArmNodeThrottleTest, RepeatedWrongPasswordsGet429WithRetryAfter) {
+  const std::string wrong = "grant_type=password&username=alice%40contoso.com&password=nope";
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(Login("common", wrong).status, 400) << i;
+  // Throttled now: even the right password is refused, with Entra's lockout code.
+  auto throttled =
+      Login("common", "grant_type=password&username=alice%40contoso.com&password=S3cret-pass");
+  EXPECT_EQ(throttled.status, 429) << throttled.body;
+  EXPECT_EQ(Json(throttled)["error_description"].get<std::string>().rfind("AADSTS50053:", 0), 0u);
+  EXPECT_GE(std::stoi(throttled.Header("Retry-After")), 1);
+}
+
 TEST_F(ArmNodeAuthTest, AcrLoginExchangeGivesARefreshTokenTheRegistryAccepts) {
   auto login = Login("common", "grant_type=password&username=alice%40contoso.com"
                                "&password=S3cret-pass");

@@ -133,6 +133,39 @@ TEST(ConfigTest, ProxyListenerNamesItsForwarders) {
             (std::vector<std::string>{"10.1.0.4", "10.2.0.0/24", "fd00::/64"}));
 }
 
+TEST(ConfigTest, Limits) {
+  auto defaults = ParseConfig("");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->limits.connections, 10'000u);
+  EXPECT_EQ(defaults->limits.connections_per_source, 256u);
+  EXPECT_EQ(defaults->limits.dns_tcp_connections_per_view, 256u);
+  auto c = ParseConfig(R"(
+limits:
+  connections: 500
+  connections_per_source: 0
+  body_min_rate: 1000
+  password_workers: 3
+  password_failures_per_source: 20
+  password_refusal_delay_ms: 0
+  dns_tcp_connections_per_source: 8
+)");
+  ASSERT_TRUE(c) << c.error().ToString();
+  http::ServerOptions http;
+  c->limits.ApplyTo(http);
+  EXPECT_EQ(http.max_connections, 500u);
+  EXPECT_EQ(http.max_connections_per_source, 0u);  // no limit
+  EXPECT_EQ(http.min_body_rate, 1000u);
+  auto passwords = c->limits.PasswordOptions();
+  EXPECT_EQ(passwords.workers, 3);
+  EXPECT_EQ(passwords.source_burst, 20);
+  EXPECT_EQ(passwords.refusal_delay.count(), 0);
+  EXPECT_EQ(c->limits.DnsOptions().max_tcp_connections_per_source, 8u);
+  for (const char* bad : {"limits: {connection: 5}", "limits: {connections: -1}",
+                          "limits: {password_workers: 0}", "limits: {password_queue: 0}"}) {
+    EXPECT_FALSE(ParseConfig(bad)) << bad;
+  }
+}
+
 TEST(ConfigTest, Loopback) {
   EXPECT_TRUE(IsLoopback("127.0.0.1"));
   EXPECT_TRUE(IsLoopback("127.1.2.3"));

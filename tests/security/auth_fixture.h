@@ -115,7 +115,12 @@ class AuthPlanesTest : public ::testing::Test {
     registry_keys_ = std::move(*auth::KeyRing::Open(dir_.Join("keys/token-signing"), clock_));
     identity_keys_ = std::move(*auth::KeyRing::Open(dir_.Join("keys/identity-signing"), clock_));
     tokens_ = std::make_unique<auth::TokenService>(*registry_keys_, *identity_keys_, clock_);
-    authenticator_ = std::make_shared<auth::Authenticator>(store_, *tokens_, clock_);
+    // These tests fail on purpose many times from one address: failure limits (covered by
+    // limits_test.cc) would answer 429 part way through.
+    auth::AuthenticatorOptions auth_options;
+    auth_options.passwords.source_burst = 1'000'000;
+    auth_options.passwords.principal_burst = 1'000'000;
+    authenticator_ = std::make_shared<auth::Authenticator>(store_, *tokens_, clock_, auth_options);
     registry::RegistryInfo mine{"myregistry", "westus", {"westus"}, false};
     auto directory = registry::Directory::Create("azurecr.io", {mine}, "myregistry");
     ASSERT_TRUE(directory);
