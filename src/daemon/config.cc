@@ -96,7 +96,7 @@ Result<Config> ParseConfig(const std::string& yaml_text) {
                                    {"data_dir", "dns_suffix", "threads", "upload_ttl_hours",
                                     "header_timeout_ms", "idle_timeout_ms", "default_registry",
                                     "listen", "registries", "arm_listen",
-                                    "auth"}));
+                                    "arm_host_names", "arm_insecure_http", "auth"}));
     if (root["data_dir"]) c.data_dir = root["data_dir"].as<std::string>();
     if (root["dns_suffix"]) c.dns_suffix = root["dns_suffix"].as<std::string>();
     if (root["threads"]) c.threads = root["threads"].as<int>();
@@ -113,8 +113,14 @@ Result<Config> ParseConfig(const std::string& yaml_text) {
       return Fail(Code::kInvalidArgument, "upload_ttl_hours must be at least 1");
     }
     if (root["arm_listen"]) {
+      // Loopback only, whichever transport (checked as for plain HTTP).
       COVE_ASSIGN_OR_RETURN(c.arm_listen,
                             ParseListenAddress(root["arm_listen"].as<std::string>(), false));
+      c.arm_listen.tls = true;
+    }
+    if (root["arm_insecure_http"]) c.arm_listen.tls = !root["arm_insecure_http"].as<bool>();
+    if (root["arm_host_names"]) {
+      for (const auto& n : root["arm_host_names"]) c.arm_host_names.push_back(n.as<std::string>());
     }
     if (root["listen"]) {
       c.listen.clear();
