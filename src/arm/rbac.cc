@@ -135,12 +135,14 @@ ArmOperation OperationFor(std::string_view method, std::string_view path) {
         op.action = p.provider + "/checkNameAvailability/read";
       } else {
         op.action = p.provider + "/" + p.word + "/" + verb;
+        op.list = method == "GET";
       }
       return op;
     }
     case PathKind::kResourceGroups:
       op.action = "Microsoft.Resources/subscriptions/resourceGroups/" + verb;
       op.scope = SubscriptionId(p);
+      op.list = method == "GET";
       return op;
     case PathKind::kResourceGroup:
       op.action = "Microsoft.Resources/subscriptions/resourceGroups/" + verb;
@@ -159,6 +161,7 @@ ArmOperation OperationFor(std::string_view method, std::string_view path) {
         op.action = type + "/action";  // .../registries/listCredentials/action
       } else {
         op.action = type + "/" + verb;
+        op.list = p.kind == PathKind::kCollection && method == "GET";
       }
       return op;
     }
@@ -243,6 +246,19 @@ AccessDecision Authorize(const Snapshot& snapshot, std::string_view principal_id
   }
   d.verdict = Verdict::kDenied;
   return d;
+}
+
+void FilterList(const Snapshot& snapshot, std::string_view principal_id, Json& body) {
+  if (!body.is_object() || !body.contains("value") || !body["value"].is_array()) return;
+  Json kept = Json::array();
+  for (auto& item : body["value"]) {
+    if (!item.is_object() || !item.contains("id") || !item["id"].is_string()) continue;
+    ArmOperation read = OperationFor("GET", item["id"].get<std::string>());
+    if (Authorize(snapshot, principal_id, read).verdict == Verdict::kAllowed) {
+      kept.push_back(std::move(item));
+    }
+  }
+  body["value"] = std::move(kept);
 }
 
 std::string AuthorizationFailedMessage(const PrincipalView& principal,

@@ -16,7 +16,8 @@
 //   {rg}/providers/{ns}/{t1}/{n1}[/{t2}/{n2}]  {ns}/{t1}[/{t2}]/{verb} at the resource's id
 //   {resource}/{action} (POST)             {ns}/{types}/{action}/action at the resource, e.g.
 //                                          Microsoft.ContainerRegistry/registries/listCredentials/action
-//   a collection (GET)                     {ns}/{types}/read at the parent
+//   a collection (GET)                     {ns}/{types}/read at the parent; without it, the
+//                                          items the caller may read (ArmOperation::list)
 //   {scope}/providers/Microsoft.Authorization/roleAssignments[/{guid}]
 //                                          Microsoft.Authorization/roleAssignments/{verb} at the
 //                                          assignment's id (or {scope} for a list); "/" (the
@@ -55,6 +56,10 @@ struct ArmOperation {
   std::string scope;   // "/subscriptions/.../registries/r" (decoded), "/" for the tenant root
   bool any_principal = false;  // only authentication needed (GET /subscriptions, Graph reads)
   bool graph = false;          // a /v1.0 request (its errors are Graph's)
+  // A GET of a collection below a subscription (resource groups, a type across the
+  // subscription or a group, child resources). As ARM does, a caller without the read at the
+  // collection's scope is not refused: it gets the items it may read (FilterList).
+  bool list = false;
 };
 
 // The operation `method` on `path` (no query) is.
@@ -82,6 +87,10 @@ struct AccessDecision {
 
 AccessDecision Authorize(const Snapshot& snapshot, std::string_view principal_id,
                          const ArmOperation& operation);
+
+// Keeps in `body`'s "value" array the items (resources with an "id") that `principal_id` may
+// read (OperationFor("GET", id)).
+void FilterList(const Snapshot& snapshot, std::string_view principal_id, Json& body);
 
 // ARM's 403 message: "The client '<client>' with object id '<oid>' does not have authorization
 // to perform action '<action>' over scope '<scope>' or the scope is invalid. If access was

@@ -149,7 +149,15 @@ class ArmNode::Routes final : public http::Handler {
     } else {
       op = arm::OperationFor(request.method, path);
     }
-    if (auto refused = Authorize(request, host, op)) return http::Respond(std::move(*refused));
+    std::string list_for;  // a principal whose list is filtered (ArmOperation::list)
+    if (auto refused = Authorize(request, host, op, &list_for)) {
+      return http::Respond(std::move(*refused));
+    }
+    if (!list_for.empty()) {
+      return node_.api_->Start(std::move(request), [this, list_for](arm::ArmResponse& answer) {
+        arm::FilterList(*node_.control_plane_->snapshot(), list_for, *answer.body);
+      });
+    }
     if (counters) {
       if (request.method != "GET") {
         return http::Respond(http::Response::Text(405, "application/json", "{}"));
@@ -162,8 +170,10 @@ class ArmNode::Routes final : public http::Handler {
 
  private:
   // The bearer token's principal and RBAC (arm_node.h); nullopt when the request may go on.
+  // A list the caller may not read whole is allowed with `*list_for` = its principal, whose
+  // readable items the answer then keeps.
   std::optional<http::Response> Authorize(const http::Request& request, const std::string& host,
-                                          const arm::ArmOperation& op) {
+                                          const arm::ArmOperation& op, std::string* list_for) {
     auto unauthenticated = [&](const std::string& code, const std::string& message,
                                const std::string& why) {
       nlohmann::json body = arm::ErrorBody(code, message);
@@ -228,6 +238,10 @@ class ArmNode::Routes final : public http::Handler {
                                "The access token is invalid: its principal is disabled.",
                                "the token's principal is disabled (accountEnabled false)");
       case arm::Verdict::kDenied:
+        if (op.list) {
+          *list_for = claims->principal_id;
+          return std::nullopt;
+        }
         break;
     }
     spdlog::info("arm api: {} {}: principal {} may not {} at {}", request.method, request.path(),

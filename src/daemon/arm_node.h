@@ -21,7 +21,8 @@
 // `WWW-Authenticate: Bearer authorization_uri="https://<Host>/<tenant>", error="invalid_token",
 // error_description="..."`; why, for people debugging, is in X-Cove-Auth-Error. Then RBAC
 // (arm/rbac.h) on the request's action and scope: 403 AuthorizationFailed with Azure's message
-// (Graph requests: Graph's Authorization_RequestDenied). GET /cove/counters is authorized as
+// (Graph requests: Graph's Authorization_RequestDenied); a list (GET of a collection) is not
+// refused but holds only the items the caller may read, as ARM's lists do. GET /cove/counters is authorized as
 // Microsoft.Insights/metrics/read at the root scope "/". The token endpoint and the registry
 // exchange below need no bearer token (they are how one gets one).
 //
