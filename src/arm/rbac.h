@@ -6,7 +6,10 @@
 // Request → operation (method GET/HEAD: read, PUT/PATCH: write, DELETE: delete, POST: action),
 // read the same way the Engine routes the path (arm/resource_path.h), so that the scope checked
 // is the resource the engine then touches:
-//   /subscriptions                         GET: any enabled principal (the list is not filtered)
+//   /subscriptions                         GET: any enabled principal, every subscription
+//                                          (Azure lists only those the caller has a role in;
+//                                          cove's are not secret, and `cove login` keeps working
+//                                          for an account not yet given a role)
 //   /subscriptions/{s}                     Microsoft.Resources/subscriptions/{verb}
 //   /subscriptions/{s}/providers[/{ns}]    Microsoft.Resources/subscriptions/providers/read
 //   .../providers/{ns}/register|unregister {ns}/register/action, {ns}/unregister/action

@@ -355,6 +355,28 @@ TEST_F(ControlPlaneAuthTest, DirectoryReadsNeedATokenWritesNeedOwnerAtTheRoot) {
             201);
 }
 
+TEST_F(ControlPlaneAuthTest, ListsHoldWhatTheCallerMayRead) {
+  Coved& c = coved();
+  ASSERT_LT(c.Arm("PUT", kSub + "/resourceGroups/listed", admin(), json{{"location", "westus"}})
+                .status,
+            300);
+  ASSERT_LT(c.Arm("PUT", kSub + "/resourceGroups/hidden", admin(), json{{"location", "westus"}})
+                .status,
+            300);
+  std::string lister = c.CreateUser(admin(), "lister@cove.local");
+  c.Assign(admin(), kSub + "/resourceGroups/listed", kReader, lister);
+  std::string token = c.UserToken("lister@cove.local");
+  // Not a 403: the groups it may read (one), as ARM lists them.
+  auto groups = c.Arm("GET", kSub + "/resourcegroups", token);
+  ASSERT_EQ(groups.status, 200) << groups.body.dump();
+  ASSERT_EQ(groups.body["value"].size(), 1u) << groups.body.dump();
+  EXPECT_EQ(groups.body["value"][0]["name"], "listed");
+  auto registries = c.Arm("GET", kSub + "/providers/Microsoft.ContainerRegistry/registries", token);
+  ASSERT_EQ(registries.status, 200);
+  EXPECT_TRUE(registries.body["value"].empty()) << registries.body.dump();
+  EXPECT_GE(c.Arm("GET", kSub + "/resourcegroups", admin()).body["value"].size(), 2u);
+}
+
 // ------------------------------------------------------------------ the authorization matrix
 
 enum Scope { kS, kG, kR, kX };  // subscription, resource group rg1, the registry, sibling rg2
