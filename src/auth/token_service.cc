@@ -204,7 +204,7 @@ Result<IdentityClaims> TokenService::VerifyIdentityToken(const std::string& toke
   if (oid == claims.end() || !oid->is_string() || oid->get<std::string>().empty()) {
     return Fail(Code::kUnauthenticated, "identity token names no principal (oid)");
   }
-  return IdentityClaims{oid->get<std::string>(), StringClaim(claims, "xms_az_rid")};
+  return IdentityClaims{oid->get<std::string>(), StringClaim(claims, "xms_az_rid"), aud};
 }
 
 }  // namespace cove::auth

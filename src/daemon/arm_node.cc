@@ -223,6 +223,16 @@ class ArmNode::Routes final : public http::Handler {
       return unauthenticated("InvalidAuthenticationToken", "The access token is invalid.",
                              claims.error().message);
     }
+    if (!claims->audience.starts_with("https://management.")) {  // e.g. ACR's resource
+      return unauthenticated("InvalidAuthenticationToken",
+                             "The access token has been obtained for wrong audience or resource '" +
+                                 claims->audience +
+                                 "'. It should exactly match with one of the allowed audiences "
+                                 "'https://management.core.windows.net/','https://management."
+                                 "core.windows.net','https://management.azure.com/','https://"
+                                 "management.azure.com'.",
+                             "the token is for another audience");
+    }
     arm::SnapshotPtr snapshot = node_.control_plane_->snapshot();
     arm::AccessDecision d = arm::Authorize(*snapshot, claims->principal_id, op);
     switch (d.verdict) {

@@ -13,8 +13,9 @@
 // a web page that rebinds its own DNS name to 127.0.0.1 reaches the socket but never the API.
 //
 // Authentication (issue 17): every ARM and Graph request needs `Authorization: Bearer <identity
-// token>` issued by this listener's token endpoint (auth/token_service.h, identity tokens; any
-// of IdentityAudiences()), whose principal (oid) exists in the control plane's directory (users,
+// token>` issued by this listener's token endpoint (auth/token_service.h, identity tokens for
+// Azure Resource Manager's audiences; a token for ACR's resource is refused, with ARM's "wrong
+// audience" message), whose principal (oid) exists in the control plane's directory (users,
 // service principals, managed identities) and is enabled. Otherwise 401 with ARM's body —
 // AuthenticationFailed (no or malformed Authorization header) or InvalidAuthenticationToken
 // (forged, expired, another key's token; a principal deleted or disabled since) — and

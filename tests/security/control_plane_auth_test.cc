@@ -267,7 +267,17 @@ TEST_F(ControlPlaneAuthTest, ForgedExpiredAndForeignTokensAreRefused) {
   p.id = coved().arm_->control_plane().snapshot()->principals.front().id;
   auto foreign_token = foreign.IssueIdentityToken(p);
   ASSERT_TRUE(foreign_token);
-  for (const auto& token : {forged, edited, *foreign_token, std::string("not-a-jwt")}) {
+  // A genuine token of the same principal for another resource (ACR's, as IMDS issues it).
+  auth::IdentityTokenOptions acr;
+  acr.audience = "https://containerregistry.azure.net";
+  auth::Principal bootstrap;
+  auto admin_claims = coved().node_->tokens()->VerifyIdentityToken(good);
+  ASSERT_TRUE(admin_claims);
+  bootstrap.id = admin_claims->principal_id;
+  auto acr_token = coved().node_->tokens()->IssueIdentityToken(bootstrap, acr);
+  ASSERT_TRUE(acr_token);
+  for (const auto& token :
+       {forged, edited, *foreign_token, std::string("not-a-jwt"), *acr_token}) {
     auto r = coved().Arm("GET", "/subscriptions", token);
     EXPECT_EQ(r.status, 401) << token;
     EXPECT_EQ(r.Code(), "InvalidAuthenticationToken");
