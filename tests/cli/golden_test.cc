@@ -472,6 +472,37 @@ TEST_F(GoldenTest, ServicePrincipalLoginAndDockerConfig) {
   EXPECT_EQ(admin({"ad", "sp", "show", "--id", app_id}).code, 3);
 }
 
+// Nobody signed in: the CLI acts as coved's bootstrap principal when it can read
+// <data dir>/bootstrap.json; `login --bootstrap` stores that account; without the file nothing
+// is authorized.
+TEST_F(GoldenTest, BootstrapCredential) {
+  std::ifstream in(data_.path() + "/bootstrap.json");
+  auto file = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(file.is_object());
+  CliRunner cove(Env());
+  RunOk(cove, {"group", "create", "-n", "boot", "-l", "westus", "-o", "none"});
+  EXPECT_EQ(RunOk(cove, {"account", "get-access-token", "--query", "tokenType", "-o", "tsv"}).out,
+            "Bearer\n");
+  auto in_as = RunOk(cove, {"login", "--bootstrap", "--query", "[0].user", "-o", "json"});
+  EXPECT_EQ(nlohmann::json::parse(in_as.out),
+            (nlohmann::json{{"name", file["clientId"]}, {"type", "servicePrincipal"}}));
+  EXPECT_EQ(RunOk(cove, {"account", "show", "--query", "user.name", "-o", "tsv"}).out,
+            file["clientId"].get<std::string>() + "\n");
+  RunOk(cove, {"logout"});
+
+  auto elsewhere = Env();
+  elsewhere.data_dir = config_.path() + "/not-coved";
+  elsewhere.ca_file = data_.path() + "/tls/ca.crt";
+  CliRunner stranger(elsewhere);
+  auto refused = stranger({"group", "list"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("(AuthenticationFailed)"), std::string::npos) << refused.err;
+  auto no_file = stranger({"login", "--bootstrap"});
+  EXPECT_EQ(no_file.code, 1);
+  EXPECT_NE(no_file.err.find("cannot read coved's bootstrap credential"), std::string::npos)
+      << no_file.err;
+}
+
 // A managed identity is a principal: assigned a role by its principalId, listed under its
 // client id (az shows a service principal's first servicePrincipalName).
 TEST_F(GoldenTest, ManagedIdentityRoleAssignment) {
