@@ -369,10 +369,8 @@ Result<std::unique_ptr<ArmNode>> ArmNode::Open(const Config& config, const Clock
                         arm::ControlPlane::Open(config.data_dir + "/control.db", options));
   node->api_ = std::make_unique<arm::ArmApi>(*node->control_plane_);
   COVE_RETURN_IF_ERROR(node->EnsureBootstrap(clock));
-  node->host_names_ = {"localhost", SplitHost(config.arm_listen.address).first};
-  if (config.arm_listen.address.find(':') != std::string::npos) {
-    node->host_names_.insert(arm::Lower(config.arm_listen.address));  // IPv6, unbracketed
-  }
+  // The bound address as a Host name (an IPv6 address unbracketed, as SplitHost gives it).
+  node->host_names_ = {"localhost", arm::Lower(config.arm_listen.address)};
   for (const auto& n : config.arm_host_names) node->host_names_.insert(arm::Lower(n));
   if (config.arm_listen.tls) {
     COVE_ASSIGN_OR_RETURN(node->ca_, http::CertificateAuthority::LoadOrCreate(
