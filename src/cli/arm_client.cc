@@ -50,6 +50,12 @@ ArmResult<HttpResponse> ArmClient::Send(const std::string& method, const std::st
   if (!token_->empty()) headers["Authorization"] = "Bearer " + *token_;
   auto res = http_.Send(method, target, body, "application/json", headers);
   if (!res) return ArmFail(0, "", res.error().message);
+  if (token_->empty() && res->status == 401) {
+    // No account and no bootstrap credential to use: say so as az does.
+    return ArmFail(401, "",
+                   "Please run 'cove login' to setup account (or run cove as coved's user, who "
+                   "can read coved's bootstrap credential <data dir>/bootstrap.json).");
+  }
   if (debug_) {
     *debug_ << "DEBUG: Response status: " << res->status << "\n";
     if (!res->body.empty()) *debug_ << "DEBUG: Response content:\n" << res->body << "\n";

@@ -10,7 +10,8 @@
 //
 // Every call but PostForm carries `Authorization: Bearer <token>` from the token source (asked
 // once, at the first call that needs it), as az's clients carry their MSAL token; no source, or
-// an empty token, sends none (coved then answers 401).
+// an empty token, sends none, and coved's 401 becomes the error "Please run 'cove login' to
+// setup account ..." (status 401, no code).
 //
 // With a debug stream set, each request and its status are logged there (az --debug); the
 // Authorization header is never logged.
