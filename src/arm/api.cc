@@ -20,7 +20,9 @@ http::Response JsonResponse(int status, const std::optional<Json>& body, bool he
 
 }  // namespace
 
-http::ExchangePtr ArmApi::Start(http::Request request) {
+http::ExchangePtr ArmApi::Start(http::Request request) { return Start(std::move(request), {}); }
+
+http::ExchangePtr ArmApi::Start(http::Request request, Filter post_filter) {
   http::Response too_large = JsonResponse(
       413, ErrorBody("RequestEntityTooLarge", "The request body is larger than 4 MiB."), false);
   std::string method = request.method;
@@ -30,11 +32,12 @@ http::ExchangePtr ArmApi::Start(http::Request request) {
   std::string if_none_match(request.headers.Get("If-None-Match").value_or(""));
   std::string filter = request.QueryParam("$filter").value_or("");
   return http::Buffer(kMaxBody, std::move(too_large),
-                      [this, method, path, api_version, if_match, if_none_match,
-                       filter](std::string body) {
+                      [this, method, path, api_version, if_match, if_none_match, filter,
+                       post = std::move(post_filter)](std::string body) {
                         ArmRequest r{method, path, api_version, std::move(body), if_match,
                                      if_none_match, filter};
                         ArmResponse answer = control_plane_.Handle(r);
+                        if (post && answer.status == 200 && answer.body) post(answer);
                         return JsonResponse(answer.status, answer.body, method == "HEAD");
                       });
 }

@@ -1,6 +1,7 @@
 // ArmApi: the ARM-shaped REST API over HTTP — an http::Handler that turns each request into an
-// ArmRequest for the ControlPlane and its ArmResponse into JSON. coved serves it on plain HTTP
-// on loopback (config arm_listen, default 127.0.0.1:7780); the `cove` CLI is its client.
+// ArmRequest for the ControlPlane and its ArmResponse into JSON. It does not authenticate:
+// coved serves it behind daemon/arm_node.h (HTTPS, bearer tokens, RBAC, Host check) on loopback
+// (config arm_listen, default 127.0.0.1:7780); the `cove` CLI is its client.
 //
 // Bodies are limited to 4 MiB (413 with an ARM error body past that). Every answer carries
 // Content-Type: application/json; charset=utf-8 and an x-ms-request-id.
@@ -43,6 +44,8 @@
 // writes.
 #pragma once
 
+#include <functional>
+
 #include "arm/control_plane.h"
 #include "http/message.h"
 
@@ -52,6 +55,10 @@ class ArmApi final : public http::Handler {
  public:
   explicit ArmApi(ControlPlane& control_plane) : control_plane_(control_plane) {}
   http::ExchangePtr Start(http::Request request) override;
+  // The same, with `filter` applied to the answer before it is rendered (the transport's RBAC
+  // keeps the items of a list the caller may read, daemon/arm_node.h).
+  using Filter = std::function<void(ArmResponse&)>;
+  http::ExchangePtr Start(http::Request request, Filter filter);
 
  private:
   ControlPlane& control_plane_;

@@ -13,9 +13,10 @@
 // servicePrincipals; arm/directory.h). Bodies, ids, status codes and error bodies are Azure's;
 // see the report in the module's README section for the list.
 //
-// Identity decisions (issue 5): the ARM listener is loopback-only and trusts its caller as the
-// subscription's owner (no control-plane authentication); identity matters on the registry's
-// data plane. Tenant id c0ffee00-0000-4000-8000-0000000000ff. User, service-principal and token
+// Identity decisions (issue 5, issue 17): Handle() does not authenticate — its transport does
+// (daemon/arm_node.h: HTTPS, bearer identity tokens, RBAC with arm/rbac.h over the built-in
+// role definitions, a Host check), so in-process callers (tests, coved's bootstrap) act with
+// full rights. Tenant id c0ffee00-0000-4000-8000-0000000000ff. User, service-principal and token
 // passwords are stored only as Argon2id hashes and shown once, when made. The admin user's two
 // passwords must be readable again (listCredentials), so they are also stored sealed with
 // libsodium's secretbox under a key in <data>/keys/credentials.key (arm/identity_support.h).

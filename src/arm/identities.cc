@@ -6,8 +6,10 @@
 //   Azure service's depends on the machine it is attached to and calls from (a container
 //   group: auth/network.h), not on the identity. Deleting an identity deletes its role
 //   assignments.
-// {scope}/providers/Microsoft.Authorization/roleAssignments/{guid}: scope is a subscription,
-//   resource group or resource that exists. Stored under the scope's key, so deleting the
+// {scope}/providers/Microsoft.Authorization/roleAssignments/{guid}: scope is the tenant root
+//   (empty {scope}; properties.scope "/", as Azure's root-scope assignments), a subscription,
+//   resource group or resource that exists. Who may create one is RBAC's business
+//   (arm/rbac.h: roleAssignments/write at the assignment's id). Stored under the scope's key, so deleting the
 //   scope (a resource group, a registry) deletes the assignments at or below it.
 //   List: every assignment whose scope is at, above or below {scope}; $filter principalId eq
 //   '<id>', assignedTo('<id>') and atScope() (at or above only), joined with "and".
@@ -91,6 +93,7 @@ ArmError UnsupportedFilter(const std::string& filter, const std::string& support
 
 // True when `inner` is `outer` or below it (keys are lowercased ids).
 bool AtOrBelow(const std::string& inner, const std::string& outer) {
+  if (outer == "/") return true;  // the tenant root
   return inner == outer ||
          (inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 &&
           inner[outer.size()] == '/');
@@ -370,13 +373,7 @@ ArmResult<ArmResponse> Engine::Authorization(const ArmRequest& r, const std::str
                                              const std::vector<std::string>& rest) {
   ARM_ASSIGN(std::string scope_id, ScopeId(scope));
   std::string type = Lower(rest[0]);
-  if (rest.size() <= 2 && type == "roleassignments") {
-    if (scope_id.empty()) {
-      return ArmFail(400, "InvalidScope",
-                     "cove assigns roles at a subscription, a resource group or a resource.");
-    }
-    return RoleAssignments(r, scope_id, rest);
-  }
+  if (rest.size() <= 2 && type == "roleassignments") return RoleAssignments(r, scope_id, rest);
   if (rest.size() <= 2 && type == "roledefinitions") return RoleDefinitions(r, scope_id, rest);
   return ArmFail(404, "InvalidResourceType",
                  "The resource type '" + rest[0] +
@@ -525,7 +522,7 @@ ArmResult<ArmResponse> Engine::RoleAssignments(const ArmRequest& r, const std::s
                      "updated (role assignment " +
                          name + " exists at scope " + dp.value("scope", "") + ").");
     }
-    if (Lower(dp.value("scope", "")) == scope_key &&
+    if (Lower(dp.value("scope", "")) == (scope_key.empty() ? "/" : scope_key) &&
         Lower(dp.value("principalId", "")) == Lower(principal->id) &&
         RoleDefinitionGuid(dp.value("roleDefinitionId", "")) ==
             std::optional<std::string>(role->guid)) {
@@ -556,7 +553,7 @@ ArmResult<ArmResponse> Engine::RoleAssignments(const ArmRequest& r, const std::s
        {{"roleDefinitionId", role_definition_id},
         {"principalId", principal->id},
         {"principalType", principal->type},
-        {"scope", scope_id},
+        {"scope", scope_id.empty() ? std::string("/") : scope_id},
         {"condition", nullptr},
         {"conditionVersion", nullptr},
         {"description", description ? Json(*description) : Json(nullptr)},

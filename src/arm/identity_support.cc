@@ -52,6 +52,18 @@ const std::vector<BuiltInRole>& BuiltInRoles() {
        "View all resources, but does not allow you to make any changes.",
        {"*/read"},
        {}},
+      {"Network Contributor",
+       "4d97b98b-1d4f-4787-a291-c67834d212e7",
+       "Lets you manage networks, but not access to them.",
+       {"Microsoft.Authorization/*/read", "Microsoft.Insights/alertRules/*", "Microsoft.Network/*",
+        "Microsoft.ResourceHealth/availabilityStatuses/read", "Microsoft.Resources/deployments/*",
+        "Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.Support/*"},
+       {}},
+      {"User Access Administrator",
+       "18d7d88d-d35e-4fb5-a5c3-7773c4a72b9d",
+       "Lets you manage user access to Azure resources.",
+       {"*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"},
+       {}},
   };
   return *roles;
 }

@@ -31,7 +31,8 @@ struct BuiltInRole {
   std::vector<const char*> actions;
   std::vector<const char*> not_actions;
 };
-// AcrPull, AcrPush, AcrDelete, Owner, Contributor, Reader.
+// AcrPull, AcrPush, AcrDelete, Owner, Contributor, Reader, Network Contributor, User Access
+// Administrator (actions and notActions as Azure defines them; arm/rbac.h evaluates them).
 const std::vector<BuiltInRole>& BuiltInRoles();
 const BuiltInRole* FindRoleByGuid(std::string_view guid);
 const BuiltInRole* FindRoleByName(std::string_view name);  // case-insensitive

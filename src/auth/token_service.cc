@@ -234,7 +234,8 @@ Result<IdentityClaims> TokenService::VerifyIdentityToken(const std::string& toke
   auto cove = claims.find("cove");
   std::string credential =
       cove != claims.end() && cove->is_object() ? StringClaim(*cove, "cid") : "";
-  return IdentityClaims{oid->get<std::string>(), StringClaim(claims, "xms_az_rid"), credential};
+  return IdentityClaims{oid->get<std::string>(), StringClaim(claims, "xms_az_rid"), credential,
+                        aud};
 }
 
 }  // namespace cove::auth

@@ -100,6 +100,7 @@ struct IdentityClaims {
   std::string principal_id;     // oid
   std::string caller_resource;  // xms_az_rid, or ""
   std::string credential;       // as in IdentityTokenOptions, or ""
+  std::string audience;         // aud: one of IdentityAudiences()
 };
 
 // The audiences (Entra "resources") an identity token may be issued for: Azure Resource

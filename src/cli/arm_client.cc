@@ -37,8 +37,25 @@ ArmResult<HttpResponse> ArmClient::Send(const std::string& method, const std::st
     *debug_ << "DEBUG: Request URL: '" << http_.endpoint() << target << "'\n"
             << "DEBUG: Request method: '" << method << "'\n";
   if (debug_ && !body.empty()) *debug_ << "DEBUG: Request body:\n" << body << "\n";
-  auto res = http_.Send(method, target, body);
+  if (!token_) {
+    if (token_source_) {
+      auto token = token_source_();
+      if (!token) return tl::unexpected(token.error());
+      token_ = std::move(*token);
+    } else {
+      token_ = "";
+    }
+  }
+  std::map<std::string, std::string> headers;
+  if (!token_->empty()) headers["Authorization"] = "Bearer " + *token_;
+  auto res = http_.Send(method, target, body, "application/json", headers);
   if (!res) return ArmFail(0, "", res.error().message);
+  if (token_->empty() && res->status == 401) {
+    // No account and no bootstrap credential to use: say so as az does.
+    return ArmFail(401, "",
+                   "Please run 'cove login' to setup account (or run cove as coved's user, who "
+                   "can read coved's bootstrap credential <data dir>/bootstrap.json).");
+  }
   if (debug_) {
     *debug_ << "DEBUG: Response status: " << res->status << "\n";
     if (!res->body.empty()) *debug_ << "DEBUG: Response content:\n" << res->body << "\n";

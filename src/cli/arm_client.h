@@ -8,11 +8,18 @@
 // `Location` until it stops answering 202; then a PUT/PATCH returns the resource as GET shows it.
 // List() follows `nextLink` and returns the concatenated `value` arrays.
 //
-// With a debug stream set, each request and its status are logged there (az --debug).
+// Every call but PostForm carries `Authorization: Bearer <token>` from the token source (asked
+// once, at the first call that needs it), as az's clients carry their MSAL token; no source, or
+// an empty token, sends none, and coved's 401 becomes the error "Please run 'cove login' to
+// setup account ..." (status 401, no code).
+//
+// With a debug stream set, each request and its status are logged there (az --debug); the
+// Authorization header is never logged.
 //
 // Thread-safety: one thread at a time.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
@@ -53,6 +60,12 @@ inline tl::unexpected<ArmError> ArmFail(int status, std::string code, std::strin
 class ArmClient {
  public:
   ArmClient(HttpClient http, std::ostream* debug) : http_(std::move(http)), debug_(debug) {}
+
+  // Where the bearer token comes from; an error from it fails the call that asked.
+  using TokenSource = std::function<ArmResult<std::string>()>;
+  void SetTokenSource(TokenSource source) { token_source_ = std::move(source); }
+  // Uses `token` from now on (e.g. the one `cove login` just got), whatever the source says.
+  void SetBearerToken(std::string token) { token_ = std::move(token); }
 
   // One call. `path` is an ARM path (/subscriptions/...); returns the response body as JSON
   // (null for an empty body) or the error.
@@ -96,6 +109,8 @@ class ArmClient {
 
   HttpClient http_;
   std::ostream* debug_;
+  TokenSource token_source_;
+  std::optional<std::string> token_;  // once known
 };
 
 // The error an ARM response carries, from its body (`{"error":{"code","message"}}`) or, for a

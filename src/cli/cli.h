@@ -1,6 +1,6 @@
 // cove: the command-line client. It mirrors `az` for the resources of Azure's container
 // registry private-endpoint architecture, against coved's ARM-shaped REST API
-// (COVE_ENDPOINT, default http://127.0.0.1:7780).
+// (COVE_ENDPOINT, default https://127.0.0.1:7780, with a bearer token: cli/context.h).
 //
 //   cove group create|show|list|delete|exists
 //   cove network vnet create|show|list|update|delete

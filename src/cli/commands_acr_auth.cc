@@ -205,10 +205,27 @@ void AddLogin(Registry& r) {
                               .count();
                if (!login || login->expires_on <= now) return Outcome::Failure(kNotLoggedIn);
              }
-             return WithRegistry(ctx, a, "--name", [&](const std::string& path) {
-               auto reg = GetRegistry(ctx, path);
-               if (auto* stop = std::get_if<Outcome>(&reg)) return *stop;
-               std::string server = LoginServerOf(std::get<json>(reg));
+             // The login server from ARM; as az does (ResourceNotFound), a registry ARM does
+             // not show this account — absent, or one it may not read (AcrPull alone grants no
+             // ARM read; lists hold only what the caller may read) — is <name>.<suffix>.
+             std::string server;
+             {
+               auto path = RegistryPath(ctx, a, "--name");
+               std::variant<json, Outcome> reg = Outcome::Failure("", 3);
+               if (auto* p = std::get_if<std::string>(&path)) {
+                 reg = GetRegistry(ctx, *p);
+               } else {
+                 reg = std::get<Outcome>(path);
+               }
+               if (auto* stop = std::get_if<Outcome>(&reg)) {
+                 if (stop->exit_code != 3) return *stop;
+                 LoginState suffix_of = login.value_or(LoginState{});
+                 server = ManagedIdentityLoginServer(name, suffix_of);
+               } else {
+                 server = LoginServerOf(std::get<json>(reg));
+               }
+             }
+             {
                std::string secret;
                if (user) {
                  secret = *password;
@@ -236,7 +253,7 @@ void AddLogin(Registry& r) {
                  secret = body["refresh_token"].get<std::string>();
                }
                return FinishLogin(ctx, server, user.value_or(kNullGuid), secret, expose);
-             });
+             }
            },
        .examples = {{"Log in with the identity of `cove login` (writes ~/.docker/config.json).",
                      "cove acr login -n myregistry"},

@@ -4,6 +4,7 @@
 // assignments and definitions, user-assigned managed identities).
 #include <chrono>
 #include <ctime>
+#include <fstream>
 #include <set>
 
 #include "cli/commands.h"
@@ -455,33 +456,57 @@ void AddLogin(Registry& r) {
                          "identity, from inside it (cove: only where 169.254.169.254 is an "
                          "address of this network namespace). With --username: a user-assigned "
                          "identity's client id, object id or resource id.",
+                 .kind = ArgKind::kSwitch},
+                {.name = "--bootstrap",
+                 .help = "cove: log in as coved's bootstrap service principal (Owner at the "
+                         "root scope), with the credential coved wrote to <data dir>/"
+                         "bootstrap.json (readable by coved's user only).",
                  .kind = ArgKind::kSwitch}},
        .run =
            [](Context& ctx, const ParsedArgs& a) {
              if (a.Has("--identity")) return LoginWithIdentity(ctx, a);
              bool sp = a.Has("--service-principal");
-             if (!a.Has("--username") || !a.Has("--password")) {
-               return Outcome::Usage(
-                   "cove login needs --username and --password, or --identity inside a VM or "
-                   "container group (coved has no browser or device code sign-in).");
-             }
-             if (sp && !a.Has("--tenant")) {
-               return Outcome::Usage(
-                   "usage error: --service-principal --username NAME --password SECRET --tenant "
-                   "TENANT");
-             }
              std::string tenant = a.GetOr("--tenant", kTenant);
-             std::string user = *a.Get("--username");
+             std::string user, password;
+             if (a.Has("--bootstrap")) {
+               std::ifstream in(ctx.BootstrapPath());
+               json file = json::parse(in, nullptr, /*allow_exceptions=*/false);
+               if (!in.is_open() || !file.is_object() || !file["clientId"].is_string() ||
+                   !file["clientSecret"].is_string()) {
+                 return Outcome::Failure("cannot read coved's bootstrap credential " +
+                                         ctx.BootstrapPath() +
+                                         " (it is readable by coved's user only; set "
+                                         "COVE_DATA_DIR to coved's data directory)");
+               }
+               sp = true;
+               user = file["clientId"].get<std::string>();
+               password = file["clientSecret"].get<std::string>();
+               tenant = file.value("tenantId", tenant);
+             } else {
+               if (!a.Has("--username") || !a.Has("--password")) {
+                 return Outcome::Usage(
+                     "cove login needs --username and --password, --bootstrap, or --identity "
+                     "inside a VM or container group (coved has no browser or device code "
+                     "sign-in).");
+               }
+               if (sp && !a.Has("--tenant")) {
+                 return Outcome::Usage(
+                     "usage error: --service-principal --username NAME --password SECRET "
+                     "--tenant TENANT");
+               }
+               user = *a.Get("--username");
+               password = *a.Get("--password");
+             }
              std::vector<std::pair<std::string, std::string>> form;
              if (sp) {
                form = {{"grant_type", "client_credentials"},
                        {"client_id", user},
-                       {"client_secret", *a.Get("--password")},
+                       {"client_secret", password},
                        {"scope", kManagementScope}};
              } else {
                form = {{"grant_type", "password"},
                        {"username", user},
-                       {"password", *a.Get("--password")},
+                       {"password", password},
                        {"scope", kManagementScope}};
              }
              auto arm = ctx.Arm();
@@ -507,6 +532,7 @@ void AddLogin(Registry& r) {
                  claims && claims->contains("exp") && (*claims)["exp"].is_number_integer()) {
                login.expires_on = (*claims)["exp"].get<int64_t>();
              }
+             (*arm)->SetBearerToken(login.access_token);  // the new account lists its subscriptions
              auto sub = ctx.Subscription();
              if (!sub) return Outcome::FromArm(sub.error());
              auto subs = (*arm)->List("/subscriptions", kApiSubscriptions);
@@ -568,9 +594,20 @@ void AddLogin(Registry& r) {
          if (*login && (*login)->IsManagedIdentity()) {
            return ManagedIdentityAccessToken(ctx, a, **login);
          }
-         if (!*login || (*login)->expires_on <= NowSeconds()) {
-           return Outcome::Failure(kNotLoggedIn);
+         if (!*login) {
+           // Nobody signed in: the bootstrap credential's token, when this user can read it.
+           auto token = ctx.ArmToken();
+           if (!token) return Outcome::FromArm(token.error());
+           if (token->empty()) return Outcome::Failure(kNotLoggedIn);
+           auto claims = JwtClaims(*token);
+           LoginState bootstrap{"bootstrap", "servicePrincipal", kTenant, *token,
+                                NowSeconds() + 3599};
+           if (claims && claims->contains("exp") && (*claims)["exp"].is_number_integer()) {
+             bootstrap.expires_on = (*claims)["exp"].get<int64_t>();
+           }
+           *login = bootstrap;
          }
+         if ((*login)->expires_on <= NowSeconds()) return Outcome::Failure(kNotLoggedIn);
          auto management = [](const std::string& s) {
            std::string l = Lower(s);
            return l.rfind("https://management.azure.com", 0) == 0 ||

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -42,6 +43,7 @@ Environment Environment::FromProcess() {
     env.data_dir = std::string(home ? home : ".") + "/.local/share/cove";
   }
   if (const char* d = std::getenv("COVE_DATA_DIR"); d && *d) env.data_dir = d;
+  if (const char* c = std::getenv("COVE_CA_FILE"); c && *c) env.ca_file = c;
   if (const char* p = std::getenv("COVE_FABRIC_PREFIX"); p && *p) env.fabric_prefix = p;
   env.docker_config_path = DockerConfigPath(std::getenv("DOCKER_CONFIG"), home);
   return env;
@@ -54,18 +56,75 @@ void Context::Warn(const std::string& message) {
 
 ArmResult<ArmClient*> Context::Arm() {
   if (!arm_) {
-    // coved's ARM API is plain HTTP on loopback.
-    if (env_.endpoint.rfind("http://", 0) != 0) {
-      return ArmFail(0, "", "COVE_ENDPOINT must be http://HOST:PORT, got '" + env_.endpoint + "'");
+    const std::string& e = env_.endpoint;
+    auto bad = [&] {
+      return ArmFail(0, "",
+                     "COVE_ENDPOINT must be https://HOST:PORT (or http://HOST:PORT on a loopback "
+                     "host, for coved --arm-insecure-http), got '" + e + "'");
+    };
+    if (e.rfind("http://", 0) == 0) {
+      std::string host = e.substr(7, e.find_first_of(":/", 7) == std::string::npos
+                                         ? std::string::npos
+                                         : e.find_first_of(":/", 7) - 7);
+      if (host != "127.0.0.1" && host != "localhost" && host.rfind("127.", 0) != 0 &&
+          e.rfind("http://[::1]", 0) != 0) {
+        return bad();
+      }
+    } else if (e.rfind("https://", 0) != 0) {
+      return bad();
     }
-    auto http = HttpClient::Create(env_.endpoint);
-    if (!http) {
-      return ArmFail(0, "", "COVE_ENDPOINT must be http://HOST:PORT, got '" + env_.endpoint + "'");
-    }
+    HttpsOptions tls;
+    tls.ca_file = env_.ca_file.empty() ? env_.data_dir + "/tls/ca.crt" : env_.ca_file;
+    auto http = HttpClient::Create(e, std::chrono::seconds(60), tls);
+    if (!http) return bad();
     std::ostream* debug = args_ && args_->Has("--debug") ? &err_ : nullptr;
     arm_ = std::make_unique<ArmClient>(std::move(*http), debug);
+    arm_->SetTokenSource([this] { return ArmToken(); });
   }
   return arm_.get();
+}
+
+ArmResult<std::string> Context::ArmToken() {
+  auto login = ReadLogin(LoginPath(env_.config_path));
+  if (!login) return ArmFail(0, "", login.error().message);
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  if (*login) {
+    if ((*login)->expires_on > now) return (*login)->access_token;
+    return ArmFail(0, "",
+                   "The access token of " + (*login)->user_name +
+                       " has expired. Please run 'cove login' to setup account" +
+                       ((*login)->IsManagedIdentity() ? " (cove login --identity)." : "."));
+  }
+  // Nobody signed in: the bootstrap credential, when this user may read it.
+  std::ifstream in(BootstrapPath());
+  if (!in) return std::string();
+  json file = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!file.is_object() || !file.contains("clientId") || !file.contains("clientSecret") ||
+      !file["clientId"].is_string() || !file["clientSecret"].is_string()) {
+    return ArmFail(0, "", BootstrapPath() + " is not coved's bootstrap credential");
+  }
+  auto arm = Arm();
+  if (!arm) return tl::unexpected(arm.error());
+  std::string tenant = file.value("tenantId", "organizations");
+  auto res = (*arm)->PostForm(
+      "/" + PercentEncode(tenant) + "/oauth2/v2.0/token",
+      FormEncode({{"grant_type", "client_credentials"},
+                  {"client_id", file["clientId"].get<std::string>()},
+                  {"client_secret", file["clientSecret"].get<std::string>()},
+                  {"scope", "https://management.core.windows.net//.default"}}));
+  if (!res) return tl::unexpected(res.error());
+  json body = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+  if (res->status != 200 || !body.is_object() || !body.contains("access_token") ||
+      !body["access_token"].is_string()) {
+    std::string why = body.is_object() && body.contains("error_description") &&
+                              body["error_description"].is_string()
+                          ? body["error_description"].get<std::string>()
+                          : "coved answered " + std::to_string(res->status);
+    return ArmFail(0, "", "signing in with " + BootstrapPath() + " failed: " + why);
+  }
+  return body["access_token"].get<std::string>();
 }
 
 ArmResult<json> Context::FindSubscription(const std::string& name_or_id) {

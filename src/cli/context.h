@@ -3,7 +3,17 @@
 //
 // The Context is built by Run() (cli.h) for one command line. It creates the ArmClient on first
 // use (so `--help` and usage errors never need coved) from COVE_ENDPOINT, default
-// http://127.0.0.1:7780. The subscription is, in order: --subscription (name or id), the one
+// https://127.0.0.1:7780, trusting the CA in $COVE_CA_FILE, else <data dir>/tls/ca.crt (coved's
+// CA; the data dir is $COVE_DATA_DIR, else coved's default for this user). An http:// endpoint
+// is accepted only on a loopback host (coved --arm-insecure-http; tests).
+//
+// Credentials (the ARM client's bearer token, ArmToken()): the account `cove login` stored
+// (login.json) while its token is valid; when nobody is signed in, coved's bootstrap credential
+// <data dir>/bootstrap.json (daemon/arm_node.h: a service principal with Owner at "/", readable
+// by coved's user only — root under `scripts/dev up`) when this user can read it, signed in
+// with client_credentials for this one command; else no token (coved answers 401).
+//
+// The subscription is, in order: --subscription (name or id), the one
 // `cove account set` stored in the config file, the default subscription
 // c0ffee00-0000-4000-8000-000000000001.
 //
@@ -27,7 +37,7 @@
 namespace cove::cli {
 
 inline constexpr char kDefaultSubscription[] = "c0ffee00-0000-4000-8000-000000000001";
-inline constexpr char kDefaultEndpoint[] = "http://127.0.0.1:7780";
+inline constexpr char kDefaultEndpoint[] = "https://127.0.0.1:7780";
 
 // What a handler answers: a value to print (through --query and --output), nothing (az prints
 // nothing for deletes), or an error with its exit code.
@@ -57,6 +67,8 @@ struct Environment {
   bool stdin_is_tty = false;
   bool stdout_is_tty = false;          // colours for jsonc/yamlc
   std::string data_dir;                // for `cove ca show`, `cove up` (COVE_DATA_DIR)
+  std::string ca_file;                 // CA of coved's ARM endpoint (COVE_CA_FILE); "" =
+                                       // <data_dir>/tls/ca.crt
   std::string fabric_prefix = "cove";  // coved's --fabric-prefix (COVE_FABRIC_PREFIX)
   // Where `acr login` writes registry credentials: $DOCKER_CONFIG/config.json, else
   // ~/.docker/config.json (cli/credentials.h).
@@ -80,6 +92,11 @@ class Context {
   void Warn(const std::string& message);
 
   ArmResult<ArmClient*> Arm();
+  // The bearer token ARM calls carry (see above): "" when there is none to use; an error when
+  // the stored account's token has expired or the bootstrap sign-in fails.
+  ArmResult<std::string> ArmToken();
+  // <data dir>/bootstrap.json.
+  std::string BootstrapPath() const { return env_.data_dir + "/bootstrap.json"; }
   // The subscription id this command acts in.
   ArmResult<std::string> Subscription();
   // Resolves a subscription name or id among GET /subscriptions.

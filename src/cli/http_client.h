@@ -1,9 +1,10 @@
 // HttpClient: a small blocking HTTP/1.1 client, plain or over TLS.
 //
 // One TCP connection per request (the CLI makes a handful of calls per command), a deadline on
-// every request. The endpoint is "http://HOST:PORT" (coved's ARM API, COVE_ENDPOINT; IMDS at
-// http://169.254.169.254:80) or "https://HOST[:PORT]" (port 443 by default: a registry's
-// /oauth2/exchange, which `cove acr login` with a managed identity calls directly).
+// every request. The endpoint is "https://HOST[:PORT]" (coved's ARM API, COVE_ENDPOINT, with
+// coved's CA; port 443 by default: a registry's /oauth2/exchange, which `cove acr login` with a
+// managed identity calls directly) or "http://HOST:PORT" (IMDS at http://169.254.169.254:80;
+// coved --arm-insecure-http on loopback).
 //
 // HTTPS verifies the server as curl and az's requests do: the peer's chain against a CA bundle
 // (HttpsOptions::ca_file; by default $SSL_CERT_FILE, else /etc/ssl/certs/ca-certificates.crt),

@@ -1,6 +1,42 @@
 // ArmNode: coved's control plane — the ControlPlane (arm/control_plane.h) over
-// <data_dir>/control.db and its ARM REST API on plain HTTP on loopback (config arm_listen,
-// default 127.0.0.1:7780; port 0 picks a free port).
+// <data_dir>/control.db and its ARM REST API (config arm_listen, default 127.0.0.1:7780, loopback
+// only; port 0 picks a free port), with Entra's token endpoint beside it.
+//
+// Transport: HTTPS with a certificate from cove's CA (<data>/tls/ca.crt, http/tls.h; per-name
+// certificates cached under <data>/tls/arm-hosts/), as MSAL and az insist on an https authority.
+// `arm_insecure_http: true` (coved --arm-insecure-http) serves plain HTTP instead — an explicit
+// opt-in for tests; authentication and the Host check stay on.
+//
+// Every request, on either transport, must name the listener in its Host header: the bound
+// address, "localhost" or a name in config arm_host_names, with the bound port or none. Any other
+// name is refused with 421 Misdirected Request and {"error":{"code":"InvalidHostName",...}}:
+// a web page that rebinds its own DNS name to 127.0.0.1 reaches the socket but never the API.
+//
+// Authentication (issue 17): every ARM and Graph request needs `Authorization: Bearer <identity
+// token>` issued by this listener's token endpoint (auth/token_service.h, identity tokens for
+// Azure Resource Manager's audiences; a token for ACR's resource is refused, with ARM's "wrong
+// audience" message), whose principal (oid) exists in the control plane's directory (users,
+// service principals, managed identities) and is enabled. Otherwise 401 with ARM's body —
+// AuthenticationFailed (no or malformed Authorization header) or InvalidAuthenticationToken
+// (forged, expired, another key's token; a principal deleted or disabled since) — and
+// `WWW-Authenticate: Bearer authorization_uri="https://<Host>/<tenant>", error="invalid_token",
+// error_description="..."`; why, for people debugging, is in X-Cove-Auth-Error. Then RBAC
+// (arm/rbac.h) on the request's action and scope: 403 AuthorizationFailed with Azure's message
+// (Graph requests: Graph's Authorization_RequestDenied); a list (GET of a collection) is not
+// refused but holds only the items the caller may read, as ARM's lists do. GET /cove/counters is authorized as
+// Microsoft.Insights/metrics/read at the root scope "/". The token endpoint and the registry
+// exchange below need no bearer token (they are how one gets one).
+//
+// Bootstrap (the first principal, as a cluster's admin kubeconfig): when <data>/bootstrap.json
+// does not exist, Open() makes sure the control plane has the application and service principal
+// "cove-bootstrap" with Owner at the tenant root "/", adds a new client secret to it (10 years)
+// and writes, atomically and mode 0600 (readable by coved's user only — root under
+// `scripts/dev up`):
+//   {"tenantId": "...", "clientId": "<appId>", "clientSecret": "<secret>",
+//    "principalId": "<object id>", "displayName": "cove-bootstrap"}
+// The CLI signs in with it (client_credentials) when nobody is signed in and the file is
+// readable (cli/context.h). Delete the file and restart coved for a new secret; the old ones
+// stay valid until removed from the application (POST /v1.0/applications/{id}/removePassword).
 //
 // In the full daemon the registries the registry node serves come from here, and only from
 // here: the node's Directory is rebuilt from every committed snapshot (RegistriesFromSnapshot,
@@ -9,15 +45,19 @@
 // Thread-safety: Start/Stop from one thread; the control plane and server are thread-safe.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "arm/api.h"
 #include "arm/control_plane.h"
 #include "auth/authenticator.h"
 #include "daemon/config.h"
+#include "auth/token_service.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "registry/directory.h"
 
 namespace cove::daemon {
@@ -46,22 +86,37 @@ class ArmNode {
   //   POST /cove/acr/{loginServer}/oauth2/exchange   the registry's own /oauth2/exchange, for
   //       `cove acr login` on the host, where private endpoints are not routable (az acr login
   //       from outside the VNet simply fails against a registry without public access).
-  // `registry_of` maps a login server to the registry's name ("" when it is not one).
-  void SetAuth(auth::Authenticator* authenticator,
+  // `registry_of` maps a login server to the registry's name ("" when it is not one); `tokens`
+  // verifies the bearer tokens of ARM requests. Until SetAuth is called every ARM request is
+  // refused with 401 (fail closed).
+  void SetAuth(auth::Authenticator* authenticator, auth::TokenService* tokens,
                std::function<std::string(const std::string&)> registry_of) {
     authenticator_ = authenticator;
+    tokens_ = tokens;
     registry_of_ = std::move(registry_of);
   }
+  // Where the bootstrap credential is: <data_dir>/bootstrap.json.
+  std::string BootstrapPath() const { return config_.data_dir + "/bootstrap.json"; }
 
  private:
   ArmNode() = default;
+  // Makes the bootstrap principal and writes BootstrapPath() when that file is missing.
+  Status EnsureBootstrap(const Clock& clock);
+  // True when `host` (a Host header value) names this listener.
+  bool IsOwnHost(std::string_view host) const;
+
   Config config_;
+  std::unique_ptr<http::CertificateAuthority> ca_;
+  std::unique_ptr<http::SniContextProvider> tls_;
+  std::set<std::string> host_names_;  // lowercased names without port
+  std::atomic<uint16_t> port_{0};     // bound port (set by Start)
   std::unique_ptr<arm::ControlPlane> control_plane_;
   std::unique_ptr<arm::ArmApi> api_;
   class Routes;
   std::unique_ptr<Routes> routes_;
   std::function<nlohmann::json()> counters_;
   auth::Authenticator* authenticator_ = nullptr;
+  auth::TokenService* tokens_ = nullptr;
   std::function<std::string(const std::string&)> registry_of_;
   std::unique_ptr<http::Server> server_;
 };

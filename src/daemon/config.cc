@@ -175,7 +175,8 @@ Result<Config> ParseConfig(const std::string& yaml_text) {
     COVE_RETURN_IF_ERROR(CheckKeys(root, "the configuration",
                                    {"data_dir", "dns_suffix", "threads", "upload_ttl_hours",
                                     "header_timeout_ms", "idle_timeout_ms", "default_registry",
-                                    "listen", "registries", "arm_listen", "auth", "limits"}));
+                                    "listen", "registries", "arm_listen",
+                                    "arm_host_names", "arm_insecure_http", "auth", "limits"}));
     if (root["data_dir"]) c.data_dir = root["data_dir"].as<std::string>();
     if (root["dns_suffix"]) c.dns_suffix = root["dns_suffix"].as<std::string>();
     if (root["threads"]) c.threads = root["threads"].as<int>();
@@ -192,8 +193,14 @@ Result<Config> ParseConfig(const std::string& yaml_text) {
       return Fail(Code::kInvalidArgument, "upload_ttl_hours must be at least 1");
     }
     if (root["arm_listen"]) {
+      // Loopback only, whichever transport (checked as for plain HTTP).
       COVE_ASSIGN_OR_RETURN(c.arm_listen,
                             ParseListenAddress(root["arm_listen"].as<std::string>(), false));
+      c.arm_listen.tls = true;
+    }
+    if (root["arm_insecure_http"]) c.arm_listen.tls = !root["arm_insecure_http"].as<bool>();
+    if (root["arm_host_names"]) {
+      for (const auto& n : root["arm_host_names"]) c.arm_host_names.push_back(n.as<std::string>());
     }
     if (root["listen"]) {
       c.listen.clear();

@@ -17,7 +17,9 @@
 //   idle_timeout_ms: 60000             # longest silence inside a body or between requests
 //   default_registry: myregistry       # serves requests to hosts that are not ours (IPs,
 //                                      # localhost); without one they get 404 NAME_UNKNOWN
-//   arm_listen: 127.0.0.1:7780         # the control plane's ARM REST API (plain HTTP, loopback)
+//   arm_listen: 127.0.0.1:7780         # the control plane's ARM REST API (HTTPS, loopback)
+//   arm_host_names: [cove.example]     # further names it answers to (Host header, certificate)
+//   arm_insecure_http: false           # true: plain HTTP instead (tests; still authenticated)
 //   listen:
 //     - {address: 127.0.0.1, port: 443}              # TLS (the default)
 //     - {address: 127.0.0.1, port: 5000, tls: false} # plain HTTP: loopback only
@@ -99,7 +101,8 @@ struct Config {
   int idle_timeout_ms = 60'000;
   std::string default_registry;
   std::vector<http::ListenerOptions> listen;
-  http::ListenerOptions arm_listen{.address = "127.0.0.1", .port = 7780, .tls = false};
+  http::ListenerOptions arm_listen{.address = "127.0.0.1", .port = 7780, .tls = true};
+  std::vector<std::string> arm_host_names;
   std::vector<registry::RegistryInfo> registries;
   std::optional<auth::IdentityData> auth;  // the `auth:` section; none: every registry open
   // The file set `registries`, `default_registry` or `auth` (rather than keeping the embedded

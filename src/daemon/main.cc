@@ -1,12 +1,13 @@
 // coved: the cove daemon.
 //
 //   coved [--config FILE] [--data-dir DIR] [--listen ADDR:PORT] [--insecure-listen ADDR:PORT]
-//         [--arm-listen ADDR:PORT] [--fabric-prefix P] [--no-fabric]
+//         [--arm-listen ADDR:PORT] [--arm-insecure-http] [--fabric-prefix P] [--no-fabric]
 //   coved registry ...   the registry alone (runs unprivileged)
 //
-// The default mode runs the control plane (daemon/arm_node.h: ARM REST API on --arm-listen,
-// default 127.0.0.1:7780, logged as "arm api listening on ADDR:PORT") and the registry node,
-// whose registries are exactly the control plane's Microsoft.ContainerRegistry/registries
+// The default mode runs the control plane (daemon/arm_node.h: ARM REST API over HTTPS on
+// --arm-listen, default 127.0.0.1:7780, logged as "arm api listening on ADDR:PORT";
+// authenticated with bearer tokens and RBAC; on first start it writes the bootstrap credential
+// <data>/bootstrap.json, mode 0600) and the registry node, whose registries are exactly the control plane's Microsoft.ContainerRegistry/registries
 // resources: the embedded default registry is not served, a configuration file declaring
 // registries is refused, and requests to any other host (an IP, localhost) get 404
 // NAME_UNKNOWN. `coved registry` runs only the registry node, with the configured registries.
@@ -50,7 +51,10 @@ int main(int argc, char** argv) {
   };
   add_common(&app);
   app.add_option("--arm-listen", arm_listen,
-                 "control-plane REST API ADDR:PORT, plain HTTP on loopback (default 127.0.0.1:7780)");
+                 "control-plane REST API ADDR:PORT, HTTPS on loopback (default 127.0.0.1:7780)");
+  bool arm_insecure_http = false;
+  app.add_flag("--arm-insecure-http", arm_insecure_http,
+               "serve the control plane over plain HTTP (tests; still authenticated)");
   std::string fabric_prefix = "cove";
   bool no_fabric = false;
   app.add_option("--fabric-prefix", fabric_prefix,
@@ -89,7 +93,9 @@ int main(int argc, char** argv) {
       return 2;
     }
     config->arm_listen = *o;
+    config->arm_listen.tls = true;
   }
+  if (arm_insecure_http) config->arm_listen.tls = false;
   bool full = !registry_cmd->parsed();
   if (full) {
     // Only the control plane's registries exist (and it gives each one authentication); the
@@ -141,9 +147,10 @@ int main(int argc, char** argv) {
       spdlog::info("fabric and DNS planes off ({})", no_fabric ? "--no-fabric" : "not root");
     }
     arm->SetCounters([gate = &(*node)->gate()] { return gate->CountersJson(); });
-    arm->SetAuth((*node)->authenticator(), [registry_node = node->get()](const std::string& host) {
-      return registry_node->RegistryOfLoginServer(host);
-    });
+    arm->SetAuth((*node)->authenticator(), (*node)->tokens(),
+                 [registry_node = node->get()](const std::string& host) {
+                   return registry_node->RegistryOfLoginServer(host);
+                 });
     auto feed = [registry_node = node->get(), &planes](const cove::arm::SnapshotPtr& snapshot) {
       // Identities first: a new registry must never be served before its RegistryAuth exists
       // (a registry missing from the identity snapshot is open).

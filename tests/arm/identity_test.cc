@@ -385,7 +385,7 @@ TEST_F(IdentityTest, RoleDefinitions) {
   ASSERT_EQ(Put(kRg, {{"location", "westus"}}).status, 201);
   auto all = Get(kSub + kAuthz + "/roleDefinitions");
   ASSERT_EQ(all.status, 200);
-  EXPECT_EQ(all.body["value"].size(), 6u);
+  EXPECT_EQ(all.body["value"].size(), 8u);  // + Network Contributor, User Access Administrator
   auto push = Get(kRg + kAuthz + "/roleDefinitions?$filter=roleName%20eq%20'AcrPush'");
   ASSERT_EQ(push.body["value"].size(), 1u);
   const json& d = push.body["value"][0];

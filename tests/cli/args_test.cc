@@ -226,10 +226,14 @@ TEST_F(CliArgsTest, DeleteWithoutTtyNeedsYes) {
 }
 
 TEST_F(CliArgsTest, BadEndpointIsReported) {
-  cove_.env().endpoint = "https://example";
-  auto r = cove_({"group", "list"});
-  EXPECT_EQ(r.code, 1);
-  EXPECT_EQ(r.err, "ERROR: COVE_ENDPOINT must be http://HOST:PORT, got 'https://example'\n");
+  // Plain HTTP only on loopback (coved --arm-insecure-http); anything else is HTTPS.
+  for (std::string endpoint : {"http://example:7780", "ftp://127.0.0.1:7780", "example"}) {
+    cove_.env().endpoint = endpoint;
+    auto r = cove_({"group", "list"});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_EQ(r.err, "ERROR: COVE_ENDPOINT must be https://HOST:PORT (or http://HOST:PORT on a "
+                     "loopback host, for coved --arm-insecure-http), got '" + endpoint + "'\n");
+  }
 }
 
 TEST_F(CliArgsTest, CaShowReadsTheDataDir) {

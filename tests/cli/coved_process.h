@@ -70,7 +70,8 @@ class CovedProcess {
     if (reader_.joinable()) reader_.join();
   }
 
-  // Waits for the listening line. Returns "http://127.0.0.1:<port>", or "" when coved exited
+  // Waits for the listening line. Returns "https://127.0.0.1:<port>" (coved's ARM API is HTTPS
+  // with the CA in <data_dir>/tls/ca.crt), or "" when coved exited
   // or the deadline passed (then log() says why).
   std::string WaitForEndpoint(std::chrono::seconds deadline = std::chrono::seconds(30)) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -81,7 +82,7 @@ class CovedProcess {
       size_t begin = at + marker.size(), end = begin;
       while (end < log_.size() && log_[end] >= '0' && log_[end] <= '9') ++end;
       if (end == begin || end == log_.size()) return "";  // the port may not be complete yet
-      return "http://127.0.0.1:" + log_.substr(begin, end - begin);
+      return "https://127.0.0.1:" + log_.substr(begin, end - begin);
     };
     cv_.wait_for(lock, deadline, [&] { return closed_ || !find().empty(); });
     return find();

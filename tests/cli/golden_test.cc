@@ -28,6 +28,9 @@ using cove::testing::TestEnvironment;
 struct GoldenCase {
   std::string name;
   std::vector<std::string> args;
+  // Run by the administrator (another CLI configuration, nobody signed in: coved's bootstrap
+  // credential), not by whoever the test's own configuration signed in.
+  bool admin = false;
 };
 
 std::string Render(const std::vector<std::string>& args, const CliResult& r) {
@@ -97,6 +100,14 @@ class GoldenTest : public ::testing::Test {
     ASSERT_FALSE(endpoint_.empty()) << "coved did not start its ARM API:\n" << coved_->log();
   }
 
+  // The CLI's environment for this coved: its HTTPS endpoint, and its data dir, where the CLI
+  // finds coved's CA and (nobody signed in) the bootstrap credential.
+  cove::cli::Environment Env() const {
+    auto env = TestEnvironment(config_.path(), endpoint_);
+    env.data_dir = data_.path();
+    return env;
+  }
+
   // Runs `args`, expecting exit 0 (a failure shows the command and what it printed).
   static CliResult RunOk(const CliRunner& cove, const std::vector<std::string>& args) {
     auto r = cove(args);
@@ -109,11 +120,21 @@ class GoldenTest : public ::testing::Test {
     RunOk(cove, {"acr", "create", "-n", "authreg", "-g", "rg1", "--sku", "Premium", "-o", "none"});
   }
 
+  // The administrator's: nobody signed in, so the CLI uses coved's bootstrap credential (Owner
+  // at the root scope) whoever the test's own configuration signed in.
+  cove::cli::Environment AdminEnv() const {
+    auto env = Env();
+    env.config_path = admin_config_.path() + "/cove/config";
+    env.docker_config_path = admin_config_.path() + "/docker/config.json";
+    return env;
+  }
+
   void Check(const std::vector<GoldenCase>& cases) {
-    CliRunner cove(TestEnvironment(config_.path(), endpoint_));
+    CliRunner cove(Env());
+    CliRunner admin(AdminEnv());
     bool update = std::getenv("COVE_UPDATE_GOLDEN") != nullptr;
     for (const auto& c : cases) {
-      std::string actual = Normalize(Render(c.args, cove(c.args)));
+      std::string actual = Normalize(Render(c.args, c.admin ? admin(c.args) : cove(c.args)));
       std::string path = std::string(COVE_GOLDEN_DIR) + "/" + c.name + ".txt";
       if (update) {
         std::ofstream(path) << actual;
@@ -126,7 +147,7 @@ class GoldenTest : public ::testing::Test {
     }
   }
 
-  TempDir data_, config_;
+  TempDir data_, config_, admin_config_;
   std::unique_ptr<CovedProcess> coved_;
   std::string endpoint_;
 };
@@ -316,21 +337,8 @@ TEST_F(GoldenTest, IdentitiesAndRegistryAuth) {
   });
 }
 
-// Whether coved serves the identity token endpoint (the daemon's side of `cove login`).
-bool HasTokenEndpoint(const std::string& endpoint) {
-  auto http = HttpClient::Create(endpoint);
-  if (!http) return false;
-  auto res = http->Send("POST", "/c0ffee00-0000-4000-8000-0000000000ff/oauth2/v2.0/token",
-                        "grant_type=password", "application/x-www-form-urlencoded");
-  if (!res) return false;
-  // Entra's error shape ({"error":"invalid_request",...}), not ARM's "no such path" answer.
-  auto body = nlohmann::json::parse(res->body, nullptr, /*allow_exceptions=*/false);
-  return body.is_object() && body.contains("error") && body["error"].is_string();
-}
-
 // `cove login` (user), account show/get-access-token with it, acr login, logout.
 TEST_F(GoldenTest, LoginAndAcrLogin) {
-  if (!HasTokenEndpoint(endpoint_)) GTEST_SKIP() << "coved serves no /{tenant}/oauth2/v2.0/token";
   Check({
       {"auth_setup_group", {"group", "create", "-n", "rg1", "-l", "westus", "-o", "none"}},
       {"auth_setup_acr",
@@ -353,7 +361,8 @@ TEST_F(GoldenTest, LoginAndAcrLogin) {
         "--scope",
         "/subscriptions/c0ffee00-0000-4000-8000-000000000001/resourceGroups/rg1/providers/"
         "Microsoft.ContainerRegistry/registries/authreg",
-        "-o", "none"}},
+        "-o", "none"},
+       /*admin=*/true},
       {"acr_login_expose_token",
        {"acr", "login", "-n", "authreg", "--expose-token", "--query", "loginServer", "-o",
         "tsv"}},
@@ -367,7 +376,7 @@ TEST_F(GoldenTest, LoginAndAcrLogin) {
 // password create-for-rbac printed; acr login writes credentials skopeo/podman read, keeping the
 // Docker config's other entries.
 TEST_F(GoldenTest, ServicePrincipalLoginAndDockerConfig) {
-  CliRunner cove(TestEnvironment(config_.path(), endpoint_));
+  CliRunner cove(Env());
   auto run = [&](const std::vector<std::string>& args) { return RunOk(cove, args); };
   MakeAuthRegistry(cove);
   auto sp = run({"ad", "sp", "create-for-rbac", "-n", "ci-pusher", "--role", "AcrPush",
@@ -398,11 +407,13 @@ TEST_F(GoldenTest, ServicePrincipalLoginAndDockerConfig) {
   EXPECT_EQ(creds2["appId"], app_id);
   EXPECT_NE(creds2["password"], password);
   password = creds2["password"];
-  EXPECT_EQ(run({"ad", "sp", "list", "--query", "length(@)"}).out, "1\n");
+  // One application and service principal of that name (the directory also holds coved's
+  // bootstrap principal).
+  EXPECT_EQ(run({"ad", "sp", "list", "--query", "length([?displayName=='ci-pusher'])"}).out,
+            "1\n");
   EXPECT_EQ(run({"ad", "sp", "show", "--id", app_id, "--query", "displayName", "-o", "tsv"}).out,
             "ci-pusher\n");
 
-  if (!HasTokenEndpoint(endpoint_)) GTEST_SKIP() << "coved serves no /{tenant}/oauth2/v2.0/token";
   // A Docker config with another registry's entry and other keys, as users have.
   std::string docker = cove.env().docker_config_path;
   ASSERT_TRUE(WriteFileAtomic(
@@ -419,12 +430,17 @@ TEST_F(GoldenTest, ServicePrincipalLoginAndDockerConfig) {
   ASSERT_EQ(::stat(LoginPath(cove.env().config_path).c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 
+  // From here the CLI acts as the service principal (AcrPush on the registry: no ARM rights);
+  // what an administrator does goes through `admin`.
+  CliRunner admin(AdminEnv());
+  EXPECT_EQ(cove({"acr", "show", "-n", "authreg"}).code, 3);  // AcrPush reads nothing in ARM
+  std::string server =
+      RunOk(admin, {"acr", "show", "-n", "authreg", "--query", "loginServer", "-o", "tsv"}).out;
   auto login = run({"acr", "login", "-n", "authreg"});
   EXPECT_EQ(login.out, "Login Succeeded\n");
   EXPECT_NE(login.err.find("names the credential helper 'pass'"), std::string::npos) << login.err;
   ASSERT_EQ(::stat(docker.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  auto server = run({"acr", "show", "-n", "authreg", "--query", "loginServer", "-o", "tsv"}).out;
   server.pop_back();
   auto stored = ReadDockerAuth(docker, server);
   ASSERT_TRUE(stored && *stored);
@@ -439,9 +455,11 @@ TEST_F(GoldenTest, ServicePrincipalLoginAndDockerConfig) {
   EXPECT_EQ(config["credsStore"], "pass");
 
   // The admin user with -u/-p: written as given.
-  run({"acr", "update", "-n", "authreg", "--admin-enabled", "true", "-o", "none"});
-  auto admin = nlohmann::json::parse(run({"acr", "credential", "show", "-n", "authreg"}).out);
-  std::string admin_password = admin["passwords"][0]["value"];
+  RunOk(admin, {"acr", "update", "-n", "authreg", "--admin-enabled", "true", "-o", "none"});
+  EXPECT_EQ(cove({"acr", "credential", "show", "-n", "authreg", "-g", "rg1"}).code, 1);  // 403
+  auto credentials =
+      nlohmann::json::parse(RunOk(admin, {"acr", "credential", "show", "-n", "authreg"}).out);
+  std::string admin_password = credentials["passwords"][0]["value"];
   run({"acr", "login", "-n", "authreg", "-u", "authreg", "-p", admin_password});
   stored = ReadDockerAuth(docker, server);
   ASSERT_TRUE(stored && *stored);
@@ -449,14 +467,47 @@ TEST_F(GoldenTest, ServicePrincipalLoginAndDockerConfig) {
   EXPECT_EQ((*stored)->second, admin_password);
 
   // Deleting the service principal leaves nothing to show.
-  run({"ad", "sp", "delete", "--id", app_id});
-  EXPECT_EQ(cove({"ad", "sp", "show", "--id", app_id}).code, 3);
+  EXPECT_EQ(cove({"ad", "sp", "delete", "--id", app_id}).code, 1);  // no directory writes
+  RunOk(admin, {"ad", "sp", "delete", "--id", app_id});
+  EXPECT_EQ(admin({"ad", "sp", "show", "--id", app_id}).code, 3);
+}
+
+// Nobody signed in: the CLI acts as coved's bootstrap principal when it can read
+// <data dir>/bootstrap.json; `login --bootstrap` stores that account; without the file nothing
+// is authorized.
+TEST_F(GoldenTest, BootstrapCredential) {
+  std::ifstream in(data_.path() + "/bootstrap.json");
+  auto file = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  ASSERT_TRUE(file.is_object());
+  CliRunner cove(Env());
+  RunOk(cove, {"group", "create", "-n", "boot", "-l", "westus", "-o", "none"});
+  EXPECT_EQ(RunOk(cove, {"account", "get-access-token", "--query", "tokenType", "-o", "tsv"}).out,
+            "Bearer\n");
+  auto in_as = RunOk(cove, {"login", "--bootstrap", "--query", "[0].user", "-o", "json"});
+  EXPECT_EQ(nlohmann::json::parse(in_as.out),
+            (nlohmann::json{{"name", file["clientId"]}, {"type", "servicePrincipal"}}));
+  EXPECT_EQ(RunOk(cove, {"account", "show", "--query", "user.name", "-o", "tsv"}).out,
+            file["clientId"].get<std::string>() + "\n");
+  RunOk(cove, {"logout"});
+
+  auto elsewhere = Env();
+  elsewhere.data_dir = config_.path() + "/not-coved";
+  elsewhere.ca_file = data_.path() + "/tls/ca.crt";
+  CliRunner stranger(elsewhere);
+  auto refused = stranger({"group", "list"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_EQ(refused.err.rfind("ERROR: Please run 'cove login' to setup account", 0), 0u)
+      << refused.err;
+  auto no_file = stranger({"login", "--bootstrap"});
+  EXPECT_EQ(no_file.code, 1);
+  EXPECT_NE(no_file.err.find("cannot read coved's bootstrap credential"), std::string::npos)
+      << no_file.err;
 }
 
 // A managed identity is a principal: assigned a role by its principalId, listed under its
 // client id (az shows a service principal's first servicePrincipalName).
 TEST_F(GoldenTest, ManagedIdentityRoleAssignment) {
-  CliRunner cove(TestEnvironment(config_.path(), endpoint_));
+  CliRunner cove(Env());
   auto run = [&](const std::vector<std::string>& args) { return RunOk(cove, args); };
   MakeAuthRegistry(cove);
   // A managed identity, assigned by its principalId, listed with its client id as name.
@@ -479,10 +530,9 @@ TEST_F(GoldenTest, ManagedIdentityRoleAssignment) {
 // identity holds AcrPull. (A user's token stands in for an IMDS token here: both are identity
 // tokens issued by coved.)
 TEST_F(GoldenTest, RegistryExchangeOverHttps) {
-  if (!HasTokenEndpoint(endpoint_)) GTEST_SKIP() << "coved serves no /{tenant}/oauth2/v2.0/token";
   int tls_port = coved_->TlsPort();
   ASSERT_NE(tls_port, 0) << coved_->log();
-  CliRunner cove(TestEnvironment(config_.path(), endpoint_));
+  CliRunner cove(Env());
   MakeAuthRegistry(cove);
   RunOk(cove, {"ad", "user", "create", "--display-name", "Bob", "--user-principal-name",
                "bob@contoso.com", "--password", "Str0ng!pass", "-o", "none"});
@@ -503,8 +553,13 @@ TEST_F(GoldenTest, RegistryExchangeOverHttps) {
                            "to registry 'authreg.azurecr.io' was denied. Response code: 40"),
             std::string::npos)
       << err.str();
-  RunOk(cove, {"role", "assignment", "create", "--assignee", "bob@contoso.com", "--role",
-               "AcrPull", "--scope", kAuthReg, "-o", "none"});
+  // Bob may not give himself a role; the administrator does.
+  EXPECT_EQ(cove({"role", "assignment", "create", "--assignee", "bob@contoso.com", "--role",
+                  "AcrPull", "--scope", kAuthReg, "-o", "none"})
+                .code,
+            1);
+  RunOk(CliRunner(AdminEnv()), {"role", "assignment", "create", "--assignee", "bob@contoso.com",
+                                "--role", "AcrPull", "--scope", kAuthReg, "-o", "none"});
   auto granted = ExchangeAtRegistry(ctx, "authreg.azurecr.io", (*login)->tenant,
                                     (*login)->access_token, tls);
   ASSERT_TRUE(std::holds_alternative<std::string>(granted))
@@ -522,7 +577,7 @@ TEST_F(GoldenTest, RegistryExchangeOverHttps) {
 
 // A managed-identity account (as `login --identity` stores it inside a machine) shows az's user.
 TEST_F(GoldenTest, ManagedIdentityAccountShow) {
-  CliRunner cove(TestEnvironment(config_.path(), endpoint_));
+  CliRunner cove(Env());
   LoginState login{"systemAssignedIdentity", "servicePrincipal", kCoveTenant, "t", 4102444800};
   login.assigned_identity_info = "MSI";
   login.subscription = "c0ffee00-0000-4000-8000-000000000001";
@@ -535,10 +590,10 @@ TEST_F(GoldenTest, ManagedIdentityAccountShow) {
                             {"type", "servicePrincipal"}}));
 }
 
-// Needs main with wip/arm-mi (identity on VMs, container groups): skipped while coved answers
-// InvalidResourceNamespace/InvalidResourceType for containerGroups. Asserts the contract (prompts/mi-contract.md).
+// Managed identities on container groups (wip/arm-mi, merged). Asserts the contract
+// (prompts/mi-contract.md).
 TEST_F(GoldenTest, MachinesWithManagedIdentities) {
-  CliRunner cove(TestEnvironment(config_.path(), endpoint_));
+  CliRunner cove(Env());
   auto run = [&](const std::vector<std::string>& args) { return RunOk(cove, args); };
   auto json_of = [&](const std::vector<std::string>& args) {
     auto r = run(args);
@@ -551,10 +606,6 @@ TEST_F(GoldenTest, MachinesWithManagedIdentities) {
                  "authreg.azurecr.io/hello:v1", "--assign-identity", "aci", "--acr-identity",
                  "aci", "--ip-address", "Public", "-e", "A=1", "--secure-environment-variables",
                  "S=hidden-value", "--command-line", "sleep infinity", "-o", "json"});
-  if (r.code != 0 && (r.err.find("InvalidResourceType") != std::string::npos ||
-                      r.err.find("InvalidResourceNamespace") != std::string::npos)) {
-    GTEST_SKIP() << "coved has no Microsoft.ContainerInstance yet (needs wip/arm-mi)";
-  }
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out.find("hidden-value"), std::string::npos) << "a secureValue came back";
   auto g = nlohmann::json::parse(r.out);

@@ -38,7 +38,8 @@ start_coved() {
     sleep 0.01
   done
   if [ -z "$port" ]; then echo "coved did not start:"; cat "$dir/coved.log"; exit 1; fi
-  export COVE_ENDPOINT=http://127.0.0.1:$port
+  # HTTPS with coved's CA, as the bootstrap principal: both from its data dir.
+  export COVE_ENDPOINT=https://127.0.0.1:$port COVE_DATA_DIR=$dir/data
   export XDG_CONFIG_HOME=$dir/config
 }
 

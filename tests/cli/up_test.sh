@@ -47,7 +47,7 @@ for _ in $(seq 1 3000); do
   sleep 0.01
 done
 if [ -z "$port" ]; then echo "coved did not start:"; cat "$work/coved.log"; exit 1; fi
-export COVE_ENDPOINT=http://127.0.0.1:$port XDG_CONFIG_HOME=$work/config COVE_DATA_DIR=$work/data
+export COVE_ENDPOINT=https://127.0.0.1:$port XDG_CONFIG_HOME=$work/config COVE_DATA_DIR=$work/data
 cove() { "$COVE" "$@"; }
 
 out=$(cove up 2>"$work/up.err"); code=$?

@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+
 #include "auth/jwt.h"
 #include "auth/password.h"
+#include "daemon/identities.h"
 #include "daemon/registry_node.h"
 #include "support/raw_http.h"
 #include "support/temp_dir.h"
@@ -25,6 +28,7 @@ class ArmNodeTest : public ::testing::Test {
   void SetUp() override {
     auto config = ParseConfig("data_dir: " + dir_.path() + R"(
 arm_listen: 127.0.0.1:0
+arm_insecure_http: true
 listen:
   - {address: 127.0.0.1, port: 0, tls: false}
 registries: [{name: fromconfig, region: westus}]
@@ -37,12 +41,18 @@ default_registry: fromconfig
     auto arm = ArmNode::Open(*config, clock_);
     ASSERT_TRUE(arm) << arm.error().ToString();
     arm_ = std::move(*arm);
-    arm_->SetAuth(node_->authenticator(), [this](const std::string& host) {
+    arm_->SetAuth(node_->authenticator(), node_->tokens(), [this](const std::string& host) {
       return node_->RegistryOfLoginServer(host);
     });
-    subscription_ = arm_->control_plane().Subscribe([this](const arm::SnapshotPtr& s) {
+    // As coved's main does: identities (the bootstrap principal among them), then registries.
+    auto feed = [this](const arm::SnapshotPtr& s) {
+      auto identities = BuildIdentityData(*s);
+      ASSERT_TRUE(identities);
+      ASSERT_TRUE(node_->SetControlPlaneIdentities(std::move(*identities)));
       ASSERT_TRUE(node_->SetControlPlaneRegistries(RegistriesFromSnapshot(*s)));
-    });
+    };
+    feed(arm_->control_plane().snapshot());
+    subscription_ = arm_->control_plane().Subscribe(feed);
     auto arm_port = arm_->Start();
     ASSERT_TRUE(arm_port) << arm_port.error().ToString();
     arm_port_ = *arm_port;
@@ -57,8 +67,26 @@ default_registry: fromconfig
     }
     if (node_) node_->Stop();
   }
+  // A bearer token for the bootstrap principal (<data>/bootstrap.json, Owner at "/").
+  std::map<std::string, std::string> Bearer() {
+    if (token_.empty()) {
+      std::ifstream in(dir_.path() + "/bootstrap.json");
+      auto file = nlohmann::json::parse(in, nullptr, false);
+      EXPECT_TRUE(file.is_object());
+      auto r = RawHttp(arm_port_).Request(
+          "POST", "/" + file.value("tenantId", "") + "/oauth2/v2.0/token",
+          "grant_type=client_credentials&client_id=" + file.value("clientId", "") +
+              "&client_secret=" + file.value("clientSecret", ""),
+          {{"Content-Type", "application/x-www-form-urlencoded"}});
+      EXPECT_EQ(r.status, 200) << r.body;
+      token_ = nlohmann::json::parse(r.body, nullptr, false).value("access_token", "");
+    }
+    return {{"Authorization", "Bearer " + token_}};
+  }
   int Put(const std::string& path, const nlohmann::json& body) {
-    return RawHttp(arm_port_).Request("PUT", path + "?api-version=2023-01-01", body.dump()).status;
+    return RawHttp(arm_port_)
+        .Request("PUT", path + "?api-version=2023-01-01", body.dump(), Bearer())
+        .status;
   }
 
   testing::TempDir dir_;
@@ -67,6 +95,7 @@ default_registry: fromconfig
   std::unique_ptr<ArmNode> arm_;
   int subscription_ = 0;
   uint16_t arm_port_ = 0, registry_port_ = 0;
+  std::string token_;
 };
 
 TEST_F(ArmNodeTest, RegistriesCreatedThroughArmAreServed) {
@@ -95,7 +124,8 @@ TEST_F(ArmNodeTest, RegistriesCreatedThroughArmAreServed) {
   EXPECT_EQ(directory->Find("fromconfig"), nullptr);  // the configuration file's is gone
   EXPECT_TRUE(directory->Serves("armreg01.eastus.data.azurecr.io"));
   // Deleting the group takes the registry out of the Directory again.
-  EXPECT_EQ(RawHttp(arm_port_).Request("DELETE", kRg + "?api-version=1").status, 200);
+  EXPECT_EQ(RawHttp(arm_port_).Request("DELETE", kRg + "?api-version=1", "", Bearer()).status,
+            200);
   EXPECT_EQ(node_->registry().directory()->Find("armreg01"), nullptr);
 }
 

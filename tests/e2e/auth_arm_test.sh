@@ -27,7 +27,7 @@ T=$E2E_TMP
 REG=$E2E_REGISTRY_NAME
 NULL_GUID=00000000-0000-0000-0000-000000000000
 
-mkdir -p "$T/data" "$T/home"
+mkdir -p "$T/data" "$T/home" "$T/alice"
 cat >"$T/config.yaml" <<EOF
 data_dir: $T/data
 dns_suffix: $E2E_DNS_SUFFIX
@@ -46,10 +46,16 @@ E2E_CA_DIR="$T/ca"
 mkdir -p "$E2E_CA_DIR" && cp "$T/data/tls/ca.crt" "$E2E_CA_DIR/ca.crt"
 e2e_ns_trust_ca "$E2E_CA_DIR"
 
-# The CLI as a user runs it: its own config dir and docker config, in the namespace.
+# The CLI as the administrator runs it (root, nobody signed in: coved's bootstrap credential
+# from the data dir), and as a user (ucove: alice, signed in with cove login); each with its own
+# config dir and docker config, in the namespace, over HTTPS to coved's ARM API.
 cove() {
   e2e_ns env HOME="$T/home" XDG_CONFIG_HOME="$T/home/.config" DOCKER_CONFIG="$T/home/.docker" \
-    COVE_ENDPOINT=http://127.0.0.1:7780 "$CLI" --only-show-errors "$@"
+    COVE_ENDPOINT=https://127.0.0.1:7780 COVE_DATA_DIR="$T/data" "$CLI" --only-show-errors "$@"
+}
+ucove() {
+  e2e_ns env HOME="$T/alice" XDG_CONFIG_HOME="$T/alice/.config" DOCKER_CONFIG="$T/alice/.docker" \
+    COVE_ENDPOINT=https://127.0.0.1:7780 COVE_DATA_DIR="$T/data" "$CLI" --only-show-errors "$@"
 }
 fails() { ! "$@"; }
 SRC="$T/src"
@@ -82,11 +88,13 @@ e2e_check "ad user create" cove ad user create --display-name Alice \
   --user-principal-name alice@contoso.com --password 'Alice-pass-1' -o none
 e2e_check "role assignment create (AcrPush, registry scope)" \
   cove role assignment create --assignee alice@contoso.com --role AcrPush --scope "$REG_ID" -o none
-e2e_check "login with a wrong password fails" fails cove login -u alice@contoso.com -p nope -o none
-e2e_check "cove login" cove login -u alice@contoso.com -p 'Alice-pass-1' -o none
-e2e_check_eq "account show names the user" alice@contoso.com "$(cove account show --query user.name -o tsv)"
-e2e_check "cove acr login" cove acr login -n "$REG"
-DOCKER_CFG="$T/home/.docker/config.json"
+e2e_check "login with a wrong password fails" fails ucove login -u alice@contoso.com -p nope -o none
+e2e_check "cove login" ucove login -u alice@contoso.com -p 'Alice-pass-1' -o none
+e2e_check_eq "account show names the user" alice@contoso.com "$(ucove account show --query user.name -o tsv)"
+e2e_check "alice (AcrPush) may not change the registry" \
+  fails ucove acr update -n "$REG" -g rg --admin-enabled true -o none
+e2e_check "cove acr login" ucove acr login -n "$REG"
+DOCKER_CFG="$T/alice/.docker/config.json"
 e2e_check_eq "docker config holds the null GUID for the login server" "$NULL_GUID" \
   "$(jq -r --arg h "$H" '.auths[$h].auth' "$DOCKER_CFG" | base64 -d | cut -d: -f1)"
 e2e_check "skopeo pushes e2e/app with acr login's credentials" push "$DOCKER_CFG" e2e/app
@@ -95,7 +103,7 @@ e2e_check "skopeo pulls e2e/app" pull "$DOCKER_CFG" e2e/app "$T/p-user"
 e2e_check_eq "pulled digest equals pushed" "$want" "$(e2e_layout_digest "$T/p-user" v1)"
 
 # --- the null GUID with an exposed refresh token (podman login) --------------------------------
-refresh=$(cove acr login -n "$REG" --expose-token --query accessToken -o tsv)
+refresh=$(ucove acr login -n "$REG" --expose-token --query accessToken -o tsv)
 e2e_check "acr login --expose-token gives a token" test -n "$refresh"
 e2e_check "podman login with the null GUID and the refresh token" \
   e2e_podman login --authfile "$T/rt.json" -u "$NULL_GUID" --password-stdin "$H" <<<"$refresh"

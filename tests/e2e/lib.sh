@@ -565,11 +565,34 @@ e2e_start_coved_fabric() {
   return 1
 }
 
+# e2e_arm_token: a bearer token for coved's ARM API ($ARM, HTTPS with the CA in
+# $E2E_TMP/data/tls), signed in with coved's bootstrap credential ($E2E_TMP/data/bootstrap.json);
+# cached in E2E_ARM_TOKEN.
+e2e_arm_token() {
+  if [[ -z ${E2E_ARM_TOKEN:-} ]]; then
+    local f=$E2E_TMP/data/bootstrap.json
+    E2E_ARM_TOKEN=$(curl -sS --max-time 60 --cacert "$E2E_TMP/data/tls/ca.crt" -X POST \
+      --data-urlencode grant_type=client_credentials \
+      --data-urlencode "client_id=$(jq -r .clientId "$f")" \
+      --data-urlencode "client_secret=$(jq -r .clientSecret "$f")" \
+      "https://$ARM/$(jq -r .tenantId "$f")/oauth2/v2.0/token" | jq -r .access_token)
+  fi
+  echo "$E2E_ARM_TOKEN"
+}
+
+# e2e_counters: coved's per-endpoint counters (GET /cove/counters on the ARM API), as JSON.
+e2e_counters() {
+  curl -sS --max-time 60 --cacert "$E2E_TMP/data/tls/ca.crt" \
+    -H "Authorization: Bearer $(e2e_arm_token)" "https://$ARM/cove/counters"
+}
+
 # e2e_arm METHOD PATH [BODY]: one ARM REST call to $ARM; the body on stdout; fails on HTTP >= 400.
 e2e_arm() {
-  local out code
-  out=$(curl -sS --max-time 60 -X "$1" -H 'Content-Type: application/json' \
-    -w '\n%{http_code}' "http://$ARM$2?api-version=2023-09-01" ${3:+--data "$3"}) || return 1
+  local out code token
+  token=$(e2e_arm_token)
+  out=$(curl -sS --max-time 60 --cacert "$E2E_TMP/data/tls/ca.crt" -X "$1" \
+    -H 'Content-Type: application/json' -H "Authorization: Bearer $token" \
+    -w '\n%{http_code}' "https://$ARM$2?api-version=2023-09-01" ${3:+--data "$3"}) || return 1
   code=${out##*$'\n'}
   echo "${out%$'\n'*}"
   ((code < 400)) || { echo "HTTP $code" >&2; return 1; }

@@ -34,7 +34,7 @@ mkdir -p "$T/home"
 # The CLI on the host, as the operator runs it.
 cove() {
   env HOME="$T/home" XDG_CONFIG_HOME="$T/home/.config" DOCKER_CONFIG="$T/home/.docker" \
-    COVE_ENDPOINT="http://$ARM" COVE_FABRIC_PREFIX="$E2E_FABRIC_PREFIX" \
+    COVE_ENDPOINT="https://$ARM" COVE_DATA_DIR="$E2E_TMP/data" COVE_FABRIC_PREFIX="$E2E_FABRIC_PREFIX" \
     timeout -k 5 120 "$CLI" --only-show-errors "$@"
 }
 # on MACHINE-KIND NAME CMD...: CMD inside a VM or container group, with a home of its own (its
