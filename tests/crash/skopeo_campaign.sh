@@ -106,7 +106,7 @@ PY
 }
 
 # worker W ROUND: pushes its images one after another until one fails (coved was killed);
-# each push it starts is named in started.W, each acknowledged one appended to acks.W as
+# each push it starts is listed in started.W, each acknowledged one appended to acks.W as
 # "repo tag digest layout".
 worker() {
   local w=$1 round=$2 k

@@ -114,8 +114,9 @@ TEST_F(ArmNodeTest, RegistriesCreatedThroughArmAreServed) {
     EXPECT_EQ(reply.status, 404) << host;
     EXPECT_NE(reply.body.find("NAME_UNKNOWN"), std::string::npos) << reply.body;
   }
+  // Served, and closed: the control plane's registries always require authentication.
   EXPECT_EQ(RawHttp(registry_port_).Request("GET", "/v2/", "", {}, "armreg01.azurecr.io").status,
-            200);  // this test sets no identities (the daemon does: daemon/main.cc)
+            401);
   auto directory = node_->registry().directory();
   const registry::RegistryInfo* r = directory->Find("armreg01");
   ASSERT_NE(r, nullptr);
@@ -207,7 +208,32 @@ TEST_F(ArmNodeThrottleTest, RepeatedWrongPasswordsGet429WithRetryAfter) {
 }
 
 TEST_F(ArmNodeAuthTest, AcrLoginExchangeGivesARefreshTokenTheRegistryAccepts) {
-  auto login = Login("common", "grant_type=password&username=alice%40contoso.com"
+  // In full mode only the control plane's registries exist: make `fromconfig` there (public
+  // access disabled, as the configuration's auth entry says).
+  ASSERT_EQ(Put(kRg, {{"location", "westus"}}), 201);
+  ASSERT_EQ(Put(kRg + "/providers/Microsoft.ContainerRegistry/registries/fromconfig",
+                {{"location", "westus"}, {"sku", {{"name", "Premium"}}},
+                 {"properties", {{"publicNetworkAccess", "Disabled"}}}}),
+            201);
+  // A directory user with AcrPull on it (the configuration's alice names the configuration's
+  // registry, which full mode does not serve).
+  auto user = RawHttp(arm_port_).Request(
+      "POST", "/v1.0/users",
+      nlohmann::json{{"displayName", "Bob"},
+                     {"userPrincipalName", "bob@contoso.com"},
+                     {"passwordProfile", {{"password", "S3cret-pass"}}}}
+          .dump(),
+      Bearer());
+  ASSERT_EQ(user.status, 201) << user.body;
+  ASSERT_EQ(Put(kRg + "/providers/Microsoft.ContainerRegistry/registries/fromconfig/providers/"
+                      "Microsoft.Authorization/roleAssignments/0a1c0000-0000-4000-8000-000000000001",
+                {{"properties",
+                  {{"roleDefinitionId", "/subscriptions/c0ffee00-0000-4000-8000-000000000001/"
+                                        "providers/Microsoft.Authorization/roleDefinitions/"
+                                        "7f951dda-4ed3-4680-a7ca-43fe172d538d"},
+                   {"principalId", Json(user).value("id", "")}}}}),
+            201);
+  auto login = Login("common", "grant_type=password&username=bob%40contoso.com"
                                "&password=S3cret-pass");
   ASSERT_EQ(login.status, 200);
   std::string identity = Json(login)["access_token"];

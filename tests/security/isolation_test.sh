@@ -30,7 +30,7 @@ H=myregistry.azurecr.io
 mkdir -p "$T/home"
 cove() {
   env HOME="$T/home" XDG_CONFIG_HOME="$T/home/.config" DOCKER_CONFIG="$T/home/.docker" \
-    COVE_ENDPOINT="http://$ARM" COVE_FABRIC_PREFIX="$E2E_FABRIC_PREFIX" \
+    COVE_ENDPOINT="https://$ARM" COVE_DATA_DIR="$E2E_TMP/data" COVE_FABRIC_PREFIX="$E2E_FABRIC_PREFIX" \
     timeout -k 5 120 "$CLI" --only-show-errors "$@"
 }
 vm() { local name=$1; shift; cove vm exec -g "$RG" "$name" -- "$@"; }
