@@ -10,48 +10,11 @@
 # depend on timing. Everything it starts is stopped by PID; its temp dir is removed on exit.
 set -uo pipefail
 
-COVED=${COVED:?set COVED to the coved binary}
+source "$(dirname "$0")/lib.sh"
 rounds=${1:-5}
 workers=4
-work=$(mktemp -d /tmp/cove-crash.XXXXXX)
-data=$work/data
+crash_init cove-crash crashtest
 acks=$work/acks
-pids=()
-coved_pid=
-passed=0
-failed=0
-
-cleanup() {
-  for p in "${pids[@]}" $coved_pid; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-check() {  # check NAME CONDITION...
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "ok - $name"; else failed=$((failed + 1)); echo "not ok - $name"; fi
-}
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-base=http://127.0.0.1:$port
-cat > "$work/config.yaml" <<YAML
-data_dir: $data
-registries: [{name: crashtest, region: westus}]
-default_registry: crashtest
-listen: [{address: 127.0.0.1, port: $port, tls: false}]
-YAML
-
-start_coved() {
-  "$COVED" registry --config "$work/config.yaml" --log-level warn 2>>"$work/coved.log" &
-  coved_pid=$!
-  for _ in $(seq 1 500); do
-    curl -fsS -o /dev/null "$base/v2/" 2>/dev/null && return 0
-    kill -0 "$coved_pid" 2>/dev/null || break
-    sleep 0.01
-  done
-  echo "coved did not come up:"; tail -20 "$work/coved.log"; return 1
-}
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
