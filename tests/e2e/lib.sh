@@ -19,7 +19,7 @@
 # Needs root (network namespaces, containerd). A test calls e2e_init first; without root it
 # prints "skipped: ..." and exits 0 (or $E2E_SKIP_CODE, which ctest sets to 77 so that it
 # reports the test as skipped). A missing tool is a failure, never a skip: every program a test
-# runs is in scripts/required-commands and installed by scripts/install-deps.
+# runs is in scripts/install-deps' table of programs and installed by it.
 #
 # Environment:
 #   COVE_E2E_TARGET   distribution (default) or coved
@@ -72,7 +72,7 @@ e2e_init() {
     command -v "$t" >/dev/null 2>&1 || missing+=("$t")
   done
   ((${#missing[@]} == 0)) ||
-    e2e_die "missing tools: ${missing[*]} (scripts/install-deps must install them; see scripts/required-commands)"
+    e2e_die "missing tools: ${missing[*]} (scripts/install-deps must install them: add them to its table)"
   E2E_TMP=$(mktemp -d /tmp/cove-e2e.XXXXXX)
   E2E_DIRS+=("$E2E_TMP")
   trap e2e_cleanup EXIT
