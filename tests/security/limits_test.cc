@@ -26,6 +26,7 @@
 #include "common/digest.h"
 #include "daemon/registry_node.h"
 #include "dns/catalog.h"
+#include "dns/seed_catalog.h"
 #include "dns/server.h"
 #include "dns/wire.h"
 #include "http/message.h"
@@ -502,25 +503,8 @@ bool Answered(Conn& c, uint16_t id) {
   return false;
 }
 
-dns::CatalogSpec TwoVnets() {
-  dns::SoaSpec soa{.mname = "ns1.",
-                   .rname = "hostmaster.",
-                   .serial = 1,
-                   .refresh = 3600,
-                   .retry = 300,
-                   .expire = 2419200,
-                   .minimum = 300,
-                   .ttl = 3600};
-  dns::ZoneSpec pub{.id = "", .name = "azurecr.io", .soa = soa, .records = {}};
-  pub.records = {{"myregistry", dns::kTypeA, 60, "203.0.113.10"}};
-  dns::CatalogSpec spec;
-  spec.public_zones = {pub};
-  spec.views = {{"vnet-a", {}}, {"vnet-b", {}}};
-  return spec;
-}
-
 TEST(DnsTcpLimitsTest, OneSourceOrViewCannotTakeEveryConnection) {
-  auto built = dns::Catalog::Build(TwoVnets());
+  auto built = dns::Catalog::Build(dns::testing::SeedSpec());
   ASSERT_TRUE(built) << built.error().message;
   dns::CatalogStore store;
   store.Set(*built);
@@ -528,12 +512,12 @@ TEST(DnsTcpLimitsTest, OneSourceOrViewCannotTakeEveryConnection) {
                              .max_tcp_connections = 1000,
                              .max_tcp_connections_per_view = 3,
                              .max_tcp_connections_per_source = 2});
-  auto a = server.Listen("127.0.0.1", 0, "vnet-a");
-  auto b = server.Listen("127.0.0.1", 0, "vnet-b");
+  auto a = server.Listen("127.0.0.1", 0, dns::testing::kLinkedVnet);
+  auto b = server.Listen("127.0.0.1", 0, dns::testing::kUnlinkedVnet);
   ASSERT_TRUE(a && b);
   server.Start();
 
-  // One VM takes its share of vnet-a...
+  // One VM takes its share of the linked VNet...
   Conn a1("127.0.0.2", *a), a2("127.0.0.2", *a);
   EXPECT_TRUE(Answered(a1, 1));
   EXPECT_TRUE(Answered(a2, 2));
@@ -543,12 +527,12 @@ TEST(DnsTcpLimitsTest, OneSourceOrViewCannotTakeEveryConnection) {
   Conn a4("127.0.0.3", *a);
   EXPECT_TRUE(Answered(a4, 4));
   Conn a5("127.0.0.4", *a);
-  EXPECT_TRUE(a5.ClosedWithin(5s));  // vnet-a is full
+  EXPECT_TRUE(a5.ClosedWithin(5s));  // the linked VNet is full
   // ... and another VNet is untouched, even from the same address (VNets overlap).
   Conn b1("127.0.0.2", *b), b2("127.0.0.5", *b);
   EXPECT_TRUE(Answered(b1, 5));
   EXPECT_TRUE(Answered(b2, 6));
-  EXPECT_GE(server.Counters("vnet-a").tcp_refused, 2u);
+  EXPECT_GE(server.Counters(dns::testing::kLinkedVnet).tcp_refused, 2u);
   server.Stop();
 }
 
