@@ -110,6 +110,16 @@ std::variant<std::string, Outcome> RegistryPath(Context& ctx, const ParsedArgs& 
 // Runs `body` with the registry's path.
 Outcome WithRegistry(Context& ctx, const ParsedArgs& a, const std::string& name_arg,
                      const std::function<Outcome(const std::string&)>& body);
+// The show, list and delete of a registry's child collection ("replications", "scopeMaps",
+// "tokens", "privateEndpointConnections"): the registry comes from --registry (and -g, as
+// WithRegistry finds it), the child from --name. `view` reshapes what the server answered (for
+// list, the whole array); `confirm` makes delete's question from the child's name (no question when
+// null).
+using ValueView = std::function<nlohmann::json(nlohmann::json)>;
+Handler RegistryChildShow(std::string collection, ValueView view = nullptr);
+Handler RegistryChildList(std::string collection, ValueView view = nullptr);
+Handler RegistryChildDelete(std::string collection,
+                            std::function<std::string(const std::string& name)> confirm = nullptr);
 
 // The identity `cove login` stored (cli/credentials.h), if any (an unreadable file counts as
 // none; `cove logout` removes it).

@@ -43,6 +43,38 @@ Outcome WithRegistry(Context& ctx, const ParsedArgs& a, const std::string& name_
   return body(std::get<std::string>(path));
 }
 
+Handler RegistryChildShow(std::string collection, ValueView view) {
+  return [collection, view](Context& ctx, const ParsedArgs& a) {
+    return WithRegistry(ctx, a, "--registry", [&](const std::string& registry) {
+      Outcome o = ShowAt(ctx, registry + "/" + collection + "/" + *a.Get("--name"), kApiAcr);
+      if (o.value && view) o.value = view(*o.value);
+      return o;
+    });
+  };
+}
+
+Handler RegistryChildList(std::string collection, ValueView view) {
+  return [collection, view](Context& ctx, const ParsedArgs& a) {
+    return WithRegistry(ctx, a, "--registry", [&](const std::string& registry) {
+      Outcome o = ListAt(ctx, registry + "/" + collection, kApiAcr);
+      if (o.value && view) o.value = view(*o.value);
+      return o;
+    });
+  };
+}
+
+Handler RegistryChildDelete(std::string collection,
+                            std::function<std::string(const std::string& name)> confirm) {
+  return [collection, confirm](Context& ctx, const ParsedArgs& a) {
+    if (confirm) {
+      if (auto stop = Confirm(ctx, a, confirm(*a.Get("--name")))) return *stop;
+    }
+    return WithRegistry(ctx, a, "--registry", [&](const std::string& registry) {
+      return DeleteAt(ctx, registry + "/" + collection + "/" + *a.Get("--name"), kApiAcr);
+    });
+  };
+}
+
 namespace {
 
 ArgSpec OptionalGroupArg() { return GroupArg(false, false); }
@@ -299,21 +331,6 @@ void AddReplication(Registry& r) {
            },
        .examples = {{"Replicate a registry to East US.",
                      "cove acr replication create -r myregistry -l eastus"}}});
-  auto child = [](const std::string& collection, bool show) {
-    return [collection, show](Context& ctx, const ParsedArgs& a) {
-      return WithRegistry(ctx, a, "--registry", [&](const std::string& registry) {
-        std::string path = registry + "/" + collection + "/" + *a.Get("--name");
-        return show ? ShowAt(ctx, path, kApiAcr) : DeleteAt(ctx, path, kApiAcr);
-      });
-    };
-  };
-  auto list = [](const std::string& collection) {
-    return [collection](Context& ctx, const ParsedArgs& a) {
-      return WithRegistry(ctx, a, "--registry", [&](const std::string& registry) {
-        return ListAt(ctx, registry + "/" + collection, kApiAcr);
-      });
-    };
-  };
   ArgSpec replication_name = {.name = "--name",
                               .aliases = {"-n"},
                               .help = "The name of the replication.",
@@ -321,16 +338,16 @@ void AddReplication(Registry& r) {
   r.AddCommand({.path = {"acr", "replication", "show"},
                 .summary = "Get the details of a replicated region.",
                 .args = {replication_name, RegistryArg(), OptionalGroupArg()},
-                .run = child("replications", true)});
+                .run = RegistryChildShow("replications")});
   r.AddCommand({.path = {"acr", "replication", "list"},
                 .summary = "List all of the regions for a geo-replicated Azure Container "
                            "Registry.",
                 .args = {RegistryArg(), OptionalGroupArg()},
-                .run = list("replications")});
+                .run = RegistryChildList("replications")});
   r.AddCommand({.path = {"acr", "replication", "delete"},
                 .summary = "Delete a replicated region from an Azure Container Registry.",
                 .args = {replication_name, RegistryArg(), OptionalGroupArg(), YesArg()},
-                .run = child("replications", false)});
+                .run = RegistryChildDelete("replications")});
 
   r.AddGroup({{"acr", "private-endpoint-connection"},
               "Manage container registry private endpoint connections."});
@@ -341,16 +358,16 @@ void AddReplication(Registry& r) {
   r.AddCommand({.path = {"acr", "private-endpoint-connection", "list"},
                 .summary = "List all private endpoint connections to a container registry.",
                 .args = {RegistryArg(), OptionalGroupArg()},
-                .run = list("privateEndpointConnections")});
+                .run = RegistryChildList("privateEndpointConnections")});
   r.AddCommand({.path = {"acr", "private-endpoint-connection", "show"},
                 .summary = "Show details of a container registry's private endpoint connection.",
                 .args = {connection_name, RegistryArg(), OptionalGroupArg()},
-                .run = child("privateEndpointConnections", true)});
+                .run = RegistryChildShow("privateEndpointConnections")});
   r.AddCommand({.path = {"acr", "private-endpoint-connection", "delete"},
                 .summary = "Delete a private endpoint connection request for a container "
                            "registry.",
                 .args = {connection_name, RegistryArg(), OptionalGroupArg(), YesArg()},
-                .run = child("privateEndpointConnections", false)});
+                .run = RegistryChildDelete("privateEndpointConnections")});
   for (const std::string verb : {"approve", "reject"}) {
     r.AddCommand(
         {.path = {"acr", "private-endpoint-connection", verb},

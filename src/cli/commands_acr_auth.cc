@@ -416,37 +416,18 @@ void AddScopeMap(Registry& r) {
                 .summary = "Show details and attributes of a scope map for an Azure Container "
                            "Registry.",
                 .args = {name, RegistryArg(), OptionalGroupArg()},
-                .run = [](Context& ctx, const ParsedArgs& a) {
-                  return WithRegistry(ctx, a, "--registry", [&](const std::string& reg) {
-                    Outcome o = ShowAt(ctx, reg + "/scopeMaps/" + *a.Get("--name"), kApiAcr);
-                    if (o.value) o.value = ScopeMapView(*o.value);
-                    return o;
-                  });
-                }});
+                .run = RegistryChildShow("scopeMaps", ScopeMapView)});
   r.AddCommand({.path = {"acr", "scope-map", "list"},
                 .summary = "List all scope maps for an Azure Container Registry.",
                 .args = {RegistryArg(), OptionalGroupArg()},
-                .run = [](Context& ctx, const ParsedArgs& a) {
-                  return WithRegistry(ctx, a, "--registry", [&](const std::string& reg) {
-                    Outcome o = ListAt(ctx, reg + "/scopeMaps", kApiAcr);
-                    if (o.value) o.value = ScopeMapView(*o.value);
-                    return o;
-                  });
-                }});
+                .run = RegistryChildList("scopeMaps", ScopeMapView)});
   r.AddCommand({.path = {"acr", "scope-map", "delete"},
                 .summary = "Delete a scope map for an Azure Container Registry.",
                 .args = {name, RegistryArg(), OptionalGroupArg(), YesArg()},
-                .run = [](Context& ctx, const ParsedArgs& a) {
-                  if (auto stop = Confirm(ctx, a,
-                                          "Deleting the scope map '" + *a.Get("--name") +
-                                              "' will remove its permissions with associated "
-                                              "tokens. Proceed?")) {
-                    return *stop;
-                  }
-                  return WithRegistry(ctx, a, "--registry", [&](const std::string& reg) {
-                    return DeleteAt(ctx, reg + "/scopeMaps/" + *a.Get("--name"), kApiAcr);
-                  });
-                }});
+                .run = RegistryChildDelete("scopeMaps", [](const std::string& name) {
+                  return "Deleting the scope map '" + name +
+                         "' will remove its permissions with associated tokens. Proceed?";
+                })});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -614,33 +595,18 @@ void AddToken(Registry& r) {
                 .summary = "Show details and attributes of a token for an Azure Container "
                            "Registry.",
                 .args = {name, RegistryArg(), OptionalGroupArg()},
-                .run = [](Context& ctx, const ParsedArgs& a) {
-                  return WithRegistry(ctx, a, "--registry", [&](const std::string& reg) {
-                    return ShowAt(ctx, reg + "/tokens/" + *a.Get("--name"), kApiAcr);
-                  });
-                }});
+                .run = RegistryChildShow("tokens")});
   r.AddCommand({.path = {"acr", "token", "list"},
                 .summary = "List all tokens for an Azure Container Registry.",
                 .args = {RegistryArg(), OptionalGroupArg()},
-                .run = [](Context& ctx, const ParsedArgs& a) {
-                  return WithRegistry(ctx, a, "--registry", [&](const std::string& reg) {
-                    return ListAt(ctx, reg + "/tokens", kApiAcr);
-                  });
-                }});
+                .run = RegistryChildList("tokens")});
   r.AddCommand({.path = {"acr", "token", "delete"},
                 .summary = "Delete a token for an Azure Container Registry.",
                 .args = {name, RegistryArg(), OptionalGroupArg(), YesArg()},
-                .run = [](Context& ctx, const ParsedArgs& a) {
-                  if (auto stop = Confirm(ctx, a,
-                                          "Deleting the token '" + *a.Get("--name") +
-                                              "' will invalidate access to anyone using its "
-                                              "credentials. Proceed?")) {
-                    return *stop;
-                  }
-                  return WithRegistry(ctx, a, "--registry", [&](const std::string& reg) {
-                    return DeleteAt(ctx, reg + "/tokens/" + *a.Get("--name"), kApiAcr);
-                  });
-                }});
+                .run = RegistryChildDelete("tokens", [](const std::string& name) {
+                  return "Deleting the token '" + name +
+                         "' will invalidate access to anyone using its credentials. Proceed?";
+                })});
 
   r.AddGroup({{"acr", "token", "credential"},
               "Manage credentials of a token for an Azure "
