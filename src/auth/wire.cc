@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include "common/ascii.h"
 #include "common/percent.h"
 
 #include "auth/jwt.h"
@@ -13,17 +14,6 @@ Result<std::string> Unescape(std::string_view s) {
   auto out = PercentDecode(s, true);
   if (!out) return Fail(Code::kInvalidArgument, "bad %-escape in form body");
   return out;
-}
-
-bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) !=
-        std::tolower(static_cast<unsigned char>(prefix[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 std::string_view Trim(std::string_view s) {

@@ -6,15 +6,9 @@
 
 namespace cove::cli {
 
-std::string Lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
-bool EqualsIgnoreCase(const std::string& a, const std::string& b) { return Lower(a) == Lower(b); }
 
 std::optional<bool> ParseBool(const std::string& text) {
-  std::string t = Lower(text);
+  std::string t = AsciiLower(text);
   if (t == "true" || t == "yes" || t == "on" || t == "1") return true;
   if (t == "false" || t == "no" || t == "off" || t == "0") return false;
   return std::nullopt;

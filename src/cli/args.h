@@ -29,6 +29,8 @@
 #include <variant>
 #include <vector>
 
+#include "common/ascii.h"
+
 namespace cove::cli {
 
 class Context;
@@ -143,7 +145,5 @@ std::variant<ParseResult, UsageError> Parse(const CommandSpec& command,
 // "true"/"yes"/"on"/"1" → true, "false"/"no"/"off"/"0" → false (case-insensitive).
 std::optional<bool> ParseBool(const std::string& text);
 
-std::string Lower(std::string text);
-bool EqualsIgnoreCase(const std::string& a, const std::string& b);
 
 }  // namespace cove::cli

@@ -161,7 +161,7 @@ std::optional<Outcome> Confirm(Context& ctx, const ParsedArgs& args, const std::
   ctx.err() << question << " (y/n): " << std::flush;
   std::string answer;
   std::getline(std::cin, answer);
-  if (Lower(answer) == "y" || Lower(answer) == "yes") return std::nullopt;
+  if (AsciiLower(answer) == "y" || AsciiLower(answer) == "yes") return std::nullopt;
   return Outcome::Nothing();
 }
 

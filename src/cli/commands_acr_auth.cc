@@ -51,12 +51,12 @@ std::variant<std::vector<std::string>, Outcome> ParseRepositoryActions(
     const std::vector<std::vector<std::string>>& rules) {
   std::vector<std::string> actions;
   for (const auto& rule : rules) {
-    std::string repo = Lower(rule[0]);
+    std::string repo = AsciiLower(rule[0]);
     if (rule.size() < 2) {
       return Outcome::Usage("At least one action must be specified with \"" + repo + "\".");
     }
     for (size_t i = 1; i < rule.size(); ++i) {
-      std::string action = Lower(rule[i]);
+      std::string action = AsciiLower(rule[i]);
       if (std::find(kRepositoryActions.begin(), kRepositoryActions.end(), action) ==
           kRepositoryActions.end()) {
         return Outcome::Usage("Invalid action \"" + action + "\" provided. \nValid actions are " +
@@ -183,7 +183,7 @@ void AddLogin(Registry& r) {
                    "Please specify both username and password in non-interactive mode.");
              }
              std::string name = *a.Get("--name");
-             if (name != Lower(name)) {
+             if (name != AsciiLower(name)) {
                ctx.Warn(
                    "Uppercase characters are detected in the registry name. When using its "
                    "server url in docker commands, to avoid authentication errors, use all "

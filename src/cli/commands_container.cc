@@ -76,7 +76,7 @@ std::string RegistryOfImage(const std::string& image) {
       head != "localhost") {
     return "";
   }
-  return Lower(head);
+  return AsciiLower(head);
 }
 
 Outcome CreateGroup(Context& ctx, const ParsedArgs& a) {
@@ -153,7 +153,7 @@ Outcome CreateGroup(Context& ctx, const ParsedArgs& a) {
         "usage error: --registry-username and --registry-password are needed together");
   }
   if (by_identity || by_password || a.Has("--registry-login-server")) {
-    std::string server = Lower(a.GetOr("--registry-login-server", RegistryOfImage(image)));
+    std::string server = AsciiLower(a.GetOr("--registry-login-server", RegistryOfImage(image)));
     if (server.empty()) {
       return Outcome::Usage(
           "Please specify --registry-login-server in order to use custom image registry.");

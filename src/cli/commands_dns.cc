@@ -299,7 +299,7 @@ void AddRecordSets(Registry& r) {
                   return PutAt(ctx, path, kApiPrivateDns, set);
                 }});
   for (const std::string type : {"A", "CNAME"}) {
-    std::string word = Lower(type);
+    std::string word = AsciiLower(type);
     AddShowListDelete(
         r,
         {.group_path = {"network", "private-dns", "record-set", word},

@@ -46,7 +46,7 @@ std::optional<int64_t> ParseInt(const std::string& text) {
 
 std::string TailOf(const std::string& id) {
   size_t slash = id.rfind('/');
-  return Lower(slash == std::string::npos ? id : id.substr(slash + 1));
+  return AsciiLower(slash == std::string::npos ? id : id.substr(slash + 1));
 }
 
 // GET a Graph collection; an ARM-style 404 (coved without the directory) is an error as any.
@@ -178,7 +178,7 @@ std::variant<std::string, Outcome> ResolveServicePrincipal(Context& ctx, const s
 // az's _resolve_role_id does.
 std::variant<std::string, Outcome> ResolveRole(Context& ctx, const std::string& sub,
                                                const std::string& scope, const std::string& role) {
-  std::string lower = Lower(role);
+  std::string lower = AsciiLower(role);
   if (lower.rfind("/subscriptions/", 0) == 0 &&
       lower.find("/providers/microsoft.authorization/roledefinitions/") != std::string::npos) {
     return role;
@@ -609,7 +609,7 @@ void AddLogin(Registry& r) {
          }
          if ((*login)->expires_on <= NowSeconds()) return Outcome::Failure(kNotLoggedIn);
          auto management = [](const std::string& s) {
-           std::string l = Lower(s);
+           std::string l = AsciiLower(s);
            return l.rfind("https://management.azure.com", 0) == 0 ||
                   l.rfind("https://management.core.windows.net", 0) == 0;
          };
@@ -757,7 +757,7 @@ std::variant<std::string, Outcome> BuildScope(const ParsedArgs& a, const std::st
                             "\" is redundant because scope is supplied");
   }
   if (scope) {
-    if (Lower(*scope).rfind("/subscriptions/", 0) == 0 && !ParseResourceId(*scope)) {
+    if (AsciiLower(*scope).rfind("/subscriptions/", 0) == 0 && !ParseResourceId(*scope)) {
       return Outcome::Failure("Invalid scope. Please use --help to view the valid format.");
     }
     while (scope->size() > 1 && scope->back() == '/') scope->pop_back();
@@ -799,9 +799,9 @@ std::variant<json, Outcome> SearchAssignments(Context& ctx, const std::string& s
   json out = json::array();
   for (const auto& a : *all) {
     json p = a.value("properties", json::object());
-    std::string scope = Lower(p.value("scope", ""));
+    std::string scope = AsciiLower(p.value("scope", ""));
     if (s.scope) {
-      std::string want = Lower(*s.scope);
+      std::string want = AsciiLower(*s.scope);
       bool exact = scope == want;
       bool above = s.include_inherited && want.rfind(scope, 0) == 0 &&
                    (want.size() == scope.size() || want[scope.size()] == '/' || scope == "/");

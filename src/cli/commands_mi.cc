@@ -48,7 +48,7 @@ bool LooksLikeGuid(const std::string& s) {
 
 // The registry suffix of an IMDS azEnvironment (az's cloud.suffixes.acr_login_server_endpoint).
 std::string AcrSuffixOf(const std::string& environment) {
-  std::string e = Lower(environment);
+  std::string e = AsciiLower(environment);
   if (e == "azureusgovernmentcloud") return "azurecr.us";
   if (e == "azurechinacloud") return "azurecr.cn";
   return "azurecr.io";
@@ -128,7 +128,7 @@ Outcome LoginWithIdentity(Context& ctx, const ParsedArgs& a) {
   LoginState login{who.UserName(), "servicePrincipal", tenant, token->access_token,
                    token->expires_on};
   login.assigned_identity_info = who.AssignedIdentityInfo();
-  login.subscription = Lower(sub);
+  login.subscription = AsciiLower(sub);
   login.acr_suffix = AcrSuffixOf(compute.value("azEnvironment", "AzurePublicCloud"));
   auto saved = WriteLogin(LoginPath(ctx.env().config_path), login);
   if (!saved) return Outcome::Failure(saved.error().message);
@@ -150,7 +150,7 @@ json ManagedIdentityUser(const LoginState& login) {
 
 std::variant<ImdsToken, Outcome> ManagedIdentityToken(Context& ctx, const LoginState& login,
                                                       const std::string& resource, bool fresh) {
-  std::string r = Lower(resource);
+  std::string r = AsciiLower(resource);
   bool management = r == "https://management.azure.com/" || r == "https://management.azure.com";
   if (!fresh && management && login.expires_on > Now() + 300) {
     return ImdsToken{login.access_token, "", kManagementResource, login.expires_on};
@@ -198,8 +198,8 @@ Outcome ManagedIdentityAccessToken(Context& ctx, const ParsedArgs& a, const Logi
 }
 
 std::string ManagedIdentityLoginServer(const std::string& registry, const LoginState& login) {
-  if (registry.find('.') != std::string::npos) return Lower(registry);
-  return Lower(registry) + "." + (login.acr_suffix.empty() ? "azurecr.io" : login.acr_suffix);
+  if (registry.find('.') != std::string::npos) return AsciiLower(registry);
+  return AsciiLower(registry) + "." + (login.acr_suffix.empty() ? "azurecr.io" : login.acr_suffix);
 }
 
 std::variant<std::string, Outcome> ManagedIdentityRefreshToken(Context& ctx,
@@ -290,7 +290,7 @@ json IdentityRequestJson(const ManagedIdentityRequest& req) {
 ManagedIdentityRequest IdentityRequestOf(const json& identity) {
   ManagedIdentityRequest req;
   if (!identity.is_object()) return req;
-  std::string type = Lower(identity.value("type", ""));
+  std::string type = AsciiLower(identity.value("type", ""));
   req.system = type.find("systemassigned") != std::string::npos;
   if (type.find("userassigned") != std::string::npos &&
       identity.contains("userAssignedIdentities") &&

@@ -299,13 +299,13 @@ Outcome DeleteVm(Context& ctx, const ParsedArgs& a) {
     if (!del) return Outcome::FromArm(del.error());
     // The NIC `vm create` made: <vm>VMNic, in the VM's network profile.
     std::string made =
-        Lower(path.substr(0, path.find("/providers/")) +
+        AsciiLower(path.substr(0, path.find("/providers/")) +
               "/providers/Microsoft.Network/networkInterfaces/" + vm->value("name", "") + "VMNic");
     if (vm->contains("properties") && (*vm)["properties"].contains("networkProfile")) {
       for (const auto& n :
            (*vm)["properties"]["networkProfile"].value("networkInterfaces", json::array())) {
         std::string id = n.value("id", "");
-        if (Lower(id) != made) continue;
+        if (AsciiLower(id) != made) continue;
         auto gone = (*arm)->Delete(id, kApiNetwork);
         if (!gone && gone.error().status != 404) return Outcome::FromArm(gone.error());
       }

@@ -153,7 +153,7 @@ ArmResult<std::string> Context::Subscription() {
     bool looks_like_id =
         wanted->size() == 36 && wanted->find_first_not_of(kHex) == std::string::npos;
     if (looks_like_id) {
-      subscription_ = Lower(*wanted);
+      subscription_ = AsciiLower(*wanted);
     } else {
       auto found = FindSubscription(*wanted);
       if (!found) return tl::unexpected(found.error());
@@ -209,7 +209,7 @@ Result<void> Context::ConfigSet(const std::string& key, const std::string& value
   return Ok();
 }
 
-bool IsResourceId(const std::string& text) { return Lower(text).rfind("/subscriptions/", 0) == 0; }
+bool IsResourceId(const std::string& text) { return AsciiLower(text).rfind("/subscriptions/", 0) == 0; }
 
 Result<ResourceId> ParseResourceId(const std::string& id) {
   std::vector<std::string> parts;
@@ -219,17 +219,17 @@ Result<ResourceId> ParseResourceId(const std::string& id) {
   auto bad = [&] {
     return Fail(Code::kInvalidArgument, "'" + id + "' is not a valid resource ID.");
   };
-  if (parts.size() < 3 || !parts[0].empty() || Lower(parts[1]) != "subscriptions" ||
+  if (parts.size() < 3 || !parts[0].empty() || AsciiLower(parts[1]) != "subscriptions" ||
       parts[2].empty()) {
     return bad();
   }
   ResourceId out;
   out.subscription = parts[2];
   if (parts.size() == 3) return out;
-  if (parts.size() < 5 || Lower(parts[3]) != "resourcegroups" || parts[4].empty()) return bad();
+  if (parts.size() < 5 || AsciiLower(parts[3]) != "resourcegroups" || parts[4].empty()) return bad();
   out.resource_group = parts[4];
   if (parts.size() == 5) return out;
-  if (parts.size() < 9 || Lower(parts[5]) != "providers" || parts[6].empty() ||
+  if (parts.size() < 9 || AsciiLower(parts[5]) != "providers" || parts[6].empty() ||
       (parts.size() - 7) % 2 != 0) {
     return bad();
   }

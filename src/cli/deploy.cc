@@ -15,7 +15,7 @@ namespace {
 json ScalarToJson(const YAML::Node& node) {
   const std::string& text = node.Scalar();
   if (node.Tag() == "!") return text;  // quoted
-  std::string lower = Lower(text);
+  std::string lower = AsciiLower(text);
   if (lower == "true") return true;
   if (lower == "false") return false;
   if (lower == "null" || text == "~" || text.empty()) return nullptr;
@@ -49,7 +49,7 @@ json YamlToJson(const YAML::Node& node) {
 
 std::string LowerId(std::string id) {
   while (id.size() > 1 && id.back() == '/') id.pop_back();
-  return Lower(id);
+  return AsciiLower(id);
 }
 
 // True when `prefix` is `id` or an ancestor of it (segment boundary).
@@ -123,7 +123,7 @@ Result<json> Substitute(const json& doc, const std::map<std::string, std::string
 }
 
 std::string ApiVersionFor(const std::string& type) {
-  std::string t = Lower(type);
+  std::string t = AsciiLower(type);
   if (t.rfind("microsoft.resources/", 0) == 0) return kApiResources;
   if (t.rfind("microsoft.network/privatednszones", 0) == 0) return kApiPrivateDns;
   if (t.rfind("microsoft.network/", 0) == 0) return kApiNetwork;

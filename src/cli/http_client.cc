@@ -48,7 +48,7 @@ Result<HttpResponse> Exchange(Stream& stream, const bhttp::request<bhttp::string
   HttpResponse out;
   out.status = static_cast<int>(res.result_int());
   for (const auto& field : res) {
-    out.headers[Lower(std::string(field.name_string()))] = std::string(field.value());
+    out.headers[AsciiLower(std::string(field.name_string()))] = std::string(field.value());
   }
   out.body = std::move(res.body());
   return out;

@@ -18,6 +18,11 @@ inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
          });
 }
 
+// True when `s` begins with `prefix`, ignoring ASCII case.
+inline bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
+}
+
 // `s` with ASCII letters lowercased.
 inline std::string AsciiLower(std::string_view s) {
   std::string out(s);

@@ -19,6 +19,7 @@
 #include "arm/rbac.h"
 #include "arm/resource_path.h"
 #include "auth/wire.h"
+#include "common/ascii.h"
 
 namespace cove::daemon {
 
@@ -69,8 +70,7 @@ std::pair<std::string, std::string> SplitHost(std::string_view host) {
   } else {
     name = std::string(host);
   }
-  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return {name, port};
+  return {AsciiLower(name), port};
 }
 
 // A random (version 4) GUID.
@@ -368,7 +368,7 @@ class ArmNode::Routes final : public http::Handler {
   }
 
   http::ExchangePtr Exchange(http::Request request, std::string login_server) {
-    for (auto& c : login_server) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    login_server = AsciiLower(login_server);
     std::string registry = node_.registry_of_ ? node_.registry_of_(login_server) : "";
     if (registry.empty()) {
       nlohmann::json body = {

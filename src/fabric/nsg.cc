@@ -6,6 +6,7 @@
 #include <charconv>
 #include <memory>
 
+#include "common/ascii.h"
 #include "fabric/fabric.h"
 #include "fabric/guard.h"
 
@@ -86,8 +87,7 @@ Result<std::string> PortMatch(const NsgRule& rule, const std::vector<std::string
 
 Result<std::string> RenderRule(const NsgRule& rule, const std::vector<std::string>& vnet) {
   std::string out = "    ";
-  std::string proto = rule.protocol;
-  std::transform(proto.begin(), proto.end(), proto.begin(), ::tolower);
+  std::string proto = AsciiLower(rule.protocol);
   COVE_ASSIGN_OR_RETURN(std::string sports, PortMatch(rule, rule.source_ports, "sport"));
   COVE_ASSIGN_OR_RETURN(std::string dports, PortMatch(rule, rule.destination_ports, "dport"));
   const bool ports = !sports.empty() || !dports.empty();

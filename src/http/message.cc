@@ -5,12 +5,10 @@
 #include <algorithm>
 #include <mutex>
 
+#include "common/ascii.h"
+
 namespace cove::http {
 namespace {
-
-bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -56,7 +54,7 @@ void ForEachParam(std::string_view query, F f) {
 
 std::optional<std::string_view> Headers::Get(std::string_view name) const {
   for (const auto& [k, v] : fields_) {
-    if (IEquals(k, name)) return std::string_view(v);
+    if (EqualsIgnoreCase(k, name)) return std::string_view(v);
   }
   return std::nullopt;
 }
@@ -64,7 +62,7 @@ std::optional<std::string_view> Headers::Get(std::string_view name) const {
 std::vector<std::string_view> Headers::GetAll(std::string_view name) const {
   std::vector<std::string_view> out;
   for (const auto& [k, v] : fields_) {
-    if (IEquals(k, name)) out.emplace_back(v);
+    if (EqualsIgnoreCase(k, name)) out.emplace_back(v);
   }
   return out;
 }
@@ -79,7 +77,7 @@ void Headers::Set(std::string name, std::string value) {
 }
 
 void Headers::Remove(std::string_view name) {
-  std::erase_if(fields_, [&](const auto& f) { return IEquals(f.first, name); });
+  std::erase_if(fields_, [&](const auto& f) { return EqualsIgnoreCase(f.first, name); });
 }
 
 std::string Request::host() const {
@@ -90,10 +88,7 @@ std::string Request::host() const {
   } else if (auto colon = h.rfind(':'); colon != std::string_view::npos) {
     h = h.substr(0, colon);
   }
-  std::string out(h);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
+  return AsciiLower(h);
 }
 
 std::string_view Request::path() const {

@@ -42,6 +42,7 @@
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/ascii.h"
 #include "http/proxy_protocol.h"
 #include "http/tls.h"
 
@@ -72,12 +73,6 @@ constexpr std::string_view kTooManyConnections =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 1\r\n"
     "Connection: close\r\nContent-Length: 21\r\n\r\ntoo many connections\n";
 
-bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 bool IsHttpError(const error_code& ec) {
   static const auto& category = bhttp::make_error_code(bhttp::error::end_of_stream).category();
@@ -309,10 +304,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
           handshake_ok = false;
         } else if (const char* sni =
                        SSL_get_servername(stream_.native_handle(), TLSEXT_NAMETYPE_host_name)) {
-          peer_.server_name = sni;
-          for (char& c : peer_.server_name) {
-            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-          }
+          peer_.server_name = AsciiLower(sni);
         }
       }
     }
@@ -421,7 +413,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     request.method = std::string(msg.method_string());
     request.target = std::string(msg.target());
     for (const auto& field : msg) {
-      if (field.name() == bhttp::field::expect && IEquals(field.value(), "100-continue")) {
+      if (field.name() == bhttp::field::expect && EqualsIgnoreCase(field.value(), "100-continue")) {
         expect_continue = version >= 11;
       }
       request.headers.Add(std::string(field.name_string()), std::string(field.value()));
@@ -637,8 +629,8 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
     head_ += "\r\n";
     bool has_server = false;
     for (const auto& [name, value] : response.headers.fields()) {
-      if (IEquals(name, "Content-Length") || IEquals(name, "Transfer-Encoding") ||
-          IEquals(name, "Connection")) {
+      if (EqualsIgnoreCase(name, "Content-Length") || EqualsIgnoreCase(name, "Transfer-Encoding") ||
+          EqualsIgnoreCase(name, "Connection")) {
         continue;
       }
       if (name.empty() || name.find_first_of("\r\n: ") != std::string::npos ||
@@ -646,7 +638,7 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
         spdlog::warn("http: dropping malformed response header '{}'", name);
         continue;
       }
-      has_server = has_server || IEquals(name, "Server");
+      has_server = has_server || EqualsIgnoreCase(name, "Server");
       head_ += name;
       head_ += ": ";
       head_ += value;

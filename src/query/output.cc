@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/ascii.h"
 #include "query/query.h"
 #include "query/text.h"
 
@@ -703,9 +704,7 @@ class YamlWriter {
       } else if (std::isinf(d)) {
         text = d > 0 ? ".inf" : "-.inf";
       } else {
-        text = PythonFloat(d);
-        std::transform(text.begin(), text.end(), text.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        text = AsciiLower(PythonFloat(d));
         if (text.find('.') == std::string::npos && text.find('e') != std::string::npos) {
           text.replace(text.find('e'), 1, ".0e");
         }
@@ -920,13 +919,6 @@ class YamlWriter {
   size_t column_ = 0;
 };
 
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 constexpr std::array<std::pair<std::string_view, OutputFormat>, 7> kFormats = {{
     {"json", OutputFormat::kJson},
     {"jsonc", OutputFormat::kJsonc},
@@ -946,7 +938,7 @@ std::string CompactJson(const Json& value) {
 }
 
 Result<OutputFormat> ParseOutputFormat(std::string_view name) {
-  std::string lower = ToLower(name);
+  std::string lower = AsciiLower(name);
   for (const auto& [n, f] : kFormats) {
     if (n == lower) return f;
   }

@@ -3,18 +3,14 @@
 #include <algorithm>
 #include <set>
 
+#include "common/ascii.h"
+
 namespace cove::registry {
 namespace {
 
 bool IsAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 }  // namespace
 
@@ -38,7 +34,7 @@ std::string RegistryInfo::DataHost(std::string_view region, std::string_view suf
 Result<std::shared_ptr<const Directory>> Directory::Create(std::string dns_suffix,
                                                            std::vector<RegistryInfo> registries,
                                                            std::string default_registry) {
-  dns_suffix = Lower(dns_suffix);
+  dns_suffix = AsciiLower(dns_suffix);
   if (dns_suffix.empty() || dns_suffix.front() == '.' || dns_suffix.back() == '.') {
     return Fail(Code::kInvalidArgument, "DNS suffix '" + dns_suffix + "' is not a domain name");
   }
@@ -51,7 +47,7 @@ Result<std::shared_ptr<const Directory>> Directory::Create(std::string dns_suffi
                   "registry name '" + r.name +
                       "' is invalid: it must be 5 to 50 alphanumeric characters");
     }
-    r.name = Lower(r.name);
+    r.name = AsciiLower(r.name);
     if (!names.insert(r.name).second) {
       return Fail(Code::kInvalidArgument, "registry '" + r.name + "' is declared twice");
     }
@@ -69,7 +65,7 @@ Result<std::shared_ptr<const Directory>> Directory::Create(std::string dns_suffi
   }
   d->registries_ = std::move(registries);
   if (!default_registry.empty()) {
-    d->default_ = d->Find(Lower(default_registry));
+    d->default_ = d->Find(AsciiLower(default_registry));
     if (d->default_ == nullptr) {
       return Fail(Code::kInvalidArgument,
                   "default registry '" + default_registry + "' is not declared");

@@ -623,12 +623,12 @@ TEST_F(GoldenTest, MachinesWithManagedIdentities) {
   EXPECT_EQ(g["identity"]["type"], "UserAssigned");
   ASSERT_EQ(g["identity"]["userAssignedIdentities"].size(), 1u);
   for (const auto& [id, v] : g["identity"]["userAssignedIdentities"].items()) {
-    EXPECT_EQ(Lower(id), Lower(mi_id));
+    EXPECT_EQ(AsciiLower(id), AsciiLower(mi_id));
     EXPECT_EQ(v["clientId"], mi["clientId"]);
     EXPECT_EQ(v["principalId"], mi["principalId"]);
   }
   EXPECT_EQ(g["imageRegistryCredentials"][0]["server"], "authreg.azurecr.io");
-  EXPECT_EQ(Lower(g["imageRegistryCredentials"][0].value("identity", "")), Lower(mi_id));
+  EXPECT_EQ(AsciiLower(g["imageRegistryCredentials"][0].value("identity", "")), AsciiLower(mi_id));
   EXPECT_EQ(run({"container", "list", "-g", "rg1", "--query", "[].name", "-o", "tsv"}).out,
             "grp1\n");
   EXPECT_EQ(json_of({"container", "show", "-g", "rg1", "-n", "grp1", "-o", "json"})["id"], g["id"]);
@@ -636,7 +636,7 @@ TEST_F(GoldenTest, MachinesWithManagedIdentities) {
   r = cove({"container", "create", "-g", "rg1", "-n", "grp2", "--image", "nginx",
             "--ip-address", "Private"});
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(Lower(r.err).find("public"), std::string::npos) << r.err;
+  EXPECT_NE(AsciiLower(r.err).find("public"), std::string::npos) << r.err;
 
   // A public VM with a system-assigned identity that may pull.
   auto vm = json_of({"vm", "create", "-g", "rg1", "-n", "vm1", "--public", "--assign-identity",
