@@ -4,6 +4,8 @@
 
 #include <iterator>
 
+#include "storage/sqlite_error.h"
+
 namespace cove::arm {
 namespace {
 
@@ -17,31 +19,7 @@ CREATE TABLE documents (
 )sql",
 };
 
-Error SqlError(sqlite3* db, int rc, const std::string& what) {
-  Code code = Code::kInternal;
-  switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      code = Code::kUnavailable;
-      break;
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-      code = Code::kCorruption;
-      break;
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_CANTOPEN:
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-      code = Code::kIOError;
-      break;
-    default:
-      break;
-  }
-  std::string message = what + ": " + sqlite3_errstr(rc);
-  if (db != nullptr) message += " (" + std::string(sqlite3_errmsg(db)) + ")";
-  return Error{code, std::move(message)};
-}
+using storage::SqlError;
 
 }  // namespace
 

@@ -91,7 +91,7 @@
 #include "auth/token_service.h"
 #include "auth/wire.h"
 #include "common/clock.h"
-#include "registry/authorizer.h"
+#include "authz/authorizer.h"
 
 namespace cove::auth {
 

@@ -23,14 +23,6 @@ bool IsValidRegionName(std::string_view region) {
          std::all_of(region.begin(), region.end(), IsLowerAlnum);
 }
 
-std::string RegistryInfo::LoginServer(std::string_view suffix) const {
-  return name + "." + std::string(suffix);
-}
-
-std::string RegistryInfo::DataHost(std::string_view region, std::string_view suffix) const {
-  return name + "." + std::string(region) + ".data." + std::string(suffix);
-}
-
 Result<std::shared_ptr<const Directory>> Directory::Create(std::string dns_suffix,
                                                            std::vector<RegistryInfo> registries,
                                                            std::string default_registry) {

@@ -19,19 +19,10 @@
 #include <string_view>
 #include <vector>
 
+#include "authz/registry_info.h"
 #include "common/error.h"
 
 namespace cove::registry {
-
-struct RegistryInfo {
-  std::string name;                  // "myregistry": 5-50 alphanumerics, lowercased
-  std::string home_region = "westus";
-  std::vector<std::string> regions;  // home first, then replicas
-  bool data_endpoint_enabled = false;
-
-  std::string LoginServer(std::string_view suffix) const;
-  std::string DataHost(std::string_view region, std::string_view suffix) const;
-};
 
 struct HostMatch {
   const RegistryInfo* registry = nullptr;

@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "storage/sqlite_error.h"
+
 namespace cove::storage {
 namespace {
 
@@ -80,40 +82,6 @@ constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 constexpr int kBusyTimeoutMs = 5000;
 constexpr int64_t kRefBlob = 0;
 constexpr int64_t kRefManifest = 1;
-
-Error SqlError(sqlite3* db, int rc, std::string_view what) {
-  Code code = Code::kInternal;
-  switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      code = Code::kUnavailable;
-      break;
-    case SQLITE_CONSTRAINT:
-      code = (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
-                 ? Code::kAlreadyExists
-                 : Code::kFailedPrecondition;
-      break;
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-      code = Code::kCorruption;
-      break;
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_CANTOPEN:
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-      code = Code::kIOError;
-      break;
-    case SQLITE_TOOBIG:
-      code = Code::kResourceExhausted;
-      break;
-    default:
-      break;
-  }
-  std::string message = std::string(what) + ": " + sqlite3_errstr(rc);
-  if (db != nullptr) message += " (" + std::string(sqlite3_errmsg(db)) + ")";
-  return Error{code, std::move(message)};
-}
 
 int64_t ToNanos(Clock::TimePoint t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
