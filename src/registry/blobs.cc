@@ -58,14 +58,14 @@ http::ExchangePtr Registry::Blob(Call& call) {
   auto digest = Digest::Parse(call.route.reference);
   if (!digest) return Error(ErrorCode::kDigestInvalid, digest.error().message);
   if (call.is("DELETE")) {
-    auto unlinked = meta_.UnlinkBlob(call.repo, *digest);
+    auto unlinked = repositories_.UnlinkBlob(call.repo, *digest);
     if (!unlinked) return StorageError(unlinked.error(), ErrorCode::kBlobUnknown);
     http::Response r;
     r.status = 202;
     return http::Respond(std::move(r));
   }
   if (!call.is("GET") && !call.is("HEAD")) return MethodNotAllowed("GET, HEAD, DELETE");
-  auto size = meta_.LinkedBlob(call.repo, *digest);
+  auto size = repositories_.StatBlob(call.repo, *digest);
   if (!size) return StorageError(size.error(), ErrorCode::kBlobUnknown);
 
   const RegistryInfo& reg = *call.match.registry;
@@ -100,7 +100,7 @@ http::ExchangePtr Registry::DataHostBlob(Call& call) {
   auto verified = signer_.Verify(claims, call.request.QueryParam("se").value_or(""),
                                  call.request.QueryParam("sig").value_or(""));
   if (!verified) return Error(ErrorCode::kDenied, verified.error().message);
-  auto size = meta_.LinkedBlob(call.repo, *digest);
+  auto size = repositories_.StatBlob(call.repo, *digest);
   if (!size) return StorageError(size.error(), ErrorCode::kBlobUnknown);
   return ServeBlob(call, *digest, *size, /*data_host=*/true);
 }
@@ -123,7 +123,7 @@ http::ExchangePtr Registry::ServeBlob(Call& call, const Digest& digest, uint64_t
     e.headers.Set("Content-Range", "bytes */" + std::to_string(size));
     return http::Respond(std::move(e));
   }
-  auto file = blobs_.Open(digest);
+  auto file = repositories_.OpenBlob(digest);
   if (!file) return StorageError(file.error(), ErrorCode::kBlobUnknown);
   http::FileBody body{std::move(file->fd), 0, file->size};
   if (*range) {

@@ -13,13 +13,6 @@ namespace {
 
 using oci::ErrorCode;
 
-// Layers that registries do not hold (the spec's "non-distributable" layers, Docker's foreign
-// layers): their blobs are fetched from their URLs, so they need not exist here.
-bool IsForeignLayer(std::string_view media_type) {
-  return media_type.starts_with("application/vnd.oci.image.layer.nondistributable.") ||
-         media_type == "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
-}
-
 std::string DetailDigest(const Digest& d) { return nlohmann::json{{"digest", d.str()}}.dump(); }
 
 // The error for a reference that does not parse: a malformed digest is DIGEST_INVALID, a
@@ -47,58 +40,21 @@ class Registry::ManifestPut {
                                 "manifest digest " + digest.str() + " does not match reference " +
                                     reference.digest().str());
     }
-    storage::ManifestRecord record;
-    record.digest = digest;
-    record.media_type = parsed->media_type;
-    record.artifact_type = parsed->artifact_type;
-    record.annotations_json = parsed->annotations_json;
-    record.created = registry.clock_.Now();
-    if (parsed->subject) record.subject = parsed->subject->digest;
-
-    // Every blob and child manifest must already be in this repository.
-    std::vector<const oci::Descriptor*> blobs;
-    if (parsed->config) blobs.push_back(&*parsed->config);
-    for (const auto& layer : parsed->layers) {
-      if (!IsForeignLayer(layer.media_type)) blobs.push_back(&layer);
-    }
-    for (const oci::Descriptor* d : blobs) {
-      auto size = registry.meta_.LinkedBlob(repo, d->digest);
-      if (!size) {
-        if (size.error().code != Code::kNotFound) {
-          return oci::ErrorResponse(ErrorCode::kUnavailable, "storage failure");
-        }
-        return oci::ErrorResponse(ErrorCode::kManifestBlobUnknown,
-                                  "blob " + d->digest.str() + " is not in repository " +
-                                      repo.repository,
-                                  DetailDigest(d->digest));
-      }
-      if (*size != d->size) {
-        return oci::ErrorResponse(ErrorCode::kManifestInvalid,
-                                  "descriptor of " + d->digest.str() + " says " +
-                                      std::to_string(d->size) + " bytes; the blob has " +
-                                      std::to_string(*size));
-      }
-      record.blobs.push_back(d->digest);
-    }
-    for (const auto& child : parsed->manifests) {
-      auto found = registry.meta_.GetManifestContent(repo, child.digest);
-      if (!found) {
-        if (found.error().code != Code::kNotFound) {
-          return oci::ErrorResponse(ErrorCode::kUnavailable, "storage failure");
-        }
-        return oci::ErrorResponse(ErrorCode::kManifestBlobUnknown,
-                                  "manifest " + child.digest.str() + " is not in repository " +
-                                      repo.repository,
-                                  DetailDigest(child.digest));
-      }
-      record.manifests.push_back(child.digest);
-    }
-    record.bytes = std::move(bytes);
-
     std::optional<std::string> tag;
     if (!reference.is_digest()) tag = reference.tag();
-    if (auto stored = registry.meta_.PutManifest(repo, record, tag); !stored) {
-      spdlog::error("put manifest {}: {}", digest.str(), stored.error().ToString());
+    Digest unknown;
+    if (auto stored = registry.repositories_.PutManifest(repo, *parsed, digest, std::move(bytes),
+                                                         tag, &unknown);
+        !stored) {
+      const cove::Error& e = stored.error();
+      if (e.code == Code::kNotFound && !unknown.empty()) {
+        return oci::ErrorResponse(ErrorCode::kManifestBlobUnknown, e.message,
+                                  DetailDigest(unknown));
+      }
+      if (e.code == Code::kInvalidArgument) {
+        return oci::ErrorResponse(ErrorCode::kManifestInvalid, e.message);
+      }
+      spdlog::error("put manifest {}: {}", digest.str(), e.ToString());
       return oci::ErrorResponse(ErrorCode::kUnavailable, "storage failure while storing manifest");
     }
     registry.counters_.manifests_stored.fetch_add(1, std::memory_order_relaxed);
@@ -106,7 +62,7 @@ class Registry::ManifestPut {
     r.status = 201;
     r.headers.Set("Location", "/v2/" + repo.repository + "/manifests/" + digest.str());
     r.headers.Set("Docker-Content-Digest", digest.str());
-    if (record.subject) r.headers.Set("OCI-Subject", record.subject->str());
+    if (parsed->subject) r.headers.Set("OCI-Subject", parsed->subject->digest.str());
     return r;
   }
 };
@@ -145,11 +101,11 @@ http::ExchangePtr Registry::ManifestGet(Call& call) {
   if (reference->is_digest()) {
     digest = reference->digest();
   } else {
-    auto resolved = meta_.ResolveTag(call.repo, reference->tag());
+    auto resolved = repositories_.ResolveTag(call.repo, reference->tag());
     if (!resolved) return StorageError(resolved.error(), ErrorCode::kManifestUnknown);
     digest = *resolved;
   }
-  auto manifest = meta_.GetManifestContent(call.repo, digest);
+  auto manifest = repositories_.GetManifest(call.repo, digest);
   if (!manifest) return StorageError(manifest.error(), ErrorCode::kManifestUnknown);
   http::Response r;
   r.headers.Set("Content-Type", manifest->media_type);
@@ -168,8 +124,8 @@ http::ExchangePtr Registry::ManifestDelete(Call& call) {
   if (!reference) {
     return BadReference(call.route.reference, reference.error(), ErrorCode::kManifestUnknown);
   }
-  auto deleted = reference->is_digest() ? meta_.DeleteManifest(call.repo, reference->digest())
-                                        : meta_.DeleteTag(call.repo, reference->tag());
+  auto deleted = reference->is_digest() ? repositories_.DeleteManifest(call.repo, reference->digest())
+                                        : repositories_.DeleteTag(call.repo, reference->tag());
   if (!deleted) return StorageError(deleted.error(), ErrorCode::kManifestUnknown);
   http::Response r;
   r.status = 202;

@@ -1,6 +1,5 @@
 #include "registry/registry.h"
 
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
@@ -18,12 +17,6 @@ namespace cove::registry {
 namespace {
 
 using oci::ErrorCode;
-
-std::string RandomId() {
-  unsigned char bytes[16];
-  RAND_bytes(bytes, sizeof(bytes));
-  return HexEncode(std::string_view(reinterpret_cast<char*>(bytes), sizeof(bytes)));
-}
 
 // Adds the headers every Distribution API response carries.
 class Decorated final : public http::Exchange {
@@ -118,13 +111,10 @@ Registry::Registry(std::shared_ptr<const Directory> directory, storage::BlobStor
                    storage::MetaStore& meta, const UrlSigner& signer, const Clock& clock,
                    RegistryOptions options)
     : directory_(std::move(directory)),
-      blobs_(blobs),
-      meta_(meta),
       signer_(signer),
-      clock_(clock),
-      options_(std::move(options)) {
-  if (!options_.new_upload_id) options_.new_upload_id = RandomId;
-}
+      options_(std::move(options)),
+      repositories_(blobs, meta, clock,
+                    {options_.upload_ttl, options_.max_idle_uploads, options_.new_upload_id}) {}
 
 Registry::~Registry() = default;
 
@@ -303,7 +293,7 @@ http::ExchangePtr Registry::Catalog(Call& call) {
   if (!call.is("GET") && !call.is("HEAD")) return MethodNotAllowed("GET, HEAD");
   auto paging = ParsePaging(call.request);
   if (!paging) return Error(ErrorCode::kPaginationNumberInvalid, paging.error().message);
-  auto repos = meta_.ListRepositories(call.repo.registry, paging->page);
+  auto repos = repositories_.ListRepositories(call.repo.registry, paging->page);
   if (!repos) return StorageError(repos.error(), ErrorCode::kNameUnknown);
   auto link = TrimPage(*repos, *paging, "/v2/_catalog");
   auto response = JsonResponse(200, nlohmann::json{{"repositories", *repos}}.dump());
@@ -315,7 +305,7 @@ http::ExchangePtr Registry::Tags(Call& call) {
   if (!call.is("GET") && !call.is("HEAD")) return MethodNotAllowed("GET, HEAD");
   auto paging = ParsePaging(call.request);
   if (!paging) return Error(ErrorCode::kPaginationNumberInvalid, paging.error().message);
-  auto tags = meta_.ListTags(call.repo, paging->page);
+  auto tags = repositories_.ListTags(call.repo, paging->page);
   if (!tags) return StorageError(tags.error(), ErrorCode::kNameUnknown);
   auto link = TrimPage(*tags, *paging, "/v2/" + call.repo.repository + "/tags/list");
   auto response =
@@ -329,7 +319,7 @@ http::ExchangePtr Registry::Referrers(Call& call) {
   auto subject = Digest::Parse(call.route.reference);
   if (!subject) return Error(ErrorCode::kDigestInvalid, subject.error().message);
   auto artifact_type = call.request.QueryParam("artifactType");
-  auto referrers = meta_.ListReferrers(call.repo, *subject, artifact_type);
+  auto referrers = repositories_.ListReferrers(call.repo, *subject, artifact_type);
   if (!referrers) return StorageError(referrers.error(), ErrorCode::kNameUnknown);
   nlohmann::json manifests = nlohmann::json::array();
   for (const auto& r : *referrers) {
@@ -348,80 +338,10 @@ http::ExchangePtr Registry::Referrers(Call& call) {
   return http::Respond(std::move(response));
 }
 
-// ---- upload handle cache ----
-
-Result<storage::UploadPtr> Registry::TakeUpload(const storage::UploadRecord& record) {
-  {
-    std::lock_guard lock(uploads_mu_);
-    auto it = idle_index_.find(record.id);
-    if (it != idle_index_.end()) {
-      storage::UploadPtr upload = std::move(*it->second);
-      idle_uploads_.erase(it->second);
-      idle_index_.erase(it);
-      if (upload->size() == record.acknowledged) return upload;
-      // The handle saw bytes that were never acknowledged: reopen at the acknowledged length.
-    }
-  }
-  return blobs_.ResumeUpload(record.id, record.acknowledged);
-}
-
-void Registry::ReturnUpload(storage::UploadPtr upload) {
-  std::lock_guard lock(uploads_mu_);
-  std::string id = upload->id();
-  if (idle_index_.count(id)) return;  // cannot happen: handles are exclusive
-  idle_uploads_.push_front(std::move(upload));
-  idle_index_[id] = idle_uploads_.begin();
-  while (idle_uploads_.size() > options_.max_idle_uploads) {
-    idle_index_.erase(idle_uploads_.back()->id());
-    idle_uploads_.pop_back();
-  }
-}
-
-void Registry::ForgetUpload(const std::string& id) {
-  std::lock_guard lock(uploads_mu_);
-  auto it = idle_index_.find(id);
-  if (it == idle_index_.end()) return;
-  idle_uploads_.erase(it->second);
-  idle_index_.erase(it);
-}
-
-Result<size_t> Registry::PurgeAbandonedUploads() {
-  auto cutoff = clock_.Now() - options_.upload_ttl;
-  size_t purged = 0;
-  COVE_ASSIGN_OR_RETURN(auto stale, meta_.ListUploadsStartedBefore(cutoff));
-  for (const auto& record : stale) {
-    ForgetUpload(record.id);
-    auto deleted = blobs_.DeleteUpload(record.id);
-    if (!deleted && deleted.error().code == Code::kFailedPrecondition) continue;  // in use
-    COVE_RETURN_IF_ERROR(meta_.DeleteUpload(record.id));
-    ++purged;
-  }
-  // Staged bytes whose session was never recorded (a crash between the two steps).
-  COVE_ASSIGN_OR_RETURN(auto staged, blobs_.ListUploads());
-  for (const auto& info : staged) {
-    if (info.modified >= cutoff) continue;
-    if (meta_.GetUpload(info.id)) continue;
-    ForgetUpload(info.id);
-    if (blobs_.DeleteUpload(info.id)) ++purged;
-  }
-  return purged;
-}
+Result<size_t> Registry::PurgeAbandonedUploads() { return repositories_.PurgeAbandonedUploads(); }
 
 Status Registry::DeleteRegistryContent(const std::string& name) {
-  // Upload sessions first (their staged bytes need the ids), then the metadata in one go.
-  COVE_ASSIGN_OR_RETURN(auto uploads, meta_.ListUploadsStartedBefore(Clock::TimePoint::max()));
-  for (const auto& record : uploads) {
-    if (record.repo.registry != name) continue;
-    ForgetUpload(record.id);
-    auto deleted = blobs_.DeleteUpload(record.id);
-    if (!deleted && deleted.error().code != Code::kNotFound) {
-      // In use by a request right now: its session record goes below, so it cannot commit; the
-      // bytes are purged with the abandoned uploads.
-      spdlog::debug("deleting registry {}: upload {}: {}", name, record.id,
-                    deleted.error().message);
-    }
-  }
-  return meta_.DeleteRegistry(name);
+  return repositories_.DeleteRegistry(name);
 }
 
 }  // namespace cove::registry

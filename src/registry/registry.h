@@ -7,19 +7,15 @@
 // registry's home region; the data host serves only such URLs (UrlSigner). Errors are OCI error
 // bodies from oci/errors.h.
 //
-// Push order, as in CNCF distribution: bytes stream into an Upload while being hashed; on the
-// final PUT the digest is checked, the blob is fsynced and renamed into the content-addressed
-// store, and only then linked into the repository (MetaStore). A manifest is stored, with its
-// tag, in one MetaStore transaction after every blob and child manifest it names was found in
-// the repository. Nothing is visible before it is verified.
+// The handlers do HTTP only: the repositories themselves — blobs, manifests, tags, referrers,
+// uploads, the order in which a push becomes visible (nothing before it is verified) and the
+// events that say what changed — are the RepositoryService's (registry/repository_service.h),
+// which the Registry owns and exposes for subscribers. Handlers translate its Errors to OCI
+// error bodies at the edge.
 //
 // Authentication: with RegistryOptions::authorizer set, every login-server request is checked
-// (and /oauth2/* served) by it before dispatch (registry/authorizer.h); data hosts are not —
+// (and /oauth2/* served) by it before dispatch (authz/authorizer.h); data hosts are not —
 // their signed URLs are their authorization. Without one the registry is open.
-//
-// Upload handles (with their running hash) are kept between the requests of a chunked upload
-// so each chunk costs only its own bytes; after a restart the first request of an upload
-// resumes it from disk at the length the client was told.
 //
 // Thread-safety: Start() may be called from any thread; exchanges run on one thread at a time.
 #pragma once
@@ -27,16 +23,15 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 
 #include "common/clock.h"
 #include "http/message.h"
 #include "registry/authorizer.h"
 #include "registry/directory.h"
+#include "registry/repository_service.h"
 #include "registry/url_signer.h"
 #include "storage/blob_store.h"
 #include "storage/meta_store.h"
@@ -51,7 +46,7 @@ struct RegistryOptions {
   size_t max_idle_uploads = 256;  // each holds a file descriptor
   // Makes upload ids; default: 128 random bits, hex. Tests may inject a sequence.
   std::function<std::string()> new_upload_id;
-  // Authentication and authorization of login-server requests (registry/authorizer.h); null:
+  // Authentication and authorization of login-server requests (authz/authorizer.h); null:
   // the registry is open, as it was before cove had auth.
   std::shared_ptr<Authorizer> authorizer;
 };
@@ -78,6 +73,9 @@ class Registry final : public http::Handler {
   std::shared_ptr<const Directory> directory() const;
 
   http::ExchangePtr Start(http::Request request) override;
+
+  // The repositories behind the handlers; subscribe here for what changed.
+  RepositoryService& repositories() { return repositories_; }
 
   // Deletes uploads started more than options.upload_ttl ago (and staged bytes with no
   // session). Returns how many were removed.
@@ -118,23 +116,12 @@ class Registry final : public http::Handler {
   http::ExchangePtr ManifestGet(Call& call);
   http::ExchangePtr ManifestDelete(Call& call);
 
-  // Upload handle cache.
-  Result<storage::UploadPtr> TakeUpload(const storage::UploadRecord& record);
-  void ReturnUpload(storage::UploadPtr upload);
-  void ForgetUpload(const std::string& id);
-
   std::shared_ptr<const Directory> directory_;
   mutable std::mutex directory_mu_;
-  storage::BlobStore& blobs_;
-  storage::MetaStore& meta_;
   const UrlSigner& signer_;
-  const Clock& clock_;
   RegistryOptions options_;
   RegistryCounters counters_;
-
-  std::mutex uploads_mu_;
-  std::list<storage::UploadPtr> idle_uploads_;  // most recently used at the front
-  std::unordered_map<std::string, std::list<storage::UploadPtr>::iterator> idle_index_;
+  RepositoryService repositories_;
 };
 
 }  // namespace cove::registry

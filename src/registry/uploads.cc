@@ -99,9 +99,9 @@ class Registry::UploadExchange final : public http::Exchange {
     }
     if (mode_ == Mode::kChunk) return Acknowledge(202);
     uint64_t size = upload_->size();
-    auto committed = upload_->Commit(*expected_);
+    auto committed = registry_.repositories_.CommitUpload(record_, upload_, *expected_);
     if (!committed) {
-      if (committed.error().code == Code::kInvalidArgument) {
+      if (committed.error().code == Code::kInvalidArgument && upload_) {
         auto r = mode_ == Mode::kMonolithic ? http::Response() : Acknowledge(400);
         auto e = oci::ErrorResponse(ErrorCode::kDigestInvalid,
                                     "uploaded content (" + std::to_string(size) +
@@ -113,17 +113,8 @@ class Registry::UploadExchange final : public http::Exchange {
       upload_.reset();
       return *Fail(ErrorCode::kUnavailable, "storage failure while committing the blob");
     }
-    upload_.reset();  // the store removed the staged bytes
     committed_ = true;
     registry_.counters_.blobs_committed.fetch_add(1, std::memory_order_relaxed);
-    if (auto linked = registry_.meta_.LinkBlob(record_.repo, *expected_, *committed); !linked) {
-      spdlog::error("link {}: {}", expected_->str(), linked.error().ToString());
-      return *Fail(ErrorCode::kUnavailable, "storage failure while linking the blob");
-    }
-    if (auto deleted = registry_.meta_.DeleteUpload(record_.id);
-        !deleted && deleted.error().code != Code::kNotFound) {
-      spdlog::warn("upload {}: forgetting session: {}", record_.id, deleted.error().ToString());
-    }
     return Created(record_.repo, *expected_);
   }
 
@@ -140,22 +131,19 @@ class Registry::UploadExchange final : public http::Exchange {
   // Records the new length and hands the upload back for the next chunk.
   http::Response Acknowledge(int status) {
     uint64_t size = upload_->size();
-    if (auto set = registry_.meta_.SetUploadAcknowledged(record_.id, size); !set) {
+    if (auto set = registry_.repositories_.AcknowledgeUpload(std::move(upload_)); !set) {
       spdlog::error("upload {}: {}", record_.id, set.error().ToString());
-      upload_.reset();
       return oci::ErrorResponse(ErrorCode::kUnavailable, "storage failure while recording upload");
     }
     http::Response r;
     r.status = status;
     SetProgressHeaders(r, record_.repo, record_.id, size);
-    registry_.ReturnUpload(std::move(upload_));
     return r;
   }
 
   void Discard() {
     upload_.reset();
-    (void)registry_.blobs_.DeleteUpload(record_.id);
-    (void)registry_.meta_.DeleteUpload(record_.id);
+    registry_.repositories_.DiscardUpload(record_.id);
   }
 
   Registry& registry_;
@@ -178,13 +166,9 @@ http::ExchangePtr Registry::UploadStart(Call& call) {
     if (!digest) return Error(ErrorCode::kDigestInvalid, digest.error().message);
     auto from = call.request.QueryParam("from");
     if (from && oci::IsValidRepositoryName(*from) && call.mount_allowed) {
-      auto size = meta_.LinkedBlob({call.repo.registry, *from}, *digest);
-      if (size) {
-        if (auto linked = meta_.LinkBlob(call.repo, *digest, *size); !linked) {
-          return StorageError(linked.error(), ErrorCode::kBlobUnknown);
-        }
-        return http::Respond(Created(call.repo, *digest));
-      }
+      auto mounted = repositories_.MountBlob(call.repo, std::string(*from), *digest);
+      if (!mounted) return StorageError(mounted.error(), ErrorCode::kBlobUnknown);
+      if (*mounted) return http::Respond(Created(call.repo, *digest));
     }
     // Not mountable: fall back to an ordinary upload session (202), as the spec requires.
   }
@@ -196,32 +180,24 @@ http::ExchangePtr Registry::UploadStart(Call& call) {
     expected = *digest;
   }
 
-  storage::UploadRecord record{options_.new_upload_id(), call.repo, 0, clock_.Now()};
-  auto upload = blobs_.CreateUpload(record.id);
-  if (!upload) return StorageError(upload.error(), ErrorCode::kBlobUploadInvalid);
-  if (auto created = meta_.CreateUpload(record); !created) {
-    (void)blobs_.DeleteUpload(record.id);
-    return StorageError(created.error(), ErrorCode::kBlobUploadInvalid);
-  }
+  auto session = repositories_.StartUpload(call.repo);
+  if (!session) return StorageError(session.error(), ErrorCode::kBlobUploadInvalid);
   if (expected) {
-    return std::make_unique<UploadExchange>(*this, std::move(record), std::move(*upload),
+    return std::make_unique<UploadExchange>(*this, std::move(session->record),
+                                            std::move(session->upload),
                                             UploadExchange::Mode::kMonolithic, expected,
                                             std::nullopt);
   }
   http::Response r;
   r.status = 202;
-  SetProgressHeaders(r, call.repo, record.id, 0);
-  ReturnUpload(std::move(*upload));
+  SetProgressHeaders(r, call.repo, session->record.id, 0);
+  repositories_.KeepUpload(std::move(session->upload));
   return http::Respond(std::move(r));
 }
 
 http::ExchangePtr Registry::Upload(Call& call) {
-  auto record = meta_.GetUpload(call.route.reference);
+  auto record = repositories_.FindUpload(call.repo, call.route.reference);
   if (!record) return StorageError(record.error(), ErrorCode::kBlobUploadUnknown);
-  if (record->repo.registry != call.repo.registry ||
-      record->repo.repository != call.repo.repository) {
-    return Error(ErrorCode::kBlobUploadUnknown);
-  }
 
   if (call.is("GET")) {
     http::Response r;
@@ -230,13 +206,11 @@ http::ExchangePtr Registry::Upload(Call& call) {
     return http::Respond(std::move(r));
   }
   if (call.is("DELETE")) {
-    ForgetUpload(record->id);
-    auto deleted = blobs_.DeleteUpload(record->id);
-    if (!deleted && deleted.error().code == Code::kFailedPrecondition) {
-      return Error(ErrorCode::kBlobUploadInvalid, "the upload is busy with another request");
-    }
-    if (auto forgotten = meta_.DeleteUpload(record->id); !forgotten) {
-      return StorageError(forgotten.error(), ErrorCode::kBlobUploadUnknown);
+    if (auto cancelled = repositories_.CancelUpload(*record); !cancelled) {
+      if (cancelled.error().code == Code::kFailedPrecondition) {
+        return Error(ErrorCode::kBlobUploadInvalid, "the upload is busy with another request");
+      }
+      return StorageError(cancelled.error(), ErrorCode::kBlobUploadUnknown);
     }
     http::Response r;
     r.status = 204;
@@ -274,7 +248,7 @@ http::ExchangePtr Registry::Upload(Call& call) {
     expected = *digest;
   }
 
-  auto upload = TakeUpload(*record);
+  auto upload = repositories_.TakeUpload(*record);
   if (!upload) {
     if (upload.error().code == Code::kFailedPrecondition) {
       return Error(ErrorCode::kBlobUploadInvalid, "the upload is busy with another request");
