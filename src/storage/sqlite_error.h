@@ -10,8 +10,8 @@
 //   anything else                                      kInternal
 // The message is "<what>: <sqlite3_errstr(rc)> (<sqlite3_errmsg(db)>)".
 //
-// Its own target (cove_sqlite_error) so the control plane can use it without linking the blob
-// and metadata stores.
+// In cove_storage; the control plane links it for this alone (a static library: only the object
+// it uses is linked in, not the blob and metadata stores).
 //
 // Thread-safety: reads `db`'s last error message, so call it on the thread that got `rc`.
 #pragma once
