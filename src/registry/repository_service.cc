@@ -26,13 +26,20 @@ bool IsForeignLayer(std::string_view media_type) {
 
 std::string_view EventKindName(RepositoryEvent::Kind kind) {
   switch (kind) {
-    case RepositoryEvent::Kind::kBlobLinked: return "blob-linked";
-    case RepositoryEvent::Kind::kBlobUnlinked: return "blob-unlinked";
-    case RepositoryEvent::Kind::kManifestPut: return "manifest-put";
-    case RepositoryEvent::Kind::kTagSet: return "tag-set";
-    case RepositoryEvent::Kind::kTagDeleted: return "tag-deleted";
-    case RepositoryEvent::Kind::kManifestDeleted: return "manifest-deleted";
-    case RepositoryEvent::Kind::kRegistryDeleted: return "registry-deleted";
+    case RepositoryEvent::Kind::kBlobLinked:
+      return "blob-linked";
+    case RepositoryEvent::Kind::kBlobUnlinked:
+      return "blob-unlinked";
+    case RepositoryEvent::Kind::kManifestPut:
+      return "manifest-put";
+    case RepositoryEvent::Kind::kTagSet:
+      return "tag-set";
+    case RepositoryEvent::Kind::kTagDeleted:
+      return "tag-deleted";
+    case RepositoryEvent::Kind::kManifestDeleted:
+      return "manifest-deleted";
+    case RepositoryEvent::Kind::kRegistryDeleted:
+      return "registry-deleted";
   }
   return "unknown";
 }
@@ -308,8 +315,7 @@ Status RepositoryService::PutManifest(const storage::RepoKey& repo,
   return Ok();
 }
 
-Result<Digest> RepositoryService::ResolveTag(const storage::RepoKey& repo,
-                                             const std::string& tag) {
+Result<Digest> RepositoryService::ResolveTag(const storage::RepoKey& repo, const std::string& tag) {
   return meta_.ResolveTag(repo, tag);
 }
 

@@ -121,8 +121,8 @@ class RepositoryService {
   // Links into `repo` the blob `digest` that repository `from` of the same registry links.
   // The blob's size when mounted; nullopt when `from` does not have it (the caller starts an
   // ordinary upload instead). kBlobLinked with mounted_from.
-  Result<std::optional<uint64_t>> MountBlob(const storage::RepoKey& repo,
-                                            const std::string& from, const Digest& digest);
+  Result<std::optional<uint64_t>> MountBlob(const storage::RepoKey& repo, const std::string& from,
+                                            const Digest& digest);
 
   // ---- uploads ----
   // Starts an empty upload in `repo` (staged bytes first, then the session).
@@ -160,11 +160,10 @@ class RepositoryService {
   // names it); kInvalidArgument when a descriptor's size is not the blob's. Emits kManifestPut,
   // then kTagSet when the tag was new or moved.
   Status PutManifest(const storage::RepoKey& repo, const oci::ParsedManifest& manifest,
-                     const Digest& digest, std::string bytes,
-                     const std::optional<std::string>& tag, Digest* unknown = nullptr);
+                     const Digest& digest, std::string bytes, const std::optional<std::string>& tag,
+                     Digest* unknown = nullptr);
   Result<Digest> ResolveTag(const storage::RepoKey& repo, const std::string& tag);
-  Result<storage::ManifestContent> GetManifest(const storage::RepoKey& repo,
-                                               const Digest& digest);
+  Result<storage::ManifestContent> GetManifest(const storage::RepoKey& repo, const Digest& digest);
   // Deletes the manifest and its tags; kNotFound. kManifestDeleted.
   Status DeleteManifest(const storage::RepoKey& repo, const Digest& digest);
   // Deletes one tag (the manifest stays); kNotFound. kTagDeleted.

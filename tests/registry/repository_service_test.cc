@@ -46,8 +46,7 @@ class FlakyMetaStore final : public storage::MetaStore {
     if (fail_put_manifest) return Fail(Code::kIOError, "injected");
     return inner_.PutManifest(r, m, t);
   }
-  Result<storage::ManifestRecord> GetManifest(const storage::RepoKey& r,
-                                              const Digest& d) override {
+  Result<storage::ManifestRecord> GetManifest(const storage::RepoKey& r, const Digest& d) override {
     return inner_.GetManifest(r, d);
   }
   Result<storage::ManifestContent> GetManifestContent(const storage::RepoKey& r,
@@ -78,8 +77,7 @@ class FlakyMetaStore final : public storage::MetaStore {
     return inner_.DeleteRegistry(r);
   }
   Result<std::vector<storage::Referrer>> ListReferrers(
-      const storage::RepoKey& r, const Digest& s,
-      const std::optional<std::string>& a) override {
+      const storage::RepoKey& r, const Digest& s, const std::optional<std::string>& a) override {
     return inner_.ListReferrers(r, s, a);
   }
   Status CreateUpload(const storage::UploadRecord& u) override { return inner_.CreateUpload(u); }
@@ -90,8 +88,7 @@ class FlakyMetaStore final : public storage::MetaStore {
     return inner_.SetUploadAcknowledged(id, a);
   }
   Status DeleteUpload(const std::string& id) override { return inner_.DeleteUpload(id); }
-  Result<std::vector<storage::UploadRecord>> ListUploadsStartedBefore(
-      Clock::TimePoint c) override {
+  Result<std::vector<storage::UploadRecord>> ListUploadsStartedBefore(Clock::TimePoint c) override {
     return inner_.ListUploadsStartedBefore(c);
   }
 
@@ -186,8 +183,8 @@ class RepositoryServiceTest : public ::testing::Test {
            layer.str() + R"(","size":)" + std::to_string(layer_size) + "}]}";
   }
 
-  Status Put(const storage::RepoKey& repo, const std::string& json,
-             std::optional<std::string> tag, Digest* unknown = nullptr) {
+  Status Put(const storage::RepoKey& repo, const std::string& json, std::optional<std::string> tag,
+             Digest* unknown = nullptr) {
     auto parsed = oci::ParseManifest(json, oci::kOciManifest);
     EXPECT_TRUE(parsed) << parsed.error().ToString();
     return service_->PutManifest(repo, *parsed, Digest::Of(json), json, tag, unknown);
