@@ -67,16 +67,15 @@ Verdict DecideRules(const Policy& policy, const std::string& registry, const Via
     uint32_t id = *via.link_id;
     auto link = policy.links.find(id);
     if (link == policy.links.end()) {
-      return Deny("the connection came through private endpoint link id " +
-                         std::to_string(id) +
-                         ", which belongs to no private endpoint connection of registry " +
-                         Quote(registry));
+      return Deny("the connection came through private endpoint link id " + std::to_string(id) +
+                  ", which belongs to no private endpoint connection of registry " +
+                  Quote(registry));
     }
     const LinkInfo& l = link->second;
     if (l.registry != registry) {
-      return Deny("private endpoint " + Quote(l.endpoint_name) + " (link id " +
-                  std::to_string(id) + ") is connected to registry " + Quote(l.registry) +
-                  ", not to " + Quote(registry));
+      return Deny("private endpoint " + Quote(l.endpoint_name) + " (link id " + std::to_string(id) +
+                  ") is connected to registry " + Quote(l.registry) + ", not to " +
+                  Quote(registry));
     }
     if (l.status != "Approved") {
       return Deny("private endpoint connection " + Quote(l.connection_name) +
@@ -193,8 +192,8 @@ http::ExchangePtr Gate::Start(http::Request request) {
   for (auto& s : slots) s->requests.fetch_add(1, std::memory_order_relaxed);
   std::string host = request.host();
   if (host.empty()) host = request.peer.server_name;
-  auto verdict = std::make_shared<const Verdict>(
-      Decide(*policy(), registry_of_host_(host), Via{request.peer.link_id, request.peer.remote_ip}));
+  Via via{request.peer.link_id, request.peer.remote_ip};
+  auto verdict = std::make_shared<const Verdict>(Decide(*policy(), registry_of_host_(host), via));
   if (!verdict->allowed()) {
     for (auto& s : slots) s->denied.fetch_add(1, std::memory_order_relaxed);
     return http::Respond(DeniedResponse(verdict->message));

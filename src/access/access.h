@@ -93,9 +93,9 @@ struct Via {
 // The network's one decision on a request.
 struct Verdict {
   enum class Kind {
-    kAllow,                // the network lets the request through
+    kAllow,                 // the network lets the request through
     kAllowOwnIdentityOnly,  // only the managed identity of `machine`, a trusted service's
-    kDeny,                 // 403 DENIED with `message`
+    kDeny,                  // 403 DENIED with `message`
   };
   Kind kind = Kind::kAllow;
   std::string registry;  // the lowercased registry the host matched ("" for none)

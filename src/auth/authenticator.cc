@@ -569,7 +569,7 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
     requested.insert(requested.end(), scopes->begin(), scopes->end());
   }
   const access::Verdict* network = request.verdict.get();  // the Gate's
-  if (via == Via::kControlPlane) network = nullptr;  // no network path
+  if (via == Via::kControlPlane) network = nullptr;        // no network path
 
   if (exchange_path) {
     auto grant = FormValue(form, "grant_type").value_or("");
