@@ -52,7 +52,6 @@
 #include <set>
 #include <string>
 
-#include "access/access.h"
 #include "arm/snapshot.h"
 #include "common/error.h"
 #include "daemon/projection.h"

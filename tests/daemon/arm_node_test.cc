@@ -9,7 +9,6 @@
 
 #include "auth/jwt.h"
 #include "auth/password.h"
-#include "daemon/identities.h"
 #include "daemon/projection.h"
 #include "daemon/registry_node.h"
 #include "support/raw_http.h"

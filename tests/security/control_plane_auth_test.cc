@@ -21,7 +21,6 @@
 #include "auth/token_service.h"
 #include "cli/http_client.h"
 #include "daemon/arm_node.h"
-#include "daemon/identities.h"
 #include "daemon/projection.h"
 #include "daemon/registry_node.h"
 #include "support/raw_http.h"
