@@ -5,6 +5,8 @@
 #include <charconv>
 #include <utility>
 
+#include "oci/errors.h"
+
 namespace cove::access {
 namespace {
 
@@ -45,49 +47,70 @@ std::string PublicDeniedMessage(const std::string& ip) {
 }
 
 std::string DeniedBody(const std::string& message) {
-  nlohmann::json body = {{"errors", nlohmann::json::array({{{"code", "DENIED"},
-                                                           {"message", message}}})}};
-  return body.dump();
+  return oci::ErrorBody(oci::ErrorCode::kDenied, message);
 }
 
-Decision Decide(const Policy& policy, const std::string& registry, const Via& via) {
+http::Response DeniedResponse(const std::string& message) {
+  auto response = oci::ErrorResponse(oci::ErrorCode::kDenied, message);
+  response.headers.Set("Docker-Distribution-Api-Version", "registry/2.0");
+  return response;
+}
+
+namespace {
+
+Verdict Deny(std::string message) {
+  return {.kind = Verdict::Kind::kDeny, .message = std::move(message)};
+}
+
+Verdict DecideRules(const Policy& policy, const std::string& registry, const Via& via) {
   if (via.link_id) {
     uint32_t id = *via.link_id;
     auto link = policy.links.find(id);
     if (link == policy.links.end()) {
-      return {false, "the connection came through private endpoint link id " +
-                         std::to_string(id) +
-                         ", which belongs to no private endpoint connection of registry " +
-                         Quote(registry)};
+      return Deny("the connection came through private endpoint link id " + std::to_string(id) +
+                  ", which belongs to no private endpoint connection of registry " +
+                  Quote(registry));
     }
     const LinkInfo& l = link->second;
     if (l.registry != registry) {
-      return {false, "private endpoint " + Quote(l.endpoint_name) + " (link id " +
-                         std::to_string(id) + ") is connected to registry " + Quote(l.registry) +
-                         ", not to " + Quote(registry)};
+      return Deny("private endpoint " + Quote(l.endpoint_name) + " (link id " + std::to_string(id) +
+                  ") is connected to registry " + Quote(l.registry) + ", not to " +
+                  Quote(registry));
     }
     if (l.status != "Approved") {
-      return {false, "private endpoint connection " + Quote(l.connection_name) +
-                         " (private endpoint " + Quote(l.endpoint_name) + ") of registry " +
-                         Quote(registry) + " is " + l.status +
-                         "; only Approved connections are served"};
+      return Deny("private endpoint connection " + Quote(l.connection_name) +
+                  " (private endpoint " + Quote(l.endpoint_name) + ") of registry " +
+                  Quote(registry) + " is " + l.status + "; only Approved connections are served");
     }
-    return {true, ""};
+    return {.kind = Verdict::Kind::kAllow, .via_private_endpoint = true};
   }
   auto it = policy.registries.find(registry);
-  if (it == policy.registries.end()) return {true, ""};
+  if (it == policy.registries.end()) return {};
   const RegistryRules& rules = it->second;
   if (!rules.public_network_access) {
-    if (rules.bypass_azure_services && policy.trusted_service_sources.count(via.client_ip)) {
-      return {true, ""};  // the registry's authentication decides (auth/network.h)
+    auto machine = policy.trusted_service_sources.find(via.client_ip);
+    if (rules.bypass_azure_services && machine != policy.trusted_service_sources.end()) {
+      // The registry's authentication lets in only this machine's identity (auth/network.h).
+      return {.kind = Verdict::Kind::kAllowOwnIdentityOnly,
+              .machine = machine->second,
+              .message = PublicDeniedMessage(via.client_ip)};
     }
-    return {false, PublicDeniedMessage(via.client_ip)};
+    return Deny(PublicDeniedMessage(via.client_ip));
   }
-  if (rules.default_action != "Deny") return {true, ""};
+  if (rules.default_action != "Deny") return {};
   for (const auto& rule : rules.ip_rules) {
-    if (rule.action == "Allow" && MatchesIpRule(via.client_ip, rule.value)) return {true, ""};
+    if (rule.action == "Allow" && MatchesIpRule(via.client_ip, rule.value)) return {};
   }
-  return {false, PublicDeniedMessage(via.client_ip)};
+  return Deny(PublicDeniedMessage(via.client_ip));
+}
+
+}  // namespace
+
+Verdict Decide(const Policy& policy, const std::string& registry, const Via& via) {
+  Verdict v;
+  if (!registry.empty()) v = DecideRules(policy, registry, via);
+  v.registry = registry;
+  return v;
 }
 
 // ---- Gate
@@ -169,16 +192,13 @@ http::ExchangePtr Gate::Start(http::Request request) {
   for (auto& s : slots) s->requests.fetch_add(1, std::memory_order_relaxed);
   std::string host = request.host();
   if (host.empty()) host = request.peer.server_name;
-  std::string registry = registry_of_host_(host);
-  if (!registry.empty()) {
-    Decision d = Decide(*policy(), registry, Via{request.peer.link_id, request.peer.remote_ip});
-    if (!d.allowed) {
-      for (auto& s : slots) s->denied.fetch_add(1, std::memory_order_relaxed);
-      auto response = http::Response::Text(403, "application/json", DeniedBody(d.message));
-      response.headers.Set("Docker-Distribution-Api-Version", "registry/2.0");
-      return http::Respond(std::move(response));
-    }
+  Via via{request.peer.link_id, request.peer.remote_ip};
+  auto verdict = std::make_shared<const Verdict>(Decide(*policy(), registry_of_host_(host), via));
+  if (!verdict->allowed()) {
+    for (auto& s : slots) s->denied.fetch_add(1, std::memory_order_relaxed);
+    return http::Respond(DeniedResponse(verdict->message));
   }
+  request.verdict = std::move(verdict);
   bool head = request.method == "HEAD";
   std::vector<std::shared_ptr<void>> keep;
   std::vector<std::atomic<uint64_t>*> in, out;

@@ -1,30 +1,38 @@
-// access: ACR's network rules as a pure decision, and the Gate that applies them (and counts
-// traffic per endpoint) in front of the registry's HTTP handler.
+// access: ACR's network rules as one pure decision — the Verdict — and the Gate that applies
+// it (and counts traffic per endpoint) in front of the registry's HTTP handler. This is the
+// only place where the network decides; the registry's authentication (auth/authenticator.h)
+// reads the verdict the Gate attached to the request and never decides it again.
 //
-// Decide(policy, registry, via) answers whether a connection may use a registry, as ACR does:
+// Decide(policy, registry, via) answers how a connection may use a registry, as ACR does:
 //   - through a private endpoint (Via.link_id set): the link id must belong to a private
 //     endpoint connection of THIS registry (another registry's link id is refused) and that
 //     connection must be Approved. IP rules, publicNetworkAccess and defaultAction never apply
 //     to private endpoints.
 //   - through the public endpoint (no link id): publicNetworkAccess Disabled → denied, except
-//     from a trusted Azure service's address (a container group's) while
-//     networkRuleBypassOptions is AzureServices: that connection goes on to the registry's
-//     authentication, which lets in only the service's own managed identity (auth/network.h);
+//     from a trusted Azure service machine's address (a container group's) while
+//     networkRuleBypassOptions is AzureServices: then the verdict is "allow only this machine's
+//     own identity" (kAllowOwnIdentityOnly, naming the machine): the registry's authentication
+//     lets in only a managed identity whose token was issued in that machine, challenges
+//     callers without credentials (the service's Docker client pings /v2/ first) and DENIES
+//     everyone else with the verdict's message (auth/network.h);
 //     otherwise defaultAction Allow → allowed; defaultAction Deny → allowed only if the client
 //     IP matches an Allow IP rule (an address or an IPv4 CIDR).
-// A denial is HTTP 403 with an OCI error body, code DENIED. Public denials carry Azure's exact
-// message ("client with IP '<ip>' is not allowed access. Refer https://aka.ms/acr/firewall to
-// grant access."). Private endpoint denials name the private endpoint connection and its state
-// ("... private endpoint connection 'pe1.conn' ... is Pending ..."): cove does better than
-// Azure here, which answers a generic 403 that leaves the user guessing. The data endpoint
-// (<reg>.<region>.data.<suffix>) applies the same rules as the login server.
+// A denial is HTTP 403 with the OCI error table's DENIED body (DeniedResponse, the one place it
+// is written). Public denials carry Azure's exact message ("client with IP '<ip>' is not
+// allowed access. Refer https://aka.ms/acr/firewall to grant access."). Private endpoint
+// denials name the private endpoint connection and its state ("... private endpoint connection
+// 'pe1.conn' ... is Pending ..."): cove does better than Azure here, which answers a generic
+// 403 that leaves the user guessing. The data endpoint (<reg>.<region>.data.<suffix>) applies
+// the same rules as the login server.
 //
 // Gate is an http::Handler that wraps the registry: per request it matches the Host/SNI to a
 // registry (through a caller-supplied function), decides, and either answers 403 or hands the
-// request on. It also counts, per endpoint key ("link:<id>" for private endpoint connections,
-// "listener:<local-ip>" otherwise, and "member:<local-ip>" for every connection), requests,
-// request body bytes and response body bytes. Counters are read with Counters() and rendered as
-// JSON by CountersJson() (coved serves them at GET /cove/counters on its ARM listener).
+// request on with the Verdict attached (http::Request::verdict: the registry it matched and
+// what the network allows). It also counts, per endpoint key ("link:<id>" for private endpoint
+// connections, "listener:<local-ip>" otherwise, and "member:<local-ip>" for every connection),
+// requests, request body bytes and response body bytes. Counters are read with Counters() and
+// rendered as JSON by CountersJson() (coved serves them at GET /cove/counters on its ARM
+// listener).
 //
 // Thread-safety: Decide is pure. Gate::Start runs on the HTTP server's threads; SetPolicy may
 // be called from any thread (policies are immutable snapshots swapped under a mutex).
@@ -37,7 +45,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -71,8 +78,9 @@ struct LinkInfo {
 struct Policy {
   std::map<std::string, RegistryRules> registries;  // by lowercased name
   std::map<uint32_t, LinkInfo> links;
-  // The addresses trusted Azure services call from (container groups' public addresses).
-  std::set<std::string> trusted_service_sources;
+  // Where trusted Azure services call from: a source address → the resource id of the trusted
+  // service machine that has it (a container group's public address → the group's id).
+  std::map<std::string, std::string> trusted_service_sources;
 };
 using PolicyPtr = std::shared_ptr<const Policy>;
 
@@ -82,19 +90,40 @@ struct Via {
   std::string client_ip;           // the public client's address (PROXY source when proxied)
 };
 
-struct Decision {
-  bool allowed = false;
-  std::string message;  // for denials: the DENIED message
-};
+// The network's one decision on a request.
+struct Verdict {
+  enum class Kind {
+    kAllow,                 // the network lets the request through
+    kAllowOwnIdentityOnly,  // only the managed identity of `machine`, a trusted service's
+    kDeny,                  // 403 DENIED with `message`
+  };
+  Kind kind = Kind::kAllow;
+  std::string registry;  // the lowercased registry the host matched ("" for none)
+  bool via_private_endpoint = false;
+  // kAllowOwnIdentityOnly: the resource id of the trusted service machine the connection
+  // comes from (its source address is the machine's).
+  std::string machine;
+  // kDeny: why. kAllowOwnIdentityOnly: the denial for any caller that is not the machine's own
+  // identity.
+  std::string message;
 
-// The decision for `registry` (lowercased). A registry the policy does not know is governed by
-// no rules (allowed), as registries from the configuration file are.
-Decision Decide(const Policy& policy, const std::string& registry, const Via& via);
+  // Whether the request goes on to the registry (for kAllowOwnIdentityOnly: to its
+  // authentication, which may still deny it).
+  bool allowed() const { return kind != Kind::kDeny; }
+};
+using VerdictPtr = std::shared_ptr<const Verdict>;
+
+// The verdict for `registry` (lowercased; "" for a host that is no registry's: allowed). A
+// registry the policy does not know is governed by no rules (allowed).
+Verdict Decide(const Policy& policy, const std::string& registry, const Via& via);
 
 // Azure's public-endpoint message.
 std::string PublicDeniedMessage(const std::string& ip);
-// The full 403 body {"errors":[{"code":"DENIED","message":...}]}.
+// The full 403 body {"errors":[{"code":"DENIED","message":...}]} (the OCI error table's).
 std::string DeniedBody(const std::string& message);
+// The 403 DENIED response every network denial answers with (the Gate's and, for the
+// kAllowOwnIdentityOnly verdict, the registry's authentication's).
+http::Response DeniedResponse(const std::string& message);
 
 // Whether `ip` (IPv4 text) matches `rule` (address or IPv4 CIDR). IPv6 never matches.
 bool MatchesIpRule(const std::string& ip, const std::string& rule);

@@ -78,11 +78,12 @@ http::Response Unauthorized(const http::Request& request, const std::string& log
   return r;
 }
 
+// The network's denial: the message of the Gate's verdict (access/access.h).
 http::Response FirewallDenied(const http::Request& request) {
-  return oci::ErrorResponse(oci::ErrorCode::kDenied,
-                            "client with IP '" + request.peer.remote_ip +
-                                "' is not allowed access. Refer https://aka.ms/acr/firewall to "
-                                "grant access.");
+  const access::Verdict* verdict = request.verdict.get();
+  return access::DeniedResponse(verdict && !verdict->message.empty()
+                                    ? verdict->message
+                                    : access::PublicDeniedMessage(request.peer.remote_ip));
 }
 
 http::Response TokenError(int status, std::string_view code, std::string_view message) {
@@ -100,12 +101,6 @@ http::Response Json(nlohmann::json body) {
   auto r = http::Response::Text(200, "application/json; charset=utf-8", body.dump());
   r.headers.Set("Cache-Control", "no-store");
   return r;
-}
-
-NetworkFacts FactsFor(const IdentitySnapshot& snapshot, const RegistryAuth& registry,
-                      const http::Request& request) {
-  return {registry.public_network_access, registry.bypass, request.peer.link_id.has_value(),
-          std::string(snapshot.TrustedServiceAt(request.peer.remote_ip))};
 }
 
 // A user-supplied name for the log: printable ASCII, at most 80 characters.
@@ -380,14 +375,14 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
   if (!registry) return std::nullopt;  // open registry
   auto scope = NeededScope(needed);
   auto alternative = AlternativeScope(needed);
-  auto facts = FactsFor(*snapshot, *registry, request);
+  const access::Verdict* network = request.verdict.get();  // the Gate's
 
   auto credentials = ParseAuthorization(request.headers.Get("Authorization"));
   if (!credentials) return Unauthorized(request, login_server, scope, credentials.error().message);
   switch (credentials->scheme) {
     case Credentials::kNone:
     case Credentials::kOther: {
-      if (!MayChallenge(facts)) {
+      if (!MayChallenge(network)) {
         return FirewallDenied(request);
       }
       // Even with anonymous pull every request carries a token (an anonymous one from the
@@ -403,14 +398,15 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
                            : Fail(claims.error());
       if (caller) caller->caller_resource = claims->caller_resource;
       if (!caller) {
-        if (!MayChallenge(facts)) {
+        if (!MayChallenge(network)) {
           return FirewallDenied(request);
         }
         LogRefusal(request, info.name, claims ? claims->subject.ToString() : "bearer token",
                    caller.error());
         return Unauthorized(request, login_server, scope, kInvalidCredentials);
       }
-      if (DecideNetworkAccess(facts, caller->principal, caller->caller_resource) == NetworkDecision::kDenied) {
+      if (DecideNetworkAccess(network, caller->principal, caller->caller_resource) ==
+          NetworkDecision::kDenied) {
         return FirewallDenied(request);
       }
       if (!scope) return std::nullopt;
@@ -428,14 +424,15 @@ std::optional<http::Response> Authenticator::Check(const http::Request& request,
                                          credentials->password, login_server,
                                          SourceOf(request.peer));
       if (!caller) {
-        if (!MayChallenge(facts)) {
+        if (!MayChallenge(network)) {
           return FirewallDenied(request);
         }
         if (caller.error().code == Code::kResourceExhausted) return TooManyRequests(caller.error());
         LogRefusal(request, info.name, credentials->user, caller.error());
         return Unauthorized(request, login_server, scope, kInvalidCredentials);
       }
-      if (DecideNetworkAccess(facts, caller->principal, caller->caller_resource) == NetworkDecision::kDenied) {
+      if (DecideNetworkAccess(network, caller->principal, caller->caller_resource) ==
+          NetworkDecision::kDenied) {
         return FirewallDenied(request);
       }
       if (!scope || Covers(caller->permissions.Intersect({*scope}), *scope)) return std::nullopt;
@@ -571,8 +568,8 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
     if (!scopes) return TokenError(400, "UNSUPPORTED", scopes.error().message);
     requested.insert(requested.end(), scopes->begin(), scopes->end());
   }
-  auto facts = FactsFor(*snapshot, *registry, request);
-  if (via == Via::kControlPlane) facts.public_network_access = true;  // no network path
+  const access::Verdict* network = request.verdict.get();  // the Gate's
+  if (via == Via::kControlPlane) network = nullptr;        // no network path
 
   if (exchange_path) {
     auto grant = FormValue(form, "grant_type").value_or("");
@@ -594,7 +591,8 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
     if (!snapshot->RolePermissions(identity->principal_id, registry_name)) {
       return TokenUnauthorized("the identity has no role assignment on registry " + registry_name);
     }
-    if (DecideNetworkAccess(facts, caller->principal, caller->caller_resource) == NetworkDecision::kDenied) {
+    if (DecideNetworkAccess(network, caller->principal, caller->caller_resource) ==
+        NetworkDecision::kDenied) {
       return FirewallDenied(request);
     }
     auto refresh = tokens_.IssueRefreshToken(caller->subject, caller->binding, login_server,
@@ -639,7 +637,7 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
   }
   if (!caller) {
     // Behind the firewall an outsider learns nothing about credentials.
-    if (!MayChallenge(facts)) {
+    if (!MayChallenge(network)) {
       return FirewallDenied(request);
     }
     if (caller.error().code == Code::kResourceExhausted) return TooManyRequests(caller.error());
@@ -647,7 +645,8 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
     LogRefusal(request, registry_name, who, caller.error());
     return TokenUnauthorized(kInvalidCredentials);
   }
-  if (DecideNetworkAccess(facts, caller->principal, caller->caller_resource) == NetworkDecision::kDenied) {
+  if (DecideNetworkAccess(network, caller->principal, caller->caller_resource) ==
+      NetworkDecision::kDenied) {
     return FirewallDenied(request);
   }
   auto granted = caller->permissions.Intersect(requested);

@@ -52,6 +52,12 @@
 //   403 DENIED — the caller is known and no new token can help: Basic credentials without the
 //       permission ("requested access to the resource is denied"), or the trusted-services
 //       network decision (auth/network.h) refusing the caller.
+// The network is not decided here: the access Gate in front of the registry decides once per
+// request and attaches its Verdict (http::Request::verdict, access/access.h). Authentication
+// reads it: a caller who has not authenticated is challenged unless the verdict denies, and
+// when the verdict allows only a trusted service machine's own identity, every other caller is
+// DENIED with the verdict's message (auth/network.h). A request without a verdict (the
+// control-plane listener: Via::kControlPlane) meets no network rules.
 // The realm uses the scheme and Host the request came with, so clients reach the same
 // listener; with the default TLS listener on 443 it is exactly ACR's.
 //

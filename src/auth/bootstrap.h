@@ -13,8 +13,8 @@
 //       - name: myregistry                # a registry listed here requires authentication
 //         admin_user: {enabled: true, password_hashes: ["$argon2id$...", "$argon2id$..."]}
 //         anonymous_pull: false
-//         public_network_access: true
-//         network_rule_bypass: AzureServices   # or None
+//         public_network_access: true          # these two are the access Gate's rules
+//         network_rule_bypass: AzureServices   # or None (daemon/registry_node.h)
 //         scope_maps:
 //           - {name: app-read, actions: [repositories/app/content/read,
 //                                        repositories/app/metadata/read]}

@@ -179,11 +179,6 @@ const Principal* IdentitySnapshot::FindPrincipal(std::string_view id_or_name) co
   return it == principal_by_name_.end() ? nullptr : &data_.principals[it->second];
 }
 
-std::string_view IdentitySnapshot::TrustedServiceAt(std::string_view ip) const {
-  auto it = data_.trusted_service_sources.find(std::string(ip));
-  return it == data_.trusted_service_sources.end() ? std::string_view() : it->second;
-}
-
 const RepositoryToken* IdentitySnapshot::Token(std::string_view registry,
                                                std::string_view name) const {
   auto r = token_index_.find(std::string(registry));

@@ -7,8 +7,8 @@
 //   - role assignments: principal × role × registry (the ARM scope of the registry);
 //   - per registry (RegistryAuth): the admin user (disabled by default; user name = registry
 //     name; two passwords), repository-scoped tokens with their scope maps (two passwords, each
-//     with an optional expiry; enabled/disabled), anonymous pull, and the network facts the
-//     trusted-services decision needs (public network access, networkRuleBypassOptions).
+//     with an optional expiry; enabled/disabled), anonymous pull, and (for `coved registry`
+//     only) the configured network settings, which the access Gate applies (access/access.h).
 //
 // IdentityData is what a writer fills in; IdentitySnapshot::Build validates it (unknown
 // principals in assignments, bad scope-map actions, duplicate names) and indexes it. A snapshot
@@ -126,6 +126,10 @@ struct RegistryAuth {
   bool anonymous_pull = false;
   std::vector<ScopeMap> scope_maps;
   std::vector<RepositoryToken> tokens;
+  // The registry's network settings as the `auth:` section of coved's configuration gives
+  // them. Authentication never reads them: the access Gate decides the network (access/access.h)
+  // and `coved registry` builds its policy from these (daemon/registry_node.h); the control
+  // plane's registries get theirs from the projection (daemon/projection.h), not from here.
   bool public_network_access = true;
   NetworkBypass bypass = NetworkBypass::kAzureServices;
 };
@@ -134,9 +138,6 @@ struct IdentityData {
   std::vector<Principal> principals;
   std::vector<RoleAssignment> assignments;
   std::vector<RegistryAuth> registries;
-  // Where trusted Azure services' calls come from: a source address → the id of the machine
-  // of a trusted service that has it (a container group's public address → the group's id).
-  std::map<std::string, std::string> trusted_service_sources;
 };
 
 class IdentitySnapshot {
@@ -150,9 +151,6 @@ class IdentitySnapshot {
   // By id or by name (service principals log in with their appId; tests use names).
   const Principal* FindPrincipal(std::string_view id_or_name) const;
   const RepositoryToken* Token(std::string_view registry, std::string_view name) const;
-  // The trusted service machine at source address `ip` (IdentityData::trusted_service_sources),
-  // or "".
-  std::string_view TrustedServiceAt(std::string_view ip) const;
 
   // What `principal` may do on `registry` through its role assignments; nullopt when it has
   // no role assignment there at all.

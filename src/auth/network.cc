@@ -32,20 +32,19 @@ std::string_view TrustedServiceOf(std::string_view resource_id) {
   return {};
 }
 
-NetworkDecision DecideNetworkAccess(const NetworkFacts& facts, const Principal* caller,
+NetworkDecision DecideNetworkAccess(const access::Verdict* verdict, const Principal* caller,
                                     std::string_view caller_resource) {
-  if (facts.public_network_access || facts.via_private_endpoint) return NetworkDecision::kAllowed;
-  if (facts.bypass == NetworkBypass::kAzureServices && caller &&
-      caller->kind == PrincipalKind::kManagedIdentity && !TrustedServiceOf(caller_resource).empty() &&
-      EqualsIgnoreCase(caller_resource, facts.source_service_machine)) {
+  using Kind = access::Verdict::Kind;
+  if (!verdict || verdict->kind == Kind::kAllow) return NetworkDecision::kAllowed;
+  if (verdict->kind == Kind::kAllowOwnIdentityOnly && caller &&
+      caller->kind == PrincipalKind::kManagedIdentity &&
+      !TrustedServiceOf(caller_resource).empty() &&
+      EqualsIgnoreCase(caller_resource, verdict->machine)) {
     return NetworkDecision::kAllowedTrustedService;
   }
   return NetworkDecision::kDenied;
 }
 
-bool MayChallenge(const NetworkFacts& facts) {
-  return facts.public_network_access || facts.via_private_endpoint ||
-         (facts.bypass == NetworkBypass::kAzureServices && !facts.source_service_machine.empty());
-}
+bool MayChallenge(const access::Verdict* verdict) { return !verdict || verdict->allowed(); }
 
 }  // namespace cove::auth

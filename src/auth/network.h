@@ -15,11 +15,15 @@
 // caller without credentials is challenged (401), not DENIED: the service's Docker client pings
 // /v2/ before it presents its token.
 //
-// This is the decision function; the network facts come from RegistryAuth today and from the
-// access module (issue 4, src/access: IP rules, public/private listeners) later — that module
-// decides everything that does not depend on identity and passes `via_private_endpoint` /
-// `public_network_access` here. Enforcement: Authenticator::Check and the token endpoints
-// (auth/authenticator.h) call DecideNetworkAccess after authenticating the caller.
+// Who decides what: the network half is the access Gate's (access/access.h), which decides once
+// per request and attaches its Verdict to it: public access on, an allowed IP rule or an
+// Approved private endpoint → kAllow; public access off with bypass AzureServices from a trusted
+// service machine's address → kAllowOwnIdentityOnly naming that machine; everything else is
+// DENIED by the Gate before the registry sees it. This file is the identity half: for a request
+// whose verdict says kAllowOwnIdentityOnly, whether the authenticated caller is that machine's
+// own managed identity. Enforcement: Authenticator::Check and the token endpoints
+// (auth/authenticator.h) call DecideNetworkAccess after authenticating the caller, and
+// MayChallenge before answering 401 to a caller who has not.
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -27,6 +31,7 @@
 #include <string>
 #include <string_view>
 
+#include "access/access.h"
 #include "auth/identity.h"
 
 namespace cove::auth {
@@ -36,29 +41,24 @@ namespace cove::auth {
 // resource type is not one of a trusted service's (ids compare without case, as ARM's).
 std::string_view TrustedServiceOf(std::string_view resource_id);
 
-struct NetworkFacts {
-  bool public_network_access = true;
-  NetworkBypass bypass = NetworkBypass::kAzureServices;
-  bool via_private_endpoint = false;  // the connection came through a private endpoint
-  // The trusted service machine the connection comes from (by its source address), or "".
-  std::string source_service_machine;
-};
-
 enum class NetworkDecision {
-  kAllowed,                // public access on, or through a private endpoint
-  kAllowedTrustedService,  // public access off, but a trusted service's identity with bypass
+  kAllowed,                // the verdict allows the request (or there is none)
+  kAllowedTrustedService,  // kAllowOwnIdentityOnly, and the caller is the machine's identity
   kDenied,
 };
 
-// `caller` is the authenticated principal, or null (anonymous, admin user, token: none of
-// these can be a trusted service); `caller_resource` the machine its token was issued in
+// `verdict` is the one the Gate attached to the request (http::Request::verdict), or null when
+// no Gate stands in front (coved's control-plane listener: not a network path to the registry);
+// `caller` the authenticated principal, or null (anonymous, admin user, token: none of these
+// can be a trusted service); `caller_resource` the machine its token was issued in
 // (xms_az_rid), or "".
-NetworkDecision DecideNetworkAccess(const NetworkFacts& facts, const Principal* caller,
+NetworkDecision DecideNetworkAccess(const access::Verdict* verdict, const Principal* caller,
                                     std::string_view caller_resource = {});
 
-// Whether a caller who has not (successfully) authenticated may be asked to: the network path
-// is allowed, or it comes from a trusted service's machine that bypass lets in. Otherwise the
-// answer is 403 DENIED before anything about credentials.
-bool MayChallenge(const NetworkFacts& facts);
+// Whether a caller who has not (successfully) authenticated may be asked to (401): every
+// verdict but a denial (from a trusted service's machine the service's client pings /v2/
+// before it presents its token). Otherwise the answer is 403 DENIED before anything about
+// credentials.
+bool MayChallenge(const access::Verdict* verdict);
 
 }  // namespace cove::auth

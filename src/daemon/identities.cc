@@ -57,9 +57,6 @@ Result<auth::IdentityData> BuildIdentityData(const arm::Snapshot& snapshot) {
     ra.admin.enabled = r.admin_user_enabled;
     ra.admin.password_hashes = r.admin_password_hashes;
     ra.anonymous_pull = r.anonymous_pull_enabled;
-    ra.public_network_access = r.public_network_access;
-    ra.bypass =
-        r.bypass_azure_services ? auth::NetworkBypass::kAzureServices : auth::NetworkBypass::kNone;
     for (const auto& m : r.scope_maps) ra.scope_maps.push_back({m.name, m.actions});
     for (const auto& t : r.tokens) {
       auth::RepositoryToken token;
@@ -74,13 +71,6 @@ Result<auth::IdentityData> BuildIdentityData(const arm::Snapshot& snapshot) {
       ra.tokens.push_back(std::move(token));
     }
     data.registries.push_back(std::move(ra));
-  }
-
-  // Container groups (ACI, a trusted service) call from their public address.
-  for (const auto& m : snapshot.machines) {
-    if (m.kind == arm::MachineView::Kind::kContainerGroup && m.is_public && !m.address.empty()) {
-      data.trusted_service_sources[m.address] = m.id;
-    }
   }
 
   for (const auto& a : snapshot.role_assignments) {

@@ -7,15 +7,14 @@
 //     (auth/identity.h);
 //   - every registry of the snapshot gets a RegistryAuth, so it requires authentication (as ACR
 //     does): the admin user (adminUserEnabled + the hashes of "password" and "password2"),
-//     anonymous pull, public network access and networkRuleBypassOptions, its scope maps (the
-//     three SystemDefined ones included) and its tokens (status, scope map, password hashes
-//     with expiries);
+//     anonymous pull, its scope maps (the three SystemDefined ones included) and its tokens
+//     (status, scope map, password hashes with expiries). Its network facts (public network
+//     access, networkRuleBypassOptions, trusted service machines) are not identities: they are
+//     the access Gate's policy (daemon/projection.h, BuildPolicy), read once per request;
 //   - principals: directory users (name = UPN, their password hash; a disabled user keeps no
 //     password), service principals (name = appId, id = object id; their application's client
 //     secrets with expiries, in Principal::secrets) and managed identities, user- and
 //     system-assigned (id = principalId, name = resource name, no password);
-//   - trusted service sources: each container group's public address → the group's id (the
-//     network side of the trusted-services decision, auth/network.h);
 //   - role assignments: Owner, Contributor, Reader, AcrPull, AcrPush and AcrDelete (other roles
 //     carry no registry data actions and are ignored), expanded to every registry at or below
 //     the assignment's scope (subscription, resource group or registry id; compared without

@@ -31,9 +31,9 @@
 
 #include "arm/identity_support.h"
 #include "daemon/arm_node.h"
-#include "daemon/identities.h"
 #include "daemon/config.h"
 #include "daemon/planes.h"
+#include "daemon/projection.h"
 #include "daemon/registry_node.h"
 
 int main(int argc, char** argv) {
@@ -140,9 +140,8 @@ int main(int argc, char** argv) {
                                                    cove::arm::kTenantId);
       planes = std::make_unique<cove::daemon::Planes>(
           cove::daemon::PlanesOptions{.prefix = fabric_prefix,
-                                      .ca_pem = (*node)->ca_certificate_pem(),
                                       .dns = config->limits.DnsOptions()},
-          (*node)->server(), (*node)->gate(), imds.get());
+          (*node)->server(), imds.get());
     } else {
       spdlog::info("fabric and DNS planes off ({})", no_fabric ? "--no-fabric" : "not root");
     }
@@ -151,27 +150,17 @@ int main(int argc, char** argv) {
                  [registry_node = node->get()](const std::string& host) {
                    return registry_node->RegistryOfLoginServer(host);
                  });
+    // Each commit is projected once (daemon/projection.h) and handed on as that one value:
+    // the registry node takes identities, network policy and registries in the order that
+    // fails closed (RegistryNode::Apply), the planes the rest.
     auto feed = [registry_node = node->get(), &planes](const cove::arm::SnapshotPtr& snapshot) {
-      // Identities first: a new registry must never be served before its RegistryAuth exists
-      // (a registry missing from the identity snapshot is open).
-      auto identities = cove::daemon::BuildIdentityData(*snapshot);
-      auto applied = identities ? registry_node->SetControlPlaneIdentities(std::move(*identities))
-                                : cove::Status(tl::unexpected(identities.error()));
-      if (!applied) {
-        // Fail closed: without identities the registries keep their previous set.
-        spdlog::error("identities from the control plane: {}; registries not updated",
-                      applied.error().message);
-      } else {
-        auto set = registry_node->SetControlPlaneRegistries(
-            cove::daemon::RegistriesFromSnapshot(*snapshot));
-        if (!set) spdlog::warn("registries from the control plane: {}", set.error().message);
+      auto projection = cove::daemon::Project(
+          snapshot, {.ca_pem = registry_node->ca_certificate_pem()});
+      if (auto applied = registry_node->Apply(*projection); !applied) {
+        spdlog::error("control plane version {}: {}; the registry node keeps what it could not "
+                      "replace", projection->version, applied.error().message);
       }
-      if (planes) {
-        (void)planes->Apply(snapshot);
-      } else {
-        registry_node->gate().SetPolicy(std::make_shared<cove::access::Policy>(
-            cove::daemon::BuildPolicy(*snapshot)));
-      }
+      if (planes) (void)planes->Apply(projection);
     };
     feed(arm->control_plane().snapshot());
     subscription = arm->control_plane().Subscribe(feed);

@@ -250,32 +250,10 @@ dns::CatalogSpec BuildCatalog(const arm::Snapshot& snapshot) {
   return spec;
 }
 
-access::Policy BuildPolicy(const arm::Snapshot& snapshot) {
-  access::Policy p;
-  for (const auto& r : snapshot.registries) {
-    access::RegistryRules rules{r.name, r.public_network_access, r.bypass_azure_services,
-                                r.default_action, {}};
-    for (const auto& ip : r.ip_rules) rules.ip_rules.push_back({ip.value, ip.action});
-    p.registries[r.name] = std::move(rules);
-  }
-  for (const auto& pe : snapshot.private_endpoints) {
-    if (pe.link_id == 0) continue;
-    std::string conn = pe.connection_id.substr(pe.connection_id.rfind('/') + 1);
-    p.links[pe.link_id] = {pe.registry_name, pe.name, conn, pe.connection_status};
-  }
-  for (const auto& m : snapshot.machines) {
-    if (m.kind == arm::MachineView::Kind::kContainerGroup && m.is_public && !m.address.empty()) {
-      p.trusted_service_sources.insert(m.address);
-    }
-  }
-  return p;
-}
-
 // ---- Planes
 
-Planes::Planes(PlanesOptions options, http::Server& server, access::Gate& gate,
-               imds::Service* imds)
-    : options_(std::move(options)), server_(server), gate_(gate), imds_(imds) {
+Planes::Planes(PlanesOptions options, http::Server& server, imds::Service* imds)
+    : options_(std::move(options)), server_(server), imds_(imds) {
   if (imds_) {
     // Small: a machine asks for a token now and then.
     imds_server_ = std::make_unique<http::Server>(*imds_, nullptr,
@@ -313,17 +291,17 @@ Status Planes::Down() {
   return fabric_->Down();
 }
 
-Status Planes::Apply(const arm::SnapshotPtr& snapshot) {
+Status Planes::Apply(const ProjectionPtr& projection) {
   std::lock_guard lock(mu_);
-  gate_.SetPolicy(std::make_shared<access::Policy>(BuildPolicy(*snapshot)));
-  if (imds_) imds_->SetMachines(std::make_shared<const imds::Machines>(MachinesOf(*snapshot)));
-  auto catalog = dns::Catalog::Build(BuildCatalog(*snapshot));
+  const arm::SnapshotPtr& snapshot = projection->snapshot;
+  if (imds_) imds_->SetMachines(projection->machines);
+  auto catalog = dns::Catalog::Build(projection->catalog);
   if (catalog) {
     catalog_.Set(*catalog);
   } else {
     spdlog::warn("dns catalog (version {}): {}", snapshot->version, catalog.error().message);
   }
-  fabric::Topology topology = BuildTopology(*snapshot, options_.ca_pem);
+  const fabric::Topology& topology = projection->topology;
   Status applied = fabric_->Apply(topology);
   if (!applied) spdlog::warn("fabric (version {}): {}", snapshot->version, applied.error().message);
 

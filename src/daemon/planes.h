@@ -1,8 +1,9 @@
 // Planes: the full daemon's wiring of the control plane into the fabric, DNS and registry
 // listeners — what makes private endpoints real.
 //
-// On Start and after every committed control-plane change, Apply(snapshot):
-//   1. builds a fabric::Topology (BuildTopology): every VNet with its subnets (private endpoint
+// On Start and after every committed control-plane change, Apply(projection) (the commit's
+// daemon/projection.h, which holds what the Build* functions below made of its snapshot):
+//   1. takes the fabric::Topology (BuildTopology): every VNet with its subnets (private endpoint
 //      member IPs as subnet local addresses; NSG rules on subnets whose
 //      privateEndpointNetworkPolicies is NetworkSecurityGroupEnabled or Enabled), Connected
 //      peerings, machines (VMs and container groups: arm/compute.cc, arm/containers.cc;
@@ -13,7 +14,7 @@
 //      public DNS server 203.0.113.53; 198.51.100.0/24 holds public VMs (.2..99) and every VNet's outbound
 //      address (.100..254, stable per VNet id), so VNet VMs reach public endpoints as Azure's
 //      default outbound access does. Applies it (fabric.h);
-//   2. builds a dns::CatalogSpec (BuildCatalog): public zone <suffix> with `<reg>` and
+//   2. takes the dns::CatalogSpec (BuildCatalog): public zone <suffix> with `<reg>` and
 //      `<reg>.<region>.data` CNAMEs to their privatelink names; public `privatelink.<suffix>`
 //      with the public addresses; every Private DNS zone with its records, plus `A <vm>` for the
 //      VMs of VNets linked with registrationEnabled; one view per VNet id with its links.
@@ -33,8 +34,8 @@
 //      The server answers only connections from the machine's own addresses; the fabric lets
 //      169.254.169.254 be reached from the machine's lo only and guards every bridge port
 //      against spoofed addresses (fabric/guard.h).
-// The access::Policy (network rules, connection states by link id) is derived from the same
-// snapshot (BuildPolicy) and set on the registry node's Gate.
+// The access::Policy (network rules, connection states by link id) of the same projection is
+// the registry node's (RegistryNode::Apply), not the planes'.
 //
 // Lifetime: coved exiting leaves the fabric in place; a restart adopts it (Fabric::Apply
 // converges). `cove down` (or Planes::Down) removes every namespace and /etc/netns dir with the
@@ -51,9 +52,9 @@
 #include <set>
 #include <string>
 
-#include "access/access.h"
 #include "arm/snapshot.h"
 #include "common/error.h"
+#include "daemon/projection.h"
 #include "dns/catalog.h"
 #include "dns/server.h"
 #include "fabric/fabric.h"
@@ -69,14 +70,12 @@ inline constexpr const char* kPublicDnsAddress = "203.0.113.53";
 struct PlanesOptions {
   std::string prefix = "cove";
   std::string etc_netns = "/etc/netns";
-  std::string ca_pem;  // the registry CA that VMs trust
   dns::ServerOptions dns;  // the VNet DNS server's (connection limits: config `limits:`)
 };
 
 // Pure translations (tested without root).
 fabric::Topology BuildTopology(const arm::Snapshot& snapshot, const std::string& ca_pem);
 dns::CatalogSpec BuildCatalog(const arm::Snapshot& snapshot);
-access::Policy BuildPolicy(const arm::Snapshot& snapshot);
 // The public endpoint address of every registry (by lowercased name).
 std::map<std::string, std::string> PublicAddresses(const arm::Snapshot& snapshot);
 
@@ -85,13 +84,12 @@ imds::Machines MachinesOf(const arm::Snapshot& snapshot);
 
 class Planes {
  public:
-  // `server` (the registry node's), `gate` and `imds` must outlive the Planes; `imds` may be
+  // `server` (the registry node's) and `imds` must outlive the Planes; `imds` may be
   // null (no instance metadata service: machines then get no IMDS listener).
-  Planes(PlanesOptions options, http::Server& server, access::Gate& gate,
-         imds::Service* imds = nullptr);
+  Planes(PlanesOptions options, http::Server& server, imds::Service* imds = nullptr);
   ~Planes();
 
-  Status Apply(const arm::SnapshotPtr& snapshot);
+  Status Apply(const ProjectionPtr& projection);
   Status Down();
   fabric::Fabric& fabric() { return *fabric_; }
   dns::Server& dns() { return *dns_; }
@@ -104,7 +102,6 @@ class Planes {
 
   PlanesOptions options_;
   http::Server& server_;
-  access::Gate& gate_;
   imds::Service* imds_;
   std::unique_ptr<http::Server> imds_server_;
   fabric::LinuxNamespaces namespaces_;

@@ -23,6 +23,16 @@ Status MakeDir(const std::string& path, mode_t mode) {
   return Ok();
 }
 
+// The network rules of the `auth:` section's registries (coved registry): public network
+// access and bypass; no IP rules, private endpoints or trusted service machines there.
+void AddConfiguredRules(const auth::IdentityData& configured, access::Policy& policy) {
+  for (const auto& r : configured.registries) {
+    if (policy.registries.count(r.registry)) continue;  // the control plane's
+    policy.registries[r.registry] = {r.registry, r.public_network_access,
+                                     r.bypass == auth::NetworkBypass::kAzureServices, "Allow", {}};
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Clock& clock) {
@@ -81,12 +91,37 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
         auto match = registry->directory()->Match(host);
         return match ? match->registry->name : std::string();
       });
+  if (config.auth) {
+    auto policy = std::make_shared<access::Policy>();
+    AddConfiguredRules(*config.auth, *policy);
+    node->gate_->SetPolicy(std::move(policy));
+  }
   node->server_ = std::make_unique<http::Server>(*node->gate_, node->tls_.get(), server_options);
   node->config_ = std::move(config);
   return node;
 }
 
 RegistryNode::~RegistryNode() { Stop(); }
+
+Status RegistryNode::Apply(const Projection& projection) {
+  if (!projection.identities) {
+    return Fail(projection.identities.error().code,
+                "identities: " + projection.identities.error().message);
+  }
+  // Fail closed: without identities nothing changes (a registry missing from the identities
+  // is open, one missing from the policy has no network rules).
+  COVE_RETURN_IF_ERROR(SetControlPlaneIdentities(*projection.identities));
+  access::PolicyPtr policy = projection.policy;
+  if (config_.auth) {
+    auto merged = std::make_shared<access::Policy>(*projection.policy);
+    AddConfiguredRules(*config_.auth, *merged);
+    policy = std::move(merged);
+  }
+  gate_->SetPolicy(std::move(policy));
+  auto set = SetControlPlaneRegistries(projection.registries);
+  if (!set) return Fail(set.error().code, "registries: " + set.error().message);
+  return Ok();
+}
 
 Status RegistryNode::SetControlPlaneRegistries(std::vector<registry::RegistryInfo> from_arm) {
   // Exactly the control plane's registries, and no default registry for other hosts.

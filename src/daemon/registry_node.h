@@ -1,7 +1,8 @@
-// RegistryNode: one running registry node — stores, TLS, the Distribution API and its
-// listeners — built from a Config. coved's `registry` mode is exactly this; the full daemon
-// adds the control plane, the fabric and DNS around it, and the control plane's registries
-// replace the configured ones (SetControlPlaneRegistries).
+// RegistryNode: one running registry node — stores, TLS, the access Gate, the Distribution API
+// and its listeners — built from a Config. coved's `registry` mode is exactly this (its Gate
+// applies the `auth:` section's network settings: public network access, bypass); the full
+// daemon adds the control plane, the fabric and DNS around it, and each control-plane commit's
+// projection replaces the configured registries, identities and network rules (Apply).
 //
 // Data directory layout (created on first start):
 //   <data>/blobs/       FilesystemBlobStore (blobs/, uploads/, tmp/)
@@ -24,6 +25,7 @@
 #include "auth/keys.h"
 #include "common/clock.h"
 #include "daemon/config.h"
+#include "daemon/projection.h"
 #include "access/access.h"
 #include "http/server.h"
 #include "http/tls.h"
@@ -50,6 +52,13 @@ class RegistryNode {
   // (planes adopt listeners made inside namespaces into it).
   access::Gate& gate() { return *gate_; }
   http::Server& server() { return *server_; }
+  // One control-plane commit (daemon/projection.h), in one step that fails closed: its
+  // identities first, then the Gate's network policy, then its registries — a registry is never
+  // served before its authentication and its network rules exist. When the identities cannot
+  // be built or set, nothing changes (kInvalidArgument or the build's error); when the
+  // registries cannot be set (SetControlPlaneRegistries), the identities and policy are the
+  // new ones and the previous registries stay.
+  Status Apply(const Projection& projection);
   // Serves exactly `from_control_plane` from now on: the configured registries and the default
   // registry are no longer served, so other hosts get 404 NAME_UNKNOWN (the full daemon calls
   // this after every control-plane commit). Registries missing since the previous call are

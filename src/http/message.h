@@ -30,6 +30,10 @@
 
 #include "common/unique_fd.h"
 
+namespace cove::access {
+struct Verdict;  // access/access.h
+}  // namespace cove::access
+
 namespace cove::http {
 
 // Header fields in arrival order; names compare case-insensitively.
@@ -75,6 +79,10 @@ struct Request {
   Peer peer;
   std::optional<uint64_t> content_length;  // from Content-Length
   bool chunked = false;                    // Transfer-Encoding: chunked
+  // The network decision on this request and the registry it matched, attached by the access
+  // Gate (access/access.h) before the handler behind it sees the request; null when no Gate
+  // stands in front (coved's control-plane listener).
+  std::shared_ptr<const access::Verdict> verdict;
 
   // Host header without port, lowercased ("" when absent).
   std::string host() const;

@@ -1,5 +1,6 @@
-// Network rules (access::Decide) for every case ACR distinguishes, and the Gate in front of a
-// handler: 403 bodies, pass-through, and per-endpoint counters.
+// Network rules (access::Decide) for every case ACR distinguishes, the one Verdict they make
+// (and the Gate attaches to the request), and the Gate in front of a handler: 403 bodies,
+// pass-through, and per-endpoint counters.
 #include "access/access.h"
 
 #include <gtest/gtest.h>
@@ -17,12 +18,15 @@ Policy MakePolicy() {
   return p;
 }
 
+const std::string kGroup =
+    "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerInstance/containerGroups/job";
+
 const std::string kAzure =
     "client with IP '198.51.100.9' is not allowed access. Refer https://aka.ms/acr/firewall to "
     "grant access.";
 
 TEST(Decide, PublicAllowedByDefault) {
-  EXPECT_TRUE(Decide(MakePolicy(), "myregistry", {std::nullopt, "198.51.100.9"}).allowed);
+  EXPECT_TRUE(Decide(MakePolicy(), "myregistry", {std::nullopt, "198.51.100.9"}).allowed());
 }
 
 TEST(Decide, PublicAccessDisabledDeniesWithAzureMessage) {
@@ -30,7 +34,7 @@ TEST(Decide, PublicAccessDisabledDeniesWithAzureMessage) {
   p.registries["myregistry"].public_network_access = false;
   p.registries["myregistry"].ip_rules = {{"198.51.100.9", "Allow"}};  // never overrides Disabled
   auto d = Decide(p, "myregistry", {std::nullopt, "198.51.100.9"});
-  EXPECT_FALSE(d.allowed);
+  EXPECT_FALSE(d.allowed());
   EXPECT_EQ(d.message, kAzure);
 }
 
@@ -39,12 +43,12 @@ TEST(Decide, PublicAccessDisabledDeniesWithAzureMessage) {
 TEST(Decide, PublicAccessDisabledLetsTrustedServicesOnToAuthentication) {
   Policy p = MakePolicy();
   p.registries["myregistry"].public_network_access = false;
-  p.trusted_service_sources = {"198.51.100.7"};
-  EXPECT_TRUE(Decide(p, "myregistry", {std::nullopt, "198.51.100.7"}).allowed);
-  EXPECT_FALSE(Decide(p, "myregistry", {std::nullopt, "198.51.100.8"}).allowed);
+  p.trusted_service_sources = {{"198.51.100.7", kGroup}};
+  EXPECT_TRUE(Decide(p, "myregistry", {std::nullopt, "198.51.100.7"}).allowed());
+  EXPECT_FALSE(Decide(p, "myregistry", {std::nullopt, "198.51.100.8"}).allowed());
   p.registries["myregistry"].bypass_azure_services = false;
   auto d = Decide(p, "myregistry", {std::nullopt, "198.51.100.7"});
-  EXPECT_FALSE(d.allowed);
+  EXPECT_FALSE(d.allowed());
   EXPECT_EQ(d.message, PublicDeniedMessage("198.51.100.7"));
 }
 
@@ -53,7 +57,7 @@ TEST(Decide, DefaultDenyWithoutMatchingRule) {
   p.registries["myregistry"].default_action = "Deny";
   p.registries["myregistry"].ip_rules = {{"203.0.113.0/24", "Allow"}};
   auto d = Decide(p, "myregistry", {std::nullopt, "198.51.100.9"});
-  EXPECT_FALSE(d.allowed);
+  EXPECT_FALSE(d.allowed());
   EXPECT_EQ(d.message, kAzure);
 }
 
@@ -61,22 +65,22 @@ TEST(Decide, DefaultDenyWithMatchingAddressOrCidr) {
   Policy p = MakePolicy();
   p.registries["myregistry"].default_action = "Deny";
   p.registries["myregistry"].ip_rules = {{"198.51.100.9", "Allow"}};
-  EXPECT_TRUE(Decide(p, "myregistry", {std::nullopt, "198.51.100.9"}).allowed);
+  EXPECT_TRUE(Decide(p, "myregistry", {std::nullopt, "198.51.100.9"}).allowed());
   p.registries["myregistry"].ip_rules = {{"198.51.100.0/24", "Allow"}};
-  EXPECT_TRUE(Decide(p, "myregistry", {std::nullopt, "198.51.100.200"}).allowed);
-  EXPECT_FALSE(Decide(p, "myregistry", {std::nullopt, "198.51.101.1"}).allowed);
+  EXPECT_TRUE(Decide(p, "myregistry", {std::nullopt, "198.51.100.200"}).allowed());
+  EXPECT_FALSE(Decide(p, "myregistry", {std::nullopt, "198.51.101.1"}).allowed());
 }
 
 TEST(Decide, IpRulesNeverApplyToPrivateEndpoints) {
   Policy p = MakePolicy();
   p.registries["myregistry"].public_network_access = false;
   p.registries["myregistry"].default_action = "Deny";
-  EXPECT_TRUE(Decide(p, "myregistry", {7, "10.0.0.4"}).allowed);
+  EXPECT_TRUE(Decide(p, "myregistry", {7, "10.0.0.4"}).allowed());
 }
 
 TEST(Decide, PendingConnectionNamesConnectionAndState) {
   auto d = Decide(MakePolicy(), "myregistry", {8, "10.0.0.4"});
-  EXPECT_FALSE(d.allowed);
+  EXPECT_FALSE(d.allowed());
   EXPECT_NE(d.message.find("'pe2.conn'"), std::string::npos) << d.message;
   EXPECT_NE(d.message.find("is Pending"), std::string::npos) << d.message;
 }
@@ -86,23 +90,97 @@ TEST(Decide, RejectedAndDisconnectedAreDenied) {
     Policy p = MakePolicy();
     p.links[7].status = state;
     auto d = Decide(p, "myregistry", {7, "10.0.0.4"});
-    EXPECT_FALSE(d.allowed);
+    EXPECT_FALSE(d.allowed());
     EXPECT_NE(d.message.find(std::string("is ") + state), std::string::npos) << d.message;
   }
 }
 
 TEST(Decide, LinkOfAnotherRegistryIsRefused) {
   auto d = Decide(MakePolicy(), "myregistry", {9, "10.0.0.4"});
-  EXPECT_FALSE(d.allowed);
+  EXPECT_FALSE(d.allowed());
   EXPECT_NE(d.message.find("'other'"), std::string::npos) << d.message;
 }
 
 TEST(Decide, UnknownLinkIsRefused) {
-  EXPECT_FALSE(Decide(MakePolicy(), "myregistry", {1234, "10.0.0.4"}).allowed);
+  EXPECT_FALSE(Decide(MakePolicy(), "myregistry", {1234, "10.0.0.4"}).allowed());
 }
 
 TEST(Decide, UnknownRegistryHasNoRules) {
-  EXPECT_TRUE(Decide(MakePolicy(), "configured", {std::nullopt, "1.2.3.4"}).allowed);
+  EXPECT_TRUE(Decide(MakePolicy(), "configured", {std::nullopt, "1.2.3.4"}).allowed());
+}
+
+// The one verdict, case by case: what it says, which registry it names, and for the trusted
+// service case which machine.
+using Kind = Verdict::Kind;
+
+TEST(Verdict, PublicAllowed) {
+  auto v = Decide(MakePolicy(), "myregistry", {std::nullopt, "198.51.100.9"});
+  EXPECT_EQ(v.kind, Kind::kAllow);
+  EXPECT_EQ(v.registry, "myregistry");
+  EXPECT_FALSE(v.via_private_endpoint);
+  EXPECT_TRUE(v.message.empty());
+}
+
+TEST(Verdict, IpRuleAllowsAndDenies) {
+  Policy p = MakePolicy();
+  p.registries["myregistry"].default_action = "Deny";
+  p.registries["myregistry"].ip_rules = {{"198.51.100.0/24", "Allow"}};
+  EXPECT_EQ(Decide(p, "myregistry", {std::nullopt, "198.51.100.9"}).kind, Kind::kAllow);
+  auto denied = Decide(p, "myregistry", {std::nullopt, "192.0.2.1"});
+  EXPECT_EQ(denied.kind, Kind::kDeny);
+  EXPECT_EQ(denied.registry, "myregistry");
+  EXPECT_EQ(denied.message, PublicDeniedMessage("192.0.2.1"));
+}
+
+TEST(Verdict, PrivateEndpoints) {
+  Policy p = MakePolicy();
+  p.registries["myregistry"].public_network_access = false;
+  auto approved = Decide(p, "myregistry", {7, "10.0.0.4"});
+  EXPECT_EQ(approved.kind, Kind::kAllow);
+  EXPECT_TRUE(approved.via_private_endpoint);
+  EXPECT_EQ(approved.registry, "myregistry");
+  auto pending = Decide(p, "myregistry", {8, "10.0.0.4"});
+  EXPECT_EQ(pending.kind, Kind::kDeny);
+  EXPECT_NE(pending.message.find("is Pending"), std::string::npos) << pending.message;
+  auto other = Decide(p, "myregistry", {9, "10.0.0.4"});
+  EXPECT_EQ(other.kind, Kind::kDeny);
+  EXPECT_NE(other.message.find("is connected to registry 'other'"), std::string::npos)
+      << other.message;
+}
+
+TEST(Verdict, PublicAccessOffFromTrustedMachineAllowsOnlyItsOwnIdentity) {
+  Policy p = MakePolicy();
+  p.registries["myregistry"].public_network_access = false;
+  p.trusted_service_sources = {{"198.51.100.7", kGroup}};
+  auto v = Decide(p, "myregistry", {std::nullopt, "198.51.100.7"});
+  EXPECT_EQ(v.kind, Kind::kAllowOwnIdentityOnly);
+  EXPECT_TRUE(v.allowed());
+  EXPECT_EQ(v.machine, kGroup);
+  EXPECT_EQ(v.registry, "myregistry");
+  EXPECT_EQ(v.message, PublicDeniedMessage("198.51.100.7"));  // for anyone else
+  // Public access on: the machine is a client like any other.
+  p.registries["myregistry"].public_network_access = true;
+  EXPECT_EQ(Decide(p, "myregistry", {std::nullopt, "198.51.100.7"}).kind, Kind::kAllow);
+}
+
+TEST(Verdict, BypassNoneDeniesTheTrustedMachine) {
+  Policy p = MakePolicy();
+  p.registries["myregistry"].public_network_access = false;
+  p.registries["myregistry"].bypass_azure_services = false;
+  p.trusted_service_sources = {{"198.51.100.7", kGroup}};
+  auto v = Decide(p, "myregistry", {std::nullopt, "198.51.100.7"});
+  EXPECT_EQ(v.kind, Kind::kDeny);
+  EXPECT_TRUE(v.machine.empty());
+  EXPECT_EQ(v.message, PublicDeniedMessage("198.51.100.7"));
+}
+
+TEST(Verdict, UnknownRegistryAndNoRegistry) {
+  auto unknown = Decide(MakePolicy(), "configured", {std::nullopt, "1.2.3.4"});
+  EXPECT_EQ(unknown.kind, Kind::kAllow);
+  EXPECT_EQ(unknown.registry, "configured");
+  auto none = Decide(MakePolicy(), "", {1234, "1.2.3.4"});  // a host that is no registry's
+  EXPECT_EQ(none.kind, Kind::kAllow);
+  EXPECT_EQ(none.registry, "");
 }
 
 TEST(MatchesIpRule, Forms) {
@@ -135,6 +213,52 @@ http::Request Req(std::string host, std::optional<uint32_t> link, std::string lo
   r.peer.local_ip = std::move(local);
   r.peer.link_id = link;
   return r;
+}
+
+// Keeps the verdict the Gate attached to the request it was handed.
+class Recorder final : public http::Handler {
+ public:
+  http::ExchangePtr Start(http::Request request) override {
+    verdict = request.verdict;
+    return http::Respond(http::Response::Text(200, "text/plain", "hello"));
+  }
+  VerdictPtr verdict;
+};
+
+TEST(Gate, AttachesTheVerdictWithTheRegistryItMatched) {
+  Recorder inner;
+  Gate gate(inner, [](const std::string& host) {
+    return host == "myregistry.azurecr.io" ? std::string("myregistry") : std::string();
+  });
+  Policy p = MakePolicy();
+  p.registries["myregistry"].public_network_access = false;
+  p.trusted_service_sources = {{"198.51.100.9", kGroup}};
+  gate.SetPolicy(std::make_shared<Policy>(p));
+
+  EXPECT_EQ(gate.Start(Req("myregistry.azurecr.io", std::nullopt, "203.0.113.10"))->Finish().status,
+            200);
+  ASSERT_NE(inner.verdict, nullptr);
+  EXPECT_EQ(inner.verdict->kind, Kind::kAllowOwnIdentityOnly);
+  EXPECT_EQ(inner.verdict->registry, "myregistry");
+  EXPECT_EQ(inner.verdict->machine, kGroup);
+
+  inner.verdict = nullptr;
+  EXPECT_EQ(gate.Start(Req("myregistry.azurecr.io", 7, "10.0.0.6"))->Finish().status, 200);
+  ASSERT_NE(inner.verdict, nullptr);
+  EXPECT_EQ(inner.verdict->kind, Kind::kAllow);
+  EXPECT_TRUE(inner.verdict->via_private_endpoint);
+
+  inner.verdict = nullptr;
+  EXPECT_EQ(gate.Start(Req("elsewhere", std::nullopt, "203.0.113.10"))->Finish().status, 200);
+  ASSERT_NE(inner.verdict, nullptr);
+  EXPECT_EQ(inner.verdict->kind, Kind::kAllow);
+  EXPECT_EQ(inner.verdict->registry, "");
+
+  // A denial never reaches the handler.
+  inner.verdict = nullptr;
+  auto denied = gate.Start(Req("myregistry.azurecr.io", 8, "10.0.0.5"))->Finish();
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(inner.verdict, nullptr);
 }
 
 TEST(Gate, DeniesAnswersAndCounts) {

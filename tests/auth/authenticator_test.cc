@@ -1,5 +1,6 @@
-// Authentication and authorization over loopback: a real http::Server in front of the Registry
-// with the Authenticator as its authorizer, on the real stores, talked to as Docker clients
+// Authentication and authorization over loopback: a real http::Server in front of the access
+// Gate (which decides the network, access/access.h) and the Registry with the Authenticator as
+// its authorizer, on the real stores, talked to as Docker clients
 // talk to ACR (challenge → token endpoint → bearer), and with Basic credentials directly.
 // The matrix test runs every identity × operation × repository and checks each outcome.
 #include "auth/authenticator.h"
@@ -10,6 +11,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "access/access.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
 #include "common/digest.h"
@@ -107,7 +109,12 @@ class AuthTest : public ::testing::Test {
     options.authorizer = authenticator_;
     registry_ =
         std::make_unique<registry::Registry>(*directory, *blobs_, *meta_, signer_, clock_, options);
-    server_ = std::make_unique<http::Server>(*registry_, nullptr);
+    gate_ = std::make_unique<access::Gate>(*registry_, [this](const std::string& host) {
+      auto match = registry_->directory()->Match(host);
+      return match ? match->registry->name : std::string();
+    });
+    gate_->SetPolicy(policy_);
+    server_ = std::make_unique<http::Server>(*gate_, nullptr);
     port_ = *server_->Listen({.address = "127.0.0.1", .port = 0});
     private_port_ = *server_->Listen({.address = "127.0.0.1", .port = 0, .link_id = 7});
     server_->Start();
@@ -115,6 +122,7 @@ class AuthTest : public ::testing::Test {
   void TearDown() override {
     server_->Stop();
     server_.reset();
+    gate_.reset();
     registry_.reset();
   }
 
@@ -175,10 +183,21 @@ class AuthTest : public ::testing::Test {
     return d;
   }
 
+  // The identities, and the Gate's network rules from the registries' network settings (as
+  // coved registry makes them), the private endpoint (link id 7) and trusted_.
   Status Publish(IdentityData data) {
+    auto policy = std::make_shared<access::Policy>();
+    for (const auto& r : data.registries) {
+      policy->registries[r.registry] = {r.registry, r.public_network_access,
+                                        r.bypass == NetworkBypass::kAzureServices, "Allow", {}};
+    }
+    policy->links[7] = {"myregistry", "pe", "pe.conn", "Approved"};
+    policy->trusted_service_sources = trusted_;
     auto snapshot = IdentitySnapshot::Build(std::move(data));
     if (!snapshot) return Fail(snapshot.error());
     store_.Set(*snapshot);
+    policy_ = std::move(policy);
+    if (gate_) gate_->SetPolicy(policy_);
     return Ok();
   }
   // Changes the current data and publishes it.
@@ -315,6 +334,10 @@ class AuthTest : public ::testing::Test {
   IdentityStore store_;
   std::shared_ptr<Authenticator> authenticator_;
   std::unique_ptr<registry::Registry> registry_;
+  // Trusted service machines by source address (the Gate's policy; Publish).
+  std::map<std::string, std::string> trusted_;
+  access::PolicyPtr policy_;
+  std::unique_ptr<access::Gate> gate_;
   std::unique_ptr<http::Server> server_;
   uint16_t port_ = 0, private_port_ = 0;
   int pushes_ = 0;
@@ -795,7 +818,7 @@ TEST_F(AuthTest, TrustedServicesBypassOnlyWithAzureServices) {
   std::string plain = Exchange("mi-vm");
   Change([&](IdentityData& d) {
     d.registries[0].public_network_access = false;
-    d.trusted_service_sources["127.0.0.1"] = group;
+    trusted_["127.0.0.1"] = group;
   });
   std::string firewall =
       "client with IP '127.0.0.1' is not allowed access. Refer "
@@ -841,14 +864,14 @@ TEST_F(AuthTest, TrustedServicesBypassOnlyWithAzureServices) {
 
   // The group's tokens replayed from an address that is not the group's: DENIED, and the
   // ping too.
-  Change([&](IdentityData& d) { d.trusted_service_sources = {{"192.0.2.9", group}}; });
+  Change([&](IdentityData&) { trusted_ = {{"192.0.2.9", group}}; });
   EXPECT_EQ(Do("GET", "/v2/").status, 403);
   EXPECT_EQ(TokenRequest(kNullGuid, aci, {"repository:app:pull"}).status, 403);
   EXPECT_EQ(Do("GET", "/v2/app/manifests/v1", "", bearer(aci_token)).status, 403);
 
   // With bypass None the trusted service is refused too, token already issued or not.
   Change([&](IdentityData& d) {
-    d.trusted_service_sources = {{"127.0.0.1", group}};
+    trusted_ = {{"127.0.0.1", group}};
     d.registries[0].bypass = NetworkBypass::kNone;
   });
   EXPECT_EQ(Do("GET", "/v2/").status, 403);
@@ -888,29 +911,40 @@ TEST(NetworkDecisionTest, TrustedServicesTable) {
   const std::string vm =
       "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1";
   using D = NetworkDecision;
-  NetworkFacts open{true, NetworkBypass::kNone, false};
-  EXPECT_EQ(DecideNetworkAccess(open, nullptr), D::kAllowed);
-  EXPECT_TRUE(MayChallenge(open));
+  // The Gate's verdict (access/access.h) on a call from 192.0.2.1 to registry r: public access,
+  // bypass AzureServices, through a private endpoint, the trusted machine at that address.
+  auto facts = [](bool public_access, bool bypass, bool private_endpoint,
+                  const std::string& machine_at_source = "") {
+    access::Policy p;
+    p.registries["r"] = {"r", public_access, bypass, "Allow", {}};
+    p.links[7] = {"r", "pe", "pe.conn", "Approved"};
+    if (!machine_at_source.empty()) p.trusted_service_sources["192.0.2.1"] = machine_at_source;
+    return access::Decide(p, "r", {private_endpoint ? std::optional<uint32_t>(7) : std::nullopt,
+                                   "192.0.2.1"});
+  };
+  auto open = facts(true, false, false);
+  EXPECT_EQ(DecideNetworkAccess(&open, nullptr), D::kAllowed);
+  EXPECT_TRUE(MayChallenge(&open));
   // From the container group's address.
-  NetworkFacts closed{false, NetworkBypass::kAzureServices, false, group};
-  EXPECT_EQ(DecideNetworkAccess(closed, &mi, group), D::kAllowedTrustedService);
-  EXPECT_EQ(DecideNetworkAccess(closed, &mi, vm), D::kDenied);
-  EXPECT_EQ(DecideNetworkAccess(closed, &mi), D::kDenied);
-  EXPECT_EQ(DecideNetworkAccess(closed, &sp, group), D::kDenied);  // only managed identities
-  EXPECT_EQ(DecideNetworkAccess(closed, nullptr, group), D::kDenied);
-  EXPECT_TRUE(MayChallenge(closed));
+  auto closed = facts(false, true, false, group);
+  EXPECT_EQ(DecideNetworkAccess(&closed, &mi, group), D::kAllowedTrustedService);
+  EXPECT_EQ(DecideNetworkAccess(&closed, &mi, vm), D::kDenied);
+  EXPECT_EQ(DecideNetworkAccess(&closed, &mi), D::kDenied);
+  EXPECT_EQ(DecideNetworkAccess(&closed, &sp, group), D::kDenied);  // only managed identities
+  EXPECT_EQ(DecideNetworkAccess(&closed, nullptr, group), D::kDenied);
+  EXPECT_TRUE(MayChallenge(&closed));
   // From anywhere else, the group's token does not help.
-  NetworkFacts elsewhere{false, NetworkBypass::kAzureServices, false};
-  EXPECT_EQ(DecideNetworkAccess(elsewhere, &mi, group), D::kDenied);
-  EXPECT_FALSE(MayChallenge(elsewhere));
-  NetworkFacts other_group{false, NetworkBypass::kAzureServices, false, group + "2"};
-  EXPECT_EQ(DecideNetworkAccess(other_group, &mi, group), D::kDenied);
-  NetworkFacts none{false, NetworkBypass::kNone, false, group};
-  EXPECT_EQ(DecideNetworkAccess(none, &mi, group), D::kDenied);
-  EXPECT_FALSE(MayChallenge(none));
-  NetworkFacts private_endpoint{false, NetworkBypass::kNone, true};
-  EXPECT_EQ(DecideNetworkAccess(private_endpoint, nullptr), D::kAllowed);
-  EXPECT_TRUE(MayChallenge(private_endpoint));
+  auto elsewhere = facts(false, true, false);
+  EXPECT_EQ(DecideNetworkAccess(&elsewhere, &mi, group), D::kDenied);
+  EXPECT_FALSE(MayChallenge(&elsewhere));
+  auto other_group = facts(false, true, false, group + "2");
+  EXPECT_EQ(DecideNetworkAccess(&other_group, &mi, group), D::kDenied);
+  auto none = facts(false, false, false, group);
+  EXPECT_EQ(DecideNetworkAccess(&none, &mi, group), D::kDenied);
+  EXPECT_FALSE(MayChallenge(&none));
+  auto private_endpoint = facts(false, false, true);
+  EXPECT_EQ(DecideNetworkAccess(&private_endpoint, nullptr), D::kAllowed);
+  EXPECT_TRUE(MayChallenge(&private_endpoint));
 
   EXPECT_EQ(TrustedServiceOf(group), "Microsoft.ContainerInstance");
   EXPECT_EQ(TrustedServiceOf("/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/"

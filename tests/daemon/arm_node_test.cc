@@ -9,7 +9,7 @@
 
 #include "auth/jwt.h"
 #include "auth/password.h"
-#include "daemon/identities.h"
+#include "daemon/projection.h"
 #include "daemon/registry_node.h"
 #include "support/raw_http.h"
 #include "support/temp_dir.h"
@@ -44,12 +44,11 @@ default_registry: fromconfig
     arm_->SetAuth(node_->authenticator(), node_->tokens(), [this](const std::string& host) {
       return node_->RegistryOfLoginServer(host);
     });
-    // As coved's main does: identities (the bootstrap principal among them), then registries.
+    // As coved's main does: each commit projected once (identities, the bootstrap principal
+    // among them, network policy and registries) and applied in one step.
     auto feed = [this](const arm::SnapshotPtr& s) {
-      auto identities = BuildIdentityData(*s);
-      ASSERT_TRUE(identities);
-      ASSERT_TRUE(node_->SetControlPlaneIdentities(std::move(*identities)));
-      ASSERT_TRUE(node_->SetControlPlaneRegistries(RegistriesFromSnapshot(*s)));
+      auto applied = node_->Apply(*Project(s));
+      ASSERT_TRUE(applied) << applied.error().ToString();
     };
     feed(arm_->control_plane().snapshot());
     subscription_ = arm_->control_plane().Subscribe(feed);

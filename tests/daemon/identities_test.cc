@@ -5,6 +5,7 @@
 
 #include "arm/control_plane.h"
 #include "auth/password.h"
+#include "daemon/projection.h"
 
 namespace cove::daemon {
 namespace {
@@ -74,12 +75,14 @@ TEST_F(IdentitiesTest, EveryRegistryRequiresAuthenticationWithItsNetworkFacts) {
   const auth::RegistryAuth* closed = snap->Registry("closedreg");
   ASSERT_NE(open, nullptr);
   ASSERT_NE(closed, nullptr);
+  // The network facts are the Gate's policy, from the same projection (daemon/projection.h).
+  access::Policy policy = BuildPolicy(*cp_->snapshot());
   EXPECT_TRUE(open->anonymous_pull);
-  EXPECT_TRUE(open->public_network_access);
-  EXPECT_EQ(open->bypass, auth::NetworkBypass::kAzureServices);
+  EXPECT_TRUE(policy.registries["openreg"].public_network_access);
+  EXPECT_TRUE(policy.registries["openreg"].bypass_azure_services);
   EXPECT_FALSE(closed->anonymous_pull);
-  EXPECT_FALSE(closed->public_network_access);
-  EXPECT_EQ(closed->bypass, auth::NetworkBypass::kNone);
+  EXPECT_FALSE(policy.registries["closedreg"].public_network_access);
+  EXPECT_FALSE(policy.registries["closedreg"].bypass_azure_services);
   EXPECT_FALSE(open->admin.enabled);
   EXPECT_EQ(open->scope_maps.size(), 3u);  // the SystemDefined ones
 }

@@ -152,8 +152,8 @@ TEST_F(PlanesTest, PolicyCarriesRulesAndConnectionStates) {
   const auto& pe = snap->private_endpoints.at(0);
   ASSERT_EQ(p.links.count(pe.link_id), 1u);
   EXPECT_EQ(p.links[pe.link_id].status, "Pending");
-  EXPECT_FALSE(access::Decide(p, "myregistry", {pe.link_id, "10.0.0.4"}).allowed);
-  EXPECT_FALSE(access::Decide(p, "myregistry", {std::nullopt, "198.51.100.7"}).allowed);
+  EXPECT_FALSE(access::Decide(p, "myregistry", {pe.link_id, "10.0.0.4"}).allowed());
+  EXPECT_FALSE(access::Decide(p, "myregistry", {std::nullopt, "198.51.100.7"}).allowed());
 }
 
 }  // namespace
@@ -303,7 +303,7 @@ class PlanesRootTest : public PlanesTest {
     prefix_ = TestPrefix();
     gate_ = std::make_unique<access::Gate>(inner_, [](const std::string&) { return ""; });
     server_ = std::make_unique<http::Server>(*gate_, nullptr);
-    planes_ = std::make_unique<Planes>(PlanesOptions{.prefix = prefix_}, *server_, *gate_);
+    planes_ = std::make_unique<Planes>(PlanesOptions{.prefix = prefix_}, *server_);
   }
   void TearDown() override {
     if (!planes_) return;
@@ -357,7 +357,7 @@ TEST_F(PlanesRootTest, DeletedVnetLosesItsDnsSockets) {
         "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
         "subnets": [{"name": "s", "properties": {"addressPrefix": "10.0.0.0/24"}}]}})"));
   }
-  ASSERT_TRUE(planes_->Apply(cp_->snapshot()));
+  ASSERT_TRUE(planes_->Apply(Project(cp_->snapshot())));
   const std::string myvnet = VnetId("myvnet"), other = VnetId("other");
   UniqueFd mine = OpenNamespace(myvnet);
   UniqueFd others = OpenNamespace(other);
@@ -369,7 +369,7 @@ TEST_F(PlanesRootTest, DeletedVnetLosesItsDnsSockets) {
   ASSERT_EQ(cp_->Handle({"DELETE", kNet + "/virtualNetworks/myvnet", "2023-09-01", "", "", ""})
                 .status,
             200);
-  ASSERT_TRUE(planes_->Apply(cp_->snapshot()));
+  ASSERT_TRUE(planes_->Apply(Project(cp_->snapshot())));
   EXPECT_FALSE(std::filesystem::exists("/run/netns/" + planes_->fabric().NetworkNamespace(myvnet)));
   EXPECT_EQ(AskAzureDns(mine.get()), Dns::kRefused);  // nothing listens in the orphan any more
   EXPECT_EQ(AskAzureDns(others.get()), Dns::kAnswered);
@@ -379,7 +379,7 @@ TEST_F(PlanesRootTest, DeletedVnetLosesItsDnsSockets) {
   Put(kNet + "/virtualNetworks/myvnet", nlohmann::json::parse(R"({"location": "westus",
       "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
       "subnets": [{"name": "s", "properties": {"addressPrefix": "10.0.0.0/24"}}]}})"));
-  ASSERT_TRUE(planes_->Apply(cp_->snapshot()));
+  ASSERT_TRUE(planes_->Apply(Project(cp_->snapshot())));
   UniqueFd again = OpenNamespace(myvnet);
   ASSERT_TRUE(again.valid());
   EXPECT_EQ(AskAzureDns(again.get()), Dns::kAnswered);
@@ -394,13 +394,13 @@ TEST_F(PlanesRootTest, ReplacedNamespaceGetsFreshDnsSockets) {
   Put(kNet + "/virtualNetworks/myvnet", nlohmann::json::parse(R"({"location": "westus",
       "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
       "subnets": [{"name": "s", "properties": {"addressPrefix": "10.0.0.0/24"}}]}})"));
-  ASSERT_TRUE(planes_->Apply(cp_->snapshot()));
+  ASSERT_TRUE(planes_->Apply(Project(cp_->snapshot())));
   const std::string myvnet = VnetId("myvnet");
   UniqueFd old = OpenNamespace(myvnet);
   ASSERT_TRUE(old.valid());
   fabric::LinuxNamespaces namespaces;
   ASSERT_TRUE(namespaces.Delete(planes_->fabric().NetworkNamespace(myvnet)));
-  ASSERT_TRUE(planes_->Apply(cp_->snapshot()));
+  ASSERT_TRUE(planes_->Apply(Project(cp_->snapshot())));
   UniqueFd fresh = OpenNamespace(myvnet);
   ASSERT_TRUE(fresh.valid());
   EXPECT_EQ(AskAzureDns(fresh.get()), Dns::kAnswered);
@@ -418,15 +418,14 @@ class PlanesImdsTest : public PlanesRootTest {
     identity_keys_ = std::move(*auth::KeyRing::Open(dir_.Join("keys/identity"), clock_));
     tokens_ = std::make_unique<auth::TokenService>(*registry_keys_, *identity_keys_, clock_);
     imds_ = std::make_unique<imds::Service>(store_, *tokens_, "tenant");
-    planes_ = std::make_unique<Planes>(PlanesOptions{.prefix = prefix_}, *server_, *gate_,
-                                       imds_.get());
+    planes_ = std::make_unique<Planes>(PlanesOptions{.prefix = prefix_}, *server_, imds_.get());
   }
   void Apply() {
     auto snap = cp_->snapshot();
     auto data = BuildIdentityData(*snap);
     ASSERT_TRUE(data);
     store_.Set(*auth::IdentitySnapshot::Build(std::move(*data)));
-    ASSERT_TRUE(planes_->Apply(snap));
+    ASSERT_TRUE(planes_->Apply(Project(snap)));
   }
   // GET of IMDS's token endpoint from inside `machine` (+ `query`); the JSON answer.
   nlohmann::json Token(const std::string& machine, const std::string& query = "") {

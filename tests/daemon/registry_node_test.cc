@@ -184,5 +184,37 @@ TEST_F(RegistryNodeTest, SlowClientsAreCutOff) {
   ExpectStillServing();
 }
 
+// coved registry: the `auth:` section's network settings are the access Gate's, which denies
+// before the registry sees the request (no sockets: the Gate is called directly).
+TEST(RegistryNodeGateTest, ConfiguredPublicAccessDisabledIsDeniedAtTheGate) {
+  testing::TempDir dir;
+  SystemClock clock;
+  auto config = ParseConfig("data_dir: " + dir.path() + R"(
+listen:
+  - {address: 127.0.0.1, port: 0, tls: false}
+registries: [{name: closedreg, region: westus}, {name: openreg, region: westus}]
+default_registry: openreg
+auth:
+  registries: [{name: closedreg, public_network_access: false}, {name: openreg}]
+)");
+  ASSERT_TRUE(config) << config.error().ToString();
+  auto node = RegistryNode::Open(*config, clock);
+  ASSERT_TRUE(node) << node.error().ToString();
+  auto get = [&](const std::string& host) {
+    http::Request request;
+    request.method = "GET";
+    request.target = "/v2/";
+    request.headers.Set("Host", host);
+    request.peer.remote_ip = "192.0.2.1";
+    return (*node)->gate().Start(std::move(request))->Finish();
+  };
+  auto denied = get("closedreg.azurecr.io");
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(std::get<std::string>(denied.body),
+            access::DeniedBody(access::PublicDeniedMessage("192.0.2.1")));
+  EXPECT_EQ(get("openreg.azurecr.io").status, 401);  // on to authentication
+  EXPECT_EQ((*node)->gate().Counters()["listener:"].denied, 1u);
+}
+
 }  // namespace
 }  // namespace cove::daemon

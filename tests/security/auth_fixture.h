@@ -1,8 +1,9 @@
 // AuthPlanesTest: coved's control plane and registry endpoint in one process, wired as coved
-// wires them — an arm::ControlPlane (in memory) whose every committed snapshot becomes the
-// authenticator's identity snapshot (daemon::BuildIdentityData), and a real http::Server on
-// loopback with the Registry and its Authenticator. Changes are the ARM and Graph requests that
-// `cove` sends; attacks are plain HTTP requests over a socket, as a client would make them.
+// wires them — an arm::ControlPlane (in memory) whose every committed snapshot is projected
+// (daemon/projection.h) into the authenticator's identity snapshot and the access Gate's
+// policy, and a real http::Server on loopback with the Gate, the Registry and its
+// Authenticator. Changes are the ARM and Graph requests that `cove` sends; attacks are plain
+// HTTP requests over a socket, as a client would make them.
 // One ManualClock drives both planes, so expiries are reached without sleeping.
 // Test-only helper for tests/security.
 //
@@ -21,11 +22,12 @@
 #include <string>
 #include <vector>
 
+#include "access/access.h"
 #include "arm/control_plane.h"
 #include "arm/identity_support.h"
 #include "auth/authenticator.h"
 #include "auth/keys.h"
-#include "daemon/identities.h"
+#include "daemon/projection.h"
 #include "http/server.h"
 #include "registry/registry.h"
 #include "storage/filesystem_blob_store.h"
@@ -104,7 +106,7 @@ class AuthPlanesTest : public ::testing::Test {
     auto cp = arm::ControlPlane::Open(":memory:", options);
     ASSERT_TRUE(cp);
     cp_ = std::move(*cp);
-    cp_->Subscribe([this](const arm::SnapshotPtr& s) { PublishIdentities(*s); });
+    cp_->Subscribe([this](const arm::SnapshotPtr& s) { Publish(s); });
 
     auto blobs = storage::FilesystemBlobStore::Open(dir_.Join("blobs"), clock_);
     ASSERT_TRUE(blobs);
@@ -128,7 +130,13 @@ class AuthPlanesTest : public ::testing::Test {
     ro.authorizer = authenticator_;
     registry_ =
         std::make_unique<registry::Registry>(*directory, *blobs_, *meta_, signer_, clock_, ro);
-    server_ = std::make_unique<http::Server>(*registry_, nullptr);
+    gate_ = std::make_unique<access::Gate>(*registry_, [this](const std::string& host) {
+      auto match = registry_->directory()->Match(host);
+      return match ? match->registry->name : std::string();
+    });
+    gate_->SetPolicy(
+        std::make_shared<const access::Policy>(daemon::BuildPolicy(*cp_->snapshot())));
+    server_ = std::make_unique<http::Server>(*gate_, nullptr);
     auto port = server_->Listen({.address = "127.0.0.1", .port = 0});
     ASSERT_TRUE(port);
     port_ = *port;
@@ -140,15 +148,18 @@ class AuthPlanesTest : public ::testing::Test {
   void TearDown() override {
     server_->Stop();
     server_.reset();
+    gate_.reset();
     registry_.reset();
   }
 
-  void PublishIdentities(const arm::Snapshot& snapshot) {
-    auto data = daemon::BuildIdentityData(snapshot);
-    ASSERT_TRUE(data) << data.error().message;
-    auto built = auth::IdentitySnapshot::Build(std::move(*data));
+  // As coved's RegistryNode::Apply: identities, then the Gate's network policy.
+  void Publish(const arm::SnapshotPtr& snapshot) {
+    auto projection = daemon::Project(snapshot);
+    ASSERT_TRUE(projection->identities) << projection->identities.error().message;
+    auto built = auth::IdentitySnapshot::Build(*projection->identities);
     ASSERT_TRUE(built) << built.error().message;
     store_.Set(*built);
+    if (gate_) gate_->SetPolicy(projection->policy);
   }
 
   // ---- the control plane, as `cove` calls it
@@ -334,6 +345,7 @@ class AuthPlanesTest : public ::testing::Test {
   auth::IdentityStore store_;
   std::shared_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<registry::Registry> registry_;
+  std::unique_ptr<access::Gate> gate_;
   std::unique_ptr<http::Server> server_;
   uint16_t port_ = 0;
   std::string admin_password_;

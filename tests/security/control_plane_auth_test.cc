@@ -21,7 +21,7 @@
 #include "auth/token_service.h"
 #include "cli/http_client.h"
 #include "daemon/arm_node.h"
-#include "daemon/identities.h"
+#include "daemon/projection.h"
 #include "daemon/registry_node.h"
 #include "support/raw_http.h"
 #include "support/temp_dir.h"
@@ -91,10 +91,8 @@ class Coved {
     arm_->SetAuth(node_->authenticator(), node_->tokens(),
                   [this](const std::string& h) { return node_->RegistryOfLoginServer(h); });
     auto feed = [this](const arm::SnapshotPtr& s) {
-      auto identities = BuildIdentityData(*s);
-      ASSERT_TRUE(identities);
-      ASSERT_TRUE(node_->SetControlPlaneIdentities(std::move(*identities)));
-      ASSERT_TRUE(node_->SetControlPlaneRegistries(RegistriesFromSnapshot(*s)));
+      auto applied = node_->Apply(*Project(s));
+      ASSERT_TRUE(applied) << applied.error().ToString();
     };
     feed(arm_->control_plane().snapshot());
     subscription_ = arm_->control_plane().Subscribe(feed);

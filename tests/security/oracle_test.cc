@@ -129,6 +129,23 @@ TEST_F(OracleTest, ProxyHeaderIsBelievedOnlyFromConfiguredForwarders) {
   // Public network access disabled: only callers through a private endpoint (a LinkID) are
   // challenged; anyone else is told DENIED. A forged header would make an outsider an insider.
   Arm("PATCH", kRegistryId, {{"properties", {{"publicNetworkAccess", "Disabled"}}}});
+  // A private endpoint to the registry (approved at once), whose link id the forwarder sends.
+  const std::string net = kRg + "/providers/Microsoft.Network";
+  Arm("PUT", net + "/virtualNetworks/vnet",
+      json::parse(R"({"location": "westus", "properties": {"addressSpace": {"addressPrefixes":
+      ["10.0.0.0/16"]}, "subnets": [{"name": "s", "properties": {"addressPrefix":
+      "10.0.0.0/24"}}]}})"));
+  Arm("PUT", net + "/privateEndpoints/pe",
+      {{"location", "westus"},
+       {"properties",
+        {{"subnet", {{"id", net + "/virtualNetworks/vnet/subnets/s"}}},
+         {"privateLinkServiceConnections",
+          {{{"name", "c"},
+            {"properties",
+             {{"privateLinkServiceId", kRegistryId}, {"groupIds", {"registry"}}}}}}}}}});
+  ASSERT_EQ(cp_->snapshot()->private_endpoints.size(), 1u);
+  uint32_t link_id = cp_->snapshot()->private_endpoints[0].link_id;
+  ASSERT_NE(link_id, 0u);
   http::ListenerOptions behind_forwarder;
   behind_forwarder.address = "127.0.0.1";
   behind_forwarder.proxy_protocol = true;
@@ -141,7 +158,7 @@ TEST_F(OracleTest, ProxyHeaderIsBelievedOnlyFromConfiguredForwarders) {
   header.destination_address = "10.0.0.5";
   header.source_port = 50000;
   header.destination_port = 443;
-  header.tlvs = {http::AzureLinkIdTlv(0x10000001)};
+  header.tlvs = {http::AzureLinkIdTlv(link_id)};
   auto proxy = http::SerializeProxyV2(header);
   ASSERT_TRUE(proxy);
   std::string request =
