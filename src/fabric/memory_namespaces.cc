@@ -213,7 +213,8 @@ class MemoryNamespaces::MemoryNetlink final : public Netlink {
   Status ReplaceRoute(const Cidr& dst, int oif, std::optional<Ipv4> gateway) override {
     std::lock_guard lock(state_->mu);
     COVE_ASSIGN_OR_RETURN(Space * space, state_->Find(ns_));
-    if (!space->ByIndex(oif)) return Fail(Code::kNotFound, "no link with index " + std::to_string(oif));
+    if (!space->ByIndex(oif))
+      return Fail(Code::kNotFound, "no link with index " + std::to_string(oif));
     RouteInfo route{dst, oif, gateway, RTN_UNICAST, RT_TABLE_MAIN, RTPROT_STATIC};
     for (RouteInfo& r : space->routes) {
       if (r.dst == dst && r.protocol != RTPROT_KERNEL) {
@@ -264,7 +265,8 @@ Status MemoryNamespaces::Create(const std::string& name) {
     return Fail(Code::kInvalidArgument, "bad namespace name '" + name + "'");
   }
   std::lock_guard lock(state_->mu);
-  if (state_->spaces.count(name)) return Fail(Code::kAlreadyExists, "namespace " + name + " exists");
+  if (state_->spaces.count(name))
+    return Fail(Code::kAlreadyExists, "namespace " + name + " exists");
   Space space;
   Space::Link lo;
   lo.info = LinkInfo{"lo", 1, "", 0, false};

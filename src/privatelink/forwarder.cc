@@ -3,18 +3,17 @@
 // once, so the connection's state needs no lock.
 #include "privatelink/forwarder.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <boost/asio.hpp>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <vector>
-
-#include <boost/asio.hpp>
-#include <spdlog/spdlog.h>
 
 #include "http/proxy_protocol.h"
 
@@ -86,7 +85,7 @@ struct Forwarder::State {
     asio::steady_timer timer;
     SteadyTime deadline = SteadyTime::max();
     SteadyTime armed = SteadyTime::max();  // when the watchdog's timer fires
-    int pumps = 0;        // directions still moving bytes
+    int pumps = 0;                         // directions still moving bytes
     bool closed = false;
     // Guarded by State::mu.
     bool registered = false;
@@ -108,10 +107,10 @@ struct Forwarder::State {
   // Declared before ioc: links that end while the io_context is destroyed still unregister.
   const ForwarderOptions options;
   std::mutex mu;
-  bool started = false;                                          // guarded by mu
-  bool stopping = false;                                         // guarded by mu
-  std::unordered_map<Link*, std::weak_ptr<Link>> links;          // guarded by mu
-  std::unordered_map<std::string, size_t> per_source;            // guarded by mu
+  bool started = false;                                  // guarded by mu
+  bool stopping = false;                                 // guarded by mu
+  std::unordered_map<Link*, std::weak_ptr<Link>> links;  // guarded by mu
+  std::unordered_map<std::string, size_t> per_source;    // guarded by mu
   std::vector<std::thread> threads;
   asio::io_context ioc;
   asio::executor_work_guard<asio::io_context::executor_type> work;
@@ -195,8 +194,7 @@ asio::awaitable<void> Forwarder::State::Run(std::shared_ptr<Link> link,
   auto [connect_ec] = co_await link->server.async_connect(listener->target, kNoThrow);
   if (connect_ec || link->closed) {
     spdlog::debug("privatelink forwarder: connect to {}:{}: {}", listener->route.target_address,
-                  listener->route.target_port,
-                  link->closed ? "timed out" : connect_ec.message());
+                  listener->route.target_port, link->closed ? "timed out" : connect_ec.message());
     link->Close();
     co_return;
   }
@@ -213,7 +211,8 @@ asio::awaitable<void> Forwarder::State::Run(std::shared_ptr<Link> link,
   header.family = v6 ? http::ProxyHeader::Family::kInet6 : http::ProxyHeader::Family::kInet;
   header.source_port = remote.port();
   header.destination_port = local.port();
-  if (listener->route.link_id) header.tlvs.push_back(http::AzureLinkIdTlv(*listener->route.link_id));
+  if (listener->route.link_id)
+    header.tlvs.push_back(http::AzureLinkIdTlv(*listener->route.link_id));
   auto bytes = http::SerializeProxyV2(header);
   if (!bytes) {
     spdlog::warn("privatelink forwarder: PROXY header: {}", bytes.error().message);
@@ -221,7 +220,8 @@ asio::awaitable<void> Forwarder::State::Run(std::shared_ptr<Link> link,
     co_return;
   }
   link->Touch();
-  auto [write_ec, written] = co_await asio::async_write(link->server, asio::buffer(*bytes), kNoThrow);
+  auto [write_ec, written] =
+      co_await asio::async_write(link->server, asio::buffer(*bytes), kNoThrow);
   if (write_ec || link->closed) {
     link->Close();
     co_return;
@@ -320,8 +320,8 @@ Result<uint16_t> Forwarder::Adopt(UniqueFd listening_socket, const Route& route)
   if (addr.ss_family != AF_INET && addr.ss_family != AF_INET6) {
     return Fail(Code::kInvalidArgument, "adopted socket is not TCP/IP");
   }
-  auto listener = std::make_shared<State::Listener>(
-      asio::any_io_executor(asio::make_strand(state_->ioc)));
+  auto listener =
+      std::make_shared<State::Listener>(asio::any_io_executor(asio::make_strand(state_->ioc)));
   error_code ec;
   listener->acceptor.assign(addr.ss_family == AF_INET ? tcp::v4() : tcp::v6(),
                             listening_socket.get(), ec);
@@ -334,8 +334,8 @@ Result<uint16_t> Forwarder::Listen(const std::string& address, uint16_t port, co
   error_code ec;
   auto ip = asio::ip::make_address(address, ec);
   if (ec) return Fail(Code::kInvalidArgument, "bad listen address '" + address + "'");
-  auto listener = std::make_shared<State::Listener>(
-      asio::any_io_executor(asio::make_strand(state_->ioc)));
+  auto listener =
+      std::make_shared<State::Listener>(asio::any_io_executor(asio::make_strand(state_->ioc)));
   tcp::endpoint endpoint(ip, port);
   tcp::acceptor& acceptor = listener->acceptor;
   acceptor.open(endpoint.protocol(), ec);

@@ -46,7 +46,7 @@ namespace cove::privatelink {
 
 struct ForwarderOptions {
   int threads = 1;
-  size_t max_connections = 4096;          // in total; 0: no limit
+  size_t max_connections = 4096;            // in total; 0: no limit
   size_t max_connections_per_source = 256;  // per client address and link id; 0: no limit
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds idle_timeout{300'000};

@@ -1,12 +1,11 @@
 #include "privatelink/listeners.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include <spdlog/spdlog.h>
 
 namespace cove::privatelink {
 namespace {

@@ -2,14 +2,13 @@
 // what Fabric made (namespaces, bridges, veths, addresses, routes, sysctls, nft scripts, VM
 // files), converge again without a change, converge to a smaller topology and back, repair
 // drift, and take everything down.
+#include <gtest/gtest.h>
 #include <linux/ip.h>
 #include <linux/rtnetlink.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "fabric/fabric.h"
 #include "fabric/guard.h"
@@ -136,9 +135,8 @@ TEST_F(MemoryFabricTest, CreatesEveryNamespaceLinkAddressAndRoute) {
   ApplyOk(Full());
   auto existing = fabric_->Existing();
   ASSERT_TRUE(existing);
-  std::vector<std::string> want = {Net("myVNet"),   Net("peerVNet"), Net("internet"),
-                                   VmNs("vm1"),     VmNs("vm2"),     VmNs("vm3"),
-                                   VmNs("pubvm")};
+  std::vector<std::string> want = {Net("myVNet"), Net("peerVNet"), Net("internet"), VmNs("vm1"),
+                                   VmNs("vm2"),   VmNs("vm3"),     VmNs("pubvm")};
   std::sort(want.begin(), want.end());
   EXPECT_EQ(*existing, want);
 
@@ -149,9 +147,9 @@ TEST_F(MemoryFabricTest, CreatesEveryNamespaceLinkAddressAndRoute) {
   ASSERT_TRUE(bridge);
   EXPECT_EQ(bridge->kind, "bridge");
   EXPECT_TRUE(bridge->up);
-  EXPECT_EQ(namespaces_.Addresses(net, Bridge("myVNet/mySubnet")),
-            (std::set<IfAddress>{Addr("10.0.0.1", 24), Addr("10.0.0.5", 32),
-                                 Addr("10.0.0.6", 32)}));
+  EXPECT_EQ(
+      namespaces_.Addresses(net, Bridge("myVNet/mySubnet")),
+      (std::set<IfAddress>{Addr("10.0.0.1", 24), Addr("10.0.0.5", 32), Addr("10.0.0.6", 32)}));
   // The DNS address on lo, host-scoped.
   EXPECT_TRUE(namespaces_.Addresses(net, "lo").count(Addr("168.63.129.16", 32, RT_SCOPE_HOST)));
 
@@ -164,8 +162,7 @@ TEST_F(MemoryFabricTest, CreatesEveryNamespaceLinkAddressAndRoute) {
   EXPECT_EQ(namespaces_.Mac(vm1, "eth0"), VmMac("vm1"));
   EXPECT_EQ(namespaces_.Addresses(vm1, "eth0"), std::set<IfAddress>{Addr("10.0.0.4", 24)});
   EXPECT_TRUE(HasRoute(vm1, "0.0.0.0/0", "eth0", "10.0.0.1"));
-  EXPECT_TRUE(
-      namespaces_.Addresses(vm1, "lo").count(Addr("169.254.169.254", 32, RT_SCOPE_HOST)));
+  EXPECT_TRUE(namespaces_.Addresses(vm1, "lo").count(Addr("169.254.169.254", 32, RT_SCOPE_HOST)));
   auto port = namespaces_.Link(net, VmPortName("vm1"));
   ASSERT_TRUE(port);
   EXPECT_EQ(port->master, bridge->index);
@@ -275,9 +272,9 @@ TEST_F(MemoryFabricTest, RepairsDrift) {
   EXPECT_FALSE(HasRoute(vm1, "0.0.0.0/0", "eth0", "10.0.0.1"));
 
   ApplyOk(Full());
-  EXPECT_EQ(namespaces_.Addresses(net, Bridge("myVNet/mySubnet")),
-            (std::set<IfAddress>{Addr("10.0.0.1", 24), Addr("10.0.0.5", 32),
-                                 Addr("10.0.0.6", 32)}));
+  EXPECT_EQ(
+      namespaces_.Addresses(net, Bridge("myVNet/mySubnet")),
+      (std::set<IfAddress>{Addr("10.0.0.1", 24), Addr("10.0.0.5", 32), Addr("10.0.0.6", 32)}));
   EXPECT_FALSE(namespaces_.Link(net, "bstray"));
   EXPECT_TRUE(HasRoute(net, "10.1.0.0/16", "p" + ShortId("peerVNet")));
   EXPECT_TRUE(HasRoute(Net("peerVNet"), "10.0.0.0/16", "p" + ShortId("myVNet")));
@@ -353,8 +350,7 @@ TEST(MemoryNamespacesTest, ConnectedRoutesFollowTheirAddresses) {
   EXPECT_EQ((*routes)[0].protocol, RTPROT_KERNEL);
   ASSERT_TRUE((*nl)->DeleteAddress((*br)->index, Addr("10.0.0.1", 24)));
   EXPECT_TRUE((*nl)->Routes()->empty());
-  EXPECT_EQ((*nl)->DeleteAddress((*br)->index, Addr("10.0.0.1", 24)).error().code,
-            Code::kNotFound);
+  EXPECT_EQ((*nl)->DeleteAddress((*br)->index, Addr("10.0.0.1", 24)).error().code, Code::kNotFound);
 }
 
 }  // namespace

@@ -4,10 +4,9 @@
 #include "privatelink/forwarder.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
@@ -103,8 +102,7 @@ bool Eventually(const std::function<bool()>& done) {
 // PROXY v2 header and hands the socket to `serve`.
 class RawBackend {
  public:
-  explicit RawBackend(std::function<void(int)> serve, int backlog = 16)
-      : serve_(std::move(serve)) {
+  explicit RawBackend(std::function<void(int)> serve, int backlog = 16) : serve_(std::move(serve)) {
     listen_.Reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in sa = Addr("127.0.0.1", 0);
     EXPECT_EQ(::bind(listen_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
@@ -158,10 +156,11 @@ class ForwarderTest : public ::testing::Test {
   uint16_t StartForwarder(uint16_t target_port, std::optional<uint32_t> link_id,
                           ForwarderOptions options = {}) {
     forwarder_ = std::make_unique<Forwarder>(options);
-    auto port = forwarder_->Listen(
-        "127.0.0.1", 0,
-        Route{.target_address = "127.0.0.1", .target_port = target_port, .link_id = link_id,
-              .source_address = kForwarderIp});
+    auto port = forwarder_->Listen("127.0.0.1", 0,
+                                   Route{.target_address = "127.0.0.1",
+                                         .target_port = target_port,
+                                         .link_id = link_id,
+                                         .source_address = kForwarderIp});
     EXPECT_TRUE(port) << port.error().message;
     forwarder_->Start();
     return port ? *port : 0;
@@ -284,8 +283,8 @@ TEST_F(ForwarderTest, ConnectTimeout) {
     fillers.push_back(std::move(fd));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // handshakes settle
-  uint16_t port = StartForwarder(stuck.port(), 1,
-                                 {.connect_timeout = std::chrono::milliseconds(300)});
+  uint16_t port =
+      StartForwarder(stuck.port(), 1, {.connect_timeout = std::chrono::milliseconds(300)});
   auto start = std::chrono::steady_clock::now();
   UniqueFd client = ConnectFrom(kClientIp, port);
   bool clean = false;
@@ -298,8 +297,8 @@ TEST_F(ForwarderTest, ConnectTimeout) {
 TEST_F(ForwarderTest, IdleTimeoutClosesASilentConnection) {
   RawBackend backend([](int fd) { ReadToEnd(fd); });  // silent until the forwarder closes
   backend.Start();
-  uint16_t port = StartForwarder(backend.port(), 1,
-                                 {.idle_timeout = std::chrono::milliseconds(300)});
+  uint16_t port =
+      StartForwarder(backend.port(), 1, {.idle_timeout = std::chrono::milliseconds(300)});
   UniqueFd client = ConnectFrom(kClientIp, port);
   auto start = std::chrono::steady_clock::now();
   bool clean = false;
@@ -356,12 +355,12 @@ TEST(ForwarderRouteTest, BadRoutesAreRefused) {
   Forwarder forwarder;
   EXPECT_EQ(forwarder.Listen("127.0.0.1", 0, Route{.target_address = "registry"}).error().code,
             Code::kInvalidArgument);
-  EXPECT_EQ(forwarder
-                .Listen("127.0.0.1", 0,
-                        Route{.target_address = "127.0.0.1", .source_address = "fd00::1"})
-                .error()
-                .code,
-            Code::kInvalidArgument);
+  EXPECT_EQ(
+      forwarder
+          .Listen("127.0.0.1", 0, Route{.target_address = "127.0.0.1", .source_address = "fd00::1"})
+          .error()
+          .code,
+      Code::kInvalidArgument);
   forwarder.Stop();
   EXPECT_EQ(forwarder.Listen("127.0.0.1", 0, Route{.target_address = "127.0.0.1"}).error().code,
             Code::kFailedPrecondition);

@@ -39,12 +39,20 @@ class RecordingOpener final : public ListenerOpener {
 };
 
 ListenerSpec Endpoint(std::string ip, uint32_t link_id, std::string inode = "100") {
-  return {.ns = "cove-n1", .ns_instance = std::move(inode), .address = std::move(ip),
-          .port = 443, .link_id = link_id, .tls = true};
+  return {.ns = "cove-n1",
+          .ns_instance = std::move(inode),
+          .address = std::move(ip),
+          .port = 443,
+          .link_id = link_id,
+          .tls = true};
 }
 ListenerSpec Public(std::string ip) {
-  return {.ns = "cove-npub", .ns_instance = "7", .address = std::move(ip), .port = 443,
-          .link_id = std::nullopt, .tls = true};
+  return {.ns = "cove-npub",
+          .ns_instance = "7",
+          .address = std::move(ip),
+          .port = 443,
+          .link_id = std::nullopt,
+          .tls = true};
 }
 
 TEST(ListenerSetTest, OpensWhatIsWantedOnceAndIsIdempotent) {
@@ -72,8 +80,8 @@ TEST(ListenerSetTest, ClosesRemovedEndpointsBeforeOpening) {
   ListenerSet set(opener);
   set.Reconcile({Endpoint("10.0.0.5", 7), Endpoint("10.0.0.6", 7), Public("203.0.113.20")});
   // The endpoint's data member goes; another endpoint comes.
-  ListenerChanges changes = set.Reconcile(
-      {Endpoint("10.0.0.5", 7), Public("203.0.113.20"), Endpoint("10.0.0.9", 8)});
+  ListenerChanges changes =
+      set.Reconcile({Endpoint("10.0.0.5", 7), Public("203.0.113.20"), Endpoint("10.0.0.9", 8)});
   ASSERT_EQ(changes.closed.size(), 1u);
   EXPECT_EQ(changes.closed[0].address, "10.0.0.6");
   ASSERT_EQ(changes.opened.size(), 1u);
