@@ -243,13 +243,14 @@ void Forwarder::State::StartLink(tcp::socket socket, const std::shared_ptr<Liste
   std::string source = (listener->route.link_id ? std::to_string(*listener->route.link_id) : "") +
                        "/" + IpString(remote.address());
   auto link = std::make_shared<Link>(*this, std::move(socket));
+  // Before Register: from then on Stop may close the link on its strand.
+  link->SetDeadline(std::chrono::steady_clock::now() + options.connect_timeout);
   if (!Register(link, source)) {
     spdlog::debug("privatelink forwarder: too many connections; refusing one from {}",
                   IpString(remote.address()));
     link->Close();
     return;
   }
-  link->SetDeadline(std::chrono::steady_clock::now() + options.connect_timeout);
   auto ex = link->client.get_executor();
   asio::co_spawn(ex, Run(link, listener, remote, local),
                  [](std::exception_ptr e) { LogException("connection", e); });
