@@ -273,12 +273,7 @@ access::Policy BuildPolicy(const arm::Snapshot& snapshot) {
 
 Planes::Planes(PlanesOptions options, http::Server& server, access::Gate& gate,
                imds::Service* imds)
-    : options_(std::move(options)),
-      server_(server),
-      gate_(gate),
-      imds_(imds),
-      registry_opener_(namespaces_, server_),
-      registry_listeners_(registry_opener_, "registry") {
+    : options_(std::move(options)), server_(server), gate_(gate), imds_(imds) {
   if (imds_) {
     // Small: a machine asks for a token now and then.
     imds_server_ = std::make_unique<http::Server>(*imds_, nullptr,

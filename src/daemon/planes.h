@@ -114,8 +114,8 @@ class Planes {
   std::set<std::string> vms_logged_;         // "<ns>@<inode>"
   // Step 4 (registry listeners on private endpoint and public addresses) and step 5 (instance
   // metadata listeners), each a privatelink::ListenerSet over its server.
-  privatelink::ServerListenerOpener registry_opener_;
-  privatelink::ListenerSet registry_listeners_;
+  privatelink::ServerListenerOpener registry_opener_{namespaces_, server_};
+  privatelink::ListenerSet registry_listeners_{registry_opener_, "registry"};
   std::unique_ptr<privatelink::ServerListenerOpener> imds_opener_;
   std::unique_ptr<privatelink::ListenerSet> imds_listeners_;
 };
