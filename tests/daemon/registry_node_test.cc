@@ -82,6 +82,40 @@ TEST_F(RegistryNodeTest, PushAndPullOverTheWire) {
 // The control plane's registries replace the configured ones; a registry's content goes with
 // it, and one created again under its name starts empty — but the first set (what existed
 // before this process started: a restart) keeps its content.
+// A node listener that takes PROXY v2 from its forwarder only (config `listen:` with
+// proxy_protocol and proxy_sources), reached through a privatelink::Forwarder that connects from
+// 127.0.0.2: requests through the forwarder are served; a direct connection is closed unread.
+TEST(RegistryNodeBehindForwarderTest, ServesTheForwarderAndRefusesOthers) {
+  testing::TempDir dir;
+  SystemClock clock;
+  auto config = ParseConfig("data_dir: " + dir.path() + R"(
+listen:
+  - {address: 127.0.0.1, port: 0, tls: false, proxy_protocol: true, proxy_sources: [127.0.0.2]}
+registries: [{name: myregistry, region: westus}]
+default_registry: myregistry
+)");
+  ASSERT_TRUE(config) << config.error().ToString();
+  auto node = RegistryNode::Open(*config, clock);
+  ASSERT_TRUE(node) << node.error().ToString();
+  auto ports = (*node)->Start();
+  ASSERT_TRUE(ports) << ports.error().ToString();
+
+  privatelink::Forwarder forwarder;
+  auto port = forwarder.Listen("127.0.0.1", 0,
+                               privatelink::Route{.target_address = "127.0.0.1",
+                                                  .target_port = (*ports)[0],
+                                                  .source_address = "127.0.0.2"});
+  ASSERT_TRUE(port) << port.error().ToString();
+  forwarder.Start();
+  EXPECT_EQ(RawHttp(*port).Request("GET", "/v2/").status, 200);
+
+  RawHttp direct((*ports)[0]);  // from 127.0.0.1: not a forwarder
+  EXPECT_EQ(direct.Request("GET", "/v2/").status, 0);
+  EXPECT_TRUE(direct.ClosedByServer());
+  forwarder.Stop();
+  (*node)->Stop();
+}
+
 TEST_F(RegistryNodeTest, ControlPlaneRegistriesDeletedAndCreatedAgainStartEmpty) {
   const std::string host = "myregistry.azurecr.io";
   std::string blob = "kept across a restart";
@@ -183,40 +217,6 @@ TEST_F(RegistryNodeTest, SlowClientsAreCutOff) {
   EXPECT_EQ(status.status, 204);
   EXPECT_NE(status.head.find("Range: 0-0"), std::string::npos) << status.head;
   ExpectStillServing();
-}
-
-// A node listener that takes PROXY v2 from its forwarder only (config `listen:` with
-// proxy_protocol and proxy_sources), reached through a privatelink::Forwarder that connects from
-// 127.0.0.2: requests through the forwarder are served; a direct connection is closed unread.
-TEST(RegistryNodeBehindForwarderTest, ServesTheForwarderAndRefusesOthers) {
-  testing::TempDir dir;
-  SystemClock clock;
-  auto config = ParseConfig("data_dir: " + dir.path() + R"(
-listen:
-  - {address: 127.0.0.1, port: 0, tls: false, proxy_protocol: true, proxy_sources: [127.0.0.2]}
-registries: [{name: myregistry, region: westus}]
-default_registry: myregistry
-)");
-  ASSERT_TRUE(config) << config.error().ToString();
-  auto node = RegistryNode::Open(*config, clock);
-  ASSERT_TRUE(node) << node.error().ToString();
-  auto ports = (*node)->Start();
-  ASSERT_TRUE(ports) << ports.error().ToString();
-
-  privatelink::Forwarder forwarder;
-  auto port = forwarder.Listen("127.0.0.1", 0,
-                               privatelink::Route{.target_address = "127.0.0.1",
-                                                  .target_port = (*ports)[0],
-                                                  .source_address = "127.0.0.2"});
-  ASSERT_TRUE(port) << port.error().ToString();
-  forwarder.Start();
-  EXPECT_EQ(RawHttp(*port).Request("GET", "/v2/").status, 200);
-
-  RawHttp direct((*ports)[0]);  // from 127.0.0.1: not a forwarder
-  EXPECT_EQ(direct.Request("GET", "/v2/").status, 0);
-  EXPECT_TRUE(direct.ClosedByServer());
-  forwarder.Stop();
-  (*node)->Stop();
 }
 
 }  // namespace
