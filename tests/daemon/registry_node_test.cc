@@ -79,9 +79,6 @@ TEST_F(RegistryNodeTest, PushAndPullOverTheWire) {
   EXPECT_NE(head.head.find("Content-Length: 1048576"), std::string::npos) << head.head;
 }
 
-// The control plane's registries replace the configured ones; a registry's content goes with
-// it, and one created again under its name starts empty — but the first set (what existed
-// before this process started: a restart) keeps its content.
 // A node listener that takes PROXY v2 from its forwarder only (config `listen:` with
 // proxy_protocol and proxy_sources), reached through a privatelink::Forwarder that connects from
 // 127.0.0.2: requests through the forwarder are served; a direct connection is closed unread.
@@ -116,6 +113,9 @@ default_registry: myregistry
   (*node)->Stop();
 }
 
+// The control plane's registries replace the configured ones; a registry's content goes with
+// it, and one created again under its name starts empty — but the first set (what existed
+// before this process started: a restart) keeps its content.
 TEST_F(RegistryNodeTest, ControlPlaneRegistriesDeletedAndCreatedAgainStartEmpty) {
   const std::string host = "myregistry.azurecr.io";
   std::string blob = "kept across a restart";
