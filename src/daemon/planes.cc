@@ -1,7 +1,5 @@
 #include "daemon/planes.h"
 
-#include <fcntl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -259,6 +257,9 @@ Planes::Planes(PlanesOptions options, http::Server& server, imds::Service* imds)
     imds_server_ = std::make_unique<http::Server>(*imds_, nullptr,
                                                   http::ServerOptions{.threads = 1});
     imds_server_->Start();
+    imds_opener_ = std::make_unique<privatelink::ServerListenerOpener>(namespaces_, *imds_server_);
+    imds_listeners_ =
+        std::make_unique<privatelink::ListenerSet>(*imds_opener_, "instance metadata");
   }
   fabric_ = std::make_unique<fabric::Fabric>(
       namespaces_, fabric::FabricOptions{.prefix = options_.prefix, .etc_netns = options_.etc_netns});
@@ -270,7 +271,8 @@ Planes::~Planes() {
   dns_->Stop();
   {
     std::lock_guard lock(mu_);
-    for (auto& [k, l] : listeners_) ::shutdown(l.shutdown_fd.get(), SHUT_RDWR);
+    registry_listeners_.Clear();
+    if (imds_listeners_) imds_listeners_->Clear();
   }
   if (imds_server_) imds_server_->Stop();
 }
@@ -284,8 +286,8 @@ Result<std::string> Planes::Inode(const std::string& ns) {
 
 Status Planes::Down() {
   std::lock_guard lock(mu_);
-  for (auto& [k, l] : listeners_) ::shutdown(l.shutdown_fd.get(), SHUT_RDWR);
-  listeners_.clear();
+  registry_listeners_.Clear();
+  if (imds_listeners_) imds_listeners_->Clear();
   for (const auto& [view, key] : dns_sockets_) dns_->RemoveSockets(view);
   dns_sockets_.clear();
   return fabric_->Down();
@@ -352,13 +354,8 @@ Status Planes::Apply(const ProjectionPtr& projection) {
     spdlog::info("dns: {}:53 in {} answers view '{}'", n->dns_address, ns, view);
   }
 
-  // Registry listeners wanted now.
-  struct Want {
-    std::string ns, ip;
-    std::optional<uint32_t> link_id;
-    std::string imds_tag;  // set: an instance metadata listener of this machine
-  };
-  std::map<std::string, Want> want;
+  // Registry listeners wanted now (step 4), and instance metadata listeners (step 5).
+  std::vector<privatelink::ListenerSpec> registry_want;
   for (const auto& pe : snapshot->private_endpoints) {
     if (pe.link_id == 0) continue;
     std::string ns = fabric_->NetworkNamespace(pe.vnet_id);
@@ -366,7 +363,8 @@ Status Planes::Apply(const ProjectionPtr& projection) {
     if (!key) continue;
     for (const auto& m : pe.members) {
       if (m.ip.empty()) continue;
-      want[*key + "/" + m.ip + "/" + std::to_string(pe.link_id)] = {ns, m.ip, pe.link_id};
+      registry_want.push_back({.ns = ns, .ns_instance = *key, .address = m.ip, .port = 443,
+                               .link_id = pe.link_id, .tls = true});
     }
   }
   {
@@ -374,63 +372,26 @@ Status Planes::Apply(const ProjectionPtr& projection) {
     auto key = Inode(ns);
     if (key) {
       for (const auto& [name, ip] : PublicAddresses(*snapshot)) {
-        want[*key + "/" + ip + "/-"] = {ns, ip, std::nullopt};
+        registry_want.push_back({.ns = ns, .ns_instance = *key, .address = ip, .port = 443,
+                                 .link_id = std::nullopt, .tls = true});
       }
     }
   }
-  if (imds_server_) {
+  registry_listeners_.Reconcile(registry_want);
+  if (imds_listeners_) {
+    std::vector<privatelink::ListenerSpec> imds_want;
     const std::string ip(fabric::kInstanceMetadataAddress);
     for (const auto& vm : topology.vms) {
       std::string ns = fabric_->VmNamespace(vm.id);
       auto key = Inode(ns);
-      if (key) want[*key + "/" + ip + "/imds"] = {ns, ip, std::nullopt, imds::TagOf(vm.id)};
-    }
-  }
-  for (auto it = listeners_.begin(); it != listeners_.end();) {
-    if (want.count(it->first)) {
-      ++it;
-      continue;
-    }
-    ::shutdown(it->second.shutdown_fd.get(), SHUT_RDWR);
-    spdlog::info("registry listener {} closed", it->first);
-    it = listeners_.erase(it);
-  }
-  for (const auto& [key, w] : want) {
-    if (listeners_.count(key)) continue;
-    if (!w.imds_tag.empty()) {
       // Bound to lo: connections that arrive from outside the machine never reach it.
-      auto fd = fabric::ListenTcp(namespaces_, w.ns, w.ip, imds::kPort, 1024, "lo");
-      if (!fd) {
-        spdlog::warn("instance metadata {}:{} in {}: {}", w.ip, imds::kPort, w.ns,
-                     fd.error().message);
-        continue;
+      if (key) {
+        imds_want.push_back({.ns = ns, .ns_instance = *key, .address = ip, .port = imds::kPort,
+                             .link_id = std::nullopt, .tls = false, .device = "lo",
+                             .tag = imds::TagOf(vm.id)});
       }
-      UniqueFd dup(::fcntl(fd->get(), F_DUPFD_CLOEXEC, 0));
-      auto port = imds_server_->Adopt(
-          std::move(*fd), {.address = w.ip, .port = imds::kPort, .tag = w.imds_tag});
-      if (!port) {
-        spdlog::warn("instance metadata in {}: {}", w.ns, port.error().message);
-        continue;
-      }
-      listeners_[key] = Listener{std::move(dup)};
-      spdlog::info("instance metadata listening on {}:{} in {}", w.ip, imds::kPort, w.ns);
-      continue;
     }
-    auto fd = fabric::ListenTcp(namespaces_, w.ns, w.ip, 443);
-    if (!fd) {
-      spdlog::warn("registry listener {}:443 in {}: {}", w.ip, w.ns, fd.error().message);
-      continue;
-    }
-    UniqueFd dup(::fcntl(fd->get(), F_DUPFD_CLOEXEC, 0));
-    auto port = server_.Adopt(std::move(*fd), {.address = w.ip, .port = 443, .tls = true,
-                                               .link_id = w.link_id});
-    if (!port) {
-      spdlog::warn("registry listener {}:443 in {}: {}", w.ip, w.ns, port.error().message);
-      continue;
-    }
-    listeners_[key] = Listener{std::move(dup)};
-    spdlog::info("registry listening on {}:443 in {} (link id {})", w.ip, w.ns,
-                 w.link_id ? std::to_string(*w.link_id) : "none: public endpoint");
+    imds_listeners_->Reconcile(imds_want);
   }
   return applied;
 }

@@ -23,11 +23,11 @@
 //      namespace (view = VNet id) and one in the public namespace (the public view); the
 //      sockets of a deleted VNet are closed (dns::Server::RemoveSockets), and so are those of a
 //      namespace that was replaced (new inode) before new ones are made;
-//   4. keeps registry listeners: TLS :443 on each private endpoint member IP inside its VNet
-//      namespace, tagged with the endpoint's link id, and TLS :443 on each registry's public
-//      address in the public namespace (no link id). Listeners of removed endpoints, registries
-//      or VNets are shut down. Sockets are keyed by namespace inode, so a VNet deleted and
-//      created again gets fresh sockets;
+//   4. keeps registry listeners (src/privatelink/listeners.h, which reconciles them): TLS :443
+//      on each private endpoint member IP inside its VNet namespace, tagged with the endpoint's
+//      link id, and TLS :443 on each registry's public address in the public namespace (no link
+//      id). Listeners of removed endpoints, registries or VNets are shut down. Sockets are keyed
+//      by namespace inode, so a VNet deleted and created again gets fresh sockets;
 //   5. keeps one instance metadata listener per machine: plain HTTP on 169.254.169.254:80
 //      inside the machine's namespace, bound to its lo, tagged with the machine's id, on the
 //      IMDS server (src/imds), whose machine set (MachinesOf) is replaced with every snapshot.
@@ -61,6 +61,7 @@
 #include "fabric/namespaces.h"
 #include "http/server.h"
 #include "imds/imds.h"
+#include "privatelink/listeners.h"
 
 namespace cove::daemon {
 
@@ -95,9 +96,6 @@ class Planes {
   dns::Server& dns() { return *dns_; }
 
  private:
-  struct Listener {
-    UniqueFd shutdown_fd;  // a dup of the adopted socket, to stop it
-  };
   Result<std::string> Inode(const std::string& ns);
 
   PlanesOptions options_;
@@ -111,8 +109,12 @@ class Planes {
   std::mutex mu_;
   std::map<std::string, std::string> dns_sockets_;  // view → "<ns>@<inode>" it listens in
   std::set<std::string> vms_logged_;         // "<ns>@<inode>"
-  // "<ns>@<inode>/<ip>/<link id>" (registry), "<ns>@<inode>/<ip>/imds" (instance metadata)
-  std::map<std::string, Listener> listeners_;
+  // Step 4 (registry listeners on private endpoint and public addresses) and step 5 (instance
+  // metadata listeners), each a privatelink::ListenerSet over its server.
+  privatelink::ServerListenerOpener registry_opener_{namespaces_, server_};
+  privatelink::ListenerSet registry_listeners_{registry_opener_, "registry"};
+  std::unique_ptr<privatelink::ServerListenerOpener> imds_opener_;
+  std::unique_ptr<privatelink::ListenerSet> imds_listeners_;
 };
 
 }  // namespace cove::daemon

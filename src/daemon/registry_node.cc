@@ -200,8 +200,12 @@ Result<std::vector<uint16_t>> RegistryNode::Start() {
                                          std::to_string(listener.port) + ": " +
                                          port.error().message);
     }
-    spdlog::info("listening on {}:{} ({})", listener.address, *port,
-                 listener.tls ? "TLS" : "plain HTTP");
+    std::string forwarders;  // PROXY v2 listeners (behind privatelink forwarders) say whose
+    for (const auto& source : listener.proxy_sources) {
+      forwarders += (forwarders.empty() ? ", PROXY v2 from " : " ") + source;
+    }
+    spdlog::info("listening on {}:{} ({}){}", listener.address, *port,
+                 listener.tls ? "TLS" : "plain HTTP", forwarders);
     ports.push_back(*port);
   }
   server_->Start();

@@ -95,18 +95,6 @@ Status WriteIfChanged(const fs::path& path, const std::string& content) {
   return Ok();
 }
 
-Status WriteSysctl(const std::string& path, const std::string& value) {
-  auto current = ReadFile(path);
-  if (current && *current == value + "\n") return Ok();
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return Errno("open " + path);
-  ssize_t n = ::write(fd, value.data(), value.size());
-  int err = errno;
-  ::close(fd);
-  if (n != static_cast<ssize_t>(value.size())) return Errno("write " + path, err);
-  return Ok();
-}
-
 // Makes the IPv4 addresses of link `ifindex` exactly `want` (others removed).
 Status SyncAddresses(Netlink& nl, int ifindex, const std::set<IfAddress>& want,
                      const std::set<IfAddress>& keep = {}) {
@@ -123,8 +111,8 @@ Status SyncAddresses(Netlink& nl, int ifindex, const std::set<IfAddress>& want,
 
 // A veth pair `here` (in `nl`'s namespace) ↔ `there` (in namespace `there_ns`), created unless
 // both ends are already there; a lone end is removed first.
-Status EnsureVeth(Namespaces& namespaces, Netlink& nl, const std::string& here, Netlink& far,
-                  const std::string& there, const std::string& there_ns) {
+Status EnsureVeth(Netlink& nl, const std::string& here, Netlink& far, const std::string& there,
+                  const std::string& there_ns) {
   COVE_ASSIGN_OR_RETURN(auto a, nl.Link(here));
   COVE_ASSIGN_OR_RETURN(auto b, far.Link(there));
   if (a && b && a->kind == "veth" && b->kind == "veth") return Ok();
@@ -133,8 +121,7 @@ Status EnsureVeth(Namespaces& namespaces, Netlink& nl, const std::string& here, 
     auto gone = far.DeleteLink(there);  // may have gone with `here`
     if (!gone && gone.error().code != Code::kNotFound) return gone;
   }
-  COVE_ASSIGN_OR_RETURN(UniqueFd fd, namespaces.Open(there_ns));
-  return nl.AddVeth(here, there, fd.get());
+  return nl.AddVeth(here, there, there_ns);
 }
 
 // Proxy ARP on `link`, answering at once (the kernel otherwise waits up to proxy_delay, 0.8 s,
@@ -142,9 +129,7 @@ Status EnsureVeth(Namespaces& namespaces, Netlink& nl, const std::string& here, 
 Status EnableProxyArp(Namespaces& namespaces, const std::string& ns, Netlink& nl,
                       const std::string& link) {
   COVE_RETURN_IF_ERROR(nl.SetInetConf(link, IPV4_DEVCONF_PROXY_ARP, 1));
-  return namespaces.RunIn(ns, [&] {
-    return WriteSysctl("/proc/sys/net/ipv4/neigh/" + link + "/proxy_delay", "0");
-  });
+  return namespaces.WriteSysctl(ns, "net/ipv4/neigh/" + link + "/proxy_delay", "0");
 }
 
 bool ValidPrefix(const std::string& p) {
@@ -279,9 +264,8 @@ Status Fabric::ApplyNetwork(const Topology& desired, const Network& network) {
   COVE_RETURN_IF_ERROR(EnsureNamespace(ns));
   // Forwarding first: interfaces created afterwards inherit it (proxy ARP on peering links
   // needs it too).
-  COVE_RETURN_IF_ERROR(namespaces_.RunIn(
-      ns, [] { return WriteSysctl("/proc/sys/net/ipv4/ip_forward", "1"); }));
-  COVE_ASSIGN_OR_RETURN(auto nl, Netlink::Open(namespaces_, ns));
+  COVE_RETURN_IF_ERROR(namespaces_.WriteSysctl(ns, "net/ipv4/ip_forward", "1"));
+  COVE_ASSIGN_OR_RETURN(auto nl, namespaces_.OpenNetlink(ns));
 
   // Which links belong here.
   std::set<std::string> links = {"lo"};
@@ -346,9 +330,9 @@ Status Fabric::ApplyPeering(const Topology& desired, const Peering& peering) {
   const Network* b = desired.FindNetwork(peering.network_b);
   const std::string ns_a = NetworkNamespace(a->id), ns_b = NetworkNamespace(b->id);
   const std::string link_a = PeerLinkName(b->id), link_b = PeerLinkName(a->id);
-  COVE_ASSIGN_OR_RETURN(auto nl_a, Netlink::Open(namespaces_, ns_a));
-  COVE_ASSIGN_OR_RETURN(auto nl_b, Netlink::Open(namespaces_, ns_b));
-  COVE_RETURN_IF_ERROR(EnsureVeth(namespaces_, *nl_a, link_a, *nl_b, link_b, ns_b));
+  COVE_ASSIGN_OR_RETURN(auto nl_a, namespaces_.OpenNetlink(ns_a));
+  COVE_ASSIGN_OR_RETURN(auto nl_b, namespaces_.OpenNetlink(ns_b));
+  COVE_RETURN_IF_ERROR(EnsureVeth(*nl_a, link_a, *nl_b, link_b, ns_b));
   struct Side {
     const std::string& ns;
     Netlink& nl;
@@ -374,9 +358,9 @@ Status Fabric::ApplyUplink(const Topology& desired, const Network& network) {
   }
   const std::string ns = NetworkNamespace(network.id), pub_ns = NetworkNamespace(pub->id);
   const std::string outer = UplinkName(network.id);
-  COVE_ASSIGN_OR_RETURN(auto nl, Netlink::Open(namespaces_, ns));
-  COVE_ASSIGN_OR_RETURN(auto pub_nl, Netlink::Open(namespaces_, pub_ns));
-  COVE_RETURN_IF_ERROR(EnsureVeth(namespaces_, *nl, kUplinkName, *pub_nl, outer, pub_ns));
+  COVE_ASSIGN_OR_RETURN(auto nl, namespaces_.OpenNetlink(ns));
+  COVE_ASSIGN_OR_RETURN(auto pub_nl, namespaces_.OpenNetlink(pub_ns));
+  COVE_RETURN_IF_ERROR(EnsureVeth(*nl, kUplinkName, *pub_nl, outer, pub_ns));
   const Ipv4 outbound = MustIp(network.outbound_address);
   // VNet side: the outbound address (so it answers ARP for it).
   COVE_RETURN_IF_ERROR(nl->SetUp(kUplinkName));
@@ -400,12 +384,12 @@ Status Fabric::ApplyVm(const Topology& desired, const Vm& vm) {
   const std::string ns = VmNamespace(vm.id);
   const std::string net_ns = NetworkNamespace(network->id);
   COVE_RETURN_IF_ERROR(EnsureNamespace(ns));
-  COVE_ASSIGN_OR_RETURN(auto vm_nl, Netlink::Open(namespaces_, ns));
-  COVE_ASSIGN_OR_RETURN(auto net_nl, Netlink::Open(namespaces_, net_ns));
+  COVE_ASSIGN_OR_RETURN(auto vm_nl, namespaces_.OpenNetlink(ns));
+  COVE_ASSIGN_OR_RETURN(auto net_nl, namespaces_.OpenNetlink(net_ns));
   const std::string outer = VmPortName(vm.id);
   // The machine's firewall first (169.254.169.254 from lo only), then its links.
   COVE_RETURN_IF_ERROR(ApplyMachineGuard(namespaces_, ns));
-  COVE_RETURN_IF_ERROR(EnsureVeth(namespaces_, *net_nl, outer, *vm_nl, kVmLink, ns));
+  COVE_RETURN_IF_ERROR(EnsureVeth(*net_nl, outer, *vm_nl, kVmLink, ns));
   // The address its bridge port lets through (guard.h), set again if the machine changed it.
   COVE_RETURN_IF_ERROR(vm_nl->SetMac(kVmLink, VmMac(vm.id)));
   // Anything else in the VM (a stale link from an older layout) goes.

@@ -33,6 +33,13 @@
 // dirs). It keeps no state file: after a restart a new Fabric with the same prefix adopts what
 // exists. Down() deletes every namespace and /etc/netns dir with the prefix.
 //
+// Everything Fabric changes in the kernel goes through the Namespaces seam (namespaces.h):
+// namespaces, links, addresses and routes (Namespaces::OpenNetlink), sysctls (WriteSysctl) and
+// nftables (RunNft). Only the /etc/netns files are written directly (under
+// FabricOptions::etc_netns). So a Fabric over MemoryNamespaces (memory_namespaces.h) runs its
+// whole convergence without root (tests/fabric/memory_fabric_test.cc); Exec/Spawn need
+// LinuxNamespaces.
+//
 // Sockets other planes make inside a namespace (namespaces.h: ListenTcp, BindUdp) keep that
 // namespace alive after Apply/Down delete its name: close the listeners of a removed VNet or
 // private endpoint, or they keep listening in an orphaned namespace that nothing reaches.

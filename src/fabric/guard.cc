@@ -62,7 +62,7 @@ std::string RenderMachineGuard() {
 }
 
 Status ApplyMachineGuard(Namespaces& namespaces, const std::string& ns) {
-  return RunNft(namespaces, ns, RenderMachineGuard());
+  return namespaces.RunNft(ns, RenderMachineGuard());
 }
 
 }  // namespace cove::fabric

@@ -1,5 +1,5 @@
 // Guard: isolation between the fabric's machines (VMs and container groups), as nftables rules
-// run through libnftables (nsg.h: RunNft).
+// run through libnftables (Namespaces::RunNft).
 //
 //   - Anti-spoofing on every bridge port (RenderPortGuard). In each network namespace a table
 //     `bridge cove_guard` sends every frame that enters through a machine's port (the veth end

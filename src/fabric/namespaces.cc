@@ -16,7 +16,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
 #include <thread>
+
+#include <nftables/libnftables.h>
+
+#include "fabric/netlink.h"
 
 namespace cove::fabric {
 namespace {
@@ -194,6 +201,49 @@ Result<pid_t> LinuxNamespaces::Spawn(const std::string& name, const std::vector<
     ::_exit(127);
   }
   return pid;
+}
+
+Result<std::unique_ptr<Netlink>> LinuxNamespaces::OpenNetlink(const std::string& name) {
+  return LibnlNetlink::Open(*this, name);
+}
+
+Status LinuxNamespaces::WriteSysctl(const std::string& name, const std::string& key,
+                                    const std::string& value) {
+  if (key.empty() || key.find("..") != std::string::npos || key[0] == '/') {
+    return Fail(Code::kInvalidArgument, "bad sysctl '" + key + "'");
+  }
+  const std::string path = "/proc/sys/" + key;
+  return RunIn(name, [&]() -> Status {
+    {
+      std::ifstream in(path, std::ios::binary);
+      std::stringstream current;
+      current << in.rdbuf();
+      if (in && current.str() == value + "\n") return Ok();
+    }
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return Errno("open " + path);
+    ssize_t n = ::write(fd, value.data(), value.size());
+    int err = errno;
+    ::close(fd);
+    if (n != static_cast<ssize_t>(value.size())) return Errno("write " + path, err);
+    return Ok();
+  });
+}
+
+Status LinuxNamespaces::RunNft(const std::string& name, const std::string& script) {
+  return RunIn(name, [&]() -> Status {
+    std::unique_ptr<nft_ctx, decltype(&nft_ctx_free)> ctx(nft_ctx_new(NFT_CTX_DEFAULT),
+                                                           &nft_ctx_free);
+    if (!ctx) return Fail(Code::kResourceExhausted, "nft_ctx_new");
+    nft_ctx_buffer_output(ctx.get());
+    nft_ctx_buffer_error(ctx.get());
+    if (nft_run_cmd_from_buffer(ctx.get(), script.c_str()) != 0) {
+      const char* err = nft_ctx_get_error_buffer(ctx.get());
+      return Fail(Code::kIOError, "nftables in " + name + ": " + (err ? err : "failed") +
+                                      "\nscript:\n" + script);
+    }
+    return Ok();
+  });
 }
 
 Result<UniqueFd> ListenTcp(Namespaces& namespaces, const std::string& ns,

@@ -2,6 +2,10 @@
 // which every setns/unshare/mount of the fabric goes), plus the socket helpers other planes use
 // to own listeners inside a VNet.
 //
+// Namespaces is the seam between the fabric's logic and the kernel: every namespace, link,
+// address, route, sysctl and nftables change goes through it. LinuxNamespaces is the kernel;
+// MemoryNamespaces (memory_namespaces.h) records the same in memory, for tests without root.
+//
 // Named namespaces follow iproute2's convention, so `ip netns` sees them and `ip netns exec`
 // works: /run/netns is a shared mount point; a namespace NAME is the file /run/netns/NAME,
 // bind-mounted from /proc/thread-self/ns/net of a short-lived thread that unshare()d a new
@@ -21,6 +25,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,6 +33,8 @@
 #include "common/unique_fd.h"
 
 namespace cove::fabric {
+
+class Netlink;  // netlink.h
 
 // How Namespaces::Spawn starts a process.
 struct SpawnOptions {
@@ -65,6 +72,19 @@ class Namespaces {
                               const SpawnOptions& options) = 0;
   // The path of the namespace's file (for `ip netns`-style tools and diagnostics).
   virtual std::string PathOf(const std::string& name) const = 0;
+
+  // The network configuration inside a namespace, which is everything Fabric changes there
+  // (besides files under /etc/netns):
+  // Links, addresses and routes (netlink.h). kNotFound when the namespace does not exist,
+  // kIOError when the connection cannot be made.
+  virtual Result<std::unique_ptr<Netlink>> OpenNetlink(const std::string& name) = 0;
+  // Sets the sysctl `key` ("net/ipv4/ip_forward", i.e. /proc/sys/<key>) inside the namespace
+  // (unless it already holds `value`). kNotFound, or kIOError when the write fails.
+  virtual Status WriteSysctl(const std::string& name, const std::string& key,
+                             const std::string& value) = 0;
+  // Runs an nftables script in one transaction inside the namespace. kNotFound, or kIOError
+  // with nft's message and the script when it fails.
+  virtual Status RunNft(const std::string& name, const std::string& script) = 0;
 };
 
 // The real thing, with names under `run_dir` (/run/netns, where iproute2 looks).
@@ -79,6 +99,10 @@ class LinuxNamespaces final : public Namespaces {
   Result<pid_t> Spawn(const std::string& name, const std::vector<std::string>& argv,
                       const SpawnOptions& options) override;
   std::string PathOf(const std::string& name) const override { return run_dir_ + "/" + name; }
+  Result<std::unique_ptr<Netlink>> OpenNetlink(const std::string& name) override;
+  Status WriteSysctl(const std::string& name, const std::string& key,
+                     const std::string& value) override;
+  Status RunNft(const std::string& name, const std::string& script) override;
 
  private:
   std::string run_dir_;

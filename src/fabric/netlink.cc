@@ -62,7 +62,7 @@ std::optional<Ipv4> ToIpv4(nl_addr* a) {
 
 }  // namespace
 
-Result<std::unique_ptr<Netlink>> Netlink::Open(Namespaces& namespaces, const std::string& ns) {
+Result<std::unique_ptr<Netlink>> LibnlNetlink::Open(Namespaces& namespaces, const std::string& ns) {
   nl_sock* sock = nullptr;
   COVE_RETURN_IF_ERROR(namespaces.RunIn(ns, [&]() -> Status {
     sock = nl_socket_alloc();
@@ -75,17 +75,17 @@ Result<std::unique_ptr<Netlink>> Netlink::Open(Namespaces& namespaces, const std
     }
     return Ok();
   }));
-  return std::unique_ptr<Netlink>(new Netlink(sock));
+  return std::unique_ptr<Netlink>(new LibnlNetlink(namespaces, sock));
 }
 
-Netlink::~Netlink() {
+LibnlNetlink::~LibnlNetlink() {
   if (sock_) {
     nl_close(sock_);
     nl_socket_free(sock_);
   }
 }
 
-Result<std::vector<LinkInfo>> Netlink::Links() {
+Result<std::vector<LinkInfo>> LibnlNetlink::Links() {
   nl_cache* raw = nullptr;
   int err = rtnl_link_alloc_cache(sock_, AF_UNSPEC, &raw);
   if (err < 0) return NlFail("list links", err);
@@ -104,7 +104,7 @@ Result<std::vector<LinkInfo>> Netlink::Links() {
   return out;
 }
 
-Result<std::optional<LinkInfo>> Netlink::Link(const std::string& name) {
+Result<std::optional<LinkInfo>> LibnlNetlink::Link(const std::string& name) {
   COVE_ASSIGN_OR_RETURN(auto links, Links());
   for (LinkInfo& l : links) {
     if (l.name == name) return std::optional<LinkInfo>(std::move(l));
@@ -112,13 +112,16 @@ Result<std::optional<LinkInfo>> Netlink::Link(const std::string& name) {
   return std::optional<LinkInfo>();
 }
 
-Status Netlink::AddBridge(const std::string& name) {
+Status LibnlNetlink::AddBridge(const std::string& name) {
   int err = rtnl_link_bridge_add(sock_, name.c_str());
   if (err < 0) return NlFail("add bridge " + name, err);
   return Ok();
 }
 
-Status Netlink::AddVeth(const std::string& name, const std::string& peer_name, int peer_ns_fd) {
+Status LibnlNetlink::AddVeth(const std::string& name, const std::string& peer_name,
+                             const std::string& peer_ns) {
+  COVE_ASSIGN_OR_RETURN(UniqueFd peer_fd, namespaces_.Open(peer_ns));
+  const int peer_ns_fd = peer_fd.get();
   LinkPtr link(rtnl_link_veth_alloc());
   if (!link) return Fail(Code::kResourceExhausted, "rtnl_link_veth_alloc");
   rtnl_link_set_name(link.get(), name.c_str());
@@ -132,7 +135,7 @@ Status Netlink::AddVeth(const std::string& name, const std::string& peer_name, i
   return Ok();
 }
 
-Status Netlink::DeleteLink(const std::string& name) {
+Status LibnlNetlink::DeleteLink(const std::string& name) {
   LinkPtr link(rtnl_link_alloc());
   rtnl_link_set_name(link.get(), name.c_str());
   int err = rtnl_link_delete(sock_, link.get());
@@ -140,7 +143,7 @@ Status Netlink::DeleteLink(const std::string& name) {
   return Ok();
 }
 
-Status Netlink::SetUp(const std::string& name, std::optional<int> master) {
+Status LibnlNetlink::SetUp(const std::string& name, std::optional<int> master) {
   rtnl_link* raw = nullptr;
   int err = rtnl_link_get_kernel(sock_, 0, name.c_str(), &raw);
   if (err < 0) return NlFail("get link " + name, err);
@@ -156,7 +159,7 @@ Status Netlink::SetUp(const std::string& name, std::optional<int> master) {
   return Ok();
 }
 
-Status Netlink::SetMac(const std::string& name, const std::array<uint8_t, 6>& mac) {
+Status LibnlNetlink::SetMac(const std::string& name, const std::array<uint8_t, 6>& mac) {
   rtnl_link* raw = nullptr;
   int err = rtnl_link_get_kernel(sock_, 0, name.c_str(), &raw);
   if (err < 0) return NlFail("get link " + name, err);
@@ -176,7 +179,7 @@ Status Netlink::SetMac(const std::string& name, const std::array<uint8_t, 6>& ma
   return Ok();
 }
 
-Status Netlink::SetInetConf(const std::string& name, int devconf, uint32_t value) {
+Status LibnlNetlink::SetInetConf(const std::string& name, int devconf, uint32_t value) {
   rtnl_link* raw = nullptr;
   int err = rtnl_link_get_kernel(sock_, 0, name.c_str(), &raw);
   if (err < 0) return NlFail("get link " + name, err);
@@ -191,7 +194,7 @@ Status Netlink::SetInetConf(const std::string& name, int devconf, uint32_t value
   return Ok();
 }
 
-Result<std::vector<IfAddress>> Netlink::Addresses(int ifindex) {
+Result<std::vector<IfAddress>> LibnlNetlink::Addresses(int ifindex) {
   nl_cache* raw = nullptr;
   int err = rtnl_addr_alloc_cache(sock_, &raw);
   if (err < 0) return NlFail("list addresses", err);
@@ -207,7 +210,7 @@ Result<std::vector<IfAddress>> Netlink::Addresses(int ifindex) {
   return out;
 }
 
-Status Netlink::AddAddress(int ifindex, const IfAddress& address) {
+Status LibnlNetlink::AddAddress(int ifindex, const IfAddress& address) {
   AddrPtr addr(rtnl_addr_alloc());
   NlAddrPtr local = MakeAddr(address.ip, address.length);
   if (!addr || !local) return Fail(Code::kResourceExhausted, "rtnl_addr_alloc");
@@ -223,7 +226,7 @@ Status Netlink::AddAddress(int ifindex, const IfAddress& address) {
   return Ok();
 }
 
-Status Netlink::DeleteAddress(int ifindex, const IfAddress& address) {
+Status LibnlNetlink::DeleteAddress(int ifindex, const IfAddress& address) {
   AddrPtr addr(rtnl_addr_alloc());
   NlAddrPtr local = MakeAddr(address.ip, address.length);
   if (!addr || !local) return Fail(Code::kResourceExhausted, "rtnl_addr_alloc");
@@ -235,7 +238,7 @@ Status Netlink::DeleteAddress(int ifindex, const IfAddress& address) {
   return Ok();
 }
 
-Result<std::vector<RouteInfo>> Netlink::Routes() {
+Result<std::vector<RouteInfo>> LibnlNetlink::Routes() {
   nl_cache* raw = nullptr;
   int err = rtnl_route_alloc_cache(sock_, AF_INET, 0, &raw);
   if (err < 0) return NlFail("list routes", err);
@@ -287,14 +290,14 @@ RoutePtr BuildRoute(const Cidr& dst, int oif, std::optional<Ipv4> gateway) {
 
 }  // namespace
 
-Status Netlink::ReplaceRoute(const Cidr& dst, int oif, std::optional<Ipv4> gateway) {
+Status LibnlNetlink::ReplaceRoute(const Cidr& dst, int oif, std::optional<Ipv4> gateway) {
   RoutePtr route = BuildRoute(dst, oif, gateway);
   int err = rtnl_route_add(sock_, route.get(), NLM_F_REPLACE);
   if (err < 0) return NlFail("route " + dst.ToString(), err);
   return Ok();
 }
 
-Status Netlink::DeleteRoute(const RouteInfo& info) {
+Status LibnlNetlink::DeleteRoute(const RouteInfo& info) {
   RoutePtr route = BuildRoute(info.dst, info.oif, info.gateway);
   rtnl_route_set_protocol(route.get(), static_cast<uint8_t>(info.protocol));
   int err = rtnl_route_delete(sock_, route.get(), 0);

@@ -1,6 +1,5 @@
 #include "fabric/nsg.h"
 
-#include <nftables/libnftables.h>
 
 #include <algorithm>
 #include <charconv>
@@ -210,28 +209,12 @@ std::string RenderNat(const Network& network) {
   return script;
 }
 
-Status RunNft(Namespaces& namespaces, const std::string& ns, const std::string& script) {
-  return namespaces.RunIn(ns, [&]() -> Status {
-    std::unique_ptr<nft_ctx, decltype(&nft_ctx_free)> ctx(nft_ctx_new(NFT_CTX_DEFAULT),
-                                                           &nft_ctx_free);
-    if (!ctx) return Fail(Code::kResourceExhausted, "nft_ctx_new");
-    nft_ctx_buffer_output(ctx.get());
-    nft_ctx_buffer_error(ctx.get());
-    if (nft_run_cmd_from_buffer(ctx.get(), script.c_str()) != 0) {
-      const char* err = nft_ctx_get_error_buffer(ctx.get());
-      return Fail(Code::kIOError, "nftables in " + ns + ": " + (err ? err : "failed") +
-                                      "\nscript:\n" + script);
-    }
-    return Ok();
-  });
-}
-
 Status ApplyNetfilter(Namespaces& namespaces, const std::string& ns, const Topology& topology,
                       const Network& network) {
   COVE_ASSIGN_OR_RETURN(std::string script, RenderNsg(topology, network));
   script += RenderNat(network);
   script += RenderPortGuard(topology, network);
-  return RunNft(namespaces, ns, script);
+  return namespaces.RunNft(ns, script);
 }
 
 }  // namespace cove::fabric

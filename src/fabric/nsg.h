@@ -41,12 +41,8 @@ std::string RenderNat(const Network& network);
 inline constexpr char kUplinkName[] = "inet0";
 
 // Renders both, and the network's bridge port guard (guard.h), and runs them inside namespace
-// `ns` in one transaction.
+// `ns` in one transaction (Namespaces::RunNft).
 Status ApplyNetfilter(Namespaces& namespaces, const std::string& ns, const Topology& topology,
                       const Network& network);
-
-// Runs an nft script inside namespace `ns` (libnftables; one transaction). kIOError with nft's
-// message and the script when it fails.
-Status RunNft(Namespaces& namespaces, const std::string& ns, const std::string& script);
 
 }  // namespace cove::fabric

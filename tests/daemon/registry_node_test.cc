@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/digest.h"
+#include "privatelink/forwarder.h"
 #include "support/raw_http.h"
 #include "support/temp_dir.h"
 
@@ -76,6 +77,40 @@ TEST_F(RegistryNodeTest, PushAndPullOverTheWire) {
   auto head = c.Request("HEAD", "/v2/app/blobs/" + digest);
   EXPECT_EQ(head.status, 200);
   EXPECT_NE(head.head.find("Content-Length: 1048576"), std::string::npos) << head.head;
+}
+
+// A node listener that takes PROXY v2 from its forwarder only (config `listen:` with
+// proxy_protocol and proxy_sources), reached through a privatelink::Forwarder that connects from
+// 127.0.0.2: requests through the forwarder are served; a direct connection is closed unread.
+TEST(RegistryNodeBehindForwarderTest, ServesTheForwarderAndRefusesOthers) {
+  testing::TempDir dir;
+  SystemClock clock;
+  auto config = ParseConfig("data_dir: " + dir.path() + R"(
+listen:
+  - {address: 127.0.0.1, port: 0, tls: false, proxy_protocol: true, proxy_sources: [127.0.0.2]}
+registries: [{name: myregistry, region: westus}]
+default_registry: myregistry
+)");
+  ASSERT_TRUE(config) << config.error().ToString();
+  auto node = RegistryNode::Open(*config, clock);
+  ASSERT_TRUE(node) << node.error().ToString();
+  auto ports = (*node)->Start();
+  ASSERT_TRUE(ports) << ports.error().ToString();
+
+  privatelink::Forwarder forwarder;
+  auto port = forwarder.Listen("127.0.0.1", 0,
+                               privatelink::Route{.target_address = "127.0.0.1",
+                                                  .target_port = (*ports)[0],
+                                                  .source_address = "127.0.0.2"});
+  ASSERT_TRUE(port) << port.error().ToString();
+  forwarder.Start();
+  EXPECT_EQ(RawHttp(*port).Request("GET", "/v2/").status, 200);
+
+  RawHttp direct((*ports)[0]);  // from 127.0.0.1: not a forwarder
+  EXPECT_EQ(direct.Request("GET", "/v2/").status, 0);
+  EXPECT_TRUE(direct.ClosedByServer());
+  forwarder.Stop();
+  (*node)->Stop();
 }
 
 // The control plane's registries replace the configured ones; a registry's content goes with

@@ -171,7 +171,7 @@ class FabricTest : public ::testing::Test {
 
   // Links, addresses and routes of `ns`, as text (to compare states).
   std::string Snapshot(const std::string& ns) {
-    auto nl = Netlink::Open(namespaces_, ns);
+    auto nl = namespaces_.OpenNetlink(ns);
     if (!nl) return "error: " + nl.error().ToString();
     std::ostringstream out;
     auto links = (*nl)->Links();
@@ -344,7 +344,7 @@ TEST_F(FabricTest, PublicCannotReachVnetAndNothingReachesTheHost) {
   // 127.0.0.1 inside a namespace is the namespace's own loopback.
   EXPECT_TRUE(Unreachable(VmNs("vm1"), "127.0.0.1", host_port));
   // The public network has no default route (VMs and VNets route only into it).
-  auto nl = Netlink::Open(namespaces_, Net("internet"));
+  auto nl = namespaces_.OpenNetlink(Net("internet"));
   ASSERT_TRUE(nl);
   auto routes = (*nl)->Routes();
   ASSERT_TRUE(routes);
