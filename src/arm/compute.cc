@@ -238,8 +238,9 @@ Status Engine::DeleteVm(const std::string& key) {
 void ProjectMachine(const std::string&, const Json& doc, Snapshot& snapshot) {
   const Json& props = doc.contains("properties") ? doc["properties"] : Json::object();
   MachineView m;
-  m.kind = Lower(Str(doc, "type")) == "microsoft.compute/virtualmachines" ? MachineView::Kind::kVirtualMachine
-                                                      : MachineView::Kind::kContainerGroup;
+  m.kind = Lower(Str(doc, "type")) == "microsoft.compute/virtualmachines"
+               ? MachineView::Kind::kVirtualMachine
+               : MachineView::Kind::kContainerGroup;
   m.id = Str(doc, "id");
   m.name = Str(doc, "name");
   m.location = Str(doc, "location");
@@ -298,15 +299,13 @@ Status Engine::PutNic(const ArmPath& p, const Json& body, const Json* existing) 
 Status Engine::DeleteNic(const std::string& key) {
   const Json* doc = txn_.Get(key);
   if (doc->contains("properties") && (*doc)["properties"].contains("virtualMachine")) {
-    return ArmFail(400, "NicInUse", "Network interface " + doc->value("id", "") +
-                                        " is used by virtual machine " +
-                                        (*doc)["properties"]["virtualMachine"].value("id", "") +
-                                        ".");
+    return ArmFail(400, "NicInUse",
+                   "Network interface " + doc->value("id", "") + " is used by virtual machine " +
+                       (*doc)["properties"]["virtualMachine"].value("id", "") + ".");
   }
   if (doc->contains("_cove")) {
     return ArmFail(400, "CannotDeleteNicAttachedToPrivateEndpoint",
-                   "Network interface " + doc->value("id", "") +
-                       " is used by private endpoint " +
+                   "Network interface " + doc->value("id", "") + " is used by private endpoint " +
                        (*doc)["properties"]["privateEndpoint"].value("id", "") +
                        " and cannot be deleted; delete the private endpoint instead.");
   }

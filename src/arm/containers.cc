@@ -30,9 +30,9 @@
 #include <set>
 
 #include "arm/engine.h"
+#include "arm/identity_support.h"
 #include "arm/projection.h"
 #include "arm/provider.h"
-#include "arm/identity_support.h"
 #include "oci/reference.h"
 
 namespace cove::arm {
@@ -201,7 +201,8 @@ Status Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Json*
                    "The 'osType' '" + *os_type + "' for container group '" + group +
                        "' is not supported: cove runs Linux container groups only.");
   }
-  COVE_ASSIGN_OR_RETURN(auto restart, props.Enum("restartPolicy", {"Always", "OnFailure", "Never"}));
+  COVE_ASSIGN_OR_RETURN(auto restart,
+                        props.Enum("restartPolicy", {"Always", "OnFailure", "Never"}));
 
   // --- identity (needed before the registry credentials that name one)
   COVE_RETURN_IF_ERROR(ApplyMachineIdentity(body, existing, doc));

@@ -130,9 +130,9 @@ ArmResponse ControlPlane::Handle(const ArmRequest& request) {
     if (graph) {
       SystemClock system;
       const Clock& clock = options_.clock ? *options_.clock : static_cast<const Clock&>(system);
-      return ArmResponse{ArmStatusOf(e), GraphErrorBody(ArmCodeOf(e), e.message,
-                                                        FormatGraphTime(clock.Now()),
-                                                        RandomGuid(options_))};
+      return ArmResponse{ArmStatusOf(e),
+                         GraphErrorBody(ArmCodeOf(e), e.message, FormatGraphTime(clock.Now()),
+                                        RandomGuid(options_))};
     }
     return ArmResponse{ArmStatusOf(e), ErrorBody(ArmCodeOf(e), e.message)};
   };

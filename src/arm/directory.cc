@@ -184,7 +184,8 @@ Result<ArmResponse> Directory::Users(const ArmRequest& r, const std::vector<std:
     }
     const Json profile = body.value("passwordProfile", Json::object());
     COVE_ASSIGN_OR_RETURN(auto password, Str(profile, "password", "User"));
-    COVE_ASSIGN_OR_RETURN(auto force_change, Bool(profile, "forceChangePasswordNextSignIn", "User"));
+    COVE_ASSIGN_OR_RETURN(auto force_change,
+                          Bool(profile, "forceChangePasswordNextSignIn", "User"));
     if (!password) return BadProperty("passwordProfile", "User");
     if (!Lookup("users", *upn, "userPrincipalName").empty()) {
       return tl::unexpected(GraphError(400, "Request_BadRequest",
@@ -219,9 +220,8 @@ Result<ArmResponse> Directory::Users(const ArmRequest& r, const std::vector<std:
 }
 
 Result<ArmResponse> Directory::PrincipalObject(const ArmRequest& r, const std::string& key,
-                                                  const std::string& what,
-                                                  Json (*render)(const Json&),
-                                                  const char* context) {
+                                               const std::string& what, Json (*render)(const Json&),
+                                               const char* context) {
   if (r.method != "GET" && r.method != "DELETE" && r.method != "PATCH") return MethodNotAllowed();
   if (key.empty()) return NotFound(what);
   if (r.method == "GET") return ArmResponse{200, WithContext(render(*txn_.Get(key)), context)};
@@ -245,7 +245,7 @@ Result<ArmResponse> Directory::PrincipalObject(const ArmRequest& r, const std::s
 // ---------------------------------------------------------------- applications
 
 Result<ArmResponse> Directory::Applications(const ArmRequest& r,
-                                               const std::vector<std::string>& seg) {
+                                            const std::vector<std::string>& seg) {
   auto now = NowFrom(options_);
   if (seg.size() == 1) {
     if (r.method == "GET") {
@@ -349,7 +349,7 @@ Result<ArmResponse> Directory::Applications(const ArmRequest& r,
 // ---------------------------------------------------------------- service principals
 
 Result<ArmResponse> Directory::ServicePrincipals(const ArmRequest& r,
-                                                    const std::vector<std::string>& seg) {
+                                                 const std::vector<std::string>& seg) {
   if (seg.size() == 1) {
     if (r.method == "GET") {
       Json value = Json::array();
@@ -406,8 +406,7 @@ void ProjectDirectoryObject(const std::string& key, const Json& doc, Snapshot& s
     p.name = Str(doc, "userPrincipalName");
     p.enabled = doc.value("accountEnabled", true);
     p.secrets.push_back(
-        {"password", doc.contains("_cove") ? Str(doc["_cove"], "passwordHash") : "",
-         std::nullopt});
+        {"password", doc.contains("_cove") ? Str(doc["_cove"], "passwordHash") : "", std::nullopt});
     snapshot.principals.push_back(std::move(p));
   } else if (key.starts_with("#directory/serviceprincipals/")) {
     PrincipalView p;
@@ -417,7 +416,8 @@ void ProjectDirectoryObject(const std::string& key, const Json& doc, Snapshot& s
     p.app_id = Str(doc, "appId");
     p.enabled = doc.value("accountEnabled", true);
     for (auto it = snapshot.documents.lower_bound("#directory/applications/");
-         it != snapshot.documents.end() && it->first.starts_with("#directory/applications/"); ++it) {
+         it != snapshot.documents.end() && it->first.starts_with("#directory/applications/");
+         ++it) {
       if (EqualsIgnoreCase(Str(*it->second, "appId"), p.app_id)) {
         p.secrets = Secrets(Cove(*it->second, "secrets"));
       }

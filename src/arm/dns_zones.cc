@@ -112,7 +112,8 @@ Status Engine::PutVnetLink(const ArmPath& p, const Json& body, const Json* exist
     return tl::unexpected(InvalidReference(vnet_id, doc.value("id", "")));
   }
   COVE_ASSIGN_OR_RETURN(auto registration, props.Bool("registrationEnabled"));
-  COVE_ASSIGN_OR_RETURN(auto policy, props.Enum("resolutionPolicy", {"Default", "NxDomainRedirect"}));
+  COVE_ASSIGN_OR_RETURN(auto policy,
+                        props.Enum("resolutionPolicy", {"Default", "NxDomainRedirect"}));
   Json& dp = doc["properties"];
   bool reg = registration ? *registration : dp.value("registrationEnabled", false);
   std::string key = p.Key();
@@ -178,7 +179,8 @@ void ProjectZone(const std::string& key, const Json& doc, Snapshot& snapshot) {
       r.type = std::string(t) == "a" ? "A" : "CNAME";
       r.name = Str(*rs, "name");
       r.ttl = rp.value("ttl", int64_t{3600});
-      for (const auto& a : rp.value("aRecords", Json::array())) r.ipv4_addresses.push_back(Str(a, "ipv4Address"));
+      for (const auto& a : rp.value("aRecords", Json::array()))
+        r.ipv4_addresses.push_back(Str(a, "ipv4Address"));
       if (rp.contains("cnameRecord")) r.cname = Str(rp["cnameRecord"], "cname");
       z.records.push_back(std::move(r));
     }
@@ -206,8 +208,8 @@ void RegisterDnsZoneProviders(ProviderRegistry& registry) {
                 .put = EngineFn<&Engine::PutZone>,
                 .render = EngineFn<&Engine::RenderZone>,
                 .project = ProjectZone});
-  for (const char* type : {"Microsoft.Network/privateDnsZones/A",
-                           "Microsoft.Network/privateDnsZones/CNAME"}) {
+  for (const char* type :
+       {"Microsoft.Network/privateDnsZones/A", "Microsoft.Network/privateDnsZones/CNAME"}) {
     registry.Add({.type = type,
                   .api_versions = PrivateDnsApiVersions(),
                   .put = EngineFn<&Engine::PutRecordSet>,

@@ -416,7 +416,8 @@ Status Engine::SyncEndpoint(const std::string& pe_key) {
   txn_.Put(nic_key, nic);
   pe["properties"]["customDnsConfigs"] = dns;
   txn_.Put(pe_key, pe);
-  for (const auto& g : txn_.Children(pe_key, "privatednszonegroups")) COVE_RETURN_IF_ERROR(SyncZoneGroup(g, false));
+  for (const auto& g : txn_.Children(pe_key, "privatednszonegroups"))
+    COVE_RETURN_IF_ERROR(SyncZoneGroup(g, false));
   return {};
 }
 
@@ -537,7 +538,8 @@ Status Engine::DeleteZoneGroup(const std::string& key) {
 }
 
 Status Engine::DeletePrivateEndpoint(const std::string& key) {
-  for (const auto& g : txn_.Children(key, "privatednszonegroups")) COVE_RETURN_IF_ERROR(DeleteZoneGroup(g));
+  for (const auto& g : txn_.Children(key, "privatednszonegroups"))
+    COVE_RETURN_IF_ERROR(DeleteZoneGroup(g));
   const Json& c = (*txn_.Get(key))["_cove"];
   std::string nic_key = c.value("nic_key", ""), connection_key = c.value("connection_key", "");
   txn_.EraseTree(nic_key);
@@ -606,7 +608,8 @@ void ProjectPrivateEndpoint(const std::string&, const Json& doc, Snapshot& snaps
   const Json& c = doc["_cove"];
   pe.manual = c.value("manual", false);
   pe.link_id = c.value("link_id", 0u);
-  const char* list = pe.manual ? "manualPrivateLinkServiceConnections" : "privateLinkServiceConnections";
+  const char* list =
+      pe.manual ? "manualPrivateLinkServiceConnections" : "privateLinkServiceConnections";
   if (props.contains(list) && !props[list].empty()) {
     pe.target_id = Str(props[list][0]["properties"], "privateLinkServiceId");
   }

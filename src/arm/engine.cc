@@ -93,20 +93,20 @@ std::string ParentOfKey(const std::string& key, int levels) {
 
 Error BadContent(const std::string& where, const std::string& what) {
   return ArmErrorOf(400, "InvalidRequestContent",
-                  "The request content was invalid and could not be deserialized: '" + where +
-                      "' " + what + ".");
+                    "The request content was invalid and could not be deserialized: '" + where +
+                        "' " + what + ".");
 }
 
 Error InvalidReference(const std::string& id, const std::string& referenced_by) {
   return ArmErrorOf(400, "InvalidResourceReference",
-                  "Resource " + id + " referenced by resource " + referenced_by +
-                      " was not found. Please make sure that the referenced resource exists, "
-                      "and that both resources are in the same region.");
+                    "Resource " + id + " referenced by resource " + referenced_by +
+                        " was not found. Please make sure that the referenced resource exists, "
+                        "and that both resources are in the same region.");
 }
 
 Error NameInvalid(const std::string& name, const std::string& type, const std::string& rule) {
   return ArmErrorOf(400, "InvalidResourceName",
-                  "Resource name " + name + " is invalid for type " + type + ". " + rule);
+                    "Resource name " + name + " is invalid for type " + type + ". " + rule);
 }
 
 // ---------------------------------------------------------------- Txn
@@ -241,8 +241,8 @@ Result<std::vector<std::string>> Body::StringArray(const char* key, bool* presen
   return out;
 }
 
-Result<std::optional<std::string>> Body::Enum(
-    const char* key, std::initializer_list<const char*> allowed) const {
+Result<std::optional<std::string>> Body::Enum(const char* key,
+                                              std::initializer_list<const char*> allowed) const {
   COVE_ASSIGN_OR_RETURN(auto value, String(key));
   if (!value) return value;
   std::string list;
@@ -320,9 +320,9 @@ Error ResourceNotFound(const ArmPath& p) {
     what += "/" + p.types[i] + "/" + p.names[i];
   }
   return ArmErrorOf(404, "ResourceNotFound",
-                  "The Resource '" + what + "' under resource group '" + p.resource_group +
-                      "' was not found. For more details please go to "
-                      "https://aka.ms/ARMResourceNotFoundFix");
+                    "The Resource '" + what + "' under resource group '" + p.resource_group +
+                        "' was not found. For more details please go to "
+                        "https://aka.ms/ARMResourceNotFoundFix");
 }
 
 std::string RandomGuid(const ControlPlaneOptions& options) {
@@ -358,7 +358,7 @@ std::string Engine::IdFor(const ArmPath& p, const Json* existing) const {
 }
 
 Result<Json> Engine::Envelope(const ArmPath& p, const Json& body, const Json* existing,
-                                 bool has_location, bool global_location) {
+                              bool has_location, bool global_location) {
   const ResourceProvider& provider = *ResourceProviders().Find(p.TypeKey());
   Json doc = existing != nullptr ? *existing : Json::object();
   Body b(&body, "");
@@ -490,9 +490,8 @@ Result<ArmResponse> Engine::Dispatch(const ArmRequest& r) {
                          p.TypeKey() == "microsoft.network/privatednszones/recordsets");
   // Actions (POST {resource}/{action}) keep accepting any api-version, as they always have.
   if (p.kind == PathKind::kCollection && r.method == "POST") return Collection(r, p);
-  const ResourceProvider* provider =
-      ResourceProviders().FindRouted(record_listing ? "microsoft.network/privatednszones"
-                                                    : p.TypeKey());
+  const ResourceProvider* provider = ResourceProviders().FindRouted(
+      record_listing ? "microsoft.network/privatednszones" : p.TypeKey());
   if (provider == nullptr) {
     std::string type;
     for (const auto& t : p.types) type += (type.empty() ? "" : "/") + t;
@@ -744,8 +743,8 @@ Result<ArmResponse> Engine::Resource(const ArmRequest& r, const ArmPath& p) {
     // leave out, such as ACI's secureValues, into empty ones).
     Json tags_only = Json::object();
     if (body.contains("tags")) tags_only["tags"] = body["tags"];
-    COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, tags_only, existing,
-                                             provider.location != LocationRule::kNone));
+    COVE_ASSIGN_OR_RETURN(
+        Json doc, Envelope(p, tags_only, existing, provider.location != LocationRule::kNone));
     txn_.Put(key, doc);
     return Ok200(Render(key));
   }
@@ -828,7 +827,8 @@ Result<ArmResponse> Engine::Collection(const ArmRequest& r, const ArmPath& p) {
     return ArmFail(405, "MethodNotAllowed", "Collections support GET only.");
   }
   const ResourceProvider* provider = ResourceProviders().FindRouted(type);
-  if (provider != nullptr && provider->computed != nullptr) return provider->computed(*this, p, false);
+  if (provider != nullptr && provider->computed != nullptr)
+    return provider->computed(*this, p, false);
   std::string parent = p.ParentKey();
   Json value = Json::array();
   // A private DNS zone's record sets of every type: the one collection that is not a type.
@@ -861,7 +861,8 @@ Json Engine::Render(const std::string& key) const {
 
 Json Engine::RenderDoc(const Json& doc) const {
   const ResourceProvider* provider = ResourceProviders().Find(doc.value("type", ""));
-  Json out = provider != nullptr && provider->render != nullptr ? provider->render(*this, doc) : doc;
+  Json out =
+      provider != nullptr && provider->render != nullptr ? provider->render(*this, doc) : doc;
   out.erase("_cove");
   return out;
 }

@@ -10,6 +10,11 @@
 // from the private endpoint, record counts). Internal bookkeeping lives under "_cove" and is
 // never rendered.
 //
+// Routing and ARM's generic behaviour (api-version, If-Match/If-None-Match, PATCH merge,
+// collections, resource-group deletes) are written once here, for every type in the table of
+// ResourceProviders (provider.h); what differs per type is in that type's provider. Errors are
+// cove::Errors carrying ARM's status and code (errors.h).
+//
 // Thread-safety: an Engine and its Txn belong to one request on one thread.
 #pragma once
 
@@ -18,9 +23,8 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "arm/cidr.h"
 #include "arm/control_plane.h"
@@ -66,7 +70,7 @@ class Body {
   Result<std::vector<std::string>> StringArray(const char* key, bool* present = nullptr) const;
   // The value of a string enum, in Azure's casing; fails naming the allowed values.
   Result<std::optional<std::string>> Enum(const char* key,
-                                             std::initializer_list<const char*> allowed) const;
+                                          std::initializer_list<const char*> allowed) const;
   // An {"id": "..."} reference; "" when absent.
   Result<std::string> RefId(const char* key) const;
 
@@ -116,8 +120,8 @@ class Engine {
   Json RenderDoc(const Json& doc) const;
 
   // Common pieces of a new or updated document.
-  Result<Json> Envelope(const ArmPath& p, const Json& body, const Json* existing,
-                           bool has_location, bool global_location = false);
+  Result<Json> Envelope(const ArmPath& p, const Json& body, const Json* existing, bool has_location,
+                        bool global_location = false);
   std::string IdFor(const ArmPath& p, const Json* existing) const;
   std::string Guid();
   uint32_t NextLinkId();
@@ -132,9 +136,9 @@ class Engine {
   Status DeleteSubnet(const std::string& key);
   Status DeleteNsg(const std::string& key);
   Status CheckSubnetPrefix(const std::string& vnet_key, const std::string& subnet_key,
-                              const std::string& subnet_name, const Cidr& prefix);
+                           const std::string& subnet_name, const Cidr& prefix);
   Status CheckPeeringOverlap(const std::string& vnet_key, const std::string& remote_key,
-                                const std::vector<Cidr>& local_prefixes);
+                             const std::vector<Cidr>& local_prefixes);
   Json RenderVnet(const Json& doc) const;
   Json RenderSubnet(const Json& doc) const;
   Json RenderPeering(const Json& doc) const;
@@ -192,11 +196,11 @@ class Engine {
   // `scope` is the raw path before "/providers/Microsoft.Authorization", `rest` the decoded
   // segments after it.
   Result<ArmResponse> Authorization(const ArmRequest& r, const std::string& scope,
-                                       const std::vector<std::string>& rest);
+                                    const std::vector<std::string>& rest);
   Result<ArmResponse> RoleAssignments(const ArmRequest& r, const std::string& scope_id,
-                                         const std::vector<std::string>& rest);
+                                      const std::vector<std::string>& rest);
   Result<ArmResponse> RoleDefinitions(const ArmRequest& r, const std::string& scope_id,
-                                         const std::vector<std::string>& rest);
+                                      const std::vector<std::string>& rest);
   // The canonical id of an existing scope ("" for the tenant root); 404 as ARM answers.
   Result<std::string> ScopeId(const std::string& scope);
   Status PutIdentity(const ArmPath& p, const Json& body, const Json* existing);
@@ -214,14 +218,13 @@ class Engine {
   // Makes the admin user's two passwords if the registry has none yet.
   Status EnsureAdminCredentials(const std::string& registry_key);
   Result<ArmResponse> RegistryAction(const ArmPath& registry, const std::string& action,
-                                        const std::string& body);
+                                     const std::string& body);
   // RegistryAction for the actions it serves; nullopt for any other.
   std::optional<Result<ArmResponse>> RegistryActions(const ArmPath& registry,
                                                      const std::string& action,
                                                      const std::string& body);
   // SystemScopeMap for the SystemDefined names; nullopt for any other scope map.
-  std::optional<Result<ArmResponse>> InterceptSystemScopeMap(const ArmRequest& r,
-                                                             const ArmPath& p);
+  std::optional<Result<ArmResponse>> InterceptSystemScopeMap(const ArmRequest& r, const ArmPath& p);
   Result<ArmResponse> SystemScopeMap(const ArmRequest& r, const ArmPath& p);
   // The three SystemDefined maps of a registry, rendered.
   Json SystemScopeMaps(const std::string& registry_key) const;

@@ -29,9 +29,9 @@
 #include <set>
 
 #include "arm/engine.h"
+#include "arm/identity_support.h"
 #include "arm/projection.h"
 #include "arm/provider.h"
-#include "arm/identity_support.h"
 #include "auth/network.h"
 
 namespace cove::arm {
@@ -372,7 +372,7 @@ Result<std::string> Engine::ScopeId(const std::string& scope) {
 }
 
 Result<ArmResponse> Engine::Authorization(const ArmRequest& r, const std::string& scope,
-                                             const std::vector<std::string>& rest) {
+                                          const std::vector<std::string>& rest) {
   COVE_ASSIGN_OR_RETURN(std::string scope_id, ScopeId(scope));
   std::string type = Lower(rest[0]);
   if (rest.size() <= 2 && type == "roleassignments") return RoleAssignments(r, scope_id, rest);
@@ -384,7 +384,7 @@ Result<ArmResponse> Engine::Authorization(const ArmRequest& r, const std::string
 }
 
 Result<ArmResponse> Engine::RoleDefinitions(const ArmRequest& r, const std::string& scope_id,
-                                               const std::vector<std::string>& rest) {
+                                            const std::vector<std::string>& rest) {
   if (r.method != "GET") {
     return ArmFail(405, "MethodNotAllowed",
                    "cove serves only the built-in role definitions (GET).");
@@ -414,7 +414,7 @@ Result<ArmResponse> Engine::RoleDefinitions(const ArmRequest& r, const std::stri
 }
 
 Result<ArmResponse> Engine::RoleAssignments(const ArmRequest& r, const std::string& scope_id,
-                                               const std::vector<std::string>& rest) {
+                                            const std::vector<std::string>& rest) {
   std::string scope_key = Lower(scope_id);
   if (rest.size() == 1) {
     if (r.method != "GET") {
@@ -485,8 +485,9 @@ Result<ArmResponse> Engine::RoleAssignments(const ArmRequest& r, const std::stri
   COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
   COVE_ASSIGN_OR_RETURN(auto role_id, props.String("roleDefinitionId"));
   COVE_ASSIGN_OR_RETURN(auto principal_id, props.String("principalId"));
-  COVE_ASSIGN_OR_RETURN(auto principal_type, props.Enum("principalType", {"User", "Group", "ServicePrincipal",
-                                                               "ForeignGroup", "Device"}));
+  COVE_ASSIGN_OR_RETURN(
+      auto principal_type,
+      props.Enum("principalType", {"User", "Group", "ServicePrincipal", "ForeignGroup", "Device"}));
   COVE_ASSIGN_OR_RETURN(auto description, props.String("description"));
   if (!role_id || role_id->empty()) {
     return tl::unexpected(BadContent("properties.roleDefinitionId", "is required"));

@@ -108,7 +108,7 @@ std::vector<std::string> Engine::SubnetUsers(const std::string& subnet_key) cons
 }
 
 Status Engine::CheckSubnetPrefix(const std::string& vnet_key, const std::string& subnet_key,
-                                    const std::string& subnet_name, const Cidr& prefix) {
+                                 const std::string& subnet_name, const Cidr& prefix) {
   const Json& vnet = *txn_.Get(vnet_key);
   bool inside = false;
   for (const Cidr& space : VnetPrefixes(vnet)) inside = inside || space.Contains(prefix);
@@ -135,7 +135,7 @@ Status Engine::CheckSubnetPrefix(const std::string& vnet_key, const std::string&
 }
 
 Status Engine::CheckPeeringOverlap(const std::string& vnet_key, const std::string& remote_key,
-                                      const std::vector<Cidr>& local) {
+                                   const std::vector<Cidr>& local) {
   const Json* remote = txn_.Get(remote_key);
   const Json* vnet = txn_.Get(vnet_key);
   if (remote == nullptr || vnet == nullptr) return {};
@@ -266,14 +266,16 @@ Status Engine::PutSubnet(const ArmPath& p, const Json& body, const Json* existin
   }
   COVE_RETURN_IF_ERROR(CheckSubnetPrefix(p.ParentKey(), key, name, cidr));
   const Json* old_props = existing != nullptr ? &(*existing)["properties"] : nullptr;
-  COVE_ASSIGN_OR_RETURN(auto pe_policies,
-             props.Enum("privateEndpointNetworkPolicies",
-                        {"Disabled", "Enabled", "NetworkSecurityGroupEnabled", "RouteTableEnabled"}));
+  COVE_ASSIGN_OR_RETURN(
+      auto pe_policies,
+      props.Enum("privateEndpointNetworkPolicies",
+                 {"Disabled", "Enabled", "NetworkSecurityGroupEnabled", "RouteTableEnabled"}));
   if (!pe_policies) {
     pe_policies = old_props ? old_props->value("privateEndpointNetworkPolicies", "Disabled")
                             : "Disabled";
   }
-  COVE_ASSIGN_OR_RETURN(auto pls_policies, props.Enum("privateLinkServiceNetworkPolicies", {"Enabled", "Disabled"}));
+  COVE_ASSIGN_OR_RETURN(auto pls_policies,
+                        props.Enum("privateLinkServiceNetworkPolicies", {"Enabled", "Disabled"}));
   if (!pls_policies) {
     pls_policies = old_props ? old_props->value("privateLinkServiceNetworkPolicies", "Enabled")
                              : "Enabled";
@@ -393,7 +395,8 @@ Status Engine::PutPeering(const ArmPath& p, const Json& body, const Json* existi
                          remote_id + ".");
     }
   }
-  COVE_RETURN_IF_ERROR(CheckPeeringOverlap(vnet_key, remote_key, VnetPrefixes(*txn_.Get(vnet_key))));
+  COVE_RETURN_IF_ERROR(
+      CheckPeeringOverlap(vnet_key, remote_key, VnetPrefixes(*txn_.Get(vnet_key))));
   Json& dp = doc["properties"];
   dp["remoteVirtualNetwork"] = {{"id", remote->value("id", remote_id)}};
   dp["remoteAddressSpace"] = (*remote)["properties"]["addressSpace"];
@@ -469,7 +472,8 @@ Status Engine::PutSecurityRule(const ArmPath& p, const Json& body, const Json* e
   }
   COVE_ASSIGN_OR_RETURN(auto direction, props.Enum("direction", {"Inbound", "Outbound"}));
   COVE_ASSIGN_OR_RETURN(auto access, props.Enum("access", {"Allow", "Deny"}));
-  COVE_ASSIGN_OR_RETURN(auto protocol, props.Enum("protocol", {"Tcp", "Udp", "Icmp", "Esp", "Ah", "*"}));
+  COVE_ASSIGN_OR_RETURN(auto protocol,
+                        props.Enum("protocol", {"Tcp", "Udp", "Icmp", "Esp", "Ah", "*"}));
   if (!direction) return tl::unexpected(BadContent("properties.direction", "is required"));
   if (!access) return tl::unexpected(BadContent("properties.access", "is required"));
   if (!protocol) return tl::unexpected(BadContent("properties.protocol", "is required"));
@@ -484,7 +488,8 @@ Status Engine::PutSecurityRule(const ArmPath& p, const Json& body, const Json* e
     COVE_ASSIGN_OR_RETURN(auto ranges, props.StringArray((s + "PortRanges").c_str()));
     if (!range && ranges.empty()) range = "*";
     if (range) COVE_RETURN_IF_ERROR(CheckPortRange(*range, "properties." + s + "PortRange"));
-    for (const auto& r : ranges) COVE_RETURN_IF_ERROR(CheckPortRange(r, "properties." + s + "PortRanges"));
+    for (const auto& r : ranges)
+      COVE_RETURN_IF_ERROR(CheckPortRange(r, "properties." + s + "PortRanges"));
     COVE_ASSIGN_OR_RETURN(auto prefix, props.String((s + "AddressPrefix").c_str()));
     COVE_ASSIGN_OR_RETURN(auto prefixes, props.StringArray((s + "AddressPrefixes").c_str()));
     if (!prefix && prefixes.empty()) prefix = "*";
@@ -631,7 +636,8 @@ void ProjectVnet(const std::string& key, const Json& doc, Snapshot& snapshot) {
     sv.name = Str(*sn, "name");
     sv.address_prefix = Str(sp, "addressPrefix");
     sv.private_endpoint_network_policies = sp.value("privateEndpointNetworkPolicies", "Disabled");
-    if (sp.contains("networkSecurityGroup")) sv.network_security_group_id = Str(sp["networkSecurityGroup"], "id");
+    if (sp.contains("networkSecurityGroup"))
+      sv.network_security_group_id = Str(sp["networkSecurityGroup"], "id");
     v.subnets.push_back(std::move(sv));
   }
   for (const Json* pr : ChildDocuments(snapshot.documents, key, "virtualnetworkpeerings")) {
@@ -646,7 +652,8 @@ void ProjectVnet(const std::string& key, const Json& doc, Snapshot& snapshot) {
     pv.peering_state = "Disconnected";
     if (snapshot.documents.count(remote_key)) {
       pv.peering_state = "Initiated";
-      for (const Json* back : ChildDocuments(snapshot.documents, remote_key, "virtualnetworkpeerings")) {
+      for (const Json* back :
+           ChildDocuments(snapshot.documents, remote_key, "virtualnetworkpeerings")) {
         if (Lower(Str((*back)["properties"]["remoteVirtualNetwork"], "id")) == key) {
           pv.peering_state = "Connected";
         }

@@ -80,7 +80,7 @@ struct ResourceProvider {
   // A resource the provider answers itself for every method (the SystemDefined scope maps);
   // nullopt: the generic flow runs.
   std::optional<Result<ArmResponse>> (*intercept)(Engine& engine, const ArmRequest& request,
-                                                   const ArmPath& path) = nullptr;
+                                                  const ArmPath& path) = nullptr;
   // Entries listed before the stored children of a collection GET (the SystemDefined scope
   // maps); `parent_key` is the collection's parent.
   Json (*list_prefix)(const Engine& engine, const std::string& parent_key) = nullptr;
@@ -122,8 +122,8 @@ Status CheckApiVersion(const ResourceProvider& provider, const std::string& api_
 // The api-versions of each namespace's types, newest first (providers.cc). Beside Azure's own,
 // each list keeps the versions cove's test fixtures send for every type (2023-01-01,
 // 2023-09-01) until they send each type's own.
-const std::vector<std::string>& NetworkApiVersions();       // Microsoft.Network
-const std::vector<std::string>& PrivateDnsApiVersions();    // Microsoft.Network/privateDnsZones
+const std::vector<std::string>& NetworkApiVersions();     // Microsoft.Network
+const std::vector<std::string>& PrivateDnsApiVersions();  // Microsoft.Network/privateDnsZones
 const std::vector<std::string>& ContainerRegistryApiVersions();
 const std::vector<std::string>& ComputeApiVersions();
 const std::vector<std::string>& ContainerInstanceApiVersions();
@@ -131,13 +131,13 @@ const std::vector<std::string>& ManagedIdentityApiVersions();
 const std::vector<std::string>& AuthorizationApiVersions();
 
 // Each resource file registers the providers it implements.
-void RegisterNetworkProviders(ProviderRegistry& registry);     // network.cc
-void RegisterEndpointProviders(ProviderRegistry& registry);    // endpoints.cc
-void RegisterComputeProviders(ProviderRegistry& registry);     // compute.cc
-void RegisterContainerProviders(ProviderRegistry& registry);   // containers.cc
-void RegisterRegistryProviders(ProviderRegistry& registry);    // registries.cc
+void RegisterNetworkProviders(ProviderRegistry& registry);       // network.cc
+void RegisterEndpointProviders(ProviderRegistry& registry);      // endpoints.cc
+void RegisterComputeProviders(ProviderRegistry& registry);       // compute.cc
+void RegisterContainerProviders(ProviderRegistry& registry);     // containers.cc
+void RegisterRegistryProviders(ProviderRegistry& registry);      // registries.cc
 void RegisterRegistryAuthProviders(ProviderRegistry& registry);  // registry_auth.cc
-void RegisterDnsZoneProviders(ProviderRegistry& registry);     // dns_zones.cc
-void RegisterIdentityProviders(ProviderRegistry& registry);    // identities.cc
+void RegisterDnsZoneProviders(ProviderRegistry& registry);       // dns_zones.cc
+void RegisterIdentityProviders(ProviderRegistry& registry);      // identities.cc
 
 }  // namespace cove::arm

@@ -38,8 +38,8 @@ std::string NowIso(const Clock* clock) {
 
 Error SkuError(const std::string& code, const std::string& what, const std::string& sku) {
   return ArmErrorOf(400, code,
-                  what + " is not supported for the SKU " + sku +
-                      ". For more information, please visit https://aka.ms/acr/private-link.");
+                    what + " is not supported for the SKU " + sku +
+                        ". For more information, please visit https://aka.ms/acr/private-link.");
 }
 
 }  // namespace
@@ -102,7 +102,8 @@ Status Engine::PutRegistry(const ArmPath& p, const Json& body, const Json* exist
   COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, body, existing, true));
   Body b(&body, "");
   COVE_ASSIGN_OR_RETURN(Body sku_body, b.Object("sku"));
-  COVE_ASSIGN_OR_RETURN(auto sku, sku_body.Enum("name", {"Basic", "Standard", "Premium", "Classic"}));
+  COVE_ASSIGN_OR_RETURN(auto sku,
+                        sku_body.Enum("name", {"Basic", "Standard", "Premium", "Classic"}));
   if (!sku && existing != nullptr) sku = (*existing)["sku"].value("name", "");
   if (!sku) return tl::unexpected(BadContent("sku.name", "is required"));
   if (*sku == "Classic") {
@@ -113,11 +114,14 @@ Status Engine::PutRegistry(const ArmPath& p, const Json& body, const Json* exist
   auto old_bool = [&](const char* f, bool def) { return old ? old->value(f, def) : def; };
   auto old_str = [&](const char* f, const char* def) { return old ? old->value(f, std::string(def)) : std::string(def); };
   COVE_ASSIGN_OR_RETURN(auto admin, props.Bool("adminUserEnabled"));
-  COVE_ASSIGN_OR_RETURN(auto public_access, props.Enum("publicNetworkAccess", {"Enabled", "Disabled"}));
-  COVE_ASSIGN_OR_RETURN(auto bypass, props.Enum("networkRuleBypassOptions", {"AzureServices", "None"}));
+  COVE_ASSIGN_OR_RETURN(auto public_access,
+                        props.Enum("publicNetworkAccess", {"Enabled", "Disabled"}));
+  COVE_ASSIGN_OR_RETURN(auto bypass,
+                        props.Enum("networkRuleBypassOptions", {"AzureServices", "None"}));
   COVE_ASSIGN_OR_RETURN(auto data_endpoint, props.Bool("dataEndpointEnabled"));
   COVE_ASSIGN_OR_RETURN(auto anonymous, props.Bool("anonymousPullEnabled"));
-  COVE_ASSIGN_OR_RETURN(auto zone_redundancy, props.Enum("zoneRedundancy", {"Enabled", "Disabled"}));
+  COVE_ASSIGN_OR_RETURN(auto zone_redundancy,
+                        props.Enum("zoneRedundancy", {"Enabled", "Disabled"}));
   COVE_ASSIGN_OR_RETURN(Body rules, props.Object("networkRuleSet"));
   Json rule_set = old && old->contains("networkRuleSet")
                       ? (*old)["networkRuleSet"]
@@ -250,7 +254,8 @@ Status Engine::PutReplication(const ArmPath& p, const Json& body, const Json* ex
   Body b(&with_location, "");
   COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
   COVE_ASSIGN_OR_RETURN(auto endpoint_enabled, props.Bool("regionEndpointEnabled"));
-  COVE_ASSIGN_OR_RETURN(auto zone_redundancy, props.Enum("zoneRedundancy", {"Enabled", "Disabled"}));
+  COVE_ASSIGN_OR_RETURN(auto zone_redundancy,
+                        props.Enum("zoneRedundancy", {"Enabled", "Disabled"}));
   Json& dp = doc["properties"];
   dp["regionEndpointEnabled"] = endpoint_enabled ? *endpoint_enabled : dp.value("regionEndpointEnabled", true);
   dp["zoneRedundancy"] = zone_redundancy ? *zone_redundancy : dp.value("zoneRedundancy", "Disabled");
@@ -279,7 +284,8 @@ Status Engine::PutConnection(const ArmPath& p, const Json& body, const Json* exi
   Body b(&body, "");
   COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
   COVE_ASSIGN_OR_RETURN(Body state, props.Object("privateLinkServiceConnectionState"));
-  COVE_ASSIGN_OR_RETURN(auto status, state.Enum("status", {"Approved", "Pending", "Rejected", "Disconnected"}));
+  COVE_ASSIGN_OR_RETURN(auto status,
+                        state.Enum("status", {"Approved", "Pending", "Rejected", "Disconnected"}));
   COVE_ASSIGN_OR_RETURN(auto description, state.String("description"));
   Json& s = doc["properties"]["privateLinkServiceConnectionState"];
   std::string current = s.value("status", "");
@@ -417,7 +423,8 @@ void ProjectRegistry(const std::string& key, const Json& doc, Snapshot& snapshot
       r.ip_rules.push_back({Str(ip, "value"), ip.value("action", "Allow")});
     }
   }
-  r.bypass_azure_services = props.value("networkRuleBypassOptions", "AzureServices") == "AzureServices";
+  r.bypass_azure_services =
+      props.value("networkRuleBypassOptions", "AzureServices") == "AzureServices";
   r.admin_user_enabled = props.value("adminUserEnabled", false);
   r.anonymous_pull_enabled = props.value("anonymousPullEnabled", false);
   const Json& admin = Cove(doc, "admin");

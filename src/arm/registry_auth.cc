@@ -21,9 +21,9 @@
 #include <algorithm>
 
 #include "arm/engine.h"
+#include "arm/identity_support.h"
 #include "arm/projection.h"
 #include "arm/provider.h"
-#include "arm/identity_support.h"
 #include "auth/access.h"
 #include "oci/reference.h"
 
@@ -59,10 +59,10 @@ std::string ScopeMapActionProblem(const std::string& action) {
 
 Error CredentialsDisabled(const std::string& registry_id) {
   return ArmErrorOf(400, "UnAuthorizedForCredentialOperations",
-                  "Cannot perform credential operations for " + registry_id +
-                      " as admin user is disabled. Kindly enable admin user as per docs: "
-                      "https://docs.microsoft.com/en-us/azure/container-registry/"
-                      "container-registry-authentication#admin-account");
+                    "Cannot perform credential operations for " + registry_id +
+                        " as admin user is disabled. Kindly enable admin user as per docs: "
+                        "https://docs.microsoft.com/en-us/azure/container-registry/"
+                        "container-registry-authentication#admin-account");
 }
 
 Error Internal(const std::string& what) { return ArmErrorOf(500, "InternalServerError", what); }
@@ -99,7 +99,7 @@ Status Engine::EnsureAdminCredentials(const std::string& registry_key) {
 }
 
 Result<ArmResponse> Engine::RegistryAction(const ArmPath& registry, const std::string& action,
-                                              const std::string& text) {
+                                           const std::string& text) {
   std::string key = registry.Key();
   const Json& doc = *txn_.Get(key);
   std::string registry_id = doc.value("id", "");

@@ -77,7 +77,8 @@ TEST(ProviderTableTest, ResourceGroupDeletesFollowTheRanks) {
   std::map<int, std::string> ranks;
   for (const auto& [key, p] : ResourceProviders().all()) {
     if (p.delete_rank == 0) continue;
-    EXPECT_TRUE(ranks.emplace(p.delete_rank, key).second) << "two types share rank " << p.delete_rank;
+    EXPECT_TRUE(ranks.emplace(p.delete_rank, key).second)
+        << "two types share rank " << p.delete_rank;
   }
   // Machines go before the endpoints, registries and networks they use.
   EXPECT_EQ(ranks.begin()->second, "microsoft.compute/virtualmachines");
@@ -115,9 +116,9 @@ TEST_F(ProviderTableApiTest, UnlistedApiVersionIsInvalidApiVersionParameter) {
   // Collections, subscription-wide lists and child types check theirs too.
   EXPECT_EQ(Call("GET", kNet + "/virtualNetworks", "", "2015-01-01").Code(),
             "InvalidApiVersionParameter");
-  EXPECT_EQ(Call("GET", kSub + "/providers/Microsoft.Network/virtualNetworks", "", "2015-01-01")
-                .Code(),
-            "InvalidApiVersionParameter");
+  EXPECT_EQ(
+      Call("GET", kSub + "/providers/Microsoft.Network/virtualNetworks", "", "2015-01-01").Code(),
+      "InvalidApiVersionParameter");
   EXPECT_EQ(Call("GET", vnet + "/subnets/mysubnet", "", "2015-01-01").Code(),
             "InvalidApiVersionParameter");
   // Nothing was deleted, and the listed versions work.
@@ -139,26 +140,28 @@ TEST_F(ProviderTableApiTest, EveryProjectionReachesTheSnapshot) {
                 {{"location", "westus"}, {"properties", {{"cove", {{"network", "public"}}}}}})
                 .status,
             201);
-  auto group = Put(kRg + "/providers/Microsoft.ContainerInstance/containerGroups/g1",
-                   {{"location", "westus"},
-                    {"properties",
-                     {{"osType", "Linux"},
-                      {"containers",
-                       {{{"name", "app"},
-                         {"properties",
-                          {{"image", "myregistry.azurecr.io/app:v1"},
-                           {"resources", {{"requests", {{"cpu", 1}, {"memoryInGB", 1.5}}}}}}}}}}}}});
+  auto group =
+      Put(kRg + "/providers/Microsoft.ContainerInstance/containerGroups/g1",
+          {{"location", "westus"},
+           {"properties",
+            {{"osType", "Linux"},
+             {"containers",
+              {{{"name", "app"},
+                {"properties",
+                 {{"image", "myregistry.azurecr.io/app:v1"},
+                  {"resources", {{"requests", {{"cpu", 1}, {"memoryInGB", 1.5}}}}}}}}}}}}});
   ASSERT_EQ(group.status, 201) << group.body.dump();
   auto uai = Put(kRg + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1",
                  {{"location", "westus"}});
   ASSERT_EQ(uai.status, 201);
-  auto assigned = Put(
-      kRg + "/providers/Microsoft.Authorization/roleAssignments/"
-            "0b6e1a6e-0000-4000-8000-000000000001",
-      {{"properties",
-        {{"roleDefinitionId", kSub + "/providers/Microsoft.Authorization/roleDefinitions/"
-                                     "7f951dda-4ed3-4680-a7ca-43fe172d538d"},
-         {"principalId", uai.body["properties"]["principalId"]}}}});
+  auto assigned =
+      Put(kRg +
+              "/providers/Microsoft.Authorization/roleAssignments/"
+              "0b6e1a6e-0000-4000-8000-000000000001",
+          {{"properties",
+            {{"roleDefinitionId", kSub + "/providers/Microsoft.Authorization/roleDefinitions/"
+                                         "7f951dda-4ed3-4680-a7ca-43fe172d538d"},
+             {"principalId", uai.body["properties"]["principalId"]}}}});
   ASSERT_EQ(assigned.status, 201) << assigned.body.dump();
 
   SnapshotPtr full = cp_->snapshot();
