@@ -120,8 +120,8 @@ const ProviderRegistry& ResourceProviders();
 Status CheckApiVersion(const ResourceProvider& provider, const std::string& api_version);
 
 // The api-versions of each namespace's types, newest first (providers.cc). Beside Azure's own,
-// each list keeps the versions cove's test fixtures send for every type (2023-01-01,
-// 2023-09-01) until they send each type's own.
+// each list keeps the versions cove's test fixtures and deploy planner send for every type
+// (2023-09-01, 2023-01-01, 2022-09-01) until they send each type's own.
 const std::vector<std::string>& NetworkApiVersions();     // Microsoft.Network
 const std::vector<std::string>& PrivateDnsApiVersions();  // Microsoft.Network/privateDnsZones
 const std::vector<std::string>& ContainerRegistryApiVersions();

@@ -1,12 +1,15 @@
-#include <algorithm>
-
 #include "arm/provider.h"
+
+#include <algorithm>
 
 namespace cove::arm {
 namespace {
 
-// What tests/arm/arm_fixture.h, tests/daemon and tests/e2e/lib.sh send for every type.
-constexpr const char* kFixtureApiVersions[] = {"2023-09-01", "2023-01-01"};
+// Versions cove's own clients send for every type, whether or not Azure has them for it:
+// tests/arm/arm_fixture.h and tests/e2e/lib.sh (2023-09-01), tests/daemon (2023-01-01),
+// tests/security/control_plane_auth_test.cc and the deploy planner's check of references to
+// types it has no version for (src/cli/deploy.cc, Microsoft.Resources' 2022-09-01).
+constexpr const char* kFixtureApiVersions[] = {"2023-09-01", "2023-01-01", "2022-09-01"};
 
 std::vector<std::string> WithFixtureVersions(std::vector<std::string> versions) {
   for (const char* v : kFixtureApiVersions) {
