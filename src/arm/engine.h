@@ -94,6 +94,22 @@ class Engine {
   // it; admin passwords for registries made before they existed.
   Status Bootstrap();
 
+  // --- what a provider written as free functions works with (provider.h): the request's
+  // transaction and options, the rendered form of a stored resource, and the common pieces of
+  // a new or updated document.
+  Txn& txn() { return txn_; }
+  const Txn& txn() const { return txn_; }
+  const ControlPlaneOptions& options() const { return options_; }
+  SecretBox* secrets() const { return secrets_; }
+  Json Render(const std::string& key) const;
+  Json RenderDoc(const Json& doc) const;
+  // id, name, type, location (by `has_location`/`global_location`), tags, properties,
+  // provisioningState and a fresh etag, on top of `existing` when there is one.
+  Result<Json> Envelope(const ArmPath& p, const Json& body, const Json* existing, bool has_location,
+                        bool global_location = false);
+  std::string Guid();
+  uint32_t NextLinkId();
+
  private:
   // The resource files register their providers (provider.h), which call the per-type members
   // below.
@@ -116,15 +132,7 @@ class Engine {
   Status DeleteResource(const std::string& key);
   Status DeleteResourceGroup(const std::string& rg_key);
   Status CheckRegistered(const std::string& subscription_key, const std::string& ns);
-  Json Render(const std::string& key) const;
-  Json RenderDoc(const Json& doc) const;
-
-  // Common pieces of a new or updated document.
-  Result<Json> Envelope(const ArmPath& p, const Json& body, const Json* existing, bool has_location,
-                        bool global_location = false);
   std::string IdFor(const ArmPath& p, const Json* existing) const;
-  std::string Guid();
-  uint32_t NextLinkId();
 
   // --- Microsoft.Network: VNets, subnets, peerings, NSGs (network.cc)
   Status PutVnet(const ArmPath& p, const Json& body, const Json* existing);

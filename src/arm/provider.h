@@ -1,16 +1,18 @@
 // ResourceProvider: everything the control plane knows about one ARM resource type, in one
 // table entry. The Engine (engine.h) runs ARM's generic behaviour once for every type — routing,
-// api-version check, If-Match/If-None-Match, PATCH as a merge of the rendered resource, the
-// shared prologue of a write (name and parent checks, provider registration, the body is a JSON
+// the api-version check, If-Match/If-None-Match, PATCH as a merge of the rendered resource, the
+// shared prologue of a write (the parent exists, the namespace is registered, the body is a JSON
 // object), listing a collection, resource-group deletes in rank order — and asks the type's
-// provider only for what differs: how to validate and write a body (put), what a delete takes
+// provider only for what differs: how to validate and write a body (put: the type's name rule,
+// then Engine::Envelope for the common fields, then its own properties), what a delete takes
 // with it (remove), what is derived on every read (render) and what the type adds to the data
 // planes' Snapshot (project).
 //
 // To add a resource type:
 //   1. write its file (say src/arm/widgets.cc) with the put/remove/render/project functions it
-//      needs and a `void RegisterWidgetProviders(ProviderRegistry&)` that adds one
-//      ResourceProvider per type, listing the real Azure api-versions of the type;
+//      needs, as free functions of the Engine they are given (engine.txn(), engine.options(),
+//      engine.Envelope(...)), and a `void RegisterWidgetProviders(ProviderRegistry&)` that adds
+//      one ResourceProvider per type, listing the real Azure api-versions of the type;
 //   2. declare that function below and call it from ResourceProviders() (providers.cc);
 //   3. add the file to src/arm/CMakeLists.txt, and a view to snapshot.h if the data planes read
 //      the type.
