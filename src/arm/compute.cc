@@ -19,6 +19,8 @@
 #include <set>
 
 #include "arm/engine.h"
+#include "arm/projection.h"
+#include "arm/provider.h"
 
 namespace cove::arm {
 namespace {
@@ -43,24 +45,24 @@ std::set<uint32_t> UsedInSubnet(const Txn& txn, const std::string& subnet_key,
 
 }  // namespace
 
-ArmStatus Engine::PutUserNic(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutUserNic(const ArmPath& p, const Json& body, const Json* existing) {
   if (existing == nullptr && !IsValidNetworkName(p.names.back())) {
     return tl::unexpected(NameInvalid(p.names.back(), "Microsoft.Network/networkInterfaces",
                                       "Names are 1-80 word characters, '.', '-' or '_'."));
   }
-  ARM_ASSIGN(Json doc, Envelope(p, body, existing, true));
+  COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, body, existing, true));
   Body b(&body, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
-  ARM_ASSIGN(auto configs, props.Array("ipConfigurations"));
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(auto configs, props.Array("ipConfigurations"));
   if (configs.size() != 1) {
     return tl::unexpected(BadContent("properties.ipConfigurations", "must hold exactly one entry"));
   }
   const Body& c = configs[0];
-  ARM_ASSIGN(auto name, c.String("name"));
-  ARM_ASSIGN(Body cp, c.Object("properties"));
-  ARM_ASSIGN(std::string subnet_id, cp.RefId("subnet"));
-  ARM_ASSIGN(auto method, cp.Enum("privateIPAllocationMethod", {"Dynamic", "Static"}));
-  ARM_ASSIGN(auto address, cp.String("privateIPAddress"));
+  COVE_ASSIGN_OR_RETURN(auto name, c.String("name"));
+  COVE_ASSIGN_OR_RETURN(Body cp, c.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(std::string subnet_id, cp.RefId("subnet"));
+  COVE_ASSIGN_OR_RETURN(auto method, cp.Enum("privateIPAllocationMethod", {"Dynamic", "Static"}));
+  COVE_ASSIGN_OR_RETURN(auto address, cp.String("privateIPAddress"));
   auto subnet_path = ParseResourceId(subnet_id);
   const Json* subnet = subnet_path ? txn_.Get(subnet_path->Key()) : nullptr;
   if (subnet == nullptr || Lower(subnet->value("type", "")) != "microsoft.network/virtualnetworks/subnets") {
@@ -123,19 +125,19 @@ ArmStatus Engine::PutUserNic(const ArmPath& p, const Json& body, const Json* exi
   return {};
 }
 
-ArmStatus Engine::PutVm(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutVm(const ArmPath& p, const Json& body, const Json* existing) {
   if (existing == nullptr && !IsValidNetworkName(p.names.back())) {
     return tl::unexpected(NameInvalid(p.names.back(), "Microsoft.Compute/virtualMachines",
                                       "Names are 1-64 word characters, '.', '-' or '_'."));
   }
-  ARM_ASSIGN(Json doc, Envelope(p, body, existing, true));
+  COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, body, existing, true));
   Body b(&body, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
-  ARM_ASSIGN(Body cove, props.Object("cove"));
-  ARM_ASSIGN(auto network, cove.Enum("network", {"private", "public"}));
-  ARM_ASSIGN(Body profile, props.Object("networkProfile"));
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(Body cove, props.Object("cove"));
+  COVE_ASSIGN_OR_RETURN(auto network, cove.Enum("network", {"private", "public"}));
+  COVE_ASSIGN_OR_RETURN(Body profile, props.Object("networkProfile"));
   bool have_nics = false;
-  ARM_ASSIGN(auto nics, profile.Array("networkInterfaces", &have_nics));
+  COVE_ASSIGN_OR_RETURN(auto nics, profile.Array("networkInterfaces", &have_nics));
   std::string key = p.Key();
   Json out_cove = Json::object();
   doc.erase("_cove");
@@ -143,7 +145,7 @@ ArmStatus Engine::PutVm(const ArmPath& p, const Json& body, const Json* existing
     if (have_nics && !nics.empty()) {
       return tl::unexpected(BadContent("properties.networkProfile", "a public VM has no NIC"));
     }
-    ARM_ASSIGN(std::string mine, AllocatePublicIp(key, existing));
+    COVE_ASSIGN_OR_RETURN(std::string mine, AllocatePublicIp(key, existing));
     out_cove = {{"network", "public"}, {"publicIpAddress", mine}};
     doc["properties"].erase("networkProfile");
   } else {
@@ -151,7 +153,7 @@ ArmStatus Engine::PutVm(const ArmPath& p, const Json& body, const Json* existing
       return tl::unexpected(
           BadContent("properties.networkProfile.networkInterfaces", "must hold exactly one NIC"));
     }
-    ARM_ASSIGN(auto nic_id, nics[0].String("id"));
+    COVE_ASSIGN_OR_RETURN(auto nic_id, nics[0].String("id"));
     std::string nic_key;
     if (nic_id) {
       if (auto np = ParseResourceId(*nic_id)) nic_key = np->Key();
@@ -185,12 +187,12 @@ ArmStatus Engine::PutVm(const ArmPath& p, const Json& body, const Json* existing
   doc["properties"]["cove"] = out_cove;
   if (!doc["properties"].contains("vmId")) doc["properties"]["vmId"] = Guid();
   doc["properties"]["provisioningState"] = "Succeeded";
-  ARM_TRY(ApplyMachineIdentity(body, existing, doc));
+  COVE_RETURN_IF_ERROR(ApplyMachineIdentity(body, existing, doc));
   txn_.Put(key, doc);
   return {};
 }
 
-ArmResult<std::string> Engine::AllocatePublicIp(const std::string& key, const Json* existing) {
+Result<std::string> Engine::AllocatePublicIp(const std::string& key, const Json* existing) {
   auto address_of = [](const Json& d) -> std::string {
     if (!d.contains("properties") || !d["properties"].is_object()) return "";
     const Json& props = d["properties"];
@@ -216,7 +218,7 @@ ArmResult<std::string> Engine::AllocatePublicIp(const std::string& key, const Js
                  "No public address left: cove's public machines share 198.51.100.2-99.");
 }
 
-ArmStatus Engine::DeleteVm(const std::string& key) {
+Status Engine::DeleteVm(const std::string& key) {
   DropMachineIdentity(key);
   const Json* doc = txn_.Get(key);
   if (doc != nullptr && doc->contains("properties") && (*doc)["properties"].contains("networkProfile")) {
@@ -231,6 +233,102 @@ ArmStatus Engine::DeleteVm(const std::string& key) {
   }
   txn_.EraseTree(key);
   return {};
+}
+
+void ProjectMachine(const std::string&, const Json& doc, Snapshot& snapshot) {
+  const Json& props = doc.contains("properties") ? doc["properties"] : Json::object();
+  MachineView m;
+  m.kind = Lower(Str(doc, "type")) == "microsoft.compute/virtualmachines"
+               ? MachineView::Kind::kVirtualMachine
+               : MachineView::Kind::kContainerGroup;
+  m.id = Str(doc, "id");
+  m.name = Str(doc, "name");
+  m.location = Str(doc, "location");
+  if (auto path = ParseResourceId(m.id)) {
+    m.subscription = path->subscription;
+    m.resource_group = path->resource_group;
+  }
+  const Json cove = props.contains("cove") ? props["cove"] : Json::object();
+  m.is_public = Str(cove, "network") == "public";
+  m.address = m.is_public ? Str(cove, "publicIpAddress") : Str(cove, "privateIpAddress");
+  if (m.kind == MachineView::Kind::kVirtualMachine) {
+    m.machine_id = Str(props, "vmId");
+    if (!m.is_public) {
+      m.subnet_id = doc.contains("_cove") ? Str(doc["_cove"], "subnetId") : "";
+      m.vnet_id = doc.contains("_cove") ? Str(doc["_cove"], "vnetId") : "";
+    }
+  } else {
+    m.machine_id = doc.contains("_cove") ? Str(doc["_cove"], "machineId") : "";
+  }
+  const Json& sa = Cove(doc, "systemAssigned");
+  if (!Str(sa, "principalId").empty()) {
+    m.system_assigned = MachineIdentityView{m.id, Str(sa, "principalId"), Str(sa, "clientId")};
+    PrincipalView p;
+    p.kind = PrincipalKind::kManagedIdentity;
+    p.id = m.system_assigned->principal_id;
+    p.name = m.name;
+    p.app_id = m.system_assigned->client_id;
+    p.resource_id = m.id;
+    snapshot.principals.push_back(std::move(p));
+  }
+  if (doc.contains("identity") && doc["identity"].is_object() &&
+      doc["identity"].contains("userAssignedIdentities")) {
+    for (const auto& [uid, v] : doc["identity"]["userAssignedIdentities"].items()) {
+      auto path = ParseResourceId(uid);
+      auto live = path ? snapshot.documents.find(path->Key()) : snapshot.documents.end();
+      if (live == snapshot.documents.end()) continue;  // deleted since it was assigned
+      const Json& lp = (*live->second)["properties"];
+      m.user_assigned.push_back(
+          {Str(*live->second, "id"), Str(lp, "principalId"), Str(lp, "clientId")});
+    }
+  }
+  snapshot.machines.push_back(std::move(m));
+}
+
+Status Engine::PutNic(const ArmPath& p, const Json& body, const Json* existing) {
+  if (existing != nullptr && existing->contains("_cove")) {
+    // A private endpoint's NIC: only tags may change.
+    Json doc = *existing;
+    if (body.contains("tags") && body["tags"].is_object()) doc["tags"] = body["tags"];
+    txn_.Put(p.Key(), doc);
+    return {};
+  }
+  return PutUserNic(p, body, existing);
+}
+
+Status Engine::DeleteNic(const std::string& key) {
+  const Json* doc = txn_.Get(key);
+  if (doc->contains("properties") && (*doc)["properties"].contains("virtualMachine")) {
+    return ArmFail(400, "NicInUse",
+                   "Network interface " + doc->value("id", "") + " is used by virtual machine " +
+                       (*doc)["properties"]["virtualMachine"].value("id", "") + ".");
+  }
+  if (doc->contains("_cove")) {
+    return ArmFail(400, "CannotDeleteNicAttachedToPrivateEndpoint",
+                   "Network interface " + doc->value("id", "") + " is used by private endpoint " +
+                       (*doc)["properties"]["privateEndpoint"].value("id", "") +
+                       " and cannot be deleted; delete the private endpoint instead.");
+  }
+  txn_.EraseTree(key);
+  return {};
+}
+
+void RegisterComputeProviders(ProviderRegistry& registry) {
+  registry.Add({.type = "Microsoft.Network/networkInterfaces",
+                .location = LocationRule::kRegional,
+                .api_versions = NetworkApiVersions(),
+                .delete_rank = 6,
+                .put = EngineFn<&Engine::PutNic>,
+                .remove = EngineFn<&Engine::DeleteNic>,
+                // A private endpoint's NIC goes with its endpoint.
+                .owned_by_other = [](const Json& doc) { return doc.contains("_cove"); }});
+  registry.Add({.type = "Microsoft.Compute/virtualMachines",
+                .location = LocationRule::kRegional,
+                .api_versions = ComputeApiVersions(),
+                .delete_rank = 1,
+                .put = EngineFn<&Engine::PutVm>,
+                .remove = EngineFn<&Engine::DeleteVm>,
+                .project = ProjectMachine});
 }
 
 }  // namespace cove::arm

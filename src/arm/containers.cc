@@ -31,6 +31,8 @@
 
 #include "arm/engine.h"
 #include "arm/identity_support.h"
+#include "arm/projection.h"
+#include "arm/provider.h"
 #include "oci/reference.h"
 
 namespace cove::arm {
@@ -110,7 +112,7 @@ bool IsValidServer(std::string_view server) {
 }
 
 // A positive number at body[key], or nullopt when absent; BadContent for anything else.
-ArmResult<std::optional<double>> Number(const Body& b, const char* key) {
+Result<std::optional<double>> Number(const Body& b, const char* key) {
   if (b.json() == nullptr || !b.json()->is_object()) return std::optional<double>();
   auto it = b.json()->find(key);
   if (it == b.json()->end() || it->is_null()) return std::optional<double>();
@@ -135,15 +137,15 @@ std::string FormatNumber(double v) {
 }
 
 // [{"port", "protocol"}] with ports 1-65535 and protocol TCP (default) or UDP.
-ArmResult<Json> Ports(const Body& owner, const char* key) {
-  ARM_ASSIGN(auto ports, owner.Array(key));
+Result<Json> Ports(const Body& owner, const char* key) {
+  COVE_ASSIGN_OR_RETURN(auto ports, owner.Array(key));
   Json out = Json::array();
   for (const Body& port : ports) {
-    ARM_ASSIGN(auto number, port.Int("port"));
+    COVE_ASSIGN_OR_RETURN(auto number, port.Int("port"));
     if (!number || *number < 1 || *number > 65535) {
       return tl::unexpected(BadContent(port.where() + ".port", "must be an integer in 1-65535"));
     }
-    ARM_ASSIGN(auto protocol, port.Enum("protocol", {"TCP", "UDP"}));
+    COVE_ASSIGN_OR_RETURN(auto protocol, port.Enum("protocol", {"TCP", "UDP"}));
     out.push_back({{"protocol", protocol.value_or("TCP")}, {"port", *number}});
   }
   return out;
@@ -151,7 +153,7 @@ ArmResult<Json> Ports(const Body& owner, const char* key) {
 
 }  // namespace
 
-ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Json* existing) {
   const std::string& name = p.names.back();
   if (existing == nullptr && !IsValidAciName(name)) {
     return tl::unexpected(NameInvalid(name, "Microsoft.ContainerInstance/containerGroups",
@@ -159,15 +161,15 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
                                       "starting or ending with '-' and without '--'."));
   }
   const std::string group = existing != nullptr ? existing->value("name", name) : name;
-  ARM_ASSIGN(Json doc, Envelope(p, body, existing, true));
+  COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, body, existing, true));
   Body b(&body, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
   if (!props.present()) return tl::unexpected(BadContent("properties", "is required"));
 
   // --- network: public only
-  ARM_ASSIGN(Body ip, props.Object("ipAddress"));
-  ARM_ASSIGN(auto ip_type, ip.Enum("type", {"Public", "Private"}));
-  ARM_ASSIGN(auto subnets, props.Array("subnetIds"));
+  COVE_ASSIGN_OR_RETURN(Body ip, props.Object("ipAddress"));
+  COVE_ASSIGN_OR_RETURN(auto ip_type, ip.Enum("type", {"Public", "Private"}));
+  COVE_ASSIGN_OR_RETURN(auto subnets, props.Array("subnetIds"));
   if (ip_type == std::optional<std::string>("Private") || !subnets.empty()) {
     return ArmFail(400, "PrivateNetworkNotSupported",
                    "Container group '" + group +
@@ -178,7 +180,7 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
 
   // --- what cove does not run: say so rather than drop it
   for (const char* field : {"volumes", "initContainers"}) {
-    ARM_ASSIGN(auto items, props.Array(field));
+    COVE_ASSIGN_OR_RETURN(auto items, props.Array(field));
     if (!items.empty()) {
       return ArmFail(400, "FeatureNotSupported",
                      "Container group '" + group + "': cove does not run properties." + field +
@@ -187,7 +189,7 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
   }
 
   // --- osType, restartPolicy
-  ARM_ASSIGN(auto os_type, props.String("osType"));
+  COVE_ASSIGN_OR_RETURN(auto os_type, props.String("osType"));
   if (!os_type ||
       (!EqualsIgnoreCase(*os_type, "Linux") && !EqualsIgnoreCase(*os_type, "Windows"))) {
     return ArmFail(400, "InvalidOsType",
@@ -199,10 +201,11 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
                    "The 'osType' '" + *os_type + "' for container group '" + group +
                        "' is not supported: cove runs Linux container groups only.");
   }
-  ARM_ASSIGN(auto restart, props.Enum("restartPolicy", {"Always", "OnFailure", "Never"}));
+  COVE_ASSIGN_OR_RETURN(auto restart,
+                        props.Enum("restartPolicy", {"Always", "OnFailure", "Never"}));
 
   // --- identity (needed before the registry credentials that name one)
-  ARM_TRY(ApplyMachineIdentity(body, existing, doc));
+  COVE_RETURN_IF_ERROR(ApplyMachineIdentity(body, existing, doc));
   std::set<std::string> user_identities;
   if (doc.contains("identity") && doc["identity"].contains("userAssignedIdentities")) {
     for (const auto& [id, v] : doc["identity"]["userAssignedIdentities"].items()) {
@@ -211,7 +214,7 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
   }
 
   // --- containers
-  ARM_ASSIGN(auto containers, props.Array("containers"));
+  COVE_ASSIGN_OR_RETURN(auto containers, props.Array("containers"));
   if (containers.empty()) {
     return tl::unexpected(BadContent("properties.containers", "must hold at least one container"));
   }
@@ -223,7 +226,7 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
   std::set<std::string> names;
   double total_cpu = 0, total_memory = 0;
   for (const Body& c : containers) {
-    ARM_ASSIGN(auto cname, c.String("name"));
+    COVE_ASSIGN_OR_RETURN(auto cname, c.String("name"));
     if (!cname || !IsValidAciName(*cname)) {
       return ArmFail(400, "InvalidContainerName",
                      "The container name '" + cname.value_or("") + "' in container group '" +
@@ -238,8 +241,8 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
                          "group '" +
                          group + "'.");
     }
-    ARM_ASSIGN(Body cp, c.Object("properties"));
-    ARM_ASSIGN(auto image, cp.String("image"));
+    COVE_ASSIGN_OR_RETURN(Body cp, c.Object("properties"));
+    COVE_ASSIGN_OR_RETURN(auto image, cp.String("image"));
     if (!image || image->empty()) {
       return tl::unexpected(BadContent(cp.where() + ".image", "is required"));
     }
@@ -249,15 +252,15 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
                          "' is not a valid image name ([registry/]repository[:tag|@digest]).");
     }
     bool have_command = false;
-    ARM_ASSIGN(auto command, cp.StringArray("command", &have_command));
-    ARM_ASSIGN(Json ports, Ports(cp, "ports"));
-    ARM_ASSIGN(auto env, cp.Array("environmentVariables"));
+    COVE_ASSIGN_OR_RETURN(auto command, cp.StringArray("command", &have_command));
+    COVE_ASSIGN_OR_RETURN(Json ports, Ports(cp, "ports"));
+    COVE_ASSIGN_OR_RETURN(auto env, cp.Array("environmentVariables"));
     Json out_env = Json::array();
     std::set<std::string> env_names;
     for (const Body& e : env) {
-      ARM_ASSIGN(auto ename, e.String("name"));
-      ARM_ASSIGN(auto value, e.String("value"));
-      ARM_ASSIGN(auto secure, e.String("secureValue"));
+      COVE_ASSIGN_OR_RETURN(auto ename, e.String("name"));
+      COVE_ASSIGN_OR_RETURN(auto value, e.String("value"));
+      COVE_ASSIGN_OR_RETURN(auto secure, e.String("secureValue"));
       if (!ename || !IsValidEnvName(*ename)) {
         return tl::unexpected(BadContent(e.where() + ".name",
                                          "must be 1-63 letters, digits or '_', not starting "
@@ -277,10 +280,10 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
         out_env.push_back({{"name", *ename}, {"value", value.value_or("")}});
       }
     }
-    ARM_ASSIGN(Body resources, cp.Object("resources"));
-    ARM_ASSIGN(Body requests, resources.Object("requests"));
-    ARM_ASSIGN(auto cpu, Number(requests, "cpu"));
-    ARM_ASSIGN(auto memory, Number(requests, "memoryInGB"));
+    COVE_ASSIGN_OR_RETURN(Body resources, cp.Object("resources"));
+    COVE_ASSIGN_OR_RETURN(Body requests, resources.Object("requests"));
+    COVE_ASSIGN_OR_RETURN(auto cpu, Number(requests, "cpu"));
+    COVE_ASSIGN_OR_RETURN(auto memory, Number(requests, "memoryInGB"));
     if (!cpu || !memory) {
       return ArmFail(400, "ResourceRequestsNotSpecified",
                      "The resource requests are not specified in container '" + *cname +
@@ -288,9 +291,9 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
                          "'. Both memory and CPU requests are required since API version "
                          "'2017-07-01-preview'.");
     }
-    ARM_ASSIGN(Body limits, resources.Object("limits"));
-    ARM_ASSIGN(auto cpu_limit, Number(limits, "cpu"));
-    ARM_ASSIGN(auto memory_limit, Number(limits, "memoryInGB"));
+    COVE_ASSIGN_OR_RETURN(Body limits, resources.Object("limits"));
+    COVE_ASSIGN_OR_RETURN(auto cpu_limit, Number(limits, "cpu"));
+    COVE_ASSIGN_OR_RETURN(auto memory_limit, Number(limits, "memoryInGB"));
     Json out_resources = {
         {"requests", {{"memoryInGB", NumberJson(*memory)}, {"cpu", NumberJson(*cpu)}}}};
     if (cpu_limit || memory_limit) {
@@ -332,7 +335,7 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
   }
 
   // --- registry credentials
-  ARM_ASSIGN(auto creds, props.Array("imageRegistryCredentials"));
+  COVE_ASSIGN_OR_RETURN(auto creds, props.Array("imageRegistryCredentials"));
   if (creds.size() > containers.size()) {
     return ArmFail(400, "MoreImageRegistryCredentialsThanContainers",
                    "More image registry credentials provided than containers in container group '" +
@@ -341,10 +344,10 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
   Json secrets_registries = Json::object();
   Json out_creds = Json::array();
   for (const Body& cred : creds) {
-    ARM_ASSIGN(auto server, cred.String("server"));
-    ARM_ASSIGN(auto identity, cred.String("identity"));
-    ARM_ASSIGN(auto username, cred.String("username"));
-    ARM_ASSIGN(auto password, cred.String("password"));
+    COVE_ASSIGN_OR_RETURN(auto server, cred.String("server"));
+    COVE_ASSIGN_OR_RETURN(auto identity, cred.String("identity"));
+    COVE_ASSIGN_OR_RETURN(auto username, cred.String("username"));
+    COVE_ASSIGN_OR_RETURN(auto password, cred.String("password"));
     if (!server || !IsValidServer(*server)) {
       return ArmFail(400, "InvalidImageRegistryServer",
                      "The server '" + server.value_or("") +
@@ -374,7 +377,7 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
 
   // --- address, secrets, answer
   std::string key = p.Key();
-  ARM_ASSIGN(std::string address, AllocatePublicIp(key, existing));
+  COVE_ASSIGN_OR_RETURN(std::string address, AllocatePublicIp(key, existing));
   if (!secrets_env.empty() || !secrets_registries.empty()) {
     if (secrets_ == nullptr) {
       return ArmFail(500, "InternalServerError", "No credentials key in this request.");
@@ -402,8 +405,8 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
   dp["osType"] = "Linux";
   dp["imageRegistryCredentials"] = out_creds;
   if (ip.present()) {
-    ARM_ASSIGN(Json ports, Ports(ip, "ports"));
-    ARM_ASSIGN(auto label, ip.String("dnsNameLabel"));
+    COVE_ASSIGN_OR_RETURN(Json ports, Ports(ip, "ports"));
+    COVE_ASSIGN_OR_RETURN(auto label, ip.String("dnsNameLabel"));
     Json out_ip = {{"type", "Public"}, {"ip", address}, {"ports", ports}};
     if (label) out_ip["dnsNameLabel"] = *label;
     dp["ipAddress"] = out_ip;
@@ -421,10 +424,22 @@ ArmStatus Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Js
   return {};
 }
 
-ArmStatus Engine::DeleteContainerGroup(const std::string& key) {
+Status Engine::DeleteContainerGroup(const std::string& key) {
   DropMachineIdentity(key);
   txn_.EraseTree(key);
   return {};
+}
+
+void RegisterContainerProviders(ProviderRegistry& registry) {
+  registry.Add({.type = "Microsoft.ContainerInstance/containerGroups",
+                .location = LocationRule::kRegional,
+                .api_versions = ContainerInstanceApiVersions(),
+                .delete_rank = 2,
+                .put = EngineFn<&Engine::PutContainerGroup>,
+                .remove = EngineFn<&Engine::DeleteContainerGroup>,
+                .project = ProjectMachine,
+                // ACI's Update changes a group's tags only.
+                .patch_updates_tags_only = true});
 }
 
 }  // namespace cove::arm

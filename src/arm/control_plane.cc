@@ -115,7 +115,7 @@ void ControlPlane::Publish(Documents documents) {
 ArmResponse ControlPlane::Handle(const ArmRequest& request) {
   // Microsoft Graph paths (/v1.0/...) go to the directory: no api-version, Graph's errors.
   const bool graph = IsGraphPath(request.path);
-  auto dispatch = [&](Txn& txn, SecretBox* secrets) -> ArmResult<ArmResponse> {
+  auto dispatch = [&](Txn& txn, SecretBox* secrets) -> Result<ArmResponse> {
     try {
       if (graph) return Directory(txn, options_).Dispatch(request);
       return Engine(txn, options_, secrets).Dispatch(request);
@@ -124,16 +124,17 @@ ArmResponse ControlPlane::Handle(const ArmRequest& request) {
                      std::string("internal error: ") + e.what());
     }
   };
-  auto answer = [&](ArmResult<ArmResponse> result) {
+  auto answer = [&](Result<ArmResponse> result) {
     if (result) return std::move(*result);
-    const ArmError& e = result.error();
+    const Error& e = result.error();
     if (graph) {
       SystemClock system;
       const Clock& clock = options_.clock ? *options_.clock : static_cast<const Clock&>(system);
-      return ArmResponse{e.status, GraphErrorBody(e.code, e.message, FormatGraphTime(clock.Now()),
-                                                  RandomGuid(options_))};
+      return ArmResponse{ArmStatusOf(e),
+                         GraphErrorBody(ArmCodeOf(e), e.message, FormatGraphTime(clock.Now()),
+                                        RandomGuid(options_))};
     }
-    return ArmResponse{e.status, ErrorBody(e.code, e.message)};
+    return ArmResponse{ArmStatusOf(e), ErrorBody(ArmCodeOf(e), e.message)};
   };
   if (request.method == "GET" || request.method == "HEAD") {
     SnapshotPtr snap = snapshot();
@@ -142,7 +143,7 @@ ArmResponse ControlPlane::Handle(const ArmRequest& request) {
   }
   std::lock_guard lock(write_mu_);
   Txn txn(committed_);
-  ArmResult<ArmResponse> result = dispatch(txn, secrets_.get());
+  Result<ArmResponse> result = dispatch(txn, secrets_.get());
   if (!result || !txn.changed()) return answer(std::move(result));
   auto stored = store_->Apply(txn.Changes());
   if (!stored) {

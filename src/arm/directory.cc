@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "arm/identity_support.h"
+#include "arm/projection.h"
 #include "common/percent.h"
 
 namespace cove::arm {
@@ -10,34 +11,34 @@ namespace {
 
 constexpr const char* kGraph = "https://graph.microsoft.com/v1.0/$metadata#";
 
-ArmError GraphError(int status, const std::string& code, const std::string& message) {
-  return ArmError{status, code, message};
+Error GraphError(int status, const std::string& code, const std::string& message) {
+  return ArmErrorOf(status, code, message);
 }
 
-tl::unexpected<ArmError> BadProperty(const std::string& property, const std::string& resource) {
+tl::unexpected<Error> BadProperty(const std::string& property, const std::string& resource) {
   return tl::unexpected(GraphError(
       400, "Request_BadRequest",
       "Invalid value specified for property '" + property + "' of resource '" + resource + "'."));
 }
 
-tl::unexpected<ArmError> NotFound(const std::string& what) {
+tl::unexpected<Error> NotFound(const std::string& what) {
   return tl::unexpected(GraphError(404, "Request_ResourceNotFound",
                                    "Resource '" + what +
                                        "' does not exist or one of its queried reference-property "
                                        "objects are not present."));
 }
 
-tl::unexpected<ArmError> MethodNotAllowed() {
+tl::unexpected<Error> MethodNotAllowed() {
   return tl::unexpected(GraphError(405, "Request_BadRequest",
                                    "Specified HTTP method is not allowed for the request target."));
 }
 
-tl::unexpected<ArmError> NoSegment(const std::string& segment) {
+tl::unexpected<Error> NoSegment(const std::string& segment) {
   return tl::unexpected(
       GraphError(400, "BadRequest", "Resource not found for the segment '" + segment + "'."));
 }
 
-ArmResult<Json> ParseBody(const std::string& text) {
+Result<Json> ParseBody(const std::string& text) {
   Json body = Json::parse(text.empty() ? "{}" : text, nullptr, false);
   if (!body.is_object()) {
     return tl::unexpected(GraphError(400, "BadRequest",
@@ -49,14 +50,14 @@ ArmResult<Json> ParseBody(const std::string& text) {
 }
 
 // An optional string member; a wrong type is Graph's bad-property error.
-ArmResult<std::optional<std::string>> Str(const Json& obj, const char* key, const char* resource) {
+Result<std::optional<std::string>> Str(const Json& obj, const char* key, const char* resource) {
   if (!obj.is_object() || !obj.contains(key) || obj[key].is_null())
     return std::optional<std::string>();
   if (!obj[key].is_string()) return BadProperty(key, resource);
   return std::optional<std::string>(obj[key].get<std::string>());
 }
 
-ArmResult<std::optional<bool>> Bool(const Json& obj, const char* key, const char* resource) {
+Result<std::optional<bool>> Bool(const Json& obj, const char* key, const char* resource) {
   if (!obj.is_object() || !obj.contains(key) || obj[key].is_null()) return std::optional<bool>();
   if (!obj[key].is_boolean()) return BadProperty(key, resource);
   return std::optional<bool>(obj[key].get<bool>());
@@ -135,7 +136,7 @@ std::string Directory::Lookup(const std::string& collection, const std::string& 
   return "";
 }
 
-ArmResult<ArmResponse> Directory::Dispatch(const ArmRequest& r) {
+Result<ArmResponse> Directory::Dispatch(const ArmRequest& r) {
   std::vector<std::string> seg;
   std::string_view rest = std::string_view(r.path).substr(5);
   while (!rest.empty()) {
@@ -159,7 +160,7 @@ ArmResult<ArmResponse> Directory::Dispatch(const ArmRequest& r) {
 
 // ---------------------------------------------------------------- users
 
-ArmResult<ArmResponse> Directory::Users(const ArmRequest& r, const std::vector<std::string>& seg) {
+Result<ArmResponse> Directory::Users(const ArmRequest& r, const std::vector<std::string>& seg) {
   auto now = NowFrom(options_);
   if (seg.size() == 1) {
     if (r.method == "GET") {
@@ -171,19 +172,20 @@ ArmResult<ArmResponse> Directory::Users(const ArmRequest& r, const std::vector<s
                          Json{{"@odata.context", std::string(kGraph) + "users"}, {"value", value}}};
     }
     if (r.method != "POST") return MethodNotAllowed();
-    ARM_ASSIGN(Json body, ParseBody(r.body));
-    ARM_ASSIGN(auto display, Str(body, "displayName", "User"));
-    ARM_ASSIGN(auto upn, Str(body, "userPrincipalName", "User"));
-    ARM_ASSIGN(auto nickname, Str(body, "mailNickname", "User"));
-    ARM_ASSIGN(auto enabled, Bool(body, "accountEnabled", "User"));
+    COVE_ASSIGN_OR_RETURN(Json body, ParseBody(r.body));
+    COVE_ASSIGN_OR_RETURN(auto display, Str(body, "displayName", "User"));
+    COVE_ASSIGN_OR_RETURN(auto upn, Str(body, "userPrincipalName", "User"));
+    COVE_ASSIGN_OR_RETURN(auto nickname, Str(body, "mailNickname", "User"));
+    COVE_ASSIGN_OR_RETURN(auto enabled, Bool(body, "accountEnabled", "User"));
     if (!display || display->empty()) return BadProperty("displayName", "User");
     if (!upn || !IsValidUpn(*upn)) return BadProperty("userPrincipalName", "User");
     if (body.contains("passwordProfile") && !body["passwordProfile"].is_object()) {
       return BadProperty("passwordProfile", "User");
     }
     const Json profile = body.value("passwordProfile", Json::object());
-    ARM_ASSIGN(auto password, Str(profile, "password", "User"));
-    ARM_ASSIGN(auto force_change, Bool(profile, "forceChangePasswordNextSignIn", "User"));
+    COVE_ASSIGN_OR_RETURN(auto password, Str(profile, "password", "User"));
+    COVE_ASSIGN_OR_RETURN(auto force_change,
+                          Bool(profile, "forceChangePasswordNextSignIn", "User"));
     if (!password) return BadProperty("passwordProfile", "User");
     if (!Lookup("users", *upn, "userPrincipalName").empty()) {
       return tl::unexpected(GraphError(400, "Request_BadRequest",
@@ -217,17 +219,16 @@ ArmResult<ArmResponse> Directory::Users(const ArmRequest& r, const std::vector<s
                          "users/$entity");
 }
 
-ArmResult<ArmResponse> Directory::PrincipalObject(const ArmRequest& r, const std::string& key,
-                                                  const std::string& what,
-                                                  Json (*render)(const Json&),
-                                                  const char* context) {
+Result<ArmResponse> Directory::PrincipalObject(const ArmRequest& r, const std::string& key,
+                                               const std::string& what, Json (*render)(const Json&),
+                                               const char* context) {
   if (r.method != "GET" && r.method != "DELETE" && r.method != "PATCH") return MethodNotAllowed();
   if (key.empty()) return NotFound(what);
   if (r.method == "GET") return ArmResponse{200, WithContext(render(*txn_.Get(key)), context)};
   if (r.method == "PATCH") {  // only accountEnabled may change (disabling ends its tokens)
-    ARM_ASSIGN(Json body, ParseBody(r.body));
+    COVE_ASSIGN_OR_RETURN(Json body, ParseBody(r.body));
     const char* type = key.starts_with("#directory/users/") ? "User" : "ServicePrincipal";
-    ARM_ASSIGN(auto enabled, Bool(body, "accountEnabled", type));
+    COVE_ASSIGN_OR_RETURN(auto enabled, Bool(body, "accountEnabled", type));
     for (const auto& [k, v] : body.items()) {
       if (k != "accountEnabled") return BadProperty(k.c_str(), type);
     }
@@ -243,8 +244,8 @@ ArmResult<ArmResponse> Directory::PrincipalObject(const ArmRequest& r, const std
 
 // ---------------------------------------------------------------- applications
 
-ArmResult<ArmResponse> Directory::Applications(const ArmRequest& r,
-                                               const std::vector<std::string>& seg) {
+Result<ArmResponse> Directory::Applications(const ArmRequest& r,
+                                            const std::vector<std::string>& seg) {
   auto now = NowFrom(options_);
   if (seg.size() == 1) {
     if (r.method == "GET") {
@@ -256,8 +257,8 @@ ArmResult<ArmResponse> Directory::Applications(const ArmRequest& r,
           200, Json{{"@odata.context", std::string(kGraph) + "applications"}, {"value", value}}};
     }
     if (r.method != "POST") return MethodNotAllowed();
-    ARM_ASSIGN(Json body, ParseBody(r.body));
-    ARM_ASSIGN(auto display, Str(body, "displayName", "Application"));
+    COVE_ASSIGN_OR_RETURN(Json body, ParseBody(r.body));
+    COVE_ASSIGN_OR_RETURN(auto display, Str(body, "displayName", "Application"));
     if (!display || display->empty()) return BadProperty("displayName", "Application");
     std::string id = RandomGuid(options_);
     Json doc = {{"id", id},
@@ -276,10 +277,10 @@ ArmResult<ArmResponse> Directory::Applications(const ArmRequest& r,
     if (action != "addpassword" && action != "removepassword") return NoSegment(seg[2]);
     if (r.method != "POST") return MethodNotAllowed();
     if (key.empty()) return NotFound(seg[1]);
-    ARM_ASSIGN(Json body, ParseBody(r.body));
+    COVE_ASSIGN_OR_RETURN(Json body, ParseBody(r.body));
     Json doc = *txn_.Get(key);
     if (action == "removepassword") {
-      ARM_ASSIGN(auto key_id, Str(body, "keyId", "PasswordCredential"));
+      COVE_ASSIGN_OR_RETURN(auto key_id, Str(body, "keyId", "PasswordCredential"));
       if (!key_id) return BadProperty("keyId", "PasswordCredential");
       Json kept = Json::array();
       for (const auto& c : doc["passwordCredentials"]) {
@@ -300,8 +301,8 @@ ArmResult<ArmResponse> Directory::Applications(const ArmRequest& r,
       return BadProperty("passwordCredential", "PasswordCredential");
     }
     const Json credential = body.value("passwordCredential", Json::object());
-    ARM_ASSIGN(auto display, Str(credential, "displayName", "PasswordCredential"));
-    ARM_ASSIGN(auto end_text, Str(credential, "endDateTime", "PasswordCredential"));
+    COVE_ASSIGN_OR_RETURN(auto display, Str(credential, "displayName", "PasswordCredential"));
+    COVE_ASSIGN_OR_RETURN(auto end_text, Str(credential, "endDateTime", "PasswordCredential"));
     auto end = now + std::chrono::hours(24 * 365);
     if (end_text) {
       auto parsed = ParseIsoTime(*end_text);
@@ -347,8 +348,8 @@ ArmResult<ArmResponse> Directory::Applications(const ArmRequest& r,
 
 // ---------------------------------------------------------------- service principals
 
-ArmResult<ArmResponse> Directory::ServicePrincipals(const ArmRequest& r,
-                                                    const std::vector<std::string>& seg) {
+Result<ArmResponse> Directory::ServicePrincipals(const ArmRequest& r,
+                                                 const std::vector<std::string>& seg) {
   if (seg.size() == 1) {
     if (r.method == "GET") {
       Json value = Json::array();
@@ -359,8 +360,8 @@ ArmResult<ArmResponse> Directory::ServicePrincipals(const ArmRequest& r,
                                    {"value", value}}};
     }
     if (r.method != "POST") return MethodNotAllowed();
-    ARM_ASSIGN(Json body, ParseBody(r.body));
-    ARM_ASSIGN(auto app_id, Str(body, "appId", "ServicePrincipal"));
+    COVE_ASSIGN_OR_RETURN(Json body, ParseBody(r.body));
+    COVE_ASSIGN_OR_RETURN(auto app_id, Str(body, "appId", "ServicePrincipal"));
     if (!app_id || app_id->empty()) return BadProperty("appId", "ServicePrincipal");
     std::string app_key;
     for (const auto& k : txn_.KeysWithPrefix("#directory/applications/")) {
@@ -395,6 +396,34 @@ ArmResult<ArmResponse> Directory::ServicePrincipals(const ArmRequest& r,
   if (seg.size() != 2) return NoSegment(seg[2]);
   return PrincipalObject(r, Lookup("serviceprincipals", seg[1], "appId"), seg[1], Strip,
                          "servicePrincipals/$entity");
+}
+
+void ProjectDirectoryObject(const std::string& key, const Json& doc, Snapshot& snapshot) {
+  if (key.starts_with("#directory/users/")) {
+    PrincipalView p;
+    p.kind = PrincipalKind::kUser;
+    p.id = Str(doc, "id");
+    p.name = Str(doc, "userPrincipalName");
+    p.enabled = doc.value("accountEnabled", true);
+    p.secrets.push_back(
+        {"password", doc.contains("_cove") ? Str(doc["_cove"], "passwordHash") : "", std::nullopt});
+    snapshot.principals.push_back(std::move(p));
+  } else if (key.starts_with("#directory/serviceprincipals/")) {
+    PrincipalView p;
+    p.kind = PrincipalKind::kServicePrincipal;
+    p.id = Str(doc, "id");
+    p.name = Str(doc, "displayName");
+    p.app_id = Str(doc, "appId");
+    p.enabled = doc.value("accountEnabled", true);
+    for (auto it = snapshot.documents.lower_bound("#directory/applications/");
+         it != snapshot.documents.end() && it->first.starts_with("#directory/applications/");
+         ++it) {
+      if (EqualsIgnoreCase(Str(*it->second, "appId"), p.app_id)) {
+        p.secrets = Secrets(Cove(*it->second, "secrets"));
+      }
+    }
+    snapshot.principals.push_back(std::move(p));
+  }
 }
 
 }  // namespace cove::arm

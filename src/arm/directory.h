@@ -42,20 +42,19 @@ bool IsGraphPath(std::string_view path);
 class Directory {
  public:
   Directory(Txn& txn, const ControlPlaneOptions& options) : txn_(txn), options_(options) {}
-  ArmResult<ArmResponse> Dispatch(const ArmRequest& r);
+  Result<ArmResponse> Dispatch(const ArmRequest& r);
 
  private:
-  ArmResult<ArmResponse> Users(const ArmRequest& r, const std::vector<std::string>& seg);
-  ArmResult<ArmResponse> Applications(const ArmRequest& r, const std::vector<std::string>& seg);
-  ArmResult<ArmResponse> ServicePrincipals(const ArmRequest& r,
-                                           const std::vector<std::string>& seg);
+  Result<ArmResponse> Users(const ArmRequest& r, const std::vector<std::string>& seg);
+  Result<ArmResponse> Applications(const ArmRequest& r, const std::vector<std::string>& seg);
+  Result<ArmResponse> ServicePrincipals(const ArmRequest& r, const std::vector<std::string>& seg);
   // Key of the object named by id (or by its UPN / appId, `alternate`); "" when absent.
   // GET or DELETE of the principal stored at `key` ("" when absent; `what` names it in the 404);
   // GET renders with `render` under the @odata.context `context`; DELETE also deletes the
   // principal's role assignments.
-  ArmResult<ArmResponse> PrincipalObject(const ArmRequest& r, const std::string& key,
-                                         const std::string& what, Json (*render)(const Json&),
-                                         const char* context);
+  Result<ArmResponse> PrincipalObject(const ArmRequest& r, const std::string& key,
+                                      const std::string& what, Json (*render)(const Json&),
+                                      const char* context);
   std::string Lookup(const std::string& collection, const std::string& id,
                      const char* alternate) const;
 

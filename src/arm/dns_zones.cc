@@ -1,16 +1,18 @@
 // Microsoft.Network private DNS zones, their A and CNAME record sets and virtual network links.
 #include "arm/engine.h"
+#include "arm/projection.h"
+#include "arm/provider.h"
 
 namespace cove::arm {
 
-ArmStatus Engine::PutZone(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutZone(const ArmPath& p, const Json& body, const Json* existing) {
   if (existing == nullptr && !IsValidDnsName(Lower(p.names.back()), 2)) {
     return tl::unexpected(NameInvalid(p.names.back(), "Microsoft.Network/privateDnsZones",
                                       "A private DNS zone name is a DNS name of at least two "
                                       "labels (e.g. privatelink.azurecr.io); labels are 1-63 "
                                       "letters, digits, '-' or '_'."));
   }
-  ARM_ASSIGN(Json doc, Envelope(p, body, existing, true, /*global_location=*/true));
+  COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, body, existing, true, /*global_location=*/true));
   for (const char* f : {"numberOfRecordSets", "numberOfVirtualNetworkLinks",
                         "numberOfVirtualNetworkLinksWithRegistration", "maxNumberOfRecordSets",
                         "maxNumberOfVirtualNetworkLinks",
@@ -22,14 +24,14 @@ ArmStatus Engine::PutZone(const ArmPath& p, const Json& body, const Json* existi
   return {};
 }
 
-ArmStatus Engine::PutRecordSet(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutRecordSet(const ArmPath& p, const Json& body, const Json* existing) {
   std::string name = p.names.back();
   std::string type = Lower(p.types.back());  // "a" or "cname"
   if (existing == nullptr && name != "@" && !IsValidDnsName(Lower(name), 1)) {
     return tl::unexpected(NameInvalid(name, "Microsoft.Network/privateDnsZones/" + p.types.back(),
                                       "Record set names are '@' or DNS labels separated by dots."));
   }
-  ARM_ASSIGN(Json doc, Envelope(p, body, existing, false));
+  COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, body, existing, false));
   const Json& zone = *txn_.Get(p.ParentKey());
   std::string zone_name = Lower(zone.value("name", ""));
   std::string other = p.ParentKey() + (type == "a" ? "/cname/" : "/a/") + Lower(name);
@@ -41,8 +43,8 @@ ArmStatus Engine::PutRecordSet(const ArmPath& p, const Json& body, const Json* e
                        "set at its name, and cannot be at the zone apex).");
   }
   Body b(&body, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
-  ARM_ASSIGN(auto ttl, props.Int("ttl"));
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(auto ttl, props.Int("ttl"));
   if (ttl && (*ttl < 0 || *ttl > 2147483647)) {
     return tl::unexpected(BadContent("properties.ttl", "must be between 0 and 2147483647"));
   }
@@ -60,11 +62,11 @@ ArmStatus Engine::PutRecordSet(const ArmPath& p, const Json& body, const Json* e
   }
   if (type == "a") {
     bool present = false;
-    ARM_ASSIGN(auto records, props.Array("aRecords", &present));
+    COVE_ASSIGN_OR_RETURN(auto records, props.Array("aRecords", &present));
     if (present || existing == nullptr) {
       Json list = Json::array();
       for (const auto& r : records) {
-        ARM_ASSIGN(auto ip, r.String("ipv4Address"));
+        COVE_ASSIGN_OR_RETURN(auto ip, r.String("ipv4Address"));
         if (!ip || !ParseIpv4(*ip)) {
           return tl::unexpected(BadContent(r.where() + ".ipv4Address", "must be an IPv4 address"));
         }
@@ -73,8 +75,8 @@ ArmStatus Engine::PutRecordSet(const ArmPath& p, const Json& body, const Json* e
       dp["aRecords"] = list;
     }
   } else {
-    ARM_ASSIGN(Body cname, props.Object("cnameRecord"));
-    ARM_ASSIGN(auto target, cname.String("cname"));
+    COVE_ASSIGN_OR_RETURN(Body cname, props.Object("cnameRecord"));
+    COVE_ASSIGN_OR_RETURN(auto target, cname.String("cname"));
     if (target) {
       std::string t = *target;
       if (!t.empty() && t.back() == '.') t.pop_back();
@@ -90,16 +92,16 @@ ArmStatus Engine::PutRecordSet(const ArmPath& p, const Json& body, const Json* e
   return {};
 }
 
-ArmStatus Engine::PutVnetLink(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutVnetLink(const ArmPath& p, const Json& body, const Json* existing) {
   if (existing == nullptr && !IsValidNetworkName(p.names.back())) {
     return tl::unexpected(NameInvalid(p.names.back(),
                                       "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
                                       "Names are 1-80 word characters, '.', '-' or '_'."));
   }
-  ARM_ASSIGN(Json doc, Envelope(p, body, existing, true, /*global_location=*/true));
+  COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, body, existing, true, /*global_location=*/true));
   Body b(&body, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
-  ARM_ASSIGN(std::string vnet_id, props.RefId("virtualNetwork"));
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(std::string vnet_id, props.RefId("virtualNetwork"));
   if (vnet_id.empty() && existing != nullptr) {
     vnet_id = (*existing)["properties"]["virtualNetwork"].value("id", "");
   }
@@ -109,8 +111,9 @@ ArmStatus Engine::PutVnetLink(const ArmPath& p, const Json& body, const Json* ex
       !EqualsIgnoreCase(vnet->value("type", ""), "Microsoft.Network/virtualNetworks")) {
     return tl::unexpected(InvalidReference(vnet_id, doc.value("id", "")));
   }
-  ARM_ASSIGN(auto registration, props.Bool("registrationEnabled"));
-  ARM_ASSIGN(auto policy, props.Enum("resolutionPolicy", {"Default", "NxDomainRedirect"}));
+  COVE_ASSIGN_OR_RETURN(auto registration, props.Bool("registrationEnabled"));
+  COVE_ASSIGN_OR_RETURN(auto policy,
+                        props.Enum("resolutionPolicy", {"Default", "NxDomainRedirect"}));
   Json& dp = doc["properties"];
   bool reg = registration ? *registration : dp.value("registrationEnabled", false);
   std::string key = p.Key();
@@ -162,5 +165,60 @@ Json Engine::RenderZone(const Json& doc) const {
 }
 
 Json Engine::RenderRecordSet(const Json& doc) const { return doc; }
+
+namespace {
+
+void ProjectZone(const std::string& key, const Json& doc, Snapshot& snapshot) {
+  ZoneView z;
+  z.id = Str(doc, "id");
+  z.name = Lower(Str(doc, "name"));
+  for (const char* t : {"a", "cname"}) {
+    for (const Json* rs : ChildDocuments(snapshot.documents, key, t)) {
+      const Json& rp = (*rs)["properties"];
+      RecordSetView r;
+      r.type = std::string(t) == "a" ? "A" : "CNAME";
+      r.name = Str(*rs, "name");
+      r.ttl = rp.value("ttl", int64_t{3600});
+      for (const auto& a : rp.value("aRecords", Json::array()))
+        r.ipv4_addresses.push_back(Str(a, "ipv4Address"));
+      if (rp.contains("cnameRecord")) r.cname = Str(rp["cnameRecord"], "cname");
+      z.records.push_back(std::move(r));
+    }
+  }
+  for (const Json* l : ChildDocuments(snapshot.documents, key, "virtualnetworklinks")) {
+    const Json& lp = (*l)["properties"];
+    VnetLinkView lv;
+    lv.id = Str(*l, "id");
+    lv.name = Str(*l, "name");
+    lv.vnet_id = Str(lp["virtualNetwork"], "id");
+    lv.registration_enabled = lp.value("registrationEnabled", false);
+    lv.resolution_policy = lp.value("resolutionPolicy", "Default");
+    z.links.push_back(std::move(lv));
+  }
+  snapshot.zones.push_back(std::move(z));
+}
+
+}  // namespace
+
+void RegisterDnsZoneProviders(ProviderRegistry& registry) {
+  registry.Add({.type = "Microsoft.Network/privateDnsZones",
+                .location = LocationRule::kGlobal,
+                .api_versions = PrivateDnsApiVersions(),
+                .delete_rank = 5,
+                .put = EngineFn<&Engine::PutZone>,
+                .render = EngineFn<&Engine::RenderZone>,
+                .project = ProjectZone});
+  for (const char* type :
+       {"Microsoft.Network/privateDnsZones/A", "Microsoft.Network/privateDnsZones/CNAME"}) {
+    registry.Add({.type = type,
+                  .api_versions = PrivateDnsApiVersions(),
+                  .put = EngineFn<&Engine::PutRecordSet>,
+                  .render = EngineFn<&Engine::RenderRecordSet>});
+  }
+  registry.Add({.type = "Microsoft.Network/privateDnsZones/virtualNetworkLinks",
+                .location = LocationRule::kGlobal,
+                .api_versions = PrivateDnsApiVersions(),
+                .put = EngineFn<&Engine::PutVnetLink>});
+}
 
 }  // namespace cove::arm

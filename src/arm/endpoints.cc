@@ -2,6 +2,8 @@
 #include <map>
 
 #include "arm/engine.h"
+#include "arm/projection.h"
+#include "arm/provider.h"
 
 namespace cove::arm {
 namespace {
@@ -33,7 +35,7 @@ struct Static {
 
 }  // namespace
 
-ArmStatus Engine::PutPrivateEndpoint(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutPrivateEndpoint(const ArmPath& p, const Json& body, const Json* existing) {
   std::string key = p.Key();
   std::string pe_name = p.names.back();
   if (existing == nullptr && !IsValidNetworkName(pe_name)) {
@@ -41,15 +43,15 @@ ArmStatus Engine::PutPrivateEndpoint(const ArmPath& p, const Json& body, const J
                                       "Names are 1-80 word characters, '.', '-' or '_', "
                                       "beginning with a word character."));
   }
-  ARM_ASSIGN(Json doc, Envelope(p, body, existing, true));
+  COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, body, existing, true));
   std::string pe_id = doc["id"].get<std::string>();
   Body b(&body, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
-  ARM_ASSIGN(std::string subnet_id, props.RefId("subnet"));
-  ARM_ASSIGN(auto auto_conns, props.Array("privateLinkServiceConnections"));
-  ARM_ASSIGN(auto manual_conns, props.Array("manualPrivateLinkServiceConnections"));
-  ARM_ASSIGN(auto ip_configs, props.Array("ipConfigurations"));
-  ARM_ASSIGN(auto custom_nic, props.String("customNetworkInterfaceName"));
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(std::string subnet_id, props.RefId("subnet"));
+  COVE_ASSIGN_OR_RETURN(auto auto_conns, props.Array("privateLinkServiceConnections"));
+  COVE_ASSIGN_OR_RETURN(auto manual_conns, props.Array("manualPrivateLinkServiceConnections"));
+  COVE_ASSIGN_OR_RETURN(auto ip_configs, props.Array("ipConfigurations"));
+  COVE_ASSIGN_OR_RETURN(auto custom_nic, props.String("customNetworkInterfaceName"));
   if (subnet_id.empty()) return tl::unexpected(BadContent("properties.subnet.id", "is required"));
   if (auto_conns.size() + manual_conns.size() != 1) {
     return ArmFail(400, "InvalidPrivateEndpointConnectionCount",
@@ -60,22 +62,22 @@ ArmStatus Engine::PutPrivateEndpoint(const ArmPath& p, const Json& body, const J
   }
   bool manual = !manual_conns.empty();
   const Body& conn = manual ? manual_conns[0] : auto_conns[0];
-  ARM_ASSIGN(auto conn_name, conn.String("name"));
-  ARM_ASSIGN(Body conn_props, conn.Object("properties"));
-  ARM_ASSIGN(auto target_id, conn_props.String("privateLinkServiceId"));
-  ARM_ASSIGN(auto group_ids, conn_props.StringArray("groupIds"));
-  ARM_ASSIGN(auto request_message, conn_props.String("requestMessage"));
+  COVE_ASSIGN_OR_RETURN(auto conn_name, conn.String("name"));
+  COVE_ASSIGN_OR_RETURN(Body conn_props, conn.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(auto target_id, conn_props.String("privateLinkServiceId"));
+  COVE_ASSIGN_OR_RETURN(auto group_ids, conn_props.StringArray("groupIds"));
+  COVE_ASSIGN_OR_RETURN(auto request_message, conn_props.String("requestMessage"));
   if (!target_id || target_id->empty()) {
     return tl::unexpected(BadContent(conn_props.where() + ".privateLinkServiceId", "is required"));
   }
   if (!conn_name || conn_name->empty()) conn_name = pe_name;
   std::vector<Static> statics;
   for (const auto& c : ip_configs) {
-    ARM_ASSIGN(auto name, c.String("name"));
-    ARM_ASSIGN(Body cp, c.Object("properties"));
-    ARM_ASSIGN(auto group, cp.String("groupId"));
-    ARM_ASSIGN(auto member, cp.String("memberName"));
-    ARM_ASSIGN(auto ip, cp.String("privateIPAddress"));
+    COVE_ASSIGN_OR_RETURN(auto name, c.String("name"));
+    COVE_ASSIGN_OR_RETURN(Body cp, c.Object("properties"));
+    COVE_ASSIGN_OR_RETURN(auto group, cp.String("groupId"));
+    COVE_ASSIGN_OR_RETURN(auto member, cp.String("memberName"));
+    COVE_ASSIGN_OR_RETURN(auto ip, cp.String("privateIPAddress"));
     if (!member || member->empty()) {
       return tl::unexpected(BadContent(cp.where() + ".memberName", "is required"));
     }
@@ -184,7 +186,7 @@ ArmStatus Engine::PutPrivateEndpoint(const ArmPath& p, const Json& body, const J
                        "networkRuleSet.virtualNetworkRules first.");
   }
   if (target_path->SubscriptionKey() != p.SubscriptionKey()) {
-    ARM_TRY(CheckRegistered(p.SubscriptionKey(), "Microsoft.ContainerRegistry"));
+    COVE_RETURN_IF_ERROR(CheckRegistered(p.SubscriptionKey(), "Microsoft.ContainerRegistry"));
   }
 
   // The network interface.
@@ -271,7 +273,7 @@ ArmStatus Engine::PutPrivateEndpoint(const ArmPath& p, const Json& body, const J
   return SyncEndpoint(key);
 }
 
-ArmStatus Engine::SyncEndpoint(const std::string& pe_key) {
+Status Engine::SyncEndpoint(const std::string& pe_key) {
   Json pe = *txn_.Get(pe_key);
   const Json& c = pe["_cove"];
   const Json* registry = txn_.Get(c.value("registry_key", ""));
@@ -414,29 +416,30 @@ ArmStatus Engine::SyncEndpoint(const std::string& pe_key) {
   txn_.Put(nic_key, nic);
   pe["properties"]["customDnsConfigs"] = dns;
   txn_.Put(pe_key, pe);
-  for (const auto& g : txn_.Children(pe_key, "privatednszonegroups")) ARM_TRY(SyncZoneGroup(g, false));
+  for (const auto& g : txn_.Children(pe_key, "privatednszonegroups"))
+    COVE_RETURN_IF_ERROR(SyncZoneGroup(g, false));
   return {};
 }
 
-ArmStatus Engine::PutZoneGroup(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutZoneGroup(const ArmPath& p, const Json& body, const Json* existing) {
   if (existing == nullptr && !IsValidNetworkName(p.names.back())) {
     return tl::unexpected(NameInvalid(p.names.back(),
                                       "Microsoft.Network/privateEndpoints/privateDnsZoneGroups",
                                       "Names are 1-80 word characters, '.', '-' or '_'."));
   }
-  ARM_ASSIGN(Json doc, Envelope(p, body, existing, false));
+  COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, body, existing, false));
   Body b(&body, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
-  ARM_ASSIGN(auto configs, props.Array("privateDnsZoneConfigs"));
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(auto configs, props.Array("privateDnsZoneConfigs"));
   if (configs.empty()) {
     return tl::unexpected(BadContent("properties.privateDnsZoneConfigs", "needs at least one zone"));
   }
   Json out = Json::array();
   std::set<std::string> zones;
   for (const auto& c : configs) {
-    ARM_ASSIGN(auto name, c.String("name"));
-    ARM_ASSIGN(Body cp, c.Object("properties"));
-    ARM_ASSIGN(auto zone_id, cp.String("privateDnsZoneId"));
+    COVE_ASSIGN_OR_RETURN(auto name, c.String("name"));
+    COVE_ASSIGN_OR_RETURN(Body cp, c.Object("properties"));
+    COVE_ASSIGN_OR_RETURN(auto zone_id, cp.String("privateDnsZoneId"));
     if (!zone_id || zone_id->empty()) {
       return tl::unexpected(BadContent(cp.where() + ".privateDnsZoneId", "is required"));
     }
@@ -460,7 +463,7 @@ ArmStatus Engine::PutZoneGroup(const ArmPath& p, const Json& body, const Json* e
   return SyncZoneGroup(key, false);
 }
 
-ArmStatus Engine::SyncZoneGroup(const std::string& group_key, bool remove_only) {
+Status Engine::SyncZoneGroup(const std::string& group_key, bool remove_only) {
   Json group = *txn_.Get(group_key);
   for (const auto& r : group["_cove"].value("records", Json::array())) {
     std::string set_key = r.value("zone", "") + "/a/" + Lower(r.value("name", ""));
@@ -528,14 +531,15 @@ ArmStatus Engine::SyncZoneGroup(const std::string& group_key, bool remove_only) 
   return {};
 }
 
-ArmStatus Engine::DeleteZoneGroup(const std::string& key) {
-  ARM_TRY(SyncZoneGroup(key, true));
+Status Engine::DeleteZoneGroup(const std::string& key) {
+  COVE_RETURN_IF_ERROR(SyncZoneGroup(key, true));
   txn_.EraseTree(key);
   return {};
 }
 
-ArmStatus Engine::DeletePrivateEndpoint(const std::string& key) {
-  for (const auto& g : txn_.Children(key, "privatednszonegroups")) ARM_TRY(DeleteZoneGroup(g));
+Status Engine::DeletePrivateEndpoint(const std::string& key) {
+  for (const auto& g : txn_.Children(key, "privatednszonegroups"))
+    COVE_RETURN_IF_ERROR(DeleteZoneGroup(g));
   const Json& c = (*txn_.Get(key))["_cove"];
   std::string nic_key = c.value("nic_key", ""), connection_key = c.value("connection_key", "");
   txn_.EraseTree(nic_key);
@@ -588,6 +592,69 @@ Json Engine::RenderZoneGroup(const Json& doc) const {
     cfg["properties"]["recordSets"] = list;
   }
   return out;
+}
+
+namespace {
+
+void ProjectPrivateEndpoint(const std::string&, const Json& doc, Snapshot& snapshot) {
+  const Json& props = doc.contains("properties") ? doc["properties"] : Json::object();
+  PrivateEndpointView pe;
+  pe.id = Str(doc, "id");
+  pe.name = Str(doc, "name");
+  pe.location = Str(doc, "location");
+  pe.subnet_id = Str(props["subnet"], "id");
+  pe.vnet_id = pe.subnet_id.substr(0, pe.subnet_id.rfind('/'));
+  pe.vnet_id = pe.vnet_id.substr(0, pe.vnet_id.rfind('/'));
+  const Json& c = doc["_cove"];
+  pe.manual = c.value("manual", false);
+  pe.link_id = c.value("link_id", 0u);
+  const char* list =
+      pe.manual ? "manualPrivateLinkServiceConnections" : "privateLinkServiceConnections";
+  if (props.contains(list) && !props[list].empty()) {
+    pe.target_id = Str(props[list][0]["properties"], "privateLinkServiceId");
+  }
+  pe.registry_name = Lower(pe.target_id.substr(pe.target_id.rfind('/') + 1));
+  auto conn = snapshot.documents.find(c.value("connection_key", ""));
+  if (conn != snapshot.documents.end()) {
+    pe.connection_id = Str(*conn->second, "id");
+    pe.connection_status =
+        Str((*conn->second)["properties"]["privateLinkServiceConnectionState"], "status");
+  } else {
+    pe.connection_status = "Disconnected";
+  }
+  auto nic = snapshot.documents.find(c.value("nic_key", ""));
+  if (nic != snapshot.documents.end()) {
+    pe.nic_id = Str(*nic->second, "id");
+    for (const auto& ipc : (*nic->second)["properties"].value("ipConfigurations", Json::array())) {
+      const Json& ip = ipc["properties"];
+      EndpointMember m;
+      m.member_name = Str(ip["privateLinkConnectionProperties"], "requiredMemberName");
+      m.group_id = Str(ip["privateLinkConnectionProperties"], "groupId");
+      m.ip = Str(ip, "privateIPAddress");
+      m.fqdns = Strings(ip["privateLinkConnectionProperties"]["fqdns"]);
+      m.static_ip = Str(ip, "privateIPAllocationMethod") == "Static";
+      pe.members.push_back(std::move(m));
+    }
+  }
+  snapshot.private_endpoints.push_back(std::move(pe));
+}
+
+}  // namespace
+
+void RegisterEndpointProviders(ProviderRegistry& registry) {
+  registry.Add({.type = "Microsoft.Network/privateEndpoints",
+                .location = LocationRule::kRegional,
+                .api_versions = NetworkApiVersions(),
+                .delete_rank = 3,
+                .put = EngineFn<&Engine::PutPrivateEndpoint>,
+                .remove = EngineFn<&Engine::DeletePrivateEndpoint>,
+                .render = EngineFn<&Engine::RenderPrivateEndpoint>,
+                .project = ProjectPrivateEndpoint});
+  registry.Add({.type = "Microsoft.Network/privateEndpoints/privateDnsZoneGroups",
+                .api_versions = NetworkApiVersions(),
+                .put = EngineFn<&Engine::PutZoneGroup>,
+                .remove = EngineFn<&Engine::DeleteZoneGroup>,
+                .render = EngineFn<&Engine::RenderZoneGroup>});
 }
 
 }  // namespace cove::arm

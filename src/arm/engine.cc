@@ -1,61 +1,15 @@
 #include "arm/engine.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 
 #include "arm/identity_support.h"
+#include "arm/provider.h"
 #include "common/percent.h"
 
 namespace cove::arm {
 namespace {
-
-struct TypeInfo {
-  const char* canonical;
-  bool location;  // carries a location
-};
-
-// Every resource type served, by lowercase type key.
-const std::map<std::string, TypeInfo>& Types() {
-  static const auto* types = new std::map<std::string, TypeInfo>{
-      {"microsoft.network/virtualnetworks", {"Microsoft.Network/virtualNetworks", true}},
-      {"microsoft.network/virtualnetworks/subnets",
-       {"Microsoft.Network/virtualNetworks/subnets", false}},
-      {"microsoft.network/virtualnetworks/virtualnetworkpeerings",
-       {"Microsoft.Network/virtualNetworks/virtualNetworkPeerings", false}},
-      {"microsoft.network/networksecuritygroups",
-       {"Microsoft.Network/networkSecurityGroups", true}},
-      {"microsoft.network/networksecuritygroups/securityrules",
-       {"Microsoft.Network/networkSecurityGroups/securityRules", false}},
-      {"microsoft.network/networkinterfaces", {"Microsoft.Network/networkInterfaces", true}},
-      {"microsoft.compute/virtualmachines", {"Microsoft.Compute/virtualMachines", true}},
-      {"microsoft.containerinstance/containergroups",
-       {"Microsoft.ContainerInstance/containerGroups", true}},
-      {"microsoft.network/privateendpoints", {"Microsoft.Network/privateEndpoints", true}},
-      {"microsoft.network/privateendpoints/privatednszonegroups",
-       {"Microsoft.Network/privateEndpoints/privateDnsZoneGroups", false}},
-      {"microsoft.network/privatednszones", {"Microsoft.Network/privateDnsZones", true}},
-      {"microsoft.network/privatednszones/a", {"Microsoft.Network/privateDnsZones/A", false}},
-      {"microsoft.network/privatednszones/cname",
-       {"Microsoft.Network/privateDnsZones/CNAME", false}},
-      {"microsoft.network/privatednszones/virtualnetworklinks",
-       {"Microsoft.Network/privateDnsZones/virtualNetworkLinks", true}},
-      {"microsoft.containerregistry/registries",
-       {"Microsoft.ContainerRegistry/registries", true}},
-      {"microsoft.containerregistry/registries/replications",
-       {"Microsoft.ContainerRegistry/registries/replications", true}},
-      {"microsoft.containerregistry/registries/privateendpointconnections",
-       {"Microsoft.ContainerRegistry/registries/privateEndpointConnections", false}},
-      {"microsoft.containerregistry/registries/privatelinkresources",
-       {"Microsoft.ContainerRegistry/registries/privateLinkResources", false}},
-      {"microsoft.containerregistry/registries/scopemaps",
-       {"Microsoft.ContainerRegistry/registries/scopeMaps", false}},
-      {"microsoft.containerregistry/registries/tokens",
-       {"Microsoft.ContainerRegistry/registries/tokens", false}},
-      {"microsoft.managedidentity/userassignedidentities",
-       {"Microsoft.ManagedIdentity/userAssignedIdentities", true}},
-  };
-  return *types;
-}
 
 const char* kNamespaces[] = {"Microsoft.Network", "Microsoft.ContainerRegistry",
                              "Microsoft.Authorization", "Microsoft.Compute",
@@ -137,22 +91,22 @@ std::string ParentOfKey(const std::string& key, int levels) {
   return out;
 }
 
-ArmError BadContent(const std::string& where, const std::string& what) {
-  return ArmError{400, "InvalidRequestContent",
-                  "The request content was invalid and could not be deserialized: '" + where +
-                      "' " + what + "."};
+Error BadContent(const std::string& where, const std::string& what) {
+  return ArmErrorOf(400, "InvalidRequestContent",
+                    "The request content was invalid and could not be deserialized: '" + where +
+                        "' " + what + ".");
 }
 
-ArmError InvalidReference(const std::string& id, const std::string& referenced_by) {
-  return ArmError{400, "InvalidResourceReference",
-                  "Resource " + id + " referenced by resource " + referenced_by +
-                      " was not found. Please make sure that the referenced resource exists, "
-                      "and that both resources are in the same region."};
+Error InvalidReference(const std::string& id, const std::string& referenced_by) {
+  return ArmErrorOf(400, "InvalidResourceReference",
+                    "Resource " + id + " referenced by resource " + referenced_by +
+                        " was not found. Please make sure that the referenced resource exists, "
+                        "and that both resources are in the same region.");
 }
 
-ArmError NameInvalid(const std::string& name, const std::string& type, const std::string& rule) {
-  return ArmError{400, "InvalidResourceName",
-                  "Resource name " + name + " is invalid for type " + type + ". " + rule};
+Error NameInvalid(const std::string& name, const std::string& type, const std::string& rule) {
+  return ArmErrorOf(400, "InvalidResourceName",
+                    "Resource name " + name + " is invalid for type " + type + ". " + rule);
 }
 
 // ---------------------------------------------------------------- Txn
@@ -218,14 +172,14 @@ const Json* Member(const Json* obj, const char* key) {
 }
 }  // namespace
 
-ArmResult<std::optional<std::string>> Body::String(const char* key) const {
+Result<std::optional<std::string>> Body::String(const char* key) const {
   const Json* v = Member(json_, key);
   if (v == nullptr) return std::optional<std::string>();
   if (!v->is_string()) return tl::unexpected(BadContent(where_ + "." + key, "must be a string"));
   return std::optional<std::string>(v->get<std::string>());
 }
 
-ArmResult<std::optional<bool>> Body::Bool(const char* key) const {
+Result<std::optional<bool>> Body::Bool(const char* key) const {
   const Json* v = Member(json_, key);
   if (v == nullptr) return std::optional<bool>();
   if (v->is_boolean()) return std::optional<bool>(v->get<bool>());
@@ -236,7 +190,7 @@ ArmResult<std::optional<bool>> Body::Bool(const char* key) const {
   return tl::unexpected(BadContent(where_ + "." + key, "must be a boolean"));
 }
 
-ArmResult<std::optional<int64_t>> Body::Int(const char* key) const {
+Result<std::optional<int64_t>> Body::Int(const char* key) const {
   const Json* v = Member(json_, key);
   if (v == nullptr) return std::optional<int64_t>();
   if (v->is_number_integer()) return std::optional<int64_t>(v->get<int64_t>());
@@ -249,7 +203,7 @@ ArmResult<std::optional<int64_t>> Body::Int(const char* key) const {
   return tl::unexpected(BadContent(where_ + "." + key, "must be an integer"));
 }
 
-ArmResult<Body> Body::Object(const char* key) const {
+Result<Body> Body::Object(const char* key) const {
   const Json* v = Member(json_, key);
   if (v != nullptr && !v->is_object()) {
     return tl::unexpected(BadContent(where_ + "." + key, "must be an object"));
@@ -257,7 +211,7 @@ ArmResult<Body> Body::Object(const char* key) const {
   return Body(v, where_ + "." + key);
 }
 
-ArmResult<std::vector<Body>> Body::Array(const char* key, bool* present) const {
+Result<std::vector<Body>> Body::Array(const char* key, bool* present) const {
   const Json* v = Member(json_, key);
   if (present != nullptr) *present = v != nullptr;
   std::vector<Body> out;
@@ -271,7 +225,7 @@ ArmResult<std::vector<Body>> Body::Array(const char* key, bool* present) const {
   return out;
 }
 
-ArmResult<std::vector<std::string>> Body::StringArray(const char* key, bool* present) const {
+Result<std::vector<std::string>> Body::StringArray(const char* key, bool* present) const {
   const Json* v = Member(json_, key);
   if (present != nullptr) *present = v != nullptr;
   std::vector<std::string> out;
@@ -287,9 +241,9 @@ ArmResult<std::vector<std::string>> Body::StringArray(const char* key, bool* pre
   return out;
 }
 
-ArmResult<std::optional<std::string>> Body::Enum(
-    const char* key, std::initializer_list<const char*> allowed) const {
-  ARM_ASSIGN(auto value, String(key));
+Result<std::optional<std::string>> Body::Enum(const char* key,
+                                              std::initializer_list<const char*> allowed) const {
+  COVE_ASSIGN_OR_RETURN(auto value, String(key));
   if (!value) return value;
   std::string list;
   for (const char* a : allowed) {
@@ -300,10 +254,10 @@ ArmResult<std::optional<std::string>> Body::Enum(
                                    "has the value '" + *value + "'; allowed values: " + list));
 }
 
-ArmResult<std::string> Body::RefId(const char* key) const {
-  ARM_ASSIGN(Body ref, Object(key));
+Result<std::string> Body::RefId(const char* key) const {
+  COVE_ASSIGN_OR_RETURN(Body ref, Object(key));
   if (!ref.present()) return std::string();
-  ARM_ASSIGN(auto id, ref.String("id"));
+  COVE_ASSIGN_OR_RETURN(auto id, ref.String("id"));
   if (!id || id->empty()) return tl::unexpected(BadContent(ref.where() + ".id", "is required"));
   if (!ParseResourceId(*id)) {
     return ArmFail(400, "LinkedInvalidPropertyId",
@@ -316,7 +270,7 @@ ArmResult<std::string> Body::RefId(const char* key) const {
 
 // ---------------------------------------------------------------- engine: setup
 
-ArmStatus Engine::Bootstrap() {
+Status Engine::Bootstrap() {
   std::string sub = kDefaultSubscription;
   std::string key = "/subscriptions/" + sub;
   if (txn_.Get(key) != nullptr) {
@@ -335,7 +289,7 @@ ArmStatus Engine::Bootstrap() {
         registries.push_back(k);
       }
     }
-    for (const auto& k : registries) ARM_TRY(EnsureAdminCredentials(k));
+    for (const auto& k : registries) COVE_RETURN_IF_ERROR(EnsureAdminCredentials(k));
     return {};
   }
   txn_.Put(key, Json{{"id", key},
@@ -359,16 +313,16 @@ Clock::TimePoint NowFrom(const ControlPlaneOptions& options) {
   return SystemClock().Now();
 }
 
-ArmError ResourceNotFound(const ArmPath& p) {
+Error ResourceNotFound(const ArmPath& p) {
   std::string what = CanonicalNamespace(p.provider);
   if (what.empty()) what = p.provider;
   for (size_t i = 0; i < p.types.size() && i < p.names.size(); ++i) {
     what += "/" + p.types[i] + "/" + p.names[i];
   }
-  return ArmError{404, "ResourceNotFound",
-                  "The Resource '" + what + "' under resource group '" + p.resource_group +
-                      "' was not found. For more details please go to "
-                      "https://aka.ms/ARMResourceNotFoundFix"};
+  return ArmErrorOf(404, "ResourceNotFound",
+                    "The Resource '" + what + "' under resource group '" + p.resource_group +
+                        "' was not found. For more details please go to "
+                        "https://aka.ms/ARMResourceNotFoundFix");
 }
 
 std::string RandomGuid(const ControlPlaneOptions& options) {
@@ -394,25 +348,25 @@ uint32_t Engine::NextLinkId() {
 
 std::string Engine::IdFor(const ArmPath& p, const Json* existing) const {
   if (existing != nullptr) return existing->value("id", "");
-  const auto& info = Types().at(p.TypeKey());
+  const ResourceProvider& provider = *ResourceProviders().Find(p.TypeKey());
   const Json* parent = txn_.Get(p.ParentKey());
   std::string parent_id = parent != nullptr ? parent->value("id", "") : p.ParentKey();
   if (p.types.size() == 1) {
     parent_id += "/providers/" + CanonicalNamespace(p.provider);
   }
-  return parent_id + "/" + TypeSegment(info.canonical) + "/" + p.names.back();
+  return parent_id + "/" + TypeSegment(provider.type) + "/" + p.names.back();
 }
 
-ArmResult<Json> Engine::Envelope(const ArmPath& p, const Json& body, const Json* existing,
-                                 bool has_location, bool global_location) {
-  const auto& info = Types().at(p.TypeKey());
+Result<Json> Engine::Envelope(const ArmPath& p, const Json& body, const Json* existing,
+                              bool has_location, bool global_location) {
+  const ResourceProvider& provider = *ResourceProviders().Find(p.TypeKey());
   Json doc = existing != nullptr ? *existing : Json::object();
   Body b(&body, "");
   doc["id"] = IdFor(p, existing);
   doc["name"] = existing != nullptr ? existing->value("name", p.names.back()) : p.names.back();
-  doc["type"] = info.canonical;
+  doc["type"] = provider.type;
   if (has_location) {
-    ARM_ASSIGN(auto location, b.String("location"));
+    COVE_ASSIGN_OR_RETURN(auto location, b.String("location"));
     std::string loc;
     if (location) loc = NormalizeLocation(*location);
     if (global_location) {
@@ -420,7 +374,7 @@ ArmResult<Json> Engine::Envelope(const ArmPath& p, const Json& body, const Json*
       if (loc != "global") {
         return ArmFail(400, "LocationNotAvailableForResourceType",
                        "The provided location '" + *location +
-                           "' is not available for resource type '" + info.canonical +
+                           "' is not available for resource type '" + provider.type +
                            "'. List of available regions for the resource type is 'global'.");
       }
     }
@@ -462,7 +416,7 @@ ArmResult<Json> Engine::Envelope(const ArmPath& p, const Json& body, const Json*
 
 // ---------------------------------------------------------------- dispatch
 
-ArmResult<ArmResponse> Engine::Dispatch(const ArmRequest& r) {
+Result<ArmResponse> Engine::Dispatch(const ArmRequest& r) {
   if (!r.api_version || r.api_version->empty()) {
     return ArmFail(400, "MissingApiVersionParameter",
                    "The api-version query parameter (?api-version=) is required for all "
@@ -534,14 +488,18 @@ ArmResult<ArmResponse> Engine::Dispatch(const ArmRequest& r) {
   bool record_listing = p.kind == PathKind::kCollection && p.types.size() == 2 &&
                         (p.TypeKey() == "microsoft.network/privatednszones/all" ||
                          p.TypeKey() == "microsoft.network/privatednszones/recordsets");
+  // Actions (POST {resource}/{action}) keep accepting any api-version, as they always have.
   if (p.kind == PathKind::kCollection && r.method == "POST") return Collection(r, p);
-  if (!Types().count(p.TypeKey()) && !record_listing) {
+  const ResourceProvider* provider = ResourceProviders().FindRouted(
+      record_listing ? "microsoft.network/privatednszones" : p.TypeKey());
+  if (provider == nullptr) {
     std::string type;
     for (const auto& t : p.types) type += (type.empty() ? "" : "/") + t;
     return ArmFail(404, "InvalidResourceType",
                    "The resource type '" + type + "' could not be found in the namespace '" + ns +
                        "' for api version '" + *r.api_version + "'.");
   }
+  COVE_RETURN_IF_ERROR(CheckApiVersion(*provider, *r.api_version));
   if (p.names.size() > (p.kind == PathKind::kResource ? 1u : 0u)) {
     const Json* parent = txn_.Get(p.ParentKey());
     if (parent == nullptr) {
@@ -555,7 +513,7 @@ ArmResult<ArmResponse> Engine::Dispatch(const ArmRequest& r) {
   return Resource(r, p);
 }
 
-ArmResult<ArmResponse> Engine::Subscriptions(const ArmRequest& r, const ArmPath& p) {
+Result<ArmResponse> Engine::Subscriptions(const ArmRequest& r, const ArmPath& p) {
   if (p.kind == PathKind::kSubscriptions) {
     if (r.method != "GET") return ArmFail(405, "MethodNotAllowed", "Use GET on /subscriptions.");
     Json value = Json::array();
@@ -584,7 +542,7 @@ ArmResult<ArmResponse> Engine::Subscriptions(const ArmRequest& r, const ArmPath&
   Json body = Json::parse(r.body.empty() ? "{}" : r.body, nullptr, false);
   if (!body.is_object()) return tl::unexpected(BadContent("$", "must be a JSON object"));
   Body b(&body, "");
-  ARM_ASSIGN(auto name, b.String("displayName"));
+  COVE_ASSIGN_OR_RETURN(auto name, b.String("displayName"));
   Json doc = sub != nullptr ? *sub
                             : Json{{"id", "/subscriptions/" + Lower(p.subscription)},
                                    {"subscriptionId", Lower(p.subscription)},
@@ -595,7 +553,7 @@ ArmResult<ArmResponse> Engine::Subscriptions(const ArmRequest& r, const ArmPath&
   return ArmResponse{sub == nullptr ? 201 : 200, doc};
 }
 
-ArmResult<ArmResponse> Engine::Providers(const ArmRequest& r, const ArmPath& p) {
+Result<ArmResponse> Engine::Providers(const ArmRequest& r, const ArmPath& p) {
   std::string sub_key = p.SubscriptionKey();
   auto provider_doc = [&](const std::string& ns) {
     const Json* d = txn_.Get(sub_key + "/providers/" + Lower(ns));
@@ -630,8 +588,10 @@ ArmResult<ArmResponse> Engine::Providers(const ArmRequest& r, const ArmPath& p) 
       ns == "Microsoft.ContainerRegistry") {
     return CheckNameAvailability(r.body);
   }
-  if (r.method == "GET" && Types().count(Lower(ns) + "/" + word)) {
+  const ResourceProvider* listed = ResourceProviders().FindRouted(Lower(ns) + "/" + word);
+  if (r.method == "GET" && listed != nullptr) {
     // A top-level type listed across the subscription.
+    COVE_RETURN_IF_ERROR(CheckApiVersion(*listed, *r.api_version));
     std::string suffix_prefix = "/providers/" + Lower(ns) + "/" + word + "/";
     Json value = Json::array();
     for (const auto& k : txn_.KeysWithPrefix(sub_key + "/resourcegroups/")) {
@@ -649,7 +609,7 @@ ArmResult<ArmResponse> Engine::Providers(const ArmRequest& r, const ArmPath& p) 
                  "namespace '" + ns + "' at subscription scope.");
 }
 
-ArmStatus Engine::CheckRegistered(const std::string& subscription_key, const std::string& ns) {
+Status Engine::CheckRegistered(const std::string& subscription_key, const std::string& ns) {
   const Json* d = txn_.Get(subscription_key + "/providers/" + Lower(ns));
   if (d == nullptr || d->value("registrationState", "") != "Registered") {
     return ArmFail(409, "MissingSubscriptionRegistration",
@@ -660,7 +620,7 @@ ArmStatus Engine::CheckRegistered(const std::string& subscription_key, const std
   return {};
 }
 
-ArmResult<ArmResponse> Engine::ResourceGroups(const ArmRequest& r, const ArmPath& p) {
+Result<ArmResponse> Engine::ResourceGroups(const ArmRequest& r, const ArmPath& p) {
   std::string sub_key = p.SubscriptionKey();
   if (p.kind == PathKind::kResourceGroups) {
     if (r.method != "GET") return ArmFail(405, "MethodNotAllowed", "Use GET to list groups.");
@@ -681,7 +641,7 @@ ArmResult<ArmResponse> Engine::ResourceGroups(const ArmRequest& r, const ArmPath
   if (r.method == "HEAD") return ArmResponse{existing != nullptr ? 204 : 404, std::nullopt};
   if (r.method == "DELETE") {
     if (existing == nullptr) return ArmResponse{204, std::nullopt};
-    ARM_TRY(DeleteResourceGroup(key));
+    COVE_RETURN_IF_ERROR(DeleteResourceGroup(key));
     return ArmResponse{200, std::nullopt};
   }
   if (r.method != "PUT" && r.method != "PATCH") {
@@ -705,7 +665,7 @@ ArmResult<ArmResponse> Engine::ResourceGroups(const ArmRequest& r, const ArmPath
                        "in '.'.");
   }
   Body b(&body, "");
-  ARM_ASSIGN(auto location, b.String("location"));
+  COVE_ASSIGN_OR_RETURN(auto location, b.String("location"));
   std::string loc = location ? NormalizeLocation(*location) : "";
   if (loc.empty()) {
     return ArmFail(400, "LocationRequired", "The location property is required for this definition.");
@@ -735,16 +695,17 @@ ArmResult<ArmResponse> Engine::ResourceGroups(const ArmRequest& r, const ArmPath
   return ArmResponse{existing == nullptr ? 201 : 200, Render(key)};
 }
 
-ArmResult<ArmResponse> Engine::Resource(const ArmRequest& r, const ArmPath& p) {
+Result<ArmResponse> Engine::Resource(const ArmRequest& r, const ArmPath& p) {
   std::string key = p.Key();
-  std::string type = p.TypeKey();
-  if (type == "microsoft.containerregistry/registries/privatelinkresources") {
-    if (r.method != "GET") return ArmFail(405, "MethodNotAllowed", "privateLinkResources are read-only.");
-    return PrivateLinkResources(p, true);
+  const ResourceProvider& provider = *ResourceProviders().FindRouted(p.TypeKey());
+  if (provider.computed != nullptr) {
+    if (r.method != "GET") {
+      return ArmFail(405, "MethodNotAllowed", TypeSegment(provider.type) + " are read-only.");
+    }
+    return provider.computed(*this, p, true);
   }
-  if (type == "microsoft.containerregistry/registries/scopemaps" &&
-      IsSystemScopeMapName(p.names.back())) {
-    return SystemScopeMap(r, p);
+  if (provider.intercept != nullptr) {
+    if (auto answered = provider.intercept(*this, r, p)) return std::move(*answered);
   }
   const Json* existing = txn_.Get(key);
   auto not_found = [&] { return tl::unexpected(ResourceNotFound(p)); };
@@ -755,7 +716,7 @@ ArmResult<ArmResponse> Engine::Resource(const ArmRequest& r, const ArmPath& p) {
   }
   if (r.method == "DELETE") {
     if (existing == nullptr) return ArmResponse{204, std::nullopt};
-    ARM_TRY(DeleteResource(key));
+    COVE_RETURN_IF_ERROR(DeleteResource(key));
     return ArmResponse{200, std::nullopt};
   }
   if (r.method != "PUT" && r.method != "PATCH") {
@@ -777,13 +738,13 @@ ArmResult<ArmResponse> Engine::Resource(const ArmRequest& r, const ArmPath& p) {
                    "not valid JSON.");
   }
   if (!body.is_object()) return tl::unexpected(BadContent("$", "must be a JSON object"));
-  if (r.method == "PATCH" && existing != nullptr &&
-      type == "microsoft.containerinstance/containergroups") {
-    // ACI's Update changes a group's tags only (merging the answer back would also turn its
-    // secureValues, which answers leave out, into empty values).
+  if (r.method == "PATCH" && existing != nullptr && provider.patch_updates_tags_only) {
+    // The update changes tags only (merging the answer back would also turn values answers
+    // leave out, such as ACI's secureValues, into empty ones).
     Json tags_only = Json::object();
     if (body.contains("tags")) tags_only["tags"] = body["tags"];
-    ARM_ASSIGN(Json doc, Envelope(p, tags_only, existing, true));
+    COVE_ASSIGN_OR_RETURN(
+        Json doc, Envelope(p, tags_only, existing, provider.location != LocationRule::kNone));
     txn_.Put(key, doc);
     return Ok200(Render(key));
   }
@@ -793,128 +754,52 @@ ArmResult<ArmResponse> Engine::Resource(const ArmRequest& r, const ArmPath& p) {
     merged.merge_patch(body);
     body = std::move(merged);
   }
-  ARM_TRY(CheckRegistered(p.SubscriptionKey(), CanonicalNamespace(p.provider)));
+  COVE_RETURN_IF_ERROR(CheckRegistered(p.SubscriptionKey(), CanonicalNamespace(p.provider)));
   bool created = existing == nullptr;
-  ARM_TRY(PutResource(p, body, existing));
+  COVE_RETURN_IF_ERROR(PutResource(p, body, existing));
   return ArmResponse{created ? 201 : 200, Render(key)};
 }
 
-ArmStatus Engine::PutResource(const ArmPath& p, const Json& body, const Json* existing) {
-  std::string t = p.TypeKey();
-  if (t == "microsoft.network/virtualnetworks") return PutVnet(p, body, existing);
-  if (t == "microsoft.network/virtualnetworks/subnets") return PutSubnet(p, body, existing);
-  if (t == "microsoft.network/virtualnetworks/virtualnetworkpeerings") {
-    return PutPeering(p, body, existing);
+Status Engine::PutResource(const ArmPath& p, const Json& body, const Json* existing) {
+  const ResourceProvider* provider = ResourceProviders().FindRouted(p.TypeKey());
+  if (provider == nullptr || provider->put == nullptr) {
+    return ArmFail(405, "MethodNotAllowed", "This resource type cannot be written.");
   }
-  if (t == "microsoft.network/networksecuritygroups") return PutNsg(p, body, existing);
-  if (t == "microsoft.network/networksecuritygroups/securityrules") {
-    return PutSecurityRule(p, body, existing);
-  }
-  if (t == "microsoft.network/privateendpoints") return PutPrivateEndpoint(p, body, existing);
-  if (t == "microsoft.network/privateendpoints/privatednszonegroups") {
-    return PutZoneGroup(p, body, existing);
-  }
-  if (t == "microsoft.network/privatednszones") return PutZone(p, body, existing);
-  if (t == "microsoft.network/privatednszones/a" || t == "microsoft.network/privatednszones/cname") {
-    return PutRecordSet(p, body, existing);
-  }
-  if (t == "microsoft.network/privatednszones/virtualnetworklinks") {
-    return PutVnetLink(p, body, existing);
-  }
-  if (t == "microsoft.containerregistry/registries") return PutRegistry(p, body, existing);
-  if (t == "microsoft.containerregistry/registries/replications") {
-    return PutReplication(p, body, existing);
-  }
-  if (t == "microsoft.containerregistry/registries/privateendpointconnections") {
-    return PutConnection(p, body, existing);
-  }
-  if (t == "microsoft.network/networkinterfaces") {
-    if (existing != nullptr && existing->contains("_cove")) {
-      // A private endpoint's NIC: only tags may change.
-      Json doc = *existing;
-      if (body.contains("tags") && body["tags"].is_object()) doc["tags"] = body["tags"];
-      txn_.Put(p.Key(), doc);
-      return {};
-    }
-    return PutUserNic(p, body, existing);
-  }
-  if (t == "microsoft.compute/virtualmachines") return PutVm(p, body, existing);
-  if (t == "microsoft.containerinstance/containergroups") {
-    return PutContainerGroup(p, body, existing);
-  }
-  if (t == "microsoft.managedidentity/userassignedidentities") {
-    return PutIdentity(p, body, existing);
-  }
-  if (t == "microsoft.containerregistry/registries/scopemaps") {
-    return PutScopeMap(p, body, existing);
-  }
-  if (t == "microsoft.containerregistry/registries/tokens") return PutToken(p, body, existing);
-  return ArmFail(405, "MethodNotAllowed", "This resource type cannot be written.");
+  return provider->put(*this, p, body, existing);
 }
 
-ArmStatus Engine::DeleteResource(const std::string& key) {
+Status Engine::DeleteResource(const std::string& key) {
   const Json* doc = txn_.Get(key);
   if (doc == nullptr) return {};
-  std::string t = Lower(doc->value("type", ""));
-  if (t == "microsoft.network/virtualnetworks") return DeleteVnet(key);
-  if (t == "microsoft.network/virtualnetworks/subnets") return DeleteSubnet(key);
-  if (t == "microsoft.network/networksecuritygroups") return DeleteNsg(key);
-  if (t == "microsoft.network/privateendpoints") return DeletePrivateEndpoint(key);
-  if (t == "microsoft.network/privateendpoints/privatednszonegroups") return DeleteZoneGroup(key);
-  if (t == "microsoft.containerregistry/registries") return DeleteRegistry(key);
-  if (t == "microsoft.containerregistry/registries/replications") return DeleteReplication(key);
-  if (t == "microsoft.containerregistry/registries/privateendpointconnections") {
-    return DeleteConnection(key);
-  }
-  if (t == "microsoft.compute/virtualmachines") return DeleteVm(key);
-  if (t == "microsoft.containerinstance/containergroups") return DeleteContainerGroup(key);
-  if (t == "microsoft.managedidentity/userassignedidentities") return DeleteIdentity(key);
-  if (t == "microsoft.containerregistry/registries/scopemaps") return DeleteScopeMap(key);
-  if (t == "microsoft.network/networkinterfaces" && doc->contains("properties") &&
-      (*doc)["properties"].contains("virtualMachine")) {
-    return ArmFail(400, "NicInUse", "Network interface " + doc->value("id", "") +
-                                        " is used by virtual machine " +
-                                        (*doc)["properties"]["virtualMachine"].value("id", "") +
-                                        ".");
-  }
-  if (t == "microsoft.network/networkinterfaces" && doc->contains("_cove")) {
-    return ArmFail(400, "CannotDeleteNicAttachedToPrivateEndpoint",
-                   "Network interface " + doc->value("id", "") +
-                       " is used by private endpoint " +
-                       (*doc)["properties"]["privateEndpoint"].value("id", "") +
-                       " and cannot be deleted; delete the private endpoint instead.");
-  }
+  const ResourceProvider* provider = ResourceProviders().Find(doc->value("type", ""));
+  if (provider != nullptr && provider->remove != nullptr) return provider->remove(*this, key);
   txn_.EraseTree(key);
   return {};
 }
 
-ArmStatus Engine::DeleteResourceGroup(const std::string& rg_key) {
+Status Engine::DeleteResourceGroup(const std::string& rg_key) {
   // Dependents first, so every cascade runs as it would for a single delete.
-  const char* order[] = {"microsoft.compute/virtualmachines",
-                         "microsoft.containerinstance/containergroups",
-                         "microsoft.network/privateendpoints",
-                         "microsoft.containerregistry/registries",
-                         "microsoft.network/privatednszones",
-                         "microsoft.network/networkinterfaces",
-                         "microsoft.network/virtualnetworks",
-                         "microsoft.network/networksecuritygroups",
-                         "microsoft.managedidentity/userassignedidentities"};
-  for (const char* type : order) {
+  std::vector<std::pair<int, std::string>> order;
+  for (const auto& [type_key, provider] : ResourceProviders().all()) {
+    if (provider.delete_rank > 0) order.emplace_back(provider.delete_rank, type_key);
+  }
+  std::sort(order.begin(), order.end());
+  for (const auto& [rank, type] : order) {
+    const ResourceProvider& provider = *ResourceProviders().Find(type);
     std::string prefix = rg_key + "/providers/" + type + "/";
     for (const auto& k : txn_.KeysWithPrefix(prefix)) {
       if (k.find('/', prefix.size()) != std::string::npos || txn_.Get(k) == nullptr) continue;
-      const Json* doc = txn_.Get(k);
-      if (std::string(type) == "microsoft.network/networkinterfaces" && doc->contains("_cove")) {
-        continue;  // went with its private endpoint (or will be swept below)
+      if (provider.owned_by_other != nullptr && provider.owned_by_other(*txn_.Get(k))) {
+        continue;  // goes with its owner (or is swept below)
       }
-      ARM_TRY(DeleteResource(k));
+      COVE_RETURN_IF_ERROR(DeleteResource(k));
     }
   }
   txn_.EraseTree(rg_key);
   return {};
 }
 
-ArmResult<ArmResponse> Engine::Collection(const ArmRequest& r, const ArmPath& p) {
+Result<ArmResponse> Engine::Collection(const ArmRequest& r, const ArmPath& p) {
   std::string type = p.TypeKey();
   if (r.method == "POST") {
     // An action on the resource named by all but the last segment.
@@ -926,10 +811,11 @@ ArmResult<ArmResponse> Engine::Collection(const ArmRequest& r, const ArmPath& p)
       return ArmFail(404, "ResourceNotFound",
                      "The resource for action '" + p.types.back() + "' was not found.");
     }
-    if (target.TypeKey() == "microsoft.containerregistry/registries" &&
-        (action == "listcredentials" || action == "regeneratecredential" ||
-         action == "generatecredentials")) {
-      return RegistryAction(target, action, r.body);
+    const ResourceProvider* provider = ResourceProviders().FindRouted(target.TypeKey());
+    if (provider != nullptr && provider->action != nullptr) {
+      if (auto answered = provider->action(*this, target, action, r.body)) {
+        return std::move(*answered);
+      }
     }
     return ArmFail(404, "InvalidResourceType",
                    "The action '" + p.types.back() + "' is not supported by cove on this "
@@ -940,11 +826,12 @@ ArmResult<ArmResponse> Engine::Collection(const ArmRequest& r, const ArmPath& p)
   if (r.method != "GET") {
     return ArmFail(405, "MethodNotAllowed", "Collections support GET only.");
   }
-  if (type == "microsoft.containerregistry/registries/privatelinkresources") {
-    return PrivateLinkResources(p, false);
-  }
+  const ResourceProvider* provider = ResourceProviders().FindRouted(type);
+  if (provider != nullptr && provider->computed != nullptr)
+    return provider->computed(*this, p, false);
   std::string parent = p.ParentKey();
   Json value = Json::array();
+  // A private DNS zone's record sets of every type: the one collection that is not a type.
   bool all_records = Lower(p.provider) == "microsoft.network" && p.types.size() == 2 &&
                      Lower(p.types[0]) == "privatednszones" &&
                      (Lower(p.types[1]) == "all" || Lower(p.types[1]) == "recordsets");
@@ -954,14 +841,14 @@ ArmResult<ArmResponse> Engine::Collection(const ArmRequest& r, const ArmPath& p)
     }
     return Ok200(Json{{"value", value}});
   }
-  if (!Types().count(type)) {
+  if (provider == nullptr) {
     return ArmFail(404, "InvalidResourceType",
                    "The resource type '" + p.types.back() + "' could not be found in the namespace '" +
                        CanonicalNamespace(p.provider) + "'.");
   }
   std::string segment = Lower(p.types.back());
   if (p.types.size() == 1) parent += "/providers/" + Lower(p.provider);
-  if (type == "microsoft.containerregistry/registries/scopemaps") value = SystemScopeMaps(parent);
+  if (provider->list_prefix != nullptr) value = provider->list_prefix(*this, parent);
   for (const auto& k : txn_.Children(parent, segment)) value.push_back(Render(k));
   return Ok200(Json{{"value", value}});
 }
@@ -973,30 +860,9 @@ Json Engine::Render(const std::string& key) const {
 }
 
 Json Engine::RenderDoc(const Json& doc) const {
-  std::string t = Lower(doc.value("type", ""));
-  Json out;
-  if (t == "microsoft.network/virtualnetworks") {
-    out = RenderVnet(doc);
-  } else if (t == "microsoft.network/virtualnetworks/subnets") {
-    out = RenderSubnet(doc);
-  } else if (t == "microsoft.network/virtualnetworks/virtualnetworkpeerings") {
-    out = RenderPeering(doc);
-  } else if (t == "microsoft.network/networksecuritygroups") {
-    out = RenderNsg(doc);
-  } else if (t == "microsoft.network/privateendpoints") {
-    out = RenderPrivateEndpoint(doc);
-  } else if (t == "microsoft.network/privateendpoints/privatednszonegroups") {
-    out = RenderZoneGroup(doc);
-  } else if (t == "microsoft.network/privatednszones") {
-    out = RenderZone(doc);
-  } else if (t == "microsoft.network/privatednszones/a" ||
-             t == "microsoft.network/privatednszones/cname") {
-    out = RenderRecordSet(doc);
-  } else if (t == "microsoft.containerregistry/registries") {
-    out = RenderRegistry(doc);
-  } else {
-    out = doc;
-  }
+  const ResourceProvider* provider = ResourceProviders().Find(doc.value("type", ""));
+  Json out =
+      provider != nullptr && provider->render != nullptr ? provider->render(*this, doc) : doc;
   out.erase("_cove");
   return out;
 }

@@ -10,6 +10,11 @@
 // from the private endpoint, record counts). Internal bookkeeping lives under "_cove" and is
 // never rendered.
 //
+// Routing and ARM's generic behaviour (api-version, If-Match/If-None-Match, PATCH merge,
+// collections, resource-group deletes) are written once here, for every type in the table of
+// ResourceProviders (provider.h); what differs per type is in that type's provider. Errors are
+// cove::Errors carrying ARM's status and code (errors.h).
+//
 // Thread-safety: an Engine and its Txn belong to one request on one thread.
 #pragma once
 
@@ -18,41 +23,16 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <vector>
-
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "arm/cidr.h"
 #include "arm/control_plane.h"
+#include "arm/errors.h"
 #include "arm/resource_path.h"
 #include "arm/snapshot.h"
 
 namespace cove::arm {
-
-struct ArmError {
-  int status = 400;
-  std::string code;
-  std::string message;
-};
-template <typename T>
-using ArmResult = tl::expected<T, ArmError>;
-using ArmStatus = ArmResult<void>;
-
-inline tl::unexpected<ArmError> ArmFail(int status, std::string code, std::string message) {
-  return tl::unexpected<ArmError>(ArmError{status, std::move(code), std::move(message)});
-}
-
-#define ARM_TRY(expr)                                                            \
-  do {                                                                           \
-    auto arm_status_ = (expr);                                                   \
-    if (!arm_status_) return tl::unexpected<ArmError>(std::move(arm_status_).error()); \
-  } while (0)
-
-#define ARM_ASSIGN(lhs, expr)                                                        \
-  auto COVE_CONCAT_(arm_result_, __LINE__) = (expr);                                 \
-  if (!COVE_CONCAT_(arm_result_, __LINE__))                                          \
-    return tl::unexpected<ArmError>(std::move(COVE_CONCAT_(arm_result_, __LINE__)).error()); \
-  lhs = std::move(*COVE_CONCAT_(arm_result_, __LINE__))
 
 class Txn {
  public:
@@ -82,17 +62,17 @@ class Body {
   bool present() const { return json_ != nullptr && !json_->is_null(); }
   const Json* json() const { return json_; }
   const std::string& where() const { return where_; }
-  ArmResult<std::optional<std::string>> String(const char* key) const;
-  ArmResult<std::optional<bool>> Bool(const char* key) const;
-  ArmResult<std::optional<int64_t>> Int(const char* key) const;
-  ArmResult<Body> Object(const char* key) const;  // absent → !present()
-  ArmResult<std::vector<Body>> Array(const char* key, bool* present = nullptr) const;
-  ArmResult<std::vector<std::string>> StringArray(const char* key, bool* present = nullptr) const;
+  Result<std::optional<std::string>> String(const char* key) const;
+  Result<std::optional<bool>> Bool(const char* key) const;
+  Result<std::optional<int64_t>> Int(const char* key) const;
+  Result<Body> Object(const char* key) const;  // absent → !present()
+  Result<std::vector<Body>> Array(const char* key, bool* present = nullptr) const;
+  Result<std::vector<std::string>> StringArray(const char* key, bool* present = nullptr) const;
   // The value of a string enum, in Azure's casing; fails naming the allowed values.
-  ArmResult<std::optional<std::string>> Enum(const char* key,
-                                             std::initializer_list<const char*> allowed) const;
+  Result<std::optional<std::string>> Enum(const char* key,
+                                          std::initializer_list<const char*> allowed) const;
   // An {"id": "..."} reference; "" when absent.
-  ArmResult<std::string> RefId(const char* key) const;
+  Result<std::string> RefId(const char* key) const;
 
  private:
   const Json* json_;
@@ -100,6 +80,7 @@ class Body {
 };
 
 class SecretBox;
+class ProviderRegistry;
 
 class Engine {
  public:
@@ -107,46 +88,65 @@ class Engine {
   // action that needs it then fails with 500).
   Engine(Txn& txn, const ControlPlaneOptions& options, SecretBox* secrets = nullptr)
       : txn_(txn), options_(options), secrets_(secrets) {}
-  ArmResult<ArmResponse> Dispatch(const ArmRequest& request);
+  Result<ArmResponse> Dispatch(const ArmRequest& request);
 
   // The first subscription on a fresh store; providers registered since an older coved made
   // it; admin passwords for registries made before they existed.
-  ArmStatus Bootstrap();
+  Status Bootstrap();
 
- private:
-  // --- generic flows (engine.cc)
-  ArmResult<ArmResponse> Subscriptions(const ArmRequest& r, const ArmPath& p);
-  ArmResult<ArmResponse> Providers(const ArmRequest& r, const ArmPath& p);
-  ArmResult<ArmResponse> ResourceGroups(const ArmRequest& r, const ArmPath& p);
-  ArmResult<ArmResponse> Resource(const ArmRequest& r, const ArmPath& p);
-  ArmResult<ArmResponse> Collection(const ArmRequest& r, const ArmPath& p);
-  ArmStatus PutResource(const ArmPath& p, const Json& body, const Json* existing);
-  ArmStatus DeleteResource(const std::string& key);
-  ArmStatus DeleteResourceGroup(const std::string& rg_key);
-  ArmStatus CheckRegistered(const std::string& subscription_key, const std::string& ns);
+  // --- what a provider written as free functions works with (provider.h): the request's
+  // transaction and options, the rendered form of a stored resource, and the common pieces of
+  // a new or updated document.
+  Txn& txn() { return txn_; }
+  const Txn& txn() const { return txn_; }
+  const ControlPlaneOptions& options() const { return options_; }
+  SecretBox* secrets() const { return secrets_; }
   Json Render(const std::string& key) const;
   Json RenderDoc(const Json& doc) const;
-
-  // Common pieces of a new or updated document.
-  ArmResult<Json> Envelope(const ArmPath& p, const Json& body, const Json* existing,
-                           bool has_location, bool global_location = false);
-  std::string IdFor(const ArmPath& p, const Json* existing) const;
+  // id, name, type, location (by `has_location`/`global_location`), tags, properties,
+  // provisioningState and a fresh etag, on top of `existing` when there is one.
+  Result<Json> Envelope(const ArmPath& p, const Json& body, const Json* existing, bool has_location,
+                        bool global_location = false);
   std::string Guid();
   uint32_t NextLinkId();
 
+ private:
+  // The resource files register their providers (provider.h), which call the per-type members
+  // below.
+  friend void RegisterNetworkProviders(ProviderRegistry&);
+  friend void RegisterEndpointProviders(ProviderRegistry&);
+  friend void RegisterComputeProviders(ProviderRegistry&);
+  friend void RegisterContainerProviders(ProviderRegistry&);
+  friend void RegisterRegistryProviders(ProviderRegistry&);
+  friend void RegisterRegistryAuthProviders(ProviderRegistry&);
+  friend void RegisterDnsZoneProviders(ProviderRegistry&);
+  friend void RegisterIdentityProviders(ProviderRegistry&);
+
+  // --- generic flows (engine.cc): every resource type through its ResourceProvider
+  Result<ArmResponse> Subscriptions(const ArmRequest& r, const ArmPath& p);
+  Result<ArmResponse> Providers(const ArmRequest& r, const ArmPath& p);
+  Result<ArmResponse> ResourceGroups(const ArmRequest& r, const ArmPath& p);
+  Result<ArmResponse> Resource(const ArmRequest& r, const ArmPath& p);
+  Result<ArmResponse> Collection(const ArmRequest& r, const ArmPath& p);
+  Status PutResource(const ArmPath& p, const Json& body, const Json* existing);
+  Status DeleteResource(const std::string& key);
+  Status DeleteResourceGroup(const std::string& rg_key);
+  Status CheckRegistered(const std::string& subscription_key, const std::string& ns);
+  std::string IdFor(const ArmPath& p, const Json* existing) const;
+
   // --- Microsoft.Network: VNets, subnets, peerings, NSGs (network.cc)
-  ArmStatus PutVnet(const ArmPath& p, const Json& body, const Json* existing);
-  ArmStatus PutSubnet(const ArmPath& p, const Json& body, const Json* existing);
-  ArmStatus PutPeering(const ArmPath& p, const Json& body, const Json* existing);
-  ArmStatus PutNsg(const ArmPath& p, const Json& body, const Json* existing);
-  ArmStatus PutSecurityRule(const ArmPath& p, const Json& body, const Json* existing);
-  ArmStatus DeleteVnet(const std::string& key);
-  ArmStatus DeleteSubnet(const std::string& key);
-  ArmStatus DeleteNsg(const std::string& key);
-  ArmStatus CheckSubnetPrefix(const std::string& vnet_key, const std::string& subnet_key,
-                              const std::string& subnet_name, const Cidr& prefix);
-  ArmStatus CheckPeeringOverlap(const std::string& vnet_key, const std::string& remote_key,
-                                const std::vector<Cidr>& local_prefixes);
+  Status PutVnet(const ArmPath& p, const Json& body, const Json* existing);
+  Status PutSubnet(const ArmPath& p, const Json& body, const Json* existing);
+  Status PutPeering(const ArmPath& p, const Json& body, const Json* existing);
+  Status PutNsg(const ArmPath& p, const Json& body, const Json* existing);
+  Status PutSecurityRule(const ArmPath& p, const Json& body, const Json* existing);
+  Status DeleteVnet(const std::string& key);
+  Status DeleteSubnet(const std::string& key);
+  Status DeleteNsg(const std::string& key);
+  Status CheckSubnetPrefix(const std::string& vnet_key, const std::string& subnet_key,
+                           const std::string& subnet_name, const Cidr& prefix);
+  Status CheckPeeringOverlap(const std::string& vnet_key, const std::string& remote_key,
+                             const std::vector<Cidr>& local_prefixes);
   Json RenderVnet(const Json& doc) const;
   Json RenderSubnet(const Json& doc) const;
   Json RenderPeering(const Json& doc) const;
@@ -154,93 +154,120 @@ class Engine {
   std::vector<std::string> SubnetUsers(const std::string& subnet_key) const;
 
   // --- private endpoints, NICs, zone groups (endpoints.cc)
-  ArmStatus PutPrivateEndpoint(const ArmPath& p, const Json& body, const Json* existing);
-  ArmStatus PutZoneGroup(const ArmPath& p, const Json& body, const Json* existing);
-  ArmStatus DeletePrivateEndpoint(const std::string& key);
-  ArmStatus DeleteZoneGroup(const std::string& key);
+  Status PutPrivateEndpoint(const ArmPath& p, const Json& body, const Json* existing);
+  Status PutZoneGroup(const ArmPath& p, const Json& body, const Json* existing);
+  Status DeletePrivateEndpoint(const std::string& key);
+  Status DeleteZoneGroup(const std::string& key);
   // Brings an endpoint's NIC members, customDnsConfigs and zone-group records in line with
   // the regions of the registry it connects to.
-  ArmStatus SyncEndpoint(const std::string& pe_key);
-  ArmStatus SyncZoneGroup(const std::string& group_key, bool remove_only);
+  Status SyncEndpoint(const std::string& pe_key);
+  Status SyncZoneGroup(const std::string& group_key, bool remove_only);
   Json RenderPrivateEndpoint(const Json& doc) const;
   Json RenderZoneGroup(const Json& doc) const;
 
   // --- client machines: user NICs and Microsoft.Compute VMs (compute.cc)
-  ArmStatus PutUserNic(const ArmPath& p, const Json& body, const Json* existing);
-  ArmStatus PutVm(const ArmPath& p, const Json& body, const Json* existing);
-  ArmStatus DeleteVm(const std::string& key);
+  // A NIC: a user's (PutUserNic), or a private endpoint's, whose tags only may change.
+  Status PutNic(const ArmPath& p, const Json& body, const Json* existing);
+  Status PutUserNic(const ArmPath& p, const Json& body, const Json* existing);
+  // Refuses a NIC a VM or a private endpoint uses; erases it otherwise.
+  Status DeleteNic(const std::string& key);
+  Status PutVm(const ArmPath& p, const Json& body, const Json* existing);
+  Status DeleteVm(const std::string& key);
   // A free address of the public pool (198.51.100.2-99) shared by public VMs and container
   // groups; the one `existing` (the machine being updated) already holds is kept.
-  ArmResult<std::string> AllocatePublicIp(const std::string& key, const Json* existing);
+  Result<std::string> AllocatePublicIp(const std::string& key, const Json* existing);
   // --- Microsoft.ContainerInstance container groups (containers.cc)
-  ArmStatus PutContainerGroup(const ArmPath& p, const Json& body, const Json* existing);
-  ArmStatus DeleteContainerGroup(const std::string& key);
+  Status PutContainerGroup(const ArmPath& p, const Json& body, const Json* existing);
+  Status DeleteContainerGroup(const std::string& key);
   // --- registries (registries.cc)
-  ArmStatus PutRegistry(const ArmPath& p, const Json& body, const Json* existing);
-  ArmStatus PutReplication(const ArmPath& p, const Json& body, const Json* existing);
-  ArmStatus PutConnection(const ArmPath& p, const Json& body, const Json* existing);
-  ArmStatus DeleteRegistry(const std::string& key);
-  ArmStatus DeleteReplication(const std::string& key);
-  ArmStatus DeleteConnection(const std::string& key);
-  ArmResult<ArmResponse> CheckNameAvailability(const std::string& body);
-  ArmResult<ArmResponse> PrivateLinkResources(const ArmPath& p, bool single);
+  Status PutRegistry(const ArmPath& p, const Json& body, const Json* existing);
+  Status PutReplication(const ArmPath& p, const Json& body, const Json* existing);
+  Status PutConnection(const ArmPath& p, const Json& body, const Json* existing);
+  Status DeleteRegistry(const std::string& key);
+  Status DeleteReplication(const std::string& key);
+  Status DeleteConnection(const std::string& key);
+  Result<ArmResponse> CheckNameAvailability(const std::string& body);
+  Result<ArmResponse> PrivateLinkResources(const ArmPath& p, bool single);
   Json RenderRegistry(const Json& doc) const;
   std::string FindRegistryKeyByName(const std::string& lower_name) const;
   std::vector<std::string> RegistryRegions(const std::string& registry_key) const;
   std::vector<std::string> EndpointsOf(const std::string& registry_key) const;
 
   // --- private DNS zones (dns_zones.cc)
-  ArmStatus PutZone(const ArmPath& p, const Json& body, const Json* existing);
-  ArmStatus PutRecordSet(const ArmPath& p, const Json& body, const Json* existing);
-  ArmStatus PutVnetLink(const ArmPath& p, const Json& body, const Json* existing);
+  Status PutZone(const ArmPath& p, const Json& body, const Json* existing);
+  Status PutRecordSet(const ArmPath& p, const Json& body, const Json* existing);
+  Status PutVnetLink(const ArmPath& p, const Json& body, const Json* existing);
   Json RenderZone(const Json& doc) const;
   Json RenderRecordSet(const Json& doc) const;
 
   // --- identities: userAssignedIdentities, role assignments and definitions (identities.cc)
   // `scope` is the raw path before "/providers/Microsoft.Authorization", `rest` the decoded
   // segments after it.
-  ArmResult<ArmResponse> Authorization(const ArmRequest& r, const std::string& scope,
-                                       const std::vector<std::string>& rest);
-  ArmResult<ArmResponse> RoleAssignments(const ArmRequest& r, const std::string& scope_id,
-                                         const std::vector<std::string>& rest);
-  ArmResult<ArmResponse> RoleDefinitions(const ArmRequest& r, const std::string& scope_id,
-                                         const std::vector<std::string>& rest);
+  Result<ArmResponse> Authorization(const ArmRequest& r, const std::string& scope,
+                                    const std::vector<std::string>& rest);
+  Result<ArmResponse> RoleAssignments(const ArmRequest& r, const std::string& scope_id,
+                                      const std::vector<std::string>& rest);
+  Result<ArmResponse> RoleDefinitions(const ArmRequest& r, const std::string& scope_id,
+                                      const std::vector<std::string>& rest);
   // The canonical id of an existing scope ("" for the tenant root); 404 as ARM answers.
-  ArmResult<std::string> ScopeId(const std::string& scope);
-  ArmStatus PutIdentity(const ArmPath& p, const Json& body, const Json* existing);
-  ArmStatus DeleteIdentity(const std::string& key);
+  Result<std::string> ScopeId(const std::string& scope);
+  Status PutIdentity(const ArmPath& p, const Json& body, const Json* existing);
+  Status DeleteIdentity(const std::string& key);
   // The managed-identity block of a machine (a VM or a container group): validates
   // body["identity"], writes doc["identity"] as Azure answers it and doc["_cove"]["systemAssigned"]
   // {principalId, clientId}; a system-assigned principal is made once and kept while
   // SystemAssigned stays. `existing` is the stored machine (null when new). Dropping
   // SystemAssigned deletes the old principal's role assignments.
-  ArmStatus ApplyMachineIdentity(const Json& body, const Json* existing, Json& doc);
+  Status ApplyMachineIdentity(const Json& body, const Json* existing, Json& doc);
   // A machine is going away: its system-assigned principal's role assignments go with it.
   void DropMachineIdentity(const std::string& key);
 
   // --- registry credentials, scope maps and tokens (registry_auth.cc)
   // Makes the admin user's two passwords if the registry has none yet.
-  ArmStatus EnsureAdminCredentials(const std::string& registry_key);
-  ArmResult<ArmResponse> RegistryAction(const ArmPath& registry, const std::string& action,
-                                        const std::string& body);
-  ArmResult<ArmResponse> SystemScopeMap(const ArmRequest& r, const ArmPath& p);
+  Status EnsureAdminCredentials(const std::string& registry_key);
+  Result<ArmResponse> RegistryAction(const ArmPath& registry, const std::string& action,
+                                     const std::string& body);
+  // RegistryAction for the actions it serves; nullopt for any other.
+  std::optional<Result<ArmResponse>> RegistryActions(const ArmPath& registry,
+                                                     const std::string& action,
+                                                     const std::string& body);
+  // SystemScopeMap for the SystemDefined names; nullopt for any other scope map.
+  std::optional<Result<ArmResponse>> InterceptSystemScopeMap(const ArmRequest& r, const ArmPath& p);
+  Result<ArmResponse> SystemScopeMap(const ArmRequest& r, const ArmPath& p);
   // The three SystemDefined maps of a registry, rendered.
   Json SystemScopeMaps(const std::string& registry_key) const;
-  ArmStatus PutScopeMap(const ArmPath& p, const Json& body, const Json* existing);
-  ArmStatus DeleteScopeMap(const std::string& key);
-  ArmStatus PutToken(const ArmPath& p, const Json& body, const Json* existing);
+  Status PutScopeMap(const ArmPath& p, const Json& body, const Json* existing);
+  Status DeleteScopeMap(const std::string& key);
+  Status PutToken(const ArmPath& p, const Json& body, const Json* existing);
 
   Txn& txn_;
   const ControlPlaneOptions& options_;
   SecretBox* secrets_;
 };
 
+// EngineFn<&Engine::PutVnet>: an Engine member as the plain function a ResourceProvider holds
+// (the engine comes first). Used by the Register*Providers functions, which are friends.
+template <auto kMember>
+struct EngineMember;
+template <typename R, typename... A, R (Engine::*kMember)(A...)>
+struct EngineMember<kMember> {
+  static R Call(Engine& engine, A... args) { return (engine.*kMember)(std::forward<A>(args)...); }
+};
+template <typename R, typename... A, R (Engine::*kMember)(A...) const>
+struct EngineMember<kMember> {
+  static R Call(const Engine& engine, A... args) {
+    return (engine.*kMember)(std::forward<A>(args)...);
+  }
+};
+template <auto kMember>
+inline constexpr auto EngineFn = &EngineMember<kMember>::Call;
+
 // A random (version 4) GUID from options.random.
 std::string RandomGuid(const ControlPlaneOptions& options);
 // "Now" from options.clock (the system clock when null).
 Clock::TimePoint NowFrom(const ControlPlaneOptions& options);
 // The 404 ResourceNotFound that ARM answers for a missing resource.
-ArmError ResourceNotFound(const ArmPath& p);
+Error ResourceNotFound(const ArmPath& p);
 
 // Who a principal id (an object id) names in the directory: a user, a service principal, or a
 // managed identity's principalId. type is ARM's principalType (User | ServicePrincipal).
@@ -263,8 +290,8 @@ bool IsValidDnsName(std::string_view name, int min_labels);
 std::string LastSegment(const std::string& id);
 // Key of the resource `levels` levels up (a subnet key → its VNet key with levels = 1).
 std::string ParentOfKey(const std::string& key, int levels = 1);
-ArmError BadContent(const std::string& where, const std::string& what);
-ArmError InvalidReference(const std::string& id, const std::string& referenced_by);
-ArmError NameInvalid(const std::string& name, const std::string& type, const std::string& rule);
+Error BadContent(const std::string& where, const std::string& what);
+Error InvalidReference(const std::string& id, const std::string& referenced_by);
+Error NameInvalid(const std::string& name, const std::string& type, const std::string& rule);
 
 }  // namespace cove::arm

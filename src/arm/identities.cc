@@ -30,6 +30,8 @@
 
 #include "arm/engine.h"
 #include "arm/identity_support.h"
+#include "arm/projection.h"
+#include "arm/provider.h"
 #include "auth/network.h"
 
 namespace cove::arm {
@@ -85,10 +87,10 @@ std::optional<std::string> EqClause(const std::string& clause, std::string_view 
   return Quoted(std::string_view(rest).substr(3));
 }
 
-ArmError UnsupportedFilter(const std::string& filter, const std::string& supported) {
-  return ArmError{
+Error UnsupportedFilter(const std::string& filter, const std::string& supported) {
+  return ArmErrorOf(
       400, "UnsupportedFilter",
-      "The $filter '" + filter + "' is not supported here; cove supports " + supported + "."};
+      "The $filter '" + filter + "' is not supported here; cove supports " + supported + ".");
 }
 
 // True when `inner` is `outer` or below it (keys are lowercased ids).
@@ -187,14 +189,14 @@ void DeleteRoleAssignmentsOf(Txn& txn, std::string_view principal_id) {
 
 // ---------------------------------------------------------------- managed identities
 
-ArmStatus Engine::PutIdentity(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutIdentity(const ArmPath& p, const Json& body, const Json* existing) {
   if (existing == nullptr && !IsValidIdentityName(p.names.back())) {
     return tl::unexpected(NameInvalid(p.names.back(),
                                       "Microsoft.ManagedIdentity/userAssignedIdentities",
                                       "Names are 3-128 letters, digits, '-' or '_', starting with "
                                       "a letter or digit."));
   }
-  ARM_ASSIGN(Json doc, Envelope(p, body, existing, true));
+  COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, body, existing, true));
   Json& dp = doc["properties"];
   dp.erase("provisioningState");
   if (!dp.contains("principalId")) {
@@ -206,7 +208,7 @@ ArmStatus Engine::PutIdentity(const ArmPath& p, const Json& body, const Json* ex
   return {};
 }
 
-ArmStatus Engine::DeleteIdentity(const std::string& key) {
+Status Engine::DeleteIdentity(const std::string& key) {
   const Json* doc = txn_.Get(key);
   if (doc != nullptr && doc->contains("properties")) {
     DeleteRoleAssignmentsOf(txn_, (*doc)["properties"].value("principalId", ""));
@@ -217,13 +219,13 @@ ArmStatus Engine::DeleteIdentity(const std::string& key) {
 
 // ---------------------------------------------------------------- machine identities
 
-ArmStatus Engine::ApplyMachineIdentity(const Json& body, const Json* existing, Json& doc) {
+Status Engine::ApplyMachineIdentity(const Json& body, const Json* existing, Json& doc) {
   const std::string machine_id = doc.value("id", "");
   const Json* old_system = existing != nullptr ? SystemAssignedOf(*existing) : nullptr;
   Body b(&body, "");
-  ARM_ASSIGN(Body identity, b.Object("identity"));
-  ARM_ASSIGN(auto type_text, identity.String("type"));
-  ARM_ASSIGN(Body assigned, identity.Object("userAssignedIdentities"));
+  COVE_ASSIGN_OR_RETURN(Body identity, b.Object("identity"));
+  COVE_ASSIGN_OR_RETURN(auto type_text, identity.String("type"));
+  COVE_ASSIGN_OR_RETURN(Body assigned, identity.Object("userAssignedIdentities"));
   bool system = false, user = false;
   std::string type = "None";
   if (type_text) {
@@ -338,7 +340,7 @@ void Engine::DropMachineIdentity(const std::string& key) {
 
 // ---------------------------------------------------------------- Microsoft.Authorization
 
-ArmResult<std::string> Engine::ScopeId(const std::string& scope) {
+Result<std::string> Engine::ScopeId(const std::string& scope) {
   if (scope.empty()) return std::string();
   auto p = ParseArmPath(scope);
   if (!p) {
@@ -369,9 +371,9 @@ ArmResult<std::string> Engine::ScopeId(const std::string& scope) {
   return doc->value("id", p->Key());
 }
 
-ArmResult<ArmResponse> Engine::Authorization(const ArmRequest& r, const std::string& scope,
-                                             const std::vector<std::string>& rest) {
-  ARM_ASSIGN(std::string scope_id, ScopeId(scope));
+Result<ArmResponse> Engine::Authorization(const ArmRequest& r, const std::string& scope,
+                                          const std::vector<std::string>& rest) {
+  COVE_ASSIGN_OR_RETURN(std::string scope_id, ScopeId(scope));
   std::string type = Lower(rest[0]);
   if (rest.size() <= 2 && type == "roleassignments") return RoleAssignments(r, scope_id, rest);
   if (rest.size() <= 2 && type == "roledefinitions") return RoleDefinitions(r, scope_id, rest);
@@ -381,8 +383,8 @@ ArmResult<ArmResponse> Engine::Authorization(const ArmRequest& r, const std::str
                      "serves roleAssignments and roleDefinitions).");
 }
 
-ArmResult<ArmResponse> Engine::RoleDefinitions(const ArmRequest& r, const std::string& scope_id,
-                                               const std::vector<std::string>& rest) {
+Result<ArmResponse> Engine::RoleDefinitions(const ArmRequest& r, const std::string& scope_id,
+                                            const std::vector<std::string>& rest) {
   if (r.method != "GET") {
     return ArmFail(405, "MethodNotAllowed",
                    "cove serves only the built-in role definitions (GET).");
@@ -411,8 +413,8 @@ ArmResult<ArmResponse> Engine::RoleDefinitions(const ArmRequest& r, const std::s
   return ArmResponse{200, Json{{"value", value}}};
 }
 
-ArmResult<ArmResponse> Engine::RoleAssignments(const ArmRequest& r, const std::string& scope_id,
-                                               const std::vector<std::string>& rest) {
+Result<ArmResponse> Engine::RoleAssignments(const ArmRequest& r, const std::string& scope_id,
+                                            const std::vector<std::string>& rest) {
   std::string scope_key = Lower(scope_id);
   if (rest.size() == 1) {
     if (r.method != "GET") {
@@ -480,12 +482,13 @@ ArmResult<ArmResponse> Engine::RoleAssignments(const ArmRequest& r, const std::s
   Json body = Json::parse(r.body.empty() ? "{}" : r.body, nullptr, false);
   if (!body.is_object()) return tl::unexpected(BadContent("$", "must be a JSON object"));
   Body b(&body, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
-  ARM_ASSIGN(auto role_id, props.String("roleDefinitionId"));
-  ARM_ASSIGN(auto principal_id, props.String("principalId"));
-  ARM_ASSIGN(auto principal_type, props.Enum("principalType", {"User", "Group", "ServicePrincipal",
-                                                               "ForeignGroup", "Device"}));
-  ARM_ASSIGN(auto description, props.String("description"));
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(auto role_id, props.String("roleDefinitionId"));
+  COVE_ASSIGN_OR_RETURN(auto principal_id, props.String("principalId"));
+  COVE_ASSIGN_OR_RETURN(
+      auto principal_type,
+      props.Enum("principalType", {"User", "Group", "ServicePrincipal", "ForeignGroup", "Device"}));
+  COVE_ASSIGN_OR_RETURN(auto description, props.String("description"));
   if (!role_id || role_id->empty()) {
     return tl::unexpected(BadContent("properties.roleDefinitionId", "is required"));
   }
@@ -563,6 +566,51 @@ ArmResult<ArmResponse> Engine::RoleAssignments(const ArmRequest& r, const std::s
         {"updatedBy", nullptr}}}};
   txn_.Put(key, doc);
   return ArmResponse{201, RenderDoc(doc)};
+}
+
+namespace {
+
+void ProjectIdentity(const std::string&, const Json& doc, Snapshot& snapshot) {
+  const Json& props = doc.contains("properties") ? doc["properties"] : Json::object();
+  PrincipalView p;
+  p.kind = PrincipalKind::kManagedIdentity;
+  p.id = Str(props, "principalId");
+  p.name = Str(doc, "name");
+  p.app_id = Str(props, "clientId");
+  p.resource_id = Str(doc, "id");
+  snapshot.principals.push_back(std::move(p));
+}
+
+void ProjectRoleAssignment(const std::string&, const Json& doc, Snapshot& snapshot) {
+  const Json& props = doc.contains("properties") ? doc["properties"] : Json::object();
+  RoleAssignmentView a;
+  a.id = Str(doc, "id");
+  a.name = Str(doc, "name");
+  a.principal_id = Str(props, "principalId");
+  a.principal_type = Str(props, "principalType");
+  a.role_definition_id = Str(props, "roleDefinitionId");
+  auto guid = RoleDefinitionGuid(a.role_definition_id);
+  const BuiltInRole* role = guid ? FindRoleByGuid(*guid) : nullptr;
+  a.role_name = role ? role->name : "";
+  a.scope = Str(props, "scope");
+  snapshot.role_assignments.push_back(std::move(a));
+}
+
+}  // namespace
+
+void RegisterIdentityProviders(ProviderRegistry& registry) {
+  registry.Add({.type = "Microsoft.ManagedIdentity/userAssignedIdentities",
+                .location = LocationRule::kRegional,
+                .api_versions = ManagedIdentityApiVersions(),
+                .delete_rank = 9,
+                .put = EngineFn<&Engine::PutIdentity>,
+                .remove = EngineFn<&Engine::DeleteIdentity>,
+                .project = ProjectIdentity});
+  // Role assignments are extension resources at any scope, served by Authorization().
+  registry.Add({.type = "Microsoft.Authorization/roleAssignments",
+                .api_versions = AuthorizationApiVersions(),
+                .project = ProjectRoleAssignment,
+                .extension = true});
 }
 
 }  // namespace cove::arm

@@ -118,16 +118,6 @@ const SystemScopeMapDef* FindSystemScopeMap(std::string_view name) {
   return nullptr;
 }
 
-bool IsGuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash != (s[i] == '-')) return false;
-    if (!dash && !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
-  }
-  return true;
-}
-
 namespace {
 
 std::string Format(Clock::TimePoint t, const char* pattern) {

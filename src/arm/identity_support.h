@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/guid.h"
 
 namespace cove::arm {
 
@@ -39,8 +40,6 @@ const BuiltInRole* FindRoleByName(std::string_view name);  // case-insensitive
 // The GUID at the end of ".../providers/Microsoft.Authorization/roleDefinitions/<guid>" (any
 // prefix); nullopt when `id` is not of that shape.
 std::optional<std::string> RoleDefinitionGuid(std::string_view id);
-
-bool IsGuid(std::string_view s);
 
 // The SystemDefined scope maps every registry has.
 struct SystemScopeMapDef {

@@ -2,6 +2,8 @@
 #include <algorithm>
 
 #include "arm/engine.h"
+#include "arm/projection.h"
+#include "arm/provider.h"
 
 namespace cove::arm {
 namespace {
@@ -16,7 +18,7 @@ std::vector<std::string> KeysOfType(const Txn& txn, std::string_view type) {
   return out;
 }
 
-ArmResult<Cidr> ParsePrefix(const std::string& text, const std::string& resource_id) {
+Result<Cidr> ParsePrefix(const std::string& text, const std::string& resource_id) {
   CidrParse c = ParseCidr(text);
   if (!c.cidr) {
     return ArmFail(400, "InvalidAddressPrefixFormat",
@@ -45,7 +47,7 @@ std::vector<Cidr> VnetPrefixes(const Json& vnet) {
   return out;
 }
 
-ArmStatus CheckPortRange(const std::string& value, const std::string& where) {
+Status CheckPortRange(const std::string& value, const std::string& where) {
   if (value == "*") return {};
   auto dash = value.find('-');
   auto port = [](std::string_view s) -> int {
@@ -105,8 +107,8 @@ std::vector<std::string> Engine::SubnetUsers(const std::string& subnet_key) cons
   return users;
 }
 
-ArmStatus Engine::CheckSubnetPrefix(const std::string& vnet_key, const std::string& subnet_key,
-                                    const std::string& subnet_name, const Cidr& prefix) {
+Status Engine::CheckSubnetPrefix(const std::string& vnet_key, const std::string& subnet_key,
+                                 const std::string& subnet_name, const Cidr& prefix) {
   const Json& vnet = *txn_.Get(vnet_key);
   bool inside = false;
   for (const Cidr& space : VnetPrefixes(vnet)) inside = inside || space.Contains(prefix);
@@ -132,8 +134,8 @@ ArmStatus Engine::CheckSubnetPrefix(const std::string& vnet_key, const std::stri
   return {};
 }
 
-ArmStatus Engine::CheckPeeringOverlap(const std::string& vnet_key, const std::string& remote_key,
-                                      const std::vector<Cidr>& local) {
+Status Engine::CheckPeeringOverlap(const std::string& vnet_key, const std::string& remote_key,
+                                   const std::vector<Cidr>& local) {
   const Json* remote = txn_.Get(remote_key);
   const Json* vnet = txn_.Get(vnet_key);
   if (remote == nullptr || vnet == nullptr) return {};
@@ -152,7 +154,7 @@ ArmStatus Engine::CheckPeeringOverlap(const std::string& vnet_key, const std::st
   return {};
 }
 
-ArmStatus Engine::PutVnet(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutVnet(const ArmPath& p, const Json& body, const Json* existing) {
   std::string key = p.Key();
   if (existing == nullptr && !IsValidNetworkName(p.names.back())) {
     return tl::unexpected(NameInvalid(p.names.back(), "Microsoft.Network/virtualNetworks",
@@ -161,12 +163,12 @@ ArmStatus Engine::PutVnet(const ArmPath& p, const Json& body, const Json* existi
                                       "character or with '_'. The name may contain word "
                                       "characters or '.', '-', '_'."));
   }
-  ARM_ASSIGN(Json doc, Envelope(p, body, existing, true));
+  COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, body, existing, true));
   Body b(&body, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
-  ARM_ASSIGN(Body space, props.Object("addressSpace"));
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(Body space, props.Object("addressSpace"));
   bool have_prefixes = false;
-  ARM_ASSIGN(auto prefixes, space.StringArray("addressPrefixes", &have_prefixes));
+  COVE_ASSIGN_OR_RETURN(auto prefixes, space.StringArray("addressPrefixes", &have_prefixes));
   if (!have_prefixes && existing != nullptr) {
     for (const auto& s : (*existing)["properties"]["addressSpace"]["addressPrefixes"]) {
       prefixes.push_back(s.get<std::string>());
@@ -178,11 +180,11 @@ ArmStatus Engine::PutVnet(const ArmPath& p, const Json& body, const Json* existi
   }
   std::vector<Cidr> cidrs;
   for (const auto& s : prefixes) {
-    ARM_ASSIGN(Cidr c, ParsePrefix(s, doc["id"].get<std::string>()));
+    COVE_ASSIGN_OR_RETURN(Cidr c, ParsePrefix(s, doc["id"].get<std::string>()));
     cidrs.push_back(c);
   }
-  ARM_ASSIGN(Body dhcp, props.Object("dhcpOptions"));
-  ARM_ASSIGN(auto dns_servers, dhcp.StringArray("dnsServers"));
+  COVE_ASSIGN_OR_RETURN(Body dhcp, props.Object("dhcpOptions"));
+  COVE_ASSIGN_OR_RETURN(auto dns_servers, dhcp.StringArray("dnsServers"));
   for (const auto& s : dns_servers) {
     if (!ParseIpv4(s)) {
       return tl::unexpected(BadContent("properties.dhcpOptions.dnsServers",
@@ -203,38 +205,38 @@ ArmStatus Engine::PutVnet(const ArmPath& p, const Json& body, const Json* existi
     const Json& peering = *txn_.Get(k);
     std::string owner = ParentOfKey(k);
     std::string remote = Lower(peering["properties"]["remoteVirtualNetwork"].value("id", ""));
-    if (owner == key) ARM_TRY(CheckPeeringOverlap(key, remote, cidrs));
-    if (remote == key) ARM_TRY(CheckPeeringOverlap(key, owner, cidrs));
+    if (owner == key) COVE_RETURN_IF_ERROR(CheckPeeringOverlap(key, remote, cidrs));
+    if (remote == key) COVE_RETURN_IF_ERROR(CheckPeeringOverlap(key, owner, cidrs));
   }
 
   bool have_subnets = false;
-  ARM_ASSIGN(auto subnets, props.Array("subnets", &have_subnets));
+  COVE_ASSIGN_OR_RETURN(auto subnets, props.Array("subnets", &have_subnets));
   if (have_subnets) {
     std::set<std::string> wanted;
     for (const auto& s : subnets) {
-      ARM_ASSIGN(auto name, s.String("name"));
+      COVE_ASSIGN_OR_RETURN(auto name, s.String("name"));
       if (!name || name->empty()) return tl::unexpected(BadContent(s.where() + ".name", "is required"));
       wanted.insert(Lower(*name));
     }
     for (const auto& k : txn_.Children(key, "subnets")) {
-      if (!wanted.count(LastSegment(k))) ARM_TRY(DeleteSubnet(k));
+      if (!wanted.count(LastSegment(k))) COVE_RETURN_IF_ERROR(DeleteSubnet(k));
     }
     for (const auto& s : subnets) {
       ArmPath child = p;
       child.types.push_back("subnets");
       child.names.push_back(s.json()->value("name", ""));
-      ARM_TRY(PutSubnet(child, *s.json(), txn_.Get(child.Key())));
+      COVE_RETURN_IF_ERROR(PutSubnet(child, *s.json(), txn_.Get(child.Key())));
     }
   }
   for (const auto& k : txn_.Children(key, "subnets")) {
     const Json& s = *txn_.Get(k);
     auto c = ParseCidr(s["properties"].value("addressPrefix", ""));
-    if (c.cidr) ARM_TRY(CheckSubnetPrefix(key, k, s.value("name", ""), *c.cidr));
+    if (c.cidr) COVE_RETURN_IF_ERROR(CheckSubnetPrefix(key, k, s.value("name", ""), *c.cidr));
   }
   return {};
 }
 
-ArmStatus Engine::PutSubnet(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutSubnet(const ArmPath& p, const Json& body, const Json* existing) {
   std::string key = p.Key();
   std::string name = p.names.back();
   if (existing == nullptr && !IsValidNetworkName(name)) {
@@ -242,19 +244,19 @@ ArmStatus Engine::PutSubnet(const ArmPath& p, const Json& body, const Json* exis
                                       "Subnet names are 1-80 word characters, '.', '-' or '_', "
                                       "beginning with a word character."));
   }
-  ARM_ASSIGN(Json doc, Envelope(p, body, existing, false));
+  COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, body, existing, false));
   Body b(&body, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
-  ARM_ASSIGN(auto prefix, props.String("addressPrefix"));
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(auto prefix, props.String("addressPrefix"));
   if (!prefix) {
-    ARM_ASSIGN(auto list, props.StringArray("addressPrefixes"));
+    COVE_ASSIGN_OR_RETURN(auto list, props.StringArray("addressPrefixes"));
     if (!list.empty()) prefix = list.front();
   }
   if (!prefix && existing != nullptr) prefix = (*existing)["properties"].value("addressPrefix", "");
   if (!prefix || prefix->empty()) {
     return tl::unexpected(BadContent("properties.addressPrefix", "is required"));
   }
-  ARM_ASSIGN(Cidr cidr, ParsePrefix(*prefix, doc["id"].get<std::string>()));
+  COVE_ASSIGN_OR_RETURN(Cidr cidr, ParsePrefix(*prefix, doc["id"].get<std::string>()));
   if (cidr.length > 29) {
     return ArmFail(400, "NetcfgInvalidSubnet",
                    "Subnet '" + name + "' is not valid in virtual network '" +
@@ -262,29 +264,31 @@ ArmStatus Engine::PutSubnet(const ArmPath& p, const Json& body, const Json* exis
                        " is smaller than /29, the smallest subnet Azure supports (it reserves "
                        "five addresses in every subnet).");
   }
-  ARM_TRY(CheckSubnetPrefix(p.ParentKey(), key, name, cidr));
+  COVE_RETURN_IF_ERROR(CheckSubnetPrefix(p.ParentKey(), key, name, cidr));
   const Json* old_props = existing != nullptr ? &(*existing)["properties"] : nullptr;
-  ARM_ASSIGN(auto pe_policies,
-             props.Enum("privateEndpointNetworkPolicies",
-                        {"Disabled", "Enabled", "NetworkSecurityGroupEnabled", "RouteTableEnabled"}));
+  COVE_ASSIGN_OR_RETURN(
+      auto pe_policies,
+      props.Enum("privateEndpointNetworkPolicies",
+                 {"Disabled", "Enabled", "NetworkSecurityGroupEnabled", "RouteTableEnabled"}));
   if (!pe_policies) {
     pe_policies = old_props ? old_props->value("privateEndpointNetworkPolicies", "Disabled")
                             : "Disabled";
   }
-  ARM_ASSIGN(auto pls_policies, props.Enum("privateLinkServiceNetworkPolicies", {"Enabled", "Disabled"}));
+  COVE_ASSIGN_OR_RETURN(auto pls_policies,
+                        props.Enum("privateLinkServiceNetworkPolicies", {"Enabled", "Disabled"}));
   if (!pls_policies) {
     pls_policies = old_props ? old_props->value("privateLinkServiceNetworkPolicies", "Enabled")
                              : "Enabled";
   }
   bool have_endpoints = false;
-  ARM_ASSIGN(auto endpoints, props.Array("serviceEndpoints", &have_endpoints));
+  COVE_ASSIGN_OR_RETURN(auto endpoints, props.Array("serviceEndpoints", &have_endpoints));
   Json service_endpoints = Json::array();
   for (const auto& e : endpoints) {
-    ARM_ASSIGN(auto service, e.String("service"));
+    COVE_ASSIGN_OR_RETURN(auto service, e.String("service"));
     if (!service || service->empty()) {
       return tl::unexpected(BadContent(e.where() + ".service", "is required"));
     }
-    ARM_ASSIGN(auto locations, e.StringArray("locations"));
+    COVE_ASSIGN_OR_RETURN(auto locations, e.StringArray("locations"));
     if (locations.empty()) locations.push_back("*");
     service_endpoints.push_back(
         {{"service", *service}, {"locations", locations}, {"provisioningState", "Succeeded"}});
@@ -292,7 +296,7 @@ ArmStatus Engine::PutSubnet(const ArmPath& p, const Json& body, const Json* exis
   if (!have_endpoints && old_props) {
     service_endpoints = old_props->value("serviceEndpoints", Json::array());
   }
-  ARM_ASSIGN(std::string nsg_id, props.RefId("networkSecurityGroup"));
+  COVE_ASSIGN_OR_RETURN(std::string nsg_id, props.RefId("networkSecurityGroup"));
   if (!nsg_id.empty()) {
     const Json* nsg = txn_.Get(Lower(nsg_id));
     if (nsg == nullptr ||
@@ -334,7 +338,7 @@ ArmStatus Engine::PutSubnet(const ArmPath& p, const Json& body, const Json* exis
   return {};
 }
 
-ArmStatus Engine::DeleteSubnet(const std::string& key) {
+Status Engine::DeleteSubnet(const std::string& key) {
   auto users = SubnetUsers(key);
   if (!users.empty()) {
     const Json& s = *txn_.Get(key);
@@ -347,13 +351,13 @@ ArmStatus Engine::DeleteSubnet(const std::string& key) {
   return {};
 }
 
-ArmStatus Engine::DeleteVnet(const std::string& key) {
-  for (const auto& k : txn_.Children(key, "subnets")) ARM_TRY(DeleteSubnet(k));
+Status Engine::DeleteVnet(const std::string& key) {
+  for (const auto& k : txn_.Children(key, "subnets")) COVE_RETURN_IF_ERROR(DeleteSubnet(k));
   txn_.EraseTree(key);
   return {};
 }
 
-ArmStatus Engine::PutPeering(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutPeering(const ArmPath& p, const Json& body, const Json* existing) {
   std::string key = p.Key();
   std::string vnet_key = p.ParentKey();
   if (existing == nullptr && !IsValidNetworkName(p.names.back())) {
@@ -361,10 +365,10 @@ ArmStatus Engine::PutPeering(const ArmPath& p, const Json& body, const Json* exi
                                       "Microsoft.Network/virtualNetworks/virtualNetworkPeerings",
                                       "Names are 1-80 word characters, '.', '-' or '_'."));
   }
-  ARM_ASSIGN(Json doc, Envelope(p, body, existing, false));
+  COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, body, existing, false));
   Body b(&body, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
-  ARM_ASSIGN(std::string remote_id, props.RefId("remoteVirtualNetwork"));
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(std::string remote_id, props.RefId("remoteVirtualNetwork"));
   if (remote_id.empty()) {
     return tl::unexpected(BadContent("properties.remoteVirtualNetwork.id", "is required"));
   }
@@ -380,7 +384,7 @@ ArmStatus Engine::PutPeering(const ArmPath& p, const Json& body, const Json* exi
   }
   auto remote_path = ParseResourceId(remote_id);
   if (remote_path && remote_path->SubscriptionKey() != p.SubscriptionKey()) {
-    ARM_TRY(CheckRegistered(remote_path->SubscriptionKey(), "Microsoft.Network"));
+    COVE_RETURN_IF_ERROR(CheckRegistered(remote_path->SubscriptionKey(), "Microsoft.Network"));
   }
   for (const auto& k : txn_.Children(vnet_key, "virtualnetworkpeerings")) {
     if (k == key) continue;
@@ -391,7 +395,8 @@ ArmStatus Engine::PutPeering(const ArmPath& p, const Json& body, const Json* exi
                          remote_id + ".");
     }
   }
-  ARM_TRY(CheckPeeringOverlap(vnet_key, remote_key, VnetPrefixes(*txn_.Get(vnet_key))));
+  COVE_RETURN_IF_ERROR(
+      CheckPeeringOverlap(vnet_key, remote_key, VnetPrefixes(*txn_.Get(vnet_key))));
   Json& dp = doc["properties"];
   dp["remoteVirtualNetwork"] = {{"id", remote->value("id", remote_id)}};
   dp["remoteAddressSpace"] = (*remote)["properties"]["addressSpace"];
@@ -400,7 +405,7 @@ ArmStatus Engine::PutPeering(const ArmPath& p, const Json& body, const Json* exi
            {"allowForwardedTraffic", false},
            {"allowGatewayTransit", false},
            {"useRemoteGateways", false}}) {
-    ARM_ASSIGN(auto v, props.Bool(field));
+    COVE_ASSIGN_OR_RETURN(auto v, props.Bool(field));
     dp[field] = v ? *v : (existing ? (*existing)["properties"].value(field, def) : def);
   }
   if (dp["useRemoteGateways"].get<bool>()) {
@@ -413,26 +418,26 @@ ArmStatus Engine::PutPeering(const ArmPath& p, const Json& body, const Json* exi
   return {};
 }
 
-ArmStatus Engine::PutNsg(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutNsg(const ArmPath& p, const Json& body, const Json* existing) {
   std::string key = p.Key();
   if (existing == nullptr && !IsValidNetworkName(p.names.back())) {
     return tl::unexpected(NameInvalid(p.names.back(), "Microsoft.Network/networkSecurityGroups",
                                       "Names are 1-80 word characters, '.', '-' or '_'."));
   }
-  ARM_ASSIGN(Json doc, Envelope(p, body, existing, true));
+  COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, body, existing, true));
   if (!doc["properties"].contains("resourceGuid")) doc["properties"]["resourceGuid"] = Guid();
   for (const char* f : {"securityRules", "defaultSecurityRules", "subnets", "networkInterfaces"}) {
     doc["properties"].erase(f);
   }
   txn_.Put(key, doc);
   Body b(&body, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
   bool have_rules = false;
-  ARM_ASSIGN(auto rules, props.Array("securityRules", &have_rules));
+  COVE_ASSIGN_OR_RETURN(auto rules, props.Array("securityRules", &have_rules));
   if (have_rules) {
     std::set<std::string> wanted;
     for (const auto& r : rules) {
-      ARM_ASSIGN(auto name, r.String("name"));
+      COVE_ASSIGN_OR_RETURN(auto name, r.String("name"));
       if (!name || name->empty()) return tl::unexpected(BadContent(r.where() + ".name", "is required"));
       wanted.insert(Lower(*name));
     }
@@ -443,31 +448,32 @@ ArmStatus Engine::PutNsg(const ArmPath& p, const Json& body, const Json* existin
       ArmPath child = p;
       child.types.push_back("securityRules");
       child.names.push_back(r.json()->value("name", ""));
-      ARM_TRY(PutSecurityRule(child, *r.json(), txn_.Get(child.Key())));
+      COVE_RETURN_IF_ERROR(PutSecurityRule(child, *r.json(), txn_.Get(child.Key())));
     }
   }
   return {};
 }
 
-ArmStatus Engine::PutSecurityRule(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutSecurityRule(const ArmPath& p, const Json& body, const Json* existing) {
   if (existing == nullptr && !IsValidNetworkName(p.names.back())) {
     return tl::unexpected(NameInvalid(p.names.back(),
                                       "Microsoft.Network/networkSecurityGroups/securityRules",
                                       "Names are 1-80 word characters, '.', '-' or '_'."));
   }
-  ARM_ASSIGN(Json doc, Envelope(p, body, existing, false));
+  COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, body, existing, false));
   Body b(&body, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
-  ARM_ASSIGN(auto priority, props.Int("priority"));
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(auto priority, props.Int("priority"));
   if (!priority || *priority < 100 || *priority > 4096) {
     return ArmFail(400, "SecurityRuleInvalidPriority",
                    "Security rule has invalid Priority. Value provided: " +
                        (priority ? std::to_string(*priority) : std::string("none")) +
                        " Allowed range 100-4096.");
   }
-  ARM_ASSIGN(auto direction, props.Enum("direction", {"Inbound", "Outbound"}));
-  ARM_ASSIGN(auto access, props.Enum("access", {"Allow", "Deny"}));
-  ARM_ASSIGN(auto protocol, props.Enum("protocol", {"Tcp", "Udp", "Icmp", "Esp", "Ah", "*"}));
+  COVE_ASSIGN_OR_RETURN(auto direction, props.Enum("direction", {"Inbound", "Outbound"}));
+  COVE_ASSIGN_OR_RETURN(auto access, props.Enum("access", {"Allow", "Deny"}));
+  COVE_ASSIGN_OR_RETURN(auto protocol,
+                        props.Enum("protocol", {"Tcp", "Udp", "Icmp", "Esp", "Ah", "*"}));
   if (!direction) return tl::unexpected(BadContent("properties.direction", "is required"));
   if (!access) return tl::unexpected(BadContent("properties.access", "is required"));
   if (!protocol) return tl::unexpected(BadContent("properties.protocol", "is required"));
@@ -478,13 +484,14 @@ ArmStatus Engine::PutSecurityRule(const ArmPath& p, const Json& body, const Json
   dp["protocol"] = *protocol;
   for (const char* side : {"source", "destination"}) {
     std::string s = side;
-    ARM_ASSIGN(auto range, props.String((s + "PortRange").c_str()));
-    ARM_ASSIGN(auto ranges, props.StringArray((s + "PortRanges").c_str()));
+    COVE_ASSIGN_OR_RETURN(auto range, props.String((s + "PortRange").c_str()));
+    COVE_ASSIGN_OR_RETURN(auto ranges, props.StringArray((s + "PortRanges").c_str()));
     if (!range && ranges.empty()) range = "*";
-    if (range) ARM_TRY(CheckPortRange(*range, "properties." + s + "PortRange"));
-    for (const auto& r : ranges) ARM_TRY(CheckPortRange(r, "properties." + s + "PortRanges"));
-    ARM_ASSIGN(auto prefix, props.String((s + "AddressPrefix").c_str()));
-    ARM_ASSIGN(auto prefixes, props.StringArray((s + "AddressPrefixes").c_str()));
+    if (range) COVE_RETURN_IF_ERROR(CheckPortRange(*range, "properties." + s + "PortRange"));
+    for (const auto& r : ranges)
+      COVE_RETURN_IF_ERROR(CheckPortRange(r, "properties." + s + "PortRanges"));
+    COVE_ASSIGN_OR_RETURN(auto prefix, props.String((s + "AddressPrefix").c_str()));
+    COVE_ASSIGN_OR_RETURN(auto prefixes, props.StringArray((s + "AddressPrefixes").c_str()));
     if (!prefix && prefixes.empty()) prefix = "*";
     for (const auto& a : prefixes) {
       if (!ParseIpv4(a) && !ParseCidr(a).cidr) {
@@ -497,7 +504,7 @@ ArmStatus Engine::PutSecurityRule(const ArmPath& p, const Json& body, const Json
     if (prefix) dp[s + "AddressPrefix"] = *prefix; else dp.erase(s + "AddressPrefix");
     dp[s + "AddressPrefixes"] = prefixes;
   }
-  ARM_ASSIGN(auto description, props.String("description"));
+  COVE_ASSIGN_OR_RETURN(auto description, props.String("description"));
   if (description) dp["description"] = *description;
   std::string key = p.Key();
   for (const auto& k : txn_.Children(p.ParentKey(), "securityrules")) {
@@ -515,7 +522,7 @@ ArmStatus Engine::PutSecurityRule(const ArmPath& p, const Json& body, const Json
   return {};
 }
 
-ArmStatus Engine::DeleteNsg(const std::string& key) {
+Status Engine::DeleteNsg(const std::string& key) {
   for (const auto& k : KeysOfType(txn_, "Microsoft.Network/virtualNetworks/subnets")) {
     const Json& s = *txn_.Get(k);
     if (Lower(s["properties"].value("networkSecurityGroup", Json::object()).value("id", "")) == key) {
@@ -610,6 +617,112 @@ Json Engine::RenderNsg(const Json& doc) const {
   }
   if (!subnets.empty()) out["properties"]["subnets"] = subnets;
   return out;
+}
+
+namespace {
+
+void ProjectVnet(const std::string& key, const Json& doc, Snapshot& snapshot) {
+  const Json& props = doc.contains("properties") ? doc["properties"] : Json::object();
+  VnetView v;
+  v.id = Str(doc, "id");
+  v.name = Str(doc, "name");
+  v.location = Str(doc, "location");
+  v.address_prefixes = Strings(props["addressSpace"]["addressPrefixes"]);
+  if (props.contains("dhcpOptions")) v.dns_servers = Strings(props["dhcpOptions"]["dnsServers"]);
+  for (const Json* sn : ChildDocuments(snapshot.documents, key, "subnets")) {
+    const Json& sp = (*sn)["properties"];
+    SubnetView sv;
+    sv.id = Str(*sn, "id");
+    sv.name = Str(*sn, "name");
+    sv.address_prefix = Str(sp, "addressPrefix");
+    sv.private_endpoint_network_policies = sp.value("privateEndpointNetworkPolicies", "Disabled");
+    if (sp.contains("networkSecurityGroup"))
+      sv.network_security_group_id = Str(sp["networkSecurityGroup"], "id");
+    v.subnets.push_back(std::move(sv));
+  }
+  for (const Json* pr : ChildDocuments(snapshot.documents, key, "virtualnetworkpeerings")) {
+    const Json& pp = (*pr)["properties"];
+    PeeringView pv;
+    pv.id = Str(*pr, "id");
+    pv.name = Str(*pr, "name");
+    pv.remote_vnet_id = Str(pp["remoteVirtualNetwork"], "id");
+    pv.allow_virtual_network_access = pp.value("allowVirtualNetworkAccess", true);
+    pv.allow_forwarded_traffic = pp.value("allowForwardedTraffic", false);
+    std::string remote_key = Lower(pv.remote_vnet_id);
+    pv.peering_state = "Disconnected";
+    if (snapshot.documents.count(remote_key)) {
+      pv.peering_state = "Initiated";
+      for (const Json* back :
+           ChildDocuments(snapshot.documents, remote_key, "virtualnetworkpeerings")) {
+        if (Lower(Str((*back)["properties"]["remoteVirtualNetwork"], "id")) == key) {
+          pv.peering_state = "Connected";
+        }
+      }
+    }
+    v.peerings.push_back(std::move(pv));
+  }
+  snapshot.vnets.push_back(std::move(v));
+}
+
+void ProjectNsg(const std::string& key, const Json& doc, Snapshot& snapshot) {
+  NsgView n;
+  n.id = Str(doc, "id");
+  n.name = Str(doc, "name");
+  for (const Json* r : ChildDocuments(snapshot.documents, key, "securityrules")) {
+    const Json& rp = (*r)["properties"];
+    SecurityRuleView rv;
+    rv.name = Str(*r, "name");
+    rv.priority = rp.value("priority", 0);
+    rv.direction = Str(rp, "direction");
+    rv.access = Str(rp, "access");
+    rv.protocol = Str(rp, "protocol");
+    auto both = [&](const char* one, const char* many) {
+      std::vector<std::string> out = Strings(rp.value(many, Json::array()));
+      if (rp.contains(one)) out.push_back(Str(rp, one));
+      return out;
+    };
+    rv.source_prefixes = both("sourceAddressPrefix", "sourceAddressPrefixes");
+    rv.destination_prefixes = both("destinationAddressPrefix", "destinationAddressPrefixes");
+    rv.source_ports = both("sourcePortRange", "sourcePortRanges");
+    rv.destination_ports = both("destinationPortRange", "destinationPortRanges");
+    n.rules.push_back(std::move(rv));
+  }
+  std::sort(n.rules.begin(), n.rules.end(),
+            [](const auto& a, const auto& b) { return a.priority < b.priority; });
+  snapshot.network_security_groups.push_back(std::move(n));
+}
+
+}  // namespace
+
+void RegisterNetworkProviders(ProviderRegistry& registry) {
+  registry.Add({.type = "Microsoft.Network/virtualNetworks",
+                .location = LocationRule::kRegional,
+                .api_versions = NetworkApiVersions(),
+                .delete_rank = 7,
+                .put = EngineFn<&Engine::PutVnet>,
+                .remove = EngineFn<&Engine::DeleteVnet>,
+                .render = EngineFn<&Engine::RenderVnet>,
+                .project = ProjectVnet});
+  registry.Add({.type = "Microsoft.Network/virtualNetworks/subnets",
+                .api_versions = NetworkApiVersions(),
+                .put = EngineFn<&Engine::PutSubnet>,
+                .remove = EngineFn<&Engine::DeleteSubnet>,
+                .render = EngineFn<&Engine::RenderSubnet>});
+  registry.Add({.type = "Microsoft.Network/virtualNetworks/virtualNetworkPeerings",
+                .api_versions = NetworkApiVersions(),
+                .put = EngineFn<&Engine::PutPeering>,
+                .render = EngineFn<&Engine::RenderPeering>});
+  registry.Add({.type = "Microsoft.Network/networkSecurityGroups",
+                .location = LocationRule::kRegional,
+                .api_versions = NetworkApiVersions(),
+                .delete_rank = 8,
+                .put = EngineFn<&Engine::PutNsg>,
+                .remove = EngineFn<&Engine::DeleteNsg>,
+                .render = EngineFn<&Engine::RenderNsg>,
+                .project = ProjectNsg});
+  registry.Add({.type = "Microsoft.Network/networkSecurityGroups/securityRules",
+                .api_versions = NetworkApiVersions(),
+                .put = EngineFn<&Engine::PutSecurityRule>});
 }
 
 }  // namespace cove::arm

@@ -4,6 +4,9 @@
 #include <ctime>
 
 #include "arm/engine.h"
+#include "arm/identity_support.h"
+#include "arm/projection.h"
+#include "arm/provider.h"
 
 namespace cove::arm {
 namespace {
@@ -33,10 +36,10 @@ std::string NowIso(const Clock* clock) {
   return buf;
 }
 
-ArmError SkuError(const std::string& code, const std::string& what, const std::string& sku) {
-  return ArmError{400, code,
-                  what + " is not supported for the SKU " + sku +
-                      ". For more information, please visit https://aka.ms/acr/private-link."};
+Error SkuError(const std::string& code, const std::string& what, const std::string& sku) {
+  return ArmErrorOf(400, code,
+                    what + " is not supported for the SKU " + sku +
+                        ". For more information, please visit https://aka.ms/acr/private-link.");
 }
 
 }  // namespace
@@ -78,7 +81,7 @@ std::vector<std::string> Engine::EndpointsOf(const std::string& registry_key) co
   return out;
 }
 
-ArmStatus Engine::PutRegistry(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutRegistry(const ArmPath& p, const Json& body, const Json* existing) {
   std::string key = p.Key();
   std::string name = p.names.back();
   if (existing == nullptr) {
@@ -96,43 +99,47 @@ ArmStatus Engine::PutRegistry(const ArmPath& p, const Json& body, const Json* ex
                          "containerregistry/registries/checknameavailability");
     }
   }
-  ARM_ASSIGN(Json doc, Envelope(p, body, existing, true));
+  COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, body, existing, true));
   Body b(&body, "");
-  ARM_ASSIGN(Body sku_body, b.Object("sku"));
-  ARM_ASSIGN(auto sku, sku_body.Enum("name", {"Basic", "Standard", "Premium", "Classic"}));
+  COVE_ASSIGN_OR_RETURN(Body sku_body, b.Object("sku"));
+  COVE_ASSIGN_OR_RETURN(auto sku,
+                        sku_body.Enum("name", {"Basic", "Standard", "Premium", "Classic"}));
   if (!sku && existing != nullptr) sku = (*existing)["sku"].value("name", "");
   if (!sku) return tl::unexpected(BadContent("sku.name", "is required"));
   if (*sku == "Classic") {
     return ArmFail(400, "ClassicSkuNotSupported", "The Classic SKU is retired; use Basic, Standard or Premium.");
   }
-  ARM_ASSIGN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
   const Json* old = existing != nullptr ? &(*existing)["properties"] : nullptr;
   auto old_bool = [&](const char* f, bool def) { return old ? old->value(f, def) : def; };
   auto old_str = [&](const char* f, const char* def) { return old ? old->value(f, std::string(def)) : std::string(def); };
-  ARM_ASSIGN(auto admin, props.Bool("adminUserEnabled"));
-  ARM_ASSIGN(auto public_access, props.Enum("publicNetworkAccess", {"Enabled", "Disabled"}));
-  ARM_ASSIGN(auto bypass, props.Enum("networkRuleBypassOptions", {"AzureServices", "None"}));
-  ARM_ASSIGN(auto data_endpoint, props.Bool("dataEndpointEnabled"));
-  ARM_ASSIGN(auto anonymous, props.Bool("anonymousPullEnabled"));
-  ARM_ASSIGN(auto zone_redundancy, props.Enum("zoneRedundancy", {"Enabled", "Disabled"}));
-  ARM_ASSIGN(Body rules, props.Object("networkRuleSet"));
+  COVE_ASSIGN_OR_RETURN(auto admin, props.Bool("adminUserEnabled"));
+  COVE_ASSIGN_OR_RETURN(auto public_access,
+                        props.Enum("publicNetworkAccess", {"Enabled", "Disabled"}));
+  COVE_ASSIGN_OR_RETURN(auto bypass,
+                        props.Enum("networkRuleBypassOptions", {"AzureServices", "None"}));
+  COVE_ASSIGN_OR_RETURN(auto data_endpoint, props.Bool("dataEndpointEnabled"));
+  COVE_ASSIGN_OR_RETURN(auto anonymous, props.Bool("anonymousPullEnabled"));
+  COVE_ASSIGN_OR_RETURN(auto zone_redundancy,
+                        props.Enum("zoneRedundancy", {"Enabled", "Disabled"}));
+  COVE_ASSIGN_OR_RETURN(Body rules, props.Object("networkRuleSet"));
   Json rule_set = old && old->contains("networkRuleSet")
                       ? (*old)["networkRuleSet"]
                       : Json{{"defaultAction", "Allow"},
                              {"ipRules", Json::array()},
                              {"virtualNetworkRules", Json::array()}};
   if (rules.present()) {
-    ARM_ASSIGN(auto action, rules.Enum("defaultAction", {"Allow", "Deny"}));
-    ARM_ASSIGN(auto ip_rules, rules.Array("ipRules"));
-    ARM_ASSIGN(auto vnet_rules, rules.Array("virtualNetworkRules"));
+    COVE_ASSIGN_OR_RETURN(auto action, rules.Enum("defaultAction", {"Allow", "Deny"}));
+    COVE_ASSIGN_OR_RETURN(auto ip_rules, rules.Array("ipRules"));
+    COVE_ASSIGN_OR_RETURN(auto vnet_rules, rules.Array("virtualNetworkRules"));
     Json ips = Json::array(), vnets = Json::array();
     for (const auto& r : ip_rules) {
-      ARM_ASSIGN(auto value, r.String("value"));
+      COVE_ASSIGN_OR_RETURN(auto value, r.String("value"));
       if (!value) {
-        ARM_ASSIGN(auto alt, r.String("ipAddressOrRange"));
+        COVE_ASSIGN_OR_RETURN(auto alt, r.String("ipAddressOrRange"));
         value = alt;
       }
-      ARM_ASSIGN(auto act, r.Enum("action", {"Allow"}));
+      COVE_ASSIGN_OR_RETURN(auto act, r.Enum("action", {"Allow"}));
       if (!value || value->empty()) return tl::unexpected(BadContent(r.where() + ".value", "is required"));
       CidrParse c = ParseCidr(*value);
       if (!ParseIpv4(*value) && !(c.cidr && c.aligned)) {
@@ -143,9 +150,9 @@ ArmStatus Engine::PutRegistry(const ArmPath& p, const Json& body, const Json* ex
       ips.push_back({{"value", *value}, {"action", act ? *act : "Allow"}});
     }
     for (const auto& r : vnet_rules) {
-      ARM_ASSIGN(auto id, r.String("id"));
+      COVE_ASSIGN_OR_RETURN(auto id, r.String("id"));
       if (!id) {
-        ARM_ASSIGN(auto alt, r.String("virtualNetworkResourceId"));
+        COVE_ASSIGN_OR_RETURN(auto alt, r.String("virtualNetworkResourceId"));
         id = alt;
       }
       if (!id || id->empty()) return tl::unexpected(BadContent(r.where() + ".id", "is required"));
@@ -214,7 +221,7 @@ ArmStatus Engine::PutRegistry(const ArmPath& p, const Json& body, const Json* ex
   return EnsureAdminCredentials(key);
 }
 
-ArmStatus Engine::PutReplication(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutReplication(const ArmPath& p, const Json& body, const Json* existing) {
   std::string registry_key = p.ParentKey();
   const Json& registry = *txn_.Get(registry_key);
   std::string sku = registry["sku"].value("name", "");
@@ -225,7 +232,7 @@ ArmStatus Engine::PutReplication(const ArmPath& p, const Json& body, const Json*
   if (!with_location.contains("location") || with_location["location"].is_null()) {
     with_location["location"] = p.names.back();  // az names replications after their region
   }
-  ARM_ASSIGN(Json doc, Envelope(p, with_location, existing, true));
+  COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, with_location, existing, true));
   std::string region = doc.value("location", "");
   if (!IsValidRegion(region)) {
     return ArmFail(400, "LocationNotAvailableForResourceType",
@@ -245,27 +252,28 @@ ArmStatus Engine::PutReplication(const ArmPath& p, const Json& body, const Json*
     }
   }
   Body b(&with_location, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
-  ARM_ASSIGN(auto endpoint_enabled, props.Bool("regionEndpointEnabled"));
-  ARM_ASSIGN(auto zone_redundancy, props.Enum("zoneRedundancy", {"Enabled", "Disabled"}));
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(auto endpoint_enabled, props.Bool("regionEndpointEnabled"));
+  COVE_ASSIGN_OR_RETURN(auto zone_redundancy,
+                        props.Enum("zoneRedundancy", {"Enabled", "Disabled"}));
   Json& dp = doc["properties"];
   dp["regionEndpointEnabled"] = endpoint_enabled ? *endpoint_enabled : dp.value("regionEndpointEnabled", true);
   dp["zoneRedundancy"] = zone_redundancy ? *zone_redundancy : dp.value("zoneRedundancy", "Disabled");
   dp["status"] = {{"displayStatus", "Ready"}};
   txn_.Put(p.Key(), doc);
   // Every connected private endpoint gains a registry_data_<region> member (and its DNS records).
-  for (const auto& pe : EndpointsOf(registry_key)) ARM_TRY(SyncEndpoint(pe));
+  for (const auto& pe : EndpointsOf(registry_key)) COVE_RETURN_IF_ERROR(SyncEndpoint(pe));
   return {};
 }
 
-ArmStatus Engine::DeleteReplication(const std::string& key) {
+Status Engine::DeleteReplication(const std::string& key) {
   std::string registry_key = ParentOfKey(key);
   txn_.EraseTree(key);
-  for (const auto& pe : EndpointsOf(registry_key)) ARM_TRY(SyncEndpoint(pe));
+  for (const auto& pe : EndpointsOf(registry_key)) COVE_RETURN_IF_ERROR(SyncEndpoint(pe));
   return {};
 }
 
-ArmStatus Engine::PutConnection(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutConnection(const ArmPath& p, const Json& body, const Json* existing) {
   if (existing == nullptr) {
     return ArmFail(404, "PrivateEndpointConnectionNotFound",
                    "Private endpoint connection '" + p.names.back() +
@@ -274,10 +282,11 @@ ArmStatus Engine::PutConnection(const ArmPath& p, const Json& body, const Json* 
   }
   Json doc = *existing;
   Body b(&body, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
-  ARM_ASSIGN(Body state, props.Object("privateLinkServiceConnectionState"));
-  ARM_ASSIGN(auto status, state.Enum("status", {"Approved", "Pending", "Rejected", "Disconnected"}));
-  ARM_ASSIGN(auto description, state.String("description"));
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(Body state, props.Object("privateLinkServiceConnectionState"));
+  COVE_ASSIGN_OR_RETURN(auto status,
+                        state.Enum("status", {"Approved", "Pending", "Rejected", "Disconnected"}));
+  COVE_ASSIGN_OR_RETURN(auto description, state.String("description"));
   Json& s = doc["properties"]["privateLinkServiceConnectionState"];
   std::string current = s.value("status", "");
   if (status && *status != current) {
@@ -300,22 +309,22 @@ ArmStatus Engine::PutConnection(const ArmPath& p, const Json& body, const Json* 
   return {};
 }
 
-ArmStatus Engine::DeleteConnection(const std::string& key) {
+Status Engine::DeleteConnection(const std::string& key) {
   txn_.EraseTree(key);
   return {};
 }
 
-ArmStatus Engine::DeleteRegistry(const std::string& key) {
+Status Engine::DeleteRegistry(const std::string& key) {
   txn_.EraseTree(key);
   return {};
 }
 
-ArmResult<ArmResponse> Engine::CheckNameAvailability(const std::string& text) {
+Result<ArmResponse> Engine::CheckNameAvailability(const std::string& text) {
   Json body = Json::parse(text.empty() ? "{}" : text, nullptr, false);
   if (!body.is_object()) return tl::unexpected(BadContent("$", "must be a JSON object"));
   Body b(&body, "");
-  ARM_ASSIGN(auto name, b.String("name"));
-  ARM_ASSIGN(auto type, b.String("type"));
+  COVE_ASSIGN_OR_RETURN(auto name, b.String("name"));
+  COVE_ASSIGN_OR_RETURN(auto type, b.String("type"));
   if (!name) return tl::unexpected(BadContent("name", "is required"));
   if (type && !EqualsIgnoreCase(*type, kRegistryType)) {
     return tl::unexpected(BadContent("type", "must be Microsoft.ContainerRegistry/registries"));
@@ -336,7 +345,7 @@ ArmResult<ArmResponse> Engine::CheckNameAvailability(const std::string& text) {
   return ArmResponse{200, out};
 }
 
-ArmResult<ArmResponse> Engine::PrivateLinkResources(const ArmPath& p, bool single) {
+Result<ArmResponse> Engine::PrivateLinkResources(const ArmPath& p, bool single) {
   std::string registry_key = p.ParentKey();
   const Json& registry = *txn_.Get(registry_key);
   if (single && !EqualsIgnoreCase(p.names.back(), "registry")) {
@@ -374,6 +383,98 @@ Json Engine::RenderRegistry(const Json& doc) const {
   }
   dp["privateEndpointConnections"] = connections;
   return out;
+}
+
+namespace {
+
+void ProjectRegistry(const std::string& key, const Json& doc, Snapshot& snapshot) {
+  const Json& props = doc.contains("properties") ? doc["properties"] : Json::object();
+  RegistryView r;
+  r.id = Str(doc, "id");
+  r.uid = doc.contains("_cove") ? Str(doc["_cove"], "uid") : "";
+  r.name = Lower(Str(doc, "name"));
+  auto path = ParseResourceId(r.id);
+  if (path) {
+    r.subscription = path->subscription;
+    r.resource_group = path->resource_group;
+  }
+  r.sku = Str(doc["sku"], "name");
+  r.home_region = Str(doc, "location");
+  r.regions.push_back(r.home_region);
+  std::vector<std::string> replicas;
+  for (const Json* rep : ChildDocuments(snapshot.documents, key, "replications")) {
+    std::string loc = Str(*rep, "location");
+    if (loc != r.home_region) replicas.push_back(loc);
+  }
+  std::sort(replicas.begin(), replicas.end());
+  r.regions.insert(r.regions.end(), replicas.begin(), replicas.end());
+  r.login_server = r.name + "." + snapshot.dns_suffix;
+  r.data_endpoint_enabled = props.value("dataEndpointEnabled", false);
+  if (r.data_endpoint_enabled) {
+    for (const auto& region : r.regions) {
+      r.data_endpoint_host_names.push_back(r.name + "." + region + ".data." + snapshot.dns_suffix);
+    }
+  }
+  r.public_network_access = props.value("publicNetworkAccess", "Enabled") == "Enabled";
+  if (props.contains("networkRuleSet")) {
+    const Json& rs = props["networkRuleSet"];
+    r.default_action = rs.value("defaultAction", "Allow");
+    for (const auto& ip : rs.value("ipRules", Json::array())) {
+      r.ip_rules.push_back({Str(ip, "value"), ip.value("action", "Allow")});
+    }
+  }
+  r.bypass_azure_services =
+      props.value("networkRuleBypassOptions", "AzureServices") == "AzureServices";
+  r.admin_user_enabled = props.value("adminUserEnabled", false);
+  r.anonymous_pull_enabled = props.value("anonymousPullEnabled", false);
+  const Json& admin = Cove(doc, "admin");
+  r.admin_password_hashes = {Str(admin, "password"), Str(admin, "password2")};
+  for (const auto& m : SystemScopeMapDefs()) {
+    ScopeMapView v{m.name, true, {}};
+    for (const char* a : m.actions) v.actions.push_back(a);
+    r.scope_maps.push_back(std::move(v));
+  }
+  for (const Json* m : ChildDocuments(snapshot.documents, key, "scopemaps")) {
+    r.scope_maps.push_back(
+        {Str(*m, "name"), false, Strings((*m)["properties"].value("actions", Json::array()))});
+  }
+  for (const Json* t : ChildDocuments(snapshot.documents, key, "tokens")) {
+    TokenView v;
+    v.name = Str(*t, "name");
+    v.uid = t->contains("_cove") ? Str((*t)["_cove"], "uid") : "";
+    v.enabled = Str((*t)["properties"], "status") != "disabled";
+    std::string map_id = Str((*t)["properties"], "scopeMapId");
+    v.scope_map = map_id.substr(map_id.rfind('/') + 1);
+    v.passwords = Secrets(Cove(*t, "passwords"));
+    r.tokens.push_back(std::move(v));
+  }
+  snapshot.registries.push_back(std::move(r));
+}
+
+}  // namespace
+
+void RegisterRegistryProviders(ProviderRegistry& registry) {
+  registry.Add({.type = "Microsoft.ContainerRegistry/registries",
+                .location = LocationRule::kRegional,
+                .api_versions = ContainerRegistryApiVersions(),
+                .delete_rank = 4,
+                .put = EngineFn<&Engine::PutRegistry>,
+                .remove = EngineFn<&Engine::DeleteRegistry>,
+                .render = EngineFn<&Engine::RenderRegistry>,
+                .project = ProjectRegistry,
+                .action = EngineFn<&Engine::RegistryActions>});
+  registry.Add({.type = "Microsoft.ContainerRegistry/registries/replications",
+                .location = LocationRule::kRegional,
+                .api_versions = ContainerRegistryApiVersions(),
+                .put = EngineFn<&Engine::PutReplication>,
+                .remove = EngineFn<&Engine::DeleteReplication>});
+  registry.Add({.type = "Microsoft.ContainerRegistry/registries/privateEndpointConnections",
+                .api_versions = ContainerRegistryApiVersions(),
+                .put = EngineFn<&Engine::PutConnection>,
+                .remove = EngineFn<&Engine::DeleteConnection>});
+  registry.Add({.type = "Microsoft.ContainerRegistry/registries/privateLinkResources",
+                .api_versions = ContainerRegistryApiVersions(),
+                .computed = EngineFn<&Engine::PrivateLinkResources>});
 }
 
 }  // namespace cove::arm

@@ -22,6 +22,8 @@
 
 #include "arm/engine.h"
 #include "arm/identity_support.h"
+#include "arm/projection.h"
+#include "arm/provider.h"
 #include "auth/access.h"
 #include "oci/reference.h"
 
@@ -55,15 +57,15 @@ std::string ScopeMapActionProblem(const std::string& action) {
   return "";
 }
 
-ArmError CredentialsDisabled(const std::string& registry_id) {
-  return ArmError{400, "UnAuthorizedForCredentialOperations",
-                  "Cannot perform credential operations for " + registry_id +
-                      " as admin user is disabled. Kindly enable admin user as per docs: "
-                      "https://docs.microsoft.com/en-us/azure/container-registry/"
-                      "container-registry-authentication#admin-account"};
+Error CredentialsDisabled(const std::string& registry_id) {
+  return ArmErrorOf(400, "UnAuthorizedForCredentialOperations",
+                    "Cannot perform credential operations for " + registry_id +
+                        " as admin user is disabled. Kindly enable admin user as per docs: "
+                        "https://docs.microsoft.com/en-us/azure/container-registry/"
+                        "container-registry-authentication#admin-account");
 }
 
-ArmError Internal(const std::string& what) { return ArmError{500, "InternalServerError", what}; }
+Error Internal(const std::string& what) { return ArmErrorOf(500, "InternalServerError", what); }
 
 }  // namespace
 
@@ -71,7 +73,7 @@ bool IsSystemScopeMapName(std::string_view name) { return FindSystemMap(name) !=
 
 // ---------------------------------------------------------------- admin user
 
-ArmStatus Engine::EnsureAdminCredentials(const std::string& registry_key) {
+Status Engine::EnsureAdminCredentials(const std::string& registry_key) {
   const Json* doc = txn_.Get(registry_key);
   if (doc == nullptr) return {};
   std::string secrets_key = registry_key + "/#secrets";
@@ -96,8 +98,8 @@ ArmStatus Engine::EnsureAdminCredentials(const std::string& registry_key) {
   return {};
 }
 
-ArmResult<ArmResponse> Engine::RegistryAction(const ArmPath& registry, const std::string& action,
-                                              const std::string& text) {
+Result<ArmResponse> Engine::RegistryAction(const ArmPath& registry, const std::string& action,
+                                           const std::string& text) {
   std::string key = registry.Key();
   const Json& doc = *txn_.Get(key);
   std::string registry_id = doc.value("id", "");
@@ -109,13 +111,13 @@ ArmResult<ArmResponse> Engine::RegistryAction(const ArmPath& registry, const std
   if (action == "listcredentials" || action == "regeneratecredential") {
     std::optional<std::string> which;
     if (action == "regeneratecredential") {
-      ARM_ASSIGN(which, b.Enum("name", {"password", "password2"}));
+      COVE_ASSIGN_OR_RETURN(which, b.Enum("name", {"password", "password2"}));
       if (!which) return tl::unexpected(BadContent("name", "is required"));
     }
     if (!doc["properties"].value("adminUserEnabled", false)) {
       return tl::unexpected(CredentialsDisabled(registry_id));
     }
-    ARM_TRY(EnsureAdminCredentials(key));
+    COVE_RETURN_IF_ERROR(EnsureAdminCredentials(key));
     Json sealed = (*txn_.Get(key + "/#secrets"))["admin"];
     if (which) {
       std::string secret = GenerateSecret();
@@ -139,9 +141,9 @@ ArmResult<ArmResponse> Engine::RegistryAction(const ArmPath& registry, const std
   }
 
   // generateCredentials
-  ARM_ASSIGN(auto token_id, b.String("tokenId"));
-  ARM_ASSIGN(auto which, b.Enum("name", {"password1", "password2"}));
-  ARM_ASSIGN(auto expiry_text, b.String("expiry"));
+  COVE_ASSIGN_OR_RETURN(auto token_id, b.String("tokenId"));
+  COVE_ASSIGN_OR_RETURN(auto which, b.Enum("name", {"password1", "password2"}));
+  COVE_ASSIGN_OR_RETURN(auto expiry_text, b.String("expiry"));
   if (!token_id || token_id->empty()) return tl::unexpected(BadContent("tokenId", "is required"));
   auto token_path = ParseResourceId(*token_id);
   if (!token_path || token_path->kind != PathKind::kResource ||
@@ -220,7 +222,7 @@ Json Engine::SystemScopeMaps(const std::string& registry_key) const {
   return out;
 }
 
-ArmResult<ArmResponse> Engine::SystemScopeMap(const ArmRequest& r, const ArmPath& p) {
+Result<ArmResponse> Engine::SystemScopeMap(const ArmRequest& r, const ArmPath& p) {
   const SystemMap* map = FindSystemMap(p.names.back());
   if (r.method == "GET" || r.method == "HEAD") {
     for (auto& m : SystemScopeMaps(p.ParentKey())) {
@@ -239,18 +241,18 @@ ArmResult<ArmResponse> Engine::SystemScopeMap(const ArmRequest& r, const ArmPath
                  "The HTTP method '" + r.method + "' is not supported for this resource.");
 }
 
-ArmStatus Engine::PutScopeMap(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutScopeMap(const ArmPath& p, const Json& body, const Json* existing) {
   const std::string& name = p.names.back();
   if (existing == nullptr && !NameOf(name, true)) {
     return tl::unexpected(NameInvalid(name, "Microsoft.ContainerRegistry/registries/scopeMaps",
                                       "Scope map names are 5-50 letters, digits, '-' or '_'."));
   }
-  ARM_ASSIGN(Json doc, Envelope(p, body, existing, false));
+  COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, body, existing, false));
   Body b(&body, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
-  ARM_ASSIGN(auto description, props.String("description"));
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(auto description, props.String("description"));
   bool have_actions = false;
-  ARM_ASSIGN(auto actions, props.StringArray("actions", &have_actions));
+  COVE_ASSIGN_OR_RETURN(auto actions, props.StringArray("actions", &have_actions));
   Json& dp = doc["properties"];
   if (!have_actions && existing == nullptr) {
     return tl::unexpected(BadContent("properties.actions", "is required"));
@@ -279,7 +281,7 @@ ArmStatus Engine::PutScopeMap(const ArmPath& p, const Json& body, const Json* ex
   return {};
 }
 
-ArmStatus Engine::DeleteScopeMap(const std::string& key) {
+Status Engine::DeleteScopeMap(const std::string& key) {
   const Json* map = txn_.Get(key);
   std::string id = map != nullptr ? Lower(map->value("id", "")) : key;
   for (const auto& t : txn_.Children(ParentOfKey(key), "tokens")) {
@@ -297,7 +299,7 @@ ArmStatus Engine::DeleteScopeMap(const std::string& key) {
 
 // ---------------------------------------------------------------- tokens
 
-ArmStatus Engine::PutToken(const ArmPath& p, const Json& body, const Json* existing) {
+Status Engine::PutToken(const ArmPath& p, const Json& body, const Json* existing) {
   const std::string& name = p.names.back();
   std::string registry_key = p.ParentKey();
   const Json& registry = *txn_.Get(registry_key);
@@ -312,11 +314,11 @@ ArmStatus Engine::PutToken(const ArmPath& p, const Json& body, const Json* exist
                                         "name is the admin user's."));
     }
   }
-  ARM_ASSIGN(Json doc, Envelope(p, body, existing, false));
+  COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, body, existing, false));
   Body b(&body, "");
-  ARM_ASSIGN(Body props, b.Object("properties"));
-  ARM_ASSIGN(auto map_id, props.String("scopeMapId"));
-  ARM_ASSIGN(auto status, props.Enum("status", {"enabled", "disabled"}));
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(auto map_id, props.String("scopeMapId"));
+  COVE_ASSIGN_OR_RETURN(auto status, props.Enum("status", {"enabled", "disabled"}));
   Json& dp = doc["properties"];
   if (!map_id && existing == nullptr) {
     return tl::unexpected(BadContent("properties.scopeMapId", "is required"));
@@ -350,6 +352,34 @@ ArmStatus Engine::PutToken(const ArmPath& p, const Json& body, const Json* exist
   if (existing == nullptr) doc["_cove"]["uid"] = Guid();
   txn_.Put(p.Key(), doc);
   return {};
+}
+
+std::optional<Result<ArmResponse>> Engine::RegistryActions(const ArmPath& registry,
+                                                           const std::string& action,
+                                                           const std::string& body) {
+  if (action == "listcredentials" || action == "regeneratecredential" ||
+      action == "generatecredentials") {
+    return RegistryAction(registry, action, body);
+  }
+  return std::nullopt;
+}
+
+std::optional<Result<ArmResponse>> Engine::InterceptSystemScopeMap(const ArmRequest& r,
+                                                                   const ArmPath& p) {
+  if (!IsSystemScopeMapName(p.names.back())) return std::nullopt;
+  return SystemScopeMap(r, p);
+}
+
+void RegisterRegistryAuthProviders(ProviderRegistry& registry) {
+  registry.Add({.type = "Microsoft.ContainerRegistry/registries/scopeMaps",
+                .api_versions = ContainerRegistryApiVersions(),
+                .put = EngineFn<&Engine::PutScopeMap>,
+                .remove = EngineFn<&Engine::DeleteScopeMap>,
+                .intercept = EngineFn<&Engine::InterceptSystemScopeMap>,
+                .list_prefix = EngineFn<&Engine::SystemScopeMaps>});
+  registry.Add({.type = "Microsoft.ContainerRegistry/registries/tokens",
+                .api_versions = ContainerRegistryApiVersions(),
+                .put = EngineFn<&Engine::PutToken>});
 }
 
 }  // namespace cove::arm

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/credentials.h"
+#include "common/guid.h"
 
 namespace cove::cli {
 
@@ -25,15 +26,6 @@ int64_t NowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-bool IsGuid(const std::string& s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
-  }
-  return true;
 }
 
 std::optional<int64_t> ParseInt(const std::string& text) {

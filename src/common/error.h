@@ -40,6 +40,12 @@ std::string_view CodeName(Code code);
 struct Error {
   Code code;
   std::string message;
+  // Optional, for an edge whose protocol has finer codes than Code: the protocol's own name for
+  // this failure ("InvalidResourceName") and its HTTP status (400). Empty and 0 unless the
+  // module that failed speaks that protocol (arm sets both); that protocol's edge answers with
+  // them and falls back to Code when they are unset.
+  std::string reason;
+  int http_status = 0;
 
   std::string ToString() const { return std::string(CodeName(code)) + ": " + message; }
 };
