@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "cli/credentials.h"
 #include "cli/imds.h"
+#include "common/guid.h"
 
 namespace cove::cli {
 
@@ -35,15 +36,6 @@ int64_t Now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-bool LooksLikeGuid(const std::string& s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
-  }
-  return true;
 }
 
 // The registry suffix of an IMDS azEnvironment (az's cloud.suffixes.acr_login_server_endpoint).
@@ -83,7 +75,7 @@ Outcome LoginWithIdentity(Context& ctx, const ParsedArgs& a) {
   if (auto u = a.Get("--username")) {
     if (IsResourceId(*u)) {
       tries.push_back({IdentitySelector::Kind::kResourceId, *u});
-    } else if (LooksLikeGuid(*u)) {
+    } else if (IsGuid(*u)) {
       tries.push_back({IdentitySelector::Kind::kClientId, *u});
       tries.push_back({IdentitySelector::Kind::kObjectId, *u});
     } else {
