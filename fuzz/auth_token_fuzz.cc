@@ -17,6 +17,7 @@
 #include "auth/password.h"
 #include "auth/wire.h"
 #include "fuzz/request_input.h"
+#include "registry/authorizer.h"
 #include "registry/route.h"
 
 namespace {
