@@ -30,7 +30,7 @@ cove::arm::ControlPlane& Plane() {
          R"({"location":"global"})"},
     };
     for (const auto& [path, body] : setup) {
-      if (p->Handle({"PUT", path, "1", body, "", ""}).status >= 300) std::abort();
+      if (p->Handle({"PUT", path, "2023-09-01", body, "", ""}).status >= 300) std::abort();
     }
     return p;
   }();
