@@ -43,6 +43,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/ascii.h"
+#include "http/accept.h"
 #include "http/proxy_protocol.h"
 #include "http/tls.h"
 
@@ -170,16 +171,7 @@ asio::awaitable<void> Watchdog(std::shared_ptr<Connection> conn) {
   }
 }
 
-void LogException(const char* what, std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    spdlog::error("http: {}: {}", what, x.what());
-  } catch (...) {
-    spdlog::error("http: {}: unknown exception", what);
-  }
-}
+void LogException(const char* what, std::exception_ptr e) { http::LogException("http", what, e); }
 
 // Wakes sessions parked in Exchange::Await, for as long as the server exists: an exchange's
 // `ready` may be called from a worker after the connection, or the server and its io_context,
@@ -220,7 +212,6 @@ struct ServerState {
   };
 
   Result<uint16_t> AddListener(std::shared_ptr<Listener> listener);
-  asio::awaitable<void> AcceptLoop(std::shared_ptr<Listener> listener);
   void StartSession(tcp::socket socket, const Listener& listener);
   SSL_CTX* DefaultTlsContext();
   // Counts `conn` (and its source, when `source` is not empty). kAccepted, or why not.
@@ -922,28 +913,6 @@ void ServerState::StartSession(tcp::socket socket, const Listener& listener) {
   asio::co_spawn(ex, Watchdog(conn), [](std::exception_ptr e) { LogException("watchdog", e); });
 }
 
-asio::awaitable<void> ServerState::AcceptLoop(std::shared_ptr<Listener> listener) {
-  for (;;) {
-    auto [ec, socket] = co_await listener->acceptor.async_accept(
-        asio::any_io_executor(asio::make_strand(ioc)), kNoThrow);
-    if (ec) {
-      if (ec == asio::error::operation_aborted || !listener->acceptor.is_open()) co_return;
-      // EINVAL: the socket was shut down by its owner (a private endpoint that went away).
-      if (ec == asio::error::invalid_argument) {
-        error_code ignored;
-        listener->acceptor.close(ignored);
-        co_return;
-      }
-      spdlog::warn("http: accept: {}", ec.message());
-      // Out of descriptors and the like: back off briefly rather than spin.
-      asio::steady_timer pause(listener->acceptor.get_executor(), std::chrono::milliseconds(50));
-      co_await pause.async_wait(kNoThrow);
-      continue;
-    }
-    StartSession(std::move(socket), *listener);
-  }
-}
-
 Result<uint16_t> ServerState::AddListener(std::shared_ptr<Listener> listener) {
   if (listener->options.tls && !tls) {
     return Fail(Code::kInvalidArgument, "TLS listener without a TLS context provider");
@@ -966,7 +935,11 @@ Result<uint16_t> ServerState::AddListener(std::shared_ptr<Listener> listener) {
     if (stopping) return Fail(Code::kFailedPrecondition, "server is stopped");
     listeners.push_back(listener);
   }
-  asio::co_spawn(listener->acceptor.get_executor(), AcceptLoop(listener),
+  asio::co_spawn(listener->acceptor.get_executor(),
+                 http::AcceptLoop(listener, listener->acceptor, ioc, "http",
+                                  [this, listener](tcp::socket socket) {
+                                    StartSession(std::move(socket), *listener);
+                                  }),
                  [](std::exception_ptr e) { LogException("accept loop", e); });
   return local.port();
 }

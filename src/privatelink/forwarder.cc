@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "http/accept.h"
 #include "http/proxy_protocol.h"
 
 namespace cove::privatelink {
@@ -35,14 +36,7 @@ std::string IpString(const asio::ip::address& address) {
 }
 
 void LogException(const char* what, std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    spdlog::error("privatelink forwarder: {}: {}", what, x.what());
-  } catch (...) {
-    spdlog::error("privatelink forwarder: {}: unknown exception", what);
-  }
+  http::LogException("privatelink forwarder", what, e);
 }
 
 }  // namespace
@@ -95,7 +89,6 @@ struct Forwarder::State {
   explicit State(ForwarderOptions o) : options(std::move(o)), work(ioc.get_executor()) {}
 
   Result<uint16_t> AddListener(std::shared_ptr<Listener> listener, const Route& route);
-  asio::awaitable<void> AcceptLoop(std::shared_ptr<Listener> listener);
   void StartLink(tcp::socket socket, const std::shared_ptr<Listener>& listener);
   asio::awaitable<void> Run(std::shared_ptr<Link> link, std::shared_ptr<Listener> listener,
                             tcp::endpoint remote, tcp::endpoint local);
@@ -257,28 +250,6 @@ void Forwarder::State::StartLink(tcp::socket socket, const std::shared_ptr<Liste
   asio::co_spawn(ex, Watchdog(link), [](std::exception_ptr e) { LogException("watchdog", e); });
 }
 
-asio::awaitable<void> Forwarder::State::AcceptLoop(std::shared_ptr<Listener> listener) {
-  for (;;) {
-    auto [ec, socket] = co_await listener->acceptor.async_accept(
-        asio::any_io_executor(asio::make_strand(ioc)), kNoThrow);
-    if (ec) {
-      if (ec == asio::error::operation_aborted || !listener->acceptor.is_open()) co_return;
-      // EINVAL: the socket was shut down by its owner (an endpoint that went away).
-      if (ec == asio::error::invalid_argument) {
-        error_code ignored;
-        listener->acceptor.close(ignored);
-        co_return;
-      }
-      spdlog::warn("privatelink forwarder: accept: {}", ec.message());
-      // Out of descriptors and the like: back off briefly rather than spin.
-      asio::steady_timer pause(listener->acceptor.get_executor(), std::chrono::milliseconds(50));
-      co_await pause.async_wait(kNoThrow);
-      continue;
-    }
-    StartLink(std::move(socket), listener);
-  }
-}
-
 Result<uint16_t> Forwarder::State::AddListener(std::shared_ptr<Listener> listener,
                                                const Route& route) {
   error_code ec;
@@ -300,7 +271,11 @@ Result<uint16_t> Forwarder::State::AddListener(std::shared_ptr<Listener> listene
     if (stopping) return Fail(Code::kFailedPrecondition, "forwarder is stopped");
     listeners.push_back(listener);
   }
-  asio::co_spawn(listener->acceptor.get_executor(), AcceptLoop(listener),
+  asio::co_spawn(listener->acceptor.get_executor(),
+                 http::AcceptLoop(listener, listener->acceptor, ioc, "privatelink forwarder",
+                                  [this, listener](tcp::socket socket) {
+                                    StartLink(std::move(socket), listener);
+                                  }),
                  [](std::exception_ptr e) { LogException("accept loop", e); });
   return local.port();
 }
