@@ -122,9 +122,9 @@ class CountingExchange final : public http::Exchange {
  public:
   CountingExchange(http::ExchangePtr inner, std::vector<std::shared_ptr<void>> keep,
                    std::vector<std::atomic<uint64_t>*> in, std::vector<std::atomic<uint64_t>*> out,
-                   bool head)
+                   std::vector<std::atomic<uint64_t>*> denied, bool head)
       : inner_(std::move(inner)), keep_(std::move(keep)), in_(std::move(in)),
-        out_(std::move(out)), head_(head) {}
+        out_(std::move(out)), denied_(std::move(denied)), head_(head) {}
   std::optional<http::Response> OnBody(std::string_view piece) override {
     for (auto* c : in_) c->fetch_add(piece.size(), std::memory_order_relaxed);
     auto r = inner_->OnBody(piece);
@@ -145,13 +145,18 @@ class CountingExchange final : public http::Exchange {
 
  private:
   void Count(const http::Response& r) {
+    // A 403 the registry decided (a data host's bad signed URL, authentication's DENIED) is a
+    // denial at this endpoint as much as the Gate's own.
+    if (r.status == 403) {
+      for (auto* c : denied_) c->fetch_add(1, std::memory_order_relaxed);
+    }
     if (head_ || std::holds_alternative<http::LengthOnly>(r.body)) return;
     uint64_t n = r.BodySize();
     for (auto* c : out_) c->fetch_add(n, std::memory_order_relaxed);
   }
   http::ExchangePtr inner_;
   std::vector<std::shared_ptr<void>> keep_;
-  std::vector<std::atomic<uint64_t>*> in_, out_;
+  std::vector<std::atomic<uint64_t>*> in_, out_, denied_;
   bool head_;
 };
 
@@ -174,9 +179,13 @@ PolicyPtr Gate::policy() const {
 
 std::vector<std::shared_ptr<Gate::Slot>> Gate::SlotsFor(const http::Peer& peer) {
   std::vector<std::string> keys;
-  if (peer.link_id) keys.push_back("link:" + std::to_string(*peer.link_id));
-  else keys.push_back("listener:" + peer.local_ip);
-  if (peer.link_id) keys.push_back("member:" + peer.local_ip);
+  if (peer.link_id) {
+    const std::string link = "link:" + std::to_string(*peer.link_id);
+    keys.push_back(link);
+    keys.push_back(link + "/member:" + peer.local_ip);
+  } else {
+    keys.push_back("listener:" + peer.local_ip);
+  }
   std::vector<std::shared_ptr<Slot>> out;
   std::lock_guard lock(mu_);
   for (auto& k : keys) {
@@ -201,14 +210,16 @@ http::ExchangePtr Gate::Start(http::Request request) {
   request.verdict = std::move(verdict);
   bool head = request.method == "HEAD";
   std::vector<std::shared_ptr<void>> keep;
-  std::vector<std::atomic<uint64_t>*> in, out;
+  std::vector<std::atomic<uint64_t>*> in, out, denied;
   for (auto& s : slots) {
     keep.push_back(s);
     in.push_back(&s->bytes_in);
     out.push_back(&s->bytes_out);
+    denied.push_back(&s->denied);
   }
   return std::make_unique<CountingExchange>(inner_.Start(std::move(request)), std::move(keep),
-                                            std::move(in), std::move(out), head);
+                                            std::move(in), std::move(out), std::move(denied),
+                                            head);
 }
 
 std::map<std::string, EndpointCounters> Gate::Counters() const {

@@ -28,9 +28,20 @@
 // Gate is an http::Handler that wraps the registry: per request it matches the Host/SNI to a
 // registry (through a caller-supplied function), decides, and either answers 403 or hands the
 // request on with the Verdict attached (http::Request::verdict: the registry it matched and
-// what the network allows). It also counts, per endpoint key ("link:<id>" for private endpoint
-// connections, "listener:<local-ip>" otherwise, and "member:<local-ip>" for every connection),
-// requests, request body bytes and response body bytes. Counters are read with Counters() and
+// what the network allows). It also counts, per endpoint key, requests, denials, request body
+// bytes and response body bytes. The keys:
+//   "listener:<local-ip>"            a connection through no private endpoint, by the address
+//                                    it arrived on (the registry's own public listener);
+//   "link:<id>"                      every connection through the private endpoint whose link
+//                                    id is <id> (all its members together);
+//   "link:<id>/member:<local-ip>"    the same, through one member of that endpoint (the
+//                                    registry's login server or one data host: the member's
+//                                    private address in its VNet, e.g. 10.0.0.5 / 10.0.0.6).
+// A private endpoint connection counts under both of its keys. Members are keyed under their
+// endpoint's link id because VNets may overlap: two VNets' endpoints can both hold 10.0.0.5, and
+// a key by address alone would add them into one entry. `denied` counts every 403 answered at
+// the endpoint: the Gate's own and those the registry decides later (a data host's signed URL
+// that does not verify, authentication's DENIED). Counters are read with Counters() and
 // rendered as JSON by CountersJson() (coved serves them at GET /cove/counters on its ARM
 // listener).
 //
@@ -130,7 +141,7 @@ bool MatchesIpRule(const std::string& ip, const std::string& rule);
 
 struct EndpointCounters {
   uint64_t requests = 0;
-  uint64_t denied = 0;
+  uint64_t denied = 0;     // requests answered 403 (the Gate's denials and the registry's)
   uint64_t bytes_in = 0;   // request bodies
   uint64_t bytes_out = 0;  // response bodies
 };

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "access/access.h"
 #include "common/digest.h"
 #include "oci/manifest.h"
 #include "oci/reference.h"
@@ -17,6 +18,25 @@ namespace cove::registry {
 namespace {
 
 using oci::ErrorCode;
+
+// The registry a request is for. With the Gate's verdict (access/access.h) it is the verdict's
+// registry — the one the network rules were decided for — never a second match of the host
+// that could disagree with it (the directory may have changed in between): the host only says
+// whether this is one of that registry's data hosts. A verdict for no registry ("") matches
+// nothing, and one for a registry the directory no longer holds matches nothing either. If the
+// host is no longer the verdict's registry's (its data endpoint was just disabled), the request
+// is served as the verdict's registry's login server, which authenticates it. Without a verdict
+// (no Gate in front) the host is matched here.
+std::optional<HostMatch> MatchRequest(const Directory& directory, const std::string& host,
+                                      const access::Verdict* verdict) {
+  if (!verdict) return directory.Match(host);
+  if (verdict->registry.empty()) return std::nullopt;
+  const RegistryInfo* registry = directory.Find(verdict->registry);
+  if (!registry) return std::nullopt;
+  auto match = directory.Match(host);
+  if (match && match->registry == registry) return match;
+  return HostMatch{registry, false, {}};
+}
 
 // Adds the headers every Distribution API response carries.
 class Decorated final : public http::Exchange {
@@ -135,7 +155,7 @@ http::ExchangePtr Registry::Start(http::Request request) {
   call.directory = directory();
   std::string host = call.request.host();
   if (host.empty()) host = call.request.peer.server_name;
-  auto match = call.directory->Match(host);
+  auto match = MatchRequest(*call.directory, host, call.request.verdict.get());
   if (!match) {
     return std::make_unique<Decorated>(
         Error(ErrorCode::kNameUnknown, "no registry is served at host '" + host + "'"));

@@ -2,10 +2,13 @@
 // http::Handler. This is the seed's "Registry REST API" box (login server: manifests, tags,
 // uploads, catalog, referrers) and its "Data Storage" box (data hosts: signed blob downloads).
 //
-// A request's host picks the registry (Directory::Match). On a login server, a blob GET of a
-// registry with its data endpoint enabled answers 307 to a signed URL on the data host of the
-// registry's home region; the data host serves only such URLs (UrlSigner). Errors are OCI error
-// bodies from oci/errors.h.
+// A request's host picks the registry (Directory::Match) — unless the access Gate stands in
+// front: then the registry is the one its verdict names (http::Request::verdict,
+// access/access.h), so the registry served is always the one the network rules were decided
+// for, and the host only tells that registry's data hosts from its login server. On a login
+// server, a blob GET of a registry with its data endpoint enabled answers 307 to a signed URL on
+// the data host of the registry's home region; the data host serves only such URLs (UrlSigner).
+// Errors are OCI error bodies from oci/errors.h.
 //
 // The handlers do HTTP only: the repositories themselves — blobs, manifests, tags, referrers,
 // uploads, the order in which a push becomes visible (nothing before it is verified) and the

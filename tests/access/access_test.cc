@@ -285,11 +285,56 @@ TEST(Gate, DeniesAnswersAndCounts) {
 
   auto c = gate.Counters();
   EXPECT_EQ(c["listener:203.0.113.10"].denied, 1u);
-  EXPECT_EQ(c["member:10.0.0.6"].requests, 1u);
-  EXPECT_EQ(c["member:10.0.0.6"].bytes_out, 5u);
+  EXPECT_EQ(c["link:7/member:10.0.0.6"].requests, 1u);
+  EXPECT_EQ(c["link:7/member:10.0.0.6"].bytes_out, 5u);
   EXPECT_EQ(c["link:7"].bytes_out, 5u);
   EXPECT_EQ(c["link:8"].denied, 1u);
-  EXPECT_EQ(gate.CountersJson()["member:10.0.0.6"]["bytesOut"], 5);
+  EXPECT_EQ(gate.CountersJson()["link:7/member:10.0.0.6"]["bytesOut"], 5);
+}
+
+// Two VNets whose endpoints hold the same address (10.0.0.5: one VNet's registry member, the
+// other's data member of another registry) never share an entry.
+TEST(Gate, OverlappingVnetsCountApart) {
+  Echo echo;
+  Gate gate(echo, [](const std::string& host) {
+    if (host == "myregistry.azurecr.io") return std::string("myregistry");
+    if (host == "other.westus.data.azurecr.io") return std::string("other");
+    return std::string();
+  });
+  gate.SetPolicy(std::make_shared<Policy>(MakePolicy()));
+  EXPECT_EQ(gate.Start(Req("myregistry.azurecr.io", 7, "10.0.0.5"))->Finish().status, 200);
+  EXPECT_EQ(gate.Start(Req("other.westus.data.azurecr.io", 9, "10.0.0.5"))->Finish().status, 200);
+  EXPECT_EQ(gate.Start(Req("other.westus.data.azurecr.io", 9, "10.0.0.5"))->Finish().status, 200);
+  auto c = gate.Counters();
+  EXPECT_EQ(c["link:7/member:10.0.0.5"].requests, 1u);
+  EXPECT_EQ(c["link:9/member:10.0.0.5"].requests, 2u);
+  EXPECT_EQ(c["link:9/member:10.0.0.5"].bytes_out, 10u);
+  EXPECT_EQ(c.count("member:10.0.0.5"), 0u);
+}
+
+// A 403 the handler behind the Gate decides (a data host's bad signature) is a denial too.
+class Forbids final : public http::Handler {
+ public:
+  http::ExchangePtr Start(http::Request) override {
+    return http::Respond(DeniedResponse("the URL's signature does not match"));
+  }
+};
+
+TEST(Gate, CountsTheRegistrysDenials) {
+  Forbids inner;
+  Gate gate(inner, [](const std::string&) { return std::string("myregistry"); });
+  gate.SetPolicy(std::make_shared<Policy>(MakePolicy()));
+  EXPECT_EQ(gate.Start(Req("myregistry.westus.data.azurecr.io", 7, "10.0.0.6"))->Finish().status,
+            403);
+  EXPECT_EQ(gate.Start(Req("myregistry.westus.data.azurecr.io", std::nullopt, "203.0.113.10"))
+                ->Finish()
+                .status,
+            403);
+  auto c = gate.Counters();
+  EXPECT_EQ(c["link:7"].denied, 1u);
+  EXPECT_EQ(c["link:7/member:10.0.0.6"].denied, 1u);
+  EXPECT_EQ(c["listener:203.0.113.10"].denied, 1u);
+  EXPECT_EQ(c["listener:203.0.113.10"].requests, 1u);
 }
 
 }  // namespace

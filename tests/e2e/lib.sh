@@ -586,6 +586,15 @@ e2e_counters() {
     -H "Authorization: Bearer $(e2e_arm_token)" "https://$ARM/cove/counters"
 }
 
+# e2e_member_jq IP FIELD: a jq filter that reads FIELD (requests, bytesIn, bytesOut, denied) of
+# the private endpoint member at IP from e2e_counters' JSON. Members are keyed under their
+# endpoint ("link:<id>/member:<ip>", access/access.h); the filter adds up the endpoints with a
+# member at IP, which is that one member's count while the test has one private endpoint there.
+e2e_member_jq() {
+  local ip=${1//./\\\\.}  # dots match only dots
+  echo "[to_entries[] | select(.key | test(\"^link:[0-9]+/member:$ip\$\")) | .value.$2] | add // 0"
+}
+
 # e2e_arm METHOD PATH [BODY]: one ARM REST call to $ARM; the body on stdout; fails on HTTP >= 400.
 e2e_arm() {
   local out code token

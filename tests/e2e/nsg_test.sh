@@ -105,10 +105,10 @@ e2e_check_eq "vmallow resolves the registry to 10.0.0.5" 10.0.0.5 \
   "$(in_vm "$ALLOW_NS" getent hosts $H | awk '{print $1}')"
 e2e_check "vmallow: skopeo push through 10.0.0.5" in_vm "$ALLOW_NS" \
   skopeo --command-timeout 60s copy "oci:$SRC:v1" "docker://$H/app:v1"
-before=$(e2e_counters | jq '."member:10.0.0.6".bytesOut // 0')
+before=$(e2e_counters | jq "$(e2e_member_jq 10.0.0.6 bytesOut)")
 e2e_check "vmallow: skopeo pull" in_vm "$ALLOW_NS" \
   skopeo --command-timeout 60s copy "docker://$H/app:v1" "oci:$T/allow-pulled:v1"
-after=$(e2e_counters | jq '."member:10.0.0.6".bytesOut // 0')
+after=$(e2e_counters | jq "$(e2e_member_jq 10.0.0.6 bytesOut)")
 e2e_check "vmallow: layer bytes over 10.0.0.6 ($((after - before)))" test $((after - before)) -gt 0
 
 # 2. The denied VM: DNS works, TCP to the private endpoint does not.

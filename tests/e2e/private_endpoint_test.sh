@@ -106,10 +106,10 @@ e2e_check "linked: skopeo pull through the private endpoint" in_ns "${VNS[myvnet
   skopeo --command-timeout 60s copy --src-cert-dir "$CA_DIR" "docker://$H/app:v1" "oci:$T/pulled:v1"
 e2e_counters >"$T/counters.json"
 e2e_log "counters: $(cat "$T/counters.json")"
-data_bytes=$(jq '."member:10.0.0.6".bytesOut // 0' "$T/counters.json")
+data_bytes=$(jq "$(e2e_member_jq 10.0.0.6 bytesOut)" "$T/counters.json")
 layer_bytes=$(find "$SRC/blobs" -type f -size +1k -printf '%s\n' | sort -n | tail -1)
 e2e_check "layer bytes left over 10.0.0.6 ($data_bytes >= $layer_bytes)" test "$data_bytes" -ge "$layer_bytes"
-e2e_check "requests arrived over 10.0.0.5" test "$(jq '."member:10.0.0.5".requests // 0' "$T/counters.json")" -gt 0
+e2e_check "requests arrived over 10.0.0.5" test "$(jq "$(e2e_member_jq 10.0.0.5 requests)" "$T/counters.json")" -gt 0
 
 # 2. an unlinked VNet with the same address space and the public network: public answers, DENIED.
 PUBIP=$(in_ns "${VNS[othervnet]}" $AZ dig +short $H | tail -1)
@@ -142,10 +142,10 @@ in_vm() { local ns=$1; shift; timeout -k 5 120 ip netns exec "$ns" "$@"; }
 in_vm "$VM1" dig +noall +answer $H >"$T/dig.vm1" 2>&1
 e2e_log "vm1 dig: $(tr '\n' '|' <"$T/dig.vm1")"
 e2e_check "vm1: CNAME then A 10.0.0.5 TTL 10" grep -Eq "^myregistry\.privatelink\.azurecr\.io\.\s+10\s+IN\s+A\s+10\.0\.0\.5$" "$T/dig.vm1"
-before=$(e2e_counters | jq '."member:10.0.0.6".bytesOut // 0')
+before=$(e2e_counters | jq "$(e2e_member_jq 10.0.0.6 bytesOut)")
 e2e_check "vm1: skopeo pull (trusts the cove CA through certs.d)" in_vm "$VM1" \
   skopeo --command-timeout 60s copy "docker://$H/app:v1" "oci:$T/vm1-pulled:v1"
-after=$(e2e_counters | jq '."member:10.0.0.6".bytesOut // 0')
+after=$(e2e_counters | jq "$(e2e_member_jq 10.0.0.6 bytesOut)")
 e2e_check "vm1: layer bytes over 10.0.0.6 ($((after - before)) >= $layer_bytes)" test $((after - before)) -ge "$layer_bytes"
 e2e_check "vm1: curl with the system trust store (TLS verified; 401 asks for a token)" \
   test "$(in_vm "$VM1" curl -sS -o /dev/null -w '%{http_code}' "https://$H/v2/")" = 401

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "access/access.h"
 #include "common/digest.h"
 #include "http/server.h"
 #include "registry/route.h"
@@ -136,8 +137,9 @@ class RegistryTest : public ::testing::Test {
   // One request straight through the Handler, as a transport would drive it.
   Reply DoDirect(const std::string& method, const std::string& target, const std::string& body = "",
                  std::map<std::string, std::string> headers = {}, const std::string& host = kPlain,
-                 bool tls = true) {
+                 bool tls = true, std::shared_ptr<const access::Verdict> verdict = nullptr) {
     http::Request req;
+    req.verdict = std::move(verdict);
     req.method = method;
     req.target = target;
     req.headers.Set("Host", host);
@@ -585,6 +587,40 @@ TEST_F(RegistryTest, DataEndpointRedirectAndSignedUrls) {
   auto expired = Do("GET", target, "", {}, kData);
   EXPECT_EQ(expired.status, 403);
   EXPECT_NE(expired.body.find("expired"), std::string::npos);
+}
+
+// Behind the Gate the registry is the verdict's (the one the network rules were decided for),
+// never a second match of the host; the host only tells a data host from a login server.
+TEST_F(RegistryTest, VerdictPicksTheRegistry) {
+  std::string content(5000, 'v');
+  std::string digest = PushBlob("app", content, kLogin);
+  auto verdict = [](std::string registry) {
+    auto v = std::make_shared<access::Verdict>();
+    v->registry = std::move(registry);
+    return std::shared_ptr<const access::Verdict>(std::move(v));
+  };
+  const std::string blob = "/v2/app/blobs/" + digest;
+  // Without a verdict the host decides: plainreg has no such blob.
+  EXPECT_EQ(DoDirect("HEAD", blob, "", {}, kPlain).status, 404);
+  // With one, its registry is served, whatever the host matches now.
+  EXPECT_EQ(DoDirect("HEAD", blob, "", {}, kPlain, true, verdict("myregistry")).status, 200);
+  EXPECT_EQ(DoDirect("HEAD", blob, "", {}, kLogin, true, verdict("plainreg")).status, 404);
+  // A verdict for no registry (or one the directory does not hold) matches nothing.
+  EXPECT_EQ(DoDirect("HEAD", blob, "", {}, kLogin, true, verdict("")).status, 404);
+  EXPECT_EQ(DoDirect("GET", "/v2/", "", {}, kLogin, true, verdict("")).ErrorCode(),
+            "NAME_UNKNOWN");
+  EXPECT_EQ(DoDirect("GET", "/v2/", "", {}, kLogin, true, verdict("gone")).ErrorCode(),
+            "NAME_UNKNOWN");
+  // The verdict's registry's data host is still a data host (signed URLs only)...
+  auto redirect = DoDirect("GET", blob, "", {}, kLogin, true, verdict("myregistry"));
+  ASSERT_EQ(redirect.status, 307);
+  std::string location = redirect.Header("Location");
+  std::string target = location.substr(location.find("/v2/"));
+  EXPECT_EQ(DoDirect("GET", target, "", {}, kData, true, verdict("myregistry")).status, 200);
+  EXPECT_EQ(DoDirect("GET", blob, "", {}, kData, true, verdict("myregistry")).ErrorCode(),
+            "DENIED");
+  // ...but another registry's data host is not the verdict's: served as its login server.
+  EXPECT_EQ(DoDirect("GET", "/v2/", "", {}, kData, true, verdict("plainreg")).status, 200);
 }
 
 TEST_F(RegistryTest, TlsRedirectIsHttps) {
