@@ -505,8 +505,10 @@ std::map<std::string, std::array<int64_t, 3>> Delta(const json& before, const js
 void PrintDelta(std::ostream& o, const std::map<std::string, std::array<int64_t, 3>>& d,
                 const std::map<std::string, std::string>& roles) {
   for (const auto& [key, v] : d) {
-    if (key.rfind("member:", 0) != 0) continue;
-    std::string ip = key.substr(7);
+    // "link:<id>/member:<ip>" (access/access.h): one private endpoint's member.
+    auto member = key.find("/member:");
+    if (key.rfind("link:", 0) != 0 || member == std::string::npos) continue;
+    std::string ip = key.substr(member + 8);
     auto role = roles.find(ip);
     o << "    " << ip << (role != roles.end() ? " (" + role->second + ")" : "") << ": " << v[0]
       << " requests, " << v[1] << " bytes in, " << v[2] << " bytes out\n";
