@@ -270,6 +270,15 @@ Status Engine::PutPrivateEndpoint(const ArmPath& p, const Json& body, const Json
                   {"link_id", link_id},
                   {"manual", manual}};
   txn_.Put(key, doc);
+  // ACR turns the registry's dedicated data endpoints on when a private endpoint connects to it:
+  // the endpoint holds a registry_data_<region> member per region, and clients in the linked
+  // VNets are redirected to <registry>.<region>.data.<suffix>, which must then be among the
+  // registry's dataEndpointHostNames (rendered from dataEndpointEnabled) and resolve.
+  Json connected = *txn_.Get(registry_key);
+  if (!connected["properties"].value("dataEndpointEnabled", false)) {
+    connected["properties"]["dataEndpointEnabled"] = true;
+    txn_.Put(registry_key, connected);
+  }
   return SyncEndpoint(key);
 }
 

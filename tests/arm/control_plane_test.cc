@@ -807,3 +807,79 @@ TEST_F(ControlPlaneTest, ConcurrentWritersAndReaders) {
 
 }  // namespace
 }  // namespace cove::arm
+
+namespace cove::arm {
+namespace {
+
+// Issue 12: ACR turns dedicated data endpoints on when a private endpoint connects.
+TEST_F(ControlPlaneTest, ConnectingAnEndpointEnablesDataEndpoints) {
+  SeedNetwork();
+  Registry();
+  EXPECT_EQ(Get(kAcr + "/registries/myregistry").body["properties"]["dataEndpointEnabled"], false);
+  ASSERT_EQ(Endpoint("pe").status, 201);
+  auto r = Get(kAcr + "/registries/myregistry");
+  EXPECT_EQ(r.body["properties"]["dataEndpointEnabled"], true);
+  EXPECT_EQ(r.body["properties"]["dataEndpointHostNames"], json({"myregistry.westus.data.azurecr.io"}));
+  const RegistryView* view = cp_->snapshot()->FindRegistry("myregistry");
+  ASSERT_NE(view, nullptr);
+  EXPECT_TRUE(view->data_endpoint_enabled);
+  EXPECT_EQ(view->data_endpoint_host_names,
+            (std::vector<std::string>{"myregistry.westus.data.azurecr.io"}));
+}
+
+// Issue 12, bad input on replications: Azure's errors, and nothing changes.
+TEST_F(ControlPlaneTest, ReplicationBadInputChangesNothing) {
+  SeedNetwork();
+  Registry();
+  std::string reps = kAcr + "/registries/myregistry/replications";
+  auto unknown = Put(reps + "/atlantis", {{"location", "atlantis"}});
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_EQ(unknown.Code(), "LocationNotAvailableForResourceType");
+  EXPECT_NE(unknown.Message().find("'atlantis' is not available"), std::string::npos);
+  EXPECT_EQ(Get(reps + "/atlantis").status, 404);
+  EXPECT_EQ(Put(reps + "/westus", {{"location", "westus"}}).Code(), "ReplicationAlreadyExists");
+  EXPECT_EQ(Put(reps + "/home2", {{"location", "West US"}}).Code(), "ReplicationAlreadyExists");
+  // "East US" normalizes to eastus.
+  auto east = Put(reps + "/eastus", {{"location", "East US"}});
+  ASSERT_EQ(east.status, 201) << east.body.dump();
+  EXPECT_EQ(east.body["location"], "eastus");
+  auto again = Put(reps + "/eastus2nd", {{"location", "EastUS"}});
+  EXPECT_EQ(again.status, 409);
+  EXPECT_EQ(again.Code(), "ReplicationAlreadyExists");
+  EXPECT_EQ(Get(reps + "/eastus2nd").status, 404);
+  EXPECT_EQ(Get(reps).body["value"].size(), 1u);
+  // The home region's replication cannot be removed; a replica can.
+  auto home = Delete(reps + "/westus");
+  EXPECT_EQ(home.status, 400);
+  EXPECT_EQ(home.Code(), "HomeReplicationCannotBeDeleted");
+  EXPECT_EQ(Get(kAcr + "/registries/myregistry").status, 200);
+  EXPECT_EQ(cp_->snapshot()->FindRegistry("myregistry")->regions,
+            (std::vector<std::string>{"westus", "eastus"}));
+  EXPECT_EQ(Delete(reps + "/eastus").status, 200);
+  EXPECT_EQ(Delete(reps + "/eastus").status, 204);
+}
+
+// Issue 12: Azure refuses linking one VNet to two zones of the same name.
+TEST_F(ControlPlaneTest, VnetCannotLinkTwoZonesOfTheSameName) {
+  SeedNetwork();
+  ASSERT_EQ(Put(kSub + "/resourceGroups/dnsrg", {{"location", "westus"}}).status, 201);
+  std::string zone1 = kNet + "/privateDnsZones/privatelink.azurecr.io";
+  std::string zone2 = kSub + "/resourceGroups/dnsrg/providers/Microsoft.Network/privateDnsZones/privatelink.azurecr.io";
+  ASSERT_EQ(Put(zone1, {{"location", "global"}}).status, 201);
+  ASSERT_EQ(Put(zone2, {{"location", "global"}}).status, 201);
+  json link = {{"location", "global"},
+               {"properties", {{"virtualNetwork", {{"id", kNet + "/virtualNetworks/myvnet"}}},
+                               {"registrationEnabled", false}}}};
+  ASSERT_EQ(Put(zone1 + "/virtualNetworkLinks/link1", link).status, 201);
+  auto second = Put(zone2 + "/virtualNetworkLinks/link2", link);
+  EXPECT_EQ(second.status, 400);
+  EXPECT_EQ(second.Code(), "BadRequest");
+  EXPECT_NE(second.Message().find("cannot be linked to multiple zones with overlapping namespaces"),
+            std::string::npos);
+  EXPECT_EQ(Get(zone2 + "/virtualNetworkLinks/link2").status, 404);
+  // Updating the first link is not a second link.
+  EXPECT_EQ(Put(zone1 + "/virtualNetworkLinks/link1", link).status, 200);
+}
+
+}  // namespace
+}  // namespace cove::arm
