@@ -37,6 +37,14 @@ std::string NowIso(const Clock* clock) {
   return buf;
 }
 
+Error SkuError(const std::string& code, const std::string& what, const std::string& sku) {
+  return ArmErrorOf(400, code,
+                    what + " is not supported for the SKU " + sku +
+                        ". For more information, please visit https://aka.ms/acr/private-link.");
+}
+
+}  // namespace
+
 // The regions ACR offers replications in: Azure's public regions, as `az account
 // list-locations` names them (lowercase, no spaces).
 const std::vector<std::string>& AcrRegions() {
@@ -59,14 +67,6 @@ bool IsAcrRegion(const std::string& region) {
   const auto& all = AcrRegions();
   return std::find(all.begin(), all.end(), region) != all.end();
 }
-
-Error SkuError(const std::string& code, const std::string& what, const std::string& sku) {
-  return ArmErrorOf(400, code,
-                    what + " is not supported for the SKU " + sku +
-                        ". For more information, please visit https://aka.ms/acr/private-link.");
-}
-
-}  // namespace
 
 std::string Engine::FindRegistryKeyByName(const std::string& lower_name) const {
   std::string suffix = "/providers/microsoft.containerregistry/registries/" + lower_name;

@@ -881,5 +881,52 @@ TEST_F(ControlPlaneTest, VnetCannotLinkTwoZonesOfTheSameName) {
   EXPECT_EQ(Put(zone1 + "/virtualNetworkLinks/link1", link).status, 200);
 }
 
+// Issue 12: the remedy ACR's replication error names — reconfigure the endpoint's static
+// ipConfigurations with the missing member — is a PUT of the existing endpoint.
+TEST_F(ControlPlaneTest, StaticIpConfigurationsCanBeReconfigured) {
+  SeedNetwork();
+  Registry();
+  auto statics = Statics({{"registry", "10.0.0.5"}, {"registry_data_westus", "10.0.0.6"}});
+  ASSERT_EQ(Endpoint("pe", statics).status, 201);
+  std::string reps = kAcr + "/registries/myregistry/replications";
+  ASSERT_EQ(Put(reps + "/eastus", {{"location", "eastus"}}).Code(),
+            "PrivateEndpointIpConfigurationMissingMemberNamesRequiredByFps");
+  // A member outside the subnet is refused as at creation, and nothing changes.
+  auto outside = Endpoint("pe", Statics({{"registry", "10.0.0.5"}, {"registry_data_westus", "10.9.0.6"}}));
+  EXPECT_EQ(outside.Code(), "PrivateIPAddressNotInSubnet");
+  EXPECT_EQ(Members("pe").size(), 2u);
+  EXPECT_EQ(Endpoint("pe", Statics({{"registry", "10.0.0.5"}, {"registry_data_westus", "10.0.0.6"},
+                                     {"registry_data_nowhere", "10.0.0.7"}})).Code(),
+            "PrivateEndpointIpConfigurationHasInvalidMemberName");
+  // Adding the member the replica will need, then the replica: the remedy ACR names.
+  auto with_east = Statics({{"registry", "10.0.0.5"},
+                            {"registry_data_westus", "10.0.0.6"},
+                            {"registry_data_eastus", "10.0.0.7"}});
+  auto added = Endpoint("pe", with_east);
+  ASSERT_EQ(added.status, 200) << added.body.dump();
+  EXPECT_EQ(Members("pe").size(), 2u);
+  ASSERT_EQ(Put(reps + "/eastus", {{"location", "eastus"}}).status, 201);
+  EXPECT_EQ(Members("pe")["registry_data_eastus"], "10.0.0.7");
+  EXPECT_EQ(Members("pe").size(), 3u);
+  ASSERT_EQ(Delete(reps + "/eastus").status, 200);
+  // Moving a member to another static address.
+  auto moved = Endpoint("pe", Statics({{"registry", "10.0.0.5"}, {"registry_data_westus", "10.0.0.9"}}));
+  ASSERT_EQ(moved.status, 200) << moved.body.dump();
+  EXPECT_EQ(Members("pe")["registry_data_westus"], "10.0.0.9");
+  EXPECT_EQ(Members("pe")["registry"], "10.0.0.5");
+  // Removing every static configuration makes the members dynamic; the replica then succeeds.
+  auto dynamic = Endpoint("pe");
+  ASSERT_EQ(dynamic.status, 200) << dynamic.body.dump();
+  EXPECT_EQ(dynamic.body["properties"]["ipConfigurations"].size(), 0u);
+  EXPECT_EQ(Members("pe").size(), 2u);
+  ASSERT_EQ(Put(reps + "/eastus", {{"location", "eastus"}}).status, 201);
+  EXPECT_EQ(Members("pe").size(), 3u);
+  // And with the replica in place, the full static list is accepted.
+  auto full = Endpoint("pe", with_east);
+  ASSERT_EQ(full.status, 200) << full.body.dump();
+  EXPECT_EQ(Members("pe")["registry_data_eastus"], "10.0.0.7");
+  EXPECT_EQ(Members("pe")["registry_data_westus"], "10.0.0.6");
+}
+
 }  // namespace
 }  // namespace cove::arm
