@@ -236,6 +236,13 @@ TEST_F(GoldenTest, OutputFormatsQueriesAndErrors) {
        {"acr", "replication", "create", "-r", "goldenreg", "-l", "atlantis"}},
       {"acr_replication_delete_home",
        {"acr", "replication", "delete", "-r", "goldenreg", "-n", "westus", "--yes"}},
+      // Issue 12: az's ip-config commands; ARM validates the change as at creation.
+      {"pe_ip_config_list_empty",
+       {"network", "private-endpoint", "ip-config", "list", "-g", "rg1", "--endpoint-name", "pe1"}},
+      {"pe_ip_config_add_incomplete",
+       {"network", "private-endpoint", "ip-config", "add", "-g", "rg1", "--endpoint-name", "pe1",
+        "-n", "cfg1", "--group-id", "registry", "--member-name", "registry",
+        "--private-ip-address", "10.1.0.20"}},
   });
 }
 
