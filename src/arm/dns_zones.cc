@@ -126,6 +126,25 @@ Status Engine::PutVnetLink(const ArmPath& p, const Json& body, const Json* exist
                          txn_.Get(k)->value("name", "") + ".");
     }
   }
+  // Azure refuses a second link of a virtual network to a zone of the same name (in another
+  // resource group or subscription): which zone would answer is undefined. The code and message
+  // are Azure's. Only equal names are refused here; Azure's "overlapping" may cover more.
+  std::string zone_name = txn_.Get(p.ParentKey())->value("name", "");
+  for (const auto& [k, d] : txn_.documents()) {
+    if (k == key || ParentOfKey(k) == p.ParentKey() ||
+        !EqualsIgnoreCase(d->value("type", ""), "Microsoft.Network/privateDnsZones/virtualNetworkLinks") ||
+        Lower((*d)["properties"]["virtualNetwork"].value("id", "")) != vnet_key) {
+      continue;
+    }
+    const Json* other_zone = txn_.Get(ParentOfKey(k));
+    std::string other_name = other_zone != nullptr ? other_zone->value("name", "") : "";
+    if (EqualsIgnoreCase(other_name, zone_name)) {
+      return ArmFail(400, "BadRequest",
+                     "A virtual network cannot be linked to multiple zones with overlapping "
+                     "namespaces. You tried to link virtual network with '" + other_name +
+                         "' and '" + zone_name + "' zones.");
+    }
+  }
   if (reg) {
     for (const auto& [k, d] : txn_.documents()) {
       if (k == key || !EqualsIgnoreCase(d->value("type", ""), "Microsoft.Network/privateDnsZones/virtualNetworkLinks")) {

@@ -110,11 +110,40 @@ Status Engine::PutPrivateEndpoint(const ArmPath& p, const Json& body, const Json
     if (Lower(subnet_id) != c.value("subnet_key", "")) return differs("subnet");
     if (Lower(*target_id) != c.value("registry_key", "")) return differs("privateLinkServiceId");
     if (manual != c.value("manual", false)) return differs("connection kind (manual or automatic)");
-    if (statics_json != (*existing)["properties"].value("ipConfigurations", Json::array())) {
-      return differs("ipConfigurations");
+    Json old_statics = (*existing)["properties"].value("ipConfigurations", Json::array());
+    if (statics_json == old_statics) {
+      txn_.Put(key, doc);  // tags
+      return {};
     }
-    txn_.Put(key, doc);  // tags
-    return {};
+    // The static ipConfigurations change (az network private-endpoint ip-config add|remove, the
+    // remedy ACR names when a replication needs a member the endpoint lacks): every member whose
+    // static address was added, removed or moved leaves the NIC, and SyncEndpoint places it
+    // again, validated as at creation (complete member list, in the subnet, not reserved, free).
+    auto by_member = [](const Json& list) {
+      std::map<std::string, std::string> out;
+      for (const auto& s : list) {
+        out[Lower(s["properties"].value("memberName", ""))] =
+            s["properties"].value("privateIPAddress", "");
+      }
+      return out;
+    };
+    auto before = by_member(old_statics), after = by_member(statics_json);
+    std::string nic_key = c.value("nic_key", "");
+    Json nic = *txn_.Get(nic_key);
+    Json kept = Json::array();
+    for (const auto& ipc : nic["properties"]["ipConfigurations"]) {
+      std::string member =
+          ipc["properties"]["privateLinkConnectionProperties"].value("requiredMemberName", "");
+      auto b = before.find(member), a = after.find(member);
+      bool same = (b == before.end() && a == after.end()) ||
+                  (b != before.end() && a != after.end() && b->second == a->second);
+      if (same) kept.push_back(ipc);
+    }
+    nic["properties"]["ipConfigurations"] = kept;
+    txn_.Put(nic_key, nic);
+    doc["properties"]["ipConfigurations"] = statics_json;
+    txn_.Put(key, doc);
+    return SyncEndpoint(key);
   }
 
   // The subnet.
@@ -270,6 +299,15 @@ Status Engine::PutPrivateEndpoint(const ArmPath& p, const Json& body, const Json
                   {"link_id", link_id},
                   {"manual", manual}};
   txn_.Put(key, doc);
+  // ACR turns the registry's dedicated data endpoints on when a private endpoint connects to it:
+  // the endpoint holds a registry_data_<region> member per region, and clients in the linked
+  // VNets are redirected to <registry>.<region>.data.<suffix>, which must then be among the
+  // registry's dataEndpointHostNames (rendered from dataEndpointEnabled) and resolve.
+  Json connected = *txn_.Get(registry_key);
+  if (!connected["properties"].value("dataEndpointEnabled", false)) {
+    connected["properties"]["dataEndpointEnabled"] = true;
+    txn_.Put(registry_key, connected);
+  }
   return SyncEndpoint(key);
 }
 
@@ -310,6 +348,12 @@ Status Engine::SyncEndpoint(const std::string& pe_key) {
     for (const auto& [m, s] : statics) {
       bool known = false;
       for (const auto& r : required) known = known || r.first == m;
+      // A member for a region the registry does not replicate to yet is kept, unplaced, so that
+      // the endpoint can be reconfigured before the replica is added (the order ACR's
+      // PrivateEndpointIpConfigurationMissingMemberNamesRequiredByFps asks for); its address is
+      // checked against the subnet when the replica makes it required.
+      constexpr std::string_view kData = "registry_data_";
+      if (!known && m.rfind(kData, 0) == 0 && IsAcrRegion(m.substr(kData.size()))) continue;
       if (!known) {
         return ArmFail(400, "PrivateEndpointIpConfigurationHasInvalidMemberName",
                        "Private Endpoint " + pe.value("id", "") + " has a static ipconfiguration "

@@ -290,6 +290,10 @@ bool IsValidDnsName(std::string_view name, int min_labels);
 std::string LastSegment(const std::string& id);
 // Key of the resource `levels` levels up (a subnet key → its VNet key with levels = 1).
 std::string ParentOfKey(const std::string& key, int levels = 1);
+// The regions ACR offers (replications, registry_data_<region> members): Azure's public regions
+// as `az account list-locations` names them (registries.cc).
+const std::vector<std::string>& AcrRegions();
+bool IsAcrRegion(const std::string& region);
 Error BadContent(const std::string& where, const std::string& what);
 Error InvalidReference(const std::string& id, const std::string& referenced_by);
 Error NameInvalid(const std::string& name, const std::string& type, const std::string& rule);

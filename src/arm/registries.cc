@@ -2,6 +2,7 @@
 // private link resources.
 #include <algorithm>
 #include <ctime>
+#include <optional>
 
 #include "arm/engine.h"
 #include "arm/identity_support.h"
@@ -43,6 +44,29 @@ Error SkuError(const std::string& code, const std::string& what, const std::stri
 }
 
 }  // namespace
+
+// The regions ACR offers replications in: Azure's public regions, as `az account
+// list-locations` names them (lowercase, no spaces).
+const std::vector<std::string>& AcrRegions() {
+  static const std::vector<std::string> kRegions = {
+      "australiacentral", "australiacentral2", "australiaeast", "australiasoutheast",
+      "austriaeast", "belgiumcentral", "brazilsouth", "brazilsoutheast", "canadacentral",
+      "canadaeast", "centralindia", "centralus", "chilecentral", "eastasia", "eastus", "eastus2",
+      "francecentral", "francesouth", "germanynorth", "germanywestcentral", "indonesiacentral",
+      "israelcentral", "italynorth", "japaneast", "japanwest", "jioindiacentral", "jioindiawest",
+      "koreacentral", "koreasouth", "malaysiawest", "mexicocentral", "newzealandnorth",
+      "northcentralus", "northeurope", "norwayeast", "norwaywest", "polandcentral", "qatarcentral",
+      "southafricanorth", "southafricawest", "southcentralus", "southeastasia", "southindia",
+      "spaincentral", "swedencentral", "swedensouth", "switzerlandnorth", "switzerlandwest",
+      "uaecentral", "uaenorth", "uksouth", "ukwest", "westcentralus", "westeurope", "westindia",
+      "westus", "westus2", "westus3"};
+  return kRegions;
+}
+
+bool IsAcrRegion(const std::string& region) {
+  const auto& all = AcrRegions();
+  return std::find(all.begin(), all.end(), region) != all.end();
+}
 
 std::string Engine::FindRegistryKeyByName(const std::string& lower_name) const {
   std::string suffix = "/providers/microsoft.containerregistry/registries/" + lower_name;
@@ -233,10 +257,16 @@ Status Engine::PutReplication(const ArmPath& p, const Json& body, const Json* ex
     with_location["location"] = p.names.back();  // az names replications after their region
   }
   COVE_ASSIGN_OR_RETURN(Json doc, Envelope(p, with_location, existing, true));
-  std::string region = doc.value("location", "");
-  if (!IsValidRegion(region)) {
+  std::string region = doc.value("location", "");  // normalized: "East US" is eastus
+  if (!IsAcrRegion(region)) {
+    // ARM's answer for a location the resource type is not offered in.
+    std::string list;
+    for (const auto& r : AcrRegions()) list += (list.empty() ? "" : ",") + r;
     return ArmFail(400, "LocationNotAvailableForResourceType",
-                   "The provided location '" + region + "' is not a valid region name.");
+                   "The provided location '" + with_location.value("location", region) +
+                       "' is not available for resource type "
+                       "'Microsoft.ContainerRegistry/registries/replications'. List of available "
+                       "regions for the resource type is '" + list + "'.");
   }
   if (existing == nullptr) {
     if (!IsValidRegion(Lower(p.names.back()))) {
@@ -265,6 +295,27 @@ Status Engine::PutReplication(const ArmPath& p, const Json& body, const Json* ex
   for (const auto& pe : EndpointsOf(registry_key)) COVE_RETURN_IF_ERROR(SyncEndpoint(pe));
   return {};
 }
+
+namespace {
+
+// The home region's replication is the registry itself (ACR lists it among the replications and
+// refuses its deletion with HomeReplicationCannotBeDeleted); cove stores no document for it, so
+// a DELETE of it would otherwise answer 204 as for an absent resource. The message is cove's, in
+// Azure's style: the exact text of ACR's was not found.
+std::optional<Result<ArmResponse>> InterceptHomeReplication(Engine& engine, const ArmRequest& r,
+                                                            const ArmPath& p) {
+  if (r.method != "DELETE" || engine.txn().Get(p.Key()) != nullptr) return std::nullopt;
+  const Json* registry = engine.txn().Get(p.ParentKey());
+  if (registry == nullptr) return std::nullopt;
+  std::string home = registry->value("location", "");
+  if (Lower(p.names.back()) != home) return std::nullopt;
+  return Result<ArmResponse>(ArmFail(400, "HomeReplicationCannotBeDeleted",
+                 "The replication " + p.names.back() + " is in the home region " + home +
+                     " of registry " + registry->value("name", "") +
+                     " and cannot be deleted. Delete the registry to remove it."));
+}
+
+}  // namespace
 
 Status Engine::DeleteReplication(const std::string& key) {
   std::string registry_key = ParentOfKey(key);
@@ -467,7 +518,8 @@ void RegisterRegistryProviders(ProviderRegistry& registry) {
                 .location = LocationRule::kRegional,
                 .api_versions = ContainerRegistryApiVersions(),
                 .put = EngineFn<&Engine::PutReplication>,
-                .remove = EngineFn<&Engine::DeleteReplication>});
+                .remove = EngineFn<&Engine::DeleteReplication>,
+                .intercept = InterceptHomeReplication});
   registry.Add({.type = "Microsoft.ContainerRegistry/registries/privateEndpointConnections",
                 .api_versions = ContainerRegistryApiVersions(),
                 .put = EngineFn<&Engine::PutConnection>,

@@ -1,4 +1,6 @@
 // acr, acr replication, acr private-endpoint-connection, acr network-rule.
+#include <cctype>
+
 #include "cli/commands.h"
 
 namespace cove::cli {
@@ -319,13 +321,19 @@ void AddReplication(Registry& r) {
            [](Context& ctx, const ParsedArgs& a) {
              return WithRegistry(ctx, a, "--registry", [&](const std::string& registry) {
                std::string location = *a.Get("--location");
+               // az names the replication after the location without spaces, in lowercase
+               // ("East US" → eastus); ARM normalizes the location the same way.
+               std::string default_name;
+               for (char c : location) {
+                 if (c != ' ') default_name.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+               }
                json props = json::object();
                if (auto v = a.GetBool("--region-endpoint-enabled"))
                  props["regionEndpointEnabled"] = *v;
                if (auto z = a.Get("--zone-redundancy")) props["zoneRedundancy"] = *z;
                json body = {{"location", location}, {"properties", props}};
                if (a.Has("--tags")) body["tags"] = TagsJson(a.GetList("--tags"));
-               return PutAt(ctx, registry + "/replications/" + a.GetOr("--name", location), kApiAcr,
+               return PutAt(ctx, registry + "/replications/" + a.GetOr("--name", default_name), kApiAcr,
                             body);
              });
            },

@@ -747,6 +747,78 @@ void AddPrivateEndpoint(Registry& r) {
                               return "/subscriptions/" + sub + "/providers/" + kEndpoints;
                             }});
 
+  // ip-config: the endpoint's static ipConfigurations (ARM accepts changing them by a PUT).
+  r.AddGroup({{"network", "private-endpoint", "ip-config"},
+              "Manage private endpoint ip configurations."});
+  ArgSpec ipc_endpoint = {.name = "--endpoint-name",
+                          .help = "Name of the private endpoint.",
+                          .required = true,
+                          .id_part = true};
+  auto ipc_pe_path = [](const std::string& sub, const ParsedArgs& a) {
+    return ResourcePath(sub, *a.Get("--resource-group"), kEndpoints, *a.Get("--endpoint-name"));
+  };
+  r.AddCommand(
+      {.path = {"network", "private-endpoint", "ip-config", "add"},
+       .summary = "Add a private endpoint ip configuration.",
+       .args = {GroupArg(), ipc_endpoint,
+                {.name = "--name", .aliases = {"-n"}, .help = "Name of the ip configuration.", .required = true},
+                {.name = "--group-id", .help = "The ID of a group obtained from the remote resource that this private endpoint should connect to."},
+                {.name = "--member-name", .help = "The member name of a group obtained from the remote resource that this private endpoint should connect to."},
+                {.name = "--private-ip-address", .help = "A private ip address obtained from the private endpoint's subnet."}},
+       .run =
+           [ipc_pe_path](Context& ctx, const ParsedArgs& a) {
+             return ForEachTarget(ctx, a, ipc_pe_path, [&](const std::string& path) {
+               return GetModifyPut(ctx, path, kApiNetwork, [&](json& pe) -> std::optional<Outcome> {
+                 json& list = pe["properties"]["ipConfigurations"];
+                 if (!list.is_array()) list = json::array();
+                 json props = json::object();
+                 if (auto g = a.Get("--group-id")) props["groupId"] = *g;
+                 if (auto m = a.Get("--member-name")) props["memberName"] = *m;
+                 if (auto ip = a.Get("--private-ip-address")) props["privateIPAddress"] = *ip;
+                 list.push_back({{"name", *a.Get("--name")}, {"properties", props}});
+                 return std::nullopt;
+               });
+             });
+           },
+       .supports_ids = true});
+  r.AddCommand(
+      {.path = {"network", "private-endpoint", "ip-config", "remove"},
+       .summary = "Remove a private endpoint ip configuration.",
+       .args = {GroupArg(), ipc_endpoint,
+                {.name = "--name", .aliases = {"-n"}, .help = "Name of the ip configuration.", .required = true}},
+       .run =
+           [ipc_pe_path](Context& ctx, const ParsedArgs& a) {
+             return ForEachTarget(ctx, a, ipc_pe_path, [&](const std::string& path) {
+               return GetModifyPut(ctx, path, kApiNetwork, [&](json& pe) -> std::optional<Outcome> {
+                 json& list = pe["properties"]["ipConfigurations"];
+                 json kept = json::array();
+                 if (list.is_array()) {
+                   for (const auto& c : list) {
+                     if (c.value("name", "") != *a.Get("--name")) kept.push_back(c);
+                   }
+                 }
+                 list = kept;
+                 return std::nullopt;
+               });
+             });
+           },
+       .supports_ids = true});
+  r.AddCommand(
+      {.path = {"network", "private-endpoint", "ip-config", "list"},
+       .summary = "List ip configuration within a private endpoint.",
+       .args = {GroupArg(), ipc_endpoint},
+       .run =
+           [ipc_pe_path](Context& ctx, const ParsedArgs& a) {
+             return ForEachTarget(ctx, a, ipc_pe_path, [&](const std::string& path) {
+               auto arm = ctx.Arm();
+               if (!arm) return Outcome::FromArm(arm.error());
+               auto pe = (*arm)->Get(path, kApiNetwork);
+               if (!pe) return Outcome::FromArm(pe.error());
+               return Outcome::Value((*pe)["properties"].value("ipConfigurations", json::array()));
+             });
+           },
+       .supports_ids = true});
+
   // dns-zone-group
   r.AddGroup({{"network", "private-endpoint", "dns-zone-group"},
               "Manage private endpoint dns zone group."});

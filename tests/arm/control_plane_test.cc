@@ -807,3 +807,126 @@ TEST_F(ControlPlaneTest, ConcurrentWritersAndReaders) {
 
 }  // namespace
 }  // namespace cove::arm
+
+namespace cove::arm {
+namespace {
+
+// Issue 12: ACR turns dedicated data endpoints on when a private endpoint connects.
+TEST_F(ControlPlaneTest, ConnectingAnEndpointEnablesDataEndpoints) {
+  SeedNetwork();
+  Registry();
+  EXPECT_EQ(Get(kAcr + "/registries/myregistry").body["properties"]["dataEndpointEnabled"], false);
+  ASSERT_EQ(Endpoint("pe").status, 201);
+  auto r = Get(kAcr + "/registries/myregistry");
+  EXPECT_EQ(r.body["properties"]["dataEndpointEnabled"], true);
+  EXPECT_EQ(r.body["properties"]["dataEndpointHostNames"], json({"myregistry.westus.data.azurecr.io"}));
+  const RegistryView* view = cp_->snapshot()->FindRegistry("myregistry");
+  ASSERT_NE(view, nullptr);
+  EXPECT_TRUE(view->data_endpoint_enabled);
+  EXPECT_EQ(view->data_endpoint_host_names,
+            (std::vector<std::string>{"myregistry.westus.data.azurecr.io"}));
+}
+
+// Issue 12, bad input on replications: Azure's errors, and nothing changes.
+TEST_F(ControlPlaneTest, ReplicationBadInputChangesNothing) {
+  SeedNetwork();
+  Registry();
+  std::string reps = kAcr + "/registries/myregistry/replications";
+  auto unknown = Put(reps + "/atlantis", {{"location", "atlantis"}});
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_EQ(unknown.Code(), "LocationNotAvailableForResourceType");
+  EXPECT_NE(unknown.Message().find("'atlantis' is not available"), std::string::npos);
+  EXPECT_EQ(Get(reps + "/atlantis").status, 404);
+  EXPECT_EQ(Put(reps + "/westus", {{"location", "westus"}}).Code(), "ReplicationAlreadyExists");
+  EXPECT_EQ(Put(reps + "/home2", {{"location", "West US"}}).Code(), "ReplicationAlreadyExists");
+  // "East US" normalizes to eastus.
+  auto east = Put(reps + "/eastus", {{"location", "East US"}});
+  ASSERT_EQ(east.status, 201) << east.body.dump();
+  EXPECT_EQ(east.body["location"], "eastus");
+  auto again = Put(reps + "/eastus2nd", {{"location", "EastUS"}});
+  EXPECT_EQ(again.status, 409);
+  EXPECT_EQ(again.Code(), "ReplicationAlreadyExists");
+  EXPECT_EQ(Get(reps + "/eastus2nd").status, 404);
+  EXPECT_EQ(Get(reps).body["value"].size(), 1u);
+  // The home region's replication cannot be removed; a replica can.
+  auto home = Delete(reps + "/westus");
+  EXPECT_EQ(home.status, 400);
+  EXPECT_EQ(home.Code(), "HomeReplicationCannotBeDeleted");
+  EXPECT_EQ(Get(kAcr + "/registries/myregistry").status, 200);
+  EXPECT_EQ(cp_->snapshot()->FindRegistry("myregistry")->regions,
+            (std::vector<std::string>{"westus", "eastus"}));
+  EXPECT_EQ(Delete(reps + "/eastus").status, 200);
+  EXPECT_EQ(Delete(reps + "/eastus").status, 204);
+}
+
+// Issue 12: Azure refuses linking one VNet to two zones of the same name.
+TEST_F(ControlPlaneTest, VnetCannotLinkTwoZonesOfTheSameName) {
+  SeedNetwork();
+  ASSERT_EQ(Put(kSub + "/resourceGroups/dnsrg", {{"location", "westus"}}).status, 201);
+  std::string zone1 = kNet + "/privateDnsZones/privatelink.azurecr.io";
+  std::string zone2 = kSub + "/resourceGroups/dnsrg/providers/Microsoft.Network/privateDnsZones/privatelink.azurecr.io";
+  ASSERT_EQ(Put(zone1, {{"location", "global"}}).status, 201);
+  ASSERT_EQ(Put(zone2, {{"location", "global"}}).status, 201);
+  json link = {{"location", "global"},
+               {"properties", {{"virtualNetwork", {{"id", kNet + "/virtualNetworks/myvnet"}}},
+                               {"registrationEnabled", false}}}};
+  ASSERT_EQ(Put(zone1 + "/virtualNetworkLinks/link1", link).status, 201);
+  auto second = Put(zone2 + "/virtualNetworkLinks/link2", link);
+  EXPECT_EQ(second.status, 400);
+  EXPECT_EQ(second.Code(), "BadRequest");
+  EXPECT_NE(second.Message().find("cannot be linked to multiple zones with overlapping namespaces"),
+            std::string::npos);
+  EXPECT_EQ(Get(zone2 + "/virtualNetworkLinks/link2").status, 404);
+  // Updating the first link is not a second link.
+  EXPECT_EQ(Put(zone1 + "/virtualNetworkLinks/link1", link).status, 200);
+}
+
+// Issue 12: the remedy ACR's replication error names — reconfigure the endpoint's static
+// ipConfigurations with the missing member — is a PUT of the existing endpoint.
+TEST_F(ControlPlaneTest, StaticIpConfigurationsCanBeReconfigured) {
+  SeedNetwork();
+  Registry();
+  auto statics = Statics({{"registry", "10.0.0.5"}, {"registry_data_westus", "10.0.0.6"}});
+  ASSERT_EQ(Endpoint("pe", statics).status, 201);
+  std::string reps = kAcr + "/registries/myregistry/replications";
+  ASSERT_EQ(Put(reps + "/eastus", {{"location", "eastus"}}).Code(),
+            "PrivateEndpointIpConfigurationMissingMemberNamesRequiredByFps");
+  // A member outside the subnet is refused as at creation, and nothing changes.
+  auto outside = Endpoint("pe", Statics({{"registry", "10.0.0.5"}, {"registry_data_westus", "10.9.0.6"}}));
+  EXPECT_EQ(outside.Code(), "PrivateIPAddressNotInSubnet");
+  EXPECT_EQ(Members("pe").size(), 2u);
+  EXPECT_EQ(Endpoint("pe", Statics({{"registry", "10.0.0.5"}, {"registry_data_westus", "10.0.0.6"},
+                                     {"registry_data_nowhere", "10.0.0.7"}})).Code(),
+            "PrivateEndpointIpConfigurationHasInvalidMemberName");
+  // Adding the member the replica will need, then the replica: the remedy ACR names.
+  auto with_east = Statics({{"registry", "10.0.0.5"},
+                            {"registry_data_westus", "10.0.0.6"},
+                            {"registry_data_eastus", "10.0.0.7"}});
+  auto added = Endpoint("pe", with_east);
+  ASSERT_EQ(added.status, 200) << added.body.dump();
+  EXPECT_EQ(Members("pe").size(), 2u);
+  ASSERT_EQ(Put(reps + "/eastus", {{"location", "eastus"}}).status, 201);
+  EXPECT_EQ(Members("pe")["registry_data_eastus"], "10.0.0.7");
+  EXPECT_EQ(Members("pe").size(), 3u);
+  ASSERT_EQ(Delete(reps + "/eastus").status, 200);
+  // Moving a member to another static address.
+  auto moved = Endpoint("pe", Statics({{"registry", "10.0.0.5"}, {"registry_data_westus", "10.0.0.9"}}));
+  ASSERT_EQ(moved.status, 200) << moved.body.dump();
+  EXPECT_EQ(Members("pe")["registry_data_westus"], "10.0.0.9");
+  EXPECT_EQ(Members("pe")["registry"], "10.0.0.5");
+  // Removing every static configuration makes the members dynamic; the replica then succeeds.
+  auto dynamic = Endpoint("pe");
+  ASSERT_EQ(dynamic.status, 200) << dynamic.body.dump();
+  EXPECT_EQ(dynamic.body["properties"]["ipConfigurations"].size(), 0u);
+  EXPECT_EQ(Members("pe").size(), 2u);
+  ASSERT_EQ(Put(reps + "/eastus", {{"location", "eastus"}}).status, 201);
+  EXPECT_EQ(Members("pe").size(), 3u);
+  // And with the replica in place, the full static list is accepted.
+  auto full = Endpoint("pe", with_east);
+  ASSERT_EQ(full.status, 200) << full.body.dump();
+  EXPECT_EQ(Members("pe")["registry_data_eastus"], "10.0.0.7");
+  EXPECT_EQ(Members("pe")["registry_data_westus"], "10.0.0.6");
+}
+
+}  // namespace
+}  // namespace cove::arm

@@ -223,6 +223,26 @@ TEST_F(GoldenTest, OutputFormatsQueriesAndErrors) {
         "table"}},
       {"pe_list_tsv",
        {"network", "private-endpoint", "list", "-g", "rg1", "--query", "[].name", "-o", "tsv"}},
+      // Issue 12: the connected endpoint turned the data endpoints on; replication bad input.
+      {"acr_show_data_endpoints_after_pe",
+       {"acr", "show", "-n", "goldenreg", "--query",
+        "{enabled:dataEndpointEnabled, hosts:dataEndpointHostNames}"}},
+      {"acr_replication_create_spaced_location",
+       {"acr", "replication", "create", "-r", "goldenreg", "-l", "East US", "--query",
+        "{name:name, location:location}"}},
+      {"acr_replication_create_same_location",
+       {"acr", "replication", "create", "-r", "goldenreg", "-l", "eastus", "-n", "eastus2nd"}},
+      {"acr_replication_create_unknown_region",
+       {"acr", "replication", "create", "-r", "goldenreg", "-l", "atlantis"}},
+      {"acr_replication_delete_home",
+       {"acr", "replication", "delete", "-r", "goldenreg", "-n", "westus", "--yes"}},
+      // Issue 12: az's ip-config commands; ARM validates the change as at creation.
+      {"pe_ip_config_list_empty",
+       {"network", "private-endpoint", "ip-config", "list", "-g", "rg1", "--endpoint-name", "pe1"}},
+      {"pe_ip_config_add_incomplete",
+       {"network", "private-endpoint", "ip-config", "add", "-g", "rg1", "--endpoint-name", "pe1",
+        "-n", "cfg1", "--group-id", "registry", "--member-name", "registry",
+        "--private-ip-address", "10.1.0.20"}},
   });
 }
 
