@@ -37,6 +37,17 @@ asio::awaitable<void> AcceptLoop([[maybe_unused]] std::shared_ptr<const void> ke
   }
 }
 
+void RunIoContext(asio::io_context& ioc, std::string_view component) {
+  for (;;) {
+    try {
+      ioc.run();
+      return;
+    } catch (const std::exception& e) {
+      spdlog::error("{}: I/O thread: {}", component, e.what());
+    }
+  }
+}
+
 void LogException(std::string_view component, std::string_view what, std::exception_ptr e) {
   if (!e) return;
   try {

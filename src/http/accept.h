@@ -1,6 +1,6 @@
 // Accepting TCP connections with Asio, the way every cove listener does it: the loop shared by
-// the HTTP server (http/server.h) and the private link forwarder (privatelink/forwarder.h), and
-// the log line for an exception that escapes a coroutine. Transport code only (it includes
+// the HTTP server (http/server.h) and the private link forwarder (privatelink/forwarder.h), the
+// body of their I/O threads, and the log line for an exception that escapes a coroutine. Transport code only (it includes
 // Asio); domain code never sees it.
 //
 // AcceptLoop accepts on `acceptor` until it is closed, giving each socket its own strand of
@@ -26,6 +26,10 @@ boost::asio::awaitable<void> AcceptLoop(
     std::shared_ptr<const void> keep_alive, boost::asio::ip::tcp::acceptor& acceptor,
     boost::asio::io_context& ioc, std::string_view component,
     std::function<void(boost::asio::ip::tcp::socket)> on_accept);
+
+// The body of an I/O thread: runs `ioc` until it stops; an exception that escapes a handler is
+// logged ("<component>: I/O thread: ...") and the loop goes on.
+void RunIoContext(boost::asio::io_context& ioc, std::string_view component);
 
 // Logs "<component>: <what>: <exception text>" at error level when `e` holds an exception (the
 // completion handler of a co_spawn); nothing when it is null.

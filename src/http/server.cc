@@ -1001,16 +1001,7 @@ void Server::Start() {
   impl_->started = true;
   int n = std::max(1, impl_->options.threads);
   for (int i = 0; i < n; ++i) {
-    impl_->threads.emplace_back([impl = impl_.get()] {
-      for (;;) {
-        try {
-          impl->ioc.run();
-          return;
-        } catch (const std::exception& e) {
-          spdlog::error("http: I/O thread: {}", e.what());
-        }
-      }
-    });
+    impl_->threads.emplace_back([impl = impl_.get()] { RunIoContext(impl->ioc, "http"); });
   }
 }
 

@@ -330,16 +330,8 @@ void Forwarder::Start() {
   if (state_->started || state_->stopping) return;
   state_->started = true;
   for (int i = 0; i < std::max(1, state_->options.threads); ++i) {
-    state_->threads.emplace_back([state = state_.get()] {
-      for (;;) {
-        try {
-          state->ioc.run();
-          return;
-        } catch (const std::exception& e) {
-          spdlog::error("privatelink forwarder: I/O thread: {}", e.what());
-        }
-      }
-    });
+    state_->threads.emplace_back(
+        [state = state_.get()] { http::RunIoContext(state->ioc, "privatelink forwarder"); });
   }
 }
 
