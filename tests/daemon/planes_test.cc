@@ -27,28 +27,15 @@
 #include "auth/network.h"
 #include "daemon/identities.h"
 #include "dns/wire.h"
+#include "daemon/control_plane_fixture.h"
 #include "support/temp_dir.h"
 
 namespace cove::daemon {
 namespace {
 
-const std::string kSub = "/subscriptions/c0ffee00-0000-4000-8000-000000000001";
-const std::string kRg = kSub + "/resourceGroups/rg";
-const std::string kNet = kRg + "/providers/Microsoft.Network";
-const std::string kAcr = kRg + "/providers/Microsoft.ContainerRegistry";
 
-class PlanesTest : public ::testing::Test {
+class PlanesTest : public ControlPlaneTest {
  protected:
-  void SetUp() override {
-    auto cp = arm::ControlPlane::Open(":memory:");
-    ASSERT_TRUE(cp);
-    cp_ = std::move(*cp);
-  }
-  int Put(const std::string& path, const nlohmann::json& body) {
-    auto r = cp_->Handle({"PUT", path, "2023-09-01", body.dump(), "", ""});
-    EXPECT_LT(r.status, 300) << path << ": " << (r.body ? r.body->dump() : "");
-    return r.status;
-  }
   void Seed(bool manual = false) {
     Put(kRg, {{"location", "westus"}});
     Put(kAcr + "/registries/myregistry",
@@ -78,7 +65,6 @@ class PlanesTest : public ::testing::Test {
         {{"properties",
           {{"privateDnsZoneConfigs", {{{"name", "z"}, {"properties", {{"privateDnsZoneId", zone}}}}}}}}});
   }
-  std::unique_ptr<arm::ControlPlane> cp_;
 };
 
 TEST_F(PlanesTest, TopologyHoldsEndpointAddressesAndPublicNetwork) {

@@ -10,28 +10,16 @@
 #include "daemon/identities.h"
 #include "daemon/planes.h"
 #include "daemon/registry_node.h"
+#include "daemon/control_plane_fixture.h"
 #include "support/temp_dir.h"
 
 namespace cove::daemon {
 namespace {
 
-const std::string kSub = "/subscriptions/c0ffee00-0000-4000-8000-000000000001";
-const std::string kRg = kSub + "/resourceGroups/rg";
-const std::string kNet = kRg + "/providers/Microsoft.Network";
-const std::string kAcr = kRg + "/providers/Microsoft.ContainerRegistry";
 const std::string kGroup = kRg + "/providers/Microsoft.ContainerInstance/containerGroups/job";
 
-class ProjectionTest : public ::testing::Test {
+class ProjectionTest : public ControlPlaneTest {
  protected:
-  void SetUp() override {
-    auto cp = arm::ControlPlane::Open(":memory:");
-    ASSERT_TRUE(cp);
-    cp_ = std::move(*cp);
-  }
-  void Put(const std::string& path, const nlohmann::json& body) {
-    auto r = cp_->Handle({"PUT", path, "2023-09-01", body.dump(), "", ""});
-    EXPECT_LT(r.status, 300) << path << ": " << (r.body ? r.body->dump() : "");
-  }
   // A registry with public access off, a VNet with a private endpoint to it (Pending: manual
   // approval), a linked private DNS zone, and a container group (a trusted service).
   void Seed() {
@@ -62,7 +50,6 @@ class ProjectionTest : public ::testing::Test {
         "image": "myregistry.azurecr.io/app:v1",
         "resources": {"requests": {"cpu": 1, "memoryInGB": 1.5}}}}]}})"));
   }
-  std::unique_ptr<arm::ControlPlane> cp_;
 };
 
 TEST_F(ProjectionTest, OneSnapshotInEveryPartOut) {
