@@ -31,7 +31,7 @@ std::string ArmClient::Target(const std::string& url_or_path) const {
   return url_or_path;
 }
 
-ArmResult<HttpResponse> ArmClient::Send(const std::string& method, const std::string& target,
+ArmResult<http::HttpResponse> ArmClient::Send(const std::string& method, const std::string& target,
                                         const std::string& body) {
   if (debug_)
     *debug_ << "DEBUG: Request URL: '" << http_.endpoint() << target << "'\n"
@@ -95,7 +95,7 @@ ArmResult<json> ArmClient::Call(const std::string& method, const std::string& pa
   return ParseBody(res->body);
 }
 
-ArmResult<json> ArmClient::Poll(const HttpResponse& first, const std::string& method,
+ArmResult<json> ArmClient::Poll(const http::HttpResponse& first, const std::string& method,
                                 const std::string& path, const std::string& api) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   auto pause = [] { std::this_thread::sleep_for(std::chrono::milliseconds(100)); };
@@ -164,7 +164,7 @@ ArmResult<json> ArmClient::List(const std::string& path, const std::string& api)
   return all;
 }
 
-ArmResult<HttpResponse> ArmClient::PostForm(const std::string& path, const std::string& form) {
+ArmResult<http::HttpResponse> ArmClient::PostForm(const std::string& path, const std::string& form) {
   if (debug_) {
     *debug_ << "DEBUG: Request URL: '" << http_.endpoint() << path << "'\n"
             << "DEBUG: Request method: 'POST'\n"

@@ -27,7 +27,7 @@
 #include <tl/expected.hpp>
 #include <vector>
 
-#include "cli/http_client.h"
+#include "http/client.h"
 
 namespace cove::cli {
 
@@ -59,7 +59,7 @@ inline tl::unexpected<ArmError> ArmFail(int status, std::string code, std::strin
 
 class ArmClient {
  public:
-  ArmClient(HttpClient http, std::ostream* debug) : http_(std::move(http)), debug_(debug) {}
+  ArmClient(http::HttpClient http, std::ostream* debug) : http_(std::move(http)), debug_(debug) {}
 
   // Where the bearer token comes from; an error from it fails the call that asked.
   using TokenSource = std::function<ArmResult<std::string>()>;
@@ -98,16 +98,16 @@ class ArmClient {
   // POSTs an application/x-www-form-urlencoded body (OAuth token endpoints) and returns the
   // answer whatever its status; an error only when there was no HTTP answer. The body and the
   // answer hold credentials, so --debug logs neither.
-  ArmResult<HttpResponse> PostForm(const std::string& path, const std::string& form);
+  ArmResult<http::HttpResponse> PostForm(const std::string& path, const std::string& form);
 
  private:
-  ArmResult<HttpResponse> Send(const std::string& method, const std::string& target,
+  ArmResult<http::HttpResponse> Send(const std::string& method, const std::string& target,
                                const std::string& body);
-  ArmResult<nlohmann::json> Poll(const HttpResponse& first, const std::string& method,
+  ArmResult<nlohmann::json> Poll(const http::HttpResponse& first, const std::string& method,
                                  const std::string& path, const std::string& api);
   std::string Target(const std::string& url_or_path) const;
 
-  HttpClient http_;
+  http::HttpClient http_;
   std::ostream* debug_;
   TokenSource token_source_;
   std::optional<std::string> token_;  // once known

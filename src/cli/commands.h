@@ -22,7 +22,7 @@
 #include "cli/args.h"
 #include "cli/context.h"
 #include "cli/credentials.h"
-#include "cli/http_client.h"
+#include "http/client.h"
 #include "cli/imds.h"
 
 namespace cove::cli {
@@ -155,13 +155,13 @@ std::string ManagedIdentityLoginServer(const std::string& registry, const LoginS
 std::variant<std::string, Outcome> ManagedIdentityRefreshToken(Context& ctx,
                                                                const LoginState& login,
                                                                const std::string& server,
-                                                               const HttpsOptions& tls = {});
+                                                               const http::HttpsOptions& tls = {});
 // POST https://<server>/oauth2/exchange with `access_token` (an identity token): the registry
 // refresh token, or (401/403/...) az's warning and error, with the registry's own error shown.
 std::variant<std::string, Outcome> ExchangeAtRegistry(Context& ctx, const std::string& server,
                                                       const std::string& tenant,
                                                       const std::string& access_token,
-                                                      const HttpsOptions& tls = {});
+                                                      const http::HttpsOptions& tls = {});
 
 // What --assign-identity / --identities name: the system-assigned identity and user-assigned
 // identity ids.

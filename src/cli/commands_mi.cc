@@ -197,7 +197,7 @@ std::string ManagedIdentityLoginServer(const std::string& registry, const LoginS
 std::variant<std::string, Outcome> ManagedIdentityRefreshToken(Context& ctx,
                                                                const LoginState& login,
                                                                const std::string& server,
-                                                               const HttpsOptions& tls) {
+                                                               const http::HttpsOptions& tls) {
   auto token = ManagedIdentityToken(ctx, login, kManagementResource, /*fresh=*/true);
   if (auto* stop = std::get_if<Outcome>(&token)) return *stop;
   return ExchangeAtRegistry(ctx, server, login.tenant, std::get<ImdsToken>(token).access_token,
@@ -207,8 +207,8 @@ std::variant<std::string, Outcome> ManagedIdentityRefreshToken(Context& ctx,
 std::variant<std::string, Outcome> ExchangeAtRegistry(Context& ctx, const std::string& server,
                                                       const std::string& tenant,
                                                       const std::string& access_token,
-                                                      const HttpsOptions& tls) {
-  auto http = HttpClient::Create("https://" + server, std::chrono::seconds(60), tls);
+                                                      const http::HttpsOptions& tls) {
+  auto http = http::HttpClient::Create("https://" + server, std::chrono::seconds(60), tls);
   if (!http) return Outcome::Failure(http.error().message);
   auto res = http->Send("POST", "/oauth2/exchange",
                         FormEncode({{"grant_type", "access_token"},

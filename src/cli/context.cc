@@ -73,9 +73,9 @@ ArmResult<ArmClient*> Context::Arm() {
     } else if (e.rfind("https://", 0) != 0) {
       return bad();
     }
-    HttpsOptions tls;
+    http::HttpsOptions tls;
     tls.ca_file = env_.ca_file.empty() ? env_.data_dir + "/tls/ca.crt" : env_.ca_file;
-    auto http = HttpClient::Create(e, std::chrono::seconds(60), tls);
+    auto http = http::HttpClient::Create(e, std::chrono::seconds(60), tls);
     if (!http) return bad();
     std::ostream* debug = args_ && args_->Has("--debug") ? &err_ : nullptr;
     arm_ = std::make_unique<ArmClient>(std::move(*http), debug);

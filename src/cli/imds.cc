@@ -88,7 +88,7 @@ Result<ImdsClient> ImdsClient::ForThisNamespace() {
 }
 
 Result<ImdsClient> ImdsClient::At(const std::string& endpoint) {
-  COVE_ASSIGN_OR_RETURN(auto http, HttpClient::Create(endpoint, std::chrono::seconds(30)));
+  COVE_ASSIGN_OR_RETURN(auto http, http::HttpClient::Create(endpoint, std::chrono::seconds(30)));
   return ImdsClient(std::move(http));
 }
 

@@ -23,7 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "cli/http_client.h"
+#include "http/client.h"
 #include "common/error.h"
 
 namespace cove::cli {
@@ -73,13 +73,13 @@ class ImdsClient {
   Result<nlohmann::json> Instance() const;
 
   // For tests that serve IMDS on another address (never a real one): `endpoint` as
-  // HttpClient takes it.
+  // http::HttpClient takes it.
   static Result<ImdsClient> At(const std::string& endpoint);
 
  private:
-  explicit ImdsClient(HttpClient http) : http_(std::move(http)) {}
+  explicit ImdsClient(http::HttpClient http) : http_(std::move(http)) {}
   Result<nlohmann::json> Get(const std::string& target) const;
-  HttpClient http_;
+  http::HttpClient http_;
 };
 
 }  // namespace cove::cli

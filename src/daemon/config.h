@@ -94,6 +94,11 @@ struct Limits {
 
 struct Config {
   std::string data_dir;
+  // Where the CA (tls/ca.{crt,key}) and the signing keys (keys/) are, when they are shared with
+  // other nodes: a region node (daemon/region_node.h) uses the full daemon's data directory, so
+  // every region signs and verifies with the same keys and presents certificates of the same
+  // CA. "": data_dir. Host certificates (tls/hosts/) are always the node's own.
+  std::string secrets_dir;
   std::string dns_suffix = "azurecr.io";
   int threads = 2;
   int upload_ttl_hours = 24;

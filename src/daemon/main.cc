@@ -3,6 +3,15 @@
 //   coved [--config FILE] [--data-dir DIR] [--listen ADDR:PORT] [--insecure-listen ADDR:PORT]
 //         [--arm-listen ADDR:PORT] [--arm-insecure-http] [--fabric-prefix P] [--no-fabric]
 //   coved registry ...   the registry alone (runs unprivileged)
+//   coved region --region R --data-dir D --secrets-dir S [--ready-fd N]
+//                        one region's registry node (daemon/region_node.h); the full daemon
+//                        starts one per region (daemon/regions.h), nobody else needs to
+//
+// Regions (docs/regions.md): in the default mode the registries' content lives in region
+// processes, one per Azure region some registry is replicated to, under <data>/regions/<R>/;
+// every registry listener — private endpoint members, public addresses, --listen — is a Private
+// Link forwarder to the region node(s) that serve it. A region that exits is restarted after
+// --region-restart-delay-ms (default 1000); with --region-restart manual only on SIGHUP.
 //
 // The default mode runs the control plane (daemon/arm_node.h: ARM REST API over HTTPS on
 // --arm-listen, default 127.0.0.1:7780, logged as "arm api listening on ADDR:PORT";
@@ -34,7 +43,64 @@
 #include "daemon/config.h"
 #include "daemon/planes.h"
 #include "daemon/projection.h"
+#include "daemon/region_node.h"
+#include "daemon/regions.h"
 #include "daemon/registry_node.h"
+#include "fabric/namespaces.h"
+#include "privatelink/forwarder.h"
+#include "privatelink/listeners.h"
+
+namespace {
+
+// Blocks the stop signals (and SIGHUP) in every thread; the main thread waits for them.
+sigset_t BlockSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
+// `coved region`: one region's node until SIGINT/SIGTERM. Its ports go to `ready_fd` as one JSON
+// line once it listens (the supervisor waits for it).
+int RunRegion(cove::daemon::Config config, const std::string& region, int ready_fd) {
+  sigset_t signals = BlockSignals();
+  cove::SystemClock clock;
+  auto node = cove::daemon::RegionNode::Open(
+      cove::daemon::RegionNodeOptions{.region = region, .config = std::move(config)}, clock);
+  if (!node) {
+    std::cerr << "coved region " << region << ": " << node.error().message << "\n";
+    return 1;
+  }
+  auto started = (*node)->Start();
+  if (!started) {
+    std::cerr << "coved region " << region << ": " << started.error().message << "\n";
+    return 1;
+  }
+  if (ready_fd >= 0) {
+    std::string line = "{\"client\":" + std::to_string(started->client) + ",\"clientPlain\":" +
+                       std::to_string(started->client_plain) + ",\"backbone\":" +
+                       std::to_string(started->backbone) + "}\n";
+    ssize_t n = ::write(ready_fd, line.data(), line.size());
+    (void)n;
+    ::close(ready_fd);
+  }
+  for (;;) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig == SIGHUP) continue;
+    spdlog::info("signal {}: stopping", sig);
+    break;
+  }
+  (*node)->Stop();
+  return 0;
+}
+
+}  // namespace
+
 
 int main(int argc, char** argv) {
   CLI::App app{"coved: the cove daemon (container registry with private endpoints)"};
@@ -60,8 +126,25 @@ int main(int argc, char** argv) {
   app.add_option("--fabric-prefix", fabric_prefix,
                  "namespace name prefix of the fabric (1-5 of [a-z0-9]; default cove)");
   app.add_flag("--no-fabric", no_fabric, "do not run the fabric/DNS planes even as root");
+  std::string region_restart = "auto";
+  int region_restart_delay_ms = 1000;
+  app.add_option("--region-restart", region_restart,
+                 "restart a region process that exits: auto (after the delay) or manual (SIGHUP)")
+      ->check(CLI::IsMember({"auto", "manual"}));
+  app.add_option("--region-restart-delay-ms", region_restart_delay_ms,
+                 "how long a region that exited stays down before it is restarted (default 1000)")
+      ->check(CLI::NonNegativeNumber);
   CLI::App* registry_cmd = app.add_subcommand("registry", "run only the registry (unprivileged)");
   add_common(registry_cmd);
+  CLI::App* region_cmd =
+      app.add_subcommand("region", "run one region's registry node (coved starts these itself)");
+  add_common(region_cmd);
+  std::string region_name, secrets_dir;
+  int ready_fd = -1;
+  region_cmd->add_option("--region", region_name, "the Azure region")->required();
+  region_cmd->add_option("--secrets-dir", secrets_dir, "coved's data directory (CA, keys)")
+      ->required();
+  region_cmd->add_option("--ready-fd", ready_fd, "write the ports here once listening");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("coved"));  // logs to stderr, as daemons do
@@ -86,6 +169,12 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (region_cmd->parsed()) {
+    spdlog::set_default_logger(spdlog::stderr_color_mt("region " + region_name));
+    spdlog::set_level(spdlog::level::from_str(log_level));
+    config->secrets_dir = secrets_dir;
+    return RunRegion(std::move(*config), region_name, ready_fd);
+  }
   if (!arm_listen.empty()) {
     auto o = cove::daemon::ParseListenAddress(arm_listen, false);
     if (!o) {
@@ -110,15 +199,22 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Block the stop signals in every thread; the main thread waits for them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
+  sigset_t signals = BlockSignals();
   cove::SystemClock clock;
+  // In the full daemon the registry listeners forward to the regions (below); this process's
+  // own registry node keeps only the identities and tokens (instance metadata, the ARM API).
+  // It listens for the forwarders only, as the fallback for names no region serves.
+  std::vector<cove::http::ListenerOptions> forwarded_listeners;
+  if (full) {
+    forwarded_listeners.swap(config->listen);
+    for (bool tls : {true, false}) {
+      config->listen.push_back({.address = "127.0.0.1",
+                                .port = 0,
+                                .tls = tls,
+                                .proxy_protocol = true,
+                                .proxy_sources = {"127.0.0.1/32"}});
+    }
+  }
   auto node = cove::daemon::RegistryNode::Open(*config, clock);
   if (!node) {
     std::cerr << "coved: " << node.error().message << "\n";
@@ -126,6 +222,11 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<cove::daemon::ArmNode> arm;
   std::unique_ptr<cove::imds::Service> imds;  // outlives the planes that serve it
+  std::unique_ptr<cove::daemon::RegionSupervisor> regions;
+  std::unique_ptr<cove::daemon::RegionRouter> router;
+  std::unique_ptr<cove::privatelink::Forwarder> forwarder;
+  cove::fabric::LinuxNamespaces link_namespaces;
+  std::unique_ptr<cove::privatelink::ForwarderListenerOpener> opener;
   std::unique_ptr<cove::daemon::Planes> planes;
   int subscription = 0;
   if (full) {
@@ -135,28 +236,71 @@ int main(int argc, char** argv) {
       return 1;
     }
     arm = std::move(*opened);
+    auto supervisor = cove::daemon::RegionSupervisor::Create(
+        {.data_dir = config->data_dir,
+         .config_path = config_path,
+         .log_level = log_level,
+         .restart_delay = std::chrono::milliseconds(region_restart_delay_ms),
+         .restart = region_restart == "auto"});
+    if (!supervisor) {
+      std::cerr << "coved: " << supervisor.error().message << "\n";
+      return 1;
+    }
+    regions = std::move(*supervisor);
+    router = std::make_unique<cove::daemon::RegionRouter>(*regions);
+    forwarder = std::make_unique<cove::privatelink::Forwarder>(cove::privatelink::ForwarderOptions{
+        .threads = config->threads, .max_connections_per_source = 1024});
+    forwarder->Start();
+    // Every listener leads to a service of the router; the forwarder connects from the
+    // address the region nodes believe PROXY v2 headers from.
+    auto route_for = [r = router.get()](const std::string& service) {
+      return cove::privatelink::Route{
+          .source_address = "127.0.0.1",
+          .targets = [r, service](const cove::privatelink::Arrival& arrival) {
+            return r->Targets(service, arrival);
+          },
+          .peek_sni = service == "sni"};
+    };
+    for (const auto& l : forwarded_listeners) {
+      auto port = forwarder->Listen(l.address, l.port, route_for(l.tls ? "sni" : "any"));
+      if (!port) {
+        std::cerr << "coved: " << port.error().message << "\n";
+        return 1;
+      }
+      spdlog::info("listening on {}:{} ({}), forwarded to the regions", l.address, *port,
+                   l.tls ? "TLS" : "plain HTTP");
+    }
     if (!no_fabric && geteuid() == 0) {
       imds = std::make_unique<cove::imds::Service>((*node)->identities(), *(*node)->tokens(),
                                                    cove::arm::kTenantId);
+      opener = std::make_unique<cove::privatelink::ForwarderListenerOpener>(
+          link_namespaces, *forwarder, [route_for](const cove::privatelink::ListenerSpec& spec) {
+            return route_for(spec.service);
+          });
       planes = std::make_unique<cove::daemon::Planes>(
           cove::daemon::PlanesOptions{.prefix = fabric_prefix,
                                       .dns = config->limits.DnsOptions()},
-          (*node)->server(), imds.get());
+          *opener, imds.get());
     } else {
       spdlog::info("fabric and DNS planes off ({})", no_fabric ? "--no-fabric" : "not root");
     }
-    arm->SetCounters([gate = &(*node)->gate()] { return gate->CountersJson(); });
+    arm->SetCounters([r = regions.get()] { return r->Counters(); });
     arm->SetAuth((*node)->authenticator(), (*node)->tokens(),
-                 [registry_node = node->get()](const std::string& host) {
-                   return registry_node->RegistryOfLoginServer(host);
+                 [r = router.get()](const std::string& host) {
+                   return r->RegistryOfLoginServer(host);
                  });
-    // Each commit is projected once (daemon/projection.h) and handed on as that one value:
-    // the registry node takes identities, network policy and registries in the order that
-    // fails closed (RegistryNode::Apply), the planes the rest.
-    auto feed = [registry_node = node->get(), &planes](const cove::arm::SnapshotPtr& snapshot) {
+    // Each commit is projected once (daemon/projection.h) and handed on as that one value: the
+    // router first (where connections go), then the regions (started and given the commit
+    // before any listener leads to them), this process's identities, and the planes.
+    auto feed = [registry_node = node->get(), &planes, &regions,
+                 &router](const cove::arm::SnapshotPtr& snapshot) {
       auto projection = cove::daemon::Project(
           snapshot, {.ca_pem = registry_node->ca_certificate_pem()});
-      if (auto applied = registry_node->Apply(*projection); !applied) {
+      router->SetProjection(projection);
+      regions->Apply(snapshot);
+      cove::daemon::Projection identities_only = *projection;
+      identities_only.registries.clear();
+      if (auto applied = registry_node->Apply(identities_only); !applied) {
         spdlog::error("control plane version {}: {}; the registry node keeps what it could not "
                       "replace", projection->version, applied.error().message);
       }
@@ -175,16 +319,23 @@ int main(int argc, char** argv) {
     std::cerr << "coved: " << ports.error().message << "\n";
     return 1;
   }
+  if (router) router->SetFallback(ports->at(0), ports->at(1));
   spdlog::info("coved ready: data in {}, CA certificate {}/tls/ca.crt", config->data_dir,
                config->data_dir);
   int sig = 0;
-  sigwait(&signals, &sig);
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) break;
+    if (regions) regions->RestartDead();
+  }
   spdlog::info("signal {}: stopping", sig);
   if (arm) {
     arm->Stop();
     arm->control_plane().Unsubscribe(subscription);
   }
   planes.reset();  // the fabric stays; only sockets close
+  if (forwarder) forwarder->Stop();
+  regions.reset();  // the region processes stop; their data stays
   (*node)->Stop();
   return 0;
 }

@@ -250,8 +250,9 @@ dns::CatalogSpec BuildCatalog(const arm::Snapshot& snapshot) {
 
 // ---- Planes
 
-Planes::Planes(PlanesOptions options, http::Server& server, imds::Service* imds)
-    : options_(std::move(options)), server_(server), imds_(imds) {
+Planes::Planes(PlanesOptions options, privatelink::ListenerOpener& registry_opener,
+               imds::Service* imds)
+    : options_(std::move(options)), imds_(imds), registry_listeners_(registry_opener, "registry") {
   if (imds_) {
     // Small: a machine asks for a token now and then.
     imds_server_ = std::make_unique<http::Server>(*imds_, nullptr,
@@ -356,6 +357,8 @@ Status Planes::Apply(const ProjectionPtr& projection) {
 
   // Registry listeners wanted now (step 4), and instance metadata listeners (step 5).
   std::vector<privatelink::ListenerSpec> registry_want;
+  std::map<std::string, std::string> vnet_regions;  // VNet id (lowercased) → location
+  for (const auto& v : snapshot->vnets) vnet_regions[arm::Lower(v.id)] = v.location;
   for (const auto& pe : snapshot->private_endpoints) {
     if (pe.link_id == 0) continue;
     std::string ns = fabric_->NetworkNamespace(pe.vnet_id);
@@ -363,8 +366,13 @@ Status Planes::Apply(const ProjectionPtr& projection) {
     if (!key) continue;
     for (const auto& m : pe.members) {
       if (m.ip.empty()) continue;
+      static constexpr std::string_view kData = "registry_data_";
+      std::string service =
+          m.member_name.starts_with(kData)
+              ? "data/" + pe.registry_name + "/" + m.member_name.substr(kData.size())
+              : "login/" + pe.registry_name + "/" + vnet_regions[arm::Lower(pe.vnet_id)];
       registry_want.push_back({.ns = ns, .ns_instance = *key, .address = m.ip, .port = 443,
-                               .link_id = pe.link_id, .tls = true});
+                               .link_id = pe.link_id, .tls = true, .service = service});
     }
   }
   {
@@ -373,7 +381,7 @@ Status Planes::Apply(const ProjectionPtr& projection) {
     if (key) {
       for (const auto& [name, ip] : PublicAddresses(*snapshot)) {
         registry_want.push_back({.ns = ns, .ns_instance = *key, .address = ip, .port = 443,
-                                 .link_id = std::nullopt, .tls = true});
+                                 .link_id = std::nullopt, .tls = true, .service = "sni"});
       }
     }
   }

@@ -23,11 +23,14 @@
 //      namespace (view = VNet id) and one in the public namespace (the public view); the
 //      sockets of a deleted VNet are closed (dns::Server::RemoveSockets), and so are those of a
 //      namespace that was replaced (new inode) before new ones are made;
-//   4. keeps registry listeners (src/privatelink/listeners.h, which reconciles them): TLS :443
-//      on each private endpoint member IP inside its VNet namespace, tagged with the endpoint's
-//      link id, and TLS :443 on each registry's public address in the public namespace (no link
-//      id). Listeners of removed endpoints, registries or VNets are shut down. Sockets are keyed
-//      by namespace inode, so a VNet deleted and created again gets fresh sockets;
+//   4. keeps registry listeners (src/privatelink/listeners.h, which reconciles them through the
+//      opener it is given — coved's forwards to the region nodes, daemon/regions.h): :443 on
+//      each private endpoint member IP inside its VNet namespace, tagged with the endpoint's
+//      link id, leading to "login/<registry>/<the VNet's region>" for the `registry` member and
+//      "data/<registry>/<region>" for `registry_data_<region>`; and :443 on each registry's
+//      public address in the public namespace (no link id), leading to "sni". Listeners of
+//      removed endpoints, registries or VNets are shut down. Sockets are keyed by namespace
+//      inode, so a VNet deleted and created again gets fresh sockets;
 //   5. keeps one instance metadata listener per machine: plain HTTP on 169.254.169.254:80
 //      inside the machine's namespace, bound to its lo, tagged with the machine's id, on the
 //      IMDS server (src/imds), whose machine set (MachinesOf) is replaced with every snapshot.
@@ -85,9 +88,11 @@ imds::Machines MachinesOf(const arm::Snapshot& snapshot);
 
 class Planes {
  public:
-  // `server` (the registry node's) and `imds` must outlive the Planes; `imds` may be
-  // null (no instance metadata service: machines then get no IMDS listener).
-  Planes(PlanesOptions options, http::Server& server, imds::Service* imds = nullptr);
+  // `registry_opener` (what makes the registry listeners: coved's forwards them to the region
+  // nodes) and `imds` must outlive the Planes; `imds` may be null (no instance metadata
+  // service: machines then get no IMDS listener).
+  Planes(PlanesOptions options, privatelink::ListenerOpener& registry_opener,
+         imds::Service* imds = nullptr);
   ~Planes();
 
   Status Apply(const ProjectionPtr& projection);
@@ -99,7 +104,6 @@ class Planes {
   Result<std::string> Inode(const std::string& ns);
 
   PlanesOptions options_;
-  http::Server& server_;
   imds::Service* imds_;
   std::unique_ptr<http::Server> imds_server_;
   fabric::LinuxNamespaces namespaces_;
@@ -111,8 +115,7 @@ class Planes {
   std::set<std::string> vms_logged_;         // "<ns>@<inode>"
   // Step 4 (registry listeners on private endpoint and public addresses) and step 5 (instance
   // metadata listeners), each a privatelink::ListenerSet over its server.
-  privatelink::ServerListenerOpener registry_opener_{namespaces_, server_};
-  privatelink::ListenerSet registry_listeners_{registry_opener_, "registry"};
+  privatelink::ListenerSet registry_listeners_;
   std::unique_ptr<privatelink::ServerListenerOpener> imds_opener_;
   std::unique_ptr<privatelink::ListenerSet> imds_listeners_;
 };

@@ -39,14 +39,15 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
   std::unique_ptr<RegistryNode> node(new RegistryNode());
   node->clock_ = &clock;
   const std::string& dir = config.data_dir;
+  const std::string& secrets = config.secrets_dir.empty() ? dir : config.secrets_dir;
   COVE_RETURN_IF_ERROR(MakeDir(dir, 0700));
-  COVE_RETURN_IF_ERROR(MakeDir(dir + "/keys", 0700));
+  COVE_RETURN_IF_ERROR(MakeDir(secrets + "/keys", 0700));
 
   COVE_ASSIGN_OR_RETURN(node->blobs_, storage::FilesystemBlobStore::Open(dir + "/blobs", clock));
   COVE_ASSIGN_OR_RETURN(node->meta_, storage::SqliteMetaStore::Open(dir + "/meta.db"));
-  COVE_ASSIGN_OR_RETURN(node->ca_, http::CertificateAuthority::LoadOrCreate(dir + "/tls", clock));
+  COVE_ASSIGN_OR_RETURN(node->ca_, http::CertificateAuthority::LoadOrCreate(secrets + "/tls", clock));
   COVE_ASSIGN_OR_RETURN(std::string key,
-                        registry::UrlSigner::LoadOrCreateKey(dir + "/keys/blob-url.key"));
+                        registry::UrlSigner::LoadOrCreateKey(secrets + "/keys/blob-url.key"));
   node->signer_ = std::make_unique<registry::UrlSigner>(std::move(key), clock);
 
   COVE_RETURN_IF_ERROR(CheckOpenRegistries(config));
@@ -65,9 +66,9 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
   options.upload_ttl = std::chrono::hours(config.upload_ttl_hours);
   // Authentication is always wired; a registry is open until an identity snapshot names it
   // (the `auth:` section, or the control plane: SetControlPlaneIdentities).
-  COVE_ASSIGN_OR_RETURN(node->token_keys_, auth::KeyRing::Open(dir + "/keys/token-signing", clock));
+  COVE_ASSIGN_OR_RETURN(node->token_keys_, auth::KeyRing::Open(secrets + "/keys/token-signing", clock));
   COVE_ASSIGN_OR_RETURN(node->identity_keys_,
-                        auth::KeyRing::Open(dir + "/keys/identity-signing", clock));
+                        auth::KeyRing::Open(secrets + "/keys/identity-signing", clock));
   node->tokens_ =
       std::make_unique<auth::TokenService>(*node->token_keys_, *node->identity_keys_, clock);
   if (config.auth) {
@@ -200,12 +201,17 @@ Result<std::vector<uint16_t>> RegistryNode::Start() {
                                          std::to_string(listener.port) + ": " +
                                          port.error().message);
     }
-    std::string forwarders;  // PROXY v2 listeners (behind privatelink forwarders) say whose
-    for (const auto& source : listener.proxy_sources) {
-      forwarders += (forwarders.empty() ? ", PROXY v2 from " : " ") + source;
+    if (listener.proxy_protocol) {
+      // Behind Private Link forwarders (a region node): said differently from a listener that
+      // clients reach, so that nobody mistakes one for the other in the log.
+      std::string sources;
+      for (const auto& source : listener.proxy_sources) sources += " " + source;
+      spdlog::info("listening on {}:{} for forwarders ({}, PROXY v2 from{})", listener.address,
+                   *port, listener.tls ? "TLS" : "plain HTTP", sources);
+    } else {
+      spdlog::info("listening on {}:{} ({})", listener.address, *port,
+                   listener.tls ? "TLS" : "plain HTTP");
     }
-    spdlog::info("listening on {}:{} ({}){}", listener.address, *port,
-                 listener.tls ? "TLS" : "plain HTTP", forwarders);
     ports.push_back(*port);
   }
   server_->Start();

@@ -76,6 +76,7 @@ class RegistryNode {
   // other host (no fallback to the default registry).
   std::string RegistryOfLoginServer(const std::string& host) const;
   const std::string& ca_certificate_pem() const { return ca_->CertificatePem(); }
+  const http::CertificateAuthority& ca() const { return *ca_; }
   // Always present; a registry without identities in the current snapshot is open.
   auth::Authenticator* authenticator() { return authenticator_.get(); }
   auth::TokenService* tokens() { return tokens_.get(); }

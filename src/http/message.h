@@ -58,7 +58,7 @@ class Headers {
 struct Peer {
   std::string remote_ip;  // textual, no brackets, e.g. "10.0.0.4" or "::1"
   uint16_t remote_port = 0;
-  std::string local_ip;   // the address the connection arrived on
+  std::string local_ip;   // the address the client connected to (PROXY destination if proxied)
   uint16_t local_port = 0;
   bool tls = false;
   std::string server_name;  // TLS SNI, lowercased; empty without TLS or SNI
@@ -67,8 +67,9 @@ struct Peer {
   // The listener's tag (ListenerOptions::tag): which of a server's listeners, e.g. which
   // machine's instance metadata address, the connection arrived on.
   std::string listener_tag;
-  // remote_ip/remote_port come from a PROXY protocol v2 header, not from the socket (which
-  // connects us to the proxy); local_ip/local_port are still the socket's.
+  // remote_ip/remote_port and local_ip/local_port come from a PROXY protocol v2 header (its
+  // source and destination: the client and the private endpoint address it connected to), not
+  // from the socket, which connects us to the forwarder.
   bool proxied = false;
 };
 

@@ -346,6 +346,8 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
          header->family == ProxyHeader::Family::kInet6)) {
       peer_.remote_ip = header->source_address;
       peer_.remote_port = header->source_port;
+      peer_.local_ip = header->destination_address;
+      peer_.local_port = header->destination_port;
       peer_.proxied = true;
       if (header->link_id) peer_.link_id = header->link_id;
     }

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio.hpp>
 #include <cerrno>
 #include <cstring>
@@ -17,6 +18,7 @@
 
 #include "http/accept.h"
 #include "http/proxy_protocol.h"
+#include "privatelink/client_hello.h"
 
 namespace cove::privatelink {
 namespace {
@@ -46,8 +48,7 @@ struct Forwarder::State {
     explicit Listener(const asio::any_io_executor& ex) : acceptor(ex) {}
     tcp::acceptor acceptor;
     Route route;
-    tcp::endpoint target;
-    std::optional<tcp::endpoint> source;  // bind before connecting
+    std::optional<asio::ip::address> source;  // bind before connecting
   };
 
   // One forwarded connection: the accepted client socket and the onward server socket.
@@ -92,6 +93,12 @@ struct Forwarder::State {
   void StartLink(tcp::socket socket, const std::shared_ptr<Listener>& listener);
   asio::awaitable<void> Run(std::shared_ptr<Link> link, std::shared_ptr<Listener> listener,
                             tcp::endpoint remote, tcp::endpoint local);
+  // Reads the client's ClientHello into `peeked`; its server name, or nullopt (link closed).
+  asio::awaitable<std::optional<std::string>> PeekServerName(std::shared_ptr<Link> link,
+                                                             std::string& peeked);
+  // Connects link->server to the first of `targets` that accepts; false when none does.
+  asio::awaitable<bool> Connect(std::shared_ptr<Link> link, const Listener& listener,
+                                const std::vector<Target>& targets);
   asio::awaitable<void> Pump(std::shared_ptr<Link> link, tcp::socket& from, tcp::socket& to);
   asio::awaitable<void> Watchdog(std::shared_ptr<Link> link);
   bool Register(const std::shared_ptr<Link>& link, std::string source);
@@ -172,25 +179,71 @@ asio::awaitable<void> Forwarder::State::Pump(std::shared_ptr<Link> link, tcp::so
   if (--link->pumps == 0) link->Close();
 }
 
+asio::awaitable<std::optional<std::string>> Forwarder::State::PeekServerName(
+    std::shared_ptr<Link> link, std::string& peeked) {
+  std::vector<char> buf(4096);
+  for (;;) {
+    auto name = ClientHelloServerName(peeked);
+    if (name) co_return std::move(*name);
+    if (name.error().code != Code::kUnavailable) {
+      spdlog::debug("privatelink forwarder: {}", name.error().message);
+      co_return std::nullopt;
+    }
+    auto [ec, n] = co_await link->client.async_read_some(asio::buffer(buf), kNoThrow);
+    if (ec || link->closed) co_return std::nullopt;
+    peeked.append(buf.data(), n);
+  }
+}
+
+asio::awaitable<bool> Forwarder::State::Connect(std::shared_ptr<Link> link,
+                                                const Listener& listener,
+                                                const std::vector<Target>& targets) {
+  for (const auto& target : targets) {
+    error_code ec;
+    auto address = asio::ip::make_address(target.address, ec);
+    if (ec) {
+      spdlog::warn("privatelink forwarder: bad target address '{}'", target.address);
+      continue;
+    }
+    tcp::endpoint endpoint(address, target.port);
+    error_code ignored;
+    if (link->server.is_open()) link->server.close(ignored);
+    link->server.open(endpoint.protocol(), ec);
+    if (!ec && listener.source) link->server.bind(tcp::endpoint(*listener.source, 0), ec);
+    if (ec) {
+      spdlog::warn("privatelink forwarder: socket to {}: {}", target.address, ec.message());
+      continue;
+    }
+    auto [connect_ec] = co_await link->server.async_connect(endpoint, kNoThrow);
+    if (link->closed) co_return false;
+    if (!connect_ec) co_return true;
+    spdlog::debug("privatelink forwarder: connect to {}:{}: {}", target.address, target.port,
+                  connect_ec.message());
+  }
+  co_return false;
+}
+
 asio::awaitable<void> Forwarder::State::Run(std::shared_ptr<Link> link,
                                             std::shared_ptr<Listener> listener,
                                             tcp::endpoint remote, tcp::endpoint local) {
+  const Route& route = listener->route;
+  std::string peeked, server_name;
+  if (route.peek_sni) {
+    auto name = co_await PeekServerName(link, peeked);
+    if (!name) {
+      link->Close();
+      co_return;
+    }
+    server_name = std::move(*name);
+  }
+  std::vector<Target> targets =
+      route.targets ? route.targets(Arrival{IpString(remote.address()), std::move(server_name)})
+                    : std::vector<Target>{{route.target_address, route.target_port}};
+  if (!co_await Connect(link, *listener, targets)) {
+    link->Close();
+    co_return;
+  }
   error_code ec;
-  link->server.open(listener->target.protocol(), ec);
-  if (!ec && listener->source) link->server.bind(*listener->source, ec);
-  if (ec) {
-    spdlog::warn("privatelink forwarder: socket to {}: {}", listener->route.target_address,
-                 ec.message());
-    link->Close();
-    co_return;
-  }
-  auto [connect_ec] = co_await link->server.async_connect(listener->target, kNoThrow);
-  if (connect_ec || link->closed) {
-    spdlog::debug("privatelink forwarder: connect to {}:{}: {}", listener->route.target_address,
-                  listener->route.target_port, link->closed ? "timed out" : connect_ec.message());
-    link->Close();
-    co_return;
-  }
   link->server.set_option(tcp::no_delay(true), ec);
   link->client.set_option(tcp::no_delay(true), ec);
 
@@ -204,8 +257,7 @@ asio::awaitable<void> Forwarder::State::Run(std::shared_ptr<Link> link,
   header.family = v6 ? http::ProxyHeader::Family::kInet6 : http::ProxyHeader::Family::kInet;
   header.source_port = remote.port();
   header.destination_port = local.port();
-  if (listener->route.link_id)
-    header.tlvs.push_back(http::AzureLinkIdTlv(*listener->route.link_id));
+  if (route.link_id) header.tlvs.push_back(http::AzureLinkIdTlv(*route.link_id));
   auto bytes = http::SerializeProxyV2(header);
   if (!bytes) {
     spdlog::warn("privatelink forwarder: PROXY header: {}", bytes.error().message);
@@ -213,8 +265,9 @@ asio::awaitable<void> Forwarder::State::Run(std::shared_ptr<Link> link,
     co_return;
   }
   link->Touch();
-  auto [write_ec, written] =
-      co_await asio::async_write(link->server, asio::buffer(*bytes), kNoThrow);
+  // The header, then what was read of the client already (its ClientHello).
+  std::array<asio::const_buffer, 2> out{asio::buffer(*bytes), asio::buffer(peeked)};
+  auto [write_ec, written] = co_await asio::async_write(link->server, out, kNoThrow);
   if (write_ec || link->closed) {
     link->Close();
     co_return;
@@ -253,16 +306,20 @@ void Forwarder::State::StartLink(tcp::socket socket, const std::shared_ptr<Liste
 Result<uint16_t> Forwarder::State::AddListener(std::shared_ptr<Listener> listener,
                                                const Route& route) {
   error_code ec;
-  auto target = asio::ip::make_address(route.target_address, ec);
-  if (ec) return Fail(Code::kInvalidArgument, "bad target address '" + route.target_address + "'");
+  std::optional<asio::ip::address> target;
+  if (!route.targets) {
+    target = asio::ip::make_address(route.target_address, ec);
+    if (ec) {
+      return Fail(Code::kInvalidArgument, "bad target address '" + route.target_address + "'");
+    }
+  }
   listener->route = route;
-  listener->target = tcp::endpoint(target, route.target_port);
   if (!route.source_address.empty()) {
     auto source = asio::ip::make_address(route.source_address, ec);
-    if (ec || source.is_v4() != target.is_v4()) {
+    if (ec || (target && source.is_v4() != target->is_v4())) {
       return Fail(Code::kInvalidArgument, "bad source address '" + route.source_address + "'");
     }
-    listener->source = tcp::endpoint(source, 0);
+    listener->source = source;
   }
   auto local = listener->acceptor.local_endpoint(ec);
   if (ec) return Fail(Code::kIOError, "getsockname: " + ec.message());

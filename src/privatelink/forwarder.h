@@ -24,9 +24,9 @@
 // socket, timer and buffer belongs to the connection and goes with it (connections() counts
 // what is alive).
 //
-// Not yet in the default deployment: daemon::Planes still has the registry node listen
-// directly on private endpoint addresses (listeners.h); the regions issue (issue 12) switches
-// the members to forwarders, one route per member to its region's node.
+// In the deployment, every private endpoint member, every registry's public address and coved's
+// loopback listeners are forwarded (daemon/regions.h): each to the region node(s) that serve it,
+// in order of preference, so a region that is down is skipped (docs/regions.md).
 //
 // Thread-safety: every method may be called from any thread. Connections run on the
 // forwarder's own I/O threads.
@@ -35,9 +35,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/error.h"
 #include "common/unique_fd.h"
@@ -53,12 +56,35 @@ struct ForwarderOptions {
   size_t buffer_bytes = 16 * 1024;  // per direction per connection
 };
 
+// A node a connection may be forwarded to.
+struct Target {
+  std::string address;  // IP (v4 or v6)
+  uint16_t port = 443;
+};
+
+// What the forwarder knows of a connection when it picks its target.
+struct Arrival {
+  std::string client_address;  // as the listener saw it
+  std::string server_name;     // TLS SNI when the route peeks (lowercased; "" when none)
+};
+
 // Where one listener's connections go.
 struct Route {
+  // The one target, when `targets` is not set.
   std::string target_address;  // the service node's IP (v4 or v6)
   uint16_t target_port = 443;
   std::optional<uint32_t> link_id;  // sent as Azure's LinkID TLV; none: no TLV
   std::string source_address;       // the address to connect from; "": the kernel's choice
+  // Asked once per connection: the targets in order of preference. The forwarder connects to
+  // each in turn and the first that accepts gets the connection — a region's node that is down
+  // refuses at once on the backbone, so the next region is tried (failover). Empty result: the
+  // client's connection is closed. Arrival::server_name is the TLS server name (SNI) of the
+  // client's ClientHello when peek_sni is set (privatelink/client_hello.h), else "".
+  std::function<std::vector<Target>(const Arrival& arrival)> targets;
+  // Read the client's ClientHello before choosing a target (it is passed on unchanged, after the
+  // PROXY header). A client that does not start with a ClientHello within connect_timeout, or
+  // starts with something else, is closed.
+  bool peek_sni = false;
 };
 
 class Forwarder {

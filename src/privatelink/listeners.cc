@@ -10,6 +10,16 @@
 namespace cove::privatelink {
 namespace {
 
+// The spec's listening socket, made in its namespace, and a dup of it to shut it down with.
+Result<std::pair<UniqueFd, UniqueFd>> ListenInNamespace(fabric::Namespaces& namespaces,
+                                                        const ListenerSpec& spec) {
+  COVE_ASSIGN_OR_RETURN(UniqueFd fd, fabric::ListenTcp(namespaces, spec.ns, spec.address,
+                                                       spec.port, 1024, spec.device));
+  UniqueFd dup(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+  if (!dup.valid()) return Fail(Code::kIOError, std::string("dup: ") + std::strerror(errno));
+  return std::pair{std::move(fd), std::move(dup)};
+}
+
 // A socket the server adopted; a dup of it is kept to shut it down.
 class AdoptedListener final : public OpenListener {
  public:
@@ -28,6 +38,7 @@ std::string ListenerSpec::Key() const {
   if (!device.empty()) key += "/" + device;
   if (!tag.empty()) key += "#" + tag;
   if (tls) key += "+tls";
+  if (!service.empty()) key += "=>" + service;
   return key;
 }
 
@@ -77,10 +88,8 @@ ServerListenerOpener::ServerListenerOpener(fabric::Namespaces& namespaces, http:
     : namespaces_(namespaces), server_(server) {}
 
 Result<OpenListenerPtr> ServerListenerOpener::Open(const ListenerSpec& spec) {
-  COVE_ASSIGN_OR_RETURN(UniqueFd fd, fabric::ListenTcp(namespaces_, spec.ns, spec.address,
-                                                       spec.port, 1024, spec.device));
-  UniqueFd dup(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
-  if (!dup.valid()) return Fail(Code::kIOError, std::string("dup: ") + std::strerror(errno));
+  COVE_ASSIGN_OR_RETURN(auto fds, ListenInNamespace(namespaces_, spec));
+  auto& [fd, dup] = fds;
   http::ListenerOptions options;
   options.address = spec.address;
   options.port = spec.port;
@@ -88,6 +97,19 @@ Result<OpenListenerPtr> ServerListenerOpener::Open(const ListenerSpec& spec) {
   options.link_id = spec.link_id;
   options.tag = spec.tag;
   COVE_RETURN_IF_ERROR(server_.Adopt(std::move(fd), options));
+  return std::make_unique<AdoptedListener>(std::move(dup));
+}
+
+ForwarderListenerOpener::ForwarderListenerOpener(fabric::Namespaces& namespaces,
+                                                 Forwarder& forwarder, RouteFor route_for)
+    : namespaces_(namespaces), forwarder_(forwarder), route_for_(std::move(route_for)) {}
+
+Result<OpenListenerPtr> ForwarderListenerOpener::Open(const ListenerSpec& spec) {
+  COVE_ASSIGN_OR_RETURN(auto fds, ListenInNamespace(namespaces_, spec));
+  auto& [fd, dup] = fds;
+  Route route = route_for_(spec);
+  route.link_id = spec.link_id;
+  COVE_RETURN_IF_ERROR(forwarder_.Adopt(std::move(fd), route));
   return std::make_unique<AdoptedListener>(std::move(dup));
 }
 

@@ -18,15 +18,17 @@
 // hands them to an http::Server; tests record calls), so the reconciliation is testable
 // without root.
 //
-// Today the registry's own http::Server serves these listeners directly. The regions issue
-// (issue 12) turns each member into a forwarder (privatelink/forwarder.h) to the right region's
-// node, the LinkID travelling in PROXY v2; that is a different opener, not a different set.
+// Two openers: ServerListenerOpener hands the sockets to an http::Server that serves them
+// (instance metadata; tests), ForwarderListenerOpener to a Forwarder (privatelink/forwarder.h)
+// that carries each connection to the region node(s) of the listener's service, the LinkID
+// travelling in PROXY v2 — coved's registry listeners (docs/regions.md).
 //
 // Thread-safety: ListenerSet is not thread-safe (Planes calls it under its own mutex).
 // ServerListenerOpener may be used from any thread (http::Server::Adopt is thread-safe).
 #pragma once
 
 #include <compare>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -38,6 +40,7 @@
 #include "common/unique_fd.h"
 #include "fabric/namespaces.h"
 #include "http/server.h"
+#include "privatelink/forwarder.h"
 
 namespace cove::privatelink {
 
@@ -51,9 +54,12 @@ struct ListenerSpec {
   bool tls = true;
   std::string device;  // SO_BINDTODEVICE ("lo": connections from inside the namespace only)
   std::string tag;     // http::ListenerOptions::tag
+  // What the listener leads to, for an opener that forwards (daemon::RegionRouter's services:
+  // "login/<registry>/<region>", "data/<registry>/<region>", "sni"); "" for one that serves.
+  std::string service;
 
-  // "<ns>@<instance>/<address>:<port>/<link id or ->[/<device>][#<tag>][+tls]": equal keys, the
-  // same listener.
+  // "<ns>@<instance>/<address>:<port>/<link id or ->[/<device>][#<tag>][+tls][=><service>]":
+  // equal keys, the same listener.
   std::string Key() const;
   auto operator<=>(const ListenerSpec&) const = default;
 };
@@ -121,6 +127,22 @@ class ServerListenerOpener final : public ListenerOpener {
  private:
   fabric::Namespaces& namespaces_;
   http::Server& server_;
+};
+
+// The deployment's opener: a socket made inside the spec's namespace (as above) whose
+// connections `forwarder` carries along route_for(spec) (the link id is the spec's). Closing
+// shuts the socket down, which ends the forwarder's accept loop for it.
+class ForwarderListenerOpener final : public ListenerOpener {
+ public:
+  using RouteFor = std::function<Route(const ListenerSpec&)>;
+  // `namespaces` and `forwarder` must outlive the opener and every listener it opened.
+  ForwarderListenerOpener(fabric::Namespaces& namespaces, Forwarder& forwarder, RouteFor route_for);
+  Result<OpenListenerPtr> Open(const ListenerSpec& spec) override;
+
+ private:
+  fabric::Namespaces& namespaces_;
+  Forwarder& forwarder_;
+  RouteFor route_for_;
 };
 
 }  // namespace cove::privatelink

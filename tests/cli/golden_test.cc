@@ -11,7 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/credentials.h"
-#include "cli/http_client.h"
+#include "http/client.h"
 #include "cli_runner.h"
 #include "coved_process.h"
 #include "support/temp_dir.h"
@@ -559,7 +559,7 @@ TEST_F(GoldenTest, RegistryExchangeOverHttps) {
   RunOk(cove, {"login", "-u", "bob@contoso.com", "-p", "Str0ng!pass", "-o", "none"});
   auto login = ReadLogin(LoginPath(cove.env().config_path));
   ASSERT_TRUE(login && *login);
-  HttpsOptions tls{.ca_file = data_.path() + "/tls/ca.crt",
+  http::HttpsOptions tls{.ca_file = data_.path() + "/tls/ca.crt",
                    .connect_to = "127.0.0.1:" + std::to_string(tls_port)};
   std::ostringstream out, err;
   Context ctx(out, err, cove.env());

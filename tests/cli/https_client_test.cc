@@ -1,11 +1,11 @@
-// HttpClient over TLS against cove's own HTTP server (http::Server with a certificate from a
+// http::HttpClient over TLS against cove's own HTTP server (http::Server with a certificate from a
 // test CA): the chain, SNI and the host name are checked, and a request goes through.
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <memory>
 
-#include "cli/http_client.h"
+#include "http/client.h"
 #include "common/clock.h"
 #include "http/message.h"
 #include "http/server.h"
@@ -62,21 +62,21 @@ class TlsServer {
 };
 
 TEST(HttpsClientTest, ParsesHttpsEndpointsWithADefaultPort) {
-  auto c = HttpClient::Create("https://myregistry.azurecr.io");
+  auto c = http::HttpClient::Create("https://myregistry.azurecr.io");
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_TRUE(c->https());
   EXPECT_EQ(c->endpoint(), "https://myregistry.azurecr.io");
-  EXPECT_TRUE(HttpClient::Create("https://[::1]:8443/"));
-  EXPECT_FALSE(HttpClient::Create("http://no-port"));
-  EXPECT_FALSE(HttpClient::Create("ftp://x:1"));
-  EXPECT_FALSE(HttpClient::Create("https://host/path"));
+  EXPECT_TRUE(http::HttpClient::Create("https://[::1]:8443/"));
+  EXPECT_FALSE(http::HttpClient::Create("http://no-port"));
+  EXPECT_FALSE(http::HttpClient::Create("ftp://x:1"));
+  EXPECT_FALSE(http::HttpClient::Create("https://host/path"));
 }
 
 TEST(HttpsClientTest, TalksToAServerWhoseCertificateNamesTheHost) {
   TempDir dir;
   TlsServer server(dir.path(), "localhost");
   ASSERT_NE(server.port(), 0);
-  auto c = HttpClient::Create("https://localhost:" + std::to_string(server.port()),
+  auto c = http::HttpClient::Create("https://localhost:" + std::to_string(server.port()),
                               std::chrono::seconds(10), {.ca_file = server.ca_file()});
   ASSERT_TRUE(c);
   auto r = c->Send("POST", "/oauth2/exchange", "grant_type=access_token&service=x",
@@ -92,7 +92,7 @@ TEST(HttpsClientTest, AnIpAddressIsCheckedAgainstTheIpSan) {
   TempDir dir;
   TlsServer server(dir.path(), "127.0.0.1");
   ASSERT_NE(server.port(), 0);
-  auto ok = HttpClient::Create("https://127.0.0.1:" + std::to_string(server.port()),
+  auto ok = http::HttpClient::Create("https://127.0.0.1:" + std::to_string(server.port()),
                                std::chrono::seconds(10), {.ca_file = server.ca_file()});
   auto r = ok->Send("GET", "/v2/", "");
   ASSERT_TRUE(r) << r.error().message;
@@ -105,7 +105,7 @@ TEST(HttpsClientTest, RefusesACertificateForAnotherName) {
   TempDir dir;
   TlsServer server(dir.path(), "other.example");
   ASSERT_NE(server.port(), 0);
-  auto c = HttpClient::Create("https://localhost:" + std::to_string(server.port()),
+  auto c = http::HttpClient::Create("https://localhost:" + std::to_string(server.port()),
                               std::chrono::seconds(10), {.ca_file = server.ca_file()});
   auto r = c->Send("GET", "/v2/", "");
   ASSERT_FALSE(r);
@@ -120,14 +120,14 @@ TEST(HttpsClientTest, RefusesAChainItDoesNotTrust) {
   TlsServer server(dir.path(), "localhost");
   TlsServer stranger(other.path(), "localhost");  // another CA
   ASSERT_NE(server.port(), 0);
-  auto c = HttpClient::Create("https://localhost:" + std::to_string(server.port()),
+  auto c = http::HttpClient::Create("https://localhost:" + std::to_string(server.port()),
                               std::chrono::seconds(10), {.ca_file = stranger.ca_file()});
   auto r = c->Send("GET", "/v2/", "");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Code::kUnavailable);
   EXPECT_NE(r.error().message.find("certificate"), std::string::npos) << r.error().message;
   // The system bundle does not know cove's test CA either.
-  auto sys = HttpClient::Create("https://localhost:" + std::to_string(server.port()),
+  auto sys = http::HttpClient::Create("https://localhost:" + std::to_string(server.port()),
                                 std::chrono::seconds(10), {.ca_file = "/nonexistent/ca.pem"});
   auto r2 = sys->Send("GET", "/v2/", "");
   ASSERT_FALSE(r2);
@@ -138,9 +138,9 @@ TEST(HttpsClientTest, DefaultCaFileFollowsSslCertFile) {
   const char* saved = std::getenv("SSL_CERT_FILE");
   std::string keep = saved ? saved : "";
   ::setenv("SSL_CERT_FILE", "/tmp/bundle.pem", 1);
-  EXPECT_EQ(DefaultCaFile(), "/tmp/bundle.pem");
+  EXPECT_EQ(http::DefaultCaFile(), "/tmp/bundle.pem");
   ::unsetenv("SSL_CERT_FILE");
-  EXPECT_EQ(DefaultCaFile(), "/etc/ssl/certs/ca-certificates.crt");
+  EXPECT_EQ(http::DefaultCaFile(), "/etc/ssl/certs/ca-certificates.crt");
   if (saved) ::setenv("SSL_CERT_FILE", keep.c_str(), 1);
 }
 

@@ -289,7 +289,8 @@ class PlanesRootTest : public PlanesTest {
     prefix_ = TestPrefix();
     gate_ = std::make_unique<access::Gate>(inner_, [](const std::string&) { return ""; });
     server_ = std::make_unique<http::Server>(*gate_, nullptr);
-    planes_ = std::make_unique<Planes>(PlanesOptions{.prefix = prefix_}, *server_);
+    opener_ = std::make_unique<privatelink::ServerListenerOpener>(namespaces_, *server_);
+    planes_ = std::make_unique<Planes>(PlanesOptions{.prefix = prefix_}, *opener_);
   }
   void TearDown() override {
     if (!planes_) return;
@@ -330,6 +331,9 @@ class PlanesRootTest : public PlanesTest {
   NotFound inner_;
   std::unique_ptr<access::Gate> gate_;
   std::unique_ptr<http::Server> server_;
+  fabric::LinuxNamespaces namespaces_;
+  // The planes' registry listeners served by server_ directly (coved forwards them instead).
+  std::unique_ptr<privatelink::ServerListenerOpener> opener_;
   std::unique_ptr<Planes> planes_;
 };
 
@@ -404,7 +408,9 @@ class PlanesImdsTest : public PlanesRootTest {
     identity_keys_ = std::move(*auth::KeyRing::Open(dir_.Join("keys/identity"), clock_));
     tokens_ = std::make_unique<auth::TokenService>(*registry_keys_, *identity_keys_, clock_);
     imds_ = std::make_unique<imds::Service>(store_, *tokens_, "tenant");
-    planes_ = std::make_unique<Planes>(PlanesOptions{.prefix = prefix_}, *server_, imds_.get());
+    planes_.reset();  // the root fixture's, without instance metadata
+    opener_ = std::make_unique<privatelink::ServerListenerOpener>(namespaces_, *server_);
+    planes_ = std::make_unique<Planes>(PlanesOptions{.prefix = prefix_}, *opener_, imds_.get());
   }
   void Apply() {
     auto snap = cp_->snapshot();

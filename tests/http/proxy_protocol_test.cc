@@ -233,14 +233,14 @@ class ProxyServerTest : public ::testing::Test {
 TEST_F(ProxyServerTest, ProxyHeaderSetsPeerAndLinkId) {
   Start(std::nullopt);
   std::string reply = Exchange(HandInet(AzureTlvBytes(4242)));
-  EXPECT_EQ(Body(reply), "10.0.0.4 " + std::to_string(port_) + " plain - 4242 50000") << reply;
+  // The local address is the header's destination (the address the client connected to).
+  EXPECT_EQ(Body(reply), "10.0.0.4 443 plain - 4242 50000") << reply;
 }
 
 TEST_F(ProxyServerTest, TlvOverridesListenerLinkIdWhichStaysWithout) {
   Start(77);
-  EXPECT_EQ(Body(Exchange(HandInet(AzureTlvBytes(5)))),
-            "10.0.0.4 " + std::to_string(port_) + " plain - 5 50000");
-  EXPECT_EQ(Body(Exchange(HandInet())), "10.0.0.4 " + std::to_string(port_) + " plain - 77 50000");
+  EXPECT_EQ(Body(Exchange(HandInet(AzureTlvBytes(5)))), "10.0.0.4 443 plain - 5 50000");
+  EXPECT_EQ(Body(Exchange(HandInet())), "10.0.0.4 443 plain - 77 50000");
 }
 
 TEST_F(ProxyServerTest, LocalKeepsRealEndpoints) {
@@ -274,12 +274,12 @@ TEST_F(ProxyServerTest, HeaderArrivingInPiecesAndKeepAlive) {
   client.Send(header.substr(19));
   client.Send("GET /peer HTTP/1.1\r\nHost: x\r\n\r\n");
   std::string first = client.ReadUntil("50000");
-  EXPECT_NE(first.find("10.0.0.4 " + std::to_string(port_) + " plain - 3 50000"),
+  EXPECT_NE(first.find("10.0.0.4 443 plain - 3 50000"),
             std::string::npos)
       << first;
   client.Send("GET /peer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   std::string second = client.ReadToEnd();
-  EXPECT_NE(second.find("10.0.0.4 " + std::to_string(port_) + " plain - 3 50000"),
+  EXPECT_NE(second.find("10.0.0.4 443 plain - 3 50000"),
             std::string::npos)
       << second;
 }
@@ -371,8 +371,7 @@ TEST(ProxyTlsServerTest, HeaderBeforeTlsHandshake) {
   asio::write(client.stream().next_layer(), asio::buffer(*bytes));
   client.Handshake();
   auto response = client.Do(Get("/peer"));
-  EXPECT_EQ(response.body(), "2001:db8::7 " + std::to_string(port) +
-                                 " tls reg.example.test 4294967295 4000");
+  EXPECT_EQ(response.body(), "2001:db8::7 443 tls reg.example.test 4294967295 4000");
   server.Stop();
 }
 

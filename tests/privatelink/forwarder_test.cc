@@ -11,12 +11,14 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 
 #include "http/http_test_util.h"
 #include "http/proxy_protocol.h"
 #include "http/server.h"
+#include "privatelink/client_hello_util.h"
 
 namespace cove::privatelink {
 namespace {
@@ -193,8 +195,10 @@ TEST_F(ForwarderTest, TheServerSeesTheOriginalClientAndTheLinkId) {
   SendAll(client.get(), kPeerRequest);
   std::string reply = ReadToEnd(client.get());
   ASSERT_NE(reply.find("\r\n\r\n"), std::string::npos) << reply;
+  // The local port is the one the client connected to (the PROXY header's destination), not
+  // the server's own.
   EXPECT_EQ(reply.substr(reply.find("\r\n\r\n") + 4),
-            std::string(kClientIp) + " " + std::to_string(server_port) + " plain - 4242 " +
+            std::string(kClientIp) + " " + std::to_string(port) + " plain - 4242 " +
                 std::to_string(PortOf(client.get())));
   // The server closed its side; the forwarder waits for the client's end too (half-close).
   client.Reset();
@@ -371,6 +375,119 @@ TEST_F(ForwarderTest, StopClosesLiveConnections) {
   bool clean = false;
   EXPECT_EQ(ReadToEnd(client.get(), &clean), "");
   EXPECT_TRUE(clean);
+}
+
+// A port nobody listens on: bound once and closed.
+uint16_t DeadPort() {
+  RawBackend gone([](int) {});
+  return gone.port();
+}
+
+TEST_F(ForwarderTest, TargetsAreTriedInOrderAndADeadOneIsSkipped) {
+  RawBackend live([](int fd) { SendAll(fd, "live"); });
+  live.Start();
+  forwarder_ = std::make_unique<Forwarder>();
+  std::atomic<int> asked{0};
+  auto port = forwarder_->Listen(
+      "127.0.0.1", 0,
+      Route{.link_id = 7,
+            .source_address = kForwarderIp,
+            .targets = [&, dead = DeadPort()](const Arrival& arrival) {
+              ++asked;
+              EXPECT_EQ(arrival.server_name, "");  // no peek_sni: no name
+              EXPECT_EQ(arrival.client_address, kClientIp);
+              return std::vector<Target>{{"127.0.0.1", dead}, {"127.0.0.1", live.port()}};
+            }});
+  ASSERT_TRUE(port) << port.error().message;
+  forwarder_->Start();
+  UniqueFd client = ConnectFrom(kClientIp, *port);
+  EXPECT_EQ(ReadToEnd(client.get()), "live");
+  EXPECT_EQ(asked.load(), 1);
+  auto headers = live.raw_headers();
+  ASSERT_EQ(headers.size(), 1u);
+  auto header = http::ParseProxyV2(headers[0]);
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->link_id, 7u);
+}
+
+TEST_F(ForwarderTest, NoTargetThatAcceptsClosesTheClient) {
+  forwarder_ = std::make_unique<Forwarder>();
+  auto port = forwarder_->Listen("127.0.0.1", 0, Route{.targets = [dead = DeadPort()](auto) {
+                                   return std::vector<Target>{{"127.0.0.1", dead}};
+                                 }});
+  ASSERT_TRUE(port);
+  forwarder_->Start();
+  UniqueFd client = ConnectFrom(kClientIp, *port);
+  bool clean = false;
+  EXPECT_EQ(ReadToEnd(client.get(), &clean), "");
+  EXPECT_TRUE(clean);
+  EXPECT_TRUE(Eventually([&] { return forwarder_->connections() == 0; }));
+}
+
+TEST_F(ForwarderTest, PeekSniRoutesByServerNameAndPassesTheClientHelloOnIntact) {
+  std::mutex mu;
+  std::map<std::string, std::string> got;  // backend → bytes after the header
+  auto backend = [&](std::string who) {
+    return std::make_unique<RawBackend>([&, who](int fd) {
+      std::string bytes = ReadToEnd(fd);
+      std::lock_guard lock(mu);
+      got[who] = bytes;
+    });
+  };
+  auto west = backend("west"), east = backend("east");
+  west->Start();
+  east->Start();
+  forwarder_ = std::make_unique<Forwarder>();
+  auto port = forwarder_->Listen(
+      "127.0.0.1", 0,
+      Route{.targets =
+                [&](const Arrival& arrival) {
+                  uint16_t p = arrival.server_name == "myregistry.eastus.data.azurecr.io"
+                                   ? east->port()
+                                                                           : west->port();
+                  return std::vector<Target>{{"127.0.0.1", p}};
+                },
+            .peek_sni = true});
+  ASSERT_TRUE(port);
+  forwarder_->Start();
+  for (std::string name : {"MyRegistry.EastUS.data.azurecr.io", "myregistry.azurecr.io"}) {
+    std::string hello = testing::MakeClientHello(name);
+    UniqueFd client = ConnectFrom(kClientIp, *port);
+    // In two pieces: the forwarder waits for the whole ClientHello.
+    SendAll(client.get(), hello.substr(0, 40));
+    std::this_thread::yield();
+    SendAll(client.get(), hello.substr(40) + "after");
+    ::shutdown(client.get(), SHUT_WR);
+    ReadToEnd(client.get());
+    std::string who = name == "myregistry.azurecr.io" ? "west" : "east";
+    ASSERT_TRUE(Eventually([&] {
+      std::lock_guard lock(mu);
+      return got.count(who) > 0;
+    })) << name;
+    std::lock_guard lock(mu);
+    EXPECT_TRUE(got[who] == hello + "after") << name;
+  }
+}
+
+TEST_F(ForwarderTest, PeekSniClosesAClientThatDoesNotSpeakTls) {
+  RawBackend backend([](int) {});
+  backend.Start();
+  forwarder_ = std::make_unique<Forwarder>();
+  auto port = forwarder_->Listen("127.0.0.1", 0,
+                                 Route{.targets =
+                                           [&](auto) {
+                                             return std::vector<Target>{
+                                                 {"127.0.0.1", backend.port()}};
+                                           },
+                                       .peek_sni = true});
+  ASSERT_TRUE(port);
+  forwarder_->Start();
+  UniqueFd client = ConnectFrom(kClientIp, *port);
+  SendAll(client.get(), kPeerRequest);
+  bool clean = false;
+  EXPECT_EQ(ReadToEnd(client.get(), &clean), "");
+  EXPECT_TRUE(clean);
+  EXPECT_TRUE(backend.raw_headers().empty());
 }
 
 TEST(ForwarderRouteTest, BadRoutesAreRefused) {

@@ -19,7 +19,7 @@
 #include "arm/identity_support.h"
 #include "auth/keys.h"
 #include "auth/token_service.h"
-#include "cli/http_client.h"
+#include "http/client.h"
 #include "daemon/arm_node.h"
 #include "daemon/projection.h"
 #include "daemon/registry_node.h"
@@ -113,9 +113,9 @@ class Coved {
   Reply Send(const std::string& method, const std::string& target, const std::string& token,
              const std::optional<json>& body = std::nullopt, const std::string& host = "",
              const std::string& content_type = "application/json") {
-    cli::HttpsOptions options;
+    http::HttpsOptions options;
     options.ca_file = dir_.path() + "/tls/ca.crt";
-    auto client = cli::HttpClient::Create(
+    auto client = http::HttpClient::Create(
         std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_),
         std::chrono::seconds(20), options);
     EXPECT_TRUE(client);

@@ -1,7 +1,7 @@
 // HttpClient: a small blocking HTTP/1.1 client, plain or over TLS.
 //
-// One TCP connection per request (the CLI makes a handful of calls per command), a deadline on
-// every request. The endpoint is "https://HOST[:PORT]" (coved's ARM API, COVE_ENDPOINT, with
+// One TCP connection per request (the CLI makes a handful of calls per command; coved's region
+// supervisor a few per control-plane commit), a deadline on every request. The endpoint is "https://HOST[:PORT]" (coved's ARM API, COVE_ENDPOINT, with
 // coved's CA; port 443 by default: a registry's /oauth2/exchange, which `cove acr login` with a
 // managed identity calls directly) or "http://HOST:PORT" (IMDS at http://169.254.169.254:80;
 // coved --arm-insecure-http on loopback).
@@ -21,7 +21,7 @@
 
 #include "common/error.h"
 
-namespace cove::cli {
+namespace cove::http {
 
 struct HttpResponse {
   int status = 0;
@@ -77,4 +77,4 @@ class HttpClient {
   HttpsOptions tls_;
 };
 
-}  // namespace cove::cli
+}  // namespace cove::http

@@ -1,4 +1,4 @@
-#include "cli/http_client.h"
+#include "http/client.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -16,7 +16,7 @@
 
 #include "cli/args.h"
 
-namespace cove::cli {
+namespace cove::http {
 
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
@@ -202,4 +202,4 @@ Result<HttpResponse> HttpClient::Send(const std::string& method, const std::stri
   return out;
 }
 
-}  // namespace cove::cli
+}  // namespace cove::http
