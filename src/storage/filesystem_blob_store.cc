@@ -15,28 +15,17 @@
 #include <set>
 #include <utility>
 
+#include "storage/upload_id.h"
+
 namespace cove::storage {
 namespace {
 
-constexpr size_t kMaxIdLength = 128;
 constexpr size_t kReadChunk = 1 << 20;
 
 Error Errno(std::string_view what, const std::string& path, int err = errno) {
   Code code = Code::kIOError;
   if (err == ENOENT) code = Code::kNotFound;
   return Error{code, std::string(what) + " " + path + ": " + std::strerror(err)};
-}
-
-Status ValidateId(std::string_view id) {
-  if (id.empty() || id.size() > kMaxIdLength) {
-    return Fail(Code::kInvalidArgument, "upload id must be 1 to 128 characters");
-  }
-  for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-';
-    if (!ok) return Fail(Code::kInvalidArgument, "upload id has characters outside [A-Za-z0-9_-]");
-  }
-  return Ok();
 }
 
 // open(2), retried on EINTR.
@@ -230,9 +219,13 @@ struct FilesystemBlobStore::Shared {
     struct stat st;
     if (::stat(to.c_str(), &st) == 0) return Unlink(from);
     bool created = false;
-    COVE_RETURN_IF_ERROR(MakeDir(dir, &created));
-    if (created)
-      COVE_RETURN_IF_ERROR(FsyncDir(root + "/blobs/" + std::string(digest.algorithm_name())));
+    std::string alg_dir = root + "/blobs/" + std::string(digest.algorithm_name());
+    if (auto made = MakeDir(dir, &created); !made) {
+      if (made.error().code != Code::kNotFound) return made;
+      COVE_RETURN_IF_ERROR(MakeDirs(alg_dir));  // the layout vanished (a wiped disk): re-create
+      COVE_RETURN_IF_ERROR(MakeDir(dir, &created));
+    }
+    if (created) COVE_RETURN_IF_ERROR(FsyncDir(alg_dir));
     if (::rename(from.c_str(), to.c_str()) < 0) return Fail(Errno("rename to", to));
     return FsyncDir(dir);
   }
@@ -372,7 +365,7 @@ Result<BlobStorePtr> FilesystemBlobStore::Open(std::string root, const Clock& cl
   std::string uploads = root + "/uploads";
   COVE_ASSIGN_OR_RETURN(auto ids, ListDir(uploads));
   for (const auto& id : ids) {
-    if (!ValidateId(id)) continue;
+    if (!ValidateUploadId(id)) continue;
     std::string dir = uploads + "/" + id;
     struct stat st;
     if (::stat((dir + "/data").c_str(), &st) == 0) continue;
@@ -386,6 +379,32 @@ Result<BlobStorePtr> FilesystemBlobStore::Open(std::string root, const Clock& cl
 
 std::string FilesystemBlobStore::BlobPath(const Digest& digest) const {
   return shared_->BlobPath(digest);
+}
+
+Result<std::vector<Digest>> FilesystemBlobStore::ListBlobs() const {
+  std::vector<Digest> out;
+  for (std::string_view alg : {"sha256", "sha512"}) {
+    std::string alg_dir = shared_->root + "/blobs/" + std::string(alg);
+    auto fans = ListDir(alg_dir);
+    if (!fans) {
+      if (fans.error().code == Code::kNotFound) continue;  // nothing stored (or a wiped disk)
+      return Fail(std::move(fans).error());
+    }
+    for (const auto& fan : *fans) {
+      auto names = ListDir(alg_dir + "/" + fan);
+      if (!names) {
+        if (names.error().code == Code::kNotFound) continue;
+        return Fail(std::move(names).error());
+      }
+      for (const auto& name : *names) {
+        // Only names this store writes: the digest's hex under the directory of its first two.
+        auto digest = Digest::Parse(std::string(alg) + ":" + name);
+        if (digest && digest->hex().compare(0, 2, fan) == 0) out.push_back(*std::move(digest));
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 Result<uint64_t> FilesystemBlobStore::Stat(const Digest& digest) {
@@ -430,11 +449,16 @@ Status FilesystemBlobStore::Put(const Digest& digest, std::string_view bytes) {
   }
   struct stat st;
   if (::stat(shared_->BlobPath(digest).c_str(), &st) == 0) return Ok();
-  std::string path = shared_->root + "/tmp/put-XXXXXX";
-  int raw;
-  do {
-    raw = ::mkostemp(path.data(), O_CLOEXEC);
-  } while (raw < 0 && errno == EINTR);
+  std::string path;
+  int raw = -1;
+  for (int attempt = 0; attempt < 2 && raw < 0; ++attempt) {
+    path = shared_->root + "/tmp/put-XXXXXX";
+    do {
+      raw = ::mkostemp(path.data(), O_CLOEXEC);
+    } while (raw < 0 && errno == EINTR);
+    if (raw >= 0 || errno != ENOENT || attempt > 0) break;
+    COVE_RETURN_IF_ERROR(MakeDirs(shared_->root + "/tmp"));  // the layout vanished: re-create
+  }
   if (raw < 0) return Fail(Errno("mkostemp", path));
   UniqueFd fd(raw);
   Status status = WriteAll(fd.get(), bytes, 0, path);
@@ -455,13 +479,18 @@ Status FilesystemBlobStore::Delete(const Digest& digest) {
 }
 
 Result<UploadPtr> FilesystemBlobStore::CreateUpload(std::string_view id) {
-  COVE_RETURN_IF_ERROR(ValidateId(id));
+  COVE_RETURN_IF_ERROR(ValidateUploadId(id));
   if (!shared_->Claim(id)) {
     return Fail(Code::kAlreadyExists, "upload " + std::string(id) + " exists");
   }
   ClaimGuard claim(*shared_, std::string(id));
   std::string dir = shared_->UploadDir(id);
-  if (::mkdir(dir.c_str(), 0755) < 0) {
+  int made = ::mkdir(dir.c_str(), 0755);
+  if (made < 0 && errno == ENOENT) {  // the layout vanished (a wiped disk): re-create it
+    COVE_RETURN_IF_ERROR(MakeDirs(shared_->root + "/uploads"));
+    made = ::mkdir(dir.c_str(), 0755);
+  }
+  if (made < 0) {
     if (errno == EEXIST) return Fail(Code::kAlreadyExists, "upload " + std::string(id) + " exists");
     return Fail(Errno("mkdir", dir));
   }
@@ -481,7 +510,7 @@ Result<UploadPtr> FilesystemBlobStore::CreateUpload(std::string_view id) {
 }
 
 Result<UploadPtr> FilesystemBlobStore::ResumeUpload(std::string_view id, uint64_t acknowledged) {
-  COVE_RETURN_IF_ERROR(ValidateId(id));
+  COVE_RETURN_IF_ERROR(ValidateUploadId(id));
   if (!shared_->Claim(id)) {
     return Fail(Code::kFailedPrecondition, "upload " + std::string(id) + " is in use");
   }
@@ -519,7 +548,7 @@ Result<UploadPtr> FilesystemBlobStore::ResumeUpload(std::string_view id, uint64_
 }
 
 Status FilesystemBlobStore::DeleteUpload(std::string_view id) {
-  COVE_RETURN_IF_ERROR(ValidateId(id));
+  COVE_RETURN_IF_ERROR(ValidateUploadId(id));
   if (!shared_->Claim(id)) {
     return Fail(Code::kFailedPrecondition, "upload " + std::string(id) + " is in use");
   }
@@ -540,7 +569,7 @@ Result<std::vector<UploadInfo>> FilesystemBlobStore::ListUploads() {
   std::sort(ids.begin(), ids.end());
   std::vector<UploadInfo> out;
   for (auto& id : ids) {
-    if (!ValidateId(id)) continue;
+    if (!ValidateUploadId(id)) continue;
     std::string path = shared_->UploadData(id);
     struct stat st;
     if (::stat(path.c_str(), &st) < 0) {
