@@ -403,6 +403,7 @@ struct QuorumBlobStore::Shared {
       return;
     }
     for (size_t i = 0; i < N(); ++i) {
+      if (copies[i] == Copy::kUnknown) ++report.failed;  // unreachable: try again later
       if (copies[i] != Copy::kAbsent && copies[i] != Copy::kBad) continue;
       Status status = Ok();
       if (copies[i] == Copy::kBad) {
@@ -733,7 +734,6 @@ Result<UploadPtr> QuorumBlobStore::ResumeUpload(std::string_view id, uint64_t ac
   size_t absent = 0;
   size_t behind = 0;
   size_t busy = 0;
-  size_t faults = 0;
   std::string errors;
   for (size_t i = 0; i < s.N(); ++i) {
     if (results[i]) {
@@ -754,7 +754,6 @@ Result<UploadPtr> QuorumBlobStore::ResumeUpload(std::string_view id, uint64_t ac
         ++busy;
         break;
       default:
-        ++faults;
         s.Failed(i, error);
     }
   }
@@ -769,7 +768,8 @@ Result<UploadPtr> QuorumBlobStore::ResumeUpload(std::string_view id, uint64_t ac
                      " zones, quorum is " + std::to_string(s.quorum) + errors;
   if (busy > 0) return Fail(Code::kFailedPrecondition, what);
   if (absent >= s.ReadQuorum()) return Fail(Code::kNotFound, what);
-  if (behind > 0 && faults == 0) return Fail(Code::kCorruption, what);
+  // Enough zones hold too few bytes (or nothing) that no quorum can hold `acknowledged`.
+  if (behind > 0 && absent + behind >= s.ReadQuorum()) return Fail(Code::kCorruption, what);
   return Fail(Code::kUnavailable, what);
 }
 

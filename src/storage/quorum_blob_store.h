@@ -116,7 +116,7 @@ struct RepairReport {
   size_t copied = 0;         // copies made on children that lacked the blob
   size_t replaced = 0;       // corrupt copies replaced by a verified one
   size_t deleted = 0;        // deletes that had missed an unreachable child, applied now
-  size_t failed = 0;         // copies or deletes that failed (child still failing): run again
+  size_t failed = 0;         // copies or deletes not done (child unreachable or failing): run again
   size_t unrecoverable = 0;  // blobs of which no child holds a good copy
 };
 
