@@ -204,7 +204,7 @@ struct QuorumBlobStore::Shared {
     std::lock_guard lock(mu);
     ++health[i].corrupt_copies;
     health[i].last_error = "copy of " + digest.str() + " does not match its digest";
-    verified[i].erase(digest.str());
+    verified[i].erase(VerifiedKey(digest));
   }
   void CaughtUp(size_t i) {
     std::lock_guard lock(mu);
@@ -214,16 +214,16 @@ struct QuorumBlobStore::Shared {
 
   bool IsVerified(size_t i, const Digest& digest) const {
     std::lock_guard lock(mu);
-    return verified[i].count(digest.str()) > 0;
+    return verified[i].count(VerifiedKey(digest)) > 0;
   }
   void MarkVerified(size_t i, const Digest& digest) {
     std::lock_guard lock(mu);
     if (verified[i].size() >= options.verified_cache_entries) verified[i].clear();
-    verified[i].insert(digest.str());
+    verified[i].insert(VerifiedKey(digest));
   }
   void ForgetVerified(const Digest& digest) {
     std::lock_guard lock(mu);
-    for (auto& set : verified) set.erase(digest.str());
+    for (auto& set : verified) set.erase(VerifiedKey(digest));
   }
 
   void AddPendingDelete(const Digest& digest, size_t i) {
@@ -242,6 +242,12 @@ struct QuorumBlobStore::Shared {
   void Release(const std::string& id) {
     std::lock_guard lock(mu);
     live.erase(id);
+  }
+
+  // 8 bytes per remembered copy instead of a 71-character string; a collision only means that
+  // one copy is served without being hashed first.
+  static uint64_t VerifiedKey(const Digest& digest) {
+    return std::hash<std::string>{}(digest.str());
   }
 
   std::mutex& Stripe(const Digest& digest) {
@@ -432,7 +438,7 @@ struct QuorumBlobStore::Shared {
   mutable std::mutex mu;  // guards everything below
   std::vector<uint8_t> failing;  // the child's last operation failed
   std::vector<QuorumChildHealth> health;
-  std::vector<std::unordered_set<std::string>> verified;  // per child: digests checked
+  std::vector<std::unordered_set<uint64_t>> verified;  // per child: VerifiedKey of checked copies
   std::map<Digest, std::set<size_t>> pending_deletes;     // deletes a child missed
   std::set<std::string, std::less<>> live;                // upload ids with a live handle
 };

@@ -36,6 +36,8 @@
 // truncates a file later, and a size check would miss flipped bits; why not hash on every read:
 // a 64 MiB layer would be read twice per pull. The price is one extra read of each blob per
 // process lifetime; set QuorumOptions::verify_reads = false to trust the children instead.
+// Reads never write: a copy found missing or corrupt is left to Repair() (the daemon runs it
+// periodically and after a disk is replaced), so a read costs no fsync on another zone.
 // A child that is missing the blob or fails (kIOError, kUnavailable, ...) is skipped. When no
 // child serves: kResourceExhausted (Read over max_size), kCorruption (only bad copies seen and
 // every child answered), kNotFound when at least N - W + 1 children say the blob is absent
