@@ -11,11 +11,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <mutex>
-#include <set>
 #include <utility>
 
-#include "storage/upload_id.h"
+#include "storage/upload_handles.h"
 
 namespace cove::storage {
 namespace {
@@ -191,8 +189,7 @@ Status SetModified(int fd, Clock::TimePoint t, const std::string& path) {
 struct FilesystemBlobStore::Shared {
   std::string root;
   const Clock* clock;
-  std::mutex mu;
-  std::set<std::string, std::less<>> live;  // upload ids with a live handle (or being deleted)
+  UploadClaims claims;  // upload ids with a live handle (or being deleted)
 
   std::string BlobDir(const Digest& d) const {
     return root + "/blobs/" + std::string(d.algorithm_name()) + "/" + d.hex().substr(0, 2);
@@ -200,16 +197,6 @@ struct FilesystemBlobStore::Shared {
   std::string BlobPath(const Digest& d) const { return BlobDir(d) + "/" + d.hex(); }
   std::string UploadDir(std::string_view id) const { return root + "/uploads/" + std::string(id); }
   std::string UploadData(std::string_view id) const { return UploadDir(id) + "/data"; }
-
-  // Claims `id` for one handle; false if it is already live.
-  bool Claim(std::string_view id) {
-    std::lock_guard lock(mu);
-    return live.emplace(id).second;
-  }
-  void Release(const std::string& id) {
-    std::lock_guard lock(mu);
-    live.erase(id);
-  }
 
   // Moves the fsynced file `from` to blob `digest` unless the blob exists already (then `from`
   // is removed). Nothing partial ever appears under blobs/.
@@ -233,23 +220,6 @@ struct FilesystemBlobStore::Shared {
 
 namespace {
 
-// Releases a claimed id when it goes out of scope unless Dismiss()ed.
-class ClaimGuard {
- public:
-  ClaimGuard(FilesystemBlobStore::Shared& shared, std::string id)
-      : shared_(&shared), id_(std::move(id)) {}
-  ~ClaimGuard() {
-    if (shared_) shared_->Release(id_);
-  }
-  ClaimGuard(const ClaimGuard&) = delete;
-  ClaimGuard& operator=(const ClaimGuard&) = delete;
-  void Dismiss() { shared_ = nullptr; }
-
- private:
-  FilesystemBlobStore::Shared* shared_;
-  std::string id_;
-};
-
 class FilesystemUpload final : public Upload {
  public:
   FilesystemUpload(std::shared_ptr<FilesystemBlobStore::Shared> shared, std::string id, UniqueFd fd,
@@ -261,7 +231,7 @@ class FilesystemUpload final : public Upload {
         size_(size),
         writeback_from_(size) {}
 
-  ~FilesystemUpload() override { shared_->Release(id_); }
+  ~FilesystemUpload() override { shared_->claims.Release(id_); }
 
   static constexpr uint64_t kWritebackStep = 8 << 20;
 
@@ -271,10 +241,10 @@ class FilesystemUpload final : public Upload {
   uint64_t size() const override { return size_; }
 
   Status Append(std::string_view data) override {
-    COVE_RETURN_IF_ERROR(Usable());
+    COVE_RETURN_IF_ERROR(state_.Usable(id_));
     if (data.empty()) return Ok();
     if (auto written = WriteAll(fd_.get(), data, size_, path_); !written) {
-      broken_ = true;
+      state_.Break();
       return written;
     }
     hash_.Update(data);
@@ -293,7 +263,7 @@ class FilesystemUpload final : public Upload {
   }
 
   Result<uint64_t> Commit(const Digest& expected) override {
-    COVE_RETURN_IF_ERROR(Usable());
+    COVE_RETURN_IF_ERROR(state_.Usable(id_));
     Digest actual;
     if (expected.algorithm() == DigestAlgorithm::kSha256) {
       COVE_ASSIGN_OR_RETURN(actual, hash_.Peek());
@@ -308,11 +278,11 @@ class FilesystemUpload final : public Upload {
                   "upload has digest " + actual.str() + ", not " + expected.str());
     }
     if (auto synced = Fsync(fd_.get(), path_); !synced) {
-      broken_ = true;
+      state_.Break();
       return Fail(synced.error());
     }
     fd_.Reset();
-    done_ = true;  // from here on the handle is spent, whatever happens
+    state_.Spend();  // from here on the handle is spent, whatever happens
     COVE_RETURN_IF_ERROR(shared_->Install(path_, expected));
     std::string dir = shared_->UploadDir(id_);
     if (::rmdir(dir.c_str()) < 0) return Fail(Errno("rmdir", dir));
@@ -320,15 +290,6 @@ class FilesystemUpload final : public Upload {
   }
 
  private:
-  Status Usable() const {
-    if (done_) return Fail(Code::kFailedPrecondition, "upload " + id_ + " was committed");
-    if (broken_) {
-      return Fail(Code::kFailedPrecondition,
-                  "upload " + id_ + " failed earlier; resume it at its acknowledged length");
-    }
-    return Ok();
-  }
-
   std::shared_ptr<FilesystemBlobStore::Shared> shared_;
   std::string id_;
   std::string path_;
@@ -336,8 +297,7 @@ class FilesystemUpload final : public Upload {
   uint64_t size_;
   uint64_t writeback_from_;  // bytes before this offset have had writeback started
   RunningSha256 hash_;
-  bool broken_ = false;
-  bool done_ = false;
+  HandleState state_;
 };
 
 }  // namespace
@@ -480,10 +440,10 @@ Status FilesystemBlobStore::Delete(const Digest& digest) {
 
 Result<UploadPtr> FilesystemBlobStore::CreateUpload(std::string_view id) {
   COVE_RETURN_IF_ERROR(ValidateUploadId(id));
-  if (!shared_->Claim(id)) {
+  if (!shared_->claims.Claim(id)) {
     return Fail(Code::kAlreadyExists, "upload " + std::string(id) + " exists");
   }
-  ClaimGuard claim(*shared_, std::string(id));
+  ClaimGuard claim(shared_->claims, std::string(id));
   std::string dir = shared_->UploadDir(id);
   int made = ::mkdir(dir.c_str(), 0755);
   if (made < 0 && errno == ENOENT) {  // the layout vanished (a wiped disk): re-create it
@@ -511,10 +471,10 @@ Result<UploadPtr> FilesystemBlobStore::CreateUpload(std::string_view id) {
 
 Result<UploadPtr> FilesystemBlobStore::ResumeUpload(std::string_view id, uint64_t acknowledged) {
   COVE_RETURN_IF_ERROR(ValidateUploadId(id));
-  if (!shared_->Claim(id)) {
+  if (!shared_->claims.Claim(id)) {
     return Fail(Code::kFailedPrecondition, "upload " + std::string(id) + " is in use");
   }
-  ClaimGuard claim(*shared_, std::string(id));
+  ClaimGuard claim(shared_->claims, std::string(id));
   std::string path = shared_->UploadData(id);
   UniqueFd fd(OpenRetry(path, O_RDWR | O_CLOEXEC));
   if (!fd.valid()) {
@@ -549,10 +509,10 @@ Result<UploadPtr> FilesystemBlobStore::ResumeUpload(std::string_view id, uint64_
 
 Status FilesystemBlobStore::DeleteUpload(std::string_view id) {
   COVE_RETURN_IF_ERROR(ValidateUploadId(id));
-  if (!shared_->Claim(id)) {
+  if (!shared_->claims.Claim(id)) {
     return Fail(Code::kFailedPrecondition, "upload " + std::string(id) + " is in use");
   }
-  ClaimGuard claim(*shared_, std::string(id));
+  ClaimGuard claim(shared_->claims, std::string(id));
   std::string dir = shared_->UploadDir(id);
   std::string path = shared_->UploadData(id);
   if (::unlink(path.c_str()) < 0 && errno != ENOENT) return Fail(Errno("unlink", path));

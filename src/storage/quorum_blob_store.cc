@@ -20,7 +20,7 @@
 #include <utility>
 
 #include "storage/filesystem_blob_store.h"
-#include "storage/upload_id.h"
+#include "storage/upload_handles.h"
 
 namespace cove::storage {
 namespace {
@@ -235,15 +235,6 @@ struct QuorumBlobStore::Shared {
     pending_deletes.erase(digest);
   }
 
-  bool Claim(std::string_view id) {
-    std::lock_guard lock(mu);
-    return live.emplace(id).second;
-  }
-  void Release(const std::string& id) {
-    std::lock_guard lock(mu);
-    live.erase(id);
-  }
-
   // 8 bytes per remembered copy instead of a 71-character string; a collision only means that
   // one copy is served without being hashed first.
   static uint64_t VerifiedKey(const Digest& digest) {
@@ -252,6 +243,44 @@ struct QuorumBlobStore::Shared {
 
   std::mutex& Stripe(const Digest& digest) {
     return stripes[std::hash<std::string>{}(digest.hex()) % kStripes];
+  }
+
+  // What the children answered to one call each (Delete, DeleteUpload).
+  struct Answers {
+    size_t ok = 0;
+    size_t absent = 0;            // kNotFound
+    size_t busy = 0;              // kFailedPrecondition
+    std::vector<size_t> failed;   // any other error: the child's own failure
+    std::string errors;
+  };
+  // Calls `call(i)` (a Status) on every child in turn and sorts the answers.
+  template <typename F>
+  Answers AskEach(F&& call) {
+    Answers answers;
+    for (size_t i = 0; i < N(); ++i) {
+      Status result = call(i);
+      if (!result) answers.errors += "; " + Describe(i, result.error());
+      Code code = result ? Code::kInternal : result.error().code;
+      if (result || code == Code::kNotFound || code == Code::kFailedPrecondition) {
+        Succeeded(i);
+        answers.ok += result ? 1 : 0;
+        answers.absent += code == Code::kNotFound ? 1 : 0;
+        answers.busy += code == Code::kFailedPrecondition ? 1 : 0;
+      } else {
+        Failed(i, result.error());
+        answers.failed.push_back(i);
+      }
+    }
+    return answers;
+  }
+  // OK if some child did it; kFailedPrecondition if one was busy; kNotFound if a read quorum
+  // said absent; kUnavailable otherwise (too many children could not tell).
+  Status Verdict(const Answers& answers, const std::string& what) const {
+    if (answers.ok > 0) return Ok();
+    std::string message = what + answers.errors;
+    if (answers.busy > 0) return Fail(Code::kFailedPrecondition, message);
+    if (answers.absent >= ReadQuorum()) return Fail(Code::kNotFound, message);
+    return Fail(Code::kUnavailable, message);
   }
 
   // The first child, healthy ones first, that has the blob, at most `max_size` bytes, and whose
@@ -434,34 +463,18 @@ struct QuorumBlobStore::Shared {
   const size_t quorum;  // W
   std::atomic<uint64_t> repair_serial{0};
   std::array<std::mutex, kStripes> stripes;  // serialise writes and deletes of one digest
+  UploadClaims claims;                       // upload ids with a live handle
 
   mutable std::mutex mu;  // guards everything below
   std::vector<uint8_t> failing;  // the child's last operation failed
   std::vector<QuorumChildHealth> health;
   std::vector<std::unordered_set<uint64_t>> verified;  // per child: VerifiedKey of checked copies
   std::map<Digest, std::set<size_t>> pending_deletes;     // deletes a child missed
-  std::set<std::string, std::less<>> live;                // upload ids with a live handle
 };
 
 namespace {
 
 using Shared = QuorumBlobStore::Shared;
-
-// Releases a claimed upload id when it goes out of scope unless Dismiss()ed.
-class ClaimGuard {
- public:
-  ClaimGuard(Shared& shared, std::string id) : shared_(&shared), id_(std::move(id)) {}
-  ~ClaimGuard() {
-    if (shared_) shared_->Release(id_);
-  }
-  ClaimGuard(const ClaimGuard&) = delete;
-  ClaimGuard& operator=(const ClaimGuard&) = delete;
-  void Dismiss() { shared_ = nullptr; }
-
- private:
-  Shared* shared_;
-  std::string id_;
-};
 
 size_t CountLive(const std::vector<UploadPtr>& parts) {
   return static_cast<size_t>(
@@ -477,14 +490,14 @@ class QuorumUpload final : public Upload {
 
   ~QuorumUpload() override {
     parts_.clear();  // the children's handles first, then the id
-    shared_->Release(id_);
+    shared_->claims.Release(id_);
   }
 
   const std::string& id() const override { return id_; }
   uint64_t size() const override { return size_; }
 
   Status Append(std::string_view data) override {
-    COVE_RETURN_IF_ERROR(Usable());
+    COVE_RETURN_IF_ERROR(state_.Usable(id_));
     if (data.empty()) return Ok();
     std::string errors;
     for (size_t i = 0; i < parts_.size(); ++i) {
@@ -496,7 +509,7 @@ class QuorumUpload final : public Upload {
       }
     }
     if (size_t live = CountLive(parts_); live < shared_->quorum) {
-      broken_ = true;
+      state_.Break();
       parts_.clear();
       return Fail(Code::kIOError, "upload " + id_ + ": only " + std::to_string(live) + " of " +
                                       std::to_string(shared_->N()) +
@@ -508,7 +521,7 @@ class QuorumUpload final : public Upload {
   }
 
   Result<uint64_t> Commit(const Digest& expected) override {
-    COVE_RETURN_IF_ERROR(Usable());
+    COVE_RETURN_IF_ERROR(state_.Usable(id_));
     Shared& s = *shared_;
     std::lock_guard stripe(s.Stripe(expected));
     std::vector<size_t> live;
@@ -541,13 +554,13 @@ class QuorumUpload final : public Upload {
         parts_[i].reset();
       }
       if (CountLive(parts_) >= s.quorum) return Fail(std::move(error));
-      broken_ = true;
+      state_.Break();
       parts_.clear();
       return Fail(Code::kIOError, "upload " + id_ + ": too few zones left to go on: " +
                                       error.message);
     }
 
-    done_ = true;  // from here on the handle is spent, whatever happens
+    state_.Spend();  // from here on the handle is spent, whatever happens
     parts_.clear();
     std::vector<Status> statuses;
     for (const auto& result : results) statuses.push_back(AsStatus(result));
@@ -561,21 +574,11 @@ class QuorumUpload final : public Upload {
   }
 
  private:
-  Status Usable() const {
-    if (done_) return Fail(Code::kFailedPrecondition, "upload " + id_ + " was committed");
-    if (broken_) {
-      return Fail(Code::kFailedPrecondition,
-                  "upload " + id_ + " failed earlier; resume it at its acknowledged length");
-    }
-    return Ok();
-  }
-
   std::shared_ptr<Shared> shared_;
   std::string id_;
   std::vector<UploadPtr> parts_;
   uint64_t size_;
-  bool broken_ = false;
-  bool done_ = false;
+  HandleState state_;
 };
 
 }  // namespace
@@ -665,35 +668,18 @@ Status QuorumBlobStore::Put(const Digest& digest, std::string_view bytes) {
 Status QuorumBlobStore::Delete(const Digest& digest) {
   Shared& s = *shared_;
   std::lock_guard stripe(s.Stripe(digest));
-  size_t deleted = 0;
-  size_t absent = 0;
-  std::string errors;
-  for (size_t i = 0; i < s.N(); ++i) {
-    auto result = s.Store(i).Delete(digest);
-    if (result) {
-      ++deleted;
-      s.Succeeded(i);
-    } else if (result.error().code == Code::kNotFound) {
-      ++absent;
-      s.Succeeded(i);
-    } else {
-      s.Failed(i, result.error());
-      s.AddPendingDelete(digest, i);  // Repair() deletes it there once the child is back
-      errors += "; " + s.Describe(i, result.error());
-    }
-  }
+  auto answers = s.AskEach([&](size_t i) { return s.Store(i).Delete(digest); });
+  // Repair() deletes it where a child could not be reached, once the child is back.
+  for (size_t i : answers.failed) s.AddPendingDelete(digest, i);
   s.ForgetVerified(digest);
-  if (deleted > 0) return Ok();
-  if (absent >= s.ReadQuorum()) return Fail(Code::kNotFound, "blob " + digest.str() + " not found");
-  return Fail(Code::kUnavailable,
-              "delete of blob " + digest.str() + ": too few zones answered" + errors);
+  return s.Verdict(answers, "delete of blob " + digest.str());
 }
 
 Result<UploadPtr> QuorumBlobStore::CreateUpload(std::string_view id) {
   COVE_RETURN_IF_ERROR(ValidateUploadId(id));
   Shared& s = *shared_;
-  if (!s.Claim(id)) return Fail(Code::kAlreadyExists, "upload " + std::string(id) + " exists");
-  ClaimGuard claim(s, std::string(id));
+  if (!s.claims.Claim(id)) return Fail(Code::kAlreadyExists, "upload " + std::string(id) + " exists");
+  ClaimGuard claim(s.claims, std::string(id));
   auto results = NotTried<UploadPtr>(s.N());
   RunOnEach(s.All(), [&](size_t i) { results[i] = s.Store(i).CreateUpload(id); });
   std::vector<UploadPtr> parts(s.N());
@@ -730,10 +716,10 @@ Result<UploadPtr> QuorumBlobStore::CreateUpload(std::string_view id) {
 Result<UploadPtr> QuorumBlobStore::ResumeUpload(std::string_view id, uint64_t acknowledged) {
   COVE_RETURN_IF_ERROR(ValidateUploadId(id));
   Shared& s = *shared_;
-  if (!s.Claim(id)) {
+  if (!s.claims.Claim(id)) {
     return Fail(Code::kFailedPrecondition, "upload " + std::string(id) + " is in use");
   }
-  ClaimGuard claim(s, std::string(id));
+  ClaimGuard claim(s.claims, std::string(id));
   auto results = NotTried<UploadPtr>(s.N());
   RunOnEach(s.All(), [&](size_t i) { results[i] = s.Store(i).ResumeUpload(id, acknowledged); });
   std::vector<UploadPtr> parts(s.N());
@@ -782,35 +768,12 @@ Result<UploadPtr> QuorumBlobStore::ResumeUpload(std::string_view id, uint64_t ac
 Status QuorumBlobStore::DeleteUpload(std::string_view id) {
   COVE_RETURN_IF_ERROR(ValidateUploadId(id));
   Shared& s = *shared_;
-  if (!s.Claim(id)) {
+  if (!s.claims.Claim(id)) {
     return Fail(Code::kFailedPrecondition, "upload " + std::string(id) + " is in use");
   }
-  ClaimGuard claim(s, std::string(id));
-  size_t deleted = 0;
-  size_t absent = 0;
-  size_t busy = 0;
-  std::string errors;
-  for (size_t i = 0; i < s.N(); ++i) {
-    auto result = s.Store(i).DeleteUpload(id);
-    if (result) {
-      ++deleted;
-      s.Succeeded(i);
-      continue;
-    }
-    errors += "; " + s.Describe(i, result.error());
-    if (result.error().code == Code::kNotFound) {
-      ++absent;
-    } else if (result.error().code == Code::kFailedPrecondition) {
-      ++busy;
-    } else {
-      s.Failed(i, result.error());
-    }
-  }
-  if (deleted > 0) return Ok();
-  std::string what = "delete upload " + std::string(id) + errors;
-  if (busy > 0) return Fail(Code::kFailedPrecondition, what);
-  if (absent >= s.ReadQuorum()) return Fail(Code::kNotFound, what);
-  return Fail(Code::kUnavailable, what);
+  ClaimGuard claim(s.claims, std::string(id));
+  auto answers = s.AskEach([&](size_t i) { return s.Store(i).DeleteUpload(id); });
+  return s.Verdict(answers, "delete of upload " + std::string(id));
 }
 
 Result<std::vector<UploadInfo>> QuorumBlobStore::ListUploads() {

@@ -1,4 +1,4 @@
-#include "storage/upload_id.h"
+#include "storage/upload_handles.h"
 
 namespace cove::storage {
 namespace {
@@ -15,6 +15,25 @@ Status ValidateUploadId(std::string_view id) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '_' || c == '-';
     if (!ok) return Fail(Code::kInvalidArgument, "upload id has characters outside [A-Za-z0-9_-]");
+  }
+  return Ok();
+}
+
+bool UploadClaims::Claim(std::string_view id) {
+  std::lock_guard lock(mu_);
+  return live_.emplace(id).second;
+}
+
+void UploadClaims::Release(const std::string& id) {
+  std::lock_guard lock(mu_);
+  live_.erase(id);
+}
+
+Status HandleState::Usable(const std::string& id) const {
+  if (spent_) return Fail(Code::kFailedPrecondition, "upload " + id + " was committed");
+  if (broken_) {
+    return Fail(Code::kFailedPrecondition,
+                "upload " + id + " failed earlier; resume it at its acknowledged length");
   }
   return Ok();
 }
