@@ -299,7 +299,8 @@ struct QuorumBlobStore::Shared {
         continue;
       }
       Succeeded(i);
-      bool trusted = !options.verify_reads || IsVerified(i, digest);
+      bool trusted = !options.verify_reads || file->size > options.verify_max_size ||
+                     IsVerified(i, digest);
       if (file->size > max_size) {
         if (trusted) return Fail(TooLarge(digest, file->size, max_size));
         misses.TooLarge(file->size);  // perhaps a corrupt copy: another child may hold the blob

@@ -35,7 +35,10 @@
 // own commit-time verification alone: that catches bad uploads, not a disk that rots or
 // truncates a file later, and a size check would miss flipped bits; why not hash on every read:
 // a 64 MiB layer would be read twice per pull. The price is one extra read of each blob per
-// process lifetime; set QuorumOptions::verify_reads = false to trust the children instead.
+// process lifetime, paid by the first request; copies larger than
+// QuorumOptions::verify_max_size (256 MiB) are not hashed on read, so that request does not
+// wait seconds, and verify_reads = false trusts the children entirely. Both leave bit rot in
+// what they skip to Repair()'s scrub.
 // Reads never write: a copy found missing or corrupt is left to Repair() (the daemon runs it
 // periodically and after a disk is replaced), so a read costs no fsync on another zone.
 // A child that is missing the blob or fails (kIOError, kUnavailable, ...) is skipped. When no
@@ -86,6 +89,9 @@ struct QuorumChild {
 struct QuorumOptions {
   // Hash each child's copy the first time it is served and skip copies that do not match.
   bool verify_reads = true;
+  // Copies larger than this are served unhashed (their first byte would wait for the whole
+  // hash: about 0.2 s per 256 MiB); Repair()'s scrub still checks them.
+  uint64_t verify_max_size = 256 << 20;
   // How many verified (child, blob) pairs are remembered; the set is cleared when full.
   size_t verified_cache_entries = 1 << 16;
 };

@@ -24,8 +24,9 @@ using State = QuorumChildHealth::State;
 // Three zones: a FilesystemBlobStore per root, each behind a fault switch, under a quorum.
 class Zones {
  public:
-  explicit Zones(const Clock& clock, size_t n = 3) : clock_(clock) {
-    for (size_t i = 0; i < n; ++i) {
+  explicit Zones(const Clock& clock, QuorumOptions options = {})
+      : clock_(clock), options_(options) {
+    for (size_t i = 0; i < 3; ++i) {
       roots_.push_back(dir_.Join("zone" + std::to_string(i)));
       faults_.push_back(std::make_shared<FaultSwitch>());
     }
@@ -52,7 +53,7 @@ class Zones {
       };
       children.push_back(std::move(child));
     }
-    auto created = QuorumBlobStore::Create(std::move(children));
+    auto created = QuorumBlobStore::Create(std::move(children), options_);
     EXPECT_TRUE(created) << created.error().ToString();
     if (created) store_ = std::move(*created);
   }
@@ -65,6 +66,7 @@ class Zones {
  private:
   TempDir dir_;
   const Clock& clock_;
+  QuorumOptions options_;
   std::vector<std::string> roots_;
   std::vector<std::shared_ptr<FaultSwitch>> faults_;
   std::vector<FilesystemBlobStore*> fs_;
@@ -400,6 +402,23 @@ TEST_F(QuorumBlobStoreTest, ReadOfCorruptLargerCopyFallsBackToGoodOne) {
   WriteFile(zones_.BlobPath(0, d), "small but grown far beyond its limit");
   EXPECT_EQ(*store().Read(d, 10), "small");
   COVE_EXPECT_CODE(store().Read(d, 4), Code::kResourceExhausted);
+}
+
+TEST(QuorumBlobStoreOptionsTest, CopiesOverTheVerifyLimitAreTrustedOnReadButScrubbed) {
+  ManualClock clock;
+  Zones zones(clock, QuorumOptions{.verify_reads = true, .verify_max_size = 4});
+  Digest small = Digest::Of("tiny");
+  Digest large = Digest::Of("larger");
+  COVE_ASSERT_OK(zones.store().Put(small, "tiny"));
+  COVE_ASSERT_OK(zones.store().Put(large, "larger"));
+  WriteFile(zones.BlobPath(0, small), "tinY");
+  WriteFile(zones.BlobPath(0, large), "largeR");
+  EXPECT_EQ(*zones.store().Read(small, 10), "tiny");    // hashed: zone 0 skipped
+  EXPECT_EQ(*zones.store().Read(large, 10), "largeR");  // over the limit: served as stored
+  auto report = zones.store().Repair();
+  COVE_ASSERT_OK(report);
+  EXPECT_EQ(report->replaced, 2u);
+  EXPECT_EQ(*zones.store().Read(large, 10), "larger");
 }
 
 TEST_F(QuorumBlobStoreTest, DeleteMissedByDownZoneIsAppliedByRepair) {
