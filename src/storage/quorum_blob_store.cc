@@ -248,9 +248,9 @@ struct QuorumBlobStore::Shared {
   // What the children answered to one call each (Delete, DeleteUpload).
   struct Answers {
     size_t ok = 0;
-    size_t absent = 0;            // kNotFound
-    size_t busy = 0;              // kFailedPrecondition
-    std::vector<size_t> failed;   // any other error: the child's own failure
+    size_t absent = 0;           // kNotFound
+    size_t busy = 0;             // kFailedPrecondition
+    std::vector<size_t> failed;  // any other error: the child's own failure
     std::string errors;
   };
   // Calls `call(i)` (a Status) on every child in turn and sorts the answers.
@@ -299,8 +299,8 @@ struct QuorumBlobStore::Shared {
         continue;
       }
       Succeeded(i);
-      bool trusted = !options.verify_reads || file->size > options.verify_max_size ||
-                     IsVerified(i, digest);
+      bool trusted =
+          !options.verify_reads || file->size > options.verify_max_size || IsVerified(i, digest);
       if (file->size > max_size) {
         if (trusted) return Fail(TooLarge(digest, file->size, max_size));
         misses.TooLarge(file->size);  // perhaps a corrupt copy: another child may hold the blob
@@ -367,10 +367,10 @@ struct QuorumBlobStore::Shared {
       }
     }
     ForgetVerified(digest);
-    return Fail(Code::kUnavailable,
-                what + " " + digest.str() + ": stored in " + std::to_string(ok.size()) + " of " +
-                    std::to_string(N()) + " zones, quorum is " + std::to_string(quorum) +
-                    ", so it was refused (" + errors + ")" + rollback);
+    return Fail(Code::kUnavailable, what + " " + digest.str() + ": stored in " +
+                                        std::to_string(ok.size()) + " of " + std::to_string(N()) +
+                                        " zones, quorum is " + std::to_string(quorum) +
+                                        ", so it was refused (" + errors + ")" + rollback);
   }
 
   // Streams `source` into child i through an upload whose commit verifies `digest` again.
@@ -466,11 +466,11 @@ struct QuorumBlobStore::Shared {
   std::array<std::mutex, kStripes> stripes;  // serialise writes and deletes of one digest
   UploadClaims claims;                       // upload ids with a live handle
 
-  mutable std::mutex mu;  // guards everything below
+  mutable std::mutex mu;         // guards everything below
   std::vector<uint8_t> failing;  // the child's last operation failed
   std::vector<QuorumChildHealth> health;
   std::vector<std::unordered_set<uint64_t>> verified;  // per child: VerifiedKey of checked copies
-  std::map<Digest, std::set<size_t>> pending_deletes;     // deletes a child missed
+  std::map<Digest, std::set<size_t>> pending_deletes;  // deletes a child missed
 };
 
 namespace {
@@ -544,8 +544,10 @@ class QuorumUpload final : public Upload {
     size_t committed = 0;
     const Error* mismatch = nullptr;
     for (size_t i : live) {
-      if (results[i]) ++committed;
-      else if (results[i].error().code == Code::kInvalidArgument) mismatch = &results[i].error();
+      if (results[i])
+        ++committed;
+      else if (results[i].error().code == Code::kInvalidArgument)
+        mismatch = &results[i].error();
     }
     if (committed == 0 && mismatch != nullptr) {
       Error error = *mismatch;
@@ -557,8 +559,8 @@ class QuorumUpload final : public Upload {
       if (CountLive(parts_) >= s.quorum) return Fail(std::move(error));
       state_.Break();
       parts_.clear();
-      return Fail(Code::kIOError, "upload " + id_ + ": too few zones left to go on: " +
-                                      error.message);
+      return Fail(Code::kIOError,
+                  "upload " + id_ + ": too few zones left to go on: " + error.message);
     }
 
     state_.Spend();  // from here on the handle is spent, whatever happens
@@ -679,7 +681,8 @@ Status QuorumBlobStore::Delete(const Digest& digest) {
 Result<UploadPtr> QuorumBlobStore::CreateUpload(std::string_view id) {
   COVE_RETURN_IF_ERROR(ValidateUploadId(id));
   Shared& s = *shared_;
-  if (!s.claims.Claim(id)) return Fail(Code::kAlreadyExists, "upload " + std::string(id) + " exists");
+  if (!s.claims.Claim(id))
+    return Fail(Code::kAlreadyExists, "upload " + std::string(id) + " exists");
   ClaimGuard claim(s.claims, std::string(id));
   auto results = NotTried<UploadPtr>(s.N());
   RunOnEach(s.All(), [&](size_t i) { results[i] = s.Store(i).CreateUpload(id); });
@@ -893,8 +896,8 @@ Result<std::unique_ptr<QuorumBlobStore>> OpenZoneRedundantBlobStore(
     auto store = FilesystemBlobStore::Open(root, clock);
     if (!store) {
       errors += "; " + root + ": " + store.error().ToString();
-      Error error{Code::kUnavailable,
-                  "zone root " + root + " could not be opened at start: " + store.error().ToString()};
+      Error error{Code::kUnavailable, "zone root " + root + " could not be opened at start: " +
+                                          store.error().ToString()};
       offline.emplace_back(children.size(), error);
       child.store = std::make_unique<OfflineBlobStore>(std::move(error));
       children.push_back(std::move(child));
@@ -918,10 +921,9 @@ Result<std::unique_ptr<QuorumBlobStore>> OpenZoneRedundantBlobStore(
   }
   size_t quorum = roots.size() / 2 + 1;
   if (opened < quorum) {
-    return Fail(Code::kIOError, "only " + std::to_string(opened) + " of " +
-                                    std::to_string(roots.size()) +
-                                    " zone roots could be opened, quorum is " +
-                                    std::to_string(quorum) + errors);
+    return Fail(Code::kIOError,
+                "only " + std::to_string(opened) + " of " + std::to_string(roots.size()) +
+                    " zone roots could be opened, quorum is " + std::to_string(quorum) + errors);
   }
   COVE_ASSIGN_OR_RETURN(auto quorum_store, QuorumBlobStore::Create(std::move(children), options));
   for (const auto& [i, error] : offline) quorum_store->shared_->Failed(i, error);

@@ -39,7 +39,7 @@
 // QuorumOptions::verify_max_size (256 MiB) are not hashed on read, so that request does not
 // wait seconds, and verify_reads = false trusts the children entirely. Both leave bit rot in
 // what they skip to Repair()'s scrub.
-// Reads never write: a copy found missing or corrupt is left to Repair() (the daemon runs it
+// Reads never write: a copy found missing or corrupt is left to Repair() (the owner runs it
 // periodically and after a disk is replaced), so a read costs no fsync on another zone.
 // A child that is missing the blob or fails (kIOError, kUnavailable, ...) is skipped. When no
 // child serves: kResourceExhausted (Read over max_size), kCorruption (only bad copies seen and
@@ -60,7 +60,8 @@
 // Ownership: the store owns its children; Upload handles share them (an Upload may outlive the
 // store object, as with FilesystemBlobStore). Thread-safety: every method may be called from any
 // thread; one live Upload handle per id (kFailedPrecondition for a second one); an Upload is
-// used by one thread at a time. Repair() may run beside requests.
+// used by one thread at a time. Repair() may run beside requests. Nothing times out: a child
+// whose calls hang (a dead NFS mount) holds up the calls that reach it.
 #pragma once
 
 #include <cstdint>

@@ -92,8 +92,8 @@ class FactoryHarness final : public testing::BlobStoreHarness {
   BlobStore& store() override { return *store_; }
   void Restart() override {
     store_.reset();
-    auto opened = OpenZoneRedundantBlobStore(
-        {dir_.Join("a"), dir_.Join("b"), dir_.Join("c")}, clock_);
+    auto opened =
+        OpenZoneRedundantBlobStore({dir_.Join("a"), dir_.Join("b"), dir_.Join("c")}, clock_);
     EXPECT_TRUE(opened) << opened.error().ToString();
     if (opened) store_ = std::move(*opened);
   }
@@ -106,16 +106,17 @@ class FactoryHarness final : public testing::BlobStoreHarness {
 
 INSTANTIATE_TEST_SUITE_P(
     Quorum, BlobStoreConformance,
-    ::testing::Values(
-        testing::BlobStoreImpl{"ThreeFilesystemZones",
-                               [](const Clock& clock) -> std::unique_ptr<testing::BlobStoreHarness> {
-                                 return std::make_unique<FactoryHarness>(clock);
-                               }},
-        // Every behaviour holds with one zone failing throughout.
-        testing::BlobStoreImpl{"OneZoneDown",
-                               [](const Clock& clock) -> std::unique_ptr<testing::BlobStoreHarness> {
-                                 return std::make_unique<ZonesHarness>(clock, 1);
-                               }}),
+    ::testing::Values(testing::BlobStoreImpl{"ThreeFilesystemZones",
+                                             [](const Clock& clock)
+                                                 -> std::unique_ptr<testing::BlobStoreHarness> {
+                                               return std::make_unique<FactoryHarness>(clock);
+                                             }},
+                      // Every behaviour holds with one zone failing throughout.
+                      testing::BlobStoreImpl{
+                          "OneZoneDown",
+                          [](const Clock& clock) -> std::unique_ptr<testing::BlobStoreHarness> {
+                            return std::make_unique<ZonesHarness>(clock, 1);
+                          }}),
     testing::BlobStoreImplName);
 
 bool Exists(const std::string& path) {
@@ -335,9 +336,8 @@ TEST_F(QuorumBlobStoreTest, WipedZoneIsServedAroundAndRepairedByteIdentical) {
   COVE_ASSERT_OK(store().Put(Digest::Of(blobs[0]), blobs[0]));
   COVE_ASSERT_OK(store().Put(Digest::Of(blobs[1], DigestAlgorithm::kSha512), blobs[1]));
   COVE_ASSERT_OK(Upload(store(), "big", blobs[2]));
-  std::vector<Digest> digests = {Digest::Of(blobs[0]),
-                                 Digest::Of(blobs[1], DigestAlgorithm::kSha512),
-                                 Digest::Of(blobs[2])};
+  std::vector<Digest> digests = {
+      Digest::Of(blobs[0]), Digest::Of(blobs[1], DigestAlgorithm::kSha512), Digest::Of(blobs[2])};
 
   std::filesystem::remove_all(zones_.root(0));  // the disk of zone 0 is replaced
   for (size_t k = 0; k < digests.size(); ++k) {
@@ -364,7 +364,7 @@ TEST_F(QuorumBlobStoreTest, CorruptCopyIsSkippedAndRepairReplacesIt) {
   COVE_ASSERT_OK(store().Put(d, "precious bytes"));
   Digest truncated = Digest::Of("another blob");
   COVE_ASSERT_OK(store().Put(truncated, "another blob"));
-  WriteFile(zones_.BlobPath(0, d), "precious bytez");  // same size, one byte flipped
+  WriteFile(zones_.BlobPath(0, d), "precious bytez");   // same size, one byte flipped
   WriteFile(zones_.BlobPath(0, truncated), "another");  // cut short
 
   EXPECT_EQ(*store().Read(d, 100), "precious bytes");
@@ -497,8 +497,9 @@ TEST(OpenZoneRedundantBlobStoreTest, OpensRootsAndRejectsDuplicates) {
   EXPECT_EQ((*store)->ChildHealth().size(), 3u);
   EXPECT_EQ((*store)->ChildHealth()[1].name, dir.Join("b"));
   store->reset();
-  COVE_EXPECT_CODE(OpenZoneRedundantBlobStore({dir.Join("a"), dir.Join("b"), dir.Join("a/")}, clock),
-                   Code::kInvalidArgument);
+  COVE_EXPECT_CODE(
+      OpenZoneRedundantBlobStore({dir.Join("a"), dir.Join("b"), dir.Join("a/")}, clock),
+      Code::kInvalidArgument);
   COVE_EXPECT_CODE(OpenZoneRedundantBlobStore({}, clock), Code::kInvalidArgument);
 }
 
@@ -507,8 +508,7 @@ TEST(OpenZoneRedundantBlobStoreTest, OpensWithOneRootMissingButNotTwo) {
   TempDir dir;
   WriteFile(dir.Join("file1"), "not a directory");
   WriteFile(dir.Join("file2"), "not a directory");
-  auto store =
-      OpenZoneRedundantBlobStore({dir.Join("a"), dir.Join("file1"), dir.Join("c")}, clock);
+  auto store = OpenZoneRedundantBlobStore({dir.Join("a"), dir.Join("file1"), dir.Join("c")}, clock);
   COVE_ASSERT_OK(store);
   auto health = (*store)->ChildHealth();
   EXPECT_EQ(health[1].state, State::kUnavailable);
