@@ -11,32 +11,19 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <mutex>
-#include <set>
 #include <utility>
+
+#include "storage/upload_handles.h"
 
 namespace cove::storage {
 namespace {
 
-constexpr size_t kMaxIdLength = 128;
 constexpr size_t kReadChunk = 1 << 20;
 
 Error Errno(std::string_view what, const std::string& path, int err = errno) {
   Code code = Code::kIOError;
   if (err == ENOENT) code = Code::kNotFound;
   return Error{code, std::string(what) + " " + path + ": " + std::strerror(err)};
-}
-
-Status ValidateId(std::string_view id) {
-  if (id.empty() || id.size() > kMaxIdLength) {
-    return Fail(Code::kInvalidArgument, "upload id must be 1 to 128 characters");
-  }
-  for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-';
-    if (!ok) return Fail(Code::kInvalidArgument, "upload id has characters outside [A-Za-z0-9_-]");
-  }
-  return Ok();
 }
 
 // open(2), retried on EINTR.
@@ -202,8 +189,7 @@ Status SetModified(int fd, Clock::TimePoint t, const std::string& path) {
 struct FilesystemBlobStore::Shared {
   std::string root;
   const Clock* clock;
-  std::mutex mu;
-  std::set<std::string, std::less<>> live;  // upload ids with a live handle (or being deleted)
+  UploadClaims claims;  // upload ids with a live handle (or being deleted)
 
   std::string BlobDir(const Digest& d) const {
     return root + "/blobs/" + std::string(d.algorithm_name()) + "/" + d.hex().substr(0, 2);
@@ -211,16 +197,6 @@ struct FilesystemBlobStore::Shared {
   std::string BlobPath(const Digest& d) const { return BlobDir(d) + "/" + d.hex(); }
   std::string UploadDir(std::string_view id) const { return root + "/uploads/" + std::string(id); }
   std::string UploadData(std::string_view id) const { return UploadDir(id) + "/data"; }
-
-  // Claims `id` for one handle; false if it is already live.
-  bool Claim(std::string_view id) {
-    std::lock_guard lock(mu);
-    return live.emplace(id).second;
-  }
-  void Release(const std::string& id) {
-    std::lock_guard lock(mu);
-    live.erase(id);
-  }
 
   // Moves the fsynced file `from` to blob `digest` unless the blob exists already (then `from`
   // is removed). Nothing partial ever appears under blobs/.
@@ -230,32 +206,19 @@ struct FilesystemBlobStore::Shared {
     struct stat st;
     if (::stat(to.c_str(), &st) == 0) return Unlink(from);
     bool created = false;
-    COVE_RETURN_IF_ERROR(MakeDir(dir, &created));
-    if (created)
-      COVE_RETURN_IF_ERROR(FsyncDir(root + "/blobs/" + std::string(digest.algorithm_name())));
+    std::string alg_dir = root + "/blobs/" + std::string(digest.algorithm_name());
+    if (auto made = MakeDir(dir, &created); !made) {
+      if (made.error().code != Code::kNotFound) return made;
+      COVE_RETURN_IF_ERROR(MakeDirs(alg_dir));  // the layout vanished (a wiped disk): re-create
+      COVE_RETURN_IF_ERROR(MakeDir(dir, &created));
+    }
+    if (created) COVE_RETURN_IF_ERROR(FsyncDir(alg_dir));
     if (::rename(from.c_str(), to.c_str()) < 0) return Fail(Errno("rename to", to));
     return FsyncDir(dir);
   }
 };
 
 namespace {
-
-// Releases a claimed id when it goes out of scope unless Dismiss()ed.
-class ClaimGuard {
- public:
-  ClaimGuard(FilesystemBlobStore::Shared& shared, std::string id)
-      : shared_(&shared), id_(std::move(id)) {}
-  ~ClaimGuard() {
-    if (shared_) shared_->Release(id_);
-  }
-  ClaimGuard(const ClaimGuard&) = delete;
-  ClaimGuard& operator=(const ClaimGuard&) = delete;
-  void Dismiss() { shared_ = nullptr; }
-
- private:
-  FilesystemBlobStore::Shared* shared_;
-  std::string id_;
-};
 
 class FilesystemUpload final : public Upload {
  public:
@@ -268,7 +231,7 @@ class FilesystemUpload final : public Upload {
         size_(size),
         writeback_from_(size) {}
 
-  ~FilesystemUpload() override { shared_->Release(id_); }
+  ~FilesystemUpload() override { shared_->claims.Release(id_); }
 
   static constexpr uint64_t kWritebackStep = 8 << 20;
 
@@ -278,10 +241,10 @@ class FilesystemUpload final : public Upload {
   uint64_t size() const override { return size_; }
 
   Status Append(std::string_view data) override {
-    COVE_RETURN_IF_ERROR(Usable());
+    COVE_RETURN_IF_ERROR(state_.Usable(id_));
     if (data.empty()) return Ok();
     if (auto written = WriteAll(fd_.get(), data, size_, path_); !written) {
-      broken_ = true;
+      state_.Break();
       return written;
     }
     hash_.Update(data);
@@ -300,7 +263,7 @@ class FilesystemUpload final : public Upload {
   }
 
   Result<uint64_t> Commit(const Digest& expected) override {
-    COVE_RETURN_IF_ERROR(Usable());
+    COVE_RETURN_IF_ERROR(state_.Usable(id_));
     Digest actual;
     if (expected.algorithm() == DigestAlgorithm::kSha256) {
       COVE_ASSIGN_OR_RETURN(actual, hash_.Peek());
@@ -315,11 +278,11 @@ class FilesystemUpload final : public Upload {
                   "upload has digest " + actual.str() + ", not " + expected.str());
     }
     if (auto synced = Fsync(fd_.get(), path_); !synced) {
-      broken_ = true;
+      state_.Break();
       return Fail(synced.error());
     }
     fd_.Reset();
-    done_ = true;  // from here on the handle is spent, whatever happens
+    state_.Spend();  // from here on the handle is spent, whatever happens
     COVE_RETURN_IF_ERROR(shared_->Install(path_, expected));
     std::string dir = shared_->UploadDir(id_);
     if (::rmdir(dir.c_str()) < 0) return Fail(Errno("rmdir", dir));
@@ -327,15 +290,6 @@ class FilesystemUpload final : public Upload {
   }
 
  private:
-  Status Usable() const {
-    if (done_) return Fail(Code::kFailedPrecondition, "upload " + id_ + " was committed");
-    if (broken_) {
-      return Fail(Code::kFailedPrecondition,
-                  "upload " + id_ + " failed earlier; resume it at its acknowledged length");
-    }
-    return Ok();
-  }
-
   std::shared_ptr<FilesystemBlobStore::Shared> shared_;
   std::string id_;
   std::string path_;
@@ -343,8 +297,7 @@ class FilesystemUpload final : public Upload {
   uint64_t size_;
   uint64_t writeback_from_;  // bytes before this offset have had writeback started
   RunningSha256 hash_;
-  bool broken_ = false;
-  bool done_ = false;
+  HandleState state_;
 };
 
 }  // namespace
@@ -372,7 +325,7 @@ Result<BlobStorePtr> FilesystemBlobStore::Open(std::string root, const Clock& cl
   std::string uploads = root + "/uploads";
   COVE_ASSIGN_OR_RETURN(auto ids, ListDir(uploads));
   for (const auto& id : ids) {
-    if (!ValidateId(id)) continue;
+    if (!ValidateUploadId(id)) continue;
     std::string dir = uploads + "/" + id;
     struct stat st;
     if (::stat((dir + "/data").c_str(), &st) == 0) continue;
@@ -386,6 +339,32 @@ Result<BlobStorePtr> FilesystemBlobStore::Open(std::string root, const Clock& cl
 
 std::string FilesystemBlobStore::BlobPath(const Digest& digest) const {
   return shared_->BlobPath(digest);
+}
+
+Result<std::vector<Digest>> FilesystemBlobStore::ListBlobs() const {
+  std::vector<Digest> out;
+  for (std::string_view alg : {"sha256", "sha512"}) {
+    std::string alg_dir = shared_->root + "/blobs/" + std::string(alg);
+    auto fans = ListDir(alg_dir);
+    if (!fans) {
+      if (fans.error().code == Code::kNotFound) continue;  // nothing stored (or a wiped disk)
+      return Fail(std::move(fans).error());
+    }
+    for (const auto& fan : *fans) {
+      auto names = ListDir(alg_dir + "/" + fan);
+      if (!names) {
+        if (names.error().code == Code::kNotFound) continue;
+        return Fail(std::move(names).error());
+      }
+      for (const auto& name : *names) {
+        // Only names this store writes: the digest's hex under the directory of its first two.
+        auto digest = Digest::Parse(std::string(alg) + ":" + name);
+        if (digest && digest->hex().compare(0, 2, fan) == 0) out.push_back(*std::move(digest));
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 Result<uint64_t> FilesystemBlobStore::Stat(const Digest& digest) {
@@ -430,11 +409,16 @@ Status FilesystemBlobStore::Put(const Digest& digest, std::string_view bytes) {
   }
   struct stat st;
   if (::stat(shared_->BlobPath(digest).c_str(), &st) == 0) return Ok();
-  std::string path = shared_->root + "/tmp/put-XXXXXX";
-  int raw;
-  do {
-    raw = ::mkostemp(path.data(), O_CLOEXEC);
-  } while (raw < 0 && errno == EINTR);
+  std::string path;
+  int raw = -1;
+  for (int attempt = 0; attempt < 2 && raw < 0; ++attempt) {
+    path = shared_->root + "/tmp/put-XXXXXX";
+    do {
+      raw = ::mkostemp(path.data(), O_CLOEXEC);
+    } while (raw < 0 && errno == EINTR);
+    if (raw >= 0 || errno != ENOENT || attempt > 0) break;
+    COVE_RETURN_IF_ERROR(MakeDirs(shared_->root + "/tmp"));  // the layout vanished: re-create
+  }
   if (raw < 0) return Fail(Errno("mkostemp", path));
   UniqueFd fd(raw);
   Status status = WriteAll(fd.get(), bytes, 0, path);
@@ -455,13 +439,18 @@ Status FilesystemBlobStore::Delete(const Digest& digest) {
 }
 
 Result<UploadPtr> FilesystemBlobStore::CreateUpload(std::string_view id) {
-  COVE_RETURN_IF_ERROR(ValidateId(id));
-  if (!shared_->Claim(id)) {
+  COVE_RETURN_IF_ERROR(ValidateUploadId(id));
+  if (!shared_->claims.Claim(id)) {
     return Fail(Code::kAlreadyExists, "upload " + std::string(id) + " exists");
   }
-  ClaimGuard claim(*shared_, std::string(id));
+  ClaimGuard claim(shared_->claims, std::string(id));
   std::string dir = shared_->UploadDir(id);
-  if (::mkdir(dir.c_str(), 0755) < 0) {
+  int made = ::mkdir(dir.c_str(), 0755);
+  if (made < 0 && errno == ENOENT) {  // the layout vanished (a wiped disk): re-create it
+    COVE_RETURN_IF_ERROR(MakeDirs(shared_->root + "/uploads"));
+    made = ::mkdir(dir.c_str(), 0755);
+  }
+  if (made < 0) {
     if (errno == EEXIST) return Fail(Code::kAlreadyExists, "upload " + std::string(id) + " exists");
     return Fail(Errno("mkdir", dir));
   }
@@ -481,11 +470,11 @@ Result<UploadPtr> FilesystemBlobStore::CreateUpload(std::string_view id) {
 }
 
 Result<UploadPtr> FilesystemBlobStore::ResumeUpload(std::string_view id, uint64_t acknowledged) {
-  COVE_RETURN_IF_ERROR(ValidateId(id));
-  if (!shared_->Claim(id)) {
+  COVE_RETURN_IF_ERROR(ValidateUploadId(id));
+  if (!shared_->claims.Claim(id)) {
     return Fail(Code::kFailedPrecondition, "upload " + std::string(id) + " is in use");
   }
-  ClaimGuard claim(*shared_, std::string(id));
+  ClaimGuard claim(shared_->claims, std::string(id));
   std::string path = shared_->UploadData(id);
   UniqueFd fd(OpenRetry(path, O_RDWR | O_CLOEXEC));
   if (!fd.valid()) {
@@ -519,11 +508,11 @@ Result<UploadPtr> FilesystemBlobStore::ResumeUpload(std::string_view id, uint64_
 }
 
 Status FilesystemBlobStore::DeleteUpload(std::string_view id) {
-  COVE_RETURN_IF_ERROR(ValidateId(id));
-  if (!shared_->Claim(id)) {
+  COVE_RETURN_IF_ERROR(ValidateUploadId(id));
+  if (!shared_->claims.Claim(id)) {
     return Fail(Code::kFailedPrecondition, "upload " + std::string(id) + " is in use");
   }
-  ClaimGuard claim(*shared_, std::string(id));
+  ClaimGuard claim(shared_->claims, std::string(id));
   std::string dir = shared_->UploadDir(id);
   std::string path = shared_->UploadData(id);
   if (::unlink(path.c_str()) < 0 && errno != ENOENT) return Fail(Errno("unlink", path));
@@ -540,7 +529,7 @@ Result<std::vector<UploadInfo>> FilesystemBlobStore::ListUploads() {
   std::sort(ids.begin(), ids.end());
   std::vector<UploadInfo> out;
   for (auto& id : ids) {
-    if (!ValidateId(id)) continue;
+    if (!ValidateUploadId(id)) continue;
     std::string path = shared_->UploadData(id);
     struct stat st;
     if (::stat(path.c_str(), &st) < 0) {

@@ -19,6 +19,9 @@
 // fsync(data) → mkdir of the fan-out directory → rename into blobs/ → fsync(fan-out dir) →
 // removal of uploads/<id>.
 //
+// If the layout's directories vanish while the store is open (a disk wiped or replaced under a
+// running process), the next write re-creates them, so a QuorumBlobStore can repair the root.
+//
 // Ownership: the store owns the files under `root`; one process opens a root at a time (Open()
 // deletes tmp/ leftovers, which would break another process's Put in progress). Uploads share
 // the bookkeeping of live handles with the store through a shared_ptr, so an Upload may outlive
@@ -31,6 +34,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "storage/blob_store.h"
 
@@ -58,6 +62,10 @@ class FilesystemBlobStore final : public BlobStore {
 
   // Path of blob `digest` under the root (whether or not it exists). For tests and tools.
   std::string BlobPath(const Digest& digest) const;
+  // Every committed blob, sorted (for repair and consistency checks; not on a request path).
+  // Files under blobs/ that this store did not name are ignored. kIOError if a directory
+  // cannot be read.
+  Result<std::vector<Digest>> ListBlobs() const;
 
   struct Shared;  // paths, clock and the set of live upload ids; shared with Upload handles
 

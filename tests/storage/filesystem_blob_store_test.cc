@@ -187,5 +187,42 @@ TEST_F(FilesystemBlobStoreTest, ReadOfBlobDeletedWhileOpenStillWorks) {
   EXPECT_EQ(::pread(file->fd.get(), buf, sizeof buf, 0), 10);
 }
 
+TEST_F(FilesystemBlobStoreTest, ListBlobsNamesCommittedBlobsOnly) {
+  auto store = OpenStore();
+  COVE_ASSERT_OK(store);
+  auto& fs = static_cast<FilesystemBlobStore&>(**store);
+  EXPECT_TRUE(fs.ListBlobs()->empty());
+  Digest a = Digest::Of("a");
+  Digest b = Digest::Of("b", DigestAlgorithm::kSha512);
+  COVE_ASSERT_OK((*store)->Put(a, "a"));
+  COVE_ASSERT_OK((*store)->Put(b, "b"));
+  auto upload = (*store)->CreateUpload("staged");
+  COVE_ASSERT_OK(upload);
+  COVE_ASSERT_OK((*upload)->Append("not a blob yet"));
+  WriteFile(root_ + "/blobs/sha256/" + a.hex().substr(0, 2) + "/stray", "x");
+  std::filesystem::create_directories(root_ + "/blobs/sha256/zz");
+  WriteFile(root_ + "/blobs/sha256/zz/" + Digest::Of("c").hex(), "c");  // wrong fan-out
+  auto listed = fs.ListBlobs();
+  COVE_ASSERT_OK(listed);
+  EXPECT_EQ(*listed, (std::vector<Digest>{a, b}));
+}
+
+TEST_F(FilesystemBlobStoreTest, WritesRecreateALayoutThatVanished) {
+  auto store = OpenStore();
+  COVE_ASSERT_OK(store);
+  std::filesystem::remove_all(root_);  // the disk was wiped under the running store
+  auto& fs = static_cast<FilesystemBlobStore&>(**store);
+  EXPECT_TRUE(fs.ListBlobs()->empty());
+  COVE_EXPECT_CODE((*store)->Stat(Digest::Of("p")), Code::kNotFound);
+  COVE_ASSERT_OK((*store)->Put(Digest::Of("p"), "p"));
+  EXPECT_EQ(*(*store)->Read(Digest::Of("p"), 10), "p");
+  std::filesystem::remove_all(root_);
+  auto upload = (*store)->CreateUpload("u");
+  COVE_ASSERT_OK(upload);
+  COVE_ASSERT_OK((*upload)->Append("q"));
+  COVE_ASSERT_OK((*upload)->Commit(Digest::Of("q")));
+  EXPECT_EQ(*(*store)->Read(Digest::Of("q"), 10), "q");
+}
+
 }  // namespace
 }  // namespace cove::storage
