@@ -84,15 +84,22 @@ class RegistryTest : public ::testing::Test {
     blobs_.reset();
   }
 
+  // Opens the filesystem blob store `<prefix>blobs` and the metadata `<prefix>meta.db` in dir_.
+  void OpenStores(const std::string& prefix, storage::BlobStorePtr& blobs_out,
+                  storage::MetaStorePtr& meta_out) {
+    auto blobs = storage::FilesystemBlobStore::Open((dir_ / (prefix + "blobs")).string(), clock_);
+    ASSERT_TRUE(blobs) << blobs.error().ToString();
+    blobs_out = std::move(*blobs);
+    auto meta = storage::SqliteMetaStore::Open((dir_ / (prefix + "meta.db")).string());
+    ASSERT_TRUE(meta) << meta.error().ToString();
+    meta_out = std::move(*meta);
+  }
+
   // Opens (or re-opens, as after a restart) the stores and the registry on dir_.
   void Reopen() {
     Close();
-    auto blobs = storage::FilesystemBlobStore::Open((dir_ / "blobs").string(), clock_);
-    ASSERT_TRUE(blobs) << blobs.error().ToString();
-    blobs_ = std::move(*blobs);
-    auto meta = storage::SqliteMetaStore::Open((dir_ / "meta.db").string());
-    ASSERT_TRUE(meta) << meta.error().ToString();
-    meta_ = std::move(*meta);
+    OpenStores("", blobs_, meta_);
+    if (!meta_) return;
     RegistryInfo with_data{"myregistry", "westus", {"westus", "eastus"}, true};
     RegistryInfo plain{"plainreg", "westus", {"westus"}, false};
     auto directory = Directory::Create("azurecr.io", {with_data, plain}, "plainreg");
@@ -778,12 +785,8 @@ class ReadThroughTest : public RegistryTest {
  protected:
   void SetUp() override {
     RegistryTest::SetUp();
-    auto blobs = storage::FilesystemBlobStore::Open((dir_ / "peer-blobs").string(), clock_);
-    ASSERT_TRUE(blobs) << blobs.error().ToString();
-    peer_blobs_ = std::move(*blobs);
-    auto meta = storage::SqliteMetaStore::Open((dir_ / "peer-meta.db").string());
-    ASSERT_TRUE(meta) << meta.error().ToString();
-    peer_meta_ = std::move(*meta);
+    OpenStores("peer-", peer_blobs_, peer_meta_);
+    ASSERT_TRUE(peer_meta_);
     peer_ = std::make_unique<RepositoryService>(*peer_blobs_, *peer_meta_, clock_);
     region_ = "eastus";
     Reopen();
@@ -834,6 +837,15 @@ class ReadThroughTest : public RegistryTest {
                            const std::string& region) {
     return "/v2/" + repo + "/blobs/" + digest + "?" +
            signer_.Sign({"myregistry", repo, digest, region});
+  }
+
+  // A GET of `target` on `host` for a blob only the peer held: copied once, then served here.
+  void ExpectFetchedThenServed(const std::string& target, const std::string& host,
+                               const std::string& content) {
+    auto r = Do("GET", target, "", {}, host);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, content);
+    EXPECT_EQ(source_->blob_fetches.load(), 1);
   }
 
   storage::BlobStorePtr peer_blobs_;
@@ -899,10 +911,7 @@ TEST_F(ReadThroughTest, BlobHeadHeldElsewhereAnswersTheSize) {
 TEST_F(ReadThroughTest, DataHostFetchesABlobNotHeldYet) {
   std::string content(2000, 'l');
   std::string digest = PeerBlob("myregistry", "app", content);
-  auto data = Do("GET", SignedTarget("app", digest, "eastus"), "", {}, kEastData);
-  EXPECT_EQ(data.status, 200);
-  EXPECT_EQ(data.body, content);
-  EXPECT_EQ(source_->blob_fetches.load(), 1);
+  ExpectFetchedThenServed(SignedTarget("app", digest, "eastus"), kEastData, content);
   // The signature is still checked first.
   std::string other = PeerBlob("myregistry", "app", "other");
   EXPECT_EQ(Do("GET", "/v2/app/blobs/" + other, "", {}, kEastData).ErrorCode(), "DENIED");
@@ -912,10 +921,7 @@ TEST_F(ReadThroughTest, DataHostFetchesABlobNotHeldYet) {
 TEST_F(ReadThroughTest, DataEndpointOffFetchesThenServes) {
   std::string content(5000, 'p');
   std::string digest = PeerBlob("plainreg", "app", content);
-  auto r = Do("GET", "/v2/app/blobs/" + digest, "", {}, kPlain);
-  EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, content);
-  EXPECT_EQ(source_->blob_fetches.load(), 1);
+  ExpectFetchedThenServed("/v2/app/blobs/" + digest, kPlain, content);
   EXPECT_EQ(source_->holding_asks.load(), 0);
   EXPECT_EQ(registry_->counters().blob_bytes_served.load(), content.size());
   // Held here now: served without asking again.
