@@ -75,10 +75,8 @@ http::ExchangePtr Registry::Blob(Call& call) {
   }
   if (!call.is("GET") && !call.is("HEAD")) return MethodNotAllowed("GET, HEAD, DELETE");
   const RegistryInfo& reg = *call.match.registry;
-  // ACR sends blob downloads to the data endpoint of the serving region.
-  const std::string& region =
-      !options_.region.empty() && IsRegionOf(reg, options_.region) ? options_.region
-                                                                    : reg.home_region;
+  // ACR sends blob downloads to the data endpoint of the serving region ("" is no region).
+  const std::string& region = IsRegionOf(reg, options_.region) ? options_.region : reg.home_region;
   const bool redirect = call.is("GET") && reg.data_endpoint_enabled;
   auto size = repositories_.StatBlob(call.repo, *digest);
   if (!size && size.error().code == Code::kNotFound) {

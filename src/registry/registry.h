@@ -148,8 +148,7 @@ class Registry final : public http::Handler {
   http::ExchangePtr DataHostBlob(Call& call);
   http::ExchangePtr ServeBlob(Call& call, const Digest& digest, uint64_t size, bool data_host);
   // 307 to a signed URL for the blob on the data host of `region`.
-  http::ExchangePtr RedirectToDataHost(Call& call, const Digest& digest,
-                                       const std::string& region);
+  http::ExchangePtr RedirectToDataHost(Call& call, const Digest& digest, const std::string& region);
   // The blob's size after copying it from another region through `source`; the local answer
   // (kNotFound) when the source does not deliver it (its errors other than kNotFound are logged).
   Result<uint64_t> FetchBlob(ContentSource& source, const storage::RepoKey& repo,

@@ -825,8 +825,8 @@ class ReadThroughTest : public RegistryTest {
     std::string manifest = ImageManifest(config, {layer});
     auto parsed = oci::ParseManifest(manifest, "application/vnd.oci.image.manifest.v1+json");
     EXPECT_TRUE(parsed) << parsed.error().ToString();
-    auto put = peer_->PutManifest({"myregistry", repo}, *parsed, Digest::Of(manifest), manifest,
-                                  tag);
+    auto put =
+        peer_->PutManifest({"myregistry", repo}, *parsed, Digest::Of(manifest), manifest, tag);
     EXPECT_TRUE(put) << put.error().ToString();
     return manifest;
   }
@@ -942,16 +942,16 @@ TEST_F(ReadThroughTest, TagRefreshServesTheNewerDigest) {
   EXPECT_EQ(source_->refreshes.load(), 2);
   // Its blobs came with it: held here, redirected to this region.
   std::string layer = Digest::Of("layer-of-v2").str();
-  EXPECT_NE(Do("GET", "/v2/app/blobs/" + layer, "", {}, kLogin).Header("Location").find(
-                "//myregistry.eastus.data."),
+  EXPECT_NE(Do("GET", "/v2/app/blobs/" + layer, "", {}, kLogin)
+                .Header("Location")
+                .find("//myregistry.eastus.data."),
             std::string::npos);
   // tags/list stays local: the peer's other tag is not listed until it is read or replicated.
   auto tags = json::parse(Do("GET", "/v2/app/tags/list", "", {}, kLogin).body);
   EXPECT_EQ(tags["tags"], json::array({"latest"}));
   // A tag only the peer has is served too.
   EXPECT_EQ(Do("GET", "/v2/app/manifests/peer-only", "", {}, kLogin).status, 200);
-  EXPECT_EQ(Do("GET", "/v2/app/manifests/nowhere", "", {}, kLogin).ErrorCode(),
-            "MANIFEST_UNKNOWN");
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/nowhere", "", {}, kLogin).ErrorCode(), "MANIFEST_UNKNOWN");
 }
 
 TEST_F(ReadThroughTest, ManifestByDigestIsFetched) {
@@ -963,8 +963,7 @@ TEST_F(ReadThroughTest, ManifestByDigestIsFetched) {
   EXPECT_EQ(Do("GET", "/v2/app/manifests/" + digest, "", {}, kLogin).body, manifest);
   EXPECT_EQ(source_->manifest_fetches.load(), 1);
   EXPECT_EQ(source_->refreshes.load(), 0);
-  EXPECT_EQ(Do("GET", "/v2/app/manifests/" + Digest::Of("none").str(), "", {}, kLogin)
-                .ErrorCode(),
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/" + Digest::Of("none").str(), "", {}, kLogin).ErrorCode(),
             "MANIFEST_UNKNOWN");
 }
 
@@ -976,8 +975,7 @@ TEST_F(ReadThroughTest, UnreachableSourceAnswersAsBefore) {
   EXPECT_EQ(get.status, 200);
   EXPECT_EQ(get.body, local);
   EXPECT_EQ(source_->refreshes.load(), 1);
-  EXPECT_EQ(Do("GET", "/v2/app/manifests/" + Digest::Of(remote).str(), "", {}, kLogin)
-                .ErrorCode(),
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/" + Digest::Of(remote).str(), "", {}, kLogin).ErrorCode(),
             "MANIFEST_UNKNOWN");
   std::string blob = PeerBlob("myregistry", "app", "remote blob");
   EXPECT_EQ(Do("GET", "/v2/app/blobs/" + blob, "", {}, kLogin).ErrorCode(), "BLOB_UNKNOWN");
@@ -1007,7 +1005,8 @@ TEST_F(ReadThroughTest, LegacyRegionRedirectsToTheHomeRegion) {
     auto redirect = Do("GET", "/v2/app/blobs/" + digest, "", {}, kLogin);
     ASSERT_EQ(redirect.status, 307) << region;
     EXPECT_EQ(redirect.Header("Location").substr(0, 42),
-              "http://myregistry.westus.data.azurecr.io/v") << region;
+              "http://myregistry.westus.data.azurecr.io/v")
+        << region;
   }
   // plainreg is in westus only: an eastus node serves it from its home region too.
   region_ = "eastus";
