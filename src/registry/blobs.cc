@@ -1,5 +1,9 @@
 // Blob reads and deletes: on the login server (direct, or 307 to the data endpoint) and on the
-// data hosts (signed URLs only).
+// data hosts (signed URLs only); a blob this region does not hold is read through the
+// ContentSource (registry.h says how).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <charconv>
 
 #include "common/digest.h"
@@ -52,6 +56,11 @@ Result<std::optional<ByteRange>> ParseRange(std::optional<std::string_view> head
   return std::optional<ByteRange>(r);
 }
 
+bool IsRegionOf(const RegistryInfo& registry, std::string_view region) {
+  return std::find(registry.regions.begin(), registry.regions.end(), region) !=
+         registry.regions.end();
+}
+
 }  // namespace
 
 http::ExchangePtr Registry::Blob(Call& call) {
@@ -65,30 +74,58 @@ http::ExchangePtr Registry::Blob(Call& call) {
     return http::Respond(std::move(r));
   }
   if (!call.is("GET") && !call.is("HEAD")) return MethodNotAllowed("GET, HEAD, DELETE");
-  auto size = repositories_.StatBlob(call.repo, *digest);
-  if (!size) return StorageError(size.error(), ErrorCode::kBlobUnknown);
-
   const RegistryInfo& reg = *call.match.registry;
-  if (call.is("GET") && reg.data_endpoint_enabled) {
-    // ACR sends blob downloads to the data endpoint of the serving region.
-    const std::string& region = reg.home_region;
-    BlobUrlClaims claims{reg.name, call.repo.repository, digest->str(), region};
-    std::string authority = reg.DataHost(region, call.directory->dns_suffix());
-    std::string_view host_header = call.request.headers.Get("Host").value_or("");
-    if (auto colon = host_header.rfind(':');
-        colon != std::string_view::npos && host_header.find(']', colon) == std::string_view::npos) {
-      authority += host_header.substr(colon);  // keep a non-default port
+  // ACR sends blob downloads to the data endpoint of the serving region ("" is no region).
+  const std::string& region = IsRegionOf(reg, options_.region) ? options_.region : reg.home_region;
+  const bool redirect = call.is("GET") && reg.data_endpoint_enabled;
+  auto size = repositories_.StatBlob(call.repo, *digest);
+  if (!size && size.error().code == Code::kNotFound) {
+    if (auto source = content_source()) {
+      if (redirect) {
+        auto holder = source->RegionHolding(call.repo, *digest);
+        if (!holder) return Error(ErrorCode::kBlobUnknown);
+        if (*holder != region && IsRegionOf(reg, *holder)) {
+          return RedirectToDataHost(call, *digest, *holder);
+        }
+        // Held here after all (it just arrived), or by a region the directory does not know
+        // yet: copied here and sent to this region's data host.
+      }
+      size = FetchBlob(*source, call.repo, *digest);
     }
-    http::Response r;
-    r.status = 307;
-    r.headers.Set("Location", std::string(call.request.peer.tls ? "https://" : "http://") +
-                                  authority + "/v2/" + call.repo.repository + "/blobs/" +
-                                  digest->str() + "?" + signer_.Sign(claims));
-    r.headers.Set("Docker-Content-Digest", digest->str());
-    counters_.redirects.fetch_add(1, std::memory_order_relaxed);
-    return http::Respond(std::move(r));
   }
+  if (!size) return StorageError(size.error(), ErrorCode::kBlobUnknown);
+  if (redirect) return RedirectToDataHost(call, *digest, region);
   return ServeBlob(call, *digest, *size, /*data_host=*/false);
+}
+
+http::ExchangePtr Registry::RedirectToDataHost(Call& call, const Digest& digest,
+                                               const std::string& region) {
+  const RegistryInfo& reg = *call.match.registry;
+  BlobUrlClaims claims{reg.name, call.repo.repository, digest.str(), region};
+  std::string authority = reg.DataHost(region, call.directory->dns_suffix());
+  std::string_view host_header = call.request.headers.Get("Host").value_or("");
+  if (auto colon = host_header.rfind(':');
+      colon != std::string_view::npos && host_header.find(']', colon) == std::string_view::npos) {
+    authority += host_header.substr(colon);  // keep a non-default port
+  }
+  http::Response r;
+  r.status = 307;
+  r.headers.Set("Location", std::string(call.request.peer.tls ? "https://" : "http://") +
+                                authority + "/v2/" + call.repo.repository + "/blobs/" +
+                                digest.str() + "?" + signer_.Sign(claims));
+  r.headers.Set("Docker-Content-Digest", digest.str());
+  counters_.redirects.fetch_add(1, std::memory_order_relaxed);
+  return http::Respond(std::move(r));
+}
+
+Result<uint64_t> Registry::FetchBlob(ContentSource& source, const storage::RepoKey& repo,
+                                     const Digest& digest) {
+  if (auto fetched = source.FetchBlob(repo, digest);
+      !fetched && fetched.error().code != Code::kNotFound) {
+    spdlog::warn("read-through of blob {} in {}/{}: {}", digest.str(), repo.registry,
+                 repo.repository, fetched.error().ToString());
+  }
+  return repositories_.StatBlob(repo, digest);
 }
 
 http::ExchangePtr Registry::DataHostBlob(Call& call) {
@@ -101,6 +138,11 @@ http::ExchangePtr Registry::DataHostBlob(Call& call) {
                                  call.request.QueryParam("sig").value_or(""));
   if (!verified) return Error(ErrorCode::kDenied, verified.error().message);
   auto size = repositories_.StatBlob(call.repo, *digest);
+  if (!size && size.error().code == Code::kNotFound) {
+    // Not held here yet: a region's login server redirected here on a peer's word, and this
+    // node's copy lags behind it. Read through as the login server does.
+    if (auto source = content_source()) size = FetchBlob(*source, call.repo, *digest);
+  }
   if (!size) return StorageError(size.error(), ErrorCode::kBlobUnknown);
   return ServeBlob(call, *digest, *size, /*data_host=*/true);
 }

@@ -1,4 +1,5 @@
-// Manifests: GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>.
+// Manifests: GET/HEAD/PUT/DELETE /v2/<name>/manifests/<reference>; GET/HEAD read through the
+// ContentSource (registry.h says how).
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
@@ -97,15 +98,31 @@ http::ExchangePtr Registry::ManifestGet(Call& call) {
   if (!reference) {
     return BadReference(call.route.reference, reference.error(), ErrorCode::kManifestUnknown);
   }
+  auto source = content_source();
   Digest digest;
   if (reference->is_digest()) {
     digest = reference->digest();
   } else {
+    if (source) {
+      // Read-your-writes across regions: a newer version of the tag pushed elsewhere first.
+      if (auto refreshed = source->RefreshTag(call.repo, reference->tag()); !refreshed) {
+        spdlog::warn("refresh of tag {} in {}/{}: {}", reference->tag(), call.repo.registry,
+                     call.repo.repository, refreshed.error().ToString());
+      }
+    }
     auto resolved = repositories_.ResolveTag(call.repo, reference->tag());
     if (!resolved) return StorageError(resolved.error(), ErrorCode::kManifestUnknown);
     digest = *resolved;
   }
   auto manifest = repositories_.GetManifest(call.repo, digest);
+  if (!manifest && manifest.error().code == Code::kNotFound && source) {
+    if (auto fetched = source->FetchManifest(call.repo, digest);
+        !fetched && fetched.error().code != Code::kNotFound) {
+      spdlog::warn("read-through of manifest {} in {}/{}: {}", digest.str(), call.repo.registry,
+                   call.repo.repository, fetched.error().ToString());
+    }
+    manifest = repositories_.GetManifest(call.repo, digest);
+  }
   if (!manifest) return StorageError(manifest.error(), ErrorCode::kManifestUnknown);
   http::Response r;
   r.headers.Set("Content-Type", manifest->media_type);

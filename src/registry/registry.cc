@@ -131,6 +131,7 @@ Registry::Registry(std::shared_ptr<const Directory> directory, storage::BlobStor
                    storage::MetaStore& meta, const UrlSigner& signer, const Clock& clock,
                    RegistryOptions options)
     : directory_(std::move(directory)),
+      content_source_(std::move(options.content_source)),
       signer_(signer),
       options_(std::move(options)),
       repositories_(blobs, meta, clock,
@@ -146,6 +147,16 @@ void Registry::SetDirectory(std::shared_ptr<const Directory> directory) {
 std::shared_ptr<const Directory> Registry::directory() const {
   std::lock_guard lock(directory_mu_);
   return directory_;
+}
+
+void Registry::SetContentSource(std::shared_ptr<ContentSource> source) {
+  std::lock_guard lock(content_source_mu_);
+  content_source_ = std::move(source);
+}
+
+std::shared_ptr<ContentSource> Registry::content_source() const {
+  std::lock_guard lock(content_source_mu_);
+  return content_source_;
 }
 
 http::ExchangePtr Registry::Start(http::Request request) {
@@ -321,6 +332,8 @@ http::ExchangePtr Registry::Catalog(Call& call) {
   return http::Respond(std::move(response));
 }
 
+// Tags, the catalog and referrers answer from this region's stores only, never through the
+// ContentSource: across regions they are eventually consistent, as in ACR (registry.h).
 http::ExchangePtr Registry::Tags(Call& call) {
   if (!call.is("GET") && !call.is("HEAD")) return MethodNotAllowed("GET, HEAD");
   auto paging = ParsePaging(call.request);

@@ -7,8 +7,28 @@
 // access/access.h), so the registry served is always the one the network rules were decided
 // for, and the host only tells that registry's data hosts from its login server. On a login
 // server, a blob GET of a registry with its data endpoint enabled answers 307 to a signed URL on
-// the data host of the registry's home region; the data host serves only such URLs (UrlSigner).
-// Errors are OCI error bodies from oci/errors.h.
+// the data host of the region this node serves (RegistryOptions::region, when it is one of the
+// registry's regions; otherwise — and always in a single-region deployment — the registry's home
+// region); the data host serves only such URLs (UrlSigner). Errors are OCI error bodies from
+// oci/errors.h.
+//
+// Regions (issue 12, docs/regions.md): each region of a registry runs as its own node with its
+// own stores, and replication copies content between them asynchronously. With a ContentSource
+// (registry/content_source.h) the handlers read through to the other regions:
+//   - blob GET/HEAD on the login server, not held here: GET with the data endpoint on answers
+//     307 to the data host of a region that holds it (ContentSource::RegionHolding); otherwise
+//     (HEAD, or the data endpoint off) the blob is copied here first (FetchBlob) and served.
+//     HEAD answers 200 with the size, never a redirect: the spec's existence check is metadata.
+//   - blob GET/HEAD on a data host (a signed URL), not held here yet (replication lag): FetchBlob,
+//     then served. The node answers the data hosts of any region the way it did before regions
+//     existed (the signature names the host's region; the bytes are content-addressed); in a
+//     multi-region deployment the forwarders send each data host only to its own region's node.
+//   - manifest GET/HEAD by tag: RefreshTag first (its errors are logged; the local tag is served);
+//     a manifest not held here: FetchManifest, then served.
+//   - tags/list, _catalog and referrers stay local: eventually consistent, as in ACR.
+// A source that fails (kUnavailable: a peer that claimed the content did not deliver it) is
+// logged and the node answers from what it holds, as it did without a source: 404 for a miss.
+// Without a source (null: one region, or no peers yet) the node serves only what it holds.
 //
 // The handlers do HTTP only: the repositories themselves — blobs, manifests, tags, referrers,
 // uploads, the order in which a push becomes visible (nothing before it is verified) and the
@@ -20,7 +40,8 @@
 // (and /oauth2/* served) by it before dispatch (authz/authorizer.h); data hosts are not —
 // their signed URLs are their authorization. Without one the registry is open.
 //
-// Thread-safety: Start() may be called from any thread; exchanges run on one thread at a time.
+// Thread-safety: Start(), SetDirectory() and SetContentSource() may be called from any thread;
+// exchanges run on one thread at a time.
 #pragma once
 
 #include <atomic>
@@ -33,6 +54,7 @@
 #include "common/clock.h"
 #include "http/message.h"
 #include "registry/authorizer.h"
+#include "registry/content_source.h"
 #include "registry/directory.h"
 #include "registry/repository_service.h"
 #include "registry/url_signer.h"
@@ -52,6 +74,13 @@ struct RegistryOptions {
   // Authentication and authorization of login-server requests (authz/authorizer.h); null:
   // the registry is open, as it was before cove had auth.
   std::shared_ptr<Authorizer> authorizer;
+  // The region this node serves ("eastus"): its blob redirects name this region's data host when
+  // the registry is replicated there. "" (a node that is not one region of several): redirects
+  // name the registry's home region, as before regions were failure domains.
+  std::string region;
+  // Where the node reads through to the other regions (registry/content_source.h); null: none,
+  // the node serves only what it holds. Replaced at runtime with Registry::SetContentSource.
+  std::shared_ptr<ContentSource> content_source;
 };
 
 // Counts of what the registry served, for diagnostics and tests.
@@ -74,6 +103,11 @@ class Registry final : public http::Handler {
   // Replaces the directory; requests already started keep the one they saw.
   void SetDirectory(std::shared_ptr<const Directory> directory);
   std::shared_ptr<const Directory> directory() const;
+
+  // Replaces the content source (null: none), as the peers change; requests already started
+  // keep the one they saw.
+  void SetContentSource(std::shared_ptr<ContentSource> source);
+  std::shared_ptr<ContentSource> content_source() const;
 
   http::ExchangePtr Start(http::Request request) override;
 
@@ -113,6 +147,12 @@ class Registry final : public http::Handler {
   http::ExchangePtr Blob(Call& call);
   http::ExchangePtr DataHostBlob(Call& call);
   http::ExchangePtr ServeBlob(Call& call, const Digest& digest, uint64_t size, bool data_host);
+  // 307 to a signed URL for the blob on the data host of `region`.
+  http::ExchangePtr RedirectToDataHost(Call& call, const Digest& digest, const std::string& region);
+  // The blob's size after copying it from another region through `source`; the local answer
+  // (kNotFound) when the source does not deliver it (its errors other than kNotFound are logged).
+  Result<uint64_t> FetchBlob(ContentSource& source, const storage::RepoKey& repo,
+                             const Digest& digest);
   http::ExchangePtr UploadStart(Call& call);
   http::ExchangePtr Upload(Call& call);
   http::ExchangePtr Manifest(Call& call);
@@ -121,8 +161,10 @@ class Registry final : public http::Handler {
 
   std::shared_ptr<const Directory> directory_;
   mutable std::mutex directory_mu_;
+  std::shared_ptr<ContentSource> content_source_;
+  mutable std::mutex content_source_mu_;
   const UrlSigner& signer_;
-  RegistryOptions options_;
+  RegistryOptions options_;  // options_.content_source moved to content_source_
   RegistryCounters counters_;
   RepositoryService repositories_;
 };

@@ -15,6 +15,8 @@
 #include "access/access.h"
 #include "common/digest.h"
 #include "http/server.h"
+#include "oci/manifest.h"
+#include "registry/content_source.h"
 #include "registry/route.h"
 #include "storage/filesystem_blob_store.h"
 #include "storage/sqlite_meta_store.h"
@@ -82,21 +84,29 @@ class RegistryTest : public ::testing::Test {
     blobs_.reset();
   }
 
+  // Opens the filesystem blob store `<prefix>blobs` and the metadata `<prefix>meta.db` in dir_.
+  void OpenStores(const std::string& prefix, storage::BlobStorePtr& blobs_out,
+                  storage::MetaStorePtr& meta_out) {
+    auto blobs = storage::FilesystemBlobStore::Open((dir_ / (prefix + "blobs")).string(), clock_);
+    ASSERT_TRUE(blobs) << blobs.error().ToString();
+    blobs_out = std::move(*blobs);
+    auto meta = storage::SqliteMetaStore::Open((dir_ / (prefix + "meta.db")).string());
+    ASSERT_TRUE(meta) << meta.error().ToString();
+    meta_out = std::move(*meta);
+  }
+
   // Opens (or re-opens, as after a restart) the stores and the registry on dir_.
   void Reopen() {
     Close();
-    auto blobs = storage::FilesystemBlobStore::Open((dir_ / "blobs").string(), clock_);
-    ASSERT_TRUE(blobs) << blobs.error().ToString();
-    blobs_ = std::move(*blobs);
-    auto meta = storage::SqliteMetaStore::Open((dir_ / "meta.db").string());
-    ASSERT_TRUE(meta) << meta.error().ToString();
-    meta_ = std::move(*meta);
+    OpenStores("", blobs_, meta_);
+    if (!meta_) return;
     RegistryInfo with_data{"myregistry", "westus", {"westus", "eastus"}, true};
     RegistryInfo plain{"plainreg", "westus", {"westus"}, false};
     auto directory = Directory::Create("azurecr.io", {with_data, plain}, "plainreg");
     ASSERT_TRUE(directory) << directory.error().ToString();
     RegistryOptions options;
     options.new_upload_id = [this] { return "upload" + std::to_string(++ids_); };
+    options.region = region_;
     registry_ = std::make_unique<Registry>(*directory, *blobs_, *meta_, signer_, clock_, options);
     server_ = std::make_unique<http::Server>(*registry_, nullptr);
     auto port = server_->Listen({.address = "127.0.0.1", .port = 0});
@@ -219,6 +229,7 @@ class RegistryTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
+  std::string region_;  // RegistryOptions::region at the next Reopen
   ManualClock clock_;
   UrlSigner signer_{std::string(32, 'k'), clock_};
   storage::BlobStorePtr blobs_;
@@ -698,6 +709,309 @@ TEST_F(RegistryTest, Sha512Blobs) {
   auto r = Do("POST", "/v2/repo/blobs/uploads/?digest=" + digest, content);
   EXPECT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(Do("GET", "/v2/repo/blobs/" + digest).body, content);
+}
+
+// ---- read-through across regions (issue 12) ----
+
+// Another region of the registry, as the node under test sees it through its ContentSource:
+// content in a second RepositoryService on stores of its own, copied into the node's
+// repositories the way replication does (blobs and child manifests first, then the manifest and
+// its tag), so what the node serves afterwards comes from its own stores. `unavailable` plays a
+// peer that claims content and fails to deliver it.
+class PeerRegion final : public ContentSource {
+ public:
+  PeerRegion(std::string name, RepositoryService& peer, RepositoryService& local)
+      : name_(std::move(name)), peer_(peer), local_(local) {}
+
+  Status RefreshTag(const storage::RepoKey& repo, const std::string& tag) override {
+    ++refreshes;
+    if (unavailable) return Fail(Code::kUnavailable, "peer did not answer");
+    auto theirs = peer_.ResolveTag(repo, tag);
+    if (!theirs) return theirs.error().code == Code::kNotFound ? Ok() : Fail(theirs.error());
+    auto ours = local_.ResolveTag(repo, tag);
+    if (ours && *ours == *theirs) return Ok();
+    return CopyManifest(repo, *theirs, tag);
+  }
+  Status FetchManifest(const storage::RepoKey& repo, const Digest& digest) override {
+    ++manifest_fetches;
+    if (unavailable) return Fail(Code::kUnavailable, "peer did not deliver");
+    return CopyManifest(repo, digest, std::nullopt);
+  }
+  std::optional<std::string> RegionHolding(const storage::RepoKey& repo,
+                                           const Digest& digest) override {
+    ++holding_asks;
+    if (unavailable || !peer_.StatBlob(repo, digest)) return std::nullopt;
+    return name_;
+  }
+  Status FetchBlob(const storage::RepoKey& repo, const Digest& digest) override {
+    ++blob_fetches;
+    if (unavailable) return Fail(Code::kUnavailable, "peer did not deliver");
+    return CopyBlob(repo, digest);
+  }
+
+  std::atomic<bool> unavailable{false};
+  std::atomic<int> refreshes{0}, manifest_fetches{0}, holding_asks{0}, blob_fetches{0};
+
+ private:
+  Status CopyBlob(const storage::RepoKey& repo, const Digest& digest) {
+    if (local_.StatBlob(repo, digest)) return Ok();
+    COVE_RETURN_IF_ERROR(peer_.StatBlob(repo, digest));
+    COVE_ASSIGN_OR_RETURN(auto file, peer_.OpenBlob(digest));
+    std::string bytes = ReadFileBody(http::FileBody{std::move(file.fd), 0, file.size});
+    COVE_ASSIGN_OR_RETURN(auto session, local_.StartUpload(repo));
+    COVE_RETURN_IF_ERROR(session.upload->Append(bytes));
+    COVE_RETURN_IF_ERROR(local_.CommitUpload(session.record, session.upload, digest));
+    return Ok();
+  }
+  Status CopyManifest(const storage::RepoKey& repo, const Digest& digest,
+                      const std::optional<std::string>& tag) {
+    COVE_ASSIGN_OR_RETURN(auto content, peer_.GetManifest(repo, digest));
+    COVE_ASSIGN_OR_RETURN(auto parsed, oci::ParseManifest(content.bytes, content.media_type));
+    if (parsed.config) COVE_RETURN_IF_ERROR(CopyBlob(repo, parsed.config->digest));
+    for (const auto& layer : parsed.layers) COVE_RETURN_IF_ERROR(CopyBlob(repo, layer.digest));
+    for (const auto& child : parsed.manifests) {
+      COVE_RETURN_IF_ERROR(CopyManifest(repo, child.digest, std::nullopt));
+    }
+    return local_.PutManifest(repo, parsed, digest, std::move(content.bytes), tag);
+  }
+
+  std::string name_;
+  RepositoryService& peer_;
+  RepositoryService& local_;
+};
+
+// The node serves eastus (a replica of myregistry, whose home is westus); its peer is westus.
+class ReadThroughTest : public RegistryTest {
+ protected:
+  void SetUp() override {
+    RegistryTest::SetUp();
+    OpenStores("peer-", peer_blobs_, peer_meta_);
+    ASSERT_TRUE(peer_meta_);
+    peer_ = std::make_unique<RepositoryService>(*peer_blobs_, *peer_meta_, clock_);
+    region_ = "eastus";
+    Reopen();
+    source_ = std::make_shared<PeerRegion>("westus", *peer_, registry_->repositories());
+    registry_->SetContentSource(source_);
+  }
+  void TearDown() override {
+    Close();
+    source_.reset();
+    peer_.reset();
+    peer_meta_.reset();
+    peer_blobs_.reset();
+    RegistryTest::TearDown();
+  }
+
+  // A blob pushed in the peer region only; returns its digest.
+  std::string PeerBlob(const std::string& registry, const std::string& repo,
+                       const std::string& content) {
+    Digest digest = Digest::Of(content);
+    auto session = peer_->StartUpload({registry, repo});
+    EXPECT_TRUE(session) << session.error().ToString();
+    if (!session) return digest.str();
+    EXPECT_TRUE(session->upload->Append(content));
+    auto committed = peer_->CommitUpload(session->record, session->upload, digest);
+    EXPECT_TRUE(committed) << committed.error().ToString();
+    return digest.str();
+  }
+
+  // An image pushed in the peer region only, tagged `tag` when set; returns the manifest bytes.
+  std::string PeerImage(const std::string& repo, const std::optional<std::string>& tag,
+                        const std::string& seed) {
+    std::string config = "{\"seed\":\"" + seed + "\"}";
+    std::string layer = "layer-of-" + seed;
+    PeerBlob("myregistry", repo, config);
+    PeerBlob("myregistry", repo, layer);
+    std::string manifest = ImageManifest(config, {layer});
+    auto parsed = oci::ParseManifest(manifest, "application/vnd.oci.image.manifest.v1+json");
+    EXPECT_TRUE(parsed) << parsed.error().ToString();
+    auto put =
+        peer_->PutManifest({"myregistry", repo}, *parsed, Digest::Of(manifest), manifest, tag);
+    EXPECT_TRUE(put) << put.error().ToString();
+    return manifest;
+  }
+
+  // The signed data-host path for a blob of myregistry's `repo`, as `region`'s login server
+  // issues it.
+  std::string SignedTarget(const std::string& repo, const std::string& digest,
+                           const std::string& region) {
+    return "/v2/" + repo + "/blobs/" + digest + "?" +
+           signer_.Sign({"myregistry", repo, digest, region});
+  }
+
+  // A GET of `target` on `host` for a blob only the peer held: copied once, then served here.
+  void ExpectFetchedThenServed(const std::string& target, const std::string& host,
+                               const std::string& content) {
+    auto r = Do("GET", target, "", {}, host);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, content);
+    EXPECT_EQ(source_->blob_fetches.load(), 1);
+  }
+
+  storage::BlobStorePtr peer_blobs_;
+  storage::MetaStorePtr peer_meta_;
+  std::unique_ptr<RepositoryService> peer_;
+  std::shared_ptr<PeerRegion> source_;
+};
+
+constexpr char kEastData[] = "myregistry.eastus.data.azurecr.io";
+
+TEST_F(ReadThroughTest, BlobHeldHereRedirectsToThisRegionsDataHost) {
+  std::string content(3000, 'e');
+  std::string digest = PushBlob("app", content, kLogin);
+  auto redirect = Do("GET", "/v2/app/blobs/" + digest, "", {}, kLogin);
+  ASSERT_EQ(redirect.status, 307);
+  std::string location = redirect.Header("Location");
+  std::string prefix = "http://myregistry.eastus.data.azurecr.io/v2/app/blobs/" + digest + "?";
+  ASSERT_EQ(location.substr(0, prefix.size()), prefix) << location;
+  auto data = Do("GET", location.substr(location.find("/v2/")), "", {}, kEastData);
+  EXPECT_EQ(data.status, 200);
+  EXPECT_EQ(data.body, content);
+  EXPECT_EQ(source_->holding_asks.load(), 0);
+  EXPECT_EQ(source_->blob_fetches.load(), 0);
+}
+
+TEST_F(ReadThroughTest, BlobHeldElsewhereRedirectsToTheHoldersDataHost) {
+  std::string content(3000, 'w');
+  std::string digest = PeerBlob("myregistry", "app", content);
+  auto redirect = Do("GET", "/v2/app/blobs/" + digest, "", {}, kLogin);
+  ASSERT_EQ(redirect.status, 307);
+  EXPECT_EQ(redirect.Header("Docker-Content-Digest"), digest);
+  std::string location = redirect.Header("Location");
+  std::string prefix = "http://myregistry.westus.data.azurecr.io/v2/app/blobs/" + digest + "?";
+  ASSERT_EQ(location.substr(0, prefix.size()), prefix) << location;
+  // Signed for westus: the holder's node accepts it.
+  std::string query = location.substr(location.find('?') + 1);
+  auto se = query.substr(3, query.find('&') - 3);
+  auto sig = query.substr(query.find("sig=") + 4);
+  EXPECT_TRUE(signer_.Verify({"myregistry", "app", digest, "westus"}, se, sig));
+  // Redirected, not copied: the blob is still not held here.
+  EXPECT_EQ(source_->blob_fetches.load(), 0);
+  EXPECT_FALSE(registry_->repositories().StatBlob({"myregistry", "app"}, *Digest::Parse(digest)));
+  // Held nowhere: 404 as before.
+  std::string nowhere = Digest::Of("nowhere").str();
+  EXPECT_EQ(Do("GET", "/v2/app/blobs/" + nowhere, "", {}, kLogin).ErrorCode(), "BLOB_UNKNOWN");
+  EXPECT_EQ(Do("HEAD", "/v2/app/blobs/" + nowhere, "", {}, kLogin).status, 404);
+}
+
+TEST_F(ReadThroughTest, BlobHeadHeldElsewhereAnswersTheSize) {
+  std::string content(4321, 'h');
+  std::string digest = PeerBlob("myregistry", "app", content);
+  auto head = Do("HEAD", "/v2/app/blobs/" + digest, "", {}, kLogin);
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.Header("X-Test-Length"), "4321");
+  EXPECT_EQ(head.Header("Docker-Content-Digest"), digest);
+  EXPECT_EQ(source_->blob_fetches.load(), 1);
+  // Now held here: a GET goes to this region's data host.
+  auto redirect = Do("GET", "/v2/app/blobs/" + digest, "", {}, kLogin);
+  EXPECT_NE(redirect.Header("Location").find("//myregistry.eastus.data."), std::string::npos);
+  EXPECT_EQ(source_->holding_asks.load(), 0);
+}
+
+TEST_F(ReadThroughTest, DataHostFetchesABlobNotHeldYet) {
+  std::string content(2000, 'l');
+  std::string digest = PeerBlob("myregistry", "app", content);
+  ExpectFetchedThenServed(SignedTarget("app", digest, "eastus"), kEastData, content);
+  // The signature is still checked first.
+  std::string other = PeerBlob("myregistry", "app", "other");
+  EXPECT_EQ(Do("GET", "/v2/app/blobs/" + other, "", {}, kEastData).ErrorCode(), "DENIED");
+  EXPECT_EQ(source_->blob_fetches.load(), 1);
+}
+
+TEST_F(ReadThroughTest, DataEndpointOffFetchesThenServes) {
+  std::string content(5000, 'p');
+  std::string digest = PeerBlob("plainreg", "app", content);
+  ExpectFetchedThenServed("/v2/app/blobs/" + digest, kPlain, content);
+  EXPECT_EQ(source_->holding_asks.load(), 0);
+  EXPECT_EQ(registry_->counters().blob_bytes_served.load(), content.size());
+  // Held here now: served without asking again.
+  EXPECT_EQ(Do("GET", "/v2/app/blobs/" + digest, "", {}, kPlain).body, content);
+  EXPECT_EQ(source_->blob_fetches.load(), 1);
+}
+
+TEST_F(ReadThroughTest, TagRefreshServesTheNewerDigest) {
+  PushImage("app", "latest", "v1", kLogin);
+  std::string newer = PeerImage("app", "latest", "v2");
+  PeerImage("app", "peer-only", "v3");
+  auto get = Do("GET", "/v2/app/manifests/latest", "", {}, kLogin);
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(get.body, newer);
+  EXPECT_EQ(get.Header("Docker-Content-Digest"), Digest::Of(newer).str());
+  auto head = Do("HEAD", "/v2/app/manifests/latest", "", {}, kLogin);
+  EXPECT_EQ(head.Header("Docker-Content-Digest"), Digest::Of(newer).str());
+  EXPECT_EQ(source_->refreshes.load(), 2);
+  // Its blobs came with it: held here, redirected to this region.
+  std::string layer = Digest::Of("layer-of-v2").str();
+  EXPECT_NE(Do("GET", "/v2/app/blobs/" + layer, "", {}, kLogin)
+                .Header("Location")
+                .find("//myregistry.eastus.data."),
+            std::string::npos);
+  // tags/list stays local: the peer's other tag is not listed until it is read or replicated.
+  auto tags = json::parse(Do("GET", "/v2/app/tags/list", "", {}, kLogin).body);
+  EXPECT_EQ(tags["tags"], json::array({"latest"}));
+  // A tag only the peer has is served too.
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/peer-only", "", {}, kLogin).status, 200);
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/nowhere", "", {}, kLogin).ErrorCode(), "MANIFEST_UNKNOWN");
+}
+
+TEST_F(ReadThroughTest, ManifestByDigestIsFetched) {
+  std::string manifest = PeerImage("app", std::nullopt, "d1");
+  std::string digest = Digest::Of(manifest).str();
+  auto head = Do("HEAD", "/v2/app/manifests/" + digest, "", {}, kLogin);
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.Header("X-Test-Length"), std::to_string(manifest.size()));
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/" + digest, "", {}, kLogin).body, manifest);
+  EXPECT_EQ(source_->manifest_fetches.load(), 1);
+  EXPECT_EQ(source_->refreshes.load(), 0);
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/" + Digest::Of("none").str(), "", {}, kLogin).ErrorCode(),
+            "MANIFEST_UNKNOWN");
+}
+
+TEST_F(ReadThroughTest, UnreachableSourceAnswersAsBefore) {
+  source_->unavailable = true;
+  std::string local = PushImage("app", "latest", "v1", kLogin);
+  std::string remote = PeerImage("app", "latest", "v2");
+  auto get = Do("GET", "/v2/app/manifests/latest", "", {}, kLogin);
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(get.body, local);
+  EXPECT_EQ(source_->refreshes.load(), 1);
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/" + Digest::Of(remote).str(), "", {}, kLogin).ErrorCode(),
+            "MANIFEST_UNKNOWN");
+  std::string blob = PeerBlob("myregistry", "app", "remote blob");
+  EXPECT_EQ(Do("GET", "/v2/app/blobs/" + blob, "", {}, kLogin).ErrorCode(), "BLOB_UNKNOWN");
+  EXPECT_EQ(Do("HEAD", "/v2/app/blobs/" + blob, "", {}, kLogin).status, 404);
+  EXPECT_EQ(Do("GET", SignedTarget("app", blob, "eastus"), "", {}, kEastData).ErrorCode(),
+            "BLOB_UNKNOWN");
+  std::string plain = PeerBlob("plainreg", "app", "remote plain blob");
+  EXPECT_EQ(Do("GET", "/v2/app/blobs/" + plain, "", {}, kPlain).ErrorCode(), "BLOB_UNKNOWN");
+  EXPECT_GE(source_->blob_fetches.load(), 3);
+  // Without a source at all (peers gone), the same answers.
+  registry_->SetContentSource(nullptr);
+  EXPECT_EQ(registry_->content_source(), nullptr);
+  EXPECT_EQ(Do("GET", "/v2/app/blobs/" + blob, "", {}, kLogin).ErrorCode(), "BLOB_UNKNOWN");
+  EXPECT_EQ(Do("GET", "/v2/app/manifests/latest", "", {}, kLogin).body, local);
+  // A peer again: the blob is found.
+  source_->unavailable = false;
+  registry_->SetContentSource(source_);
+  EXPECT_EQ(Do("GET", "/v2/app/blobs/" + blob, "", {}, kLogin).status, 307);
+}
+
+TEST_F(ReadThroughTest, LegacyRegionRedirectsToTheHomeRegion) {
+  std::string digest = PushBlob("app", "legacy", kLogin);
+  for (std::string region : {"", "northeurope"}) {  // none, or one the registry is not in
+    region_ = region;
+    Reopen();
+    EXPECT_EQ(registry_->content_source(), nullptr);
+    auto redirect = Do("GET", "/v2/app/blobs/" + digest, "", {}, kLogin);
+    ASSERT_EQ(redirect.status, 307) << region;
+    EXPECT_EQ(redirect.Header("Location").substr(0, 42),
+              "http://myregistry.westus.data.azurecr.io/v")
+        << region;
+  }
+  // plainreg is in westus only: an eastus node serves it from its home region too.
+  region_ = "eastus";
+  Reopen();
+  EXPECT_EQ(Do("GET", "/v2/app/blobs/" + PushBlob("app", "plain")).body, "plain");
 }
 
 }  // namespace
