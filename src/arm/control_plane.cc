@@ -102,8 +102,8 @@ void ControlPlane::Unsubscribe(int id) {
 }
 
 void ControlPlane::SetReplicationStatusProvider(ReplicationStatusProvider provider) {
-  auto next = provider ? std::make_shared<const ReplicationStatusProvider>(std::move(provider))
-                       : nullptr;
+  auto next =
+      provider ? std::make_shared<const ReplicationStatusProvider>(std::move(provider)) : nullptr;
   std::lock_guard lock(status_mu_);
   replication_status_ = std::move(next);
 }

@@ -44,8 +44,8 @@ Status CheckZoneRedundancyUnchanged(const std::optional<std::string>& requested,
   if (!requested || *requested == current) return {};
   return ArmFail(400, "PropertyChangeNotAllowed",
                  "Changing property 'zoneRedundancy' is not allowed: zone redundancy of " + what +
-                     " is " + current + " and is fixed when it is created. Delete and re-create "
-                     "it to change it.");
+                     " is " + current +
+                     " and is fixed when it is created. Delete and re-create it to change it.");
 }
 
 }  // namespace
@@ -221,9 +221,9 @@ Status Engine::PutRegistry(const ArmPath& p, const Json& body, const Json* exist
     }
   }
   if (existing != nullptr) {
-    COVE_RETURN_IF_ERROR(CheckZoneRedundancyUnchanged(
-        zone_redundancy, old_str("zoneRedundancy", "Disabled"),
-        "registry " + doc.value("name", name)));
+    COVE_RETURN_IF_ERROR(CheckZoneRedundancyUnchanged(zone_redundancy,
+                                                      old_str("zoneRedundancy", "Disabled"),
+                                                      "registry " + doc.value("name", name)));
   }
   if (*sku == "Basic" && anon) {
     return tl::unexpected(SkuError("AnonymousPullNotSupported", "Anonymous pull", *sku));
@@ -298,9 +298,9 @@ Status Engine::PutReplication(const ArmPath& p, const Json& body, const Json* ex
                         props.Enum("zoneRedundancy", {"Enabled", "Disabled"}));
   Json& dp = doc["properties"];
   if (existing != nullptr) {
-    COVE_RETURN_IF_ERROR(CheckZoneRedundancyUnchanged(
-        zone_redundancy, dp.value("zoneRedundancy", "Disabled"),
-        "replication " + doc.value("name", "")));
+    COVE_RETURN_IF_ERROR(CheckZoneRedundancyUnchanged(zone_redundancy,
+                                                      dp.value("zoneRedundancy", "Disabled"),
+                                                      "replication " + doc.value("name", "")));
   }
   dp["regionEndpointEnabled"] = endpoint_enabled ? *endpoint_enabled : dp.value("regionEndpointEnabled", true);
   dp["zoneRedundancy"] = zone_redundancy ? *zone_redundancy : dp.value("zoneRedundancy", "Disabled");
@@ -578,10 +578,10 @@ void ProjectRegistry(const std::string& key, const Json& doc, Snapshot& snapshot
   r.sku = Str(doc["sku"], "name");
   r.home_region = Str(doc, "location");
   r.regions.push_back(r.home_region);
-  r.replicas.push_back({.region = r.home_region,
-                        .region_endpoint_enabled =
-                            Cove(doc, "homeReplication").value("regionEndpointEnabled", true),
-                        .zone_redundant = props.value("zoneRedundancy", "Disabled") == "Enabled"});
+  r.replicas.push_back(
+      {.region = r.home_region,
+       .region_endpoint_enabled = Cove(doc, "homeReplication").value("regionEndpointEnabled", true),
+       .zone_redundant = props.value("zoneRedundancy", "Disabled") == "Enabled"});
   std::vector<ReplicaView> replicas;
   for (const Json* rep : ChildDocuments(snapshot.documents, key, "replications")) {
     std::string loc = Str(*rep, "location");

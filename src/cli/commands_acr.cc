@@ -265,9 +265,11 @@ void AddRegistry(Registry& r) {
                     } else {
                       // az: one wildcard storage endpoint per replication (the home region's
                       // among them), with a hint about dedicated data endpoints.
-                      ctx.Warn("To configure client firewall w/o using wildcard storage blob "
-                               "urls, use \"cove acr update --name " + *a.Get("--name") +
-                               " --data-endpoint-enabled\" to enable dedicated data endpoints.");
+                      ctx.Warn(
+                          "To configure client firewall w/o using wildcard storage blob "
+                          "urls, use \"cove acr update --name " +
+                          *a.Get("--name") +
+                          " --data-endpoint-enabled\" to enable dedicated data endpoints.");
                       auto replicas = (*arm)->List(path + "/replications", kApiAcr);
                       if (!replicas) return Outcome::FromArm(replicas.error());
                       for (const auto& replica : *replicas) {
@@ -368,7 +370,9 @@ void AddReplication(Registry& r) {
   r.AddCommand(
       {.path = {"acr", "replication", "update"},
        .summary = "Updates a replication.",
-       .args = {replication_name, RegistryArg(), OptionalGroupArg(),
+       .args = {replication_name,
+                RegistryArg(),
+                OptionalGroupArg(),
                 {.name = "--region-endpoint-enabled",
                  .help = "Allow routing to this replication. Requests will not be routed to a "
                          "disabled replication. Data syncing to all replications will continue "
@@ -385,8 +389,8 @@ void AddReplication(Registry& r) {
                  body["properties"] = {{"regionEndpointEnabled", *v}};
                }
                if (a.Has("--tags")) body["tags"] = TagsJson(a.GetList("--tags"));
-               auto res = (*arm)->Patch(registry + "/replications/" + *a.Get("--name"), kApiAcr,
-                                        body);
+               auto res =
+                   (*arm)->Patch(registry + "/replications/" + *a.Get("--name"), kApiAcr, body);
                if (!res) return Outcome::FromArm(res.error(), true);
                return Outcome::Value(*res);
              });

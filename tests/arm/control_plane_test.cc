@@ -880,9 +880,10 @@ TEST_F(ControlPlaneTest, ReplicationDefaultsAndSnapshotReplicas) {
   EXPECT_TRUE(p["status"]["timestamp"].is_string());
   EXPECT_FALSE(p["status"].contains("cove"));
   EXPECT_FALSE(east.body.contains("_cove"));
-  auto north = Put(reps + "/northeurope",
-                   {{"location", "northeurope"},
-                    {"properties", {{"zoneRedundancy", "enabled"}, {"regionEndpointEnabled", false}}}});
+  auto north =
+      Put(reps + "/northeurope",
+          {{"location", "northeurope"},
+           {"properties", {{"zoneRedundancy", "enabled"}, {"regionEndpointEnabled", false}}}});
   ASSERT_EQ(north.status, 201) << north.body.dump();
   EXPECT_EQ(north.body["properties"]["zoneRedundancy"], "Enabled");  // Azure's casing
   EXPECT_EQ(north.body["properties"]["regionEndpointEnabled"], false);
@@ -902,9 +903,10 @@ TEST_F(ControlPlaneTest, ReplicationDefaultsAndSnapshotReplicas) {
   EXPECT_TRUE(view->replicas[2].zone_redundant);
 
   // A registry made zone redundant has a zone-redundant home replica.
-  auto zr = Put(kAcr + "/registries/zoneregistry",
-                {{"location", "westus"}, {"sku", {{"name", "Premium"}}},
-                 {"properties", {{"zoneRedundancy", "Enabled"}}}});
+  auto zr =
+      Put(kAcr + "/registries/zoneregistry", {{"location", "westus"},
+                                              {"sku", {{"name", "Premium"}}},
+                                              {"properties", {{"zoneRedundancy", "Enabled"}}}});
   ASSERT_EQ(zr.status, 201) << zr.body.dump();
   EXPECT_TRUE(cp_->snapshot()->FindRegistry("zoneregistry")->replicas.at(0).zone_redundant);
 }
@@ -922,7 +924,8 @@ TEST_F(ControlPlaneTest, ReplicationZoneRedundancyIsImmutableAndUpdatesWork) {
                    {{"location", "northeurope"}, {"properties", {{"zoneRedundancy", "Maybe"}}}});
   EXPECT_EQ(maybe.status, 400);
   EXPECT_EQ(maybe.Code(), "InvalidRequestContent");
-  EXPECT_NE(maybe.Message().find("properties.zoneRedundancy"), std::string::npos) << maybe.Message();
+  EXPECT_NE(maybe.Message().find("properties.zoneRedundancy"), std::string::npos)
+      << maybe.Message();
   EXPECT_EQ(Get(reps + "/northeurope").status, 404);
 
   auto changed = Patch(reps + "/eastus", {{"properties", {{"zoneRedundancy", "Enabled"}}}});
@@ -945,7 +948,8 @@ TEST_F(ControlPlaneTest, ReplicationZoneRedundancyIsImmutableAndUpdatesWork) {
   EXPECT_EQ(Get(kAcr + "/registries/myregistry").body["properties"]["zoneRedundancy"], "Disabled");
 
   // The same value is not a change.
-  EXPECT_EQ(Patch(reps + "/eastus", {{"properties", {{"zoneRedundancy", "Disabled"}}}}).status, 200);
+  EXPECT_EQ(Patch(reps + "/eastus", {{"properties", {{"zoneRedundancy", "Disabled"}}}}).status,
+            200);
 
   // Routing off, tags on: the update (ACR's ReplicationUpdateParameters) keeps the rest.
   auto off = Patch(reps + "/eastus",
@@ -978,8 +982,7 @@ TEST_F(ControlPlaneTest, HomeReplicationIsListedShownAndUpdated) {
   EXPECT_EQ(home["name"], "westus");
   EXPECT_EQ(home["location"], "westus");
   EXPECT_EQ(home["type"], "Microsoft.ContainerRegistry/registries/replications");
-  EXPECT_EQ(home["id"],
-            kAcr + "/registries/myregistry/replications/westus");
+  EXPECT_EQ(home["id"], kAcr + "/registries/myregistry/replications/westus");
   EXPECT_EQ(home["properties"]["regionEndpointEnabled"], true);
   EXPECT_EQ(home["properties"]["zoneRedundancy"], "Disabled");
   EXPECT_EQ(home["properties"]["provisioningState"], "Succeeded");
@@ -1002,8 +1005,9 @@ TEST_F(ControlPlaneTest, HomeReplicationIsListedShownAndUpdated) {
   EXPECT_FALSE(view->replicas.at(0).region_endpoint_enabled);
   EXPECT_TRUE(view->replicas.at(1).region_endpoint_enabled);
   // A registry update keeps what the home replication's update set.
-  ASSERT_EQ(Patch(kAcr + "/registries/myregistry", {{"properties", {{"adminUserEnabled", true}}}}).status,
-            200);
+  ASSERT_EQ(
+      Patch(kAcr + "/registries/myregistry", {{"properties", {{"adminUserEnabled", true}}}}).status,
+      200);
   EXPECT_EQ(Get(reps + "/westus").body["properties"]["regionEndpointEnabled"], false);
   EXPECT_EQ(Patch(reps + "/westus", {{"tags", "notanobject"}}).Code(), "InvalidRequestContent");
 
@@ -1022,12 +1026,13 @@ TEST_F(ControlPlaneTest, ReplicationStatusComesFromTheProvider) {
   std::vector<std::pair<std::string, std::string>> asked;
   std::mutex mu;
   cp_->SetReplicationStatusProvider(
-      [&](const std::string& registry, const std::string& region) -> std::optional<ReplicationStatus> {
+      [&](const std::string& registry,
+          const std::string& region) -> std::optional<ReplicationStatus> {
         std::lock_guard lock(mu);
         asked.emplace_back(registry, region);
         if (region == "westus") {
-          return ReplicationStatus{"Ready", "", Clock::TimePoint(std::chrono::seconds(1'800'000'000)),
-                                   0, 0};
+          return ReplicationStatus{"Ready", "",
+                                   Clock::TimePoint(std::chrono::seconds(1'800'000'000)), 0, 0};
         }
         if (region == "eastus") {
           return ReplicationStatus{"Syncing", "copying 12 changes",
@@ -1046,8 +1051,8 @@ TEST_F(ControlPlaneTest, ReplicationStatusComesFromTheProvider) {
   EXPECT_EQ(home["cove"]["lagMs"], 0);
   {
     std::lock_guard lock(mu);
-    EXPECT_NE(std::find(asked.begin(), asked.end(), std::make_pair(std::string("myregistry"),
-                                                                   std::string("eastus"))),
+    EXPECT_NE(std::find(asked.begin(), asked.end(),
+                        std::make_pair(std::string("myregistry"), std::string("eastus"))),
               asked.end());
   }
   // A region without a report: the default. The list renders each through the provider too.
