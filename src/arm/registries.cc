@@ -290,6 +290,15 @@ Status Engine::PutReplication(const ArmPath& p, const Json& body, const Json* ex
                        "region " + region + (r == registry.value("location", "") ? " (its home region)" : "") + ".");
       }
     }
+    // The name of the home region's replication is taken, as for any existing resource.
+    std::string home = registry.value("location", "");
+    if (Lower(p.names.back()) == home) {
+      return ArmFail(400, "InvalidResourceLocation",
+                     "The resource '" + p.names.back() + "' already exists in location '" + home +
+                         "' in resource group '" + p.resource_group +
+                         "'. A resource with the same name cannot be created in location '" +
+                         region + "'. Please select a new resource name.");
+    }
   }
   Body b(&with_location, "");
   COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));

@@ -1012,6 +1012,7 @@ TEST_F(ControlPlaneTest, HomeReplicationIsListedShownAndUpdated) {
   EXPECT_EQ(Patch(reps + "/westus", {{"tags", "notanobject"}}).Code(), "InvalidRequestContent");
 
   EXPECT_EQ(Put(reps + "/westus", {{"location", "westus"}}).Code(), "ReplicationAlreadyExists");
+  EXPECT_EQ(Put(reps + "/westus", {{"location", "uksouth"}}).Code(), "InvalidResourceLocation");
   EXPECT_EQ(Delete(reps + "/westus").Code(), "HomeReplicationCannotBeDeleted");
   EXPECT_EQ(Get(reps).body["value"].size(), 2u);
 }
