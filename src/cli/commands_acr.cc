@@ -305,6 +305,19 @@ void AddRegistry(Registry& r) {
 
 ArgSpec RegistryArg() { return RegistryNameArg("--registry", {"-r"}); }
 
+namespace {
+
+// az's --region-endpoint-enabled of `acr replication create|update`.
+ArgSpec RegionEndpointEnabledArg() {
+  return {.name = "--region-endpoint-enabled",
+          .help = "Allow routing to this replication. Requests will not be routed to a disabled "
+                  "replication. Data syncing to all replications will continue regardless of the "
+                  "routing status.",
+          .kind = ArgKind::kFlag};
+}
+
+}  // namespace
+
 void AddReplication(Registry& r) {
   r.AddGroup({{"acr", "replication"},
               "Manage geo-replicated regions of Azure Container "
@@ -322,11 +335,7 @@ void AddReplication(Registry& r) {
                  .help = "The name of the replication.",
                  .default_text = "the location"},
                 OptionalGroupArg(),
-                {.name = "--region-endpoint-enabled",
-                 .help = "Allow routing to this replication. Requests will not be routed to a "
-                         "disabled replication. Data syncing to all replications will continue "
-                         "regardless of the routing status.",
-                 .kind = ArgKind::kFlag},
+                RegionEndpointEnabledArg(),
                 {.name = "--zone-redundancy",
                  .help = "Indicates whether or not zone redundancy should be enabled for this "
                          "registry or replication.",
@@ -373,11 +382,7 @@ void AddReplication(Registry& r) {
        .args = {replication_name,
                 RegistryArg(),
                 OptionalGroupArg(),
-                {.name = "--region-endpoint-enabled",
-                 .help = "Allow routing to this replication. Requests will not be routed to a "
-                         "disabled replication. Data syncing to all replications will continue "
-                         "regardless of the routing status.",
-                 .kind = ArgKind::kFlag},
+                RegionEndpointEnabledArg(),
                 TagsArg()},
        .run =
            [](Context& ctx, const ParsedArgs& a) {
