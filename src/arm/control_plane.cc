@@ -101,6 +101,13 @@ void ControlPlane::Unsubscribe(int id) {
   subscribers_.erase(id);
 }
 
+void ControlPlane::SetReplicationStatusProvider(ReplicationStatusProvider provider) {
+  auto next =
+      provider ? std::make_shared<const ReplicationStatusProvider>(std::move(provider)) : nullptr;
+  std::lock_guard lock(status_mu_);
+  replication_status_ = std::move(next);
+}
+
 void ControlPlane::Publish(Documents documents) {
   SnapshotPtr next;
   {
@@ -115,10 +122,17 @@ void ControlPlane::Publish(Documents documents) {
 ArmResponse ControlPlane::Handle(const ArmRequest& request) {
   // Microsoft Graph paths (/v1.0/...) go to the directory: no api-version, Graph's errors.
   const bool graph = IsGraphPath(request.path);
+  std::shared_ptr<const ReplicationStatusProvider> status;
+  {
+    std::lock_guard lock(status_mu_);
+    status = replication_status_;
+  }
   auto dispatch = [&](Txn& txn, SecretBox* secrets) -> Result<ArmResponse> {
     try {
       if (graph) return Directory(txn, options_).Dispatch(request);
-      return Engine(txn, options_, secrets).Dispatch(request);
+      Engine engine(txn, options_, secrets);
+      engine.set_replication_status(status.get());
+      return engine.Dispatch(request);
     } catch (const std::exception& e) {  // nlohmann::json type errors: a bug, never a crash
       return ArmFail(500, "InternalServerError",
                      std::string("internal error: ") + e.what());

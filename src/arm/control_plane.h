@@ -27,10 +27,21 @@
 // changes. A successful write is persisted in one SQLite transaction (arm/state_store.h), then
 // a new Snapshot is published and subscribers are told.
 //
+// Replication status (issue 12): whether a region has caught up is known to the data plane, not
+// to the control plane. A replication's `properties.status` ({displayStatus, message,
+// timestamp}, as ACR answers) is rendered on every read from the ReplicationStatusProvider set
+// with SetReplicationStatusProvider — asked for every region, the home region's replication
+// included. Without a provider, or when it answers nullopt, the status is "Syncing" with the
+// message "waiting for the region's first report": never "Ready" unless the data plane said
+// so. A report also renders cove's extension `properties.status.cove` = {"lagEntries": N,
+// "lagMs": N} (absent without a report); Azure clients ignore the unknown member.
+//
 // Thread-safety: Handle() may be called from any thread; writes are serialised by one mutex,
 // reads (GET) work on the current snapshot without taking it. snapshot() never blocks on a
 // writer for longer than a pointer copy. Subscriber callbacks run on the writing thread, after
-// the commit and in commit order; they must not call back into Handle().
+// the commit and in commit order; they must not call back into Handle(). The replication status
+// provider is called on the request's thread (a write's under the writer mutex), once per
+// replication rendered; it must be quick and must not call back into Handle().
 #pragma once
 
 #include <cstdint>
@@ -76,6 +87,20 @@ struct ControlPlaneOptions {
   bool fast_password_hashing = false;
 };
 
+// What the data plane reports about one region of a geo-replicated registry.
+struct ReplicationStatus {
+  std::string display_status;  // "Syncing" | "Ready" | "Failed" (rendered as displayStatus)
+  std::string message;         // "" when there is nothing to say
+  Clock::TimePoint timestamp;  // when display_status took its current value
+  uint64_t lag_entries = 0;    // changes accepted elsewhere that the region has not applied
+  uint64_t lag_ms = 0;         // age of the oldest of them (0 when caught up)
+};
+
+// Answers the status of `region` (lowercase, e.g. "eastus") of the registry `registry_name`
+// (lowercase, the login server's first label); nullopt when it has no report (yet).
+using ReplicationStatusProvider = std::function<std::optional<ReplicationStatus>(
+    const std::string& registry_name, const std::string& region)>;
+
 class StateStore;
 class Engine;
 class SecretBox;
@@ -101,6 +126,10 @@ class ControlPlane {
   int Subscribe(std::function<void(const SnapshotPtr&)> callback);
   void Unsubscribe(int id);
 
+  // Where replications' `properties.status` comes from (see the top of this file). May be
+  // called at any time, from any thread; a null provider restores the "Syncing" default.
+  void SetReplicationStatusProvider(ReplicationStatusProvider provider);
+
  private:
   ControlPlane() = default;
   void Publish(Documents documents);
@@ -115,6 +144,8 @@ class ControlPlane {
   std::mutex subscribers_mu_;
   std::map<int, std::function<void(const SnapshotPtr&)>> subscribers_;
   int next_subscriber_ = 1;
+  mutable std::mutex status_mu_;  // guards the pointer only
+  std::shared_ptr<const ReplicationStatusProvider> replication_status_;
 };
 
 // The Azure error body {"error":{"code":...,"message":...}}.

@@ -101,6 +101,15 @@ class Engine {
   const Txn& txn() const { return txn_; }
   const ControlPlaneOptions& options() const { return options_; }
   SecretBox* secrets() const { return secrets_; }
+  // Where replications' status comes from (control_plane.h); null: none. Must outlive the
+  // engine.
+  void set_replication_status(const ReplicationStatusProvider* provider) {
+    replication_status_ = provider;
+  }
+  // The data plane's report on `region` of `registry_name` (both lowercase); nullopt without a
+  // provider or a report.
+  std::optional<ReplicationStatus> ReplicationStatusOf(const std::string& registry_name,
+                                                       const std::string& region) const;
   Json Render(const std::string& key) const;
   Json RenderDoc(const Json& doc) const;
   // id, name, type, location (by `has_location`/`global_location`), tags, properties,
@@ -243,6 +252,7 @@ class Engine {
   Txn& txn_;
   const ControlPlaneOptions& options_;
   SecretBox* secrets_;
+  const ReplicationStatusProvider* replication_status_ = nullptr;
 };
 
 // EngineFn<&Engine::PutVnet>: an Engine member as the plain function a ResourceProvider holds

@@ -26,21 +26,26 @@ bool IsValidRegion(std::string_view r) {
   });
 }
 
-std::string NowIso(const Clock* clock) {
-  SystemClock system;
-  const Clock& c = clock ? *clock : static_cast<const Clock&>(system);
-  std::time_t t = static_cast<std::time_t>(UnixSeconds(c.Now()));
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S.0000000+00:00", &tm);
-  return buf;
-}
-
 Error SkuError(const std::string& code, const std::string& what, const std::string& sku) {
   return ArmErrorOf(400, code,
                     what + " is not supported for the SKU " + sku +
                         ". For more information, please visit https://aka.ms/acr/private-link.");
+}
+
+const char* kReplicationType = "Microsoft.ContainerRegistry/registries/replications";
+const char* kNoReport = "waiting for the region's first report";
+
+// Zone redundancy is chosen when a registry or replication is made (ACR: "once the replications
+// are created, their states can't be changed, except by deleting and re-creating the
+// replications"). ACR's own error text was not found: this is ARM's code for an immutable
+// property (PropertyChangeNotAllowed) with cove's message.
+Status CheckZoneRedundancyUnchanged(const std::optional<std::string>& requested,
+                                    const std::string& current, const std::string& what) {
+  if (!requested || *requested == current) return {};
+  return ArmFail(400, "PropertyChangeNotAllowed",
+                 "Changing property 'zoneRedundancy' is not allowed: zone redundancy of " + what +
+                     " is " + current +
+                     " and is fixed when it is created. Delete and re-create it to change it.");
 }
 
 }  // namespace
@@ -215,6 +220,11 @@ Status Engine::PutRegistry(const ArmPath& p, const Json& body, const Json* exist
                                      "connections)", *sku));
     }
   }
+  if (existing != nullptr) {
+    COVE_RETURN_IF_ERROR(CheckZoneRedundancyUnchanged(zone_redundancy,
+                                                      old_str("zoneRedundancy", "Disabled"),
+                                                      "registry " + doc.value("name", name)));
+  }
   if (*sku == "Basic" && anon) {
     return tl::unexpected(SkuError("AnonymousPullNotSupported", "Anonymous pull", *sku));
   }
@@ -227,7 +237,7 @@ Status Engine::PutRegistry(const ArmPath& p, const Json& body, const Json* exist
   doc["sku"] = {{"name", *sku}, {"tier", *sku}};
   Json& dp = doc["properties"];
   dp["loginServer"] = Lower(doc.value("name", name)) + "." + options_.dns_suffix;
-  if (!dp.contains("creationDate")) dp["creationDate"] = NowIso(options_.clock);
+  if (!dp.contains("creationDate")) dp["creationDate"] = FormatArmTime(NowFrom(options_));
   dp["adminUserEnabled"] = admin ? *admin : old_bool("adminUserEnabled", false);
   dp["publicNetworkAccess"] = pna;
   dp["networkRuleSet"] = rule_set;
@@ -280,6 +290,15 @@ Status Engine::PutReplication(const ArmPath& p, const Json& body, const Json* ex
                        "region " + region + (r == registry.value("location", "") ? " (its home region)" : "") + ".");
       }
     }
+    // The name of the home region's replication is taken, as for any existing resource.
+    std::string home = registry.value("location", "");
+    if (Lower(p.names.back()) == home) {
+      return ArmFail(400, "InvalidResourceLocation",
+                     "The resource '" + p.names.back() + "' already exists in location '" + home +
+                         "' in resource group '" + p.resource_group +
+                         "'. A resource with the same name cannot be created in location '" +
+                         region + "'. Please select a new resource name.");
+    }
   }
   Body b(&with_location, "");
   COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
@@ -287,9 +306,20 @@ Status Engine::PutReplication(const ArmPath& p, const Json& body, const Json* ex
   COVE_ASSIGN_OR_RETURN(auto zone_redundancy,
                         props.Enum("zoneRedundancy", {"Enabled", "Disabled"}));
   Json& dp = doc["properties"];
+  if (existing != nullptr) {
+    COVE_RETURN_IF_ERROR(CheckZoneRedundancyUnchanged(zone_redundancy,
+                                                      dp.value("zoneRedundancy", "Disabled"),
+                                                      "replication " + doc.value("name", "")));
+  }
   dp["regionEndpointEnabled"] = endpoint_enabled ? *endpoint_enabled : dp.value("regionEndpointEnabled", true);
   dp["zoneRedundancy"] = zone_redundancy ? *zone_redundancy : dp.value("zoneRedundancy", "Disabled");
-  dp["status"] = {{"displayStatus", "Ready"}};
+  // What is stored is the status before any report: the timestamp is when the replication was
+  // made; displayStatus and message are rendered from the data plane's report on every read.
+  if (existing == nullptr || !dp.contains("status") || !dp["status"].contains("timestamp")) {
+    dp["status"] = {{"displayStatus", "Syncing"},
+                    {"message", kNoReport},
+                    {"timestamp", FormatArmTime(NowFrom(options_))}};
+  }
   txn_.Put(p.Key(), doc);
   // Every connected private endpoint gains a registry_data_<region> member (and its DNS records).
   for (const auto& pe : EndpointsOf(registry_key)) COVE_RETURN_IF_ERROR(SyncEndpoint(pe));
@@ -298,24 +328,129 @@ Status Engine::PutReplication(const ArmPath& p, const Json& body, const Json* ex
 
 namespace {
 
-// The home region's replication is the registry itself (ACR lists it among the replications and
-// refuses its deletion with HomeReplicationCannotBeDeleted); cove stores no document for it, so
-// a DELETE of it would otherwise answer 204 as for an absent resource. The message is cove's, in
-// Azure's style: the exact text of ACR's was not found.
+// The status a replication answers: the data plane's report, or "Syncing" without one (never
+// "Ready" unless the region said it has caught up). `since` is when the replication was made.
+Json StatusJson(const std::optional<ReplicationStatus>& report, const std::string& since) {
+  if (!report) {
+    Json out = {{"displayStatus", "Syncing"}, {"message", kNoReport}};
+    if (!since.empty()) out["timestamp"] = since;
+    return out;
+  }
+  return {{"displayStatus", report->display_status},
+          {"message", report->message},
+          {"timestamp", FormatArmTime(report->timestamp)},
+          {"cove", {{"lagEntries", report->lag_entries}, {"lagMs", report->lag_ms}}}};
+}
+
+Json RenderReplication(const Engine& engine, const Json& doc) {
+  Json out = doc;
+  const Json* registry = engine.txn().Get(ParentOfKey(Lower(doc.value("id", ""))));
+  std::string registry_name = registry != nullptr ? Lower(registry->value("name", "")) : "";
+  Json& props = out["properties"];
+  std::string since;
+  if (props.contains("status") && props["status"].is_object()) {
+    since = props["status"].value("timestamp", "");
+  }
+  props["status"] =
+      StatusJson(engine.ReplicationStatusOf(registry_name, doc.value("location", "")), since);
+  return out;
+}
+
+// The home region's replication is the registry itself: ACR lists it among the replications
+// (named after the region, as az names replications), shows it, lets it be updated, and refuses
+// its deletion. cove stores no document for it, only what an update changed, under the
+// registry's "_cove.homeReplication" ({regionEndpointEnabled, tags}); this is the document it
+// would store. Its zoneRedundancy is the registry's; the timestamp of its status is the
+// registry's creationDate.
+Json HomeReplicationDoc(const Json& registry) {
+  std::string home = registry.value("location", "");
+  const Json& saved = Cove(registry, "homeReplication");
+  const Json& rp = registry.contains("properties") ? registry["properties"] : Json::object();
+  return {{"id", registry.value("id", "") + "/replications/" + home},
+          {"name", home},
+          {"type", kReplicationType},
+          {"location", home},
+          {"tags", saved.value("tags", Json::object())},
+          {"properties",
+           {{"provisioningState", "Succeeded"},
+            {"regionEndpointEnabled", saved.value("regionEndpointEnabled", true)},
+            {"zoneRedundancy", rp.value("zoneRedundancy", "Disabled")},
+            {"status", {{"timestamp", rp.value("creationDate", "")}}}}}};
+}
+
+// The registry of the home replication `p` names, when it names one (and no stored replication
+// has its name); null otherwise.
+const Json* HomeRegistryOf(const Engine& engine, const ArmPath& p) {
+  if (engine.txn().Get(p.Key()) != nullptr) return nullptr;
+  const Json* registry = engine.txn().Get(p.ParentKey());
+  if (registry == nullptr || Lower(p.names.back()) != registry->value("location", "")) {
+    return nullptr;
+  }
+  return registry;
+}
+
+// PATCH of the home replication: tags and regionEndpointEnabled, as for any replication.
+Result<ArmResponse> PatchHomeReplication(Engine& engine, const ArmRequest& r, const ArmPath& p,
+                                         const Json& registry) {
+  Json body = Json::parse(r.body.empty() ? "{}" : r.body, nullptr, false);
+  if (!body.is_object()) return tl::unexpected(BadContent("$", "must be a JSON object"));
+  Json home = HomeReplicationDoc(registry);
+  Json merged = engine.RenderDoc(home);
+  merged.merge_patch(body);
+  COVE_ASSIGN_OR_RETURN(Json doc, engine.Envelope(p, merged, &home, true));
+  Body b(&merged, "");
+  COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
+  COVE_ASSIGN_OR_RETURN(auto endpoint_enabled, props.Bool("regionEndpointEnabled"));
+  COVE_ASSIGN_OR_RETURN(auto zone_redundancy,
+                        props.Enum("zoneRedundancy", {"Enabled", "Disabled"}));
+  COVE_RETURN_IF_ERROR(CheckZoneRedundancyUnchanged(
+      zone_redundancy, home["properties"].value("zoneRedundancy", "Disabled"),
+      "replication " + home.value("name", "")));
+  Json updated = registry;
+  updated["_cove"]["homeReplication"] = {
+      {"regionEndpointEnabled",
+       endpoint_enabled.value_or(home["properties"].value("regionEndpointEnabled", true))},
+      {"tags", doc["tags"]}};
+  engine.txn().Put(p.ParentKey(), updated);
+  return ArmResponse{200, engine.RenderDoc(HomeReplicationDoc(updated))};
+}
+
+// The home replication's GET, HEAD, PATCH and DELETE (a PUT goes the generic way, which refuses
+// a second replication of the home region). The deletion error's message is cove's, in Azure's
+// style: the exact text of ACR's was not found.
 std::optional<Result<ArmResponse>> InterceptHomeReplication(Engine& engine, const ArmRequest& r,
                                                             const ArmPath& p) {
-  if (r.method != "DELETE" || engine.txn().Get(p.Key()) != nullptr) return std::nullopt;
-  const Json* registry = engine.txn().Get(p.ParentKey());
+  const Json* registry = HomeRegistryOf(engine, p);
   if (registry == nullptr) return std::nullopt;
+  if (r.method == "GET") {
+    return Result<ArmResponse>(ArmResponse{200, engine.RenderDoc(HomeReplicationDoc(*registry))});
+  }
+  if (r.method == "HEAD") return Result<ArmResponse>(ArmResponse{200, std::nullopt});
+  if (r.method == "PATCH") return PatchHomeReplication(engine, r, p, *registry);
+  if (r.method != "DELETE") return std::nullopt;
   std::string home = registry->value("location", "");
-  if (Lower(p.names.back()) != home) return std::nullopt;
   return Result<ArmResponse>(ArmFail(400, "HomeReplicationCannotBeDeleted",
                  "The replication " + p.names.back() + " is in the home region " + home +
                      " of registry " + registry->value("name", "") +
                      " and cannot be deleted. Delete the registry to remove it."));
 }
 
+// A registry's replications list its home region's first.
+Json ListHomeReplication(const Engine& engine, const std::string& registry_key) {
+  const Json* registry = engine.txn().Get(registry_key);
+  if (registry == nullptr) return Json::array();
+  std::string home = registry->value("location", "");
+  if (engine.txn().Get(registry_key + "/replications/" + home) != nullptr) return Json::array();
+  return Json::array({engine.RenderDoc(HomeReplicationDoc(*registry))});
+}
+
 }  // namespace
+
+std::optional<ReplicationStatus> Engine::ReplicationStatusOf(const std::string& registry_name,
+                                                             const std::string& region) const {
+  if (replication_status_ == nullptr || !*replication_status_) return std::nullopt;
+  return (*replication_status_)(registry_name, region);
+}
 
 Status Engine::DeleteReplication(const std::string& key) {
   std::string registry_key = ParentOfKey(key);
@@ -452,13 +587,23 @@ void ProjectRegistry(const std::string& key, const Json& doc, Snapshot& snapshot
   r.sku = Str(doc["sku"], "name");
   r.home_region = Str(doc, "location");
   r.regions.push_back(r.home_region);
-  std::vector<std::string> replicas;
+  r.replicas.push_back(
+      {.region = r.home_region,
+       .region_endpoint_enabled = Cove(doc, "homeReplication").value("regionEndpointEnabled", true),
+       .zone_redundant = props.value("zoneRedundancy", "Disabled") == "Enabled"});
+  std::vector<ReplicaView> replicas;
   for (const Json* rep : ChildDocuments(snapshot.documents, key, "replications")) {
     std::string loc = Str(*rep, "location");
-    if (loc != r.home_region) replicas.push_back(loc);
+    if (loc == r.home_region) continue;
+    const Json& rp = rep->contains("properties") ? (*rep)["properties"] : Json::object();
+    replicas.push_back({.region = loc,
+                        .region_endpoint_enabled = rp.value("regionEndpointEnabled", true),
+                        .zone_redundant = rp.value("zoneRedundancy", "Disabled") == "Enabled"});
   }
-  std::sort(replicas.begin(), replicas.end());
-  r.regions.insert(r.regions.end(), replicas.begin(), replicas.end());
+  std::sort(replicas.begin(), replicas.end(),
+            [](const ReplicaView& a, const ReplicaView& b) { return a.region < b.region; });
+  for (const auto& replica : replicas) r.regions.push_back(replica.region);
+  r.replicas.insert(r.replicas.end(), replicas.begin(), replicas.end());
   r.login_server = r.name + "." + snapshot.dns_suffix;
   r.data_endpoint_enabled = props.value("dataEndpointEnabled", false);
   if (r.data_endpoint_enabled) {
@@ -519,7 +664,9 @@ void RegisterRegistryProviders(ProviderRegistry& registry) {
                 .api_versions = ContainerRegistryApiVersions(),
                 .put = EngineFn<&Engine::PutReplication>,
                 .remove = EngineFn<&Engine::DeleteReplication>,
-                .intercept = InterceptHomeReplication});
+                .render = RenderReplication,
+                .intercept = InterceptHomeReplication,
+                .list_prefix = ListHomeReplication});
   registry.Add({.type = "Microsoft.ContainerRegistry/registries/privateEndpointConnections",
                 .api_versions = ContainerRegistryApiVersions(),
                 .put = EngineFn<&Engine::PutConnection>,

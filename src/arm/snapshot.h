@@ -56,6 +56,14 @@ struct TokenView {
   std::vector<SecretView> passwords;  // password1 / password2, those that were generated
 };
 
+// One region of a registry as the data plane serves it: the home region or a replication.
+struct ReplicaView {
+  std::string region;                   // lowercase, e.g. "eastus"
+  bool region_endpoint_enabled = true;  // regionEndpointEnabled: false → no requests routed
+                                        // here, content still replicated
+  bool zone_redundant = false;          // zoneRedundancy == Enabled (fixed at creation)
+};
+
 struct RegistryView {
   std::string id;               // as created
   std::string uid;              // object id made at creation ("_cove.uid"; "" in older data)
@@ -65,6 +73,7 @@ struct RegistryView {
   std::string sku;              // Basic | Standard | Premium
   std::string home_region;
   std::vector<std::string> regions;  // home first, then replications (sorted)
+  std::vector<ReplicaView> replicas;  // the same regions in the same order, with their settings
   std::string login_server;          // <name>.<suffix>
   bool data_endpoint_enabled = false;
   std::vector<std::string> data_endpoint_host_names;  // one per region when enabled

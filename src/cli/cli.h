@@ -15,7 +15,7 @@
 //   cove network private-dns record-set a add-record|remove-record|create|show|list|delete
 //   cove network private-dns record-set cname set-record|show|list|delete, record-set list
 //   cove acr create|show|list|update|delete|show-endpoints|check-name
-//   cove acr replication create|show|list|delete
+//   cove acr replication create|show|list|update|delete
 //   cove acr private-endpoint-connection list|show|approve|reject|delete
 //   cove acr network-rule add|list|remove
 //   cove acr login, acr credential show|renew                        (commands_acr_auth.cc)

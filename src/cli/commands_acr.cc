@@ -263,8 +263,23 @@ void AddRegistry(Registry& r) {
                         endpoints.push_back({{"endpoint", h}, {"region", region}});
                       }
                     } else {
-                      endpoints.push_back(
-                          {{"endpoint", "*.blob.core.windows.net"}, {"region", "All regions"}});
+                      // az: one wildcard storage endpoint per replication (the home region's
+                      // among them), with a hint about dedicated data endpoints.
+                      ctx.Warn(
+                          "To configure client firewall w/o using wildcard storage blob "
+                          "urls, use \"cove acr update --name " +
+                          *a.Get("--name") +
+                          " --data-endpoint-enabled\" to enable dedicated data endpoints.");
+                      auto replicas = (*arm)->List(path + "/replications", kApiAcr);
+                      if (!replicas) return Outcome::FromArm(replicas.error());
+                      for (const auto& replica : *replicas) {
+                        endpoints.push_back({{"endpoint", "*.blob.core.windows.net"},
+                                             {"region", replica.value("location", "")}});
+                      }
+                      if (endpoints.empty()) {
+                        endpoints.push_back({{"endpoint", "*.blob.core.windows.net"},
+                                             {"region", reg->value("location", "")}});
+                      }
                     }
                     return Outcome::Value(json{{"dataEndpoints", endpoints},
                                                {"loginServer", props.value("loginServer", "")}});
@@ -290,6 +305,19 @@ void AddRegistry(Registry& r) {
 
 ArgSpec RegistryArg() { return RegistryNameArg("--registry", {"-r"}); }
 
+namespace {
+
+// az's --region-endpoint-enabled of `acr replication create|update`.
+ArgSpec RegionEndpointEnabledArg() {
+  return {.name = "--region-endpoint-enabled",
+          .help = "Allow routing to this replication. Requests will not be routed to a disabled "
+                  "replication. Data syncing to all replications will continue regardless of the "
+                  "routing status.",
+          .kind = ArgKind::kFlag};
+}
+
+}  // namespace
+
 void AddReplication(Registry& r) {
   r.AddGroup({{"acr", "replication"},
               "Manage geo-replicated regions of Azure Container "
@@ -307,11 +335,7 @@ void AddReplication(Registry& r) {
                  .help = "The name of the replication.",
                  .default_text = "the location"},
                 OptionalGroupArg(),
-                {.name = "--region-endpoint-enabled",
-                 .help = "Allow routing to this replication. Requests will not be routed to a "
-                         "disabled replication. Data syncing to all replications will continue "
-                         "regardless of the routing status.",
-                 .kind = ArgKind::kFlag},
+                RegionEndpointEnabledArg(),
                 {.name = "--zone-redundancy",
                  .help = "Indicates whether or not zone redundancy should be enabled for this "
                          "registry or replication.",
@@ -352,6 +376,33 @@ void AddReplication(Registry& r) {
                            "Registry.",
                 .args = {RegistryArg(), OptionalGroupArg()},
                 .run = RegistryChildList("replications")});
+  r.AddCommand(
+      {.path = {"acr", "replication", "update"},
+       .summary = "Updates a replication.",
+       .args = {replication_name,
+                RegistryArg(),
+                OptionalGroupArg(),
+                RegionEndpointEnabledArg(),
+                TagsArg()},
+       .run =
+           [](Context& ctx, const ParsedArgs& a) {
+             return WithRegistry(ctx, a, "--registry", [&](const std::string& registry) {
+               auto arm = ctx.Arm();
+               if (!arm) return Outcome::FromArm(arm.error());
+               json body = json::object();
+               if (auto v = a.GetBool("--region-endpoint-enabled")) {
+                 body["properties"] = {{"regionEndpointEnabled", *v}};
+               }
+               if (a.Has("--tags")) body["tags"] = TagsJson(a.GetList("--tags"));
+               auto res =
+                   (*arm)->Patch(registry + "/replications/" + *a.Get("--name"), kApiAcr, body);
+               if (!res) return Outcome::FromArm(res.error(), true);
+               return Outcome::Value(*res);
+             });
+           },
+       .examples = {{"Stop routing requests to a replica (its content still replicates).",
+                     "cove acr replication update -r myregistry -n eastus "
+                     "--region-endpoint-enabled false"}}});
   r.AddCommand({.path = {"acr", "replication", "delete"},
                 .summary = "Delete a replicated region from an Azure Container Registry.",
                 .args = {replication_name, RegistryArg(), OptionalGroupArg(), YesArg()},

@@ -77,6 +77,12 @@ class ArmNode {
   // returns (the registry's per-endpoint counters, access::Gate::CountersJson). Call before
   // Start.
   void SetCounters(std::function<nlohmann::json()> counters) { counters_ = std::move(counters); }
+  // Where replications' `properties.status` comes from: the data plane's report per registry
+  // and region (arm/control_plane.h). Any time, any thread; until set, every replication
+  // answers "Syncing".
+  void SetReplicationStatus(arm::ReplicationStatusProvider status) {
+    control_plane_->SetReplicationStatusProvider(std::move(status));
+  }
   // Identity endpoints on the same listener (call before Start):
   //   POST /{tenant}/oauth2/v2.0/token   Entra's token endpoint, as `cove login` uses it:
   //       grant_type=password (username, password) or client_credentials (client_id = appId,

@@ -1,6 +1,9 @@
 // The control plane through its REST API on loopback: every validation rule and cascade,
 // IP allocation, persistence across a restart, and the typed snapshot for the data planes.
+#include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <optional>
 
 #include "arm_fixture.h"
 
@@ -847,7 +850,7 @@ TEST_F(ControlPlaneTest, ReplicationBadInputChangesNothing) {
   EXPECT_EQ(again.status, 409);
   EXPECT_EQ(again.Code(), "ReplicationAlreadyExists");
   EXPECT_EQ(Get(reps + "/eastus2nd").status, 404);
-  EXPECT_EQ(Get(reps).body["value"].size(), 1u);
+  EXPECT_EQ(Get(reps).body["value"].size(), 2u);  // the home region's and eastus
   // The home region's replication cannot be removed; a replica can.
   auto home = Delete(reps + "/westus");
   EXPECT_EQ(home.status, 400);
@@ -857,6 +860,226 @@ TEST_F(ControlPlaneTest, ReplicationBadInputChangesNothing) {
             (std::vector<std::string>{"westus", "eastus"}));
   EXPECT_EQ(Delete(reps + "/eastus").status, 200);
   EXPECT_EQ(Delete(reps + "/eastus").status, 204);
+}
+
+// Issue 12: a replication as ACR has it — regionEndpointEnabled (true) and zoneRedundancy
+// (Disabled) by default, provisioningState, a status that is not "Ready" before anyone said so —
+// and the snapshot's replicas.
+TEST_F(ControlPlaneTest, ReplicationDefaultsAndSnapshotReplicas) {
+  SeedNetwork();
+  Registry();
+  std::string reps = kAcr + "/registries/myregistry/replications";
+  auto east = Put(reps + "/eastus", {{"location", "eastus"}});
+  ASSERT_EQ(east.status, 201) << east.body.dump();
+  const json& p = east.body["properties"];
+  EXPECT_EQ(p["regionEndpointEnabled"], true);
+  EXPECT_EQ(p["zoneRedundancy"], "Disabled");
+  EXPECT_EQ(p["provisioningState"], "Succeeded");
+  EXPECT_EQ(p["status"]["displayStatus"], "Syncing");
+  EXPECT_EQ(p["status"]["message"], "waiting for the region's first report");
+  EXPECT_TRUE(p["status"]["timestamp"].is_string());
+  EXPECT_FALSE(p["status"].contains("cove"));
+  EXPECT_FALSE(east.body.contains("_cove"));
+  auto north =
+      Put(reps + "/northeurope",
+          {{"location", "northeurope"},
+           {"properties", {{"zoneRedundancy", "enabled"}, {"regionEndpointEnabled", false}}}});
+  ASSERT_EQ(north.status, 201) << north.body.dump();
+  EXPECT_EQ(north.body["properties"]["zoneRedundancy"], "Enabled");  // Azure's casing
+  EXPECT_EQ(north.body["properties"]["regionEndpointEnabled"], false);
+
+  const RegistryView* view = cp_->snapshot()->FindRegistry("myregistry");
+  ASSERT_NE(view, nullptr);
+  EXPECT_EQ(view->regions, (std::vector<std::string>{"westus", "eastus", "northeurope"}));
+  ASSERT_EQ(view->replicas.size(), 3u);
+  EXPECT_EQ(view->replicas[0].region, "westus");
+  EXPECT_TRUE(view->replicas[0].region_endpoint_enabled);
+  EXPECT_FALSE(view->replicas[0].zone_redundant);
+  EXPECT_EQ(view->replicas[1].region, "eastus");
+  EXPECT_TRUE(view->replicas[1].region_endpoint_enabled);
+  EXPECT_FALSE(view->replicas[1].zone_redundant);
+  EXPECT_EQ(view->replicas[2].region, "northeurope");
+  EXPECT_FALSE(view->replicas[2].region_endpoint_enabled);
+  EXPECT_TRUE(view->replicas[2].zone_redundant);
+
+  // A registry made zone redundant has a zone-redundant home replica.
+  auto zr =
+      Put(kAcr + "/registries/zoneregistry", {{"location", "westus"},
+                                              {"sku", {{"name", "Premium"}}},
+                                              {"properties", {{"zoneRedundancy", "Enabled"}}}});
+  ASSERT_EQ(zr.status, 201) << zr.body.dump();
+  EXPECT_TRUE(cp_->snapshot()->FindRegistry("zoneregistry")->replicas.at(0).zone_redundant);
+}
+
+// Issue 12: zoneRedundancy is fixed at creation (registry and replication); bad values get the
+// validation error; a refused request changes nothing. regionEndpointEnabled and tags update.
+TEST_F(ControlPlaneTest, ReplicationZoneRedundancyIsImmutableAndUpdatesWork) {
+  SeedNetwork();
+  Registry();
+  std::string reps = kAcr + "/registries/myregistry/replications";
+  ASSERT_EQ(Put(reps + "/eastus", {{"location", "eastus"}}).status, 201);
+  auto version = cp_->snapshot()->version;
+
+  auto maybe = Put(reps + "/northeurope",
+                   {{"location", "northeurope"}, {"properties", {{"zoneRedundancy", "Maybe"}}}});
+  EXPECT_EQ(maybe.status, 400);
+  EXPECT_EQ(maybe.Code(), "InvalidRequestContent");
+  EXPECT_NE(maybe.Message().find("properties.zoneRedundancy"), std::string::npos)
+      << maybe.Message();
+  EXPECT_EQ(Get(reps + "/northeurope").status, 404);
+
+  auto changed = Patch(reps + "/eastus", {{"properties", {{"zoneRedundancy", "Enabled"}}}});
+  EXPECT_EQ(changed.status, 400);
+  EXPECT_EQ(changed.Code(), "PropertyChangeNotAllowed");
+  EXPECT_NE(changed.Message().find("Changing property 'zoneRedundancy' is not allowed"),
+            std::string::npos)
+      << changed.Message();
+  auto put_changed = Put(reps + "/eastus",
+                         {{"location", "eastus"}, {"properties", {{"zoneRedundancy", "Enabled"}}}});
+  EXPECT_EQ(put_changed.Code(), "PropertyChangeNotAllowed");
+  auto registry_changed =
+      Patch(kAcr + "/registries/myregistry", {{"properties", {{"zoneRedundancy", "Enabled"}}}});
+  EXPECT_EQ(registry_changed.status, 400);
+  EXPECT_EQ(registry_changed.Code(), "PropertyChangeNotAllowed");
+  auto home_changed = Patch(reps + "/westus", {{"properties", {{"zoneRedundancy", "Enabled"}}}});
+  EXPECT_EQ(home_changed.Code(), "PropertyChangeNotAllowed");
+  EXPECT_EQ(cp_->snapshot()->version, version);  // nothing changed
+  EXPECT_EQ(Get(reps + "/eastus").body["properties"]["zoneRedundancy"], "Disabled");
+  EXPECT_EQ(Get(kAcr + "/registries/myregistry").body["properties"]["zoneRedundancy"], "Disabled");
+
+  // The same value is not a change.
+  EXPECT_EQ(Patch(reps + "/eastus", {{"properties", {{"zoneRedundancy", "Disabled"}}}}).status,
+            200);
+
+  // Routing off, tags on: the update (ACR's ReplicationUpdateParameters) keeps the rest.
+  auto off = Patch(reps + "/eastus",
+                   {{"properties", {{"regionEndpointEnabled", false}}}, {"tags", {{"team", "a"}}}});
+  ASSERT_EQ(off.status, 200) << off.body.dump();
+  EXPECT_EQ(off.body["properties"]["regionEndpointEnabled"], false);
+  EXPECT_EQ(off.body["tags"], json({{"team", "a"}}));
+  EXPECT_EQ(off.body["location"], "eastus");
+  EXPECT_EQ(off.body["properties"]["status"]["displayStatus"], "Syncing");
+  EXPECT_FALSE(cp_->snapshot()->FindRegistry("myregistry")->replicas.at(1).region_endpoint_enabled);
+  auto bad = Patch(reps + "/eastus", {{"properties", {{"regionEndpointEnabled", "sometimes"}}}});
+  EXPECT_EQ(bad.Code(), "InvalidRequestContent");
+  EXPECT_EQ(Get(reps + "/eastus").body["properties"]["regionEndpointEnabled"], false);
+  EXPECT_EQ(Patch(reps + "/nowhere", {{"tags", {{"a", "b"}}}}).status, 404);
+}
+
+// Issue 12: the home region's replication is listed first, shown, and updated like any other;
+// it cannot be deleted or made twice; a registry without replicas lists it alone.
+TEST_F(ControlPlaneTest, HomeReplicationIsListedShownAndUpdated) {
+  SeedNetwork();
+  Registry();
+  std::string reps = kAcr + "/registries/myregistry/replications";
+  auto only = Get(reps);
+  ASSERT_EQ(only.status, 200);
+  ASSERT_EQ(only.body["value"].size(), 1u);
+  ASSERT_EQ(Put(reps + "/eastus", {{"location", "eastus"}}).status, 201);
+  auto list = Get(reps);
+  ASSERT_EQ(list.body["value"].size(), 2u);
+  const json& home = list.body["value"][0];
+  EXPECT_EQ(home["name"], "westus");
+  EXPECT_EQ(home["location"], "westus");
+  EXPECT_EQ(home["type"], "Microsoft.ContainerRegistry/registries/replications");
+  EXPECT_EQ(home["id"], kAcr + "/registries/myregistry/replications/westus");
+  EXPECT_EQ(home["properties"]["regionEndpointEnabled"], true);
+  EXPECT_EQ(home["properties"]["zoneRedundancy"], "Disabled");
+  EXPECT_EQ(home["properties"]["provisioningState"], "Succeeded");
+  EXPECT_EQ(home["properties"]["status"]["displayStatus"], "Syncing");
+  EXPECT_EQ(home["tags"], json::object());
+  EXPECT_EQ(list.body["value"][1]["name"], "eastus");
+  auto shown = Get(reps + "/WestUS");
+  ASSERT_EQ(shown.status, 200) << shown.body.dump();
+  EXPECT_EQ(shown.body, home);
+  EXPECT_EQ(Call("HEAD", reps + "/westus").status, 200);
+
+  auto updated = Patch(reps + "/westus", {{"tags", {{"role", "home"}}},
+                                          {"properties", {{"regionEndpointEnabled", false}}}});
+  ASSERT_EQ(updated.status, 200) << updated.body.dump();
+  EXPECT_EQ(updated.body["tags"], json({{"role", "home"}}));
+  EXPECT_EQ(updated.body["properties"]["regionEndpointEnabled"], false);
+  EXPECT_EQ(Get(reps + "/westus").body["tags"], json({{"role", "home"}}));
+  EXPECT_FALSE(Get(kAcr + "/registries/myregistry").body.contains("_cove"));
+  const RegistryView* view = cp_->snapshot()->FindRegistry("myregistry");
+  EXPECT_FALSE(view->replicas.at(0).region_endpoint_enabled);
+  EXPECT_TRUE(view->replicas.at(1).region_endpoint_enabled);
+  // A registry update keeps what the home replication's update set.
+  ASSERT_EQ(
+      Patch(kAcr + "/registries/myregistry", {{"properties", {{"adminUserEnabled", true}}}}).status,
+      200);
+  EXPECT_EQ(Get(reps + "/westus").body["properties"]["regionEndpointEnabled"], false);
+  EXPECT_EQ(Patch(reps + "/westus", {{"tags", "notanobject"}}).Code(), "InvalidRequestContent");
+
+  EXPECT_EQ(Put(reps + "/westus", {{"location", "westus"}}).Code(), "ReplicationAlreadyExists");
+  EXPECT_EQ(Put(reps + "/westus", {{"location", "uksouth"}}).Code(), "InvalidResourceLocation");
+  EXPECT_EQ(Delete(reps + "/westus").Code(), "HomeReplicationCannotBeDeleted");
+  EXPECT_EQ(Get(reps).body["value"].size(), 2u);
+}
+
+// Issue 12: replication status comes from the data plane's report (status provider); without
+// one, or without a report for the region, it is "Syncing", never "Ready".
+TEST_F(ControlPlaneTest, ReplicationStatusComesFromTheProvider) {
+  SeedNetwork();
+  Registry();
+  std::string reps = kAcr + "/registries/myregistry/replications";
+  ASSERT_EQ(Put(reps + "/eastus", {{"location", "eastus"}}).status, 201);
+  std::vector<std::pair<std::string, std::string>> asked;
+  std::mutex mu;
+  cp_->SetReplicationStatusProvider(
+      [&](const std::string& registry,
+          const std::string& region) -> std::optional<ReplicationStatus> {
+        std::lock_guard lock(mu);
+        asked.emplace_back(registry, region);
+        if (region == "westus") {
+          return ReplicationStatus{"Ready", "",
+                                   Clock::TimePoint(std::chrono::seconds(1'800'000'000)), 0, 0};
+        }
+        if (region == "eastus") {
+          return ReplicationStatus{"Syncing", "copying 12 changes",
+                                   Clock::TimePoint(std::chrono::seconds(1'800'000'060)), 12, 3500};
+        }
+        return std::nullopt;
+      });
+  auto east = Get(reps + "/eastus");
+  const json& status = east.body["properties"]["status"];
+  EXPECT_EQ(status["displayStatus"], "Syncing");
+  EXPECT_EQ(status["message"], "copying 12 changes");
+  EXPECT_EQ(status["timestamp"], "2027-01-15T08:01:00.0000000+00:00");
+  EXPECT_EQ(status["cove"], json({{"lagEntries", 12}, {"lagMs", 3500}}));
+  auto home = Get(reps + "/westus").body["properties"]["status"];
+  EXPECT_EQ(home["displayStatus"], "Ready");
+  EXPECT_EQ(home["cove"]["lagMs"], 0);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_NE(std::find(asked.begin(), asked.end(),
+                        std::make_pair(std::string("myregistry"), std::string("eastus"))),
+              asked.end());
+  }
+  // A region without a report: the default. The list renders each through the provider too.
+  ASSERT_EQ(Put(reps + "/northeurope", {{"location", "northeurope"}}).status, 201);
+  auto list = Get(reps).body["value"];
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0]["properties"]["status"]["displayStatus"], "Ready");
+  EXPECT_EQ(list[1]["properties"]["status"]["displayStatus"], "Syncing");
+  EXPECT_EQ(list[2]["name"], "northeurope");
+  EXPECT_EQ(list[2]["properties"]["status"]["displayStatus"], "Syncing");
+  EXPECT_EQ(list[2]["properties"]["status"]["message"], "waiting for the region's first report");
+  EXPECT_FALSE(list[2]["properties"]["status"].contains("cove"));
+  // A failed region, then no provider: back to the default.
+  cp_->SetReplicationStatusProvider([](const std::string&, const std::string&) {
+    return std::optional<ReplicationStatus>(
+        ReplicationStatus{"Failed", "peer unreachable", Clock::TimePoint(), 40, 90000});
+  });
+  EXPECT_EQ(Get(reps + "/eastus").body["properties"]["status"]["displayStatus"], "Failed");
+  cp_->SetReplicationStatusProvider(nullptr);
+  auto reset = Get(reps + "/eastus").body["properties"]["status"];
+  EXPECT_EQ(reset["displayStatus"], "Syncing");
+  EXPECT_EQ(reset["message"], "waiting for the region's first report");
+  // The stored document never says Ready, and a restart keeps the creation timestamp.
+  std::string since = reset["timestamp"];
+  Restart();
+  EXPECT_EQ(Get(reps + "/eastus").body["properties"]["status"]["timestamp"], since);
 }
 
 // Issue 12: Azure refuses linking one VNet to two zones of the same name.

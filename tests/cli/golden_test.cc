@@ -241,8 +241,28 @@ TEST_F(GoldenTest, OutputFormatsQueriesAndErrors) {
        {"network", "private-endpoint", "ip-config", "list", "-g", "rg1", "--endpoint-name", "pe1"}},
       {"pe_ip_config_add_incomplete",
        {"network", "private-endpoint", "ip-config", "add", "-g", "rg1", "--endpoint-name", "pe1",
-        "-n", "cfg1", "--group-id", "registry", "--member-name", "registry",
-        "--private-ip-address", "10.1.0.20"}},
+        "-n", "cfg1", "--group-id", "registry", "--member-name", "registry", "--private-ip-address",
+        "10.1.0.20"}},
+      // Issue 12, CLI and ARM: every region's data endpoint; zone redundancy and routing per
+      // replica; the home region listed; status "Syncing" until the data plane reports.
+      {"acr_show_endpoints_two_regions", {"acr", "show-endpoints", "-n", "goldenreg"}},
+      {"acr_replication_create_zone_redundant",
+       {"acr", "replication", "create", "-r", "goldenreg", "-l", "northeurope", "--zone-redundancy",
+        "Enabled"}},
+      {"acr_replication_update_endpoint_disabled",
+       {"acr", "replication", "update", "-r", "goldenreg", "-n", "northeurope",
+        "--region-endpoint-enabled", "false", "--query",
+        "{name:name, regionEndpointEnabled:regionEndpointEnabled, zoneRedundancy:zoneRedundancy}"}},
+      {"acr_replication_list_with_home",
+       {"acr", "replication", "list", "-r", "goldenreg", "--query",
+        "[].{Name:name, Location:location, Status:status.displayStatus, "
+        "Routing:regionEndpointEnabled, Zones:zoneRedundancy}",
+        "-o", "table"}},
+      {"acr_replication_show_status",
+       {"acr", "replication", "show", "-r", "goldenreg", "-n", "eastus"}},
+      {"acr_replication_show_home",
+       {"acr", "replication", "show", "-r", "goldenreg", "-n", "westus", "--query",
+        "{name:name, location:location, status:status.displayStatus, zones:zoneRedundancy}"}},
   });
 }
 
