@@ -99,6 +99,14 @@ struct Config {
   // every region signs and verifies with the same keys and presents certificates of the same
   // CA. "": data_dir. Host certificates (tls/hosts/) are always the node's own.
   std::string secrets_dir;
+  // The Azure region this node serves, when it is one region of several (daemon/region_node.h):
+  // its blob redirects name that region's data host. "": the registry's home region.
+  std::string region;
+  // Blobs in three failure domains (zoneRedundancy: Enabled): <data>/blobs, <data>/zones/2/blobs
+  // and <data>/zones/3/blobs, a write acknowledged on two (storage/quorum_blob_store.h). A node
+  // that was not zone-redundant before keeps <data>/blobs as its first zone and copies it to the
+  // others (QuorumBlobStore::Repair, at start and every 10 minutes).
+  bool zone_redundant = false;
   std::string dns_suffix = "azurecr.io";
   int threads = 2;
   int upload_ttl_hours = 24;

@@ -145,6 +145,9 @@ int main(int argc, char** argv) {
   region_cmd->add_option("--secrets-dir", secrets_dir, "coved's data directory (CA, keys)")
       ->required();
   region_cmd->add_option("--ready-fd", ready_fd, "write the ports here once listening");
+  bool zone_redundant = false;
+  region_cmd->add_flag("--zone-redundant", zone_redundant,
+                       "keep blobs in three zones, writes acknowledged on two");
   CLI11_PARSE(app, argc, argv);
 
   spdlog::set_default_logger(spdlog::stderr_color_mt("coved"));  // logs to stderr, as daemons do
@@ -173,6 +176,7 @@ int main(int argc, char** argv) {
     spdlog::set_default_logger(spdlog::stderr_color_mt("region " + region_name));
     spdlog::set_level(spdlog::level::from_str(log_level));
     config->secrets_dir = secrets_dir;
+    config->zone_redundant = zone_redundant;
     return RunRegion(std::move(*config), region_name, ready_fd);
   }
   if (!arm_listen.empty()) {

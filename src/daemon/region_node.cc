@@ -1,6 +1,7 @@
 #include "daemon/region_node.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <openssl/crypto.h>
 #include <unistd.h>
 
@@ -98,6 +99,10 @@ Result<RegionConfig> RegionConfig::Parse(std::string_view text) {
 }
 
 Result<std::string> LoadOrCreateBackboneKey(const std::string& secrets_dir) {
+  const std::string keys = secrets_dir + "/keys";
+  if (::mkdir(keys.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Fail(Code::kIOError, "cannot create " + keys + ": " + std::strerror(errno));
+  }
   COVE_ASSIGN_OR_RETURN(std::string key,
                         registry::UrlSigner::LoadOrCreateKey(secrets_dir + "/keys/backbone.key"));
   return HexEncode(key);
@@ -159,6 +164,7 @@ Result<std::unique_ptr<RegionNode>> RegionNode::Open(RegionNodeOptions options,
   std::unique_ptr<RegionNode> node(new RegionNode());
   node->clock_ = &clock;
   Config& config = options.config;
+  config.region = options.region;
   config.registries.clear();
   config.default_registry.clear();
   config.auth.reset();

@@ -91,7 +91,19 @@ void RegionSupervisor::Stop(const std::string& region, Child child) {
   spdlog::info("region {}: stopped (pid {})", region, child.pid);
 }
 
-Result<RegionSupervisor::Child> RegionSupervisor::Spawn(const std::string& region) {
+bool RegionSupervisor::ZoneRedundant(const std::string& region,
+                                     const arm::Snapshot& snapshot) const {
+  for (const auto& r : snapshot.registries) {
+    for (const auto& replica : r.replicas) {
+      if (replica.region == region && replica.zone_redundant) return true;
+    }
+  }
+  std::error_code ec;
+  return std::filesystem::exists(options_.data_dir + "/regions/" + region + "/zones", ec);
+}
+
+Result<RegionSupervisor::Child> RegionSupervisor::Spawn(const std::string& region,
+                                                        bool zone_redundant) {
   const std::string dir = options_.data_dir + "/regions/" + region;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -99,6 +111,7 @@ Result<RegionSupervisor::Child> RegionSupervisor::Spawn(const std::string& regio
   std::vector<std::string> args = {options_.coved, "region", "--region", region,
                                    "--data-dir", dir, "--secrets-dir", options_.data_dir,
                                    "--ready-fd", "3", "--log-level", options_.log_level};
+  if (zone_redundant) args.push_back("--zone-redundant");
   if (!options_.config_path.empty()) {
     args.push_back("--config");
     args.push_back(options_.config_path);
@@ -163,6 +176,7 @@ Result<RegionSupervisor::Child> RegionSupervisor::Spawn(const std::string& regio
   child.client_plain_port = ready.value("clientPlain", uint16_t{0});
   child.backbone_port = ready["backbone"].get<uint16_t>();
   child.up = true;
+  child.zone_redundant = zone_redundant;
   std::ofstream(dir + "/pid") << pid << "\n";
   spdlog::info("region {}: pid {}, backbone 127.0.0.1:{} (clients {}, plain {})", region, pid,
                child.backbone_port, child.client_port, child.client_plain_port);
@@ -207,12 +221,22 @@ void RegionSupervisor::StartAndPush(const std::vector<std::string>& regions) {
   }
   if (!snapshot) return;
   for (const auto& region : regions) {
+    const bool zoned = ZoneRedundant(region, *snapshot);
+    std::optional<Child> replaced;  // running, but not zone-redundant as it must now be
     {
       std::lock_guard lock(mu_);
       auto it = children_.find(region);
-      if (it != children_.end() && it->second.up) continue;
+      if (it != children_.end() && it->second.up) {
+        if (it->second.zone_redundant || !zoned) continue;
+        replaced = std::move(it->second);
+        children_.erase(it);
+      }
     }
-    auto child = Spawn(region);
+    if (replaced) {
+      spdlog::info("region {}: becomes zone-redundant; restarting it", region);
+      Stop(region, std::move(*replaced));
+    }
+    auto child = Spawn(region, zoned);
     std::lock_guard lock(mu_);
     if (!child) {
       spdlog::error("region {}: {}", region, child.error().message);
@@ -388,7 +412,17 @@ void RegionRouter::SetProjection(ProjectionPtr projection) {
     for (const auto& region : r.regions) {
       table->data[r.DataHost(region, snapshot.dns_suffix)] = {r.name, region};
     }
-    table->registries[r.name] = r;
+    // Routing goes only to the regions whose endpoint is enabled (regionEndpointEnabled; all of
+    // them when none is).
+    registry::RegistryInfo routed = r;
+    if (const arm::RegistryView* view = snapshot.FindRegistry(r.name)) {
+      std::vector<std::string> enabled;
+      for (const auto& replica : view->replicas) {
+        if (replica.region_endpoint_enabled) enabled.push_back(replica.region);
+      }
+      if (!enabled.empty()) routed.regions = std::move(enabled);
+    }
+    table->registries[r.name] = std::move(routed);
   }
   std::map<std::string, std::string> vnet_regions;  // network id (lowercased) → location
   for (const auto& v : snapshot.vnets) vnet_regions[AsciiLower(v.id)] = v.location;
@@ -423,10 +457,11 @@ std::vector<std::string> RegionRouter::Preference(const registry::RegistryInfo& 
   auto add = [&](const std::string& region) {
     if (std::find(order.begin(), order.end(), region) == order.end()) order.push_back(region);
   };
-  if (!near.empty() && std::find(r.regions.begin(), r.regions.end(), near) != r.regions.end()) {
-    add(near);
-  }
-  add(r.home_region);
+  auto has = [&](const std::string& region) {
+    return std::find(r.regions.begin(), r.regions.end(), region) != r.regions.end();
+  };
+  if (!near.empty() && has(near)) add(near);
+  if (has(r.home_region)) add(r.home_region);
   for (const auto& region : r.regions) add(region);
   return order;
 }

@@ -5,8 +5,10 @@
 // After every control-plane commit, Apply(snapshot):
 //   1. starts a region process for every region some registry has (home or replica) that is not
 //      running: `coved region --region R --data-dir <data>/regions/R --secrets-dir <data>
-//      --ready-fd 3`, which answers on the pipe with its two backbone ports once it listens;
-//      its pid is written to <data>/regions/R/pid;
+//      --ready-fd 3 [--zone-redundant]`, which answers on the pipe with its ports once it
+//      listens; its pid is written to <data>/regions/R/pid. A region is zone-redundant when a
+//      replica there (or the registry's home) has zoneRedundancy Enabled, and stays so; a
+//      running region that becomes zone-redundant is restarted as such;
 //   2. pushes the snapshot's documents (RegionConfig) with the peers (every other running
 //      region's backbone endpoint) to each running region and waits for each to apply it (up to
 //      push_timeout each; a region that fails is logged and gets the next push, or the one made
@@ -47,6 +49,18 @@
 
 namespace cove::daemon {
 
+// Which regions run and where their nodes listen: what the router needs of the supervisor (the
+// seam its tests fill in).
+class RunningRegions {
+ public:
+  virtual ~RunningRegions() = default;
+  // The client endpoints (TLS; `plain`: plain HTTP) of `regions` that are up, in that order.
+  virtual std::vector<privatelink::Target> Targets(const std::vector<std::string>& regions,
+                                                   bool plain = false) const = 0;
+  // The regions with a process, up or not.
+  virtual std::vector<std::string> Regions() const = 0;
+};
+
 struct RegionSupervisorOptions {
   std::string coved = "/proc/self/exe";  // the binary run as `coved region`
   std::string data_dir;                  // coved's; regions live in <data_dir>/regions/<region>
@@ -58,12 +72,12 @@ struct RegionSupervisorOptions {
   std::chrono::milliseconds push_timeout{30'000};
 };
 
-class RegionSupervisor {
+class RegionSupervisor final : public RunningRegions {
  public:
   // Reads the backbone key (creating it) and the CA certificate path.
   static Result<std::unique_ptr<RegionSupervisor>> Create(RegionSupervisorOptions options);
   // Stops every region process.
-  ~RegionSupervisor();
+  ~RegionSupervisor() override;
   RegionSupervisor(const RegionSupervisor&) = delete;
   RegionSupervisor& operator=(const RegionSupervisor&) = delete;
 
@@ -71,15 +85,13 @@ class RegionSupervisor {
   // Starts the regions that are down now (restart = false; also skips a pending delay).
   void RestartDead();
 
-  // The client endpoints (TLS; `plain`: plain HTTP) of `regions` that are up, in that order.
   std::vector<privatelink::Target> Targets(const std::vector<std::string>& regions,
-                                           bool plain = false) const;
+                                           bool plain = false) const override;
   // Whether region `region` has a running process.
   bool IsUp(const std::string& region) const;
   // The access Gates' counters of every running region, summed per key.
   nlohmann::json Counters() const;
-  // The regions with a process, up or not.
-  std::vector<std::string> Regions() const;
+  std::vector<std::string> Regions() const override;
 
  private:
   struct Child {
@@ -87,10 +99,14 @@ class RegionSupervisor {
     UniqueFd pidfd;
     uint16_t client_port = 0, client_plain_port = 0, backbone_port = 0;
     bool up = false;
+    bool zone_redundant = false;
     std::chrono::steady_clock::time_point restart_at{};
   };
   explicit RegionSupervisor(RegionSupervisorOptions options) : options_(std::move(options)) {}
-  Result<Child> Spawn(const std::string& region);
+  Result<Child> Spawn(const std::string& region, bool zone_redundant);
+  // Whether `region` keeps its blobs in three zones: some replica there asks for it, or it
+  // already did (zones are never given up: their copies would be left behind).
+  bool ZoneRedundant(const std::string& region, const arm::Snapshot& snapshot) const;
   Status Push(const std::string& region, uint16_t backbone_port, const std::string& body);
   std::string ConfigFor(const std::string& region, const arm::Snapshot& snapshot) const;
   void StartAndPush(const std::vector<std::string>& regions);
@@ -135,7 +151,7 @@ class RegionSupervisor {
 // does: a region that goes down is skipped from the next connection on, not after a TTL.
 class RegionRouter {
  public:
-  explicit RegionRouter(const RegionSupervisor& regions) : regions_(regions) {}
+  explicit RegionRouter(const RunningRegions& regions) : regions_(regions) {}
   void SetProjection(ProjectionPtr projection);
   // coved's own node's forwarded listeners (TLS and plain HTTP).
   void SetFallback(uint16_t tls_port, uint16_t plain_port);
@@ -143,7 +159,8 @@ class RegionRouter {
   std::string RegistryOfLoginServer(const std::string& host) const;
   std::vector<privatelink::Target> Targets(std::string_view service,
                                            const privatelink::Arrival& arrival) const;
-  // Registry `r`'s regions in the order a client in region `near` ("" = unknown) prefers them.
+  // The regions of `r` (RegistryInfo::regions: those with their endpoint enabled) in the order a
+  // client in region `near` ("" = unknown) prefers them: near, home, the others.
   static std::vector<std::string> Preference(const registry::RegistryInfo& r,
                                              const std::string& near);
 
@@ -154,7 +171,7 @@ class RegionRouter {
     std::map<std::string, std::pair<std::string, std::string>> data;  // host → registry, region
     std::map<std::string, std::string> client_regions;                // address → region
   };
-  const RegionSupervisor& regions_;
+  const RunningRegions& regions_;
   mutable std::mutex mu_;
   std::shared_ptr<const Table> table_ = std::make_shared<Table>();  // guarded by mu_
   uint16_t fallback_tls_ = 0, fallback_plain_ = 0;                  // guarded by mu_

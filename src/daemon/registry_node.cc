@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "storage/filesystem_blob_store.h"
+#include "storage/quorum_blob_store.h"
 #include "storage/sqlite_meta_store.h"
 
 namespace cove::daemon {
@@ -43,7 +44,15 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
   COVE_RETURN_IF_ERROR(MakeDir(dir, 0700));
   COVE_RETURN_IF_ERROR(MakeDir(secrets + "/keys", 0700));
 
-  COVE_ASSIGN_OR_RETURN(node->blobs_, storage::FilesystemBlobStore::Open(dir + "/blobs", clock));
+  if (config.zone_redundant) {
+    COVE_ASSIGN_OR_RETURN(
+        auto zoned, storage::OpenZoneRedundantBlobStore(
+                        {dir + "/blobs", dir + "/zones/2/blobs", dir + "/zones/3/blobs"}, clock));
+    node->zones_ = zoned.get();
+    node->blobs_ = std::move(zoned);
+  } else {
+    COVE_ASSIGN_OR_RETURN(node->blobs_, storage::FilesystemBlobStore::Open(dir + "/blobs", clock));
+  }
   COVE_ASSIGN_OR_RETURN(node->meta_, storage::SqliteMetaStore::Open(dir + "/meta.db"));
   COVE_ASSIGN_OR_RETURN(node->ca_, http::CertificateAuthority::LoadOrCreate(secrets + "/tls", clock));
   COVE_ASSIGN_OR_RETURN(std::string key,
@@ -63,6 +72,7 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
       default_name);
 
   registry::RegistryOptions options;
+  options.region = config.region;
   options.upload_ttl = std::chrono::hours(config.upload_ttl_hours);
   // Authentication is always wired; a registry is open until an identity snapshot names it
   // (the `auth:` section, or the control plane: SetControlPlaneIdentities).
@@ -234,9 +244,22 @@ void RegistryNode::Maintain() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
     lock.unlock();
+    // Shared keys (a region node's) are rotated by the node that owns them, the full daemon.
     for (auth::KeyRing* ring : {token_keys_.get(), identity_keys_.get()}) {
+      if (!config_.secrets_dir.empty()) break;
       if (auto kept = ring ? ring->Maintain() : Ok(); !kept) {
         spdlog::warn("rotating signing keys: {}", kept.error().ToString());
+      }
+    }
+    if (zones_) {
+      auto repaired = zones_->Repair();
+      if (!repaired) {
+        spdlog::warn("zone repair: {}", repaired.error().ToString());
+      } else if (repaired->copied || repaired->replaced || repaired->failed ||
+                 repaired->unrecoverable) {
+        spdlog::info("zone repair: {} blobs, {} copied, {} replaced, {} failed, {} unrecoverable",
+                     repaired->blobs, repaired->copied, repaired->replaced, repaired->failed,
+                     repaired->unrecoverable);
       }
     }
     auto purged = registry_->PurgeAbandonedUploads();

@@ -5,7 +5,9 @@
 // projection replaces the configured registries, identities and network rules (Apply).
 //
 // Data directory layout (created on first start):
-//   <data>/blobs/       FilesystemBlobStore (blobs/, uploads/, tmp/)
+//   <data>/blobs/       FilesystemBlobStore (blobs/, uploads/, tmp/); zone-redundant
+//                       (Config::zone_redundant): the first of three zones, with
+//                       <data>/zones/{2,3}/blobs/ (storage/quorum_blob_store.h)
 //   <data>/meta.db      SqliteMetaStore (WAL)
 //   <data>/tls/         ca.crt, ca.key, hosts/<name>.{crt,key}
 //   <data>/keys/        blob-url.key (signed data-endpoint URLs), token-signing/ and
@@ -31,6 +33,7 @@
 #include "http/tls.h"
 #include "registry/registry.h"
 #include "storage/blob_store.h"
+#include "storage/quorum_blob_store.h"
 #include "storage/meta_store.h"
 
 namespace cove::daemon {
@@ -91,6 +94,7 @@ class RegistryNode {
   Config config_;
   const Clock* clock_ = nullptr;
   storage::BlobStorePtr blobs_;
+  storage::QuorumBlobStore* zones_ = nullptr;  // blobs_, when zone-redundant
   storage::MetaStorePtr meta_;
   std::unique_ptr<http::CertificateAuthority> ca_;
   std::unique_ptr<http::SniContextProvider> tls_;

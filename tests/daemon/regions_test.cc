@@ -1,0 +1,246 @@
+// Regions without processes: the router's choices over a real control plane's projection (which
+// region each listener's connection goes to, a region that is down, regionEndpointEnabled, the
+// client's region from its VNet's outbound address), and one region node in this process
+// (config pushes over its backbone listener, the backbone key, persistence across a restart,
+// only its own registries served).
+#include "daemon/regions.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <set>
+
+#include "common/clock.h"
+#include "daemon/control_plane_fixture.h"
+#include "daemon/region_node.h"
+#include "http/client.h"
+#include "support/temp_dir.h"
+
+namespace cove::daemon {
+namespace {
+
+using privatelink::Arrival;
+using privatelink::Target;
+using testing::TempDir;
+
+// Regions "up" at fixed ports: westus 1001, eastus 1002, centralus 1003 (plain: +100).
+class FakeRegions final : public RunningRegions {
+ public:
+  std::vector<Target> Targets(const std::vector<std::string>& regions, bool plain) const override {
+    std::vector<Target> out;
+    for (const auto& r : regions) {
+      auto it = ports_.find(r);
+      if (it != ports_.end() && up.count(r)) {
+        out.push_back({"127.0.0.1", static_cast<uint16_t>(it->second + (plain ? 100 : 0))});
+      }
+    }
+    return out;
+  }
+  std::vector<std::string> Regions() const override { return {up.begin(), up.end()}; }
+  std::set<std::string> up = {"westus", "eastus"};
+
+ private:
+  std::map<std::string, uint16_t> ports_ = {{"westus", 1001}, {"eastus", 1002}, {"centralus", 1003}};
+};
+
+std::vector<uint16_t> Ports(const std::vector<Target>& targets) {
+  std::vector<uint16_t> out;
+  for (const auto& t : targets) out.push_back(t.port);
+  return out;
+}
+
+class RegionRouterTest : public ControlPlaneTest {
+ protected:
+  void SetUp() override {
+    ControlPlaneTest::SetUp();
+    Put(kRg, {{"location", "westus"}});
+    Put(kAcr + "/registries/myregistry",
+        {{"location", "westus"}, {"sku", {{"name", "Premium"}}}});
+    Put(kAcr + "/registries/myregistry/replications/eastus", {{"location", "eastus"}});
+    Put(kNet + "/virtualNetworks/vneteast",
+        {{"location", "eastus"},
+         {"properties", {{"addressSpace", {{"addressPrefixes", {"10.1.0.0/16"}}}}}}});
+    router_.SetFallback(2001, 2002);
+    Reproject();
+  }
+  void Reproject() {
+    projection_ = Project(cp_->snapshot());
+    router_.SetProjection(projection_);
+  }
+  std::string OutboundOf(const std::string& vnet) {
+    for (const auto& n : projection_->topology.networks) {
+      if (n.id.ends_with("/" + vnet)) return n.outbound_address;
+    }
+    ADD_FAILURE() << "no network " << vnet;
+    return "";
+  }
+  std::vector<uint16_t> Route(const std::string& service, Arrival arrival = {}) {
+    return Ports(router_.Targets(service, arrival));
+  }
+
+  FakeRegions regions_;
+  RegionRouter router_{regions_};
+  ProjectionPtr projection_;
+};
+
+TEST_F(RegionRouterTest, ThePrivateEndpointsRegistryMemberPrefersItsVnetsRegionThenHome) {
+  EXPECT_EQ(Route("login/myregistry/eastus"), (std::vector<uint16_t>{1002, 1001}));
+  EXPECT_EQ(Route("login/myregistry/westus"), (std::vector<uint16_t>{1001, 1002}));
+  // A VNet in a region without a replica: the home region first.
+  EXPECT_EQ(Route("login/myregistry/centralus"), (std::vector<uint16_t>{1001, 1002}));
+  // A region that is down is skipped: the next connection goes to the other.
+  regions_.up.erase("eastus");
+  EXPECT_EQ(Route("login/myregistry/eastus"), (std::vector<uint16_t>{1001}));
+  EXPECT_EQ(Route("login/nosuchregistry/eastus"), (std::vector<uint16_t>{}));
+}
+
+TEST_F(RegionRouterTest, ADataMemberGoesToItsRegionOnly) {
+  EXPECT_EQ(Route("data/myregistry/eastus"), (std::vector<uint16_t>{1002}));
+  EXPECT_EQ(Route("data/myregistry/westus"), (std::vector<uint16_t>{1001}));
+  regions_.up.erase("eastus");
+  EXPECT_EQ(Route("data/myregistry/eastus"), (std::vector<uint16_t>{}));
+}
+
+TEST_F(RegionRouterTest, SharedAddressesRouteByServerNameAndTheClientsRegion) {
+  const std::string east_client = OutboundOf("vneteast");
+  ASSERT_FALSE(east_client.empty());
+  EXPECT_EQ(Route("sni", {east_client, "myregistry.azurecr.io"}),
+            (std::vector<uint16_t>{1002, 1001}));
+  EXPECT_EQ(Route("sni", {"198.51.100.250", "myregistry.azurecr.io"}),
+            (std::vector<uint16_t>{1001, 1002}));
+  EXPECT_EQ(Route("sni", {"127.0.0.1", "myregistry.eastus.data.azurecr.io"}),
+            (std::vector<uint16_t>{1002}));
+  // A name no region serves: the fallback, which answers NAME_UNKNOWN.
+  EXPECT_EQ(Route("sni", {"127.0.0.1", "other.azurecr.io"}), (std::vector<uint16_t>{2001}));
+  // No name (an IP URL): every running region, then the fallback.
+  EXPECT_EQ(Route("sni", {"127.0.0.1", ""}), (std::vector<uint16_t>{1002, 1001, 2001}));
+  EXPECT_EQ(Route("any"), (std::vector<uint16_t>{1102, 1101, 2002}));
+  EXPECT_EQ(Route("nonsense"), (std::vector<uint16_t>{}));
+  EXPECT_EQ(router_.RegistryOfLoginServer("myregistry.azurecr.io"), "myregistry");
+  EXPECT_EQ(router_.RegistryOfLoginServer("other.azurecr.io"), "");
+}
+
+TEST_F(RegionRouterTest, ARegionWithItsEndpointDisabledGetsNoRoutedRequestsButKeepsItsDataHost) {
+  auto r = cp_->Handle({"PATCH", kAcr + "/registries/myregistry/replications/eastus",
+                        "2023-09-01", R"({"properties":{"regionEndpointEnabled":false}})", "", ""});
+  ASSERT_LT(r.status, 300) << (r.body ? r.body->dump() : "");
+  Reproject();
+  EXPECT_EQ(Route("login/myregistry/eastus"), (std::vector<uint16_t>{1001}));
+  EXPECT_EQ(Route("sni", {OutboundOf("vneteast"), "myregistry.azurecr.io"}),
+            (std::vector<uint16_t>{1001}));
+  EXPECT_EQ(Route("data/myregistry/eastus"), (std::vector<uint16_t>{1002}));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class RegionNodeTest : public ControlPlaneTest {
+ protected:
+  void SetUp() override {
+    ControlPlaneTest::SetUp();
+    Put(kRg, {{"location", "westus"}});
+    Put(kAcr + "/registries/myregistry",
+        {{"location", "westus"}, {"sku", {{"name", "Premium"}}}});
+    Put(kAcr + "/registries/westonly", {{"location", "westus"}, {"sku", {{"name", "Premium"}}}});
+    Put(kAcr + "/registries/myregistry/replications/eastus", {{"location", "eastus"}});
+    OpenNode();
+  }
+  void OpenNode() {
+    Config config = DefaultConfig();
+    config.data_dir = region_dir_.path();
+    config.secrets_dir = secrets_.path();
+    auto node = RegionNode::Open({.region = "eastus", .config = config}, clock_);
+    ASSERT_TRUE(node) << node.error().message;
+    node_ = std::move(*node);
+    auto ports = node_->Start();
+    ASSERT_TRUE(ports) << ports.error().message;
+    ports_ = *ports;
+    auto key = LoadOrCreateBackboneKey(secrets_.path());
+    ASSERT_TRUE(key);
+    key_ = *key;
+  }
+  void TearDown() override {
+    if (node_) node_->Stop();
+  }
+  // One backbone request; the status (0 when it could not be made).
+  int Backbone(const std::string& method, const std::string& path, const std::string& body,
+               const std::string& key, std::string* reply = nullptr) {
+    auto client = http::HttpClient::Create("https://127.0.0.1:" + std::to_string(ports_.backbone),
+                                           std::chrono::seconds(10),
+                                           {.ca_file = secrets_.Join("tls/ca.crt")});
+    EXPECT_TRUE(client);
+    std::map<std::string, std::string> headers;
+    if (!key.empty()) headers["Authorization"] = "Bearer " + key;
+    auto response = client->Send(method, path, body, "application/json", headers);
+    if (!response) return 0;
+    if (reply) *reply = response->body;
+    return response->status;
+  }
+  std::string ConfigJson(uint64_t version_delta = 0) {
+    auto snapshot = cp_->snapshot();
+    return RegionConfig{.version = snapshot->version + version_delta,
+                        .dns_suffix = snapshot->dns_suffix,
+                        .documents = snapshot->documents,
+                        .peers = {{"westus", "127.0.0.1", 4242}}}
+        .ToJson();
+  }
+
+  TempDir secrets_, region_dir_;
+  SystemClock clock_;
+  std::unique_ptr<RegionNode> node_;
+  RegionPorts ports_;
+  std::string key_;
+};
+
+TEST_F(RegionNodeTest, AppliesAPushedConfigAndServesOnlyTheRegistriesReplicatedHere) {
+  std::string reply;
+  ASSERT_EQ(Backbone("PUT", "/cove/region/v1/config", ConfigJson(), key_, &reply), 200) << reply;
+  EXPECT_EQ(node_->version(), cp_->snapshot()->version);
+  EXPECT_EQ(node_->registry_node().RegistryOfLoginServer("myregistry.azurecr.io"), "myregistry");
+  EXPECT_EQ(node_->registry_node().RegistryOfLoginServer("westonly.azurecr.io"), "");
+  ASSERT_EQ(Backbone("GET", "/cove/region/v1/status", "", key_, &reply), 200);
+  EXPECT_EQ(nlohmann::json::parse(reply)["region"], "eastus");
+  ASSERT_EQ(Backbone("GET", "/cove/region/v1/counters", "", key_, &reply), 200);
+  EXPECT_TRUE(nlohmann::json::parse(reply).is_object());
+
+  // Kept, mode 0600, and served again after a restart before any push.
+  struct stat st {};
+  ASSERT_EQ(::stat(region_dir_.Join("config.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  node_->Stop();
+  node_.reset();
+  OpenNode();
+  EXPECT_EQ(node_->version(), cp_->snapshot()->version);
+  EXPECT_EQ(node_->registry_node().RegistryOfLoginServer("myregistry.azurecr.io"), "myregistry");
+}
+
+TEST_F(RegionNodeTest, AnOlderPushIsIgnoredAndBadInputChangesNothing) {
+  ASSERT_EQ(Backbone("PUT", "/cove/region/v1/config", ConfigJson(5), key_), 200);
+  uint64_t applied = node_->version();
+  EXPECT_EQ(Backbone("PUT", "/cove/region/v1/config", ConfigJson(0), key_), 200);
+  EXPECT_EQ(node_->version(), applied);
+  std::string reply;
+  EXPECT_EQ(Backbone("PUT", "/cove/region/v1/config", "{not json", key_, &reply), 400);
+  EXPECT_NE(reply.find("InvalidConfig"), std::string::npos) << reply;
+  EXPECT_EQ(Backbone("PUT", "/cove/region/v1/config", R"({"version":-1})", key_), 400);
+  EXPECT_EQ(Backbone("GET", "/cove/region/v1/nothing", "", key_), 404);
+  EXPECT_EQ(node_->version(), applied);
+}
+
+TEST_F(RegionNodeTest, TheBackboneWantsItsKey) {
+  std::string reply;
+  EXPECT_EQ(Backbone("PUT", "/cove/region/v1/config", ConfigJson(), "", &reply), 401);
+  EXPECT_NE(reply.find("backbone key"), std::string::npos) << reply;
+  std::string wrong = key_;
+  wrong[0] = wrong[0] == 'a' ? 'b' : 'a';
+  EXPECT_EQ(Backbone("PUT", "/cove/region/v1/config", ConfigJson(), wrong), 401);
+  EXPECT_EQ(Backbone("GET", "/cove/region/v1/counters", "", key_.substr(1)), 401);
+  // Another cove's key (another data directory) is not this one's.
+  TempDir other;
+  auto other_key = LoadOrCreateBackboneKey(other.path());
+  ASSERT_TRUE(other_key);
+  EXPECT_EQ(Backbone("GET", "/cove/region/v1/status", "", *other_key), 401);
+  EXPECT_EQ(node_->version(), 0u);
+}
+
+}  // namespace
+}  // namespace cove::daemon
