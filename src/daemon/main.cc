@@ -289,6 +289,12 @@ int main(int argc, char** argv) {
       spdlog::info("fabric and DNS planes off ({})", no_fabric ? "--no-fabric" : "not root");
     }
     arm->SetCounters([r = regions.get()] { return r->Counters(); });
+    arm->SetReplicationStatus([r = regions.get(), cp = &arm->control_plane()](
+                                  const std::string& registry, const std::string& region) {
+      const cove::arm::RegistryView* view = cp->snapshot()->FindRegistry(registry);
+      return view ? r->ReplicationStatus(region, view->regions)
+                  : std::optional<cove::arm::ReplicationStatus>();
+    });
     arm->SetAuth((*node)->authenticator(), (*node)->tokens(),
                  [r = router.get()](const std::string& host) {
                    return r->RegistryOfLoginServer(host);

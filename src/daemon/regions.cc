@@ -402,6 +402,68 @@ Json RegionSupervisor::Counters() const {
   return merged;
 }
 
+std::optional<arm::ReplicationStatus> RegionSupervisor::ReplicationStatus(
+    const std::string& region, const std::vector<std::string>& registry_regions) const {
+  const SystemClock clock;
+  uint16_t backbone_port = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = children_.find(region);
+    if (it == children_.end()) return std::nullopt;
+    if (!it->second.up) {
+      return arm::ReplicationStatus{.display_status = "Failed",
+                                    .message = "the region's registry node is not running",
+                                    .timestamp = clock.Now()};
+    }
+    backbone_port = it->second.backbone_port;
+  }
+  Json body;
+  {
+    std::lock_guard lock(status_mu_);
+    auto& cached = status_cache_[region];
+    auto now = SteadyClock::now();
+    if (now - cached.at > std::chrono::milliseconds(500) || cached.body.is_null()) {
+      cached.at = now;
+      cached.body = nullptr;
+      auto client = http::HttpClient::Create("https://127.0.0.1:" + std::to_string(backbone_port),
+                                             std::chrono::seconds(1), {.ca_file = ca_file_});
+      if (client) {
+        auto response = client->Send("GET", "/cove/replication/v1/status", "", "application/json",
+                                     {{"Authorization", "Bearer " + backbone_key_}});
+        if (response && response->status == 200) {
+          cached.body = Json::parse(response->body, nullptr, false);
+        }
+      }
+    }
+    body = cached.body;
+  }
+  arm::ReplicationStatus status{.display_status = "Ready", .timestamp = clock.Now()};
+  if (!body.is_object() || !body.value("peers", Json()).is_array()) {
+    status.display_status = "Syncing";
+    status.message = "the region has not reported its replication yet";
+    return status;
+  }
+  std::string unreachable;
+  for (const auto& peer : body["peers"]) {
+    std::string name = peer.value("region", "");
+    if (std::find(registry_regions.begin(), registry_regions.end(), name) ==
+        registry_regions.end()) {
+      continue;
+    }
+    if (peer.value("state", "") == "Failed") {
+      unreachable += (unreachable.empty() ? "" : ", ") + name;
+      continue;
+    }
+    if (peer.value("state", "") != "Ready") status.display_status = "Syncing";
+    status.lag_entries = std::max<uint64_t>(status.lag_entries, peer.value("lagEntries", 0));
+    status.lag_ms = std::max<uint64_t>(status.lag_ms, peer.value("lagMs", 0));
+  }
+  if (!unreachable.empty()) {
+    status.message = "cannot reach " + unreachable + "; up to date with the regions it reaches";
+  }
+  return status;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 void RegionRouter::SetProjection(ProjectionPtr projection) {

@@ -41,6 +41,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "arm/control_plane.h"
 #include "arm/snapshot.h"
 #include "common/error.h"
 #include "common/unique_fd.h"
@@ -91,6 +92,14 @@ class RegionSupervisor final : public RunningRegions {
   bool IsUp(const std::string& region) const;
   // The access Gates' counters of every running region, summed per key.
   nlohmann::json Counters() const;
+  // What `acr replication show` says of `region` of registry `registry` (whose regions are
+  // `registry_regions`): Failed while the region's process is down; otherwise what the region's
+  // replication reports of its peers among the registry's regions (GET
+  // /cove/replication/v1/status, asked at most twice a second): Syncing with the largest lag
+  // while it is behind one of them that answers, else Ready. nullopt when the region is not
+  // running and was never started (the control plane then says it waits for a first report).
+  std::optional<arm::ReplicationStatus> ReplicationStatus(
+      const std::string& region, const std::vector<std::string>& registry_regions) const;
   std::vector<std::string> Regions() const override;
 
  private:
@@ -124,6 +133,12 @@ class RegionSupervisor final : public RunningRegions {
   bool stopping_ = false;                  // guarded by mu_
   UniqueFd wake_;                          // eventfd: the monitor re-reads children_
   std::thread monitor_;
+  struct StatusReport {
+    std::chrono::steady_clock::time_point at;
+    nlohmann::json body;  // the region's /cove/replication/v1/status; null when it failed
+  };
+  mutable std::mutex status_mu_;
+  mutable std::map<std::string, StatusReport> status_cache_;  // by region; guarded by status_mu_
 };
 
 // Where the Private Link forwarders send a connection: from the latest projection (which
