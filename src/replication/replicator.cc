@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <shared_mutex>
 #include <utility>
 
 #include "oci/manifest.h"
@@ -147,11 +148,18 @@ struct Replicator::PeerState {
 
 // ---- the backbone endpoints ----
 
+// Lets a long poll outlive the Replicator: its calls take `mu` shared and find `replicator`
+// null once Stop() ran.
+struct Replicator::Liveness {
+  std::shared_mutex mu;
+  Replicator* replicator = nullptr;  // guarded by mu
+};
+
 class Replicator::ChangesExchange final : public http::Exchange {
  public:
-  ChangesExchange(Replicator& r, int64_t after, int64_t limit, std::string region,
-                  std::chrono::milliseconds wait)
-      : r_(r),
+  ChangesExchange(std::shared_ptr<Liveness> live, int64_t after, int64_t limit,
+                  std::string region, std::chrono::milliseconds wait)
+      : live_(std::move(live)),
         after_(after),
         limit_(limit),
         region_(std::move(region)),
@@ -161,15 +169,23 @@ class Replicator::ChangesExchange final : public http::Exchange {
 
   bool Await(Stage stage, std::function<void()> ready) override {
     if (stage != Stage::kStarted) return false;
+    std::shared_lock lock(live_->mu);
+    Replicator* r = live_->replicator;
+    if (r == nullptr) return false;
     while (true) {
-      uint64_t generation = r_.WaiterGeneration();
-      auto head = r_.journal_->Head();
+      uint64_t generation = r->WaiterGeneration();
+      auto head = r->journal_->Head();
       if (!head || *head > after_ || SteadyClock::now() >= deadline_) return false;
-      if (r_.AddWaiter(generation, deadline_, ready)) return true;
+      if (r->AddWaiter(generation, deadline_, ready)) return true;
     }
   }
 
   http::Response Finish() override {
+    std::shared_lock lock(live_->mu);
+    if (live_->replicator == nullptr) {
+      return ErrorResponse(503, "Unavailable", "replication is stopping");
+    }
+    Replicator& r_ = *live_->replicator;
     auto head = r_.journal_->Head();
     if (!head) return ErrorResponse(500, "Internal", head.error().message);
     auto entries = r_.journal_->After(after_, limit_);
@@ -184,7 +200,7 @@ class Replicator::ChangesExchange final : public http::Exchange {
   }
 
  private:
-  Replicator& r_;
+  std::shared_ptr<Liveness> live_;
   int64_t after_;
   int64_t limit_;
   std::string region_;
@@ -256,7 +272,7 @@ class Replicator::Handler final : public http::Handler {
     }
     int64_t capped_limit = std::clamp<int64_t>(*limit, 1, 10'000);
     int64_t capped_wait = std::min<int64_t>(*wait, 60'000);
-    return std::make_unique<ChangesExchange>(r_, *after, capped_limit, *region,
+    return std::make_unique<ChangesExchange>(r_.live_, *after, capped_limit, *region,
                                              std::chrono::milliseconds(capped_wait));
   }
 
@@ -338,6 +354,7 @@ Replicator::Replicator(registry::RepositoryService& service, const Clock& clock,
       options_(std::move(options)),
       journal_(std::move(journal)),
       handler_(std::make_unique<Handler>(*this)),
+      live_(std::make_shared<Liveness>()),
       hlc_(clock, options_.region),
       backbone_key_(options_.backbone_key) {}
 
@@ -350,6 +367,7 @@ Result<std::unique_ptr<Replicator>> Replicator::Open(registry::RepositoryService
   std::unique_ptr<Replicator> r(
       new Replicator(service, clock, std::move(options), std::move(journal)));
   if (max) r->hlc_.Observe(*max);
+  r->live_->replicator = r.get();
   r->waiter_thread_ = std::thread([raw = r.get()] { raw->WaiterLoop(); });
   service.Subscribe(r.get());
   return r;
@@ -361,6 +379,10 @@ Replicator::~Replicator() {
 }
 
 void Replicator::Stop() {
+  {
+    std::unique_lock lock(live_->mu);
+    live_->replicator = nullptr;
+  }
   std::map<std::string, std::shared_ptr<PeerState>> peers;
   {
     std::lock_guard lock(mu_);
@@ -779,7 +801,8 @@ Status Replicator::PullOnce(PeerState& peer, BackboneClient& client) {
   }
   for (size_t i = 0; i < entries.size(); ++i) {
     if (peer.stopped()) return Ok();
-    COVE_RETURN_IF_ERROR(ApplyRemote(entries[i], client, &region));
+    const Entry* next_entry = i + 1 < entries.size() ? &entries[i + 1] : nullptr;
+    COVE_RETURN_IF_ERROR(ApplyRemote(entries[i], client, &region, next_entry));
     std::lock_guard lock(peer.mu);
     peer.cursor = entries[i].seq;
     peer.oldest_unapplied_ms = i + 1 < entries.size() ? entries[i + 1].hlc.ms : 0;
@@ -801,7 +824,7 @@ Status Replicator::PullOnce(PeerState& peer, BackboneClient& client) {
 }
 
 Status Replicator::ApplyRemote(const Entry& entry, BackboneClient& client,
-                               const std::string* peer) {
+                               const std::string* peer, const Entry* next) {
   auto skip = [&]() -> Status {
     if (peer == nullptr) return Ok();
     return journal_->SetCursor(*peer, entry.seq);
@@ -813,7 +836,7 @@ Status Replicator::ApplyRemote(const Entry& entry, BackboneClient& client,
     std::lock_guard lock(clock_mu_);
     hlc_.Observe(entry.hlc);
   }
-  COVE_RETURN_IF_ERROR(Apply(entry, client));
+  COVE_RETURN_IF_ERROR(Apply(entry, client, next));
   COVE_RETURN_IF_ERROR(journal_->Record(entry, peer, entry.seq));
   NotifyWaiters();
   return Ok();
@@ -821,7 +844,7 @@ Status Replicator::ApplyRemote(const Entry& entry, BackboneClient& client,
 
 // ---- applying ----
 
-Status Replicator::Apply(const Entry& e, BackboneClient& client) {
+Status Replicator::Apply(const Entry& e, BackboneClient& client, const Entry* next) {
   ApplyingScope applying;
   storage::RepoKey repo{e.registry, e.repository};
   RegisterKind register_kind = RegisterKind::kBlob;
@@ -874,7 +897,17 @@ Status Replicator::Apply(const Entry& e, BackboneClient& client) {
   if (e.kind == EntryKind::kManifestPut) {
     // A newer tombstone wins over this (older) put.
     if (reg && reg->deleted && !newer) return Ok();
-    return gone_ok(EnsureManifest(repo, *digest, client, 0));
+    // A push is a manifest put followed by its tag: when the tag entry comes next and will
+    // win, the manifest is stored with its tag at once (one put, one event, as in the origin).
+    std::optional<std::string> tag;
+    if (next != nullptr && next->kind == EntryKind::kTagSet && next->hlc.origin == e.hlc.origin &&
+        next->registry == e.registry && next->repository == e.repository &&
+        next->digest == e.digest) {
+      COVE_ASSIGN_OR_RETURN(auto tag_reg,
+                            journal_->Get(RegisterKind::kTag, e.registry, e.repository, next->tag));
+      if (!tag_reg || next->hlc > tag_reg->hlc) tag = next->tag;
+    }
+    return gone_ok(EnsureManifest(repo, *digest, client, 0, tag));
   }
   return gone_ok(EnsureBlob(repo, *digest, client));
 }
@@ -891,7 +924,8 @@ Status Replicator::PointTag(const storage::RepoKey& repo, const std::string& tag
 }
 
 Status Replicator::EnsureManifest(const storage::RepoKey& repo, const Digest& digest,
-                                  BackboneClient& client, int depth) {
+                                  BackboneClient& client, int depth,
+                                  const std::optional<std::string>& tag) {
   if (depth > kMaxIndexDepth) {
     return Fail(Code::kInvalidArgument, "index nesting deeper than " +
                                             std::to_string(kMaxIndexDepth) + " at " + digest.str());
@@ -918,7 +952,7 @@ Status Replicator::EnsureManifest(const storage::RepoKey& repo, const Digest& di
     if (!IsForeignLayer(layer.media_type)) blobs.push_back(layer.digest);
   }
   for (const Digest& blob : blobs) COVE_RETURN_IF_ERROR(EnsureBlob(repo, blob, client));
-  return service_.PutManifest(repo, *parsed, digest, std::move(response.body), std::nullopt);
+  return service_.PutManifest(repo, *parsed, digest, std::move(response.body), tag);
 }
 
 Status Replicator::EnsureBlob(const storage::RepoKey& repo, const Digest& digest,
@@ -1024,7 +1058,7 @@ Status Replicator::RefreshTag(const storage::RepoKey& repo, const std::string& t
               "",
               0};
   // The peer's copy may be older than ours, or one we already applied: ApplyRemote compares.
-  Status applied = ApplyRemote(entry, *peers[*best].second, nullptr);
+  Status applied = ApplyRemote(entry, *peers[*best].second, nullptr, nullptr);
   if (!applied && applied.error().code != Code::kNotFound) {
     return Fail(Code::kUnavailable, "refreshing tag " + tag + " from " +
                                         peers[*best].first.region + ": " +

@@ -53,7 +53,9 @@
 //
 // Thread-safety: every public method may be called from any thread, including while the pull
 // threads run (SetPeers/SetRegistries are config pushes). OnRepositoryEvent runs on the thread
-// of the change. The Replicator must be destroyed (or Stop()ped) before the RepositoryService.
+// of the change. The Replicator must be destroyed (or Stop()ped) before the RepositoryService,
+// and the server that mounts handler() must stop calling it first (a long poll in flight may
+// outlive the Replicator: it then answers 503).
 #pragma once
 
 #include <atomic>
@@ -162,6 +164,7 @@ class Replicator final : public registry::RepositoryObserver, public registry::C
  private:
   class Handler;
   class ChangesExchange;
+  struct Liveness;
   struct PeerState;
 
   Replicator(registry::RepositoryService& service, const Clock& clock, ReplicatorOptions options,
@@ -175,11 +178,15 @@ class Replicator final : public registry::RepositoryObserver, public registry::C
   std::string CurrentKey() const;
   // Applies a remote entry unless it is this region's own, of a registry not held here or
   // already journaled, then journals it (and sets `peer`'s cursor to its seq when set).
-  Status ApplyRemote(const Entry& entry, BackboneClient& client, const std::string* peer);
+  // `next` is the entry that follows in the batch, if any.
+  Status ApplyRemote(const Entry& entry, BackboneClient& client, const std::string* peer,
+                     const Entry* next);
   // Applying; `client` reaches the peer that holds what the entry names.
-  Status Apply(const Entry& entry, BackboneClient& client);
+  Status Apply(const Entry& entry, BackboneClient& client, const Entry* next);
+  // Fetches the manifest (and what it names) unless held; stores it with `tag` when set.
   Status EnsureManifest(const storage::RepoKey& repo, const Digest& digest,
-                              BackboneClient& client, int depth);
+                        BackboneClient& client, int depth,
+                        const std::optional<std::string>& tag = std::nullopt);
   Status EnsureBlob(const storage::RepoKey& repo, const Digest& digest,
                           BackboneClient& client);
   Status PointTag(const storage::RepoKey& repo, const std::string& tag,
@@ -205,6 +212,7 @@ class Replicator final : public registry::RepositoryObserver, public registry::C
   ReplicatorOptions options_;
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<Handler> handler_;
+  std::shared_ptr<Liveness> live_;
 
   std::mutex clock_mu_;
   HybridClock hlc_;  // guarded by clock_mu_
