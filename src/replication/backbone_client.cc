@@ -45,9 +45,7 @@ struct BackboneClient::Impl {
   std::string tls_error;  // why the TLS context could not be made
 
   bool connected() const { return plain || secure; }
-  beast::tcp_stream& lowest() {
-    return secure ? beast::get_lowest_layer(*secure) : *plain;
-  }
+  beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
   void Drop() {
     plain.reset();
     secure.reset();
@@ -133,9 +131,8 @@ Status BackboneClient::Connect(std::chrono::milliseconds timeout) {
   }
   im.lowest().expires_after(timeout);
   ec = im.Run([&](auto done) {
-    im.lowest().async_connect(endpoints, [done](beast::error_code e, const tcp::endpoint&) {
-      done(e);
-    });
+    im.lowest().async_connect(endpoints,
+                              [done](beast::error_code e, const tcp::endpoint&) { done(e); });
   });
   if (ec) {
     im.Drop();
@@ -144,7 +141,8 @@ Status BackboneClient::Connect(std::chrono::milliseconds timeout) {
   if (im.secure) {
     im.lowest().expires_after(timeout);
     ec = im.Run([&](auto done) {
-      im.secure->async_handshake(ssl::stream_base::client, [done](beast::error_code e) { done(e); });
+      im.secure->async_handshake(ssl::stream_base::client,
+                                 [done](beast::error_code e) { done(e); });
     });
     if (ec) {
       std::string reason = ec.message();
@@ -210,15 +208,14 @@ Result<ClientResponse> BackboneClient::Exchange(const std::string& method,
       parser.get().body().size = piece.size();
       ec = im.Run([&](auto done) {
         im.WithStream([&](auto& s) {
-          bhttp::async_read(s, im.buffer, parser,
-                            [done](beast::error_code e, size_t) { done(e); });
+          bhttp::async_read(s, im.buffer, parser, [done](beast::error_code e, size_t) { done(e); });
         });
       });
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec) {
         im.Drop();
-        return Fail(Code::kUnavailable, method + " " + target + " at " + where +
-                                            ": reading the body: " + ec.message());
+        return Fail(Code::kUnavailable,
+                    method + " " + target + " at " + where + ": reading the body: " + ec.message());
       }
       std::string_view got(piece.data(), piece.size() - parser.get().body().size);
       if (to_sink) {
@@ -249,8 +246,7 @@ Result<ClientResponse> BackboneClient::Send(const std::string& method, const std
 }
 
 Result<ClientResponse> BackboneClient::Stream(const std::string& target,
-                                              std::chrono::milliseconds timeout,
-                                              const Sink& sink) {
+                                              std::chrono::milliseconds timeout, const Sink& sink) {
   return Exchange("GET", target, timeout, 1 << 20, &sink);
 }
 

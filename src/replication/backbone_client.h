@@ -30,20 +30,20 @@
 namespace cove::replication {
 
 struct PeerEndpoint {
-  std::string address;      // IP address or host name on the backbone
+  std::string address;  // IP address or host name on the backbone
   uint16_t port = 0;
   std::string server_name;  // the name the peer's certificate carries; "" = verify the address
 };
 
 struct ClientOptions {
-  std::string ca_pem;       // trust anchors for peers; "" = plain HTTP
+  std::string ca_pem;  // trust anchors for peers; "" = plain HTTP
   std::string backbone_key;
 };
 
 struct ClientResponse {
   int status = 0;
   std::map<std::string, std::string> headers;  // names lowercased
-  std::string body;  // unless streamed to a sink (a 200 answer to Stream)
+  std::string body;                            // unless streamed to a sink (a 200 answer to Stream)
 };
 
 class BackboneClient {

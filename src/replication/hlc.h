@@ -59,8 +59,7 @@ class HybridClock {
   }
 
   int64_t WallMs() const {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               clock_.Now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch())
         .count();
   }
 

@@ -158,9 +158,9 @@ Journal::~Journal() = default;
 
 Result<std::unique_ptr<Journal>> Journal::Open(const std::string& path) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   auto db = std::make_unique<Db>(raw);
   if (rc != SQLITE_OK) return Fail(storage::SqlError(raw, rc, "open " + path));
   sqlite3_extended_result_codes(raw, 1);

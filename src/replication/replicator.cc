@@ -53,10 +53,17 @@ json HlcJson(const Hlc& hlc) {
 }
 
 json EntryJson(const Entry& e) {
-  return json{{"seq", e.seq},         {"origin", e.hlc.origin},   {"ms", e.hlc.ms},
-              {"logical", e.hlc.logical}, {"kind", EntryKindName(e.kind)},
-              {"registry", e.registry}, {"repository", e.repository}, {"tag", e.tag},
-              {"digest", e.digest},     {"media_type", e.media_type}, {"size", e.size}};
+  return json{{"seq", e.seq},
+              {"origin", e.hlc.origin},
+              {"ms", e.hlc.ms},
+              {"logical", e.hlc.logical},
+              {"kind", EntryKindName(e.kind)},
+              {"registry", e.registry},
+              {"repository", e.repository},
+              {"tag", e.tag},
+              {"digest", e.digest},
+              {"media_type", e.media_type},
+              {"size", e.size}};
 }
 
 Result<Entry> ParseEntry(const json& j) {
@@ -91,8 +98,8 @@ std::string ContentPath(std::string_view what, const storage::RepoKey& repo,
 bool PlainName(std::string_view s) {
   if (s.empty()) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-' || c == '/' || c == ':';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-' || c == '/' || c == ':';
   });
 }
 
@@ -157,8 +164,8 @@ struct Replicator::Liveness {
 
 class Replicator::ChangesExchange final : public http::Exchange {
  public:
-  ChangesExchange(std::shared_ptr<Liveness> live, int64_t after, int64_t limit,
-                  std::string region, std::chrono::milliseconds wait)
+  ChangesExchange(std::shared_ptr<Liveness> live, int64_t after, int64_t limit, std::string region,
+                  std::chrono::milliseconds wait)
       : live_(std::move(live)),
         after_(after),
         limit_(limit),
@@ -214,9 +221,8 @@ class Replicator::Handler final : public http::Handler {
   http::ExchangePtr Start(http::Request request) override {
     auto authorization = request.headers.Get("authorization");
     if (!r_.CheckKey(authorization.value_or(""))) {
-      return http::Respond(ErrorResponse(401, "Unauthorized",
-                                         "the backbone key is missing or wrong"),
-                           0);
+      return http::Respond(
+          ErrorResponse(401, "Unauthorized", "the backbone key is missing or wrong"), 0);
     }
     std::string_view path = request.path();
     if (!path.starts_with(kPrefix)) return http::Respond(NotFound("no such endpoint"), 0);
@@ -279,12 +285,8 @@ class Replicator::Handler final : public http::Handler {
   http::Response StatusResponse() {
     json peers = json::array();
     for (const PeerStatus& s : r_.Statuses()) {
-      json p{{"region", s.region},
-             {"state", PeerStateName(s.state)},
-             {"cursor", s.cursor},
-             {"head", s.head},
-             {"lagEntries", s.lag_entries},
-             {"lagMs", s.lag_ms},
+      json p{{"region", s.region},  {"state", PeerStateName(s.state)}, {"cursor", s.cursor},
+             {"head", s.head},      {"lagEntries", s.lag_entries},     {"lagMs", s.lag_ms},
              {"message", s.message}};
       if (s.last_success) {
         p["lastSuccessMs"] = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -456,17 +458,15 @@ void Replicator::SetRegistries(std::map<std::string, std::vector<std::string>> r
     for (const auto& [name, regions] : registries) {
       bool held = std::find(regions.begin(), regions.end(), options_.region) != regions.end();
       auto old = registries_.find(name);
-      bool was = old != registries_.end() &&
-                 std::find(old->second.begin(), old->second.end(), options_.region) !=
-                     old->second.end();
+      bool was = old != registries_.end() && std::find(old->second.begin(), old->second.end(),
+                                                       options_.region) != old->second.end();
       if (held && !was) fresh.push_back(name);
     }
     registries_ = std::move(registries);
   }
   if (!fresh.empty()) {
     if (auto reconciled = Reconcile(fresh); !reconciled) {
-      spdlog::warn("replication {}: reconcile: {}", options_.region,
-                   reconciled.error().message);
+      spdlog::warn("replication {}: reconcile: {}", options_.region, reconciled.error().message);
     }
   }
 }
@@ -520,9 +520,9 @@ void Replicator::SetPeers(std::vector<Peer> peers) {
 
 std::vector<PeerStatus> Replicator::Statuses() const {
   std::vector<PeerStatus> out;
-  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       clock_.Now().time_since_epoch())
-                       .count();
+  int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now().time_since_epoch())
+          .count();
   std::lock_guard lock(mu_);
   for (const auto& [region, state] : peers_) {
     std::lock_guard peer_lock(state->mu);
@@ -622,8 +622,15 @@ Status Replicator::Reconcile(const std::vector<std::string>& registries) {
         if (!manifest_reg) {
           auto content = service_.GetManifest(repo, *digest);
           if (content) {
-            Entry put{0, {}, EntryKind::kManifestPut, registry, repository, "", digest->str(),
-                      content->media_type, content->bytes.size()};
+            Entry put{0,
+                      {},
+                      EntryKind::kManifestPut,
+                      registry,
+                      repository,
+                      "",
+                      digest->str(),
+                      content->media_type,
+                      content->bytes.size()};
             RecordLocal(std::move(put));
           }
         }
@@ -632,8 +639,8 @@ Status Replicator::Reconcile(const std::vector<std::string>& registries) {
         if (reg && !reg->deleted && reg->digest == digest->str()) continue;
         spdlog::info("replication {}: journaling unrecorded tag {}/{}:{}", options_.region,
                      registry, repository, tag);
-        RecordLocal(Entry{0, {}, EntryKind::kTagSet, registry, repository, tag, digest->str(),
-                          "", 0});
+        RecordLocal(
+            Entry{0, {}, EntryKind::kTagSet, registry, repository, tag, digest->str(), "", 0});
       }
     }
   }
@@ -773,9 +780,9 @@ Status Replicator::PullOnce(PeerState& peer, BackboneClient& client) {
                        "&limit=" + std::to_string(options_.batch_limit) +
                        "&wait=" + std::to_string(options_.poll_wait.count()) +
                        "&region=" + options_.region;
-  COVE_ASSIGN_OR_RETURN(ClientResponse response,
-                        client.Send("GET", target, options_.poll_wait + options_.request_timeout,
-                                    64 << 20));
+  COVE_ASSIGN_OR_RETURN(
+      ClientResponse response,
+      client.Send("GET", target, options_.poll_wait + options_.request_timeout, 64 << 20));
   if (response.status != 200) return Unavailable("changes from " + region, response);
   int64_t head = 0, next = 0;
   std::vector<Entry> entries;
@@ -823,8 +830,8 @@ Status Replicator::PullOnce(PeerState& peer, BackboneClient& client) {
   return Ok();
 }
 
-Status Replicator::ApplyRemote(const Entry& entry, BackboneClient& client,
-                               const std::string* peer, const Entry* next) {
+Status Replicator::ApplyRemote(const Entry& entry, BackboneClient& client, const std::string* peer,
+                               const Entry* next) {
   auto skip = [&]() -> Status {
     if (peer == nullptr) return Ok();
     return journal_->SetCursor(*peer, entry.seq);
@@ -873,8 +880,7 @@ Status Replicator::Apply(const Entry& e, BackboneClient& client, const Entry* ne
   auto gone_ok = [&](Status s) -> Status {
     if (!s && s.error().code == Code::kNotFound) {
       spdlog::info("replication {}: {} {}/{} {}: {}", options_.region, EntryKindName(e.kind),
-                   e.registry, e.repository, e.tag.empty() ? e.digest : e.tag,
-                   s.error().message);
+                   e.registry, e.repository, e.tag.empty() ? e.digest : e.tag, s.error().message);
       return Ok();
     }
     return s;
@@ -960,8 +966,9 @@ Status Replicator::EnsureBlob(const storage::RepoKey& repo, const Digest& digest
   if (service_.StatBlob(repo, digest)) return Ok();
   std::string what = "blob " + repo.registry + "/" + repo.repository + "@" + digest.str();
   COVE_ASSIGN_OR_RETURN(registry::UploadSession session, service_.StartUpload(repo));
-  auto fetched = client.Stream(ContentPath("blobs", repo, digest.str()), options_.request_timeout,
-                               [&](std::string_view piece) { return session.upload->Append(piece); });
+  auto fetched =
+      client.Stream(ContentPath("blobs", repo, digest.str()), options_.request_timeout,
+                    [&](std::string_view piece) { return session.upload->Append(piece); });
   auto discard = [&] {
     session.upload.reset();
     service_.DiscardUpload(session.record.id);
@@ -979,8 +986,8 @@ Status Replicator::EnsureBlob(const storage::RepoKey& repo, const Digest& digest
   if (!committed) {
     discard();
     if (committed.error().code == Code::kInvalidArgument) {
-      return Fail(Code::kUnavailable, what + ": transfer failed verification: " +
-                                          committed.error().message);
+      return Fail(Code::kUnavailable,
+                  what + ": transfer failed verification: " + committed.error().message);
     }
     return Fail(std::move(committed).error());
   }
@@ -1021,8 +1028,8 @@ Status Replicator::RefreshTag(const storage::RepoKey& repo, const std::string& t
   std::vector<std::thread> threads;
   for (size_t i = 0; i < peers.size(); ++i) {
     threads.emplace_back([&, i] {
-      auto response = peers[i].second->Send("GET", ContentPath("tags", repo, tag),
-                                            options_.source_timeout);
+      auto response =
+          peers[i].second->Send("GET", ContentPath("tags", repo, tag), options_.source_timeout);
       if (!response) {
         MarkDown(peers[i].first.region);
         return;
@@ -1060,9 +1067,8 @@ Status Replicator::RefreshTag(const storage::RepoKey& repo, const std::string& t
   // The peer's copy may be older than ours, or one we already applied: ApplyRemote compares.
   Status applied = ApplyRemote(entry, *peers[*best].second, nullptr, nullptr);
   if (!applied && applied.error().code != Code::kNotFound) {
-    return Fail(Code::kUnavailable, "refreshing tag " + tag + " from " +
-                                        peers[*best].first.region + ": " +
-                                        applied.error().message);
+    return Fail(Code::kUnavailable, "refreshing tag " + tag + " from " + peers[*best].first.region +
+                                        ": " + applied.error().message);
   }
   return Ok();
 }
@@ -1072,9 +1078,7 @@ Status Replicator::FetchManifest(const storage::RepoKey& repo, const Digest& dig
     return Fail(Code::kNotFound, "no region holds the manifest");
   }
   ApplyingScope applying;
-  return FromPeers([&](BackboneClient& client) {
-    return EnsureManifest(repo, digest, client, 0);
-  });
+  return FromPeers([&](BackboneClient& client) { return EnsureManifest(repo, digest, client, 0); });
 }
 
 Status Replicator::FetchBlob(const storage::RepoKey& repo, const Digest& digest) {

@@ -83,8 +83,8 @@
 namespace cove::replication {
 
 struct Peer {
-  std::string region;       // e.g. "westus"
-  std::string address;      // backbone address of its replication listener
+  std::string region;   // e.g. "westus"
+  std::string address;  // backbone address of its replication listener
   uint16_t port = 0;
   std::string server_name;  // optional: the name its certificate carries (else the address)
 };
@@ -116,7 +116,7 @@ struct PeerStatus {
   int64_t lag_entries = 0;  // head - cursor
   int64_t lag_ms = 0;       // now - HLC ms of the oldest unapplied entry; 0 when caught up
   std::optional<Clock::TimePoint> last_success;
-  std::string message;      // the last error, when Failed
+  std::string message;  // the last error, when Failed
 };
 std::string_view PeerStateName(PeerStatus::State state);
 
@@ -184,13 +184,11 @@ class Replicator final : public registry::RepositoryObserver, public registry::C
   // Applying; `client` reaches the peer that holds what the entry names.
   Status Apply(const Entry& entry, BackboneClient& client, const Entry* next);
   // Fetches the manifest (and what it names) unless held; stores it with `tag` when set.
-  Status EnsureManifest(const storage::RepoKey& repo, const Digest& digest,
-                        BackboneClient& client, int depth,
-                        const std::optional<std::string>& tag = std::nullopt);
-  Status EnsureBlob(const storage::RepoKey& repo, const Digest& digest,
-                          BackboneClient& client);
-  Status PointTag(const storage::RepoKey& repo, const std::string& tag,
-                        const Digest& digest, BackboneClient& client);
+  Status EnsureManifest(const storage::RepoKey& repo, const Digest& digest, BackboneClient& client,
+                        int depth, const std::optional<std::string>& tag = std::nullopt);
+  Status EnsureBlob(const storage::RepoKey& repo, const Digest& digest, BackboneClient& client);
+  Status PointTag(const storage::RepoKey& repo, const std::string& tag, const Digest& digest,
+                  BackboneClient& client);
   bool Holds(const std::string& registry) const;
   bool RegionHolds(const std::string& region, const std::string& registry) const;
   // Long polls.
@@ -218,11 +216,11 @@ class Replicator final : public registry::RepositoryObserver, public registry::C
   HybridClock hlc_;  // guarded by clock_mu_
 
   mutable std::mutex mu_;
-  std::string backbone_key_;                                   // guarded by mu_
-  std::map<std::string, std::vector<std::string>> registries_;  // guarded by mu_
-  std::map<std::string, std::shared_ptr<PeerState>> peers_;    // guarded by mu_
+  std::string backbone_key_;                                                 // guarded by mu_
+  std::map<std::string, std::vector<std::string>> registries_;               // guarded by mu_
+  std::map<std::string, std::shared_ptr<PeerState>> peers_;                  // guarded by mu_
   std::map<std::string, std::chrono::steady_clock::time_point> down_until_;  // guarded by mu_
-  std::function<std::optional<std::string>(const Digest&)> blob_fault_;     // guarded by mu_
+  std::function<std::optional<std::string>(const Digest&)> blob_fault_;      // guarded by mu_
   bool stopped_ = false;                                                     // guarded by mu_
 
   std::mutex waiters_mu_;
@@ -231,8 +229,8 @@ class Replicator final : public registry::RepositoryObserver, public registry::C
     std::chrono::steady_clock::time_point deadline;
     std::function<void()> ready;
   };
-  std::vector<Waiter> waiters_;  // guarded by waiters_mu_
-  bool waiters_stop_ = false;    // guarded by waiters_mu_
+  std::vector<Waiter> waiters_;     // guarded by waiters_mu_
+  bool waiters_stop_ = false;       // guarded by waiters_mu_
   uint64_t waiter_generation_ = 0;  // guarded by waiters_mu_; bumped by each journal append
   std::thread waiter_thread_;
 };
