@@ -45,6 +45,11 @@ CREATE TABLE IF NOT EXISTS cursors (
 ) WITHOUT ROWID;
 )sql";
 
+constexpr const char* kFindSql =
+    "SELECT seq FROM journal WHERE hlc_ms = ? AND hlc_logical = ? AND origin = ?";
+constexpr const char* kSetCursorSql =
+    "INSERT INTO cursors (peer, seq) VALUES (?, ?) ON CONFLICT DO UPDATE SET seq = excluded.seq";
+
 constexpr std::string_view kKindNames[] = {"blob-linked",      "blob-unlinked", "manifest-put",
                                            "manifest-deleted", "tag-set",       "tag-deleted"};
 
@@ -75,6 +80,8 @@ class Stmt {
     if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_int64(stmt_, next_++, v);
     return *this;
   }
+  // Binds an HLC as three parameters: ms, logical, origin.
+  Stmt& Stamp(const Hlc& h) { return Int(h.ms).Int(h.logical).Text(h.origin); }
   Result<bool> Step() {
     if (rc_ != SQLITE_OK) return Fail(storage::SqlError(db_, rc_, "prepare/bind"));
     int rc = sqlite3_step(stmt_);
@@ -178,12 +185,10 @@ Result<int64_t> Journal::Record(const Entry& e, const std::string* peer, int64_t
   auto body = [&]() -> Result<int64_t> {
     {
       Stmt insert(db,
-                  "INSERT INTO journal (origin, hlc_ms, hlc_logical, kind, registry, repository, "
+                  "INSERT INTO journal (hlc_ms, hlc_logical, origin, kind, registry, repository, "
                   "tag, digest, media_type, size) VALUES (?,?,?,?,?,?,?,?,?,?) "
                   "ON CONFLICT DO NOTHING");
-      COVE_RETURN_IF_ERROR(insert.Text(e.hlc.origin)
-                               .Int(e.hlc.ms)
-                               .Int(e.hlc.logical)
+      COVE_RETURN_IF_ERROR(insert.Stamp(e.hlc)
                                .Text(EntryKindName(e.kind))
                                .Text(e.registry)
                                .Text(e.repository)
@@ -193,9 +198,8 @@ Result<int64_t> Journal::Record(const Entry& e, const std::string* peer, int64_t
                                .Int(Clamp(e.size))
                                .Run());
     }
-    Stmt find(db, "SELECT seq FROM journal WHERE origin = ? AND hlc_ms = ? AND hlc_logical = ?");
-    COVE_ASSIGN_OR_RETURN(bool found,
-                          find.Text(e.hlc.origin).Int(e.hlc.ms).Int(e.hlc.logical).Step());
+    Stmt find(db, kFindSql);
+    COVE_ASSIGN_OR_RETURN(bool found, find.Stamp(e.hlc).Step());
     if (!found) return Fail(Code::kInternal, "journal entry vanished");
     int64_t seq = find.ColInt(0);
 
@@ -212,9 +216,7 @@ Result<int64_t> Journal::Record(const Entry& e, const std::string* peer, int64_t
                              .Text(e.registry)
                              .Text(e.repository)
                              .Text(change.name)
-                             .Int(e.hlc.ms)
-                             .Int(e.hlc.logical)
-                             .Text(e.hlc.origin)
+                             .Stamp(e.hlc)
                              .Text(e.digest)
                              .Int(change.deleted ? 1 : 0)
                              .Run());
@@ -224,22 +226,16 @@ Result<int64_t> Journal::Record(const Entry& e, const std::string* peer, int64_t
                      "UPDATE registers SET hlc_ms = ?, hlc_logical = ?, origin = ?, deleted = 1 "
                      "WHERE kind = ? AND registry = ? AND repository = ? AND digest = ? AND "
                      "deleted = 0 AND (hlc_ms, hlc_logical, origin) < (?, ?, ?)");
-      COVE_RETURN_IF_ERROR(tombstone.Int(e.hlc.ms)
-                               .Int(e.hlc.logical)
-                               .Text(e.hlc.origin)
+      COVE_RETURN_IF_ERROR(tombstone.Stamp(e.hlc)
                                .Int(static_cast<int>(RegisterKind::kTag))
                                .Text(e.registry)
                                .Text(e.repository)
                                .Text(e.digest)
-                               .Int(e.hlc.ms)
-                               .Int(e.hlc.logical)
-                               .Text(e.hlc.origin)
+                               .Stamp(e.hlc)
                                .Run());
     }
     if (peer != nullptr) {
-      Stmt cursor(db,
-                  "INSERT INTO cursors (peer, seq) VALUES (?, ?) "
-                  "ON CONFLICT DO UPDATE SET seq = excluded.seq");
+      Stmt cursor(db, kSetCursorSql);
       COVE_RETURN_IF_ERROR(cursor.Text(*peer).Int(peer_seq).Run());
     }
     return seq;
@@ -259,9 +255,8 @@ Result<int64_t> Journal::Record(const Entry& e, const std::string* peer, int64_t
 
 Result<bool> Journal::Has(const Hlc& hlc) {
   std::lock_guard lock(db_->mu);
-  Stmt find(db_->handle,
-            "SELECT 1 FROM journal WHERE origin = ? AND hlc_ms = ? AND hlc_logical = ?");
-  return find.Text(hlc.origin).Int(hlc.ms).Int(hlc.logical).Step();
+  Stmt find(db_->handle, kFindSql);
+  return find.Stamp(hlc).Step();
 }
 
 Result<std::vector<Entry>> Journal::After(int64_t after, int64_t limit) {
@@ -337,9 +332,7 @@ Result<int64_t> Journal::Cursor(const std::string& peer) {
 
 Status Journal::SetCursor(const std::string& peer, int64_t seq) {
   std::lock_guard lock(db_->mu);
-  Stmt q(db_->handle,
-         "INSERT INTO cursors (peer, seq) VALUES (?, ?) "
-         "ON CONFLICT DO UPDATE SET seq = excluded.seq");
+  Stmt q(db_->handle, kSetCursorSql);
   return q.Text(peer).Int(seq).Run();
 }
 

@@ -560,32 +560,24 @@ void Replicator::OnRepositoryEvent(const RepositoryEvent& event) {
   e.size = event.size;
   e.media_type = event.media_type;
   e.tag = event.tag;
-  switch (event.kind) {
-    case RepositoryEvent::Kind::kBlobLinked:
-      e.kind = EntryKind::kBlobLinked;
-      break;
-    case RepositoryEvent::Kind::kBlobUnlinked:
-      e.kind = EntryKind::kBlobUnlinked;
-      break;
-    case RepositoryEvent::Kind::kManifestPut:
-      e.kind = EntryKind::kManifestPut;
-      break;
-    case RepositoryEvent::Kind::kManifestDeleted:
-      e.kind = EntryKind::kManifestDeleted;
-      break;
-    case RepositoryEvent::Kind::kTagSet:
-      e.kind = EntryKind::kTagSet;
-      break;
-    case RepositoryEvent::Kind::kTagDeleted:
-      e.kind = EntryKind::kTagDeleted;
-      break;
-    case RepositoryEvent::Kind::kRegistryDeleted:
-      if (auto forgot = journal_->ForgetRegistry(event.repo.registry); !forgot) {
-        spdlog::error("replication {}: forgetting registry {}: {}", options_.region,
-                      event.repo.registry, forgot.error().message);
-      }
-      return;
+  if (event.kind == RepositoryEvent::Kind::kRegistryDeleted) {
+    if (auto forgot = journal_->ForgetRegistry(event.repo.registry); !forgot) {
+      spdlog::error("replication {}: forgetting registry {}: {}", options_.region,
+                    event.repo.registry, forgot.error().message);
+    }
+    return;
   }
+  static const std::map<RepositoryEvent::Kind, EntryKind> kKinds = {
+      {RepositoryEvent::Kind::kBlobLinked, EntryKind::kBlobLinked},
+      {RepositoryEvent::Kind::kBlobUnlinked, EntryKind::kBlobUnlinked},
+      {RepositoryEvent::Kind::kManifestPut, EntryKind::kManifestPut},
+      {RepositoryEvent::Kind::kManifestDeleted, EntryKind::kManifestDeleted},
+      {RepositoryEvent::Kind::kTagSet, EntryKind::kTagSet},
+      {RepositoryEvent::Kind::kTagDeleted, EntryKind::kTagDeleted},
+  };
+  auto kind = kKinds.find(event.kind);
+  if (kind == kKinds.end()) return;
+  e.kind = kind->second;
   RecordLocal(std::move(e));
 }
 
