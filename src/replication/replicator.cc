@@ -789,6 +789,13 @@ Status Replicator::PullOnce(PeerState& peer, BackboneClient& client) {
   } catch (const json::exception& ex) {
     return Fail(Code::kUnavailable, "changes from " + region + ": " + ex.what());
   }
+  // A manifest put that ends a partial batch waits for the next one, where the tag entry that
+  // usually follows it can be applied with it (Apply: one put, one event).
+  if (entries.size() > 1 && entries.back().kind == EntryKind::kManifestPut &&
+      head > entries.back().seq) {
+    next = entries.back().seq - 1;
+    entries.pop_back();
+  }
   {
     std::lock_guard lock(peer.mu);
     peer.head = head;
