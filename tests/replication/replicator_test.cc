@@ -592,13 +592,17 @@ TEST_F(ReplicationTest, ReconcileJournalsTagsTheJournalMissed) {
 TEST_F(ReplicationTest, StatusEndpointDescribesPeers) {
   Region a(backbone_, "eastus"), b(backbone_, "westus");
   Pair(a, b);
-  a.PushImage("app", "v1", "layer");
-  ASSERT_TRUE(WaitFor([&] { return b.ReadyFor("eastus"); }));
+  Digest pushed = a.PushImage("app", "v1", "layer");
   BackboneClient client(PeerEndpoint{"127.0.0.1", b.port, ""},
                         ClientOptions{backbone_.ca->CertificatePem(), kKey});
-  auto r = client.Send("GET", "/cove/replication/v1/status", std::chrono::seconds(10));
-  ASSERT_TRUE(r && r->status == 200);
-  auto body = nlohmann::json::parse(r->body);
+  nlohmann::json body;
+  ASSERT_TRUE(WaitFor([&] {
+    if (b.Tag("app", "v1") != pushed) return false;
+    auto r = client.Send("GET", "/cove/replication/v1/status", std::chrono::seconds(10));
+    if (!r || r->status != 200) return false;
+    body = nlohmann::json::parse(r->body);
+    return body["peers"].size() == 1 && body["peers"][0]["state"] == "Ready";
+  }));
   EXPECT_EQ(body["region"], "westus");
   ASSERT_EQ(body["peers"].size(), 1u);
   EXPECT_EQ(body["peers"][0]["region"], "eastus");
