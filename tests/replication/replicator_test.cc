@@ -204,6 +204,27 @@ struct Region {
     return digest;
   }
 
+  // Pushes an index of `children` (manifests of `repository`) and tags it.
+  Digest PushIndex(const std::string& repository, const std::optional<std::string>& tag,
+                   const std::vector<Digest>& children) {
+    std::string index =
+        R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)";
+    for (size_t i = 0; i < children.size(); ++i) {
+      auto child = service->GetManifest(Repo(repository), children[i]);
+      EXPECT_TRUE(child) << child.error().ToString();
+      index += std::string(i == 0 ? "" : ",") +
+               R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+               children[i].str() + R"(","size":)" + std::to_string(child->bytes.size()) + "}";
+    }
+    index += "]}";
+    auto parsed = oci::ParseManifest(index, oci::kOciIndex);
+    EXPECT_TRUE(parsed) << parsed.error().ToString();
+    Digest digest = Digest::Of(index);
+    auto put = service->PutManifest(Repo(repository), *parsed, digest, index, tag);
+    EXPECT_TRUE(put) << put.error().ToString();
+    return digest;
+  }
+
   std::optional<Digest> Tag(const std::string& repository, const std::string& tag) {
     auto d = service->ResolveTag(Repo(repository), tag);
     if (!d) return std::nullopt;
@@ -570,6 +591,15 @@ TEST_F(ReplicationTest, ContentSourceReadsThroughBeforeThePullLoop) {
   EXPECT_EQ(b.replicator->RegionHolding(b.Repo("blobs"), Digest::Of(std::string("x"))),
             std::nullopt);
   ASSERT_TRUE(b.replicator->FetchBlob(b.Repo("blobs"), blob));
+
+  // An index the region lacks comes with its child manifests and their blobs.
+  Digest child1 = a.PushImage("multi", std::nullopt, "c1", "1");
+  Digest child2 = a.PushImage("multi", std::nullopt, "c2", "2");
+  Digest index = a.PushIndex("multi", std::nullopt, {child1, child2});
+  ASSERT_TRUE(b.replicator->FetchManifest(b.Repo("multi"), index));
+  EXPECT_TRUE(b.HasManifest("multi", index));
+  EXPECT_TRUE(b.HasManifest("multi", child1));
+  EXPECT_EQ(b.BlobBytes("multi", Digest::Of(std::string("c2"))), "c2");
   EXPECT_EQ(b.BlobBytes("blobs", blob), "only in eastus");
 
   // An unreachable peer is skipped within the timeout: the region serves what it has.
@@ -618,6 +648,34 @@ TEST_F(ReplicationTest, PeersMustPresentACertificateFromTheCa) {
   auto r = client.Send("GET", "/cove/replication/v1/status", std::chrono::seconds(10));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Code::kUnavailable);
+}
+
+TEST_F(ReplicationTest, IndexesAndLargeLayersReplicate) {
+  Region a(backbone_, "eastus"), b(backbone_, "westus");
+  Pair(a, b);
+  std::string big = Layer(64 << 20, 'L');  // streamed in pieces, never whole in the replicator
+  Digest amd64 = a.PushImage("multi", std::nullopt, big, "amd64");
+  Digest arm64 = a.PushImage("multi", std::nullopt, "small arm layer", "arm64");
+  Digest index_digest = a.PushIndex("multi", "latest", {amd64, arm64});
+  ASSERT_TRUE(
+      WaitFor([&] { return b.Tag("multi", "latest") == index_digest; }, std::chrono::seconds(120)));
+  EXPECT_TRUE(b.HasManifest("multi", amd64));
+  EXPECT_TRUE(b.HasManifest("multi", arm64));
+  auto copied = b.BlobBytes("multi", Digest::Of(big));
+  ASSERT_TRUE(copied.has_value());
+  EXPECT_TRUE(*copied == big);
+}
+
+TEST_F(ReplicationTest, ARemovedPeerIsNoLongerPulled) {
+  Region a(backbone_, "eastus"), b(backbone_, "westus");
+  Pair(a, b);
+  ASSERT_EQ(b.replicator->Statuses().size(), 1u);
+  b.replicator->SetPeers({});
+  EXPECT_TRUE(b.replicator->Statuses().empty());
+  // Its cursor stays: a peer added back resumes where it was.
+  Digest pushed = a.PushImage("app", "v1", "layer");
+  b.replicator->SetPeers({a.AsPeer()});
+  ASSERT_TRUE(WaitFor([&] { return b.Tag("app", "v1") == pushed; }));
 }
 
 }  // namespace
