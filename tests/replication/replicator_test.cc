@@ -196,7 +196,12 @@ struct Region {
         R"(},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" +
         l.str() + R"(","size":)" + std::to_string(layer.size()) + R"(}],"annotations":{"note":")" +
         note + R"("}})";
-    auto parsed = oci::ParseManifest(json, oci::kOciManifest);
+    return PutJson(repository, tag, json, oci::kOciManifest);
+  }
+
+  Digest PutJson(const std::string& repository, const std::optional<std::string>& tag,
+                 const std::string& json, std::string_view media_type) {
+    auto parsed = oci::ParseManifest(json, media_type);
     EXPECT_TRUE(parsed) << parsed.error().ToString();
     Digest digest = Digest::Of(json);
     auto put = service->PutManifest(Repo(repository), *parsed, digest, json, tag);
@@ -216,13 +221,7 @@ struct Region {
                R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
                children[i].str() + R"(","size":)" + std::to_string(child->bytes.size()) + "}";
     }
-    index += "]}";
-    auto parsed = oci::ParseManifest(index, oci::kOciIndex);
-    EXPECT_TRUE(parsed) << parsed.error().ToString();
-    Digest digest = Digest::Of(index);
-    auto put = service->PutManifest(Repo(repository), *parsed, digest, index, tag);
-    EXPECT_TRUE(put) << put.error().ToString();
-    return digest;
+    return PutJson(repository, tag, index + "]}", oci::kOciIndex);
   }
 
   std::optional<Digest> Tag(const std::string& repository, const std::string& tag) {
