@@ -15,7 +15,7 @@
 // registry that SetRegistries() gives this region: a tag the service holds that its register
 // does not know (or knows at another digest) is journaled as a local write made now.
 //
-// Pull protocol (HTTPS on the backbone; Handler(), mounted by the region node on its
+// Pull protocol (HTTPS on the backbone; handler(), mounted by the region node on its
 // replication listener). Every request needs "Authorization: Bearer <backbone key>"
 // (compared in constant time; otherwise 401 {"error":{"code":"Unauthorized",...}}).
 //   GET  /cove/replication/v1/changes?after=<seq>&limit=<n>&wait=<ms>&region=<puller>
@@ -47,6 +47,22 @@
 // Known limit: a local write racing with the application of an older remote write of the same
 // tag can leave the local state at the older value while the register holds the newer one;
 // the next write of that tag repairs it.
+//
+// Use (the region node): Replicator::Open(service, clock, options) after the service exists;
+// mount handler() on the region's replication listener (TLS, certificate for the backbone
+// address); feed SetRegistries() and SetPeers() from every config push and SetBackboneKey() when
+// the key rotates; hand the Replicator to the OCI handlers as their registry::ContentSource.
+// Tear down in reverse: stop the listener's server, destroy the Replicator, then the service.
+//
+// A push arrives as a manifest put followed by its tag; when the tag entry follows in the same
+// batch and will win, the manifest is stored with its tag in one PutManifest (one event, as in
+// the origin), so a batch never ends on a manifest put when more entries exist.
+//
+// ContentSource (read-through): RefreshTag asks every peer not marked down for its tag register
+// in parallel (options.source_timeout each; a peer that does not answer is left alone for
+// options.down_for) and applies the newest if it beats the local register, journaling it as the
+// remote entry it is; FetchManifest/FetchBlob copy from the first peer that holds the content;
+// RegionHolding asks peers in turn with HEAD.
 //
 // TLS: peers are verified against options.ca_pem and their `server_name` (else their address,
 // as an IP SAN); see backbone_client.h.
