@@ -128,6 +128,9 @@ class RegionNode::BackboneApi final : public http::Handler {
           200, "application/json",
           Json{{"region", node_.region()}, {"version", node_.version()}}.dump()));
     }
+    if (path.starts_with("/cove/replication/")) {
+      return node_.replicator_->handler().Start(std::move(request));
+    }
     if (path == "/cove/region/v1/counters" && request.method == "GET") {
       return http::Respond(http::Response::Text(
           200, "application/json", node_.registry_node().gate().CountersJson().dump()));
@@ -183,6 +186,15 @@ Result<std::unique_ptr<RegionNode>> RegionNode::Open(RegionNodeOptions options,
   node->backbone_tls_ = std::make_unique<http::SniContextProvider>(
       node->node_->ca(), config.data_dir + "/tls/backbone-hosts", clock,
       [address](std::string_view host) { return host == address; }, address);
+  auto replicator = replication::Replicator::Open(
+      node->node_->registry().repositories(), clock,
+      {.region = options.region,
+       .journal_path = config.data_dir + "/replication.db",
+       .backbone_key = node->backbone_key_,
+       .ca_pem = node->node_->ca_certificate_pem()});
+  if (!replicator) return Fail(replicator.error().code, "replication: " + replicator.error().message);
+  node->replicator_ = std::move(*replicator);
+  node->node_->registry().SetContentSource(node->replicator_);
   node->api_ = std::make_unique<BackboneApi>(*node);
   http::ServerOptions server_options;
   server_options.threads = 1;
@@ -221,6 +233,7 @@ Result<RegionPorts> RegionNode::Start() {
 
 void RegionNode::Stop() {
   if (backbone_) backbone_->Stop();
+  if (replicator_) replicator_->Stop();
   if (node_) node_->Stop();
 }
 
@@ -246,6 +259,13 @@ Status RegionNode::ApplyLocked(const RegionConfig& config) {
     return std::find(r.regions.begin(), r.regions.end(), options_.region) == r.regions.end();
   });
   COVE_RETURN_IF_ERROR(node_->Apply(mine));
+  // Replication: which regions hold each registry, and where the other regions are.
+  std::map<std::string, std::vector<std::string>> holders;
+  for (const auto& r : projected->registries) holders[r.name] = r.regions;
+  replicator_->SetRegistries(std::move(holders));
+  std::vector<replication::Peer> peers;
+  for (const auto& p : config.peers) peers.push_back({p.region, p.address, p.port, ""});
+  replicator_->SetPeers(std::move(peers));
   version_ = config.version;
   applied_ = true;
   spdlog::info("region {}: control plane version {} ({} registries here)", options_.region,

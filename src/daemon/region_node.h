@@ -18,6 +18,13 @@
 //       PUT /cove/region/v1/config     a RegionConfig (below): persisted, then applied
 //       GET /cove/region/v1/status     {"region", "version"} — the supervisor's health probe
 //       GET /cove/region/v1/counters   the Gate's per-endpoint counters (access/access.h)
+//       /cove/replication/v1/...       the region's replication (replication/replicator.h):
+//                                      the other regions pull its journal and content here
+//
+// Replication: the region's Replicator records every change of its RepositoryService in
+// <data>/replication.db and pulls the other regions of each registry (the config's peers); it is
+// also the registry's ContentSource, so a client reads through to a peer what this region has
+// not received yet (read-your-writes, registry/content_source.h).
 //
 // Configuration: the control plane's committed documents, pushed by the supervisor after every
 // commit (RegionConfig) and kept in <data>/config.json (mode 0600), so a region restarted while
@@ -44,6 +51,7 @@
 #include "daemon/config.h"
 #include "daemon/registry_node.h"
 #include "http/server.h"
+#include "replication/replicator.h"
 
 namespace cove::daemon {
 
@@ -101,6 +109,7 @@ class RegionNode {
   uint64_t version() const;
   const std::string& region() const { return options_.region; }
   RegistryNode& registry_node() { return *node_; }
+  replication::Replicator& replicator() { return *replicator_; }
 
  private:
   class BackboneApi;
@@ -113,7 +122,8 @@ class RegionNode {
   std::unique_ptr<RegistryNode> node_;
   std::unique_ptr<http::SniContextProvider> backbone_tls_;
   std::unique_ptr<BackboneApi> api_;
-  std::unique_ptr<http::Server> backbone_;
+  std::shared_ptr<replication::Replicator> replicator_;  // destroyed before node_'s stores
+  std::unique_ptr<http::Server> backbone_;  // stops before the replicator it serves
   mutable std::mutex mu_;  // serializes Apply
   uint64_t version_ = 0;   // guarded by mu_
   bool applied_ = false;   // guarded by mu_
