@@ -545,15 +545,16 @@ e2e_fabric_cleanup() {
   e2e_cleanup
 }
 
-# e2e_start_coved_fabric LOG: coved (COVED) in full mode, data in $E2E_TMP/data, registry and
-# ARM listeners on free loopback ports, the fabric under E2E_FABRIC_PREFIX. Sets COVED_PID and
-# ARM (host:port of the ARM API); returns 1 when coved does not come up.
+# e2e_start_coved_fabric LOG [ARGS...]: coved (COVED) in full mode, data in $E2E_TMP/data,
+# registry and ARM listeners on free loopback ports, the fabric under E2E_FABRIC_PREFIX, and
+# ARGS. Sets COVED_PID and ARM (host:port of the ARM API); returns 1 when coved does not come up.
 e2e_start_coved_fabric() {
   local log=$1 bin
+  shift
   bin=$(e2e_coved_bin) || e2e_die "coved not built (set COVED)"
   mkdir -p "$E2E_TMP/data"
   e2e_spawn "$log" "$bin" --data-dir "$E2E_TMP/data" --listen 127.0.0.1:0 \
-    --arm-listen 127.0.0.1:0 --fabric-prefix "$E2E_FABRIC_PREFIX"
+    --arm-listen 127.0.0.1:0 --fabric-prefix "$E2E_FABRIC_PREFIX" "$@"
   COVED_PID=$E2E_LAST_PID
   ARM=""
   for _ in $(seq 1 300); do
