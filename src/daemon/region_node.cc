@@ -191,7 +191,8 @@ Result<std::unique_ptr<RegionNode>> RegionNode::Open(RegionNodeOptions options,
       {.region = options.region,
        .journal_path = config.data_dir + "/replication.db",
        .backbone_key = node->backbone_key_,
-       .ca_pem = node->node_->ca_certificate_pem()});
+       .ca_pem = node->node_->ca_certificate_pem(),
+       .apply_delay = options.replication_delay});
   if (!replicator) return Fail(replicator.error().code, "replication: " + replicator.error().message);
   node->replicator_ = std::move(*replicator);
   node->node_->registry().SetContentSource(node->replicator_);

@@ -86,6 +86,9 @@ struct RegionNodeOptions {
   std::string backbone_address = "127.0.0.1";
   // Who PROXY v2 headers are believed from: the Private Link forwarders' source address.
   std::vector<std::string> forwarder_sources = {"127.0.0.1/32"};
+  // Replication deliberately slowed: each batch pulled from a peer waits this long before it
+  // is applied (tests and benchmarks of read-your-writes; ReplicatorOptions::apply_delay).
+  std::chrono::milliseconds replication_delay{0};
 };
 
 struct RegionPorts {

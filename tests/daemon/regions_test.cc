@@ -14,6 +14,7 @@
 #include "daemon/control_plane_fixture.h"
 #include "daemon/region_node.h"
 #include "http/client.h"
+#include "privatelink/forwarder.h"
 #include "support/temp_dir.h"
 
 namespace cove::daemon {
@@ -240,6 +241,156 @@ TEST_F(RegionNodeTest, TheBackboneWantsItsKey) {
   ASSERT_TRUE(other_key);
   EXPECT_EQ(Backbone("GET", "/cove/region/v1/status", "", *other_key), 401);
   EXPECT_EQ(node_->version(), 0u);
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Read-your-writes across regions (issue 12's proof): two region nodes in this process, each
+// behind its own Private Link forwarder, replication between them slowed to a minute a batch so
+// that nothing arrives by replication while the test runs. 500 rounds of a push through westus
+// (a new layer, a manifest under a new tag, and the moving tag `latest`) and an immediate pull
+// through eastus: every manifest by tag, `latest` at the round's digest, and the layer's bytes.
+// The pulls can only succeed by eastus reading through to westus (registry/content_source.h).
+class ReadYourWritesTest : public ControlPlaneTest {
+ protected:
+  struct Region {
+    TempDir dir;
+    std::unique_ptr<RegionNode> node;
+    RegionPorts ports;
+    std::unique_ptr<privatelink::Forwarder> forwarder;
+    uint16_t port = 0;  // the forwarder's: where clients connect
+  };
+
+  void SetUp() override {
+    ControlPlaneTest::SetUp();
+    Put(kRg, {{"location", "westus"}});
+    Put(kAcr + "/registries/ryw01",
+        {{"location", "westus"},
+         {"sku", {{"name", "Premium"}}},
+         {"properties", {{"adminUserEnabled", true}}}});
+    Put(kAcr + "/registries/ryw01/replications/eastus", {{"location", "eastus"}});
+    auto creds = cp_->Handle({"POST", kAcr + "/registries/ryw01/listCredentials", "2023-09-01",
+                              "", "", ""});
+    ASSERT_EQ(creds.status, 200);
+    password_ = (*creds.body)["passwords"][0]["value"].get<std::string>();
+    for (const char* name : {"westus", "eastus"}) {
+      Region& r = regions_[name];
+      Config config = DefaultConfig();
+      config.data_dir = r.dir.path();
+      config.secrets_dir = secrets_.path();
+      auto node = RegionNode::Open({.region = name,
+                                    .config = config,
+                                    .replication_delay = std::chrono::minutes(1)},
+                                   clock_);
+      ASSERT_TRUE(node) << node.error().message;
+      r.node = std::move(*node);
+      auto ports = r.node->Start();
+      ASSERT_TRUE(ports) << ports.error().message;
+      r.ports = *ports;
+      r.forwarder = std::make_unique<privatelink::Forwarder>();
+      auto port = r.forwarder->Listen(
+          "127.0.0.1", 0,
+          privatelink::Route{.target_address = "127.0.0.1", .target_port = r.ports.client_plain,
+                             .source_address = "127.0.0.1"});
+      ASSERT_TRUE(port) << port.error().message;
+      r.port = *port;
+      r.forwarder->Start();
+    }
+    auto snapshot = cp_->snapshot();
+    for (auto& [name, r] : regions_) {
+      RegionConfig config{.version = snapshot->version,
+                          .dns_suffix = snapshot->dns_suffix,
+                          .documents = snapshot->documents,
+                          .peers = {}};
+      for (auto& [peer, p] : regions_) {
+        if (peer != name) config.peers.push_back({peer, "127.0.0.1", p.ports.backbone});
+      }
+      ASSERT_TRUE(r.node->Apply(config));
+    }
+  }
+  void TearDown() override {
+    for (auto& [name, r] : regions_) {
+      if (r.forwarder) r.forwarder->Stop();
+      if (r.node) r.node->Stop();
+    }
+  }
+  // One request to the login server through `region`'s forwarder, as the admin user.
+  Result<http::HttpResponse> Call(const std::string& region, const std::string& method,
+                                  const std::string& target, const std::string& body = "",
+                                  const std::string& content_type = "application/octet-stream") {
+    COVE_ASSIGN_OR_RETURN(auto client, http::HttpClient::Create(
+                                           "http://127.0.0.1:" + std::to_string(regions_[region].port),
+                                           std::chrono::seconds(10)));
+    return client.Send(method, target, body, content_type,
+                       {{"Host", "ryw01.azurecr.io"},
+                        {"Authorization", "Basic " + Base64("ryw01:" + password_)},
+                        {"Accept", "application/vnd.oci.image.manifest.v1+json"}});
+  }
+  static std::string Base64(const std::string& s) {
+    static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    for (size_t i = 0; i < s.size(); i += 3) {
+      uint32_t n = static_cast<uint8_t>(s[i]) << 16;
+      if (i + 1 < s.size()) n |= static_cast<uint8_t>(s[i + 1]) << 8;
+      if (i + 2 < s.size()) n |= static_cast<uint8_t>(s[i + 2]);
+      out += k[(n >> 18) & 63];
+      out += k[(n >> 12) & 63];
+      out += i + 1 < s.size() ? k[(n >> 6) & 63] : '=';
+      out += i + 2 < s.size() ? k[n & 63] : '=';
+    }
+    return out;
+  }
+  // Pushes a blob through `region`; false when it was not created.
+  bool PushBlob(const std::string& region, const std::string& bytes) {
+    auto r = Call(region, "POST",
+                  "/v2/app/blobs/uploads/?digest=" + Digest::Of(bytes).str(), bytes);
+    return r && r->status == 201;
+  }
+
+  TempDir secrets_;
+  SystemClock clock_;
+  std::map<std::string, Region> regions_;
+  std::string password_;
+};
+
+TEST_F(ReadYourWritesTest, FiveHundredPushesThroughWestusPulledAtOnceThroughEastus) {
+  const std::string config = R"({"architecture":"amd64","os":"linux"})";
+  ASSERT_TRUE(PushBlob("westus", config));
+  int manifest_unknown = 0, stale_latest = 0, blob_missing = 0;
+  for (int round = 0; round < 500; ++round) {
+    std::string layer = "layer of round " + std::to_string(round);
+    ASSERT_TRUE(PushBlob("westus", layer)) << round;
+    nlohmann::json manifest = {
+        {"schemaVersion", 2},
+        {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+        {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                    {"digest", Digest::Of(config).str()},
+                    {"size", config.size()}}},
+        {"layers", {{{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                     {"digest", Digest::Of(layer).str()},
+                     {"size", layer.size()}}}}};
+    std::string bytes = manifest.dump();
+    for (std::string tag : {"r" + std::to_string(round), std::string("latest")}) {
+      auto put = Call("westus", "PUT", "/v2/app/manifests/" + tag, bytes,
+                      "application/vnd.oci.image.manifest.v1+json");
+      ASSERT_TRUE(put && put->status == 201) << round << " " << (put ? put->body : "");
+    }
+    auto by_tag = Call("eastus", "GET", "/v2/app/manifests/r" + std::to_string(round));
+    if (!by_tag || by_tag->status != 200 || by_tag->body != bytes) ++manifest_unknown;
+    auto latest = Call("eastus", "GET", "/v2/app/manifests/latest");
+    if (!latest || latest->status != 200 || latest->body != bytes) ++stale_latest;
+    auto blob = Call("eastus", "GET", "/v2/app/blobs/" + Digest::Of(layer).str());
+    if (!blob || blob->status != 200 || blob->body != layer) ++blob_missing;
+  }
+  EXPECT_EQ(manifest_unknown, 0);
+  EXPECT_EQ(stale_latest, 0);
+  EXPECT_EQ(blob_missing, 0);
+  // And none of it came by replication: eastus's pull from westus is still waiting.
+  for (const auto& s : regions_["eastus"].node->replicator().Statuses()) {
+    if (s.region == "westus") {
+      EXPECT_NE(s.state, replication::PeerStatus::State::kReady);
+    }
+  }
 }
 
 }  // namespace
