@@ -50,14 +50,25 @@ std::vector<uint16_t> Ports(const std::vector<Target>& targets) {
   return out;
 }
 
-class RegionRouterTest : public ControlPlaneTest {
+// A control plane with, on demand, a registry replicated from westus to eastus.
+class GeoControlPlaneTest : public ControlPlaneTest {
+ protected:
+  // The resource group and a Premium registry `name` in westus (with `properties`) replicated
+  // to eastus.
+  void PutGeoRegistry(const std::string& name, nlohmann::json properties = {}) {
+    Put(kRg, {{"location", "westus"}});
+    nlohmann::json body = {{"location", "westus"}, {"sku", {{"name", "Premium"}}}};
+    if (!properties.is_null()) body["properties"] = std::move(properties);
+    Put(kAcr + "/registries/" + name, body);
+    Put(kAcr + "/registries/" + name + "/replications/eastus", {{"location", "eastus"}});
+  }
+};
+
+class RegionRouterTest : public GeoControlPlaneTest {
  protected:
   void SetUp() override {
     ControlPlaneTest::SetUp();
-    Put(kRg, {{"location", "westus"}});
-    Put(kAcr + "/registries/myregistry",
-        {{"location", "westus"}, {"sku", {{"name", "Premium"}}}});
-    Put(kAcr + "/registries/myregistry/replications/eastus", {{"location", "eastus"}});
+    PutGeoRegistry("myregistry");
     Put(kNet + "/virtualNetworks/vneteast",
         {{"location", "eastus"},
          {"properties", {{"addressSpace", {{"addressPrefixes", {"10.1.0.0/16"}}}}}}});
@@ -134,15 +145,12 @@ TEST_F(RegionRouterTest, ARegionWithItsEndpointDisabledGetsNoRoutedRequestsButKe
 
 // ---------------------------------------------------------------------------------------------
 
-class RegionNodeTest : public ControlPlaneTest {
+class RegionNodeTest : public GeoControlPlaneTest {
  protected:
   void SetUp() override {
     ControlPlaneTest::SetUp();
-    Put(kRg, {{"location", "westus"}});
-    Put(kAcr + "/registries/myregistry",
-        {{"location", "westus"}, {"sku", {{"name", "Premium"}}}});
+    PutGeoRegistry("myregistry");
     Put(kAcr + "/registries/westonly", {{"location", "westus"}, {"sku", {{"name", "Premium"}}}});
-    Put(kAcr + "/registries/myregistry/replications/eastus", {{"location", "eastus"}});
     OpenNode();
   }
   void OpenNode() {
@@ -251,7 +259,7 @@ TEST_F(RegionNodeTest, TheBackboneWantsItsKey) {
 // (a new layer, a manifest under a new tag, and the moving tag `latest`) and an immediate pull
 // through eastus: every manifest by tag, `latest` at the round's digest, and the layer's bytes.
 // The pulls can only succeed by eastus reading through to westus (registry/content_source.h).
-class ReadYourWritesTest : public ControlPlaneTest {
+class ReadYourWritesTest : public GeoControlPlaneTest {
  protected:
   struct Region {
     TempDir dir;
@@ -263,12 +271,7 @@ class ReadYourWritesTest : public ControlPlaneTest {
 
   void SetUp() override {
     ControlPlaneTest::SetUp();
-    Put(kRg, {{"location", "westus"}});
-    Put(kAcr + "/registries/ryw01",
-        {{"location", "westus"},
-         {"sku", {{"name", "Premium"}}},
-         {"properties", {{"adminUserEnabled", true}}}});
-    Put(kAcr + "/registries/ryw01/replications/eastus", {{"location", "eastus"}});
+    PutGeoRegistry("ryw01", {{"adminUserEnabled", true}});
     auto creds = cp_->Handle({"POST", kAcr + "/registries/ryw01/listCredentials", "2023-09-01",
                               "", "", ""});
     ASSERT_EQ(creds.status, 200);
