@@ -218,7 +218,13 @@ Result<std::unique_ptr<RegionNode>> RegionNode::Open(RegionNodeOptions options,
   return node;
 }
 
-RegionNode::~RegionNode() { Stop(); }
+RegionNode::~RegionNode() {
+  Stop();
+  // The registry holds the replicator as its content source: let go of it there, so that the
+  // replicator goes before the repository service it observes.
+  if (node_) node_->registry().SetContentSource(nullptr);
+  replicator_.reset();
+}
 
 Result<RegionPorts> RegionNode::Start() {
   COVE_ASSIGN_OR_RETURN(auto ports, node_->Start());

@@ -65,9 +65,19 @@ struct BackboneClient::Impl {
     io.restart();
     if (!aborted) io.run();
     if (!done || aborted) {
-      Drop();  // destroying the stream cancels what is pending
+      // Close the socket so the pending operation completes (aborted), and let its handlers run
+      // before the stream they refer to is destroyed.
+      if (connected()) {
+        beast::error_code ignored;
+        lowest().socket().close(ignored);
+      }
+      while (!done) {
+        io.restart();
+        if (io.run_one() == 0) break;
+      }
       io.restart();
       io.poll();
+      Drop();
       return asio::error::operation_aborted;
     }
     return ec;

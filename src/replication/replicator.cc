@@ -722,6 +722,8 @@ void Replicator::PullLoop(std::shared_ptr<PeerState> peer) {
   uint64_t generation = 0;
   auto backoff = options_.retry_initial;
   while (true) {
+    // Read before peer->mu: the lock order is mu_, then a peer's mu (SetPeers, Statuses).
+    const std::string key = CurrentKey();
     {
       std::lock_guard lock(peer->mu);
       if (peer->stop) break;
@@ -729,7 +731,7 @@ void Replicator::PullLoop(std::shared_ptr<PeerState> peer) {
         peer->active = nullptr;
         client = std::make_unique<BackboneClient>(
             PeerEndpoint{peer->config.address, peer->config.port, peer->config.server_name},
-            ClientOptions{options_.ca_pem, CurrentKey()});
+            ClientOptions{options_.ca_pem, key});
         generation = peer->generation;
         peer->active = client.get();
       }
