@@ -303,4 +303,9 @@ Result<ParsedManifest> ParseManifest(std::string_view bytes, std::string_view co
   }
 }
 
+bool IsForeignLayer(std::string_view media_type) {
+  return media_type.starts_with("application/vnd.oci.image.layer.nondistributable.") ||
+         media_type == "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+}
+
 }  // namespace cove::oci

@@ -69,4 +69,8 @@ Result<ParsedManifest> ParseManifest(std::string_view bytes, std::string_view co
 // True for the four manifest media types above.
 bool IsManifestMediaType(std::string_view media_type);
 
+// A layer whose bytes live elsewhere (OCI non-distributable, Docker foreign): a manifest may
+// name it without the repository holding it.
+bool IsForeignLayer(std::string_view media_type);
+
 }  // namespace cove::oci

@@ -15,13 +15,6 @@ std::string RandomId() {
   return HexEncode(std::string_view(reinterpret_cast<char*>(bytes), sizeof(bytes)));
 }
 
-// Layers that registries do not hold (the spec's "non-distributable" layers, Docker's foreign
-// layers): their blobs are fetched from their URLs, so they need not exist here.
-bool IsForeignLayer(std::string_view media_type) {
-  return media_type.starts_with("application/vnd.oci.image.layer.nondistributable.") ||
-         media_type == "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
-}
-
 }  // namespace
 
 std::string_view EventKindName(RepositoryEvent::Kind kind) {
@@ -256,7 +249,7 @@ Status RepositoryService::PutManifest(const storage::RepoKey& repo,
   std::vector<const oci::Descriptor*> blobs;
   if (manifest.config) blobs.push_back(&*manifest.config);
   for (const auto& layer : manifest.layers) {
-    if (!IsForeignLayer(layer.media_type)) blobs.push_back(&layer);
+    if (!oci::IsForeignLayer(layer.media_type)) blobs.push_back(&layer);
   }
   for (const oci::Descriptor* d : blobs) {
     auto size = meta_.LinkedBlob(repo, d->digest);

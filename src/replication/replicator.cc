@@ -34,12 +34,6 @@ class ApplyingScope {
   bool was_;
 };
 
-// Layers registries do not hold (as RepositoryService: fetched from their URLs).
-bool IsForeignLayer(std::string_view media_type) {
-  return media_type.starts_with("application/vnd.oci.image.layer.nondistributable.") ||
-         media_type == "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
-}
-
 http::Response JsonResponse(int status, const json& body) {
   return http::Response::Text(status, "application/json", body.dump());
 }
@@ -956,7 +950,7 @@ Status Replicator::EnsureManifest(const storage::RepoKey& repo, const Digest& di
   std::vector<Digest> blobs;
   if (parsed->config) blobs.push_back(parsed->config->digest);
   for (const auto& layer : parsed->layers) {
-    if (!IsForeignLayer(layer.media_type)) blobs.push_back(layer.digest);
+    if (!oci::IsForeignLayer(layer.media_type)) blobs.push_back(layer.digest);
   }
   for (const Digest& blob : blobs) COVE_RETURN_IF_ERROR(EnsureBlob(repo, blob, client));
   return service_.PutManifest(repo, *parsed, digest, std::move(response.body), tag);
