@@ -6,13 +6,15 @@
 // manifest. Manifest bytes live here (they are at most 4 MiB) so that storing a manifest, its
 // references and its tag is one atomic transaction: readers see all of it or none of it.
 //
-// SqliteMetaStore is the implementation (WAL mode); a PostgreSQL one will follow and must pass
-// the same conformance suite (tests/storage/meta_store_conformance.h).
+// SqliteMetaStore (one file, WAL mode) is the embedded default; PostgresMetaStore serves several
+// stateless registry nodes. Both pass the same conformance suites
+// (tests/storage/meta_store_conformance.h, tests/storage/meta_store_gc_conformance.h).
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -125,6 +127,58 @@ class MetaStore {
   virtual Status DeleteUpload(const std::string& id) = 0;  // kNotFound
   // Uploads started before `cutoff` (abandoned).
   virtual Result<std::vector<UploadRecord>> ListUploadsStartedBefore(Clock::TimePoint cutoff) = 0;
+
+  // ---- online garbage collection (no read-only window) ----
+  // Garbage is found through review queues, as GitLab's online GC does, not by scanning: every
+  // event that can leave something unreferenced queues a review of it in the same transaction,
+  // stamped with the store's clock (a later event on the same key moves the stamp later):
+  //   - a blob link (registry, repository, digest) is queued by LinkBlob (an upload whose
+  //     manifest never comes) and by every manifest deletion (DeleteManifest, a retention
+  //     sweep) for each blob the manifest referenced;
+  //   - a blob (digest) is queued by UnlinkBlob, by the link sweep when it removes a link, by
+  //     DeleteRegistry for every blob the registry linked, by a manifest deletion for the
+  //     manifest's own digest, and by ProtectBlob.
+  // The sweeps below take what was queued at or before `due_before` (the caller passes
+  // now - grace period), decide under a claim that writers touching the same key wait for, and
+  // drop the review. Sweeps on several nodes at once each take different reviews.
+
+  // Called before an upload commits blob bytes and before a cross-repository mount links a
+  // blob: stamps the blob's review with now, so no sweep deletes its bytes for a grace period.
+  // Waits while a sweep is deciding about `digest` (it may be deleting the bytes right then; a
+  // caller that then finds the blob missing writes it again).
+  virtual Status ProtectBlob(const Digest& digest) = 0;
+  // Sweeps up to `limit` due link reviews: a link that no manifest of its repository
+  // references is removed (and its blob queued); any other review is dropped. A PutManifest
+  // referencing the blob and the sweep of its link serialise: the manifest commits and the link
+  // stays, or the link is gone first. Returns the number of links removed.
+  virtual Result<uint64_t> SweepLinks(Clock::TimePoint due_before, uint64_t limit) = 0;
+  // Sweeps one due blob review: when nothing references the blob (BlobReferenced is false) it
+  // calls `delete_bytes(digest)` while still holding the claim — a ProtectBlob of the same
+  // digest waits — and drops the review if that returned Ok (kNotFound counts as Ok); when the
+  // callback fails the review stays for a later sweep. Returns the digest reviewed (deleted or
+  // not) as `reviewed`, `deleted` says which; nullopt when no review is due.
+  struct BlobSweep {
+    Digest reviewed;
+    bool deleted = false;
+  };
+  virtual Result<std::optional<BlobSweep>> SweepNextBlob(
+      Clock::TimePoint due_before, const std::function<Status(const Digest&)>& delete_bytes) = 0;
+  // ACR's retention policy: deletes up to `limit` manifests of `registry` created before
+  // `created_before` that no tag points at and no other manifest of the repository references
+  // (index children stay), skipping artifacts whose subject manifest is still stored. Deletion
+  // queues like DeleteManifest. Returns how many were deleted.
+  virtual Result<uint64_t> DeleteUntaggedManifests(const std::string& registry,
+                                                   Clock::TimePoint created_before,
+                                                   uint64_t limit) = 0;
+  // Storage used by `registry` (`az acr show-usage`'s Size): the sizes of the distinct blobs
+  // its repositories link plus the bytes of its manifests.
+  virtual Result<uint64_t> RegistryUsage(const std::string& registry) = 0;
+  // Reviews not yet swept: (links, blobs). For tests and /cove/health.
+  struct ReviewBacklog {
+    uint64_t links = 0;
+    uint64_t blobs = 0;
+  };
+  virtual Result<ReviewBacklog> PendingReviews() = 0;
 };
 using MetaStorePtr = std::unique_ptr<MetaStore>;
 

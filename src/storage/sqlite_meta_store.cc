@@ -661,4 +661,24 @@ Result<std::vector<UploadRecord>> SqliteMetaStore::ListUploadsStartedBefore(
   return out;
 }
 
+// TODO(gc): placeholders until the GC branch lands its SQLite implementation.
+Status SqliteMetaStore::ProtectBlob(const Digest&) { return Fail(Code::kUnimplemented, "gc"); }
+Result<uint64_t> SqliteMetaStore::SweepLinks(Clock::TimePoint, uint64_t) {
+  return Fail(Code::kUnimplemented, "gc");
+}
+Result<std::optional<MetaStore::BlobSweep>> SqliteMetaStore::SweepNextBlob(
+    Clock::TimePoint, const std::function<Status(const Digest&)>&) {
+  return Fail(Code::kUnimplemented, "gc");
+}
+Result<uint64_t> SqliteMetaStore::DeleteUntaggedManifests(const std::string&, Clock::TimePoint,
+                                                          uint64_t) {
+  return Fail(Code::kUnimplemented, "gc");
+}
+Result<uint64_t> SqliteMetaStore::RegistryUsage(const std::string&) {
+  return Fail(Code::kUnimplemented, "gc");
+}
+Result<MetaStore::ReviewBacklog> SqliteMetaStore::PendingReviews() {
+  return Fail(Code::kUnimplemented, "gc");
+}
+
 }  // namespace cove::storage

@@ -64,6 +64,18 @@ class SqliteMetaStore final : public MetaStore {
   Status DeleteUpload(const std::string& id) override;
   Result<std::vector<UploadRecord>> ListUploadsStartedBefore(Clock::TimePoint cutoff) override;
 
+  // TODO(gc): placeholders until the GC branch lands its SQLite implementation.
+  Status ProtectBlob(const Digest& digest) override;
+  Result<uint64_t> SweepLinks(Clock::TimePoint due_before, uint64_t limit) override;
+  Result<std::optional<BlobSweep>> SweepNextBlob(
+      Clock::TimePoint due_before,
+      const std::function<Status(const Digest&)>& delete_bytes) override;
+  Result<uint64_t> DeleteUntaggedManifests(const std::string& registry,
+                                           Clock::TimePoint created_before,
+                                           uint64_t limit) override;
+  Result<uint64_t> RegistryUsage(const std::string& registry) override;
+  Result<ReviewBacklog> PendingReviews() override;
+
   // The schema version this build writes.
   static int SchemaVersion();
 

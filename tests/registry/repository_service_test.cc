@@ -91,6 +91,20 @@ class FlakyMetaStore final : public storage::MetaStore {
   Result<std::vector<storage::UploadRecord>> ListUploadsStartedBefore(Clock::TimePoint c) override {
     return inner_.ListUploadsStartedBefore(c);
   }
+  Status ProtectBlob(const Digest& d) override { return inner_.ProtectBlob(d); }
+  Result<uint64_t> SweepLinks(Clock::TimePoint due, uint64_t limit) override {
+    return inner_.SweepLinks(due, limit);
+  }
+  Result<std::optional<BlobSweep>> SweepNextBlob(
+      Clock::TimePoint due, const std::function<Status(const Digest&)>& del) override {
+    return inner_.SweepNextBlob(due, del);
+  }
+  Result<uint64_t> DeleteUntaggedManifests(const std::string& r, Clock::TimePoint before,
+                                           uint64_t limit) override {
+    return inner_.DeleteUntaggedManifests(r, before, limit);
+  }
+  Result<uint64_t> RegistryUsage(const std::string& r) override { return inner_.RegistryUsage(r); }
+  Result<ReviewBacklog> PendingReviews() override { return inner_.PendingReviews(); }
 
  private:
   storage::MetaStore& inner_;
