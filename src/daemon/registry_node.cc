@@ -244,11 +244,11 @@ void RegistryNode::Maintain() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
     lock.unlock();
-    // Shared keys (a region node's) are rotated by the node that owns them, the full daemon.
+    // Shared keys (a region node's) are rotated by the node that owns them, the full daemon;
+    // this node re-reads them (keys made or retired there).
     for (auth::KeyRing* ring : {token_keys_.get(), identity_keys_.get()}) {
-      if (!config_.secrets_dir.empty()) break;
-      if (auto kept = ring ? ring->Maintain() : Ok(); !kept) {
-        spdlog::warn("rotating signing keys: {}", kept.error().ToString());
+      if (auto kept = ring ? ring->Maintain(config_.secrets_dir.empty()) : Ok(); !kept) {
+        spdlog::warn("signing keys: {}", kept.error().ToString());
       }
     }
     if (zones_) {
