@@ -20,6 +20,11 @@ struct RegistryInfo {
   std::string home_region = "westus";
   std::vector<std::string> regions;  // home first, then replicas
   bool data_endpoint_enabled = false;
+  // ACR's retention policy for untagged manifests (properties.policies.retentionPolicy): when
+  // enabled, untagged manifests older than `days` (0-365) are deleted
+  // (registry/garbage_collector.h).
+  bool untagged_retention_enabled = false;
+  int untagged_retention_days = 7;
 
   std::string LoginServer(std::string_view suffix) const;
   std::string DataHost(std::string_view region, std::string_view suffix) const;

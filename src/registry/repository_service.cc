@@ -92,7 +92,12 @@ Result<std::optional<uint64_t>> RepositoryService::MountBlob(const storage::Repo
                                                              const Digest& digest) {
   auto size = meta_.LinkedBlob({repo.registry, from}, digest);
   if (!size) return std::optional<uint64_t>();
-  COVE_RETURN_IF_ERROR(meta_.LinkBlob(repo, digest, *size));
+  // Bytes a sweep was deleting just now: the client uploads the blob instead.
+  COVE_RETURN_IF_ERROR(meta_.ProtectBlob(digest));
+  if (auto linked = LinkStoredBlob(repo, digest, *size); !linked) {
+    if (linked.error().code == Code::kNotFound) return std::optional<uint64_t>();
+    return Fail(std::move(linked).error());
+  }
   RepositoryEvent event;
   event.kind = RepositoryEvent::Kind::kBlobLinked;
   event.repo = repo;
@@ -162,6 +167,12 @@ Status RepositoryService::AcknowledgeUpload(storage::UploadPtr upload) {
 Result<uint64_t> RepositoryService::CommitUpload(const storage::UploadRecord& record,
                                                  storage::UploadPtr& upload,
                                                  const Digest& expected) {
+  // No sweep deletes blob `expected` for a grace period from here (one deleting it right now
+  // finishes first, and Commit below then writes the bytes again rather than finding them).
+  if (auto protect = meta_.ProtectBlob(expected); !protect) {
+    upload.reset();
+    return Fail(std::move(protect).error());
+  }
   // Verify, fsync and rename into the content-addressed store: the blob exists from here on.
   auto committed = upload->Commit(expected);
   if (!committed) {
@@ -170,8 +181,9 @@ Result<uint64_t> RepositoryService::CommitUpload(const storage::UploadRecord& re
   }
   upload.reset();  // the store removed the staged bytes
   // Only now is it visible in the repository.
-  if (auto linked = meta_.LinkBlob(record.repo, expected, *committed); !linked) {
-    return Fail(linked.error().code, "link " + expected.str() + ": " + linked.error().message);
+  if (auto linked = LinkStoredBlob(record.repo, expected, *committed); !linked) {
+    Code code = linked.error().code == Code::kNotFound ? Code::kUnavailable : linked.error().code;
+    return Fail(code, "link " + expected.str() + ": " + linked.error().message);
   }
   if (auto deleted = meta_.DeleteUpload(record.id);
       !deleted && deleted.error().code != Code::kNotFound) {
@@ -184,6 +196,18 @@ Result<uint64_t> RepositoryService::CommitUpload(const storage::UploadRecord& re
   event.size = *committed;
   Emit(event);
   return *committed;
+}
+
+Status RepositoryService::LinkStoredBlob(const storage::RepoKey& repo, const Digest& digest,
+                                         uint64_t size) {
+  COVE_RETURN_IF_ERROR(meta_.LinkBlob(repo, digest, size));
+  // Once linked the blob is referenced and no sweep takes it; but one may have taken it after
+  // ProtectBlob's grace period ran out, before the link (a stalled request).
+  if (auto stat = blobs_.Stat(digest); !stat && stat.error().code == Code::kNotFound) {
+    (void)meta_.UnlinkBlob(repo, digest);
+    return Fail(Code::kNotFound, "blob " + digest.str() + " was collected before it was linked");
+  }
+  return Ok();
 }
 
 Status RepositoryService::CancelUpload(const storage::UploadRecord& record) {
@@ -288,6 +312,19 @@ Status RepositoryService::PutManifest(const storage::RepoKey& repo,
     if (auto resolved = meta_.ResolveTag(repo, *tag)) previous = *resolved;
   }
   COVE_RETURN_IF_ERROR(meta_.PutManifest(repo, record, tag));
+  // A link sweep may have removed a link between the check above and the put (its upload came
+  // more than a grace period ago): the manifest would name a blob the repository lacks.
+  for (const Digest& blob : record.blobs) {
+    if (auto linked = meta_.LinkedBlob(repo, blob); !linked) {
+      if (linked.error().code == Code::kNotFound) {
+        (void)meta_.DeleteManifest(repo, digest);
+        if (unknown != nullptr) *unknown = blob;
+        return Fail(Code::kNotFound,
+                    "blob " + blob.str() + " is not in repository " + repo.repository);
+      }
+      return Fail(std::move(linked).error());
+    }
+  }
 
   RepositoryEvent put;
   put.kind = RepositoryEvent::Kind::kManifestPut;

@@ -6,11 +6,13 @@
 // stores themselves; this is the only code in cove_registry that calls BlobStore and MetaStore.
 //
 // Commit order (crash-safe; nothing is visible before it is verified):
-//   blob:     bytes stream into an upload (hashed as they come) → CommitUpload verifies the
-//             digest → the BlobStore fsyncs and renames the bytes into the content-addressed
-//             store → the blob is linked into the repository (MetaStore) → the upload session is
-//             forgotten → kBlobLinked. A crash before the link leaves an unreferenced blob (the
-//             garbage collector's), never a link to missing bytes.
+//   blob:     bytes stream into an upload (hashed as they come) → CommitUpload protects the
+//             digest from the garbage collector for a grace period (MetaStore::ProtectBlob) →
+//             verifies the digest → the BlobStore fsyncs and renames the bytes into the
+//             content-addressed store → the blob is linked into the repository (MetaStore) → the
+//             upload session is forgotten → kBlobLinked. A crash before the link leaves an
+//             unreferenced blob (the garbage collector's, registry/garbage_collector.h), never a
+//             link to missing bytes.
 //   manifest: every blob and child manifest it names must already be in the repository; then
 //             the manifest, its references and its tag are stored in one MetaStore transaction
 //             → kManifestPut → kTagSet (when the tag was new or pointed elsewhere).
@@ -140,7 +142,9 @@ class RepositoryService {
   // Verifies the bytes against `expected`, moves them into the content-addressed store, links
   // the blob into the upload's repository and forgets the session (the commit order above).
   // Returns the blob size and emits kBlobLinked. kInvalidArgument when the digest does not
-  // match: nothing changed and `upload` is still usable. Any other error drops `upload`.
+  // match: nothing changed and `upload` is still usable. Any other error drops `upload`;
+  // kUnavailable when the garbage collector took the bytes before they were linked (a commit
+  // stalled for longer than the grace period): the client uploads again.
   Result<uint64_t> CommitUpload(const storage::UploadRecord& record, storage::UploadPtr& upload,
                                 const Digest& expected);
   // Removes a client's upload: its staged bytes and session. kFailedPrecondition if a request
@@ -184,6 +188,9 @@ class RepositoryService {
 
  private:
   void Emit(const RepositoryEvent& event);
+  // Links a blob whose review ProtectBlob stamped, then checks that its bytes are still there;
+  // kNotFound (and no link) when a sweep took them first.
+  Status LinkStoredBlob(const storage::RepoKey& repo, const Digest& digest, uint64_t size);
   void ForgetUpload(const std::string& id);
 
   storage::BlobStore& blobs_;

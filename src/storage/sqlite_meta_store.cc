@@ -8,6 +8,7 @@
 #include <mutex>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "storage/sqlite_error.h"
 
@@ -75,6 +76,28 @@ CREATE TABLE uploads (
   started_ns   INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX uploads_by_started ON uploads (started_ns);
+)sql",
+    // 2: online garbage collection's review queues (meta_store.h). Links that exist already are
+    // queued once, stamped with the migration's (real) time, so uploads whose manifest never
+    // came are collected a grace period after the upgrade.
+    R"sql(
+CREATE TABLE gc_link_reviews (
+  registry   TEXT    NOT NULL COLLATE BINARY,
+  repository TEXT    NOT NULL COLLATE BINARY,
+  digest     TEXT    NOT NULL COLLATE BINARY,
+  queued_ns  INTEGER NOT NULL,
+  PRIMARY KEY (registry, repository, digest)
+) WITHOUT ROWID;
+CREATE INDEX gc_link_reviews_by_queued ON gc_link_reviews (queued_ns);
+
+CREATE TABLE gc_blob_reviews (
+  digest    TEXT    NOT NULL PRIMARY KEY COLLATE BINARY,
+  queued_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX gc_blob_reviews_by_queued ON gc_blob_reviews (queued_ns);
+
+INSERT INTO gc_link_reviews (registry, repository, digest, queued_ns)
+  SELECT registry, repository, digest, unixepoch() * 1000000000 FROM blob_links;
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -257,6 +280,67 @@ class Transaction {
   bool open_ = false;
 };
 
+// ---- review queues (meta_store.h, "online garbage collection") ----
+// A later event on the same key moves the stamp later, never earlier.
+
+Status QueueLinkReview(SqliteMetaStore::Db& db, const RepoKey& repo, std::string_view digest,
+                       int64_t now_ns) {
+  COVE_ASSIGN_OR_RETURN(
+      Query q, db.Prepare("INSERT INTO gc_link_reviews (registry, repository, digest, queued_ns) "
+                          "VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE "
+                          "SET queued_ns = max(queued_ns, excluded.queued_ns)"));
+  return q.Text(repo.registry).Text(repo.repository).Text(digest).Int(now_ns).Run();
+}
+
+Status QueueBlobReview(SqliteMetaStore::Db& db, std::string_view digest, int64_t now_ns) {
+  COVE_ASSIGN_OR_RETURN(
+      Query q, db.Prepare("INSERT INTO gc_blob_reviews (digest, queued_ns) VALUES (?, ?) "
+                          "ON CONFLICT DO UPDATE SET queued_ns = max(queued_ns, excluded.queued_ns)"));
+  return q.Text(digest).Int(now_ns).Run();
+}
+
+// Deletes one manifest (tags and references cascade) inside the caller's transaction, queueing
+// a link review for each blob it referenced and a blob review for its own digest. False when
+// `repo` has no such manifest (nothing queued).
+Result<bool> DeleteManifestQueued(SqliteMetaStore::Db& db, const RepoKey& repo,
+                                  std::string_view digest, int64_t now_ns) {
+  std::vector<std::string> blobs;
+  {
+    COVE_ASSIGN_OR_RETURN(
+        Query q, db.Prepare("SELECT DISTINCT ref_digest FROM manifest_refs WHERE registry = ? "
+                            "AND repository = ? AND manifest_digest = ? AND kind = 0"));
+    q.Text(repo.registry).Text(repo.repository).Text(digest);
+    while (true) {
+      COVE_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      blobs.push_back(q.ColText(0));
+    }
+  }
+  {
+    COVE_ASSIGN_OR_RETURN(
+        Query q, db.Prepare("DELETE FROM manifests WHERE registry = ? AND repository = ? AND "
+                            "digest = ?"));
+    COVE_RETURN_IF_ERROR(q.Text(repo.registry).Text(repo.repository).Text(digest).Run());
+  }
+  if (db.Changes() == 0) return false;
+  for (const std::string& blob : blobs) {
+    COVE_RETURN_IF_ERROR(QueueLinkReview(db, repo, blob, now_ns));
+  }
+  COVE_RETURN_IF_ERROR(QueueBlobReview(db, digest, now_ns));
+  return true;
+}
+
+// True while anything references blob `digest`: a link, a manifest's reference, or a manifest
+// with that digest (its bytes may be kept as a blob).
+Result<bool> Referenced(SqliteMetaStore::Db& db, std::string_view digest) {
+  COVE_ASSIGN_OR_RETURN(
+      Query q, db.Prepare("SELECT EXISTS (SELECT 1 FROM blob_links WHERE digest = ?1) "
+                          "OR EXISTS (SELECT 1 FROM manifest_refs WHERE ref_digest = ?1) "
+                          "OR EXISTS (SELECT 1 FROM manifests WHERE digest = ?1)"));
+  COVE_ASSIGN_OR_RETURN(bool row, q.Text(digest).Step());
+  return row && q.ColInt(0) != 0;
+}
+
 Status Migrate(SqliteMetaStore::Db& db) {
   COVE_ASSIGN_OR_RETURN(Query q, db.Prepare("PRAGMA user_version"));
   COVE_ASSIGN_OR_RETURN(bool row, q.Step());
@@ -285,12 +369,18 @@ Status Migrate(SqliteMetaStore::Db& db) {
 
 }  // namespace
 
-SqliteMetaStore::SqliteMetaStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+SqliteMetaStore::SqliteMetaStore(std::unique_ptr<Db> db, const Clock& clock)
+    : db_(std::move(db)), clock_(clock) {}
 SqliteMetaStore::~SqliteMetaStore() = default;
 
 int SqliteMetaStore::SchemaVersion() { return kSchemaVersion; }
 
 Result<MetaStorePtr> SqliteMetaStore::Open(std::string path) {
+  static const SystemClock system_clock;
+  return Open(std::move(path), system_clock);
+}
+
+Result<MetaStorePtr> SqliteMetaStore::Open(std::string path, const Clock& clock) {
   sqlite3* raw = nullptr;
   int rc =
       sqlite3_open_v2(path.c_str(), &raw,
@@ -309,19 +399,27 @@ Result<MetaStorePtr> SqliteMetaStore::Open(std::string path) {
   COVE_RETURN_IF_ERROR(db->Exec("PRAGMA synchronous = FULL"));
   COVE_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys = ON"));
   COVE_RETURN_IF_ERROR(Migrate(*db));
-  return MetaStorePtr(new SqliteMetaStore(std::move(db)));
+  return MetaStorePtr(new SqliteMetaStore(std::move(db), clock));
 }
 
 // ---- blobs in repositories ----
 
 Status SqliteMetaStore::LinkBlob(const RepoKey& repo, const Digest& digest, uint64_t size) {
   std::lock_guard lock(db_->mu());
-  COVE_ASSIGN_OR_RETURN(
-      Query q,
-      db_->Prepare(
-          "INSERT INTO blob_links (registry, repository, digest, size) VALUES (?, ?, ?, ?) "
-          "ON CONFLICT DO UPDATE SET size = excluded.size"));
-  return q.Text(repo.registry).Text(repo.repository).Text(digest.str()).Int(ToInt64(size)).Run();
+  Transaction txn(*db_);
+  COVE_RETURN_IF_ERROR(txn.Begin());
+  {
+    COVE_ASSIGN_OR_RETURN(
+        Query q,
+        db_->Prepare(
+            "INSERT INTO blob_links (registry, repository, digest, size) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO UPDATE SET size = excluded.size"));
+    COVE_RETURN_IF_ERROR(
+        q.Text(repo.registry).Text(repo.repository).Text(digest.str()).Int(ToInt64(size)).Run());
+  }
+  // An upload whose manifest never comes: its link is reviewed after the grace period.
+  COVE_RETURN_IF_ERROR(QueueLinkReview(*db_, repo, digest.str(), NowNanos()));
+  return txn.Commit();
 }
 
 Result<uint64_t> SqliteMetaStore::LinkedBlob(const RepoKey& repo, const Digest& digest) {
@@ -340,24 +438,24 @@ Result<uint64_t> SqliteMetaStore::LinkedBlob(const RepoKey& repo, const Digest& 
 
 Status SqliteMetaStore::UnlinkBlob(const RepoKey& repo, const Digest& digest) {
   std::lock_guard lock(db_->mu());
-  COVE_ASSIGN_OR_RETURN(
-      Query q,
-      db_->Prepare("DELETE FROM blob_links WHERE registry = ? AND repository = ? AND digest = ?"));
-  COVE_RETURN_IF_ERROR(q.Text(repo.registry).Text(repo.repository).Text(digest.str()).Run());
+  Transaction txn(*db_);
+  COVE_RETURN_IF_ERROR(txn.Begin());
+  {
+    COVE_ASSIGN_OR_RETURN(
+        Query q, db_->Prepare(
+                     "DELETE FROM blob_links WHERE registry = ? AND repository = ? AND digest = ?"));
+    COVE_RETURN_IF_ERROR(q.Text(repo.registry).Text(repo.repository).Text(digest.str()).Run());
+  }
   if (db_->Changes() == 0) {
     return Fail(Code::kNotFound, "blob " + digest.str() + " is not linked in " + repo.repository);
   }
-  return Ok();
+  COVE_RETURN_IF_ERROR(QueueBlobReview(*db_, digest.str(), NowNanos()));
+  return txn.Commit();
 }
 
 Result<bool> SqliteMetaStore::BlobReferenced(const Digest& digest) {
   std::lock_guard lock(db_->mu());
-  COVE_ASSIGN_OR_RETURN(
-      Query q, db_->Prepare("SELECT EXISTS (SELECT 1 FROM blob_links WHERE digest = ?1) "
-                            "OR EXISTS (SELECT 1 FROM manifest_refs WHERE ref_digest = ?1) "
-                            "OR EXISTS (SELECT 1 FROM manifests WHERE digest = ?1)"));
-  COVE_ASSIGN_OR_RETURN(bool row, q.Text(digest.str()).Step());
-  return row && q.ColInt(0) != 0;
+  return Referenced(*db_, digest.str());
 }
 
 // ---- manifests and tags ----
@@ -483,10 +581,24 @@ Status SqliteMetaStore::DeleteRegistry(const std::string& registry) {
   std::lock_guard lock(db_->mu());
   Transaction txn(*db_);
   COVE_RETURN_IF_ERROR(txn.Begin());
+  {
+    // Every blob the registry linked, and (a superset the header allows: each is a manifest
+    // deletion too) what its manifests referenced and the manifests' own digests. Its link
+    // reviews go: the links do.
+    COVE_ASSIGN_OR_RETURN(
+        Query q,
+        db_->Prepare("INSERT INTO gc_blob_reviews (digest, queued_ns) "
+                     "SELECT digest, ?2 FROM blob_links WHERE registry = ?1 "
+                     "UNION SELECT ref_digest, ?2 FROM manifest_refs WHERE registry = ?1 AND kind = 0 "
+                     "UNION SELECT digest, ?2 FROM manifests WHERE registry = ?1 "
+                     "ON CONFLICT DO UPDATE SET queued_ns = max(queued_ns, excluded.queued_ns)"));
+    COVE_RETURN_IF_ERROR(q.Text(registry).Int(NowNanos()).Run());
+  }
   // Tags and references go with the manifests (ON DELETE CASCADE); tags first all the same.
   for (const char* sql :
        {"DELETE FROM tags WHERE registry = ?", "DELETE FROM manifests WHERE registry = ?",
-        "DELETE FROM blob_links WHERE registry = ?", "DELETE FROM uploads WHERE registry = ?"}) {
+        "DELETE FROM blob_links WHERE registry = ?", "DELETE FROM uploads WHERE registry = ?",
+        "DELETE FROM gc_link_reviews WHERE registry = ?"}) {
     COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare(sql));
     COVE_RETURN_IF_ERROR(q.Text(registry).Run());
   }
@@ -495,15 +607,14 @@ Status SqliteMetaStore::DeleteRegistry(const std::string& registry) {
 
 Status SqliteMetaStore::DeleteManifest(const RepoKey& repo, const Digest& digest) {
   std::lock_guard lock(db_->mu());
+  Transaction txn(*db_);
+  COVE_RETURN_IF_ERROR(txn.Begin());
   // Tags and references go with it (ON DELETE CASCADE).
-  COVE_ASSIGN_OR_RETURN(
-      Query q,
-      db_->Prepare("DELETE FROM manifests WHERE registry = ? AND repository = ? AND digest = ?"));
-  COVE_RETURN_IF_ERROR(q.Text(repo.registry).Text(repo.repository).Text(digest.str()).Run());
-  if (db_->Changes() == 0) {
+  COVE_ASSIGN_OR_RETURN(bool deleted, DeleteManifestQueued(*db_, repo, digest.str(), NowNanos()));
+  if (!deleted) {
     return Fail(Code::kNotFound, "manifest " + digest.str() + " not found in " + repo.repository);
   }
-  return Ok();
+  return txn.Commit();
 }
 
 Status SqliteMetaStore::DeleteTag(const RepoKey& repo, const std::string& tag) {
@@ -661,24 +772,165 @@ Result<std::vector<UploadRecord>> SqliteMetaStore::ListUploadsStartedBefore(
   return out;
 }
 
-// TODO(gc): placeholders until the GC branch lands its SQLite implementation.
-Status SqliteMetaStore::ProtectBlob(const Digest&) { return Fail(Code::kUnimplemented, "gc"); }
-Result<uint64_t> SqliteMetaStore::SweepLinks(Clock::TimePoint, uint64_t) {
-  return Fail(Code::kUnimplemented, "gc");
+// ---- online garbage collection ----
+
+int64_t SqliteMetaStore::NowNanos() const { return ToNanos(clock_.Now()); }
+
+Status SqliteMetaStore::ProtectBlob(const Digest& digest) {
+  // The mutex is the claim: a sweep deciding about any blob holds it.
+  std::lock_guard lock(db_->mu());
+  return QueueBlobReview(*db_, digest.str(), NowNanos());
 }
+
+Result<uint64_t> SqliteMetaStore::SweepLinks(Clock::TimePoint due_before, uint64_t limit) {
+  std::lock_guard lock(db_->mu());
+  Transaction txn(*db_);
+  COVE_RETURN_IF_ERROR(txn.Begin());
+  struct Due {
+    RepoKey repo;
+    std::string digest;
+  };
+  std::vector<Due> due;
+  {
+    COVE_ASSIGN_OR_RETURN(
+        Query q, db_->Prepare("SELECT registry, repository, digest FROM gc_link_reviews "
+                              "WHERE queued_ns <= ? ORDER BY queued_ns LIMIT ?"));
+    q.Int(ToNanos(due_before)).Int(ToInt64(limit));
+    while (true) {
+      COVE_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      due.push_back({{q.ColText(0), q.ColText(1)}, q.ColText(2)});
+    }
+  }
+  uint64_t removed = 0;
+  int64_t now = NowNanos();
+  for (const Due& d : due) {
+    {
+      COVE_ASSIGN_OR_RETURN(
+          Query q, db_->Prepare("DELETE FROM gc_link_reviews "
+                                "WHERE registry = ? AND repository = ? AND digest = ?"));
+      COVE_RETURN_IF_ERROR(q.Text(d.repo.registry).Text(d.repo.repository).Text(d.digest).Run());
+    }
+    // A manifest of the repository that names the digest (as a blob, a child, or as itself)
+    // keeps the link.
+    COVE_ASSIGN_OR_RETURN(
+        Query q,
+        db_->Prepare(
+            "DELETE FROM blob_links WHERE registry = ?1 AND repository = ?2 AND digest = ?3 "
+            "AND NOT EXISTS (SELECT 1 FROM manifest_refs WHERE registry = ?1 AND repository = ?2 "
+            "AND ref_digest = ?3) "
+            "AND NOT EXISTS (SELECT 1 FROM manifests WHERE registry = ?1 AND repository = ?2 "
+            "AND digest = ?3)"));
+    COVE_RETURN_IF_ERROR(q.Text(d.repo.registry).Text(d.repo.repository).Text(d.digest).Run());
+    if (db_->Changes() > 0) ++removed;
+    // Queued when the link went now, and also when it was already gone (an UnlinkBlob before
+    // the manifest that referenced it was deleted: nothing else would queue the blob).
+    bool linked = false;
+    {
+      COVE_ASSIGN_OR_RETURN(
+          Query exists,
+          db_->Prepare("SELECT 1 FROM blob_links WHERE registry = ? AND repository = ? AND "
+                       "digest = ?"));
+      exists.Text(d.repo.registry).Text(d.repo.repository).Text(d.digest);
+      COVE_ASSIGN_OR_RETURN(linked, exists.Step());
+    }
+    if (!linked) COVE_RETURN_IF_ERROR(QueueBlobReview(*db_, d.digest, now));
+  }
+  COVE_RETURN_IF_ERROR(txn.Commit());
+  return removed;
+}
+
 Result<std::optional<MetaStore::BlobSweep>> SqliteMetaStore::SweepNextBlob(
-    Clock::TimePoint, const std::function<Status(const Digest&)>&) {
-  return Fail(Code::kUnimplemented, "gc");
+    Clock::TimePoint due_before, const std::function<Status(const Digest&)>& delete_bytes) {
+  // The claim is the transaction under the mutex: ProtectBlob (and every writer) waits for it.
+  std::lock_guard lock(db_->mu());
+  Transaction txn(*db_);
+  COVE_RETURN_IF_ERROR(txn.Begin());
+  std::string text;
+  {
+    COVE_ASSIGN_OR_RETURN(
+        Query q, db_->Prepare("SELECT digest FROM gc_blob_reviews WHERE queued_ns <= ? "
+                              "ORDER BY queued_ns, digest LIMIT 1"));
+    COVE_ASSIGN_OR_RETURN(bool row, q.Int(ToNanos(due_before)).Step());
+    if (!row) return std::optional<BlobSweep>();
+    text = q.ColText(0);
+  }
+  COVE_ASSIGN_OR_RETURN(Digest digest, ParseStored(text));
+  COVE_ASSIGN_OR_RETURN(bool referenced, Referenced(*db_, text));
+  if (!referenced) {
+    Status deleted = delete_bytes(digest);
+    if (!deleted && deleted.error().code != Code::kNotFound) {
+      // The review stays (the transaction rolls back) for a later sweep.
+      return Fail(deleted.error().code,
+                  "deleting blob " + text + ": " + deleted.error().message);
+    }
+  }
+  {
+    COVE_ASSIGN_OR_RETURN(Query q, db_->Prepare("DELETE FROM gc_blob_reviews WHERE digest = ?"));
+    COVE_RETURN_IF_ERROR(q.Text(text).Run());
+  }
+  COVE_RETURN_IF_ERROR(txn.Commit());
+  return std::optional<BlobSweep>(BlobSweep{std::move(digest), !referenced});
 }
-Result<uint64_t> SqliteMetaStore::DeleteUntaggedManifests(const std::string&, Clock::TimePoint,
-                                                          uint64_t) {
-  return Fail(Code::kUnimplemented, "gc");
+
+Result<uint64_t> SqliteMetaStore::DeleteUntaggedManifests(const std::string& registry,
+                                                          Clock::TimePoint created_before,
+                                                          uint64_t limit) {
+  std::lock_guard lock(db_->mu());
+  Transaction txn(*db_);
+  COVE_RETURN_IF_ERROR(txn.Begin());
+  std::vector<std::pair<RepoKey, std::string>> doomed;
+  {
+    COVE_ASSIGN_OR_RETURN(
+        Query q,
+        db_->Prepare(
+            "SELECT m.repository, m.digest FROM manifests m "
+            "WHERE m.registry = ?1 AND m.created_ns < ?2 "
+            "AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.registry = m.registry "
+            "  AND t.repository = m.repository AND t.digest = m.digest) "
+            "AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.registry = m.registry "
+            "  AND r.repository = m.repository AND r.ref_digest = m.digest "
+            "  AND r.manifest_digest <> m.digest) "
+            "AND NOT (m.subject IS NOT NULL AND EXISTS (SELECT 1 FROM manifests s "
+            "  WHERE s.registry = m.registry AND s.repository = m.repository "
+            "  AND s.digest = m.subject)) "
+            "ORDER BY m.created_ns, m.repository, m.digest LIMIT ?3"));
+    q.Text(registry).Int(ToNanos(created_before)).Int(ToInt64(limit));
+    while (true) {
+      COVE_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      doomed.emplace_back(RepoKey{registry, q.ColText(0)}, q.ColText(1));
+    }
+  }
+  uint64_t deleted = 0;
+  int64_t now = NowNanos();
+  for (const auto& [repo, digest] : doomed) {
+    COVE_ASSIGN_OR_RETURN(bool gone, DeleteManifestQueued(*db_, repo, digest, now));
+    if (gone) ++deleted;
+  }
+  COVE_RETURN_IF_ERROR(txn.Commit());
+  return deleted;
 }
-Result<uint64_t> SqliteMetaStore::RegistryUsage(const std::string&) {
-  return Fail(Code::kUnimplemented, "gc");
+
+Result<uint64_t> SqliteMetaStore::RegistryUsage(const std::string& registry) {
+  std::lock_guard lock(db_->mu());
+  COVE_ASSIGN_OR_RETURN(
+      Query q,
+      db_->Prepare("SELECT COALESCE((SELECT SUM(size) FROM (SELECT MAX(size) AS size "
+                   "  FROM blob_links WHERE registry = ?1 GROUP BY digest)), 0) "
+                   "+ COALESCE((SELECT SUM(length(bytes)) FROM manifests WHERE registry = ?1), 0)"));
+  COVE_ASSIGN_OR_RETURN(bool row, q.Text(registry).Step());
+  return row ? static_cast<uint64_t>(q.ColInt(0)) : 0;
 }
+
 Result<MetaStore::ReviewBacklog> SqliteMetaStore::PendingReviews() {
-  return Fail(Code::kUnimplemented, "gc");
+  std::lock_guard lock(db_->mu());
+  COVE_ASSIGN_OR_RETURN(Query q,
+                        db_->Prepare("SELECT (SELECT COUNT(*) FROM gc_link_reviews), "
+                                     "(SELECT COUNT(*) FROM gc_blob_reviews)"));
+  COVE_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return ReviewBacklog{};
+  return ReviewBacklog{static_cast<uint64_t>(q.ColInt(0)), static_cast<uint64_t>(q.ColInt(1))};
 }
 
 }  // namespace cove::storage

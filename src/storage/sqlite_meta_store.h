@@ -15,6 +15,16 @@
 //   tags(registry, repository, tag, digest)                      PK(registry, repository, tag);
 //             digest references manifests, cascading on delete
 //   uploads(id, registry, repository, acknowledged, started_ns)  PK(id)
+// Version 2 adds online GC's review queues (meta_store.h), stamped with the store's Clock:
+//   gc_link_reviews(registry, repository, digest, queued_ns)      PK(registry, repository, digest)
+//   gc_blob_reviews(digest, queued_ns)                            PK(digest)
+//
+// Garbage collection: one connection and one writer, so a sweep's claim is its BEGIN IMMEDIATE
+// transaction under the mutex — SweepNextBlob runs `delete_bytes` inside it, and ProtectBlob
+// (like every other method) waits for it. `delete_bytes` must not call this store. Beyond the
+// header's queueing rules, a link review whose link is already gone queues its blob (an
+// UnlinkBlob before the deletion of the manifest that still referenced the blob would otherwise
+// leave nothing queued), and DeleteRegistry also queues what its manifests referenced.
 //
 // Ownership: the store owns its connection. Thread-safety: every method may be called from any
 // thread; one connection serialises them behind a mutex (SQLite writes are serial anyway), with
@@ -33,7 +43,10 @@ class SqliteMetaStore final : public MetaStore {
   // Opens (creating if needed) the database at `path` and migrates it to the current schema.
   // kIOError if the file cannot be opened; kCorruption if it is not a database or has a newer
   // schema than this build knows.
+  // Queue stamps come from `clock` (which must outlive the store); the first form uses the
+  // system clock.
   static Result<MetaStorePtr> Open(std::string path);
+  static Result<MetaStorePtr> Open(std::string path, const Clock& clock);
 
   ~SqliteMetaStore() override;
 
@@ -64,7 +77,6 @@ class SqliteMetaStore final : public MetaStore {
   Status DeleteUpload(const std::string& id) override;
   Result<std::vector<UploadRecord>> ListUploadsStartedBefore(Clock::TimePoint cutoff) override;
 
-  // TODO(gc): placeholders until the GC branch lands its SQLite implementation.
   Status ProtectBlob(const Digest& digest) override;
   Result<uint64_t> SweepLinks(Clock::TimePoint due_before, uint64_t limit) override;
   Result<std::optional<BlobSweep>> SweepNextBlob(
@@ -82,9 +94,11 @@ class SqliteMetaStore final : public MetaStore {
   class Db;  // the connection and its statement cache
 
  private:
-  explicit SqliteMetaStore(std::unique_ptr<Db> db);
+  SqliteMetaStore(std::unique_ptr<Db> db, const Clock& clock);
+  int64_t NowNanos() const;
 
   std::unique_ptr<Db> db_;
+  const Clock& clock_;
 };
 
 }  // namespace cove::storage

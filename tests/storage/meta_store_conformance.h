@@ -41,6 +41,9 @@ class MetaStoreHarness {
 struct MetaStoreImpl {
   std::string name;
   std::function<std::unique_ptr<MetaStoreHarness>()> make;
+  // A store whose review queues are stamped by `clock`, which outlives the harness; required by
+  // MetaStoreGcConformance (meta_store_gc_conformance.h), unused here.
+  std::function<std::unique_ptr<MetaStoreHarness>(const Clock& clock)> make_with_clock = {};
 };
 
 // gtest prints the parameter by name.

@@ -7,6 +7,7 @@
 
 #include "storage/caching_meta_store.h"
 #include "storage/meta_store_conformance.h"
+#include "storage/meta_store_gc_conformance.h"
 #include "support/temp_dir.h"
 
 namespace cove::storage {
@@ -14,31 +15,43 @@ namespace {
 
 using ::cove::testing::TempDir;
 using testing::MetaStoreConformance;
+using testing::MetaStoreGcConformance;
 
 class SqliteHarness final : public testing::MetaStoreHarness {
  public:
-  explicit SqliteHarness(bool in_file) : in_file_(in_file) { Restart(); }
+  // `clock`: the store's (queue stamps); null for the system clock.
+  explicit SqliteHarness(bool in_file, const Clock* clock = nullptr)
+      : in_file_(in_file), clock_(clock) {
+    Restart();
+  }
   MetaStore& store() override { return *store_; }
   bool Persistent() const override { return in_file_; }
   void Restart() override {
     store_.reset();
-    auto opened = SqliteMetaStore::Open(in_file_ ? dir_.Join("meta.db") : ":memory:");
+    std::string path = in_file_ ? dir_.Join("meta.db") : ":memory:";
+    auto opened = clock_ ? SqliteMetaStore::Open(path, *clock_) : SqliteMetaStore::Open(path);
     EXPECT_TRUE(opened) << opened.error().ToString();
     if (opened) store_ = std::move(*opened);
   }
 
  private:
   bool in_file_;
+  const Clock* clock_;
   TempDir dir_;
   MetaStorePtr store_;
 };
 
-INSTANTIATE_TEST_SUITE_P(
-    Sqlite, MetaStoreConformance,
-    ::testing::Values(
-        testing::MetaStoreImpl{"Memory", [] { return std::make_unique<SqliteHarness>(false); }},
-        testing::MetaStoreImpl{"File", [] { return std::make_unique<SqliteHarness>(true); }}),
-    testing::MetaStoreImplName);
+testing::MetaStoreImpl Impl(const char* name, bool in_file) {
+  return {name, [in_file] { return std::make_unique<SqliteHarness>(in_file); },
+          [in_file](const Clock& clock) { return std::make_unique<SqliteHarness>(in_file, &clock); }};
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, MetaStoreConformance,
+                         ::testing::Values(Impl("Memory", false), Impl("File", true)),
+                         testing::MetaStoreImplName);
+INSTANTIATE_TEST_SUITE_P(Sqlite, MetaStoreGcConformance,
+                         ::testing::Values(Impl("Memory", false), Impl("File", true)),
+                         testing::MetaStoreImplName);
 
 // The same suite through a CachingMetaStore: caching changes no answer.
 class CachingHarness final : public testing::MetaStoreHarness {
