@@ -754,7 +754,7 @@ Result<MetaStorePtr> PostgresMetaStore::Open(PostgresOptions options) {
   std::vector<std::pair<std::string, std::string>> params = {
       {"connect_timeout", "10"},
       {"dbname", options.conninfo},
-      {"options", "-c search_path=" + options.schema},
+      {"options", "-c search_path=" + options.schema + " -c client_min_messages=warning"},
       {"fallback_application_name", "cove"},
   };
   std::string schema = options.schema;
@@ -861,24 +861,41 @@ Status PostgresMetaStore::PutManifest(const RepoKey& repo, const ManifestRecord&
                      .TextArray(Strings(manifest.blobs))));
       (void)locked;
     }
-    COVE_ASSIGN_OR_RETURN(
-        Rows inserted,
-        s.Exec("INSERT INTO manifests (registry, repository, digest, media_type, bytes, "
-               "artifact_type, subject, annotations, created_ns) "
-               "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-               Params()
-                   .Text(repo.registry)
-                   .Text(repo.repository)
-                   .Text(manifest.digest.str())
-                   .Text(manifest.media_type)
-                   .Bytes(manifest.bytes)
-                   .Text(manifest.artifact_type)
-                   .OptionalText(manifest.subject
-                                     ? std::optional<std::string>(manifest.subject->str())
-                                     : std::nullopt)
-                   .Text(manifest.annotations_json)
-                   .Int(ToNanos(manifest.created))));
-    if (inserted.affected() > 0 && !refs.empty()) {
+    Params row = Params()
+                     .Text(repo.registry)
+                     .Text(repo.repository)
+                     .Text(manifest.digest.str())
+                     .Text(manifest.media_type)
+                     .Bytes(manifest.bytes)
+                     .Text(manifest.artifact_type)
+                     .OptionalText(manifest.subject
+                                       ? std::optional<std::string>(manifest.subject->str())
+                                       : std::nullopt)
+                     .Text(manifest.annotations_json)
+                     .Int(ToNanos(manifest.created));
+    // Inserted, or already there and then locked (FOR KEY SHARE), so that a concurrent
+    // deletion cannot take it away before the tag points at it; retried when a deletion
+    // committed in between.
+    bool inserted = false;
+    for (int tries = 0;; ++tries) {
+      COVE_ASSIGN_OR_RETURN(
+          Rows put, s.Exec("INSERT INTO manifests (registry, repository, digest, media_type, "
+                           "bytes, artifact_type, subject, annotations, created_ns) "
+                           "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+                           row));
+      if (put.affected() > 0) {
+        inserted = true;
+        break;
+      }
+      COVE_ASSIGN_OR_RETURN(
+          Rows kept, s.Exec("SELECT 1 FROM manifests WHERE registry = $1 AND repository = $2 "
+                            "AND digest = $3 FOR KEY SHARE",
+                            Params().Text(repo.registry).Text(repo.repository).Text(
+                                manifest.digest.str())));
+      if (!kept.empty()) break;
+      if (tries >= 3) return Fail(Code::kUnavailable, "manifest deleted while being put");
+    }
+    if (inserted && !refs.empty()) {
       COVE_ASSIGN_OR_RETURN(
           Rows rows,
           s.Exec("INSERT INTO manifest_refs (registry, repository, manifest_digest, kind, "
