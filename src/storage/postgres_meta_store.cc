@@ -294,8 +294,8 @@ Code CodeOf(const std::string& sqlstate) {
 std::string Where(PGconn* conn) {
   const char* host = PQhost(conn);
   const char* db = PQdb(conn);
-  return std::string("PostgreSQL at host ") + (host && *host ? host : "(default)") +
-         ", database " + (db && *db ? db : "(default)");
+  return std::string("PostgreSQL at host ") + (host && *host ? host : "(default)") + ", database " +
+         (db && *db ? db : "(default)");
 }
 
 // One connection in use by one attempt of an operation. Remembers how its last failure looked,
@@ -457,9 +457,11 @@ class PostgresMetaStore::Engine {
     values.push_back(nullptr);
     PGconn* conn = PQconnectdbParams(keys.data(), values.data(), 1);
     if (conn == nullptr) return Fail(Code::kResourceExhausted, "libpq: out of memory");
+    // Server notices (and a dropped connection's FATAL) reach callers as errors, not stderr.
+    PQsetNoticeProcessor(
+        conn, [](void*, const char*) {}, nullptr);
     if (PQstatus(conn) != CONNECTION_OK) {
-      Error error{Code::kUnavailable,
-                  Where(conn) + " unreachable: " + Trim(PQerrorMessage(conn))};
+      Error error{Code::kUnavailable, Where(conn) + " unreachable: " + Trim(PQerrorMessage(conn))};
       PQfinish(conn);
       return Fail(std::move(error));
     }
@@ -531,8 +533,8 @@ class PostgresMetaStore::Engine {
   }
 
   void Backoff(int attempt) {
-    thread_local std::minstd_rand rng(static_cast<unsigned>(
-        std::hash<std::thread::id>()(std::this_thread::get_id())));
+    thread_local std::minstd_rand rng(
+        static_cast<unsigned>(std::hash<std::thread::id>()(std::this_thread::get_id())));
     std::uniform_int_distribution<int> jitter(1, 5 * attempt);
     std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
   }
@@ -644,35 +646,37 @@ Status QueueBlobs(Session& s, const std::vector<std::string>& digests, int64_t n
 Status QueueLinks(Session& s, const RepoKey& repo, const std::vector<std::string>& digests,
                   int64_t now) {
   if (digests.empty()) return Ok();
-  COVE_ASSIGN_OR_RETURN(Rows rows, s.Exec(kQueueLinks, Params()
-                                                           .Text(repo.registry)
-                                                           .Text(repo.repository)
-                                                           .TextArray(digests)
-                                                           .Int(now)));
+  COVE_ASSIGN_OR_RETURN(
+      Rows rows,
+      s.Exec(kQueueLinks,
+             Params().Text(repo.registry).Text(repo.repository).TextArray(digests).Int(now)));
   (void)rows;
   return Ok();
 }
 
-// Deletes one manifest (its tags and references cascade) inside a transaction, queues the
-// reviews a deletion queues and notifies. False when there was no such manifest.
-Result<bool> DeleteManifestIn(Session& s, PostgresMetaStore::Engine& engine, const RepoKey& repo,
-                              const Digest& digest) {
-  Params key = Params().Text(repo.registry).Text(repo.repository).Text(digest.str());
+// The distinct blobs a manifest references.
+Result<std::vector<std::string>> BlobRefs(Session& s, const RepoKey& repo, const Digest& digest) {
   COVE_ASSIGN_OR_RETURN(
       Rows refs, s.Exec("SELECT DISTINCT ref_digest FROM manifest_refs WHERE registry = $1 AND "
                         "repository = $2 AND manifest_digest = $3 AND kind = 0",
-                        key));
-  COVE_ASSIGN_OR_RETURN(
-      Rows gone,
-      s.Exec("DELETE FROM manifests WHERE registry = $1 AND repository = $2 AND digest = $3", key));
-  if (gone.affected() == 0) return false;
+                        Params().Text(repo.registry).Text(repo.repository).Text(digest.str())));
   std::vector<std::string> blobs;
   for (int i = 0; i < refs.size(); ++i) blobs.push_back(refs.Text(i, 0));
-  int64_t now = engine.NowNs();
-  COVE_RETURN_IF_ERROR(QueueLinks(s, repo, blobs, now));
-  COVE_RETURN_IF_ERROR(QueueBlobs(s, {digest.str()}, now));
+  return blobs;
+}
+
+// Deletes one manifest row (its tags and references cascade) and notifies; the caller queues
+// the reviews (link reviews before, the blob review after: the lock order). False when there
+// was no such manifest.
+Result<bool> DeleteManifestRow(Session& s, const std::string& channel, const RepoKey& repo,
+                               const Digest& digest) {
+  COVE_ASSIGN_OR_RETURN(
+      Rows gone,
+      s.Exec("DELETE FROM manifests WHERE registry = $1 AND repository = $2 AND digest = $3",
+             Params().Text(repo.registry).Text(repo.repository).Text(digest.str())));
+  if (gone.affected() == 0) return false;
   COVE_RETURN_IF_ERROR(
-      Notify(s, engine.channel(), Payload(repo.registry, repo.repository, "digest", digest.str())));
+      Notify(s, channel, Payload(repo.registry, repo.repository, "digest", digest.str())));
   return true;
 }
 
@@ -709,8 +713,8 @@ Status Migrate(Session& s, const std::string& schema) {
                                               std::to_string(version + 1) + ": " +
                                               applied.error().message);
       }
-      COVE_ASSIGN_OR_RETURN(Rows updated, s.Exec("UPDATE cove_schema SET version = $1",
-                                                 Params().Int(version + 1)));
+      COVE_ASSIGN_OR_RETURN(
+          Rows updated, s.Exec("UPDATE cove_schema SET version = $1", Params().Int(version + 1)));
       (void)updated;
       return false;
     };
@@ -726,8 +730,7 @@ Status Migrate(Session& s, const std::string& schema) {
 
 }  // namespace
 
-PostgresMetaStore::PostgresMetaStore(std::unique_ptr<Engine> engine)
-    : engine_(std::move(engine)) {}
+PostgresMetaStore::PostgresMetaStore(std::unique_ptr<Engine> engine) : engine_(std::move(engine)) {}
 PostgresMetaStore::~PostgresMetaStore() = default;
 
 int PostgresMetaStore::SchemaVersion() { return kSchemaVersion; }
@@ -746,8 +749,8 @@ Result<MetaStorePtr> PostgresMetaStore::Open(PostgresOptions options) {
   if (parsed == nullptr) {
     std::string why = parse_error ? Trim(parse_error) : "out of memory";
     PQfreemem(parse_error);
-    return Fail(Code::kInvalidArgument, "invalid PostgreSQL connection string '" +
-                                            Redact(options.conninfo) + "': " + why);
+    return Fail(Code::kInvalidArgument,
+                "invalid PostgreSQL connection string '" + Redact(options.conninfo) + "': " + why);
   }
   PQconninfoFree(parsed);
   // Later entries win: the caller's conninfo overrides the timeout; the schema is ours.
@@ -780,16 +783,15 @@ Status PostgresMetaStore::LinkBlob(const RepoKey& repo, const Digest& digest, ui
     // The review first, then the link: the order the link sweep takes them in.
     COVE_RETURN_IF_ERROR(QueueLinks(s, repo, {digest.str()}, now));
     COVE_ASSIGN_OR_RETURN(
-        Rows rows,
-        s.Exec("INSERT INTO blob_links (registry, repository, digest, size, linked_ns) "
-               "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (registry, repository, digest) "
-               "DO UPDATE SET size = excluded.size, linked_ns = excluded.linked_ns",
-               Params()
-                   .Text(repo.registry)
-                   .Text(repo.repository)
-                   .Text(digest.str())
-                   .Int(ToInt64(size))
-                   .Int(now)));
+        Rows rows, s.Exec("INSERT INTO blob_links (registry, repository, digest, size, linked_ns) "
+                          "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (registry, repository, digest) "
+                          "DO UPDATE SET size = excluded.size, linked_ns = excluded.linked_ns",
+                          Params()
+                              .Text(repo.registry)
+                              .Text(repo.repository)
+                              .Text(digest.str())
+                              .Int(ToInt64(size))
+                              .Int(now)));
     (void)rows;
     return Ok();
   });
@@ -798,13 +800,11 @@ Status PostgresMetaStore::LinkBlob(const RepoKey& repo, const Digest& digest, ui
 Result<uint64_t> PostgresMetaStore::LinkedBlob(const RepoKey& repo, const Digest& digest) {
   return engine_->Run<uint64_t>(Mode::kRead, [&](Session& s) -> Result<uint64_t> {
     COVE_ASSIGN_OR_RETURN(
-        Rows rows,
-        s.Exec("SELECT size FROM blob_links WHERE registry = $1 AND repository = $2 AND "
-               "digest = $3",
-               Params().Text(repo.registry).Text(repo.repository).Text(digest.str())));
+        Rows rows, s.Exec("SELECT size FROM blob_links WHERE registry = $1 AND repository = $2 AND "
+                          "digest = $3",
+                          Params().Text(repo.registry).Text(repo.repository).Text(digest.str())));
     if (rows.empty()) {
-      return Fail(Code::kNotFound,
-                  "blob " + digest.str() + " is not linked in " + repo.repository);
+      return Fail(Code::kNotFound, "blob " + digest.str() + " is not linked in " + repo.repository);
     }
     return static_cast<uint64_t>(rows.Int(0, 0));
   });
@@ -817,8 +817,7 @@ Status PostgresMetaStore::UnlinkBlob(const RepoKey& repo, const Digest& digest) 
         s.Exec("DELETE FROM blob_links WHERE registry = $1 AND repository = $2 AND digest = $3",
                Params().Text(repo.registry).Text(repo.repository).Text(digest.str())));
     if (rows.affected() == 0) {
-      return Fail(Code::kNotFound,
-                  "blob " + digest.str() + " is not linked in " + repo.repository);
+      return Fail(Code::kNotFound, "blob " + digest.str() + " is not linked in " + repo.repository);
     }
     return QueueBlobs(s, {digest.str()}, engine_->NowNs());
   });
@@ -861,18 +860,18 @@ Status PostgresMetaStore::PutManifest(const RepoKey& repo, const ManifestRecord&
                      .TextArray(Strings(manifest.blobs))));
       (void)locked;
     }
-    Params row = Params()
-                     .Text(repo.registry)
-                     .Text(repo.repository)
-                     .Text(manifest.digest.str())
-                     .Text(manifest.media_type)
-                     .Bytes(manifest.bytes)
-                     .Text(manifest.artifact_type)
-                     .OptionalText(manifest.subject
-                                       ? std::optional<std::string>(manifest.subject->str())
-                                       : std::nullopt)
-                     .Text(manifest.annotations_json)
-                     .Int(ToNanos(manifest.created));
+    Params row =
+        Params()
+            .Text(repo.registry)
+            .Text(repo.repository)
+            .Text(manifest.digest.str())
+            .Text(manifest.media_type)
+            .Bytes(manifest.bytes)
+            .Text(manifest.artifact_type)
+            .OptionalText(manifest.subject ? std::optional<std::string>(manifest.subject->str())
+                                           : std::nullopt)
+            .Text(manifest.annotations_json)
+            .Int(ToNanos(manifest.created));
     // Inserted, or already there and then locked (FOR KEY SHARE), so that a concurrent
     // deletion cannot take it away before the tag points at it; retried when a deletion
     // committed in between.
@@ -888,10 +887,10 @@ Status PostgresMetaStore::PutManifest(const RepoKey& repo, const ManifestRecord&
         break;
       }
       COVE_ASSIGN_OR_RETURN(
-          Rows kept, s.Exec("SELECT 1 FROM manifests WHERE registry = $1 AND repository = $2 "
-                            "AND digest = $3 FOR KEY SHARE",
-                            Params().Text(repo.registry).Text(repo.repository).Text(
-                                manifest.digest.str())));
+          Rows kept,
+          s.Exec("SELECT 1 FROM manifests WHERE registry = $1 AND repository = $2 "
+                 "AND digest = $3 FOR KEY SHARE",
+                 Params().Text(repo.registry).Text(repo.repository).Text(manifest.digest.str())));
       if (!kept.empty()) break;
       if (tries >= 3) return Fail(Code::kUnavailable, "manifest deleted while being put");
     }
@@ -937,8 +936,7 @@ Result<ManifestContent> PostgresMetaStore::GetManifestContent(const RepoKey& rep
                           "WHERE registry = $1 AND repository = $2 AND digest = $3",
                           Params().Text(repo.registry).Text(repo.repository).Text(digest.str())));
     if (rows.empty()) {
-      return Fail(Code::kNotFound,
-                  "manifest " + digest.str() + " not found in " + repo.repository);
+      return Fail(Code::kNotFound, "manifest " + digest.str() + " not found in " + repo.repository);
     }
     return ManifestContent{rows.Text(0, 0), rows.Text(0, 1)};
   });
@@ -956,8 +954,7 @@ Result<ManifestRecord> PostgresMetaStore::GetManifest(const RepoKey& repo, const
                "FROM manifests m WHERE m.registry = $1 AND m.repository = $2 AND m.digest = $3",
                Params().Text(repo.registry).Text(repo.repository).Text(digest.str())));
     if (rows.empty()) {
-      return Fail(Code::kNotFound,
-                  "manifest " + digest.str() + " not found in " + repo.repository);
+      return Fail(Code::kNotFound, "manifest " + digest.str() + " not found in " + repo.repository);
     }
     ManifestRecord record;
     record.digest = digest;
@@ -989,32 +986,31 @@ Result<Digest> PostgresMetaStore::ResolveTag(const RepoKey& repo, const std::str
         Rows rows,
         s.Exec("SELECT digest FROM tags WHERE registry = $1 AND repository = $2 AND tag = $3",
                Params().Text(repo.registry).Text(repo.repository).Text(tag)));
-    if (rows.empty()) return Fail(Code::kNotFound, "tag " + tag + " not found in " + repo.repository);
+    if (rows.empty())
+      return Fail(Code::kNotFound, "tag " + tag + " not found in " + repo.repository);
     return ParseStored(rows.Text(0, 0));
   });
 }
 
 Status PostgresMetaStore::DeleteRegistry(const std::string& registry) {
   return engine_->Run<void>(Mode::kWrite, [&](Session& s) -> Status {
-    Params key = Params().Text(registry).Int(engine_->NowNs());
-    COVE_ASSIGN_OR_RETURN(
-        Rows queued,
-        s.Exec("INSERT INTO gc_blob_reviews (digest, queued_ns) "
-               "SELECT DISTINCT digest, $2::int8 FROM blob_links WHERE registry = $1 ORDER BY 1 "
-               "ON CONFLICT (digest) "
-               "DO UPDATE SET queued_ns = GREATEST(gc_blob_reviews.queued_ns, excluded.queued_ns)",
-               key));
-    (void)queued;
+    Params key = Params().Text(registry);
     uint64_t deleted = 0;
-    // Tags and references go with the manifests (ON DELETE CASCADE); tags first all the same.
-    for (const char* sql : {"DELETE FROM tags WHERE registry = $1",
-                            "DELETE FROM manifests WHERE registry = $1",
-                            "DELETE FROM blob_links WHERE registry = $1",
-                            "DELETE FROM uploads WHERE registry = $1",
-                            "DELETE FROM gc_link_reviews WHERE registry = $1"}) {
-      COVE_ASSIGN_OR_RETURN(Rows rows, s.Exec(sql, Params().Text(registry)));
+    COVE_ASSIGN_OR_RETURN(Rows reviews,
+                          s.Exec("DELETE FROM gc_link_reviews WHERE registry = $1", key));
+    deleted += reviews.affected();
+    COVE_ASSIGN_OR_RETURN(
+        Rows links, s.Exec("DELETE FROM blob_links WHERE registry = $1 RETURNING digest", key));
+    deleted += links.affected();
+    std::vector<std::string> blobs;
+    for (int i = 0; i < links.size(); ++i) blobs.push_back(links.Text(i, 0));
+    // Tags and references go with the manifests (ON DELETE CASCADE), in the lock order.
+    for (const char* sql :
+         {"DELETE FROM manifests WHERE registry = $1", "DELETE FROM uploads WHERE registry = $1"}) {
+      COVE_ASSIGN_OR_RETURN(Rows rows, s.Exec(sql, key));
       deleted += rows.affected();
     }
+    COVE_RETURN_IF_ERROR(QueueBlobs(s, blobs, engine_->NowNs()));
     if (deleted == 0) return Ok();
     return Notify(s, engine_->channel(), Payload(registry, "", "", ""));
   });
@@ -1022,21 +1018,22 @@ Status PostgresMetaStore::DeleteRegistry(const std::string& registry) {
 
 Status PostgresMetaStore::DeleteManifest(const RepoKey& repo, const Digest& digest) {
   return engine_->Run<void>(Mode::kWrite, [&](Session& s) -> Status {
-    COVE_ASSIGN_OR_RETURN(bool deleted, DeleteManifestIn(s, *engine_, repo, digest));
-    if (!deleted) {
-      return Fail(Code::kNotFound,
-                  "manifest " + digest.str() + " not found in " + repo.repository);
+    int64_t now = engine_->NowNs();
+    COVE_ASSIGN_OR_RETURN(std::vector<std::string> blobs, BlobRefs(s, repo, digest));
+    COVE_RETURN_IF_ERROR(QueueLinks(s, repo, blobs, now));
+    COVE_ASSIGN_OR_RETURN(bool deleted, DeleteManifestRow(s, engine_->channel(), repo, digest));
+    if (!deleted) {  // the queued reviews roll back with the error
+      return Fail(Code::kNotFound, "manifest " + digest.str() + " not found in " + repo.repository);
     }
-    return Ok();
+    return QueueBlobs(s, {digest.str()}, now);
   });
 }
 
 Status PostgresMetaStore::DeleteTag(const RepoKey& repo, const std::string& tag) {
   return engine_->Run<void>(Mode::kWrite, [&](Session& s) -> Status {
     COVE_ASSIGN_OR_RETURN(
-        Rows rows,
-        s.Exec("DELETE FROM tags WHERE registry = $1 AND repository = $2 AND tag = $3",
-               Params().Text(repo.registry).Text(repo.repository).Text(tag)));
+        Rows rows, s.Exec("DELETE FROM tags WHERE registry = $1 AND repository = $2 AND tag = $3",
+                          Params().Text(repo.registry).Text(repo.repository).Text(tag)));
     if (rows.affected() == 0) {
       return Fail(Code::kNotFound, "tag " + tag + " not found in " + repo.repository);
     }
@@ -1052,14 +1049,14 @@ Result<std::vector<std::string>> PostgresMetaStore::ListTags(const RepoKey& repo
     // when it has none).
     COVE_ASSIGN_OR_RETURN(
         Rows rows,
-        s.Exec("SELECT e.found, t.tag FROM (SELECT EXISTS (SELECT 1 FROM manifests WHERE "
-               "registry = $1 AND repository = $2) OR EXISTS (SELECT 1 FROM blob_links WHERE "
-               "registry = $1 AND repository = $2) OR EXISTS (SELECT 1 FROM tags WHERE "
-               "registry = $1 AND repository = $2) AS found) e LEFT JOIN LATERAL (SELECT tag "
-               "FROM tags WHERE registry = $1 AND repository = $2 AND tag > $3 ORDER BY tag "
-               "LIMIT $4::int8) t ON e.found ORDER BY t.tag",
-               Params().Text(repo.registry).Text(repo.repository).Text(page.last).Limit(
-                   page.limit)));
+        s.Exec(
+            "SELECT e.found, t.tag FROM (SELECT EXISTS (SELECT 1 FROM manifests WHERE "
+            "registry = $1 AND repository = $2) OR EXISTS (SELECT 1 FROM blob_links WHERE "
+            "registry = $1 AND repository = $2) OR EXISTS (SELECT 1 FROM tags WHERE "
+            "registry = $1 AND repository = $2) AS found) e LEFT JOIN LATERAL (SELECT tag "
+            "FROM tags WHERE registry = $1 AND repository = $2 AND tag > $3 ORDER BY tag "
+            "LIMIT $4::int8) t ON e.found ORDER BY t.tag",
+            Params().Text(repo.registry).Text(repo.repository).Text(page.last).Limit(page.limit)));
     if (rows.empty() || rows.Int(0, 0) == 0) {
       return Fail(Code::kNotFound, "repository " + repo.repository + " not found");
     }
@@ -1163,7 +1160,8 @@ Status PostgresMetaStore::SetUploadAcknowledged(const std::string& id, uint64_t 
 
 Status PostgresMetaStore::DeleteUpload(const std::string& id) {
   return engine_->Run<void>(Mode::kWrite, [&](Session& s) -> Status {
-    COVE_ASSIGN_OR_RETURN(Rows rows, s.Exec("DELETE FROM uploads WHERE id = $1", Params().Text(id)));
+    COVE_ASSIGN_OR_RETURN(Rows rows,
+                          s.Exec("DELETE FROM uploads WHERE id = $1", Params().Text(id)));
     if (rows.affected() == 0) return Fail(Code::kNotFound, "upload " + id + " not found");
     return Ok();
   });
@@ -1174,15 +1172,13 @@ Result<std::vector<UploadRecord>> PostgresMetaStore::ListUploadsStartedBefore(
   using Out = std::vector<UploadRecord>;
   return engine_->Run<Out>(Mode::kRead, [&](Session& s) -> Result<Out> {
     COVE_ASSIGN_OR_RETURN(
-        Rows rows,
-        s.Exec("SELECT id, registry, repository, acknowledged, started_ns FROM uploads "
-               "WHERE started_ns < $1 ORDER BY started_ns, id",
-               Params().Int(ToNanos(cutoff))));
+        Rows rows, s.Exec("SELECT id, registry, repository, acknowledged, started_ns FROM uploads "
+                          "WHERE started_ns < $1 ORDER BY started_ns, id",
+                          Params().Int(ToNanos(cutoff))));
     Out out;
     for (int i = 0; i < rows.size(); ++i) {
       out.push_back(UploadRecord{rows.Text(i, 0), RepoKey{rows.Text(i, 1), rows.Text(i, 2)},
-                                 static_cast<uint64_t>(rows.Int(i, 3)),
-                                 FromNanos(rows.Int(i, 4))});
+                                 static_cast<uint64_t>(rows.Int(i, 3)), FromNanos(rows.Int(i, 4))});
     }
     return out;
   });
@@ -1199,13 +1195,13 @@ Status PostgresMetaStore::ProtectBlob(const Digest& digest) {
 
 Result<uint64_t> PostgresMetaStore::SweepLinks(Clock::TimePoint due_before, uint64_t limit) {
   return engine_->Run<uint64_t>(Mode::kWrite, [&](Session& s) -> Result<uint64_t> {
-    COVE_ASSIGN_OR_RETURN(
-        Rows due, s.Exec("SELECT registry, repository, digest FROM gc_link_reviews "
-                         "WHERE queued_ns <= $1 ORDER BY queued_ns LIMIT $2::int8 "
-                         "FOR UPDATE SKIP LOCKED",
-                         Params().Int(ToNanos(due_before)).Int(ToInt64(limit))));
+    COVE_ASSIGN_OR_RETURN(Rows due,
+                          s.Exec("SELECT registry, repository, digest FROM gc_link_reviews "
+                                 "WHERE queued_ns <= $1 ORDER BY queued_ns LIMIT $2::int8 "
+                                 "FOR UPDATE SKIP LOCKED",
+                                 Params().Int(ToNanos(due_before)).Int(ToInt64(limit))));
     uint64_t removed = 0;
-    int64_t now = engine_->NowNs();
+    std::vector<std::string> unlinked;  // queued last: the lock order
     for (int i = 0; i < due.size(); ++i) {
       Params key = Params().Text(due.Text(i, 0)).Text(due.Text(i, 1)).Text(due.Text(i, 2));
       // Waits for a PutManifest holding the link FOR SHARE; then sees its references.
@@ -1226,15 +1222,16 @@ Result<uint64_t> PostgresMetaStore::SweepLinks(Clock::TimePoint due_before, uint
                                 "AND digest = $3",
                                 key));
           removed += gone.affected();
-          COVE_RETURN_IF_ERROR(QueueBlobs(s, {due.Text(i, 2)}, now));
+          unlinked.push_back(due.Text(i, 2));
         }
       }
-      COVE_ASSIGN_OR_RETURN(
-          Rows dropped, s.Exec("DELETE FROM gc_link_reviews WHERE registry = $1 AND "
-                               "repository = $2 AND digest = $3",
-                               key));
+      COVE_ASSIGN_OR_RETURN(Rows dropped,
+                            s.Exec("DELETE FROM gc_link_reviews WHERE registry = $1 AND "
+                                   "repository = $2 AND digest = $3",
+                                   key));
       (void)dropped;
     }
+    COVE_RETURN_IF_ERROR(QueueBlobs(s, unlinked, engine_->NowNs()));
     return removed;
   });
 }
@@ -1243,10 +1240,10 @@ Result<std::optional<MetaStore::BlobSweep>> PostgresMetaStore::SweepNextBlob(
     Clock::TimePoint due_before, const std::function<Status(const Digest&)>& delete_bytes) {
   using Out = std::optional<BlobSweep>;
   return engine_->Run<Out>(Mode::kWrite, [&](Session& s) -> Result<Out> {
-    COVE_ASSIGN_OR_RETURN(
-        Rows due, s.Exec("SELECT digest FROM gc_blob_reviews WHERE queued_ns <= $1 "
-                         "ORDER BY queued_ns LIMIT 1 FOR UPDATE SKIP LOCKED",
-                         Params().Int(ToNanos(due_before))));
+    COVE_ASSIGN_OR_RETURN(Rows due,
+                          s.Exec("SELECT digest FROM gc_blob_reviews WHERE queued_ns <= $1 "
+                                 "ORDER BY queued_ns LIMIT 1 FOR UPDATE SKIP LOCKED",
+                                 Params().Int(ToNanos(due_before))));
     if (due.empty()) return Out();
     std::string text = due.Text(0, 0);
     COVE_ASSIGN_OR_RETURN(Digest digest, ParseStored(text));
@@ -1256,9 +1253,8 @@ Result<std::optional<MetaStore::BlobSweep>> PostgresMetaStore::SweepNextBlob(
       // Under the row lock: a ProtectBlob of this digest waits until this commits.
       Status deleted = delete_bytes(digest);
       if (!deleted && deleted.error().code != Code::kNotFound) {
-        return Fail(deleted.error().code,
-                    "deleting blob " + text + " failed (its review stays): " +
-                        deleted.error().message);
+        return Fail(deleted.error().code, "deleting blob " + text + " failed (its review stays): " +
+                                              deleted.error().message);
       }
       sweep.deleted = true;
     }
@@ -1281,32 +1277,49 @@ Result<uint64_t> PostgresMetaStore::DeleteUntaggedManifests(const std::string& r
         "AND (m.subject IS NULL OR NOT EXISTS (SELECT 1 FROM manifests p WHERE "
         "p.registry = m.registry AND p.repository = m.repository AND p.digest = m.subject))";
     std::string select =
-        std::string("SELECT m.repository, m.digest FROM manifests m WHERE m.registry = $1 AND "
-                    "m.created_ns < $2 AND ") +
-        kUnreferenced +
-        " ORDER BY m.created_ns, m.repository, m.digest LIMIT $3::int8 FOR UPDATE OF m SKIP LOCKED";
-    COVE_ASSIGN_OR_RETURN(Rows candidates,
-                          s.Exec(select.c_str(), Params()
-                                                     .Text(registry)
-                                                     .Int(ToNanos(created_before))
-                                                     .Int(ToInt64(limit))));
-    // Locked now: no tag can point at one until this commits (the tag's foreign key waits).
-    // Checked again with a fresh snapshot for tags that committed before the lock.
-    std::string recheck = std::string("SELECT 1 FROM manifests m WHERE m.registry = $1 AND "
-                                      "m.repository = $2 AND m.digest = $3 AND ") +
-                          kUnreferenced;
-    uint64_t deleted = 0;
+        std::string(
+            "SELECT m.repository, m.digest FROM manifests m WHERE m.registry = $1 AND "
+            "m.created_ns < $2 AND ") +
+        kUnreferenced + " ORDER BY m.created_ns, m.repository, m.digest LIMIT $3::int8";
+    COVE_ASSIGN_OR_RETURN(
+        Rows candidates,
+        s.Exec(select.c_str(),
+               Params().Text(registry).Int(ToNanos(created_before)).Int(ToInt64(limit))));
+    int64_t now = engine_->NowNs();
+    struct Candidate {
+      RepoKey repo;
+      Digest digest;
+    };
+    std::vector<Candidate> doomed;
+    // Link reviews first (the lock order: link reviews, links, manifests, blob reviews).
     for (int i = 0; i < candidates.size(); ++i) {
-      RepoKey repo{registry, candidates.Text(i, 0)};
-      COVE_ASSIGN_OR_RETURN(Digest digest, ParseStored(candidates.Text(i, 1)));
-      COVE_ASSIGN_OR_RETURN(
-          Rows still,
-          s.Exec(recheck.c_str(), Params().Text(registry).Text(repo.repository).Text(digest.str())));
-      if (still.empty()) continue;
-      COVE_ASSIGN_OR_RETURN(bool gone, DeleteManifestIn(s, *engine_, repo, digest));
-      if (gone) ++deleted;
+      Candidate c{{registry, candidates.Text(i, 0)}, {}};
+      COVE_ASSIGN_OR_RETURN(c.digest, ParseStored(candidates.Text(i, 1)));
+      COVE_ASSIGN_OR_RETURN(std::vector<std::string> blobs, BlobRefs(s, c.repo, c.digest));
+      COVE_RETURN_IF_ERROR(QueueLinks(s, c.repo, blobs, now));
+      doomed.push_back(std::move(c));
     }
-    return deleted;
+    // Each locked (a tag's foreign key check then waits), then checked again with a fresh
+    // snapshot for a tag or referrer that committed meanwhile.
+    std::string recheck = std::string(
+                              "SELECT 1 FROM manifests m WHERE m.registry = $1 AND "
+                              "m.repository = $2 AND m.digest = $3 AND ") +
+                          kUnreferenced;
+    std::vector<std::string> deleted;
+    for (const Candidate& c : doomed) {
+      Params key = Params().Text(registry).Text(c.repo.repository).Text(c.digest.str());
+      COVE_ASSIGN_OR_RETURN(
+          Rows locked, s.Exec("SELECT 1 FROM manifests WHERE registry = $1 AND repository = $2 "
+                              "AND digest = $3 FOR UPDATE",
+                              key));
+      if (locked.empty()) continue;
+      COVE_ASSIGN_OR_RETURN(Rows still, s.Exec(recheck.c_str(), key));
+      if (still.empty()) continue;
+      COVE_ASSIGN_OR_RETURN(bool gone, DeleteManifestRow(s, engine_->channel(), c.repo, c.digest));
+      if (gone) deleted.push_back(c.digest.str());
+    }
+    COVE_RETURN_IF_ERROR(QueueBlobs(s, deleted, now));
+    return static_cast<uint64_t>(deleted.size());
   });
 }
 

@@ -24,6 +24,8 @@
 // READ COMMITTED transactions; the online GC claims review rows with SELECT ... FOR UPDATE
 // SKIP LOCKED and decides in the same transaction (see meta_store.h), and PutManifest holds
 // FOR SHARE locks on the links of the blobs it references, so it serialises with the link sweep.
+// Every transaction takes row locks in one order — link reviews, links, manifests (then their
+// tags), blob reviews — and several rows of one table sorted, so writers do not deadlock.
 //
 // Retries: a transaction that fails with serialization_failure (40001) or deadlock_detected
 // (40P01) is run again, up to 5 attempts, after a small jittered backoff. A connection found

@@ -51,8 +51,7 @@ std::string FreshSchema() {
 
 Result<MetaStorePtr> OpenStore(const std::string& schema, const Clock* clock = nullptr,
                                int pool_size = 4) {
-  return PostgresMetaStore::Open(
-      {SharedCluster().cluster->conninfo(), schema, pool_size, clock});
+  return PostgresMetaStore::Open({SharedCluster().cluster->conninfo(), schema, pool_size, clock});
 }
 
 PostgresMetaStore& Pg(MetaStore& store) { return static_cast<PostgresMetaStore&>(store); }
@@ -62,9 +61,9 @@ PostgresMetaStore& Pg(MetaStore& store) { return static_cast<PostgresMetaStore&>
 class RawConnection {
  public:
   explicit RawConnection(const std::string& schema)
-      : conn_(PQconnectdb((SharedCluster().cluster->conninfo() +
-                           " options='-c search_path=" + schema + "'")
-                              .c_str())) {
+      : conn_(PQconnectdb(
+            (SharedCluster().cluster->conninfo() + " options='-c search_path=" + schema + "'")
+                .c_str())) {
     EXPECT_EQ(PQstatus(conn_), CONNECTION_OK) << PQerrorMessage(conn_);
   }
   ~RawConnection() { PQfinish(conn_); }
@@ -163,8 +162,7 @@ TEST(PostgresMetaStoreOpenTest, MalformedConnectionStringIsNamed) {
   if (!opened) {
     EXPECT_NE(opened.error().message.find("bogus_option"), std::string::npos)
         << opened.error().message;
-    EXPECT_EQ(opened.error().message.find("hunter2"), std::string::npos)
-        << opened.error().message;
+    EXPECT_EQ(opened.error().message.find("hunter2"), std::string::npos) << opened.error().message;
   }
   COVE_EXPECT_CODE(PostgresMetaStore::Open({"host=/tmp", "Bad-Schema"}), Code::kInvalidArgument);
   COVE_EXPECT_CODE(PostgresMetaStore::Open({"host=/tmp", "s", 0}), Code::kInvalidArgument);
@@ -196,8 +194,7 @@ TEST_F(PostgresMetaStoreTest, CreatesSchemaAtCurrentVersionAndRefusesNewer) {
   auto refused = OpenStore(schema_);
   COVE_EXPECT_CODE(refused, Code::kFailedPrecondition);
   if (!refused) {
-    EXPECT_NE(refused.error().message.find("version " + std::to_string(newer)),
-              std::string::npos)
+    EXPECT_NE(refused.error().message.find("version " + std::to_string(newer)), std::string::npos)
         << refused.error().message;
     EXPECT_NE(refused.error().message.find(std::to_string(newer - 1)), std::string::npos)
         << refused.error().message;
@@ -259,12 +256,14 @@ TEST_F(PostgresMetaStoreTest, StoppedServerIsUnavailableAndTheSameStoreServesAft
 // (nextval is not rolled back with the failing transaction).
 void InjectTagFailures(RawConnection& raw, int failures, const std::string& sqlstate) {
   raw.Exec("CREATE SEQUENCE tag_attempts");
-  raw.Exec("CREATE FUNCTION fail_tags() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-           "IF nextval('tag_attempts') <= " +
-           std::to_string(failures) + " THEN RAISE EXCEPTION 'injected' USING ERRCODE = '" +
-           sqlstate + "'; END IF; RETURN NEW; END $$");
-  raw.Exec("CREATE TRIGGER fail_tags BEFORE INSERT OR UPDATE ON tags FOR EACH ROW "
-           "EXECUTE FUNCTION fail_tags()");
+  raw.Exec(
+      "CREATE FUNCTION fail_tags() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+      "IF nextval('tag_attempts') <= " +
+      std::to_string(failures) + " THEN RAISE EXCEPTION 'injected' USING ERRCODE = '" + sqlstate +
+      "'; END IF; RETURN NEW; END $$");
+  raw.Exec(
+      "CREATE TRIGGER fail_tags BEFORE INSERT OR UPDATE ON tags FOR EACH ROW "
+      "EXECUTE FUNCTION fail_tags()");
 }
 
 TEST_F(PostgresMetaStoreTest, SerializationFailuresAndDeadlocksAreRetried) {
@@ -277,16 +276,18 @@ TEST_F(PostgresMetaStoreTest, SerializationFailuresAndDeadlocksAreRetried) {
   EXPECT_EQ(store().GetManifest(repo_, m.digest)->bytes, m.bytes);  // stored once
 
   raw.Exec("ALTER SEQUENCE tag_attempts RESTART");
-  raw.Exec("CREATE OR REPLACE FUNCTION fail_tags() RETURNS trigger LANGUAGE plpgsql AS $$ "
-           "BEGIN IF nextval('tag_attempts') <= 1 THEN RAISE EXCEPTION 'injected' USING "
-           "ERRCODE = '40P01'; END IF; RETURN NEW; END $$");
+  raw.Exec(
+      "CREATE OR REPLACE FUNCTION fail_tags() RETURNS trigger LANGUAGE plpgsql AS $$ "
+      "BEGIN IF nextval('tag_attempts') <= 1 THEN RAISE EXCEPTION 'injected' USING "
+      "ERRCODE = '40P01'; END IF; RETURN NEW; END $$");
   COVE_ASSERT_OK(store().PutManifest(repo_, Manifest("n"), std::string("v2")));
 
   // A failure that persists gives up after a bounded number of attempts.
   raw.Exec("ALTER SEQUENCE tag_attempts RESTART");
-  raw.Exec("CREATE OR REPLACE FUNCTION fail_tags() RETURNS trigger LANGUAGE plpgsql AS $$ "
-           "BEGIN PERFORM nextval('tag_attempts'); RAISE EXCEPTION 'injected' USING "
-           "ERRCODE = '40001'; END $$");
+  raw.Exec(
+      "CREATE OR REPLACE FUNCTION fail_tags() RETURNS trigger LANGUAGE plpgsql AS $$ "
+      "BEGIN PERFORM nextval('tag_attempts'); RAISE EXCEPTION 'injected' USING "
+      "ERRCODE = '40001'; END $$");
   COVE_EXPECT_CODE(store().PutManifest(repo_, Manifest("o"), std::string("v3")),
                    Code::kUnavailable);
   EXPECT_EQ(raw.Exec("SELECT last_value FROM tag_attempts"), "5");
@@ -432,11 +433,10 @@ TEST_F(PostgresMetaStoreTest, GcQueuesSweepsRetentionAndUsage) {
   // A failing delete keeps the review.
   COVE_ASSERT_OK(store().ProtectBlob(orphan));
   clock_.Advance(1h);
-  COVE_EXPECT_CODE(store().SweepNextBlob(clock_.Now(),
-                                         [](const Digest&) -> Status {
-                                           return Fail(Code::kIOError, "disk");
-                                         }),
-                   Code::kIOError);
+  COVE_EXPECT_CODE(
+      store().SweepNextBlob(clock_.Now(),
+                            [](const Digest&) -> Status { return Fail(Code::kIOError, "disk"); }),
+      Code::kIOError);
   EXPECT_EQ(store().PendingReviews()->blobs, 1u);
   auto missing = store().SweepNextBlob(
       clock_.Now(), [](const Digest&) -> Status { return Fail(Code::kNotFound, "gone"); });
@@ -526,8 +526,8 @@ TEST_F(PostgresMetaStoreTest, LinkSweepWaitsForAPutManifestReferencingTheBlob) {
   ASSERT_TRUE(WaitForLockWaiters(1));
   auto other = OpenStore(schema_, &clock_);
   COVE_ASSERT_OK(other);
-  auto sweep = std::async(std::launch::async,
-                          [&] { return (*other)->SweepLinks(clock_.Now(), 10); });
+  auto sweep =
+      std::async(std::launch::async, [&] { return (*other)->SweepLinks(clock_.Now(), 10); });
   ASSERT_TRUE(WaitForLockWaiters(2));  // the sweep waits for the link
   blocker.Exec("ROLLBACK");
   COVE_ASSERT_OK(put.get());

@@ -68,8 +68,7 @@ Result<pid_t> Spawn(const std::vector<std::string>& args, const std::string& log
   std::vector<char*> argv;
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  std::vector<std::string> env_strings = {"PATH=/usr/bin:/bin", "LANG=C", "LC_ALL=C",
-                                          "TZ=UTC"};
+  std::vector<std::string> env_strings = {"PATH=/usr/bin:/bin", "LANG=C", "LC_ALL=C", "TZ=UTC"};
   std::vector<char*> envp;
   for (std::string& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -86,8 +85,7 @@ Result<pid_t> Spawn(const std::vector<std::string>& args, const std::string& log
     int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null >= 0) ::dup2(null, STDIN_FILENO);
     if (drop_root) {
-      if (::setgroups(0, nullptr) != 0 || ::setgid(creds.gid) != 0 ||
-          ::setuid(creds.uid) != 0) {
+      if (::setgroups(0, nullptr) != 0 || ::setgid(creds.gid) != 0 || ::setuid(creds.uid) != 0) {
         ::_exit(126);
       }
     }
@@ -158,31 +156,41 @@ std::string PostgresCluster::LogTail() const {
 
 Status PostgresCluster::RunInitdb() {
   COVE_ASSIGN_OR_RETURN(
-      pid_t pid, Spawn({std::string(kBinDir) + "/initdb", "-D", data_, "-U", "cove", "-A",
-                        "trust", "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions"},
+      pid_t pid, Spawn({std::string(kBinDir) + "/initdb", "-D", data_, "-U", "cove", "-A", "trust",
+                        "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions"},
                        dir_ + "/log", dir_, drop_root_));
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return Fail(Code::kIOError, "initdb failed (status " + std::to_string(status) + "): " +
-                                    LogTail());
+    return Fail(Code::kIOError,
+                "initdb failed (status " + std::to_string(status) + "): " + LogTail());
   }
   return Ok();
 }
 
 Status PostgresCluster::Launch() {
   std::vector<std::string> args = {std::string(kBinDir) + "/postgres",
-                                   "-D", data_,
-                                   "-k", dir_,
-                                   "-p", std::to_string(port_),
-                                   "-c", std::string("listen_addresses=") + (tcp_ ? "127.0.0.1" : ""),
-                                   "-c", "fsync=off",
-                                   "-c", "synchronous_commit=off",
-                                   "-c", "full_page_writes=off",
-                                   "-c", "max_connections=200",
-                                   "-c", "shared_buffers=16MB",
-                                   "-c", "unix_socket_permissions=0777"};
+                                   "-D",
+                                   data_,
+                                   "-k",
+                                   dir_,
+                                   "-p",
+                                   std::to_string(port_),
+                                   "-c",
+                                   std::string("listen_addresses=") + (tcp_ ? "127.0.0.1" : ""),
+                                   "-c",
+                                   "fsync=off",
+                                   "-c",
+                                   "synchronous_commit=off",
+                                   "-c",
+                                   "full_page_writes=off",
+                                   "-c",
+                                   "max_connections=200",
+                                   "-c",
+                                   "shared_buffers=16MB",
+                                   "-c",
+                                   "unix_socket_permissions=0777"};
   COVE_ASSIGN_OR_RETURN(pid_, Spawn(args, dir_ + "/log", dir_, drop_root_));
   return WaitReady();
 }
@@ -195,8 +203,8 @@ Status PostgresCluster::WaitReady() {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      return Fail(Code::kUnavailable, "postgres exited (status " + std::to_string(status) +
-                                          "): " + LogTail());
+      return Fail(Code::kUnavailable,
+                  "postgres exited (status " + std::to_string(status) + "): " + LogTail());
     }
     std::this_thread::sleep_for(kPoll);
   }
