@@ -154,6 +154,7 @@ void RepositoryService::KeepUpload(storage::UploadPtr upload) {
 }
 
 Status RepositoryService::AcknowledgeUpload(storage::UploadPtr upload) {
+  COVE_RETURN_IF_ERROR(upload->Flush());  // durable and resumable on any node first
   COVE_RETURN_IF_ERROR(meta_.SetUploadAcknowledged(upload->id(), upload->size()));
   KeepUpload(std::move(upload));
   return Ok();

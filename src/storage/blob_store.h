@@ -7,9 +7,15 @@
 // business.
 //
 // An Upload is an append-only staging area with an id. Append() writes and hashes as bytes
-// stream in; Commit() checks the digest and moves the bytes into the content-addressed store.
-// Uploads outlive the process: after a restart ResumeUpload() reopens one at the length the
-// caller acknowledged (bytes past it, from a request interrupted by the crash, are cut off).
+// stream in; Flush() makes them durable and resumable from any node (the caller flushes before
+// it acknowledges a length); Commit() checks the digest and moves the bytes into the
+// content-addressed store. Uploads outlive the process: after a restart ResumeUpload() reopens
+// one at the length the caller acknowledged (bytes past it, from a request interrupted by the
+// crash, are cut off).
+//
+// Reading: Open() returns a BlobFile. A seekable one (stream == false, local stores) is a file
+// the HTTP server may pread/sendfile from; a stream (stream == true, remote stores) is a pipe
+// that delivers the blob's bytes in order and must be read sequentially to EOF.
 //
 // Thread-safety: a BlobStore may be called from any thread. One Upload object must be driven by
 // one thread at a time; the store refuses a second live handle to the same upload id
@@ -32,6 +38,9 @@ namespace cove::storage {
 struct BlobFile {
   UniqueFd fd;  // open for reading, positioned at 0
   uint64_t size = 0;
+  // True when `fd` is a pipe (not seekable): read it in order; it delivers exactly `size` bytes
+  // and ends early (EOF before `size`) if the store failed or found the bytes corrupt midway.
+  bool stream = false;
 };
 
 class Upload {
@@ -44,6 +53,11 @@ class Upload {
   // Writes `data` at the end and feeds it to the running hash. kIOError when the disk fails;
   // the handle is then unusable and the caller resumes the upload at its acknowledged length.
   virtual Status Append(std::string_view data) = 0;
+  // Makes every appended byte durable and resumable from any node: after Ok, ResumeUpload(id,
+  // size()) on any node (or process) continues from here. The caller flushes before it
+  // acknowledges a length. kIOError/kUnavailable when the storage fails (the handle is then
+  // unusable, as after a failed Append).
+  virtual Status Flush() = 0;
   // Verifies that the bytes appended so far have digest `expected`; if so makes them the blob
   // `expected` (fsync, rename, fsync of the directory) and removes the upload. Returns the blob
   // size. kInvalidArgument if the digest does not match (the upload is left as it was);

@@ -500,25 +500,14 @@ class QuorumUpload final : public Upload {
   Status Append(std::string_view data) override {
     COVE_RETURN_IF_ERROR(state_.Usable(id_));
     if (data.empty()) return Ok();
-    std::string errors;
-    for (size_t i = 0; i < parts_.size(); ++i) {
-      if (!parts_[i]) continue;
-      if (auto appended = parts_[i]->Append(data); !appended) {
-        shared_->Failed(i, appended.error());
-        errors += "; " + shared_->Describe(i, appended.error());
-        parts_[i].reset();  // this child sits the rest of this handle out
-      }
-    }
-    if (size_t live = CountLive(parts_); live < shared_->quorum) {
-      state_.Break();
-      parts_.clear();
-      return Fail(Code::kIOError, "upload " + id_ + ": only " + std::to_string(live) + " of " +
-                                      std::to_string(shared_->N()) +
-                                      " zones took the bytes, quorum is " +
-                                      std::to_string(shared_->quorum) + errors);
-    }
+    COVE_RETURN_IF_ERROR(OnEachPart("took the bytes", [&](Upload& part) { return part.Append(data); }));
     size_ += data.size();
     return Ok();
+  }
+
+  Status Flush() override {
+    COVE_RETURN_IF_ERROR(state_.Usable(id_));
+    return OnEachPart("flushed the bytes", [](Upload& part) { return part.Flush(); });
   }
 
   Result<uint64_t> Commit(const Digest& expected) override {
@@ -577,6 +566,28 @@ class QuorumUpload final : public Upload {
   }
 
  private:
+  // Runs `op` on each live child; a child that fails sits the rest of this handle out. Fails
+  // (and breaks the handle) when fewer than a quorum of children succeeded.
+  template <typename F>
+  Status OnEachPart(const char* what, F&& op) {
+    std::string errors;
+    for (size_t i = 0; i < parts_.size(); ++i) {
+      if (!parts_[i]) continue;
+      if (auto done = op(*parts_[i]); !done) {
+        shared_->Failed(i, done.error());
+        errors += "; " + shared_->Describe(i, done.error());
+        parts_[i].reset();
+      }
+    }
+    if (size_t live = CountLive(parts_); live < shared_->quorum) {
+      state_.Break();
+      parts_.clear();
+      return Fail(Code::kIOError, "upload " + id_ + ": only " + std::to_string(live) + " of " +
+                                      std::to_string(shared_->N()) + " zones " + what +
+                                      ", quorum is " + std::to_string(shared_->quorum) + errors);
+    }
+    return Ok();
+  }
   std::shared_ptr<Shared> shared_;
   std::string id_;
   std::vector<UploadPtr> parts_;

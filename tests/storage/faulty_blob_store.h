@@ -83,6 +83,10 @@ class FaultyBlobStore final : public BlobStore {
       COVE_RETURN_IF_ERROR(fault_->Check("append"));
       return inner_->Append(data);
     }
+    Status Flush() override {
+      COVE_RETURN_IF_ERROR(fault_->Check("flush"));
+      return inner_->Flush();
+    }
     Result<uint64_t> Commit(const Digest& expected) override {
       COVE_RETURN_IF_ERROR(fault_->Check("commit"));
       return inner_->Commit(expected);
