@@ -763,14 +763,17 @@ Result<uint64_t> AzureBlobStore::Stat(const Digest& digest) {
   return size;
 }
 
-Result<BlobFile> AzureBlobStore::Open(const Digest& digest) {
+Result<BlobFile> AzureBlobStore::Open(const Digest& digest, uint64_t offset,
+                                      std::optional<uint64_t> length) {
   COVE_ASSIGN_OR_RETURN(uint64_t size, Stat(digest));
+  COVE_ASSIGN_OR_RETURN(uint64_t n, BlobRangeLength(digest, size, offset, length));
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) < 0) {
     return Fail(Code::kIOError, std::string("pipe: ") + std::strerror(errno));
   }
   UniqueFd reader(fds[0]), writer(fds[1]);
-  std::thread(StreamBlob, service_, digest, 0, size, true, std::move(writer)).detach();
+  bool whole = offset == 0 && n == size;
+  std::thread(StreamBlob, service_, digest, offset, n, whole, std::move(writer)).detach();
   BlobFile file{std::move(reader), size};
   file.stream = true;
   return file;

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,12 +37,26 @@
 namespace cove::storage {
 
 struct BlobFile {
-  UniqueFd fd;  // open for reading, positioned at 0
-  uint64_t size = 0;
-  // True when `fd` is a pipe (not seekable): read it in order; it delivers exactly `size` bytes
-  // and ends early (EOF before `size`) if the store failed or found the bytes corrupt midway.
+  UniqueFd fd;        // open for reading, positioned at 0
+  uint64_t size = 0;  // the whole blob's size
+  // True when `fd` is a pipe (not seekable): it delivers exactly the bytes [offset, offset +
+  // length) that Open was asked for, in order, and ends early (EOF before them all) if the
+  // store failed or found the bytes corrupt midway. False: a file holding the whole blob.
   bool stream = false;
 };
+
+// The length of the range [offset, offset + length) of a blob of `size` bytes (length defaults
+// to the rest), or kOutOfRange naming `digest` if the range does not fit.
+inline Result<uint64_t> BlobRangeLength(const Digest& digest, uint64_t size, uint64_t offset,
+                                        std::optional<uint64_t> length) {
+  uint64_t n = length.value_or(offset <= size ? size - offset : 0);
+  if (offset > size || n > size - offset) {
+    return Fail(Code::kOutOfRange, "range " + std::to_string(offset) + "+" + std::to_string(n) +
+                                       " is outside blob " + digest.str() + " of " +
+                                       std::to_string(size) + " bytes");
+  }
+  return n;
+}
 
 class Upload {
  public:
@@ -78,8 +93,11 @@ class BlobStore {
 
   // Size of blob `digest`, or kNotFound.
   virtual Result<uint64_t> Stat(const Digest& digest) = 0;
-  // The blob opened for reading, or kNotFound.
-  virtual Result<BlobFile> Open(const Digest& digest) = 0;
+  // The blob opened for reading, for the bytes [offset, offset + length) (length defaults to the
+  // rest of the blob). A seekable BlobFile holds the whole blob (the caller reads the range); a
+  // stream delivers just the range. kNotFound; kOutOfRange if the range is outside the blob.
+  virtual Result<BlobFile> Open(const Digest& digest, uint64_t offset = 0,
+                                std::optional<uint64_t> length = {}) = 0;
   // The whole blob if it is at most `max_size` bytes; kNotFound; kResourceExhausted if larger.
   virtual Result<std::string> Read(const Digest& digest, uint64_t max_size) = 0;
   // Stores `bytes` as blob `digest` in one step (verify, write, fsync, rename).

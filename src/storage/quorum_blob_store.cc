@@ -96,7 +96,9 @@ class OfflineBlobStore final : public BlobStore {
  public:
   explicit OfflineBlobStore(Error error) : error_(std::move(error)) {}
   Result<uint64_t> Stat(const Digest&) override { return Fail(error_); }
-  Result<BlobFile> Open(const Digest&) override { return Fail(error_); }
+  Result<BlobFile> Open(const Digest&, uint64_t, std::optional<uint64_t>) override {
+    return Fail(error_);
+  }
   Result<std::string> Read(const Digest&, uint64_t) override { return Fail(error_); }
   Status Put(const Digest&, std::string_view) override { return Fail(error_); }
   Status Delete(const Digest&) override { return Fail(error_); }
@@ -646,8 +648,11 @@ Result<uint64_t> QuorumBlobStore::Stat(const Digest& digest) {
   return file.size;
 }
 
-Result<BlobFile> QuorumBlobStore::Open(const Digest& digest) {
-  return shared_->Locate(digest, kNoLimit);
+Result<BlobFile> QuorumBlobStore::Open(const Digest& digest, uint64_t offset,
+                                       std::optional<uint64_t> length) {
+  COVE_ASSIGN_OR_RETURN(BlobFile file, shared_->Locate(digest, kNoLimit));
+  COVE_RETURN_IF_ERROR(BlobRangeLength(digest, file.size, offset, length));
+  return file;
 }
 
 Result<std::string> QuorumBlobStore::Read(const Digest& digest, uint64_t max_size) {
