@@ -8,7 +8,11 @@
 #include <map>
 
 #include "registry/url_signer.h"
+#include "storage/connection_string.h"
+#include "storage/azure_blob_store.h"
 #include "storage/filesystem_blob_store.h"
+#include "storage/postgres_meta_store.h"
+#include "storage/postgres_secrets.h"
 #include "storage/sqlite_meta_store.h"
 
 namespace cove::daemon {
@@ -98,34 +102,6 @@ Result<BlobsConnection> ParseBlobsConnection(std::string_view text) {
   return c;
 }
 
-std::string RedactConnection(std::string_view text) {
-  std::string s(text);
-  // URI form: scheme://user:password@host...
-  if (auto scheme = s.find("://"); scheme != std::string::npos) {
-    size_t authority = scheme + 3;
-    size_t at = s.find('@', authority);
-    size_t slash = s.find('/', authority);
-    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-      size_t colon = s.find(':', authority);
-      if (colon != std::string::npos && colon < at) s.replace(colon + 1, at - colon - 1, "***");
-    }
-  }
-  // key=value forms: PostgreSQL's `password=…` (space-separated), Azure's `AccountKey=…;` and
-  // `SharedAccessSignature=…;`, and a URI's `?password=…&` parameter.
-  for (std::string_view key : {"password=", "accountkey=", "sharedaccesssignature="}) {
-    std::string lower = Lower(s);
-    size_t pos = 0;
-    while ((pos = lower.find(key, pos)) != std::string::npos) {
-      size_t value = pos + key.size();
-      size_t end = s.find_first_of(" ;&", value);
-      if (end == std::string::npos) end = s.size();
-      s.replace(value, end - value, "***");
-      lower = Lower(s);
-      pos = value + 3;
-    }
-  }
-  return s;
-}
 
 std::string SchemaFor(const std::string& region) {
   return region.empty() ? "cove" : "cove_" + region;
@@ -162,16 +138,83 @@ Status OpenEmbeddedKeys(const std::string& secrets, Engines& e) {
   return Ok();
 }
 
-// TODO(engines): the PostgreSQL and Azure stores land from their branches.
-Status OpenSharedBlobs(const Config& config, const Clock&, Engines&) {
-  return Fail(Code::kUnimplemented, "blobs (" + RedactConnection(config.blobs) + "): not built");
+Status OpenSharedBlobs(const Config& config, const Clock& clock, Engines& e) {
+  std::string where = "blobs (Azure Blob Storage " + storage::RedactConnection(config.blobs) + ")";
+  auto connection = ParseBlobsConnection(config.blobs);
+  if (!connection) return Fail(connection.error().code, connection.error().message);
+  auto store = storage::AzureBlobStore::Open({.endpoint = connection->endpoint,
+                                              .account = connection->account,
+                                              .key = connection->key,
+                                              .container = ContainerFor(config.region),
+                                              .ca_file = "",
+                                              .clock = &clock});
+  if (!store) return Fail(store.error().code, where + ": " + store.error().message);
+  e.blobs = std::move(*store);
+  e.shared_blobs = true;
+  return Ok();
 }
-Status OpenSharedMetadata(const Config& config, const Clock&, Engines&) {
-  return Fail(Code::kUnimplemented,
-              "metadata (" + RedactConnection(config.metadata) + "): not built");
+
+// PostgreSQL, behind a cache that the database's change feed keeps current: every other node's
+// change to a tag or manifest drops this node's copy when it commits; while the feed is down the
+// cache is off (engines.h).
+Status OpenSharedMetadata(const Config& config, const Clock& clock, Engines& e) {
+  std::string where = "metadata (PostgreSQL " + storage::RedactConnection(config.metadata) + ")";
+  auto opened = storage::PostgresMetaStore::Open(
+      {.conninfo = config.metadata, .schema = SchemaFor(config.region), .clock = &clock});
+  if (!opened) return Fail(opened.error().code, where + ": " + opened.error().message);
+  auto* postgres = static_cast<storage::PostgresMetaStore*>(opened->get());
+  auto cache = std::make_unique<storage::CachingMetaStore>(std::move(*opened));
+  storage::CachingMetaStore* cached = cache.get();
+  auto listened = postgres->Listen([cached](const storage::Invalidation& change) {
+    if (change.everything) {
+      // The feed was down: what it missed is unknown. Start over, and stay on (the listener
+      // calls this once it is back).
+      cached->InvalidateAll();
+      cached->SetEnabled(true);
+      return;
+    }
+    cached->Invalidate(change.registry, change.repository);
+  });
+  if (!listened) return Fail(listened.error().code, where + ": " + listened.error().message);
+  e.cache = cached;
+  e.meta = std::move(cache);
+  e.shared_metadata = true;
+  return Ok();
 }
-Status OpenDatabaseKeys(const Config&, Engines&) {
-  return Fail(Code::kUnimplemented, "keys in the database: not built");
+
+// A KeyRing's keys as rows of the shared database (kind = the ring's purpose).
+class DatabaseKeyStorage final : public auth::KeyStorage {
+ public:
+  DatabaseKeyStorage(std::shared_ptr<storage::PostgresSecrets> secrets, std::string kind)
+      : secrets_(std::move(secrets)), kind_(std::move(kind)) {}
+  Result<std::map<std::string, std::string>> List() override { return secrets_->List(kind_); }
+  Status Put(const std::string& kid, const std::string& pem) override {
+    return secrets_->Put(kind_, kid, pem);
+  }
+  Status Remove(const std::string& kid) override { return secrets_->Remove(kind_, kid); }
+  std::string Describe() const override { return secrets_->where() + " " + kind_; }
+
+ private:
+  std::shared_ptr<storage::PostgresSecrets> secrets_;
+  std::string kind_;
+};
+
+Status OpenDatabaseKeys(const Config& config, Engines& e) {
+  auto opened = storage::PostgresSecrets::Open(config.metadata, SchemaFor(config.region));
+  if (!opened) {
+    return Fail(opened.error().code, "keys (PostgreSQL " +
+                                         storage::RedactConnection(config.metadata) +
+                                         "): " + opened.error().message);
+  }
+  std::shared_ptr<storage::PostgresSecrets> secrets = std::move(*opened);
+  e.token_keys = std::make_unique<DatabaseKeyStorage>(secrets, "token-signing");
+  e.identity_keys = std::make_unique<DatabaseKeyStorage>(secrets, "identity-signing");
+  COVE_ASSIGN_OR_RETURN(e.blob_url_key,
+                        secrets->GetOrCreate("blob-url", "key", registry::UrlSigner::NewKey()));
+  if (e.blob_url_key.size() != 32) {
+    return Fail(Code::kCorruption, "keys: the stored data-endpoint URL key is not 32 bytes");
+  }
+  return Ok();
 }
 
 }  // namespace

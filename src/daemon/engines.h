@@ -19,7 +19,7 @@
 // a node without a region uses `cove` for both.
 //
 // Opening refuses to start a node against an engine it cannot reach, with a message that names
-// the engine and where it is, never its password or account key (RedactConnection).
+// the engine and where it is, never its password or account key (storage::RedactConnection).
 //
 // Thread-safety: the parsers are pure functions; Engines is owned by one RegistryNode.
 #pragma once
@@ -52,11 +52,6 @@ struct BlobsConnection {
 // kInvalidArgument naming the missing or unknown part (never echoing the key).
 Result<BlobsConnection> ParseBlobsConnection(std::string_view text);
 
-// `text` with its secrets replaced by "***": a PostgreSQL URI's password
-// (postgresql://user:***@host/db) or key=value `password=`, an Azure connection string's
-// AccountKey and SharedAccessSignature.
-std::string RedactConnection(std::string_view text);
-
 // The PostgreSQL schema and the blob container of a node serving `region` ("" = none).
 std::string SchemaFor(const std::string& region);
 std::string ContainerFor(const std::string& region);
@@ -71,8 +66,6 @@ struct Engines {
   std::unique_ptr<auth::KeyStorage> token_keys, identity_keys;
   std::string blob_url_key;
   bool shared_metadata = false, shared_blobs = false;
-  // Closes the shared engines' change feeds before the stores go (set by OpenEngines).
-  std::shared_ptr<void> feed;
 };
 
 // Opens the engines `config` names. Errors name the engine: "metadata (PostgreSQL

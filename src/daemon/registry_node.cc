@@ -102,6 +102,9 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
   registry::RegistryOptions options;
   options.region = config.region;
   options.upload_ttl = std::chrono::hours(config.upload_ttl_hours);
+  // Over a shared blob store an upload's next request may come to another node: keeping its
+  // handle here between requests would hold the upload's lease from that node.
+  if (node->engines_.shared_blobs) options.max_idle_uploads = 0;
   // Authentication is always wired; a registry is open until an identity snapshot names it
   // (the `auth:` section, or the control plane: SetControlPlaneIdentities).
   COVE_ASSIGN_OR_RETURN(node->token_keys_,

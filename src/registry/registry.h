@@ -68,6 +68,7 @@ struct RegistryOptions {
   // Uploads not completed within this time are purged.
   std::chrono::seconds upload_ttl{24 * 3600};
   // Idle upload handles kept open between chunks.
+  // 0: none (a shared store, where a kept handle would hold the upload's lease from others).
   size_t max_idle_uploads = 256;  // each holds a file descriptor
   // Makes upload ids; default: 128 random bits, hex. Tests may inject a sequence.
   std::function<std::string()> new_upload_id;

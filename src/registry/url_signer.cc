@@ -1,5 +1,7 @@
 #include "registry/url_signer.h"
 
+#include <cstdlib>
+
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -45,6 +47,12 @@ std::string ErrnoText(const std::string& what, const std::string& path) {
 
 }  // namespace
 
+std::string UrlSigner::NewKey() {
+  unsigned char key[32];
+  if (RAND_bytes(key, sizeof(key)) != 1) std::abort();  // no entropy: nothing is safe to sign
+  return std::string(reinterpret_cast<char*>(key), sizeof(key));
+}
+
 Result<std::string> UrlSigner::LoadOrCreateKey(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.valid()) {
@@ -54,16 +62,16 @@ Result<std::string> UrlSigner::LoadOrCreateKey(const std::string& path) {
     return std::string(buf, 32);
   }
   if (errno != ENOENT) return Fail(Code::kIOError, ErrnoText("open", path));
-  unsigned char key[32];
-  if (RAND_bytes(key, sizeof(key)) != 1) return Fail(Code::kInternal, "RAND_bytes failed");
+  std::string key = NewKey();
   std::string tmp = path + ".tmp";
   UniqueFd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!out.valid()) return Fail(Code::kIOError, ErrnoText("create", tmp));
-  if (::write(out.get(), key, sizeof(key)) != sizeof(key) || ::fsync(out.get()) != 0) {
+  if (::write(out.get(), key.data(), key.size()) != static_cast<ssize_t>(key.size()) ||
+      ::fsync(out.get()) != 0) {
     return Fail(Code::kIOError, ErrnoText("write", tmp));
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) return Fail(Code::kIOError, ErrnoText("rename", tmp));
-  return std::string(reinterpret_cast<char*>(key), sizeof(key));
+  return key;
 }
 
 std::string UrlSigner::Mac(const BlobUrlClaims& c, std::string_view se) const {

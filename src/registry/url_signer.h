@@ -37,6 +37,8 @@ class UrlSigner {
 
   UrlSigner(std::string key, const Clock& clock) : key_(std::move(key)), clock_(clock) {}
 
+  // 32 random bytes: a new key.
+  static std::string NewKey();
   // Loads the key from `path`, creating it (32 random bytes, 0600) if missing.
   static Result<std::string> LoadOrCreateKey(const std::string& path);
 

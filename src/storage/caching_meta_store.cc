@@ -17,6 +17,8 @@ std::string Key(const std::string& prefix, char kind, std::string_view name) {
 CachingMetaStore::CachingMetaStore(MetaStorePtr inner, uint64_t max_bytes)
     : inner_(std::move(inner)), max_bytes_(max_bytes) {}
 
+CachingMetaStore::~CachingMetaStore() { inner_.reset(); }
+
 std::string CachingMetaStore::RepoPrefix(const RepoKey& repo) {
   std::string prefix = repo.registry;
   prefix.push_back('\0');

@@ -44,6 +44,9 @@ struct MetaCacheStats {
 class CachingMetaStore final : public MetaStore {
  public:
   explicit CachingMetaStore(MetaStorePtr inner, uint64_t max_bytes = 64 << 20);
+  // Drops the store behind it first: its change feed (which calls Invalidate) stops before the
+  // cache it feeds is gone.
+  ~CachingMetaStore() override;
 
   // Another node changed `repository` of `registry` (a tag moved or was deleted, a manifest was
   // deleted): its cached entries are dropped. An empty repository drops the whole registry's.

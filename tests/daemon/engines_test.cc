@@ -1,6 +1,7 @@
 // Engines: the connection strings a node is given, their redaction in messages, and the health
 // probe over the embedded engines.
 #include "daemon/engines.h"
+#include "storage/connection_string.h"
 
 #include <gtest/gtest.h>
 
@@ -45,15 +46,15 @@ TEST(BlobsConnectionTest, RefusesWhatItCannotUseWithoutEchoingTheKey) {
 }
 
 TEST(RedactConnectionTest, HidesPasswordsAndKeys) {
-  EXPECT_EQ(RedactConnection("postgresql://cove:s3cret@db.example:5432/cove"),
+  EXPECT_EQ(storage::RedactConnection("postgresql://cove:s3cret@db.example:5432/cove"),
             "postgresql://cove:***@db.example:5432/cove");
-  EXPECT_EQ(RedactConnection("postgresql://cove@db/cove?password=s3cret&sslmode=require"),
+  EXPECT_EQ(storage::RedactConnection("postgresql://cove@db/cove?password=s3cret&sslmode=require"),
             "postgresql://cove@db/cove?password=***&sslmode=require");
-  EXPECT_EQ(RedactConnection("host=/tmp/pg dbname=cove password=s3cret user=cove"),
+  EXPECT_EQ(storage::RedactConnection("host=/tmp/pg dbname=cove password=s3cret user=cove"),
             "host=/tmp/pg dbname=cove password=*** user=cove");
-  EXPECT_EQ(RedactConnection("AccountName=a;AccountKey=s3cret==;BlobEndpoint=http://h/a"),
+  EXPECT_EQ(storage::RedactConnection("AccountName=a;AccountKey=s3cret==;BlobEndpoint=http://h/a"),
             "AccountName=a;AccountKey=***;BlobEndpoint=http://h/a");
-  EXPECT_EQ(RedactConnection("postgresql://db.example/cove"), "postgresql://db.example/cove");
+  EXPECT_EQ(storage::RedactConnection("postgresql://db.example/cove"), "postgresql://db.example/cove");
 }
 
 TEST(EnginesTest, NamesPerRegion) {

@@ -417,10 +417,10 @@ _e2e_put_blob() {
 
 _e2e_blob_size() { stat -c %s "$1/blobs/sha256/${2#sha256:}"; }
 
-# _e2e_make_manifest DIR ARCH NLAYERS: builds layers, a config and a manifest for linux/ARCH;
-# prints "DIGEST SIZE" of the manifest.
+# _e2e_make_manifest DIR ARCH NLAYERS [LAYER_MIB]: builds layers, a config and a manifest for
+# linux/ARCH; prints "DIGEST SIZE" of the manifest.
 _e2e_make_manifest() {
-  local dir=$1 arch=$2 nlayers=$3 i
+  local dir=$1 arch=$2 nlayers=$3 layer_mib=${4:-0} i
   local work="$dir/.work.$arch"
   mkdir -p "$work"
   local diff_ids=() layers=()
@@ -429,6 +429,7 @@ _e2e_make_manifest() {
     mkdir -p "$src/data"
     # Random, incompressible content: 4 KiB .. ~3 MiB per layer, in one or two files.
     local size=$(((RANDOM % 768 + 1) * 4096))
+    ((layer_mib > 0)) && size=$((layer_mib * 1048576))
     head -c "$size" /dev/urandom >"$src/data/layer$i-$arch.bin"
     echo "layer $i of $arch, $(date +%s%N)" >"$src/data/layer$i.txt"
     tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$src" -cf "$work/l$i.tar" data
@@ -455,18 +456,20 @@ _e2e_make_manifest() {
   echo "$md $(_e2e_blob_size "$dir" "$md")"
 }
 
-# e2e_make_image DIR TAG [--layers N] [--format oci|docker] [--platforms]
+# e2e_make_image DIR TAG [--layers N] [--layer-mib M] [--format oci|docker] [--platforms]
 # Builds (or adds TAG to) an OCI image layout at DIR: gzip'd random tar layers, a config whose
-# rootfs.diff_ids are the digests of the uncompressed tars, a manifest, index.json and
+# rootfs.diff_ids are the digests of the uncompressed tars (random sizes up to 3 MiB, or M MiB
+# each with --layer-mib), a manifest, index.json and
 # oci-layout. With --platforms, TAG names an image index of linux/amd64 and linux/arm64.
 # --format docker is accepted for symmetry: the layout is OCI either way, and
 # `skopeo copy --format v2s2` converts it when pushing. Prints the digest TAG points to.
 e2e_make_image() {
-  local dir=$1 tag=$2 nlayers=3 platforms=0
+  local dir=$1 tag=$2 nlayers=3 platforms=0 layer_mib=0
   shift 2
   while (($#)); do
     case "$1" in
       --layers) nlayers=$2; shift 2 ;;
+      --layer-mib) layer_mib=$2; shift 2 ;;
       --format) [[ $2 == oci || $2 == docker ]] || { echo "bad --format $2" >&2; return 2; }; shift 2 ;;
       --platforms) platforms=1; shift ;;
       *) echo "e2e_make_image: unknown option $1" >&2; return 2 ;;
@@ -478,7 +481,7 @@ e2e_make_image() {
   if ((platforms)); then
     local a m entries=()
     for a in amd64 arm64; do
-      m=$(_e2e_make_manifest "$dir" "$a" "$nlayers") || return 1
+      m=$(_e2e_make_manifest "$dir" "$a" "$nlayers" "$layer_mib") || return 1
       entries+=("{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"${m% *}\",\"size\":${m#* },\"platform\":{\"architecture\":\"$a\",\"os\":\"linux\"}}")
     done
     local es
@@ -490,7 +493,7 @@ e2e_make_image() {
     desc="{\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"digest\":\"$digest\",\"size\":$size,\"annotations\":{\"org.opencontainers.image.ref.name\":\"$tag\"}}"
   else
     local m
-    m=$(_e2e_make_manifest "$dir" amd64 "$nlayers") || return 1
+    m=$(_e2e_make_manifest "$dir" amd64 "$nlayers" "$layer_mib") || return 1
     digest=${m% *}
     desc="{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"$digest\",\"size\":${m#* },\"annotations\":{\"org.opencontainers.image.ref.name\":\"$tag\"}}"
   fi
