@@ -26,6 +26,9 @@
 // FOR SHARE locks on the links of the blobs it references, so it serialises with the link sweep.
 // Every transaction takes row locks in one order — link reviews, links, manifests (then their
 // tags), blob reviews — and several rows of one table sorted, so writers do not deadlock.
+// Beyond meta_store.h's queueing rules, as SqliteMetaStore does: a link review whose link is
+// already gone queues its blob, and DeleteRegistry also queues what its manifests referenced and
+// their own digests.
 //
 // Retries: a transaction that fails with serialization_failure (40001) or deadlock_detected
 // (40P01) is run again, up to 5 attempts, after a small jittered backoff. A connection found
