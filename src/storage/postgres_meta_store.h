@@ -59,7 +59,8 @@
 namespace cove::storage {
 
 struct PostgresOptions {
-  // A "postgresql://..." URI or "key=value ..." libpq connection string.
+  // A "postgresql://..." URI or "key=value ..." libpq connection string. Its `options` are
+  // replaced (the store sets search_path); connect_timeout defaults to 10 s.
   std::string conninfo;
   // Lower-case letters, digits and '_', starting with a letter or '_', at most 48 bytes
   // (e.g. "cove_westus"); one per cove region.
@@ -129,7 +130,8 @@ class PostgresMetaStore final : public MetaStore {
   Status ProtectBlob(const Digest& digest) override;
   // A link is kept while a manifest of its repository references the digest or has it.
   Result<uint64_t> SweepLinks(Clock::TimePoint due_before, uint64_t limit) override;
-  // When `delete_bytes` fails, its error is returned and the review stays.
+  // When `delete_bytes` fails, its error is returned and the review stays. `delete_bytes` runs
+  // while this call holds a pooled connection: with pool_size 1 it must not call this store.
   Result<std::optional<BlobSweep>> SweepNextBlob(
       Clock::TimePoint due_before,
       const std::function<Status(const Digest&)>& delete_bytes) override;

@@ -304,6 +304,28 @@ TEST_F(PostgresMetaStoreTest, SerializationFailuresAndDeadlocksAreRetried) {
   COVE_EXPECT_CODE(store().GetManifest(repo_, Manifest("o").digest), Code::kNotFound);
 }
 
+TEST_F(PostgresMetaStoreTest, ACommitWhoseOutcomeIsUnknownIsNotRetried) {
+  // A deferred trigger (it runs inside COMMIT) kills its own backend: the client loses the
+  // connection during COMMIT and cannot know whether it committed.
+  RawConnection raw(schema_);
+  raw.Exec("CREATE SEQUENCE commits");
+  raw.Exec("CREATE FUNCTION die() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+           "PERFORM nextval('commits'); PERFORM pg_terminate_backend(pg_backend_pid()); "
+           "PERFORM pg_sleep(5); RETURN NULL; END $$");
+  raw.Exec("CREATE CONSTRAINT TRIGGER die AFTER INSERT ON uploads DEFERRABLE INITIALLY "
+           "DEFERRED FOR EACH ROW EXECUTE FUNCTION die()");
+  auto created = store().CreateUpload({"u1", repo_, 0, clock_.Now()});
+  COVE_EXPECT_CODE(created, Code::kUnavailable);
+  if (!created) {
+    EXPECT_NE(created.error().message.find("unknown"), std::string::npos)
+        << created.error().message;
+  }
+  EXPECT_EQ(raw.Exec("SELECT last_value FROM commits"), "1");  // tried once
+  // The store serves again on a fresh connection.
+  raw.Exec("DROP TRIGGER die ON uploads");
+  COVE_EXPECT_OK(store().CreateUpload({"u2", repo_, 0, clock_.Now()}));
+}
+
 TEST_F(PostgresMetaStoreTest, ConcurrentWritersOnTheSameKeys) {
   // Two store objects (two nodes), four threads each, moving the same tags and linking and
   // deleting the same manifests' blobs.
