@@ -6,7 +6,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -587,10 +589,15 @@ class PostgresMetaStore::Engine {
         Invalidation change;
         auto j = nlohmann::json::parse(note->extra, nullptr, false);
         if (j.is_object()) {
-          change.registry = j.value("registry", "");
-          change.repository = j.value("repository", "");
-          change.tag = j.value("tag", "");
-          change.digest = j.value("digest", "");
+          // Anyone with access to the database may NOTIFY: read strings only (value() throws).
+          auto text = [&](const char* key) {
+            auto it = j.find(key);
+            return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+          };
+          change.registry = text("registry");
+          change.repository = text("repository");
+          change.tag = text("tag");
+          change.digest = text("digest");
         }
         if (change.registry.empty()) change.everything = true;
         PQfreemem(note);
