@@ -6,7 +6,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -587,10 +589,15 @@ class PostgresMetaStore::Engine {
         Invalidation change;
         auto j = nlohmann::json::parse(note->extra, nullptr, false);
         if (j.is_object()) {
-          change.registry = j.value("registry", "");
-          change.repository = j.value("repository", "");
-          change.tag = j.value("tag", "");
-          change.digest = j.value("digest", "");
+          // Anyone with access to the database may NOTIFY: read strings only (value() throws).
+          auto text = [&](const char* key) {
+            auto it = j.find(key);
+            return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+          };
+          change.registry = text("registry");
+          change.repository = text("repository");
+          change.tag = text("tag");
+          change.digest = text("digest");
         }
         if (change.registry.empty()) change.everything = true;
         PQfreemem(note);
@@ -999,11 +1006,17 @@ Status PostgresMetaStore::DeleteRegistry(const std::string& registry) {
     COVE_ASSIGN_OR_RETURN(Rows reviews,
                           s.Exec("DELETE FROM gc_link_reviews WHERE registry = $1", key));
     deleted += reviews.affected();
+    // Every blob the registry linked, and (each is a manifest deletion too) what its manifests
+    // referenced and their own digests; queued after the deletions (the lock order).
     COVE_ASSIGN_OR_RETURN(
-        Rows links, s.Exec("DELETE FROM blob_links WHERE registry = $1 RETURNING digest", key));
-    deleted += links.affected();
+        Rows queue, s.Exec("SELECT digest FROM blob_links WHERE registry = $1 "
+                           "UNION SELECT ref_digest FROM manifest_refs WHERE registry = $1 AND "
+                           "kind = 0 UNION SELECT digest FROM manifests WHERE registry = $1",
+                           key));
     std::vector<std::string> blobs;
-    for (int i = 0; i < links.size(); ++i) blobs.push_back(links.Text(i, 0));
+    for (int i = 0; i < queue.size(); ++i) blobs.push_back(queue.Text(i, 0));
+    COVE_ASSIGN_OR_RETURN(Rows links, s.Exec("DELETE FROM blob_links WHERE registry = $1", key));
+    deleted += links.affected();
     // Tags and references go with the manifests (ON DELETE CASCADE), in the lock order.
     for (const char* sql :
          {"DELETE FROM manifests WHERE registry = $1", "DELETE FROM uploads WHERE registry = $1"}) {
@@ -1209,7 +1222,11 @@ Result<uint64_t> PostgresMetaStore::SweepLinks(Clock::TimePoint due_before, uint
           Rows link, s.Exec("SELECT 1 FROM blob_links WHERE registry = $1 AND repository = $2 "
                             "AND digest = $3 FOR UPDATE",
                             key));
-      if (!link.empty()) {
+      if (link.empty()) {
+        // Already gone (an UnlinkBlob before the deletion of the manifest that still
+        // referenced it): nothing else would queue the blob.
+        unlinked.push_back(due.Text(i, 2));
+      } else {
         COVE_ASSIGN_OR_RETURN(
             Rows used,
             s.Exec("SELECT EXISTS (SELECT 1 FROM manifest_refs WHERE registry = $1 AND "

@@ -26,6 +26,9 @@
 // FOR SHARE locks on the links of the blobs it references, so it serialises with the link sweep.
 // Every transaction takes row locks in one order — link reviews, links, manifests (then their
 // tags), blob reviews — and several rows of one table sorted, so writers do not deadlock.
+// Beyond meta_store.h's queueing rules, as SqliteMetaStore does: a link review whose link is
+// already gone queues its blob, and DeleteRegistry also queues what its manifests referenced and
+// their own digests.
 //
 // Retries: a transaction that fails with serialization_failure (40001) or deadlock_detected
 // (40P01) is run again, up to 5 attempts, after a small jittered backoff. A connection found
@@ -56,7 +59,8 @@
 namespace cove::storage {
 
 struct PostgresOptions {
-  // A "postgresql://..." URI or "key=value ..." libpq connection string.
+  // A "postgresql://..." URI or "key=value ..." libpq connection string. Its `options` are
+  // replaced (the store sets search_path); connect_timeout defaults to 10 s.
   std::string conninfo;
   // Lower-case letters, digits and '_', starting with a letter or '_', at most 48 bytes
   // (e.g. "cove_westus"); one per cove region.
@@ -126,7 +130,8 @@ class PostgresMetaStore final : public MetaStore {
   Status ProtectBlob(const Digest& digest) override;
   // A link is kept while a manifest of its repository references the digest or has it.
   Result<uint64_t> SweepLinks(Clock::TimePoint due_before, uint64_t limit) override;
-  // When `delete_bytes` fails, its error is returned and the review stays.
+  // When `delete_bytes` fails, its error is returned and the review stays. `delete_bytes` runs
+  // while this call holds a pooled connection: with pool_size 1 it must not call this store.
   Result<std::optional<BlobSweep>> SweepNextBlob(
       Clock::TimePoint due_before,
       const std::function<Status(const Digest&)>& delete_bytes) override;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "storage/meta_store_conformance.h"
+#include "storage/meta_store_gc_conformance.h"
 #include "support/postgres_cluster.h"
 
 namespace cove::storage {
@@ -20,6 +21,7 @@ namespace {
 
 using ::cove::testing::PostgresCluster;
 using testing::MetaStoreConformance;
+using testing::MetaStoreGcConformance;
 using namespace std::chrono_literals;
 
 // One cluster for the whole binary, started by the first test that needs it and stopped when
@@ -99,31 +101,39 @@ bool WaitForLockWaiters(int n) {
 
 class PostgresHarness final : public testing::MetaStoreHarness {
  public:
-  PostgresHarness() : schema_(FreshSchema()) { Restart(); }
+  // `clock`: the store's (queue stamps); null for the system clock.
+  explicit PostgresHarness(const Clock* clock) : schema_(FreshSchema()), clock_(clock) {
+    Restart();
+  }
   MetaStore& store() override { return *store_; }
   bool Persistent() const override { return true; }
   void Restart() override {
     store_.reset();
-    auto opened = OpenStore(schema_);
+    auto opened = OpenStore(schema_, clock_);
     EXPECT_TRUE(opened) << opened.error().ToString();
     if (opened) store_ = std::move(*opened);
   }
 
  private:
   std::string schema_;
+  const Clock* clock_;
   MetaStorePtr store_;
 };
 
-std::unique_ptr<testing::MetaStoreHarness> MakePostgres() {
+std::unique_ptr<testing::MetaStoreHarness> MakePostgres(const Clock* clock) {
   if (SharedCluster().cluster == nullptr) {
     ADD_FAILURE() << "no PostgreSQL: " << SharedCluster().error;
     return nullptr;
   }
-  return std::make_unique<PostgresHarness>();
+  return std::make_unique<PostgresHarness>(clock);
 }
 
-INSTANTIATE_TEST_SUITE_P(Postgres, MetaStoreConformance,
-                         ::testing::Values(testing::MetaStoreImpl{"Postgres", MakePostgres}),
+const testing::MetaStoreImpl kPostgres{"Postgres", [] { return MakePostgres(nullptr); },
+                                       [](const Clock& clock) { return MakePostgres(&clock); }};
+
+INSTANTIATE_TEST_SUITE_P(Postgres, MetaStoreConformance, ::testing::Values(kPostgres),
+                         testing::MetaStoreImplName);
+INSTANTIATE_TEST_SUITE_P(Postgres, MetaStoreGcConformance, ::testing::Values(kPostgres),
                          testing::MetaStoreImplName);
 
 class PostgresMetaStoreTest : public ::testing::Test {
@@ -292,6 +302,28 @@ TEST_F(PostgresMetaStoreTest, SerializationFailuresAndDeadlocksAreRetried) {
                    Code::kUnavailable);
   EXPECT_EQ(raw.Exec("SELECT last_value FROM tag_attempts"), "5");
   COVE_EXPECT_CODE(store().GetManifest(repo_, Manifest("o").digest), Code::kNotFound);
+}
+
+TEST_F(PostgresMetaStoreTest, ACommitWhoseOutcomeIsUnknownIsNotRetried) {
+  // A deferred trigger (it runs inside COMMIT) kills its own backend: the client loses the
+  // connection during COMMIT and cannot know whether it committed.
+  RawConnection raw(schema_);
+  raw.Exec("CREATE SEQUENCE commits");
+  raw.Exec("CREATE FUNCTION die() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+           "PERFORM nextval('commits'); PERFORM pg_terminate_backend(pg_backend_pid()); "
+           "PERFORM pg_sleep(5); RETURN NULL; END $$");
+  raw.Exec("CREATE CONSTRAINT TRIGGER die AFTER INSERT ON uploads DEFERRABLE INITIALLY "
+           "DEFERRED FOR EACH ROW EXECUTE FUNCTION die()");
+  auto created = store().CreateUpload({"u1", repo_, 0, clock_.Now()});
+  COVE_EXPECT_CODE(created, Code::kUnavailable);
+  if (!created) {
+    EXPECT_NE(created.error().message.find("unknown"), std::string::npos)
+        << created.error().message;
+  }
+  EXPECT_EQ(raw.Exec("SELECT last_value FROM commits"), "1");  // tried once
+  // The store serves again on a fresh connection.
+  raw.Exec("DROP TRIGGER die ON uploads");
+  COVE_EXPECT_OK(store().CreateUpload({"u2", repo_, 0, clock_.Now()}));
 }
 
 TEST_F(PostgresMetaStoreTest, ConcurrentWritersOnTheSameKeys) {
