@@ -19,6 +19,8 @@
 #include <thread>
 #include <utility>
 
+#include "storage/connection_string.h"
+
 namespace cove::storage {
 namespace {
 
@@ -141,25 +143,6 @@ bool ValidSchemaName(const std::string& s) {
     if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
   }
   return true;
-}
-
-// The connection string for messages: a password (URI user info or password=) masked.
-std::string Redact(std::string conninfo) {
-  size_t scheme = conninfo.find("://");
-  if (scheme != std::string::npos) {
-    size_t at = conninfo.find('@', scheme + 3);
-    size_t colon = conninfo.find(':', scheme + 3);
-    if (at != std::string::npos && colon != std::string::npos && colon < at) {
-      conninfo.replace(colon + 1, at - colon - 1, "***");
-    }
-  }
-  for (size_t pos = conninfo.find("password="); pos != std::string::npos;
-       pos = conninfo.find("password=", pos + 1)) {
-    size_t start = pos + 9;
-    size_t end = conninfo.find_first_of(" &", start);
-    conninfo.replace(start, (end == std::string::npos ? conninfo.size() : end) - start, "***");
-  }
-  return conninfo;
 }
 
 std::string Trim(std::string s) {
@@ -757,7 +740,8 @@ Result<MetaStorePtr> PostgresMetaStore::Open(PostgresOptions options) {
     std::string why = parse_error ? Trim(parse_error) : "out of memory";
     PQfreemem(parse_error);
     return Fail(Code::kInvalidArgument,
-                "invalid PostgreSQL connection string '" + Redact(options.conninfo) + "': " + why);
+                "invalid PostgreSQL connection string '" + RedactConnection(options.conninfo) +
+                    "': " + why);
   }
   PQconninfoFree(parsed);
   // Later entries win: the caller's conninfo overrides the timeout; the schema is ours.
