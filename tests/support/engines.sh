@@ -2,7 +2,7 @@
 # Throwaway storage engines for shell tests and benchmarks: a PostgreSQL 15 cluster and an
 # Azurite blob service, each in a directory the caller owns, each stopped by its PID.
 #
-#   engines_pg_start DIR           initdb + postgres in DIR (unix socket in DIR, no TCP; as the
+#   engines_pg_start DIR [WRAP...] initdb + postgres in DIR (unix socket in DIR, no TCP; as the
 #                                  unprivileged user `nobody` when root, since PostgreSQL refuses
 #                                  root; DIR's parent gets o+x so that `nobody` may enter);
 #                                  sets ENGINES_PG_PID and ENGINES_PG_CONN (a key=value
@@ -33,6 +33,7 @@ engines_as_pg_user() {
 
 engines_pg_start() {
   local dir=$1 i
+  shift
   [[ -x $ENGINES_PG_BIN/initdb ]] || { echo "engines: no $ENGINES_PG_BIN/initdb (run scripts/install-deps)" >&2; return 1; }
   mkdir -p "$dir"
   if ((EUID == 0)); then
@@ -44,7 +45,9 @@ engines_pg_start() {
     echo "engines: initdb failed: $(tail -5 "$dir/initdb.log")" >&2
     return 1
   }
-  engines_as_pg_user "$ENGINES_PG_BIN/postgres" -D "$dir/data" -k "$dir" -c listen_addresses= \
+  local as=()  # exec'd, not a function: $! stays the server's PID through WRAP and setpriv
+  ((EUID == 0)) && as=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+  "$@" "${as[@]}" "$ENGINES_PG_BIN/postgres" -D "$dir/data" -k "$dir" -c listen_addresses= \
     -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
     >"$dir/postgres.log" 2>&1 &
   ENGINES_PG_PID=$!
