@@ -1,6 +1,7 @@
 // coved: the cove daemon.
 //
 //   coved [--config FILE] [--data-dir DIR] [--listen ADDR:PORT] [--insecure-listen ADDR:PORT]
+//         [--gc-interval SECONDS] [--gc-grace SECONDS]  (every mode; passed on to the regions)
 //         [--arm-listen ADDR:PORT] [--arm-insecure-http] [--fabric-prefix P] [--no-fabric]
 //   coved registry ...   the registry alone (runs unprivileged)
 //   coved region --region R --data-dir D --secrets-dir S [--ready-fd N]
@@ -34,6 +35,7 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <optional>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -107,6 +109,7 @@ int main(int argc, char** argv) {
   std::string config_path, data_dir, log_level = "info";
   std::vector<std::string> listen, insecure_listen;
   std::string arm_listen;
+  std::optional<int> gc_interval, gc_grace;
   auto add_common = [&](CLI::App* a) {
     a->add_option("--config", config_path, "YAML configuration file");
     a->add_option("--data-dir", data_dir, "where blobs, metadata and keys live");
@@ -114,6 +117,13 @@ int main(int argc, char** argv) {
     a->add_option("--insecure-listen", insecure_listen,
                   "plain-HTTP listener ADDR:PORT, loopback only (repeatable)");
     a->add_option("--log-level", log_level, "trace, debug, info, warn, error");
+    a->add_option("--gc-interval", gc_interval,
+                  "seconds between garbage collection passes (0: none; default 600)")
+        ->check(CLI::NonNegativeNumber);
+    a->add_option("--gc-grace", gc_grace,
+                  "seconds an unreferenced blob or link waits before it is collected (default "
+                  "86400)")
+        ->check(CLI::NonNegativeNumber);
   };
   add_common(&app);
   app.add_option("--arm-listen", arm_listen,
@@ -160,6 +170,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!data_dir.empty()) config->data_dir = data_dir;
+  if (gc_interval) config->gc_interval_seconds = *gc_interval;
+  if (gc_grace) config->gc_grace_seconds = *gc_grace;
   if (!listen.empty() || !insecure_listen.empty()) config->listen.clear();
   for (const auto& [list, tls] : {std::pair{&listen, true}, std::pair{&insecure_listen, false}}) {
     for (const auto& l : *list) {
@@ -245,7 +257,9 @@ int main(int argc, char** argv) {
          .config_path = config_path,
          .log_level = log_level,
          .restart_delay = std::chrono::milliseconds(region_restart_delay_ms),
-         .restart = region_restart == "auto"});
+         .restart = region_restart == "auto",
+         .region_args = {"--gc-interval", std::to_string(config->gc_interval_seconds),
+                         "--gc-grace", std::to_string(config->gc_grace_seconds)}});
     if (!supervisor) {
       std::cerr << "coved: " << supervisor.error().message << "\n";
       return 1;
@@ -294,6 +308,11 @@ int main(int argc, char** argv) {
       const cove::arm::RegistryView* view = cp->snapshot()->FindRegistry(registry);
       return view ? r->ReplicationStatus(region, view->regions)
                   : std::optional<cove::arm::ReplicationStatus>();
+    });
+    arm->SetRegistryUsage([r = regions.get(), cp = &arm->control_plane()](
+                              const std::string& registry) {
+      const cove::arm::RegistryView* view = cp->snapshot()->FindRegistry(registry);
+      return view ? r->RegistryUsage(registry, view->regions) : std::optional<uint64_t>();
     });
     arm->SetAuth((*node)->authenticator(), (*node)->tokens(),
                  [r = router.get()](const std::string& host) {
