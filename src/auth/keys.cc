@@ -14,6 +14,8 @@
 #include <optional>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+
 #include "auth/password.h"
 #include "common/digest.h"
 
@@ -53,24 +55,19 @@ std::shared_ptr<EVP_PKEY> Share(EVP_PKEY* key) {
   return std::shared_ptr<EVP_PKEY>(key, [](EVP_PKEY* k) { EVP_PKEY_free(k); });
 }
 
-Result<SigningKey> LoadKey(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) return Fail(Code::kIOError, "cannot read " + path.string());
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string pem = ss.str();
+Result<SigningKey> ParseKey(const std::string& kid, std::string pem, const std::string& where) {
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
   EVP_PKEY* key = bio ? PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr) : nullptr;
   BIO_free(bio);
-  if (!key) return Fail(Code::kCorruption, path.string() + " is not a PEM private key");
+  if (!key) return Fail(Code::kCorruption, where + " is not a PEM private key");
   auto shared = Share(key);
   bool p256 = EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_bits(key) == 256;
   auto pub = PublicPemOf(key);
-  if (!p256) return Fail(Code::kCorruption, path.string() + " is not a P-256 key");
+  if (!p256) return Fail(Code::kCorruption, where + " is not a P-256 key");
   if (!pub) return Fail(pub.error());
   SigningKey k;
   k.pkey = std::move(shared);
-  k.kid = path.stem().string();
+  k.kid = kid;
   k.private_pem = std::move(pem);
   k.public_pem = std::move(*pub);
   k.created = *CreatedFromKid(k.kid);
@@ -92,7 +89,55 @@ Status WriteAtomically(const fs::path& path, const std::string& bytes) {
   return Ok();
 }
 
+class KeyDirectory final : public KeyStorage {
+ public:
+  explicit KeyDirectory(std::string dir) : dir_(std::move(dir)) {}
+
+  Result<std::map<std::string, std::string>> List() override {
+    std::map<std::string, std::string> keys;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+      if (entry.path().extension() != ".pem") continue;
+      std::ifstream in(entry.path());
+      if (!in) return Fail(Code::kIOError, "cannot read " + entry.path().string());
+      std::stringstream ss;
+      ss << in.rdbuf();
+      keys[entry.path().stem().string()] = ss.str();
+    }
+    if (ec) return Fail(Code::kIOError, "cannot list " + dir_ + ": " + ec.message());
+    return keys;
+  }
+  Status Put(const std::string& kid, const std::string& private_pem) override {
+    return WriteAtomically(fs::path(dir_) / (kid + ".pem"), private_pem);
+  }
+  Status Remove(const std::string& kid) override {
+    fs::path path = fs::path(dir_) / (kid + ".pem");
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return Fail(Code::kIOError, "cannot delete " + path.string());
+    }
+    return Ok();
+  }
+  std::string Describe() const override { return dir_; }
+
+ private:
+  std::string dir_;
+};
+
+int64_t SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
+
+Result<std::unique_ptr<KeyStorage>> OpenKeyDirectory(std::string dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Fail(Code::kIOError, "cannot create " + dir + ": " + ec.message());
+  ::chmod(dir.c_str(), 0700);
+  return std::unique_ptr<KeyStorage>(new KeyDirectory(std::move(dir)));
+}
 
 const SigningKey* KeySet::Find(std::string_view kid) const {
   for (const auto& k : keys) {
@@ -122,35 +167,67 @@ Result<SigningKey> GenerateSigningKey(std::string kid, Clock::TimePoint created)
   return k;
 }
 
-Result<std::unique_ptr<KeyRing>> KeyRing::Open(std::string dir, const Clock& clock,
-                                               KeyRingOptions options) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Fail(Code::kIOError, "cannot create " + dir + ": " + ec.message());
-  ::chmod(dir.c_str(), 0700);
-  std::unique_ptr<KeyRing> ring(new KeyRing(std::move(dir), clock, options));
+Result<std::unique_ptr<KeyRing>> KeyRing::Open(std::unique_ptr<KeyStorage> storage,
+                                               const Clock& clock, KeyRingOptions options) {
+  std::unique_ptr<KeyRing> ring(new KeyRing(std::move(storage), clock, options));
   COVE_RETURN_IF_ERROR(ring->Reload());
   if (ring->Keys()->keys.empty()) COVE_RETURN_IF_ERROR(ring->Rotate());
   COVE_RETURN_IF_ERROR(ring->Maintain());
   return ring;
 }
 
+Result<std::unique_ptr<KeyRing>> KeyRing::Open(std::string dir, const Clock& clock,
+                                               KeyRingOptions options) {
+  COVE_ASSIGN_OR_RETURN(auto storage, OpenKeyDirectory(std::move(dir)));
+  return Open(std::move(storage), clock, options);
+}
+
 Status KeyRing::Reload() {
+  std::lock_guard lock(write_mu_);
+  last_reload_ns_ = SteadyNanos();
+  COVE_ASSIGN_OR_RETURN(auto stored, storage_->List());
   auto set = std::make_shared<KeySet>();
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-    if (entry.path().extension() != ".pem" || !CreatedFromKid(entry.path().stem().string())) {
+  KeySetPtr current = keys_.load();
+  for (auto& [kid, pem] : stored) {
+    if (!CreatedFromKid(kid)) continue;
+    const SigningKey* known = current ? current->Find(kid) : nullptr;
+    if (known && known->private_pem == pem) {  // parsed once (≈ 0.8 ms each)
+      set->keys.push_back(*known);
       continue;
     }
-    COVE_ASSIGN_OR_RETURN(auto key, LoadKey(entry.path()));
-    set->keys.push_back(std::move(key));
+    std::string where = storage_->Describe() + "/" + kid;
+    auto key = ParseKey(kid, std::move(pem), where);
+    if (!key) {
+      // One bad key must not take the others down on a reload; at start there is nothing to
+      // keep, and the error stops the node.
+      if (!current) return Fail(key.error());
+      spdlog::warn("signing keys: skipping {}", key.error().ToString());
+      continue;
+    }
+    set->keys.push_back(std::move(*key));
   }
-  if (ec) return Fail(Code::kIOError, "cannot list " + dir_ + ": " + ec.message());
   std::sort(set->keys.begin(), set->keys.end(), [](const SigningKey& a, const SigningKey& b) {
     return a.created != b.created ? a.created < b.created : a.kid < b.kid;
   });
+  // A storage that lost every key does not leave this node without one to sign with.
+  if (set->keys.empty() && current) set->keys = current->keys;
   keys_.store(std::move(set));
   return Ok();
+}
+
+bool KeyRing::ReloadSoon() {
+  if (SteadyNanos() - last_reload_ns_.load() < 1'000'000'000) return false;
+  KeySetPtr before = keys_.load();
+  if (auto reloaded = Reload(); !reloaded) {
+    spdlog::warn("signing keys: {}", reloaded.error().ToString());
+    return false;
+  }
+  KeySetPtr after = keys_.load();
+  if (before->keys.size() != after->keys.size()) return true;
+  for (size_t i = 0; i < after->keys.size(); ++i) {
+    if (before->keys[i].kid != after->keys[i].kid) return true;
+  }
+  return false;
 }
 
 Status KeyRing::Rotate() {
@@ -158,8 +235,9 @@ Status KeyRing::Rotate() {
   auto now = clock_.Now();
   std::string kid = std::to_string(UnixSeconds(now)) + "-" + HexEncode(RandomBytes(4));
   COVE_ASSIGN_OR_RETURN(auto key, GenerateSigningKey(kid, now));
-  COVE_RETURN_IF_ERROR(WriteAtomically(fs::path(dir_) / (kid + ".pem"), key.private_pem));
-  auto set = std::make_shared<KeySet>(*keys_.load());
+  COVE_RETURN_IF_ERROR(storage_->Put(kid, key.private_pem));
+  KeySetPtr current = keys_.load();
+  auto set = current ? std::make_shared<KeySet>(*current) : std::make_shared<KeySet>();
   // Creation times are whole seconds: keep the new key last even within one second.
   key.created = std::max(now, set->keys.empty() ? now : set->keys.back().created);
   set->keys.push_back(std::move(key));
@@ -167,7 +245,9 @@ Status KeyRing::Rotate() {
   return Ok();
 }
 
-Status KeyRing::Maintain() {
+Status KeyRing::Maintain(bool rotate) {
+  COVE_RETURN_IF_ERROR(Reload());
+  if (!rotate) return Ok();
   auto now = clock_.Now();
   if (now - Keys()->active().created >= options_.rotate_after) COVE_RETURN_IF_ERROR(Rotate());
   std::lock_guard lock(write_mu_);
@@ -176,7 +256,9 @@ Status KeyRing::Maintain() {
   for (size_t i = 0; i < set->keys.size(); ++i) {
     bool last = i + 1 == set->keys.size();
     if (!last && now > set->keys[i + 1].created + options_.retain) {
-      ::unlink((fs::path(dir_) / (set->keys[i].kid + ".pem")).c_str());
+      if (auto removed = storage_->Remove(set->keys[i].kid); !removed) {
+        spdlog::warn("signing keys: {}", removed.error().ToString());
+      }
       continue;
     }
     kept.push_back(std::move(set->keys[i]));

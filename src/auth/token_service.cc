@@ -76,7 +76,7 @@ std::optional<Subject> Subject::Parse(std::string_view text) {
   return std::nullopt;
 }
 
-TokenService::TokenService(const KeyRing& registry_keys, const KeyRing& identity_keys,
+TokenService::TokenService(KeyRing& registry_keys, KeyRing& identity_keys,
                            const Clock& clock, TokenServiceOptions options)
     : registry_keys_(registry_keys),
       identity_keys_(identity_keys),
@@ -152,6 +152,15 @@ Result<std::string> TokenService::IssueIdentityToken(const Principal& principal,
   return Sign(identity_keys_, std::move(claims), options_.identity_lifetime);
 }
 
+// A key another node of the same storage made a moment ago is not refused: an unknown or
+// retired kid (or any failure) re-reads the storage at most once a second and tries again.
+Result<nlohmann::json> TokenService::VerifyWith(KeyRing& ring, const std::string& token,
+                                                const VerifyOptions& v) {
+  auto claims = VerifyJwt(token, *ring.Keys(), v);
+  if (!claims && ring.ReloadSoon()) return VerifyJwt(token, *ring.Keys(), v);
+  return claims;
+}
+
 Result<nlohmann::json> TokenService::VerifyRegistryToken(const std::string& token,
                                                          const std::string& login_server,
                                                          std::string_view grant_type) {
@@ -159,7 +168,7 @@ Result<nlohmann::json> TokenService::VerifyRegistryToken(const std::string& toke
   v.now = clock_.Now();
   v.audience = login_server;
   v.issuer = kRegistryIssuer;
-  COVE_ASSIGN_OR_RETURN(auto claims, VerifyJwt(token, *registry_keys_.Keys(), v));
+  COVE_ASSIGN_OR_RETURN(auto claims, VerifyWith(registry_keys_, token, v));
   auto gt = claims.find("grant_type");
   if (gt == claims.end() || !gt->is_string() || gt->get<std::string>() != grant_type) {
     return Fail(Code::kUnauthenticated, "token is not an " + std::string(grant_type));
@@ -216,7 +225,7 @@ Result<RefreshTokenClaims> TokenService::VerifyRefreshToken(const std::string& t
 Result<IdentityClaims> TokenService::VerifyIdentityToken(const std::string& token) {
   VerifyOptions v;
   v.now = clock_.Now();
-  COVE_ASSIGN_OR_RETURN(auto claims, VerifyJwt(token, *identity_keys_.Keys(), v));
+  COVE_ASSIGN_OR_RETURN(auto claims, VerifyWith(identity_keys_, token, v));
   std::string aud = StringClaim(claims, "aud");
   const auto& audiences = IdentityAudiences();
   if (std::find(audiences.begin(), audiences.end(), aud) == audiences.end()) {

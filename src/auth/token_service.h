@@ -42,6 +42,7 @@
 
 #include "auth/access.h"
 #include "auth/identity.h"
+#include "auth/jwt.h"
 #include "auth/keys.h"
 #include "common/clock.h"
 #include "common/error.h"
@@ -117,7 +118,7 @@ struct TokenServiceOptions {
 class TokenService {
  public:
   // The key rings must outlive the service.
-  TokenService(const KeyRing& registry_keys, const KeyRing& identity_keys, const Clock& clock,
+  TokenService(KeyRing& registry_keys, KeyRing& identity_keys, const Clock& clock,
                TokenServiceOptions options = {});
 
   Result<std::string> IssueAccessToken(const Subject& subject, const Binding& binding,
@@ -146,12 +147,14 @@ class TokenService {
  private:
   Result<std::string> Sign(const KeyRing& ring, nlohmann::json claims,
                            std::chrono::seconds lifetime);
+  Result<nlohmann::json> VerifyWith(KeyRing& ring, const std::string& token,
+                                    const VerifyOptions& v);
   Result<nlohmann::json> VerifyRegistryToken(const std::string& token,
                                              const std::string& login_server,
                                              std::string_view grant_type);
 
-  const KeyRing& registry_keys_;
-  const KeyRing& identity_keys_;
+  KeyRing& registry_keys_;
+  KeyRing& identity_keys_;
   const Clock& clock_;
   TokenServiceOptions options_;
 

@@ -176,8 +176,12 @@ Result<Config> ParseConfig(const std::string& yaml_text) {
                                    {"data_dir", "dns_suffix", "threads", "upload_ttl_hours",
                                     "header_timeout_ms", "idle_timeout_ms", "default_registry",
                                     "listen", "registries", "arm_listen",
-                                    "arm_host_names", "arm_insecure_http", "auth", "limits"}));
+                                    "arm_host_names", "arm_insecure_http", "auth", "limits",
+                                    "metadata", "blobs", "secrets_dir"}));
     if (root["data_dir"]) c.data_dir = root["data_dir"].as<std::string>();
+    if (root["metadata"]) c.metadata = root["metadata"].as<std::string>();
+    if (root["blobs"]) c.blobs = root["blobs"].as<std::string>();
+    if (root["secrets_dir"]) c.secrets_dir = root["secrets_dir"].as<std::string>();
     if (root["dns_suffix"]) c.dns_suffix = root["dns_suffix"].as<std::string>();
     if (root["threads"]) c.threads = root["threads"].as<int>();
     if (root["upload_ttl_hours"]) c.upload_ttl_hours = root["upload_ttl_hours"].as<int>();

@@ -10,6 +10,14 @@
 // (CheckOpenRegistries).
 //
 //   data_dir: /var/lib/cove            # blobs/, meta.db, tls/, keys/
+//   metadata: postgresql://cove@db.example/cove
+//                                      # shared engines (daemon/engines.h): metadata in
+//   blobs: "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=…;EndpointSuffix=core.windows.net"
+//                                      # PostgreSQL, blobs in Azure Blob Storage (a connection
+//                                      # string); nodes over the same ones are interchangeable.
+//                                      # $COVE_METADATA / $COVE_BLOBS override the file (keep
+//                                      # passwords out of it), --metadata / --blobs both
+//   secrets_dir: /srv/cove/secrets     # the CA and keys when nodes share them (default data_dir)
 //   dns_suffix: azurecr.io             # login servers are <registry>.<suffix>
 //   threads: 2
 //   upload_ttl_hours: 24               # abandoned uploads are purged after this
@@ -94,6 +102,9 @@ struct Limits {
 
 struct Config {
   std::string data_dir;
+  // Shared engines (daemon/engines.h): "" = the embedded ones under data_dir.
+  std::string metadata;  // a PostgreSQL connection URI or key=value string
+  std::string blobs;     // an Azure Storage connection string
   // Where the CA (tls/ca.{crt,key}) and the signing keys (keys/) are, when they are shared with
   // other nodes: a region node (daemon/region_node.h) uses the full daemon's data directory, so
   // every region signs and verifies with the same keys and presents certificates of the same

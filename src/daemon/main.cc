@@ -3,7 +3,10 @@
 //   coved [--config FILE] [--data-dir DIR] [--listen ADDR:PORT] [--insecure-listen ADDR:PORT]
 //         [--gc-interval SECONDS] [--gc-grace SECONDS]  (every mode; passed on to the regions)
 //         [--arm-listen ADDR:PORT] [--arm-insecure-http] [--fabric-prefix P] [--no-fabric]
-//   coved registry ...   the registry alone (runs unprivileged)
+//   coved registry ...   the registry alone (runs unprivileged); with [--metadata PG] [--blobs AZ]
+//                        [--secrets-dir S] a stateless node: any number of them over the same
+//                        PostgreSQL and Azure Blob Storage serve the same registries
+//                        (daemon/engines.h; README "Running several nodes")
 //   coved region --region R --data-dir D --secrets-dir S [--ready-fd N]
 //                        one region's registry node (daemon/region_node.h); the full daemon
 //                        starts one per region (daemon/regions.h), nobody else needs to
@@ -34,8 +37,10 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
 #include <optional>
+#include <tuple>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -108,11 +113,15 @@ int main(int argc, char** argv) {
   CLI::App app{"coved: the cove daemon (container registry with private endpoints)"};
   std::string config_path, data_dir, log_level = "info";
   std::vector<std::string> listen, insecure_listen;
-  std::string arm_listen;
+  std::string arm_listen, metadata, blobs;
   std::optional<int> gc_interval, gc_grace;
   auto add_common = [&](CLI::App* a) {
     a->add_option("--config", config_path, "YAML configuration file");
     a->add_option("--data-dir", data_dir, "where blobs, metadata and keys live");
+    a->add_option("--metadata", metadata,
+                  "shared metadata: a PostgreSQL connection string (or $COVE_METADATA)");
+    a->add_option("--blobs", blobs,
+                  "shared blobs: an Azure Storage connection string (or $COVE_BLOBS)");
     a->add_option("--listen", listen, "TLS listener ADDR:PORT (repeatable; replaces config)");
     a->add_option("--insecure-listen", insecure_listen,
                   "plain-HTTP listener ADDR:PORT, loopback only (repeatable)");
@@ -146,6 +155,9 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   CLI::App* registry_cmd = app.add_subcommand("registry", "run only the registry (unprivileged)");
   add_common(registry_cmd);
+  std::string registry_secrets_dir;
+  registry_cmd->add_option("--secrets-dir", registry_secrets_dir,
+                           "the CA and keys, when several nodes share them (default: data dir)");
   CLI::App* region_cmd =
       app.add_subcommand("region", "run one region's registry node (coved starts these itself)");
   add_common(region_cmd);
@@ -172,6 +184,19 @@ int main(int argc, char** argv) {
   if (!data_dir.empty()) config->data_dir = data_dir;
   if (gc_interval) config->gc_interval_seconds = *gc_interval;
   if (gc_grace) config->gc_grace_seconds = *gc_grace;
+  // Shared engines: the flag, else the environment (which keeps passwords off command lines and
+  // out of files, and reaches the region processes), else the file.
+  for (auto [flag, env, field] : {std::tuple{&metadata, "COVE_METADATA", &config->metadata},
+                                  std::tuple{&blobs, "COVE_BLOBS", &config->blobs}}) {
+    const char* value = std::getenv(env);
+    if (!flag->empty()) {
+      *field = *flag;
+    } else if (value && *value) {
+      *field = value;
+    }
+    if (!field->empty()) ::setenv(env, field->c_str(), 1);
+  }
+  if (!registry_secrets_dir.empty()) config->secrets_dir = registry_secrets_dir;
   if (!listen.empty() || !insecure_listen.empty()) config->listen.clear();
   for (const auto& [list, tls] : {std::pair{&listen, true}, std::pair{&insecure_listen, false}}) {
     for (const auto& l : *list) {
@@ -231,7 +256,14 @@ int main(int argc, char** argv) {
                                 .proxy_sources = {"127.0.0.1/32"}});
     }
   }
-  auto node = cove::daemon::RegistryNode::Open(*config, clock);
+  cove::daemon::Config own = *config;
+  // The full daemon's own node serves no registry: it keeps nothing in the shared engines (the
+  // region processes do, each under its region's name).
+  if (full) {
+    own.metadata.clear();
+    own.blobs.clear();
+  }
+  auto node = cove::daemon::RegistryNode::Open(std::move(own), clock);
   if (!node) {
     std::cerr << "coved: " << node.error().message << "\n";
     return 1;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <set>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "storage/filesystem_blob_store.h"
@@ -18,13 +19,6 @@
 namespace cove::daemon {
 namespace {
 
-Status MakeDir(const std::string& path, mode_t mode) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return Fail(Code::kIOError, "cannot create " + path + ": " + ec.message());
-  ::chmod(path.c_str(), mode);
-  return Ok();
-}
 
 // The network rules of the `auth:` section's registries (coved registry): public network
 // access and bypass; no IP rules, private endpoints or trusted service machines there.
@@ -36,6 +30,54 @@ void AddConfiguredRules(const auth::IdentityData& configured, access::Policy& po
   }
 }
 
+// GET /cove/health (registry_node.h); every other request goes to the gate.
+class HealthHandler final : public http::Handler {
+ public:
+  HealthHandler(http::Handler& inner, storage::MetaStore& meta, storage::BlobStore& blobs,
+                const Clock& clock)
+      : inner_(inner), meta_(meta), blobs_(blobs), clock_(clock) {}
+
+  http::ExchangePtr Start(http::Request request) override {
+    if (request.path() != "/cove/health") return inner_.Start(std::move(request));
+    http::Response r;
+    if (request.method != "GET" && request.method != "HEAD") {
+      r.status = 405;
+      r.headers.Set("Allow", "GET, HEAD");
+      return http::Respond(std::move(r));
+    }
+    EngineHealth health = Probe();
+    r.status = health.ok() ? 200 : 503;
+    r.headers.Set("Content-Type", "application/json");
+    r.headers.Set("Cache-Control", "no-store");
+    nlohmann::json body = {{"status", health.ok() ? "ok" : "degraded"},
+                           {"metadata", health.metadata},
+                           {"blobs", health.blobs}};
+    r.body = body.dump();
+    return http::Respond(std::move(r));
+  }
+
+ private:
+  EngineHealth Probe() {
+    std::lock_guard lock(mu_);
+    auto now = clock_.Now();
+    if (!probed_ || now - probed_at_ >= std::chrono::seconds(1) || now < probed_at_) {
+      last_ = ProbeEngines(meta_, blobs_);
+      probed_at_ = now;
+      probed_ = true;
+    }
+    return last_;
+  }
+
+  http::Handler& inner_;
+  storage::MetaStore& meta_;
+  storage::BlobStore& blobs_;
+  const Clock& clock_;
+  std::mutex mu_;
+  bool probed_ = false;           // guarded by mu_
+  Clock::TimePoint probed_at_{};  // guarded by mu_
+  EngineHealth last_;             // guarded by mu_
+};
+
 }  // namespace
 
 Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Clock& clock) {
@@ -43,23 +85,9 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
   node->clock_ = &clock;
   const std::string& dir = config.data_dir;
   const std::string& secrets = config.secrets_dir.empty() ? dir : config.secrets_dir;
-  COVE_RETURN_IF_ERROR(MakeDir(dir, 0700));
-  COVE_RETURN_IF_ERROR(MakeDir(secrets + "/keys", 0700));
-
-  if (config.zone_redundant) {
-    COVE_ASSIGN_OR_RETURN(
-        auto zoned, storage::OpenZoneRedundantBlobStore(
-                        {dir + "/blobs", dir + "/zones/2/blobs", dir + "/zones/3/blobs"}, clock));
-    node->zones_ = zoned.get();
-    node->blobs_ = std::move(zoned);
-  } else {
-    COVE_ASSIGN_OR_RETURN(node->blobs_, storage::FilesystemBlobStore::Open(dir + "/blobs", clock));
-  }
-  COVE_ASSIGN_OR_RETURN(node->meta_, storage::SqliteMetaStore::Open(dir + "/meta.db", clock));
+  COVE_ASSIGN_OR_RETURN(node->engines_, OpenEngines(config, clock));
   COVE_ASSIGN_OR_RETURN(node->ca_, http::CertificateAuthority::LoadOrCreate(secrets + "/tls", clock));
-  COVE_ASSIGN_OR_RETURN(std::string key,
-                        registry::UrlSigner::LoadOrCreateKey(secrets + "/keys/blob-url.key"));
-  node->signer_ = std::make_unique<registry::UrlSigner>(std::move(key), clock);
+  node->signer_ = std::make_unique<registry::UrlSigner>(node->engines_.blob_url_key, clock);
 
   COVE_RETURN_IF_ERROR(CheckOpenRegistries(config));
   COVE_ASSIGN_OR_RETURN(auto directory, registry::Directory::Create(
@@ -78,9 +106,10 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
   options.upload_ttl = std::chrono::hours(config.upload_ttl_hours);
   // Authentication is always wired; a registry is open until an identity snapshot names it
   // (the `auth:` section, or the control plane: SetControlPlaneIdentities).
-  COVE_ASSIGN_OR_RETURN(node->token_keys_, auth::KeyRing::Open(secrets + "/keys/token-signing", clock));
+  COVE_ASSIGN_OR_RETURN(node->token_keys_,
+                        auth::KeyRing::Open(std::move(node->engines_.token_keys), clock));
   COVE_ASSIGN_OR_RETURN(node->identity_keys_,
-                        auth::KeyRing::Open(secrets + "/keys/identity-signing", clock));
+                        auth::KeyRing::Open(std::move(node->engines_.identity_keys), clock));
   node->tokens_ =
       std::make_unique<auth::TokenService>(*node->token_keys_, *node->identity_keys_, clock);
   if (config.auth) {
@@ -92,12 +121,13 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
   node->authenticator_ =
       std::make_shared<auth::Authenticator>(node->identities_, *node->tokens_, clock, auth_options);
   options.authorizer = node->authenticator_;
-  node->registry_ = std::make_unique<registry::Registry>(directory, *node->blobs_, *node->meta_,
+  node->registry_ = std::make_unique<registry::Registry>(directory, *node->engines_.blobs,
+                                                         *node->engines_.meta,
                                                          *node->signer_, clock, options);
   registry::GarbageCollectorOptions gc_options;
   gc_options.grace = std::chrono::seconds(config.gc_grace_seconds);
   node->collector_ = std::make_unique<registry::GarbageCollector>(
-      *node->blobs_, *node->meta_, clock,
+      *node->engines_.blobs, *node->engines_.meta, clock,
       [registry = node->registry_.get()] { return registry->directory()->registries(); },
       gc_options);
   http::ServerOptions server_options;
@@ -115,7 +145,10 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
     AddConfiguredRules(*config.auth, *policy);
     node->gate_->SetPolicy(std::move(policy));
   }
-  node->server_ = std::make_unique<http::Server>(*node->gate_, node->tls_.get(), server_options);
+  node->health_ = std::make_unique<HealthHandler>(*node->gate_, *node->engines_.meta,
+                                                  *node->engines_.blobs, clock);
+  node->server_ =
+      std::make_unique<http::Server>(*node->health_, node->tls_.get(), server_options);
   node->config_ = std::move(config);
   return node;
 }
@@ -275,15 +308,16 @@ void RegistryNode::Maintain() {
 }
 
 void RegistryNode::Upkeep() {
-  // Shared keys (a region node's) are rotated by the node that owns them, the full daemon.
+  // A region node's keys are the full daemon's, which rotates them; the region re-reads them
+  // (keys made or retired there). Other nodes rotate their own, or shared ones together.
+  const bool rotate = config_.region.empty() || config_.secrets_dir.empty();
   for (auth::KeyRing* ring : {token_keys_.get(), identity_keys_.get()}) {
-    if (!config_.secrets_dir.empty()) break;
-    if (auto kept = ring ? ring->Maintain() : Ok(); !kept) {
-      spdlog::warn("rotating signing keys: {}", kept.error().ToString());
+    if (auto kept = ring ? ring->Maintain(rotate) : Ok(); !kept) {
+      spdlog::warn("signing keys: {}", kept.error().ToString());
     }
   }
-  if (zones_) {
-    auto repaired = zones_->Repair();
+  if (engines_.zones) {
+    auto repaired = engines_.zones->Repair();
     if (!repaired) {
       spdlog::warn("zone repair: {}", repaired.error().ToString());
     } else if (repaired->copied || repaired->replaced || repaired->failed ||

@@ -12,7 +12,13 @@
 //   <data>/tls/         ca.crt, ca.key, hosts/<name>.{crt,key}
 //   <data>/keys/        blob-url.key (signed data-endpoint URLs), token-signing/ and
 //                       identity-signing/ (auth/keys.h)
+// Over shared engines (Config::metadata / Config::blobs, daemon/engines.h) meta.db, blobs/ and
+// keys/ are in PostgreSQL and Azure Blob Storage instead, and the node keeps only tls/.
 //
+// GET /cove/health on every registry listener, before the network rules and without
+// credentials (load balancers probe it): 200 {"status":"ok","metadata":"ok","blobs":"ok"}, or
+// 503 with "degraded" and the engine that is "unavailable". Nothing else — no engine address,
+// no error text (those are logged). Probed at most once a second.
 // Thread-safety: Start/Stop from one thread; everything else runs on the server's threads and
 // one maintenance thread (purges abandoned uploads every 10 minutes; a garbage collection pass,
 // registry/garbage_collector.h, every Config::gc_interval_seconds).
@@ -28,6 +34,7 @@
 #include "auth/keys.h"
 #include "common/clock.h"
 #include "daemon/config.h"
+#include "daemon/engines.h"
 #include "daemon/projection.h"
 #include "access/access.h"
 #include "http/server.h"
@@ -54,7 +61,7 @@ class RegistryNode {
 
   registry::Registry& registry() { return *registry_; }
   // The node's metadata (a region node answers usage questions from it).
-  storage::MetaStore& meta() { return *meta_; }
+  storage::MetaStore& meta() { return *engines_.meta; }
   registry::GarbageCollector& collector() { return *collector_; }
   // The network-rule gate in front of the registry (access/access.h) and the HTTP server
   // (planes adopt listeners made inside namespaces into it).
@@ -99,9 +106,7 @@ class RegistryNode {
 
   Config config_;
   const Clock* clock_ = nullptr;
-  storage::BlobStorePtr blobs_;
-  storage::QuorumBlobStore* zones_ = nullptr;  // blobs_, when zone-redundant
-  storage::MetaStorePtr meta_;
+  Engines engines_;
   std::unique_ptr<http::CertificateAuthority> ca_;
   std::unique_ptr<http::SniContextProvider> tls_;
   std::unique_ptr<registry::UrlSigner> signer_;
@@ -113,6 +118,7 @@ class RegistryNode {
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<registry::GarbageCollector> collector_;
   std::unique_ptr<access::Gate> gate_;
+  std::unique_ptr<http::Handler> health_;  // GET /cove/health, else the gate
   std::unique_ptr<http::Server> server_;
 
   std::mutex registries_mu_;  // serializes SetControlPlaneRegistries

@@ -97,11 +97,14 @@ struct Request {
   std::vector<std::string> QueryParams(std::string_view name) const;
 };
 
-// A byte range of an open file; the Response owns the descriptor.
+// A byte range of an open file; the Response owns the descriptor. A stream (a pipe) is read in
+// order from where it is, `length` bytes, and `offset` is ignored; the server ends the
+// connection if it delivers fewer.
 struct FileBody {
   UniqueFd fd;
   uint64_t offset = 0;
   uint64_t length = 0;
+  bool stream = false;
 };
 
 // No bytes, but this Content-Length (for HEAD).

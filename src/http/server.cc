@@ -20,6 +20,7 @@
 #include "http/server.h"
 
 #include <openssl/ssl.h>
+#include <fcntl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -684,11 +685,46 @@ class Session final : public Connection, public std::enable_shared_from_this<Ses
       co_return !ec;
     }
     const FileBody& file = std::get<FileBody>(response.body);
+    if (file.stream) co_return co_await WriteStream(file);
     if constexpr (kTls) {
       co_return co_await WriteFileTls(file);
     } else {
       co_return co_await SendFile(file);
     }
+  }
+
+  // A stream body (a pipe from a remote store): the head, then the pipe's bytes as they arrive,
+  // read asynchronously in kBufferSize pieces (plain and TLS alike). A pipe that ends before
+  // `length` bytes (the store failed, or found the blob corrupt) ends the connection.
+  asio::awaitable<bool> WriteStream(const FileBody& file) {
+    const auto timeout = server_.options.write_timeout;
+    {
+      auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(head_), kNoThrow);
+      if (ec) co_return false;
+    }
+    int fd = ::fcntl(file.fd.get(), F_DUPFD_CLOEXEC, 0);  // the descriptor object owns a copy
+    if (fd < 0) {
+      spdlog::error("http: stream body: dup: {}", std::strerror(errno));
+      co_return false;
+    }
+    asio::posix::stream_descriptor pipe(co_await asio::this_coro::executor, fd);
+    EnsureBuffer();
+    uint64_t left = file.length;
+    while (left > 0) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(left, kBufferSize));
+      auto [rec, got] =
+          co_await pipe.async_read_some(asio::buffer(buffer_.get(), want), kNoThrow);
+      if (rec) {
+        spdlog::error("http: stream body ended {} bytes short: {}", left,
+                      rec == asio::error::eof ? "end of stream" : rec.message());
+        co_return false;
+      }
+      SetDeadline(timeout);
+      auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(buffer_.get(), got), kNoThrow);
+      if (ec) co_return false;
+      left -= got;
+    }
+    co_return true;
   }
 
   // Under TLS: the head, then the file in kBufferSize chunks.

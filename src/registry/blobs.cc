@@ -165,13 +165,16 @@ http::ExchangePtr Registry::ServeBlob(Call& call, const Digest& digest, uint64_t
     e.headers.Set("Content-Range", "bytes */" + std::to_string(size));
     return http::Respond(std::move(e));
   }
-  auto file = repositories_.OpenBlob(digest);
+  uint64_t offset = *range ? (*range)->first : 0;
+  std::optional<uint64_t> length;
+  if (*range) length = (*range)->last - (*range)->first + 1;
+  auto file = repositories_.OpenBlob(digest, offset, length);
   if (!file) return StorageError(file.error(), ErrorCode::kBlobUnknown);
-  http::FileBody body{std::move(file->fd), 0, file->size};
+  // A stream delivers just the range; a file is read from `offset`.
+  http::FileBody body{std::move(file->fd), file->stream ? 0 : offset,
+                      length.value_or(file->size), file->stream};
   if (*range) {
     r.status = 206;
-    body.offset = (*range)->first;
-    body.length = (*range)->last - (*range)->first + 1;
     r.headers.Set("Content-Range", "bytes " + std::to_string((*range)->first) + "-" +
                                        std::to_string((*range)->last) + "/" +
                                        std::to_string(file->size));

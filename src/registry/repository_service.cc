@@ -73,8 +73,9 @@ Result<uint64_t> RepositoryService::StatBlob(const storage::RepoKey& repo, const
   return meta_.LinkedBlob(repo, digest);
 }
 
-Result<storage::BlobFile> RepositoryService::OpenBlob(const Digest& digest) {
-  return blobs_.Open(digest);
+Result<storage::BlobFile> RepositoryService::OpenBlob(const Digest& digest, uint64_t offset,
+                                                      std::optional<uint64_t> length) {
+  return blobs_.Open(digest, offset, length);
 }
 
 Status RepositoryService::UnlinkBlob(const storage::RepoKey& repo, const Digest& digest) {
@@ -159,6 +160,7 @@ void RepositoryService::KeepUpload(storage::UploadPtr upload) {
 }
 
 Status RepositoryService::AcknowledgeUpload(storage::UploadPtr upload) {
+  COVE_RETURN_IF_ERROR(upload->Flush());  // durable and resumable on any node first
   COVE_RETURN_IF_ERROR(meta_.SetUploadAcknowledged(upload->id(), upload->size()));
   KeepUpload(std::move(upload));
   return Ok();

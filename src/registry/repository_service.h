@@ -116,8 +116,10 @@ class RepositoryService {
   // ---- blobs ----
   // Size of blob `digest` if `repo` links it; kNotFound otherwise.
   Result<uint64_t> StatBlob(const storage::RepoKey& repo, const Digest& digest);
-  // The bytes of a blob found with StatBlob, opened for reading; kNotFound.
-  Result<storage::BlobFile> OpenBlob(const Digest& digest);
+  // The bytes of a blob found with StatBlob, opened for reading the range [offset, offset +
+  // length) (BlobStore::Open); kNotFound, kOutOfRange.
+  Result<storage::BlobFile> OpenBlob(const Digest& digest, uint64_t offset = 0,
+                                     std::optional<uint64_t> length = {});
   // Removes the blob from `repo` (the bytes stay for the collector); kNotFound. kBlobUnlinked.
   Status UnlinkBlob(const storage::RepoKey& repo, const Digest& digest);
   // Links into `repo` the blob `digest` that repository `from` of the same registry links.

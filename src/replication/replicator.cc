@@ -334,7 +334,7 @@ class Replicator::Handler final : public http::Handler {
     if (!file) return ErrorResponse(500, "Internal", file.error().message);
     http::Response response;
     response.headers.Set("Content-Type", "application/octet-stream");
-    response.body = http::FileBody{std::move(file->fd), 0, file->size};
+    response.body = http::FileBody{std::move(file->fd), 0, file->size, file->stream};
     return response;
   }
 

@@ -50,7 +50,8 @@ class FilesystemBlobStore final : public BlobStore {
   ~FilesystemBlobStore() override;
 
   Result<uint64_t> Stat(const Digest& digest) override;
-  Result<BlobFile> Open(const Digest& digest) override;
+  Result<BlobFile> Open(const Digest& digest, uint64_t offset = 0,
+                        std::optional<uint64_t> length = {}) override;
   Result<std::string> Read(const Digest& digest, uint64_t max_size) override;
   Status Put(const Digest& digest, std::string_view bytes) override;
   Status Delete(const Digest& digest) override;

@@ -96,7 +96,9 @@ class OfflineBlobStore final : public BlobStore {
  public:
   explicit OfflineBlobStore(Error error) : error_(std::move(error)) {}
   Result<uint64_t> Stat(const Digest&) override { return Fail(error_); }
-  Result<BlobFile> Open(const Digest&) override { return Fail(error_); }
+  Result<BlobFile> Open(const Digest&, uint64_t, std::optional<uint64_t>) override {
+    return Fail(error_);
+  }
   Result<std::string> Read(const Digest&, uint64_t) override { return Fail(error_); }
   Status Put(const Digest&, std::string_view) override { return Fail(error_); }
   Status Delete(const Digest&) override { return Fail(error_); }
@@ -500,25 +502,14 @@ class QuorumUpload final : public Upload {
   Status Append(std::string_view data) override {
     COVE_RETURN_IF_ERROR(state_.Usable(id_));
     if (data.empty()) return Ok();
-    std::string errors;
-    for (size_t i = 0; i < parts_.size(); ++i) {
-      if (!parts_[i]) continue;
-      if (auto appended = parts_[i]->Append(data); !appended) {
-        shared_->Failed(i, appended.error());
-        errors += "; " + shared_->Describe(i, appended.error());
-        parts_[i].reset();  // this child sits the rest of this handle out
-      }
-    }
-    if (size_t live = CountLive(parts_); live < shared_->quorum) {
-      state_.Break();
-      parts_.clear();
-      return Fail(Code::kIOError, "upload " + id_ + ": only " + std::to_string(live) + " of " +
-                                      std::to_string(shared_->N()) +
-                                      " zones took the bytes, quorum is " +
-                                      std::to_string(shared_->quorum) + errors);
-    }
+    COVE_RETURN_IF_ERROR(OnEachPart("took the bytes", [&](Upload& part) { return part.Append(data); }));
     size_ += data.size();
     return Ok();
+  }
+
+  Status Flush() override {
+    COVE_RETURN_IF_ERROR(state_.Usable(id_));
+    return OnEachPart("flushed the bytes", [](Upload& part) { return part.Flush(); });
   }
 
   Result<uint64_t> Commit(const Digest& expected) override {
@@ -577,6 +568,28 @@ class QuorumUpload final : public Upload {
   }
 
  private:
+  // Runs `op` on each live child; a child that fails sits the rest of this handle out. Fails
+  // (and breaks the handle) when fewer than a quorum of children succeeded.
+  template <typename F>
+  Status OnEachPart(const char* what, F&& op) {
+    std::string errors;
+    for (size_t i = 0; i < parts_.size(); ++i) {
+      if (!parts_[i]) continue;
+      if (auto done = op(*parts_[i]); !done) {
+        shared_->Failed(i, done.error());
+        errors += "; " + shared_->Describe(i, done.error());
+        parts_[i].reset();
+      }
+    }
+    if (size_t live = CountLive(parts_); live < shared_->quorum) {
+      state_.Break();
+      parts_.clear();
+      return Fail(Code::kIOError, "upload " + id_ + ": only " + std::to_string(live) + " of " +
+                                      std::to_string(shared_->N()) + " zones " + what +
+                                      ", quorum is " + std::to_string(shared_->quorum) + errors);
+    }
+    return Ok();
+  }
   std::shared_ptr<Shared> shared_;
   std::string id_;
   std::vector<UploadPtr> parts_;
@@ -635,8 +648,11 @@ Result<uint64_t> QuorumBlobStore::Stat(const Digest& digest) {
   return file.size;
 }
 
-Result<BlobFile> QuorumBlobStore::Open(const Digest& digest) {
-  return shared_->Locate(digest, kNoLimit);
+Result<BlobFile> QuorumBlobStore::Open(const Digest& digest, uint64_t offset,
+                                       std::optional<uint64_t> length) {
+  COVE_ASSIGN_OR_RETURN(BlobFile file, shared_->Locate(digest, kNoLimit));
+  COVE_RETURN_IF_ERROR(BlobRangeLength(digest, file.size, offset, length));
+  return file;
 }
 
 Result<std::string> QuorumBlobStore::Read(const Digest& digest, uint64_t max_size) {

@@ -109,6 +109,47 @@ TEST_F(KeysTest, RefusesAFileThatIsNotAP256Key) {
   EXPECT_EQ(ring.error().code, Code::kCorruption);
 }
 
+// Nodes sharing a key storage: a key made by one is known to the other after a reload, which a
+// verifier asks for (ReloadSoon) when it meets a kid it does not know; a non-rotating node never
+// rotates or retires keys itself.
+TEST_F(KeysTest, NodesSharingAStorageSeeEachOthersKeys) {
+  KeyRingOptions options{std::chrono::hours(24 * 30), std::chrono::hours(3)};
+  auto owner = *KeyRing::Open(keys_dir(), clock_, options);
+  auto other = *KeyRing::Open(keys_dir(), clock_, options);
+  ASSERT_EQ(other->Keys()->active().kid, owner->Keys()->active().kid);
+
+  clock_.Advance(std::chrono::hours(24 * 30));
+  ASSERT_TRUE(owner->Maintain());
+  std::string new_kid = owner->Keys()->active().kid;
+  json claims = {{"exp", UnixSeconds(clock_.Now()) + 600}, {"aud", "a"}};
+  auto token = *SignJwt(owner->Keys()->active(), claims);
+  VerifyOptions v{clock_.Now(), std::chrono::seconds(60), "a", ""};
+  EXPECT_FALSE(VerifyJwt(token, *other->Keys(), v));
+  EXPECT_TRUE(other->Keys()->keys.size() == 1);
+
+  ASSERT_TRUE(other->Maintain(/*rotate=*/false));
+  EXPECT_EQ(other->Keys()->active().kid, new_kid);
+  EXPECT_TRUE(VerifyJwt(token, *other->Keys(), v));
+
+  clock_.Advance(std::chrono::hours(4));
+  ASSERT_TRUE(other->Maintain(/*rotate=*/false));
+  EXPECT_EQ(other->Keys()->keys.size(), 2u) << "a non-rotating node retired a key";
+  ASSERT_TRUE(owner->Maintain());
+  ASSERT_TRUE(other->Maintain(/*rotate=*/false));
+  EXPECT_EQ(other->Keys()->keys.size(), 1u) << "the owner's retirement is not seen";
+}
+
+TEST_F(KeysTest, ReloadSoonRunsAtMostOnceASecond) {
+  auto a = *KeyRing::Open(keys_dir(), clock_);
+  auto b = *KeyRing::Open(keys_dir(), clock_);
+  clock_.Advance(std::chrono::seconds(1));  // kids order by their second
+  ASSERT_TRUE(a->Rotate());
+  // b's Open reloaded just now: a reload within the second is skipped.
+  EXPECT_FALSE(b->ReloadSoon());
+  ASSERT_TRUE(b->Reload());
+  EXPECT_EQ(b->Keys()->active().kid, a->Keys()->active().kid);
+}
+
 class JwtTest : public KeysTest {
  protected:
   void SetUp() override {

@@ -79,6 +79,17 @@ TEST_F(RegistryNodeTest, PushAndPullOverTheWire) {
   EXPECT_NE(head.head.find("Content-Length: 1048576"), std::string::npos) << head.head;
 }
 
+// GET /cove/health: without credentials, says only which engine is ok; other methods 405.
+TEST_F(RegistryNodeTest, HealthSaysWhichEngineIsOkAndNothingElse) {
+  auto health = RawHttp(port_).Request("GET", "/cove/health");
+  EXPECT_EQ(health.status, 200);
+  auto j = nlohmann::json::parse(health.body, nullptr, false);
+  EXPECT_EQ(j, nlohmann::json({{"status", "ok"}, {"metadata", "ok"}, {"blobs", "ok"}}));
+  EXPECT_EQ(health.body.find(dir_.path()), std::string::npos);
+  EXPECT_EQ(RawHttp(port_).Request("POST", "/cove/health", "x").status, 405);
+  EXPECT_EQ(RawHttp(port_).Request("GET", "/cove/health/x").status, 404);
+}
+
 // A node listener that takes PROXY v2 from its forwarder only (config `listen:` with
 // proxy_protocol and proxy_sources), reached through a privatelink::Forwarder that connects from
 // 127.0.0.2: requests through the forwarder are served; a direct connection is closed unread.

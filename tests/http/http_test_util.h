@@ -5,6 +5,8 @@
 //   GET  /text                 200 "hello world"
 //   GET  /peer                 200 "<remote_ip> <local_port> <tls> <server_name> <link_id>"
 //   GET  /file?offset=&length= 200 FileBody of file_path (whole file by default)
+//   GET  /stream?offset=&length=&cut= 200 a stream FileBody: a pipe that a thread fills with
+//                              those bytes of file_path (only `cut` of them if given)
 //   HEAD /length               200 LengthOnly{1234}
 //   PUT  /count                200 "bytes=<n> pieces=<k> sha256=<hex>" after the whole body
 //   PUT  /early                413 as soon as the first body piece arrives
@@ -14,9 +16,14 @@
 #pragma once
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
+#include <thread>
+#include <fstream>
+#include <iterator>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -118,6 +125,33 @@ inline ExchangePtr TestHandler::Start(Request request) {
     Response response;
     response.headers.Set("Content-Type", "application/octet-stream");
     response.body = std::move(body);
+    return Respond(std::move(response));
+  }
+  if (path == "/stream") {
+    std::ifstream in(file_path, std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    uint64_t offset = std::stoull(request.QueryParam("offset").value_or("0"));
+    uint64_t length = request.QueryParam("length") ? std::stoull(*request.QueryParam("length"))
+                                                   : data.size() - offset;
+    uint64_t cut = request.QueryParam("cut") ? std::stoull(*request.QueryParam("cut")) : length;
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) < 0) return Respond(Response::Text(500, "text/plain", "pipe\n"));
+    std::thread([bytes = data.substr(offset, cut), fd = UniqueFd(fds[1])] {
+      sigset_t block;
+      sigemptyset(&block);
+      sigaddset(&block, SIGPIPE);
+      pthread_sigmask(SIG_BLOCK, &block, nullptr);
+      std::string_view rest = bytes;
+      while (!rest.empty()) {
+        ssize_t n = ::write(fd.get(), rest.data(), std::min<size_t>(rest.size(), 100'000));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        rest.remove_prefix(static_cast<size_t>(n));
+      }
+    }).detach();
+    Response response;
+    response.headers.Set("Content-Type", "application/octet-stream");
+    response.body = FileBody{UniqueFd(fds[0]), 0, length, true};
     return Respond(std::move(response));
   }
   if (path == "/length") {

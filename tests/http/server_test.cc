@@ -102,6 +102,29 @@ TEST_F(ServerTest, SendfileRange) {
   EXPECT_EQ(response.body(), data.substr(1000, 300000));
 }
 
+TEST_F(ServerTest, StreamBodyFromPipe) {
+  std::string data = PseudoRandom(64 << 20, 3);
+  MakeFile(data);
+  StartServer();
+  PlainClient client(port_);
+  auto response = client.Do(Get("/stream"));
+  ASSERT_EQ(response.result_int(), 200);
+  EXPECT_EQ(response[bhttp::field::content_length], std::to_string(data.size()));
+  ASSERT_EQ(response.body().size(), data.size());
+  EXPECT_EQ(Digest::Of(response.body()), Digest::Of(data));
+  auto range = client.Do(Get("/stream?offset=1000&length=300000"));
+  EXPECT_EQ(range.body(), data.substr(1000, 300000));
+  // The connection is still usable after a stream response.
+  EXPECT_EQ(client.Do(Get("/text")).body(), "hello world");
+}
+
+TEST_F(ServerTest, StreamBodyCutShortEndsTheConnection) {
+  MakeFile(PseudoRandom(1 << 20, 4));
+  StartServer();
+  PlainClient client(port_);
+  EXPECT_ANY_THROW(client.Do(Get("/stream?cut=5000")));  // fewer bytes than Content-Length
+}
+
 TEST_F(ServerTest, StreamsChunkedBodyInPieces) {
   StartServer();
   std::string data = PseudoRandom(32 << 20, 3);

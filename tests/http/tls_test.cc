@@ -291,5 +291,19 @@ TEST_F(TlsServerTest, FileBodyOverTls) {
   EXPECT_NE(counted.body().find("bytes=" + std::to_string(5 << 20) + " "), std::string::npos);
 }
 
+TEST_F(TlsServerTest, StreamBodyOverTls) {
+  std::string data = PseudoRandom(16 << 20, 10);
+  handler_.file_path = dir_.Join("blob");
+  std::ofstream(handler_.file_path, std::ios::binary) << data;
+  TlsClient client(port_, ca_->CertificatePem(), "reg.example.test", "reg.example.test");
+  client.Handshake();
+  auto response = client.Do(Get("/stream"));
+  ASSERT_EQ(response.result_int(), 200);
+  ASSERT_EQ(response.body().size(), data.size());
+  EXPECT_EQ(Digest::Of(response.body()), Digest::Of(data));
+  auto range = client.Do(Get("/stream?offset=12345&length=1000000"));
+  EXPECT_EQ(range.body(), data.substr(12345, 1000000));
+}
+
 }  // namespace
 }  // namespace cove::http

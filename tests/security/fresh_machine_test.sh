@@ -47,6 +47,13 @@ reaches() {  # reaches PACKAGE OWNER: OWNER is PACKAGE or within three Depends s
   done
   return 1
 }
+provides() {  # provides OWNER PACKAGE: installed OWNER declares Provides: PACKAGE
+  dpkg-query -W -f='${Provides}' "$1" 2>/dev/null | tr ',' '\n' | sed -E 's/\(.*\)//; s/^ *//; s/ *$//' |
+    grep -qxF -- "$2"
+}
+reaches_or_provided() {  # Debian's npm, or NodeSource's nodejs that provides it
+  reaches "$1" "$2" || provides "$2" "$1"
+}
 while read -r program package; do
   # The Debian file, whatever PATH finds first here (this machine has a pyenv python3 too).
   path=
@@ -55,7 +62,8 @@ while read -r program package; do
     check "$program is installed by a Debian package" false
     continue
   fi
-  check "$program comes from package $package ($(owner_of "$path"))" reaches "$package" "$(owner_of "$path")"
+  owner=$(owner_of "$path")
+  check "$program comes from package $package ($owner)" reaches_or_provided "$package" "$owner"
 done <<<"$table"
 
 # 2a. Tools the e2e tests ask for.

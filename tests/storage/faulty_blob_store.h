@@ -37,9 +37,10 @@ class FaultyBlobStore final : public BlobStore {
     COVE_RETURN_IF_ERROR(fault_->Check("stat"));
     return inner_->Stat(d);
   }
-  Result<BlobFile> Open(const Digest& d) override {
+  Result<BlobFile> Open(const Digest& d, uint64_t offset = 0,
+                        std::optional<uint64_t> length = {}) override {
     COVE_RETURN_IF_ERROR(fault_->Check("open"));
-    return inner_->Open(d);
+    return inner_->Open(d, offset, length);
   }
   Result<std::string> Read(const Digest& d, uint64_t max_size) override {
     COVE_RETURN_IF_ERROR(fault_->Check("read"));
@@ -82,6 +83,10 @@ class FaultyBlobStore final : public BlobStore {
     Status Append(std::string_view data) override {
       COVE_RETURN_IF_ERROR(fault_->Check("append"));
       return inner_->Append(data);
+    }
+    Status Flush() override {
+      COVE_RETURN_IF_ERROR(fault_->Check("flush"));
+      return inner_->Flush();
     }
     Result<uint64_t> Commit(const Digest& expected) override {
       COVE_RETURN_IF_ERROR(fault_->Check("commit"));

@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "storage/caching_meta_store.h"
 #include "storage/meta_store_conformance.h"
 #include "storage/meta_store_gc_conformance.h"
 #include "support/temp_dir.h"
@@ -51,6 +52,30 @@ INSTANTIATE_TEST_SUITE_P(Sqlite, MetaStoreConformance,
 INSTANTIATE_TEST_SUITE_P(Sqlite, MetaStoreGcConformance,
                          ::testing::Values(Impl("Memory", false), Impl("File", true)),
                          testing::MetaStoreImplName);
+
+// The same suite through a CachingMetaStore: caching changes no answer.
+class CachingHarness final : public testing::MetaStoreHarness {
+ public:
+  CachingHarness() { Restart(); }
+  MetaStore& store() override { return *store_; }
+  bool Persistent() const override { return true; }
+  void Restart() override {
+    store_.reset();
+    auto opened = SqliteMetaStore::Open(dir_.Join("meta.db"));
+    EXPECT_TRUE(opened) << opened.error().ToString();
+    if (opened) store_ = std::make_unique<CachingMetaStore>(std::move(*opened));
+  }
+
+ private:
+  TempDir dir_;
+  MetaStorePtr store_;
+};
+
+INSTANTIATE_TEST_SUITE_P(
+    Caching, MetaStoreConformance,
+    ::testing::Values(testing::MetaStoreImpl{
+        "OverSqlite", [] { return std::make_unique<CachingHarness>(); }}),
+    testing::MetaStoreImplName);
 
 // Runs `sql` on the database file directly and returns the first column of the first row.
 std::string Query(const std::string& path, const std::string& sql) {

@@ -1,0 +1,218 @@
+#include "daemon/engines.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <cctype>
+#include <filesystem>
+#include <map>
+
+#include "registry/url_signer.h"
+#include "storage/filesystem_blob_store.h"
+#include "storage/sqlite_meta_store.h"
+
+namespace cove::daemon {
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// Azurite's well-known development account (published in Azure's documentation).
+constexpr std::string_view kDevAccount = "devstoreaccount1";
+constexpr std::string_view kDevKey =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+Status MakePrivateDir(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return Fail(Code::kIOError, "cannot create " + path + ": " + ec.message());
+  ::chmod(path.c_str(), 0700);
+  return Ok();
+}
+
+}  // namespace
+
+Result<BlobsConnection> ParseBlobsConnection(std::string_view text) {
+  std::map<std::string, std::string> parts;  // keys lowercased
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(';', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view part = Trim(text.substr(start, end - start));
+    start = end + 1;
+    if (part.empty()) continue;
+    size_t eq = part.find('=');
+    if (eq == std::string_view::npos || eq == 0) {
+      return Fail(Code::kInvalidArgument,
+                  "blobs: not an Azure Storage connection string (expected Key=Value pairs "
+                  "separated by ';')");
+    }
+    parts[Lower(Trim(part.substr(0, eq)))] = std::string(Trim(part.substr(eq + 1)));
+  }
+  static const std::map<std::string, std::string> kKnown = {
+      {"defaultendpointsprotocol", ""}, {"accountname", ""},       {"accountkey", ""},
+      {"blobendpoint", ""},             {"endpointsuffix", ""},    {"usedevelopmentstorage", ""},
+      {"queueendpoint", ""},            {"tableendpoint", ""},     {"fileendpoint", ""}};
+  for (const auto& [key, value] : parts) {
+    if (!kKnown.count(key)) {
+      return Fail(Code::kInvalidArgument, "blobs: unknown connection string key '" + key + "'");
+    }
+  }
+  BlobsConnection c;
+  if (Lower(parts["usedevelopmentstorage"]) == "true") {
+    c.account = kDevAccount;
+    c.key = kDevKey;
+    c.endpoint = "http://127.0.0.1:10000/" + c.account;
+    return c;
+  }
+  c.account = parts["accountname"];
+  c.key = parts["accountkey"];
+  if (c.account.empty()) return Fail(Code::kInvalidArgument, "blobs: AccountName is missing");
+  if (c.key.empty()) {
+    return Fail(Code::kInvalidArgument,
+                "blobs: AccountKey is missing (cove signs with Shared Key; SAS is not supported)");
+  }
+  if (!parts["blobendpoint"].empty()) {
+    c.endpoint = parts["blobendpoint"];
+    while (c.endpoint.ends_with('/')) c.endpoint.pop_back();
+  } else {
+    std::string protocol = parts["defaultendpointsprotocol"].empty()
+                               ? "https"
+                               : Lower(parts["defaultendpointsprotocol"]);
+    std::string suffix =
+        parts["endpointsuffix"].empty() ? "core.windows.net" : parts["endpointsuffix"];
+    c.endpoint = protocol + "://" + c.account + ".blob." + suffix;
+  }
+  if (!c.endpoint.starts_with("https://") && !c.endpoint.starts_with("http://")) {
+    return Fail(Code::kInvalidArgument, "blobs: the blob endpoint must be http:// or https://");
+  }
+  return c;
+}
+
+std::string RedactConnection(std::string_view text) {
+  std::string s(text);
+  // URI form: scheme://user:password@host...
+  if (auto scheme = s.find("://"); scheme != std::string::npos) {
+    size_t authority = scheme + 3;
+    size_t at = s.find('@', authority);
+    size_t slash = s.find('/', authority);
+    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+      size_t colon = s.find(':', authority);
+      if (colon != std::string::npos && colon < at) s.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  // key=value forms: PostgreSQL's `password=…` (space-separated), Azure's `AccountKey=…;` and
+  // `SharedAccessSignature=…;`, and a URI's `?password=…&` parameter.
+  for (std::string_view key : {"password=", "accountkey=", "sharedaccesssignature="}) {
+    std::string lower = Lower(s);
+    size_t pos = 0;
+    while ((pos = lower.find(key, pos)) != std::string::npos) {
+      size_t value = pos + key.size();
+      size_t end = s.find_first_of(" ;&", value);
+      if (end == std::string::npos) end = s.size();
+      s.replace(value, end - value, "***");
+      lower = Lower(s);
+      pos = value + 3;
+    }
+  }
+  return s;
+}
+
+std::string SchemaFor(const std::string& region) {
+  return region.empty() ? "cove" : "cove_" + region;
+}
+
+std::string ContainerFor(const std::string& region) {
+  // Container names: 3-63 of [a-z0-9-]; Azure region names are [a-z0-9].
+  return region.empty() ? "cove" : "cove-" + region;
+}
+
+namespace {
+
+Status OpenEmbeddedBlobs(const Config& config, const Clock& clock, Engines& e) {
+  const std::string& dir = config.data_dir;
+  if (config.zone_redundant) {
+    COVE_ASSIGN_OR_RETURN(
+        auto zoned, storage::OpenZoneRedundantBlobStore(
+                        {dir + "/blobs", dir + "/zones/2/blobs", dir + "/zones/3/blobs"}, clock));
+    e.zones = zoned.get();
+    e.blobs = std::move(zoned);
+    return Ok();
+  }
+  COVE_ASSIGN_OR_RETURN(e.blobs, storage::FilesystemBlobStore::Open(dir + "/blobs", clock));
+  return Ok();
+}
+
+Status OpenEmbeddedKeys(const std::string& secrets, Engines& e) {
+  COVE_RETURN_IF_ERROR(MakePrivateDir(secrets + "/keys"));
+  COVE_ASSIGN_OR_RETURN(e.token_keys, auth::OpenKeyDirectory(secrets + "/keys/token-signing"));
+  COVE_ASSIGN_OR_RETURN(e.identity_keys,
+                        auth::OpenKeyDirectory(secrets + "/keys/identity-signing"));
+  COVE_ASSIGN_OR_RETURN(e.blob_url_key,
+                        registry::UrlSigner::LoadOrCreateKey(secrets + "/keys/blob-url.key"));
+  return Ok();
+}
+
+// TODO(engines): the PostgreSQL and Azure stores land from their branches.
+Status OpenSharedBlobs(const Config& config, const Clock&, Engines&) {
+  return Fail(Code::kUnimplemented, "blobs (" + RedactConnection(config.blobs) + "): not built");
+}
+Status OpenSharedMetadata(const Config& config, const Clock&, Engines&) {
+  return Fail(Code::kUnimplemented,
+              "metadata (" + RedactConnection(config.metadata) + "): not built");
+}
+Status OpenDatabaseKeys(const Config&, Engines&) {
+  return Fail(Code::kUnimplemented, "keys in the database: not built");
+}
+
+}  // namespace
+
+Result<Engines> OpenEngines(const Config& config, const Clock& clock) {
+  Engines e;
+  const std::string& secrets = config.secrets_dir.empty() ? config.data_dir : config.secrets_dir;
+  COVE_RETURN_IF_ERROR(MakePrivateDir(config.data_dir));
+  if (!config.blobs.empty()) {
+    COVE_RETURN_IF_ERROR(OpenSharedBlobs(config, clock, e));
+  } else {
+    COVE_RETURN_IF_ERROR(OpenEmbeddedBlobs(config, clock, e));
+  }
+  if (!config.metadata.empty()) {
+    COVE_RETURN_IF_ERROR(OpenSharedMetadata(config, clock, e));
+  } else {
+    COVE_ASSIGN_OR_RETURN(e.meta, storage::SqliteMetaStore::Open(config.data_dir + "/meta.db", clock));
+  }
+  // A region node signs with the full daemon's keys (its files), whatever its engines.
+  if (!config.metadata.empty() && config.region.empty()) {
+    COVE_RETURN_IF_ERROR(OpenDatabaseKeys(config, e));
+  } else {
+    COVE_RETURN_IF_ERROR(OpenEmbeddedKeys(secrets, e));
+  }
+  return e;
+}
+
+EngineHealth ProbeEngines(storage::MetaStore& meta, storage::BlobStore& blobs) {
+  // Reads of things that do not exist: kNotFound is a healthy engine's answer.
+  static const Digest kAbsent = Digest::Of("cove health probe");
+  EngineHealth h{"ok", "ok"};
+  if (auto tag = meta.ResolveTag({"-cove-health", "-"}, "-");
+      !tag && tag.error().code != Code::kNotFound) {
+    spdlog::warn("health: metadata: {}", tag.error().ToString());
+    h.metadata = "unavailable";
+  }
+  if (auto stat = blobs.Stat(kAbsent); !stat && stat.error().code != Code::kNotFound) {
+    spdlog::warn("health: blobs: {}", stat.error().ToString());
+    h.blobs = "unavailable";
+  }
+  return h;
+}
+
+}  // namespace cove::daemon
