@@ -119,19 +119,28 @@ void ControlPlane::Publish(Documents documents) {
   for (const auto& [id, callback] : subscribers_) callback(next);
 }
 
+void ControlPlane::SetRegistryUsageProvider(RegistryUsageProvider provider) {
+  auto next = provider ? std::make_shared<const RegistryUsageProvider>(std::move(provider)) : nullptr;
+  std::lock_guard lock(status_mu_);
+  registry_usage_ = std::move(next);
+}
+
 ArmResponse ControlPlane::Handle(const ArmRequest& request) {
   // Microsoft Graph paths (/v1.0/...) go to the directory: no api-version, Graph's errors.
   const bool graph = IsGraphPath(request.path);
   std::shared_ptr<const ReplicationStatusProvider> status;
+  std::shared_ptr<const RegistryUsageProvider> usage;
   {
     std::lock_guard lock(status_mu_);
     status = replication_status_;
+    usage = registry_usage_;
   }
   auto dispatch = [&](Txn& txn, SecretBox* secrets) -> Result<ArmResponse> {
     try {
       if (graph) return Directory(txn, options_).Dispatch(request);
       Engine engine(txn, options_, secrets);
       engine.set_replication_status(status.get());
+      engine.set_registry_usage(usage.get());
       return engine.Dispatch(request);
     } catch (const std::exception& e) {  // nlohmann::json type errors: a bug, never a crash
       return ArmFail(500, "InternalServerError",

@@ -101,6 +101,11 @@ struct ReplicationStatus {
 using ReplicationStatusProvider = std::function<std::optional<ReplicationStatus>(
     const std::string& registry_name, const std::string& region)>;
 
+// The storage registry `registry_name` (lowercase) uses, in bytes (listUsages' Size), as the data
+// plane reports it; nullopt when it has no answer (Size is then 0).
+using RegistryUsageProvider =
+    std::function<std::optional<uint64_t>(const std::string& registry_name)>;
+
 class StateStore;
 class Engine;
 class SecretBox;
@@ -129,6 +134,9 @@ class ControlPlane {
   // Where replications' `properties.status` comes from (see the top of this file). May be
   // called at any time, from any thread; a null provider restores the "Syncing" default.
   void SetReplicationStatusProvider(ReplicationStatusProvider provider);
+  // Where listUsages' Size comes from; the same rules as the status provider (called on the
+  // request's thread, quick, never back into Handle()).
+  void SetRegistryUsageProvider(RegistryUsageProvider provider);
 
  private:
   ControlPlane() = default;
@@ -146,6 +154,7 @@ class ControlPlane {
   int next_subscriber_ = 1;
   mutable std::mutex status_mu_;  // guards the pointer only
   std::shared_ptr<const ReplicationStatusProvider> replication_status_;
+  std::shared_ptr<const RegistryUsageProvider> registry_usage_;  // guarded by status_mu_
 };
 
 // The Azure error body {"error":{"code":...,"message":...}}.

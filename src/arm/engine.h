@@ -110,6 +110,8 @@ class Engine {
   // provider or a report.
   std::optional<ReplicationStatus> ReplicationStatusOf(const std::string& registry_name,
                                                        const std::string& region) const;
+  // Where listUsages' Size comes from (control_plane.h); null: none. Must outlive the engine.
+  void set_registry_usage(const RegistryUsageProvider* provider) { registry_usage_ = provider; }
   Json Render(const std::string& key) const;
   Json RenderDoc(const Json& doc) const;
   // id, name, type, location (by `has_location`/`global_location`), tags, properties,
@@ -245,6 +247,8 @@ class Engine {
   Result<ArmResponse> SystemScopeMap(const ArmRequest& r, const ArmPath& p);
   // The three SystemDefined maps of a registry, rendered.
   Json SystemScopeMaps(const std::string& registry_key) const;
+  // GET .../registries/{r}/listUsages (registries.cc).
+  Result<ArmResponse> ListUsages(const ArmPath& p, bool single);
   Status PutScopeMap(const ArmPath& p, const Json& body, const Json* existing);
   Status DeleteScopeMap(const std::string& key);
   Status PutToken(const ArmPath& p, const Json& body, const Json* existing);
@@ -253,6 +257,7 @@ class Engine {
   const ControlPlaneOptions& options_;
   SecretBox* secrets_;
   const ReplicationStatusProvider* replication_status_ = nullptr;
+  const RegistryUsageProvider* registry_usage_ = nullptr;
 };
 
 // EngineFn<&Engine::PutVnet>: an Engine member as the plain function a ResourceProvider holds

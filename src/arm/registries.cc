@@ -196,6 +196,33 @@ Status Engine::PutRegistry(const ArmPath& p, const Json& body, const Json* exist
                 {"ipRules", ips},
                 {"virtualNetworkRules", vnets}};
   }
+  // properties.policies.retentionPolicy (ACR: untagged manifests deleted after `days`, 0-365,
+  // default 7; Premium only). Stored only once a request names it, so registries that never
+  // set a policy answer as they always did.
+  COVE_ASSIGN_OR_RETURN(Body policies, props.Object("policies"));
+  COVE_ASSIGN_OR_RETURN(Body retention, policies.Object("retentionPolicy"));
+  Json retention_policy = old && old->contains("policies") && (*old)["policies"].contains("retentionPolicy")
+                              ? (*old)["policies"]["retentionPolicy"]
+                              : Json();
+  bool retention_changed = false;  // a PATCH echoes the stored policy: that changes nothing
+  if (retention.present()) {
+    COVE_ASSIGN_OR_RETURN(auto days, retention.Int("days"));
+    COVE_ASSIGN_OR_RETURN(auto status, retention.Enum("status", {"enabled", "disabled"}));
+    if (days && (*days < 0 || *days > 365)) {
+      return ArmFail(400, "InvalidRetentionDays",
+                     "The retention policy's days must be between 0 and 365; " +
+                         std::to_string(*days) + " was given.");
+    }
+    Json before = retention_policy.is_object() ? retention_policy
+                                               : Json{{"days", 7}, {"status", "disabled"}};
+    Json next = {{"days", days ? *days : before.value("days", 7)},
+                 {"status", status ? *status : before.value("status", "disabled")},
+                 {"lastUpdatedTime", before.value("lastUpdatedTime", "")}};
+    retention_changed = !retention_policy.is_object() || next["days"] != before["days"] ||
+                        next["status"] != before["status"];
+    if (retention_changed) next["lastUpdatedTime"] = FormatArmTime(NowFrom(options_));
+    retention_policy = std::move(next);
+  }
   std::string pna = public_access ? *public_access : old_str("publicNetworkAccess", "Enabled");
   bool dep = data_endpoint ? *data_endpoint : old_bool("dataEndpointEnabled", false);
   bool anon = anonymous ? *anonymous : old_bool("anonymousPullEnabled", false);
@@ -210,6 +237,12 @@ Status Engine::PutRegistry(const ArmPath& p, const Json& body, const Json* exist
       return tl::unexpected(SkuError("NetworkRuleSetNotSupported", "Network rule set", *sku));
     }
     if (dep) return tl::unexpected(SkuError("DataEndpointNotSupported", "Dedicated data endpoint", *sku));
+    if (retention_changed || (retention_policy.is_object() &&
+                              retention_policy.value("status", "disabled") == "enabled")) {
+      // ACR's answer (and az's): policies need the Premium SKU.
+      return ArmFail(400, "PoliciesNotSupportedForSku",
+                     "Policies are only supported for managed registries in Premium SKU.");
+    }
     if (!txn_.Children(key, "replications").empty()) {
       return tl::unexpected(SkuError("GeoReplicationNotSupported",
                                      "Geo-replication (this registry has replications)", *sku));
@@ -247,6 +280,7 @@ Status Engine::PutRegistry(const ArmPath& p, const Json& body, const Json* exist
   dp["zoneRedundancy"] = zone_redundancy ? *zone_redundancy : old_str("zoneRedundancy", "Disabled");
   dp["encryption"] = {{"status", "disabled"}};
   dp["status"] = {{"displayStatus", "Ready"}};
+  if (retention_policy.is_object()) dp["policies"]["retentionPolicy"] = retention_policy;
   for (const char* f : {"privateEndpointConnections", "dataEndpointHostNames"}) dp.erase(f);
   // The object id the registry's tokens are bound to (auth/identity.h): a registry deleted and
   // made again under the same name is another object.
@@ -555,6 +589,55 @@ Result<ArmResponse> Engine::PrivateLinkResources(const ArmPath& p, bool single) 
   return ArmResponse{200, Json{{"value", Json::array({resource})}}};
 }
 
+// ACR's usages of a registry: Size (bytes stored, from the data plane) and the counted
+// resources, each with its SKU's limit (ACR's service tiers).
+Result<ArmResponse> Engine::ListUsages(const ArmPath& p, bool single) {
+  if (single) {
+    return ArmFail(404, "InvalidResourceType",
+                   "The resource type 'listUsages' could not be found in the namespace "
+                   "'Microsoft.ContainerRegistry'.");
+  }
+  std::string registry_key = p.ParentKey();
+  const Json* registry = txn_.Get(registry_key);
+  if (registry == nullptr) {
+    return ArmFail(404, "ResourceNotFound", "The registry was not found.");
+  }
+  struct Tier {
+    uint64_t storage_gib;
+    uint64_t webhooks;
+  };
+  std::string sku = (*registry)["sku"].value("name", "Basic");
+  Tier tier = sku == "Premium" ? Tier{500, 500} : sku == "Standard" ? Tier{100, 10} : Tier{10, 2};
+  std::optional<uint64_t> size;
+  if (registry_usage_ != nullptr && *registry_usage_) {
+    size = (*registry_usage_)(Lower(registry->value("name", "")));
+  }
+  auto usage = [](const char* name, uint64_t limit, uint64_t current, const char* unit) {
+    return Json{{"name", name}, {"limit", limit}, {"currentValue", current}, {"unit", unit}};
+  };
+  auto count = [&](const char* type) {
+    return static_cast<uint64_t>(txn_.Children(registry_key, type).size());
+  };
+  Json value = Json::array({
+      usage("Size", tier.storage_gib << 30, size.value_or(0), "Bytes"),
+      usage("Webhooks", tier.webhooks, 0, "Count"),
+      usage("ScopeMaps", 50'000, count("scopemaps"), "Count"),
+      usage("Tokens", 50'000, count("tokens"), "Count"),
+  });
+  if (sku == "Premium") {
+    const Json& props = (*registry)["properties"];
+    value.push_back(usage("Geo-replications", 100, count("replications"), "Count"));
+    value.push_back(usage("IPRules", 200, props["networkRuleSet"].value("ipRules", Json::array()).size(),
+                          "Count"));
+    value.push_back(usage("VNetRules", 100,
+                          props["networkRuleSet"].value("virtualNetworkRules", Json::array()).size(),
+                          "Count"));
+    value.push_back(
+        usage("PrivateEndpointConnections", 200, count("privateendpointconnections"), "Count"));
+  }
+  return ArmResponse{200, Json{{"value", value}}};
+}
+
 Json Engine::RenderRegistry(const Json& doc) const {
   Json out = doc;
   std::string key = Lower(doc.value("id", ""));
@@ -626,6 +709,11 @@ void ProjectRegistry(const std::string& key, const Json& doc, Snapshot& snapshot
       props.value("networkRuleBypassOptions", "AzureServices") == "AzureServices";
   r.admin_user_enabled = props.value("adminUserEnabled", false);
   r.anonymous_pull_enabled = props.value("anonymousPullEnabled", false);
+  if (props.contains("policies") && props["policies"].contains("retentionPolicy")) {
+    const Json& retention = props["policies"]["retentionPolicy"];
+    r.retention_enabled = retention.value("status", "disabled") == "enabled";
+    r.retention_days = retention.value("days", 7);
+  }
   const Json& admin = Cove(doc, "admin");
   r.admin_password_hashes = {Str(admin, "password"), Str(admin, "password2")};
   for (const auto& m : SystemScopeMapDefs()) {
@@ -677,6 +765,9 @@ void RegisterRegistryProviders(ProviderRegistry& registry) {
   registry.Add({.type = "Microsoft.ContainerRegistry/registries/privateLinkResources",
                 .api_versions = ContainerRegistryApiVersions(),
                 .computed = EngineFn<&Engine::PrivateLinkResources>});
+  registry.Add({.type = "Microsoft.ContainerRegistry/registries/listUsages",
+                .api_versions = ContainerRegistryApiVersions(),
+                .computed = EngineFn<&Engine::ListUsages>});
 }
 
 }  // namespace cove::arm

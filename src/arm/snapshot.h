@@ -83,6 +83,10 @@ struct RegistryView {
   bool bypass_azure_services = true;  // networkRuleBypassOptions == AzureServices
   bool admin_user_enabled = false;
   bool anonymous_pull_enabled = false;
+  // properties.policies.retentionPolicy: untagged manifests older than `days` are deleted while
+  // enabled (registry/garbage_collector.h).
+  bool retention_enabled = false;
+  int retention_days = 7;
   // Argon2id hashes of the admin user's "password" and "password2" (present whether or not the
   // admin user is enabled; "" only for a registry the control plane has not finished making).
   std::array<std::string, 2> admin_password_hashes;

@@ -1,5 +1,7 @@
-// acr, acr replication, acr private-endpoint-connection, acr network-rule.
+// acr, acr replication, acr private-endpoint-connection, acr network-rule, acr config retention,
+// acr show-usage.
 #include <cctype>
+#include <cstdlib>
 
 #include "cli/commands.h"
 
@@ -542,12 +544,96 @@ void AddNetworkRule(Registry& r) {
        }});
 }
 
+// properties.policies.retentionPolicy of a registry document; ACR's defaults when never set.
+json RetentionPolicyOf(const json& registry) {
+  if (registry.contains("properties") && registry["properties"].contains("policies") &&
+      registry["properties"]["policies"].contains("retentionPolicy")) {
+    return registry["properties"]["policies"]["retentionPolicy"];
+  }
+  return json{{"days", 7}, {"lastUpdatedTime", nullptr}, {"status", "disabled"}};
+}
+
+// az acr config retention, az acr show-usage.
+void AddRetentionAndUsage(Registry& r) {
+  r.AddGroup({{"acr", "config"}, "Configure policies for Azure Container Registries."});
+  r.AddGroup({{"acr", "config", "retention"},
+              "Manage retention policy for Azure Container Registries."});
+  r.AddCommand({.path = {"acr", "config", "retention", "show"},
+                .summary = "Show the configured retention policy for an Azure Container Registry.",
+                .args = {RegistryArg(), OptionalGroupArg()},
+                .run = [](Context& ctx, const ParsedArgs& a) {
+                  return WithRegistry(ctx, a, "--registry", [&](const std::string& path) {
+                    auto arm = ctx.Arm();
+                    if (!arm) return Outcome::FromArm(arm.error());
+                    auto reg = (*arm)->Get(path, kApiAcr);
+                    if (!reg) return Outcome::FromArm(reg.error(), true);
+                    return Outcome::Value(RetentionPolicyOf(*reg));
+                  });
+                },
+                .examples = {{"Show the configured retention policy for an Azure Container "
+                              "Registry.",
+                              "cove acr config retention show -r myregistry"}}});
+  r.AddCommand(
+      {.path = {"acr", "config", "retention", "update"},
+       .summary = "Update retention policy for an Azure Container Registry.",
+       .args = {RegistryArg(),
+                OptionalGroupArg(),
+                {.name = "--status",
+                 .help = "Indicates whether retention policy is enabled.",
+                 .required = true,
+                 .choices = {"disabled", "enabled"}},
+                {.name = "--type",
+                 .help = "The type of retention policy.",
+                 .required = true,
+                 .choices = {"UntaggedManifests"}},
+                {.name = "--days",
+                 .help = "The number of days to retain an untagged manifest after which it gets "
+                         "purged (Range: 0 to 365).",
+                 .default_text = "Default: 7"}},
+       .run = [](Context& ctx, const ParsedArgs& a) {
+         int days = 7;
+         if (auto d = a.Get("--days")) {
+           char* end = nullptr;
+           long v = std::strtol(d->c_str(), &end, 10);
+           if (d->empty() || *end != '\0' || v < 0 || v > 365) {
+             return Outcome::Failure("argument --days: must be an integer from 0 to 365.", 2);
+           }
+           days = static_cast<int>(v);
+         }
+         return WithRegistry(ctx, a, "--registry", [&](const std::string& path) {
+           auto arm = ctx.Arm();
+           if (!arm) return Outcome::FromArm(arm.error());
+           json body = {{"properties",
+                         {{"policies",
+                           {{"retentionPolicy", {{"days", days}, {"status", *a.Get("--status")}}}}}}}};
+           auto res = (*arm)->Patch(path, kApiAcr, body);
+           if (!res) return Outcome::FromArm(res.error());
+           return Outcome::Value(RetentionPolicyOf(*res));
+         });
+       },
+       .examples = {{"Enable retention policy for an Azure Container Registry to delete an "
+                     "untagged manifest after 30 days.",
+                     "cove acr config retention update -r myregistry --status Enabled --days 30 "
+                     "--type UntaggedManifests"}}});
+  r.AddCommand({.path = {"acr", "show-usage"},
+                .summary = "Get the storage usage for an Azure Container Registry.",
+                .args = {RegistryNameArg(), OptionalGroupArg()},
+                .run = [](Context& ctx, const ParsedArgs& a) {
+                  return WithRegistry(ctx, a, "--name", [&](const std::string& path) {
+                    return ShowAt(ctx, path + "/listUsages", kApiAcr);
+                  });
+                },
+                .examples = {{"Get the storage usage for an Azure Container Registry.",
+                              "cove acr show-usage -n myregistry"}}});
+}
+
 }  // namespace
 
 void AddAcrCommands(Registry& registry) {
   AddRegistry(registry);
   AddReplication(registry);
   AddNetworkRule(registry);
+  AddRetentionAndUsage(registry);
 }
 
 }  // namespace cove::cli

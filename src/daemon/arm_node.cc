@@ -537,6 +537,8 @@ std::vector<registry::RegistryInfo> RegistriesFromSnapshot(const arm::Snapshot& 
     info.home_region = r.home_region;
     info.regions = r.regions;
     info.data_endpoint_enabled = r.data_endpoint_enabled;
+    info.untagged_retention_enabled = r.retention_enabled;
+    info.untagged_retention_days = r.retention_days;
     out.push_back(std::move(info));
   }
   return out;

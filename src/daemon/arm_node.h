@@ -83,6 +83,10 @@ class ArmNode {
   void SetReplicationStatus(arm::ReplicationStatusProvider status) {
     control_plane_->SetReplicationStatusProvider(std::move(status));
   }
+  // Where listUsages' Size (`acr show-usage`) comes from: the registry's region nodes.
+  void SetRegistryUsage(arm::RegistryUsageProvider usage) {
+    control_plane_->SetRegistryUsageProvider(std::move(usage));
+  }
   // Identity endpoints on the same listener (call before Start):
   //   POST /{tenant}/oauth2/v2.0/token   Entra's token endpoint, as `cove login` uses it:
   //       grant_type=password (username, password) or client_credentials (client_id = appId,

@@ -121,6 +121,11 @@ struct Config {
   std::string dns_suffix = "azurecr.io";
   int threads = 2;
   int upload_ttl_hours = 24;
+  // Online garbage collection (registry/garbage_collector.h): a pass every gc_interval_seconds
+  // (0: none); reviews wait gc_grace_seconds (GitLab's default review delay, 24 h). Flags only
+  // (coved --gc-interval, --gc-grace; passed on to the region processes).
+  int gc_interval_seconds = 600;
+  int gc_grace_seconds = 24 * 3600;
   int header_timeout_ms = 30'000;
   int idle_timeout_ms = 60'000;
   std::string default_registry;

@@ -231,7 +231,7 @@ Result<Engines> OpenEngines(const Config& config, const Clock& clock) {
   if (!config.metadata.empty()) {
     COVE_RETURN_IF_ERROR(OpenSharedMetadata(config, clock, e));
   } else {
-    COVE_ASSIGN_OR_RETURN(e.meta, storage::SqliteMetaStore::Open(config.data_dir + "/meta.db"));
+    COVE_ASSIGN_OR_RETURN(e.meta, storage::SqliteMetaStore::Open(config.data_dir + "/meta.db", clock));
   }
   // A region node signs with the full daemon's keys (its files), whatever its engines.
   if (!config.metadata.empty() && config.region.empty()) {

@@ -1,6 +1,7 @@
 // coved: the cove daemon.
 //
 //   coved [--config FILE] [--data-dir DIR] [--listen ADDR:PORT] [--insecure-listen ADDR:PORT]
+//         [--gc-interval SECONDS] [--gc-grace SECONDS]  (every mode; passed on to the regions)
 //         [--arm-listen ADDR:PORT] [--arm-insecure-http] [--fabric-prefix P] [--no-fabric]
 //   coved registry ...   the registry alone (runs unprivileged); with [--metadata PG] [--blobs AZ]
 //                        [--secrets-dir S] a stateless node: any number of them over the same
@@ -38,6 +39,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <tuple>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -112,6 +114,7 @@ int main(int argc, char** argv) {
   std::string config_path, data_dir, log_level = "info";
   std::vector<std::string> listen, insecure_listen;
   std::string arm_listen, metadata, blobs;
+  std::optional<int> gc_interval, gc_grace;
   auto add_common = [&](CLI::App* a) {
     a->add_option("--config", config_path, "YAML configuration file");
     a->add_option("--data-dir", data_dir, "where blobs, metadata and keys live");
@@ -123,6 +126,13 @@ int main(int argc, char** argv) {
     a->add_option("--insecure-listen", insecure_listen,
                   "plain-HTTP listener ADDR:PORT, loopback only (repeatable)");
     a->add_option("--log-level", log_level, "trace, debug, info, warn, error");
+    a->add_option("--gc-interval", gc_interval,
+                  "seconds between garbage collection passes (0: none; default 600)")
+        ->check(CLI::NonNegativeNumber);
+    a->add_option("--gc-grace", gc_grace,
+                  "seconds an unreferenced blob or link waits before it is collected (default "
+                  "86400)")
+        ->check(CLI::NonNegativeNumber);
   };
   add_common(&app);
   app.add_option("--arm-listen", arm_listen,
@@ -172,6 +182,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!data_dir.empty()) config->data_dir = data_dir;
+  if (gc_interval) config->gc_interval_seconds = *gc_interval;
+  if (gc_grace) config->gc_grace_seconds = *gc_grace;
   // Shared engines: the flag, else the environment (which keeps passwords off command lines and
   // out of files, and reaches the region processes), else the file.
   for (auto [flag, env, field] : {std::tuple{&metadata, "COVE_METADATA", &config->metadata},
@@ -277,7 +289,9 @@ int main(int argc, char** argv) {
          .config_path = config_path,
          .log_level = log_level,
          .restart_delay = std::chrono::milliseconds(region_restart_delay_ms),
-         .restart = region_restart == "auto"});
+         .restart = region_restart == "auto",
+         .region_args = {"--gc-interval", std::to_string(config->gc_interval_seconds),
+                         "--gc-grace", std::to_string(config->gc_grace_seconds)}});
     if (!supervisor) {
       std::cerr << "coved: " << supervisor.error().message << "\n";
       return 1;
@@ -326,6 +340,11 @@ int main(int argc, char** argv) {
       const cove::arm::RegistryView* view = cp->snapshot()->FindRegistry(registry);
       return view ? r->ReplicationStatus(region, view->regions)
                   : std::optional<cove::arm::ReplicationStatus>();
+    });
+    arm->SetRegistryUsage([r = regions.get(), cp = &arm->control_plane()](
+                              const std::string& registry) {
+      const cove::arm::RegistryView* view = cp->snapshot()->FindRegistry(registry);
+      return view ? r->RegistryUsage(registry, view->regions) : std::optional<uint64_t>();
     });
     arm->SetAuth((*node)->authenticator(), (*node)->tokens(),
                  [r = router.get()](const std::string& host) {

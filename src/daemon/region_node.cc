@@ -131,6 +131,9 @@ class RegionNode::BackboneApi final : public http::Handler {
     if (path.starts_with("/cove/replication/")) {
       return node_.replicator_->handler().Start(std::move(request));
     }
+    if (path == "/cove/region/v1/usage" && request.method == "GET") {
+      return http::Respond(Usage(request.QueryParam("registry").value_or("")));
+    }
     if (path == "/cove/region/v1/counters" && request.method == "GET") {
       return http::Respond(http::Response::Text(
           200, "application/json", node_.registry_node().gate().CountersJson().dump()));
@@ -148,6 +151,16 @@ class RegionNode::BackboneApi final : public http::Handler {
     }
     return CRYPTO_memcmp(value->data() + kScheme.size(), node_.backbone_key_.data(),
                          node_.backbone_key_.size()) == 0;
+  }
+
+  // The storage `registry` uses in this region (MetaStore::RegistryUsage).
+  http::Response Usage(const std::string& registry) {
+    if (registry.empty()) return JsonError(400, "InvalidRequest", "?registry= is required");
+    auto used = node_.registry_node().meta().RegistryUsage(registry);
+    if (!used) return JsonError(500, "UsageFailed", used.error().message);
+    return http::Response::Text(
+        200, "application/json",
+        Json{{"region", node_.region()}, {"registry", registry}, {"sizeBytes", *used}}.dump());
   }
 
   http::Response PutConfig(const std::string& body) {

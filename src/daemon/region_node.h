@@ -18,6 +18,9 @@
 //       PUT /cove/region/v1/config     a RegionConfig (below): persisted, then applied
 //       GET /cove/region/v1/status     {"region", "version"} — the supervisor's health probe
 //       GET /cove/region/v1/counters   the Gate's per-endpoint counters (access/access.h)
+//       GET /cove/region/v1/usage?registry=R
+//                                      {"region", "registry", "sizeBytes"}: the storage R uses
+//                                      here (MetaStore::RegistryUsage; `acr show-usage`)
 //       /cove/replication/v1/...       the region's replication (replication/replicator.h):
 //                                      the other regions pull its journal and content here
 //

@@ -112,6 +112,7 @@ Result<RegionSupervisor::Child> RegionSupervisor::Spawn(const std::string& regio
                                    "--data-dir", dir, "--secrets-dir", options_.data_dir,
                                    "--ready-fd", "3", "--log-level", options_.log_level};
   if (zone_redundant) args.push_back("--zone-redundant");
+  args.insert(args.end(), options_.region_args.begin(), options_.region_args.end());
   if (!options_.config_path.empty()) {
     args.push_back("--config");
     args.push_back(options_.config_path);
@@ -400,6 +401,31 @@ Json RegionSupervisor::Counters() const {
     }
   }
   return merged;
+}
+
+std::optional<uint64_t> RegionSupervisor::RegistryUsage(
+    const std::string& registry, const std::vector<std::string>& registry_regions) const {
+  for (const auto& region : registry_regions) {
+    uint16_t port = 0;
+    {
+      std::lock_guard lock(mu_);
+      auto it = children_.find(region);
+      if (it == children_.end() || !it->second.up) continue;
+      port = it->second.backbone_port;
+    }
+    auto client = http::HttpClient::Create("https://127.0.0.1:" + std::to_string(port),
+                                           std::chrono::seconds(5), {.ca_file = ca_file_});
+    if (!client) continue;
+    auto response = client->Send("GET", "/cove/region/v1/usage?registry=" + registry, "",
+                                 "application/json",
+                                 {{"Authorization", "Bearer " + backbone_key_}});
+    if (!response || response->status != 200) continue;
+    Json body = Json::parse(response->body, nullptr, false);
+    if (body.is_object() && body["sizeBytes"].is_number_unsigned()) {
+      return body["sizeBytes"].get<uint64_t>();
+    }
+  }
+  return std::nullopt;
 }
 
 std::optional<arm::ReplicationStatus> RegionSupervisor::ReplicationStatus(

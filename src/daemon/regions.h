@@ -71,6 +71,7 @@ struct RegionSupervisorOptions {
   bool restart = true;
   std::chrono::milliseconds start_timeout{60'000};
   std::chrono::milliseconds push_timeout{30'000};
+  std::vector<std::string> region_args;  // further arguments of every region (--gc-interval ...)
 };
 
 class RegionSupervisor final : public RunningRegions {
@@ -101,6 +102,11 @@ class RegionSupervisor final : public RunningRegions {
   std::optional<arm::ReplicationStatus> ReplicationStatus(
       const std::string& region, const std::vector<std::string>& registry_regions) const;
   std::vector<std::string> Regions() const override;
+  // The storage registry `registry` uses (`acr show-usage`'s Size): what the first running
+  // region of `registry_regions` (home first) answers to GET /cove/region/v1/usage; nullopt when
+  // none answers.
+  std::optional<uint64_t> RegistryUsage(const std::string& registry,
+                                        const std::vector<std::string>& registry_regions) const;
 
  private:
   struct Child {

@@ -2,7 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -125,6 +127,12 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
   node->registry_ = std::make_unique<registry::Registry>(directory, *node->engines_.blobs,
                                                          *node->engines_.meta,
                                                          *node->signer_, clock, options);
+  registry::GarbageCollectorOptions gc_options;
+  gc_options.grace = std::chrono::seconds(config.gc_grace_seconds);
+  node->collector_ = std::make_unique<registry::GarbageCollector>(
+      *node->engines_.blobs, *node->engines_.meta, clock,
+      [registry = node->registry_.get()] { return registry->directory()->registries(); },
+      gc_options);
   http::ServerOptions server_options;
   server_options.threads = config.threads;
   server_options.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
@@ -277,36 +285,56 @@ void RegistryNode::Stop() {
 }
 
 void RegistryNode::Maintain() {
+  // Upkeep every 10 minutes; a garbage collection pass on its own interval (0: never).
+  using Steady = std::chrono::steady_clock;
+  constexpr auto kUpkeep = std::chrono::minutes(10);
+  const auto gc_interval = std::chrono::seconds(config_.gc_interval_seconds);
+  const bool collect = gc_interval.count() > 0;
+  Steady::time_point next_upkeep = Steady::now(), next_gc = Steady::now() + gc_interval;
   std::unique_lock lock(mu_);
   while (!stopping_) {
     lock.unlock();
-    // A region node's keys are the full daemon's, which rotates them; the region re-reads them
-    // (keys made or retired there). Other nodes rotate their own, or shared ones together.
-    const bool rotate = config_.region.empty() || config_.secrets_dir.empty();
-    for (auth::KeyRing* ring : {token_keys_.get(), identity_keys_.get()}) {
-      if (auto kept = ring ? ring->Maintain(rotate) : Ok(); !kept) {
-        spdlog::warn("signing keys: {}", kept.error().ToString());
-      }
+    if (Steady::now() >= next_upkeep) {
+      Upkeep();
+      next_upkeep = Steady::now() + kUpkeep;
     }
-    if (engines_.zones) {
-      auto repaired = engines_.zones->Repair();
-      if (!repaired) {
-        spdlog::warn("zone repair: {}", repaired.error().ToString());
-      } else if (repaired->copied || repaired->replaced || repaired->failed ||
-                 repaired->unrecoverable) {
-        spdlog::info("zone repair: {} blobs, {} copied, {} replaced, {} failed, {} unrecoverable",
-                     repaired->blobs, repaired->copied, repaired->replaced, repaired->failed,
-                     repaired->unrecoverable);
+    if (collect && Steady::now() >= next_gc) {
+      if (auto swept = collector_->SweepOnce(); !swept) {
+        spdlog::warn("garbage collection: {}", swept.error().ToString());
       }
-    }
-    auto purged = registry_->PurgeAbandonedUploads();
-    if (!purged) {
-      spdlog::warn("purging abandoned uploads: {}", purged.error().ToString());
-    } else if (*purged > 0) {
-      spdlog::info("purged {} abandoned uploads", *purged);
+      next_gc = Steady::now() + gc_interval;
     }
     lock.lock();
-    cv_.wait_for(lock, std::chrono::minutes(10), [this] { return stopping_; });
+    cv_.wait_until(lock, collect ? std::min(next_upkeep, next_gc) : next_upkeep,
+                   [this] { return stopping_; });
+  }
+}
+
+void RegistryNode::Upkeep() {
+  // A region node's keys are the full daemon's, which rotates them; the region re-reads them
+  // (keys made or retired there). Other nodes rotate their own, or shared ones together.
+  const bool rotate = config_.region.empty() || config_.secrets_dir.empty();
+  for (auth::KeyRing* ring : {token_keys_.get(), identity_keys_.get()}) {
+    if (auto kept = ring ? ring->Maintain(rotate) : Ok(); !kept) {
+      spdlog::warn("signing keys: {}", kept.error().ToString());
+    }
+  }
+  if (engines_.zones) {
+    auto repaired = engines_.zones->Repair();
+    if (!repaired) {
+      spdlog::warn("zone repair: {}", repaired.error().ToString());
+    } else if (repaired->copied || repaired->replaced || repaired->failed ||
+               repaired->unrecoverable) {
+      spdlog::info("zone repair: {} blobs, {} copied, {} replaced, {} failed, {} unrecoverable",
+                   repaired->blobs, repaired->copied, repaired->replaced, repaired->failed,
+                   repaired->unrecoverable);
+    }
+  }
+  auto purged = registry_->PurgeAbandonedUploads();
+  if (!purged) {
+    spdlog::warn("purging abandoned uploads: {}", purged.error().ToString());
+  } else if (*purged > 0) {
+    spdlog::info("purged {} abandoned uploads", *purged);
   }
 }
 

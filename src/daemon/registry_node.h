@@ -20,7 +20,8 @@
 // 503 with "degraded" and the engine that is "unavailable". Nothing else — no engine address,
 // no error text (those are logged). Probed at most once a second.
 // Thread-safety: Start/Stop from one thread; everything else runs on the server's threads and
-// one maintenance thread (purges abandoned uploads every 10 minutes).
+// one maintenance thread (purges abandoned uploads every 10 minutes; a garbage collection pass,
+// registry/garbage_collector.h, every Config::gc_interval_seconds).
 #pragma once
 
 #include <condition_variable>
@@ -38,6 +39,7 @@
 #include "access/access.h"
 #include "http/server.h"
 #include "http/tls.h"
+#include "registry/garbage_collector.h"
 #include "registry/registry.h"
 #include "storage/blob_store.h"
 #include "storage/quorum_blob_store.h"
@@ -58,6 +60,9 @@ class RegistryNode {
   void Stop();
 
   registry::Registry& registry() { return *registry_; }
+  // The node's metadata (a region node answers usage questions from it).
+  storage::MetaStore& meta() { return *engines_.meta; }
+  registry::GarbageCollector& collector() { return *collector_; }
   // The network-rule gate in front of the registry (access/access.h) and the HTTP server
   // (planes adopt listeners made inside namespaces into it).
   access::Gate& gate() { return *gate_; }
@@ -97,6 +102,7 @@ class RegistryNode {
  private:
   RegistryNode() = default;
   void Maintain();
+  void Upkeep();  // keys, zone repair, abandoned uploads
 
   Config config_;
   const Clock* clock_ = nullptr;
@@ -110,6 +116,7 @@ class RegistryNode {
   auth::IdentityStore identities_;
   std::shared_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<registry::Registry> registry_;
+  std::unique_ptr<registry::GarbageCollector> collector_;
   std::unique_ptr<access::Gate> gate_;
   std::unique_ptr<http::Handler> health_;  // GET /cove/health, else the gate
   std::unique_ptr<http::Server> server_;

@@ -911,6 +911,59 @@ TEST_F(ControlPlaneTest, ReplicationDefaultsAndSnapshotReplicas) {
   EXPECT_TRUE(cp_->snapshot()->FindRegistry("zoneregistry")->replicas.at(0).zone_redundant);
 }
 
+// Issue 13: ACR's retention policy for untagged manifests (Premium only, 0-365 days, default 7),
+// kept through other updates and projected for the registry nodes; listUsages.
+TEST_F(ControlPlaneTest, RetentionPolicyAndUsages) {
+  SeedNetwork();
+  Registry();
+  std::string reg = kAcr + "/registries/myregistry";
+  EXPECT_FALSE(Get(reg).body["properties"].contains("policies"));  // as before, until set
+  EXPECT_FALSE(cp_->snapshot()->FindRegistry("myregistry")->retention_enabled);
+  auto bad = Patch(reg, {{"properties", {{"policies", {{"retentionPolicy", {{"days", 366}}}}}}}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body["error"]["code"], "InvalidRetentionDays") << bad.body.dump();
+  auto set = Patch(reg, {{"properties",
+                          {{"policies", {{"retentionPolicy", {{"status", "Enabled"}}}}}}}});
+  ASSERT_EQ(set.status, 200) << set.body.dump();
+  const json& policy = set.body["properties"]["policies"]["retentionPolicy"];
+  EXPECT_EQ(policy["days"], 7);
+  EXPECT_EQ(policy["status"], "enabled");
+  EXPECT_TRUE(policy["lastUpdatedTime"].is_string());
+  auto updated = Patch(reg, {{"properties", {{"adminUserEnabled", true}}}});
+  ASSERT_EQ(updated.status, 200);
+  EXPECT_EQ(updated.body["properties"]["policies"]["retentionPolicy"], policy);  // untouched
+  const RegistryView* view = cp_->snapshot()->FindRegistry("myregistry");
+  EXPECT_TRUE(view->retention_enabled);
+  EXPECT_EQ(view->retention_days, 7);
+  // Not below Premium, neither set nor kept.
+  auto downgrade = Patch(reg, {{"sku", {{"name", "Standard"}}}});
+  EXPECT_EQ(downgrade.status, 400);
+  EXPECT_EQ(downgrade.body["error"]["code"], "PoliciesNotSupportedForSku");
+  Registry("basicregistry", "Basic");
+  auto basic = Patch(kAcr + "/registries/basicregistry",
+                     {{"properties", {{"policies", {{"retentionPolicy", {{"days", 1}}}}}}}});
+  EXPECT_EQ(basic.status, 400);
+  EXPECT_EQ(basic.body["error"]["message"],
+            "Policies are only supported for managed registries in Premium SKU.");
+
+  // listUsages: Size from the data plane (0 without a report), counts with the SKU's limits.
+  auto usages = Get(reg + "/listUsages");
+  ASSERT_EQ(usages.status, 200) << usages.body.dump();
+  EXPECT_EQ(usages.body["value"][0],
+            json({{"name", "Size"}, {"limit", 500ull << 30}, {"currentValue", 0}, {"unit", "Bytes"}}));
+  cp_->SetRegistryUsageProvider([](const std::string& name) -> std::optional<uint64_t> {
+    if (name == "myregistry") return 12345;
+    return std::nullopt;
+  });
+  EXPECT_EQ(Get(reg + "/listUsages").body["value"][0]["currentValue"], 12345);
+  auto basic_usages = Get(kAcr + "/registries/basicregistry/listUsages").body["value"];
+  ASSERT_EQ(basic_usages.size(), 4u);
+  EXPECT_EQ(basic_usages[0]["limit"], 10ull << 30);
+  EXPECT_EQ(basic_usages[1], json({{"name", "Webhooks"}, {"limit", 2}, {"currentValue", 0},
+                                   {"unit", "Count"}}));
+  EXPECT_EQ(Get(kAcr + "/registries/nosuchregistry/listUsages").status, 404);
+}
+
 // Issue 12: zoneRedundancy is fixed at creation (registry and replication); bad values get the
 // validation error; a refused request changes nothing. regionEndpointEnabled and tags update.
 TEST_F(ControlPlaneTest, ReplicationZoneRedundancyIsImmutableAndUpdatesWork) {

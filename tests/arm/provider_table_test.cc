@@ -36,6 +36,7 @@ const std::map<std::string, std::string>& ServedTypes() {
       {"Microsoft.ContainerRegistry/registries/replications", "2023-11-01-preview"},
       {"Microsoft.ContainerRegistry/registries/privateEndpointConnections", "2023-11-01-preview"},
       {"Microsoft.ContainerRegistry/registries/privateLinkResources", "2023-11-01-preview"},
+      {"Microsoft.ContainerRegistry/registries/listUsages", "2023-11-01-preview"},
       {"Microsoft.ContainerRegistry/registries/scopeMaps", "2023-11-01-preview"},
       {"Microsoft.ContainerRegistry/registries/tokens", "2023-11-01-preview"},
       {"Microsoft.ManagedIdentity/userAssignedIdentities", "2023-01-31"},

@@ -619,6 +619,36 @@ TEST_F(GoldenTest, RegistryExchangeOverHttps) {
       << std::get<Outcome>(wrong).error;
 }
 
+// ACR's retention policy for untagged manifests and `acr show-usage` (issue 13).
+TEST_F(GoldenTest, RetentionAndUsage) {
+  Check({
+      {"retention_setup_group", {"group", "create", "-n", "rg1", "-l", "westus", "-o", "none"}},
+      {"retention_setup_acr",
+       {"acr", "create", "-n", "retreg", "-g", "rg1", "--sku", "Premium", "-o", "none"}},
+      {"acr_config_retention_show_default", {"acr", "config", "retention", "show", "-r", "retreg"}},
+      {"acr_config_retention_update",
+       {"acr", "config", "retention", "update", "-r", "retreg", "--status", "Enabled", "--days",
+        "30", "--type", "UntaggedManifests"}},
+      {"acr_config_retention_update_days_range",
+       {"acr", "config", "retention", "update", "-r", "retreg", "--status", "enabled", "--days",
+        "366", "--type", "UntaggedManifests"}},
+      {"acr_config_retention_show_tsv",
+       {"acr", "config", "retention", "show", "-r", "retreg", "--query", "[status, days]", "-o",
+        "tsv"}},
+      {"acr_show_retention_policy",
+       {"acr", "show", "-n", "retreg", "--query", "policies.retentionPolicy.{days:days, "
+        "status:status}"}},
+      {"acr_show_usage", {"acr", "show-usage", "-n", "retreg"}},
+      {"retention_setup_basic",
+       {"acr", "create", "-n", "basicreg", "-g", "rg1", "--sku", "Basic", "-o", "none"}},
+      {"acr_config_retention_update_basic",
+       {"acr", "config", "retention", "update", "-r", "basicreg", "--status", "enabled",
+        "--type", "UntaggedManifests"}},
+      {"acr_show_usage_basic_tsv",
+       {"acr", "show-usage", "-n", "basicreg", "--query", "value[].[name, limit]", "-o", "tsv"}},
+  });
+}
+
 // A managed-identity account (as `login --identity` stores it inside a machine) shows az's user.
 TEST_F(GoldenTest, ManagedIdentityAccountShow) {
   CliRunner cove(Env());

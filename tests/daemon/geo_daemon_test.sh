@@ -94,6 +94,9 @@ is_status() { [ "$(replication_status "$1")" = "$2" ]; }
 check_eq "push v1 through the login server (home region)" 201 "$(push v1 "layer one")"
 check "eastus catches up: its replication says Ready" until_true 30 is_status eastus Ready
 check "westus says Ready too" is_status westus Ready
+usage_size() { api GET "$ACR/listUsages" >/dev/null; jq -r '.value[] | select(.name=="Size") | .currentValue' "$work/out"; }
+# config (37 bytes) + layer (9) + the manifest's bytes, as the home region counts them.
+check "acr show-usage's Size comes from the region: blobs and manifest" [ "$(usage_size)" -gt 46 ]
 
 # westus goes down hard.
 west_pid=$(cat "$work/data/regions/westus/pid")

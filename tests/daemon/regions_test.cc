@@ -235,6 +235,32 @@ TEST_F(RegionNodeTest, AnOlderPushIsIgnoredAndBadInputChangesNothing) {
   EXPECT_EQ(node_->version(), applied);
 }
 
+TEST_F(RegionNodeTest, RetentionPolicyReachesTheNodeAndUsageIsAnsweredOnTheBackbone) {
+  Put(kAcr + "/registries/myregistry",
+      {{"location", "westus"},
+       {"sku", {{"name", "Premium"}}},
+       {"properties", {{"policies", {{"retentionPolicy", {{"days", 3}, {"status", "enabled"}}}}}}}});
+  ASSERT_EQ(Backbone("PUT", "/cove/region/v1/config", ConfigJson(), key_), 200);
+  const registry::RegistryInfo* info =
+      node_->registry_node().registry().directory()->Find("myregistry");
+  ASSERT_NE(info, nullptr);
+  EXPECT_TRUE(info->untagged_retention_enabled);
+  EXPECT_EQ(info->untagged_retention_days, 3);
+
+  storage::MetaStore& meta = node_->registry_node().meta();
+  ASSERT_TRUE(meta.LinkBlob({"myregistry", "a"}, Digest::Of("layer"), 1000));
+  ASSERT_TRUE(meta.LinkBlob({"myregistry", "b"}, Digest::Of("layer"), 1000));
+  ASSERT_TRUE(meta.LinkBlob({"myregistry", "b"}, Digest::Of("config"), 24));
+  std::string reply;
+  ASSERT_EQ(Backbone("GET", "/cove/region/v1/usage?registry=myregistry", "", key_, &reply), 200)
+      << reply;
+  auto usage = nlohmann::json::parse(reply);
+  EXPECT_EQ(usage["sizeBytes"], 1024);
+  EXPECT_EQ(usage["region"], "eastus");
+  EXPECT_EQ(Backbone("GET", "/cove/region/v1/usage", "", key_), 400);
+  EXPECT_EQ(Backbone("GET", "/cove/region/v1/usage?registry=myregistry", "", ""), 401);
+}
+
 TEST_F(RegionNodeTest, TheBackboneWantsItsKey) {
   std::string reply;
   EXPECT_EQ(Backbone("PUT", "/cove/region/v1/config", ConfigJson(), "", &reply), 401);

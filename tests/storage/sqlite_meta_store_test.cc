@@ -108,6 +108,30 @@ TEST(SqliteMetaStoreTest, FileDatabaseIsWalWithCurrentSchema) {
   COVE_EXPECT_OK((*again)->LinkBlob({"r", "x"}, Digest::Of("b"), 1));
 }
 
+TEST(SqliteMetaStoreTest, MigrationTwoQueuesTheLinksItFinds) {
+  TempDir dir;
+  std::string path = dir.Join("meta.db");
+  {
+    auto store = SqliteMetaStore::Open(path);
+    COVE_ASSERT_OK(store);
+    COVE_ASSERT_OK((*store)->LinkBlob({"r", "a"}, Digest::Of("one"), 1));
+    COVE_ASSERT_OK((*store)->LinkBlob({"r", "b"}, Digest::Of("two"), 2));
+  }
+  // Back to a version 1 database: links, no review queues.
+  Query(path, "DROP TABLE gc_link_reviews");
+  Query(path, "DROP TABLE gc_blob_reviews");
+  Query(path, "PRAGMA user_version = 1");
+  ManualClock clock;  // far before the migration's real time
+  auto store = SqliteMetaStore::Open(path, clock);
+  COVE_ASSERT_OK(store);
+  auto pending = (*store)->PendingReviews();
+  COVE_ASSERT_OK(pending);
+  EXPECT_EQ(pending->links, 2u);
+  EXPECT_EQ(pending->blobs, 0u);
+  // Stamped with the migration's time: not due before that.
+  EXPECT_EQ(*(*store)->SweepLinks(clock.Now(), 10), 0u);
+}
+
 TEST(SqliteMetaStoreTest, RefusesNewerSchema) {
   TempDir dir;
   std::string path = dir.Join("meta.db");
