@@ -26,6 +26,8 @@
 // length) and hashes the committed bytes between, then cuts the block list at n (the partial
 // last block is read back into the buffer). Dropping a handle flushes what it buffered (so a
 // graceful restart loses nothing); a crashed node's unflushed bytes were never acknowledged.
+// ListUploads reports each upload's flushed length (its committed data blob) and the injected
+// clock's time of its last flush.
 //
 // The lease. A handle holds a 30 s lease on uploads/<id>/lock (x-ms-proposed-lease-id, so an
 // acquire retried after a lost answer still succeeds), renewed by any request the handle makes

@@ -154,6 +154,25 @@ TEST_F(AzureBlobStoreTest, OneLiveHandleAcrossNodes) {
   COVE_EXPECT_OK(node_a_->DeleteUpload("leased"));
 }
 
+TEST_F(AzureBlobStoreTest, ListUploadsReportsTheLastFlush) {
+  auto upload = node_a_->CreateUpload("stamped");
+  COVE_ASSERT_OK(upload);
+  Clock::TimePoint created = clock_.Now();
+  clock_.Advance(std::chrono::minutes(5));
+  COVE_ASSERT_OK((*upload)->Append("12345"));
+  auto listed = node_b_->ListUploads();
+  COVE_ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].size, 0u);  // not flushed yet
+  EXPECT_EQ((*listed)[0].modified, created);
+  COVE_ASSERT_OK((*upload)->Flush());
+  listed = node_b_->ListUploads();
+  COVE_ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].size, 5u);
+  EXPECT_EQ((*listed)[0].modified, clock_.Now());
+}
+
 TEST_F(AzureBlobStoreTest, WrongKeyIsPermissionDenied) {
   auto opened = OpenStore(clock_, NewContainer(), "", "d3Jvbmcga2V5IGZvciB0aGUgYWNjb3VudA==");
   COVE_EXPECT_CODE(opened, Code::kPermissionDenied);
