@@ -76,6 +76,17 @@ std::string DefaultCaFile() {
   return "/etc/ssl/certs/ca-certificates.crt";
 }
 
+Result<std::pair<std::string, std::string>> ConnectAddress(const std::string& host,
+                                                           const std::string& port,
+                                                           const std::string& connect_to) {
+  if (connect_to.empty()) return std::pair(host, port);
+  size_t colon = connect_to.rfind(':');
+  if (colon == std::string::npos) {
+    return Fail(Code::kInvalidArgument, "connect_to must be ADDR:PORT, got " + connect_to);
+  }
+  return std::pair(connect_to.substr(0, colon), connect_to.substr(colon + 1));
+}
+
 Result<HttpClient> HttpClient::Create(const std::string& endpoint,
                                       std::chrono::milliseconds timeout, HttpsOptions tls) {
   auto bad = [&] {
@@ -121,16 +132,8 @@ Result<HttpResponse> HttpClient::Send(const std::string& method, const std::stri
   boost::asio::io_context io;
   beast::error_code ec;
   tcp::resolver resolver(io);
-  std::string connect_host = host_, connect_port = port_;
-  if (https_ && !tls_.connect_to.empty()) {
-    size_t colon = tls_.connect_to.rfind(':');
-    if (colon == std::string::npos) {
-      return Fail(Code::kInvalidArgument, "connect_to must be ADDR:PORT, got " + tls_.connect_to);
-    }
-    connect_host = tls_.connect_to.substr(0, colon);
-    connect_port = tls_.connect_to.substr(colon + 1);
-  }
-  auto addresses = resolver.resolve(connect_host, connect_port, ec);
+  COVE_ASSIGN_OR_RETURN(auto connect, ConnectAddress(host_, port_, https_ ? tls_.connect_to : ""));
+  auto addresses = resolver.resolve(connect.first, connect.second, ec);
   if (ec) return Fail(Code::kUnavailable, "cannot resolve " + endpoint_ + ": " + ec.message());
 
   bhttp::request<bhttp::string_body> req;

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <map>
+#include <utility>
 #include <string>
 
 #include "common/error.h"
@@ -39,6 +40,12 @@ struct HttpsOptions {
 
 // $SSL_CERT_FILE when set and non-empty, else /etc/ssl/certs/ca-certificates.crt.
 std::string DefaultCaFile();
+
+// The host and port to connect to: `connect_to` ("ADDR:PORT", HttpsOptions::connect_to) when
+// set, else `host` and `port`. kInvalidArgument if `connect_to` has no port.
+Result<std::pair<std::string, std::string>> ConnectAddress(const std::string& host,
+                                                           const std::string& port,
+                                                           const std::string& connect_to);
 
 class HttpClient {
  public:

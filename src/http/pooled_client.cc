@@ -180,16 +180,8 @@ Result<std::unique_ptr<PooledClient::Connection>> PooledClient::Connect() {
   auto io = std::make_unique<boost::asio::io_context>();
   beast::error_code ec;
   tcp::resolver resolver(*io);
-  std::string connect_host = host_, connect_port = port_;
-  if (!tls_.connect_to.empty()) {
-    size_t colon = tls_.connect_to.rfind(':');
-    if (colon == std::string::npos) {
-      return Fail(Code::kInvalidArgument, "connect_to must be ADDR:PORT, got " + tls_.connect_to);
-    }
-    connect_host = tls_.connect_to.substr(0, colon);
-    connect_port = tls_.connect_to.substr(colon + 1);
-  }
-  auto addresses = resolver.resolve(connect_host, connect_port, ec);
+  COVE_ASSIGN_OR_RETURN(auto connect, ConnectAddress(host_, port_, tls_.connect_to));
+  auto addresses = resolver.resolve(connect.first, connect.second, ec);
   if (ec) return Fail(Code::kUnavailable, "cannot resolve " + endpoint_ + ": " + ec.message());
   if (!https_) {
     auto conn = std::make_unique<StreamConnection<beast::tcp_stream>>(std::move(io), timeout_,

@@ -851,8 +851,13 @@ Status AzureBlobStore::DeleteUpload(std::string_view id) {
   COVE_RETURN_IF_ERROR(ValidateUploadId(id));
   std::string prefix = UploadPrefix(id);
   std::string lease = NewLeaseId();
-  COVE_RETURN_IF_ERROR(service_->Lease(id, "acquire", lease));
+  auto leased = service_->Lease(id, "acquire", lease);
+  if (!leased && leased.error().code != Code::kNotFound) return leased;
   COVE_ASSIGN_OR_RETURN(auto names, service_->List(prefix, false));
+  // No lock: a CreateUpload that died before it, or a commit that died in its clean-up. What
+  // is left is nobody's; remove it (ListUploads lists it, so a purge must be able to).
+  if (!leased && names.empty()) return leased;
+  if (!leased) lease.clear();
   for (const auto& n : names) {
     if (n.name == prefix + "lock") continue;
     auto deleted = service_->DeleteBlob(n.name);

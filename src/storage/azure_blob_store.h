@@ -26,6 +26,8 @@
 // length) and hashes the committed bytes between, then cuts the block list at n (the partial
 // last block is read back into the buffer). Dropping a handle flushes what it buffered (so a
 // graceful restart loses nothing); a crashed node's unflushed bytes were never acknowledged.
+// ListUploads reports each upload's flushed length (its committed data blob) and the injected
+// clock's time of its last flush.
 //
 // The lease. A handle holds a 30 s lease on uploads/<id>/lock (x-ms-proposed-lease-id, so an
 // acquire retried after a lost answer still succeeds), renewed by any request the handle makes
@@ -41,10 +43,13 @@
 // 500, 503 or 408; errors name the endpoint, the call, the HTTP status and x-ms-error-code.
 // 404 → kNotFound, 403 → kPermissionDenied (a bad key), unreachable → kUnavailable.
 //
-// Reads. Open() never buffers a blob: it returns the read end of a pipe (BlobFile::stream) fed
-// by a thread doing a ranged GET; the thread ends when the range is delivered or the reader
-// closes its end (EPIPE: coved ignores SIGPIPE). A whole-blob read is hashed while it streams
-// and cut short (the reader sees an early EOF) with an error log if the digest does not match.
+// Reads. Open(digest, offset, length) never buffers a blob: it returns the read end of a pipe
+// (BlobFile::stream) fed by a thread of its own doing a ranged GET of just [offset, offset +
+// length); the thread ends when the range is delivered or the reader closes its end (EPIPE; the
+// thread blocks SIGPIPE, and coved ignores it anyway). A whole-blob read is hashed while it
+// streams, its last piece held back until the digest matched: on a mismatch the reader sees an
+// early EOF and the store logs an error. One thread per open stream (the HTTP server's
+// connection limit bounds them).
 //
 // The data endpoint. The registry's data host streams blobs from storage through Open(); it
 // does not redirect clients to the account with a SAS URL (the fabric's clients cannot reach

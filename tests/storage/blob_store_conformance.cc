@@ -27,6 +27,26 @@ TEST_P(BlobStoreConformance, PutThenStatOpenRead) {
   COVE_EXPECT_CODE(store().Read(d, bytes.size() - 1), Code::kResourceExhausted);
 }
 
+TEST_P(BlobStoreConformance, OpenRange) {
+  std::string bytes = "0123456789";
+  Digest d = Digest::Of(bytes);
+  COVE_ASSERT_OK(store().Put(d, bytes));
+  auto file = store().Open(d, 2, 5);
+  COVE_ASSERT_OK(file);
+  EXPECT_EQ(file->size, 10u);
+  if (file->stream) {
+    EXPECT_EQ(ReadFd(*file), "23456");  // a stream delivers just the range
+  } else {
+    EXPECT_EQ(ReadFd(*file), bytes);  // a file holds the whole blob
+  }
+  auto rest = store().Open(d, 7);
+  COVE_ASSERT_OK(rest);
+  EXPECT_EQ(ReadFd(*rest), rest->stream ? "789" : bytes);
+  COVE_EXPECT_OK(store().Open(d, 10));
+  COVE_EXPECT_CODE(store().Open(d, 11), Code::kOutOfRange);
+  COVE_EXPECT_CODE(store().Open(d, 5, 6), Code::kOutOfRange);
+}
+
 TEST_P(BlobStoreConformance, MissingBlobIsNotFound) {
   Digest d = Digest::Of("nothing here");
   COVE_EXPECT_CODE(store().Stat(d), Code::kNotFound);
