@@ -795,11 +795,7 @@ Result<std::string> AzureBlobStore::Read(const Digest& digest, uint64_t max_size
 }
 
 Status AzureBlobStore::Put(const Digest& digest, std::string_view bytes) {
-  Digest actual = Digest::Of(bytes, digest.algorithm());
-  if (actual != digest) {
-    return Fail(Code::kInvalidArgument,
-                "bytes have digest " + actual.str() + ", not " + digest.str());
-  }
+  COVE_RETURN_IF_ERROR(CheckBytes(digest, bytes));
   // Put Blob replaces atomically, and the content is the same whoever writes it.
   return service_->PutBlob(BlobName(digest), bytes);
 }

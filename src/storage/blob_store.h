@@ -45,6 +45,15 @@ struct BlobFile {
   bool stream = false;
 };
 
+// Ok if `bytes` hash to `digest` (with its algorithm); kInvalidArgument naming both digests
+// otherwise. Every store's Put checks this before it writes anything.
+inline Status CheckBytes(const Digest& digest, std::string_view bytes) {
+  Digest actual = Digest::Of(bytes, digest.algorithm());
+  if (actual == digest) return Ok();
+  return Fail(Code::kInvalidArgument,
+              "bytes have digest " + actual.str() + ", not " + digest.str());
+}
+
 // The length of the range [offset, offset + length) of a blob of `size` bytes (length defaults
 // to the rest), or kOutOfRange naming `digest` if the range does not fit.
 inline Result<uint64_t> BlobRangeLength(const Digest& digest, uint64_t size, uint64_t offset,

@@ -410,11 +410,7 @@ Result<std::string> FilesystemBlobStore::Read(const Digest& digest, uint64_t max
 }
 
 Status FilesystemBlobStore::Put(const Digest& digest, std::string_view bytes) {
-  Digest actual = Digest::Of(bytes, digest.algorithm());
-  if (actual != digest) {
-    return Fail(Code::kInvalidArgument,
-                "bytes have digest " + actual.str() + ", not " + digest.str());
-  }
+  COVE_RETURN_IF_ERROR(CheckBytes(digest, bytes));
   struct stat st;
   if (::stat(shared_->BlobPath(digest).c_str(), &st) == 0) return Ok();
   std::string path;

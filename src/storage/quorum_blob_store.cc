@@ -667,11 +667,7 @@ Result<std::string> QuorumBlobStore::Read(const Digest& digest, uint64_t max_siz
 }
 
 Status QuorumBlobStore::Put(const Digest& digest, std::string_view bytes) {
-  Digest actual = Digest::Of(bytes, digest.algorithm());
-  if (actual != digest) {
-    return Fail(Code::kInvalidArgument,
-                "bytes have digest " + actual.str() + ", not " + digest.str());
-  }
+  COVE_RETURN_IF_ERROR(CheckBytes(digest, bytes));
   Shared& s = *shared_;
   std::lock_guard stripe(s.Stripe(digest));
   std::vector<uint8_t> had(s.N(), 1);
