@@ -27,10 +27,16 @@
 
 #include "common/ascii.h"
 #include "http/pooled_client.h"
+#include "storage/azure_wire.h"
 #include "storage/upload_handles.h"
 
 namespace cove::storage {
 namespace {
+
+using azure::Offset20;
+using azure::ParseUint;
+using azure::XmlElement;
+using azure::XmlElements;
 
 constexpr char kVersion[] = "2021-08-06";
 constexpr size_t kBlockSize = 8 << 20;
@@ -38,7 +44,6 @@ constexpr int kLeaseSeconds = 30;
 constexpr auto kLeaseRenewAfter = std::chrono::seconds(10);
 constexpr int kAttempts = 5;
 constexpr auto kFirstBackoff = std::chrono::milliseconds(50);
-constexpr char kStateMagic[] = "cove-sha256-state-v1";
 
 std::string Base64Encode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');
@@ -96,45 +101,11 @@ std::string NewLeaseId() {
          hex.substr(16, 4) + "-" + hex.substr(20);
 }
 
-std::string Offset20(uint64_t offset) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%020llu", static_cast<unsigned long long>(offset));
-  return buf;
-}
 
 std::string BlockId(uint64_t offset) { return Base64Encode(Offset20(offset)); }
 
-std::optional<uint64_t> ParseUint(std::string_view s) {
-  if (s.empty() || s.size() > 20) return std::nullopt;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return v;
-}
 
-// The inner text of every <tag>...</tag> in `xml`, in order (the service's list answers are
-// flat enough for this; names here never need unescaping: they are ids, hex and base64).
-std::vector<std::string_view> XmlElements(std::string_view xml, std::string_view tag) {
-  std::vector<std::string_view> out;
-  std::string open = "<" + std::string(tag) + ">";
-  std::string close = "</" + std::string(tag) + ">";
-  size_t pos = 0;
-  while ((pos = xml.find(open, pos)) != std::string_view::npos) {
-    size_t start = pos + open.size();
-    size_t end = xml.find(close, start);
-    if (end == std::string_view::npos) break;
-    out.push_back(xml.substr(start, end - start));
-    pos = end + close.size();
-  }
-  return out;
-}
 
-std::string_view XmlElement(std::string_view xml, std::string_view tag) {
-  auto all = XmlElements(xml, tag);
-  return all.empty() ? std::string_view() : all.front();
-}
 
 std::string UploadPrefix(std::string_view id) { return "uploads/" + std::string(id) + "/"; }
 
@@ -435,21 +406,16 @@ void StreamBlob(std::shared_ptr<Service> service, Digest digest, uint64_t offset
   }
 }
 
-// SHA256_CTX as bytes: magic, length, the context.
+// SHA256_CTX to and from its saved form (storage/azure_wire.h checks what it reads back).
 std::string SaveState(const SHA256_CTX& ctx, uint64_t length) {
-  std::string out(kStateMagic);
-  out += Offset20(length);
-  out.append(reinterpret_cast<const char*>(&ctx), sizeof ctx);
-  return out;
+  return azure::EncodeHashState(
+      std::string_view(reinterpret_cast<const char*>(&ctx), sizeof ctx), length);
 }
 
 Result<SHA256_CTX> LoadState(std::string_view bytes, uint64_t length, const std::string& where) {
-  std::string head = std::string(kStateMagic) + Offset20(length);
-  if (bytes.size() != head.size() + sizeof(SHA256_CTX) || bytes.substr(0, head.size()) != head) {
-    return Fail(Code::kCorruption, where + " is not a hash state at " + std::to_string(length));
-  }
+  COVE_ASSIGN_OR_RETURN(std::string raw, azure::DecodeHashState(bytes, length, where));
   SHA256_CTX ctx;
-  std::memcpy(&ctx, bytes.data() + head.size(), sizeof ctx);
+  std::memcpy(&ctx, raw.data(), sizeof ctx);
   return ctx;
 }
 
