@@ -41,6 +41,20 @@ default_registry: bench01
   EXPECT_EQ(c->default_registry, "bench01");
 }
 
+TEST(ConfigTest, SharedEnginesAndSecretsDirectory) {
+  auto c = ParseConfig(R"(
+metadata: "host=/run/pg dbname=cove"
+blobs: "UseDevelopmentStorage=true"
+secrets_dir: /srv/cove/secrets
+)");
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_EQ(c->metadata, "host=/run/pg dbname=cove");
+  EXPECT_EQ(c->blobs, "UseDevelopmentStorage=true");
+  EXPECT_EQ(c->secrets_dir, "/srv/cove/secrets");
+  EXPECT_TRUE(DefaultConfig().metadata.empty());
+  EXPECT_TRUE(DefaultConfig().blobs.empty());
+}
+
 TEST(ConfigTest, ErrorsNameTheProblem) {
   struct Case {
     const char* yaml;
