@@ -7,9 +7,10 @@
 #include <filesystem>
 #include <map>
 
+#include "common/ascii.h"
 #include "registry/url_signer.h"
-#include "storage/connection_string.h"
 #include "storage/azure_blob_store.h"
+#include "storage/connection_string.h"
 #include "storage/filesystem_blob_store.h"
 #include "storage/postgres_meta_store.h"
 #include "storage/postgres_secrets.h"
@@ -17,12 +18,6 @@
 
 namespace cove::daemon {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -60,7 +55,7 @@ Result<BlobsConnection> ParseBlobsConnection(std::string_view text) {
                   "blobs: not an Azure Storage connection string (expected Key=Value pairs "
                   "separated by ';')");
     }
-    parts[Lower(Trim(part.substr(0, eq)))] = std::string(Trim(part.substr(eq + 1)));
+    parts[AsciiLower(Trim(part.substr(0, eq)))] = std::string(Trim(part.substr(eq + 1)));
   }
   static const std::map<std::string, std::string> kKnown = {
       {"defaultendpointsprotocol", ""}, {"accountname", ""},       {"accountkey", ""},
@@ -72,7 +67,7 @@ Result<BlobsConnection> ParseBlobsConnection(std::string_view text) {
     }
   }
   BlobsConnection c;
-  if (Lower(parts["usedevelopmentstorage"]) == "true") {
+  if (AsciiLower(parts["usedevelopmentstorage"]) == "true") {
     c.account = kDevAccount;
     c.key = kDevKey;
     c.endpoint = "http://127.0.0.1:10000/" + c.account;
@@ -91,7 +86,7 @@ Result<BlobsConnection> ParseBlobsConnection(std::string_view text) {
   } else {
     std::string protocol = parts["defaultendpointsprotocol"].empty()
                                ? "https"
-                               : Lower(parts["defaultendpointsprotocol"]);
+                               : AsciiLower(parts["defaultendpointsprotocol"]);
     std::string suffix =
         parts["endpointsuffix"].empty() ? "core.windows.net" : parts["endpointsuffix"];
     c.endpoint = protocol + "://" + c.account + ".blob." + suffix;

@@ -1,17 +1,8 @@
 #include "storage/connection_string.h"
 
-#include <cctype>
+#include "common/ascii.h"
 
 namespace cove::storage {
-namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-}  // namespace
 
 std::string RedactConnection(std::string_view text) {
   std::string s(text);
@@ -28,14 +19,14 @@ std::string RedactConnection(std::string_view text) {
   // key=value forms: PostgreSQL's `password=…` (space-separated), Azure's `AccountKey=…;` and
   // `SharedAccessSignature=…;`, and a URI's `?password=…&` parameter.
   for (std::string_view key : {"password=", "accountkey=", "sharedaccesssignature="}) {
-    std::string lower = Lower(s);
+    std::string lower = AsciiLower(s);
     size_t pos = 0;
     while ((pos = lower.find(key, pos)) != std::string::npos) {
       size_t value = pos + key.size();
       size_t end = s.find_first_of(" ;&", value);
       if (end == std::string::npos) end = s.size();
       s.replace(value, end - value, "***");
-      lower = Lower(s);
+      lower = AsciiLower(s);
       pos = value + 3;
     }
   }

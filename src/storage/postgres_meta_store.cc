@@ -20,9 +20,17 @@
 #include <utility>
 
 #include "storage/connection_string.h"
+#include "storage/stored_values.h"
 
 namespace cove::storage {
 namespace {
+
+using stored::FromNanos;
+using stored::kRefBlob;
+using stored::kRefManifest;
+using stored::ParseStored;
+using stored::ToInt64;
+using stored::ToNanos;
 
 // Schema migrations, applied in order; cove_schema.version is the number applied. Append new
 // ones at the end; never change one that has shipped. They run with search_path = the schema.
@@ -109,32 +117,7 @@ CREATE INDEX gc_blob_reviews_by_queued ON gc_blob_reviews (queued_ns);
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 constexpr int kMaxAttempts = 5;
-constexpr int64_t kRefBlob = 0;
-constexpr int64_t kRefManifest = 1;
 constexpr size_t kMaxSchemaName = 48;
-
-int64_t ToNanos(Clock::TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
-Clock::TimePoint FromNanos(int64_t ns) {
-  return Clock::TimePoint(
-      std::chrono::duration_cast<Clock::TimePoint::duration>(std::chrono::nanoseconds(ns)));
-}
-
-int64_t ToInt64(uint64_t v) {
-  return v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
-             ? std::numeric_limits<int64_t>::max()
-             : static_cast<int64_t>(v);
-}
-
-Result<Digest> ParseStored(std::string_view text) {
-  auto digest = Digest::Parse(text);
-  if (!digest) {
-    return Fail(Code::kCorruption, "stored digest '" + std::string(text) + "' is invalid");
-  }
-  return *digest;
-}
 
 bool ValidSchemaName(const std::string& s) {
   if (s.empty() || s.size() > kMaxSchemaName) return false;

@@ -11,9 +11,17 @@
 #include <vector>
 
 #include "storage/sqlite_error.h"
+#include "storage/stored_values.h"
 
 namespace cove::storage {
 namespace {
+
+using stored::FromNanos;
+using stored::kRefBlob;
+using stored::kRefManifest;
+using stored::ParseStored;
+using stored::ToInt64;
+using stored::ToNanos;
 
 // Schema migrations, applied in order; user_version is the number applied. Append new ones at
 // the end; never change one that has shipped.
@@ -103,31 +111,6 @@ INSERT INTO gc_link_reviews (registry, repository, digest, queued_ns)
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 constexpr int kBusyTimeoutMs = 5000;
-constexpr int64_t kRefBlob = 0;
-constexpr int64_t kRefManifest = 1;
-
-int64_t ToNanos(Clock::TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
-Clock::TimePoint FromNanos(int64_t ns) {
-  return Clock::TimePoint(
-      std::chrono::duration_cast<Clock::TimePoint::duration>(std::chrono::nanoseconds(ns)));
-}
-
-int64_t ToInt64(uint64_t v) {
-  return v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
-             ? std::numeric_limits<int64_t>::max()
-             : static_cast<int64_t>(v);
-}
-
-Result<Digest> ParseStored(std::string_view text) {
-  auto digest = Digest::Parse(text);
-  if (!digest) {
-    return Fail(Code::kCorruption, "stored digest '" + std::string(text) + "' is invalid");
-  }
-  return *digest;
-}
 
 // One use of a cached prepared statement: binds parameters in order, steps, reads columns, and
 // resets the statement when it goes out of scope.
