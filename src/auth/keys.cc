@@ -91,13 +91,14 @@ Status WriteAtomically(const fs::path& path, const std::string& bytes) {
 
 class KeyDirectory final : public KeyStorage {
  public:
-  explicit KeyDirectory(std::string dir) : dir_(std::move(dir)) {}
+  KeyDirectory(std::string dir, std::string extension)
+      : dir_(std::move(dir)), extension_(std::move(extension)) {}
 
   Result<std::map<std::string, std::string>> List() override {
     std::map<std::string, std::string> keys;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-      if (entry.path().extension() != ".pem") continue;
+      if (entry.path().extension() != extension_) continue;
       std::ifstream in(entry.path());
       if (!in) return Fail(Code::kIOError, "cannot read " + entry.path().string());
       std::stringstream ss;
@@ -108,10 +109,10 @@ class KeyDirectory final : public KeyStorage {
     return keys;
   }
   Status Put(const std::string& kid, const std::string& private_pem) override {
-    return WriteAtomically(fs::path(dir_) / (kid + ".pem"), private_pem);
+    return WriteAtomically(fs::path(dir_) / (kid + extension_), private_pem);
   }
   Status Remove(const std::string& kid) override {
-    fs::path path = fs::path(dir_) / (kid + ".pem");
+    fs::path path = fs::path(dir_) / (kid + extension_);
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
       return Fail(Code::kIOError, "cannot delete " + path.string());
     }
@@ -120,7 +121,7 @@ class KeyDirectory final : public KeyStorage {
   std::string Describe() const override { return dir_; }
 
  private:
-  std::string dir_;
+  std::string dir_, extension_;
 };
 
 int64_t SteadyNanos() {
@@ -131,12 +132,12 @@ int64_t SteadyNanos() {
 
 }  // namespace
 
-Result<std::unique_ptr<KeyStorage>> OpenKeyDirectory(std::string dir) {
+Result<std::unique_ptr<KeyStorage>> OpenKeyDirectory(std::string dir, std::string extension) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Fail(Code::kIOError, "cannot create " + dir + ": " + ec.message());
   ::chmod(dir.c_str(), 0700);
-  return std::unique_ptr<KeyStorage>(new KeyDirectory(std::move(dir)));
+  return std::unique_ptr<KeyStorage>(new KeyDirectory(std::move(dir), std::move(extension)));
 }
 
 const SigningKey* KeySet::Find(std::string_view kid) const {

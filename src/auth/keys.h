@@ -74,8 +74,10 @@ class KeyStorage {
   virtual std::string Describe() const = 0;
 };
 
-// The directory `dir` (created, 0700) as a KeyStorage. kIOError naming it.
-Result<std::unique_ptr<KeyStorage>> OpenKeyDirectory(std::string dir);
+// The directory `dir` (created, 0700) as a KeyStorage, one file <kid><extension> per key.
+// kIOError naming it.
+Result<std::unique_ptr<KeyStorage>> OpenKeyDirectory(std::string dir,
+                                                     std::string extension = ".pem");
 
 class KeyRing {
  public:

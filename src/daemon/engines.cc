@@ -128,8 +128,12 @@ Status OpenEmbeddedKeys(const std::string& secrets, Engines& e) {
   COVE_ASSIGN_OR_RETURN(e.token_keys, auth::OpenKeyDirectory(secrets + "/keys/token-signing"));
   COVE_ASSIGN_OR_RETURN(e.identity_keys,
                         auth::OpenKeyDirectory(secrets + "/keys/identity-signing"));
-  COVE_ASSIGN_OR_RETURN(e.blob_url_key,
-                        registry::UrlSigner::LoadOrCreateKey(secrets + "/keys/blob-url.key"));
+  COVE_ASSIGN_OR_RETURN(e.url_keys, auth::OpenKeyDirectory(secrets + "/keys/blob-url", ".key"));
+  // The single key of a data directory from before rotation (daemon/url_keys.h).
+  std::string legacy = secrets + "/keys/blob-url.key";
+  if (std::filesystem::exists(legacy)) {
+    COVE_ASSIGN_OR_RETURN(e.legacy_url_key, registry::UrlSigner::LoadOrCreateKey(legacy));
+  }
   return Ok();
 }
 
@@ -204,11 +208,7 @@ Status OpenDatabaseKeys(const Config& config, Engines& e) {
   std::shared_ptr<storage::PostgresSecrets> secrets = std::move(*opened);
   e.token_keys = std::make_unique<DatabaseKeyStorage>(secrets, "token-signing");
   e.identity_keys = std::make_unique<DatabaseKeyStorage>(secrets, "identity-signing");
-  COVE_ASSIGN_OR_RETURN(e.blob_url_key,
-                        secrets->GetOrCreate("blob-url", "key", registry::UrlSigner::NewKey()));
-  if (e.blob_url_key.size() != 32) {
-    return Fail(Code::kCorruption, "keys: the stored data-endpoint URL key is not 32 bytes");
-  }
+  e.url_keys = std::make_unique<DatabaseKeyStorage>(secrets, "blob-url");
   return Ok();
 }
 

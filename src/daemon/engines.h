@@ -1,7 +1,9 @@
 // Engines: the stores a registry node runs on, chosen from its Config.
 //
 //   embedded (the default)   <data>/meta.db (SQLite) and <data>/blobs (the filesystem; three
-//                            roots when zone-redundant); keys and the CA under secrets_dir.
+//                            roots when zone-redundant); keys (keys/token-signing/,
+//                            keys/identity-signing/, keys/blob-url/) and the CA under
+//                            secrets_dir.
 //                            One node owns them.
 //   shared                   Config::metadata, a PostgreSQL connection string, and
 //                            Config::blobs, an Azure Storage connection string. Nodes over the
@@ -9,7 +11,7 @@
 //                            on another, a signed data-endpoint URL verifies on any, and each
 //                            node's cache hears the others' changes (PostgreSQL LISTEN/NOTIFY,
 //                            storage/caching_meta_store.h). The token-signing keys and the
-//                            data-endpoint URL key then live in the database (they rotate and
+//                            data-endpoint URL keys then live in the database (they rotate and
 //                            every node re-reads them) — except on a region node, which signs
 //                            with the full daemon's key files; the CA and host certificates
 //                            stay files under secrets_dir, which nodes share or are given.
@@ -63,8 +65,9 @@ struct Engines {
   storage::QuorumBlobStore* zones = nullptr;    // owned by blobs
   storage::MetaStorePtr meta;                   // the cache in front of the engine when shared
   storage::CachingMetaStore* cache = nullptr;   // owned by meta
-  std::unique_ptr<auth::KeyStorage> token_keys, identity_keys;
-  std::string blob_url_key;
+  // Where the signing keys (auth::KeyRing) and the data-endpoint URL keys (UrlKeys) are kept.
+  std::unique_ptr<auth::KeyStorage> token_keys, identity_keys, url_keys;
+  std::string legacy_url_key;  // a pre-rotation data directory's one URL key, or ""
   bool shared_metadata = false, shared_blobs = false;
 };
 

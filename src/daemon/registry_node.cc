@@ -87,7 +87,15 @@ Result<std::unique_ptr<RegistryNode>> RegistryNode::Open(Config config, const Cl
   const std::string& secrets = config.secrets_dir.empty() ? dir : config.secrets_dir;
   COVE_ASSIGN_OR_RETURN(node->engines_, OpenEngines(config, clock));
   COVE_ASSIGN_OR_RETURN(node->ca_, http::CertificateAuthority::LoadOrCreate(secrets + "/tls", clock));
-  node->signer_ = std::make_unique<registry::UrlSigner>(node->engines_.blob_url_key, clock);
+  COVE_ASSIGN_OR_RETURN(node->url_keys_, UrlKeys::Open(std::move(node->engines_.url_keys), clock,
+                                                       node->engines_.legacy_url_key));
+  node->signer_ = std::make_unique<registry::UrlSigner>(node->url_keys_->Keys(), clock);
+  // A URL signed by a node that has just rotated is not refused here (daemon/url_keys.h).
+  node->signer_->SetReload([n = node.get()] {
+    if (!n->url_keys_->ReloadSoon()) return false;
+    n->signer_->SetKeys(n->url_keys_->Keys());
+    return true;
+  });
 
   COVE_RETURN_IF_ERROR(CheckOpenRegistries(config));
   COVE_ASSIGN_OR_RETURN(auto directory, registry::Directory::Create(
@@ -319,6 +327,10 @@ void RegistryNode::Upkeep() {
       spdlog::warn("signing keys: {}", kept.error().ToString());
     }
   }
+  if (auto kept = url_keys_->Maintain(rotate); !kept) {
+    spdlog::warn("data-endpoint URL keys: {}", kept.error().ToString());
+  }
+  signer_->SetKeys(url_keys_->Keys());
   if (engines_.zones) {
     auto repaired = engines_.zones->Repair();
     if (!repaired) {

@@ -10,8 +10,8 @@
 //                       <data>/zones/{2,3}/blobs/ (storage/quorum_blob_store.h)
 //   <data>/meta.db      SqliteMetaStore (WAL)
 //   <data>/tls/         ca.crt, ca.key, hosts/<name>.{crt,key}
-//   <data>/keys/        blob-url.key (signed data-endpoint URLs), token-signing/ and
-//                       identity-signing/ (auth/keys.h)
+//   <data>/keys/        blob-url/ (the signed data-endpoint URLs' keys, rotated:
+//                       daemon/url_keys.h), token-signing/ and identity-signing/ (auth/keys.h)
 // Over shared engines (Config::metadata / Config::blobs, daemon/engines.h) meta.db, blobs/ and
 // keys/ are in PostgreSQL and Azure Blob Storage instead, and the node keeps only tls/.
 //
@@ -35,6 +35,7 @@
 #include "common/clock.h"
 #include "daemon/config.h"
 #include "daemon/engines.h"
+#include "daemon/url_keys.h"
 #include "daemon/projection.h"
 #include "access/access.h"
 #include "http/server.h"
@@ -109,6 +110,7 @@ class RegistryNode {
   Engines engines_;
   std::unique_ptr<http::CertificateAuthority> ca_;
   std::unique_ptr<http::SniContextProvider> tls_;
+  std::unique_ptr<UrlKeys> url_keys_;
   std::unique_ptr<registry::UrlSigner> signer_;
   // Authentication.
   std::unique_ptr<auth::KeyRing> token_keys_, identity_keys_;

@@ -74,19 +74,38 @@ Result<std::string> UrlSigner::LoadOrCreateKey(const std::string& path) {
   return key;
 }
 
-std::string UrlSigner::Mac(const BlobUrlClaims& c, std::string_view se) const {
+UrlSigner::UrlSigner(std::vector<std::string> keys, const Clock& clock) : clock_(clock) {
+  SetKeys(std::move(keys));
+}
+
+void UrlSigner::SetKeys(std::vector<std::string> keys) {
+  keys_.store(std::make_shared<const std::vector<std::string>>(std::move(keys)));
+}
+
+std::string UrlSigner::Mac(const std::string& key, const BlobUrlClaims& c, std::string_view se) {
   std::string msg = "cove-blob-v1\n" + c.registry + "\n" + c.repository + "\n" + c.digest + "\n" +
                     c.region + "\n" + std::string(se);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), mac, &len);
   return Base64Url(mac, len);
 }
 
 std::string UrlSigner::Sign(const BlobUrlClaims& claims) const {
   std::string se = std::to_string(UnixSeconds(clock_.Now()) + kValidSeconds);
-  return "se=" + se + "&sig=" + Mac(claims, se);
+  return "se=" + se + "&sig=" + Mac(keys_.load()->back(), claims, se);
+}
+
+bool UrlSigner::Matches(const Keys& keys, const BlobUrlClaims& claims, std::string_view se,
+                        std::string_view sig) {
+  for (auto key = keys->rbegin(); key != keys->rend(); ++key) {  // the newest is the likeliest
+    std::string want = Mac(*key, claims, se);
+    if (want.size() == sig.size() && CRYPTO_memcmp(want.data(), sig.data(), sig.size()) == 0) {
+      return true;
+    }
+  }
+  return false;
 }
 
 Status UrlSigner::Verify(const BlobUrlClaims& claims, std::string_view se,
@@ -104,11 +123,9 @@ Status UrlSigner::Verify(const BlobUrlClaims& claims, std::string_view se,
   if (expiry > now + kMaxAheadSeconds) {
     return Fail(Code::kPermissionDenied, "the signed URL's expiry is too far in the future");
   }
-  std::string want = Mac(claims, se);
-  if (want.size() != sig.size() || CRYPTO_memcmp(want.data(), sig.data(), sig.size()) != 0) {
-    return Fail(Code::kPermissionDenied, "the URL's signature does not match");
-  }
-  return Ok();
+  if (Matches(keys_.load(), claims, se, sig)) return Ok();
+  if (reload_ && reload_() && Matches(keys_.load(), claims, se, sig)) return Ok();
+  return Fail(Code::kPermissionDenied, "the URL's signature does not match");
 }
 
 }  // namespace cove::registry

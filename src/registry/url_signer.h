@@ -9,14 +9,19 @@
 //
 // A URL is issued valid for 20 minutes; the data host accepts it until `se`, and refuses an
 // `se` more than 30 minutes ahead (so a leaked key cannot mint long-lived URLs unnoticed),
-// matching ACR's 20-30 minute window. The key is 32 random bytes kept in the data directory
-// (`keys/blob-url.key`, mode 0600) and shared by every node serving the registry.
+// matching ACR's 20-30 minute window. Keys are 32 random bytes, shared by every node serving
+// the registry and rotated (daemon/url_keys.h keeps and rotates them): the newest key signs,
+// every key still held verifies, so a URL signed just before a rotation stays good.
 //
-// Thread-safety: immutable after construction; any thread.
+// Thread-safety: Sign and Verify from any thread; SetKeys swaps the key set atomically.
 #pragma once
 
+#include <atomic>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/error.h"
@@ -35,7 +40,17 @@ class UrlSigner {
   static constexpr int kValidSeconds = 20 * 60;
   static constexpr int kMaxAheadSeconds = 30 * 60;
 
-  UrlSigner(std::string key, const Clock& clock) : key_(std::move(key)), clock_(clock) {}
+  // `keys`: oldest first; the last signs, every one verifies. REQUIRES: not empty.
+  UrlSigner(std::vector<std::string> keys, const Clock& clock);
+  UrlSigner(std::string key, const Clock& clock)
+      : UrlSigner(std::vector<std::string>{std::move(key)}, clock) {}
+
+  // Replaces the keys (a rotation here, or keys another node made). REQUIRES: not empty.
+  void SetKeys(std::vector<std::string> keys);
+  // Asked when a signature matches no key; returns true when it set keys that may match (a key
+  // another node made a moment ago), and Verify then tries once more. Set it before the signer
+  // is shared.
+  void SetReload(std::function<bool()> reload) { reload_ = std::move(reload); }
 
   // 32 random bytes: a new key.
   static std::string NewKey();
@@ -49,9 +64,13 @@ class UrlSigner {
   Status Verify(const BlobUrlClaims& claims, std::string_view se, std::string_view sig) const;
 
  private:
-  std::string Mac(const BlobUrlClaims& claims, std::string_view se) const;
-  std::string key_;
+  using Keys = std::shared_ptr<const std::vector<std::string>>;
+  static std::string Mac(const std::string& key, const BlobUrlClaims& claims, std::string_view se);
+  static bool Matches(const Keys& keys, const BlobUrlClaims& claims, std::string_view se,
+                      std::string_view sig);
+  std::atomic<Keys> keys_;
   const Clock& clock_;
+  std::function<bool()> reload_;
 };
 
 }  // namespace cove::registry

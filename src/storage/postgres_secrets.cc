@@ -126,23 +126,4 @@ Status PostgresSecrets::Remove(const std::string& kind, const std::string& name)
   return Ok();
 }
 
-Result<std::string> PostgresSecrets::GetOrCreate(const std::string& kind, const std::string& name,
-                                                 const std::string& candidate) {
-  COVE_ASSIGN_OR_RETURN(Conn conn, Connect(conninfo_, where_));
-  COVE_RETURN_IF_ERROR(Exec(conn.get(), where_,
-                            "INSERT INTO " + schema_ +
-                                ".cove_secrets (kind, name, value) VALUES ($1, $2, $3) "
-                                "ON CONFLICT DO NOTHING",
-                            {kind, name, candidate}, {false, false, true}));
-  COVE_ASSIGN_OR_RETURN(
-      Rows rows,
-      Exec(conn.get(), where_,
-           "SELECT value FROM " + schema_ + ".cove_secrets WHERE kind = $1 AND name = $2",
-           {kind, name}));
-  if (PQntuples(rows.get()) != 1) {
-    return Fail(Code::kIOError, "PostgreSQL " + where_ + ": secret " + kind + "/" + name + " vanished");
-  }
-  return Value(rows.get(), 0, 0);
-}
-
 }  // namespace cove::storage

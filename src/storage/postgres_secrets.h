@@ -1,6 +1,6 @@
 // PostgresSecrets: small named secrets that every registry node over one PostgreSQL database
-// must share — the token-signing keys (auth/keys.h, one row per key) and the data-endpoint URL
-// key — in the table <schema>.cove_secrets(kind, name, value bytea, PK(kind, name)), created
+// must share — the token-signing keys (auth/keys.h) and the data-endpoint URL keys
+// (daemon/url_keys.h), one row per key — in the table <schema>.cove_secrets(kind, name, value bytea, PK(kind, name)), created
 // when missing (CREATE TABLE IF NOT EXISTS; it is apart from PostgresMetaStore's migrations so
 // that either may change without the other).
 //
@@ -32,10 +32,6 @@ class PostgresSecrets {
   Status Put(const std::string& kind, const std::string& name, const std::string& value);
   // Ok also when it was already gone.
   Status Remove(const std::string& kind, const std::string& name);
-  // The stored value of (kind, name); stores `candidate` first when there is none, so that
-  // nodes starting at once all get the first writer's value.
-  Result<std::string> GetOrCreate(const std::string& kind, const std::string& name,
-                                  const std::string& candidate);
   // Where the secrets are, for messages: the connection string without its password.
   const std::string& where() const { return where_; }
 

@@ -72,7 +72,8 @@ TEST(EnginesTest, EmbeddedEnginesAreHealthy) {
   COVE_ASSERT_OK(engines);
   EXPECT_FALSE(engines->shared_metadata);
   EXPECT_NE(engines->token_keys, nullptr);
-  EXPECT_EQ(engines->blob_url_key.size(), 32u);
+  EXPECT_NE(engines->url_keys, nullptr);
+  EXPECT_TRUE(engines->legacy_url_key.empty());
   auto health = ProbeEngines(*engines->meta, *engines->blobs);
   EXPECT_TRUE(health.ok());
 }

@@ -61,7 +61,7 @@ default_registry: myregistry
 TEST_F(RegistryNodeTest, CreatesItsCaAndKeys) {
   EXPECT_NE(node_->ca_certificate_pem().find("BEGIN CERTIFICATE"), std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(dir_.Join("tls/ca.crt")));
-  EXPECT_TRUE(std::filesystem::exists(dir_.Join("keys/blob-url.key")));
+  EXPECT_TRUE(std::filesystem::is_directory(dir_.Join("keys/blob-url")));
   EXPECT_TRUE(std::filesystem::exists(dir_.Join("meta.db")));
 }
 

@@ -37,6 +37,36 @@ TEST(UrlSignerTest, SignedUrlVerifiesOnlyForItsClaims) {
   EXPECT_FALSE(signer.Verify(claims, "12x", sig));
 }
 
+// Rotation: the newest key signs, older ones still verify until they are dropped; a signature
+// no key matches asks the reload hook once (another node's new key).
+TEST(UrlSignerTest, NewestKeySignsEveryKeyVerifies) {
+  ManualClock clock;
+  BlobUrlClaims claims{"myregistry", "app", "sha256:00", "westus"};
+  UrlSigner before(std::string(32, 'a'), clock);
+  auto [old_se, old_sig] = Split(before.Sign(claims));
+
+  UrlSigner signer(std::vector<std::string>{std::string(32, 'a'), std::string(32, 'b')}, clock);
+  EXPECT_TRUE(signer.Verify(claims, old_se, old_sig)) << "a URL signed before the rotation";
+  auto [se, sig] = Split(signer.Sign(claims));
+  EXPECT_NE(sig, old_sig);
+  EXPECT_TRUE(UrlSigner(std::string(32, 'b'), clock).Verify(claims, se, sig));
+
+  signer.SetKeys({std::string(32, 'b')});  // the old key dropped
+  EXPECT_FALSE(signer.Verify(claims, old_se, old_sig));
+
+  int asked = 0;
+  UrlSigner stale(std::string(32, 'a'), clock);
+  stale.SetReload([&] {
+    ++asked;
+    stale.SetKeys({std::string(32, 'a'), std::string(32, 'b')});
+    return true;
+  });
+  EXPECT_TRUE(stale.Verify(claims, se, sig)) << "another node's newer key, after a reload";
+  EXPECT_EQ(asked, 1);
+  EXPECT_TRUE(stale.Verify(claims, se, sig));
+  EXPECT_EQ(asked, 1) << "no reload when a key matches";
+}
+
 TEST(UrlSignerTest, ValidTwentyMinutes) {
   ManualClock clock;
   UrlSigner signer(std::string(32, 's'), clock);
