@@ -41,16 +41,6 @@ Result<std::string> PublicPemOf(EVP_PKEY* key) {
   return pem;
 }
 
-// Creation time from "<unix seconds>-<hex>"; nullopt for other names.
-std::optional<Clock::TimePoint> CreatedFromKid(std::string_view kid) {
-  auto dash = kid.find('-');
-  if (dash == std::string_view::npos || dash == 0) return std::nullopt;
-  int64_t secs = 0;
-  auto [end, ec] = std::from_chars(kid.data(), kid.data() + dash, secs);
-  if (ec != std::errc() || end != kid.data() + dash) return std::nullopt;
-  return Clock::TimePoint(std::chrono::seconds(secs));
-}
-
 std::shared_ptr<EVP_PKEY> Share(EVP_PKEY* key) {
   return std::shared_ptr<EVP_PKEY>(key, [](EVP_PKEY* k) { EVP_PKEY_free(k); });
 }
@@ -70,7 +60,7 @@ Result<SigningKey> ParseKey(const std::string& kid, std::string pem, const std::
   k.kid = kid;
   k.private_pem = std::move(pem);
   k.public_pem = std::move(*pub);
-  k.created = *CreatedFromKid(k.kid);
+  k.created = *KidCreated(k.kid);
   return k;
 }
 
@@ -140,6 +130,19 @@ Result<std::unique_ptr<KeyStorage>> OpenKeyDirectory(std::string dir, std::strin
   return std::unique_ptr<KeyStorage>(new KeyDirectory(std::move(dir), std::move(extension)));
 }
 
+std::string NewKid(Clock::TimePoint created) {
+  return std::to_string(UnixSeconds(created)) + "-" + HexEncode(RandomBytes(4));
+}
+
+std::optional<Clock::TimePoint> KidCreated(std::string_view kid) {
+  auto dash = kid.find('-');
+  if (dash == std::string_view::npos || dash == 0) return std::nullopt;
+  int64_t secs = 0;
+  auto [end, ec] = std::from_chars(kid.data(), kid.data() + dash, secs);
+  if (ec != std::errc() || end != kid.data() + dash) return std::nullopt;
+  return Clock::TimePoint(std::chrono::seconds(secs));
+}
+
 const SigningKey* KeySet::Find(std::string_view kid) const {
   for (const auto& k : keys) {
     if (k.kid == kid) return &k;
@@ -190,7 +193,7 @@ Status KeyRing::Reload() {
   auto set = std::make_shared<KeySet>();
   KeySetPtr current = keys_.load();
   for (auto& [kid, pem] : stored) {
-    if (!CreatedFromKid(kid)) continue;
+    if (!KidCreated(kid)) continue;
     const SigningKey* known = current ? current->Find(kid) : nullptr;
     if (known && known->private_pem == pem) {  // parsed once (≈ 0.8 ms each)
       set->keys.push_back(*known);
@@ -234,7 +237,7 @@ bool KeyRing::ReloadSoon() {
 Status KeyRing::Rotate() {
   std::lock_guard lock(write_mu_);
   auto now = clock_.Now();
-  std::string kid = std::to_string(UnixSeconds(now)) + "-" + HexEncode(RandomBytes(4));
+  std::string kid = NewKid(now);
   COVE_ASSIGN_OR_RETURN(auto key, GenerateSigningKey(kid, now));
   COVE_RETURN_IF_ERROR(storage_->Put(kid, key.private_pem));
   KeySetPtr current = keys_.load();

@@ -27,7 +27,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -113,6 +115,11 @@ class KeyRing {
   std::atomic<KeySetPtr> keys_;
   std::atomic<int64_t> last_reload_ns_{0};  // steady clock
 };
+
+// Key ids: "<created, unix seconds>-<8 hex random>" (also the data-endpoint URL keys',
+// daemon/url_keys.h). NewKid makes one; KidCreated reads the time back (nullopt for other ids).
+std::string NewKid(Clock::TimePoint created);
+std::optional<Clock::TimePoint> KidCreated(std::string_view kid);
 
 // A new P-256 key (PEM private, PEM public). kInternal when OpenSSL fails.
 Result<SigningKey> GenerateSigningKey(std::string kid, Clock::TimePoint created);

@@ -3,10 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 #include <optional>
 
-#include "auth/password.h"
 #include "common/digest.h"
 #include "registry/url_signer.h"
 
@@ -17,15 +15,6 @@ int64_t SteadyNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-std::optional<Clock::TimePoint> CreatedFromKid(std::string_view kid) {
-  auto dash = kid.find('-');
-  int64_t secs = 0;
-  if (dash == std::string_view::npos || dash == 0) return std::nullopt;
-  auto [end, ec] = std::from_chars(kid.data(), kid.data() + dash, secs);
-  if (ec != std::errc() || end != kid.data() + dash) return std::nullopt;
-  return Clock::TimePoint(std::chrono::seconds(secs));
 }
 
 std::optional<std::string> HexDecode(std::string_view hex) {
@@ -71,7 +60,7 @@ Status UrlKeys::Reload() {
   COVE_ASSIGN_OR_RETURN(auto stored, storage_->List());
   std::vector<Key> loaded;
   for (const auto& [kid, hex] : stored) {
-    auto created = CreatedFromKid(kid);
+    auto created = auth::KidCreated(kid);
     auto secret = HexDecode(hex);
     if (!created || !secret || secret->size() != 32) {
       spdlog::warn("data-endpoint URL keys: skipping {}/{} (not a key)", storage_->Describe(),
@@ -90,8 +79,7 @@ Status UrlKeys::Reload() {
 
 Status UrlKeys::Add(const std::string& secret) {
   auto now = clock_.Now();
-  std::string kid = std::to_string(UnixSeconds(now)) + "-" + HexEncode(auth::RandomBytes(4));
-  COVE_RETURN_IF_ERROR(storage_->Put(kid, HexEncode(secret)));
+  COVE_RETURN_IF_ERROR(storage_->Put(auth::NewKid(now), HexEncode(secret)));
   return Reload();
 }
 

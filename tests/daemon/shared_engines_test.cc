@@ -138,12 +138,12 @@ TEST_F(SharedEnginesTest, TwoNodesAreInterchangeable) {
   ASSERT_EQ(first.body, m1);
   std::string m2 = PushManifest(b_port, "v1", "two");
   std::string seen;
-  for (int i = 0; i < 500 && seen != m2; ++i) {
+  for (int i = 0; i < 2000 && seen != m2; ++i) {
     seen = RawHttp(a_port).Request("GET", "/v2/app/manifests/v1", "", {{"Accept", kManifestType}})
                .body;
     if (seen != m2) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  EXPECT_EQ(seen, m2) << "node A still answers the tag's old manifest after 5 s";
+  EXPECT_EQ(seen, m2) << "node A still answers the tag's old manifest after 20 s";
 }
 
 TEST_F(SharedEnginesTest, AnEngineThatGoesAwayIsAnOciErrorAndComesBack) {
@@ -168,7 +168,7 @@ TEST_F(SharedEnginesTest, AnEngineThatGoesAwayIsAnOciErrorAndComesBack) {
 
   ASSERT_TRUE(postgres_->Restart());
   RawReply back;
-  for (int i = 0; i < 50 && back.status != 200; ++i) {
+  for (int i = 0; i < 200 && back.status != 200; ++i) {
     back = RawHttp(port).Request("GET", "/v2/app/manifests/v1", "", {{"Accept", kManifestType}});
     if (back.status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
