@@ -336,6 +336,12 @@ class AzureBlobStore::Service {
     if (r.status >= 200 && r.status < 300) return Ok();
     if (r.status == 404) return Fail(Code::kNotFound, "upload " + std::string(id) + " not found");
     if (r.status == 409) {
+      // An acquire that was sent again (a retried or resent request) finds the lease its first
+      // attempt took: renewing with our id tells ours from another node's.
+      if (action == "acquire" && ErrorCode(r) == "LeaseAlreadyPresent" &&
+          Lease(id, "renew", lease_id)) {
+        return Ok();
+      }
       return Fail(Code::kFailedPrecondition, "upload " + std::string(id) + " is in use (" +
                                                  ErrorCode(r) + " on its lease)");
     }
