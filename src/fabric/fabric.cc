@@ -41,6 +41,21 @@ std::string PeerLinkName(std::string_view other_network_id) {
 
 std::string UplinkName(std::string_view network_id) { return "u" + ShortId(network_id); }
 
+// Links that software running inside a namespace makes for itself (strongSwan's userspace ESP
+// makes a TUN device): the fabric leaves them alone.
+bool MadeInside(const LinkInfo& link) { return link.kind == "tun"; }
+
+// Whether `address` is one of the network's subnets' local addresses (a site's DNS server on
+// its LAN rather than on lo).
+bool IsLocalAddress(const Network& network, const std::string& address) {
+  for (const Subnet& s : network.subnets) {
+    for (const std::string& a : s.local_addresses) {
+      if (a == address) return true;
+    }
+  }
+  return false;
+}
+
 // Makes the routes through `oif` exactly `want` (link-scoped, no gateway).
 Status SyncLinkRoutes(Netlink& nl, int oif, const std::set<Cidr>& want) {
   COVE_ASSIGN_OR_RETURN(auto routes, nl.Routes());
@@ -282,10 +297,13 @@ Status Fabric::ApplyNetwork(const Topology& desired, const Network& network) {
     for (const Network& n : desired.networks) {
       if (!n.outbound_address.empty()) links.insert(UplinkName(n.id));
     }
+    for (const Vm& v : desired.vms) {
+      if (!v.public_address.empty()) links.insert(UplinkName(v.id));
+    }
   }
   COVE_ASSIGN_OR_RETURN(auto have, nl->Links());
   for (const LinkInfo& l : have) {
-    if (links.count(l.name)) continue;
+    if (links.count(l.name) || MadeInside(l)) continue;
     auto gone = nl->DeleteLink(l.name);  // a veth's far end may already have taken it along
     if (!gone && gone.error().code != Code::kNotFound) return gone;
   }
@@ -296,7 +314,7 @@ Status Fabric::ApplyNetwork(const Topology& desired, const Network& network) {
   COVE_RETURN_IF_ERROR(nl->SetUp("lo"));
   COVE_ASSIGN_OR_RETURN(auto lo, nl->Link("lo"));
   std::set<IfAddress> lo_addresses;
-  if (!network.dns_address.empty()) {
+  if (!network.dns_address.empty() && !IsLocalAddress(network, network.dns_address)) {
     lo_addresses.insert({MustIp(network.dns_address), 32, RT_SCOPE_HOST});
   }
   COVE_RETURN_IF_ERROR(
@@ -322,7 +340,38 @@ Status Fabric::ApplyNetwork(const Topology& desired, const Network& network) {
     for (const std::string& a : s.local_addresses) want.insert({MustIp(a), 32});
     COVE_RETURN_IF_ERROR(SyncAddresses(*nl, link->index, want));
   }
+  COVE_RETURN_IF_ERROR(SyncStaticRoutes(*nl, network));
   return ApplyNetfilter(namespaces_, ns, desired, network);
+}
+
+// The network's routes through next hops (Network::routes) exactly: cove's own routes with a
+// gateway on a subnet's bridge that are not wanted go (those other software installs, with
+// another protocol, stay).
+Status Fabric::SyncStaticRoutes(Netlink& nl, const Network& network) {
+  std::map<Cidr, std::pair<Ipv4, int>> want;  // prefix → next hop, bridge
+  std::set<int> bridges;
+  for (const Subnet& s : network.subnets) {
+    COVE_ASSIGN_OR_RETURN(auto bridge, nl.Link(BridgeName(s.id)));
+    if (!bridge) return Fail(Code::kInternal, "bridge of subnet " + s.id + " missing");
+    bridges.insert(bridge->index);
+    const Cidr prefix = MustCidr(s.prefix);
+    for (const Route& r : network.routes) {
+      const Ipv4 hop = MustIp(r.next_hop);
+      if (prefix.Contains(hop)) want[MustCidr(r.prefix)] = {hop, bridge->index};
+    }
+  }
+  COVE_ASSIGN_OR_RETURN(auto routes, nl.Routes());
+  for (const RouteInfo& r : routes) {
+    if (!r.gateway || !bridges.count(r.oif) || r.protocol != RTPROT_STATIC) continue;
+    auto it = want.find(r.dst);
+    if (it != want.end() && it->second == std::pair{*r.gateway, r.oif}) {
+      want.erase(it);
+    } else {
+      COVE_RETURN_IF_ERROR(nl.DeleteRoute(r));
+    }
+  }
+  for (const auto& [dst, hop] : want) COVE_RETURN_IF_ERROR(nl.ReplaceRoute(dst, hop.second, hop.first));
+  return Ok();
 }
 
 Status Fabric::ApplyPeering(const Topology& desired, const Peering& peering) {
@@ -352,16 +401,21 @@ Status Fabric::ApplyPeering(const Topology& desired, const Peering& peering) {
 }
 
 Status Fabric::ApplyUplink(const Topology& desired, const Network& network) {
+  return ApplyPublicLeg(desired, NetworkNamespace(network.id), UplinkName(network.id),
+                        network.outbound_address);
+}
+
+Status Fabric::ApplyPublicLeg(const Topology& desired, const std::string& ns,
+                              const std::string& outer, const std::string& address) {
   const Network* pub = nullptr;
   for (const Network& n : desired.networks) {
     if (n.is_public) pub = &n;
   }
-  const std::string ns = NetworkNamespace(network.id), pub_ns = NetworkNamespace(pub->id);
-  const std::string outer = UplinkName(network.id);
+  const std::string pub_ns = NetworkNamespace(pub->id);
   COVE_ASSIGN_OR_RETURN(auto nl, namespaces_.OpenNetlink(ns));
   COVE_ASSIGN_OR_RETURN(auto pub_nl, namespaces_.OpenNetlink(pub_ns));
   COVE_RETURN_IF_ERROR(EnsureVeth(*nl, kUplinkName, *pub_nl, outer, pub_ns));
-  const Ipv4 outbound = MustIp(network.outbound_address);
+  const Ipv4 outbound = MustIp(address);
   // VNet side: the outbound address (so it answers ARP for it).
   COVE_RETURN_IF_ERROR(nl->SetUp(kUplinkName));
   COVE_ASSIGN_OR_RETURN(auto inner, nl->Link(kUplinkName));
@@ -387,15 +441,24 @@ Status Fabric::ApplyVm(const Topology& desired, const Vm& vm) {
   COVE_ASSIGN_OR_RETURN(auto vm_nl, namespaces_.OpenNetlink(ns));
   COVE_ASSIGN_OR_RETURN(auto net_nl, namespaces_.OpenNetlink(net_ns));
   const std::string outer = VmPortName(vm.id);
-  // The machine's firewall first (169.254.169.254 from lo only), then its links.
-  COVE_RETURN_IF_ERROR(ApplyMachineGuard(namespaces_, ns));
+  // The machine's firewall first (169.254.169.254 from lo only; a public leg takes only IKE),
+  // then its links.
+  COVE_RETURN_IF_ERROR(ApplyMachineGuard(namespaces_, ns, vm));
+  COVE_RETURN_IF_ERROR(
+      namespaces_.WriteSysctl(ns, "net/ipv4/ip_forward", vm.ip_forwarding ? "1" : "0"));
+  // ARP asks with the machine's own address (what its bridge port lets through), not with the
+  // source of the packet that needs it, which a forwarding machine may also hold.
+  COVE_RETURN_IF_ERROR(namespaces_.WriteSysctl(ns, "net/ipv4/conf/all/arp_announce", "2"));
   COVE_RETURN_IF_ERROR(EnsureVeth(*net_nl, outer, *vm_nl, kVmLink, ns));
   // The address its bridge port lets through (guard.h), set again if the machine changed it.
   COVE_RETURN_IF_ERROR(vm_nl->SetMac(kVmLink, VmMac(vm.id)));
-  // Anything else in the VM (a stale link from an older layout) goes.
+  // Anything else in the VM (a stale link from an older layout) goes; a TUN device a VPN
+  // daemon in it made stays.
   COVE_ASSIGN_OR_RETURN(auto vm_links, vm_nl->Links());
   for (const LinkInfo& l : vm_links) {
-    if (l.name != "lo" && l.name != kVmLink) COVE_RETURN_IF_ERROR(vm_nl->DeleteLink(l.name));
+    if (l.name == "lo" || l.name == kVmLink || MadeInside(l)) continue;
+    if (l.name == kUplinkName && !vm.public_address.empty()) continue;
+    COVE_RETURN_IF_ERROR(vm_nl->DeleteLink(l.name));
   }
 
   COVE_ASSIGN_OR_RETURN(auto bridge, net_nl->Link(BridgeName(subnet->id)));
@@ -426,6 +489,9 @@ Status Fabric::ApplyVm(const Topology& desired, const Vm& vm) {
   }
   if (!have_default) {
     COVE_RETURN_IF_ERROR(vm_nl->ReplaceRoute(Cidr{Ipv4{0}, 0}, eth->index, prefix.Gateway()));
+  }
+  if (!vm.public_address.empty()) {
+    COVE_RETURN_IF_ERROR(ApplyPublicLeg(desired, ns, UplinkName(vm.id), vm.public_address));
   }
   return WriteVmFiles(desired, vm);
 }

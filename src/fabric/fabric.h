@@ -22,6 +22,13 @@
 //       address, proxy ARP), and SNAT to that address on inet0: VMs reach the public endpoint
 //       as Azure's default outbound access does, and nothing in the public network can open a
 //       connection into the VNet (its private addresses are routed nowhere there).
+//   - each Network's routes → routes through their next hop on the subnet's bridge (a VNet's
+//     on-premises prefixes through its VPN gateway machine);
+//   - each Vm with a public address (a VPN gateway) → a veth pair inet0 (machine side, holding
+//     the address, routes to the public address spaces) ↔ u<hash8(vm id)> (public side), like
+//     a VNet's uplink without SNAT; its firewall takes only IKE/NAT-T and replies through it;
+//   - TUN devices that software inside a namespace made (strongSwan's userspace ESP) are left
+//     alone, as are routes of other protocols than cove's (static);
 //   - NSG-enabled subnets → an nftables table `cove_nsg` in the network namespace (nsg.h);
 //     machines' bridge ports → the table `bridge cove_guard` there (guard.h).
 // No namespace is ever linked to the host's network namespace, and the public network has no
@@ -123,6 +130,10 @@ class Fabric {
   Status ApplyVm(const Topology& desired, const Vm& vm);
   Status ApplyPeering(const Topology& desired, const Peering& peering);
   Status ApplyUplink(const Topology& desired, const Network& network);
+  // A veth kUplinkName in `ns` holding `address` ↔ `outer` in the public namespace.
+  Status ApplyPublicLeg(const Topology& desired, const std::string& ns, const std::string& outer,
+                        const std::string& address);
+  Status SyncStaticRoutes(Netlink& nl, const Network& network);
   Status WriteVmFiles(const Topology& desired, const Vm& vm);
   Status EnsureNamespace(const std::string& ns);
   Status RemoveNamespace(const std::string& ns);

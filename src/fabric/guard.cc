@@ -40,7 +40,7 @@ std::string RenderPortGuard(const Topology& topology, const Network& network) {
     dispatch += "    iifname \"" + port + "\" jump " + port + "\n";
     chains += "  chain " + port + " {\n";
     chains += "    ether saddr != " + mac + " counter drop\n";
-    chains += "    ip saddr " + ip + " accept\n";
+    chains += vm.ip_forwarding ? "    ether type ip accept\n" : "    ip saddr " + ip + " accept\n";
     chains += "    arp saddr ether " + mac + " arp saddr ip " + ip + " accept\n";
     chains += "    counter drop\n";
     chains += "  }\n";
@@ -53,16 +53,28 @@ std::string RenderPortGuard(const Topology& topology, const Network& network) {
   return script;
 }
 
-std::string RenderMachineGuard() {
-  return std::string("add table inet cove_guard\ndelete table inet cove_guard\n") +
-         "table inet cove_guard {\n  chain input {\n"
-         "    type filter hook input priority -200; policy accept;\n"
-         "    iifname != \"lo\" ip daddr " + std::string(kInstanceMetadataAddress) +
-         " counter drop\n  }\n}\n";
+std::string RenderMachineGuard(const Vm& vm) {
+  std::string script = std::string("add table inet cove_guard\ndelete table inet cove_guard\n") +
+                       "table inet cove_guard {\n  chain input {\n"
+                       "    type filter hook input priority -200; policy accept;\n"
+                       "    iifname != \"lo\" ip daddr " +
+                       std::string(kInstanceMetadataAddress) + " counter drop\n";
+  const std::string leg = std::string("iifname \"") + kUplinkName + "\" ";
+  if (!vm.public_address.empty()) {
+    script += "    " + leg + "ct state established,related accept\n";
+    script += "    " + leg + "udp dport { 500, 4500 } accept\n";
+    script += "    " + leg + "counter drop\n";
+  }
+  script += "  }\n";
+  if (!vm.public_address.empty()) {
+    script += "  chain forward {\n    type filter hook forward priority -200; policy accept;\n";
+    script += "    " + leg + "counter drop\n  }\n";
+  }
+  return script + "}\n";
 }
 
-Status ApplyMachineGuard(Namespaces& namespaces, const std::string& ns) {
-  return namespaces.RunNft(ns, RenderMachineGuard());
+Status ApplyMachineGuard(Namespaces& namespaces, const std::string& ns, const Vm& vm) {
+  return namespaces.RunNft(ns, RenderMachineGuard(vm));
 }
 
 }  // namespace cove::fabric

@@ -13,6 +13,10 @@
 //     network's current machines, so a machine's rules come when it is attached and go when it
 //     is detached; they match the port by name, so they are in place before the port joins the
 //     bridge.
+//     A machine with ip_forwarding (a VPN gateway) may send from any IPv4 source address: it
+//     forwards what came through its tunnel; its ARP is still checked.
+//   - A machine's public leg (inet0, Vm::public_address): only IKE and NAT-T (UDP 500, 4500)
+//     and replies to what the machine sent come in; nothing is forwarded from it.
 //   - The instance metadata address in each machine's namespace (RenderMachineGuard): a table
 //     `inet cove_guard` drops traffic to 169.254.169.254 that did not arrive on lo. A machine
 //     that routes the address to a neighbour reaches nothing there (src/imds also answers only
@@ -45,9 +49,10 @@ std::string MacText(const std::array<uint8_t, 6>& mac);
 // The nft script that makes `network`'s `bridge cove_guard` table hold one chain per machine of
 // the network (none: the table is removed). For tests and diagnostics.
 std::string RenderPortGuard(const Topology& topology, const Network& network);
-// The nft script of a machine namespace's `inet cove_guard` table.
-std::string RenderMachineGuard();
-// Runs RenderMachineGuard inside the machine namespace `ns`.
-Status ApplyMachineGuard(Namespaces& namespaces, const std::string& ns);
+// The nft script of a machine namespace's `inet cove_guard` table (for `vm`: a public leg adds
+// its filter).
+std::string RenderMachineGuard(const Vm& vm = {});
+// Runs RenderMachineGuard(vm) inside the machine namespace `ns`.
+Status ApplyMachineGuard(Namespaces& namespaces, const std::string& ns, const Vm& vm = {});
 
 }  // namespace cove::fabric

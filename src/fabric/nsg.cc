@@ -198,10 +198,14 @@ std::string RenderNat(const Network& network) {
   script += "    type nat hook postrouting priority srcnat; policy accept;\n";
   script += std::string("    oifname \"") + kUplinkName + "\" snat to " + address + "\n";
   script += "  }\n";
-  // Like Azure's outbound IP, the address takes no connections from the internet.
+  // Like Azure's outbound IP, the address takes no connections from the internet; a site's
+  // router takes IKE and NAT-T (its VPN device listens there).
   for (const char* hook : {"input", "forward"}) {
     script += std::string("  chain ") + hook + " {\n    type filter hook " + hook +
               " priority 0; policy accept;\n";
+    if (network.accepts_ipsec && std::string_view(hook) == "input") {
+      script += std::string("    iifname \"") + kUplinkName + "\" udp dport { 500, 4500 } accept\n";
+    }
     script += std::string("    iifname \"") + kUplinkName +
               "\" ct state != { established, related } reject\n  }\n";
   }

@@ -135,9 +135,35 @@ Status Validate(const Topology& topology) {
         for (const Cidr& sp : spaces) inside = inside || sp.Contains(dns);
         if (!inside) return Invalid("public DNS address outside the public address spaces");
       }
-      if (!used[n.id].insert(dns.value).second) {
+      // A site's DNS server may sit on its LAN, as one of the subnet's local addresses.
+      bool on_lan = false;
+      for (const Subnet& s : n.subnets) {
+        for (const std::string& a : s.local_addresses) on_lan = on_lan || a == n.dns_address;
+      }
+      if (!on_lan && !used[n.id].insert(dns.value).second) {
         return Invalid("DNS address " + n.dns_address + " used twice");
       }
+    }
+    for (const Route& r : n.routes) {
+      COVE_ASSIGN_OR_RETURN(Cidr dst, Cidr::Parse(r.prefix));
+      for (const Cidr& sp : spaces) {
+        if (sp.Overlaps(dst)) {
+          return Invalid("route " + r.prefix + " of '" + n.id + "' overlaps its address space");
+        }
+      }
+      COVE_ASSIGN_OR_RETURN(Ipv4 hop, Ipv4::Parse(r.next_hop));
+      bool on_subnet = false;
+      for (const Cidr& c : subnets) {
+        on_subnet = on_subnet || (c.Contains(hop) && hop != c.network && hop != c.Broadcast() &&
+                                  hop != c.Gateway());
+      }
+      if (!on_subnet) {
+        return Invalid("next hop " + r.next_hop + " of route " + r.prefix +
+                       " is not a host address of a subnet of '" + n.id + "'");
+      }
+    }
+    if (n.accepts_ipsec && n.outbound_address.empty()) {
+      return Invalid("'" + n.id + "' accepts IPsec but has no outbound address");
     }
   }
   for (const Peering& p : topology.peerings) {
@@ -180,26 +206,31 @@ Status Validate(const Topology& topology) {
   for (const Network& n : topology.networks) {
     if (n.is_public) pub = &n;
   }
+  // Outbound addresses of networks and public legs of machines: host addresses of the public
+  // network, each used once.
+  auto check_public = [&](const std::string& address, const std::string& what) -> Status {
+    if (!pub) return Invalid(what + " without a public network");
+    COVE_ASSIGN_OR_RETURN(Ipv4 ip, Ipv4::Parse(address));
+    bool inside = false;
+    for (const Cidr& sp : spaces_of[pub->id]) inside = inside || sp.Contains(ip);
+    if (!inside) return Invalid(what + " outside the public address spaces");
+    for (const Subnet& s : pub->subnets) {
+      Cidr c = *Cidr::Parse(s.prefix);
+      if (ip == c.network || ip == c.Broadcast()) return Invalid(what + " is not a host address");
+    }
+    if (!used[pub->id].insert(ip.value).second) return Invalid(what + " used twice");
+    return Ok();
+  };
   for (const Network& n : topology.networks) {
     if (n.outbound_address.empty()) continue;
     if (n.is_public) return Invalid("the public network has no outbound address");
-    if (!pub) return Invalid("outbound address of '" + n.id + "' without a public network");
-    COVE_ASSIGN_OR_RETURN(Ipv4 ip, Ipv4::Parse(n.outbound_address));
-    bool inside = false;
-    for (const Cidr& sp : spaces_of[pub->id]) inside = inside || sp.Contains(ip);
-    if (!inside) {
-      return Invalid("outbound address " + n.outbound_address + " of '" + n.id +
-                     "' outside the public address spaces");
-    }
-    for (const Subnet& s : pub->subnets) {
-      Cidr c = *Cidr::Parse(s.prefix);
-      if (ip == c.network || ip == c.Broadcast()) {
-        return Invalid("outbound address " + n.outbound_address + " is not a host address");
-      }
-    }
-    if (!used[pub->id].insert(ip.value).second) {
-      return Invalid("outbound address " + n.outbound_address + " used twice");
-    }
+    COVE_RETURN_IF_ERROR(
+        check_public(n.outbound_address, "outbound address " + n.outbound_address + " of '" + n.id + "'"));
+  }
+  for (const Vm& v : topology.vms) {
+    if (v.public_address.empty()) continue;
+    COVE_RETURN_IF_ERROR(
+        check_public(v.public_address, "public address " + v.public_address + " of '" + v.id + "'"));
   }
   return Ok();
 }

@@ -15,9 +15,20 @@
 //     traffic forwarded or delivered to the subnet's addresses.
 //   - Peering: two networks that reach each other's address spaces (not transitively). Azure's
 //     two directional peerings collapse into one Peering once both sides are Connected.
-//   - Vm: a client machine in one subnet with one address.
+//   - Vm: a client machine in one subnet with one address. A machine with ip_forwarding
+//     routes for others (its bridge port lets through any source address from its MAC, as
+//     Azure's NIC setting enableIPForwarding does); one with a public_address has a second leg
+//     in the public network holding that address (a VPN gateway's public IP).
 //   - A VNet with an outbound_address reaches the public network (its registry endpoint and
-//     internet clients) with that source address; the public network never reaches into it.
+//     internet clients) with that source address; the public network never reaches into it,
+//     except for IKE and IPsec NAT-T (UDP 500 and 4500) when accepts_ipsec is set (an
+//     on-premises site's router, whose public address is its outbound address).
+//   - Route: a prefix a network's router sends to a next hop in one of its subnets (a VNet's
+//     route to an on-premises site through its VPN gateway, as Azure's effective routes have
+//     with next hop type VirtualNetworkGateway).
+//   - An on-premises site is a Network too: its namespace is the site's router, its subnet the
+//     site's LAN, its machines Vms, and its dns_address (the site's own DNS server) may be one
+//     of its subnet's local addresses, on the LAN instead of on lo.
 //
 // Validate() checks what the kernel would otherwise reject or what would make the fabric wrong:
 // ids unique and non-empty, prefixes well-formed, subnets inside an address space and not
@@ -96,6 +107,14 @@ inline constexpr std::string_view kAzureDnsAddress = "168.63.129.16";
 // Every VM has the instance metadata address on its lo (its IMDS listens there).
 inline constexpr std::string_view kInstanceMetadataAddress = "169.254.169.254";
 
+// A static route in a network's router: `prefix` through `next_hop` (an address of one of the
+// network's subnets, usually a machine with ip_forwarding).
+struct Route {
+  std::string prefix;
+  std::string next_hop;
+  auto operator<=>(const Route&) const = default;
+};
+
 struct Network {
   std::string id;
   bool is_public = false;
@@ -106,6 +125,9 @@ struct Network {
   // network's traffic to the internet is SNATed to, as Azure does with a VNet's outbound IP.
   // "" for none (the VNet then reaches nothing outside itself and its peers).
   std::string outbound_address;
+  // The outbound address also takes IKE and NAT-T (UDP 500, 4500) from the public network.
+  bool accepts_ipsec = false;
+  std::vector<Route> routes;
 };
 
 struct Peering {
@@ -124,6 +146,12 @@ struct Vm {
   std::string ca_pem;
   // Registry host names (with :port when not 443) that get containers/certs.d/<host>/ca.crt.
   std::vector<std::string> registry_hosts;
+  // Routes packets for others (enableIPForwarding): ip_forward on, any source address passes
+  // its bridge port.
+  bool ip_forwarding = false;
+  // A second leg in the public network with this TEST-NET address (a gateway's public IP);
+  // only IKE and NAT-T (UDP 500, 4500) and replies come in through it. "" for none.
+  std::string public_address;
 };
 
 struct Topology {

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -672,6 +673,127 @@ TEST_F(FabricTest, CurlInVmReachesTlsListenerAdoptedFromTheVnet) {
   ASSERT_TRUE(untrusted);
   EXPECT_NE(untrusted->exit_code, 0) << untrusted->output;
   server.Stop();
+}
+
+}  // namespace
+}  // namespace cove::fabric
+
+namespace cove::fabric {
+namespace {
+
+// The seed's on-premises picture without the tunnel software: myVNet with a GatewaySubnet
+// holding a forwarding gateway machine with a public leg (192.0.2.10), a route for the site's
+// prefix through it, and a site (its router's public address 192.0.2.130, its DNS server on
+// the LAN) with one host.
+Topology OnPremises() {
+  Topology t;
+  t.networks.push_back(Vnet("myVNet", "10.0.0.0/16",
+                            {MakeSubnet("myVNet/mySubnet", "10.0.0.0/24"),
+                             MakeSubnet("myVNet/GatewaySubnet", "10.0.255.0/27")}));
+  t.networks.back().routes = {{"192.168.0.0/16", "10.0.255.4"}};
+  Network site = Vnet("site", "192.168.0.0/16",
+                      {MakeSubnet("site/lan", "192.168.0.0/24", {"192.168.0.53"})});
+  site.dns_address = "192.168.0.53";
+  site.outbound_address = "192.0.2.130";
+  site.accepts_ipsec = true;
+  t.networks.push_back(site);
+  Network pub = Vnet("internet", "192.0.2.0/24",
+                     {MakeSubnet("internet/default", "192.0.2.0/24")});
+  pub.is_public = true;
+  pub.dns_address.clear();
+  t.networks.push_back(pub);
+  t.vms.push_back(MakeVm("vm1", "myVNet", "myVNet/mySubnet", "10.0.0.4"));
+  Vm gateway = MakeVm("gw", "myVNet", "myVNet/GatewaySubnet", "10.0.255.4");
+  gateway.ip_forwarding = true;
+  gateway.public_address = "192.0.2.10";
+  t.vms.push_back(gateway);
+  t.vms.push_back(MakeVm("host1", "site", "site/lan", "192.168.0.10"));
+  return t;
+}
+
+// Receives one datagram on `fd` (bounded wait); returns its source address ("" for none).
+std::string ReceiveFrom(int fd, sockaddr_in* peer) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, 10'000) != 1) return "";
+  char buf[64];
+  socklen_t len = sizeof *peer;
+  if (::recvfrom(fd, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(peer), &len) < 0) return "";
+  char text[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &peer->sin_addr, text, sizeof text);
+  return text;
+}
+
+TEST_F(FabricTest, GatewayMachineForwardsForTheSiteAndItsPublicLegTakesOnlyIke) {
+  ApplyOk(OnPremises());
+  // The VNet's router sends the site's prefix to the gateway machine.
+  EXPECT_NE(Snapshot(Net("myVNet")).find("route 192.168.0.0/16"), std::string::npos);
+  // The site's host reaches the site's DNS server address on the LAN.
+  auto [dns, dns_port] = Listen(Net("site"), "192.168.0.53");
+  EXPECT_EQ(RoundTrip(VmNs("host1"), dns.get(), "192.168.0.53", dns_port), "192.168.0.10");
+
+  // IKE/NAT-T crosses the internet between the gateway's public leg and the site's router;
+  // nothing else gets in through either.
+  auto site_ike = BindUdp(namespaces_, Net("site"), "192.0.2.130", 4500);
+  auto gw_ike = BindUdp(namespaces_, VmNs("gw"), "192.0.2.10", 500);
+  ASSERT_TRUE(site_ike && gw_ike);
+  auto sent = fabric_->ExecIn(VmNs("gw"), {"python3", "-c",
+      "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+      "s.bind(('192.0.2.10', 0)); s.sendto(b'ike', ('192.0.2.130', 4500))"});
+  ASSERT_TRUE(sent && sent->exit_code == 0) << (sent ? sent->output : sent.error().ToString());
+  sockaddr_in peer{};
+  EXPECT_EQ(ReceiveFrom(site_ike->get(), &peer), "192.0.2.10");
+  sent = fabric_->ExecIn(Net("site"), {"python3", "-c",
+      "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+      "s.bind(('192.0.2.130', 0)); s.sendto(b'ike', ('192.0.2.10', 500))"});
+  ASSERT_TRUE(sent && sent->exit_code == 0);
+  EXPECT_EQ(ReceiveFrom(gw_ike->get(), &peer), "192.0.2.130");
+  auto [gw_tcp, gw_port] = Listen(VmNs("gw"), "0.0.0.0");
+  EXPECT_TRUE(Unreachable(Net("site"), "192.0.2.10", gw_port));
+  auto [site_tcp, site_port] = Listen(Net("site"), "0.0.0.0");
+  EXPECT_TRUE(Unreachable(VmNs("gw"), "192.0.2.130", site_port));
+
+  // What the gateway forwards from the tunnel carries the site's addresses as its source: its
+  // bridge port lets that through, and the VNet routes the answer back to it.
+  ASSERT_EQ(::system(("ip -n " + VmNs("gw") + " addr add 192.168.99.1/32 dev lo").c_str()), 0);
+  auto echo = BindUdp(namespaces_, VmNs("vm1"), "10.0.0.4", 7007);
+  ASSERT_TRUE(echo);
+  std::optional<Result<ExecResult>> asked;
+  std::thread asker([&] {
+    asked = fabric_->ExecIn(VmNs("gw"), {"python3", "-c",
+        "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(10); "
+        "s.bind(('192.168.99.1', 0)); s.sendto(b'ping', ('10.0.0.4', 7007)); "
+        "print(s.recv(16).decode())"});
+  });
+  EXPECT_EQ(ReceiveFrom(echo->get(), &peer), "192.168.99.1");
+  EXPECT_EQ(::sendto(echo->get(), "pong", 4, 0, reinterpret_cast<sockaddr*>(&peer), sizeof peer), 4);
+  asker.join();
+  ASSERT_TRUE(asked && *asked);
+  EXPECT_EQ((**asked).output, "pong\n");
+  // An ordinary machine's port still drops a foreign source.
+  Topology plain = OnPremises();
+  plain.vms[1].ip_forwarding = false;
+  ApplyOk(plain);
+  std::optional<Result<ExecResult>> again;
+  std::thread asker2([&] {
+    again = fabric_->ExecIn(VmNs("gw"), {"python3", "-c",
+        "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+        "s.bind(('192.168.99.1', 0)); s.sendto(b'ping', ('10.0.0.4', 7007))"});
+  });
+  asker2.join();
+  pollfd p{echo->get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 1000), 0) << "a spoofed datagram passed the bridge port";
+
+  // TUN devices that VPN software made inside the site's router and the gateway stay.
+  ASSERT_EQ(::system(("ip -n " + Net("site") + " tuntap add mode tun name ipsec0").c_str()), 0);
+  ASSERT_EQ(::system(("ip -n " + VmNs("gw") + " tuntap add mode tun name ipsec0").c_str()), 0);
+  ApplyOk(OnPremises());
+  EXPECT_NE(Snapshot(Net("site")).find("ipsec0"), std::string::npos);
+  EXPECT_NE(Snapshot(VmNs("gw")).find("ipsec0"), std::string::npos);
+  // The route goes when the network no longer has it.
+  Topology no_route = OnPremises();
+  no_route.networks[0].routes.clear();
+  ApplyOk(no_route);
+  EXPECT_EQ(Snapshot(Net("myVNet")).find("route 192.168.0.0/16"), std::string::npos);
 }
 
 }  // namespace
