@@ -317,7 +317,7 @@ void RegisterComputeProviders(ProviderRegistry& registry) {
   registry.Add({.type = "Microsoft.Network/networkInterfaces",
                 .location = LocationRule::kRegional,
                 .api_versions = NetworkApiVersions(),
-                .delete_rank = 6,
+                .delete_rank = 60,
                 .put = EngineFn<&Engine::PutNic>,
                 .remove = EngineFn<&Engine::DeleteNic>,
                 // A private endpoint's NIC goes with its endpoint.
@@ -325,7 +325,7 @@ void RegisterComputeProviders(ProviderRegistry& registry) {
   registry.Add({.type = "Microsoft.Compute/virtualMachines",
                 .location = LocationRule::kRegional,
                 .api_versions = ComputeApiVersions(),
-                .delete_rank = 1,
+                .delete_rank = 10,
                 .put = EngineFn<&Engine::PutVm>,
                 .remove = EngineFn<&Engine::DeleteVm>,
                 .project = ProjectMachine});

@@ -434,7 +434,7 @@ void RegisterContainerProviders(ProviderRegistry& registry) {
   registry.Add({.type = "Microsoft.ContainerInstance/containerGroups",
                 .location = LocationRule::kRegional,
                 .api_versions = ContainerInstanceApiVersions(),
-                .delete_rank = 2,
+                .delete_rank = 20,
                 .put = EngineFn<&Engine::PutContainerGroup>,
                 .remove = EngineFn<&Engine::DeleteContainerGroup>,
                 .project = ProjectMachine,

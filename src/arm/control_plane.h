@@ -27,6 +27,11 @@
 // changes. A successful write is persisted in one SQLite transaction (arm/state_store.h), then
 // a new Snapshot is published and subscribers are told.
 //
+// Connection status (issue 14): a connection's connectionStatus and byte counters come from
+// the ConnectionStatusProvider set with SetConnectionStatusProvider (the tunnel or BGP session
+// the data plane runs), read on every render; without one, or when it answers nullopt, the
+// status is "Unknown" with 0 bytes, as Azure answers before it has measured anything.
+//
 // Replication status (issue 12): whether a region has caught up is known to the data plane, not
 // to the control plane. A replication's `properties.status` ({displayStatus, message,
 // timestamp}, as ACR answers) is rendered on every read from the ReplicationStatusProvider set
@@ -106,6 +111,20 @@ using ReplicationStatusProvider = std::function<std::optional<ReplicationStatus>
 using RegistryUsageProvider =
     std::function<std::optional<uint64_t>(const std::string& registry_name)>;
 
+// What the data plane reports about one Microsoft.Network/connections resource (issue 14): the
+// tunnel's (IPsec) or the BGP session's (ExpressRoute) state, rendered as the connection's
+// read-only connectionStatus, ingressBytesTransferred and egressBytesTransferred.
+struct ConnectionStatus {
+  std::string status = "Unknown";  // Unknown | Connecting | Connected | NotConnected
+  uint64_t ingress_bytes = 0;
+  uint64_t egress_bytes = 0;
+};
+
+// Answers the status of the connection `connection_id` (its ARM id as created); nullopt when it
+// has no report (yet): rendered as "Unknown" with no bytes.
+using ConnectionStatusProvider =
+    std::function<std::optional<ConnectionStatus>(const std::string& connection_id)>;
+
 class StateStore;
 class Engine;
 class SecretBox;
@@ -137,6 +156,8 @@ class ControlPlane {
   // Where listUsages' Size comes from; the same rules as the status provider (called on the
   // request's thread, quick, never back into Handle()).
   void SetRegistryUsageProvider(RegistryUsageProvider provider);
+  // Where connections' connectionStatus comes from; the same rules as the status provider.
+  void SetConnectionStatusProvider(ConnectionStatusProvider provider);
 
  private:
   ControlPlane() = default;
@@ -155,6 +176,7 @@ class ControlPlane {
   mutable std::mutex status_mu_;  // guards the pointer only
   std::shared_ptr<const ReplicationStatusProvider> replication_status_;
   std::shared_ptr<const RegistryUsageProvider> registry_usage_;  // guarded by status_mu_
+  std::shared_ptr<const ConnectionStatusProvider> connection_status_;  // guarded by status_mu_
 };
 
 // The Azure error body {"error":{"code":...,"message":...}}.

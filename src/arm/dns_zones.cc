@@ -223,7 +223,7 @@ void RegisterDnsZoneProviders(ProviderRegistry& registry) {
   registry.Add({.type = "Microsoft.Network/privateDnsZones",
                 .location = LocationRule::kGlobal,
                 .api_versions = PrivateDnsApiVersions(),
-                .delete_rank = 5,
+                .delete_rank = 50,
                 .put = EngineFn<&Engine::PutZone>,
                 .render = EngineFn<&Engine::RenderZone>,
                 .project = ProjectZone});

@@ -689,7 +689,7 @@ void RegisterEndpointProviders(ProviderRegistry& registry) {
   registry.Add({.type = "Microsoft.Network/privateEndpoints",
                 .location = LocationRule::kRegional,
                 .api_versions = NetworkApiVersions(),
-                .delete_rank = 3,
+                .delete_rank = 30,
                 .put = EngineFn<&Engine::PutPrivateEndpoint>,
                 .remove = EngineFn<&Engine::DeletePrivateEndpoint>,
                 .render = EngineFn<&Engine::RenderPrivateEndpoint>,

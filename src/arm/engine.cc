@@ -13,7 +13,9 @@ namespace {
 
 const char* kNamespaces[] = {"Microsoft.Network", "Microsoft.ContainerRegistry",
                              "Microsoft.Authorization", "Microsoft.Compute",
-                             "Microsoft.ManagedIdentity", "Microsoft.ContainerInstance"};
+                             "Microsoft.ManagedIdentity", "Microsoft.ContainerInstance",
+                             // cove's own: on-premises sites (sites.cc)
+                             "Cove.OnPremises"};
 
 std::string CanonicalNamespace(std::string_view ns) {
   for (const char* n : kNamespaces) {
@@ -851,6 +853,11 @@ Result<ArmResponse> Engine::Collection(const ArmRequest& r, const ArmPath& p) {
   if (provider->list_prefix != nullptr) value = provider->list_prefix(*this, parent);
   for (const auto& k : txn_.Children(parent, segment)) value.push_back(Render(k));
   return Ok200(Json{{"value", value}});
+}
+
+ConnectionStatus Engine::ConnectionStatusOf(const std::string& connection_id) const {
+  if (connection_status_ == nullptr || !*connection_status_) return {};
+  return (*connection_status_)(connection_id).value_or(ConnectionStatus{});
 }
 
 Json Engine::Render(const std::string& key) const {

@@ -112,6 +112,14 @@ class Engine {
                                                        const std::string& region) const;
   // Where listUsages' Size comes from (control_plane.h); null: none. Must outlive the engine.
   void set_registry_usage(const RegistryUsageProvider* provider) { registry_usage_ = provider; }
+  // Where connections' connectionStatus comes from (control_plane.h); null: none. Must outlive
+  // the engine.
+  void set_connection_status(const ConnectionStatusProvider* provider) {
+    connection_status_ = provider;
+  }
+  // The data plane's report on the connection `connection_id` (as stored); "Unknown" with no
+  // bytes without a provider or a report.
+  ConnectionStatus ConnectionStatusOf(const std::string& connection_id) const;
   Json Render(const std::string& key) const;
   Json RenderDoc(const Json& doc) const;
   // id, name, type, location (by `has_location`/`global_location`), tags, properties,
@@ -120,6 +128,9 @@ class Engine {
                         bool global_location = false);
   std::string Guid();
   uint32_t NextLinkId();
+  // The ids of what occupies the subnet `subnet_key`: NIC ipConfigurations (private endpoints'
+  // and users'), and what the providers' subnet_users hooks name (network.cc).
+  std::vector<std::string> SubnetUsers(const std::string& subnet_key) const;
 
  private:
   // The resource files register their providers (provider.h), which call the per-type members
@@ -162,7 +173,6 @@ class Engine {
   Json RenderSubnet(const Json& doc) const;
   Json RenderPeering(const Json& doc) const;
   Json RenderNsg(const Json& doc) const;
-  std::vector<std::string> SubnetUsers(const std::string& subnet_key) const;
 
   // --- private endpoints, NICs, zone groups (endpoints.cc)
   Status PutPrivateEndpoint(const ArmPath& p, const Json& body, const Json* existing);
@@ -258,6 +268,7 @@ class Engine {
   SecretBox* secrets_;
   const ReplicationStatusProvider* replication_status_ = nullptr;
   const RegistryUsageProvider* registry_usage_ = nullptr;
+  const ConnectionStatusProvider* connection_status_ = nullptr;
 };
 
 // EngineFn<&Engine::PutVnet>: an Engine member as the plain function a ResourceProvider holds
@@ -303,6 +314,13 @@ std::string NormalizeLocation(std::string_view location);
 bool IsValidNetworkName(std::string_view name);  // Microsoft.Network naming rule
 bool IsValidDnsName(std::string_view name, int min_labels);
 std::string LastSegment(const std::string& id);
+// The keys of every stored document of `type` (any casing), in key order (network.cc).
+std::vector<std::string> KeysOfType(const Txn& txn, std::string_view type);
+// The keys of the virtual network gateways in the VNet `vnet_key` (gateways.cc).
+std::vector<std::string> GatewaysInVnet(const Txn& txn, const std::string& vnet_key);
+// An address prefix of resource `resource_id`: InvalidAddressPrefixFormat when it is not CIDR,
+// InvalidCIDRNotation when host bits are set (network.cc).
+Result<Cidr> ParseAddressPrefix(const std::string& text, const std::string& resource_id);
 // Key of the resource `levels` levels up (a subnet key → its VNet key with levels = 1).
 std::string ParentOfKey(const std::string& key, int levels = 1);
 // The regions ACR offers (replications, registry_data_<region> members): Azure's public regions

@@ -602,7 +602,7 @@ void RegisterIdentityProviders(ProviderRegistry& registry) {
   registry.Add({.type = "Microsoft.ManagedIdentity/userAssignedIdentities",
                 .location = LocationRule::kRegional,
                 .api_versions = ManagedIdentityApiVersions(),
-                .delete_rank = 9,
+                .delete_rank = 90,
                 .put = EngineFn<&Engine::PutIdentity>,
                 .remove = EngineFn<&Engine::DeleteIdentity>,
                 .project = ProjectIdentity});

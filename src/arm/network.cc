@@ -1,5 +1,7 @@
 // Microsoft.Network virtual networks, subnets, peerings and network security groups.
 #include <algorithm>
+#include <cctype>
+#include <set>
 
 #include "arm/engine.h"
 #include "arm/projection.h"
@@ -7,34 +9,6 @@
 
 namespace cove::arm {
 namespace {
-
-std::vector<std::string> KeysOfType(const Txn& txn, std::string_view type) {
-  std::vector<std::string> out;
-  for (const auto& [k, doc] : txn.documents()) {
-    if (!k.empty() && k[0] == '/' && EqualsIgnoreCase(doc->value("type", ""), type)) {
-      out.push_back(k);
-    }
-  }
-  return out;
-}
-
-Result<Cidr> ParsePrefix(const std::string& text, const std::string& resource_id) {
-  CidrParse c = ParseCidr(text);
-  if (!c.cidr) {
-    return ArmFail(400, "InvalidAddressPrefixFormat",
-                   "Address prefix " + text + " of resource " + resource_id +
-                       " is not formatted correctly. It should follow CIDR notation, for "
-                       "example 10.0.0.0/24.");
-  }
-  if (!c.aligned) {
-    Cidr fixed{c.cidr->First(), c.cidr->length};
-    return ArmFail(400, "InvalidCIDRNotation",
-                   "The address prefix " + text + " in resource " + resource_id +
-                       " has an invalid CIDR notation. For the given prefix length, the address "
-                       "prefix should be " + fixed.ToString() + ".");
-  }
-  return *c.cidr;
-}
 
 std::vector<Cidr> VnetPrefixes(const Json& vnet) {
   std::vector<Cidr> out;
@@ -70,6 +44,20 @@ Status CheckPortRange(const std::string& value, const std::string& where) {
   return {};
 }
 
+// A delegation's service: a resource type "Namespace.Name/type" (Microsoft.Network/dnsResolvers).
+bool IsDelegationServiceName(const std::string& name) {
+  size_t slash = name.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == name.size() ||
+      name.find('/', slash + 1) != std::string::npos ||
+      name.substr(0, slash).find('.') == std::string::npos) {
+    return false;
+  }
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '/') return false;
+  }
+  return true;
+}
+
 Json DefaultRule(const std::string& nsg_id, const char* name, int priority, const char* dir,
                  const char* access, const char* src, const char* dst, const char* desc) {
   return Json{{"id", nsg_id + "/defaultSecurityRules/" + name},
@@ -94,6 +82,34 @@ Json DefaultRule(const std::string& nsg_id, const char* name, int priority, cons
 
 }  // namespace
 
+std::vector<std::string> KeysOfType(const Txn& txn, std::string_view type) {
+  std::vector<std::string> out;
+  for (const auto& [k, doc] : txn.documents()) {
+    if (!k.empty() && k[0] == '/' && EqualsIgnoreCase(doc->value("type", ""), type)) {
+      out.push_back(k);
+    }
+  }
+  return out;
+}
+
+Result<Cidr> ParseAddressPrefix(const std::string& text, const std::string& resource_id) {
+  CidrParse c = ParseCidr(text);
+  if (!c.cidr) {
+    return ArmFail(400, "InvalidAddressPrefixFormat",
+                   "Address prefix " + text + " of resource " + resource_id +
+                       " is not formatted correctly. It should follow CIDR notation, for "
+                       "example 10.0.0.0/24.");
+  }
+  if (!c.aligned) {
+    Cidr fixed{c.cidr->First(), c.cidr->length};
+    return ArmFail(400, "InvalidCIDRNotation",
+                   "The address prefix " + text + " in resource " + resource_id +
+                       " has an invalid CIDR notation. For the given prefix length, the address "
+                       "prefix should be " + fixed.ToString() + ".");
+  }
+  return *c.cidr;
+}
+
 std::vector<std::string> Engine::SubnetUsers(const std::string& subnet_key) const {
   std::vector<std::string> users;
   for (const auto& k : KeysOfType(txn_, "Microsoft.Network/networkInterfaces")) {
@@ -103,6 +119,14 @@ std::vector<std::string> Engine::SubnetUsers(const std::string& subnet_key) cons
         users.push_back(ipc.value("id", ""));
       }
     }
+  }
+  // Gateways and DNS resolver endpoints (provider.h: subnet_users).
+  const ProviderRegistry& providers = ResourceProviders();
+  for (const auto& [k, doc] : txn_.documents()) {
+    if (k.empty() || k[0] != '/' || !doc->is_object()) continue;
+    const ResourceProvider* provider = providers.Find(doc->value("type", ""));
+    if (provider == nullptr || provider->subnet_users == nullptr) continue;
+    for (auto& id : provider->subnet_users(*doc, subnet_key)) users.push_back(std::move(id));
   }
   return users;
 }
@@ -180,7 +204,7 @@ Status Engine::PutVnet(const ArmPath& p, const Json& body, const Json* existing)
   }
   std::vector<Cidr> cidrs;
   for (const auto& s : prefixes) {
-    COVE_ASSIGN_OR_RETURN(Cidr c, ParsePrefix(s, doc["id"].get<std::string>()));
+    COVE_ASSIGN_OR_RETURN(Cidr c, ParseAddressPrefix(s, doc["id"].get<std::string>()));
     cidrs.push_back(c);
   }
   COVE_ASSIGN_OR_RETURN(Body dhcp, props.Object("dhcpOptions"));
@@ -256,7 +280,7 @@ Status Engine::PutSubnet(const ArmPath& p, const Json& body, const Json* existin
   if (!prefix || prefix->empty()) {
     return tl::unexpected(BadContent("properties.addressPrefix", "is required"));
   }
-  COVE_ASSIGN_OR_RETURN(Cidr cidr, ParsePrefix(*prefix, doc["id"].get<std::string>()));
+  COVE_ASSIGN_OR_RETURN(Cidr cidr, ParseAddressPrefix(*prefix, doc["id"].get<std::string>()));
   if (cidr.length > 29) {
     return ArmFail(400, "NetcfgInvalidSubnet",
                    "Subnet '" + name + "' is not valid in virtual network '" +
@@ -305,6 +329,35 @@ Status Engine::PutSubnet(const ArmPath& p, const Json& body, const Json* existin
     }
     nsg_id = nsg->value("id", nsg_id);
   }
+  bool have_delegations = false;
+  COVE_ASSIGN_OR_RETURN(auto delegation_list, props.Array("delegations", &have_delegations));
+  Json delegations = Json::array();
+  for (size_t i = 0; i < delegation_list.size(); ++i) {
+    const Body& d = delegation_list[i];
+    COVE_ASSIGN_OR_RETURN(auto delegation_name, d.String("name"));
+    COVE_ASSIGN_OR_RETURN(Body delegation_props, d.Object("properties"));
+    COVE_ASSIGN_OR_RETURN(auto service, delegation_props.String("serviceName"));
+    std::string dname = delegation_name && !delegation_name->empty() ? *delegation_name
+                                                                      : std::to_string(i);
+    std::string delegation_id = doc["id"].get<std::string>() + "/delegations/" + dname;
+    if (!service || !IsDelegationServiceName(*service)) {
+      return ArmFail(400, "InvalidServiceNameOnDelegation",
+                     "The service name " + service.value_or("") + " specified on delegation " +
+                         delegation_id +
+                         " is not valid. A service name is a resource type, for example "
+                         "Microsoft.Network/dnsResolvers.");
+    }
+    delegations.push_back({{"id", delegation_id},
+                           {"name", dname},
+                           {"type", "Microsoft.Network/virtualNetworks/subnets/delegations"},
+                           {"properties",
+                            {{"serviceName", *service},
+                             {"actions", {"Microsoft.Network/virtualNetworks/subnets/join/action"}},
+                             {"provisioningState", "Succeeded"}}}});
+  }
+  if (!have_delegations && old_props) {
+    delegations = old_props->value("delegations", Json::array());
+  }
   if (existing != nullptr) {
     auto users = SubnetUsers(key);
     if (!users.empty() && (*existing)["properties"].value("addressPrefix", "") != cidr.ToString()) {
@@ -312,6 +365,20 @@ Status Engine::PutSubnet(const ArmPath& p, const Json& body, const Json* existin
                      "Subnet " + name + " is in use by " + users.front() +
                          " and its address prefix cannot be changed.");
     }
+    auto service_names = [](const Json& list) {
+      std::set<std::string> out;
+      for (const auto& d : list) out.insert(Lower(d["properties"].value("serviceName", "")));
+      return out;
+    };
+    if (!users.empty() && service_names(delegations) !=
+                              service_names(old_props->value("delegations", Json::array()))) {
+      return ArmFail(400, "InUseSubnetCannotBeUpdated",
+                     "Subnet " + name + " is in use by " + users.front() +
+                         " and its delegations cannot be changed.");
+    }
+    std::erase_if(users, [](const std::string& id) {
+      return Lower(id).find("/providers/microsoft.network/networkinterfaces/") == std::string::npos;
+    });
     if (!users.empty() && *pe_policies == "Enabled") {
       return ArmFail(400, "PrivateEndpointNetworkPoliciesCannotBeEnabledOnPrivateEndpointSubnet",
                      "Private endpoint network policies cannot be set to Enabled on subnet " +
@@ -327,6 +394,7 @@ Status Engine::PutSubnet(const ArmPath& p, const Json& body, const Json* existin
   dp["privateEndpointNetworkPolicies"] = *pe_policies;
   dp["privateLinkServiceNetworkPolicies"] = *pls_policies;
   dp["serviceEndpoints"] = service_endpoints;
+  dp["delegations"] = delegations;
   if (nsg_id.empty()) {
     dp.erase("networkSecurityGroup");
   } else {
@@ -409,10 +477,30 @@ Status Engine::PutPeering(const ArmPath& p, const Json& body, const Json* existi
     dp[field] = v ? *v : (existing ? (*existing)["properties"].value(field, def) : def);
   }
   if (dp["useRemoteGateways"].get<bool>()) {
-    return ArmFail(400, "RemotePeeringDoesNotHaveGateway",
-                   "Virtual network " + remote_id +
-                       " has no gateway for useRemoteGateways (cove models no VNet gateways in "
-                       "peerings).");
+    // Gateway transit (gateways.cc models the gateways): the remote VNet has one, this VNet
+    // none, and the remote side's peering back (when it exists) allows transit.
+    if (GatewaysInVnet(txn_, remote_key).empty()) {
+      return ArmFail(400, "RemotePeeringDoesNotHaveGateway",
+                     "Virtual network " + remote_id +
+                         " has no virtual network gateway, so peering " + p.names.back() +
+                         " cannot set useRemoteGateways.");
+    }
+    if (!GatewaysInVnet(txn_, vnet_key).empty()) {
+      return ArmFail(400, "UseRemoteGatewaysNotAllowedWithLocalGateway",
+                     "Virtual network " + txn_.Get(vnet_key)->value("id", "") +
+                         " has a virtual network gateway of its own, so peering " +
+                         p.names.back() + " cannot set useRemoteGateways.");
+    }
+    for (const auto& k : txn_.Children(remote_key, "virtualnetworkpeerings")) {
+      const Json& back = (*txn_.Get(k))["properties"];
+      if (Lower(back["remoteVirtualNetwork"].value("id", "")) == vnet_key &&
+          !back.value("allowGatewayTransit", false)) {
+        return ArmFail(400, "RemotePeeringDoesNotAllowGatewayTransit",
+                       "Peering " + txn_.Get(k)->value("id", "") +
+                           " does not set allowGatewayTransit, so peering " + p.names.back() +
+                           " cannot set useRemoteGateways.");
+      }
+    }
   }
   txn_.Put(key, doc);
   return {};
@@ -648,6 +736,8 @@ void ProjectVnet(const std::string& key, const Json& doc, Snapshot& snapshot) {
     pv.remote_vnet_id = Str(pp["remoteVirtualNetwork"], "id");
     pv.allow_virtual_network_access = pp.value("allowVirtualNetworkAccess", true);
     pv.allow_forwarded_traffic = pp.value("allowForwardedTraffic", false);
+    pv.allow_gateway_transit = pp.value("allowGatewayTransit", false);
+    pv.use_remote_gateways = pp.value("useRemoteGateways", false);
     std::string remote_key = Lower(pv.remote_vnet_id);
     pv.peering_state = "Disconnected";
     if (snapshot.documents.count(remote_key)) {
@@ -698,7 +788,7 @@ void RegisterNetworkProviders(ProviderRegistry& registry) {
   registry.Add({.type = "Microsoft.Network/virtualNetworks",
                 .location = LocationRule::kRegional,
                 .api_versions = NetworkApiVersions(),
-                .delete_rank = 7,
+                .delete_rank = 70,
                 .put = EngineFn<&Engine::PutVnet>,
                 .remove = EngineFn<&Engine::DeleteVnet>,
                 .render = EngineFn<&Engine::RenderVnet>,
@@ -715,7 +805,7 @@ void RegisterNetworkProviders(ProviderRegistry& registry) {
   registry.Add({.type = "Microsoft.Network/networkSecurityGroups",
                 .location = LocationRule::kRegional,
                 .api_versions = NetworkApiVersions(),
-                .delete_rank = 8,
+                .delete_rank = 80,
                 .put = EngineFn<&Engine::PutNsg>,
                 .remove = EngineFn<&Engine::DeleteNsg>,
                 .render = EngineFn<&Engine::RenderNsg>,

@@ -52,7 +52,8 @@ struct ResourceProvider {
   std::vector<std::string> api_versions;
   // Resource-group deletes remove top-level types in ascending rank (dependents first, so each
   // cascade runs as for a single delete); 0: not swept by rank (children go with their parent,
-  // and whatever is left goes with the group).
+  // and whatever is left goes with the group). Ranks are spaced by ten (VMs 10 ... identities
+  // 90) so that a type fits between two others.
   int delete_rank = 0;
 
   // Validates `body` and writes the resource (and whatever it changes elsewhere) through the
@@ -94,6 +95,10 @@ struct ResourceProvider {
   // Served by its own routes (Microsoft.Authorization extension resources at any scope), not by
   // the generic resource routes; listed here for its projection.
   bool extension = false;
+  // The ids of what the stored document `doc` places in the subnet `subnet_key` (a gateway's
+  // ipConfiguration, a DNS resolver endpoint): they render in the subnet's ipConfigurations and
+  // keep it from being deleted or renumbered (Engine::SubnetUsers). Null: none.
+  std::vector<std::string> (*subnet_users)(const Json& doc, const std::string& subnet_key) = nullptr;
 };
 
 // Every provider, by lowercase type key.
@@ -131,6 +136,8 @@ const std::vector<std::string>& ComputeApiVersions();
 const std::vector<std::string>& ContainerInstanceApiVersions();
 const std::vector<std::string>& ManagedIdentityApiVersions();
 const std::vector<std::string>& AuthorizationApiVersions();
+const std::vector<std::string>& DnsResolverApiVersions();  // Microsoft.Network/dnsResolvers, ...
+const std::vector<std::string>& OnPremisesApiVersions();   // Cove.OnPremises (cove's own)
 
 // Each resource file registers the providers it implements.
 void RegisterNetworkProviders(ProviderRegistry& registry);       // network.cc
@@ -141,5 +148,12 @@ void RegisterRegistryProviders(ProviderRegistry& registry);      // registries.c
 void RegisterRegistryAuthProviders(ProviderRegistry& registry);  // registry_auth.cc
 void RegisterDnsZoneProviders(ProviderRegistry& registry);       // dns_zones.cc
 void RegisterIdentityProviders(ProviderRegistry& registry);      // identities.cc
+// publicIPAddresses, virtualNetworkGateways, localNetworkGateways, connections,
+// expressRouteCircuits (+peerings)
+void RegisterGatewayProviders(ProviderRegistry& registry);       // gateways.cc
+// dnsResolvers (+inbound/outboundEndpoints), dnsForwardingRulesets (+forwardingRules,
+// virtualNetworkLinks)
+void RegisterDnsResolverProviders(ProviderRegistry& registry);   // dns_resolvers.cc
+void RegisterSiteProviders(ProviderRegistry& registry);          // sites.cc: Cove.OnPremises
 
 }  // namespace cove::arm

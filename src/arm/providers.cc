@@ -72,6 +72,18 @@ const std::vector<std::string>& AuthorizationApiVersions() {
   return *v;
 }
 
+const std::vector<std::string>& DnsResolverApiVersions() {
+  static const auto* v = new std::vector<std::string>(WithFixtureVersions(
+      {"2025-05-01", "2023-07-01-preview", "2022-07-01", "2020-04-01-preview"}));
+  return *v;
+}
+
+// cove's own namespace (on-premises sites): one version so far.
+const std::vector<std::string>& OnPremisesApiVersions() {
+  static const auto* v = new std::vector<std::string>(WithFixtureVersions({"2026-12-01"}));
+  return *v;
+}
+
 void ProviderRegistry::Add(ResourceProvider provider) {
   std::string key = Lower(provider.type);
   if (providers_.count(key)) {
@@ -102,6 +114,9 @@ const ProviderRegistry& ResourceProviders() {
     RegisterRegistryAuthProviders(*r);
     RegisterDnsZoneProviders(*r);
     RegisterIdentityProviders(*r);
+    RegisterGatewayProviders(*r);
+    RegisterDnsResolverProviders(*r);
+    RegisterSiteProviders(*r);
     return r;
   }();
   return *registry;

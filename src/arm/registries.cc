@@ -744,7 +744,7 @@ void RegisterRegistryProviders(ProviderRegistry& registry) {
   registry.Add({.type = "Microsoft.ContainerRegistry/registries",
                 .location = LocationRule::kRegional,
                 .api_versions = ContainerRegistryApiVersions(),
-                .delete_rank = 4,
+                .delete_rank = 40,
                 .put = EngineFn<&Engine::PutRegistry>,
                 .remove = EngineFn<&Engine::DeleteRegistry>,
                 .render = EngineFn<&Engine::RenderRegistry>,

@@ -160,6 +160,8 @@ struct PeeringView {
   std::string peering_state;  // Initiated | Connected | Disconnected
   bool allow_virtual_network_access = true;
   bool allow_forwarded_traffic = false;
+  bool allow_gateway_transit = false;  // the remote VNet may use this VNet's gateway
+  bool use_remote_gateways = false;    // this VNet uses the remote VNet's gateway
 };
 
 struct VnetView {
@@ -229,6 +231,124 @@ struct MachineView {
   std::vector<MachineIdentityView> user_assigned;
 };
 
+// ---- on-premises connectivity (issue 14): gateways.cc, dns_resolvers.cc, sites.cc ----
+
+// A Microsoft.Network/publicIPAddresses resource: Standard, Static, from 192.0.2.10-126.
+struct PublicIpView {
+  std::string id, name;
+  std::string address;
+};
+
+// A Microsoft.Network/virtualNetworkGateways resource, in its VNet's GatewaySubnet.
+struct VnetGatewayView {
+  std::string id, name;
+  std::string vnet_id;
+  std::string gateway_subnet_id;
+  std::string gateway_subnet_prefix;  // "10.0.255.0/27"
+  std::string gateway_type;           // Vpn | ExpressRoute
+  std::string sku;                    // VpnGw1, ..., Standard, ErGw1AZ, ...
+  std::string public_ip;              // the address of its public IP ("" when none: ER)
+  bool enable_bgp = false;            // Vpn: BGP on its connections; ExpressRoute: always BGP
+  uint32_t bgp_asn = 65515;
+  std::string bgp_peering_address;    // in GatewaySubnet: Vpn the last usable address, ER the one
+                                      // before it
+};
+
+// A Microsoft.Network/localNetworkGateways resource: the on-premises side of a VPN.
+struct LocalGatewayView {
+  std::string id, name;
+  std::string gateway_ip;  // the site's public address
+  std::vector<std::string> address_prefixes;
+  uint32_t bgp_asn = 0;              // 0: no BGP
+  std::string bgp_peering_address;   // "" without BGP
+};
+
+// A Microsoft.Network/connections resource.
+struct ConnectionView {
+  std::string id, name;
+  std::string type;              // IPsec | ExpressRoute
+  std::string gateway_id;        // virtualNetworkGateway1
+  std::string local_gateway_id;  // IPsec: localNetworkGateway2
+  std::string circuit_id;        // ExpressRoute: peer
+  std::string shared_key;        // IPsec: the pre-shared key (IKE PSK)
+  std::string protocol;          // IPsec: IKEv2
+  bool enable_bgp = false;
+};
+
+// The AzurePrivatePeering of an ExpressRoute circuit.
+struct CircuitPeeringView {
+  std::string name;  // AzurePrivatePeering
+  uint32_t peer_asn = 0;
+  uint32_t azure_asn = 12076;
+  int vlan_id = 0;
+  std::string primary_prefix;    // a /30: .1 is the customer's router, .2 Microsoft's
+  std::string secondary_prefix;  // a /30
+  bool enabled = true;           // state == Enabled
+};
+
+// A Microsoft.Network/expressRouteCircuits resource (cove is the connectivity provider).
+struct CircuitView {
+  std::string id, name;
+  int bandwidth_mbps = 0;
+  std::string provider, peering_location;
+  std::string service_key;
+  std::vector<CircuitPeeringView> peerings;
+};
+
+struct DnsInboundEndpointView {
+  std::string id, subnet_id, address;
+};
+struct DnsOutboundEndpointView {
+  std::string id, subnet_id;
+};
+
+// A Microsoft.Network/dnsResolvers resource with its endpoints.
+struct DnsResolverView {
+  std::string id, name, vnet_id;
+  std::vector<DnsInboundEndpointView> inbound;
+  std::vector<DnsOutboundEndpointView> outbound;
+};
+
+struct DnsTargetView {
+  std::string ip;
+  int port = 53;
+};
+struct ForwardingRuleView {
+  std::string name;
+  std::string domain;  // "azurecr.io." (with the trailing dot, as Azure keeps it)
+  std::vector<DnsTargetView> targets;
+  bool enabled = true;
+};
+
+// A Microsoft.Network/dnsForwardingRulesets resource: rules and the VNets linked to it.
+struct ForwardingRulesetView {
+  std::string id, name;
+  std::vector<std::string> outbound_endpoint_ids;
+  std::vector<ForwardingRuleView> rules;
+  std::vector<std::string> vnet_ids;
+};
+
+struct SiteForwarderView {
+  std::string domain;                // "azurecr.io"
+  std::vector<std::string> targets;  // IPv4 addresses
+};
+struct SiteMachineView {
+  std::string id, name, address;
+};
+
+// A Cove.OnPremises/sites resource: an on-premises network of cove's own (not an Azure type)
+// with its hosts (Cove.OnPremises/sites/machines).
+struct SiteView {
+  std::string id, name;
+  std::vector<std::string> address_prefixes;
+  std::string public_ip;      // 192.0.2.130-254
+  std::string dns_software;   // bind | unbound | none
+  std::string dns_address;    // in the first prefix ("" when none)
+  std::vector<SiteForwarderView> forwarders;
+  uint32_t bgp_asn = 0;       // 0: no BGP
+  std::vector<SiteMachineView> machines;
+};
+
 struct Snapshot {
   uint64_t version = 0;  // increases with every committed change
   std::string dns_suffix;
@@ -244,6 +364,15 @@ struct Snapshot {
   // kManagedIdentity: id = principalId, name = machine name, app_id = clientId,
   // resource_id = machine id).
   std::vector<MachineView> machines;
+  // On-premises connectivity (issue 14).
+  std::vector<PublicIpView> public_ips;
+  std::vector<VnetGatewayView> vnet_gateways;
+  std::vector<LocalGatewayView> local_gateways;
+  std::vector<ConnectionView> connections;
+  std::vector<CircuitView> circuits;
+  std::vector<DnsResolverView> dns_resolvers;
+  std::vector<ForwardingRulesetView> forwarding_rulesets;
+  std::vector<SiteView> sites;
 
   const RegistryView* FindRegistry(std::string_view name) const;
   // Looks a resource document up by id (any casing); null when absent.
