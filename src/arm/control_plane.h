@@ -75,6 +75,7 @@ struct ArmRequest {
   // ("/subscriptions/...?..."); the transport makes it a URL (arm/api.h).
   std::string top;
   std::string skip_token;
+  std::string expand;  // $expand, decoded ("" when absent)
 };
 
 struct ArmResponse {

@@ -82,11 +82,32 @@ std::string_view GroupOfKey(std::string_view key) {
   return key.substr(start, key.find('/', start) - start);
 }
 
+// A listed resource's name as ARM lists it: a child's names joined by '/' under its parents'
+// ("myregistry/eastus" for a replication).
+std::string ListedName(const Json& doc) {
+  std::string id = doc.value("id", "");
+  constexpr std::string_view kProviders = "/providers/";
+  size_t at = AsciiLower(id).rfind(kProviders);
+  if (at == std::string::npos) return doc.value("name", "");
+  // "{ns}/{type}/{name}[/{type}/{name}]...": the names are every other segment after ns.
+  std::string name;
+  size_t start = id.find('/', at + kProviders.size());
+  for (int i = 0; start != std::string::npos; ++i) {
+    size_t end = id.find('/', start + 1);
+    if (i % 2 == 1) {
+      if (!name.empty()) name += "/";
+      name += id.substr(start + 1, end == std::string::npos ? std::string::npos : end - start - 1);
+    }
+    start = end;
+  }
+  return name.empty() ? doc.value("name", "") : name;
+}
+
 bool Matches(const ResourceFilter& f, std::string_view key, const Json& doc) {
   if (!f.resource_type.empty() && AsciiLower(doc.value("type", "")) != f.resource_type) {
     return false;
   }
-  if (!f.name.empty() && AsciiLower(doc.value("name", "")) != f.name) return false;
+  if (!f.name.empty() && AsciiLower(ListedName(doc)) != f.name) return false;
   if (!f.resource_group.empty() && GroupOfKey(key) != f.resource_group) return false;
   if (!f.location.empty() && NormalizeLocation(doc.value("location", "")) != f.location) {
     return false;
@@ -105,16 +126,23 @@ bool Matches(const ResourceFilter& f, std::string_view key, const Json& doc) {
   return true;
 }
 
-// GenericResourceExpanded: the envelope of a stored resource.
-Json ListedItem(const Json& doc) {
+// GenericResourceExpanded: the envelope of a stored resource, with provisioningState when
+// $expand asks for it.
+Json ListedItem(const Json& doc, bool with_state) {
   Json item = {{"id", doc.value("id", "")},
-               {"name", doc.value("name", "")},
+               {"name", ListedName(doc)},
                {"type", doc.value("type", "")},
                {"location", doc.value("location", "")},
                {"tags", doc.contains("tags") && doc["tags"].is_object() ? doc["tags"]
                                                                        : Json::object()}};
   for (const char* member : {"sku", "kind", "identity", "managedBy"}) {
     if (doc.contains(member) && !doc[member].is_null()) item[member] = doc[member];
+  }
+  if (with_state) {
+    const Json& properties = doc.contains("properties") ? doc["properties"] : Json();
+    item["provisioningState"] = properties.is_object()
+                                    ? properties.value("provisioningState", "Succeeded")
+                                    : "Succeeded";
   }
   return item;
 }
@@ -207,6 +235,7 @@ Result<ArmResponse> ListResources(const Txn& txn, const ArmRequest& r, const Arm
     }
     after = *decoded;
   }
+  bool with_state = AsciiLower(r.expand).find("provisioningstate") != std::string::npos;
   Json value = Json::array();
   std::string last;
   bool more = false;
@@ -224,7 +253,7 @@ Result<ArmResponse> ListResources(const Txn& txn, const ArmRequest& r, const Arm
       more = true;
       break;
     }
-    value.push_back(ListedItem(*doc));
+    value.push_back(ListedItem(*doc, with_state));
     last = key;
   }
   Json body = {{"value", std::move(value)}};
@@ -234,6 +263,7 @@ Result<ArmResponse> ListResources(const Txn& txn, const ArmRequest& r, const Arm
     link += "/resources?api-version=" + EncodeQueryValue(*r.api_version);
     if (!r.filter.empty()) link += "&$filter=" + EncodeQueryValue(r.filter);
     if (!r.top.empty()) link += "&$top=" + EncodeQueryValue(r.top);
+    if (!r.expand.empty()) link += "&$expand=" + EncodeQueryValue(r.expand);
     link += "&$skiptoken=" + auth::Base64UrlEncode(last);
     body["nextLink"] = link;
   }

@@ -8,8 +8,11 @@
 // Items: every tracked resource of the scope (one with a location) — top-level resources and
 // located children such as registry replications and virtual network links, never resource
 // groups — as ARM's GenericResourceExpanded: {id, name, type, location, tags} plus sku, kind,
-// identity, managedBy when the resource has them. Ordered by lowercase id, so paging is stable
-// while other requests write.
+// identity, managedBy when the resource has them, and provisioningState when $expand names it
+// (az sends $expand=createdTime,changedTime,provisioningState; cove keeps no such times). A
+// child's name is its parents' and its own joined by '/' ("myregistry/eastus"), as ARM lists
+// it, and `name eq` compares that. Ordered by lowercase id, so paging is stable while other
+// requests write.
 //
 // $filter: one or more clauses joined by ` and ` (any casing of the keyword):
 //   resourceType eq '<namespace>/<type>[/<child>]'   name eq '<name>'
