@@ -31,13 +31,27 @@ http::ExchangePtr ArmApi::Start(http::Request request, Filter post_filter) {
   std::string if_match(request.headers.Get("If-Match").value_or(""));
   std::string if_none_match(request.headers.Get("If-None-Match").value_or(""));
   std::string filter = request.QueryParam("$filter").value_or("");
+  std::string top = request.QueryParam("$top").value_or("");
+  std::string skip_token = request.QueryParam("$skiptoken").value_or("");
+  std::string expand = request.QueryParam("$expand").value_or("");
+  std::string origin =
+      scheme_ + "://" + std::string(request.headers.Get("Host").value_or("localhost"));
   return http::Buffer(kMaxBody, std::move(too_large),
-                      [this, method, path, api_version, if_match, if_none_match, filter,
+                      [this, method, path, api_version, if_match, if_none_match, filter, top,
+                       skip_token, expand, origin,
                        post = std::move(post_filter)](std::string body) {
-                        ArmRequest r{method, path, api_version, std::move(body), if_match,
-                                     if_none_match, filter};
+                        ArmRequest r{method,   path,          api_version, std::move(body),
+                                     if_match, if_none_match, filter,      top,
+                                     skip_token, expand};
                         ArmResponse answer = control_plane_.Handle(r);
                         if (post && answer.status == 200 && answer.body) post(answer);
+                        if (answer.body && answer.body->is_object()) {
+                          auto link = answer.body->find("nextLink");
+                          if (link != answer.body->end() && link->is_string() &&
+                              link->get<std::string>().starts_with("/")) {
+                            *link = origin + link->get<std::string>();
+                          }
+                        }
                         return JsonResponse(answer.status, answer.body, method == "HEAD");
                       });
 }

@@ -6,6 +6,9 @@
 // Bodies are limited to 4 MiB (413 with an ARM error body past that). Every answer carries
 // Content-Type: application/json; charset=utf-8 and an x-ms-request-id.
 //
+// A page of a listing names the next one in "nextLink" as a URL, as ARM does: the control
+// plane answers it path-absolute, and it becomes <scheme>://<the request's Host><path>.
+//
 // Every request needs ?api-version=<anything> (else 400 MissingApiVersionParameter). Paths are
 // Azure's; ids and names are case-insensitive and come back in the casing they were created with.
 // PUT creates (201) or updates (200); PATCH merges into what GET returns and then validates it
@@ -21,6 +24,8 @@
 //   /subscriptions/{sub}/providers/Microsoft.ContainerRegistry/checkNameAvailability  POST
 //   /subscriptions/{sub}/providers/{ns}/{type}       GET: a top-level type across the subscription
 //   /subscriptions/{sub}/resourcegroups[/{rg}]       GET, HEAD, PUT, PATCH, DELETE (cascades)
+//   /subscriptions/{sub}[/resourceGroups/{rg}]/resources   GET: every resource, $filter, $top,
+//                                                    nextLink (arm/resource_listing.h)
 //   {rg}/providers/Microsoft.Network/virtualNetworks/{v}[/subnets/{s}|/virtualNetworkPeerings/{p}]
 //   {rg}/providers/Microsoft.Network/networkSecurityGroups/{n}[/securityRules/{r}]
 //   {rg}/providers/Microsoft.Network/networkInterfaces/{nic}       (made by private endpoints)
@@ -45,6 +50,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include "arm/control_plane.h"
 #include "http/message.h"
@@ -53,7 +59,9 @@ namespace cove::arm {
 
 class ArmApi final : public http::Handler {
  public:
-  explicit ArmApi(ControlPlane& control_plane) : control_plane_(control_plane) {}
+  // `scheme` ("http" or "https") is the one nextLink URLs are given.
+  explicit ArmApi(ControlPlane& control_plane, std::string scheme = "http")
+      : control_plane_(control_plane), scheme_(std::move(scheme)) {}
   http::ExchangePtr Start(http::Request request) override;
   // The same, with `filter` applied to the answer before it is rendered (the transport's RBAC
   // keeps the items of a list the caller may read, daemon/arm_node.h).
@@ -62,6 +70,7 @@ class ArmApi final : public http::Handler {
 
  private:
   ControlPlane& control_plane_;
+  std::string scheme_;
 };
 
 }  // namespace cove::arm

@@ -75,6 +75,12 @@ struct ArmRequest {
   std::string if_match;       // If-Match header ("" when absent)
   std::string if_none_match;  // If-None-Match header
   std::string filter;         // the $filter query parameter, decoded ("" when absent)
+  // Paging of the generic listings (GET .../resources, arm/resource_listing.h): $top and
+  // $skiptoken, decoded ("" when absent). A page's nextLink is answered path-absolute
+  // ("/subscriptions/...?..."); the transport makes it a URL (arm/api.h).
+  std::string top;
+  std::string skip_token;
+  std::string expand;  // $expand, decoded ("" when absent)
 };
 
 struct ArmResponse {

@@ -6,6 +6,7 @@
 
 #include "arm/identity_support.h"
 #include "arm/provider.h"
+#include "arm/resource_listing.h"
 #include "common/percent.h"
 
 namespace cove::arm {
@@ -475,6 +476,8 @@ Result<ArmResponse> Engine::Dispatch(const ArmRequest& r) {
     case PathKind::kResourceGroups:
     case PathKind::kResourceGroup:
       return ResourceGroups(r, p);
+    case PathKind::kGenericResources:
+      return ListResources(txn_, r, p);
     default:
       break;
   }

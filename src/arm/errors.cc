@@ -1,5 +1,7 @@
 #include "arm/errors.h"
 
+#include <algorithm>
+
 namespace cove::arm {
 
 Code CodeForHttpStatus(int status) {
@@ -77,6 +79,15 @@ std::string ArmCodeOf(const Error& error) {
     default:
       return "InternalServerError";
   }
+}
+
+Status CheckApiVersionIn(const std::vector<std::string>& supported, std::string_view api_version) {
+  if (std::find(supported.begin(), supported.end(), api_version) != supported.end()) return {};
+  std::string list;
+  for (const auto& v : supported) list += (list.empty() ? "" : ",") + v;
+  return ArmFail(400, "InvalidApiVersionParameter",
+                 "The api-version '" + std::string(api_version) +
+                     "' is invalid. The supported versions are '" + list + "'.");
 }
 
 }  // namespace cove::arm

@@ -12,7 +12,9 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "common/error.h"
 
@@ -29,6 +31,10 @@ inline Error ArmErrorOf(int status, std::string arm_code, std::string message) {
 inline tl::unexpected<Error> ArmFail(int status, std::string arm_code, std::string message) {
   return tl::unexpected<Error>(ArmErrorOf(status, std::move(arm_code), std::move(message)));
 }
+
+// Ok when `api_version` is one of `supported`; else ARM's 400 InvalidApiVersionParameter
+// ("The api-version '<v>' is invalid. The supported versions are '<a>,<b>,...'.").
+Status CheckApiVersionIn(const std::vector<std::string>& supported, std::string_view api_version);
 
 // The HTTP status ARM answers for `error`: its http_status, else one derived from its Code.
 int ArmStatusOf(const Error& error);

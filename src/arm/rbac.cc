@@ -148,6 +148,14 @@ ArmOperation OperationFor(std::string_view method, std::string_view path) {
       op.action = "Microsoft.Resources/subscriptions/resourceGroups/" + verb;
       op.scope = GroupId(p);
       return op;
+    case PathKind::kGenericResources:
+      // A listing: who may not read the whole scope gets the resources it may read.
+      op.action = p.resource_group.empty()
+                      ? "Microsoft.Resources/subscriptions/resources/" + verb
+                      : "Microsoft.Resources/subscriptions/resourceGroups/resources/" + verb;
+      op.scope = p.resource_group.empty() ? SubscriptionId(p) : GroupId(p);
+      op.list = method == "GET";
+      return op;
     case PathKind::kResource:
     case PathKind::kCollection: {
       std::string type = p.provider;

@@ -89,6 +89,10 @@ Result<ArmPath> ParseArmPath(std::string_view path) {
     p.kind = PathKind::kSubscription;
     return p;
   }
+  if (seg.size() == 3 && EqualsIgnoreCase(seg[2], "resources")) {
+    p.kind = PathKind::kGenericResources;
+    return p;
+  }
   if (EqualsIgnoreCase(seg[2], "providers")) {
     if (seg.size() == 3) {
       p.kind = PathKind::kProviders;
@@ -116,6 +120,10 @@ Result<ArmPath> ParseArmPath(std::string_view path) {
   p.resource_group = seg[3];
   if (seg.size() == 4) {
     p.kind = PathKind::kResourceGroup;
+    return p;
+  }
+  if (seg.size() == 5 && EqualsIgnoreCase(seg[4], "resources")) {
+    p.kind = PathKind::kGenericResources;
     return p;
   }
   if (!EqualsIgnoreCase(seg[4], "providers") || seg.size() < 7) {

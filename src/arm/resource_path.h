@@ -8,6 +8,9 @@
 //                                                          the subscription, or an action: register,
 //                                                          unregister, checkNameAvailability)
 //   /subscriptions/{s}/resourcegroups[/{rg}]              kResourceGroups / kResourceGroup
+//   /subscriptions/{s}[/resourceGroups/{rg}]/resources    kGenericResources (every resource of
+//                                                          the subscription or group; resource_group
+//                                                          empty at the subscription)
 //   /subscriptions/{s}/resourceGroups/{rg}/providers/{ns}/{type}/{name}[/{type}/{name}]...
 //                                                          kResource (pairs complete) or
 //                                                          kCollection (a trailing type: a list,
@@ -36,6 +39,7 @@ enum class PathKind {
   kResourceGroup,
   kResource,
   kCollection,
+  kGenericResources,
 };
 
 struct ArmPath {

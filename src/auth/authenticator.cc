@@ -669,7 +669,8 @@ http::Response Authenticator::HandleTokenRequest(const http::Request& request,
 }
 
 Result<std::string> Authenticator::Login(std::string_view name_or_id, std::string_view password,
-                                         const std::string& source) {
+                                         const std::string& source,
+                                         const std::string& audience) {
   auto snapshot = store_.Get();
   const Principal* p = snapshot ? snapshot->FindPrincipal(name_or_id) : nullptr;
   std::string principal = "login/" + (p ? p->id : AsciiLower(name_or_id));
@@ -682,27 +683,29 @@ Result<std::string> Authenticator::Login(std::string_view name_or_id, std::strin
   guard_->Succeeded(source, principal);
   // The identity token names the credential, so the registry tokens exchanged for it end
   // when that password or secret is changed or deleted.
-  return tokens_.IssueIdentityToken(*p, {.credential = *credential});
+  return tokens_.IssueIdentityToken(*p, {.audience = audience, .credential = *credential});
 }
 
 void Authenticator::LoginLater(std::string name_or_id, std::string password, std::string source,
-                               std::function<void(Result<std::string>)> done) {
+                               std::function<void(Result<std::string>)> done,
+                               std::string audience) {
   auto snapshot = store_.Get();
   const Principal* p = snapshot ? snapshot->FindPrincipal(name_or_id) : nullptr;
   std::string principal = "login/" + (p ? p->id : AsciiLower(name_or_id));
   if (guard_->Throttled(source, principal)) {
     // kResourceExhausted without hashing, held back.
-    HoldBack(*guard_, Login(name_or_id, password, source), done);
+    HoldBack(*guard_, Login(name_or_id, password, source, audience), done);
     return;
   }
   static constexpr char kBusy[] = "too many sign-in attempts in progress; retry after 1 seconds";
   auto admission =
-      guard_->Submit(source, [this, name_or_id, password, source, done](bool cancelled) {
+      guard_->Submit(source, [this, name_or_id, password, source, done,
+                              audience](bool cancelled) {
         if (cancelled) {
           done(Fail(Code::kUnavailable, kBusy));
           return;
         }
-        done(Login(name_or_id, password, source));
+        done(Login(name_or_id, password, source, audience));
       });
   switch (admission) {
     case PasswordGuard::Admission::kQueued:

@@ -138,16 +138,19 @@ class Authenticator final : public registry::Authorizer {
                                     const std::string& registry, const std::string& login_server,
                                     Via via = Via::kRegistryEndpoint);
 
-  // `cove login`: a user's or service principal's name/id and password → an identity token.
+  // `cove login`: a user's or service principal's name/id and password → an identity token
+  // for `audience` (one of IdentityAudiences; kInvalidArgument for another).
   // kUnauthenticated when the name or password is wrong; kResourceExhausted (RetryAfterOf
   // says when to retry) when `source` or the principal is throttled.
   Result<std::string> Login(std::string_view name_or_id, std::string_view password,
-                            const std::string& source = {});
+                            const std::string& source = {},
+                            const std::string& audience = kIdentityAudience);
   // Login on the password workers: `done` gets Login's result on a worker, or at once when
   // the attempt is throttled (kResourceExhausted), its source has attempts in flight
   // (kResourceExhausted, retry after 1 s) or the queue is full (kUnavailable).
   void LoginLater(std::string name_or_id, std::string password, std::string source,
-                  std::function<void(Result<std::string>)> done);
+                  std::function<void(Result<std::string>)> done,
+                  std::string audience = kIdentityAudience);
 
   PasswordGuard& password_guard() { return *guard_; }
 

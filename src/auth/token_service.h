@@ -143,6 +143,8 @@ class TokenService {
   Result<IdentityClaims> VerifyIdentityToken(const std::string& token);
 
   const TokenServiceOptions& options() const { return options_; }
+  // The keys that sign identity tokens (their JWKS, auth/oidc.h).
+  KeySetPtr IdentityKeys() const { return identity_keys_.Keys(); }
 
  private:
   Result<std::string> Sign(const KeyRing& ring, nlohmann::json claims,

@@ -18,6 +18,7 @@
 #include "arm/identity_support.h"
 #include "arm/rbac.h"
 #include "arm/resource_path.h"
+#include "auth/oidc.h"
 #include "auth/wire.h"
 #include "common/ascii.h"
 
@@ -27,15 +28,6 @@ namespace {
 
 constexpr uint64_t kMaxFormBytes = 64 * 1024;
 constexpr std::string_view kTenantId = "c0ffee00-0000-4000-8000-0000000000ff";
-
-// Entra's error form: {"error": code, "error_description": "AADSTS...: ..."}.
-http::Response EntraError(int status, std::string code, std::string description) {
-  nlohmann::json body = {{"error", std::move(code)},
-                         {"error_description", std::move(description)}};
-  // The description may echo the request (a tenant, a grant type), which need not be UTF-8.
-  return http::Response::Text(status, "application/json; charset=utf-8",
-                              body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-}
 
 // "/{tenant}/oauth2/v2.0/token" → tenant; nullopt for other paths.
 std::optional<std::string> TokenEndpointTenant(std::string_view path) {
@@ -131,6 +123,9 @@ class ArmNode::Routes final : public http::Handler {
                                   "' is not a name of this endpoint. cove's control plane "
                                   "answers only to its own address, localhost and its "
                                   "arm_host_names (a defence against DNS rebinding).")));
+    }
+    if (auto answer = AnswerDiscovery(request, node_.discovery_)) {
+      return http::Respond(std::move(*answer));
     }
     if (node_.authenticator_) {
       if (auto tenant = TokenEndpointTenant(path)) return Login(std::move(request), *tenant);
@@ -298,11 +293,13 @@ class ArmNode::Routes final : public http::Handler {
     node_.authenticator_->LoginLater(
         form.name, form.secret, source,
         [grant = form.grant, name = form.name, answer = std::move(answer)](
-            Result<std::string> token) { answer(LoginAnswer(grant, name, token)); });
+            Result<std::string> token) { answer(LoginAnswer(grant, name, token)); },
+        form.audience);
   }
 
   struct LoginForm {
     std::string grant, name, secret;
+    std::string audience;  // the resource asked for (scope or resource), auth/oidc.h
   };
   // The form's grant and credentials, or the Entra error to answer.
   static std::variant<LoginForm, http::Response> ParseLogin(std::string_view body) {
@@ -330,7 +327,15 @@ class ArmNode::Routes final : public http::Handler {
                         "AADSTS70003: The app requested an unsupported grant type '" + *grant +
                             "'.");
     }
-    return LoginForm{*grant, *name, *secret};
+    auto audience = auth::RequestedAudience(param("scope"), param("resource"));
+    if (!audience && audience.error().code == Code::kNotFound) {
+      return EntraError(400, "invalid_resource",
+                        "AADSTS500011: " + audience.error().message);
+    }
+    if (!audience) {
+      return EntraError(400, "invalid_scope", "AADSTS70011: " + audience.error().message);
+    }
+    return LoginForm{*grant, *name, *secret, *audience};
   }
 
   static http::Response LoginAnswer(const std::string& grant, const std::string& name,
@@ -407,7 +412,10 @@ Result<std::unique_ptr<ArmNode>> ArmNode::Open(const Config& config, const Clock
   options.clock = &clock;
   COVE_ASSIGN_OR_RETURN(node->control_plane_,
                         arm::ControlPlane::Open(config.data_dir + "/control.db", options));
-  node->api_ = std::make_unique<arm::ArmApi>(*node->control_plane_);
+  node->api_ = std::make_unique<arm::ArmApi>(*node->control_plane_,
+                                             config.arm_listen.tls ? "https" : "http");
+  node->discovery_ = {config.arm_listen.tls ? "https" : "http", std::string(kTenantId),
+                      config.dns_suffix, nullptr};
   COVE_RETURN_IF_ERROR(node->EnsureBootstrap(clock));
   // The bound address as a Host name (an IPv6 address unbracketed, as SplitHost gives it).
   node->host_names_ = {"localhost", arm::Lower(config.arm_listen.address)};

@@ -54,8 +54,9 @@
 #include "arm/api.h"
 #include "arm/control_plane.h"
 #include "auth/authenticator.h"
-#include "daemon/config.h"
 #include "auth/token_service.h"
+#include "daemon/arm_discovery.h"
+#include "daemon/config.h"
 #include "http/server.h"
 #include "http/tls.h"
 #include "registry/directory.h"
@@ -103,6 +104,7 @@ class ArmNode {
                std::function<std::string(const std::string&)> registry_of) {
     authenticator_ = authenticator;
     tokens_ = tokens;
+    discovery_.tokens = tokens;
     registry_of_ = std::move(registry_of);
   }
   // Where the bootstrap credential is: <data_dir>/bootstrap.json.
@@ -127,6 +129,7 @@ class ArmNode {
   std::function<nlohmann::json()> counters_;
   auth::Authenticator* authenticator_ = nullptr;
   auth::TokenService* tokens_ = nullptr;
+  DiscoveryContext discovery_;  // what the discovery documents say (arm_discovery.h)
   std::function<std::string(const std::string&)> registry_of_;
   std::unique_ptr<http::Server> server_;
 };

@@ -54,6 +54,15 @@ TEST(RbacTest, RequestsAreAzureActionsAtTheirScope) {
   EXPECT_FALSE(OperationFor("GET", kReg).list);
   EXPECT_TRUE(OperationFor("GET", "/v1.0/users").any_principal);
   EXPECT_FALSE(OperationFor("POST", "/v1.0/users").any_principal);
+  // Generic resource listing: a list of what the caller may read, at either scope.
+  ArmOperation all = OperationFor("GET", kSub + "/resources");
+  EXPECT_EQ(all.action, "Microsoft.Resources/subscriptions/resources/read");
+  EXPECT_EQ(all.scope, kSub);
+  EXPECT_TRUE(all.list);
+  ArmOperation group = OperationFor("GET", kRg + "/resources");
+  EXPECT_EQ(group.action, "Microsoft.Resources/subscriptions/resourceGroups/resources/read");
+  EXPECT_EQ(group.scope, kRg);
+  EXPECT_TRUE(group.list);
 }
 
 TEST(RbacTest, ActionsAndNotActionsAsAzureMatchesThem) {
