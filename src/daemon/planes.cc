@@ -100,7 +100,8 @@ std::map<std::string, std::string> PublicAddresses(const arm::Snapshot& snapshot
   return out;
 }
 
-fabric::Topology BuildTopology(const arm::Snapshot& snapshot, const std::string& ca_pem) {
+fabric::Topology BuildTopology(const arm::Snapshot& snapshot, const std::string& ca_pem,
+                               OnPremPlan* onprem) {
   fabric::Topology t;
   std::vector<std::string> hosts;
   for (const auto& r : snapshot.registries) {
@@ -184,6 +185,8 @@ fabric::Topology BuildTopology(const arm::Snapshot& snapshot, const std::string&
     f.registry_hosts = hosts;
     t.vms.push_back(std::move(f));
   }
+  OnPremPlan plan = AddOnPremises(snapshot, t, ca_pem, hosts);
+  if (onprem) *onprem = std::move(plan);
   return t;
 }
 

@@ -57,6 +57,7 @@
 
 #include "arm/snapshot.h"
 #include "common/error.h"
+#include "daemon/onprem.h"
 #include "daemon/projection.h"
 #include "dns/catalog.h"
 #include "dns/server.h"
@@ -78,7 +79,10 @@ struct PlanesOptions {
 };
 
 // Pure translations (tested without root).
-fabric::Topology BuildTopology(const arm::Snapshot& snapshot, const std::string& ca_pem);
+// With the on-premises parts (daemon/onprem.h: gateways, sites, routes); what the on-premises
+// plane must run goes to `onprem` when given.
+fabric::Topology BuildTopology(const arm::Snapshot& snapshot, const std::string& ca_pem,
+                               OnPremPlan* onprem = nullptr);
 dns::CatalogSpec BuildCatalog(const arm::Snapshot& snapshot);
 // The public endpoint address of every registry (by lowercased name).
 std::map<std::string, std::string> PublicAddresses(const arm::Snapshot& snapshot);

@@ -40,9 +40,11 @@ ProjectionPtr Project(arm::SnapshotPtr snapshot, const ProjectionOptions& option
       .policy = std::make_shared<const access::Policy>(BuildPolicy(s)),
       .public_addresses = PublicAddresses(s),
       .catalog = BuildCatalog(s),
-      .topology = BuildTopology(s, options.ca_pem),
+      .topology = {},
       .machines = std::make_shared<const imds::Machines>(MachinesOf(s)),
+      .onprem = {},
   });
+  p->topology = BuildTopology(s, options.ca_pem, &p->onprem);
   return p;
 }
 

@@ -30,6 +30,7 @@
 #include "arm/snapshot.h"
 #include "auth/identity.h"
 #include "common/error.h"
+#include "daemon/onprem.h"
 #include "dns/catalog.h"
 #include "fabric/topology.h"
 #include "imds/imds.h"
@@ -51,6 +52,7 @@ struct Projection {
   dns::CatalogSpec catalog;
   fabric::Topology topology;
   std::shared_ptr<const imds::Machines> machines;
+  OnPremPlan onprem;  // tunnels and site DNS servers (daemon/onprem.h), made with `topology`
 };
 using ProjectionPtr = std::shared_ptr<const Projection>;
 

@@ -1,0 +1,86 @@
+// On-premises connectivity, projected: what the fabric and the on-premises plane make of a
+// snapshot's VPN gateways, local network gateways, connections and cove's on-premises sites.
+//
+// The seed's third picture (a Docker client on-premises reaching the registry's private
+// endpoint over a site-to-site VPN) is built from real parts:
+//   - a VPN gateway (Microsoft.Network/virtualNetworkGateways, gatewayType Vpn) is a machine in
+//     its VNet's GatewaySubnet at the subnet's first free address (.4, as Azure's first gateway
+//     instance), with ip_forwarding and a public leg holding its public IP (fabric/topology.h);
+//     the VNet's router sends every connected local network gateway's address prefixes to it
+//     (the routes Azure's gateway programs for a static-routing connection);
+//   - an on-premises site (Cove.OnPremises/sites) is a fabric Network: its namespace is the
+//     site's router, with the site's public IP as its outbound address (SNAT for the site's
+//     internet traffic, IKE/NAT-T accepted), its first address prefix's first /24 as the LAN
+//     (the router at .1), its machines (Cove.OnPremises/sites/machines) as Vms on the LAN, and
+//     its own DNS server at dnsServer.address on the LAN;
+//   - an IPsec connection (Microsoft.Network/connections, connectionType IPsec) becomes one
+//     IpsecTunnel: strongSwan on the gateway machine and on the site whose public IP is the
+//     local network gateway's gatewayIpAddress (the local network gateway is how Azure knows
+//     the site; nothing else links them). The Azure side's traffic selectors are the VNet's
+//     address spaces, the site's the local network gateway's prefixes; the key is the
+//     connection's sharedKey. A local network gateway whose address no site has is a device
+//     cove cannot reach: the connection stays Connecting, as in Azure;
+//   - a site's DNS server (BIND or unbound, or none) forwards its zones (dnsServer.forwarders,
+//     e.g. azurecr.io → a DNS Private Resolver's inbound endpoint) as configured.
+// AddOnPremises is pure; daemon/onprem_plane.h runs the software.
+//
+// Thread-safety: pure functions over values.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "arm/snapshot.h"
+#include "fabric/topology.h"
+
+namespace cove::daemon {
+
+inline constexpr const char* kGatewayPublicSubnet = "public/gateways";
+inline constexpr const char* kGatewayPublicPrefix = "192.0.2.0/24";
+
+struct IpsecTunnel {
+  std::string connection_id;    // the connection's ARM id
+  std::string gateway_machine;  // the fabric Vm of the VPN gateway (its ARM id)
+  std::string site_network;     // the fabric Network of the site (its ARM id)
+  std::string gateway_address;  // the gateway's public IP
+  std::string site_address;     // the site router's public IP
+  std::vector<std::string> azure_prefixes;  // the VNet's address spaces
+  std::vector<std::string> site_prefixes;   // the local network gateway's prefixes
+  std::string shared_key;
+  auto operator<=>(const IpsecTunnel&) const = default;
+};
+
+struct DnsForward {
+  std::string domain;  // "azurecr.io"
+  std::vector<std::string> targets;
+  auto operator<=>(const DnsForward&) const = default;
+};
+
+struct SiteDns {
+  std::string site_network;  // fabric Network id
+  std::string software;      // "bind" or "unbound"
+  std::string address;       // where it listens, on the site's LAN
+  std::vector<std::string> clients;  // the site's prefixes (who may ask)
+  std::vector<DnsForward> forwards;
+  auto operator<=>(const SiteDns&) const = default;
+};
+
+struct OnPremPlan {
+  std::vector<IpsecTunnel> tunnels;
+  std::vector<SiteDns> dns_servers;
+  bool operator==(const OnPremPlan&) const = default;
+};
+
+// Adds the gateways, sites, their machines and the VNets' routes to `topology` (whose VNets and
+// public network BuildTopology made) and returns what the on-premises plane must run.
+// `ca_pem` and `registry_hosts` go to the site's machines as to VNet VMs.
+OnPremPlan AddOnPremises(const arm::Snapshot& snapshot, fabric::Topology& topology,
+                         const std::string& ca_pem,
+                         const std::vector<std::string>& registry_hosts);
+
+// The address of a VPN gateway machine in its GatewaySubnet (the subnet's .4).
+std::string GatewayMachineAddress(const std::string& gateway_subnet_prefix);
+// The LAN of a site: the first /24 of its first prefix (the prefix itself when smaller).
+std::string SiteLanPrefix(const std::string& first_prefix);
+
+}  // namespace cove::daemon
