@@ -1,12 +1,9 @@
 #include "tunnel/ipsec.h"
 
-#include <fcntl.h>
-
 #include <cctype>
 #include <filesystem>
 #include <utility>
 
-#include "common/unique_fd.h"
 #include "tunnel/process.h"
 
 namespace cove::tunnel {
@@ -53,12 +50,7 @@ bool IsPlainValue(const std::string& text) {
 
 Status Validate(const IpsecSpec& spec) {
   auto bad = [](const std::string& what) { return Fail(Code::kInvalidArgument, what); };
-  if (spec.name.empty() || spec.name.size() > 32) return bad("ipsec: bad connection name");
-  for (unsigned char c : spec.name) {
-    if (!std::isalnum(c) && c != '-' && c != '_') {
-      return bad("ipsec: bad connection name '" + spec.name + "'");
-    }
-  }
+  if (!IsName(spec.name)) return bad("ipsec: bad connection name '" + spec.name + "'");
   if (spec.netns.empty()) return bad("ipsec: no namespace");
   if (!IsAddress(spec.local_address)) return bad("ipsec: bad local address");
   if (!IsAddress(spec.remote_address)) return bad("ipsec: bad remote address");
@@ -277,40 +269,26 @@ Result<std::unique_ptr<IpsecEndpoint>> IpsecEndpoint::Start(fabric::Namespaces& 
   COVE_RETURN_IF_ERROR(WriteFile(Path(spec, "strongswan.conf"), StrongswanConf(spec)));
   COVE_RETURN_IF_ERROR(WriteFile(Path(spec, "swanctl/swanctl.conf"), SwanctlConf(spec), 0600));
 
-  UniqueFd log(::open(Path(spec, "charon.out").c_str(),
-                      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-  if (!log.valid()) return Fail(Code::kIOError, "ipsec: cannot open " + Path(spec, "charon.out"));
-  fabric::SpawnOptions options;
-  options.stdout_fd = log.get();
-  options.stderr_fd = log.get();
   // Spawn gives the child its own mount namespace; the shell puts a private /run there (for
   // charon's fixed PID file) and then becomes charon, keeping the pid.
-  COVE_ASSIGN_OR_RETURN(
-      const pid_t pid,
-      namespaces.Spawn(spec.netns,
-                       {"/bin/sh", "-c",
-                        "mount --bind \"$1\" /run && export STRONGSWAN_CONF=\"$2\" && exec \"$3\"",
-                        "cove-charon", Path(spec, "run"), Path(spec, "strongswan.conf"),
-                        spec.charon_path},
-                       options));
+  DaemonLaunch launch;
+  launch.what = "ipsec: charon for " + spec.name;
+  launch.ns = spec.netns;
+  launch.argv = {"/bin/sh",
+                 "-c",
+                 "mount --bind \"$1\" /run && export STRONGSWAN_CONF=\"$2\" && exec \"$3\"",
+                 "cove-charon",
+                 Path(spec, "run"),
+                 Path(spec, "strongswan.conf"),
+                 spec.charon_path};
+  launch.output_path = Path(spec, "charon.out");
+  launch.sockets = {Path(spec, "charon.vici")};
+  launch.logs = {Path(spec, "charon.log")};
+  launch.timeout = spec.start_timeout;
+  COVE_ASSIGN_OR_RETURN(const pid_t pid, LaunchDaemon(namespaces, launch));
   std::unique_ptr<IpsecEndpoint> endpoint(new IpsecEndpoint(namespaces, spec, pid));
-  bool exited = false;
-  const bool up = WaitUntil(
-      [&] {
-        exited = Exited(pid);
-        return exited || UnixSocketAccepts(Path(spec, "charon.vici"));
-      },
-      spec.start_timeout);
-  if (exited) endpoint->pid_ = -1;
-  if (!up || exited) {
-    (void)endpoint->Stop();
-    return Fail(Code::kUnavailable,
-                "ipsec: charon for " + spec.name + " in " + spec.netns +
-                    (exited ? " exited" : " did not open its vici socket in time") + "; log: " +
-                    FileTail(Path(spec, "charon.out"), 500) + FileTail(Path(spec, "charon.log")));
-  }
-  auto loaded = endpoint->Swanctl({"--load-all", "--noprompt", "--file",
-                                   Path(spec, "swanctl/swanctl.conf")});
+  auto loaded =
+      endpoint->Swanctl({"--load-all", "--noprompt", "--file", Path(spec, "swanctl/swanctl.conf")});
   if (!loaded) {
     (void)endpoint->Stop();
     return Fail(Code::kIOError, "ipsec: loading " + spec.name + ": " + loaded.error().message);
@@ -323,9 +301,8 @@ IpsecEndpoint::~IpsecEndpoint() { (void)Stop(); }
 std::string IpsecEndpoint::ViciUri() const { return "unix://" + Path(spec_, "charon.vici"); }
 
 Result<std::string> IpsecEndpoint::Swanctl(const std::vector<std::string>& args) const {
-  std::vector<std::string> argv = {"/usr/bin/env",
-                                   "STRONGSWAN_CONF=" + Path(spec_, "strongswan.conf"),
-                                   spec_.swanctl_path};
+  std::vector<std::string> argv = {
+      "/usr/bin/env", "STRONGSWAN_CONF=" + Path(spec_, "strongswan.conf"), spec_.swanctl_path};
   argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back("--uri");
   argv.push_back(ViciUri());

@@ -55,9 +55,9 @@ enum class ConnectionStatus { kConnected, kConnecting, kNotConnected };
 std::string_view ConnectionStatusName(ConnectionStatus status);
 
 struct IpsecSpec {
-  std::string name;    // the connection's name in charon ([A-Za-z0-9_-], at most 32)
-  std::string netns;   // the namespace charon runs in (exists, holds local_address)
-  std::string local_address, remote_address;  // public addresses, in the "internet"
+  std::string name;   // the connection's name in charon ([A-Za-z0-9_-], at most 32)
+  std::string netns;  // the namespace charon runs in (exists, holds local_address)
+  std::string local_address, remote_address;                 // public addresses, in the "internet"
   std::vector<std::string> local_prefixes, remote_prefixes;  // the traffic selectors
   std::string psk;                                           // the shared key (not empty)
   std::string state_dir;  // absolute; created if missing; private to this endpoint

@@ -95,7 +95,8 @@ Result<ExecOutput> Exec(fabric::Namespaces& namespaces, const std::string& ns,
 }
 
 Result<std::string> ExecOk(fabric::Namespaces& namespaces, const std::string& ns,
-                           const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+                           const std::vector<std::string>& argv,
+                           std::chrono::milliseconds timeout) {
   COVE_ASSIGN_OR_RETURN(ExecOutput run, Exec(namespaces, ns, argv, timeout));
   if (run.exit_code != 0) {
     return Fail(Code::kIOError, "'" + Join(argv) + "' in " + ns + " exited " +
@@ -146,6 +147,34 @@ bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds time
   }
 }
 
+Result<pid_t> LaunchDaemon(fabric::Namespaces& namespaces, const DaemonLaunch& launch) {
+  UniqueFd output(
+      ::open(launch.output_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!output.valid()) return Errno("open " + launch.output_path);
+  fabric::SpawnOptions options;
+  options.stdout_fd = output.get();
+  options.stderr_fd = output.get();
+  COVE_ASSIGN_OR_RETURN(const pid_t pid, namespaces.Spawn(launch.ns, launch.argv, options));
+  bool exited = false;
+  const bool up = WaitUntil(
+      [&] {
+        exited = Exited(pid);
+        if (exited) return true;
+        for (const std::string& socket : launch.sockets) {
+          if (!UnixSocketAccepts(socket)) return false;
+        }
+        return true;
+      },
+      launch.timeout);
+  if (up && !exited) return pid;
+  if (!exited) (void)StopProcess(pid);
+  std::string message = launch.what + " in " + launch.ns +
+                        (exited ? " exited" : " did not open its sockets in time") +
+                        "; output: " + FileTail(launch.output_path, 500);
+  for (const std::string& log : launch.logs) message += "; " + log + ": " + FileTail(log);
+  return Fail(Code::kUnavailable, message);
+}
+
 bool UnixSocketAccepts(const std::string& path) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -178,9 +207,20 @@ std::string FileTail(const std::string& path, size_t max_bytes) {
   return text.size() > max_bytes ? text.substr(text.size() - max_bytes) : text;
 }
 
+bool IsName(const std::string& text, size_t max) {
+  if (text.empty() || text.size() > max) return false;
+  for (char c : text) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 bool IsAddress(const std::string& text) {
   unsigned char buf[16];
-  return ::inet_pton(AF_INET, text.c_str(), buf) == 1 || ::inet_pton(AF_INET6, text.c_str(), buf) == 1;
+  return ::inet_pton(AF_INET, text.c_str(), buf) == 1 ||
+         ::inet_pton(AF_INET6, text.c_str(), buf) == 1;
 }
 
 bool IsPrefix(const std::string& text) {

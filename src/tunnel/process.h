@@ -54,6 +54,23 @@ Status StopProcess(pid_t pid, std::chrono::milliseconds grace = std::chrono::sec
 // `done` returned true.
 bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout);
 
+// A daemon to start in a namespace and the unix sockets that say it is up.
+struct DaemonLaunch {
+  std::string what;  // for messages: "charon for s2s"
+  std::string ns;
+  std::vector<std::string> argv;
+  std::string output_path;           // its stdout and stderr go here (appended)
+  std::vector<std::string> sockets;  // up once each of these accepts a connection
+  std::vector<std::string> logs;     // files whose tails go into an error message
+  std::chrono::milliseconds timeout = std::chrono::seconds(10);
+};
+
+// Starts the daemon and waits until its sockets accept. Returns its pid (a child of this
+// process; stop it with StopProcess). kUnavailable when it exits first or is not up in time
+// (it is stopped; the message carries the tails of its output and logs), kIOError when the
+// output file cannot be opened, or Spawn's error.
+Result<pid_t> LaunchDaemon(fabric::Namespaces& namespaces, const DaemonLaunch& launch);
+
 // True when a unix stream socket at `path` accepts a connection.
 bool UnixSocketAccepts(const std::string& path);
 
@@ -63,6 +80,8 @@ Status WriteFile(const std::string& path, const std::string& content, mode_t mod
 // The last `max_bytes` of the file at `path` ("" when unreadable), for error messages.
 std::string FileTail(const std::string& path, size_t max_bytes = 2000);
 
+// True for a non-empty name of letters, digits, '-' and '_', at most `max` long.
+bool IsName(const std::string& text, size_t max = 32);
 // True for an IPv4 or IPv6 address in text form.
 bool IsAddress(const std::string& text);
 // True for "address/length" with a length that fits the address family.

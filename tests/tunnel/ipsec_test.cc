@@ -2,11 +2,10 @@
 // IKEv2/ESP tunnel across an "internet" namespace.
 #include "tunnel/ipsec.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <regex>
-
-#include <gtest/gtest.h>
 
 #include "support/temp_dir.h"
 #include "tunnel/test_net.h"
@@ -178,8 +177,7 @@ TEST_F(IpsecTunnelTest, LanToLanTrafficCrossesTheInternetOnlyAsIkeAndEsp) {
 
   // charon's routes into the TUN device, in its table 220.
   const std::string routes = net_.Run(site1_, {"ip", "route", "show", "table", "220"});
-  EXPECT_TRUE(std::regex_search(routes, std::regex("192\\.168\\.0\\.0/16 dev ipsec0")))
-      << routes;
+  EXPECT_TRUE(std::regex_search(routes, std::regex("192\\.168\\.0\\.0/16 dev ipsec0"))) << routes;
 
   const std::string marker = "cove-plaintext-marker-" + std::to_string(::getpid());
   {

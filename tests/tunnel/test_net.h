@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -21,8 +22,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "common/unique_fd.h"
 #include "fabric/namespaces.h"
@@ -56,7 +55,8 @@ class TestNet {
     EXPECT_TRUE(made) << made.error().ToString();
     if (!made) return "";
     made_.push_back(ns);
-    for (const char* key : {"net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/default/disable_ipv6"}) {
+    for (const char* key :
+         {"net/ipv6/conf/all/disable_ipv6", "net/ipv6/conf/default/disable_ipv6"}) {
       (void)namespaces_.WriteSysctl(ns, key, "1");
     }
     Run(ns, {"ip", "link", "set", "lo", "up"});
@@ -195,7 +195,8 @@ class Capture {
     fabric::SpawnOptions options;
     options.stderr_fd = out.get();
     auto pid = namespaces.Spawn(
-        ns, {"tcpdump", "-Z", "root", "-U", "--immediate-mode", "-n", "-i", device, "-w", pcap_}, options);
+        ns, {"tcpdump", "-Z", "root", "-U", "--immediate-mode", "-n", "-i", device, "-w", pcap_},
+        options);
     EXPECT_TRUE(pid) << pid.error().ToString();
     if (!pid) return;
     pid_ = *pid;
