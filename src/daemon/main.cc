@@ -329,10 +329,15 @@ int main(int argc, char** argv) {
           });
       planes = std::make_unique<cove::daemon::Planes>(
           cove::daemon::PlanesOptions{.prefix = fabric_prefix,
-                                      .dns = config->limits.DnsOptions()},
+                                      .dns = config->limits.DnsOptions(),
+                                      .state_dir = config->data_dir},
           *opener, imds.get());
     } else {
       spdlog::info("fabric and DNS planes off ({})", no_fabric ? "--no-fabric" : "not root");
+    }
+    if (planes) {
+      arm->control_plane().SetConnectionStatusProvider(
+          [p = planes.get()](const std::string& id) { return p->ConnectionStatus(id); });
     }
     arm->SetCounters([r = regions.get()] { return r->Counters(); });
     arm->SetReplicationStatus([r = regions.get(), cp = &arm->control_plane()](

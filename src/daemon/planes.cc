@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include <spdlog/spdlog.h>
 
@@ -269,9 +270,17 @@ Planes::Planes(PlanesOptions options, privatelink::ListenerOpener& registry_open
       namespaces_, fabric::FabricOptions{.prefix = options_.prefix, .etc_netns = options_.etc_netns});
   dns_ = std::make_unique<dns::Server>(catalog_, options_.dns);
   dns_->Start();
+  std::string state = options_.state_dir;
+  if (state.empty()) state = (std::filesystem::temp_directory_path() / ("cove-onprem-" + options_.prefix)).string();
+  onprem_ = std::make_unique<OnPremPlane>(namespaces_, *fabric_, state + "/onprem");
+}
+
+std::optional<arm::ConnectionStatus> Planes::ConnectionStatus(const std::string& connection_id) const {
+  return onprem_->Status(connection_id);
 }
 
 Planes::~Planes() {
+  onprem_.reset();
   dns_->Stop();
   {
     std::lock_guard lock(mu_);
@@ -294,6 +303,7 @@ Status Planes::Down() {
   if (imds_listeners_) imds_listeners_->Clear();
   for (const auto& [view, key] : dns_sockets_) dns_->RemoveSockets(view);
   dns_sockets_.clear();
+  onprem_->Stop();
   return fabric_->Down();
 }
 
@@ -310,6 +320,12 @@ Status Planes::Apply(const ProjectionPtr& projection) {
   const fabric::Topology& topology = projection->topology;
   Status applied = fabric_->Apply(topology);
   if (!applied) spdlog::warn("fabric (version {}): {}", snapshot->version, applied.error().message);
+  onprem_->Apply(projection->onprem);
+  // Sites run their own DNS server (the plan's), and their machines are not Azure VMs: no
+  // cove DNS socket and no instance metadata listener there.
+  std::set<std::string> sites, azure_machines;
+  for (const auto& s : snapshot->sites) sites.insert(arm::Lower(s.id));
+  for (const auto& m : snapshot->machines) azure_machines.insert(arm::Lower(m.id));
 
   for (const auto& vm : topology.vms) {
     std::string ns = fabric_->VmNamespace(vm.id);
@@ -323,6 +339,7 @@ Status Planes::Apply(const ProjectionPtr& projection) {
   // first, so that the old namespace is freed.
   std::map<std::string, std::pair<const fabric::Network*, std::string>> dns_want;  // view →
   for (const auto& n : topology.networks) {
+    if (sites.count(arm::Lower(n.id))) continue;
     std::string ns = fabric_->NetworkNamespace(n.id);
     auto key = Inode(ns);
     if (key) dns_want[n.is_public ? "" : n.id] = {&n, *key};
@@ -393,6 +410,7 @@ Status Planes::Apply(const ProjectionPtr& projection) {
     std::vector<privatelink::ListenerSpec> imds_want;
     const std::string ip(fabric::kInstanceMetadataAddress);
     for (const auto& vm : topology.vms) {
+      if (!azure_machines.count(arm::Lower(vm.id))) continue;
       std::string ns = fabric_->VmNamespace(vm.id);
       auto key = Inode(ns);
       // Bound to lo: connections that arrive from outside the machine never reach it.

@@ -37,6 +37,8 @@
 //      The server answers only connections from the machine's own addresses; the fabric lets
 //      169.254.169.254 be reached from the machine's lo only and guards every bridge port
 //      against spoofed addresses (fabric/guard.h).
+//   6. runs the on-premises plan (daemon/onprem_plane.h): strongSwan on VPN gateways and sites,
+//      each site's DNS server;
 // The access::Policy (network rules, connection states by link id) of the same projection is
 // the registry node's (RegistryNode::Apply), not the planes'.
 //
@@ -58,6 +60,7 @@
 #include "arm/snapshot.h"
 #include "common/error.h"
 #include "daemon/onprem.h"
+#include "daemon/onprem_plane.h"
 #include "daemon/projection.h"
 #include "dns/catalog.h"
 #include "dns/server.h"
@@ -76,6 +79,8 @@ struct PlanesOptions {
   std::string prefix = "cove";
   std::string etc_netns = "/etc/netns";
   dns::ServerOptions dns;  // the VNet DNS server's (connection limits: config `limits:`)
+  // Where the on-premises plane keeps its strongSwan and DNS server files ("": a temp dir).
+  std::string state_dir;
 };
 
 // Pure translations (tested without root).
@@ -101,6 +106,8 @@ class Planes {
 
   Status Apply(const ProjectionPtr& projection);
   Status Down();
+  // A Microsoft.Network/connections resource's live status (OnPremPlane::Status).
+  std::optional<arm::ConnectionStatus> ConnectionStatus(const std::string& connection_id) const;
   fabric::Fabric& fabric() { return *fabric_; }
   dns::Server& dns() { return *dns_; }
 
@@ -122,6 +129,8 @@ class Planes {
   privatelink::ListenerSet registry_listeners_;
   std::unique_ptr<privatelink::ServerListenerOpener> imds_opener_;
   std::unique_ptr<privatelink::ListenerSet> imds_listeners_;
+  // Step 6: tunnels and site DNS servers.
+  std::unique_ptr<OnPremPlane> onprem_;
 };
 
 }  // namespace cove::daemon
