@@ -58,6 +58,7 @@ Status Validate(const BgpSpec& spec) {
       spec.state_dir.find_first_of(" \t\n\"'") != std::string::npos) {
     return bad("state_dir must be an absolute path without spaces or quotes");
   }
+  if (!FitsSocketPath(Path(spec, "zserv.api"))) return bad("state_dir is too long for sockets");
   if (spec.keepalive_seconds < 1 || spec.hold_seconds < 3 ||
       spec.hold_seconds < spec.keepalive_seconds || spec.connect_retry_seconds < 1) {
     return bad("bad timers");

@@ -66,6 +66,9 @@ Status Validate(const IpsecSpec& spec) {
   if (spec.state_dir.empty() || spec.state_dir[0] != '/' || !IsPlainValue(spec.state_dir)) {
     return bad("ipsec: state_dir must be an absolute path of plain characters");
   }
+  if (!FitsSocketPath(Path(spec, "charon.vici"))) {
+    return bad("ipsec: state_dir is too long for charon's socket");
+  }
   if (!IsPlainValue(spec.ike_proposals) || !IsPlainValue(spec.esp_proposals)) {
     return bad("ipsec: bad proposals");
   }

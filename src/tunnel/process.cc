@@ -175,10 +175,12 @@ Result<pid_t> LaunchDaemon(fabric::Namespaces& namespaces, const DaemonLaunch& l
   return Fail(Code::kUnavailable, message);
 }
 
+bool FitsSocketPath(const std::string& path) { return path.size() < sizeof(sockaddr_un::sun_path); }
+
 bool UnixSocketAccepts(const std::string& path) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof address.sun_path) return false;
+  if (!FitsSocketPath(path)) return false;
   std::memcpy(address.sun_path, path.data(), path.size());
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return false;

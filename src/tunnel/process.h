@@ -71,6 +71,8 @@ struct DaemonLaunch {
 // output file cannot be opened, or Spawn's error.
 Result<pid_t> LaunchDaemon(fabric::Namespaces& namespaces, const DaemonLaunch& launch);
 
+// True when `path` fits a unix socket address (sun_path, 107 bytes and the NUL).
+bool FitsSocketPath(const std::string& path);
 // True when a unix stream socket at `path` accepts a connection.
 bool UnixSocketAccepts(const std::string& path);
 

@@ -106,6 +106,8 @@ TEST(IpsecEndpointTest, BadSpecsAreRefusedBeforeAnythingRuns) {
   expect_invalid(spec);
   spec = Spec("relative/dir");
   expect_invalid(spec);
+  spec = Spec("/tmp/" + std::string(120, 'd'));
+  expect_invalid(spec);
 }
 
 // site1 (10.0.0.0/16, public 203.0.113.1) — internet — site2 (192.168.0.0/16, 198.51.100.1).
