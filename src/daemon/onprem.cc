@@ -32,12 +32,6 @@ std::string GatewayMachineAddress(const std::string& gateway_subnet_prefix) {
   return fabric::Ipv4{prefix->network.value + 4}.ToString();
 }
 
-std::string SiteLanPrefix(const std::string& first_prefix) {
-  auto prefix = fabric::Cidr::Parse(first_prefix);
-  if (!prefix) return "";
-  if (prefix->length >= 24) return prefix->ToString();
-  return fabric::Cidr{prefix->network, 24}.ToString();
-}
 
 OnPremPlan AddOnPremises(const arm::Snapshot& snapshot, fabric::Topology& topology,
                          const std::string& ca_pem,
@@ -76,10 +70,21 @@ OnPremPlan AddOnPremises(const arm::Snapshot& snapshot, fabric::Topology& topolo
     fabric::Network n;
     n.id = site.id;
     n.address_spaces = site.address_prefixes;
-    fabric::Subnet lan{.id = site.id + "/lan", .prefix = SiteLanPrefix(site.address_prefixes[0])};
+    // One LAN per prefix (the router at each one's first address).
+    for (size_t i = 0; i < site.address_prefixes.size(); ++i) {
+      n.subnets.push_back(fabric::Subnet{.id = SiteLanId(site.id, i), .prefix = site.address_prefixes[i]});
+    }
+    auto lan_of = [&](const std::string& address) -> fabric::Subnet* {
+      auto ip = fabric::Ipv4::Parse(address);
+      for (fabric::Subnet& s : n.subnets) {
+        if (ip && fabric::Cidr::Parse(s.prefix)->Contains(*ip)) return &s;
+      }
+      return nullptr;
+    };
     n.dns_address.clear();
-    if (site.dns_software != "none" && !site.dns_address.empty()) {
-      lan.local_addresses.push_back(site.dns_address);
+    fabric::Subnet* dns_lan = lan_of(site.dns_address);
+    if (site.dns_software != "none" && dns_lan) {
+      dns_lan->local_addresses.push_back(site.dns_address);
       n.dns_address = site.dns_address;
       SiteDns dns{.site_network = site.id,
                   .software = site.dns_software,
@@ -89,14 +94,15 @@ OnPremPlan AddOnPremises(const arm::Snapshot& snapshot, fabric::Topology& topolo
       for (const auto& f : site.forwarders) dns.forwards.push_back({f.domain, f.targets});
       plan.dns_servers.push_back(std::move(dns));
     }
-    n.subnets.push_back(std::move(lan));
     n.outbound_address = site.public_ip;
     n.accepts_ipsec = true;
     for (const auto& m : site.machines) {
+      const fabric::Subnet* lan = lan_of(m.address);
+      if (!lan) continue;
       fabric::Vm vm;
       vm.id = m.id;
       vm.network_id = site.id;
-      vm.subnet_id = site.id + "/lan";
+      vm.subnet_id = lan->id;
       vm.address = m.address;
       vm.ca_pem = ca_pem;
       vm.registry_hosts = registry_hosts;

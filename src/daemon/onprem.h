@@ -10,8 +10,8 @@
 //     (the routes Azure's gateway programs for a static-routing connection);
 //   - an on-premises site (Cove.OnPremises/sites) is a fabric Network: its namespace is the
 //     site's router, with the site's public IP as its outbound address (SNAT for the site's
-//     internet traffic, IKE/NAT-T accepted), its first address prefix's first /24 as the LAN
-//     (the router at .1), its machines (Cove.OnPremises/sites/machines) as Vms on the LAN, and
+//     internet traffic, IKE/NAT-T accepted), each of its address prefixes a LAN (the router
+//     at the prefix's first address, the site's routerAddress), its machines (Cove.OnPremises/sites/machines) as Vms on the LAN, and
 //     its own DNS server at dnsServer.address on the LAN;
 //   - an IPsec connection (Microsoft.Network/connections, connectionType IPsec) becomes one
 //     IpsecTunnel: strongSwan on the gateway machine and on the site whose public IP is the
@@ -80,7 +80,9 @@ OnPremPlan AddOnPremises(const arm::Snapshot& snapshot, fabric::Topology& topolo
 
 // The address of a VPN gateway machine in its GatewaySubnet (the subnet's .4).
 std::string GatewayMachineAddress(const std::string& gateway_subnet_prefix);
-// The LAN of a site: the first /24 of its first prefix (the prefix itself when smaller).
-std::string SiteLanPrefix(const std::string& first_prefix);
+// The fabric subnet id of a site's `index`th address prefix (each prefix is one LAN).
+inline std::string SiteLanId(const std::string& site_id, size_t index) {
+  return site_id + "/lan" + std::to_string(index);
+}
 
 }  // namespace cove::daemon
