@@ -18,14 +18,14 @@
 // apex is a suffix of the name, else the longest public zone; no zone at all means REFUSED.
 //
 // A view may also carry forwarding rules: the rules of the DNS forwarding rulesets (Azure DNS
-// Private Resolver, outbound endpoints) linked to its VNet, e.g. `contoso.local.` → 192.168.1.10:53.
-// As Azure documents (private-resolver-endpoints-rulesets): a rule applies to a name at or below
-// its domain and the longest matching domain wins; disabled rules are ignored; rules apply to
-// every query of a linked VNet before its private zones are consulted (hence Azure's warning
-// that a ruleset whose rule targets an inbound endpoint must not be linked to that endpoint's
-// own VNet: the query would loop); the wildcard rule "." does not apply to domains reserved for
-// Azure services, which in cove are the catalog's public zones (the DNS suffix, e.g. azurecr.io
-// and privatelink.azurecr.io), so those keep resolving as without a rule. The transport
+// Private Resolver, outbound endpoints) linked to its VNet, e.g. `contoso.local.` →
+// 192.168.1.10:53. As Azure documents (private-resolver-endpoints-rulesets): a rule applies to a
+// name at or below its domain and the longest matching domain wins; disabled rules are ignored;
+// rules apply to every query of a linked VNet before its private zones are consulted (hence Azure's
+// warning that a ruleset whose rule targets an inbound endpoint must not be linked to that
+// endpoint's own VNet: the query would loop); the wildcard rule "." does not apply to domains
+// reserved for Azure services, which in cove are the catalog's public zones (the DNS suffix, e.g.
+// azurecr.io and privatelink.azurecr.io), so those keep resolving as without a rule. The transport
 // forwards a query that a rule takes (server.h); Process only says which rule.
 //
 // Record names in a spec are relative to the zone ("@" is the apex) unless they end with a dot;

@@ -140,19 +140,17 @@ class ForwardOp : public std::enable_shared_from_this<ForwardOp> {
     if (ec) return Failed();
     ++attempt_;
     ArmTimer();
-    tcp_.async_connect(tcp::endpoint(target_.address(), target_.port()),
-                       Guard([this](boost::system::error_code ec) {
-                         if (ec) return Failed();
-                         frame_ = {static_cast<uint8_t>(sent_.size() >> 8),
-                                   static_cast<uint8_t>(sent_.size())};
-                         std::array<asio::const_buffer, 2> buffers = {asio::buffer(frame_),
-                                                                      asio::buffer(sent_)};
-                         asio::async_write(tcp_, buffers,
-                                           Guard([this](boost::system::error_code ec, size_t) {
-                                             if (ec) return Failed();
-                                             ReadTcpLength();
-                                           }));
-                       }));
+    tcp_.async_connect(
+        tcp::endpoint(target_.address(), target_.port()),
+        Guard([this](boost::system::error_code ec) {
+          if (ec) return Failed();
+          frame_ = {static_cast<uint8_t>(sent_.size() >> 8), static_cast<uint8_t>(sent_.size())};
+          std::array<asio::const_buffer, 2> buffers = {asio::buffer(frame_), asio::buffer(sent_)};
+          asio::async_write(tcp_, buffers, Guard([this](boost::system::error_code ec, size_t) {
+                              if (ec) return Failed();
+                              ReadTcpLength();
+                            }));
+        }));
   }
 
   void ReadTcpLength() {

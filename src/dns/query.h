@@ -18,8 +18,9 @@
 //     the zones): no response; ProcessResult::forward names the rule and the transport forwards
 //     the query (forward.h builds what it relays);
 //   - the zone of a name is the view's longest linked private zone containing it, else the
-//     longest public zone (a linked private zone hides public zones below it); none: REFUSED (for the first name) or the chain so far (for a CNAME
-//     target outside every zone, as nothing more can be known about it);
+//     longest public zone (a linked private zone hides public zones below it); none: REFUSED (for
+//     the first name) or the chain so far (for a CNAME target outside every zone, as nothing more
+//     can be known about it);
 //   - a name missing from a private zone linked with NxDomainRedirect is resolved in the public
 //     view instead; otherwise a missing name is NXDOMAIN and an existing name without the type
 //     is NODATA, both with the zone's SOA in the authority section, TTL min(SOA TTL, MINIMUM);

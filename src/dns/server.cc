@@ -385,17 +385,16 @@ struct Server::Impl {
                   const TransportFacts& facts, const sockaddr_storage& peer, socklen_t peer_len) {
     Forward(s->view, query, rule, facts, s->local, s->counters,
             [s, peer, peer_len](std::vector<uint8_t> response, ProcessResult r) {
-              asio::dispatch(s->socket.get_executor(),
-                             [s, peer, peer_len, response = std::move(response), r] {
-                               if (!s->socket.is_open()) return;
-                               ssize_t n = ::sendto(s->socket.native_handle(), response.data(),
-                                                    response.size(), MSG_DONTWAIT,
-                                                    reinterpret_cast<const sockaddr*>(&peer),
-                                                    peer_len);
-                               ProcessResult counted = r;
-                               if (n < 0) counted.respond = false;
-                               s->counters->Count(counted);
-                             });
+              asio::dispatch(
+                  s->socket.get_executor(), [s, peer, peer_len, response = std::move(response), r] {
+                    if (!s->socket.is_open()) return;
+                    ssize_t n =
+                        ::sendto(s->socket.native_handle(), response.data(), response.size(),
+                                 MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&peer), peer_len);
+                    ProcessResult counted = r;
+                    if (n < 0) counted.respond = false;
+                    s->counters->Count(counted);
+                  });
             });
   }
 
@@ -584,7 +583,7 @@ Result<uint16_t> Server::AddTcpSocket(UniqueFd fd, std::string view) {
   if (impl_->stopped) return Fail(Code::kFailedPrecondition, "server stopped");
   tcp protocol = family == AF_INET ? tcp::v4() : tcp::v6();
   auto l = std::make_shared<Impl::TcpListener>(impl_->io, protocol, fd.Release(), std::move(view),
-                                                counters, std::move(local));
+                                               counters, std::move(local));
   impl_->tcp_listeners.push_back(l);
   impl_->Accept(std::move(l));
   return port;
@@ -686,7 +685,9 @@ size_t Server::Impl::RemoveIf(
   }
   // 1. The sockets, each on its own strand, so that no batch or accept is half done.
   std::vector<std::pair<asio::any_io_executor, std::function<void()>>> work;
-  for (auto& s : udp) work.emplace_back(s->socket.get_executor(), [&close_udp, s] { close_udp(*s); });
+  for (auto& s : udp) {
+    work.emplace_back(s->socket.get_executor(), [&close_udp, s] { close_udp(*s); });
+  }
   for (auto& l : tcp) {
     work.emplace_back(l->acceptor.get_executor(), [&close_tcp, l] { close_tcp(*l); });
   }

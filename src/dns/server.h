@@ -60,8 +60,8 @@ namespace cove::dns {
 struct ServerOptions {
   int threads = 1;
   std::chrono::milliseconds forward_timeout{2'000};  // per target and transport (UDP, TCP)
-  size_t max_forwards = 1024;                         // forwarded queries in flight
-  uint16_t max_udp_payload = 1232;  // largest UDP response, advertised in OPT
+  size_t max_forwards = 1024;                        // forwarded queries in flight
+  uint16_t max_udp_payload = 1232;                   // largest UDP response, advertised in OPT
   size_t max_tcp_connections = 1024;
   size_t max_tcp_connections_per_view = 256;
   size_t max_tcp_connections_per_source = 32;  // per address within a view; 0: no limit
@@ -74,8 +74,8 @@ struct ViewCounterSnapshot {
   uint64_t dropped = 0;    // queries not answered (not DNS, responses, unsendable)
   uint64_t truncated = 0;  // UDP responses with TC set
   uint64_t tcp_accepted = 0;
-  uint64_t tcp_refused = 0;  // connections closed at accept because of a connection limit
-  uint64_t forwarded = 0;    // queries a forwarding rule took (answered when forwarding ends)
+  uint64_t tcp_refused = 0;     // connections closed at accept because of a connection limit
+  uint64_t forwarded = 0;       // queries a forwarding rule took (answered when forwarding ends)
   uint64_t forward_failed = 0;  // of those, answered SERVFAIL: no target answered, or too many
   // Responses by RCODE: 0..15 as such, index 16 for BADVERS.
   std::array<uint64_t, 17> rcodes{};
