@@ -1,12 +1,13 @@
 // Fuzzes DNS query processing (bytes → Process → bytes) against a small catalog with public and
-// private zones, CNAME chains and a large RRset. Checks that Process never crashes, and that
-// every response it gives parses, keeps the query's id, has QR set, and fits the size the
-// transport allows (UDP: at most 1232 octets here, TCP: 65535).
+// private zones, CNAME chains, a large RRset and a view with forwarding rules. Checks that Process
+// never crashes, and that every response it gives parses, keeps the query's id, has QR set, and
+// fits the size the transport allows (UDP: at most 1232 octets here, TCP: 65535).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dns/catalog.h"
@@ -44,7 +45,12 @@ CatalogPtr MakeCatalog() {
   spec.public_zones = {pub, pub_pl};
   spec.private_zones = {priv};
   spec.views = {{"linked", {{"z1", ResolutionPolicy::kDefault}}},
-                {"redirect", {{"z1", ResolutionPolicy::kNxDomainRedirect}}}};
+                {"redirect", {{"z1", ResolutionPolicy::kNxDomainRedirect}}},
+                {"rules",
+                 {{"z1", ResolutionPolicy::kDefault}},
+                 {{"corp.example.", {{"192.0.2.1", 53}}, true},
+                  {".", {{"192.0.2.2", 53}}, true},
+                  {"privatelink.azurecr.io.", {{"10.0.2.4", 53}}, true}}}};
   auto built = Catalog::Build(spec);
   Check(built.has_value());
   return *built;
@@ -56,13 +62,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const CatalogPtr catalog = MakeCatalog();
   std::span<const uint8_t> query(data, size);
   std::vector<uint8_t> out;
-  for (const char* view : {"", "linked", "redirect"}) {
+  for (const char* view : {"", "linked", "redirect", "rules"}) {
     for (bool tcp : {false, true}) {
       ProcessResult r = Process(query, *catalog, catalog->view(view), {.tcp = tcp}, out);
       if (!r.respond) {
         Check(out.empty());
+        Check(!r.forward || std::string_view(view) == "rules");
         continue;
       }
+      Check(!r.forward);
       Check(size >= kHeaderSize);
       Check(out.size() <= (tcp ? 65535u : 1232u));
       auto m = Parse(out);

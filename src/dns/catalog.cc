@@ -201,6 +201,31 @@ Result<std::unique_ptr<Zone>> BuildZone(const ZoneSpec& spec, bool is_private) {
   return zone;
 }
 
+// Compiles the enabled rules of `spec` into `view`.
+Status AddRules(const ViewSpec& spec, View& view) {
+  for (const ForwardRuleSpec& r : spec.forwards) {
+    auto fail = [&](const std::string& what) {
+      return Fail(Code::kInvalidArgument,
+                  "view '" + spec.id + "': forwarding rule '" + r.domain + "': " + what);
+    };
+    auto domain = Name::FromString(r.domain);
+    if (!domain) return fail(domain.error().message);
+    if (r.targets.empty()) return fail("no target");
+    for (const ForwardTarget& t : r.targets) {
+      uint8_t a[16];
+      if (inet_pton(AF_INET, t.ip.c_str(), a) != 1 && inet_pton(AF_INET6, t.ip.c_str(), a) != 1) {
+        return fail("not an IP address: " + t.ip);
+      }
+      if (t.port == 0) return fail("port 0");
+    }
+    if (!r.enabled) continue;
+    ForwardRule rule{ToWireName(*domain), r.targets};
+    std::string key = rule.domain.lower;
+    if (!view.rules.TryEmplace(key, std::move(rule))) return fail("the domain has two rules");
+  }
+  return Ok();
+}
+
 }  // namespace
 
 WireName ToWireName(const Name& name) {
@@ -223,6 +248,20 @@ const ZoneRef* View::FindZone(std::string_view lower_wire_name) const {
   std::string_view name = lower_wire_name;
   while (!name.empty()) {
     if (const ZoneRef* z = zones.Find(name)) return z;
+    if (name[0] == 0) break;
+    name = Parent(name);
+  }
+  return nullptr;
+}
+
+const ForwardRule* View::FindRule(std::string_view lower_wire_name, const View& reserved) const {
+  if (rules.size() == 0) return nullptr;
+  std::string_view name = lower_wire_name;
+  while (!name.empty()) {
+    if (const ForwardRule* r = rules.Find(name)) {
+      if (name[0] != 0 || !reserved.FindZone(lower_wire_name)) return r;
+      return nullptr;  // the wildcard rule, for a name Azure keeps for its services
+    }
     if (name[0] == 0) break;
     name = Parent(name);
   }
@@ -274,6 +313,7 @@ Result<std::shared_ptr<const Catalog>> Catalog::Build(const CatalogSpec& spec) {
       }
       if (!shadowed) view.zones.TryEmplace(apex, ref);
     }
+    COVE_RETURN_IF_ERROR(AddRules(v, view));
     if (!catalog->views_.emplace(v.id, std::move(view)).second) {
       return Fail(Code::kInvalidArgument, "view '" + v.id + "' is given twice");
     }

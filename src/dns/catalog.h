@@ -17,6 +17,17 @@
 // How a view resolves a name (see query.h): the zone is the longest linked private zone whose
 // apex is a suffix of the name, else the longest public zone; no zone at all means REFUSED.
 //
+// A view may also carry forwarding rules: the rules of the DNS forwarding rulesets (Azure DNS
+// Private Resolver, outbound endpoints) linked to its VNet, e.g. `contoso.local.` →
+// 192.168.1.10:53. As Azure documents (private-resolver-endpoints-rulesets): a rule applies to a
+// name at or below its domain and the longest matching domain wins; disabled rules are ignored;
+// rules apply to every query of a linked VNet before its private zones are consulted (hence Azure's
+// warning that a ruleset whose rule targets an inbound endpoint must not be linked to that
+// endpoint's own VNet: the query would loop); the wildcard rule "." does not apply to domains
+// reserved for Azure services, which in cove are the catalog's public zones (the DNS suffix, e.g.
+// azurecr.io and privatelink.azurecr.io), so those keep resolving as without a rule. The transport
+// forwards a query that a rule takes (server.h); Process only says which rule.
+//
 // Record names in a spec are relative to the zone ("@" is the apex) unless they end with a dot;
 // values are presentation form: A "10.0.0.5", AAAA "fd00::5", CNAME/NS "target.example.com."
 // (relative targets are relative to the zone), TXT "any text" (split into 255-octet strings),
@@ -78,9 +89,28 @@ struct LinkSpec {
   ResolutionPolicy policy = ResolutionPolicy::kDefault;
 };
 
+// A DNS server a forwarding rule sends queries to.
+struct ForwardTarget {
+  std::string ip;  // IPv4 or IPv6 address, e.g. "192.168.1.10"
+  uint16_t port = 53;
+
+  friend bool operator==(const ForwardTarget&, const ForwardTarget&) = default;
+};
+
+// A forwarding rule (Microsoft.Network/dnsForwardingRulesets/forwardingRules).
+struct ForwardRuleSpec {
+  std::string domain;  // "contoso.local." (trailing dot optional); "." is the wildcard rule
+  std::vector<ForwardTarget> targets;  // asked in this order
+  bool enabled = true;
+};
+
 struct ViewSpec {
   std::string id;  // the VNet; "" is reserved for the public view
   std::vector<LinkSpec> links;
+  // The rules of every ruleset linked to the VNet; two enabled rules for one domain are refused
+  // (Azure keeps a domain once per ruleset; across rulesets, a VNet links only one ruleset with
+  // a given domain).
+  std::vector<ForwardRuleSpec> forwards;
 };
 
 struct CatalogSpec {
@@ -253,14 +283,24 @@ struct ZoneRef {
   ResolutionPolicy policy = ResolutionPolicy::kDefault;
 };
 
-// The zones one VNet sees, by lowercase wire-format apex.
+// An enabled forwarding rule with at least one target, compiled.
+struct ForwardRule {
+  WireName domain;  // the root ("\0") for the wildcard rule
+  std::vector<ForwardTarget> targets;
+};
+
+// The zones one VNet sees, by lowercase wire-format apex, and its forwarding rules by domain.
 struct View {
   std::string id;
   NameIndex<ZoneRef> zones;
+  NameIndex<ForwardRule> rules;
 
   // Returns the zone with the longest apex that is a suffix of `lower_wire_name` (a lowercase
   // uncompressed wire name), or null if there is none.
   const ZoneRef* FindZone(std::string_view lower_wire_name) const;
+  // Returns the rule that takes `lower_wire_name` (longest domain at or above it; the wildcard
+  // rule only outside `reserved`'s zones), or null when no rule applies.
+  const ForwardRule* FindRule(std::string_view lower_wire_name, const View& reserved) const;
 };
 
 class Catalog {

@@ -69,6 +69,15 @@ Result<CatalogSpec> CatalogSpecFromJson(std::string_view text) {
         }
         view.links.push_back(std::move(link));
       }
+      for (const json& f : v.value("forwards", json::array())) {
+        ForwardRuleSpec rule;
+        rule.domain = f.at("domain").get<std::string>();
+        rule.enabled = f.value("enabled", true);
+        for (const json& t : f.at("targets")) {
+          rule.targets.push_back({t.at("ip").get<std::string>(), t.value("port", uint16_t{53})});
+        }
+        view.forwards.push_back(std::move(rule));
+      }
       spec.views.push_back(std::move(view));
     }
     return spec;

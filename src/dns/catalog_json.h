@@ -6,11 +6,14 @@
 //                                    "value": "myregistry.privatelink.azurecr.io."}]}],
 //    "private_zones": [{"id": "zone-1", "name": "privatelink.azurecr.io", "records": [...]}],
 //    "views":         [{"id": "vnet-1", "links": [{"zone": "zone-1",
-//                                                  "policy": "NxDomainRedirect"}]}]}
+//                                                  "policy": "NxDomainRedirect"}],
+//                       "forwards": [{"domain": "contoso.local.", "enabled": true,
+//                                     "targets": [{"ip": "192.168.1.10", "port": 53}]}]}]}
 //
 // Every key is optional except a zone's "name", a record's "name", "type" and "value", a view's
-// "id" and a link's "zone". "type" is one of A, AAAA, CNAME, TXT, MX, NS, PTR; "policy" is
-// Default or NxDomainRedirect; "soa" fields default as in SoaSpec.
+// "id", a link's "zone", a forward's "domain" and "targets" and a target's "ip". "type" is one of
+// A, AAAA, CNAME, TXT, MX, NS, PTR; "policy" is Default or NxDomainRedirect; "soa" fields default
+// as in SoaSpec.
 //
 // Thread-safety: a pure function.
 #pragma once

@@ -362,6 +362,10 @@ ProcessResult Process(std::span<const uint8_t> packet, const Catalog& catalog, c
     return Bare(q, kRcodeNotImp, q.has_edns, facts, out);
   }
 
+  if (const ForwardRule* rule = view.FindRule(q.lower(), catalog.public_view())) {
+    return {.respond = false, .rcode = 0, .truncated = false, .forward = rule};
+  }
+
   Answer a;
   Resolve(catalog, view, q, a);
 

@@ -14,9 +14,13 @@
 //     FORMERR (with the question if it could be read);
 //   - EDNS version > 0: BADVERS (RFC 6891 §6.1.3); class other than IN: REFUSED; AXFR/IXFR:
 //     REFUSED; MAILA/MAILB: NOTIMP;
+//   - a name that one of the view's forwarding rules takes (catalog.h: longest domain, before
+//     the zones): no response; ProcessResult::forward names the rule and the transport forwards
+//     the query (forward.h builds what it relays);
 //   - the zone of a name is the view's longest linked private zone containing it, else the
-//     longest public zone (a linked private zone hides public zones below it); none: REFUSED (for the first name) or the chain so far (for a CNAME
-//     target outside every zone, as nothing more can be known about it);
+//     longest public zone (a linked private zone hides public zones below it); none: REFUSED (for
+//     the first name) or the chain so far (for a CNAME target outside every zone, as nothing more
+//     can be known about it);
 //   - a name missing from a private zone linked with NxDomainRedirect is resolved in the public
 //     view instead; otherwise a missing name is NXDOMAIN and an existing name without the type
 //     is NODATA, both with the zone's SOA in the authority section, TTL min(SOA TTL, MINIMUM);
@@ -46,9 +50,12 @@ struct TransportFacts {
 inline constexpr uint16_t kRcodeBadVers = 16;
 
 struct ProcessResult {
-  bool respond = false;  // false: drop the query
+  bool respond = false;  // false: drop the query (or forward it, below)
   uint16_t rcode = 0;    // full 12-bit RCODE of the response, for counters
   bool truncated = false;
+  // Not null (and respond false): the rule of the view that takes the query; it points into the
+  // catalog, valid while the caller holds it.
+  const ForwardRule* forward = nullptr;
 };
 
 // Processes `query` in `view` of `catalog` (the view must belong to it). On respond, `out` holds

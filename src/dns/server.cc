@@ -21,6 +21,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "dns/forward.h"
+#include "dns/forwarder.h"
 #include "dns/query.h"
 
 namespace cove::dns {
@@ -41,6 +43,8 @@ struct ViewCounters {
   std::atomic<uint64_t> truncated{0};
   std::atomic<uint64_t> tcp_accepted{0};
   std::atomic<uint64_t> tcp_refused{0};
+  std::atomic<uint64_t> forwarded{0};
+  std::atomic<uint64_t> forward_failed{0};
   std::array<std::atomic<uint64_t>, 17> rcodes{};
 
   void Count(const ProcessResult& r) {
@@ -86,6 +90,27 @@ Result<int> SocketFamily(int fd) {
   return static_cast<int>(ss.ss_family);
 }
 
+// The address a socket is bound to, as inet_ntop writes it, and its port.
+using LocalAddress = std::pair<asio::ip::address, uint16_t>;
+Result<LocalAddress> LocalAddressOf(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    return Fail(Errno("getsockname"));
+  }
+  if (ss.ss_family == AF_INET) {
+    const auto& a = reinterpret_cast<const sockaddr_in&>(ss);
+    return LocalAddress{asio::ip::address_v4(ntohl(a.sin_addr.s_addr)), ntohs(a.sin_port)};
+  }
+  if (ss.ss_family == AF_INET6) {
+    const auto& a = reinterpret_cast<const sockaddr_in6&>(ss);
+    asio::ip::address_v6::bytes_type bytes;
+    std::memcpy(bytes.data(), a.sin6_addr.s6_addr, bytes.size());
+    return LocalAddress{asio::ip::address_v6(bytes), ntohs(a.sin6_port)};
+  }
+  return Fail(Code::kInvalidArgument, "not an IPv4 or IPv6 socket");
+}
+
 Result<int> SocketType(int fd) {
   int type = 0;
   socklen_t len = sizeof(type);
@@ -96,26 +121,37 @@ Result<int> SocketType(int fd) {
 }  // namespace
 
 struct Server::Impl {
-  Impl(const CatalogStore& c, ServerOptions o) : catalog(c), options(o) {}
+  Impl(const CatalogStore& c, ServerOptions o, UpstreamSocketOpener* u)
+      : catalog(c), options(o), opener(u ? *u : local_opener) {}
 
   // Each socket lives on its own strand: its handlers never run concurrently with each other
   // nor with RemoveSockets closing it. Handlers hold a shared_ptr, so a removed socket lives
   // until its last pending handler has run (or been destroyed with the io_context).
   struct UdpSocket {
-    UdpSocket(asio::io_context& io, udp protocol, int fd, std::string v, ViewCounters* c)
-        : socket(asio::make_strand(io), protocol, fd), view(std::move(v)), counters(c) {}
+    UdpSocket(asio::io_context& io, udp protocol, int fd, std::string v, ViewCounters* c,
+              LocalAddress l)
+        : socket(asio::make_strand(io), protocol, fd),
+          view(std::move(v)),
+          counters(c),
+          local(std::move(l)) {}
     udp::socket socket;
     std::string view;
     ViewCounters* counters;
+    LocalAddress local;
   };
   using UdpSocketPtr = std::shared_ptr<UdpSocket>;
 
   struct TcpListener {
-    TcpListener(asio::io_context& io, tcp protocol, int fd, std::string v, ViewCounters* c)
-        : acceptor(asio::make_strand(io), protocol, fd), view(std::move(v)), counters(c) {}
+    TcpListener(asio::io_context& io, tcp protocol, int fd, std::string v, ViewCounters* c,
+                LocalAddress l)
+        : acceptor(asio::make_strand(io), protocol, fd),
+          view(std::move(v)),
+          counters(c),
+          local(std::move(l)) {}
     tcp::acceptor acceptor;
     std::string view;
     ViewCounters* counters;
+    LocalAddress local;
   };
   using TcpListenerPtr = std::shared_ptr<TcpListener>;
 
@@ -184,6 +220,23 @@ struct Server::Impl {
       listener_->counters->queries.fetch_add(1, std::memory_order_relaxed);
       TransportFacts facts{.tcp = true, .max_udp_payload = impl_.options.max_udp_payload};
       ProcessResult r = Process(query_, *catalog, catalog->view(listener_->view), facts, response_);
+      if (r.forward) {
+        // The connection waits for the forwarded answer: answers go out in query order.
+        impl_.Forward(listener_->view, query_, *r.forward, facts, listener_->local,
+                      listener_->counters,
+                      [self = shared_from_this()](std::vector<uint8_t> response, ProcessResult r) {
+                        asio::dispatch(self->socket_.get_executor(),
+                                       [self, response = std::move(response), r]() mutable {
+                                         self->response_ = std::move(response);
+                                         self->Reply(r);
+                                       });
+                      });
+        return;
+      }
+      Reply(r);
+    }
+    // Counts `r` and writes response_ (or closes the connection if there is none).
+    void Reply(const ProcessResult& r) {
       listener_->counters->Count(r);
       if (!r.respond) return Close();
       frame_[0] = static_cast<uint8_t>(response_.size() >> 8);
@@ -228,7 +281,7 @@ struct Server::Impl {
   }
 
   void ContinueUdp(UdpSocketPtr s) {
-    if (ServeUdp(*s)) {
+    if (ServeUdp(s)) {
       WaitUdp(std::move(s));
     } else {
       auto executor = s->socket.get_executor();
@@ -239,7 +292,8 @@ struct Server::Impl {
   }
 
   // Answers what is waiting on `s`; returns true once the socket is drained (or failing).
-  bool ServeUdp(UdpSocket& s) {
+  bool ServeUdp(const UdpSocketPtr& socket) {
+    UdpSocket& s = *socket;
     UdpBatch& b = ThreadBatch();
     int fd = s.socket.native_handle();
     CatalogPtr catalog = catalog_store().Get();
@@ -265,8 +319,12 @@ struct Server::Impl {
           continue;
         }
         std::vector<uint8_t>& out = b.out[m];
-        ProcessResult r =
-            Process({b.in[i].data(), b.in_msgs[i].msg_len}, *catalog, view, facts, out);
+        std::span<const uint8_t> query(b.in[i].data(), b.in_msgs[i].msg_len);
+        ProcessResult r = Process(query, *catalog, view, facts, out);
+        if (r.forward) {
+          ForwardUdp(socket, query, *r.forward, facts, b.peers[i], h.msg_namelen);
+          continue;
+        }
         s.counters->Count(r);
         if (!r.respond) continue;
         b.out_iov[m] = {out.data(), out.size()};
@@ -294,6 +352,51 @@ struct Server::Impl {
   }
 
   const CatalogStore& catalog_store() const { return catalog; }
+
+  // Forwards `query` of `view` by `rule` (received on `local`) and hands the response to `done`;
+  // too many in flight: SERVFAIL at once.
+  void Forward(const std::string& view, std::span<const uint8_t> query, const ForwardRule& rule,
+               const TransportFacts& facts, const LocalAddress& local, ViewCounters* counters,
+               ForwardDone done) {
+    counters->forwarded.fetch_add(1, std::memory_order_relaxed);
+    auto counted = [counters, done = std::move(done)](std::vector<uint8_t> response,
+                                                      ProcessResult r) {
+      if (r.rcode == kRcodeServFail) {
+        counters->forward_failed.fetch_add(1, std::memory_order_relaxed);
+      }
+      done(std::move(response), r);
+    };
+    if (forwards_in_flight.load(std::memory_order_relaxed) >= options.max_forwards) {
+      std::vector<uint8_t> out;
+      ProcessResult r = ErrorResponse(query, kRcodeServFail, facts, out);
+      return counted(std::move(out), r);
+    }
+    ForwardRequest request{.view = view,
+                           .query = {query.begin(), query.end()},
+                           .targets = rule.targets,
+                           .facts = facts,
+                           .received_on = local};
+    StartForward(io, opener, options.forward_timeout, forwards_in_flight, std::move(request),
+                 std::move(counted));
+  }
+
+  // Forwards a UDP query; the response goes back from the socket it came in on, to `peer`.
+  void ForwardUdp(const UdpSocketPtr& s, std::span<const uint8_t> query, const ForwardRule& rule,
+                  const TransportFacts& facts, const sockaddr_storage& peer, socklen_t peer_len) {
+    Forward(s->view, query, rule, facts, s->local, s->counters,
+            [s, peer, peer_len](std::vector<uint8_t> response, ProcessResult r) {
+              asio::dispatch(
+                  s->socket.get_executor(), [s, peer, peer_len, response = std::move(response), r] {
+                    if (!s->socket.is_open()) return;
+                    ssize_t n =
+                        ::sendto(s->socket.native_handle(), response.data(), response.size(),
+                                 MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&peer), peer_len);
+                    ProcessResult counted = r;
+                    if (n < 0) counted.respond = false;
+                    s->counters->Count(counted);
+                  });
+            });
+  }
 
   // The handler runs on the listener's strand; each connection gets a strand of its own.
   void Accept(TcpListenerPtr l) {
@@ -353,6 +456,9 @@ struct Server::Impl {
   // Runs each function on its executor and waits until all have run. REQUIRES: the I/O threads
   // run and are not stopped before these handlers run (the caller holds mu, which keeps Stop
   // out), and the caller is not an I/O thread.
+  // Closes the sockets `match` picks (by view and local address) as RemoveSockets says.
+  size_t RemoveIf(const std::function<bool(const std::string&, const LocalAddress&)>& match);
+
   static void RunOnAllAndWait(
       const std::vector<std::pair<asio::any_io_executor, std::function<void()>>>& work) {
     if (work.empty()) return;
@@ -370,6 +476,9 @@ struct Server::Impl {
   // these are declared (and outlive) the io_context; the sockets are declared after it.
   const CatalogStore& catalog;
   ServerOptions options;
+  LocalSocketOpener local_opener;
+  UpstreamSocketOpener& opener;
+  std::atomic<size_t> forwards_in_flight{0};
   std::atomic<size_t> tcp_connections{0};
   mutable std::mutex mu;
   std::map<std::string, std::unique_ptr<ViewCounters>, std::less<>> counters;
@@ -426,8 +535,14 @@ Result<uint16_t> LocalPort(int fd) {
 
 }  // namespace
 
-Server::Server(const CatalogStore& catalog, ServerOptions options)
-    : impl_(std::make_unique<Impl>(catalog, options)) {
+Result<UniqueFd> LocalSocketOpener::Open(std::string_view, int family, int type) {
+  UniqueFd fd(::socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd.valid()) return Fail(Errno("socket"));
+  return fd;
+}
+
+Server::Server(const CatalogStore& catalog, ServerOptions options, UpstreamSocketOpener* opener)
+    : impl_(std::make_unique<Impl>(catalog, options, opener)) {
   impl_->work.emplace(impl_->io.get_executor());
 }
 
@@ -439,6 +554,7 @@ Result<uint16_t> Server::AddUdpSocket(UniqueFd fd, std::string view) {
   COVE_ASSIGN_OR_RETURN(int family, SocketFamily(fd.get()));
   COVE_ASSIGN_OR_RETURN(uint16_t port, LocalPort(fd.get()));
   if (port == 0) return Fail(Code::kInvalidArgument, "UDP socket is not bound");
+  COVE_ASSIGN_OR_RETURN(LocalAddress local, LocalAddressOf(fd.get()));
   int size = 4 << 20;  // room for bursts; the kernel caps it at rmem_max
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
   ViewCounters* counters = impl_->CountersFor(view);
@@ -447,7 +563,7 @@ Result<uint16_t> Server::AddUdpSocket(UniqueFd fd, std::string view) {
   udp protocol = family == AF_INET ? udp::v4() : udp::v6();
   boost::system::error_code ec;
   auto s = std::make_shared<Impl::UdpSocket>(impl_->io, protocol, fd.Release(), std::move(view),
-                                             counters);
+                                             counters, std::move(local));
   s->socket.non_blocking(true, ec);
   impl_->udp_sockets.push_back(s);
   impl_->WaitUdp(std::move(s));
@@ -460,13 +576,14 @@ Result<uint16_t> Server::AddTcpSocket(UniqueFd fd, std::string view) {
   COVE_ASSIGN_OR_RETURN(int family, SocketFamily(fd.get()));
   COVE_ASSIGN_OR_RETURN(uint16_t port, LocalPort(fd.get()));
   if (port == 0) return Fail(Code::kInvalidArgument, "TCP socket is not bound");
+  COVE_ASSIGN_OR_RETURN(LocalAddress local, LocalAddressOf(fd.get()));
   if (::listen(fd.get(), 1024) != 0) return Fail(Errno("listen"));
   ViewCounters* counters = impl_->CountersFor(view);
   std::lock_guard lock(impl_->mu);
   if (impl_->stopped) return Fail(Code::kFailedPrecondition, "server stopped");
   tcp protocol = family == AF_INET ? tcp::v4() : tcp::v6();
   auto l = std::make_shared<Impl::TcpListener>(impl_->io, protocol, fd.Release(), std::move(view),
-                                                counters);
+                                               counters, std::move(local));
   impl_->tcp_listeners.push_back(l);
   impl_->Accept(std::move(l));
   return port;
@@ -518,37 +635,48 @@ void Server::Stop() {
 }
 
 size_t Server::RemoveSockets(std::string_view view) {
-  std::lock_guard lock(impl_->mu);
-  std::vector<Impl::UdpSocketPtr> udp;
-  std::vector<Impl::TcpListenerPtr> tcp;
-  for (auto it = impl_->udp_sockets.begin(); it != impl_->udp_sockets.end();) {
-    if ((*it)->view != view) {
+  return impl_->RemoveIf([view](const std::string& v, const LocalAddress&) { return v == view; });
+}
+
+size_t Server::RemoveSocketsAt(std::string_view view, std::string_view address) {
+  return impl_->RemoveIf([view, address](const std::string& v, const LocalAddress& local) {
+    return v == view && local.first.to_string() == address;
+  });
+}
+
+size_t Server::Impl::RemoveIf(
+    const std::function<bool(const std::string&, const LocalAddress&)>& match) {
+  std::lock_guard lock(mu);
+  std::vector<UdpSocketPtr> udp;
+  std::vector<TcpListenerPtr> tcp;
+  for (auto it = udp_sockets.begin(); it != udp_sockets.end();) {
+    if (!match((*it)->view, (*it)->local)) {
       ++it;
       continue;
     }
     udp.push_back(std::move(*it));
-    it = impl_->udp_sockets.erase(it);
+    it = udp_sockets.erase(it);
   }
-  for (auto it = impl_->tcp_listeners.begin(); it != impl_->tcp_listeners.end();) {
-    if ((*it)->view != view) {
+  for (auto it = tcp_listeners.begin(); it != tcp_listeners.end();) {
+    if (!match((*it)->view, (*it)->local)) {
       ++it;
       continue;
     }
     tcp.push_back(std::move(*it));
-    it = impl_->tcp_listeners.erase(it);
+    it = tcp_listeners.erase(it);
   }
   size_t removed = udp.size() + tcp.size();
-  if (removed == 0 || impl_->stopped) return removed;  // Stop closed everything already
+  if (removed == 0 || stopped) return removed;  // Stop closed everything already
 
-  auto close_udp = [](Impl::UdpSocket& s) {
+  auto close_udp = [](UdpSocket& s) {
     boost::system::error_code ignored;
     s.socket.close(ignored);  // a pending wait completes with operation_aborted
   };
-  auto close_tcp = [](Impl::TcpListener& l) {
+  auto close_tcp = [](TcpListener& l) {
     boost::system::error_code ignored;
     l.acceptor.close(ignored);
   };
-  if (!impl_->started) {
+  if (!started) {
     // No I/O thread runs (Start takes mu): no handler can touch these sockets now, and no
     // connection has been accepted on them.
     for (auto& s : udp) close_udp(*s);
@@ -557,24 +685,26 @@ size_t Server::RemoveSockets(std::string_view view) {
   }
   // 1. The sockets, each on its own strand, so that no batch or accept is half done.
   std::vector<std::pair<asio::any_io_executor, std::function<void()>>> work;
-  for (auto& s : udp) work.emplace_back(s->socket.get_executor(), [&close_udp, s] { close_udp(*s); });
+  for (auto& s : udp) {
+    work.emplace_back(s->socket.get_executor(), [&close_udp, s] { close_udp(*s); });
+  }
   for (auto& l : tcp) {
     work.emplace_back(l->acceptor.get_executor(), [&close_tcp, l] { close_tcp(*l); });
   }
-  Impl::RunOnAllAndWait(work);
+  RunOnAllAndWait(work);
   // 2. The connections accepted on the removed listeners (no new ones come now), each on its
   // strand. A session already being destroyed (weak pointer expired) closes itself.
   work.clear();
   {
-    std::lock_guard sessions_lock(impl_->sessions_mu);
-    for (Impl::TcpSession* session : impl_->sessions) {
+    std::lock_guard sessions_lock(sessions_mu);
+    for (TcpSession* session : sessions) {
       if (std::find(tcp.begin(), tcp.end(), session->listener()) == tcp.end()) continue;
       if (auto alive = session->weak_from_this().lock()) {
         work.emplace_back(alive->executor(), [alive] { alive->Close(); });
       }
     }
   }
-  Impl::RunOnAllAndWait(work);
+  RunOnAllAndWait(work);
   return removed;
 }
 
@@ -590,6 +720,8 @@ ViewCounterSnapshot Server::Counters(std::string_view view) const {
   out.truncated = c.truncated.load(std::memory_order_relaxed);
   out.tcp_accepted = c.tcp_accepted.load(std::memory_order_relaxed);
   out.tcp_refused = c.tcp_refused.load(std::memory_order_relaxed);
+  out.forwarded = c.forwarded.load(std::memory_order_relaxed);
+  out.forward_failed = c.forward_failed.load(std::memory_order_relaxed);
   for (size_t i = 0; i < out.rcodes.size(); ++i) {
     out.rcodes[i] = c.rcodes[i].load(std::memory_order_relaxed);
   }

@@ -17,7 +17,23 @@
 // included: the timer runs from the first length byte to the last query byte) or when a write
 // stalls that long; a query that would be dropped over UDP closes the connection.
 //
-// Sockets are removed by view (RemoveSockets), e.g. when the VNet they serve is deleted.
+// A view may answer at several addresses: a VNet's DNS address (168.63.129.16) and the inbound
+// endpoints of a DNS Private Resolver in it (an address of a delegated subnet, e.g. 10.0.2.4,
+// which servers outside Azure forward to); each is one more socket pair added with the VNet's
+// view. Sockets are removed by view (RemoveSockets), e.g. when the VNet they serve is deleted,
+// or by view and address (RemoveSocketsAt), e.g. when one inbound endpoint is deleted.
+//
+// Forwarding (Azure's DNS forwarding rulesets): a query that a rule of its view takes
+// (catalog.h, query.h) is sent to the rule's targets in order, each given forward_timeout: over
+// UDP from a socket that the UpstreamSocketOpener makes for the view (inside the VNet, in the
+// daemon), then over TCP to the same target if the UDP answer is truncated. The first answer
+// that forward.h accepts is relayed with the client's ID; a target that times out, refuses the
+// connection or answers malformed is skipped; when none is left the client gets SERVFAIL. A
+// target equal to the address and port the query arrived on is skipped (a forwarding loop back
+// into this socket). Forwarding never blocks an I/O thread: it runs on Asio's reactor, and the
+// client's socket keeps answering other queries meanwhile; TCP clients get their answers in
+// order (the connection waits for the forwarded one). At most max_forwards run at once; more
+// get SERVFAIL at once.
 //
 // The catalog is read from a CatalogStore once per UDP batch and once per TCP query, so a new
 // snapshot takes effect for the next packet without stopping anything.
@@ -43,7 +59,9 @@ namespace cove::dns {
 
 struct ServerOptions {
   int threads = 1;
-  uint16_t max_udp_payload = 1232;  // largest UDP response, advertised in OPT
+  std::chrono::milliseconds forward_timeout{2'000};  // per target and transport (UDP, TCP)
+  size_t max_forwards = 1024;                        // forwarded queries in flight
+  uint16_t max_udp_payload = 1232;                   // largest UDP response, advertised in OPT
   size_t max_tcp_connections = 1024;
   size_t max_tcp_connections_per_view = 256;
   size_t max_tcp_connections_per_source = 32;  // per address within a view; 0: no limit
@@ -56,15 +74,35 @@ struct ViewCounterSnapshot {
   uint64_t dropped = 0;    // queries not answered (not DNS, responses, unsendable)
   uint64_t truncated = 0;  // UDP responses with TC set
   uint64_t tcp_accepted = 0;
-  uint64_t tcp_refused = 0;  // connections closed at accept because of a connection limit
+  uint64_t tcp_refused = 0;     // connections closed at accept because of a connection limit
+  uint64_t forwarded = 0;       // queries a forwarding rule took (answered when forwarding ends)
+  uint64_t forward_failed = 0;  // of those, answered SERVFAIL: no target answered, or too many
   // Responses by RCODE: 0..15 as such, index 16 for BADVERS.
   std::array<uint64_t, 17> rcodes{};
 };
 
+// Makes the sockets forwarded queries leave from. Called from I/O threads, concurrently.
+class UpstreamSocketOpener {
+ public:
+  virtual ~UpstreamSocketOpener() = default;
+  // Returns a socket of `type` (SOCK_DGRAM or SOCK_STREAM) and `family` (AF_INET or AF_INET6),
+  // unbound or bound to the address the view's queries should come from, in the network the
+  // view's targets are reached through; close-on-exec. kNotFound when the view has no such
+  // network (the target is then skipped), kIOError when the kernel refuses.
+  virtual Result<UniqueFd> Open(std::string_view view, int family, int type) = 0;
+};
+
+// Sockets in this process's own network namespace, whatever the view (tests, single host).
+class LocalSocketOpener final : public UpstreamSocketOpener {
+ public:
+  Result<UniqueFd> Open(std::string_view view, int family, int type) override;
+};
+
 class Server {
  public:
-  // `catalog` must outlive the server.
-  Server(const CatalogStore& catalog, ServerOptions options = {});
+  // `catalog` and `opener` must outlive the server; a null opener is a LocalSocketOpener.
+  Server(const CatalogStore& catalog, ServerOptions options = {},
+         UpstreamSocketOpener* opener = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -86,6 +124,9 @@ class Server {
   // answered when it is called is answered first. Used when a VNet is deleted.
   // REQUIRES: not called from inside a handler of this server (there are none for callers).
   size_t RemoveSockets(std::string_view view);
+  // The same for the sockets of `view` bound to `address` (as written by inet_ntop, e.g.
+  // "10.0.2.4"): one inbound endpoint of the VNet, leaving its other addresses answering.
+  size_t RemoveSocketsAt(std::string_view view, std::string_view address);
 
   // Runs the I/O threads; returns at once. Sockets may be added before or after.
   void Start();
