@@ -302,6 +302,10 @@ TEST_F(OnPremTest, ConnectionRulesAnswerAzuresErrorsAndWriteNothing) {
                 400, "ConnectionProtocolNotSupported");
   ExpectRefused([&] { return Put(kConnections + "c", IpsecConnection("vpngw", "nope")); }, 400,
                 "InvalidResourceReference");
+  json one_end = IpsecConnection("vpngw", "site1");
+  one_end["properties"].erase("localNetworkGateway2");
+  ExpectRefused([&] { return Put(kConnections + "c", one_end); }, 400,
+                "GatewayConnectionMustHaveExactlyTwoEndpoints");
   ExpectRefused([&] { return Put(kConnections + "c", IpsecConnection("vpngw", "site1", {{"connectionType", "Vnet2Vnet"}})); },
                 400, "ConnectionTypeNotSupported");
   ExpectRefused([&] { return Put(kConnections + "c", IpsecConnection("vpngw", "site1", {{"sharedKey", "has space"}})); },
