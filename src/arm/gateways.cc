@@ -652,8 +652,14 @@ Status PutConnection(Engine& engine, const ArmPath& p, const Json& body, const J
                        ": cove connects virtual networks to on-premises sites only (IPsec, "
                        "ExpressRoute).");
   }
-  if (gateway_id.empty()) {
-    return tl::unexpected(BadContent("properties.virtualNetworkGateway1.id", "is required"));
+  const char* other_field = *type == "IPsec" ? "localNetworkGateway2" : "peer";
+  std::string other_id = *type == "IPsec" ? local_id : peer_id;
+  if (gateway_id.empty() || other_id.empty() || (!local_id.empty() && !peer_id.empty())) {
+    return ArmFail(400, "GatewayConnectionMustHaveExactlyTwoEndpoints",
+                   "Virtual Network Gateway connection " + id +
+                       " must have exactly two endpoints. The first endpoint must be a "
+                       "VirtualNetworkGateway, the second endpoint can be a "
+                       "VirtualNetworkGateway or a LocalNetworkGateway or a ExpressRouteCircuit.");
   }
   const Json* gateway = FindOfType(txn, gateway_id, kGatewayType);
   if (gateway == nullptr) return tl::unexpected(InvalidReference(gateway_id, id));
@@ -667,12 +673,6 @@ Status PutConnection(Engine& engine, const ArmPath& p, const Json& body, const J
                        gateway->value("id", "") + " is of type " + gateway_type + ".");
   }
   std::string gateway_key = Lower(gateway_id);
-  const char* other_field = *type == "IPsec" ? "localNetworkGateway2" : "peer";
-  std::string other_id = *type == "IPsec" ? local_id : peer_id;
-  if (other_id.empty()) {
-    return tl::unexpected(BadContent(std::string("properties.") + other_field + ".id",
-                                     "is required for a connection of type " + *type));
-  }
   std::string other_key = Lower(other_id);
   const Json* other =
       FindOfType(txn, other_id, *type == "IPsec" ? kLocalGatewayType : kCircuitType);

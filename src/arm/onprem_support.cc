@@ -61,8 +61,9 @@ const Json& Field(const Json& j, const char* key) {
 }
 
 int64_t IntField(const Json& j, const char* key, int64_t fallback) {
-  const Json& v = Field(j, key);
-  return v.is_number_integer() ? v.get<int64_t>() : fallback;
+  if (!j.is_object()) return fallback;
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : fallback;
 }
 
 }  // namespace cove::arm

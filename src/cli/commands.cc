@@ -21,6 +21,9 @@ const Registry& Commands() {
     AddIdentityCommands(*r);
     AddAcrAuthCommands(*r);
     AddContainerCommands(*r);
+    AddGatewayCommands(*r);
+    AddDnsResolverCommands(*r);
+    AddOnPremCommands(*r);
     return r;
   }();
   return *registry;
@@ -38,6 +41,45 @@ std::string NewGuid() {
                 static_cast<unsigned>(b >> 48),
                 static_cast<unsigned long long>(b & 0xffffffffffffULL));
   return buf;
+}
+
+// Runs a handler with the subscription resolved (most create commands).
+Outcome WithSub(Context& ctx, const std::function<Outcome(const std::string&)>& body) {
+  auto sub = ctx.Subscription();
+  if (!sub) return Outcome::FromArm(sub.error());
+  return body(*sub);
+}
+
+// GET → modify → PUT, az's generic update.
+Outcome GetModifyPut(Context& ctx, const std::string& path, const std::string& api,
+                     const std::function<std::optional<Outcome>(json&)>& modify,
+                     const std::function<json(const json&)>& shape) {
+  auto arm = ctx.Arm();
+  if (!arm) return Outcome::FromArm(arm.error());
+  auto current = (*arm)->Get(path, api);
+  if (!current) return Outcome::FromArm(current.error());
+  if (auto stop = modify(*current)) return *stop;
+  auto res = (*arm)->Put(path, api, *current);
+  if (!res) return Outcome::FromArm(res.error());
+  return Outcome::Value(shape ? shape(*res) : *res);
+}
+
+ArmResult<std::string> LocationOr(Context& ctx, const ParsedArgs& a, const std::string& sub) {
+  if (auto l = a.Get("--location")) return *l;
+  return GroupLocation(ctx, sub, *a.Get("--resource-group"));
+}
+
+std::optional<Outcome> ReadInt(const ParsedArgs& a, const std::string& name,
+                               std::optional<int64_t>& out) {
+  auto text = a.Get(name);
+  if (!text) return std::nullopt;
+  size_t digits = !text->empty() && (*text)[0] == '-' ? 1 : 0;
+  if (text->size() == digits || text->size() > 18 ||
+      text->find_first_not_of("0123456789", digits) != std::string::npos) {
+    return Outcome::Usage("argument " + name + ": invalid int value: '" + *text + "'");
+  }
+  out = std::stoll(*text);
+  return std::nullopt;
 }
 
 ArgSpec GroupArg(bool required, bool id_part) {

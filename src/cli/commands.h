@@ -40,6 +40,12 @@ void AddIdentityCommands(Registry& registry);
 void AddAcrAuthCommands(Registry& registry);
 // container create|show|list|delete|exec (commands_container.cc)
 void AddContainerCommands(Registry& registry);
+// On-premises connectivity (issue 14): network public-ip, vnet-gateway, local-gateway,
+// vpn-connection, express-route (commands_gateway.cc); dns-resolver and its endpoints, rulesets,
+// rules and links (commands_dns_resolver.cc); onprem site|machine (commands_onprem.cc).
+void AddGatewayCommands(Registry& registry);
+void AddDnsResolverCommands(Registry& registry);
+void AddOnPremCommands(Registry& registry);
 
 // Splits a command line as a POSIX shell splits words (az uses shlex.split): blanks separate
 // words; '...' is literal; "..." keeps blanks and takes \ before " \ $ `; \ escapes one
@@ -76,6 +82,19 @@ using PathFn = std::function<std::string(const std::string& sub, const ParsedArg
 // or once for the path `path_of` builds.
 Outcome ForEachTarget(Context& ctx, const ParsedArgs& args, const PathFn& path_of,
                       const std::function<Outcome(const std::string& path)>& body);
+
+// Runs `body` with the subscription resolved (most create commands).
+Outcome WithSub(Context& ctx, const std::function<Outcome(const std::string&)>& body);
+// GET → modify → PUT, az's generic update; `shape` reshapes the answer (as is when null).
+Outcome GetModifyPut(Context& ctx, const std::string& path, const std::string& api,
+                     const std::function<std::optional<Outcome>(nlohmann::json&)>& modify,
+                     const std::function<nlohmann::json(const nlohmann::json&)>& shape = nullptr);
+// --location, else the location of the group --resource-group names.
+ArmResult<std::string> LocationOr(Context& ctx, const ParsedArgs& a, const std::string& sub);
+// The integer value of argument `name` into `out` (left unset when absent); argparse's usage
+// error ("argument --asn: invalid int value: 'x'") when it is not one.
+std::optional<Outcome> ReadInt(const ParsedArgs& a, const std::string& name,
+                               std::optional<int64_t>& out);
 
 // GET → Value (404: exit 3 as az's show commands).
 Outcome ShowAt(Context& ctx, const std::string& path, const std::string& api);

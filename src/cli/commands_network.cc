@@ -19,32 +19,6 @@ ArgSpec VnetNameArg(bool id_part = true) {
           .id_part = id_part};
 }
 
-// Runs a handler with the subscription resolved (most create commands).
-Outcome WithSub(Context& ctx, const std::function<Outcome(const std::string&)>& body) {
-  auto sub = ctx.Subscription();
-  if (!sub) return Outcome::FromArm(sub.error());
-  return body(*sub);
-}
-
-// GET → modify → PUT, az's generic update.
-Outcome GetModifyPut(Context& ctx, const std::string& path, const std::string& api,
-                     const std::function<std::optional<Outcome>(json&)>& modify,
-                     const std::function<json(const json&)>& shape = nullptr) {
-  auto arm = ctx.Arm();
-  if (!arm) return Outcome::FromArm(arm.error());
-  auto current = (*arm)->Get(path, api);
-  if (!current) return Outcome::FromArm(current.error());
-  if (auto stop = modify(*current)) return *stop;
-  auto res = (*arm)->Put(path, api, *current);
-  if (!res) return Outcome::FromArm(res.error());
-  return Outcome::Value(shape ? shape(*res) : *res);
-}
-
-ArmResult<std::string> LocationOr(Context& ctx, const ParsedArgs& a, const std::string& sub) {
-  if (auto l = a.Get("--location")) return *l;
-  return GroupLocation(ctx, sub, *a.Get("--resource-group"));
-}
-
 std::string VnetPath(const std::string& sub, const ParsedArgs& a) {
   return ResourcePath(sub, *a.Get("--resource-group"), kVnets, *a.Get("--name"));
 }

@@ -51,8 +51,9 @@ TEST_F(ControlPlaneTest, DefaultSubscriptionAndProviders) {
   EXPECT_EQ(subs.body["value"][0]["subscriptionId"], "c0ffee00-0000-4000-8000-000000000001");
   auto p = Get(kSub + "/providers/Microsoft.Network");
   EXPECT_EQ(p.body["registrationState"], "Registered");
-  // + Microsoft.Compute (VMs), Microsoft.ManagedIdentity, Microsoft.ContainerInstance
-  EXPECT_EQ(Get(kSub + "/providers").body["value"].size(), 6u);
+  // + Microsoft.Compute (VMs), Microsoft.ManagedIdentity, Microsoft.ContainerInstance,
+  // Cove.OnPremises (issue 14's on-premises sites)
+  EXPECT_EQ(Get(kSub + "/providers").body["value"].size(), 7u);
   EXPECT_EQ(Get("/subscriptions/c0ffee00-0000-4000-8000-00000000dead").Code(), "SubscriptionNotFound");
 }
 

@@ -41,6 +41,23 @@ const std::map<std::string, std::string>& ServedTypes() {
       {"Microsoft.ContainerRegistry/registries/tokens", "2023-11-01-preview"},
       {"Microsoft.ManagedIdentity/userAssignedIdentities", "2023-01-31"},
       {"Microsoft.Authorization/roleAssignments", "2022-04-01"},
+      // On-premises connectivity (issue 14; cli/commands_gateway.cc, commands_dns_resolver.cc,
+      // commands_onprem.cc).
+      {"Microsoft.Network/publicIPAddresses", "2024-05-01"},
+      {"Microsoft.Network/virtualNetworkGateways", "2024-05-01"},
+      {"Microsoft.Network/localNetworkGateways", "2024-05-01"},
+      {"Microsoft.Network/connections", "2024-05-01"},
+      {"Microsoft.Network/connections/sharedkey", "2024-05-01"},
+      {"Microsoft.Network/expressRouteCircuits", "2024-05-01"},
+      {"Microsoft.Network/expressRouteCircuits/peerings", "2024-05-01"},
+      {"Microsoft.Network/dnsResolvers", "2022-07-01"},
+      {"Microsoft.Network/dnsResolvers/inboundEndpoints", "2022-07-01"},
+      {"Microsoft.Network/dnsResolvers/outboundEndpoints", "2022-07-01"},
+      {"Microsoft.Network/dnsForwardingRulesets", "2022-07-01"},
+      {"Microsoft.Network/dnsForwardingRulesets/forwardingRules", "2022-07-01"},
+      {"Microsoft.Network/dnsForwardingRulesets/virtualNetworkLinks", "2022-07-01"},
+      {"Cove.OnPremises/sites", "2026-12-01"},
+      {"Cove.OnPremises/sites/machines", "2026-12-01"},
   };
   return *types;
 }
@@ -164,12 +181,89 @@ TEST_F(ProviderTableApiTest, EveryProjectionReachesTheSnapshot) {
                                          "7f951dda-4ed3-4680-a7ca-43fe172d538d"},
              {"principalId", uai.body["properties"]["principalId"]}}}});
   ASSERT_EQ(assigned.status, 201) << assigned.body.dump();
+  // On-premises connectivity: a VPN gateway with its public IP, a local gateway and their
+  // connection, a circuit, a DNS resolver with a ruleset, a site.
+  const std::string vnet = kNet + "/virtualNetworks/myvnet";
+  ASSERT_EQ(Put(vnet + "/subnets/GatewaySubnet", {{"properties", {{"addressPrefix", "10.0.255.0/27"}}}})
+                .status,
+            201);
+  ASSERT_EQ(Put(vnet + "/subnets/outbound",
+                {{"properties",
+                  {{"addressPrefix", "10.0.254.0/28"},
+                   {"delegations",
+                    {{{"name", "r"}, {"properties", {{"serviceName", "Microsoft.Network/dnsResolvers"}}}}}}}}})
+                .status,
+            201);
+  ASSERT_EQ(Put(kNet + "/publicIPAddresses/gwip",
+                {{"location", "westus"}, {"sku", {{"name", "Standard"}}}})
+                .status,
+            201);
+  auto gateway = Put(
+      kNet + "/virtualNetworkGateways/gw",
+      {{"location", "westus"},
+       {"properties",
+        {{"gatewayType", "Vpn"},
+         {"sku", {{"name", "VpnGw1"}}},
+         {"ipConfigurations",
+          {{{"name", "default"},
+            {"properties",
+             {{"subnet", {{"id", vnet + "/subnets/GatewaySubnet"}}},
+              {"publicIPAddress", {{"id", kNet + "/publicIPAddresses/gwip"}}}}}}}}}}});
+  ASSERT_EQ(gateway.status, 201) << gateway.body.dump();
+  ASSERT_EQ(Put(kNet + "/localNetworkGateways/site",
+                {{"location", "westus"},
+                 {"properties",
+                  {{"gatewayIpAddress", "192.0.2.130"},
+                   {"localNetworkAddressSpace", {{"addressPrefixes", {"192.168.0.0/16"}}}}}}})
+                .status,
+            201);
+  ASSERT_EQ(Put(kNet + "/connections/c",
+                {{"location", "westus"},
+                 {"properties",
+                  {{"connectionType", "IPsec"},
+                   {"virtualNetworkGateway1", {{"id", kNet + "/virtualNetworkGateways/gw"}}},
+                   {"localNetworkGateway2", {{"id", kNet + "/localNetworkGateways/site"}}}}}})
+                .status,
+            201);
+  ASSERT_EQ(Put(kNet + "/expressRouteCircuits/er",
+                {{"location", "westus"},
+                 {"sku", {{"name", "Standard_MeteredData"}}},
+                 {"properties",
+                  {{"serviceProviderProperties",
+                    {{"serviceProviderName", "Equinix"},
+                     {"peeringLocation", "Silicon Valley"},
+                     {"bandwidthInMbps", 50}}}}}})
+                .status,
+            201);
+  ASSERT_EQ(Put(kNet + "/dnsResolvers/r",
+                {{"location", "westus"}, {"properties", {{"virtualNetwork", {{"id", vnet}}}}}})
+                .status,
+            201);
+  ASSERT_EQ(Put(kNet + "/dnsResolvers/r/outboundEndpoints/out",
+                {{"location", "westus"},
+                 {"properties", {{"subnet", {{"id", vnet + "/subnets/outbound"}}}}}})
+                .status,
+            201);
+  ASSERT_EQ(Put(kNet + "/dnsForwardingRulesets/rs",
+                {{"location", "westus"},
+                 {"properties",
+                  {{"dnsResolverOutboundEndpoints",
+                    {{{"id", kNet + "/dnsResolvers/r/outboundEndpoints/out"}}}}}}})
+                .status,
+            201);
+  ASSERT_EQ(Put(kRg + "/providers/Cove.OnPremises/sites/site",
+                {{"location", "westus"}, {"properties", {{"addressPrefixes", {"192.168.0.0/16"}}}}})
+                .status,
+            201);
 
   SnapshotPtr full = cp_->snapshot();
   auto views = [](const Snapshot& s) {
     return s.registries.size() + s.principals.size() + s.machines.size() +
            s.role_assignments.size() + s.private_endpoints.size() + s.vnets.size() +
-           s.network_security_groups.size() + s.zones.size();
+           s.network_security_groups.size() + s.zones.size() + s.public_ips.size() +
+           s.vnet_gateways.size() + s.local_gateways.size() + s.connections.size() +
+           s.circuits.size() + s.dns_resolvers.size() + s.forwarding_rulesets.size() +
+           s.sites.size();
   };
   size_t projecting = 0;
   for (const auto& [key, p] : ResourceProviders().all()) {
@@ -187,7 +281,7 @@ TEST_F(ProviderTableApiTest, EveryProjectionReachesTheSnapshot) {
     ASSERT_FALSE(only.empty()) << "no " << p.type << " to project";
     EXPECT_EQ(views(*s), only.size()) << p.type;
   }
-  EXPECT_EQ(projecting, 9u);
+  EXPECT_EQ(projecting, 17u);
   EXPECT_EQ(full->registries.size(), 1u);
   EXPECT_EQ(full->vnets.size(), 1u);
   EXPECT_EQ(full->network_security_groups.size(), 1u);
