@@ -10,34 +10,19 @@
 set -uo pipefail
 COVED=${COVED:?set COVED to the coved binary}
 command -v az >/dev/null && command -v jq >/dev/null || { echo "az or jq missing: skipped"; exit 77; }
+source "$(dirname "$0")/lib.sh"
 work=$(mktemp -d /tmp/cove-az-cli.XXXXXX)
 pid=
-passed=0 failed=0
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
-check() {
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "ok - $name"; else failed=$((failed + 1)); echo "not ok - $name"; fi
-}
-eq() { [ "$1" = "$2" ] || { echo "  expected: $2"; echo "  actual:   $1"; return 1; }; }
 
 # ---- coved: the control plane only, HTTPS with its own CA on a free loopback port ----
-mkdir -p "$work/data"
-"$COVED" --arm-listen 127.0.0.1:0 --insecure-listen 127.0.0.1:0 --data-dir "$work/data" \
-  --no-fabric 2>"$work/coved.log" &
-pid=$!
-port=
-for _ in $(seq 1 3000); do
-  port=$(sed -n 's/.*arm api listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/coved.log" | head -1)
-  [ -n "$port" ] && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.01
-done
-if [ -z "$port" ]; then echo "coved did not start:"; cat "$work/coved.log"; exit 1; fi
-arm=https://127.0.0.1:$port
+cli_start_coved "$work" --no-fabric
+pid=$CLI_COVED_PID
+arm=https://127.0.0.1:$CLI_ARM_PORT
 ca=$work/data/tls/ca.crt
 boot=$work/data/bootstrap.json
 

@@ -149,6 +149,28 @@ class ArmNodeAuthTest : public ArmNodeTest {
   static nlohmann::json Json(const testing::RawReply& r) {
     return nlohmann::json::parse(r.body, nullptr, false);
   }
+  // A directory user with password S3cret-pass; its object id ("" when refused).
+  std::string AddUser(const std::string& display_name, const std::string& upn) {
+    auto user = RawHttp(arm_port_).Request(
+        "POST", "/v1.0/users",
+        nlohmann::json{{"displayName", display_name},
+                       {"userPrincipalName", upn},
+                       {"passwordProfile", {{"password", "S3cret-pass"}}}}
+            .dump(),
+        Bearer());
+    EXPECT_EQ(user.status, 201) << user.body;
+    return Json(user).value("id", "");
+  }
+  // PUT of role assignment `guid` at `scope` giving `principal` the built-in role `role`.
+  int Assign(const std::string& scope, const std::string& guid, const std::string& role,
+             const std::string& principal) {
+    return Put(scope + "/providers/Microsoft.Authorization/roleAssignments/" + guid,
+               {{"properties",
+                 {{"roleDefinitionId", "/subscriptions/c0ffee00-0000-4000-8000-000000000001/"
+                                       "providers/Microsoft.Authorization/roleDefinitions/" +
+                                           role},
+                  {"principalId", principal}}}});
+  }
 };
 
 TEST_F(ArmNodeAuthTest, LoginIssuesAnIdentityTokenAsEntraDoes) {
@@ -216,21 +238,11 @@ TEST_F(ArmNodeAuthTest, AcrLoginExchangeGivesARefreshTokenTheRegistryAccepts) {
             201);
   // A directory user with AcrPull on it (the configuration's alice names the configuration's
   // registry, which full mode does not serve).
-  auto user = RawHttp(arm_port_).Request(
-      "POST", "/v1.0/users",
-      nlohmann::json{{"displayName", "Bob"},
-                     {"userPrincipalName", "bob@contoso.com"},
-                     {"passwordProfile", {{"password", "S3cret-pass"}}}}
-          .dump(),
-      Bearer());
-  ASSERT_EQ(user.status, 201) << user.body;
-  ASSERT_EQ(Put(kRg + "/providers/Microsoft.ContainerRegistry/registries/fromconfig/providers/"
-                      "Microsoft.Authorization/roleAssignments/0a1c0000-0000-4000-8000-000000000001",
-                {{"properties",
-                  {{"roleDefinitionId", "/subscriptions/c0ffee00-0000-4000-8000-000000000001/"
-                                        "providers/Microsoft.Authorization/roleDefinitions/"
-                                        "7f951dda-4ed3-4680-a7ca-43fe172d538d"},
-                   {"principalId", Json(user).value("id", "")}}}}),
+  std::string bob = AddUser("Bob", "bob@contoso.com");
+  ASSERT_FALSE(bob.empty());
+  ASSERT_EQ(Assign(kRg + "/providers/Microsoft.ContainerRegistry/registries/fromconfig",
+                   "0a1c0000-0000-4000-8000-000000000001",
+                   "7f951dda-4ed3-4680-a7ca-43fe172d538d", bob),
             201);
   auto login = Login("common", "grant_type=password&username=bob%40contoso.com"
                                "&password=S3cret-pass");
@@ -371,26 +383,15 @@ TEST_F(ArmNodeAuthTest, ResourceListingHoldsWhatTheCallerMayRead) {
                   {{"location", "westus"}, {"sku", {{"name", "Basic"}}}}),
               201);
   }
-  auto user = RawHttp(arm_port_).Request(
-      "POST", "/v1.0/users",
-      nlohmann::json{{"displayName", "Carol"},
-                     {"userPrincipalName", "carol@contoso.com"},
-                     {"passwordProfile", {{"password", "S3cret-pass"}}}}
-          .dump(),
-      Bearer());
-  ASSERT_EQ(user.status, 201) << user.body;
-  ASSERT_EQ(Put(sub + "/resourceGroups/rg2/providers/Microsoft.Authorization/roleAssignments/"
-                      "0a1c0000-0000-4000-8000-000000000002",
-                {{"properties",
-                  {{"roleDefinitionId", sub + "/providers/Microsoft.Authorization/"
-                                              "roleDefinitions/"
-                                              "acdd72a7-3385-48ef-bd42-f606fba81ae7"},
-                   {"principalId", Json(user).value("id", "")}}}}),
+  std::string carol = AddUser("Carol", "carol@contoso.com");
+  ASSERT_FALSE(carol.empty());
+  ASSERT_EQ(Assign(sub + "/resourceGroups/rg2", "0a1c0000-0000-4000-8000-000000000002",
+                   "acdd72a7-3385-48ef-bd42-f606fba81ae7" /* Reader */, carol),
             201);
   auto login = Login("common", "grant_type=password&username=carol%40contoso.com"
                                "&password=S3cret-pass");
   ASSERT_EQ(login.status, 200) << login.body;
-  const std::map<std::string, std::string> carol = {
+  const std::map<std::string, std::string> as_carol = {
       {"Authorization", "Bearer " + Json(login)["access_token"].get<std::string>()}};
   auto names = [](const testing::RawReply& r) {
     std::vector<std::string> out;
@@ -400,14 +401,14 @@ TEST_F(ArmNodeAuthTest, ResourceListingHoldsWhatTheCallerMayRead) {
     return out;
   };
   auto mine = RawHttp(arm_port_).Request("GET", sub + "/resources?api-version=2021-04-01", "",
-                                         carol);
+                                         as_carol);
   ASSERT_EQ(mine.status, 200) << mine.body;
   EXPECT_EQ(names(mine), std::vector<std::string>{"regrg2"});
   auto all = RawHttp(arm_port_).Request("GET", sub + "/resources?api-version=2021-04-01", "",
                                         Bearer());
   EXPECT_EQ(names(all), (std::vector<std::string>{"regrg", "regrg2"}));
   auto other_group = RawHttp(arm_port_).Request(
-      "GET", sub + "/resourceGroups/rg/resources?api-version=2021-04-01", "", carol);
+      "GET", sub + "/resourceGroups/rg/resources?api-version=2021-04-01", "", as_carol);
   EXPECT_EQ(other_group.status, 200);
   EXPECT_TRUE(names(other_group).empty());
 }
