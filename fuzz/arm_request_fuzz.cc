@@ -4,7 +4,8 @@
 // error answer without an Azure error code is a finding; so is a resource-id parse that does
 // not round-trip through its key.
 //
-// Input layout: "METHOD\nPATH\nBODY" (a missing line means empty).
+// Input layout: "METHOD\nPATH\nBODY" (a missing line means empty). For a generic listing
+// (".../resources") BODY is the $filter and the $skiptoken, its first 4 bytes the $top.
 #include <cstdlib>
 #include <string>
 
@@ -55,7 +56,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (const char* m : {"GET", "PUT", "PATCH", "DELETE", "POST"}) {
     if (method == m) {
-      auto r = Plane().Handle({method, path, "2023-01-01", body, "", ""});
+      cove::arm::ArmRequest request{method, path, "2023-01-01", body, "", ""};
+      if (parsed && parsed->kind == cove::arm::PathKind::kGenericResources) {
+        // A generic listing reads its $filter, $top and $skiptoken from the body's bytes.
+        request = {method, path, "2021-04-01", "", "", "", body, body.substr(0, 4), body};
+      }
+      auto r = Plane().Handle(request);
       if (r.status >= 500 || r.status < 200) std::abort();
       if (r.status >= 400 && (!r.body || !r.body->contains("error") ||
                               !(*r.body)["error"].contains("code"))) {

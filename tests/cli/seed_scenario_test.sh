@@ -6,40 +6,25 @@
 set -uo pipefail
 COVED=${COVED:?set COVED to the coved binary}
 COVE=${COVE:?set COVE to the cove binary}
+source "$(dirname "$0")/lib.sh"
 work=$(mktemp -d /tmp/cove-cli-seed.XXXXXX)
 pids=()
-passed=0 failed=0
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
   rm -rf "$work"
 }
 trap cleanup EXIT
-check() {
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "ok - $name"; else failed=$((failed + 1)); echo "not ok - $name"; fi
-}
-eq() { [ "$1" = "$2" ] || { echo "  expected: $2"; echo "  actual:   $1"; return 1; }; }
 
 # start_coved DIR: starts coved on a fresh data dir, sets COVE_ENDPOINT from its stderr.
 start_coved() {
   local dir=$1
-  mkdir -p "$dir/data"
   # The control plane only: no namespaces (cli_up_test covers the fabric, with its own prefix).
   local extra=()
   "$COVED" --help 2>&1 | grep -q -- --no-fabric && extra=(--no-fabric)
-  "$COVED" --arm-listen 127.0.0.1:0 --insecure-listen 127.0.0.1:0 --data-dir "$dir/data" \
-    "${extra[@]}" 2>"$dir/coved.log" &
-  pids+=($!)
-  local port=
-  for _ in $(seq 1 3000); do
-    port=$(sed -n 's/.*arm api listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/coved.log" | head -1)
-    [ -n "$port" ] && break
-    kill -0 "${pids[-1]}" 2>/dev/null || break
-    sleep 0.01
-  done
-  if [ -z "$port" ]; then echo "coved did not start:"; cat "$dir/coved.log"; exit 1; fi
+  cli_start_coved "$dir" "${extra[@]}"
+  pids+=("$CLI_COVED_PID")
   # HTTPS with coved's CA, as the bootstrap principal: both from its data dir.
-  export COVE_ENDPOINT=https://127.0.0.1:$port COVE_DATA_DIR=$dir/data
+  export COVE_ENDPOINT=https://127.0.0.1:$CLI_ARM_PORT COVE_DATA_DIR=$dir/data
   export XDG_CONFIG_HOME=$dir/config
 }
 

@@ -15,8 +15,8 @@ done
 work=$(mktemp -d /tmp/cove-cli-up.XXXXXX)
 # 1..5 characters of [a-z0-9], unique per run.
 export COVE_FABRIC_PREFIX=u$(printf '%04x' $(( ($$ ^ RANDOM) & 0xffff )))
+source "$(dirname "$0")/lib.sh"
 coved_pid=
-passed=0 failed=0
 cleanup() {
   if [ -n "$coved_pid" ]; then kill "$coved_pid" 2>/dev/null && wait "$coved_pid" 2>/dev/null; fi
   for ns in $(ip netns list | awk '{print $1}' | grep "^$COVE_FABRIC_PREFIX-"); do
@@ -26,27 +26,13 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-check() {
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); echo "ok - $name"; else failed=$((failed + 1)); echo "not ok - $name"; fi
-}
-eq() { [ "$1" = "$2" ] || { echo "  expected: $2"; echo "  actual:   $1"; return 1; }; }
 has() { grep -qF -- "$2" <<<"$1" || { echo "  no '$2' in:"; sed 's/^/    /' <<<"$1"; return 1; }; }
 hasre() { grep -qE -- "$2" <<<"$1" || { echo "  no /$2/ in:"; sed 's/^/    /' <<<"$1"; return 1; }; }
 namespaces() { ip netns list | awk '{print $1}' | grep "^$COVE_FABRIC_PREFIX-" || true; }
 
-mkdir -p "$work/data"
-"$COVED" --arm-listen 127.0.0.1:0 --insecure-listen 127.0.0.1:0 --data-dir "$work/data" \
-  --fabric-prefix "$COVE_FABRIC_PREFIX" 2>"$work/coved.log" &
-coved_pid=$!
-port=
-for _ in $(seq 1 3000); do
-  port=$(sed -n 's/.*arm api listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/coved.log" | head -1)
-  [ -n "$port" ] && break
-  kill -0 "$coved_pid" 2>/dev/null || break
-  sleep 0.01
-done
-if [ -z "$port" ]; then echo "coved did not start:"; cat "$work/coved.log"; exit 1; fi
+cli_start_coved "$work" --fabric-prefix "$COVE_FABRIC_PREFIX"
+coved_pid=$CLI_COVED_PID
+port=$CLI_ARM_PORT
 export COVE_ENDPOINT=https://127.0.0.1:$port XDG_CONFIG_HOME=$work/config COVE_DATA_DIR=$work/data
 cove() { "$COVE" "$@"; }
 

@@ -149,6 +149,28 @@ class ArmNodeAuthTest : public ArmNodeTest {
   static nlohmann::json Json(const testing::RawReply& r) {
     return nlohmann::json::parse(r.body, nullptr, false);
   }
+  // A directory user with password S3cret-pass; its object id ("" when refused).
+  std::string AddUser(const std::string& display_name, const std::string& upn) {
+    auto user = RawHttp(arm_port_).Request(
+        "POST", "/v1.0/users",
+        nlohmann::json{{"displayName", display_name},
+                       {"userPrincipalName", upn},
+                       {"passwordProfile", {{"password", "S3cret-pass"}}}}
+            .dump(),
+        Bearer());
+    EXPECT_EQ(user.status, 201) << user.body;
+    return Json(user).value("id", "");
+  }
+  // PUT of role assignment `guid` at `scope` giving `principal` the built-in role `role`.
+  int Assign(const std::string& scope, const std::string& guid, const std::string& role,
+             const std::string& principal) {
+    return Put(scope + "/providers/Microsoft.Authorization/roleAssignments/" + guid,
+               {{"properties",
+                 {{"roleDefinitionId", "/subscriptions/c0ffee00-0000-4000-8000-000000000001/"
+                                       "providers/Microsoft.Authorization/roleDefinitions/" +
+                                           role},
+                  {"principalId", principal}}}});
+  }
 };
 
 TEST_F(ArmNodeAuthTest, LoginIssuesAnIdentityTokenAsEntraDoes) {
@@ -216,21 +238,11 @@ TEST_F(ArmNodeAuthTest, AcrLoginExchangeGivesARefreshTokenTheRegistryAccepts) {
             201);
   // A directory user with AcrPull on it (the configuration's alice names the configuration's
   // registry, which full mode does not serve).
-  auto user = RawHttp(arm_port_).Request(
-      "POST", "/v1.0/users",
-      nlohmann::json{{"displayName", "Bob"},
-                     {"userPrincipalName", "bob@contoso.com"},
-                     {"passwordProfile", {{"password", "S3cret-pass"}}}}
-          .dump(),
-      Bearer());
-  ASSERT_EQ(user.status, 201) << user.body;
-  ASSERT_EQ(Put(kRg + "/providers/Microsoft.ContainerRegistry/registries/fromconfig/providers/"
-                      "Microsoft.Authorization/roleAssignments/0a1c0000-0000-4000-8000-000000000001",
-                {{"properties",
-                  {{"roleDefinitionId", "/subscriptions/c0ffee00-0000-4000-8000-000000000001/"
-                                        "providers/Microsoft.Authorization/roleDefinitions/"
-                                        "7f951dda-4ed3-4680-a7ca-43fe172d538d"},
-                   {"principalId", Json(user).value("id", "")}}}}),
+  std::string bob = AddUser("Bob", "bob@contoso.com");
+  ASSERT_FALSE(bob.empty());
+  ASSERT_EQ(Assign(kRg + "/providers/Microsoft.ContainerRegistry/registries/fromconfig",
+                   "0a1c0000-0000-4000-8000-000000000001",
+                   "7f951dda-4ed3-4680-a7ca-43fe172d538d", bob),
             201);
   auto login = Login("common", "grant_type=password&username=bob%40contoso.com"
                                "&password=S3cret-pass");
@@ -271,6 +283,134 @@ TEST_F(ArmNodeAuthTest, AcrLoginExchangeGivesARefreshTokenTheRegistryAccepts) {
   EXPECT_EQ(exchange("nosuch.azurecr.io", identity).status, 404);
   auto forged = exchange("fromconfig.azurecr.io", identity + "x");
   EXPECT_EQ(forged.status, 401) << forged.body;
+}
+
+// What Azure's own clients read before they sign in (daemon/arm_discovery.h), without
+// credentials; the URLs in them are the listener as the request named it.
+TEST_F(ArmNodeAuthTest, DiscoveryDocumentsNeedNoCredentials) {
+  const std::string host = "127.0.0.1:" + std::to_string(arm_port_);
+  const std::string base = "http://" + host;  // arm_insecure_http in this fixture
+  const std::string tenant = "c0ffee00-0000-4000-8000-0000000000ff";
+  auto get = [&](const std::string& target) {
+    return RawHttp(arm_port_).Request("GET", target, "", {}, host);
+  };
+  // msrestazure appends "/metadata/endpoints" to az's "https://host:port/".
+  auto metadata = get("//metadata/endpoints?api-version=2015-01-01");
+  ASSERT_EQ(metadata.status, 200) << metadata.body;
+  EXPECT_EQ(Json(metadata)["authentication"]["loginEndpoint"], base + "/adfs");
+  EXPECT_EQ(Json(metadata)["authentication"]["audiences"][0],
+            "https://management.core.windows.net/");
+  auto cloud = get("/metadata/endpoints?api-version=2022-09-01");
+  EXPECT_EQ(Json(cloud)["resourceManager"], base + "/");
+  EXPECT_EQ(Json(cloud)["suffixes"]["acrLoginServer"], "azurecr.io");
+  auto bad = get("/metadata/endpoints?api-version=2001-01-01");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(Json(bad)["error"]["code"], "InvalidApiVersionParameter");
+  EXPECT_EQ(RawHttp(arm_port_).Request("POST", "/metadata/endpoints?api-version=1.0", "", {}, host)
+                .status,
+            405);
+
+  // MSAL's tenant discovery: the ADFS authority and the tenant authority name the same token
+  // endpoint, each under its own issuer.
+  auto adfs = get("/adfs/.well-known/openid-configuration");
+  ASSERT_EQ(adfs.status, 200) << adfs.body;
+  EXPECT_EQ(Json(adfs)["issuer"], base + "/adfs");
+  EXPECT_EQ(Json(adfs)["token_endpoint"], base + "/" + tenant + "/oauth2/v2.0/token");
+  EXPECT_TRUE(Json(adfs).contains("authorization_endpoint"));
+  auto v2 = get("/" + tenant + "/v2.0/.well-known/openid-configuration");
+  EXPECT_EQ(Json(v2)["issuer"], base + "/" + tenant + "/v2.0");
+  EXPECT_EQ(Json(v2)["token_endpoint"], Json(adfs)["token_endpoint"]);
+  EXPECT_EQ(get("/organizations/v2.0/.well-known/openid-configuration").status, 200);
+  auto stranger = get("/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0/.well-known/"
+                      "openid-configuration");
+  EXPECT_EQ(stranger.status, 400);
+  EXPECT_EQ(Json(stranger)["error_description"].get<std::string>().rfind("AADSTS90002:", 0), 0u);
+
+  // The keys hold the one that signs identity tokens.
+  auto keys = get(Json(adfs)["jwks_uri"].get<std::string>().substr(base.size()));
+  ASSERT_EQ(keys.status, 200) << keys.body;
+  auto header = auth::DecodeJwtUnverified(Bearer()["Authorization"].substr(7));
+  ASSERT_TRUE(header);
+  bool found = false;
+  const nlohmann::json jwks = Json(keys);
+  for (const auto& k : jwks["keys"]) {
+    found |= k["kid"] == header->first["kid"] && k["kty"] == "EC" && k["crv"] == "P-256";
+  }
+  EXPECT_TRUE(found) << keys.body;
+}
+
+// MSAL asks for "<resource>/.default"; the token is for that resource, and ARM takes either of
+// its names.
+TEST_F(ArmNodeAuthTest, TokenRequestsNameTheirResourceAsMsalSendsIt) {
+  std::ifstream in(dir_.path() + "/bootstrap.json");
+  auto file = nlohmann::json::parse(in, nullptr, false);
+  const std::string tenant = file.value("tenantId", "");
+  const std::string client = "grant_type=client_credentials&client_id=" +
+                             file.value("clientId", "") +
+                             "&client_secret=" + file.value("clientSecret", "");
+  auto audience_of = [](const testing::RawReply& r) {
+    auto claims = auth::DecodeJwtUnverified(Json(r).value("access_token", ""));
+    return claims ? claims->second.value("aud", "") : "";
+  };
+  auto core = Login(tenant, client + "&scope=https%3A%2F%2Fmanagement.core.windows.net%2F%2F."
+                                     "default+openid+offline_access+profile");
+  ASSERT_EQ(core.status, 200) << core.body;
+  EXPECT_EQ(audience_of(core), "https://management.core.windows.net/");
+  auto v1 = Login(tenant, client + "&resource=https%3A%2F%2Fmanagement.azure.com%2F");
+  EXPECT_EQ(audience_of(v1), "https://management.azure.com/");
+  EXPECT_EQ(audience_of(Login(tenant, client)), "https://management.azure.com/");
+  auto listed = RawHttp(arm_port_).Request(
+      "GET", "/subscriptions?api-version=2022-12-01", "",
+      {{"Authorization", "Bearer " + Json(core)["access_token"].get<std::string>()}});
+  EXPECT_EQ(listed.status, 200) << listed.body;
+
+  auto unknown = Login(tenant, client + "&scope=https%3A%2F%2Fvault.azure.net%2F.default");
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_EQ(Json(unknown)["error"], "invalid_resource");
+  EXPECT_EQ(Json(unknown)["error_description"].get<std::string>().rfind("AADSTS500011:", 0), 0u);
+  auto malformed = Login(tenant, client + "&scope=User.Read");
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_EQ(Json(malformed)["error"], "invalid_scope");
+}
+
+// GET .../resources holds what the caller may read: Reader on one group sees that group's.
+TEST_F(ArmNodeAuthTest, ResourceListingHoldsWhatTheCallerMayRead) {
+  const std::string sub = "/subscriptions/c0ffee00-0000-4000-8000-000000000001";
+  for (const char* group : {"rg", "rg2"}) {
+    ASSERT_EQ(Put(sub + "/resourceGroups/" + group, {{"location", "westus"}}), 201);
+    ASSERT_EQ(Put(sub + "/resourceGroups/" + group +
+                      "/providers/Microsoft.ContainerRegistry/registries/reg" + group,
+                  {{"location", "westus"}, {"sku", {{"name", "Basic"}}}}),
+              201);
+  }
+  std::string carol = AddUser("Carol", "carol@contoso.com");
+  ASSERT_FALSE(carol.empty());
+  ASSERT_EQ(Assign(sub + "/resourceGroups/rg2", "0a1c0000-0000-4000-8000-000000000002",
+                   "acdd72a7-3385-48ef-bd42-f606fba81ae7" /* Reader */, carol),
+            201);
+  auto login = Login("common", "grant_type=password&username=carol%40contoso.com"
+                               "&password=S3cret-pass");
+  ASSERT_EQ(login.status, 200) << login.body;
+  const std::map<std::string, std::string> as_carol = {
+      {"Authorization", "Bearer " + Json(login)["access_token"].get<std::string>()}};
+  auto names = [](const testing::RawReply& r) {
+    std::vector<std::string> out;
+    for (const auto& item : Json(r).value("value", nlohmann::json::array())) {
+      out.push_back(item.value("name", ""));
+    }
+    return out;
+  };
+  auto mine = RawHttp(arm_port_).Request("GET", sub + "/resources?api-version=2021-04-01", "",
+                                         as_carol);
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  EXPECT_EQ(names(mine), std::vector<std::string>{"regrg2"});
+  auto all = RawHttp(arm_port_).Request("GET", sub + "/resources?api-version=2021-04-01", "",
+                                        Bearer());
+  EXPECT_EQ(names(all), (std::vector<std::string>{"regrg", "regrg2"}));
+  auto other_group = RawHttp(arm_port_).Request(
+      "GET", sub + "/resourceGroups/rg/resources?api-version=2021-04-01", "", as_carol);
+  EXPECT_EQ(other_group.status, 200);
+  EXPECT_TRUE(names(other_group).empty());
 }
 
 TEST(ArmConfigTest, ArmListenMustBeLoopback) {
