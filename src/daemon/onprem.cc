@@ -64,6 +64,17 @@ OnPremPlan AddOnPremises(const arm::Snapshot& snapshot, fabric::Topology& topolo
     topology.vms.push_back(std::move(vm));
   }
 
+  // DNS Private Resolver inbound endpoints: addresses of their VNet's namespace.
+  for (const auto& r : snapshot.dns_resolvers) {
+    fabric::Network* vnet = FindNetwork(topology, r.vnet_id);
+    if (!vnet) continue;
+    for (const auto& in : r.inbound) {
+      for (fabric::Subnet& s : vnet->subnets) {
+        if (SameId(s.id, in.subnet_id) && !in.address.empty()) s.local_addresses.push_back(in.address);
+      }
+    }
+  }
+
   // Sites: a router namespace with a LAN, its machines and its DNS server.
   for (const auto& site : snapshot.sites) {
     if (site.address_prefixes.empty() || site.public_ip.empty()) continue;

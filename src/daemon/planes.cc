@@ -1,9 +1,11 @@
 #include "daemon/planes.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -239,6 +241,26 @@ dns::CatalogSpec BuildCatalog(const arm::Snapshot& snapshot) {
   }
   for (const auto& v : snapshot.vnets) {
     dns::ViewSpec view{.id = v.id};
+    // The rules of the DNS forwarding rulesets linked to the VNet (Azure DNS Private Resolver).
+    // One enabled rule per domain: should two linked rulesets both have one, the first
+    // ruleset's wins rather than the whole catalog failing to build.
+    std::set<std::string> domains;
+    for (const auto& rs : snapshot.forwarding_rulesets) {
+      if (std::none_of(rs.vnet_ids.begin(), rs.vnet_ids.end(),
+                       [&](const std::string& id) { return SameId(id, v.id); })) {
+        continue;
+      }
+      for (const auto& rule : rs.rules) {
+        std::string domain = arm::Lower(rule.domain);
+        if (!domain.ends_with('.')) domain += '.';
+        if (rule.enabled && !domains.insert(domain).second) continue;
+        dns::ForwardRuleSpec f{.domain = rule.domain, .targets = {}, .enabled = rule.enabled};
+        for (const auto& t : rule.targets) {
+          f.targets.push_back({t.ip, static_cast<uint16_t>(t.port)});
+        }
+        view.forwards.push_back(std::move(f));
+      }
+    }
     for (const auto& z : snapshot.zones) {
       for (const auto& l : z.links) {
         if (!SameId(l.vnet_id, v.id)) continue;
@@ -254,6 +276,31 @@ dns::CatalogSpec BuildCatalog(const arm::Snapshot& snapshot) {
 
 // ---- Planes
 
+namespace {
+
+// Forwarded DNS queries leave from inside the VNet whose view they were asked in (the public
+// view's from the public network), so they take the VNet's routes: to on-premises servers
+// through its VPN gateway.
+class NamespaceUpstreamOpener final : public dns::UpstreamSocketOpener {
+ public:
+  NamespaceUpstreamOpener(fabric::Namespaces& namespaces, const fabric::Fabric& fabric)
+      : namespaces_(namespaces), fabric_(fabric) {}
+  Result<UniqueFd> Open(std::string_view view, int family, int type) override {
+    const std::string ns = fabric_.NetworkNamespace(view.empty() ? kPublicNetworkId : view);
+    return fabric::InNamespace<UniqueFd>(namespaces_, ns, [&]() -> Result<UniqueFd> {
+      UniqueFd fd(::socket(family, type | SOCK_CLOEXEC, 0));
+      if (!fd.valid()) return Fail(Code::kIOError, std::string("socket: ") + std::strerror(errno));
+      return fd;
+    });
+  }
+
+ private:
+  fabric::Namespaces& namespaces_;
+  const fabric::Fabric& fabric_;
+};
+
+}  // namespace
+
 Planes::Planes(PlanesOptions options, privatelink::ListenerOpener& registry_opener,
                imds::Service* imds)
     : options_(std::move(options)), imds_(imds), registry_listeners_(registry_opener, "registry") {
@@ -268,7 +315,8 @@ Planes::Planes(PlanesOptions options, privatelink::ListenerOpener& registry_open
   }
   fabric_ = std::make_unique<fabric::Fabric>(
       namespaces_, fabric::FabricOptions{.prefix = options_.prefix, .etc_netns = options_.etc_netns});
-  dns_ = std::make_unique<dns::Server>(catalog_, options_.dns);
+  dns_upstream_ = std::make_unique<NamespaceUpstreamOpener>(namespaces_, *fabric_);
+  dns_ = std::make_unique<dns::Server>(catalog_, options_.dns, dns_upstream_.get());
   dns_->Start();
   std::string state = options_.state_dir;
   if (state.empty()) state = (std::filesystem::temp_directory_path() / ("cove-onprem-" + options_.prefix)).string();
@@ -301,7 +349,7 @@ Status Planes::Down() {
   std::lock_guard lock(mu_);
   registry_listeners_.Clear();
   if (imds_listeners_) imds_listeners_->Clear();
-  for (const auto& [view, key] : dns_sockets_) dns_->RemoveSockets(view);
+  for (const auto& [where, key] : dns_sockets_) dns_->RemoveSocketsAt(where.first, where.second);
   dns_sockets_.clear();
   onprem_->Stop();
   return fabric_->Down();
@@ -334,15 +382,27 @@ Status Planes::Apply(const ProjectionPtr& projection) {
     }
   }
 
-  // DNS sockets: one pair per network namespace, keyed by view (one namespace per view). A
-  // VNet that is gone, or whose namespace is a new one (its inode changed), loses its sockets
-  // first, so that the old namespace is freed.
-  std::map<std::string, std::pair<const fabric::Network*, std::string>> dns_want;  // view →
+  // DNS sockets: one pair per network namespace at its DNS address, plus one per DNS Private
+  // Resolver inbound endpoint in its VNet's namespace, keyed by (view, address). A VNet that
+  // is gone, or whose namespace is a new one (its inode changed), loses its sockets first, so
+  // that the old namespace is freed.
+  std::map<std::pair<std::string, std::string>, std::pair<std::string, std::string>>
+      dns_want;  // (view, address) → (namespace, "<ns>@<inode>")
   for (const auto& n : topology.networks) {
-    if (sites.count(arm::Lower(n.id))) continue;
+    if (sites.count(arm::Lower(n.id)) || n.dns_address.empty()) continue;
     std::string ns = fabric_->NetworkNamespace(n.id);
     auto key = Inode(ns);
-    if (key) dns_want[n.is_public ? "" : n.id] = {&n, *key};
+    if (key) dns_want[{n.is_public ? "" : n.id, n.dns_address}] = {ns, *key};
+  }
+  for (const auto& r : snapshot->dns_resolvers) {
+    const fabric::Network* vnet = topology.FindNetwork(r.vnet_id);
+    if (!vnet) continue;
+    std::string ns = fabric_->NetworkNamespace(vnet->id);
+    auto key = Inode(ns);
+    if (!key) continue;
+    for (const auto& in : r.inbound) {
+      if (!in.address.empty()) dns_want[{vnet->id, in.address}] = {ns, *key};
+    }
   }
   for (auto it = dns_sockets_.begin(); it != dns_sockets_.end();) {
     auto want = dns_want.find(it->first);
@@ -350,16 +410,18 @@ Status Planes::Apply(const ProjectionPtr& projection) {
       ++it;
       continue;
     }
-    size_t closed = dns_->RemoveSockets(it->first);
-    spdlog::info("dns: closed {} socket(s) of view '{}' in {}", closed, it->first, it->second);
+    const auto& [view, address] = it->first;
+    size_t closed = dns_->RemoveSocketsAt(view, address);
+    spdlog::info("dns: closed {} socket(s) of view '{}' at {} in {}", closed, view, address,
+                 it->second);
     it = dns_sockets_.erase(it);
   }
-  for (const auto& [view, want] : dns_want) {
-    const auto& [n, key] = want;
-    if (dns_sockets_.count(view)) continue;
-    std::string ns = fabric_->NetworkNamespace(n->id);
-    auto udp = fabric::BindUdp(namespaces_, ns, n->dns_address, 53);
-    auto tcp = fabric::ListenTcp(namespaces_, ns, n->dns_address, 53);
+  for (const auto& [where, want] : dns_want) {
+    const auto& [view, address] = where;
+    const auto& [ns, key] = want;
+    if (dns_sockets_.count(where)) continue;
+    auto udp = fabric::BindUdp(namespaces_, ns, address, 53);
+    auto tcp = fabric::ListenTcp(namespaces_, ns, address, 53);
     if (!udp || !tcp) {
       spdlog::warn("dns in {}: {}", ns, (!udp ? udp.error() : tcp.error()).message);
       continue;
@@ -368,11 +430,11 @@ Status Planes::Apply(const ProjectionPtr& projection) {
     auto t = dns_->AddTcpSocket(std::move(*tcp), view);
     if (!u || !t) {
       spdlog::warn("dns in {}: {}", ns, (!u ? u.error() : t.error()).message);
-      dns_->RemoveSockets(view);  // the one that was added, if any
+      dns_->RemoveSocketsAt(view, address);  // the one that was added, if any
       continue;
     }
-    dns_sockets_[view] = key;
-    spdlog::info("dns: {}:53 in {} answers view '{}'", n->dns_address, ns, view);
+    dns_sockets_[where] = key;
+    spdlog::info("dns: {}:53 in {} answers view '{}'", address, ns, view);
   }
 
   // Registry listeners wanted now (step 4), and instance metadata listeners (step 5).

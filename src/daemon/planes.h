@@ -122,7 +122,10 @@ class Planes {
   dns::CatalogStore catalog_;
   std::unique_ptr<dns::Server> dns_;
   std::mutex mu_;
-  std::map<std::string, std::string> dns_sockets_;  // view → "<ns>@<inode>" it listens in
+  // (view, address) → "<ns>@<inode>" it listens in
+  std::map<std::pair<std::string, std::string>, std::string> dns_sockets_;
+  // Makes the sockets forwarded DNS queries leave from, inside the view's VNet.
+  std::unique_ptr<dns::UpstreamSocketOpener> dns_upstream_;
   std::set<std::string> vms_logged_;         // "<ns>@<inode>"
   // Step 4 (registry listeners on private endpoint and public addresses) and step 5 (instance
   // metadata listeners), each a privatelink::ListenerSet over its server.
