@@ -127,31 +127,23 @@ struct Server::Impl {
   // Each socket lives on its own strand: its handlers never run concurrently with each other
   // nor with RemoveSockets closing it. Handlers hold a shared_ptr, so a removed socket lives
   // until its last pending handler has run (or been destroyed with the io_context).
-  struct UdpSocket {
-    UdpSocket(asio::io_context& io, udp protocol, int fd, std::string v, ViewCounters* c,
-              LocalAddress l)
-        : socket(asio::make_strand(io), protocol, fd),
-          view(std::move(v)),
-          counters(c),
-          local(std::move(l)) {}
-    udp::socket socket;
+  // What a listening socket answers for: its view, the view's counters, its own address.
+  struct SocketTag {
     std::string view;
     ViewCounters* counters;
     LocalAddress local;
   };
+  struct UdpSocket : SocketTag {
+    UdpSocket(asio::io_context& io, udp protocol, int fd, SocketTag tag)
+        : SocketTag(std::move(tag)), socket(asio::make_strand(io), protocol, fd) {}
+    udp::socket socket;
+  };
   using UdpSocketPtr = std::shared_ptr<UdpSocket>;
 
-  struct TcpListener {
-    TcpListener(asio::io_context& io, tcp protocol, int fd, std::string v, ViewCounters* c,
-                LocalAddress l)
-        : acceptor(asio::make_strand(io), protocol, fd),
-          view(std::move(v)),
-          counters(c),
-          local(std::move(l)) {}
+  struct TcpListener : SocketTag {
+    TcpListener(asio::io_context& io, tcp protocol, int fd, SocketTag tag)
+        : SocketTag(std::move(tag)), acceptor(asio::make_strand(io), protocol, fd) {}
     tcp::acceptor acceptor;
-    std::string view;
-    ViewCounters* counters;
-    LocalAddress local;
   };
   using TcpListenerPtr = std::shared_ptr<TcpListener>;
 
@@ -562,8 +554,8 @@ Result<uint16_t> Server::AddUdpSocket(UniqueFd fd, std::string view) {
   if (impl_->stopped) return Fail(Code::kFailedPrecondition, "server stopped");
   udp protocol = family == AF_INET ? udp::v4() : udp::v6();
   boost::system::error_code ec;
-  auto s = std::make_shared<Impl::UdpSocket>(impl_->io, protocol, fd.Release(), std::move(view),
-                                             counters, std::move(local));
+  auto s = std::make_shared<Impl::UdpSocket>(impl_->io, protocol, fd.Release(),
+                                             Impl::SocketTag{std::move(view), counters, local});
   s->socket.non_blocking(true, ec);
   impl_->udp_sockets.push_back(s);
   impl_->WaitUdp(std::move(s));
@@ -582,8 +574,8 @@ Result<uint16_t> Server::AddTcpSocket(UniqueFd fd, std::string view) {
   std::lock_guard lock(impl_->mu);
   if (impl_->stopped) return Fail(Code::kFailedPrecondition, "server stopped");
   tcp protocol = family == AF_INET ? tcp::v4() : tcp::v6();
-  auto l = std::make_shared<Impl::TcpListener>(impl_->io, protocol, fd.Release(), std::move(view),
-                                               counters, std::move(local));
+  auto l = std::make_shared<Impl::TcpListener>(impl_->io, protocol, fd.Release(),
+                                               Impl::SocketTag{std::move(view), counters, local});
   impl_->tcp_listeners.push_back(l);
   impl_->Accept(std::move(l));
   return port;
