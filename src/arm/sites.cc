@@ -15,7 +15,14 @@
 //                                                              when the prefix is smaller)
 //                            "forwarders": [{"domainName": "azurecr.io",
 //                                            "targetDnsServers": ["10.0.2.4"]}]},
-//              "bgp": {"asn": 65010}}}                         optional; not reserved by Azure
+//              "bgp": {"asn": 65010},                          optional; not reserved by Azure
+//              "vpnDevice": {"sharedKey": "..."}}}             the key the site's VPN device is
+//                                                              configured with; absent: the key
+//                                                              of each connection to the site
+//                                                              (a device configured from Azure's
+//                                                              device configuration). Kept when
+//                                                              a PUT leaves vpnDevice out, ""
+//                                                              clears it; never rendered.
 //           Answers add properties.routerAddress: the first prefix's network + 1 (the site
 //           router's inside address). A site's software "none" has no address and no
 //           forwarders.
@@ -155,6 +162,8 @@ Status PutSite(Engine& engine, const ArmPath& p, const Json& body, const Json* e
   COVE_ASSIGN_OR_RETURN(auto public_ip, props.String("publicIpAddress"));
   COVE_ASSIGN_OR_RETURN(Body bgp, props.Object("bgp"));
   COVE_ASSIGN_OR_RETURN(auto asn, bgp.Int("asn"));
+  COVE_ASSIGN_OR_RETURN(Body vpn_device, props.Object("vpnDevice"));
+  COVE_ASSIGN_OR_RETURN(auto device_key, vpn_device.String("sharedKey"));
   if (!have_prefixes && old) prefix_text = Strings(Field(*old, "addressPrefixes"));
   if (prefix_text.empty()) {
     return tl::unexpected(BadContent("properties.addressPrefixes", "needs at least one prefix"));
@@ -199,6 +208,15 @@ Status PutSite(Engine& engine, const ArmPath& p, const Json& body, const Json* e
                          " would leave without a place; move or delete it first.");
     }
   }
+  // The device's key is a secret: kept beside the rendered document, never answered.
+  std::string key_text = existing ? Str(Field(*existing, "_cove"), "vpnSharedKey") : "";
+  if (device_key) key_text = *device_key;
+  if (key_text.empty()) {
+    doc.erase("_cove");
+  } else {
+    doc["_cove"]["vpnSharedKey"] = key_text;
+  }
+  doc["properties"].erase("vpnDevice");
   Json& dp = doc["properties"];
   dp["addressPrefixes"] = prefix_text;
   dp["publicIpAddress"] = address;
@@ -281,6 +299,7 @@ void ProjectSite(const std::string& key, const Json& doc, Snapshot& snapshot) {
     s.forwarders.push_back({Str(f, "domainName"), Strings(Field(f, "targetDnsServers"))});
   }
   s.bgp_asn = static_cast<uint32_t>(IntField(Field(props, "bgp"), "asn", 0));
+  s.vpn_shared_key = Str(Field(doc, "_cove"), "vpnSharedKey");
   for (const Json* m : ChildDocuments(snapshot.documents, key, "machines")) {
     s.machines.push_back({Str(*m, "id"), Str(*m, "name"), Str(Field(*m, "properties"), "address")});
   }

@@ -346,6 +346,7 @@ struct SiteView {
   std::string dns_address;    // in the first prefix ("" when none)
   std::vector<SiteForwarderView> forwarders;
   uint32_t bgp_asn = 0;       // 0: no BGP
+  std::string vpn_shared_key;  // its VPN device's own key; "": each connection's
   std::vector<SiteMachineView> machines;
 };
 

@@ -35,7 +35,8 @@ std::string GatewayMachineAddress(const std::string& gateway_subnet_prefix) {
 
 OnPremPlan AddOnPremises(const arm::Snapshot& snapshot, fabric::Topology& topology,
                          const std::string& ca_pem,
-                         const std::vector<std::string>& registry_hosts) {
+                         const std::vector<std::string>& registry_hosts,
+                         const std::string& internet_dns) {
   OnPremPlan plan;
   fabric::Network* pub = nullptr;
   for (fabric::Network& n : topology.networks) {
@@ -101,7 +102,9 @@ OnPremPlan AddOnPremises(const arm::Snapshot& snapshot, fabric::Topology& topolo
                   .software = site.dns_software,
                   .address = site.dns_address,
                   .clients = site.address_prefixes,
-                  .forwards = {}};
+                  .forwards = {},
+                  .default_forwarders = {}};
+      if (!internet_dns.empty()) dns.default_forwarders.push_back(internet_dns);
       for (const auto& f : site.forwarders) dns.forwards.push_back({f.domain, f.targets});
       plan.dns_servers.push_back(std::move(dns));
     }
@@ -149,7 +152,10 @@ OnPremPlan AddOnPremises(const arm::Snapshot& snapshot, fabric::Topology& topolo
                                        .site_address = local->gateway_ip,
                                        .azure_prefixes = vnet->address_spaces,
                                        .site_prefixes = local->address_prefixes,
-                                       .shared_key = c.shared_key});
+                                       .shared_key = c.shared_key,
+                                       .site_shared_key = site && !site->vpn_shared_key.empty()
+                                                              ? site->vpn_shared_key
+                                                              : c.shared_key});
   }
   return plan;
 }

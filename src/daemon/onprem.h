@@ -46,7 +46,8 @@ struct IpsecTunnel {
   std::string site_address;     // the site router's public IP
   std::vector<std::string> azure_prefixes;  // the VNet's address spaces
   std::vector<std::string> site_prefixes;   // the local network gateway's prefixes
-  std::string shared_key;
+  std::string shared_key;       // the connection's (the gateway's key)
+  std::string site_shared_key;  // the site device's: its vpnDevice key, else the connection's
   auto operator<=>(const IpsecTunnel&) const = default;
 };
 
@@ -62,6 +63,10 @@ struct SiteDns {
   std::string address;       // where it listens, on the site's LAN
   std::vector<std::string> clients;  // the site's prefixes (who may ask)
   std::vector<DnsForward> forwards;
+  // Where everything else goes: the internet's resolver (the public network's DNS server), as
+  // an on-premises DNS server forwards to its ISP's. So a name the site does not forward to
+  // Azure gets the public answer.
+  std::vector<std::string> default_forwarders;
   auto operator<=>(const SiteDns&) const = default;
 };
 
@@ -74,9 +79,11 @@ struct OnPremPlan {
 // Adds the gateways, sites, their machines and the VNets' routes to `topology` (whose VNets and
 // public network BuildTopology made) and returns what the on-premises plane must run.
 // `ca_pem` and `registry_hosts` go to the site's machines as to VNet VMs.
+// `internet_dns` is the public network's DNS server (the sites' default forwarder).
 OnPremPlan AddOnPremises(const arm::Snapshot& snapshot, fabric::Topology& topology,
                          const std::string& ca_pem,
-                         const std::vector<std::string>& registry_hosts);
+                         const std::vector<std::string>& registry_hosts,
+                         const std::string& internet_dns);
 
 // The address of a VPN gateway machine in its GatewaySubnet (the subnet's .4).
 std::string GatewayMachineAddress(const std::string& gateway_subnet_prefix);

@@ -30,10 +30,46 @@ OnPremPlane::~OnPremPlane() { Stop(); }
 void OnPremPlane::Stop() {
   std::lock_guard lock(mu_);
   tunnels_.clear();  // each endpoint stops its charon
+  dns_.clear();      // and each server its process
 }
 
 void OnPremPlane::Apply(const OnPremPlan& plan) {
   std::lock_guard lock(mu_);
+  ApplyTunnels(plan);
+  ApplyDns(plan);
+}
+
+void OnPremPlane::ApplyDns(const OnPremPlan& plan) {
+  std::map<std::string, const SiteDns*> wanted;
+  for (const SiteDns& d : plan.dns_servers) wanted[arm::Lower(d.site_network)] = &d;
+  for (auto it = dns_.begin(); it != dns_.end();) {
+    auto w = wanted.find(it->first);
+    bool keep = w != wanted.end() && *w->second == it->second.spec && it->second.server;
+    it = keep ? std::next(it) : dns_.erase(it);
+  }
+  for (const auto& [key, d] : wanted) {
+    if (dns_.count(key)) continue;
+    onprem::SiteDnsSpec spec;
+    spec.software = d->software == "unbound" ? onprem::SiteDnsSpec::kUnbound
+                                             : onprem::SiteDnsSpec::kBind;
+    spec.netns = fabric_.NetworkNamespace(d->site_network);
+    spec.listen_address = d->address;
+    spec.allow_from = d->clients;
+    for (const DnsForward& f : d->forwards) spec.forwards.push_back({f.domain, f.targets});
+    spec.upstream = d->default_forwarders;
+    spec.state_dir = state_dir_ + "/dns/" + fabric::ShortId(key);
+    auto started = onprem::SiteDnsServer::Start(spec, namespaces_);
+    if (!started) {
+      spdlog::warn("site dns {}: {} did not start: {}", d->site_network, d->software,
+                   started.error().message);
+    } else {
+      spdlog::info("site dns: {} at {} in {}", d->software, d->address, spec.netns);
+    }
+    dns_[key] = DnsServer{.spec = *d, .server = started ? std::move(*started) : nullptr};
+  }
+}
+
+void OnPremPlane::ApplyTunnels(const OnPremPlan& plan) {
   std::map<std::string, const IpsecTunnel*> wanted;
   for (const IpsecTunnel& t : plan.tunnels) wanted[arm::Lower(t.connection_id)] = &t;
   for (auto it = tunnels_.begin(); it != tunnels_.end();) {
@@ -65,6 +101,7 @@ void OnPremPlane::Apply(const OnPremPlan& plan) {
       std::swap(site.local_address, site.remote_address);
       std::swap(site.local_prefixes, site.remote_prefixes);
       site.state_dir = dir + "-site";
+      site.psk = t->site_shared_key;
       site.initiator = true;
       if (auto s = StartEnd(namespaces_, site)) running.site = std::move(*s);
     }

@@ -28,6 +28,7 @@
 #include "arm/control_plane.h"
 #include "daemon/onprem.h"
 #include "fabric/fabric.h"
+#include "onprem/site_dns.h"
 #include "tunnel/ipsec.h"
 
 namespace cove::daemon {
@@ -51,11 +52,19 @@ class OnPremPlane {
     std::unique_ptr<tunnel::IpsecEndpoint> gateway, site;
   };
 
+  struct DnsServer {
+    SiteDns spec;
+    std::unique_ptr<onprem::SiteDnsServer> server;
+  };
+  void ApplyTunnels(const OnPremPlan& plan);
+  void ApplyDns(const OnPremPlan& plan);
+
   fabric::Namespaces& namespaces_;
   const fabric::Fabric& fabric_;
   const std::string state_dir_;
   mutable std::mutex mu_;
   std::map<std::string, Tunnel> tunnels_;  // by lowercased connection id
+  std::map<std::string, DnsServer> dns_;   // by lowercased site id
 };
 
 }  // namespace cove::daemon

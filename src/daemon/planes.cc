@@ -188,7 +188,7 @@ fabric::Topology BuildTopology(const arm::Snapshot& snapshot, const std::string&
     f.registry_hosts = hosts;
     t.vms.push_back(std::move(f));
   }
-  OnPremPlan plan = AddOnPremises(snapshot, t, ca_pem, hosts);
+  OnPremPlan plan = AddOnPremises(snapshot, t, ca_pem, hosts, kPublicDnsAddress);
   if (onprem) *onprem = std::move(plan);
   return t;
 }

@@ -263,6 +263,9 @@ Status ValidateSiteDnsSpec(const SiteDnsSpec& spec) {
       if (!IsIp(t)) return fail("forward zone " + f.zone + ": not an IP address: " + t);
     }
   }
+  for (const auto& u : spec.upstream) {
+    if (!IsIp(u)) return fail("upstream: not an IP address: " + u);
+  }
   for (const auto& z : spec.local_zones) {
     if (!IsDomain(z.name)) return fail("local zone: bad name: " + z.name);
     if (!once(z.name)) return fail("zone " + z.name + " is given twice");
@@ -322,8 +325,15 @@ std::string RenderBindConfig(const SiteDnsSpec& spec) {
          "  // `dnssec-validation auto;` with `validate-except { \"azurecr.io\"; };`.\n"
          "  dnssec-validation no;\n";
   }
-  o << "  // No forwarders here: names outside the zones below go to the root servers.\n"
-       "};\n"
+  if (spec.upstream.empty()) {
+    o << "  // No forwarders here: names outside the zones below go to the root servers.\n";
+  } else {
+    o << "  // Names outside the zones below go to the site's upstream resolver (its ISP's).\n"
+         "  forwarders {";
+    for (const auto& u : spec.upstream) o << " " << u << ";";
+    o << " };\n  forward only;\n";
+  }
+  o << "};\n"
        "\n"
        "// No rndc channel (the server is stopped by its PID).\n"
        "controls { };\n";
@@ -407,6 +417,12 @@ std::string RenderUnboundConfig(const SiteDnsSpec& spec) {
       << "  for-downstream: yes\n"
       << "  for-upstream: yes\n"
       << "  fallback-enabled: no\n";
+  }
+  if (!spec.upstream.empty()) {
+    o << "\n# Every other name goes to the site's upstream resolver (its ISP's).\n"
+         "forward-zone:\n  name: \".\"\n";
+    for (const auto& u : spec.upstream) o << "  forward-addr: " << u << "\n";
+    o << "  forward-first: no\n";
   }
   for (const auto& f : spec.forwards) {
     o << "\n# Everything at or below " << Bare(f.zone)

@@ -7,7 +7,8 @@
 // ExpressRoute), e.g. `azurecr.io` → 10.0.2.4:
 //   BIND 9:  zone "azurecr.io" { type forward; forward only; forwarders { 10.0.2.4; }; };
 //   unbound: forward-zone: name: "azurecr.io"  forward-addr: 10.0.2.4
-// Every other name is resolved from the root servers (no global forwarders). Forwarding the
+// Every other name is resolved from the root servers, or asked of the site's upstream resolver
+// (an ISP's: `upstream`) when it has one. Forwarding the
 // public zone (azurecr.io), not only privatelink.azurecr.io, is what makes the whole CNAME chain
 // come from the inbound endpoint; see the mistakes in docs/onprem-dns.md.
 //
@@ -65,6 +66,9 @@ struct SiteDnsSpec {
   std::vector<std::string> allow_from;  // "192.168.0.0/16"
   std::vector<Forward> forwards;
   std::vector<LocalZone> local_zones;
+  // The site's upstream resolver (its ISP's): every name outside the forwarded and local zones
+  // is asked there instead of the root servers. Empty: recursion from the root servers.
+  std::vector<std::string> upstream;
   // false (the lab): no DNSSEC validation at all, the site namespace has no path to the root's
   // keys. true (a real site): validation on, except below the forwarded zones (see the configs).
   bool dnssec_validation = false;

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# The seed's on-premises picture over a site-to-site VPN (issue 14), end to end as root: coved
+# in full mode builds, through the ARM REST API, the seed's first diagram plus a GatewaySubnet
+# with a VPN gateway (public IP 192.0.2.x), a DNS Private Resolver inbound endpoint (10.0.2.4 in
+# a delegated subnet), an on-premises site (192.168.0.0/16, its router's public address
+# 192.0.2.130, BIND as its DNS server forwarding azurecr.io to the inbound endpoint) with one
+# host, a local network gateway for the site and an IPsec connection between them.
+#
+# Shows: the connection comes up (connectionStatus Connected, strongSwan with userspace ESP on
+# both ends); the on-premises host resolves myregistry.azurecr.io through the site's BIND to the
+# CNAME chain and 10.0.0.5, and asking the inbound endpoint directly gives the same; skopeo
+# pushes and pulls from the host through the tunnel with the layers over the data endpoint's
+# private address (10.0.0.6), and the registry sees the host's own address 192.168.0.10; a
+# capture on the internet segment holds only IKE and ESP-in-UDP between the two public
+# addresses, never the registry's TLS records; forwarding only privatelink.azurecr.io (the
+# classic mistake) gives no private answer; a wrong shared key leaves the connection
+# NotConnected; deleting the connection takes the tunnel down and the pull fails.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+
+e2e_init skopeo dig tcpdump swanctl named unshare python3
+[[ $E2E_TARGET == coved ]] || e2e_skip "coved only (on-premises sites are cove's)"
+T=$E2E_TMP
+e2e_fabric_init v
+e2e_start_coved_fabric "$T/coved.log" || e2e_die "coved did not start: $(tail -5 "$T/coved.log")"
+CA_DIR="$T/ca"
+mkdir -p "$CA_DIR" && cp "$T/data/tls/ca.crt" "$CA_DIR/ca.crt"
+
+SUB=/subscriptions/c0ffee00-0000-4000-8000-000000000001
+RG=$SUB/resourceGroups/rg
+NET=$RG/providers/Microsoft.Network
+ACR=$RG/providers/Microsoft.ContainerRegistry
+SITE=$RG/providers/Cove.OnPremises/sites/branch
+arm() { e2e_arm "$@"; }
+ZONE=$NET/privateDnsZones/privatelink.azurecr.io
+
+e2e_check "resource group" arm PUT "$RG" '{"location":"westus"}'
+e2e_check "registry (Premium, data endpoint, public access disabled, admin user)" arm PUT "$ACR/registries/myregistry" \
+  '{"location":"westus","sku":{"name":"Premium"},"properties":{"dataEndpointEnabled":true,"publicNetworkAccess":"Disabled","adminUserEnabled":true}}'
+ADMIN_PW=$(arm POST "$ACR/registries/myregistry/listCredentials" | jq -r '.passwords[0].value')
+export REGISTRY_AUTH_FILE="$T/auth.json"
+e2e_auth_file "$REGISTRY_AUTH_FILE" myregistry.azurecr.io myregistry "$ADMIN_PW"
+e2e_check "VNet with mysubnet, GatewaySubnet and a subnet delegated to the DNS resolver" \
+  arm PUT "$NET/virtualNetworks/myvnet" '{"location":"westus","properties":{"addressSpace":{"addressPrefixes":["10.0.0.0/16"]},
+  "subnets":[{"name":"mysubnet","properties":{"addressPrefix":"10.0.0.0/24","privateEndpointNetworkPolicies":"Disabled"}},
+   {"name":"GatewaySubnet","properties":{"addressPrefix":"10.0.255.0/27"}},
+   {"name":"inbound","properties":{"addressPrefix":"10.0.2.0/28",
+    "delegations":[{"name":"resolver","properties":{"serviceName":"Microsoft.Network/dnsResolvers"}}]}}]}}'
+e2e_check "private DNS zone" arm PUT "$ZONE" '{"location":"global"}'
+e2e_check "zone linked to myvnet" arm PUT "$ZONE/virtualNetworkLinks/mylink" \
+  "{\"location\":\"global\",\"properties\":{\"virtualNetwork\":{\"id\":\"$NET/virtualNetworks/myvnet\"},\"registrationEnabled\":false}}"
+e2e_check "private endpoint (10.0.0.5, 10.0.0.6)" arm PUT "$NET/privateEndpoints/mype" \
+  "{\"location\":\"westus\",\"properties\":{\"subnet\":{\"id\":\"$NET/virtualNetworks/myvnet/subnets/mysubnet\"},
+    \"ipConfigurations\":[
+      {\"name\":\"r\",\"properties\":{\"groupId\":\"registry\",\"memberName\":\"registry\",\"privateIPAddress\":\"10.0.0.5\"}},
+      {\"name\":\"d\",\"properties\":{\"groupId\":\"registry\",\"memberName\":\"registry_data_westus\",\"privateIPAddress\":\"10.0.0.6\"}}],
+    \"privateLinkServiceConnections\":[{\"name\":\"c\",\"properties\":{\"privateLinkServiceId\":\"$ACR/registries/myregistry\",\"groupIds\":[\"registry\"]}}]}}"
+e2e_check "zone group" arm PUT "$NET/privateEndpoints/mype/privateDnsZoneGroups/default" \
+  "{\"properties\":{\"privateDnsZoneConfigs\":[{\"name\":\"z\",\"properties\":{\"privateDnsZoneId\":\"$ZONE\"}}]}}"
+e2e_check "DNS resolver" arm PUT "$NET/dnsResolvers/resolver" \
+  "{\"location\":\"westus\",\"properties\":{\"virtualNetwork\":{\"id\":\"$NET/virtualNetworks/myvnet\"}}}"
+e2e_check "inbound endpoint 10.0.2.4" arm PUT "$NET/dnsResolvers/resolver/inboundEndpoints/in" \
+  "{\"location\":\"westus\",\"properties\":{\"ipConfigurations\":[{\"subnet\":{\"id\":\"$NET/virtualNetworks/myvnet/subnets/inbound\"},
+    \"privateIpAllocationMethod\":\"Static\",\"privateIpAddress\":\"10.0.2.4\"}]}}"
+
+e2e_check "public IP for the gateway" arm PUT "$NET/publicIPAddresses/gwip" \
+  '{"location":"westus","sku":{"name":"Standard"},"properties":{"publicIPAllocationMethod":"Static"}}'
+GWIP=$(arm GET "$NET/publicIPAddresses/gwip" | jq -r .properties.ipAddress)
+e2e_check "VPN gateway in GatewaySubnet" arm PUT "$NET/virtualNetworkGateways/vpngw" \
+  "{\"location\":\"westus\",\"properties\":{\"gatewayType\":\"Vpn\",\"vpnType\":\"RouteBased\",\"sku\":{\"name\":\"VpnGw1\",\"tier\":\"VpnGw1\"},
+    \"ipConfigurations\":[{\"name\":\"ipconfig\",\"properties\":{\"subnet\":{\"id\":\"$NET/virtualNetworks/myvnet/subnets/GatewaySubnet\"},
+    \"publicIPAddress\":{\"id\":\"$NET/publicIPAddresses/gwip\"}}}]}}"
+# The on-premises site, its DNS server forwarding azurecr.io to the inbound endpoint, a host.
+site_body() {  # FORWARDED-ZONE
+  echo "{\"location\":\"westus\",\"properties\":{\"addressPrefixes\":[\"192.168.0.0/16\"],
+    \"dnsServer\":{\"software\":\"bind\",\"forwarders\":[{\"domainName\":\"$1\",\"targetDnsServers\":[\"10.0.2.4\"]}]}}}"
+}
+e2e_check "on-premises site (BIND forwarding azurecr.io)" arm PUT "$SITE" "$(site_body azurecr.io)"
+SITEIP=$(arm GET "$SITE" | jq -r .properties.publicIpAddress)
+DNSIP=$(arm GET "$SITE" | jq -r .properties.dnsServer.address)
+e2e_check "site host" arm PUT "$SITE/machines/host1" '{"properties":{}}'
+HOSTIP=$(arm GET "$SITE/machines/host1" | jq -r .properties.address)
+e2e_log "gateway $GWIP, site $SITEIP, site DNS $DNSIP, host $HOSTIP"
+e2e_check "local network gateway for the site" arm PUT "$NET/localNetworkGateways/branch" \
+  "{\"location\":\"westus\",\"properties\":{\"gatewayIpAddress\":\"$SITEIP\",\"localNetworkAddressSpace\":{\"addressPrefixes\":[\"192.168.0.0/16\"]}}}"
+conn_body() {  # KEY
+  echo "{\"location\":\"westus\",\"properties\":{\"connectionType\":\"IPsec\",\"connectionProtocol\":\"IKEv2\",\"sharedKey\":\"$1\",
+    \"virtualNetworkGateway1\":{\"id\":\"$NET/virtualNetworkGateways/vpngw\"},\"localNetworkGateway2\":{\"id\":\"$NET/localNetworkGateways/branch\"}}}"
+}
+
+# A capture on the internet segment (the public network's namespace), from before the tunnel.
+PUB_NS=$(sed -n "s/.*dns: .* in \([^ ]*\) answers view ''.*/\1/p" "$T/coved.log" | tail -1)
+e2e_check "public namespace exists" test -n "$PUB_NS"
+ip netns exec "$PUB_NS" tcpdump -i any -nn -U --immediate-mode -w "$T/internet.pcap" \
+  "host $GWIP or host $SITEIP" >"$T/tcpdump.log" 2>&1 &
+E2E_PIDS+=($!)
+TCPDUMP_PID=$!
+
+e2e_check "IPsec connection with a shared key" arm PUT "$NET/connections/toBranch" "$(conn_body s3cr3t-key)"
+status() { arm GET "$NET/connections/toBranch" | jq -r .properties.connectionStatus; }
+wait_status() {  # WANT SECONDS
+  local i s
+  for ((i = 0; i < $2 * 5; i++)); do
+    s=$(status)
+    [[ $s == "$1" ]] && return 0
+    sleep 0.2
+  done
+  echo "connectionStatus is $s" >&2
+  return 1
+}
+e2e_check "connectionStatus Connected" wait_status Connected 60
+
+HOST_NS=$(sed -n "s|.*vm: .*/machines/host1 at .* in namespace \([^ ]*\).*|\1|p" "$T/coved.log" | tail -1)
+e2e_check "the host's namespace exists ($HOST_NS)" ip netns exec "$HOST_NS" true
+in_host() { timeout -k 5 120 ip netns exec "$HOST_NS" "$@"; }  # /etc/netns/<ns>: resolv.conf → site DNS
+H=myregistry.azurecr.io
+D=myregistry.westus.data.azurecr.io
+
+# 1. Names, through the site's BIND and asking the inbound endpoint directly.
+in_host dig +noall +answer $H >"$T/dig.bind" 2>&1
+e2e_log "through BIND: $(tr '\n' '|' <"$T/dig.bind")"
+e2e_check "BIND: CNAME to privatelink" grep -Eq "^$H\.\s+[0-9]+\s+IN\s+CNAME\s+myregistry\.privatelink\.azurecr\.io\." "$T/dig.bind"
+e2e_check "BIND: A 10.0.0.5" grep -Eq "^myregistry\.privatelink\.azurecr\.io\.\s+[0-9]+\s+IN\s+A\s+10\.0\.0\.5$" "$T/dig.bind"
+e2e_check_eq "BIND: data host → 10.0.0.6" 10.0.0.6 "$(in_host dig +short $D | tail -1)"
+e2e_check_eq "inbound endpoint asked directly" 10.0.0.5 "$(in_host dig +short @10.0.2.4 $H | tail -1)"
+
+# 2. Push and pull from the host through the tunnel.
+SRC="$T/src"
+e2e_make_image "$SRC" v1 --layers 2 >/dev/null
+e2e_check "on-premises: skopeo push through the VPN" in_host \
+  skopeo --command-timeout 60s copy --dest-cert-dir "$CA_DIR" "oci:$SRC:v1" "docker://$H/app:v1"
+e2e_check "on-premises: skopeo pull through the VPN" in_host \
+  skopeo --command-timeout 60s copy --src-cert-dir "$CA_DIR" "docker://$H/app:v1" "oci:$T/pulled:v1"
+e2e_counters >"$T/counters.json"
+data_bytes=$(jq "$(e2e_member_jq 10.0.0.6 bytesOut)" "$T/counters.json")
+layer_bytes=$(find "$SRC/blobs" -type f -size +1k -printf '%s\n' | sort -n | tail -1)
+e2e_check "layer bytes left over 10.0.0.6 ($data_bytes >= $layer_bytes)" test "$data_bytes" -ge "$layer_bytes"
+e2e_check "the registry saw the host's own address" grep -q "$HOSTIP" <(jq -c . "$T/counters.json"; grep -h "$HOSTIP" "$T/coved.log" "$T"/data/*.log 2>/dev/null)
+e2e_check "connection counts bytes" test "$(arm GET "$NET/connections/toBranch" | jq -r .properties.egressBytesTransferred)" -gt 0
+
+# 3. What crossed the internet: IKE (UDP 500) and ESP-in-UDP (4500) only, no TLS record.
+e2e_stop_pid "$TCPDUMP_PID"
+tcpdump -nn -r "$T/internet.pcap" >"$T/internet.txt" 2>/dev/null
+e2e_log "internet capture: $(wc -l <"$T/internet.txt") packets"
+e2e_check "the capture holds ESP-in-UDP" grep -q "UDP-encap.*ESP\|\.4500 > .*\.4500" "$T/internet.txt"
+e2e_check "only IKE and NAT-T between the public addresses" \
+  sh -c "! grep -v -E '\.(500|4500)( >|:)|ARP' '$T/internet.txt' | grep -q ."
+e2e_check "no port 443 on the internet" sh -c "! grep -q '\.443[ :]' '$T/internet.txt'"
+e2e_check "no registry name in clear" sh -c "! grep -aq 'azurecr' '$T/internet.pcap'"
+
+# 4. The classic mistake: forwarding only privatelink.azurecr.io.
+e2e_check "site forwards only privatelink.azurecr.io" arm PUT "$SITE" "$(site_body privatelink.azurecr.io)"
+mistake() {
+  local i out
+  for i in $(seq 1 50); do
+    out=$(in_host dig +short +time=2 +tries=1 $H 2>&1)
+    grep -q 10.0.0.5 <<<"$out" || return 0
+    sleep 0.2
+  done
+  return 1
+}
+e2e_check "privatelink-only forwarding: no private answer for $H" mistake
+e2e_check "site forwards azurecr.io again" arm PUT "$SITE" "$(site_body azurecr.io)"
+
+# 5. A wrong shared key: the tunnel never comes up; the pull fails.
+e2e_check "connection with a wrong key on the Azure side" arm PUT "$NET/connections/toBranch" "$(conn_body wrong-key)"
+e2e_check "connectionStatus NotConnected" wait_status NotConnected 60
+e2e_check "pull fails without the tunnel" sh -c "! timeout 60 ip netns exec $HOST_NS skopeo --command-timeout 20s inspect --cert-dir $CA_DIR docker://$H/app:v1 >/dev/null 2>&1"
+
+# 6. Deleting the connection.
+e2e_check "connection deleted" arm DELETE "$NET/connections/toBranch"
+e2e_check "no charon left" sh -c "! pgrep -f '$T/data/onprem/ipsec' >/dev/null"
+e2e_finish
