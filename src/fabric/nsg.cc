@@ -144,12 +144,15 @@ std::vector<NsgRule> DefaultRules() {
 }  // namespace
 
 Result<std::string> RenderNsg(const Topology& topology, const Network& network) {
-  // VirtualNetwork: this network's address spaces and those of its peers.
+  // VirtualNetwork: this network's address spaces, those of its peers and the on-premises
+  // prefixes it routes through a gateway (Azure's tag includes "the on-premises address space
+  // connected via a virtual network gateway").
   std::vector<std::string> vnet;
   auto add_spaces = [&](const Network& n) {
     for (const std::string& s : n.address_spaces) vnet.push_back(s);
   };
   add_spaces(network);
+  for (const Route& r : network.routes) vnet.push_back(r.prefix);
   for (const Peering& p : topology.peerings) {
     if (p.network_a == network.id) add_spaces(*topology.FindNetwork(p.network_b));
     if (p.network_b == network.id) add_spaces(*topology.FindNetwork(p.network_a));

@@ -13,7 +13,8 @@
 //             AllowAzureLoadBalancerInBound (from 168.63.129.16), 65500 DenyAllInBound;
 //   outbound: 65000 AllowVnetOutBound, 65001 AllowInternetOutBound, 65500 DenyAllOutBound.
 // Prefixes: "*"/"Any", a CIDR, an address, or the service tags VirtualNetwork (the network's
-// and its peers' address spaces), AzureLoadBalancer (168.63.129.16) and Internet (anything not
+// and its peers' address spaces, and the on-premises prefixes it routes through a gateway:
+// Network::routes), AzureLoadBalancer (168.63.129.16) and Internet (anything not
 // VirtualNetwork). Ports: "*", "443", "8000-8999". Anything else is kInvalidArgument (rules are
 // rendered as nft text, so every token is checked, never pasted).
 //

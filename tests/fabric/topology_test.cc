@@ -108,6 +108,21 @@ TEST(ValidateTest, RejectsWhatWouldBreakTheFabric) {
   fails(t, "outbound address without a public network");
 }
 
+TEST(NsgRenderTest, VirtualNetworkTagIncludesOnPremisesPrefixesRoutedThroughAGateway) {
+  Topology t = Basic();
+  Subnet& s = t.networks[0].subnets[0];
+  s.nsg_enabled = true;
+  s.nsg_rules = {NsgRule{.name = "from-vnet", .priority = 100, .protocol = "Tcp",
+                         .source_prefixes = {"VirtualNetwork"}, .destination_ports = {"443"}}};
+  auto before = RenderNsg(t, t.networks[0]);
+  ASSERT_TRUE(before);
+  EXPECT_EQ(before->find("192.168.0.0/16"), std::string::npos) << *before;
+  t.networks[0].routes = {{"192.168.0.0/16", "10.0.0.4"}};
+  auto after = RenderNsg(t, t.networks[0]);
+  ASSERT_TRUE(after);
+  EXPECT_NE(after->find("192.168.0.0/16"), std::string::npos) << *after;
+}
+
 TEST(NsgRenderTest, RulesInPriorityOrderWithDefaultsAndCheckedTokens) {
   Topology t = Basic();
   Subnet& s = t.networks[0].subnets[0];
