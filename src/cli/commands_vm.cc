@@ -373,7 +373,23 @@ Outcome ExecVm(Context& ctx, const ParsedArgs& a) {
         "cove vm exec must run as root: it enters the VM's network "
         "namespace");
   }
-  auto id = FindVmId(ctx, *name, a.Get("--resource-group"));
+  ArmResult<std::string> id = std::string();
+  if (auto site = a.Get("--site")) {
+    // A host of an on-premises site (Cove.OnPremises/sites/machines): same namespaces.
+    auto group = a.Get("--resource-group");
+    if (!group) return Outcome::Usage("--site needs --resource-group (-g)");
+    auto sub = ctx.Subscription();
+    if (!sub) return Outcome::FromArm(sub.error());
+    auto arm = ctx.Arm();
+    if (!arm) return Outcome::FromArm(arm.error());
+    auto machine = (*arm)->Get(ResourcePath(*sub, *group, "Cove.OnPremises/sites", *site) +
+                                   "/machines/" + *name,
+                               "2026-12-01");
+    if (!machine) return Outcome::FromArm(machine.error(), true);
+    id = machine->value("id", "");
+  } else {
+    id = FindVmId(ctx, *name, a.Get("--resource-group"));
+  }
   if (!id) return Outcome::FromArm(id.error(), true);
   std::string prefix = Prefix(ctx, a);
   fabric::LinuxNamespaces namespaces;
@@ -884,13 +900,19 @@ void AddVmCommands(Registry& r) {
                          {.name = "--name",
                           .aliases = {"-n"},
                           .help = "Name of the VM (or give it as the first word)."},
+                         {.name = "--site",
+                          .help = "The VM is a host of this on-premises site (cove onprem "
+                                  "machine); needs -g."},
                          FabricPrefixArg()},
                 .run = ExecVm,
                 .examples = {{"Resolve the registry as vm1 does.",
                               "sudo cove vm exec vm1 -- getent hosts myregistry.azurecr.io"},
                              {"Pull an image from inside vm1.",
                               "sudo cove vm exec vm1 -- skopeo inspect "
-                              "docker://myregistry.azurecr.io/hello:v1"}},
+                              "docker://myregistry.azurecr.io/hello:v1"},
+                             {"Resolve the registry on an on-premises host (through its site's DNS).",
+                              "sudo cove vm exec -g MyResourceGroup --site branch host1 -- dig "
+                              "myregistry.azurecr.io"}},
                 .positional_and_rest = true});
   r.AddCommand({.path = {"down"},
                 .summary =

@@ -126,6 +126,12 @@ std::string ApiVersionFor(const std::string& type) {
   std::string t = AsciiLower(type);
   if (t.rfind("microsoft.resources/", 0) == 0) return kApiResources;
   if (t.rfind("microsoft.network/privatednszones", 0) == 0) return kApiPrivateDns;
+  // DNS Private Resolver has api-versions of its own; cove's on-premises sites one.
+  if (t.rfind("microsoft.network/dnsresolvers", 0) == 0 ||
+      t.rfind("microsoft.network/dnsforwardingrulesets", 0) == 0) {
+    return "2022-07-01";
+  }
+  if (t.rfind("cove.onpremises/", 0) == 0) return "2026-12-01";
   if (t.rfind("microsoft.network/", 0) == 0) return kApiNetwork;
   if (t.rfind("microsoft.containerregistry/", 0) == 0) return kApiAcr;
   if (t.rfind("microsoft.compute/", 0) == 0) return kApiCompute;
