@@ -49,7 +49,8 @@ Result<Json> Metadata(const Body& props, const Json* old) {
   COVE_ASSIGN_OR_RETURN(Body metadata, props.Object("metadata"));
   if (!metadata.present()) return old != nullptr ? Field(*old, "metadata") : Json::object();
   for (const auto& [k, v] : metadata.json()->items()) {
-    if (!v.is_string()) return tl::unexpected(BadContent("properties.metadata." + k, "must be a string"));
+    if (!v.is_string())
+      return tl::unexpected(BadContent("properties.metadata." + k, "must be a string"));
   }
   return *metadata.json();
 }
@@ -74,9 +75,9 @@ Status PutResolver(Engine& engine, const ArmPath& p, const Json& body, const Jso
   if (vnet == nullptr) return tl::unexpected(InvalidReference(vnet_id, id));
   COVE_RETURN_IF_ERROR(SameRegion(doc, *vnet));
   if (!old_vnet.empty() && Lower(old_vnet) != Lower(vnet_id)) {
-    return ArmFail(400, "DnsResolverVirtualNetworkCannotBeUpdated",  // cove's name
-                   "The virtual network of DNS resolver " + id +
-                       " cannot be changed after creation.");
+    return ArmFail(
+        400, "DnsResolverVirtualNetworkCannotBeUpdated",  // cove's name
+        "The virtual network of DNS resolver " + id + " cannot be changed after creation.");
   }
   for (const auto& k : ReferencesTo(txn, kResolverType, "virtualNetwork", Lower(vnet_id))) {
     if (k == p.Key()) continue;
@@ -113,7 +114,8 @@ Result<const Json*> EndpointSubnet(Engine& engine, const std::string& resolver_k
   }
   bool delegated = false;
   for (const auto& d : Field(Field(*subnet, "properties"), "delegations")) {
-    delegated = delegated || EqualsIgnoreCase(Str(Field(d, "properties"), "serviceName"), kDelegation);
+    delegated =
+        delegated || EqualsIgnoreCase(Str(Field(d, "properties"), "serviceName"), kDelegation);
   }
   if (!delegated) {
     std::string sid = subnet->value("id", "");
@@ -166,14 +168,16 @@ Status PutInbound(Engine& engine, const ArmPath& p, const Json& body, const Json
     configs.emplace_back(&old_configs[0], "properties.ipConfigurations[0]");
   }
   if (configs.size() != 1) {
-    return tl::unexpected(BadContent("properties.ipConfigurations", "must hold one ipConfiguration"));
+    return tl::unexpected(
+        BadContent("properties.ipConfigurations", "must hold one ipConfiguration"));
   }
   const Body& c = configs[0];
   COVE_ASSIGN_OR_RETURN(std::string subnet_id, c.RefId("subnet"));
   COVE_ASSIGN_OR_RETURN(auto method, c.Enum("privateIpAllocationMethod", {"Dynamic", "Static"}));
   COVE_ASSIGN_OR_RETURN(auto address, c.String("privateIpAddress"));
   if (subnet_id.empty()) return tl::unexpected(BadContent(c.where() + ".subnet.id", "is required"));
-  if (!old_configs.empty() && Lower(Str(Field(old_configs[0], "subnet"), "id")) != Lower(subnet_id)) {
+  if (!old_configs.empty() &&
+      Lower(Str(Field(old_configs[0], "subnet"), "id")) != Lower(subnet_id)) {
     return ArmFail(400, "InboundEndpointSubnetCannotBeUpdated",  // cove's name
                    "The subnet of inbound endpoint " + id + " cannot be changed after creation.");
   }
@@ -206,9 +210,9 @@ Status PutInbound(Engine& engine, const ArmPath& p, const Json& body, const Json
       if (!used.count(a)) ip = a;
     }
     if (ip == 0) {
-      return ArmFail(400, "SubnetIsFull", "Subnet " + subnet->value("name", "") +
-                                             " with address prefix " + cidr.ToString() +
-                                             " does not have enough capacity for 1 IP address.");
+      return ArmFail(400, "SubnetIsFull",
+                     "Subnet " + subnet->value("name", "") + " with address prefix " +
+                         cidr.ToString() + " does not have enough capacity for 1 IP address.");
     }
   }
   Json& dp = doc["properties"];
@@ -296,8 +300,8 @@ void ProjectResolver(const std::string& key, const Json& doc, Snapshot& snapshot
   r.vnet_id = Str(Field(Field(doc, "properties"), "virtualNetwork"), "id");
   for (const Json* e : ChildDocuments(snapshot.documents, key, "inboundendpoints")) {
     for (const auto& ipc : Field(Field(*e, "properties"), "ipConfigurations")) {
-      r.inbound.push_back({Str(*e, "id"), Str(Field(ipc, "subnet"), "id"),
-                           Str(ipc, "privateIpAddress")});
+      r.inbound.push_back(
+          {Str(*e, "id"), Str(Field(ipc, "subnet"), "id"), Str(ipc, "privateIpAddress")});
     }
   }
   for (const Json* e : ChildDocuments(snapshot.documents, key, "outboundendpoints")) {
@@ -442,9 +446,8 @@ Status PutLink(Engine& engine, const ArmPath& p, const Json& body, const Json* e
   }
   std::string key = p.Key();
   for (const auto& k : txn.Children(p.ParentKey(), "virtualnetworklinks")) {
-    if (k != key &&
-        Lower(Str(Field(Field(*txn.Get(k), "properties"), "virtualNetwork"), "id")) ==
-            Lower(vnet_id)) {
+    if (k != key && Lower(Str(Field(Field(*txn.Get(k), "properties"), "virtualNetwork"), "id")) ==
+                        Lower(vnet_id)) {
       return ArmFail(400, "VirtualNetworkLinkAlreadyExists",  // cove's name
                      "Virtual network " + vnet->value("id", "") +
                          " is already linked to the ruleset by " + txn.Get(k)->value("id", "") +
