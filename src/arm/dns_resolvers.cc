@@ -39,11 +39,6 @@ constexpr char kVnetType[] = "Microsoft.Network/virtualNetworks";
 constexpr char kSubnetType[] = "Microsoft.Network/virtualNetworks/subnets";
 constexpr char kDelegation[] = "Microsoft.Network/dnsResolvers";
 
-Status SameRegion(const Json& doc, const Json& other) {
-  if (doc.value("location", "") == other.value("location", "")) return {};
-  return tl::unexpected(InvalidReference(other.value("id", ""), doc.value("id", "")));
-}
-
 // metadata: an object of strings, kept as given (the existing one when absent).
 Result<Json> Metadata(const Body& props, const Json* old) {
   COVE_ASSIGN_OR_RETURN(Body metadata, props.Object("metadata"));
@@ -73,7 +68,7 @@ Status PutResolver(Engine& engine, const ArmPath& p, const Json& body, const Jso
   }
   const Json* vnet = FindOfType(txn, vnet_id, kVnetType);
   if (vnet == nullptr) return tl::unexpected(InvalidReference(vnet_id, id));
-  COVE_RETURN_IF_ERROR(SameRegion(doc, *vnet));
+  COVE_RETURN_IF_ERROR(CheckSameRegion(doc, *vnet));
   if (!old_vnet.empty() && Lower(old_vnet) != Lower(vnet_id)) {
     return ArmFail(
         400, "DnsResolverVirtualNetworkCannotBeUpdated",  // cove's name
@@ -157,7 +152,7 @@ Status PutInbound(Engine& engine, const ArmPath& p, const Json& body, const Json
   COVE_ASSIGN_OR_RETURN(Json doc, engine.Envelope(p, body, existing, true));
   std::string id = doc.value("id", "");
   std::string key = p.Key();
-  COVE_RETURN_IF_ERROR(SameRegion(doc, *engine.txn().Get(p.ParentKey())));
+  COVE_RETURN_IF_ERROR(CheckSameRegion(doc, *engine.txn().Get(p.ParentKey())));
   Body b(&body, "");
   COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
   COVE_ASSIGN_OR_RETURN(auto configs, props.Array("ipConfigurations"));
@@ -229,7 +224,7 @@ Status PutOutbound(Engine& engine, const ArmPath& p, const Json& body, const Jso
   COVE_RETURN_IF_ERROR(CheckNewNetworkName(p, existing, kOutboundType));
   COVE_ASSIGN_OR_RETURN(Json doc, engine.Envelope(p, body, existing, true));
   std::string id = doc.value("id", "");
-  COVE_RETURN_IF_ERROR(SameRegion(doc, *engine.txn().Get(p.ParentKey())));
+  COVE_RETURN_IF_ERROR(CheckSameRegion(doc, *engine.txn().Get(p.ParentKey())));
   Body b(&body, "");
   COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
   COVE_ASSIGN_OR_RETURN(std::string subnet_id, props.RefId("subnet"));
@@ -341,7 +336,7 @@ Status PutRuleset(Engine& engine, const ArmPath& p, const Json& body, const Json
   for (const auto& eid : ids) {
     const Json* endpoint = FindOfType(txn, eid, kOutboundType);
     if (endpoint == nullptr) return tl::unexpected(InvalidReference(eid, id));
-    COVE_RETURN_IF_ERROR(SameRegion(doc, *endpoint));
+    COVE_RETURN_IF_ERROR(CheckSameRegion(doc, *endpoint));
     std::string parent = ParentOfKey(Lower(eid));
     if (!resolver_key.empty() && parent != resolver_key) {
       return ArmFail(400, "OutboundEndpointsOfDifferentResolvers",  // cove's name

@@ -60,13 +60,6 @@ constexpr int64_t kAzureCircuitAsn = 12076;
 
 // ------------------------------------------------------------------ shared
 
-// A resource's location must be its dependency's (Azure answers InvalidResourceReference, whose
-// message asks for the same region).
-Status CheckSameRegion(const Json& doc, const Json& dependency) {
-  if (doc.value("location", "") == dependency.value("location", "")) return {};
-  return tl::unexpected(InvalidReference(dependency.value("id", ""), doc.value("id", "")));
-}
-
 std::vector<Cidr> PrefixesOf(const Json& list) {
   std::vector<Cidr> out;
   if (!list.is_array()) return out;

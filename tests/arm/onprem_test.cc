@@ -948,5 +948,115 @@ TEST_F(OnPremTest, ResourceGroupDeleteTakesEverythingInOrder) {
   }
 }
 
+// ------------------------------------------------------------------ robustness
+
+// Every value of every valid body above, replaced by values of every other JSON type: each
+// request, new or an update, is answered (4xx with ARM's error code, or success), never a 5xx.
+TEST_F(OnPremTest, GarbageBodiesAreAnsweredNotCrashedOn) {
+  Everything();
+  const std::string out = kResolvers + "resolver/outboundEndpoints/out";
+  ASSERT_EQ(
+      Put(kRulesets + "rs", {{"location", "westus"},
+                             {"properties", {{"dnsResolverOutboundEndpoints", {{{"id", out}}}}}}})
+          .status,
+      201);
+  ASSERT_EQ(Put(kSites + "site1",
+                {{"location", "westus"}, {"properties", {{"addressPrefixes", {"192.168.0.0/16"}}}}})
+                .status,
+            201);
+  json public_ip = {
+      {"location", "westus"},
+      {"sku", {{"name", "Standard"}}},
+      {"properties", {{"publicIPAllocationMethod", "Static"}, {"idleTimeoutInMinutes", 4}}}};
+  json site = {
+      {"location", "westus"},
+      {"properties",
+       {{"addressPrefixes", {"192.168.0.0/16"}},
+        {"publicIpAddress", "192.0.2.130"},
+        {"dnsServer",
+         {{"software", "bind"},
+          {"address", "192.168.0.53"},
+          {"forwarders", {{{"domainName", "azurecr.io"}, {"targetDnsServers", {"10.0.10.4"}}}}}}},
+        {"bgp", {{"asn", 65010}}}}}};
+  std::vector<std::pair<std::string, json>> bodies = {
+      {kPips + "gwip", public_ip},
+      {kGateways + "vpngw",
+       Gateway("Vpn", "gwip", kGwSubnet,
+               {{"enableBgp", true}, {"bgpSettings", {{"asn", 65010}, {"peerWeight", 1}}}})},
+      {kLocals + "site1", LocalGateway({"192.168.0.0/16"}, "192.0.2.130",
+                                       {{"asn", 65020}, {"bgpPeeringAddress", "192.168.0.1"}})},
+      {kConnections + "c1",
+       IpsecConnection("vpngw", "site1", {{"routingWeight", 1}, {"connectionProtocol", "IKEv2"}})},
+      {kCircuits + "er1", Circuit()},
+      {kCircuits + "er1/peerings/AzurePrivatePeering", Peering()},
+      {kResolvers + "resolver",
+       {{"location", "westus"}, {"properties", {{"virtualNetwork", {{"id", kHub}}}}}}},
+      {kResolvers + "resolver/inboundEndpoints/in",
+       {{"location", "westus"},
+        {"properties",
+         {{"ipConfigurations",
+           {{{"subnet", {{"id", kHub + "/subnets/inbound"}}},
+             {"privateIpAllocationMethod", "Static"},
+             {"privateIpAddress", "10.0.10.4"}}}}}}}},
+      {out,
+       {{"location", "westus"},
+        {"properties", {{"subnet", {{"id", kHub + "/subnets/outbound"}}}}}}},
+      {kRulesets + "rs",
+       {{"location", "westus"},
+        {"properties", {{"dnsResolverOutboundEndpoints", {{{"id", out}}}}}}}},
+      {kRulesets + "rs/forwardingRules/r",
+       {{"properties",
+         {{"domainName", "corp.example."},
+          {"targetDnsServers", {{{"ipAddress", "192.168.0.53"}, {"port", 53}}}},
+          {"forwardingRuleState", "Enabled"},
+          {"metadata", {{"k", "v"}}}}}}},
+      {kRulesets + "rs/virtualNetworkLinks/l",
+       {{"properties", {{"virtualNetwork", {{"id", kHub}}}, {"metadata", {{"k", "v"}}}}}}},
+      {kSites + "site1", site},
+      {kSites + "site1/machines/m", {{"properties", {{"address", "192.168.0.10"}}}}},
+  };
+  std::vector<json> garbage = {
+      json(1),    json("x"),      json::array(),    json(nullptr),
+      json(true), json::object(), json({{"a", 1}}), json::array({1, "2", nullptr}),
+      json(-1),   json(1e300)};
+  // Every path (as JSON pointers) of a body's values.
+  std::function<void(const json&, const json::json_pointer&, std::vector<json::json_pointer>&)>
+      paths =
+          [&](const json& j, const json::json_pointer& at, std::vector<json::json_pointer>& out) {
+            if (!at.empty()) out.push_back(at);
+            if (j.is_object()) {
+              for (const auto& [k, v] : j.items()) paths(v, at / k, out);
+            } else if (j.is_array()) {
+              for (size_t i = 0; i < j.size(); ++i) paths(j[i], at / i, out);
+            }
+          };
+  int answered = 0;
+  for (const auto& [path, body] : bodies) {
+    auto valid = Put(path, body);
+    ASSERT_LT(valid.status, 300) << path << " " << valid.body.dump();
+    std::vector<json::json_pointer> where;
+    paths(body, json::json_pointer(), where);
+    for (const auto& at : where) {
+      for (const auto& g : garbage) {
+        json bad = body;
+        bad[at] = g;
+        for (const std::string& target : {path, path + "x"}) {
+          auto r = Put(target, bad);
+          ASSERT_GE(r.status, 200) << target << " " << bad.dump();
+          ASSERT_LT(r.status, 500) << target << " " << bad.dump() << " → " << r.body.dump();
+          if (r.status >= 400) {
+            EXPECT_FALSE(r.Code().empty()) << r.body.dump();
+          } else if (target != path) {
+            Delete(target);
+          }
+          ++answered;
+        }
+      }
+      ASSERT_LT(Put(path, body).status, 300) << path << " after " << at.to_string();
+    }
+  }
+  EXPECT_GT(answered, 1000);
+}
+
 }  // namespace
 }  // namespace cove::arm
