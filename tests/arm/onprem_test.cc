@@ -132,7 +132,7 @@ class OnPremTest : public ArmFixture {
 
   // Everything of this file at once: hub's VPN gateway with its IPsec connection c1 to site1,
   // an ExpressRoute gateway with connection er over circuit er1's private peering, a DNS
-  // resolver with inbound and outbound endpoints.
+  // resolver with inbound and outbound endpoints and ruleset rs, on-premises site site1.
   void Everything() {
     VpnGateway();
     ASSERT_EQ(Put(kConnections + "c1", IpsecConnection("vpngw", "site1")).status, 201);
@@ -161,6 +161,17 @@ class OnPremTest : public ArmFixture {
     ASSERT_EQ(Put(kResolvers + "resolver/outboundEndpoints/out",
                   {{"location", "westus"},
                    {"properties", {{"subnet", {{"id", kHub + "/subnets/outbound"}}}}}})
+                  .status,
+              201);
+    ASSERT_EQ(
+        Put(kRulesets + "rs", {{"location", "westus"},
+                               {"properties",
+                                {{"dnsResolverOutboundEndpoints",
+                                  {{{"id", kResolvers + "resolver/outboundEndpoints/out"}}}}}}})
+            .status,
+        201);
+    ASSERT_EQ(Put(kSites + "site1", {{"location", "westus"},
+                                     {"properties", {{"addressPrefixes", {"192.168.0.0/16"}}}}})
                   .status,
               201);
   }
@@ -922,16 +933,6 @@ TEST_F(OnPremTest, ViewsCarryWhatTheDataPlaneNeeds) {
 
 TEST_F(OnPremTest, ResourceGroupDeleteTakesEverythingInOrder) {
   Everything();
-  const std::string out = kResolvers + "resolver/outboundEndpoints/out";
-  ASSERT_EQ(
-      Put(kRulesets + "rs", {{"location", "westus"},
-                             {"properties", {{"dnsResolverOutboundEndpoints", {{{"id", out}}}}}}})
-          .status,
-      201);
-  ASSERT_EQ(Put(kSites + "site1",
-                {{"location", "westus"}, {"properties", {{"addressPrefixes", {"192.168.0.0/16"}}}}})
-                .status,
-            201);
   auto deleted = Delete(kRg);
   EXPECT_EQ(deleted.status, 200) << deleted.body.dump();
   auto snap = cp_->snapshot();
@@ -955,15 +956,6 @@ TEST_F(OnPremTest, ResourceGroupDeleteTakesEverythingInOrder) {
 TEST_F(OnPremTest, GarbageBodiesAreAnsweredNotCrashedOn) {
   Everything();
   const std::string out = kResolvers + "resolver/outboundEndpoints/out";
-  ASSERT_EQ(
-      Put(kRulesets + "rs", {{"location", "westus"},
-                             {"properties", {{"dnsResolverOutboundEndpoints", {{{"id", out}}}}}}})
-          .status,
-      201);
-  ASSERT_EQ(Put(kSites + "site1",
-                {{"location", "westus"}, {"properties", {{"addressPrefixes", {"192.168.0.0/16"}}}}})
-                .status,
-            201);
   json public_ip = {
       {"location", "westus"},
       {"sku", {{"name", "Standard"}}},
