@@ -9,7 +9,11 @@
 // (+replications, privateEndpointConnections, privateLinkResources, scopeMaps, tokens,
 // listCredentials / regenerateCredential / generateCredentials); Microsoft.ManagedIdentity
 // userAssignedIdentities; Microsoft.Authorization roleAssignments (any scope) and the built-in
-// roleDefinitions; and a Microsoft Graph-shaped directory (/v1.0/users, applications,
+// roleDefinitions; on-premises connectivity (issue 14): Microsoft.Network publicIPAddresses,
+// virtualNetworkGateways, localNetworkGateways, connections (+sharedkey), expressRouteCircuits
+// (+peerings), dnsResolvers (+inboundEndpoints, outboundEndpoints), dnsForwardingRulesets
+// (+forwardingRules, virtualNetworkLinks), and cove's own Cove.OnPremises sites (+machines);
+// and a Microsoft Graph-shaped directory (/v1.0/users, applications,
 // servicePrincipals; arm/directory.h). Bodies, ids, status codes and error bodies are Azure's;
 // see the report in the module's README section for the list.
 //

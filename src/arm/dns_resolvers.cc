@@ -39,17 +39,13 @@ constexpr char kVnetType[] = "Microsoft.Network/virtualNetworks";
 constexpr char kSubnetType[] = "Microsoft.Network/virtualNetworks/subnets";
 constexpr char kDelegation[] = "Microsoft.Network/dnsResolvers";
 
-Status SameRegion(const Json& doc, const Json& other) {
-  if (doc.value("location", "") == other.value("location", "")) return {};
-  return tl::unexpected(InvalidReference(other.value("id", ""), doc.value("id", "")));
-}
-
 // metadata: an object of strings, kept as given (the existing one when absent).
 Result<Json> Metadata(const Body& props, const Json* old) {
   COVE_ASSIGN_OR_RETURN(Body metadata, props.Object("metadata"));
   if (!metadata.present()) return old != nullptr ? Field(*old, "metadata") : Json::object();
   for (const auto& [k, v] : metadata.json()->items()) {
-    if (!v.is_string()) return tl::unexpected(BadContent("properties.metadata." + k, "must be a string"));
+    if (!v.is_string())
+      return tl::unexpected(BadContent("properties.metadata." + k, "must be a string"));
   }
   return *metadata.json();
 }
@@ -72,11 +68,11 @@ Status PutResolver(Engine& engine, const ArmPath& p, const Json& body, const Jso
   }
   const Json* vnet = FindOfType(txn, vnet_id, kVnetType);
   if (vnet == nullptr) return tl::unexpected(InvalidReference(vnet_id, id));
-  COVE_RETURN_IF_ERROR(SameRegion(doc, *vnet));
+  COVE_RETURN_IF_ERROR(CheckSameRegion(doc, *vnet));
   if (!old_vnet.empty() && Lower(old_vnet) != Lower(vnet_id)) {
-    return ArmFail(400, "DnsResolverVirtualNetworkCannotBeUpdated",  // cove's name
-                   "The virtual network of DNS resolver " + id +
-                       " cannot be changed after creation.");
+    return ArmFail(
+        400, "DnsResolverVirtualNetworkCannotBeUpdated",  // cove's name
+        "The virtual network of DNS resolver " + id + " cannot be changed after creation.");
   }
   for (const auto& k : ReferencesTo(txn, kResolverType, "virtualNetwork", Lower(vnet_id))) {
     if (k == p.Key()) continue;
@@ -113,7 +109,8 @@ Result<const Json*> EndpointSubnet(Engine& engine, const std::string& resolver_k
   }
   bool delegated = false;
   for (const auto& d : Field(Field(*subnet, "properties"), "delegations")) {
-    delegated = delegated || EqualsIgnoreCase(Str(Field(d, "properties"), "serviceName"), kDelegation);
+    delegated =
+        delegated || EqualsIgnoreCase(Str(Field(d, "properties"), "serviceName"), kDelegation);
   }
   if (!delegated) {
     std::string sid = subnet->value("id", "");
@@ -155,7 +152,7 @@ Status PutInbound(Engine& engine, const ArmPath& p, const Json& body, const Json
   COVE_ASSIGN_OR_RETURN(Json doc, engine.Envelope(p, body, existing, true));
   std::string id = doc.value("id", "");
   std::string key = p.Key();
-  COVE_RETURN_IF_ERROR(SameRegion(doc, *engine.txn().Get(p.ParentKey())));
+  COVE_RETURN_IF_ERROR(CheckSameRegion(doc, *engine.txn().Get(p.ParentKey())));
   Body b(&body, "");
   COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
   COVE_ASSIGN_OR_RETURN(auto configs, props.Array("ipConfigurations"));
@@ -166,14 +163,16 @@ Status PutInbound(Engine& engine, const ArmPath& p, const Json& body, const Json
     configs.emplace_back(&old_configs[0], "properties.ipConfigurations[0]");
   }
   if (configs.size() != 1) {
-    return tl::unexpected(BadContent("properties.ipConfigurations", "must hold one ipConfiguration"));
+    return tl::unexpected(
+        BadContent("properties.ipConfigurations", "must hold one ipConfiguration"));
   }
   const Body& c = configs[0];
   COVE_ASSIGN_OR_RETURN(std::string subnet_id, c.RefId("subnet"));
   COVE_ASSIGN_OR_RETURN(auto method, c.Enum("privateIpAllocationMethod", {"Dynamic", "Static"}));
   COVE_ASSIGN_OR_RETURN(auto address, c.String("privateIpAddress"));
   if (subnet_id.empty()) return tl::unexpected(BadContent(c.where() + ".subnet.id", "is required"));
-  if (!old_configs.empty() && Lower(Str(Field(old_configs[0], "subnet"), "id")) != Lower(subnet_id)) {
+  if (!old_configs.empty() &&
+      Lower(Str(Field(old_configs[0], "subnet"), "id")) != Lower(subnet_id)) {
     return ArmFail(400, "InboundEndpointSubnetCannotBeUpdated",  // cove's name
                    "The subnet of inbound endpoint " + id + " cannot be changed after creation.");
   }
@@ -206,9 +205,9 @@ Status PutInbound(Engine& engine, const ArmPath& p, const Json& body, const Json
       if (!used.count(a)) ip = a;
     }
     if (ip == 0) {
-      return ArmFail(400, "SubnetIsFull", "Subnet " + subnet->value("name", "") +
-                                             " with address prefix " + cidr.ToString() +
-                                             " does not have enough capacity for 1 IP address.");
+      return ArmFail(400, "SubnetIsFull",
+                     "Subnet " + subnet->value("name", "") + " with address prefix " +
+                         cidr.ToString() + " does not have enough capacity for 1 IP address.");
     }
   }
   Json& dp = doc["properties"];
@@ -225,7 +224,7 @@ Status PutOutbound(Engine& engine, const ArmPath& p, const Json& body, const Jso
   COVE_RETURN_IF_ERROR(CheckNewNetworkName(p, existing, kOutboundType));
   COVE_ASSIGN_OR_RETURN(Json doc, engine.Envelope(p, body, existing, true));
   std::string id = doc.value("id", "");
-  COVE_RETURN_IF_ERROR(SameRegion(doc, *engine.txn().Get(p.ParentKey())));
+  COVE_RETURN_IF_ERROR(CheckSameRegion(doc, *engine.txn().Get(p.ParentKey())));
   Body b(&body, "");
   COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
   COVE_ASSIGN_OR_RETURN(std::string subnet_id, props.RefId("subnet"));
@@ -296,8 +295,8 @@ void ProjectResolver(const std::string& key, const Json& doc, Snapshot& snapshot
   r.vnet_id = Str(Field(Field(doc, "properties"), "virtualNetwork"), "id");
   for (const Json* e : ChildDocuments(snapshot.documents, key, "inboundendpoints")) {
     for (const auto& ipc : Field(Field(*e, "properties"), "ipConfigurations")) {
-      r.inbound.push_back({Str(*e, "id"), Str(Field(ipc, "subnet"), "id"),
-                           Str(ipc, "privateIpAddress")});
+      r.inbound.push_back(
+          {Str(*e, "id"), Str(Field(ipc, "subnet"), "id"), Str(ipc, "privateIpAddress")});
     }
   }
   for (const Json* e : ChildDocuments(snapshot.documents, key, "outboundendpoints")) {
@@ -337,7 +336,7 @@ Status PutRuleset(Engine& engine, const ArmPath& p, const Json& body, const Json
   for (const auto& eid : ids) {
     const Json* endpoint = FindOfType(txn, eid, kOutboundType);
     if (endpoint == nullptr) return tl::unexpected(InvalidReference(eid, id));
-    COVE_RETURN_IF_ERROR(SameRegion(doc, *endpoint));
+    COVE_RETURN_IF_ERROR(CheckSameRegion(doc, *endpoint));
     std::string parent = ParentOfKey(Lower(eid));
     if (!resolver_key.empty() && parent != resolver_key) {
       return ArmFail(400, "OutboundEndpointsOfDifferentResolvers",  // cove's name
@@ -442,9 +441,8 @@ Status PutLink(Engine& engine, const ArmPath& p, const Json& body, const Json* e
   }
   std::string key = p.Key();
   for (const auto& k : txn.Children(p.ParentKey(), "virtualnetworklinks")) {
-    if (k != key &&
-        Lower(Str(Field(Field(*txn.Get(k), "properties"), "virtualNetwork"), "id")) ==
-            Lower(vnet_id)) {
+    if (k != key && Lower(Str(Field(Field(*txn.Get(k), "properties"), "virtualNetwork"), "id")) ==
+                        Lower(vnet_id)) {
       return ArmFail(400, "VirtualNetworkLinkAlreadyExists",  // cove's name
                      "Virtual network " + vnet->value("id", "") +
                          " is already linked to the ruleset by " + txn.Get(k)->value("id", "") +

@@ -60,13 +60,6 @@ constexpr int64_t kAzureCircuitAsn = 12076;
 
 // ------------------------------------------------------------------ shared
 
-// A resource's location must be its dependency's (Azure answers InvalidResourceReference, whose
-// message asks for the same region).
-Status CheckSameRegion(const Json& doc, const Json& dependency) {
-  if (doc.value("location", "") == dependency.value("location", "")) return {};
-  return tl::unexpected(InvalidReference(dependency.value("id", ""), doc.value("id", "")));
-}
-
 std::vector<Cidr> PrefixesOf(const Json& list) {
   std::vector<Cidr> out;
   if (!list.is_array()) return out;
@@ -121,8 +114,7 @@ Status PutPublicIp(Engine& engine, const ArmPath& p, const Json& body, const Jso
   COVE_ASSIGN_OR_RETURN(auto sku_name, sku.Enum("name", {"Standard", "Basic"}));
   COVE_ASSIGN_OR_RETURN(auto tier, sku.Enum("tier", {"Regional", "Global"}));
   COVE_ASSIGN_OR_RETURN(Body props, b.Object("properties"));
-  COVE_ASSIGN_OR_RETURN(auto method,
-                        props.Enum("publicIPAllocationMethod", {"Static", "Dynamic"}));
+  COVE_ASSIGN_OR_RETURN(auto method, props.Enum("publicIPAllocationMethod", {"Static", "Dynamic"}));
   COVE_ASSIGN_OR_RETURN(auto version, props.Enum("publicIPAddressVersion", {"IPv4", "IPv6"}));
   COVE_ASSIGN_OR_RETURN(auto idle, props.Int("idleTimeoutInMinutes"));
   if (sku_name == "Basic") {
@@ -141,11 +133,12 @@ Status PutPublicIp(Engine& engine, const ArmPath& p, const Json& body, const Jso
                    "Standard sku publicIp " + id + " must have AllocationMethod set to Static.");
   }
   if (version == "IPv6") {
-    return tl::unexpected(BadContent("properties.publicIPAddressVersion",
-                                     "must be IPv4: cove's networks are IPv4"));
+    return tl::unexpected(
+        BadContent("properties.publicIPAddressVersion", "must be IPv4: cove's networks are IPv4"));
   }
   int64_t idle_minutes =
-      idle ? *idle : (existing ? IntField(Field(*existing, "properties"), "idleTimeoutInMinutes", 4) : 4);
+      idle ? *idle
+           : (existing ? IntField(Field(*existing, "properties"), "idleTimeoutInMinutes", 4) : 4);
   if (idle_minutes < 4 || idle_minutes > 30) {
     return ArmFail(400, "PublicIPIdleTimeoutIsOutOfRange",  // cove's name
                    "Idle timeout of public IP address " + id + " is " +
@@ -203,9 +196,9 @@ const std::vector<std::string>& VpnSkus() {
 }
 
 const std::vector<std::string>& ExpressRouteSkus() {
-  static const auto* v = new std::vector<std::string>{
-      "Standard", "HighPerformance", "UltraPerformance", "ErGw1AZ", "ErGw2AZ", "ErGw3AZ",
-      "ErGwScale"};
+  static const auto* v =
+      new std::vector<std::string>{"Standard", "HighPerformance", "UltraPerformance", "ErGw1AZ",
+                                   "ErGw2AZ",  "ErGw3AZ",         "ErGwScale"};
   return *v;
 }
 
@@ -221,8 +214,14 @@ Result<std::string> GatewaySku(const std::string& name, const std::string& type,
   for (const auto& s : skus) list += (list.empty() ? "" : ", ") + s;
   return ArmFail(400, "InvalidGatewaySku",
                  "The SKU '" + name + "' of virtual network gateway " + id +
-                     " is not valid for a gateway of type " + type + ". Valid SKUs: " + list +
-                     ".");
+                     " is not valid for a gateway of type " + type + ". Valid SKUs: " + list + ".");
+}
+
+// A gateway's VNet and type are fixed (cove's name).
+Error FixedAfterCreation(const std::string& id) {
+  return ArmErrorOf(400, "VirtualNetworkGatewayPropertyCannotBeUpdated",
+                    "The virtual network and gateway type of virtual network gateway " + id +
+                        " cannot be changed after creation; delete and recreate it.");
 }
 
 // Everything a gateway body names, checked.
@@ -269,8 +268,8 @@ Result<GatewayRefs> CheckGatewayRefs(const Txn& txn, const Json& doc, const std:
   if (!user.empty() && Lower(user) != Lower(ipc_id)) {
     return ArmFail(400, "PublicIPAddressInUse",
                    "Resource " + ipc_id + " is referencing public IP address " +
-                       refs.public_ip->value("id", "") +
-                       " that is already allocated to resource " + user + ".");
+                       refs.public_ip->value("id", "") + " that is already allocated to resource " +
+                       user + ".");
   }
   return refs;
 }
@@ -296,6 +295,9 @@ Status PutVnetGateway(Engine& engine, const ArmPath& p, const Json& body, const 
   COVE_ASSIGN_OR_RETURN(auto ip_configs, props.Array("ipConfigurations"));
   if (!type) type = old ? Str(*old, "gatewayType") : "Vpn";
   if (type->empty()) type = "Vpn";
+  if (old != nullptr && Str(*old, "gatewayType") != *type) {
+    return tl::unexpected(FixedAfterCreation(id));
+  }
   if (vpn_type == "PolicyBased") {
     return ArmFail(400, "PolicyBasedGatewayNotSupported",  // cove's name
                    "Virtual network gateway " + id +
@@ -317,11 +319,11 @@ Status PutVnetGateway(Engine& engine, const ArmPath& p, const Json& body, const 
     ip_configs.emplace_back(&(*old)["ipConfigurations"][0], "properties.ipConfigurations[0]");
   }
   if (ip_configs.size() != 1) {
-    return tl::unexpected(BadContent(
-        "properties.ipConfigurations",
-        ip_configs.empty() ? "needs one ipConfiguration with the GatewaySubnet"
-                           : "holds one ipConfiguration (active-active gateways are not "
-                             "supported)"));
+    return tl::unexpected(
+        BadContent("properties.ipConfigurations",
+                   ip_configs.empty() ? "needs one ipConfiguration with the GatewaySubnet"
+                                      : "holds one ipConfiguration (active-active gateways are not "
+                                        "supported)"));
   }
   const Body& ipc = ip_configs[0];
   COVE_ASSIGN_OR_RETURN(auto ipc_name, ipc.String("name"));
@@ -331,16 +333,25 @@ Status PutVnetGateway(Engine& engine, const ArmPath& p, const Json& body, const 
   if (subnet_id.empty()) {
     return tl::unexpected(BadContent(ipc_props.where() + ".subnet.id", "is required"));
   }
+  int64_t gateway_asn = asn ? *asn
+                            : (old ? IntField(Field(*old, "bgpSettings"), "asn", kAzureGatewayAsn)
+                                   : kAzureGatewayAsn);
+  if (*type == "ExpressRoute" && gateway_asn != kAzureGatewayAsn) {
+    return ArmFail(400, "InvalidAsn",
+                   "Virtual network gateway " + id +
+                       " is an ExpressRoute gateway, whose ASN is always 65515; bgpSettings.asn " +
+                       std::to_string(gateway_asn) + " cannot be set.");
+  }
+  COVE_RETURN_IF_ERROR(CheckAsn(gateway_asn, "virtual network gateway " + id, true));
+  int64_t weight = peer_weight.value_or(0);
+  if (weight < 0 || weight > 100) {
+    return tl::unexpected(BadContent("properties.bgpSettings.peerWeight", "must be 0-100"));
+  }
   std::string ipc_id = id + "/ipConfigurations/" + ipc_name.value_or("default");
   COVE_ASSIGN_OR_RETURN(GatewayRefs refs,
                         CheckGatewayRefs(txn, doc, *type, subnet_id, pip_id, ipc_id));
-  if (existing != nullptr) {
-    const Json& c = Field(*existing, "_cove");
-    if (Str(c, "subnet_key") != refs.subnet_key || Str(*old, "gatewayType") != *type) {
-      return ArmFail(400, "VirtualNetworkGatewayPropertyCannotBeUpdated",  // cove's name
-                     "The virtual network and gateway type of virtual network gateway " + id +
-                         " cannot be changed after creation; delete and recreate it.");
-    }
+  if (existing != nullptr && Str(Field(*existing, "_cove"), "subnet_key") != refs.subnet_key) {
+    return tl::unexpected(FixedAfterCreation(id));
   }
   for (const auto& k : GatewaysInVnet(txn, refs.vnet_key)) {
     if (k != key && Str(Field(*txn.Get(k), "properties"), "gatewayType") == *type) {
@@ -356,20 +367,6 @@ Status PutVnetGateway(Engine& engine, const ArmPath& p, const Json& body, const 
   if (bgp_on && sku_canonical == "Basic") {
     return ArmFail(400, "BgpNotSupportedOnBasicSku",  // cove's name
                    "Virtual network gateway " + id + " uses the Basic SKU, which has no BGP.");
-  }
-  int64_t gateway_asn =
-      asn ? *asn : (old ? IntField(Field(*old, "bgpSettings"), "asn", kAzureGatewayAsn)
-                        : kAzureGatewayAsn);
-  if (*type == "ExpressRoute" && gateway_asn != kAzureGatewayAsn) {
-    return ArmFail(400, "InvalidAsn",
-                   "Virtual network gateway " + id +
-                       " is an ExpressRoute gateway, whose ASN is always 65515; bgpSettings.asn " +
-                       std::to_string(gateway_asn) + " cannot be set.");
-  }
-  COVE_RETURN_IF_ERROR(CheckAsn(gateway_asn, "virtual network gateway " + id, true));
-  int64_t weight = peer_weight.value_or(0);
-  if (weight < 0 || weight > 100) {
-    return tl::unexpected(BadContent("properties.bgpSettings.peerWeight", "must be 0-100"));
   }
   uint32_t peering = refs.subnet_prefix.Last() - (*type == "Vpn" ? 1 : 2);
   std::string public_address =
@@ -402,9 +399,8 @@ Status PutVnetGateway(Engine& engine, const ArmPath& p, const Json& body, const 
        Json::array({{{"ipconfigurationId", ipc_id},
                      {"defaultBgpIpAddresses", Json::array({FormatIpv4(peering)})},
                      {"customBgpIpAddresses", Json::array()},
-                     {"tunnelIpAddresses", public_address.empty()
-                                               ? Json::array()
-                                               : Json::array({public_address})}}})}};
+                     {"tunnelIpAddresses",
+                      public_address.empty() ? Json::array() : Json::array({public_address})}}})}};
   if (!dp.contains("resourceGuid")) dp["resourceGuid"] = engine.Guid();
   doc["_cove"] = {{"subnet_key", refs.subnet_key}, {"vnet_key", refs.vnet_key}};
   engine.txn().Put(key, doc);
@@ -422,7 +418,8 @@ Status DeleteVnetGateway(Engine& engine, const std::string& key) {
                        IdsOf(txn, connections) + ". Delete the connections first.");
   }
   std::string vnet_key = Str(Field(*txn.Get(key), "_cove"), "vnet_key");
-  for (const auto& k : KeysOfType(txn, "Microsoft.Network/virtualNetworks/virtualNetworkPeerings")) {
+  for (const auto& k :
+       KeysOfType(txn, "Microsoft.Network/virtualNetworks/virtualNetworkPeerings")) {
     const Json& pp = Field(*txn.Get(k), "properties");
     if (pp.value("useRemoteGateways", false) &&
         Lower(Field(pp, "remoteVirtualNetwork").value("id", "")) == vnet_key &&
@@ -474,10 +471,11 @@ Status CheckSitePrefixes(const Txn& txn, const std::string& gateway_key,
                          const std::string& local_key) {
   const Json& gateway = *txn.Get(gateway_key);
   const Json& local = *txn.Get(local_key);
-  std::vector<Cidr> site =
-      PrefixesOf(Field(Field(Field(local, "properties"), "localNetworkAddressSpace"), "addressPrefixes"));
+  std::vector<Cidr> site = PrefixesOf(
+      Field(Field(Field(local, "properties"), "localNetworkAddressSpace"), "addressPrefixes"));
   std::vector<std::string> vnets = {Str(Field(gateway, "_cove"), "vnet_key")};
-  for (const auto& k : KeysOfType(txn, "Microsoft.Network/virtualNetworks/virtualNetworkPeerings")) {
+  for (const auto& k :
+       KeysOfType(txn, "Microsoft.Network/virtualNetworks/virtualNetworkPeerings")) {
     const Json& pp = Field(*txn.Get(k), "properties");
     if (pp.value("useRemoteGateways", false) &&
         Lower(Field(pp, "remoteVirtualNetwork").value("id", "")) == vnets.front()) {
@@ -487,13 +485,16 @@ Status CheckSitePrefixes(const Txn& txn, const std::string& gateway_key,
   for (const auto& vnet_key : vnets) {
     const Json* vnet = txn.Get(vnet_key);
     if (vnet == nullptr) continue;
-    for (const Cidr& b : PrefixesOf(Field(Field(Field(*vnet, "properties"), "addressSpace"), "addressPrefixes"))) {
+    for (const Cidr& b :
+         PrefixesOf(Field(Field(Field(*vnet, "properties"), "addressSpace"), "addressPrefixes"))) {
       for (const Cidr& a : site) {
         if (!a.Overlaps(b)) continue;
         return ArmFail(400, "LocalNetworkGatewayAddressSpaceOverlapsVirtualNetwork",  // cove's
                        "The address space of local network gateway " + local.value("id", "") +
-                           " (" + a.ToString() + ") overlaps the address space of virtual "
-                           "network " + vnet->value("id", "") + " (" + b.ToString() +
+                           " (" + a.ToString() +
+                           ") overlaps the address space of virtual "
+                           "network " +
+                           vnet->value("id", "") + " (" + b.ToString() +
                            "), which reaches it through virtual network gateway " +
                            gateway.value("id", "") + ".");
       }
@@ -504,16 +505,15 @@ Status CheckSitePrefixes(const Txn& txn, const std::string& gateway_key,
         Lower(Field(Field(*txn.Get(c), "properties"), "localNetworkGateway2").value("id", ""));
     const Json* other = txn.Get(other_key);
     if (other == nullptr || other_key == local_key) continue;
-    for (const Cidr& b :
-         PrefixesOf(Field(Field(Field(*other, "properties"), "localNetworkAddressSpace"),
-                          "addressPrefixes"))) {
+    for (const Cidr& b : PrefixesOf(Field(
+             Field(Field(*other, "properties"), "localNetworkAddressSpace"), "addressPrefixes"))) {
       for (const Cidr& a : site) {
         if (!a.Overlaps(b)) continue;
         return ArmFail(400, "LocalNetworkGatewayAddressSpacesOverlap",  // cove's name
                        "The address space of local network gateway " + local.value("id", "") +
                            " (" + a.ToString() + ") overlaps that of local network gateway " +
-                           other->value("id", "") + " (" + b.ToString() +
-                           "), which connection " + txn.Get(c)->value("id", "") +
+                           other->value("id", "") + " (" + b.ToString() + "), which connection " +
+                           txn.Get(c)->value("id", "") +
                            " connects to the same virtual network gateway " +
                            gateway.value("id", "") + ".");
       }
@@ -575,8 +575,7 @@ Status PutLocalGateway(Engine& engine, const ArmPath& p, const Json& body, const
   if (!dp.contains("resourceGuid")) dp["resourceGuid"] = engine.Guid();
   std::string key = p.Key();
   engine.txn().Put(key, doc);
-  for (const auto& c :
-       ReferencesTo(engine.txn(), kConnectionType, "localNetworkGateway2", key)) {
+  for (const auto& c : ReferencesTo(engine.txn(), kConnectionType, "localNetworkGateway2", key)) {
     std::string gateway_key = Lower(
         Field(Field(*engine.txn().Get(c), "properties"), "virtualNetworkGateway1").value("id", ""));
     if (engine.txn().Get(gateway_key) != nullptr) {
@@ -686,8 +685,8 @@ Status PutConnection(Engine& engine, const ArmPath& p, const Json& body, const J
                        " cannot be changed after creation; delete and recreate it.");
   }
   for (const auto& c : ReferencesTo(txn, kConnectionType, "virtualNetworkGateway1", gateway_key)) {
-    if (c != key && Lower(Str(Field(Field(*txn.Get(c), "properties"), other_field), "id")) ==
-                        other_key) {
+    if (c != key &&
+        Lower(Str(Field(Field(*txn.Get(c), "properties"), other_field), "id")) == other_key) {
       return ArmFail(400, "ConnectionAlreadyExists",  // cove's name
                      "Connection " + txn.Get(c)->value("id", "") + " already connects " +
                          gateway->value("id", "") + " to " + other->value("id", "") + ".");
@@ -713,12 +712,12 @@ Status PutConnection(Engine& engine, const ArmPath& p, const Json& body, const J
   Json cove = Json::object();
   if (*type == "IPsec") {
     if (protocol == "IKEv1") {
-      return ArmFail(400, "ConnectionProtocolNotSupported",  // cove's name
-                     "Connection " + id +
-                         " cannot use IKEv1: cove's VPN gateways speak IKEv2 only.");
+      return ArmFail(
+          400, "ConnectionProtocolNotSupported",  // cove's name
+          "Connection " + id + " cannot use IKEv1: cove's VPN gateways speak IKEv2 only.");
     }
-    std::string psk = shared_key ? *shared_key
-                                 : (existing ? Str(Field(*existing, "_cove"), "sharedKey") : "");
+    std::string psk =
+        shared_key ? *shared_key : (existing ? Str(Field(*existing, "_cove"), "sharedKey") : "");
     if (psk.empty() && !shared_key) psk = NewSharedKey(engine);
     if (!IsValidSharedKey(psk)) {
       return tl::unexpected(
@@ -729,14 +728,14 @@ Status PutConnection(Engine& engine, const ArmPath& p, const Json& body, const J
       const Json& gateway_props = Field(*gateway, "properties");
       const Json& local_bgp = Field(Field(*other, "properties"), "bgpSettings");
       if (!gateway_props.value("enableBgp", false) || local_bgp.empty()) {
-        return ArmFail(400, "BgpNotEnabledOnGateways",  // cove's name
-                       "Connection " + id + " enables BGP, but " +
-                           (local_bgp.empty() ? "local network gateway " + other->value("id", "") +
-                                                    " has no bgpSettings"
-                                              : "virtual network gateway " +
-                                                    gateway->value("id", "") +
-                                                    " does not enable BGP") +
-                           ".");
+        return ArmFail(
+            400, "BgpNotEnabledOnGateways",  // cove's name
+            "Connection " + id + " enables BGP, but " +
+                (local_bgp.empty()
+                     ? "local network gateway " + other->value("id", "") + " has no bgpSettings"
+                     : "virtual network gateway " + gateway->value("id", "") +
+                           " does not enable BGP") +
+                ".");
       }
       int64_t local_asn = IntField(local_bgp, "asn", 0);
       if (local_asn == IntField(Field(gateway_props, "bgpSettings"), "asn", kAzureGatewayAsn)) {
@@ -766,7 +765,8 @@ Status PutConnection(Engine& engine, const ArmPath& p, const Json& body, const J
   }
   doc["_cove"] = cove;
   engine.txn().Put(key, doc);
-  if (*type == "IPsec") COVE_RETURN_IF_ERROR(CheckSitePrefixes(engine.txn(), gateway_key, other_key));
+  if (*type == "IPsec")
+    COVE_RETURN_IF_ERROR(CheckSitePrefixes(engine.txn(), gateway_key, other_key));
   return {};
 }
 
@@ -831,8 +831,9 @@ Status PutCircuit(Engine& engine, const ArmPath& p, const Json& body, const Json
   if (sku_name && (!tier || !family)) {
     // "Premium_UnlimitedData" names both.
     size_t underscore = sku_name->find('_');
-    Json parts = {{"tier", sku_name->substr(0, underscore)},
-                  {"family", underscore == std::string::npos ? "" : sku_name->substr(underscore + 1)}};
+    Json parts = {
+        {"tier", sku_name->substr(0, underscore)},
+        {"family", underscore == std::string::npos ? "" : sku_name->substr(underscore + 1)}};
     Body from_name(&parts, "sku.name");
     if (!tier) {
       COVE_ASSIGN_OR_RETURN(tier, from_name.Enum("tier", {"Standard", "Premium"}));
@@ -844,8 +845,8 @@ Status PutCircuit(Engine& engine, const ArmPath& p, const Json& body, const Json
   if (!tier) tier = old_sku ? Str(*old_sku, "tier") : "Standard";
   if (!family) family = old_sku ? Str(*old_sku, "family") : "MeteredData";
   if (sku_name && !EqualsIgnoreCase(*sku_name, *tier + "_" + *family)) {
-    return tl::unexpected(BadContent("sku.name", "must be '" + *tier + "_" + *family +
-                                                     "' (the tier and family it names)"));
+    return tl::unexpected(BadContent(
+        "sku.name", "must be '" + *tier + "_" + *family + "' (the tier and family it names)"));
   }
   if (!provider_name && old_provider) provider_name = Str(*old_provider, "serviceProviderName");
   if (!location && old_provider) location = Str(*old_provider, "peeringLocation");
@@ -874,14 +875,14 @@ Status PutCircuit(Engine& engine, const ArmPath& p, const Json& body, const Json
                          " cannot be changed once it is provisioned; create a new circuit.");
     }
     if (*bandwidth < IntField(*old_provider, "bandwidthInMbps", 0)) {
-      return ArmFail(400, "CircuitBandwidthCannotBeDecreased",  // cove's name
-                     "The bandwidth of ExpressRoute circuit " + id +
-                         " can be increased but not decreased.");
+      return ArmFail(
+          400, "CircuitBandwidthCannotBeDecreased",  // cove's name
+          "The bandwidth of ExpressRoute circuit " + id + " can be increased but not decreased.");
     }
     if (Str(*old_sku, "family") == "UnlimitedData" && *family == "MeteredData") {
-      return ArmFail(400, "CircuitSkuFamilyCannotBeChanged",  // cove's name
-                     "ExpressRoute circuit " + id +
-                         " cannot change from UnlimitedData to MeteredData.");
+      return ArmFail(
+          400, "CircuitSkuFamilyCannotBeChanged",  // cove's name
+          "ExpressRoute circuit " + id + " cannot change from UnlimitedData to MeteredData.");
     }
   }
   doc["sku"] = {{"name", *tier + "_" + *family}, {"tier", *tier}, {"family", *family}};
@@ -952,8 +953,7 @@ Result<Cidr> PeerPrefix(const Body& props, const char* field, const std::string&
   return c;
 }
 
-Status PutCircuitPeering(Engine& engine, const ArmPath& p, const Json& body,
-                         const Json* existing) {
+Status PutCircuitPeering(Engine& engine, const ArmPath& p, const Json& body, const Json* existing) {
   COVE_ASSIGN_OR_RETURN(Json doc, engine.Envelope(p, body, existing, false));
   std::string id = doc.value("id", "");
   const Json* old = existing != nullptr ? &Field(*existing, "properties") : nullptr;

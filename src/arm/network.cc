@@ -394,7 +394,11 @@ Status Engine::PutSubnet(const ArmPath& p, const Json& body, const Json* existin
   dp["privateEndpointNetworkPolicies"] = *pe_policies;
   dp["privateLinkServiceNetworkPolicies"] = *pls_policies;
   dp["serviceEndpoints"] = service_endpoints;
-  dp["delegations"] = delegations;
+  if (delegations.empty()) {
+    dp.erase("delegations");  // as answered before delegations were kept
+  } else {
+    dp["delegations"] = delegations;
+  }
   if (nsg_id.empty()) {
     dp.erase("networkSecurityGroup");
   } else {

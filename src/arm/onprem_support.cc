@@ -15,6 +15,11 @@ const Json* FindOfType(const Txn& txn, const std::string& id, std::string_view t
   return doc;
 }
 
+Status CheckSameRegion(const Json& doc, const Json& dependency) {
+  if (doc.value("location", "") == dependency.value("location", "")) return {};
+  return tl::unexpected(InvalidReference(dependency.value("id", ""), doc.value("id", "")));
+}
+
 std::vector<std::string> ReferencesTo(const Txn& txn, std::string_view type, const char* field,
                                       const std::string& key) {
   std::vector<std::string> out;

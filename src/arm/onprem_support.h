@@ -29,6 +29,10 @@ Status CheckNewNetworkName(const ArmPath& p, const Json* existing, const std::st
 // The stored document `id` names when it is of `type` (any casing); null otherwise.
 const Json* FindOfType(const Txn& txn, const std::string& id, std::string_view type);
 
+// InvalidResourceReference (whose message asks for the same region) unless `doc` is in the
+// location of `dependency`.
+Status CheckSameRegion(const Json& doc, const Json& dependency);
+
 // The keys of the stored documents of `type` whose properties.<field>.id names `key`.
 std::vector<std::string> ReferencesTo(const Txn& txn, std::string_view type, const char* field,
                                       const std::string& key);

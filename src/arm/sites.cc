@@ -72,7 +72,8 @@ Result<std::string> SitePublicIp(const Txn& txn, const std::string& key,
                                  const std::string& id) {
   std::map<std::string, std::string> used;  // address → site id
   for (const auto& k : KeysOfType(txn, kSiteType)) {
-    if (k != key) used[Str(Field(*txn.Get(k), "properties"), "publicIpAddress")] = txn.Get(k)->value("id", "");
+    if (k != key)
+      used[Str(Field(*txn.Get(k), "properties"), "publicIpAddress")] = txn.Get(k)->value("id", "");
   }
   if (wanted) {
     auto a = ParseIpv4(*wanted);
@@ -100,26 +101,26 @@ Result<std::string> SitePublicIp(const Txn& txn, const std::string& key,
                  "No public IP address left: on-premises sites share 192.0.2.130-254.");
 }
 
-Result<Json> DnsServer(const Body& dns, const std::vector<Cidr>& prefixes,
-                       const std::string& id) {
+Result<Json> DnsServer(const Body& dns, const std::vector<Cidr>& prefixes, const std::string& id) {
   COVE_ASSIGN_OR_RETURN(auto software, dns.Enum("software", {"bind", "unbound", "none"}));
   COVE_ASSIGN_OR_RETURN(auto address, dns.String("address"));
   COVE_ASSIGN_OR_RETURN(auto forwarders, dns.Array("forwarders"));
   std::string sw = software.value_or("none");
   if (sw == "none") {
     if (!forwarders.empty() || (address && !address->empty())) {
-      return tl::unexpected(BadContent("properties.dnsServer",
-                                       "has no address or forwarders when software is none"));
+      return tl::unexpected(
+          BadContent("properties.dnsServer", "has no address or forwarders when software is none"));
     }
     return Json{{"software", "none"}, {"address", ""}, {"forwarders", Json::array()}};
   }
   const Cidr& first = prefixes.front();
   uint32_t dns_address = first.Size() > 54 ? first.First() + 53 : first.First() + 2;
-  if (address && !address->empty()) {
-    auto a = ParseIpv4(*address);
+  std::string given = address && !address->empty() ? *address : FormatIpv4(dns_address);
+  {
+    auto a = ParseIpv4(given);
     if (!a || !IsHostAddress(prefixes, *a) || *a == first.First() + 1) {
       return ArmFail(400, "InvalidDnsServerAddress",
-                     "The DNS server address '" + *address + "' of site " + id +
+                     "The DNS server address '" + given + "' of site " + id +
                          " must be a host address in the site's prefixes (not the router's, "
                          "the first prefix's network + 1).");
     }
@@ -270,13 +271,14 @@ Status PutMachine(Engine& engine, const ArmPath& p, const Json& body, const Json
   } else {
     const Cidr& first = prefixes.front();
     if (auto d = ParseIpv4(dns)) reserved.insert(*d);
-    for (uint64_t a = uint64_t{first.First()} + kFirstMachineHost; ip == 0 && a < first.Last(); ++a) {
+    for (uint64_t a = uint64_t{first.First()} + kFirstMachineHost; ip == 0 && a < first.Last();
+         ++a) {
       if (!reserved.count(static_cast<uint32_t>(a))) ip = static_cast<uint32_t>(a);
     }
     if (ip == 0) {
-      return ArmFail(400, "SubnetIsFull", "Site " + site.value("name", "") + "'s prefix " +
-                                              first.ToString() +
-                                              " has no address left for machine " + id + ".");
+      return ArmFail(400, "SubnetIsFull",
+                     "Site " + site.value("name", "") + "'s prefix " + first.ToString() +
+                         " has no address left for machine " + id + ".");
     }
   }
   doc["properties"]["address"] = FormatIpv4(ip);

@@ -32,6 +32,12 @@
 //   cove container create|show|list|delete|exec                 (commands_container.cc)
 //   cove deploy -f FILE, cove up, cove down (cove only; see deploy.h, commands_vm.cc)
 //   cove ca show [--data-dir DIR]          (cove only: the CA coved's TLS chains to)
+//   cove network public-ip|vnet-gateway|local-gateway|vpn-connection|express-route ...
+//   cove network vpn-connection shared-key show|update, network express-route peering ...
+//                                                                  (commands_gateway.cc)
+//   cove dns-resolver create|show|list|delete, dns-resolver inbound-endpoint|outbound-endpoint|
+//        forwarding-ruleset|forwarding-rule|vnet-link ...      (commands_dns_resolver.cc)
+//   cove onprem site|machine create|show|list|(update)|delete (cove only: commands_onprem.cc)
 // Global: -o/--output json|jsonc|table|tsv|yaml|yamlc|none, --query JMESPATH, --subscription,
 // --only-show-errors, --verbose, --debug, -h/--help (on every group and command).
 //

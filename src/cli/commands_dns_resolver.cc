@@ -153,9 +153,7 @@ ArgSpec RulesetNameArg(bool id_part = true) {
           .id_part = id_part};
 }
 
-ArgSpec IdArg(const std::string& help) {
-  return {.name = "--id", .help = help, .required = true};
-}
+ArgSpec IdArg(const std::string& help) { return {.name = "--id", .help = help, .required = true}; }
 
 PathFn ChildPath(const char* parent_type, std::string parent_arg, const char* child) {
   return [=](const std::string& sub, const ParsedArgs& a) {
@@ -179,10 +177,11 @@ PathFn TopPath(const char* type) {
 }
 
 // The create command of a resource at `path_of`, with az's create arguments around `own`.
-void AddCreate(Registry& r, std::vector<std::string> path, std::string summary,
-               std::vector<ArgSpec> head, std::vector<ArgSpec> own, bool located, PathFn path_of,
-               std::function<std::variant<json, Outcome>(const ParsedArgs&, const std::string&)> body,
-               std::pair<std::string, std::string> example) {
+void AddCreate(
+    Registry& r, std::vector<std::string> path, std::string summary, std::vector<ArgSpec> head,
+    std::vector<ArgSpec> own, bool located, PathFn path_of,
+    std::function<std::variant<json, Outcome>(const ParsedArgs&, const std::string&)> body,
+    std::pair<std::string, std::string> example) {
   std::vector<ArgSpec> args = {GroupArg(true, false)};
   for (auto& h : head) args.push_back(std::move(h));
   for (auto& o : own) args.push_back(std::move(o));
@@ -191,26 +190,25 @@ void AddCreate(Registry& r, std::vector<std::string> path, std::string summary,
     args.push_back(TagsArg());
   }
   args.push_back(NoWaitArg());
-  r.AddCommand(
-      {.path = std::move(path),
-       .summary = std::move(summary),
-       .args = args,
-       .run =
-           [located, path_of, body](Context& ctx, const ParsedArgs& a) {
-             return WithSub(ctx, [&](const std::string& sub) {
-               auto made = body(a, sub);
-               if (auto* stop = std::get_if<Outcome>(&made)) return *stop;
-               json b = std::get<json>(made);
-               if (located) {
-                 auto location = LocationOr(ctx, a, sub);
-                 if (!location) return Outcome::FromArm(location.error());
-                 b["location"] = *location;
-                 if (a.Has("--tags")) b["tags"] = TagsJson(a.GetList("--tags"));
-               }
-               return PutAt(ctx, path_of(sub, a), kApiDnsResolver, b);
-             });
-           },
-       .examples = {std::move(example)}});
+  r.AddCommand({.path = std::move(path),
+                .summary = std::move(summary),
+                .args = args,
+                .run =
+                    [located, path_of, body](Context& ctx, const ParsedArgs& a) {
+                      return WithSub(ctx, [&](const std::string& sub) {
+                        auto made = body(a, sub);
+                        if (auto* stop = std::get_if<Outcome>(&made)) return *stop;
+                        json b = std::get<json>(made);
+                        if (located) {
+                          auto location = LocationOr(ctx, a, sub);
+                          if (!location) return Outcome::FromArm(location.error());
+                          b["location"] = *location;
+                          if (a.Has("--tags")) b["tags"] = TagsJson(a.GetList("--tags"));
+                        }
+                        return PutAt(ctx, path_of(sub, a), kApiDnsResolver, b);
+                      });
+                    },
+                .examples = {std::move(example)}});
 }
 
 SimpleResource Child(std::vector<std::string> group_path, std::string noun, std::string name_help,
@@ -280,13 +278,14 @@ void AddResolver(Registry& r) {
             {"Create a DNS resolver in a virtual network.",
              "cove dns-resolver create -g MyResourceGroup -n MyResolver --id "
              "/subscriptions/.../virtualNetworks/MyVnet"});
-  AddShowListDelete(r, TopLevel({"dns-resolver"}, "DNS resolver", "The name of the DNS resolver.",
-                                kResolvers));
+  AddShowListDelete(
+      r, TopLevel({"dns-resolver"}, "DNS resolver", "The name of the DNS resolver.", kResolvers));
 
   r.AddGroup({{"dns-resolver", "inbound-endpoint"}, "Manage inbound endpoint with dns resolver."});
   AddCreate(
-      r, {"dns-resolver", "inbound-endpoint", "create"}, "Create an inbound endpoint for a DNS "
-                                                          "resolver.",
+      r, {"dns-resolver", "inbound-endpoint", "create"},
+      "Create an inbound endpoint for a DNS "
+      "resolver.",
       {ResolverNameArg(false),
        {.name = "--name",
         .aliases = {"-n", "--inbound-endpoint-name"},
@@ -321,8 +320,9 @@ void AddResolver(Registry& r) {
                              "The name of the inbound endpoint for the DNS resolver.", kResolvers,
                              ResolverNameArg(), "inboundEndpoints"));
 
-  r.AddGroup({{"dns-resolver", "outbound-endpoint"}, "Manage outbound endpoint with dns "
-                                                     "resolver."});
+  r.AddGroup({{"dns-resolver", "outbound-endpoint"},
+              "Manage outbound endpoint with dns "
+              "resolver."});
   AddCreate(r, {"dns-resolver", "outbound-endpoint", "create"},
             "Create an outbound endpoint for a DNS resolver.",
             {ResolverNameArg(false),
@@ -344,8 +344,9 @@ void AddResolver(Registry& r) {
 }
 
 void AddRulesets(Registry& r) {
-  r.AddGroup({{"dns-resolver", "forwarding-ruleset"}, "Manage forwarding ruleset with dns "
-                                                      "resolver."});
+  r.AddGroup({{"dns-resolver", "forwarding-ruleset"},
+              "Manage forwarding ruleset with dns "
+              "resolver."});
   AddCreate(r, {"dns-resolver", "forwarding-ruleset", "create"}, "Create a DNS forwarding ruleset.",
             {{.name = "--name",
               .aliases = {"-n", "--ruleset-name", "--dns-forwarding-ruleset-name"},
@@ -378,16 +379,20 @@ void AddRulesets(Registry& r) {
                    .help = "The state of forwarding rule.",
                    .choices = {"Disabled", "Enabled"}};
   ArgSpec targets = {.name = "--target-dns-servers",
-                     .help = "DNS servers to forward the DNS query to: [{ip-address, port}]. "
-                             "Support shorthand-syntax, json."};
+                     .help =
+                         "DNS servers to forward the DNS query to: [{ip-address, port}]. "
+                         "Support shorthand-syntax, json."};
   ArgSpec create_targets = targets;
   create_targets.required = true;
   AddCreate(r, {"dns-resolver", "forwarding-rule", "create"},
-            "Create a forwarding rule in a DNS forwarding ruleset.", {RulesetNameArg(false), rule_name},
+            "Create a forwarding rule in a DNS forwarding ruleset.",
+            {RulesetNameArg(false), rule_name},
             {{.name = "--domain-name",
               .help = "The domain name for the forwarding rule (with the trailing dot).",
               .required = true},
-             state, create_targets, MetadataArg()},
+             state,
+             create_targets,
+             MetadataArg()},
             false, rule_path,
             [](const ParsedArgs& a, const std::string&) -> std::variant<json, Outcome> {
               auto servers = TargetServers(a);
@@ -429,9 +434,9 @@ void AddRulesets(Registry& r) {
                       });
                     },
                 .supports_ids = true});
-  AddShowListDelete(r, Child({"dns-resolver", "forwarding-rule"}, "forwarding rule",
-                             "The name of the forwarding rule.", kRulesets, RulesetNameArg(),
-                             "forwardingRules"));
+  AddShowListDelete(
+      r, Child({"dns-resolver", "forwarding-rule"}, "forwarding rule",
+               "The name of the forwarding rule.", kRulesets, RulesetNameArg(), "forwardingRules"));
 
   r.AddGroup({{"dns-resolver", "vnet-link"}, "Manage virtual network link with dns resolver."});
   AddCreate(r, {"dns-resolver", "vnet-link", "create"},

@@ -3,9 +3,9 @@
 // (`public-ip create` → {"publicIp"}, `vnet-gateway create` → {"vnetGateway"},
 // `vpn-connection create` → {"resource"}, the others the resource itself).
 //
-// `vnet-gateway create` reads the VNet's GatewaySubnet first and, when it is smaller than /27,
-// warns on stderr as the Azure docs recommend (ARM's answers carry no warnings, so the warning
-// is the CLI's, and the gateway is still created).
+// `vnet-gateway create`, once the gateway is made, reads the VNet's GatewaySubnet and, when it is
+// smaller than /27, warns on stderr as the Azure docs recommend (ARM's answers carry no
+// warnings, so the warning is the CLI's; the gateway is created all the same).
 #include "cli/commands.h"
 
 namespace cove::cli {
@@ -84,22 +84,21 @@ void AddPublicIp(Registry& r) {
   r.AddCommand(
       {.path = {"network", "public-ip", "create"},
        .summary = "Create a public IP address.",
-       .args = CreateArgs("The name of the public IP address.",
-                          {{.name = "--sku",
-                            .help = "Name of a public IP address SKU.",
-                            .choices = {"Basic", "Standard"},
-                            .default_text = "Standard"},
-                           {.name = "--allocation-method",
-                            .help = "IP address allocation method.",
-                            .choices = {"Dynamic", "Static"},
-                            .default_text = "Static"},
-                           {.name = "--version",
-                            .help = "IP address type.",
-                            .choices = {"IPv4", "IPv6"},
-                            .default_text = "IPv4"},
-                           {.name = "--idle-timeout",
-                            .help = "Idle timeout in minutes.",
-                            .default_text = "4"}}),
+       .args = CreateArgs(
+           "The name of the public IP address.",
+           {{.name = "--sku",
+             .help = "Name of a public IP address SKU.",
+             .choices = {"Basic", "Standard"},
+             .default_text = "Standard"},
+            {.name = "--allocation-method",
+             .help = "IP address allocation method.",
+             .choices = {"Dynamic", "Static"},
+             .default_text = "Static"},
+            {.name = "--version",
+             .help = "IP address type.",
+             .choices = {"IPv4", "IPv6"},
+             .default_text = "IPv4"},
+            {.name = "--idle-timeout", .help = "Idle timeout in minutes.", .default_text = "4"}}),
        .run =
            [](Context& ctx, const ParsedArgs& a) {
              std::optional<int64_t> idle;
@@ -108,8 +107,9 @@ void AddPublicIp(Registry& r) {
                            {"publicIPAddressVersion", a.GetOr("--version", "IPv4")}};
              if (idle) props["idleTimeoutInMinutes"] = *idle;
              json body = {{"sku", {{"name", a.GetOr("--sku", "Standard")}}}, {"properties", props}};
-             return CreateTopLevel(ctx, a, kPublicIps, body,
-                                   [](const json& v) { return json{{"publicIp", v}}; });
+             return CreateTopLevel(ctx, a, kPublicIps, body, [](const json& v) {
+               return json{{"publicIp", v}};
+             });
            },
        .examples = {{"Create a static public IP address for a VPN gateway.",
                      "cove network public-ip create -g MyResourceGroup -n MyGatewayIp"}}});
@@ -130,7 +130,8 @@ void WarnSmallGatewaySubnet(Context& ctx, const std::string& vnet_id) {
   if (slash == std::string::npos) return;
   int length = std::atoi(prefix.c_str() + slash + 1);
   if (length > 27) {
-    ctx.Warn("The GatewaySubnet " + prefix + " is smaller than /27. Azure recommends a /27 or "
+    ctx.Warn("The GatewaySubnet " + prefix +
+             " is smaller than /27. Azure recommends a /27 or "
              "larger gateway subnet, so that more gateway instances and configurations fit.");
   }
 }
@@ -200,9 +201,12 @@ void AddVnetGateway(Registry& r) {
                  if (auto addr = a.Get("--bgp-peering-address")) bgp["bgpPeeringAddress"] = *addr;
                  props["bgpSettings"] = bgp;
                }
-               WarnSmallGatewaySubnet(ctx, vnet_id);
-               return CreateTopLevel(ctx, a, kGateways, json{{"properties", props}},
-                                     [](const json& v) { return json{{"vnetGateway", v}}; });
+               Outcome made = CreateTopLevel(ctx, a, kGateways, json{{"properties", props}},
+                                             [](const json& v) {
+                                               return json{{"vnetGateway", v}};
+                                             });
+               if (made.exit_code == 0) WarnSmallGatewaySubnet(ctx, vnet_id);
+               return made;
              });
            },
        .examples = {{"Create a route-based VPN gateway with BGP.",
@@ -220,7 +224,8 @@ void ApplyLocalGatewayArgs(const ParsedArgs& a, const std::optional<int64_t>& as
                            const std::optional<int64_t>& weight, json& props) {
   if (auto ip = a.Get("--gateway-ip-address")) props["gatewayIpAddress"] = *ip;
   if (a.Has("--local-address-prefixes")) {
-    props["localNetworkAddressSpace"] = {{"addressPrefixes", a.GetList("--local-address-prefixes")}};
+    props["localNetworkAddressSpace"] = {
+        {"addressPrefixes", a.GetList("--local-address-prefixes")}};
   }
   if (asn || a.Has("--bgp-peering-address") || weight) {
     json bgp = props.contains("bgpSettings") ? props["bgpSettings"] : json::object();
@@ -248,23 +253,22 @@ void AddLocalGateway(Registry& r) {
   auto path_of = [](const std::string& sub, const ParsedArgs& a) {
     return ResourcePath(sub, *a.Get("--resource-group"), kLocalGateways, *a.Get("--name"));
   };
-  r.AddCommand(
-      {.path = {"network", "local-gateway", "create"},
-       .summary = "Create a local VPN gateway.",
-       .args = CreateArgs("Name of the local network gateway.", create_settings),
-       .run =
-           [](Context& ctx, const ParsedArgs& a) {
-             std::optional<int64_t> asn, weight;
-             if (auto bad = ReadInt(a, "--asn", asn)) return *bad;
-             if (auto bad = ReadInt(a, "--peer-weight", weight)) return *bad;
-             json props = json::object();
-             ApplyLocalGatewayArgs(a, asn, weight, props);
-             return CreateTopLevel(ctx, a, kLocalGateways, json{{"properties", props}});
-           },
-       .examples = {{"Create a local gateway for an on-premises site.",
-                     "cove network local-gateway create -g MyResourceGroup -n site1 "
-                     "--gateway-ip-address 192.0.2.130 --local-address-prefixes "
-                     "192.168.0.0/16"}}});
+  r.AddCommand({.path = {"network", "local-gateway", "create"},
+                .summary = "Create a local VPN gateway.",
+                .args = CreateArgs("Name of the local network gateway.", create_settings),
+                .run =
+                    [](Context& ctx, const ParsedArgs& a) {
+                      std::optional<int64_t> asn, weight;
+                      if (auto bad = ReadInt(a, "--asn", asn)) return *bad;
+                      if (auto bad = ReadInt(a, "--peer-weight", weight)) return *bad;
+                      json props = json::object();
+                      ApplyLocalGatewayArgs(a, asn, weight, props);
+                      return CreateTopLevel(ctx, a, kLocalGateways, json{{"properties", props}});
+                    },
+                .examples = {{"Create a local gateway for an on-premises site.",
+                              "cove network local-gateway create -g MyResourceGroup -n site1 "
+                              "--gateway-ip-address 192.0.2.130 --local-address-prefixes "
+                              "192.168.0.0/16"}}});
   std::vector<ArgSpec> update_args = {GroupArg(), NameArg("Name of the local network gateway.")};
   for (auto& s : settings) update_args.push_back(s);
   update_args.push_back(TagsArg());
@@ -277,15 +281,14 @@ void AddLocalGateway(Registry& r) {
                       if (auto bad = ReadInt(a, "--asn", asn)) return *bad;
                       if (auto bad = ReadInt(a, "--peer-weight", weight)) return *bad;
                       return ForEachTarget(ctx, a, path_of, [&](const std::string& path) {
-                        return GetModifyPut(ctx, path, kApiNetwork,
-                                            [&](json& g) -> std::optional<Outcome> {
-                                              ApplyLocalGatewayArgs(a, asn, weight,
-                                                                    g["properties"]);
-                                              if (a.Has("--tags")) {
-                                                g["tags"] = TagsJson(a.GetList("--tags"));
-                                              }
-                                              return std::nullopt;
-                                            });
+                        return GetModifyPut(
+                            ctx, path, kApiNetwork, [&](json& g) -> std::optional<Outcome> {
+                              ApplyLocalGatewayArgs(a, asn, weight, g["properties"]);
+                              if (a.Has("--tags")) {
+                                g["tags"] = TagsJson(a.GetList("--tags"));
+                              }
+                              return std::nullopt;
+                            });
                       });
                     },
                 .supports_ids = true});
@@ -296,15 +299,12 @@ void AddLocalGateway(Registry& r) {
 // ---- vpn-connection ----
 
 ArgSpec ConnectionNameArg() {
-  return {.name = "--connection-name",
-          .help = "Connection name.",
-          .required = true,
-          .id_part = true};
+  return {
+      .name = "--connection-name", .help = "Connection name.", .required = true, .id_part = true};
 }
 
 std::string SharedKeyPath(const std::string& sub, const ParsedArgs& a) {
-  return ResourcePath(sub, *a.Get("--resource-group"), kConnections,
-                      *a.Get("--connection-name")) +
+  return ResourcePath(sub, *a.Get("--resource-group"), kConnections, *a.Get("--connection-name")) +
          "/sharedkey";
 }
 
@@ -325,7 +325,8 @@ void AddVpnConnection(Registry& r) {
             {.name = "--vnet-gateway2",
              .help = "Name or ID of the destination VNet gateway (VNet-to-VNet; not in cove)."},
             {.name = "--shared-key", .help = "Shared IPSec key."},
-            {.name = "--enable-bgp", .help = "Enable BGP (Border Gateway Protocol).",
+            {.name = "--enable-bgp",
+             .help = "Enable BGP (Border Gateway Protocol).",
              .kind = ArgKind::kSwitch},
             {.name = "--routing-weight", .help = "Connection routing weight."},
             {.name = "--authorization-key",
@@ -343,11 +344,13 @@ void AddVpnConnection(Registry& r) {
              if (auto bad = ReadInt(a, "--routing-weight", weight)) return *bad;
              return WithSub(ctx, [&](const std::string& sub) {
                std::string group = *a.Get("--resource-group");
-               json props = {{"virtualNetworkGateway1",
-                              {{"id", NameOrId(*a.Get("--vnet-gateway1"), sub, group, kGateways)}}}};
+               json props = {
+                   {"virtualNetworkGateway1",
+                    {{"id", NameOrId(*a.Get("--vnet-gateway1"), sub, group, kGateways)}}}};
                if (auto local = a.Get("--local-gateway2")) {
                  props["connectionType"] = "IPsec";
-                 props["localNetworkGateway2"] = {{"id", NameOrId(*local, sub, group, kLocalGateways)}};
+                 props["localNetworkGateway2"] = {
+                     {"id", NameOrId(*local, sub, group, kLocalGateways)}};
                } else if (auto circuit = a.Get("--express-route-circuit2")) {
                  props["connectionType"] = "ExpressRoute";
                  props["peer"] = {{"id", NameOrId(*circuit, sub, group, kCircuits)}};
@@ -360,7 +363,9 @@ void AddVpnConnection(Registry& r) {
                if (a.Has("--enable-bgp")) props["enableBgp"] = true;
                if (weight) props["routingWeight"] = *weight;
                return CreateTopLevel(ctx, a, kConnections, json{{"properties", props}},
-                                     [](const json& v) { return json{{"resource", v}}; });
+                                     [](const json& v) {
+                                       return json{{"resource", v}};
+                                     });
              });
            },
        .examples = {{"Create a site-to-site connection between an Azure and an on-premises "
@@ -368,8 +373,8 @@ void AddVpnConnection(Registry& r) {
                      "cove network vpn-connection create -g MyResourceGroup -n MyConnection "
                      "--vnet-gateway1 MyVnetGateway --local-gateway2 MyLocalGateway "
                      "--shared-key Abc123"}}});
-  AddShowListDelete(r, TopLevel({"network", "vpn-connection"}, "VPN connection",
-                                "Connection name.", kConnections));
+  AddShowListDelete(r, TopLevel({"network", "vpn-connection"}, "VPN connection", "Connection name.",
+                                kConnections));
 
   r.AddGroup({{"network", "vpn-connection", "shared-key"}, "Manage VPN shared keys."});
   r.AddCommand({.path = {"network", "vpn-connection", "shared-key", "show"},
@@ -382,26 +387,27 @@ void AddVpnConnection(Registry& r) {
                       });
                     },
                 .supports_ids = true});
-  r.AddCommand(
-      {.path = {"network", "vpn-connection", "shared-key", "update"},
-       .summary = "Update a VPN connection shared key.",
-       .args = {GroupArg(), ConnectionNameArg(),
-                {.name = "--value", .help = "The virtual network connection shared key value.",
-                 .required = true}},
-       .run =
-           [](Context& ctx, const ParsedArgs& a) {
-             return ForEachTarget(ctx, a, SharedKeyPath, [&](const std::string& key_path) {
-               std::string connection = key_path.substr(0, key_path.rfind('/'));
-               Outcome put = GetModifyPut(ctx, connection, kApiNetwork,
-                                          [&](json& c) -> std::optional<Outcome> {
-                                            c["properties"]["sharedKey"] = *a.Get("--value");
-                                            return std::nullopt;
-                                          });
-               if (put.exit_code != 0) return put;
-               return ShowAt(ctx, key_path, kApiNetwork);
-             });
-           },
-       .supports_ids = true});
+  r.AddCommand({.path = {"network", "vpn-connection", "shared-key", "update"},
+                .summary = "Update a VPN connection shared key.",
+                .args = {GroupArg(),
+                         ConnectionNameArg(),
+                         {.name = "--value",
+                          .help = "The virtual network connection shared key value.",
+                          .required = true}},
+                .run =
+                    [](Context& ctx, const ParsedArgs& a) {
+                      return ForEachTarget(ctx, a, SharedKeyPath, [&](const std::string& key_path) {
+                        std::string connection = key_path.substr(0, key_path.rfind('/'));
+                        Outcome put = GetModifyPut(
+                            ctx, connection, kApiNetwork, [&](json& c) -> std::optional<Outcome> {
+                              c["properties"]["sharedKey"] = *a.Get("--value");
+                              return std::nullopt;
+                            });
+                        if (put.exit_code != 0) return put;
+                        return ShowAt(ctx, key_path, kApiNetwork);
+                      });
+                    },
+                .supports_ids = true});
 }
 
 // ---- express-route ----
@@ -432,13 +438,16 @@ std::string PeeringPath(const std::string& sub, const ParsedArgs& a) {
 }
 
 std::vector<ArgSpec> PeeringSettings() {
-  return {{.name = "--peer-asn", .help = "Autonomous system number of the customer/connectivity "
-                                         "provider."},
+  return {{.name = "--peer-asn",
+           .help = "Autonomous system number of the customer/connectivity "
+                   "provider."},
           {.name = "--vlan-id", .help = "Identifier used to identify the customer."},
-          {.name = "--primary-peer-subnet", .help = "/30 subnet used to configure IP addresses "
-                                                    "for primary interface."},
-          {.name = "--secondary-peer-subnet", .help = "/30 subnet used to configure IP addresses "
-                                                      "for secondary interface."},
+          {.name = "--primary-peer-subnet",
+           .help = "/30 subnet used to configure IP addresses "
+                   "for primary interface."},
+          {.name = "--secondary-peer-subnet",
+           .help = "/30 subnet used to configure IP addresses "
+                   "for secondary interface."},
           {.name = "--shared-key", .help = "Key for generating an MD5 for the BGP session."}};
 }
 
@@ -455,8 +464,9 @@ std::optional<Outcome> ApplyPeeringArgs(const ParsedArgs& a, json& props) {
 }
 
 void AddExpressRoute(Registry& r) {
-  r.AddGroup({{"network", "express-route"}, "Manage dedicated private network fiber connections "
-                                            "to Azure."});
+  r.AddGroup({{"network", "express-route"},
+              "Manage dedicated private network fiber connections "
+              "to Azure."});
   r.AddCommand(
       {.path = {"network", "express-route", "create"},
        .summary = "Create an ExpressRoute circuit.",
@@ -491,14 +501,15 @@ void AddExpressRoute(Registry& r) {
              }
              std::string tier = a.GetOr("--sku-tier", "Standard");
              std::string family = a.GetOr("--sku-family", "MeteredData");
-             json body = {{"sku", {{"name", tier + "_" + family}, {"tier", tier}, {"family", family}}},
-                          {"properties",
-                           {{"serviceProviderProperties",
-                             {{"serviceProviderName", *a.Get("--provider")},
-                              {"peeringLocation", *a.Get("--peering-location")},
-                              {"bandwidthInMbps", *mbps}}},
-                            {"allowClassicOperations",
-                             a.GetBool("--allow-classic-operations").value_or(false)}}}};
+             json body = {
+                 {"sku", {{"name", tier + "_" + family}, {"tier", tier}, {"family", family}}},
+                 {"properties",
+                  {{"serviceProviderProperties",
+                    {{"serviceProviderName", *a.Get("--provider")},
+                     {"peeringLocation", *a.Get("--peering-location")},
+                     {"bandwidthInMbps", *mbps}}},
+                   {"allowClassicOperations",
+                    a.GetBool("--allow-classic-operations").value_or(false)}}}};
              return CreateTopLevel(ctx, a, kCircuits, body);
            },
        .examples = {{"Create an ExpressRoute circuit.",
@@ -508,14 +519,16 @@ void AddExpressRoute(Registry& r) {
   AddShowListDelete(r, TopLevel({"network", "express-route"}, "ExpressRoute circuit",
                                 "ExpressRoute circuit name.", kCircuits));
 
-  r.AddGroup({{"network", "express-route", "peering"}, "Manage ExpressRoute peering of an "
-                                                       "ExpressRoute circuit."});
-  std::vector<ArgSpec> create_args = {GroupArg(true, false), CircuitNameArg(false),
-                                      {.name = "--peering-type",
-                                       .help = "BGP peering type for the circuit.",
-                                       .required = true,
-                                       .choices = {"AzurePrivatePeering", "AzurePublicPeering",
-                                                   "MicrosoftPeering"}}};
+  r.AddGroup({{"network", "express-route", "peering"},
+              "Manage ExpressRoute peering of an "
+              "ExpressRoute circuit."});
+  std::vector<ArgSpec> create_args = {
+      GroupArg(true, false),
+      CircuitNameArg(false),
+      {.name = "--peering-type",
+       .help = "BGP peering type for the circuit.",
+       .required = true,
+       .choices = {"AzurePrivatePeering", "AzurePublicPeering", "MicrosoftPeering"}}};
   for (auto& s : PeeringSettings()) create_args.push_back(s);
   create_args[3].required = true;  // --peer-asn
   create_args[4].required = true;  // --vlan-id
@@ -528,11 +541,10 @@ void AddExpressRoute(Registry& r) {
              json props = {{"peeringType", *a.Get("--peering-type")}};
              if (auto bad = ApplyPeeringArgs(a, props)) return *bad;
              return WithSub(ctx, [&](const std::string& sub) {
-               std::string path =
-                   ResourcePath(sub, *a.Get("--resource-group"),
-                                std::string(kCircuits) + "/" + *a.Get("--circuit-name") +
-                                    "/peerings",
-                                *a.Get("--peering-type"));
+               std::string path = ResourcePath(
+                   sub, *a.Get("--resource-group"),
+                   std::string(kCircuits) + "/" + *a.Get("--circuit-name") + "/peerings",
+                   *a.Get("--peering-type"));
                return PutAt(ctx, path, kApiNetwork, json{{"properties", props}});
              });
            },
@@ -544,9 +556,8 @@ void AddExpressRoute(Registry& r) {
   std::vector<ArgSpec> update_args = {GroupArg(), CircuitNameArg(),
                                       NameArg("Name of the peering.")};
   for (auto& s : PeeringSettings()) update_args.push_back(s);
-  update_args.push_back({.name = "--state",
-                         .help = "The state of peering.",
-                         .choices = {"Disabled", "Enabled"}});
+  update_args.push_back(
+      {.name = "--state", .help = "The state of peering.", .choices = {"Disabled", "Enabled"}});
   r.AddCommand({.path = {"network", "express-route", "peering", "update"},
                 .summary = "Update peering settings of an ExpressRoute circuit.",
                 .args = update_args,

@@ -23,12 +23,13 @@ std::string SitePath(const std::string& sub, const ParsedArgs& a) {
 
 std::string MachinePath(const std::string& sub, const ParsedArgs& a) {
   return ResourcePath(sub, *a.Get("--resource-group"),
-                      std::string(kSites) + "/" + *a.Get("--site") + "/machines",
-                      *a.Get("--name"));
+                      std::string(kSites) + "/" + *a.Get("--site") + "/machines", *a.Get("--name"));
 }
 
 ArgSpec SiteArg(bool id_part = true) {
-  return {.name = "--site", .help = "Name of the on-premises site.", .required = true,
+  return {.name = "--site",
+          .help = "Name of the on-premises site.",
+          .required = true,
           .id_part = id_part};
 }
 
@@ -93,10 +94,12 @@ std::optional<Outcome> ApplySiteArgs(const ParsedArgs& a, json& props) {
 }
 
 void AddSite(Registry& r) {
-  r.AddGroup({{"onprem"}, "Manage cove's on-premises sites and their machines (not an az "
-                          "group: Azure has no such resource)."});
-  r.AddGroup({{"onprem", "site"}, "Manage on-premises sites: a network with a router, hosts and "
-                                  "its own DNS server, reached over VPN or ExpressRoute."});
+  r.AddGroup({{"onprem"},
+              "Manage cove's on-premises sites and their machines (not an az "
+              "group: Azure has no such resource)."});
+  r.AddGroup({{"onprem", "site"},
+              "Manage on-premises sites: a network with a router, hosts and "
+              "its own DNS server, reached over VPN or ExpressRoute."});
   std::vector<ArgSpec> create_args = {GroupArg(true, false),
                                       NameArg("Name of the on-premises site.", true, false)};
   for (auto& s : SiteSettings()) create_args.push_back(s);
@@ -163,7 +166,8 @@ void AddMachine(Registry& r) {
   r.AddCommand(
       {.path = {"onprem", "machine", "create"},
        .summary = "Create a host in an on-premises site.",
-       .args = {GroupArg(true, false), SiteArg(false),
+       .args = {GroupArg(true, false),
+                SiteArg(false),
                 NameArg("Name of the machine.", true, false),
                 {.name = "--address",
                  .help = "The machine's address in the site (default: the lowest free from the "

@@ -10,8 +10,8 @@
 
 namespace cove::cli {
 
-// The shape az prints a service answer in: for the Microsoft.Network, Microsoft.ContainerRegistry
-// and private DNS commands (`flatten`), every `properties` object of a resource or sub-resource
+// The shape az prints a service answer in: for the Microsoft.Network, Microsoft.ContainerRegistry,
+// private DNS and DNS resolver commands (and cove's onprem ones) (`flatten`), every `properties` object of a resource or sub-resource
 // is merged into it (the SDKs' x-ms-client-flatten: `az acr show --query loginServer`,
 // `networkInterfaces[0].id`), recursively; and every object whose id names a resource in a
 // resource group gets a `resourceGroup` field (azure-cli's _add_resource_group). Property names

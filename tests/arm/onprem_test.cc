@@ -26,8 +26,8 @@ const std::string kSites = kRg + "/providers/Cove.OnPremises/sites/";
 json Subnet(const std::string& name, const std::string& prefix, bool delegated = false) {
   json props = {{"addressPrefix", prefix}};
   if (delegated) {
-    props["delegations"] = {
-        {{"name", "resolver"}, {"properties", {{"serviceName", "Microsoft.Network/dnsResolvers"}}}}};
+    props["delegations"] = {{{"name", "resolver"},
+                             {"properties", {{"serviceName", "Microsoft.Network/dnsResolvers"}}}}};
   }
   return {{"name", name}, {"properties", props}};
 }
@@ -63,13 +63,14 @@ json IpsecConnection(const std::string& gateway, const std::string& local,
 }
 
 json Circuit(int bandwidth = 50) {
-  return {{"location", "westus"},
-          {"sku", {{"name", "Standard_MeteredData"}, {"tier", "Standard"}, {"family", "MeteredData"}}},
-          {"properties",
-           {{"serviceProviderProperties",
-             {{"serviceProviderName", "Equinix"},
-              {"peeringLocation", "Silicon Valley"},
-              {"bandwidthInMbps", bandwidth}}}}}};
+  return {
+      {"location", "westus"},
+      {"sku", {{"name", "Standard_MeteredData"}, {"tier", "Standard"}, {"family", "MeteredData"}}},
+      {"properties",
+       {{"serviceProviderProperties",
+         {{"serviceProviderName", "Equinix"},
+          {"peeringLocation", "Silicon Valley"},
+          {"bandwidthInMbps", bandwidth}}}}}};
 }
 
 json Peering(int64_t asn = 65010, int vlan = 100, const std::string& primary = "172.16.0.0/30",
@@ -87,12 +88,13 @@ class OnPremTest : public ArmFixture {
   void SetUp() override {
     ArmFixture::SetUp();
     ASSERT_EQ(Put(kRg, {{"location", "westus"}}).status, 201);
-    auto hub = Put(kHub, {{"location", "westus"},
-                          {"properties",
-                           {{"addressSpace", {{"addressPrefixes", {"10.0.0.0/16"}}}},
-                            {"subnets",
-                             {Subnet("mysubnet", "10.0.0.0/24"),
-                              Subnet("GatewaySubnet", "10.0.255.0/27")}}}}});
+    auto hub =
+        Put(kHub,
+            {{"location", "westus"},
+             {"properties",
+              {{"addressSpace", {{"addressPrefixes", {"10.0.0.0/16"}}}},
+               {"subnets",
+                {Subnet("mysubnet", "10.0.0.0/24"), Subnet("GatewaySubnet", "10.0.255.0/27")}}}}});
     ASSERT_EQ(hub.status, 201) << hub.body.dump();
   }
 
@@ -127,6 +129,52 @@ class OnPremTest : public ArmFixture {
     auto s = Put(kHub + "/subnets/" + name, Subnet(name, prefix, true));
     ASSERT_EQ(s.status, 201) << s.body.dump();
   }
+
+  // Everything of this file at once: hub's VPN gateway with its IPsec connection c1 to site1,
+  // an ExpressRoute gateway with connection er over circuit er1's private peering, a DNS
+  // resolver with inbound and outbound endpoints and ruleset rs, on-premises site site1.
+  void Everything() {
+    VpnGateway();
+    ASSERT_EQ(Put(kConnections + "c1", IpsecConnection("vpngw", "site1")).status, 201);
+    ASSERT_EQ(Put(kGateways + "ergw", Gateway("ExpressRoute", "")).status, 201);
+    ASSERT_EQ(Put(kCircuits + "er1", Circuit()).status, 201);
+    ASSERT_EQ(Put(kCircuits + "er1/peerings/AzurePrivatePeering", Peering()).status, 201);
+    ASSERT_EQ(Put(kConnections + "er", {{"location", "westus"},
+                                        {"properties",
+                                         {{"connectionType", "ExpressRoute"},
+                                          {"virtualNetworkGateway1", {{"id", kGateways + "ergw"}}},
+                                          {"peer", {{"id", kCircuits + "er1"}}}}}})
+                  .status,
+              201);
+    DelegatedSubnet("inbound", "10.0.10.0/28");
+    DelegatedSubnet("outbound", "10.0.11.0/28");
+    ASSERT_EQ(Put(kResolvers + "resolver",
+                  {{"location", "westus"}, {"properties", {{"virtualNetwork", {{"id", kHub}}}}}})
+                  .status,
+              201);
+    ASSERT_EQ(Put(kResolvers + "resolver/inboundEndpoints/in",
+                  {{"location", "westus"},
+                   {"properties",
+                    {{"ipConfigurations", {{{"subnet", {{"id", kHub + "/subnets/inbound"}}}}}}}}})
+                  .status,
+              201);
+    ASSERT_EQ(Put(kResolvers + "resolver/outboundEndpoints/out",
+                  {{"location", "westus"},
+                   {"properties", {{"subnet", {{"id", kHub + "/subnets/outbound"}}}}}})
+                  .status,
+              201);
+    ASSERT_EQ(
+        Put(kRulesets + "rs", {{"location", "westus"},
+                               {"properties",
+                                {{"dnsResolverOutboundEndpoints",
+                                  {{{"id", kResolvers + "resolver/outboundEndpoints/out"}}}}}}})
+            .status,
+        201);
+    ASSERT_EQ(Put(kSites + "site1", {{"location", "westus"},
+                                     {"properties", {{"addressPrefixes", {"192.168.0.0/16"}}}}})
+                  .status,
+              201);
+  }
 };
 
 // ------------------------------------------------------------------ public IP addresses
@@ -149,14 +197,26 @@ TEST_F(OnPremTest, PublicIpsComeFromTheirTestNetPoolAndStayStatic) {
   EXPECT_EQ(Delete(kPips + "a").status, 200);
   EXPECT_EQ(PublicIp("c").body["properties"]["ipAddress"], "192.0.2.10");
 
-  ExpectRefused([&] { return PublicIp("d", {{"properties", {{"publicIPAllocationMethod", "Dynamic"}}}}); },
-                400, "StandardSkuPublicIPAddressesMustBeStatic");
-  ExpectRefused([&] { return PublicIp("d", {{"sku", {{"name", "Basic"}}}}); }, 400,
-                "BasicSkuPublicIpAddressNotSupported");
-  ExpectRefused([&] { return PublicIp("d", {{"properties", {{"publicIPAddressVersion", "IPv6"}}}}); },
-                400, "InvalidRequestContent");
-  ExpectRefused([&] { return PublicIp("d", {{"properties", {{"idleTimeoutInMinutes", 31}}}}); },
-                400, "PublicIPIdleTimeoutIsOutOfRange");
+  ExpectRefused(
+      [&] {
+        return PublicIp("d", {{"properties", {{"publicIPAllocationMethod", "Dynamic"}}}});
+      },
+      400, "StandardSkuPublicIPAddressesMustBeStatic");
+  ExpectRefused(
+      [&] {
+        return PublicIp("d", {{"sku", {{"name", "Basic"}}}});
+      },
+      400, "BasicSkuPublicIpAddressNotSupported");
+  ExpectRefused(
+      [&] {
+        return PublicIp("d", {{"properties", {{"publicIPAddressVersion", "IPv6"}}}});
+      },
+      400, "InvalidRequestContent");
+  ExpectRefused(
+      [&] {
+        return PublicIp("d", {{"properties", {{"idleTimeoutInMinutes", 31}}}});
+      },
+      400, "PublicIPIdleTimeoutIsOutOfRange");
   EXPECT_EQ(Get(kPips + "d").status, 404);
 }
 
@@ -202,34 +262,57 @@ TEST_F(OnPremTest, VpnGatewayLivesInGatewaySubnetWithDerivedBgpSettings) {
 
 TEST_F(OnPremTest, GatewayRulesAnswerAzuresErrorsAndWriteNothing) {
   ASSERT_EQ(PublicIp("gwip").status, 201);
-  ExpectRefused([&] { return Put(kGateways + "gw", Gateway("Vpn", "gwip", kHub + "/subnets/mysubnet")); },
-                400, "InvalidGatewaySubnet");
-  ExpectRefused([&] { return Put(kGateways + "gw", Gateway("Vpn", "gwip", kHub + "/subnets/nope")); },
-                400, "InvalidResourceReference");
+  ExpectRefused(
+      [&] { return Put(kGateways + "gw", Gateway("Vpn", "gwip", kHub + "/subnets/mysubnet")); },
+      400, "InvalidGatewaySubnet");
+  ExpectRefused(
+      [&] { return Put(kGateways + "gw", Gateway("Vpn", "gwip", kHub + "/subnets/nope")); }, 400,
+      "InvalidResourceReference");
   ExpectRefused([&] { return Put(kGateways + "gw", Gateway("Vpn", "")); }, 400,
                 "VpnGatewayRequiresPublicIpAddress");
   ExpectRefused([&] { return Put(kGateways + "gw", Gateway("Vpn", "nope")); }, 400,
                 "InvalidResourceReference");
-  ExpectRefused([&] { return Put(kGateways + "gw", Gateway("Vpn", "gwip", kGwSubnet, {{"vpnType", "PolicyBased"}})); },
-                400, "PolicyBasedGatewayNotSupported");
-  ExpectRefused([&] { return Put(kGateways + "gw", Gateway("Vpn", "gwip", kGwSubnet, {{"sku", {{"name", "ErGw1AZ"}}}})); },
-                400, "InvalidGatewaySku");
+  ExpectRefused(
+      [&] {
+        return Put(kGateways + "gw",
+                   Gateway("Vpn", "gwip", kGwSubnet, {{"vpnType", "PolicyBased"}}));
+      },
+      400, "PolicyBasedGatewayNotSupported");
+  ExpectRefused(
+      [&] {
+        return Put(kGateways + "gw",
+                   Gateway("Vpn", "gwip", kGwSubnet, {{"sku", {{"name", "ErGw1AZ"}}}}));
+      },
+      400, "InvalidGatewaySku");
   ExpectRefused([&] { return Put(kGateways + "gw", Gateway("LocalGateway")); }, 400,
                 "InvalidRequestContent");
   for (int64_t asn : {65517, 12076, 23456, 64500, 0}) {
     ExpectRefused(
-        [&] { return Put(kGateways + "gw", Gateway("Vpn", "gwip", kGwSubnet, {{"bgpSettings", {{"asn", asn}}}})); },
+        [&] {
+          return Put(kGateways + "gw",
+                     Gateway("Vpn", "gwip", kGwSubnet, {{"bgpSettings", {{"asn", asn}}}}));
+        },
         400, "InvalidAsn");
   }
-  ExpectRefused([&] { return Put(kGateways + "gw", Gateway("ExpressRoute", "", kGwSubnet, {{"bgpSettings", {{"asn", 65010}}}})); },
-                400, "InvalidAsn");
-  ExpectRefused([&] { return Put(kGateways + "gw", Gateway("Vpn", "gwip", kGwSubnet, {{"activeActive", true}})); },
-                400, "ActiveActiveGatewayNotSupported");
+  ExpectRefused(
+      [&] {
+        return Put(kGateways + "gw",
+                   Gateway("ExpressRoute", "", kGwSubnet, {{"bgpSettings", {{"asn", 65010}}}}));
+      },
+      400, "InvalidAsn");
+  ExpectRefused(
+      [&] {
+        return Put(kGateways + "gw", Gateway("Vpn", "gwip", kGwSubnet, {{"activeActive", true}}));
+      },
+      400, "ActiveActiveGatewayNotSupported");
   EXPECT_EQ(Get(kGateways + "gw").status, 404);
   EXPECT_FALSE(Get(kGwSubnet).body["properties"].contains("ipConfigurations"));
 
   // A gateway of another region, and a public IP another gateway holds.
-  ASSERT_EQ(Put(kGateways + "gw", Gateway("Vpn", "gwip", kGwSubnet, {{"enableBgp", true}, {"bgpSettings", {{"asn", 65010}}}})).status, 201);
+  ASSERT_EQ(Put(kGateways + "gw", Gateway("Vpn", "gwip", kGwSubnet,
+                                          {{"enableBgp", true}, {"bgpSettings", {{"asn", 65010}}}}))
+                .status,
+            201);
   auto eastus = Gateway("ExpressRoute", "");
   eastus["location"] = "eastus";
   ExpectRefused([&] { return Put(kGateways + "er", eastus); }, 400, "InvalidResourceReference");
@@ -278,8 +361,9 @@ TEST_F(OnPremTest, IpsecConnectionAnswersStatusFromTheDataPlaneAndHidesItsKey) {
   // A PATCH keeps the key; a new key is one PUT away (`vpn-connection shared-key update`).
   ASSERT_EQ(Patch(kConnections + "c1", {{"tags", {{"a", "b"}}}}).status, 200);
   EXPECT_EQ(Get(kConnections + "c1/sharedkey").body["value"], "s3cret-psk");
-  ASSERT_EQ(Put(kConnections + "c1", IpsecConnection("vpngw", "site1", {{"sharedKey", "other"}})).status,
-            200);
+  ASSERT_EQ(
+      Put(kConnections + "c1", IpsecConnection("vpngw", "site1", {{"sharedKey", "other"}})).status,
+      200);
   EXPECT_EQ(Get(kConnections + "c1/sharedkey").body["value"], "other");
   // Without one, a key is made.
   ASSERT_EQ(Put(kLocals + "site2", LocalGateway({"172.20.0.0/16"}, "192.0.2.131")).status, 201);
@@ -291,27 +375,43 @@ TEST_F(OnPremTest, IpsecConnectionAnswersStatusFromTheDataPlaneAndHidesItsKey) {
   // In use: the gateway and the local gateway stay until the connection goes.
   ExpectRefused([&] { return Delete(kGateways + "vpngw"); }, 400,
                 "VirtualNetworkGatewayCannotBeDeleted");
-  ExpectRefused([&] { return Delete(kLocals + "site1"); }, 400, "LocalNetworkGatewayCannotBeDeleted");
+  ExpectRefused([&] { return Delete(kLocals + "site1"); }, 400,
+                "LocalNetworkGatewayCannotBeDeleted");
   EXPECT_EQ(Delete(kConnections + "c1").status, 200);
   EXPECT_EQ(Delete(kLocals + "site1").status, 200);
 }
 
 TEST_F(OnPremTest, ConnectionRulesAnswerAzuresErrorsAndWriteNothing) {
   VpnGateway();
-  ExpectRefused([&] { return Put(kConnections + "c", IpsecConnection("vpngw", "site1", {{"connectionProtocol", "IKEv1"}})); },
-                400, "ConnectionProtocolNotSupported");
+  ExpectRefused(
+      [&] {
+        return Put(kConnections + "c",
+                   IpsecConnection("vpngw", "site1", {{"connectionProtocol", "IKEv1"}}));
+      },
+      400, "ConnectionProtocolNotSupported");
   ExpectRefused([&] { return Put(kConnections + "c", IpsecConnection("vpngw", "nope")); }, 400,
                 "InvalidResourceReference");
   json one_end = IpsecConnection("vpngw", "site1");
   one_end["properties"].erase("localNetworkGateway2");
   ExpectRefused([&] { return Put(kConnections + "c", one_end); }, 400,
                 "GatewayConnectionMustHaveExactlyTwoEndpoints");
-  ExpectRefused([&] { return Put(kConnections + "c", IpsecConnection("vpngw", "site1", {{"connectionType", "Vnet2Vnet"}})); },
-                400, "ConnectionTypeNotSupported");
-  ExpectRefused([&] { return Put(kConnections + "c", IpsecConnection("vpngw", "site1", {{"sharedKey", "has space"}})); },
-                400, "InvalidRequestContent");
-  ExpectRefused([&] { return Put(kConnections + "c", IpsecConnection("vpngw", "site1", {{"enableBgp", true}})); },
-                400, "BgpNotEnabledOnGateways");
+  ExpectRefused(
+      [&] {
+        return Put(kConnections + "c",
+                   IpsecConnection("vpngw", "site1", {{"connectionType", "Vnet2Vnet"}}));
+      },
+      400, "ConnectionTypeNotSupported");
+  ExpectRefused(
+      [&] {
+        return Put(kConnections + "c",
+                   IpsecConnection("vpngw", "site1", {{"sharedKey", "has space"}}));
+      },
+      400, "InvalidRequestContent");
+  ExpectRefused(
+      [&] {
+        return Put(kConnections + "c", IpsecConnection("vpngw", "site1", {{"enableBgp", true}}));
+      },
+      400, "BgpNotEnabledOnGateways");
   // An ExpressRoute gateway takes no IPsec connection.
   ASSERT_EQ(Put(kGateways + "ergw", Gateway("ExpressRoute", "")).status, 201);
   ExpectRefused([&] { return Put(kConnections + "c", IpsecConnection("ergw", "site1")); }, 400,
@@ -331,34 +431,53 @@ TEST_F(OnPremTest, ConnectionRulesAnswerAzuresErrorsAndWriteNothing) {
   // A connected site cannot move into the VNet's space; its prefixes stay as they were.
   ExpectRefused([&] { return Put(kLocals + "site1", LocalGateway({"10.0.0.0/8"})); }, 400,
                 "LocalNetworkGatewayAddressSpaceOverlapsVirtualNetwork");
-  EXPECT_EQ(Get(kLocals + "site1").body["properties"]["localNetworkAddressSpace"]["addressPrefixes"],
-            json({"192.168.0.0/16"}));
+  EXPECT_EQ(
+      Get(kLocals + "site1").body["properties"]["localNetworkAddressSpace"]["addressPrefixes"],
+      json({"192.168.0.0/16"}));
   ExpectRefused([&] { return Put(kConnections + "c1", IpsecConnection("vpngw", "site2")); }, 400,
                 "ConnectionPropertyCannotBeUpdated");
   // Local gateways' own rules.
-  ExpectRefused([&] { return Put(kLocals + "bad", LocalGateway({"192.168.0.0/16"}, "site.example")); },
-                400, "InvalidRequestContent");
+  ExpectRefused(
+      [&] { return Put(kLocals + "bad", LocalGateway({"192.168.0.0/16"}, "site.example")); }, 400,
+      "InvalidRequestContent");
   ExpectRefused([&] { return Put(kLocals + "bad", LocalGateway({"192.168.0.1/16"})); }, 400,
                 "InvalidCIDRNotation");
-  ExpectRefused([&] { return Put(kLocals + "bad", LocalGateway({"192.168.0.0/16"}, "192.0.2.130", {{"asn", 65515}, {"bgpPeeringAddress", "192.168.0.1"}})); },
-                400, "InvalidAsn");
+  ExpectRefused(
+      [&] {
+        return Put(kLocals + "bad",
+                   LocalGateway({"192.168.0.0/16"}, "192.0.2.130",
+                                {{"asn", 65515}, {"bgpPeeringAddress", "192.168.0.1"}}));
+      },
+      400, "InvalidAsn");
 }
 
 TEST_F(OnPremTest, BgpConnectionsNeedBgpOnBothEndsWithDifferentAsns) {
   ASSERT_EQ(PublicIp("gwip").status, 201);
-  ASSERT_EQ(Put(kGateways + "vpngw", Gateway("Vpn", "gwip", kGwSubnet, {{"enableBgp", true}})).status,
-            201);
-  ASSERT_EQ(Put(kLocals + "same", LocalGateway({}, "192.0.2.130", {{"asn", 65515}, {"bgpPeeringAddress", "192.168.0.1"}})).status,
-            400);  // 65515 is Azure's
-  ASSERT_EQ(Put(kLocals + "site", LocalGateway({}, "192.0.2.130", {{"asn", 65010}, {"bgpPeeringAddress", "192.168.0.1"}})).status,
-            201);
+  ASSERT_EQ(
+      Put(kGateways + "vpngw", Gateway("Vpn", "gwip", kGwSubnet, {{"enableBgp", true}})).status,
+      201);
+  ASSERT_EQ(
+      Put(kLocals + "same",
+          LocalGateway({}, "192.0.2.130", {{"asn", 65515}, {"bgpPeeringAddress", "192.168.0.1"}}))
+          .status,
+      400);  // 65515 is Azure's
+  ASSERT_EQ(
+      Put(kLocals + "site",
+          LocalGateway({}, "192.0.2.130", {{"asn", 65010}, {"bgpPeeringAddress", "192.168.0.1"}}))
+          .status,
+      201);
   auto c = Put(kConnections + "c", IpsecConnection("vpngw", "site", {{"enableBgp", true}}));
   ASSERT_EQ(c.status, 201) << c.body.dump();
   EXPECT_TRUE(c.body["properties"]["enableBgp"]);
   // The gateway's ASN changed to the site's: a mismatch the next connection write refuses.
-  ASSERT_EQ(Patch(kGateways + "vpngw", {{"properties", {{"bgpSettings", {{"asn", 65010}}}}}}).status, 200);
-  ExpectRefused([&] { return Put(kConnections + "c", IpsecConnection("vpngw", "site", {{"enableBgp", true}})); },
-                400, "BgpAsnMustDiffer");
+  ASSERT_EQ(
+      Patch(kGateways + "vpngw", {{"properties", {{"bgpSettings", {{"asn", 65010}}}}}}).status,
+      200);
+  ExpectRefused(
+      [&] {
+        return Put(kConnections + "c", IpsecConnection("vpngw", "site", {{"enableBgp", true}}));
+      },
+      400, "BgpAsnMustDiffer");
 }
 
 TEST_F(OnPremTest, SpokesUsingTheHubGatewayCountInTheOverlapCheck) {
@@ -371,17 +490,24 @@ TEST_F(OnPremTest, SpokesUsingTheHubGatewayCountInTheOverlapCheck) {
                    {{"remoteVirtualNetwork", {{"id", kNet + "/virtualNetworks/spoke"}}},
                     {"allowGatewayTransit", false}}}};
   ASSERT_EQ(Put(kHub + "/virtualNetworkPeerings/to-spoke", transit).status, 201);
-  json use = {{"properties",
-               {{"remoteVirtualNetwork", {{"id", kHub}}}, {"useRemoteGateways", true}}}};
-  ExpectRefused([&] { return Put(kNet + "/virtualNetworks/spoke/virtualNetworkPeerings/to-hub", use); },
-                400, "RemotePeeringDoesNotAllowGatewayTransit");
+  json use = {
+      {"properties", {{"remoteVirtualNetwork", {{"id", kHub}}}, {"useRemoteGateways", true}}}};
+  ExpectRefused(
+      [&] { return Put(kNet + "/virtualNetworks/spoke/virtualNetworkPeerings/to-hub", use); }, 400,
+      "RemotePeeringDoesNotAllowGatewayTransit");
   transit["properties"]["allowGatewayTransit"] = true;
   ASSERT_EQ(Put(kHub + "/virtualNetworkPeerings/to-spoke", transit).status, 200);
   auto peering = Put(kNet + "/virtualNetworks/spoke/virtualNetworkPeerings/to-hub", use);
   ASSERT_EQ(peering.status, 201) << peering.body.dump();
   // The spoke has no gateway to lend.
-  ExpectRefused([&] { return Put(kHub + "/virtualNetworkPeerings/to-spoke", {{"properties", {{"remoteVirtualNetwork", {{"id", kNet + "/virtualNetworks/spoke"}}}, {"useRemoteGateways", true}}}}); },
-                400, "RemotePeeringDoesNotHaveGateway");
+  ExpectRefused(
+      [&] {
+        return Put(kHub + "/virtualNetworkPeerings/to-spoke",
+                   {{"properties",
+                     {{"remoteVirtualNetwork", {{"id", kNet + "/virtualNetworks/spoke"}}},
+                      {"useRemoteGateways", true}}}});
+      },
+      400, "RemotePeeringDoesNotHaveGateway");
   ASSERT_EQ(Put(kLocals + "spoky", LocalGateway({"10.1.128.0/17"}, "192.0.2.150")).status, 201);
   ExpectRefused([&] { return Put(kConnections + "c", IpsecConnection("vpngw", "spoky")); }, 400,
                 "LocalNetworkGatewayAddressSpaceOverlapsVirtualNetwork");
@@ -413,7 +539,8 @@ TEST_F(OnPremTest, CircuitWithPrivatePeeringAndItsConnection) {
   EXPECT_EQ(c.body["properties"]["serviceProviderProvisioningState"], "Provisioned");
   EXPECT_EQ(c.body["properties"]["serviceKey"].get<std::string>().size(), 36u);
   EXPECT_EQ(c.body["properties"]["peerings"], json::array());
-  ExpectRefused([&] { return Put(kCircuits + "er2", Circuit(75)); }, 400, "InvalidCircuitBandwidth");
+  ExpectRefused([&] { return Put(kCircuits + "er2", Circuit(75)); }, 400,
+                "InvalidCircuitBandwidth");
   json premium = Circuit();
   premium["sku"] = {{"name", "Premium_UnlimitedData"}};
   auto p2 = Put(kCircuits + "er2", premium);
@@ -435,8 +562,12 @@ TEST_F(OnPremTest, CircuitWithPrivatePeeringAndItsConnection) {
                 "InvalidPeeringAddressPrefix");
   ExpectRefused([&] { return Put(peering, Peering(65010, 100, "172.16.0.0/30", "172.16.0.0/30")); },
                 400, "InvalidPeeringAddressPrefix");
-  ExpectRefused([&] { return Put(kCircuits + "er1/peerings/MicrosoftPeering", {{"properties", {{"peeringType", "MicrosoftPeering"}}}}); },
-                400, "PeeringTypeNotSupported");
+  ExpectRefused(
+      [&] {
+        return Put(kCircuits + "er1/peerings/MicrosoftPeering",
+                   {{"properties", {{"peeringType", "MicrosoftPeering"}}}});
+      },
+      400, "PeeringTypeNotSupported");
 
   // The ExpressRoute gateway, and a connection that needs the peering first.
   ASSERT_EQ(Put(kGateways + "ergw", Gateway("ExpressRoute", "")).status, 201);
@@ -460,7 +591,8 @@ TEST_F(OnPremTest, CircuitWithPrivatePeeringAndItsConnection) {
             kConnections + "er");
   EXPECT_EQ(Get(kConnections + "er/sharedkey").Code(), "SharedKeyNotApplicable");
 
-  ExpectRefused([&] { return Delete(kCircuits + "er1"); }, 400, "ExpressRouteCircuitCannotBeDeleted");
+  ExpectRefused([&] { return Delete(kCircuits + "er1"); }, 400,
+                "ExpressRouteCircuitCannotBeDeleted");
   ExpectRefused([&] { return Delete(peering); }, 400, "ExpressRouteCircuitPeeringCannotBeDeleted");
   // Withdrawing the peering: state Disabled (the data plane drops the BGP session).
   auto off = Patch(peering, {{"properties", {{"state", "Disabled"}}}});
@@ -474,12 +606,16 @@ TEST_F(OnPremTest, CircuitWithPrivatePeeringAndItsConnection) {
 TEST_F(OnPremTest, ResolverEndpointsNeedDelegatedDedicatedSubnets) {
   auto plain = Put(kHub + "/subnets/inbound", Subnet("inbound", "10.0.10.0/28"));
   ASSERT_EQ(plain.status, 201);
-  auto r = Put(kResolvers + "resolver", {{"location", "westus"},
-                                         {"properties", {{"virtualNetwork", {{"id", kHub}}}}}});
+  auto r = Put(kResolvers + "resolver",
+               {{"location", "westus"}, {"properties", {{"virtualNetwork", {{"id", kHub}}}}}});
   ASSERT_EQ(r.status, 201) << r.body.dump();
   EXPECT_EQ(r.body["properties"]["dnsResolverState"], "Connected");
-  ExpectRefused([&] { return Put(kResolvers + "second", {{"location", "westus"}, {"properties", {{"virtualNetwork", {{"id", kHub}}}}}}); },
-                400, "DnsResolverAlreadyExistsForVirtualNetwork");
+  ExpectRefused(
+      [&] {
+        return Put(kResolvers + "second",
+                   {{"location", "westus"}, {"properties", {{"virtualNetwork", {{"id", kHub}}}}}});
+      },
+      400, "DnsResolverAlreadyExistsForVirtualNetwork");
 
   auto inbound = [&](const std::string& name, const std::string& subnet, const json& extra = {}) {
     json ipc = {{"subnet", {{"id", kHub + "/subnets/" + subnet}}},
@@ -498,9 +634,15 @@ TEST_F(OnPremTest, ResolverEndpointsNeedDelegatedDedicatedSubnets) {
   EXPECT_EQ(in.body["type"], "Microsoft.Network/dnsResolvers/inboundEndpoints");
   EXPECT_EQ(in.body["properties"]["ipConfigurations"][0]["privateIpAddress"], "10.0.10.4");
   // The subnet is the endpoint's alone.
-  ExpectRefused([&] { return inbound("in2", "inbound", {{"privateIpAllocationMethod", "Static"}, {"privateIpAddress", "10.0.10.5"}}); },
-                400, "BadRequest");
-  ExpectRefused([&] { return Delete(kHub + "/subnets/inbound"); }, 400, "InUseSubnetCannotBeDeleted");
+  ExpectRefused(
+      [&] {
+        return inbound(
+            "in2", "inbound",
+            {{"privateIpAllocationMethod", "Static"}, {"privateIpAddress", "10.0.10.5"}});
+      },
+      400, "BadRequest");
+  ExpectRefused([&] { return Delete(kHub + "/subnets/inbound"); }, 400,
+                "InUseSubnetCannotBeDeleted");
   json undelegated = Subnet("inbound", "10.0.10.0/28");
   undelegated["properties"]["delegations"] = json::array();
   ExpectRefused([&] { return Put(kHub + "/subnets/inbound", undelegated); }, 400,
@@ -510,9 +652,15 @@ TEST_F(OnPremTest, ResolverEndpointsNeedDelegatedDedicatedSubnets) {
   ExpectRefused([&] { return inbound("in3", "tiny"); }, 400, "BadRequest");
   // A static address in its own subnet, inside and not reserved.
   DelegatedSubnet("inbound2", "10.0.12.0/28");
-  ExpectRefused([&] { return inbound("in3", "inbound2", {{"privateIpAllocationMethod", "Static"}, {"privateIpAddress", "10.0.12.2"}}); },
-                400, "PrivateIPAddressNotInSubnet");
-  auto in3 = inbound("in3", "inbound2", {{"privateIpAllocationMethod", "Static"}, {"privateIpAddress", "10.0.12.9"}});
+  ExpectRefused(
+      [&] {
+        return inbound(
+            "in3", "inbound2",
+            {{"privateIpAllocationMethod", "Static"}, {"privateIpAddress", "10.0.12.2"}});
+      },
+      400, "PrivateIPAddressNotInSubnet");
+  auto in3 = inbound("in3", "inbound2",
+                     {{"privateIpAllocationMethod", "Static"}, {"privateIpAddress", "10.0.12.9"}});
   ASSERT_EQ(in3.status, 201) << in3.body.dump();
   EXPECT_EQ(in3.body["properties"]["ipConfigurations"][0]["privateIpAddress"], "10.0.12.9");
 
@@ -523,7 +671,8 @@ TEST_F(OnPremTest, ResolverEndpointsNeedDelegatedDedicatedSubnets) {
                 {"properties", {{"subnet", {{"id", kHub + "/subnets/" + subnet}}}}}});
   };
   ExpectRefused([&] { return outbound("out", "inbound"); }, 400, "BadRequest");
-  ExpectRefused([&] { return outbound("out", "mysubnet"); }, 400, "SubnetMissingRequiredDelegation");
+  ExpectRefused([&] { return outbound("out", "mysubnet"); }, 400,
+                "SubnetMissingRequiredDelegation");
   DelegatedSubnet("outbound", "10.0.13.0/28");
   ASSERT_EQ(outbound("out", "outbound").status, 201);
 
@@ -534,42 +683,68 @@ TEST_F(OnPremTest, ResolverEndpointsNeedDelegatedDedicatedSubnets) {
                      {{"addressSpace", {{"addressPrefixes", {"10.9.0.0/16"}}}},
                       {"subnets", {Subnet("d", "10.9.0.0/28", true)}}}}});
   ASSERT_EQ(other.status, 201);
-  ExpectRefused([&] { return Put(kResolvers + "resolver/outboundEndpoints/o2", {{"location", "westus"}, {"properties", {{"subnet", {{"id", kNet + "/virtualNetworks/other/subnets/d"}}}}}}); },
-                400, "SubnetNotInDnsResolverVirtualNetwork");
+  ExpectRefused(
+      [&] {
+        return Put(
+            kResolvers + "resolver/outboundEndpoints/o2",
+            {{"location", "westus"},
+             {"properties", {{"subnet", {{"id", kNet + "/virtualNetworks/other/subnets/d"}}}}}});
+      },
+      400, "SubnetNotInDnsResolverVirtualNetwork");
 }
 
 TEST_F(OnPremTest, ForwardingRulesetsRulesAndLinks) {
   DelegatedSubnet("outbound", "10.0.13.0/28");
-  ASSERT_EQ(Put(kResolvers + "resolver", {{"location", "westus"}, {"properties", {{"virtualNetwork", {{"id", kHub}}}}}}).status,
+  ASSERT_EQ(Put(kResolvers + "resolver",
+                {{"location", "westus"}, {"properties", {{"virtualNetwork", {{"id", kHub}}}}}})
+                .status,
             201);
   const std::string out = kResolvers + "resolver/outboundEndpoints/out";
-  ASSERT_EQ(Put(out, {{"location", "westus"}, {"properties", {{"subnet", {{"id", kHub + "/subnets/outbound"}}}}}}).status,
+  ASSERT_EQ(Put(out, {{"location", "westus"},
+                      {"properties", {{"subnet", {{"id", kHub + "/subnets/outbound"}}}}}})
+                .status,
             201);
-  ExpectRefused([&] { return Put(kRulesets + "rs", {{"location", "westus"}, {"properties", {{"dnsResolverOutboundEndpoints", json::array()}}}}); },
-                400, "InvalidRequestContent");
-  auto rs = Put(kRulesets + "rs", {{"location", "westus"},
-                                   {"properties", {{"dnsResolverOutboundEndpoints", {{{"id", out}}}}}}});
+  ExpectRefused(
+      [&] {
+        return Put(kRulesets + "rs",
+                   {{"location", "westus"},
+                    {"properties", {{"dnsResolverOutboundEndpoints", json::array()}}}});
+      },
+      400, "InvalidRequestContent");
+  auto rs =
+      Put(kRulesets + "rs", {{"location", "westus"},
+                             {"properties", {{"dnsResolverOutboundEndpoints", {{{"id", out}}}}}}});
   ASSERT_EQ(rs.status, 201) << rs.body.dump();
   auto rule = [&](const std::string& name, const std::string& domain, const json& targets) {
-    return Put(kRulesets + "rs/forwardingRules/" + name,
-               {{"properties",
-                 {{"domainName", domain}, {"targetDnsServers", targets}, {"forwardingRuleState", "Enabled"}}}});
+    return Put(kRulesets + "rs/forwardingRules/" + name, {{"properties",
+                                                           {{"domainName", domain},
+                                                            {"targetDnsServers", targets},
+                                                            {"forwardingRuleState", "Enabled"}}}});
   };
   json targets = {{{"ipAddress", "192.168.0.53"}, {"port", 53}}};
   ExpectRefused([&] { return rule("corp", "corp.example", targets); }, 400, "InvalidDomainName");
-  ExpectRefused([&] { return rule("corp", "corp.example.", json::array()); }, 400, "InvalidRequestContent");
-  ExpectRefused([&] { return rule("corp", "corp.example.", {{{"ipAddress", "nope"}}}); }, 400,
+  ExpectRefused([&] { return rule("corp", "corp.example.", json::array()); }, 400,
                 "InvalidRequestContent");
+  ExpectRefused(
+      [&] {
+        return rule("corp", "corp.example.", {{{"ipAddress", "nope"}}});
+      },
+      400, "InvalidRequestContent");
   auto r = rule("corp", "corp.example.", {{{"ipAddress", "192.168.0.53"}}});
   ASSERT_EQ(r.status, 201) << r.body.dump();
   EXPECT_EQ(r.body["type"], "Microsoft.Network/dnsForwardingRulesets/forwardingRules");
   EXPECT_EQ(r.body["properties"]["targetDnsServers"][0]["port"], 53);
   ExpectRefused([&] { return rule("again", "CORP.example.", targets); }, 400,
                 "ForwardingRuleDomainNameAlreadyExists");
-  auto link = Put(kRulesets + "rs/virtualNetworkLinks/hub", {{"properties", {{"virtualNetwork", {{"id", kHub}}}}}});
+  auto link = Put(kRulesets + "rs/virtualNetworkLinks/hub",
+                  {{"properties", {{"virtualNetwork", {{"id", kHub}}}}}});
   ASSERT_EQ(link.status, 201) << link.body.dump();
-  ExpectRefused([&] { return Put(kRulesets + "rs/virtualNetworkLinks/again", {{"properties", {{"virtualNetwork", {{"id", kHub}}}}}}); },
-                400, "VirtualNetworkLinkAlreadyExists");
+  ExpectRefused(
+      [&] {
+        return Put(kRulesets + "rs/virtualNetworkLinks/again",
+                   {{"properties", {{"virtualNetwork", {{"id", kHub}}}}}});
+      },
+      400, "VirtualNetworkLinkAlreadyExists");
   ExpectRefused([&] { return Delete(out); }, 400, "InUseOutboundEndpointCannotBeDeleted");
   ExpectRefused([&] { return Delete(kResolvers + "resolver"); }, 400,
                 "InUseOutboundEndpointCannotBeDeleted");
@@ -593,13 +768,14 @@ TEST_F(OnPremTest, ForwardingRulesetsRulesAndLinks) {
 // ------------------------------------------------------------------ on-premises sites
 
 TEST_F(OnPremTest, SitesAndTheirMachines) {
-  json site = {{"location", "westus"},
-               {"properties",
-                {{"addressPrefixes", {"192.168.0.0/16"}},
-                 {"dnsServer",
-                  {{"software", "bind"},
-                   {"forwarders", {{{"domainName", "azurecr.io"}, {"targetDnsServers", {"10.0.10.4"}}}}}}},
-                 {"bgp", {{"asn", 65010}}}}}};
+  json site = {
+      {"location", "westus"},
+      {"properties",
+       {{"addressPrefixes", {"192.168.0.0/16"}},
+        {"dnsServer",
+         {{"software", "bind"},
+          {"forwarders", {{{"domainName", "azurecr.io"}, {"targetDnsServers", {"10.0.10.4"}}}}}}},
+        {"bgp", {{"asn", 65010}}}}}};
   auto s = Put(kSites + "site1", site);
   ASSERT_EQ(s.status, 201) << s.body.dump();
   EXPECT_EQ(s.body["type"], "Cove.OnPremises/sites");
@@ -616,15 +792,29 @@ TEST_F(OnPremTest, SitesAndTheirMachines) {
   EXPECT_EQ(m1.body["properties"]["address"], "192.168.0.10");
   EXPECT_EQ(Put(kSites + "site1/machines/m2", json::object()).body["properties"]["address"],
             "192.168.0.11");
-  ExpectRefused([&] { return Put(kSites + "site1/machines/m3", {{"properties", {{"address", "192.168.0.53"}}}}); },
-                400, "InvalidMachineAddress");
-  ExpectRefused([&] { return Put(kSites + "site1/machines/m3", {{"properties", {{"address", "192.168.0.1"}}}}); },
-                400, "InvalidMachineAddress");
-  ExpectRefused([&] { return Put(kSites + "site1/machines/m3", {{"properties", {{"address", "10.0.0.9"}}}}); },
-                400, "InvalidMachineAddress");
-  ExpectRefused([&] { return Put(kSites + "site1/machines/m3", {{"properties", {{"address", "192.168.0.10"}}}}); },
-                400, "MachineAddressInUse");
-  EXPECT_EQ(Put(kSites + "site1/machines/m3", {{"properties", {{"address", "192.168.7.7"}}}}).status, 201);
+  ExpectRefused(
+      [&] {
+        return Put(kSites + "site1/machines/m3", {{"properties", {{"address", "192.168.0.53"}}}});
+      },
+      400, "InvalidMachineAddress");
+  ExpectRefused(
+      [&] {
+        return Put(kSites + "site1/machines/m3", {{"properties", {{"address", "192.168.0.1"}}}});
+      },
+      400, "InvalidMachineAddress");
+  ExpectRefused(
+      [&] {
+        return Put(kSites + "site1/machines/m3", {{"properties", {{"address", "10.0.0.9"}}}});
+      },
+      400, "InvalidMachineAddress");
+  ExpectRefused(
+      [&] {
+        return Put(kSites + "site1/machines/m3", {{"properties", {{"address", "192.168.0.10"}}}});
+      },
+      400, "MachineAddressInUse");
+  EXPECT_EQ(
+      Put(kSites + "site1/machines/m3", {{"properties", {{"address", "192.168.7.7"}}}}).status,
+      201);
 
   // Site rules.
   json moved = site;
@@ -655,8 +845,8 @@ TEST_F(OnPremTest, SitesAndTheirMachines) {
   EXPECT_EQ(Get(kSites + "site2").status, 404);
 
   // A second site takes the next address; none has no DNS server.
-  auto s2 = Put(kSites + "site2", {{"location", "westus"},
-                                   {"properties", {{"addressPrefixes", {"172.31.0.0/24"}}}}});
+  auto s2 = Put(kSites + "site2",
+                {{"location", "westus"}, {"properties", {{"addressPrefixes", {"172.31.0.0/24"}}}}});
   ASSERT_EQ(s2.status, 201) << s2.body.dump();
   EXPECT_EQ(s2.body["properties"]["publicIpAddress"], "192.0.2.131");
   EXPECT_EQ(s2.body["properties"]["dnsServer"]["software"], "none");
@@ -684,34 +874,7 @@ TEST_F(OnPremTest, SitesAndTheirMachines) {
 // ------------------------------------------------------------------ views and group deletes
 
 TEST_F(OnPremTest, ViewsCarryWhatTheDataPlaneNeeds) {
-  VpnGateway();
-  ASSERT_EQ(Put(kConnections + "c1", IpsecConnection("vpngw", "site1")).status, 201);
-  ASSERT_EQ(Put(kGateways + "ergw", Gateway("ExpressRoute", "")).status, 201);
-  ASSERT_EQ(Put(kCircuits + "er1", Circuit()).status, 201);
-  ASSERT_EQ(Put(kCircuits + "er1/peerings/AzurePrivatePeering", Peering()).status, 201);
-  ASSERT_EQ(Put(kConnections + "er",
-                {{"location", "westus"},
-                 {"properties",
-                  {{"connectionType", "ExpressRoute"},
-                   {"virtualNetworkGateway1", {{"id", kGateways + "ergw"}}},
-                   {"peer", {{"id", kCircuits + "er1"}}}}}})
-                .status,
-            201);
-  DelegatedSubnet("inbound", "10.0.10.0/28");
-  DelegatedSubnet("outbound", "10.0.11.0/28");
-  ASSERT_EQ(Put(kResolvers + "resolver", {{"location", "westus"}, {"properties", {{"virtualNetwork", {{"id", kHub}}}}}}).status,
-            201);
-  ASSERT_EQ(Put(kResolvers + "resolver/inboundEndpoints/in",
-                {{"location", "westus"},
-                 {"properties",
-                  {{"ipConfigurations", {{{"subnet", {{"id", kHub + "/subnets/inbound"}}}}}}}}})
-                .status,
-            201);
-  ASSERT_EQ(Put(kResolvers + "resolver/outboundEndpoints/out",
-                {{"location", "westus"},
-                 {"properties", {{"subnet", {{"id", kHub + "/subnets/outbound"}}}}}})
-                .status,
-            201);
+  Everything();
 
   auto snap = cp_->snapshot();
   ASSERT_EQ(snap->public_ips.size(), 1u);
@@ -769,29 +932,7 @@ TEST_F(OnPremTest, ViewsCarryWhatTheDataPlaneNeeds) {
 }
 
 TEST_F(OnPremTest, ResourceGroupDeleteTakesEverythingInOrder) {
-  VpnGateway();
-  ASSERT_EQ(Put(kConnections + "c1", IpsecConnection("vpngw", "site1")).status, 201);
-  ASSERT_EQ(Put(kGateways + "ergw", Gateway("ExpressRoute", "")).status, 201);
-  ASSERT_EQ(Put(kCircuits + "er1", Circuit()).status, 201);
-  ASSERT_EQ(Put(kCircuits + "er1/peerings/AzurePrivatePeering", Peering()).status, 201);
-  ASSERT_EQ(Put(kConnections + "er",
-                {{"location", "westus"},
-                 {"properties",
-                  {{"connectionType", "ExpressRoute"},
-                   {"virtualNetworkGateway1", {{"id", kGateways + "ergw"}}},
-                   {"peer", {{"id", kCircuits + "er1"}}}}}})
-                .status,
-            201);
-  DelegatedSubnet("outbound", "10.0.11.0/28");
-  ASSERT_EQ(Put(kResolvers + "resolver", {{"location", "westus"}, {"properties", {{"virtualNetwork", {{"id", kHub}}}}}}).status,
-            201);
-  const std::string out = kResolvers + "resolver/outboundEndpoints/out";
-  ASSERT_EQ(Put(out, {{"location", "westus"}, {"properties", {{"subnet", {{"id", kHub + "/subnets/outbound"}}}}}}).status,
-            201);
-  ASSERT_EQ(Put(kRulesets + "rs", {{"location", "westus"}, {"properties", {{"dnsResolverOutboundEndpoints", {{{"id", out}}}}}}}).status,
-            201);
-  ASSERT_EQ(Put(kSites + "site1", {{"location", "westus"}, {"properties", {{"addressPrefixes", {"192.168.0.0/16"}}}}}).status,
-            201);
+  Everything();
   auto deleted = Delete(kRg);
   EXPECT_EQ(deleted.status, 200) << deleted.body.dump();
   auto snap = cp_->snapshot();
@@ -806,6 +947,107 @@ TEST_F(OnPremTest, ResourceGroupDeleteTakesEverythingInOrder) {
   for (const auto& [key, doc] : snap->documents) {
     EXPECT_EQ(key.find("/resourcegroups/rg"), std::string::npos) << key;
   }
+}
+
+// ------------------------------------------------------------------ robustness
+
+// Every value of every valid body above, replaced by values of every other JSON type: each
+// request, new or an update, is answered (4xx with ARM's error code, or success), never a 5xx.
+TEST_F(OnPremTest, GarbageBodiesAreAnsweredNotCrashedOn) {
+  Everything();
+  const std::string out = kResolvers + "resolver/outboundEndpoints/out";
+  json public_ip = {
+      {"location", "westus"},
+      {"sku", {{"name", "Standard"}}},
+      {"properties", {{"publicIPAllocationMethod", "Static"}, {"idleTimeoutInMinutes", 4}}}};
+  json site = {
+      {"location", "westus"},
+      {"properties",
+       {{"addressPrefixes", {"192.168.0.0/16"}},
+        {"publicIpAddress", "192.0.2.130"},
+        {"dnsServer",
+         {{"software", "bind"},
+          {"address", "192.168.0.53"},
+          {"forwarders", {{{"domainName", "azurecr.io"}, {"targetDnsServers", {"10.0.10.4"}}}}}}},
+        {"bgp", {{"asn", 65010}}}}}};
+  std::vector<std::pair<std::string, json>> bodies = {
+      {kPips + "gwip", public_ip},
+      {kGateways + "vpngw",
+       Gateway("Vpn", "gwip", kGwSubnet,
+               {{"enableBgp", true}, {"bgpSettings", {{"asn", 65010}, {"peerWeight", 1}}}})},
+      {kLocals + "site1", LocalGateway({"192.168.0.0/16"}, "192.0.2.130",
+                                       {{"asn", 65020}, {"bgpPeeringAddress", "192.168.0.1"}})},
+      {kConnections + "c1",
+       IpsecConnection("vpngw", "site1", {{"routingWeight", 1}, {"connectionProtocol", "IKEv2"}})},
+      {kCircuits + "er1", Circuit()},
+      {kCircuits + "er1/peerings/AzurePrivatePeering", Peering()},
+      {kResolvers + "resolver",
+       {{"location", "westus"}, {"properties", {{"virtualNetwork", {{"id", kHub}}}}}}},
+      {kResolvers + "resolver/inboundEndpoints/in",
+       {{"location", "westus"},
+        {"properties",
+         {{"ipConfigurations",
+           {{{"subnet", {{"id", kHub + "/subnets/inbound"}}},
+             {"privateIpAllocationMethod", "Static"},
+             {"privateIpAddress", "10.0.10.4"}}}}}}}},
+      {out,
+       {{"location", "westus"},
+        {"properties", {{"subnet", {{"id", kHub + "/subnets/outbound"}}}}}}},
+      {kRulesets + "rs",
+       {{"location", "westus"},
+        {"properties", {{"dnsResolverOutboundEndpoints", {{{"id", out}}}}}}}},
+      {kRulesets + "rs/forwardingRules/r",
+       {{"properties",
+         {{"domainName", "corp.example."},
+          {"targetDnsServers", {{{"ipAddress", "192.168.0.53"}, {"port", 53}}}},
+          {"forwardingRuleState", "Enabled"},
+          {"metadata", {{"k", "v"}}}}}}},
+      {kRulesets + "rs/virtualNetworkLinks/l",
+       {{"properties", {{"virtualNetwork", {{"id", kHub}}}, {"metadata", {{"k", "v"}}}}}}},
+      {kSites + "site1", site},
+      {kSites + "site1/machines/m", {{"properties", {{"address", "192.168.0.10"}}}}},
+  };
+  std::vector<json> garbage = {
+      json(1),    json("x"),      json::array(),    json(nullptr),
+      json(true), json::object(), json({{"a", 1}}), json::array({1, "2", nullptr}),
+      json(-1),   json(1e300)};
+  // Every path (as JSON pointers) of a body's values.
+  std::function<void(const json&, const json::json_pointer&, std::vector<json::json_pointer>&)>
+      paths =
+          [&](const json& j, const json::json_pointer& at, std::vector<json::json_pointer>& out) {
+            if (!at.empty()) out.push_back(at);
+            if (j.is_object()) {
+              for (const auto& [k, v] : j.items()) paths(v, at / k, out);
+            } else if (j.is_array()) {
+              for (size_t i = 0; i < j.size(); ++i) paths(j[i], at / i, out);
+            }
+          };
+  int answered = 0;
+  for (const auto& [path, body] : bodies) {
+    auto valid = Put(path, body);
+    ASSERT_LT(valid.status, 300) << path << " " << valid.body.dump();
+    std::vector<json::json_pointer> where;
+    paths(body, json::json_pointer(), where);
+    for (const auto& at : where) {
+      for (const auto& g : garbage) {
+        json bad = body;
+        bad[at] = g;
+        for (const std::string& target : {path, path + "x"}) {
+          auto r = Put(target, bad);
+          ASSERT_GE(r.status, 200) << target << " " << bad.dump();
+          ASSERT_LT(r.status, 500) << target << " " << bad.dump() << " → " << r.body.dump();
+          if (r.status >= 400) {
+            EXPECT_FALSE(r.Code().empty()) << r.body.dump();
+          } else if (target != path) {
+            Delete(target);
+          }
+          ++answered;
+        }
+      }
+      ASSERT_LT(Put(path, body).status, 300) << path << " after " << at.to_string();
+    }
+  }
+  EXPECT_GT(answered, 1000);
 }
 
 }  // namespace
