@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "arm/directory.h"
+#include "arm/operations.h"
 #include "arm/resource_path.h"
 #include "common/percent.h"
 
@@ -105,6 +106,12 @@ std::string GroupId(const ArmPath& p) {
 ArmOperation OperationFor(std::string_view method, std::string_view path) {
   if (IsGraphPath(path)) return GraphOperation(method, path);
   if (auto op = AuthorizationOperation(method, RawSegments(path))) return *op;
+  if (auto status = ParseOperationPath(path)) {
+    // A long-running operation's status (arm/operations.h): its id is an unguessable GUID
+    // handed to the writer, so being signed in is enough, as for ARM's.
+    return ArmOperation{status->provider + "/locations/operations/read",
+                        "/subscriptions/" + status->subscription, true};
+  }
   auto parsed = ParseArmPath(path);
   if (!parsed) return Unknown();
   const ArmPath& p = *parsed;
