@@ -47,7 +47,8 @@ const std::vector<std::string>& ContainerRegistryApiVersions() {
 
 const std::vector<std::string>& ComputeApiVersions() {
   static const auto* v = new std::vector<std::string>(
-      WithFixtureVersions({"2024-11-01", "2024-07-01", "2024-03-01", "2023-09-01", "2023-07-01",
+      WithFixtureVersions({"2026-03-01", "2025-04-01", "2024-11-01", "2024-07-01", "2024-03-01",
+                           "2023-09-01", "2023-07-01",
                            "2023-03-01", "2022-11-01", "2022-08-01", "2022-03-01", "2021-11-01",
                            "2021-07-01", "2021-04-01", "2021-03-01", "2020-12-01"}));
   return *v;

@@ -29,6 +29,7 @@ const { NetworkManagementClient } = require("@azure/arm-network");
 const { ContainerRegistryManagementClient } = require("@azure/arm-containerregistry");
 const { PrivateDnsManagementClient } = require("@azure/arm-privatedns");
 const { AuthorizationManagementClient } = require("@azure/arm-authorization");
+const { ComputeManagementClient } = require("@azure/arm-compute");
 const { RestError } = require("@azure/core-rest-pipeline");
 
 let passed = 0;
@@ -97,6 +98,8 @@ const acr = new ContainerRegistryManagementClient(credential, subscription,
   { endpoint: arm, credentials: { scopes: [scope] } });
 const dns = new PrivateDnsManagementClient(credential, subscription, core);
 const authz = new AuthorizationManagementClient(credential, subscription, core);
+const compute = new ComputeManagementClient(credential, subscription,
+  { endpoint: arm, credentials: { scopes: [scope] } });
 
 const rg = "sdkResourceGroup";
 const location = "westus";
@@ -182,6 +185,22 @@ await check("replications.beginCreateAndWait (eastus)", async () => {
   expectEq([r.name, r.location, r.provisioningState], [replicaRegion, replicaRegion, "Succeeded"],
     "replication");
 });
+// A client machine in the subnet: its NIC, then the VM (coved realizes it only with the fabric on).
+const nic = await check("networkInterfaces.beginCreateOrUpdateAndWait", async () => {
+  const n = await network.networkInterfaces.beginCreateOrUpdateAndWait(rg, "vm1Nic", {
+    location,
+    ipConfigurations: [{ name: "ipconfig1", subnet: { id: subnet.id }, privateIPAllocationMethod: "Dynamic" }],
+  });
+  expectEq([n.provisioningState, n.ipConfigurations?.[0]?.privateIPAddress?.startsWith("10.0.0.")],
+    ["Succeeded", true], "nic");
+  return n;
+});
+await check("virtualMachines.beginCreateOrUpdateAndWait", async () => {
+  const vm = await compute.virtualMachines.beginCreateOrUpdateAndWait(rg, "vm1", {
+    location, networkProfile: { networkInterfaces: [{ id: nic.id }] },
+  });
+  expectEq([vm.name, vm.provisioningState], ["vm1", "Succeeded"], "vm");
+});
 const assignmentName = randomUUID();
 const acrPull = `/subscriptions/${subscription}/providers/Microsoft.Authorization/roleDefinitions/` +
   "7f951dda-4ed3-4680-a7ca-43fe172d538d";
@@ -240,6 +259,14 @@ await check("replications.get", async () => {
   const r = await acr.replications.get(rg, registryName, replicaRegion);
   expectEq(r.location, replicaRegion, "replication location");
 });
+await check("virtualMachines.get", async () => {
+  const vm = await compute.virtualMachines.get(rg, "vm1");
+  expectEq(vm.networkProfile?.networkInterfaces?.[0]?.id?.toLowerCase(), nic.id.toLowerCase(), "vm nic");
+});
+await check("networkInterfaces.get names its VM", async () => {
+  const n = await network.networkInterfaces.get(rg, "vm1Nic");
+  expectEq(n.virtualMachine?.id?.toLowerCase().endsWith("/virtualmachines/vm1"), true, "nic's vm");
+});
 await check("roleAssignments.get", async () => {
   const a = await authz.roleAssignments.get(registry.id, assignmentName);
   expectEq(a.roleDefinitionId?.toLowerCase(), acrPull.toLowerCase(), "role definition");
@@ -282,6 +309,8 @@ await check("privateZones.listByResourceGroup", async () =>
 await check("virtualNetworkLinks.list", async () =>
   expectEq((await collect(dns.virtualNetworkLinks.list(rg, zoneName))).map((l) => l.name),
     ["myDNSLink"], "links"));
+await check("virtualMachines.list", async () =>
+  expectEq((await collect(compute.virtualMachines.list(rg))).map((v) => v.name), ["vm1"], "vms"));
 await check("roleAssignments.listForScope", async () =>
   (await collect(authz.roleAssignments.listForScope(registry.id)))
     .some((a) => a.name === assignmentName));
@@ -313,6 +342,10 @@ await check("registries.beginDeleteAndWait (Basic)", () =>
   acr.registries.beginDeleteAndWait(rg, "sdkbasic"));
 await check("replications.beginDeleteAndWait", () =>
   acr.replications.beginDeleteAndWait(rg, registryName, replicaRegion));
+await check("virtualMachines.beginDeleteAndWait", () =>
+  compute.virtualMachines.beginDeleteAndWait(rg, "vm1"));
+await check("networkInterfaces.beginDeleteAndWait", () =>
+  network.networkInterfaces.beginDeleteAndWait(rg, "vm1Nic"));
 await check("privateDnsZoneGroups.beginDeleteAndWait", () =>
   network.privateDnsZoneGroups.beginDeleteAndWait(rg, "myPrivateEndpoint", "myZoneGroup"));
 await check("virtualNetworkLinks.beginDeleteAndWait", () =>
