@@ -114,6 +114,8 @@ const group = await check("resourceGroups.createOrUpdate", async () => {
     "group");
   return g;
 });
+// Every response the VNet's poller saw: the PUT's, then the operation status it polled.
+const seen = [];
 const vnet = await check("virtualNetworks.beginCreateOrUpdateAndWait (with subnets)", async () => {
   const v = await network.virtualNetworks.beginCreateOrUpdateAndWait(rg, "myVNet", {
     location,
@@ -122,10 +124,21 @@ const vnet = await check("virtualNetworks.beginCreateOrUpdateAndWait (with subne
       { name: "mySubnet", addressPrefix: "10.0.0.0/24", privateEndpointNetworkPolicies: "Disabled" },
       { name: "policySubnet", addressPrefix: "10.0.1.0/24", privateEndpointNetworkPolicies: "Enabled" },
     ],
+  }, {
+    onResponse: (raw) => seen.push([raw.status, raw.request.method, new URL(raw.request.url).pathname,
+      raw.headers.get("azure-asyncoperation") ?? ""]),
   });
   expectEq([v.name, v.provisioningState, v.subnets?.map((s) => s.name).sort()],
     ["myVNet", "Succeeded", ["mySubnet", "policySubnet"]], "vnet");
   return v;
+});
+await check("the VNet's poller followed Azure-AsyncOperation to a Succeeded operation", () => {
+  const put = seen.find(([, method]) => method === "PUT");
+  if (!put || !put[3].includes("/providers/Microsoft.Network/locations/westus/operations/")) {
+    throw new Error(`no Azure-AsyncOperation on the PUT: ${JSON.stringify(seen)}`);
+  }
+  return seen.some(([status, method, path]) => method === "GET" && status === 200 &&
+    path === new URL(put[3]).pathname);
 });
 const subnet = await check("subnets.beginCreateOrUpdateAndWait (network policies Disabled)",
   async () => {
