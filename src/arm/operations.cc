@@ -23,15 +23,10 @@ constexpr std::string_view kRetryAfterSeconds = "10";
 
 std::optional<OperationPath> ParseOperationPath(std::string_view path) {
   // subscriptions/{s}/providers/{ns}/locations/{l}/operations|operationResults/{id}
-  std::vector<std::string_view> seg;
-  for (size_t start = 1; start <= path.size();) {
-    size_t slash = path.find('/', start);
-    if (slash == std::string_view::npos) slash = path.size();
-    seg.push_back(path.substr(start, slash - start));
-    start = slash + 1;
-  }
-  if (path.empty() || path[0] != '/' || seg.size() != 8) return std::nullopt;
-  for (auto s : seg) {
+  if (path.empty() || path[0] != '/') return std::nullopt;
+  std::vector<std::string> seg = RawPathSegments(path);
+  if (seg.size() != 8) return std::nullopt;
+  for (const auto& s : seg) {
     if (s.empty()) return std::nullopt;
   }
   if (!EqualsIgnoreCase(seg[0], "subscriptions") || !EqualsIgnoreCase(seg[2], "providers") ||
@@ -40,8 +35,7 @@ std::optional<OperationPath> ParseOperationPath(std::string_view path) {
   }
   bool result = EqualsIgnoreCase(seg[6], "operationResults");
   if (!result && !EqualsIgnoreCase(seg[6], "operations")) return std::nullopt;
-  return OperationPath{std::string(seg[1]), std::string(seg[3]), std::string(seg[5]),
-                       std::string(seg[7]), result};
+  return OperationPath{seg[1], seg[3], seg[5], seg[7], result};
 }
 
 bool IsLongRunningType(std::string_view type) {

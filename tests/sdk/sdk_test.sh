@@ -13,17 +13,10 @@ command -v node >/dev/null && command -v jq >/dev/null &&
   [ -d "$npm_dir/node_modules/@azure/arm-network" ] ||
   { echo "node, jq or the @azure packages (scripts/install-deps) missing: skipped"; exit 77; }
 source "$here/../cli/lib.sh"
-work=$(mktemp -d /tmp/cove-sdk.XXXXXX)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+cli_work_dir cove-sdk
 
-# ---- coved: the control plane only, HTTPS with its own CA on a free loopback port ----
+# coved: the control plane only, HTTPS with its own CA on a free loopback port.
 cli_start_coved "$work" --no-fabric
-pid=$CLI_COVED_PID
 boot=$work/data/bootstrap.json
 
 cd "$work" || exit 1
