@@ -56,8 +56,8 @@ class OperationLog {
  public:
   static constexpr size_t kMaxOperations = 4096;
 
-  // Records a finished write and answers `response` with the headers above. `request` is the
-  // write, `type` its resource type and `location` its region; `id` a new GUID.
+  // Records a finished write and gives `response` the headers above. `request` is the write,
+  // `provider` its namespace as written, `location` its region and `id` a new GUID.
   void Complete(const ArmRequest& request, const std::string& provider,
                 const std::string& location, const std::string& id, Clock::TimePoint start,
                 Clock::TimePoint end, ArmResponse& response);
