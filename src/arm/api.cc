@@ -20,12 +20,24 @@ http::Response JsonResponse(int status, const std::optional<Json>& body, bool he
 
 }  // namespace
 
+std::string CollapseSlashes(std::string_view target) {
+  size_t query = target.find('?');
+  std::string out;
+  out.reserve(target.size());
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (i < query && target[i] == '/' && !out.empty() && out.back() == '/') continue;
+    out.push_back(target[i]);
+  }
+  return out;
+}
+
 http::ExchangePtr ArmApi::Start(http::Request request) { return Start(std::move(request), {}); }
 
 http::ExchangePtr ArmApi::Start(http::Request request, Filter post_filter) {
   http::Response too_large = JsonResponse(
       413, ErrorBody("RequestEntityTooLarge", "The request body is larger than 4 MiB."), false);
   std::string method = request.method;
+  request.target = CollapseSlashes(request.target);
   std::string path(request.path());
   auto api_version = request.QueryParam("api-version");
   std::string if_match(request.headers.Get("If-Match").value_or(""));
@@ -52,7 +64,13 @@ http::ExchangePtr ArmApi::Start(http::Request request, Filter post_filter) {
                             *link = origin + link->get<std::string>();
                           }
                         }
-                        return JsonResponse(answer.status, answer.body, method == "HEAD");
+                        http::Response response =
+                            JsonResponse(answer.status, answer.body, method == "HEAD");
+                        for (const auto& [name, value] : answer.headers) {
+                          response.headers.Set(name, value.starts_with("/") ? origin + value
+                                                                            : value);
+                        }
+                        return response;
                       });
 }
 

@@ -13,8 +13,14 @@
 // Azure's; ids and names are case-insensitive and come back in the casing they were created with.
 // PUT creates (201) or updates (200); PATCH merges into what GET returns and then validates it
 // as a PUT; DELETE answers 200, or 204 when absent; GET on a collection answers {"value":[...]}.
-// Everything completes synchronously with properties.provisioningState "Succeeded". Errors are
-// {"error":{"code","message"}}.
+// Everything completes synchronously with properties.provisioningState "Succeeded"; writes of
+// the types Azure runs as long-running operations also carry Azure-AsyncOperation (and, for a
+// DELETE, Location) and Retry-After headers naming operation status resources, as ARM's do
+// (arm/operations.h). Errors are {"error":{"code","message"}}.
+//
+// A run of slashes in the path counts as one, as in ARM: clients that join a scope beginning
+// with "/" to a template beginning with "/{scope}" (@azure/arm-authorization) send
+// "//subscriptions/...".
 //
 //   /subscriptions                                   GET (list)
 //   /subscriptions/{sub}                             GET; PUT {"displayName"} (cove extension:
@@ -56,6 +62,9 @@
 #include "http/message.h"
 
 namespace cove::arm {
+
+// `target` (origin-form: path and query) with every run of slashes in its path made one.
+std::string CollapseSlashes(std::string_view target);
 
 class ArmApi final : public http::Handler {
  public:

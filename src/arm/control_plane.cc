@@ -6,6 +6,7 @@
 #include "arm/directory.h"
 #include "arm/engine.h"
 #include "arm/identity_support.h"
+#include "arm/operations.h"
 #include "arm/state_store.h"
 
 namespace cove::arm {
@@ -41,6 +42,34 @@ Documents Public(const Documents& all) {
   return out;
 }
 
+// The region of the stored resource `key` (lowercase) or of the nearest parent resource that has
+// one; "global" when none does.
+std::string RegionOf(const Documents& docs, std::string key) {
+  while (key.find("/providers/") != std::string::npos) {
+    auto it = docs.find(key);
+    if (it != docs.end() && it->second->is_object()) {
+      auto loc = it->second->find("location");
+      if (loc != it->second->end() && loc->is_string() && !loc->get<std::string>().empty()) {
+        return loc->get<std::string>();
+      }
+    }
+    key = ParentOfKey(key);
+  }
+  return "global";
+}
+
+// The resource a write of a long-running type names; nullopt for any other request.
+std::optional<ArmPath> LongRunningWrite(const ArmRequest& request) {
+  if (request.method != "PUT" && request.method != "PATCH" && request.method != "DELETE") {
+    return std::nullopt;
+  }
+  auto p = ParseArmPath(request.path);
+  if (!p || p->kind != PathKind::kResource || !IsLongRunningType(p->TypeKey())) {
+    return std::nullopt;
+  }
+  return *p;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(const std::string& db_path,
@@ -55,6 +84,7 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(const std::string& db_p
     };
   }
   cp->options_ = std::move(options);
+  cp->operations_ = std::make_unique<OperationLog>();
   std::string key_path;
   if (db_path != ":memory:" && !db_path.empty()) {
     auto dir = std::filesystem::path(db_path).parent_path();
@@ -169,12 +199,20 @@ ArmResponse ControlPlane::Handle(const ArmRequest& request) {
     }
     return ArmResponse{ArmStatusOf(e), ErrorBody(ArmCodeOf(e), e.message)};
   };
+  if (!graph) {
+    if (auto op = ParseOperationPath(request.path)) return operations_->Answer(request, *op);
+  }
   if (request.method == "GET" || request.method == "HEAD") {
     SnapshotPtr snap = snapshot();
     Txn txn(snap->documents);
     return answer(dispatch(txn, nullptr));
   }
   std::lock_guard lock(write_mu_);
+  const std::optional<ArmPath> long_running = graph ? std::nullopt : LongRunningWrite(request);
+  const Clock::TimePoint start = NowFrom(options_);
+  // A delete's region is the one the resource had.
+  const std::string region_before =
+      long_running && request.method == "DELETE" ? RegionOf(committed_, long_running->Key()) : "";
   Txn txn(committed_);
   Result<ArmResponse> result = dispatch(txn, secrets_.get());
   if (!result || !txn.changed()) return answer(std::move(result));
@@ -185,6 +223,12 @@ ArmResponse ControlPlane::Handle(const ArmRequest& request) {
   }
   committed_ = txn.documents();
   Publish(committed_);
+  if (long_running && (result->status == 200 || result->status == 201)) {
+    std::string region = request.method == "DELETE" ? region_before
+                                                    : RegionOf(committed_, long_running->Key());
+    operations_->Complete(request, long_running->provider, region, RandomGuid(options_), start,
+                          NowFrom(options_), *result);
+  }
   return answer(std::move(result));
 }
 

@@ -45,6 +45,10 @@
 // so. A report also renders cove's extension `properties.status.cove` = {"lagEntries": N,
 // "lagMs": N} (absent without a report); Azure clients ignore the unknown member.
 //
+// Long-running operations (issue 15): writes of the types Azure's specs mark long-running answer
+// with Azure-AsyncOperation (and, for DELETE, Location) headers naming an operation status
+// resource that Handle() also answers; see arm/operations.h.
+//
 // Thread-safety: Handle() may be called from any thread; writes are serialised by one mutex,
 // reads (GET) work on the current snapshot without taking it. snapshot() never blocks on a
 // writer for longer than a pointer copy. Subscriber callbacks run on the writing thread, after
@@ -59,6 +63,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -90,6 +96,9 @@ struct ArmRequest {
 struct ArmResponse {
   int status = 200;
   std::optional<Json> body;  // none for 204 and HEAD
+  // Response headers beyond Content-Type (long-running operations, arm/operations.h). A value
+  // starting with "/" is path-absolute; the transport makes it a URL on the request's origin.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 struct ControlPlaneOptions {
@@ -138,6 +147,7 @@ using ConnectionStatusProvider =
 class StateStore;
 class Engine;
 class SecretBox;
+class OperationLog;
 
 class ControlPlane {
  public:
@@ -187,6 +197,8 @@ class ControlPlane {
   std::shared_ptr<const ReplicationStatusProvider> replication_status_;
   std::shared_ptr<const RegistryUsageProvider> registry_usage_;  // guarded by status_mu_
   std::shared_ptr<const ConnectionStatusProvider> connection_status_;  // guarded by status_mu_
+  // Long-running operations' status resources (arm/operations.h); thread-safe itself.
+  std::unique_ptr<OperationLog> operations_;
 };
 
 // The Azure error body {"error":{"code":...,"message":...}}.

@@ -22,7 +22,8 @@ std::vector<std::string> WithFixtureVersions(std::vector<std::string> versions) 
 
 const std::vector<std::string>& NetworkApiVersions() {
   static const auto* v = new std::vector<std::string>(
-      WithFixtureVersions({"2024-07-01", "2024-05-01", "2024-03-01", "2024-01-01", "2023-11-01",
+      WithFixtureVersions({"2025-05-01", "2025-03-01", "2025-01-01", "2024-10-01",
+                           "2024-07-01", "2024-05-01", "2024-03-01", "2024-01-01", "2023-11-01",
                            "2023-09-01", "2023-06-01", "2023-05-01", "2023-04-01", "2023-02-01",
                            "2022-11-01", "2022-09-01", "2022-07-01", "2022-05-01", "2022-01-01",
                            "2021-08-01", "2021-05-01", "2021-03-01", "2021-02-01", "2020-11-01"}));
@@ -37,8 +38,8 @@ const std::vector<std::string>& PrivateDnsApiVersions() {
 
 const std::vector<std::string>& ContainerRegistryApiVersions() {
   static const auto* v = new std::vector<std::string>(WithFixtureVersions(
-      {"2025-04-01", "2024-11-01-preview", "2023-11-01-preview", "2023-08-01-preview", "2023-07-01",
-       "2023-06-01-preview", "2023-01-01-preview", "2022-12-01", "2022-02-01-preview", "2021-09-01",
+      {"2025-11-01", "2025-04-01", "2024-11-01-preview", "2023-11-01-preview", "2023-08-01-preview",
+       "2023-07-01", "2023-06-01-preview", "2023-01-01-preview", "2022-12-01", "2022-02-01-preview", "2021-09-01",
        "2021-08-01-preview", "2021-06-01-preview", "2020-11-01-preview", "2019-12-01-preview",
        "2019-05-01", "2017-10-01"}));
   return *v;
@@ -46,7 +47,8 @@ const std::vector<std::string>& ContainerRegistryApiVersions() {
 
 const std::vector<std::string>& ComputeApiVersions() {
   static const auto* v = new std::vector<std::string>(
-      WithFixtureVersions({"2024-11-01", "2024-07-01", "2024-03-01", "2023-09-01", "2023-07-01",
+      WithFixtureVersions({"2026-03-01", "2025-04-01", "2024-11-01", "2024-07-01", "2024-03-01",
+                           "2023-09-01", "2023-07-01",
                            "2023-03-01", "2022-11-01", "2022-08-01", "2022-03-01", "2021-11-01",
                            "2021-07-01", "2021-04-01", "2021-03-01", "2020-12-01"}));
   return *v;

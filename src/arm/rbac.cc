@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "arm/directory.h"
+#include "arm/operations.h"
 #include "arm/resource_path.h"
 #include "common/percent.h"
 
@@ -20,18 +21,6 @@ std::string Verb(std::string_view method) {
 
 ArmOperation Unknown() { return ArmOperation{std::string(kUnknown), "/"}; }
 
-// Raw (not yet decoded) segments of an absolute path, as the engine splits it.
-std::vector<std::string> RawSegments(std::string_view path) {
-  std::vector<std::string> raw;
-  for (size_t start = 1; start <= path.size();) {
-    size_t slash = path.find('/', start);
-    if (slash == std::string_view::npos) slash = path.size();
-    raw.emplace_back(path.substr(start, slash - start));
-    start = slash + 1;
-  }
-  return raw;
-}
-
 ArmOperation GraphOperation(std::string_view method, std::string_view path) {
   ArmOperation op;
   op.graph = true;
@@ -42,7 +31,7 @@ ArmOperation GraphOperation(std::string_view method, std::string_view path) {
     return op;
   }
   std::vector<std::string> seg;
-  for (const auto& raw : RawSegments(path)) {
+  for (const auto& raw : RawPathSegments(path)) {
     auto s = PercentDecode(raw, false);
     seg.push_back(s ? Lower(*s) : raw);
   }
@@ -104,7 +93,13 @@ std::string GroupId(const ArmPath& p) {
 
 ArmOperation OperationFor(std::string_view method, std::string_view path) {
   if (IsGraphPath(path)) return GraphOperation(method, path);
-  if (auto op = AuthorizationOperation(method, RawSegments(path))) return *op;
+  if (auto op = AuthorizationOperation(method, RawPathSegments(path))) return *op;
+  if (auto status = ParseOperationPath(path)) {
+    // A long-running operation's status (arm/operations.h): its id is an unguessable GUID
+    // handed to the writer, so being signed in is enough, as for ARM's.
+    return ArmOperation{status->provider + "/locations/operations/read",
+                        "/subscriptions/" + status->subscription, true};
+  }
   auto parsed = ParseArmPath(path);
   if (!parsed) return Unknown();
   const ArmPath& p = *parsed;

@@ -148,4 +148,15 @@ Result<ArmPath> ParseResourceId(std::string_view id) {
   return p;
 }
 
+std::vector<std::string> RawPathSegments(std::string_view path) {
+  std::vector<std::string> raw;
+  for (size_t start = 1; start <= path.size();) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    raw.emplace_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return raw;
+}
+
 }  // namespace cove::arm

@@ -69,6 +69,9 @@ Result<ArmPath> ParseArmPath(std::string_view path);
 // kResourceGroup ids are accepted.
 Result<ArmPath> ParseResourceId(std::string_view id);
 
+// The raw (not yet decoded) segments of an absolute path: "/a/b" → {"a", "b"}, "/" → {""}.
+std::vector<std::string> RawPathSegments(std::string_view path);
+
 std::string Lower(std::string_view s);
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 

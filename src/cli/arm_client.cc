@@ -80,6 +80,16 @@ bool Terminal(const std::string& status) {
   return status == "Succeeded" || status == "Failed" || status == "Canceled";
 }
 
+// True when a long-running write's first answer already holds the finished resource
+// (provisioningState Succeeded, as coved's writes always do): nothing is left to poll.
+bool AlreadySucceeded(const json& body) {
+  if (!body.is_object()) return false;
+  auto props = body.find("properties");
+  const json& holder = props != body.end() && props->is_object() ? *props : body;
+  auto state = holder.find("provisioningState");
+  return state != holder.end() && state->is_string() && *state == "Succeeded";
+}
+
 }  // namespace
 
 ArmResult<json> ArmClient::Call(const std::string& method, const std::string& path,
@@ -88,11 +98,13 @@ ArmResult<json> ArmClient::Call(const std::string& method, const std::string& pa
   auto res = Send(method, WithApiVersion(path, api), text);
   if (!res) return tl::unexpected(res.error());
   if (res->status >= 400) return tl::unexpected(ErrorFromResponse(res->status, res->body));
+  json parsed = ParseBody(res->body);
   if ((res->status == 201 || res->status == 202) &&
-      (res->headers.count("azure-asyncoperation") || res->headers.count("location"))) {
+      (res->headers.count("azure-asyncoperation") || res->headers.count("location")) &&
+      !AlreadySucceeded(parsed)) {
     return Poll(*res, method, path, api);
   }
-  return ParseBody(res->body);
+  return parsed;
 }
 
 ArmResult<json> ArmClient::Poll(const http::HttpResponse& first, const std::string& method,

@@ -112,6 +112,7 @@ class ArmNode::Routes final : public http::Handler {
  public:
   explicit Routes(ArmNode& node) : node_(node) {}
   http::ExchangePtr Start(http::Request request) override {
+    request.target = arm::CollapseSlashes(request.target);  // ARM's "//subscriptions/..."
     std::string_view path = request.path();
     std::string host(request.headers.Get("Host").value_or(""));
     if (!node_.IsOwnHost(host)) {

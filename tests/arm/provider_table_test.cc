@@ -127,7 +127,7 @@ TEST_F(ProviderTableApiTest, UnlistedApiVersionIsInvalidApiVersionParameter) {
     EXPECT_EQ(r.status, 400) << method;
     EXPECT_EQ(r.Code(), "InvalidApiVersionParameter") << method;
     EXPECT_NE(r.Message().find("The api-version '2015-01-01' is invalid. The supported versions "
-                               "are '2024-07-01,2024-05-01,"),
+                               "are '2025-05-01,2025-03-01,"),
               std::string::npos)
         << r.Message();
   }

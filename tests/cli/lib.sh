@@ -34,3 +34,15 @@ cli_start_coved() {
   done
   if [ -z "$CLI_ARM_PORT" ]; then echo "coved did not start:"; cat "$dir/coved.log"; exit 1; fi
 }
+
+# cli_work_dir NAME: a fresh temp dir in $work (/tmp/NAME.XXXXXX) and an EXIT trap that stops
+# the coved cli_start_coved starts there (by its PID) and deletes the dir.
+cli_work_dir() {
+  work=$(mktemp -d "/tmp/$1.XXXXXX")
+  CLI_COVED_PID=
+  trap cli_stop_and_clean EXIT
+}
+cli_stop_and_clean() {
+  if [ -n "${CLI_COVED_PID:-}" ]; then kill "$CLI_COVED_PID" 2>/dev/null && wait "$CLI_COVED_PID" 2>/dev/null; fi
+  rm -rf "$work"
+}
