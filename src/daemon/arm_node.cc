@@ -219,7 +219,9 @@ class ArmNode::Routes final : public http::Handler {
       return unauthenticated("InvalidAuthenticationToken", "The access token is invalid.",
                              claims.error().message);
     }
-    if (!claims->audience.starts_with("https://management.")) {  // e.g. ACR's resource
+    // ARM takes its own audiences; the directory also Microsoft Graph's (az ad's tokens).
+    if (!claims->audience.starts_with("https://management.") &&
+        !(op.graph && claims->audience.starts_with("https://graph.microsoft.com"))) {
       return unauthenticated("InvalidAuthenticationToken",
                              "The access token has been obtained for wrong audience or resource '" +
                                  claims->audience +
@@ -277,14 +279,18 @@ class ArmNode::Routes final : public http::Handler {
     // The password is checked on the authenticator's workers (auth/password_guard.h), never on
     // this listener's one I/O thread.
     std::string source = request.peer.remote_ip;
+    // The listener as the client named it: a resource naming it is Microsoft Graph (oidc.h).
+    std::string self =
+        node_.discovery_.scheme + "://" + std::string(request.headers.Get("Host").value_or(""));
     return http::BufferLater(kMaxFormBytes, std::move(too_large),
-                             [this, source](std::string body, http::Answer answer) {
-                               LoginWith(body, source, std::move(answer));
+                             [this, source, self](std::string body, http::Answer answer) {
+                               LoginWith(body, source, self, std::move(answer));
                              });
   }
 
-  void LoginWith(std::string_view body, const std::string& source, http::Answer answer) {
-    auto parsed = ParseLogin(body);
+  void LoginWith(std::string_view body, const std::string& source, const std::string& self,
+                 http::Answer answer) {
+    auto parsed = ParseLogin(body, self);
     if (auto* error = std::get_if<http::Response>(&parsed)) {
       answer(std::move(*error));
       return;
@@ -302,7 +308,8 @@ class ArmNode::Routes final : public http::Handler {
     std::string audience;  // the resource asked for (scope or resource), auth/oidc.h
   };
   // The form's grant and credentials, or the Entra error to answer.
-  static std::variant<LoginForm, http::Response> ParseLogin(std::string_view body) {
+  static std::variant<LoginForm, http::Response> ParseLogin(std::string_view body,
+                                                            std::string_view self) {
     auto form = auth::ParseForm(body);
     if (!form) {
       return EntraError(400, "invalid_request", "AADSTS900144: The request body is not a form.");
@@ -327,7 +334,7 @@ class ArmNode::Routes final : public http::Handler {
                         "AADSTS70003: The app requested an unsupported grant type '" + *grant +
                             "'.");
     }
-    auto audience = auth::RequestedAudience(param("scope"), param("resource"));
+    auto audience = auth::RequestedAudience(param("scope"), param("resource"), self);
     if (!audience && audience.error().code == Code::kNotFound) {
       return EntraError(400, "invalid_resource",
                         "AADSTS500011: " + audience.error().message);
