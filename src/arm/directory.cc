@@ -444,6 +444,19 @@ Result<ArmResponse> Directory::Applications(const ArmRequest& r,
     if (key.empty()) return NotFound(seg[1]);
     return ArmResponse{200, WithContext(Strip(*txn_.Get(key)), "applications/$entity")};
   }
+  if (r.method == "PATCH") {  // displayName only (what az ad app create sends to an existing one)
+    if (key.empty()) return NotFound(seg[1]);
+    COVE_ASSIGN_OR_RETURN(Json body, ParseBody(r.body));
+    COVE_ASSIGN_OR_RETURN(auto display, Str(body, "displayName", "Application"));
+    for (const auto& [k, v] : body.items()) {
+      if (k != "displayName") return BadProperty(k, "Application");
+    }
+    if (display && display->empty()) return BadProperty("displayName", "Application");
+    Json doc = *txn_.Get(key);
+    if (display) doc["displayName"] = *display;
+    txn_.Put(key, doc);
+    return ArmResponse{204, std::nullopt};
+  }
   if (r.method == "DELETE") {
     if (key.empty()) return NotFound(seg[1]);
     std::string app_id = Lower(txn_.Get(key)->value("appId", ""));

@@ -13,6 +13,8 @@
 //          → 200 {keyId, displayName, secretText (only here), hint, startDateTime, endDateTime}
 //          (endDateTime defaults to a year from now; past ones are refused)
 //   POST   /v1.0/applications/{id}/removePassword {keyId} → 204
+//   PATCH  /v1.0/applications/{id or appId} {displayName} → 204 (az ad sp create-for-rbac -n
+//          of an existing name; nothing else may change)
 //   GET    /v1.0/applications; GET|DELETE /v1.0/applications/{id or appId} (deleting an
 //          application deletes its service principal and that one's role assignments)
 //   POST   /v1.0/servicePrincipals {appId} → 201 (one per application)

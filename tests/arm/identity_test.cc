@@ -242,6 +242,13 @@ TEST_F(IdentityTest, GraphListingsFilterAsAzAsks) {
                   id1 + "%27)%20and%20startswith(displayName,%27ci%27)"),
             Set{"ci-pusher"});
   EXPECT_EQ(names("/v1.0/servicePrincipals?$filter=displayName%20eq%20%27it%27%27s%27"), Set{});
+  // az ad sp create-for-rbac -n of an existing name patches the application.
+  EXPECT_EQ(Graph("PATCH", "/v1.0/applications/" + app2, {{"displayName", "ci-reader"}}).status,
+            204);
+  EXPECT_EQ(Graph("GET", "/v1.0/applications/" + app2).body["displayName"], "ci-reader");
+  EXPECT_EQ(Graph("PATCH", "/v1.0/applications/" + app2, {{"appId", G(3)}}).Code(),
+            "Request_BadRequest");
+  EXPECT_EQ(Graph("PATCH", "/v1.0/applications/" + G(4), {{"displayName", "x"}}).status, 404);
   auto odd = Graph("GET", "/v1.0/servicePrincipals?$filter=displayName%20ne%20%27x%27");
   EXPECT_EQ(odd.status, 400);
   EXPECT_EQ(odd.Code(), "Request_UnsupportedQuery");
