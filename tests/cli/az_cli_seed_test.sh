@@ -38,18 +38,7 @@ pid=$CLI_COVED_PID
 arm=https://127.0.0.1:$CLI_ARM_PORT
 boot=$work/data/bootstrap.json
 
-export AZURE_CONFIG_DIR=$work/az AZURE_CORE_COLLECT_TELEMETRY=false AZURE_CORE_NO_COLOR=true \
-  AZURE_CORE_ONLY_SHOW_ERRORS=false
-mkdir -p "$AZURE_CONFIG_DIR"
-cd "$work" || exit 1
-# run NAME CMD...: runs az, keeping stdout in $work/NAME.json and stderr in $work/NAME.err.
-run() {
-  local name=$1; shift
-  az "$@" >"$work/$name.json" 2>"$work/$name.err"; local rc=$?
-  [ $rc -eq 0 ] || { echo "  az $* exited $rc:"; sed 's/^/    /' "$work/$name.err" | tail -5; }
-  return $rc
-}
-out() { cat "$work/$1.json"; }
+az_setup "$work"
 # crashes NAME CMD...: az CMD fails in Debian's package with a Python error naming WHY (stderr).
 crashes() {
   local name=$1 why=$2; shift 2
