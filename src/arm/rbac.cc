@@ -105,6 +105,10 @@ std::string GroupId(const ArmPath& p) {
 ArmOperation OperationFor(std::string_view method, std::string_view path) {
   if (IsGraphPath(path)) return GraphOperation(method, path);
   if (auto op = AuthorizationOperation(method, RawSegments(path))) return *op;
+  if ((method == "GET" || method == "HEAD") && EqualsIgnoreCase(path, "/tenants")) {
+    return ArmOperation{.action = "Microsoft.Resources/tenants/read", .scope = "/",
+                        .any_principal = true};
+  }
   auto parsed = ParseArmPath(path);
   if (!parsed) return Unknown();
   const ArmPath& p = *parsed;

@@ -18,6 +18,7 @@
 #include "arm/identity_support.h"
 #include "arm/rbac.h"
 #include "arm/resource_path.h"
+#include "auth/jwt.h"
 #include "auth/oidc.h"
 #include "auth/wire.h"
 #include "common/ascii.h"
@@ -288,6 +289,12 @@ class ArmNode::Routes final : public http::Handler {
                              });
   }
 
+  struct LoginForm {
+    std::string grant, name, secret;
+    std::string audience;   // the resource asked for (scope or resource), auth/oidc.h
+    std::string client_id;  // the client (MSAL's public client for a user), the id_token's aud
+  };
+
   void LoginWith(std::string_view body, const std::string& source, const std::string& self,
                  http::Answer answer) {
     auto parsed = ParseLogin(body, self);
@@ -296,17 +303,39 @@ class ArmNode::Routes final : public http::Handler {
       return;
     }
     LoginForm form = std::get<LoginForm>(std::move(parsed));
+    // A user's sign-in also gets an OpenID id_token, which MSAL makes the account from (az login
+    // -u/-p reads upn and tid from it): iss is the ADFS authority's (auth/oidc.h), aud the client.
+    std::string issuer = self + "/adfs";
     node_.authenticator_->LoginLater(
         form.name, form.secret, source,
-        [grant = form.grant, name = form.name, answer = std::move(answer)](
-            Result<std::string> token) { answer(LoginAnswer(grant, name, token)); },
+        [this, form, issuer, answer = std::move(answer)](Result<std::string> token) {
+          std::string id_token =
+              token && form.grant == "password" ? IdToken(*token, form, issuer) : "";
+          answer(LoginAnswer(form.grant, form.name, token, id_token));
+        },
         form.audience);
   }
 
-  struct LoginForm {
-    std::string grant, name, secret;
-    std::string audience;  // the resource asked for (scope or resource), auth/oidc.h
-  };
+  // The id_token of a user's access token `token` (its oid and times); "" if it cannot sign.
+  std::string IdToken(const std::string& token, const LoginForm& form, const std::string& issuer) {
+    auto access = auth::DecodeJwtUnverified(token);
+    if (!access || node_.tokens_ == nullptr) return "";
+    const nlohmann::json& c = access->second;
+    nlohmann::json claims = {{"iss", issuer},
+                             {"aud", form.client_id},
+                             {"sub", c.value("oid", "")},
+                             {"oid", c.value("oid", "")},
+                             {"tid", std::string(kTenantId)},  // Entra's: the tenant id
+                             {"upn", form.name},
+                             {"unique_name", form.name},
+                             {"preferred_username", form.name},
+                             {"iat", c.value("iat", 0)},
+                             {"nbf", c.value("nbf", 0)},
+                             {"exp", c.value("exp", 0)}};
+    auto signed_token = auth::SignJwt(node_.tokens_->IdentityKeys()->active(), claims);
+    return signed_token ? *signed_token : "";
+  }
+
   // The form's grant and credentials, or the Entra error to answer.
   static std::variant<LoginForm, http::Response> ParseLogin(std::string_view body,
                                                             std::string_view self) {
@@ -342,11 +371,12 @@ class ArmNode::Routes final : public http::Handler {
     if (!audience) {
       return EntraError(400, "invalid_scope", "AADSTS70011: " + audience.error().message);
     }
-    return LoginForm{*grant, *name, *secret, *audience};
+    return LoginForm{*grant, *name, *secret, *audience, param("client_id").value_or("")};
   }
 
   static http::Response LoginAnswer(const std::string& grant, const std::string& name,
-                                    const Result<std::string>& token) {
+                                    const Result<std::string>& token,
+                                    const std::string& id_token = "") {
     if (!token && token.error().code == Code::kResourceExhausted) {
       // Entra's throttling answer: 429 with Retry-After (AADSTS50053, too many attempts).
       auto r = EntraError(429, "invalid_grant",
@@ -376,6 +406,7 @@ class ArmNode::Routes final : public http::Handler {
                           {"expires_in", 3599},
                           {"ext_expires_in", 3599},
                           {"access_token", *token}};
+    if (!id_token.empty()) out["id_token"] = id_token;
     return http::Response::Text(200, "application/json; charset=utf-8", out.dump());
   }
 

@@ -255,6 +255,16 @@ TEST_F(IdentityTest, GraphListingsFilterAsAzAsks) {
   EXPECT_EQ(Graph("GET", "/v1.0/users?$filter=startswith(displayName,%27x").status, 400);
 }
 
+// GET /tenants: cove's one tenant, as ARM lists a caller's (az login -u reads it).
+TEST_F(IdentityTest, TenantsListsCovesTenant) {
+  auto r = Get("/tenants");
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  ASSERT_EQ(r.body["value"].size(), 1u);
+  EXPECT_EQ(r.body["value"][0]["tenantId"], kTenantId);
+  EXPECT_EQ(r.body["value"][0]["id"], std::string("/tenants/") + kTenantId);
+  EXPECT_EQ(Call("PUT", "/tenants", "{}").status, 405);
+}
+
 // ------------------------------------------------------------------ managed identities
 
 TEST_F(IdentityTest, ManagedIdentityLifecycle) {

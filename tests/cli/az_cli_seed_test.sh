@@ -2,7 +2,8 @@
 # Debian's azure-cli (2.45), unmodified, against a real coved (issue 15), past what
 # az_cli_test.sh covers: the cloud registered from `cove cloud show`'s commands (Microsoft Graph
 # included), then the rest of the seed's commands this az can run — acr credential / scope-map /
-# token, network private-dns zone / link / record-set, identity, ad sp create-for-rbac — each
+# token, acr login --expose-token with skopeo, network private-dns zone / link / record-set,
+# identity, ad sp create-for-rbac, ad user create and az login -u/-p — each
 # answer checked with jq. Commands Debian's az cannot run (its packaged SDKs do not match its own
 # code: `az network private-dns link vnet create`, `az role ...`) are run too and their crash
 # checked, so a fixed package shows up here; what they would do is then driven with `az rest`.
@@ -231,6 +232,26 @@ check "the new service principal signs in with its password" \
   eq "$(AZURE_CONFIG_DIR=$work/az-sp az login --service-principal -u "$(out sp | jq -r .appId)" \
         -p "$(out sp_again | jq -r .password)" --tenant "$(out sp | jq -r .tenant)" --allow-no-subscriptions 2>"$work/sp_login.err" |
         jq -r '.[0].user.type')" servicePrincipal
+
+# ---- a user: az ad user create, then az login -u/-p (MSAL's password grant) ----
+run user ad user create --display-name Alice --user-principal-name alice@contoso.com \
+  --password 'Str0ng!pass1'
+check "az ad user create" eq "$(out user | jq -r .userPrincipalName)" alice@contoso.com
+run reader rest --method put \
+  --url "$arm/subscriptions/$sub/resourceGroups/myResourceGroup/providers/Microsoft.Authorization/roleAssignments/0f5f3b5c-6a49-4c3e-9a8f-2d1c5e7a9b03?api-version=2022-04-01" \
+  --body "{\"properties\":{\"roleDefinitionId\":\"/subscriptions/$sub/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7\",\"principalId\":\"$(out user | jq -r .id)\"}}"
+mkdir -p "$work/az-user"
+AZURE_CONFIG_DIR=$work/az-user az cloud register -n cove --endpoint-resource-manager "$arm/" -o none 2>/dev/null
+AZURE_CONFIG_DIR=$work/az-user az cloud set -n cove 2>/dev/null
+check "az login -u/-p: the user and cove's subscription" \
+  eq "$(AZURE_CONFIG_DIR=$work/az-user az login -u alice@contoso.com -p 'Str0ng!pass1' 2>"$work/user_login.err" |
+        jq -r '.[0] | [.id, .user.name, .user.type] | @tsv')" \
+  "$(printf '%s\talice@contoso.com\tuser' "$sub")"
+check "the user reads with Reader on the group" \
+  eq "$(AZURE_CONFIG_DIR=$work/az-user az acr list -g myResourceGroup 2>"$work/user_list.err" | jq -r '[.[].name] | join(" ")')" \
+  myregistry
+AZURE_CONFIG_DIR=$work/az-user az group create -n notMine -l westus >/dev/null 2>"$work/user_write.err"
+check "and is refused a write, with ARM's AuthorizationFailed" grep -q AuthorizationFailed "$work/user_write.err"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
