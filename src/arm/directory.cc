@@ -1,6 +1,9 @@
 #include "arm/directory.h"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <optional>
 
 #include "arm/identity_support.h"
 #include "arm/projection.h"
@@ -96,6 +99,112 @@ bool IsComplexEnough(const std::string& password) {
   return lower + upper + digit + symbol >= 3;
 }
 
+// One condition of a Graph $filter: the object's `property` (a string, or for /any() each
+// string of an array) equals `value`, or starts with it; Graph compares without case.
+struct GraphCondition {
+  std::string property;
+  std::string value;  // lowercased
+  bool prefix = false;
+  bool Matches(const Json& object) const {
+    auto it = object.find(property);
+    if (it == object.end()) return false;
+    auto test = [&](const Json& v) {
+      if (!v.is_string()) return false;
+      std::string text = Lower(v.get<std::string>());
+      return prefix ? text.starts_with(value) : text == value;
+    };
+    if (it->is_array()) return std::any_of(it->begin(), it->end(), test);
+    return test(*it);
+  }
+};
+
+tl::unexpected<Error> UnsupportedQuery(std::string_view filter) {
+  return tl::unexpected(GraphError(400, "Request_UnsupportedQuery",
+                                   "Unsupported or invalid query filter clause specified: '" +
+                                       std::string(filter) + "'."));
+}
+
+// The $filter forms az sends, joined by "and": `p eq 'v'`, `startswith(p,'v')`,
+// `p/any(x:x eq 'v')` ('' inside a literal is one quote). Anything else is Graph's
+// Request_UnsupportedQuery, never a filter silently ignored.
+Result<std::vector<GraphCondition>> ParseGraphFilter(std::string_view filter) {
+  std::vector<GraphCondition> out;
+  size_t i = 0;
+  auto spaces = [&] {
+    while (i < filter.size() && filter[i] == ' ') ++i;
+  };
+  auto word = [&] {
+    size_t start = i;
+    while (i < filter.size() && (std::isalnum(static_cast<unsigned char>(filter[i])) ||
+                                 filter[i] == '_' || filter[i] == '.')) {
+      ++i;
+    }
+    return std::string(filter.substr(start, i - start));
+  };
+  auto literal = [&](char c) {
+    spaces();
+    if (i >= filter.size() || filter[i] != c) return false;
+    ++i;
+    return true;
+  };
+  auto keyword = [&](std::string_view k) {
+    spaces();
+    if (Lower(filter.substr(i, k.size())) != k) return false;
+    i += k.size();
+    return true;
+  };
+  auto quoted = [&]() -> std::optional<std::string> {
+    if (!literal('\'')) return std::nullopt;
+    std::string v;
+    while (i < filter.size()) {
+      if (filter[i] == '\'') {
+        if (i + 1 < filter.size() && filter[i + 1] == '\'') {
+          v += '\'';
+          i += 2;
+          continue;
+        }
+        ++i;
+        return Lower(v);
+      }
+      v += filter[i++];
+    }
+    return std::nullopt;
+  };
+  do {
+    spaces();
+    GraphCondition c;
+    if (keyword("startswith(")) {
+      spaces();
+      c.property = word();
+      c.prefix = true;
+      if (!literal(',')) return UnsupportedQuery(filter);
+      auto v = quoted();
+      if (!v || !literal(')')) return UnsupportedQuery(filter);
+      c.value = *v;
+    } else {
+      c.property = word();
+      bool any = literal('/');
+      if (any) {  // p/any(x:x eq 'v')
+        if (!keyword("any(")) return UnsupportedQuery(filter);
+        spaces();
+        std::string var = word();
+        if (var.empty() || !literal(':')) return UnsupportedQuery(filter);
+        spaces();
+        if (word() != var) return UnsupportedQuery(filter);
+      }
+      if (!keyword("eq ")) return UnsupportedQuery(filter);
+      auto v = quoted();
+      if (!v || (any && !literal(')'))) return UnsupportedQuery(filter);
+      c.value = *v;
+    }
+    if (c.property.empty()) return UnsupportedQuery(filter);
+    out.push_back(std::move(c));
+    spaces();
+  } while (i < filter.size() && keyword("and "));
+  if (i != filter.size()) return UnsupportedQuery(filter);
+  return out;
+}
+
 Json Strip(const Json& doc) {
   Json out = doc;
   out.erase("_cove");
@@ -163,14 +272,7 @@ Result<ArmResponse> Directory::Dispatch(const ArmRequest& r) {
 Result<ArmResponse> Directory::Users(const ArmRequest& r, const std::vector<std::string>& seg) {
   auto now = NowFrom(options_);
   if (seg.size() == 1) {
-    if (r.method == "GET") {
-      Json value = Json::array();
-      for (const auto& k : txn_.KeysWithPrefix("#directory/users/")) {
-        value.push_back(RenderUser(*txn_.Get(k)));
-      }
-      return ArmResponse{200,
-                         Json{{"@odata.context", std::string(kGraph) + "users"}, {"value", value}}};
-    }
+    if (r.method == "GET") return List(r, "users", RenderUser, "users");
     if (r.method != "POST") return MethodNotAllowed();
     COVE_ASSIGN_OR_RETURN(Json body, ParseBody(r.body));
     COVE_ASSIGN_OR_RETURN(auto display, Str(body, "displayName", "User"));
@@ -219,6 +321,24 @@ Result<ArmResponse> Directory::Users(const ArmRequest& r, const std::vector<std:
                          "users/$entity");
 }
 
+Result<ArmResponse> Directory::List(const ArmRequest& r, const std::string& collection,
+                                    Json (*render)(const Json&), const char* context) {
+  std::vector<GraphCondition> conditions;
+  if (!r.filter.empty()) {
+    COVE_ASSIGN_OR_RETURN(conditions, ParseGraphFilter(r.filter));
+  }
+  Json value = Json::array();
+  for (const auto& k : txn_.KeysWithPrefix("#directory/" + collection + "/")) {
+    Json object = render(*txn_.Get(k));
+    if (std::all_of(conditions.begin(), conditions.end(),
+                    [&](const GraphCondition& c) { return c.Matches(object); })) {
+      value.push_back(std::move(object));
+    }
+  }
+  return ArmResponse{200, Json{{"@odata.context", std::string(kGraph) + context},
+                               {"value", std::move(value)}}};
+}
+
 Result<ArmResponse> Directory::PrincipalObject(const ArmRequest& r, const std::string& key,
                                                const std::string& what, Json (*render)(const Json&),
                                                const char* context) {
@@ -248,14 +368,7 @@ Result<ArmResponse> Directory::Applications(const ArmRequest& r,
                                             const std::vector<std::string>& seg) {
   auto now = NowFrom(options_);
   if (seg.size() == 1) {
-    if (r.method == "GET") {
-      Json value = Json::array();
-      for (const auto& k : txn_.KeysWithPrefix("#directory/applications/")) {
-        value.push_back(Strip(*txn_.Get(k)));
-      }
-      return ArmResponse{
-          200, Json{{"@odata.context", std::string(kGraph) + "applications"}, {"value", value}}};
-    }
+    if (r.method == "GET") return List(r, "applications", Strip, "applications");
     if (r.method != "POST") return MethodNotAllowed();
     COVE_ASSIGN_OR_RETURN(Json body, ParseBody(r.body));
     COVE_ASSIGN_OR_RETURN(auto display, Str(body, "displayName", "Application"));
@@ -331,6 +444,19 @@ Result<ArmResponse> Directory::Applications(const ArmRequest& r,
     if (key.empty()) return NotFound(seg[1]);
     return ArmResponse{200, WithContext(Strip(*txn_.Get(key)), "applications/$entity")};
   }
+  if (r.method == "PATCH") {  // displayName only (what az ad app create sends to an existing one)
+    if (key.empty()) return NotFound(seg[1]);
+    COVE_ASSIGN_OR_RETURN(Json body, ParseBody(r.body));
+    COVE_ASSIGN_OR_RETURN(auto display, Str(body, "displayName", "Application"));
+    for (const auto& [k, v] : body.items()) {
+      if (k != "displayName") return BadProperty(k, "Application");
+    }
+    if (display && display->empty()) return BadProperty("displayName", "Application");
+    Json doc = *txn_.Get(key);
+    if (display) doc["displayName"] = *display;
+    txn_.Put(key, doc);
+    return ArmResponse{204, std::nullopt};
+  }
   if (r.method == "DELETE") {
     if (key.empty()) return NotFound(seg[1]);
     std::string app_id = Lower(txn_.Get(key)->value("appId", ""));
@@ -351,14 +477,7 @@ Result<ArmResponse> Directory::Applications(const ArmRequest& r,
 Result<ArmResponse> Directory::ServicePrincipals(const ArmRequest& r,
                                                  const std::vector<std::string>& seg) {
   if (seg.size() == 1) {
-    if (r.method == "GET") {
-      Json value = Json::array();
-      for (const auto& k : txn_.KeysWithPrefix("#directory/serviceprincipals/")) {
-        value.push_back(Strip(*txn_.Get(k)));
-      }
-      return ArmResponse{200, Json{{"@odata.context", std::string(kGraph) + "servicePrincipals"},
-                                   {"value", value}}};
-    }
+    if (r.method == "GET") return List(r, "serviceprincipals", Strip, "servicePrincipals");
     if (r.method != "POST") return MethodNotAllowed();
     COVE_ASSIGN_OR_RETURN(Json body, ParseBody(r.body));
     COVE_ASSIGN_OR_RETURN(auto app_id, Str(body, "appId", "ServicePrincipal"));

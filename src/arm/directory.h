@@ -13,10 +13,17 @@
 //          → 200 {keyId, displayName, secretText (only here), hint, startDateTime, endDateTime}
 //          (endDateTime defaults to a year from now; past ones are refused)
 //   POST   /v1.0/applications/{id}/removePassword {keyId} → 204
+//   PATCH  /v1.0/applications/{id or appId} {displayName} → 204 (az ad sp create-for-rbac -n
+//          of an existing name; nothing else may change)
 //   GET    /v1.0/applications; GET|DELETE /v1.0/applications/{id or appId} (deleting an
 //          application deletes its service principal and that one's role assignments)
 //   POST   /v1.0/servicePrincipals {appId} → 201 (one per application)
 //   GET    /v1.0/servicePrincipals; GET|DELETE /v1.0/servicePrincipals/{id or appId}
+// The three listings take Graph's $filter in the forms az sends, joined by "and":
+// `p eq 'v'`, `startswith(p,'v')` and `p/any(x:x eq 'v')` (a string property, or each string of
+// an array one), compared without case as Graph does; another form is 400
+// Request_UnsupportedQuery (a filter is never silently ignored: `az ad sp create-for-rbac -n`
+// takes the first match as the principal to reuse).
 // No api-version. Errors are Graph's: {"error":{"code":"Request_BadRequest" |
 // "Request_ResourceNotFound" | "Request_MultipleObjectsWithSameKeyValue" | "BadRequest",
 // "message", "innerError":{...}}}. Deleting a user or service principal deletes its role
@@ -48,6 +55,10 @@ class Directory {
   Result<ArmResponse> Users(const ArmRequest& r, const std::vector<std::string>& seg);
   Result<ArmResponse> Applications(const ArmRequest& r, const std::vector<std::string>& seg);
   Result<ArmResponse> ServicePrincipals(const ArmRequest& r, const std::vector<std::string>& seg);
+  // GET of a collection ("users", "applications", "serviceprincipals"), each object rendered
+  // with `render` and kept when it matches r.filter; @odata.context `context`.
+  Result<ArmResponse> List(const ArmRequest& r, const std::string& collection,
+                           Json (*render)(const Json&), const char* context);
   // Key of the object named by id (or by its UPN / appId, `alternate`); "" when absent.
   // GET or DELETE of the principal stored at `key` ("" when absent; `what` names it in the 404);
   // GET renders with `render` under the @odata.context `context`; DELETE also deletes the

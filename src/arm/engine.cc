@@ -453,6 +453,17 @@ Result<ArmResponse> Engine::Dispatch(const ArmRequest& r) {
       return Authorization(r, scope, rest);
     }
   }
+  // GET /tenants: the caller's tenant, cove's one (az login -u lists it before subscriptions).
+  if (EqualsIgnoreCase(r.path, "/tenants")) {
+    if (r.method != "GET") return ArmFail(405, "MethodNotAllowed", "Use GET on /tenants.");
+    return Ok200(Json{{"value", Json::array({Json{{"id", std::string("/tenants/") + kTenantId},
+                                                  {"tenantId", kTenantId},
+                                                  {"tenantCategory", "Home"},
+                                                  {"displayName", "cove"},
+                                                  {"defaultDomain", "cove.local"},
+                                                  {"domains", Json::array({"cove.local"})},
+                                                  {"tenantType", "AAD"}}})}});
+  }
   auto parsed = ParseArmPath(r.path);
   if (!parsed) {
     return ArmFail(400, "InvalidRequestUri",

@@ -94,6 +94,10 @@ std::string GroupId(const ArmPath& p) {
 ArmOperation OperationFor(std::string_view method, std::string_view path) {
   if (IsGraphPath(path)) return GraphOperation(method, path);
   if (auto op = AuthorizationOperation(method, RawPathSegments(path))) return *op;
+  if ((method == "GET" || method == "HEAD") && EqualsIgnoreCase(path, "/tenants")) {
+    return ArmOperation{.action = "Microsoft.Resources/tenants/read", .scope = "/",
+                        .any_principal = true};
+  }
   if (auto status = ParseOperationPath(path)) {
     // A long-running operation's status (arm/operations.h): its id is an unguessable GUID
     // handed to the writer, so being signed in is enough, as for ARM's.

@@ -10,6 +10,8 @@
 //                                          (Azure lists only those the caller has a role in;
 //                                          cove's are not secret, and `cove login` keeps working
 //                                          for an account not yet given a role)
+//   /tenants                               GET: any enabled principal (az login -u lists its
+//                                          tenants before its subscriptions)
 //   /subscriptions/{s}                     Microsoft.Resources/subscriptions/{verb}
 //   /subscriptions/{s}/providers[/{ns}]    Microsoft.Resources/subscriptions/providers/read
 //   .../providers/{ns}/register|unregister {ns}/register/action, {ns}/unregister/action

@@ -63,7 +63,8 @@ nlohmann::json Jwks(const KeySet& keys) {
 }
 
 Result<std::string> RequestedAudience(const std::optional<std::string>& scope,
-                                      const std::optional<std::string>& resource) {
+                                      const std::optional<std::string>& resource,
+                                      std::string_view self) {
   std::vector<std::string> asked;
   if (scope) {
     constexpr std::string_view kDefault = "/.default";
@@ -94,6 +95,9 @@ Result<std::string> RequestedAudience(const std::optional<std::string>& scope,
     return Fail(Code::kInvalidArgument,
                 "A token can be issued for one resource at a time; the request asked for " +
                     std::to_string(asked.size()) + ".");
+  }
+  if (!self.empty() && (asked.front() == self || asked.front() == std::string(self) + "/")) {
+    return std::string(kGraphAudience);
   }
   const auto& audiences = IdentityAudiences();
   if (std::find(audiences.begin(), audiences.end(), asked.front()) == audiences.end()) {

@@ -49,7 +49,12 @@ nlohmann::json Jwks(const KeySet& keys);
 // issues tokens for (IdentityAudiences; Entra's invalid_resource, AADSTS500011);
 // kInvalidArgument, saying why, for a scope that is not "<resource>/.default" or more than one
 // resource (Entra's invalid_scope, AADSTS70011).
+// `self` is the listener as the request named it ("https://<host>[:port]", no trailing slash):
+// the cloud metadata document names it as microsoftGraphResourceId (arm/discovery.h), which az
+// uses both as Graph's URL and as the resource it asks a Graph token for, so a resource equal
+// to `self` (with or without the trailing slash) is Microsoft Graph: kGraphAudience.
 Result<std::string> RequestedAudience(const std::optional<std::string>& scope,
-                                      const std::optional<std::string>& resource);
+                                      const std::optional<std::string>& resource,
+                                      std::string_view self = {});
 
 }  // namespace cove::auth

@@ -96,7 +96,7 @@ Result<std::string> TokenService::Sign(const KeyRing& ring, nlohmann::json claim
 const std::vector<std::string>& IdentityAudiences() {
   static const std::vector<std::string> kAudiences = {
       kIdentityAudience, "https://management.azure.com", "https://management.core.windows.net/",
-      "https://containerregistry.azure.net"};
+      "https://containerregistry.azure.net", kGraphAudience, "https://graph.microsoft.com"};
   return kAudiences;
 }
 

@@ -52,6 +52,8 @@ namespace cove::auth {
 inline constexpr char kRegistryIssuer[] = "Azure Container Registry";
 inline constexpr char kIdentityIssuer[] = "https://sts.cove.local/";
 inline constexpr char kIdentityAudience[] = "https://management.azure.com/";
+// Microsoft Graph's resource: the audience of tokens for cove's directory (arm/directory.h).
+inline constexpr char kGraphAudience[] = "https://graph.microsoft.com/";
 
 // Who a registry token speaks for.
 struct Subject {
@@ -105,7 +107,8 @@ struct IdentityClaims {
 };
 
 // The audiences (Entra "resources") an identity token may be issued for: Azure Resource
-// Manager's two names and ACR's AAD resource, as `az acr login` and IMDS clients ask for them.
+// Manager's two names, ACR's AAD resource and Microsoft Graph's (with and without its trailing
+// slash), as `az acr login`, `az ad` and IMDS clients ask for them.
 const std::vector<std::string>& IdentityAudiences();
 
 struct TokenServiceOptions {

@@ -24,6 +24,7 @@ const Registry& Commands() {
     AddGatewayCommands(*r);
     AddDnsResolverCommands(*r);
     AddOnPremCommands(*r);
+    AddCloudCommands(*r);
     return r;
   }();
   return *registry;

@@ -46,6 +46,8 @@ void AddContainerCommands(Registry& registry);
 void AddGatewayCommands(Registry& registry);
 void AddDnsResolverCommands(Registry& registry);
 void AddOnPremCommands(Registry& registry);
+// cloud show: the az cloud register command and client environment (commands_cloud.cc)
+void AddCloudCommands(Registry& registry);
 
 // Splits a command line as a POSIX shell splits words (az uses shlex.split): blanks separate
 // words; '...' is literal; "..." keeps blanks and takes \ before " \ $ `; \ escapes one

@@ -18,6 +18,7 @@
 #include "arm/identity_support.h"
 #include "arm/rbac.h"
 #include "arm/resource_path.h"
+#include "auth/jwt.h"
 #include "auth/oidc.h"
 #include "auth/wire.h"
 #include "common/ascii.h"
@@ -220,7 +221,9 @@ class ArmNode::Routes final : public http::Handler {
       return unauthenticated("InvalidAuthenticationToken", "The access token is invalid.",
                              claims.error().message);
     }
-    if (!claims->audience.starts_with("https://management.")) {  // e.g. ACR's resource
+    // ARM takes its own audiences; the directory also Microsoft Graph's (az ad's tokens).
+    if (!claims->audience.starts_with("https://management.") &&
+        !(op.graph && claims->audience.starts_with("https://graph.microsoft.com"))) {
       return unauthenticated("InvalidAuthenticationToken",
                              "The access token has been obtained for wrong audience or resource '" +
                                  claims->audience +
@@ -278,32 +281,65 @@ class ArmNode::Routes final : public http::Handler {
     // The password is checked on the authenticator's workers (auth/password_guard.h), never on
     // this listener's one I/O thread.
     std::string source = request.peer.remote_ip;
+    // The listener as the client named it: a resource naming it is Microsoft Graph (oidc.h).
+    std::string self =
+        node_.discovery_.scheme + "://" + std::string(request.headers.Get("Host").value_or(""));
     return http::BufferLater(kMaxFormBytes, std::move(too_large),
-                             [this, source](std::string body, http::Answer answer) {
-                               LoginWith(body, source, std::move(answer));
+                             [this, source, self](std::string body, http::Answer answer) {
+                               LoginWith(body, source, self, std::move(answer));
                              });
   }
 
-  void LoginWith(std::string_view body, const std::string& source, http::Answer answer) {
-    auto parsed = ParseLogin(body);
+  struct LoginForm {
+    std::string grant, name, secret;
+    std::string audience;   // the resource asked for (scope or resource), auth/oidc.h
+    std::string client_id;  // the client (MSAL's public client for a user), the id_token's aud
+  };
+
+  void LoginWith(std::string_view body, const std::string& source, const std::string& self,
+                 http::Answer answer) {
+    auto parsed = ParseLogin(body, self);
     if (auto* error = std::get_if<http::Response>(&parsed)) {
       answer(std::move(*error));
       return;
     }
     LoginForm form = std::get<LoginForm>(std::move(parsed));
+    // A user's sign-in also gets an OpenID id_token, which MSAL makes the account from (az login
+    // -u/-p reads upn and tid from it): iss is the ADFS authority's (auth/oidc.h), aud the client.
+    std::string issuer = self + "/adfs";
     node_.authenticator_->LoginLater(
         form.name, form.secret, source,
-        [grant = form.grant, name = form.name, answer = std::move(answer)](
-            Result<std::string> token) { answer(LoginAnswer(grant, name, token)); },
+        [this, form, issuer, answer = std::move(answer)](Result<std::string> token) {
+          std::string id_token =
+              token && form.grant == "password" ? IdToken(*token, form, issuer) : "";
+          answer(LoginAnswer(form.grant, form.name, token, id_token));
+        },
         form.audience);
   }
 
-  struct LoginForm {
-    std::string grant, name, secret;
-    std::string audience;  // the resource asked for (scope or resource), auth/oidc.h
-  };
+  // The id_token of a user's access token `token` (its oid and times); "" if it cannot sign.
+  std::string IdToken(const std::string& token, const LoginForm& form, const std::string& issuer) {
+    auto access = auth::DecodeJwtUnverified(token);
+    if (!access || node_.tokens_ == nullptr) return "";
+    const nlohmann::json& c = access->second;
+    nlohmann::json claims = {{"iss", issuer},
+                             {"aud", form.client_id},
+                             {"sub", c.value("oid", "")},
+                             {"oid", c.value("oid", "")},
+                             {"tid", std::string(kTenantId)},  // Entra's: the tenant id
+                             {"upn", form.name},
+                             {"unique_name", form.name},
+                             {"preferred_username", form.name},
+                             {"iat", c.value("iat", 0)},
+                             {"nbf", c.value("nbf", 0)},
+                             {"exp", c.value("exp", 0)}};
+    auto signed_token = auth::SignJwt(node_.tokens_->IdentityKeys()->active(), claims);
+    return signed_token ? *signed_token : "";
+  }
+
   // The form's grant and credentials, or the Entra error to answer.
-  static std::variant<LoginForm, http::Response> ParseLogin(std::string_view body) {
+  static std::variant<LoginForm, http::Response> ParseLogin(std::string_view body,
+                                                            std::string_view self) {
     auto form = auth::ParseForm(body);
     if (!form) {
       return EntraError(400, "invalid_request", "AADSTS900144: The request body is not a form.");
@@ -328,7 +364,7 @@ class ArmNode::Routes final : public http::Handler {
                         "AADSTS70003: The app requested an unsupported grant type '" + *grant +
                             "'.");
     }
-    auto audience = auth::RequestedAudience(param("scope"), param("resource"));
+    auto audience = auth::RequestedAudience(param("scope"), param("resource"), self);
     if (!audience && audience.error().code == Code::kNotFound) {
       return EntraError(400, "invalid_resource",
                         "AADSTS500011: " + audience.error().message);
@@ -336,11 +372,12 @@ class ArmNode::Routes final : public http::Handler {
     if (!audience) {
       return EntraError(400, "invalid_scope", "AADSTS70011: " + audience.error().message);
     }
-    return LoginForm{*grant, *name, *secret, *audience};
+    return LoginForm{*grant, *name, *secret, *audience, param("client_id").value_or("")};
   }
 
   static http::Response LoginAnswer(const std::string& grant, const std::string& name,
-                                    const Result<std::string>& token) {
+                                    const Result<std::string>& token,
+                                    const std::string& id_token = "") {
     if (!token && token.error().code == Code::kResourceExhausted) {
       // Entra's throttling answer: 429 with Retry-After (AADSTS50053, too many attempts).
       auto r = EntraError(429, "invalid_grant",
@@ -370,6 +407,7 @@ class ArmNode::Routes final : public http::Handler {
                           {"expires_in", 3599},
                           {"ext_expires_in", 3599},
                           {"access_token", *token}};
+    if (!id_token.empty()) out["id_token"] = id_token;
     return http::Response::Text(200, "application/json; charset=utf-8", out.dump());
   }
 

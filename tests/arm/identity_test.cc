@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "arm/identity_support.h"
@@ -217,6 +218,51 @@ TEST_F(IdentityTest, ApplicationsPasswordsAndServicePrincipals) {
   EXPECT_EQ(Graph("DELETE", "/v1.0/applications/" + app_oid).status, 204);
   EXPECT_EQ(Graph("GET", "/v1.0/servicePrincipals").body["value"].size(), 0u);
   EXPECT_TRUE(AssignmentNames(kRg).empty());
+}
+
+// The listings take the $filter forms az ad sends; another form is refused, never ignored.
+TEST_F(IdentityTest, GraphListingsFilterAsAzAsks) {
+  auto [app1, id1, sp1] = ServicePrincipal("ci-pusher");
+  auto [app2, id2, sp2] = ServicePrincipal("ci-puller");
+  auto names = [&](const std::string& target) {
+    auto r = Graph("GET", target);
+    EXPECT_EQ(r.status, 200) << r.body.dump();
+    std::set<std::string> out;
+    for (const auto& o : r.body["value"]) out.insert(o.value("displayName", ""));
+    return out;
+  };
+  using Set = std::set<std::string>;
+  // create-for-rbac's lookup; Graph compares without case.
+  EXPECT_EQ(names("/v1.0/servicePrincipals?$filter=displayName%20eq%20%27CI-Pusher%27"),
+            Set{"ci-pusher"});
+  EXPECT_EQ(names("/v1.0/applications?$filter=startswith(displayName,%27ci-p%27)"),
+            (Set{"ci-pusher", "ci-puller"}));
+  EXPECT_EQ(names("/v1.0/applications?$filter=appId%20eq%20%27" + id2 + "%27"), Set{"ci-puller"});
+  EXPECT_EQ(names("/v1.0/servicePrincipals?$filter=servicePrincipalNames/any(c:c%20eq%20%27" +
+                  id1 + "%27)%20and%20startswith(displayName,%27ci%27)"),
+            Set{"ci-pusher"});
+  EXPECT_EQ(names("/v1.0/servicePrincipals?$filter=displayName%20eq%20%27it%27%27s%27"), Set{});
+  // az ad sp create-for-rbac -n of an existing name patches the application.
+  EXPECT_EQ(Graph("PATCH", "/v1.0/applications/" + app2, {{"displayName", "ci-reader"}}).status,
+            204);
+  EXPECT_EQ(Graph("GET", "/v1.0/applications/" + app2).body["displayName"], "ci-reader");
+  EXPECT_EQ(Graph("PATCH", "/v1.0/applications/" + app2, {{"appId", G(3)}}).Code(),
+            "Request_BadRequest");
+  EXPECT_EQ(Graph("PATCH", "/v1.0/applications/" + G(4), {{"displayName", "x"}}).status, 404);
+  auto odd = Graph("GET", "/v1.0/servicePrincipals?$filter=displayName%20ne%20%27x%27");
+  EXPECT_EQ(odd.status, 400);
+  EXPECT_EQ(odd.Code(), "Request_UnsupportedQuery");
+  EXPECT_EQ(Graph("GET", "/v1.0/users?$filter=startswith(displayName,%27x").status, 400);
+}
+
+// GET /tenants: cove's one tenant, as ARM lists a caller's (az login -u reads it).
+TEST_F(IdentityTest, TenantsListsCovesTenant) {
+  auto r = Get("/tenants");
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  ASSERT_EQ(r.body["value"].size(), 1u);
+  EXPECT_EQ(r.body["value"][0]["tenantId"], kTenantId);
+  EXPECT_EQ(r.body["value"][0]["id"], std::string("/tenants/") + kTenantId);
+  EXPECT_EQ(Call("PUT", "/tenants", "{}").status, 405);
 }
 
 // ------------------------------------------------------------------ managed identities

@@ -54,6 +54,10 @@ TEST(RbacTest, RequestsAreAzureActionsAtTheirScope) {
   EXPECT_FALSE(OperationFor("GET", kReg).list);
   EXPECT_TRUE(OperationFor("GET", "/v1.0/users").any_principal);
   EXPECT_FALSE(OperationFor("POST", "/v1.0/users").any_principal);
+  // az login -u lists the user's tenants first: any signed-in principal may.
+  EXPECT_TRUE(OperationFor("GET", "/tenants").any_principal);
+  EXPECT_EQ(OperationFor("GET", "/tenants").action, "Microsoft.Resources/tenants/read");
+  EXPECT_EQ(OperationFor("PUT", "/tenants").action, "cove/unknownRequest/action");
   // Generic resource listing: a list of what the caller may read, at either scope.
   ArmOperation all = OperationFor("GET", kSub + "/resources");
   EXPECT_EQ(all.action, "Microsoft.Resources/subscriptions/resources/read");

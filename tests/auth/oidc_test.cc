@@ -104,5 +104,26 @@ TEST(OidcTest, RequestedAudienceReadsScopeAndResource) {
             Code::kInvalidArgument);
 }
 
+// The listener itself, as the metadata document's microsoftGraphResourceId, is Microsoft Graph:
+// az asks "<listener>/" + "/.default" for `az ad` commands.
+TEST(OidcTest, RequestedAudienceNamesGraphByTheListener) {
+  constexpr std::string_view kSelf = "https://127.0.0.1:7780";
+  EXPECT_EQ(*RequestedAudience(std::string("https://127.0.0.1:7780//.default"), std::nullopt,
+                               kSelf),
+            kGraphAudience);
+  EXPECT_EQ(*RequestedAudience(std::nullopt, std::string("https://127.0.0.1:7780"), kSelf),
+            kGraphAudience);
+  EXPECT_EQ(*RequestedAudience(std::string("https://graph.microsoft.com/.default"), std::nullopt),
+            "https://graph.microsoft.com");
+  // Another listener is not this one's Graph; ARM's names stay ARM's.
+  EXPECT_EQ(RequestedAudience(std::string("https://127.0.0.1:7781//.default"), std::nullopt, kSelf)
+                .error()
+                .code,
+            Code::kNotFound);
+  EXPECT_EQ(*RequestedAudience(std::string("https://management.core.windows.net//.default"),
+                               std::nullopt, kSelf),
+            "https://management.core.windows.net/");
+}
+
 }  // namespace
 }  // namespace cove::auth

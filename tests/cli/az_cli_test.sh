@@ -26,19 +26,8 @@ arm=https://127.0.0.1:$CLI_ARM_PORT
 ca=$work/data/tls/ca.crt
 boot=$work/data/bootstrap.json
 
-export AZURE_CONFIG_DIR=$work/az REQUESTS_CA_BUNDLE=$ca AZURE_CORE_COLLECT_TELEMETRY=false \
-  AZURE_CORE_NO_COLOR=true AZURE_CORE_ONLY_SHOW_ERRORS=false
-mkdir -p "$AZURE_CONFIG_DIR"
-# az runs in the work dir: it must not pick up anything from the caller's.
-cd "$work" || exit 1
-# run NAME CMD...: runs az, keeping stdout in $work/NAME.json and stderr in $work/NAME.err.
-run() {
-  local name=$1; shift
-  az "$@" >"$work/$name.json" 2>"$work/$name.err"; local rc=$?
-  [ $rc -eq 0 ] || { echo "  az $* exited $rc:"; sed 's/^/    /' "$work/$name.err" | tail -5; }
-  return $rc
-}
-out() { cat "$work/$1.json"; }
+export REQUESTS_CA_BUNDLE=$ca
+az_setup "$work"
 
 # ---- discovery: served without credentials ----
 meta=$(curl -sS --cacert "$ca" "$arm/metadata/endpoints?api-version=2015-01-01")

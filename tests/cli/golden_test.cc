@@ -382,6 +382,31 @@ TEST_F(GoldenTest, IdentitiesAndRegistryAuth) {
 }
 
 // `cove login` (user), account show/get-access-token with it, acr login, logout.
+// `cloud show`: the parts that do not change per run as goldens (-o tsv, -o table); the
+// register command and environment checked against this coved's endpoint and CA file.
+TEST_F(GoldenTest, CloudShow) {
+  Check({
+      {"cloud_show_tsv",
+       {"cloud", "show", "--query", "[name, acrLoginServerEndpoint, environment.SSL_CERT_FILE == "
+                                    "caFile]", "-o", "tsv"}},
+      {"cloud_show_table",
+       {"cloud", "show", "--query", "{Name:name, Suffix:acrLoginServerEndpoint}", "-o",
+        "table"}},
+  });
+  CliRunner cove(Env());
+  auto shown = nlohmann::json::parse(RunOk(cove, {"cloud", "show"}).out);
+  EXPECT_EQ(shown["register"], "az cloud register -n cove --endpoint-resource-manager " +
+                                   endpoint_ + "/ --suffix-acr-login-server-endpoint .azurecr.io");
+  EXPECT_EQ(shown["graph"], "az cloud update -n cove --cloud-config "
+                            "'{\"endpoints\":{\"microsoftGraphResourceId\":\"" +
+                                endpoint_ + "/\"}}'");
+  EXPECT_EQ(shown["environment"]["REQUESTS_CA_BUNDLE"], data_.path() + "/tls/ca.crt");
+  EXPECT_EQ(shown["environment"]["NODE_EXTRA_CA_CERTS"], data_.path() + "/tls/ca.crt");
+  EXPECT_EQ(shown["environment"]["ARM_CLOUD_METADATA_URL"],
+            endpoint_ + "/metadata/endpoints?api-version=2019-05-01");
+  EXPECT_EQ(shown["activeDirectory"], endpoint_ + "/adfs");
+}
+
 TEST_F(GoldenTest, LoginAndAcrLogin) {
   Check({
       {"auth_setup_group", {"group", "create", "-n", "rg1", "-l", "westus", "-o", "none"}},

@@ -46,3 +46,22 @@ cli_stop_and_clean() {
   if [ -n "${CLI_COVED_PID:-}" ]; then kill "$CLI_COVED_PID" 2>/dev/null && wait "$CLI_COVED_PID" 2>/dev/null; fi
   rm -rf "$work"
 }
+
+# az_setup DIR: az's environment for the az tests (a config dir DIR/az of its own, no telemetry
+# or colours) and the working directory DIR, so az picks up nothing from the caller's; defines
+# run NAME CMD... (runs az, stdout in DIR/NAME.json, stderr in DIR/NAME.err, the error's end
+# printed when it fails) and out NAME (that stdout).
+az_setup() {
+  AZ_DIR=$1
+  export AZURE_CONFIG_DIR=$AZ_DIR/az AZURE_CORE_COLLECT_TELEMETRY=false AZURE_CORE_NO_COLOR=true \
+    AZURE_CORE_ONLY_SHOW_ERRORS=false
+  mkdir -p "$AZURE_CONFIG_DIR"
+  cd "$AZ_DIR" || exit 1
+}
+run() {
+  local name=$1; shift
+  az "$@" >"$AZ_DIR/$name.json" 2>"$AZ_DIR/$name.err"; local rc=$?
+  [ $rc -eq 0 ] || { echo "  az $* exited $rc:"; sed 's/^/    /' "$AZ_DIR/$name.err" | tail -5; }
+  return $rc
+}
+out() { cat "$AZ_DIR/$1.json"; }

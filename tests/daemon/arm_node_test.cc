@@ -373,6 +373,53 @@ TEST_F(ArmNodeAuthTest, TokenRequestsNameTheirResourceAsMsalSendsIt) {
   EXPECT_EQ(Json(malformed)["error"], "invalid_scope");
 }
 
+// A user's sign-in (MSAL's password grant, az login -u/-p) also gets an OpenID id_token, which
+// MSAL checks (iss: the ADFS authority's issuer; aud: the client) and makes the account from.
+TEST_F(ArmNodeAuthTest, PasswordGrantAnswersAnIdToken) {
+  auto ok = Login("organizations",
+                  "grant_type=password&username=alice%40contoso.com&password=S3cret-pass"
+                  "&client_id=04b07795-8ddb-461a-bbee-02f9e1bf7b46&scope=openid+profile");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  auto id = auth::DecodeJwtUnverified(Json(ok).value("id_token", ""));
+  ASSERT_TRUE(id) << ok.body;
+  EXPECT_EQ(id->second["iss"], "http://localhost/adfs");
+  EXPECT_EQ(id->second["aud"], "04b07795-8ddb-461a-bbee-02f9e1bf7b46");
+  EXPECT_EQ(id->second["upn"], "alice@contoso.com");
+  EXPECT_EQ(id->second["oid"], "9d1c0000-0000-4000-8000-000000000001");
+  EXPECT_EQ(id->second["tid"], "c0ffee00-0000-4000-8000-0000000000ff");
+  EXPECT_GT(id->second.value("exp", 0), id->second.value("iat", 0));
+  // A service principal's client credentials get none, as Entra answers them.
+  std::ifstream in(dir_.path() + "/bootstrap.json");
+  auto file = nlohmann::json::parse(in, nullptr, false);
+  auto sp = Login("organizations", "grant_type=client_credentials&client_id=" +
+                                       file.value("clientId", "") +
+                                       "&client_secret=" + file.value("clientSecret", ""));
+  ASSERT_EQ(sp.status, 200) << sp.body;
+  EXPECT_FALSE(Json(sp).contains("id_token"));
+}
+
+// az ad asks a token for the metadata document's microsoftGraphResourceId, the listener itself:
+// it is Microsoft Graph's audience, which the directory takes and ARM refuses, as Azure does.
+TEST_F(ArmNodeAuthTest, TheListenerAsResourceGivesAGraphToken) {
+  std::ifstream in(dir_.path() + "/bootstrap.json");
+  auto file = nlohmann::json::parse(in, nullptr, false);
+  auto graph = Login(file.value("tenantId", ""),
+                     "grant_type=client_credentials&client_id=" + file.value("clientId", "") +
+                         "&client_secret=" + file.value("clientSecret", "") +
+                         "&scope=http%3A%2F%2Flocalhost%2F%2F.default+offline_access");
+  ASSERT_EQ(graph.status, 200) << graph.body;
+  std::string token = Json(graph).value("access_token", "");
+  auto claims = auth::DecodeJwtUnverified(token);
+  ASSERT_TRUE(claims);
+  EXPECT_EQ(claims->second.value("aud", ""), auth::kGraphAudience);
+  const std::map<std::string, std::string> bearer = {{"Authorization", "Bearer " + token}};
+  auto apps = RawHttp(arm_port_).Request("GET", "/v1.0/applications", "", bearer);
+  EXPECT_EQ(apps.status, 200) << apps.body;
+  auto arm = RawHttp(arm_port_).Request("GET", "/subscriptions?api-version=2022-12-01", "", bearer);
+  EXPECT_EQ(arm.status, 401) << arm.body;
+  EXPECT_EQ(Json(arm)["error"]["code"], "InvalidAuthenticationToken");
+}
+
 // GET .../resources holds what the caller may read: Reader on one group sees that group's.
 TEST_F(ArmNodeAuthTest, ResourceListingHoldsWhatTheCallerMayRead) {
   const std::string sub = "/subscriptions/c0ffee00-0000-4000-8000-000000000001";
