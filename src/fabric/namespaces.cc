@@ -197,6 +197,10 @@ Result<pid_t> LinuxNamespaces::Spawn(const std::string& name, const std::vector<
     for (const auto& [from, to] : binds) {
       ::mount(from.c_str(), to.c_str(), "none", MS_BIND, nullptr);
     }
+    // Nothing else of the parent's: a daemon started here (strongSwan, BIND) would otherwise
+    // keep the parent's sockets open for as long as it runs — a client connection of coved's
+    // that coved closed would never see its end.
+    ::close_range(3, ~0U, 0);
     ::execvp(args[0], args.data());
     ::_exit(127);
   }

@@ -67,7 +67,7 @@ class Namespaces {
   // mount namespace, /sys remounted to show the namespace's interfaces, the overlay bound over
   // /etc. Returns the child's pid; the caller waits for it. kNotFound when the namespace does
   // not exist, kIOError when fork fails. A child that cannot enter exits with status 126,
-  // one whose program is missing with 127.
+  // one whose program is missing with 127. The child gets descriptors 0-2 only.
   virtual Result<pid_t> Spawn(const std::string& name, const std::vector<std::string>& argv,
                               const SpawnOptions& options) = 0;
   // The path of the namespace's file (for `ip netns`-style tools and diagnostics).
