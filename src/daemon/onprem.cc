@@ -83,7 +83,8 @@ void AddExpressRoute(const arm::Snapshot& snapshot, fabric::Topology& topology, 
     const auto* gateway = FindById(snapshot.vnet_gateways, c.gateway_id);
     const auto* circuit = FindById(snapshot.circuits, c.circuit_id);
     const arm::CircuitPeeringView* peering = nullptr;
-    for (const auto& p : circuit ? circuit->peerings : std::vector<arm::CircuitPeeringView>{}) {
+    for (size_t i = 0; circuit && i < circuit->peerings.size(); ++i) {
+      const arm::CircuitPeeringView& p = circuit->peerings[i];
       if (p.name == "AzurePrivatePeering" && p.enabled) peering = &p;
     }
     fabric::Network* vnet = gateway ? FindNetwork(topology, gateway->vnet_id) : nullptr;
@@ -99,6 +100,7 @@ void AddExpressRoute(const arm::Snapshot& snapshot, fabric::Topology& topology, 
       msee.id = circuit->id;
       msee.dns_address.clear();
       topology.networks.push_back(std::move(msee));
+      vnet = FindNetwork(topology, gateway->vnet_id);  // the push may have moved it
     }
     const fabric::Ipv4 base{(169u << 24) | (254u << 16) | (21u << 8) | static_cast<uint32_t>(4 * k)};
     const std::string msee_gw = fabric::Ipv4{base.value + 1}.ToString();
@@ -113,11 +115,12 @@ void AddExpressRoute(const arm::Snapshot& snapshot, fabric::Topology& topology, 
     link.gateway_neighbor = gw_msee;
     link.site_neighbor = site_side;
 
+    // (References into plan.bgp_routers last only until the next RouterIn.)
+    RouterIn(plan.bgp_routers, "", gateway->id, gateway->bgp_asn, gw_msee)
+        .neighbors.push_back({msee_gw, peering->azure_asn, "MSEE"});
+    AddOnce(RouterIn(plan.bgp_routers, "", gateway->id, 0, "").networks, vnet->address_spaces);
     BgpRouter& msee = RouterIn(plan.bgp_routers, circuit->id, "", peering->azure_asn, msee_side);
     msee.neighbors.push_back({gw_msee, gateway->bgp_asn, "ER gateway"});
-    BgpRouter& gw = RouterIn(plan.bgp_routers, "", gateway->id, gateway->bgp_asn, gw_msee);
-    gw.neighbors.push_back({msee_gw, peering->azure_asn, "MSEE"});
-    AddOnce(gw.networks, vnet->address_spaces);
 
     const arm::SiteView* site = nullptr;
     for (const auto& s : snapshot.sites) {
