@@ -40,10 +40,18 @@ std::string ExpressRouteGatewayAddress(const std::string& gateway_subnet_prefix)
 
 namespace {
 
-// The VNet's route to `prefixes` through `hop` (once each).
+// The VNet's route to `prefixes` through `hop` (once each; none into its own address space,
+// which the fabric would refuse).
 void AddRoutes(fabric::Network& vnet, const std::vector<std::string>& prefixes,
                const std::string& hop) {
   for (const std::string& p : prefixes) {
+    auto dst = fabric::Cidr::Parse(p);
+    bool inside = !dst;
+    for (const std::string& space : vnet.address_spaces) {
+      auto c = fabric::Cidr::Parse(space);
+      inside = inside || (c && c->Overlaps(*dst));
+    }
+    if (inside) continue;
     fabric::Route route{p, hop};
     if (std::find(vnet.routes.begin(), vnet.routes.end(), route) == vnet.routes.end()) {
       vnet.routes.push_back(std::move(route));
@@ -121,6 +129,11 @@ void AddExpressRoute(const arm::Snapshot& snapshot, fabric::Topology& topology, 
     AddOnce(RouterIn(plan.bgp_routers, "", gateway->id, 0, "").networks, vnet->address_spaces);
     BgpRouter& msee = RouterIn(plan.bgp_routers, circuit->id, "", peering->azure_asn, msee_side);
     msee.neighbors.push_back({gw_msee, gateway->bgp_asn, "ER gateway"});
+    // The peering's /30 goes to the gateway too (as Azure's gateway learns the MSEE's link
+    // subnets): what the site's router sends from its own address there (its DNS server's
+    // queries) finds its way back.
+    AddOnce(msee.networks, {primary->ToString()});
+    AddRoutes(*vnet, {primary->ToString()}, ExpressRouteGatewayAddress(gateway->gateway_subnet_prefix));
 
     const arm::SiteView* site = nullptr;
     for (const auto& s : snapshot.sites) {

@@ -29,7 +29,9 @@
 //     edge router (MSEE), AS azure_asn (12076), peering with the site (peer_asn) and with the
 //     gateway (65515). The ER gateway is a forwarding machine in its GatewaySubnet at the
 //     subnet's .5 (a VPN gateway takes .4), with no public leg; it advertises the VNet's
-//     address spaces. The site is the one whose bgp.asn equals the peering's peerASN (the ASN
+//     address spaces; the MSEE advertises the peering's primary /30 (the site router's own
+//     traffic, e.g. its DNS server's queries, leaves from .1), which the VNet's router also
+//     sends to the gateway. The site is the one whose bgp.asn equals the peering's peerASN (the ASN
 //     is all a circuit's private peering knows of the customer's router, as the local network
 //     gateway's address is for a VPN); it advertises its prefixes. No such site: the MSEE's
 //     session towards the customer never comes up, so the connection never reaches Connected.
