@@ -17,6 +17,13 @@ const T* FindById(const std::vector<T>& items, const std::string& id) {
   return nullptr;
 }
 
+fabric::Vm* FindVm(fabric::Topology& topology, const std::string& id) {
+  for (fabric::Vm& v : topology.vms) {
+    if (SameId(v.id, id)) return &v;
+  }
+  return nullptr;
+}
+
 fabric::Network* FindNetwork(fabric::Topology& topology, const std::string& id) {
   for (fabric::Network& n : topology.networks) {
     if (SameId(n.id, id)) return &n;
@@ -134,6 +141,7 @@ void AddExpressRoute(const arm::Snapshot& snapshot, fabric::Topology& topology, 
     // queries) finds its way back.
     AddOnce(msee.networks, {primary->ToString()});
     AddRoutes(*vnet, {primary->ToString()}, ExpressRouteGatewayAddress(gateway->gateway_subnet_prefix));
+    AddOnce(FindVm(topology, gateway->id)->unreachable_via_subnet, {primary->ToString()});
 
     const arm::SiteView* site = nullptr;
     for (const auto& s : snapshot.sites) {
@@ -146,6 +154,7 @@ void AddExpressRoute(const arm::Snapshot& snapshot, fabric::Topology& topology, 
     }
     if (site) {
       AddRoutes(*vnet, site->address_prefixes, ExpressRouteGatewayAddress(gateway->gateway_subnet_prefix));
+      AddOnce(FindVm(topology, gateway->id)->unreachable_via_subnet, site->address_prefixes);
       const std::string wire_id = circuit->id + "/primary";
       bool wired = false;
       for (const fabric::Wire& w : topology.wires) wired = wired || w.id == wire_id;

@@ -36,7 +36,9 @@
 //     gateway's address is for a VPN); it advertises its prefixes. No such site: the MSEE's
 //     session towards the customer never comes up, so the connection never reaches Connected.
 //     The VNet's router sends the site's prefixes to the ER gateway machine (static, as for a
-//     VPN); the gateway's own table is what BGP fills. A Disabled peering makes none of this
+//     VPN); the gateway's own table is what BGP fills, and its firewall answers net-unreachable
+//     for those prefixes when no BGP route takes them (Vm::unreachable_via_subnet) rather than
+//     bouncing them back to the VNet. A Disabled peering makes none of this
 //     (its routers stop and their routes go).
 //   - a site's DNS server (BIND or unbound, or none) forwards its zones (dnsServer.forwarders,
 //     e.g. azurecr.io → a DNS Private Resolver's inbound endpoint) as configured.

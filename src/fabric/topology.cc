@@ -198,6 +198,7 @@ Status Validate(const Topology& topology) {
     if (!c.Contains(ip) || ip == c.network || ip == c.Broadcast() || ip == c.Gateway()) {
       return Invalid("VM address " + v.address + " is not a host address of " + c.ToString());
     }
+    for (const std::string& p : v.unreachable_via_subnet) COVE_RETURN_IF_ERROR(Cidr::Parse(p));
     if (!used[v.network_id].insert(ip.value).second) {
       return Invalid("VM address " + v.address + " used twice");
     }

@@ -158,6 +158,11 @@ struct Vm {
   // A second leg in the public network with this TEST-NET address (a gateway's public IP);
   // only IKE and NAT-T (UDP 500, 4500) and replies come in through it. "" for none.
   std::string public_address;
+  // Prefixes the machine never sends back into its subnet (eth0): with no better route (a
+  // withdrawn BGP route) it answers ICMP net-unreachable at once instead of bouncing the packet
+  // between itself and the network's router, which routes those prefixes to it (an
+  // ExpressRoute gateway's on-premises prefixes).
+  std::vector<std::string> unreachable_via_subnet;
 };
 
 // One end of a Wire: in a network's router namespace or in a machine (exactly one of the two

@@ -136,6 +136,8 @@ no_route() {  # NS PREFIX
 e2e_check "site router: 10.0.0.0/16 proto bgp" has_route "$SITE_NS" 10.0.0.0/16
 e2e_check "gateway: 192.168.0.0/16 proto bgp" has_route "$GW_NS" 192.168.0.0/16
 ip -n "$SITE_NS" route >"$T/site.routes"
+e2e_check "gateway: the site's prefixes never bounce back into the VNet (net-unreachable)" sh -c \
+  "ip netns exec $GW_NS nft list table inet cove_guard | grep -q 'oifname \"eth0\" ip daddr { .*192.168.0.0/16.* } .*reject with icmp net-unreachable'"
 e2e_log "site routes: $(tr '\n' '|' <"$T/site.routes")"
 
 in_host() { timeout -k 5 120 ip netns exec "$HOST_NS" "$@"; }
