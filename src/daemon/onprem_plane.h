@@ -9,12 +9,22 @@
 // comes, and its status says NotConnected. A start that fails is logged and retried on the next
 // Apply; it never fails the others.
 //
+// BGP routers (an ExpressRoute connection's MSEE, gateway and site ends: tunnel/bgp.h) are
+// reconciled the same way, one FRR speaker per namespace, restarted when their spec changes and
+// stopped (zebra takes its routes with it) when the plan drops them. Their files are NOT under
+// state_dir: FRR runs as the `frr` user, which must be able to search every parent of its
+// directory, and coved's data dir may be 0700. They go under /run/cove-frr-<hash8(state_dir)>/
+// <hash8(namespace)>/ (0755 chain; removed on Stop).
+//
 // Files: <state_dir>/ipsec/<hash8(connection id)>-{gateway,site}/ and
 // <state_dir>/dns/<hash8(site id)>/ (configuration, logs; the PSK is in a 0600 file).
 //
 // Status(connection id): "Connected" when both ends report an installed CHILD_SA (the gateway's
 // view, as Azure reports it), "Connecting" while IKE is under way, "NotConnected" otherwise,
 // nothing for a connection the plane does not run (the control plane says "Unknown").
+// An ExpressRoute connection: "Connected" when its MSEE's sessions with the gateway and with the
+// site are both Established, "Connecting" while the MSEE runs but one is not, "NotConnected"
+// without an MSEE (the peering is Disabled).
 //
 // Thread-safety: all methods may be called from any thread (one mutex).
 #pragma once
@@ -29,6 +39,7 @@
 #include "daemon/onprem.h"
 #include "fabric/fabric.h"
 #include "onprem/site_dns.h"
+#include "tunnel/bgp.h"
 #include "tunnel/ipsec.h"
 
 namespace cove::daemon {
@@ -56,8 +67,14 @@ class OnPremPlane {
     SiteDns spec;
     std::unique_ptr<onprem::SiteDnsServer> server;
   };
+  struct Router {
+    BgpRouter spec;
+    std::unique_ptr<tunnel::BgpSpeaker> speaker;
+  };
   void ApplyTunnels(const OnPremPlan& plan);
   void ApplyDns(const OnPremPlan& plan);
+  void ApplyRouters(const OnPremPlan& plan);
+  std::optional<arm::ConnectionStatus> ExpressRouteStatus(const ExpressRouteLink& link) const;
 
   fabric::Namespaces& namespaces_;
   const fabric::Fabric& fabric_;
@@ -65,6 +82,9 @@ class OnPremPlane {
   mutable std::mutex mu_;
   std::map<std::string, Tunnel> tunnels_;  // by lowercased connection id
   std::map<std::string, DnsServer> dns_;   // by lowercased site id
+  const std::string frr_dir_;               // /run/cove-frr-<hash8(state_dir)>
+  std::map<std::string, Router> routers_;   // by lowercased "network id|vm id"
+  std::map<std::string, ExpressRouteLink> express_route_;  // by lowercased connection id
 };
 
 }  // namespace cove::daemon

@@ -19,6 +19,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "fabric/guard.h"
 #include "fabric/netlink.h"
@@ -40,6 +41,10 @@ std::string PeerLinkName(std::string_view other_network_id) {
 }
 
 std::string UplinkName(std::string_view network_id) { return "u" + ShortId(network_id); }
+// A wire's two ends: w<hash8(wire id)> at end a, x<hash8(wire id)> at end b.
+std::string WireLinkName(const Wire& wire, const WireEnd& end) {
+  return (&end == &wire.a ? "w" : "x") + ShortId(wire.id);
+}
 
 // Links that software running inside a namespace makes for itself (strongSwan's userspace ESP
 // makes a TUN device): the fabric leaves them alone.
@@ -271,6 +276,26 @@ Status Fabric::ApplyLocked(const Topology& desired) {
     if (!n.outbound_address.empty()) COVE_RETURN_IF_ERROR(ApplyUplink(desired, n));
   }
   for (const Vm& v : desired.vms) COVE_RETURN_IF_ERROR(ApplyVm(desired, v));
+  for (const Wire& w : desired.wires) COVE_RETURN_IF_ERROR(ApplyWire(w));
+  return Ok();
+}
+
+std::string Fabric::WireEndNamespace(const WireEnd& end) const {
+  return end.vm_id.empty() ? NetworkNamespace(end.network_id) : VmNamespace(end.vm_id);
+}
+
+Status Fabric::ApplyWire(const Wire& wire) {
+  const std::string ns_a = WireEndNamespace(wire.a), ns_b = WireEndNamespace(wire.b);
+  const std::string link_a = WireLinkName(wire, wire.a), link_b = WireLinkName(wire, wire.b);
+  COVE_ASSIGN_OR_RETURN(auto nl_a, namespaces_.OpenNetlink(ns_a));
+  COVE_ASSIGN_OR_RETURN(auto nl_b, namespaces_.OpenNetlink(ns_b));
+  COVE_RETURN_IF_ERROR(EnsureVeth(*nl_a, link_a, *nl_b, link_b, ns_b));
+  for (auto [nl, link, end] : {std::tuple{nl_a.get(), &link_a, &wire.a},
+                               std::tuple{nl_b.get(), &link_b, &wire.b}}) {
+    COVE_RETURN_IF_ERROR(nl->SetUp(*link));
+    COVE_ASSIGN_OR_RETURN(auto info, nl->Link(*link));
+    COVE_RETURN_IF_ERROR(SyncAddresses(*nl, info->index, {{MustIp(end->address), end->length}}));
+  }
   return Ok();
 }
 
@@ -293,6 +318,10 @@ Status Fabric::ApplyNetwork(const Topology& desired, const Network& network) {
     if (p.network_b == network.id) links.insert(PeerLinkName(p.network_a));
   }
   if (!network.outbound_address.empty()) links.insert(kUplinkName);
+  for (const Wire& w : desired.wires) {
+    if (w.a.vm_id.empty() && w.a.network_id == network.id) links.insert(WireLinkName(w, w.a));
+    if (w.b.vm_id.empty() && w.b.network_id == network.id) links.insert(WireLinkName(w, w.b));
+  }
   if (network.is_public) {
     for (const Network& n : desired.networks) {
       if (!n.outbound_address.empty()) links.insert(UplinkName(n.id));
@@ -458,6 +487,12 @@ Status Fabric::ApplyVm(const Topology& desired, const Vm& vm) {
   for (const LinkInfo& l : vm_links) {
     if (l.name == "lo" || l.name == kVmLink || MadeInside(l)) continue;
     if (l.name == kUplinkName && !vm.public_address.empty()) continue;
+    bool wired = false;
+    for (const Wire& w : desired.wires) {
+      wired = wired || (w.a.vm_id == vm.id && l.name == WireLinkName(w, w.a)) ||
+              (w.b.vm_id == vm.id && l.name == WireLinkName(w, w.b));
+    }
+    if (wired) continue;
     COVE_RETURN_IF_ERROR(vm_nl->DeleteLink(l.name));
   }
 

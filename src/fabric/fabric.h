@@ -22,6 +22,9 @@
 //       address, proxy ARP), and SNAT to that address on inet0: VMs reach the public endpoint
 //       as Azure's default outbound access does, and nothing in the public network can open a
 //       connection into the VNet (its private addresses are routed nowhere there).
+//   - each Wire → a veth pair w<hash8(wire id)> (end a) ↔ x<hash8(wire id)> (end b) between
+//     the two ends' namespaces (a network's router or a machine), each end holding its
+//     address/length; no routes beyond the connected prefix (BGP speakers add theirs);
 //   - each Network's routes → routes through their next hop on the subnet's bridge (a VNet's
 //     on-premises prefixes through its VPN gateway machine);
 //   - each Vm with a public address (a VPN gateway) → a veth pair inet0 (machine side, holding
@@ -133,6 +136,9 @@ class Fabric {
   // A veth kUplinkName in `ns` holding `address` ↔ `outer` in the public namespace.
   Status ApplyPublicLeg(const Topology& desired, const std::string& ns, const std::string& outer,
                         const std::string& address);
+  // A veth pair between the wire's two ends with their addresses.
+  Status ApplyWire(const Wire& wire);
+  std::string WireEndNamespace(const WireEnd& end) const;
   Status SyncStaticRoutes(Netlink& nl, const Network& network);
   Status WriteVmFiles(const Topology& desired, const Vm& vm);
   Status EnsureNamespace(const std::string& ns);

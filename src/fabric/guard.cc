@@ -66,9 +66,16 @@ std::string RenderMachineGuard(const Vm& vm) {
     script += "    " + leg + "counter drop\n";
   }
   script += "  }\n";
-  if (!vm.public_address.empty()) {
+  if (!vm.public_address.empty() || !vm.unreachable_via_subnet.empty()) {
     script += "  chain forward {\n    type filter hook forward priority -200; policy accept;\n";
-    script += "    " + leg + "counter drop\n  }\n";
+    if (!vm.public_address.empty()) script += "    " + leg + "counter drop\n";
+    if (!vm.unreachable_via_subnet.empty()) {
+      std::string set;
+      for (const std::string& p : vm.unreachable_via_subnet) set += (set.empty() ? "" : ", ") + p;
+      script += "    oifname \"eth0\" ip daddr { " + set +
+                " } counter reject with icmp type net-unreachable\n";
+    }
+    script += "  }\n";
   }
   return script + "}\n";
 }

@@ -17,6 +17,9 @@
 //     forwards what came through its tunnel; its ARP is still checked.
 //   - A machine's public leg (inet0, Vm::public_address): only IKE and NAT-T (UDP 500, 4500)
 //     and replies to what the machine sent come in; nothing is forwarded from it.
+//   - A machine's unreachable_via_subnet prefixes: forwarded packets to them that would leave
+//     through eth0 (back to the network's router, which routes them here) are refused with
+//     ICMP net-unreachable.
 //   - The instance metadata address in each machine's namespace (RenderMachineGuard): a table
 //     `inet cove_guard` drops traffic to 169.254.169.254 that did not arrive on lo. A machine
 //     that routes the address to a neighbour reaches nothing there (src/imds also answers only

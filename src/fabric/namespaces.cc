@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -201,6 +202,11 @@ Result<pid_t> LinuxNamespaces::Spawn(const std::string& name, const std::vector<
     // keep the parent's sockets open for as long as it runs — a client connection of coved's
     // that coved closed would never see its end.
     ::close_range(3, ~0U, 0);
+    // The caller's blocked signals (coved blocks SIGTERM in every thread to wait for it) would
+    // stay blocked in the program: a daemon could then not be stopped with SIGTERM.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::execvp(args[0], args.data());
     ::_exit(127);
   }

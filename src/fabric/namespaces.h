@@ -67,7 +67,8 @@ class Namespaces {
   // mount namespace, /sys remounted to show the namespace's interfaces, the overlay bound over
   // /etc. Returns the child's pid; the caller waits for it. kNotFound when the namespace does
   // not exist, kIOError when fork fails. A child that cannot enter exits with status 126,
-  // one whose program is missing with 127. The child gets descriptors 0-2 only.
+  // one whose program is missing with 127. The child gets descriptors 0-2 only, and starts with
+  // no signal blocked (whatever the calling thread blocks).
   virtual Result<pid_t> Spawn(const std::string& name, const std::vector<std::string>& argv,
                               const SpawnOptions& options) = 0;
   // The path of the namespace's file (for `ip netns`-style tools and diagnostics).

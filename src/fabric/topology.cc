@@ -198,8 +198,36 @@ Status Validate(const Topology& topology) {
     if (!c.Contains(ip) || ip == c.network || ip == c.Broadcast() || ip == c.Gateway()) {
       return Invalid("VM address " + v.address + " is not a host address of " + c.ToString());
     }
+    for (const std::string& p : v.unreachable_via_subnet) COVE_RETURN_IF_ERROR(Cidr::Parse(p));
     if (!used[v.network_id].insert(ip.value).second) {
       return Invalid("VM address " + v.address + " used twice");
+    }
+  }
+  std::set<std::string> wire_ids;
+  for (const Wire& w : topology.wires) {
+    if (w.id.empty()) return Invalid("wire with an empty id");
+    if (!wire_ids.insert(w.id).second) return Invalid("wire '" + w.id + "' given twice");
+    for (const WireEnd* e : {&w.a, &w.b}) {
+      if (e->network_id.empty() == e->vm_id.empty()) {
+        return Invalid("an end of wire '" + w.id + "' must name a network or a VM");
+      }
+      if (!e->network_id.empty() && !topology.FindNetwork(e->network_id)) {
+        return Invalid("wire '" + w.id + "' names an unknown network");
+      }
+      if (!e->vm_id.empty() && !topology.FindVm(e->vm_id)) {
+        return Invalid("wire '" + w.id + "' names an unknown VM");
+      }
+      if (e->length < 8 || e->length > 31) return Invalid("wire '" + w.id + "' bad prefix length");
+      COVE_ASSIGN_OR_RETURN(Ipv4 ip, Ipv4::Parse(e->address));
+      (void)ip;
+    }
+    if (w.a.network_id == w.b.network_id && w.a.vm_id == w.b.vm_id) {
+      return Invalid("wire '" + w.id + "' connects a namespace to itself");
+    }
+    const Ipv4 a = *Ipv4::Parse(w.a.address), b = *Ipv4::Parse(w.b.address);
+    const Cidr net{Ipv4{a.value & Cidr{a, w.a.length}.Mask()}, w.a.length};
+    if (a == b || w.a.length != w.b.length || !net.Contains(b)) {
+      return Invalid("the ends of wire '" + w.id + "' are not two addresses of one prefix");
     }
   }
   const Network* pub = nullptr;

@@ -26,6 +26,12 @@
 //   - Route: a prefix a network's router sends to a next hop in one of its subnets (a VNet's
 //     route to an on-premises site through its VPN gateway, as Azure's effective routes have
 //     with next hop type VirtualNetworkGateway).
+//   - Wire: a point-to-point link between two namespaces (each end a network's router or a
+//     machine), each end holding an address with a prefix length (an ExpressRoute circuit's
+//     /30 between a site's router and Microsoft's edge, the edge's link to the ER gateway).
+//     Nothing is routed over it by the fabric: the connected prefix only (BGP does the rest).
+//     A Network may have no address spaces, subnets or DNS address (a plain router, such as
+//     the circuit's edge, reached only over wires).
 //   - An on-premises site is a Network too: its namespace is the site's router, its subnet the
 //     site's LAN, its machines Vms, and its dns_address (the site's own DNS server) may be one
 //     of its subnet's local addresses, on the LAN instead of on lo.
@@ -152,12 +158,34 @@ struct Vm {
   // A second leg in the public network with this TEST-NET address (a gateway's public IP);
   // only IKE and NAT-T (UDP 500, 4500) and replies come in through it. "" for none.
   std::string public_address;
+  // Prefixes the machine never sends back into its subnet (eth0): with no better route (a
+  // withdrawn BGP route) it answers ICMP net-unreachable at once instead of bouncing the packet
+  // between itself and the network's router, which routes those prefixes to it (an
+  // ExpressRoute gateway's on-premises prefixes).
+  std::vector<std::string> unreachable_via_subnet;
+};
+
+// One end of a Wire: in a network's router namespace or in a machine (exactly one of the two
+// ids), holding `address`/`length` ("172.16.0.1", 30).
+struct WireEnd {
+  std::string network_id;
+  std::string vm_id;
+  std::string address;
+  int length = 30;
+  auto operator<=>(const WireEnd&) const = default;
+};
+
+struct Wire {
+  std::string id;  // stable, unique among wires
+  WireEnd a, b;
+  auto operator<=>(const Wire&) const = default;
 };
 
 struct Topology {
   std::vector<Network> networks;
   std::vector<Peering> peerings;
   std::vector<Vm> vms;
+  std::vector<Wire> wires;
 
   const Network* FindNetwork(std::string_view id) const;
   const Vm* FindVm(std::string_view id) const;

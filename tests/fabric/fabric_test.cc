@@ -798,3 +798,38 @@ TEST_F(FabricTest, GatewayMachineForwardsForTheSiteAndItsPublicLegTakesOnlyIke) 
 
 }  // namespace
 }  // namespace cove::fabric
+
+namespace cove::fabric {
+namespace {
+
+// A wire between a router-only network and a machine carries TCP both ways, converging again
+// leaves it as it is, and it goes when removed.
+TEST_F(FabricTest, WireCarriesTcpAndGoesWhenRemoved) {
+  Topology t;
+  t.networks.push_back(Vnet("wvnet", "10.1.0.0/16", {MakeSubnet("wvnet/s", "10.1.0.0/24")}));
+  Network edge;
+  edge.id = "wedge";
+  edge.dns_address.clear();
+  t.networks.push_back(edge);
+  t.vms.push_back(MakeVm("wgw", "wvnet", "wvnet/s", "10.1.0.4"));
+  t.wires.push_back(Wire{.id = "wire1",
+                         .a = {.network_id = "wedge", .vm_id = "", .address = "169.254.21.1", .length = 30},
+                         .b = {.network_id = "", .vm_id = "wgw", .address = "169.254.21.2", .length = 30}});
+  ApplyOk(t);
+  auto [at_edge, edge_port] = Listen(Net("wedge"), "169.254.21.1");
+  auto [at_gw, gw_port] = Listen(VmNs("wgw"), "169.254.21.2");
+  EXPECT_EQ(RoundTrip(VmNs("wgw"), at_edge.get(), "169.254.21.1", edge_port), "169.254.21.2");
+  EXPECT_EQ(RoundTrip(Net("wedge"), at_gw.get(), "169.254.21.2", gw_port), "169.254.21.1");
+  const std::string before = Snapshot(Net("wedge")) + Snapshot(VmNs("wgw"));
+  ApplyOk(t);
+  EXPECT_EQ(Snapshot(Net("wedge")) + Snapshot(VmNs("wgw")), before);
+
+  t.wires.clear();
+  ApplyOk(t);
+  EXPECT_TRUE(Unreachable(VmNs("wgw"), "169.254.21.1", edge_port));
+  EXPECT_EQ(Snapshot(VmNs("wgw")).find("x" + ShortId("wire1")), std::string::npos);
+  EXPECT_EQ(Snapshot(Net("wedge")).find("w" + ShortId("wire1")), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cove::fabric

@@ -7,6 +7,7 @@
 #include <linux/rtnetlink.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 
@@ -351,6 +352,60 @@ TEST(MemoryNamespacesTest, ConnectedRoutesFollowTheirAddresses) {
   ASSERT_TRUE((*nl)->DeleteAddress((*br)->index, Addr("10.0.0.1", 24)));
   EXPECT_TRUE((*nl)->Routes()->empty());
   EXPECT_EQ((*nl)->DeleteAddress((*br)->index, Addr("10.0.0.1", 24)).error().code, Code::kNotFound);
+}
+
+}  // namespace
+}  // namespace cove::fabric
+
+namespace cove::fabric {
+namespace {
+
+// A wire between a router-only network (no address spaces, subnets or DNS) and a machine:
+// both ends get their address, converging again changes nothing, and removing the wire
+// removes both ends.
+TEST_F(MemoryFabricTest, WiresComeAndGo) {
+  Topology t = Smaller();
+  Network edge;
+  edge.id = "msee";
+  edge.dns_address.clear();
+  t.networks.push_back(edge);
+  t.wires.push_back(Wire{.id = "w1",
+                         .a = {.network_id = "msee", .vm_id = "", .address = "169.254.21.1", .length = 30},
+                         .b = {.network_id = "", .vm_id = "vm1", .address = "169.254.21.2", .length = 30}});
+  ApplyOk(t);
+  const std::string a = "w" + ShortId("w1"), b = "x" + ShortId("w1");
+  EXPECT_EQ(namespaces_.Addresses(Net("msee"), a), std::set<IfAddress>{Addr("169.254.21.1", 30)});
+  EXPECT_EQ(namespaces_.Addresses(VmNs("vm1"), b), std::set<IfAddress>{Addr("169.254.21.2", 30)});
+  const uint64_t converged = namespaces_.mutations();
+  ApplyOk(t);
+  EXPECT_EQ(namespaces_.mutations(), converged);
+
+  t.wires.clear();
+  ApplyOk(t);
+  EXPECT_FALSE(namespaces_.Link(Net("msee"), a));
+  EXPECT_FALSE(namespaces_.Link(VmNs("vm1"), b));
+  EXPECT_TRUE(namespaces_.Link(VmNs("vm1"), "eth0"));
+}
+
+TEST_F(MemoryFabricTest, BadWiresAreRefused) {
+  Topology t = Smaller();
+  Wire w{.id = "w1",
+         .a = {.network_id = "myVNet", .vm_id = "", .address = "169.254.21.1", .length = 30},
+         .b = {.network_id = "", .vm_id = "vm1", .address = "169.254.21.2", .length = 30}};
+  for (auto broken : std::vector<std::function<void(Wire&)>>{
+           [](Wire& x) { x.a.vm_id = "vm1"; },            // both ids
+           [](Wire& x) { x.b.vm_id = "nobody"; },         // unknown VM
+           [](Wire& x) { x.a.network_id = "nowhere"; },   // unknown network
+           [](Wire& x) { x.b.address = "169.254.21.9"; },  // another prefix
+           [](Wire& x) { x.b.address = "bad"; },
+           [](Wire& x) { x.id.clear(); }}) {
+    Topology bad = t;
+    bad.wires = {w};
+    broken(bad.wires[0]);
+    EXPECT_FALSE(Validate(bad));
+  }
+  t.wires = {w};
+  EXPECT_TRUE(Validate(t));
 }
 
 }  // namespace

@@ -175,6 +175,12 @@ TEST(GuardRenderTest, OneChainPerMachinePortWithItsMacAndAddress) {
             "add table bridge cove_guard\ndelete table bridge cove_guard\n");
   EXPECT_NE(RenderMachineGuard().find("iifname != \"lo\" ip daddr 169.254.169.254"),
             std::string::npos);
+  Vm er;
+  er.unreachable_via_subnet = {"192.168.0.0/16", "172.16.0.0/30"};
+  EXPECT_NE(RenderMachineGuard(er).find("oifname \"eth0\" ip daddr { 192.168.0.0/16, "
+                                        "172.16.0.0/30 } counter reject with icmp type "
+                                        "net-unreachable"),
+            std::string::npos);
 }
 
 }  // namespace
