@@ -18,6 +18,7 @@
 # the pull fails; deleting the connection takes the tunnel down and the pull fails.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/onprem_lib.sh"
 
 e2e_init skopeo dig tcpdump swanctl named unshare python3
 [[ $E2E_TARGET == coved ]] || e2e_skip "coved only (on-premises sites are cove's)"
@@ -27,42 +28,9 @@ e2e_start_coved_fabric "$T/coved.log" || e2e_die "coved did not start: $(tail -5
 CA_DIR="$T/ca"
 mkdir -p "$CA_DIR" && cp "$T/data/tls/ca.crt" "$CA_DIR/ca.crt"
 
-SUB=/subscriptions/c0ffee00-0000-4000-8000-000000000001
-RG=$SUB/resourceGroups/rg
-NET=$RG/providers/Microsoft.Network
-ACR=$RG/providers/Microsoft.ContainerRegistry
 SITE=$RG/providers/Cove.OnPremises/sites/branch
-arm() { e2e_arm "$@"; }
-ZONE=$NET/privateDnsZones/privatelink.azurecr.io
 
-e2e_check "resource group" arm PUT "$RG" '{"location":"westus"}'
-e2e_check "registry (Premium, data endpoint, public access disabled, admin user)" arm PUT "$ACR/registries/myregistry" \
-  '{"location":"westus","sku":{"name":"Premium"},"properties":{"dataEndpointEnabled":true,"publicNetworkAccess":"Disabled","adminUserEnabled":true}}'
-ADMIN_PW=$(arm POST "$ACR/registries/myregistry/listCredentials" | jq -r '.passwords[0].value')
-export REGISTRY_AUTH_FILE="$T/auth.json"
-e2e_auth_file "$REGISTRY_AUTH_FILE" myregistry.azurecr.io myregistry "$ADMIN_PW"
-e2e_check "VNet with mysubnet, GatewaySubnet and a subnet delegated to the DNS resolver" \
-  arm PUT "$NET/virtualNetworks/myvnet" '{"location":"westus","properties":{"addressSpace":{"addressPrefixes":["10.0.0.0/16"]},
-  "subnets":[{"name":"mysubnet","properties":{"addressPrefix":"10.0.0.0/24","privateEndpointNetworkPolicies":"Disabled"}},
-   {"name":"GatewaySubnet","properties":{"addressPrefix":"10.0.255.0/27"}},
-   {"name":"inbound","properties":{"addressPrefix":"10.0.2.0/28",
-    "delegations":[{"name":"resolver","properties":{"serviceName":"Microsoft.Network/dnsResolvers"}}]}}]}}'
-e2e_check "private DNS zone" arm PUT "$ZONE" '{"location":"global"}'
-e2e_check "zone linked to myvnet" arm PUT "$ZONE/virtualNetworkLinks/mylink" \
-  "{\"location\":\"global\",\"properties\":{\"virtualNetwork\":{\"id\":\"$NET/virtualNetworks/myvnet\"},\"registrationEnabled\":false}}"
-e2e_check "private endpoint (10.0.0.5, 10.0.0.6)" arm PUT "$NET/privateEndpoints/mype" \
-  "{\"location\":\"westus\",\"properties\":{\"subnet\":{\"id\":\"$NET/virtualNetworks/myvnet/subnets/mysubnet\"},
-    \"ipConfigurations\":[
-      {\"name\":\"r\",\"properties\":{\"groupId\":\"registry\",\"memberName\":\"registry\",\"privateIPAddress\":\"10.0.0.5\"}},
-      {\"name\":\"d\",\"properties\":{\"groupId\":\"registry\",\"memberName\":\"registry_data_westus\",\"privateIPAddress\":\"10.0.0.6\"}}],
-    \"privateLinkServiceConnections\":[{\"name\":\"c\",\"properties\":{\"privateLinkServiceId\":\"$ACR/registries/myregistry\",\"groupIds\":[\"registry\"]}}]}}"
-e2e_check "zone group" arm PUT "$NET/privateEndpoints/mype/privateDnsZoneGroups/default" \
-  "{\"properties\":{\"privateDnsZoneConfigs\":[{\"name\":\"z\",\"properties\":{\"privateDnsZoneId\":\"$ZONE\"}}]}}"
-e2e_check "DNS resolver" arm PUT "$NET/dnsResolvers/resolver" \
-  "{\"location\":\"westus\",\"properties\":{\"virtualNetwork\":{\"id\":\"$NET/virtualNetworks/myvnet\"}}}"
-e2e_check "inbound endpoint 10.0.2.4" arm PUT "$NET/dnsResolvers/resolver/inboundEndpoints/in" \
-  "{\"location\":\"westus\",\"properties\":{\"ipConfigurations\":[{\"subnet\":{\"id\":\"$NET/virtualNetworks/myvnet/subnets/inbound\"},
-    \"privateIpAllocationMethod\":\"Static\",\"privateIpAddress\":\"10.0.2.4\"}]}}"
+onprem_azure_side
 
 e2e_check "public IP for the gateway" arm PUT "$NET/publicIPAddresses/gwip" \
   '{"location":"westus","sku":{"name":"Standard"},"properties":{"publicIPAllocationMethod":"Static"}}'
