@@ -7,7 +7,11 @@
 # resolver, the private endpoint (10.0.0.5, 10.0.0.6) with privatelink.azurecr.io linked and
 # grouped, and a DNS Private Resolver whose inbound endpoint is 10.0.2.4.
 #
-# Sets SUB, RG, NET, ACR, ZONE and arm(); each step is one e2e_check.
+# Sets SUB, RG, NET, ACR, ZONE and arm(); each step is one e2e_check. Also:
+#   onprem_capture FILTER     starts tcpdump in the public network's namespace (the "internet")
+#                             writing $T/internet.pcap; onprem_capture_stop stops it and writes
+#                             the packets as text to $T/internet.txt;
+#   wait_status WANT SECONDS  polls connection $CONNECTION's connectionStatus until it is WANT.
 SUB=/subscriptions/c0ffee00-0000-4000-8000-000000000001
 RG=$SUB/resourceGroups/rg
 NET=$RG/providers/Microsoft.Network
@@ -44,4 +48,30 @@ onprem_azure_side() {
   e2e_check "inbound endpoint 10.0.2.4" arm PUT "$NET/dnsResolvers/resolver/inboundEndpoints/in" \
     "{\"location\":\"westus\",\"properties\":{\"ipConfigurations\":[{\"subnet\":{\"id\":\"$NET/virtualNetworks/myvnet/subnets/inbound\"},
       \"privateIpAllocationMethod\":\"Static\",\"privateIpAddress\":\"10.0.2.4\"}]}}"
+}
+
+onprem_capture() {
+  local pub_ns
+  pub_ns=$(sed -n "s/.*dns: .* in \([^ ]*\) answers view ''.*/\1/p" "$T/coved.log" | tail -1)
+  e2e_check "public namespace exists" test -n "$pub_ns"
+  ip netns exec "$pub_ns" tcpdump -i any -nn -U --immediate-mode -w "$T/internet.pcap" "$1" \
+    >"$T/tcpdump.log" 2>&1 &
+  E2E_PIDS+=($!)
+  ONPREM_TCPDUMP_PID=$!
+}
+onprem_capture_stop() {
+  e2e_stop_pid "$ONPREM_TCPDUMP_PID"
+  tcpdump -nn -r "$T/internet.pcap" >"$T/internet.txt" 2>/dev/null
+}
+
+status() { arm GET "$NET/connections/$CONNECTION" | jq -r .properties.connectionStatus; }
+wait_status() {  # WANT SECONDS
+  local i s
+  for ((i = 0; i < $2 * 5; i++)); do
+    s=$(status)
+    [[ $s == "$1" ]] && return 0
+    sleep 0.2
+  done
+  echo "connectionStatus is $s" >&2
+  return 1
 }

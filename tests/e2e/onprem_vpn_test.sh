@@ -60,25 +60,10 @@ conn_body() {  # KEY
 }
 
 # A capture on the internet segment (the public network's namespace), from before the tunnel.
-PUB_NS=$(sed -n "s/.*dns: .* in \([^ ]*\) answers view ''.*/\1/p" "$T/coved.log" | tail -1)
-e2e_check "public namespace exists" test -n "$PUB_NS"
-ip netns exec "$PUB_NS" tcpdump -i any -nn -U --immediate-mode -w "$T/internet.pcap" \
-  "host $GWIP or host $SITEIP" >"$T/tcpdump.log" 2>&1 &
-E2E_PIDS+=($!)
-TCPDUMP_PID=$!
+CONNECTION=toBranch
+onprem_capture "host $GWIP or host $SITEIP"
 
 e2e_check "IPsec connection with a shared key" arm PUT "$NET/connections/toBranch" "$(conn_body s3cr3t-key)"
-status() { arm GET "$NET/connections/toBranch" | jq -r .properties.connectionStatus; }
-wait_status() {  # WANT SECONDS
-  local i s
-  for ((i = 0; i < $2 * 5; i++)); do
-    s=$(status)
-    [[ $s == "$1" ]] && return 0
-    sleep 0.2
-  done
-  echo "connectionStatus is $s" >&2
-  return 1
-}
 e2e_check "connectionStatus Connected" wait_status Connected 60
 
 HOST_NS=$(sed -n "s|.*vm: .*/machines/host1 at .* in namespace \([^ ]*\).*|\1|p" "$T/coved.log" | tail -1)
@@ -109,8 +94,7 @@ e2e_check "layer bytes left over 10.0.0.6 ($data_bytes >= $layer_bytes)" test "$
 e2e_check "connection counts bytes" test "$(arm GET "$NET/connections/toBranch" | jq -r .properties.egressBytesTransferred)" -gt 0
 
 # 3. What crossed the internet: IKE (UDP 500) and ESP-in-UDP (4500) only, no TLS record.
-e2e_stop_pid "$TCPDUMP_PID"
-tcpdump -nn -r "$T/internet.pcap" >"$T/internet.txt" 2>/dev/null
+onprem_capture_stop
 e2e_log "internet capture: $(wc -l <"$T/internet.txt") packets"
 e2e_check "the capture holds ESP-in-UDP" grep -q "UDP-encap.*ESP\|\.4500 > .*\.4500" "$T/internet.txt"
 e2e_check "only IKE and NAT-T between the public addresses" \
