@@ -417,15 +417,29 @@ _e2e_put_blob() {
 
 _e2e_blob_size() { stat -c %s "$1/blobs/sha256/${2#sha256:}"; }
 
-# _e2e_make_manifest DIR ARCH NLAYERS [LAYER_MIB]: builds layers, a config and a manifest for
-# linux/ARCH; prints "DIGEST SIZE" of the manifest.
+# _e2e_make_manifest DIR ARCH NLAYERS [LAYER_MIB [CONFIG]]: builds layers, a config and a
+# manifest for linux/ARCH; prints "DIGEST SIZE" of the manifest. CONFIG (JSON, the image
+# config's "config" object; default {"Cmd":["/bin/true"]}) set means a runnable image: its first
+# layer is a busybox root (Debian's static /bin/busybox and a link per applet) instead of random
+# data.
 _e2e_make_manifest() {
-  local dir=$1 arch=$2 nlayers=$3 layer_mib=${4:-0} i
+  local dir=$1 arch=$2 nlayers=$3 layer_mib=${4:-0} config=${5:-} i
   local work="$dir/.work.$arch"
   mkdir -p "$work"
   local diff_ids=() layers=()
   for ((i = 0; i < nlayers; i++)); do
     local src="$work/src$i"
+    if ((i == 0)) && [[ -n $config ]]; then
+      _e2e_busybox_root "$src" || return 1
+      tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$src" -cf "$work/l$i.tar" .
+      diff_ids+=("sha256:$(sha256sum "$work/l$i.tar" | cut -d' ' -f1)")
+      gzip -n -1 "$work/l$i.tar"
+      local bd
+      bd=$(_e2e_put_blob "$dir" "$work/l$i.tar.gz")
+      layers+=("{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"$bd\",\"size\":$(_e2e_blob_size "$dir" "$bd")}")
+      rm -rf "$src"
+      continue
+    fi
     mkdir -p "$src/data"
     # Random, incompressible content: 4 KiB .. ~3 MiB per layer, in one or two files.
     local size=$(((RANDOM % 768 + 1) * 4096))
@@ -442,8 +456,8 @@ _e2e_make_manifest() {
   done
   local ids
   ids=$(printf '"%s",' "${diff_ids[@]}")
-  printf '{"architecture":"%s","os":"linux","created":"2024-01-01T00:00:00Z","config":{"Cmd":["/bin/true"]},"rootfs":{"type":"layers","diff_ids":[%s]},"history":[]}' \
-    "$arch" "${ids%,}" >"$work/config.json"
+  printf '{"architecture":"%s","os":"linux","created":"2024-01-01T00:00:00Z","config":%s,"rootfs":{"type":"layers","diff_ids":[%s]},"history":[]}' \
+    "$arch" "${config:-{\"Cmd\":[\"/bin/true\"]\}}" "${ids%,}" >"$work/config.json"
   local cd
   cd=$(_e2e_put_blob "$dir" "$work/config.json")
   local ls
@@ -456,19 +470,36 @@ _e2e_make_manifest() {
   echo "$md $(_e2e_blob_size "$dir" "$md")"
 }
 
+# _e2e_busybox_root DIR: a root file system of Debian's static busybox (bin/busybox and a
+# symlink per applet in bin/), with /etc, /tmp, /proc, /sys and /dev to mount over.
+_e2e_busybox_root() {
+  local root=$1 applet
+  [[ -x /bin/busybox ]] || { echo "no /bin/busybox (busybox-static; run scripts/install-deps)" >&2; return 1; }
+  mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/proc" "$root/sys" "$root/dev"
+  cp /bin/busybox "$root/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [[ $applet == busybox ]] || ln -sf busybox "$root/bin/$applet"
+  done
+  echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
+}
+
 # e2e_make_image DIR TAG [--layers N] [--layer-mib M] [--format oci|docker] [--platforms]
+#                [--config JSON]
 # Builds (or adds TAG to) an OCI image layout at DIR: gzip'd random tar layers, a config whose
 # rootfs.diff_ids are the digests of the uncompressed tars (random sizes up to 3 MiB, or M MiB
 # each with --layer-mib), a manifest, index.json and
 # oci-layout. With --platforms, TAG names an image index of linux/amd64 and linux/arm64.
+# With --config (the image config's "config" object, e.g. '{"Cmd":["/bin/sh","-c","echo hi"]}')
+# the image runs: its first layer is a busybox root, the others random data as above.
 # --format docker is accepted for symmetry: the layout is OCI either way, and
 # `skopeo copy --format v2s2` converts it when pushing. Prints the digest TAG points to.
 e2e_make_image() {
-  local dir=$1 tag=$2 nlayers=3 platforms=0 layer_mib=0
+  local dir=$1 tag=$2 nlayers=3 platforms=0 layer_mib=0 config=
   shift 2
   while (($#)); do
     case "$1" in
       --layers) nlayers=$2; shift 2 ;;
+      --config) config=$2; shift 2 ;;
       --layer-mib) layer_mib=$2; shift 2 ;;
       --format) [[ $2 == oci || $2 == docker ]] || { echo "bad --format $2" >&2; return 2; }; shift 2 ;;
       --platforms) platforms=1; shift ;;
@@ -481,7 +512,7 @@ e2e_make_image() {
   if ((platforms)); then
     local a m entries=()
     for a in amd64 arm64; do
-      m=$(_e2e_make_manifest "$dir" "$a" "$nlayers" "$layer_mib") || return 1
+      m=$(_e2e_make_manifest "$dir" "$a" "$nlayers" "$layer_mib" "$config") || return 1
       entries+=("{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"${m% *}\",\"size\":${m#* },\"platform\":{\"architecture\":\"$a\",\"os\":\"linux\"}}")
     done
     local es
@@ -493,7 +524,7 @@ e2e_make_image() {
     desc="{\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"digest\":\"$digest\",\"size\":$size,\"annotations\":{\"org.opencontainers.image.ref.name\":\"$tag\"}}"
   else
     local m
-    m=$(_e2e_make_manifest "$dir" amd64 "$nlayers" "$layer_mib") || return 1
+    m=$(_e2e_make_manifest "$dir" amd64 "$nlayers" "$layer_mib" "$config") || return 1
     digest=${m% *}
     desc="{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"$digest\",\"size\":${m#* },\"annotations\":{\"org.opencontainers.image.ref.name\":\"$tag\"}}"
   fi
