@@ -163,6 +163,18 @@ e2e_check() {
   return "$rc"
 }
 
+# e2e_wait SECONDS CMD...: runs CMD every half second until it succeeds (0) or SECONDS pass (1).
+# For states that arrive asynchronously (a container group's pull, a restart); never a fixed sleep.
+e2e_wait() {
+  local deadline=$((SECONDS + $1))
+  shift
+  while ((SECONDS < deadline)); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
 # e2e_check_eq NAME EXPECTED ACTUAL
 e2e_check_eq() {
   if [[ $2 == "$3" ]]; then
