@@ -11,8 +11,9 @@
 // OnFailure when it is not 0, Never not at all; a restart waits a backoff of `backoff_initial`,
 // doubled each time up to `backoff_max`, reset after a run of `backoff_reset` or longer.
 //
-// Output: runc's stdout and stderr (which are the container's: runc hands its own descriptors
-// to the container process) go into a pipe the runner copies into <log>, appended across runs.
+// Output: runc's stdout and stderr go into one pipe the runner copies into <log>, appended
+// across runs. runc (not detached, no terminal) copies the container's stdout and stderr to its
+// own through a pipe each, so lines of the two streams keep their order within a stream only.
 // When <log> passes half of `log_cap_bytes` it is renamed to <log>.1 (replacing the earlier
 // one), so a container's output on disk never exceeds the cap; Logs() reads <log>.1 then <log>.
 //
