@@ -97,39 +97,8 @@ Captured RunCapture(const std::vector<std::string>& argv) {
   }
   out_write.Reset();
   err_write.Reset();
-  const auto deadline = SteadyClock::now() + kToolTimeout;
-  UniqueFd* sources[2] = {&out_read, &err_read};
-  std::string* sinks[2] = {&result.out, &result.err};
-  while (out_read.valid() || err_read.valid()) {
-    pollfd polls[2];
-    int n = 0;
-    int which[2];
-    for (int i = 0; i < 2; ++i) {
-      if (!sources[i]->valid()) continue;
-      polls[n] = {sources[i]->get(), POLLIN, 0};
-      which[n++] = i;
-    }
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
-    if (left.count() <= 0) {
-      ::kill(*pid, SIGKILL);
-      break;
-    }
-    if (::poll(polls, n, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
-    for (int k = 0; k < n; ++k) {
-      if (polls[k].revents == 0) continue;
-      char buf[4096];
-      const ssize_t got = ::read(polls[k].fd, buf, sizeof buf);
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) {
-        sources[which[k]]->Reset();
-        continue;
-      }
-      sinks[which[k]]->append(buf, static_cast<size_t>(got));
-    }
-  }
-  result.exit_code = Reap(*pid);
-  return result;
+  ChildOutput child = CollectChild(*pid, std::move(out_read), std::move(err_read), kToolTimeout);
+  return Captured{child.exit_code, std::move(child.out), std::move(child.err)};
 }
 
 std::string ReadFile(const std::string& path) {
@@ -181,6 +150,45 @@ std::string LastLines(const std::string& text, int tail) {
 }
 
 }  // namespace
+
+ChildOutput CollectChild(pid_t pid, UniqueFd out, UniqueFd err,
+                         std::chrono::milliseconds timeout) {
+  ChildOutput result;
+  const auto deadline = SteadyClock::now() + timeout;
+  UniqueFd* sources[2] = {&out, &err};
+  std::string* sinks[2] = {&result.out, &result.err};
+  while (out.valid() || err.valid()) {
+    pollfd polls[2];
+    int which[2];
+    int n = 0;
+    for (int i = 0; i < 2; ++i) {
+      if (!sources[i]->valid()) continue;
+      polls[n] = {sources[i]->get(), POLLIN, 0};
+      which[n++] = i;
+    }
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+    if (left.count() <= 0) {
+      ::kill(pid, SIGKILL);
+      result.timed_out = true;
+      break;
+    }
+    if (::poll(polls, n, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+    for (int k = 0; k < n; ++k) {
+      if (polls[k].revents == 0) continue;
+      char buf[4096];
+      const ssize_t got = ::read(polls[k].fd, buf, sizeof buf);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        sources[which[k]]->Reset();
+        continue;
+      }
+      sinks[which[k]]->append(buf, static_cast<size_t>(got));
+    }
+  }
+  result.exit_code = Reap(pid);
+  return result;
+}
 
 std::optional<RestartPolicy> ParseRestartPolicy(std::string_view text) {
   if (EqualsIgnoreCase(text, "Always")) return RestartPolicy::kAlways;

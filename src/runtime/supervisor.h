@@ -60,8 +60,20 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/unique_fd.h"
 
 namespace cove::runtime {
+
+// What a child process wrote and how it ended.
+struct ChildOutput {
+  int exit_code = -1;  // 128 + signal when killed by one; -1 when it could not be waited for
+  std::string out;
+  std::string err;
+  bool timed_out = false;  // killed (SIGKILL) after `timeout`
+};
+// Reads the child's stdout and stderr (the read ends of its pipes; closed here) until both end
+// or `timeout` passes (then it is SIGKILLed), and reaps `pid` — that pid only.
+ChildOutput CollectChild(pid_t pid, UniqueFd out, UniqueFd err, std::chrono::milliseconds timeout);
 
 enum class RestartPolicy { kAlways, kOnFailure, kNever };
 // "Always" | "OnFailure" | "Never" (case-insensitive); nullopt otherwise.
