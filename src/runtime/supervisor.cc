@@ -30,6 +30,7 @@ using nlohmann::json;
 
 constexpr size_t kMaxEvents = 100;
 constexpr std::chrono::milliseconds kTick{100};
+constexpr std::chrono::milliseconds kStartTick{20};
 constexpr std::chrono::seconds kToolTimeout{30};
 
 // Forks and execs `argv` with `fds` as 0, 1, 2 (-1: /dev/null). Only async-signal-safe calls
@@ -67,6 +68,19 @@ int Reap(pid_t pid) {
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return -1;
   }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+// The exit code (as Reap) when the child `pid` has exited, nullopt while it runs.
+std::optional<int> TryReap(pid_t pid) {
+  int status = 0;
+  pid_t got;
+  while ((got = ::waitpid(pid, &status, WNOHANG)) < 0 && errno == EINTR) {
+  }
+  if (got == 0) return std::nullopt;
+  if (got < 0) return -1;
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return -1;
@@ -483,6 +497,7 @@ bool Supervisor::WaitForStart(Container* c, std::unique_lock<std::mutex>& lock) 
 void Supervisor::RunOnce(Container* c, std::unique_lock<std::mutex>& lock) {
   const ContainerRun run = c->run;
   const std::string runc_log = run.bundle_dir + "/runc.log";
+  const std::string pid_file = run.bundle_dir + "/pid";
   lock.unlock();
 
   // Output pipe: runc (and the container) write, the runner copies into the log.
@@ -494,9 +509,11 @@ void Supervisor::RunOnce(Container* c, std::unique_lock<std::mutex>& lock) {
     UniqueFd out_write(pipe_fds[1]);
     ::fcntl(out_read.get(), F_SETFL, O_NONBLOCK);
     ::truncate(runc_log.c_str(), 0);
+    ::unlink(pid_file.c_str());
     const int fds[3] = {-1, out_write.get(), out_write.get()};
     pid = SpawnProcess({options_.runc, "--root", options_.runc_root, "--log", runc_log,
-                        "--log-format", "json", "run", "--bundle", run.bundle_dir, run.id},
+                        "--log-format", "json", "run", "--bundle", run.bundle_dir, "--pid-file",
+                        pid_file, run.id},
                        fds);
   }
   if (!c->log.valid()) {
@@ -518,10 +535,10 @@ void Supervisor::RunOnce(Container* c, std::unique_lock<std::mutex>& lock) {
     ++view.restart_count;
     c->count_restart = false;
   }
-  const auto now = Now();
-  view.current = ContainerState{"Running", now, std::nullopt, std::nullopt, ""};
-  RecordEvent(view.events, now, "Created", "Normal", "Created container");
-  RecordEvent(view.events, now, "Started", "Normal", "Started container");
+  const auto spawned = Now();
+  view.current = ContainerState{"Waiting", std::nullopt, std::nullopt, std::nullopt,
+                                "ContainerCreating"};
+  RecordEvent(view.events, spawned, "Created", "Normal", "Created container");
   c->term_sent = false;
   c->kill_deadline.reset();
   lock.unlock();
@@ -545,7 +562,19 @@ void Supervisor::RunOnce(Container* c, std::unique_lock<std::mutex>& lock) {
     }
   };
 
+  // runc writes the pid file once the container's process is about to exec the command (runc
+  // checks the command first: a missing one fails before): from then on it is Running.
+  bool confirmed = false;
+  const auto confirm = [&] {
+    if (confirmed || ::access(pid_file.c_str(), F_OK) != 0) return;
+    confirmed = true;
+    std::lock_guard<std::mutex> guard(mu_);
+    c->view.current = ContainerState{"Running", spawned, std::nullopt, std::nullopt, ""};
+    RecordEvent(c->view.events, Now(), "Started", "Normal", "Started container");
+  };
+
   bool exited = false;
+  int status = -1;
   while (!exited) {
     bool stopping;
     {
@@ -569,17 +598,26 @@ void Supervisor::RunOnce(Container* c, std::unique_lock<std::mutex>& lock) {
     pollfd polls[3] = {{pidfd.get(), POLLIN, 0},
                        {out_read.valid() ? out_read.get() : -1, POLLIN, 0},
                        {c->wake.get(), POLLIN, 0}};
-    const int timeout = stopping ? static_cast<int>(kTick.count()) : -1;
+    int timeout = -1;
+    if (!confirmed) timeout = static_cast<int>(kStartTick.count());
+    if (stopping || !pidfd.valid()) timeout = static_cast<int>(kTick.count());
     if (::poll(polls, 3, timeout) < 0 && errno != EINTR) break;
     if (polls[2].revents != 0) {
       uint64_t count;
       (void)!::read(c->wake.get(), &count, sizeof count);
     }
     if (polls[1].revents != 0 && copy_output()) out_read.Reset();
-    if (polls[0].revents != 0 || !pidfd.valid()) exited = true;
+    confirm();
+    if (pidfd.valid()) {
+      exited = polls[0].revents != 0;
+    } else if (auto code = TryReap(*pid)) {
+      exited = true;
+      status = *code;
+    }
   }
-  const int status = Reap(*pid);
+  if (pidfd.valid()) status = Reap(*pid);
   if (out_read.valid()) copy_output();  // what is left in the pipe
+  confirm();
   if (c->kill_deadline) (void)Runc({"delete", "--force", run.id});
   const std::string runc_error = RuncError(runc_log);
 

@@ -17,6 +17,10 @@
 // When <log> passes half of `log_cap_bytes` it is renamed to <log>.1 (replacing the earlier
 // one), so a container's output on disk never exceeds the cap; Logs() reads <log>.1 then <log>.
 //
+// A start: a Created event and the container Waiting ("ContainerCreating") while runc creates
+// it; once runc writes its --pid-file (the process is about to exec the command) it is Running
+// (startTime = when runc was started) with a Started event.
+//
 // runc's own failures (a command that is not in the image, a bad config) are told apart from
 // the container's exit by runc's json log: an "error" entry there becomes a Failed event whose
 // message is runc's text verbatim, e.g. `runc run failed: unable to start container process:
@@ -27,9 +31,9 @@
 // Instance view (ACI's, contract 4 of issue 16): currentState/previousState {state
 // Waiting|Running|Terminated, startTime, finishTime, exitCode, detailStatus}, restartCount, and
 // events (Created, Started, Killing, BackOff, Failed) counted ACI's way: the same name and
-// message again raises count and lastTimestamp. detailStatus: "" while running, "Completed"
-// (exit 0), "Error" (other exits), "ContainerCannotRun" (runc failed), "CrashLoopBackOff"
-// (waiting to restart).
+// message again raises count and lastTimestamp. detailStatus: "" while running,
+// "ContainerCreating" (runc creating it), "Completed" (exit 0), "Error" (other exits),
+// "ContainerCannotRun" (runc failed), "CrashLoopBackOff" (waiting to restart).
 //
 // Stop: a Killing event, `runc kill <id> TERM`, and after `stop_grace` `runc kill <id> KILL`
 // (an init process that ignores SIGTERM — busybox sh as pid 1 does — is killed then); the

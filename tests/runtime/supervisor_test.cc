@@ -236,7 +236,7 @@ TEST_F(SupervisorTest, ExecStopStartAndTheNamespace) {
   const std::string id = Make("app", {"/bin/sh", "-c", "echo up; exec sleep 3600"},
                               RestartPolicy::kAlways, {{"SECRET", "s3cret"}});
   ASSERT_TRUE(Eventually([&] { return LogsOf(id).find("up") != std::string::npos; }));
-  EXPECT_EQ(ViewOf(id).current.state, "Running");
+  ASSERT_TRUE(Eventually([&] { return StateIs(id, "Running"); }));
   EXPECT_EQ(ExecOut(id, {"hostname"}), "mygroup\n");
   EXPECT_EQ(ExecOut(id, {"cat", "/proc/1/cmdline"}), std::string("sleep\0" "3600\0", 11));
   EXPECT_NE(ExecOut(id, {"env"}).find("SECRET=s3cret"), std::string::npos);
@@ -281,6 +281,8 @@ TEST_F(SupervisorTest, CommandNotInTheImageIsRuncsFailure) {
   const std::string id = Make("nocmd", {"nope"}, RestartPolicy::kNever);
   ASSERT_TRUE(Eventually([&] { return ViewOf(id).done; }));
   EXPECT_TRUE(HasEvent(id, "Failed", "exec: \"nope\": executable file not found in $PATH"));
+  EXPECT_TRUE(HasEvent(id, "Created"));
+  EXPECT_FALSE(HasEvent(id, "Started"));
   const ContainerView view = ViewOf(id);
   EXPECT_EQ(view.current.state, "Terminated");
   EXPECT_EQ(view.current.exit_code, 127);
