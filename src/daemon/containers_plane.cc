@@ -225,6 +225,11 @@ void ContainersPlane::Apply(std::vector<ContainerGroupPlan> groups) {
     if (it != groups_.end()) {
       group->predecessor = it->second;
       Retire(it->second);
+    } else {
+      // Deleted and planned again: the earlier one may still be tearing down.
+      auto before = std::find_if(retired_.rbegin(), retired_.rend(),
+                                 [&](const auto& old) { return old->key == key; });
+      if (before != retired_.rend() && !(*before)->torn_down) group->predecessor = *before;
     }
     groups_[key] = group;
     Group* raw = group.get();

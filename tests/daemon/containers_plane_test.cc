@@ -318,6 +318,12 @@ TEST_F(ContainersPlaneTest, ChangedPlanRestartsDeletedGroupIsRemoved) {
   ASSERT_TRUE(Eventually([&] { return LogsOf(plan).find("rotated") != std::string::npos; }));
   EXPECT_EQ(puller_->Requests().size(), 2u);
 
+  // Deleted and at once planned again: the new one waits for the old one to go.
+  plane_->Apply({});
+  plane_->Apply({plan});
+  ASSERT_TRUE(Eventually([&] { return ContainerState(plan.id, "Running"); }));
+  EXPECT_EQ(puller_->Requests().size(), 3u);
+
   plane_->Apply({});
   EXPECT_FALSE(plane_->InstanceView(plan.id).has_value());
   const std::string state = "runc --root " + runtime::RuncRoot(prefix_) + " state " + id +
