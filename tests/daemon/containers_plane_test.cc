@@ -10,6 +10,8 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -343,6 +345,62 @@ TEST_F(ContainersPlaneTest, DownRemovesEverything) {
                            " list -q 2>/dev/null)\"";
   EXPECT_EQ(std::system(list.c_str()), 0);
   EXPECT_TRUE(std::filesystem::is_empty(temp_.Join("containers")));
+}
+
+// The production puller's plumbing, with a stand-in for `coved pull`: a script that records its
+// arguments, its stdin and what it sees of the network and /etc, and answers as contract 2 says.
+TEST_F(ContainersPlaneTest, CovedImagePullerSpawnsInTheNamespace) {
+  const std::string script = temp_.Join("fake-coved");
+  const std::string record = temp_.Join("record");
+  {
+    std::ofstream out(script);
+    out << "#!/bin/sh\n"
+        << "{ echo \"args: $*\"; echo \"stdin: $(cat)\"; cat /etc/resolv.conf; ip -4 addr; } > "
+        << record << "\n"
+        << "case \"$*\" in\n"
+        << "  *denied*) echo '{\"ok\":false,\"stage\":\"manifest\",\"status\":403,"
+           "\"code\":\"DENIED\",\"message\":\"not allowed\"}'; exit 1;;\n"
+        << "  *usage*) echo 'coved pull: --store is required' >&2; exit 2;;\n"
+        << "esac\n"
+        << "echo '{\"ok\":true,\"image\":\"reg.test/app:v1\",\"digest\":\"sha256:abc\","
+           "\"config\":{\"Cmd\":[\"sh\"]},\"layers\":1,\"bytes\":10}'\n";
+  }
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  CovedImagePuller puller(namespaces_, script, temp_.Join("images"), "/ca.pem");
+  PullRequest request;
+  request.ns = netns_->name();
+  request.etc_overlay = netns_->etc_overlay();
+  request.image = "reg.test/app:v1";
+  request.rootfs = temp_.Join("rootfs");
+  request.credential = {{"username", "u"}, {"password", "pw-secret"}};
+  auto pulled = puller.Pull(request);
+  ASSERT_TRUE(pulled) << pulled.error().ToString();
+  EXPECT_EQ(pulled->digest, "sha256:abc");
+  EXPECT_EQ(pulled->config, json({{"Cmd", {"sh"}}}));
+  std::ifstream in(record);
+  const std::string seen((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(seen.find("args: pull --image reg.test/app:v1 --store " + temp_.Join("images") +
+                      " --rootfs " + temp_.Join("rootfs") + " --ca /ca.pem"),
+            std::string::npos)
+      << seen;
+  EXPECT_NE(seen.find("stdin: {\"password\":\"pw-secret\",\"username\":\"u\"}"),
+            std::string::npos)
+      << seen;
+  EXPECT_NE(seen.find("nameserver 192.0.2.53"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("10.99.0.2"), std::string::npos) << seen;
+
+  request.image = "reg.test/denied:v1";
+  pulled = puller.Pull(request);
+  ASSERT_FALSE(pulled);
+  EXPECT_EQ(pulled.error().reason, "DENIED");
+  EXPECT_EQ(pulled.error().message, "not allowed");
+  EXPECT_EQ(pulled.error().http_status, 403);
+  EXPECT_EQ(pulled.error().code, Code::kPermissionDenied);
+
+  request.image = "usage";
+  pulled = puller.Pull(request);
+  ASSERT_FALSE(pulled);
+  EXPECT_EQ(pulled.error().message, "coved pull exited 2: coved pull: --store is required");
 }
 
 }  // namespace
