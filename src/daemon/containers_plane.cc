@@ -57,7 +57,7 @@ std::string Fingerprint(const ContainerGroupPlan& plan) {
   for (const RegistryCredentialPlan& c : plan.credentials) {
     credentials.push_back({c.server, c.username, c.password, c.identity_client_id});
   }
-  const json all = {plan.id,  plan.name,  plan.ns, plan.etc_overlay, plan.restart_policy,
+  const json all = {plan.id,    plan.name,  plan.ns, plan.etc_overlay, plan.restart_policy,
                     containers, credentials};
   return Digest::Of(all.dump()).hex();
 }
@@ -85,8 +85,8 @@ CovedImagePuller::CovedImagePuller(fabric::Namespaces& namespaces, std::string c
       timeout_(timeout) {}
 
 Result<PulledImage> CovedImagePuller::Pull(const PullRequest& request) {
-  std::vector<std::string> argv = {coved_path_, "pull",   "--image", request.image,
-                                   "--store",   store_,   "--rootfs", request.rootfs};
+  std::vector<std::string> argv = {coved_path_, "pull", "--image",  request.image,
+                                   "--store",   store_, "--rootfs", request.rootfs};
   if (!ca_file_.empty()) {
     argv.push_back("--ca");
     argv.push_back(ca_file_);
@@ -115,8 +115,8 @@ Result<PulledImage> CovedImagePuller::Pull(const PullRequest& request) {
   runtime::ChildOutput child =
       runtime::CollectChild(pid, std::move(out_read), std::move(err_read), timeout_);
   if (child.timed_out) {
-    return Fail(Code::kUnavailable, "coved pull did not finish in " +
-                                        std::to_string(timeout_.count()) + " ms");
+    return Fail(Code::kUnavailable,
+                "coved pull did not finish in " + std::to_string(timeout_.count()) + " ms");
   }
   const json answer = json::parse(child.out, nullptr, /*allow_exceptions=*/false);
   if (child.exit_code == 0 && answer.is_object() && answer.value("ok", false)) {
@@ -213,8 +213,8 @@ void ContainersPlane::Apply(std::vector<ContainerGroupPlan> groups) {
     auto group = std::make_shared<Group>();
     group->key = key;
     group->fingerprint = fingerprint;
-    group->policy = runtime::ParseRestartPolicy(plan.restart_policy)
-                        .value_or(runtime::RestartPolicy::kAlways);
+    group->policy =
+        runtime::ParseRestartPolicy(plan.restart_policy).value_or(runtime::RestartPolicy::kAlways);
     for (const ContainerPlan& container : plan.containers) {
       Box box;
       box.plan = container;
@@ -487,8 +487,7 @@ Status ContainersPlane::Act(const std::string& group_id, const std::string& acti
   return Ok();
 }
 
-Result<std::string> ContainersPlane::Logs(const std::string& group_id,
-                                          const std::string& container,
+Result<std::string> ContainersPlane::Logs(const std::string& group_id, const std::string& container,
                                           std::optional<int> tail) const {
   std::string id;
   {

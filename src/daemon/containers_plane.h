@@ -48,12 +48,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/error.h"
@@ -80,8 +79,8 @@ struct RegistryCredentialPlan {
 struct ContainerGroupPlan {
   std::string id;  // ARM id
   std::string name;
-  std::string ns;           // fabric namespace
-  std::string etc_overlay;  // "/etc/netns/<ns>"
+  std::string ns;              // fabric namespace
+  std::string etc_overlay;     // "/etc/netns/<ns>"
   std::string restart_policy;  // Always | OnFailure | Never (anything else: Always)
   std::vector<ContainerPlan> containers;
   std::vector<RegistryCredentialPlan> credentials;
@@ -97,8 +96,8 @@ struct PullRequest {
 };
 
 struct PulledImage {
-  std::string digest;                                  // the manifest's
-  nlohmann::json config = nlohmann::json::object();    // the image config's "config" object
+  std::string digest;                                // the manifest's
+  nlohmann::json config = nlohmann::json::object();  // the image config's "config" object
 };
 
 // The seam between the plane and the network: pulls one image into a rootfs.
@@ -185,9 +184,9 @@ class ContainersPlane {
   SystemClock system_clock_;
   runtime::Supervisor supervisor_;
   mutable std::mutex mu_;
-  std::condition_variable torn_down_;  // a retired group finished tearing down
+  std::condition_variable torn_down_;                     // a retired group finished tearing down
   std::map<std::string, std::shared_ptr<Group>> groups_;  // by lowercased id
-  std::vector<std::shared_ptr<Group>> retired_;          // tearing down
+  std::vector<std::shared_ptr<Group>> retired_;           // tearing down
 };
 
 }  // namespace cove::daemon

@@ -25,8 +25,9 @@ Result<std::vector<std::string>> StringList(const json& config, const char* key)
   std::vector<std::string> out;
   auto it = config.find(key);
   if (it == config.end() || it->is_null()) return out;
-  if (!it->is_array()) return Fail(Code::kInvalidArgument, std::string("image config ") + key +
-                                                               " is not a list of strings");
+  if (!it->is_array())
+    return Fail(Code::kInvalidArgument,
+                std::string("image config ") + key + " is not a list of strings");
   for (const json& item : *it) {
     if (!item.is_string()) {
       return Fail(Code::kInvalidArgument,
@@ -90,8 +91,8 @@ Result<json> ResolveUser(const std::string& user, const std::string& rootfs) {
     uid = entry->id;
     gid = entry->group;
   } else {
-    return Fail(Code::kInvalidArgument, "unable to find user " + who +
-                                            ": no matching entries in passwd file");
+    return Fail(Code::kInvalidArgument,
+                "unable to find user " + who + ": no matching entries in passwd file");
   }
   if (!group.empty()) {
     if (auto id = ParseId(group)) {
@@ -99,8 +100,8 @@ Result<json> ResolveUser(const std::string& user, const std::string& rootfs) {
     } else if (auto entry = LookUp(rootfs + "/etc/group", group)) {
       gid = entry->id;
     } else {
-      return Fail(Code::kInvalidArgument, "unable to find group " + group +
-                                              ": no matching entries in group file");
+      return Fail(Code::kInvalidArgument,
+                  "unable to find group " + group + ": no matching entries in group file");
     }
   }
   return json{{"uid", uid}, {"gid", gid}};
@@ -194,15 +195,16 @@ Result<nlohmann::json> Bundle::RuntimeSpec(const nlohmann::json& image_config,
 
   json linux_section = {
       {"resources", std::move(resources)},
-      {"namespaces",
-       json::array({{{"type", "pid"}}, std::move(network), {{"type", "ipc"}}, {{"type", "uts"}},
-                    {{"type", "mount"}}})},
+      {"namespaces", json::array({{{"type", "pid"}},
+                                  std::move(network),
+                                  {{"type", "ipc"}},
+                                  {{"type", "uts"}},
+                                  {{"type", "mount"}}})},
       {"maskedPaths",
        {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
         "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
         "/proc/scsi"}},
-      {"readonlyPaths",
-       {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
+      {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
   };
 
   return json{

@@ -11,7 +11,8 @@
 //     "uid[:gid]" numerically or names looked up in the rootfs' /etc/passwd and /etc/group
 //     (kInvalidArgument when not found, as docker's "unable to find user").
 //   - capabilities, rlimits, maskedPaths, readonlyPaths and noNewPrivileges exactly as `runc spec`
-//     gives them (bounding = effective = permitted = ambient = AUDIT_WRITE, KILL, NET_BIND_SERVICE).
+//     gives them (bounding = effective = permitted = ambient = AUDIT_WRITE, KILL,
+//     NET_BIND_SERVICE).
 //   - root: "rootfs", read-write.
 //   - namespaces: pid, ipc, uts and mount of its own; network = the group's named namespace
 //     (network_namespace_path, "/run/netns/<ns>"), shared by every container of the group.
@@ -30,12 +31,11 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 

@@ -165,8 +165,7 @@ std::string LastLines(const std::string& text, int tail) {
 
 }  // namespace
 
-ChildOutput CollectChild(pid_t pid, UniqueFd out, UniqueFd err,
-                         std::chrono::milliseconds timeout) {
+ChildOutput CollectChild(pid_t pid, UniqueFd out, UniqueFd err, std::chrono::milliseconds timeout) {
   ChildOutput result;
   const auto deadline = SteadyClock::now() + timeout;
   UniqueFd* sources[2] = {&out, &err};
@@ -236,9 +235,12 @@ std::string IsoTime(Clock::TimePoint t) {
 }
 
 nlohmann::json EventJson(const Event& event) {
-  return json{{"count", event.count},         {"firstTimestamp", IsoTime(event.first)},
-              {"lastTimestamp", IsoTime(event.last)}, {"name", event.name},
-              {"message", event.message},     {"type", event.type}};
+  return json{{"count", event.count},
+              {"firstTimestamp", IsoTime(event.first)},
+              {"lastTimestamp", IsoTime(event.last)},
+              {"name", event.name},
+              {"message", event.message},
+              {"type", event.type}};
 }
 
 nlohmann::json ContainerStateJson(const ContainerState& state) {
@@ -344,7 +346,8 @@ Status Supervisor::Add(const ContainerRun& run) {
   c->run = run;
   c->backoff = options_.backoff_initial;
   c->wake = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!c->wake.valid()) return Fail(Code::kIOError, std::string("eventfd: ") + std::strerror(errno));
+  if (!c->wake.valid())
+    return Fail(Code::kIOError, std::string("eventfd: ") + std::strerror(errno));
   std::lock_guard<std::mutex> lock(mu_);
   if (containers_.count(run.id) != 0) {
     return Fail(Code::kAlreadyExists, "container " + run.id + " exists");
@@ -511,10 +514,10 @@ void Supervisor::RunOnce(Container* c, std::unique_lock<std::mutex>& lock) {
     ::truncate(runc_log.c_str(), 0);
     ::unlink(pid_file.c_str());
     const int fds[3] = {-1, out_write.get(), out_write.get()};
-    pid = SpawnProcess({options_.runc, "--root", options_.runc_root, "--log", runc_log,
-                        "--log-format", "json", "run", "--bundle", run.bundle_dir, "--pid-file",
-                        pid_file, run.id},
-                       fds);
+    pid = SpawnProcess(
+        {options_.runc, "--root", options_.runc_root, "--log", runc_log, "--log-format", "json",
+         "run", "--bundle", run.bundle_dir, "--pid-file", pid_file, run.id},
+        fds);
   }
   if (!c->log.valid()) {
     c->log.Reset(::open(run.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
@@ -536,8 +539,8 @@ void Supervisor::RunOnce(Container* c, std::unique_lock<std::mutex>& lock) {
     c->count_restart = false;
   }
   const auto spawned = Now();
-  view.current = ContainerState{"Waiting", std::nullopt, std::nullopt, std::nullopt,
-                                "ContainerCreating"};
+  view.current =
+      ContainerState{"Waiting", std::nullopt, std::nullopt, std::nullopt, "ContainerCreating"};
   RecordEvent(view.events, spawned, "Created", "Normal", "Created container");
   c->term_sent = false;
   c->kill_deadline.reset();
@@ -556,8 +559,7 @@ void Supervisor::RunOnce(Container* c, std::unique_lock<std::mutex>& lock) {
       if (::fstat(c->log.get(), &st) == 0 &&
           static_cast<uint64_t>(st.st_size) > options_.log_cap_bytes / 2) {
         ::rename(run.log_path.c_str(), (run.log_path + ".1").c_str());
-        c->log.Reset(
-            ::open(run.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+        c->log.Reset(::open(run.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
       }
     }
   };
@@ -661,8 +663,8 @@ void Supervisor::AfterExit(Container* c, int exit_code, const std::string& runc_
   }
   if (SteadyClock::now() - started >= options_.backoff_reset) c->backoff = options_.backoff_initial;
   view.previous = terminated;
-  view.current = ContainerState{"Waiting", std::nullopt, std::nullopt, std::nullopt,
-                                "CrashLoopBackOff"};
+  view.current =
+      ContainerState{"Waiting", std::nullopt, std::nullopt, std::nullopt, "CrashLoopBackOff"};
   RecordEvent(view.events, now, "BackOff", "Warning", "Back-off restarting failed container");
   c->backoff_until = SteadyClock::now() + c->backoff;
   c->backoff = std::min(c->backoff * 2, options_.backoff_max);

@@ -55,12 +55,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/error.h"
@@ -88,9 +87,9 @@ struct Event {
   int count = 1;
   Clock::TimePoint first;
   Clock::TimePoint last;
-  std::string name;     // Pulling, Pulled, Failed, Created, Started, Killing, BackOff
+  std::string name;  // Pulling, Pulled, Failed, Created, Started, Killing, BackOff
   std::string message;
-  std::string type;     // Normal | Warning
+  std::string type;  // Normal | Warning
 };
 
 // Appends an event, or counts it again when the last one with the same name has the same

@@ -5,6 +5,7 @@
 // deleted group. Namespaces, /etc/netns dirs, runc roots and bundles are removed at the end.
 #include "daemon/containers_plane.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -15,8 +16,6 @@
 #include <map>
 #include <mutex>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "common/error.h"
 #include "runtime/naming.h"
@@ -58,9 +57,10 @@ class FakePuller final : public ImagePuller {
     } else if (request.image.find("done") != std::string::npos) {
       image.config = {{"Cmd", {"/bin/true"}}};
     } else {
-      image.config = {{"Env", {"PATH=/bin", "GREETING=hello from image"}},
-                      {"Cmd", {"/bin/sh", "-c",
-                               "echo \"$GREETING\" \"$SECRET\" $(hostname); exec sleep 3600"}}};
+      image.config = {
+          {"Env", {"PATH=/bin", "GREETING=hello from image"}},
+          {"Cmd",
+           {"/bin/sh", "-c", "echo \"$GREETING\" \"$SECRET\" $(hostname); exec sleep 3600"}}};
     }
     return image;
   }
@@ -117,8 +117,10 @@ class ContainersPlaneTest : public ::testing::Test {
   ContainerGroupPlan Group(const std::string& name, const std::string& image,
                            const std::string& policy = "Always") {
     ContainerGroupPlan plan;
-    plan.id = "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.ContainerInstance/"
-              "containerGroups/" + name;
+    plan.id =
+        "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.ContainerInstance/"
+        "containerGroups/" +
+        name;
     plan.name = name;
     plan.ns = netns_->name();
     plan.etc_overlay = netns_->etc_overlay();
@@ -177,7 +179,8 @@ TEST_F(ContainersPlaneTest, PullsRunsAndAnswersContract4) {
   EXPECT_EQ(First(plan.id)["currentState"]["state"], "Waiting");
   puller_->Hold(false);
 
-  ASSERT_TRUE(Eventually([&] { return LogsOf(plan).find("hello from image") != std::string::npos; }));
+  ASSERT_TRUE(
+      Eventually([&] { return LogsOf(plan).find("hello from image") != std::string::npos; }));
   EXPECT_EQ(LogsOf(plan), "hello from image s3cret app\n");
   const json view = View(plan.id);
   EXPECT_EQ(view["provisioningState"], "Succeeded");
@@ -194,7 +197,8 @@ TEST_F(ContainersPlaneTest, PullsRunsAndAnswersContract4) {
   }
   EXPECT_TRUE(HasEvent(app["events"], "Pulled", "Successfully pulled image \"reg.test/app:v1\""));
   for (const json& event : app["events"]) {
-    for (const char* key : {"count", "firstTimestamp", "lastTimestamp", "name", "message", "type"}) {
+    for (const char* key :
+         {"count", "firstTimestamp", "lastTimestamp", "name", "message", "type"}) {
       EXPECT_TRUE(event.contains(key)) << event.dump();
     }
   }
@@ -328,11 +332,10 @@ TEST_F(ContainersPlaneTest, ChangedPlanRestartsDeletedGroupIsRemoved) {
 
   plane_->Apply({});
   EXPECT_FALSE(plane_->InstanceView(plan.id).has_value());
-  const std::string state = "runc --root " + runtime::RuncRoot(prefix_) + " state " + id +
-                            " >/dev/null 2>&1";
-  ASSERT_TRUE(Eventually([&] {
-    return std::system(state.c_str()) != 0 && !std::filesystem::exists(dir);
-  }));
+  const std::string state =
+      "runc --root " + runtime::RuncRoot(prefix_) + " state " + id + " >/dev/null 2>&1";
+  ASSERT_TRUE(
+      Eventually([&] { return std::system(state.c_str()) != 0 && !std::filesystem::exists(dir); }));
 }
 
 TEST_F(ContainersPlaneTest, DownRemovesEverything) {
@@ -341,8 +344,8 @@ TEST_F(ContainersPlaneTest, DownRemovesEverything) {
   ASSERT_TRUE(Eventually([&] { return ContainerState(plan.id, "Running"); }));
   plane_->Down();
   EXPECT_FALSE(plane_->InstanceView(plan.id).has_value());
-  const std::string list = "test -z \"$(runc --root " + runtime::RuncRoot(prefix_) +
-                           " list -q 2>/dev/null)\"";
+  const std::string list =
+      "test -z \"$(runc --root " + runtime::RuncRoot(prefix_) + " list -q 2>/dev/null)\"";
   EXPECT_EQ(std::system(list.c_str()), 0);
   EXPECT_TRUE(std::filesystem::is_empty(temp_.Join("containers")));
 }
@@ -383,8 +386,7 @@ TEST_F(ContainersPlaneTest, CovedImagePullerSpawnsInTheNamespace) {
                       " --rootfs " + temp_.Join("rootfs") + " --ca /ca.pem"),
             std::string::npos)
       << seen;
-  EXPECT_NE(seen.find("stdin: {\"password\":\"pw-secret\",\"username\":\"u\"}"),
-            std::string::npos)
+  EXPECT_NE(seen.find("stdin: {\"password\":\"pw-secret\",\"username\":\"u\"}"), std::string::npos)
       << seen;
   EXPECT_NE(seen.find("nameserver 192.0.2.53"), std::string::npos) << seen;
   EXPECT_NE(seen.find("10.99.0.2"), std::string::npos) << seen;

@@ -5,13 +5,12 @@
 // end, pass or fail. Also the Bundle's runtime spec, which needs nothing.
 #include "runtime/supervisor.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-
-#include <gtest/gtest.h>
 
 #include "runtime/bundle.h"
 #include "runtime/naming.h"
@@ -50,7 +49,8 @@ TEST(BundleTest, CommandReplacesEntrypointAndCmdAndEnvOverrides) {
             json({"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}));
   EXPECT_EQ((*config)["hostname"], "grp");
   EXPECT_EQ((*config)["root"]["readonly"], false);
-  EXPECT_EQ((*config)["linux"]["namespaces"][1], json({{"type", "network"}, {"path", "/run/netns/x"}}));
+  EXPECT_EQ((*config)["linux"]["namespaces"][1],
+            json({{"type", "network"}, {"path", "/run/netns/x"}}));
   EXPECT_EQ((*config)["linux"]["resources"]["memory"]["limit"], 512u << 20);
 
   spec.has_command = true;
@@ -115,9 +115,8 @@ class SupervisorTest : public ::testing::Test {
   }
 
   // A bundle with a busybox root running `command` in the test namespace; its id.
-  std::string Make(const std::string& name, std::vector<std::string> command,
-                   RestartPolicy policy, std::vector<std::pair<std::string, std::string>> env = {},
-                   bool add = true) {
+  std::string Make(const std::string& name, std::vector<std::string> command, RestartPolicy policy,
+                   std::vector<std::pair<std::string, std::string>> env = {}, bool add = true) {
     const std::string dir = temp_.Join(name);
     EXPECT_TRUE(cove::testing::MakeBusyboxRootfs(dir + "/rootfs"));
     Bundle bundle(dir);
@@ -148,7 +147,9 @@ class SupervisorTest : public ::testing::Test {
   bool StateIs(const std::string& id, const std::string& state) {
     return ViewOf(id).current.state == state;
   }
-  std::string LogsOf(const std::string& id) { return supervisor_->Logs(id, std::nullopt).value_or(""); }
+  std::string LogsOf(const std::string& id) {
+    return supervisor_->Logs(id, std::nullopt).value_or("");
+  }
   bool HasEvent(const std::string& id, const std::string& name, const std::string& text = "") {
     for (const Event& event : ViewOf(id).events) {
       if (event.name == name && event.message.find(text) != std::string::npos) return true;
@@ -238,7 +239,9 @@ TEST_F(SupervisorTest, ExecStopStartAndTheNamespace) {
   ASSERT_TRUE(Eventually([&] { return LogsOf(id).find("up") != std::string::npos; }));
   ASSERT_TRUE(Eventually([&] { return StateIs(id, "Running"); }));
   EXPECT_EQ(ExecOut(id, {"hostname"}), "mygroup\n");
-  EXPECT_EQ(ExecOut(id, {"cat", "/proc/1/cmdline"}), std::string("sleep\0" "3600\0", 11));
+  EXPECT_EQ(ExecOut(id, {"cat", "/proc/1/cmdline"}), std::string("sleep\0"
+                                                                 "3600\0",
+                                                                 11));
   EXPECT_NE(ExecOut(id, {"env"}).find("SECRET=s3cret"), std::string::npos);
   EXPECT_NE(ExecOut(id, {"ip", "-4", "addr"}).find("10.99.0.2"), std::string::npos);
   EXPECT_EQ(ExecOut(id, {"cat", "/etc/resolv.conf"}), "nameserver 192.0.2.53\n");
@@ -255,24 +258,24 @@ TEST_F(SupervisorTest, ExecStopStartAndTheNamespace) {
   ASSERT_TRUE(Eventually([&] { return StateIs(id, "Running"); }));
   EXPECT_EQ(ViewOf(id).previous->state, "Terminated");
   EXPECT_EQ(ViewOf(id).restart_count, 0);
-  ASSERT_TRUE(Eventually([&] { return supervisor_->Exec(id, {"true"}, ExecIo{}).value_or(-1) == 0; }));
+  ASSERT_TRUE(
+      Eventually([&] { return supervisor_->Exec(id, {"true"}, ExecIo{}).value_or(-1) == 0; }));
 
   ASSERT_TRUE(supervisor_->Remove(id));
   EXPECT_FALSE(supervisor_->View(id).has_value());
-  EXPECT_NE(std::system(("runc --root " + RuncRoot(prefix_) + " state " + id +
-                         " >/dev/null 2>&1").c_str()),
+  EXPECT_NE(std::system(
+                ("runc --root " + RuncRoot(prefix_) + " state " + id + " >/dev/null 2>&1").c_str()),
             0);
 }
 
 TEST_F(SupervisorTest, RestartRunsAgainAtOnce) {
-  const std::string id = Make("app", {"/bin/sh", "-c", "echo run; exec sleep 3600"},
-                              RestartPolicy::kNever);
+  const std::string id =
+      Make("app", {"/bin/sh", "-c", "echo run; exec sleep 3600"}, RestartPolicy::kNever);
   ASSERT_TRUE(Eventually([&] { return LogsOf(id).find("run") != std::string::npos; }));
   ASSERT_TRUE(supervisor_->Restart(id));
   ASSERT_TRUE(Eventually([&] {
     const ContainerView view = ViewOf(id);
-    return view.current.state == "Running" && view.previous &&
-           view.previous->state == "Terminated";
+    return view.current.state == "Running" && view.previous && view.previous->state == "Terminated";
   }));
   ASSERT_TRUE(Eventually([&] { return LogsOf(id) == "run\nrun\n"; }));
 }
@@ -295,10 +298,12 @@ TEST_F(SupervisorTest, LogsAreCapped) {
   options.log_cap_bytes = 64 << 10;
   supervisor_ = std::make_unique<Supervisor>(options);
   // ~400 KiB of output.
-  const std::string id =
-      Make("chatty", {"/bin/sh", "-c", "i=0; while [ $i -lt 4000 ]; do echo line-$i-"
-                                       "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123; i=$((i+1)); done"},
-           RestartPolicy::kNever);
+  const std::string id = Make("chatty",
+                              {"/bin/sh", "-c",
+                               "i=0; while [ $i -lt 4000 ]; do echo line-$i-"
+                               "0123456789012345678901234567890123456789012345678901234567890123456"
+                               "789012345678901234567890123; i=$((i+1)); done"},
+                              RestartPolicy::kNever);
   ASSERT_TRUE(Eventually([&] { return ViewOf(id).done; }));
   const std::string logs = LogsOf(id);
   EXPECT_LE(logs.size(), 64u << 10);
@@ -323,9 +328,7 @@ TEST_F(SupervisorTest, StaleContainersOfThePrefixAreDeleted) {
 TEST_F(SupervisorTest, UnknownIdsAndForeignPrefix) {
   EXPECT_EQ(supervisor_->Stop("nope").error().code, Code::kNotFound);
   EXPECT_EQ(supervisor_->Logs("nope", std::nullopt).error().code, Code::kNotFound);
-  EXPECT_EQ(supervisor_->Add(ContainerRun{"other-x", temp_.path(), temp_.Join("log")})
-                .error()
-                .code,
+  EXPECT_EQ(supervisor_->Add(ContainerRun{"other-x", temp_.path(), temp_.Join("log")}).error().code,
             Code::kInvalidArgument);
 }
 

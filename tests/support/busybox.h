@@ -46,12 +46,13 @@ inline std::string RandomTag() {
   return buf;
 }
 
-// A named network namespace ("ip netns add") with an interface dummy0 (one end of a veth pair, 10.99.0.2/24), and
-// /etc/netns/<name> holding a resolv.conf and a hosts file.
+// A named network namespace ("ip netns add") with an interface dummy0 (one end of a veth
+// pair, 10.99.0.2/24), and /etc/netns/<name> holding a resolv.conf and a hosts file.
 class TestNetns {
  public:
   explicit TestNetns(std::string name) : name_(std::move(name)) {
-    ok_ = Run("ip netns add " + name_) && Run("ip -n " + name_ + " link add dummy0 type veth peer name dummy1") &&
+    ok_ = Run("ip netns add " + name_) &&
+          Run("ip -n " + name_ + " link add dummy0 type veth peer name dummy1") &&
           Run("ip -n " + name_ + " addr add 10.99.0.2/24 dev dummy0") &&
           Run("ip -n " + name_ + " link set dummy0 up");
     std::filesystem::create_directories(etc_overlay());
