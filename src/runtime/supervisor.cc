@@ -358,11 +358,15 @@ Status Supervisor::Add(const ContainerRun& run) {
   return Ok();
 }
 
-Status Supervisor::Stop(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
+Result<Supervisor::Container*> Supervisor::FindLocked(const std::string& id) const {
   auto it = containers_.find(id);
   if (it == containers_.end()) return Fail(Code::kNotFound, "no container " + id);
-  Container* c = it->second.get();
+  return it->second.get();
+}
+
+Status Supervisor::Stop(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  COVE_ASSIGN_OR_RETURN(Container * c, FindLocked(id));
   c->want_run = false;
   c->restart_now = false;
   c->backoff_until.reset();
@@ -380,27 +384,15 @@ Status Supervisor::Stop(const std::string& id) {
   return Ok();
 }
 
-Status Supervisor::Start(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = containers_.find(id);
-  if (it == containers_.end()) return Fail(Code::kNotFound, "no container " + id);
-  Container* c = it->second.get();
-  c->want_run = true;
-  c->backoff_until.reset();
-  c->backoff = options_.backoff_initial;
-  c->view.stopped = false;
-  c->view.done = false;
-  Wake(c);
-  return Ok();
-}
+Status Supervisor::Start(const std::string& id) { return RunAgain(id, /*restart=*/false); }
 
-Status Supervisor::Restart(const std::string& id) {
+Status Supervisor::Restart(const std::string& id) { return RunAgain(id, /*restart=*/true); }
+
+Status Supervisor::RunAgain(const std::string& id, bool restart) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = containers_.find(id);
-  if (it == containers_.end()) return Fail(Code::kNotFound, "no container " + id);
-  Container* c = it->second.get();
+  COVE_ASSIGN_OR_RETURN(Container * c, FindLocked(id));
   c->want_run = true;
-  c->restart_now = c->pid >= 0;
+  if (restart) c->restart_now = c->pid >= 0;
   c->backoff_until.reset();
   c->backoff = options_.backoff_initial;
   c->view.stopped = false;
@@ -413,9 +405,7 @@ Status Supervisor::Remove(const std::string& id) {
   Container* c = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = containers_.find(id);
-    if (it == containers_.end()) return Fail(Code::kNotFound, "no container " + id);
-    c = it->second.get();
+    COVE_ASSIGN_OR_RETURN(c, FindLocked(id));
     if (c->removing) return Ok();  // another caller is removing it
     c->removing = true;
     c->want_run = false;
@@ -432,9 +422,8 @@ Result<pid_t> Supervisor::StartExec(const std::string& id, const std::vector<std
                                     const ExecIo& io) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = containers_.find(id);
-    if (it == containers_.end()) return Fail(Code::kNotFound, "no container " + id);
-    if (it->second->pid < 0) {
+    COVE_ASSIGN_OR_RETURN(const Container* c, FindLocked(id));
+    if (c->pid < 0) {
       return Fail(Code::kFailedPrecondition, "container " + id + " is not running");
     }
   }
@@ -455,9 +444,8 @@ Result<std::string> Supervisor::Logs(const std::string& id, std::optional<int> t
   std::string path;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = containers_.find(id);
-    if (it == containers_.end()) return Fail(Code::kNotFound, "no container " + id);
-    path = it->second->run.log_path;
+    COVE_ASSIGN_OR_RETURN(const Container* c, FindLocked(id));
+    path = c->run.log_path;
   }
   std::string text = ReadFile(path + ".1") + ReadFile(path);
   return tail ? LastLines(text, *tail) : text;

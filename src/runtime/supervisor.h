@@ -55,11 +55,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "common/clock.h"
 #include "common/error.h"
@@ -191,6 +192,10 @@ class Supervisor {
 
  private:
   struct Container;
+  // The container `id`; kNotFound. REQUIRES: mu_ held.
+  Result<Container*> FindLocked(const std::string& id) const;
+  // Start (restart false) or Restart.
+  Status RunAgain(const std::string& id, bool restart);
   void RunLoop(Container* container);
   bool WaitForStart(Container* c, std::unique_lock<std::mutex>& lock);
   void RunOnce(Container* c, std::unique_lock<std::mutex>& lock);

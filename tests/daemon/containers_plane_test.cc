@@ -5,7 +5,6 @@
 // deleted group. Namespaces, /etc/netns dirs, runc roots and bundles are removed at the end.
 #include "daemon/containers_plane.h"
 
-#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -16,6 +15,8 @@
 #include <map>
 #include <mutex>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "common/error.h"
 #include "runtime/naming.h"
@@ -87,15 +88,11 @@ class FakePuller final : public ImagePuller {
   std::map<std::string, int> attempts_;
 };
 
-class ContainersPlaneTest : public ::testing::Test {
+class ContainersPlaneTest : public cove::testing::ContainerFixture {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
-    if (std::system("runc --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "needs runc";
-    if (!std::filesystem::exists("/bin/busybox")) GTEST_SKIP() << "needs /bin/busybox";
-    prefix_ = cove::testing::RandomTag();
-    netns_ = std::make_unique<cove::testing::TestNetns>(prefix_ + "-ns");
-    ASSERT_TRUE(netns_->ok());
+    ContainerFixture::SetUp();
+    if (NotReady()) return;
     auto puller = std::make_unique<FakePuller>();
     puller_ = puller.get();
     ContainersPlaneOptions options;
@@ -109,9 +106,7 @@ class ContainersPlaneTest : public ::testing::Test {
   void TearDown() override {
     if (plane_) puller_->Hold(false);
     plane_.reset();
-    netns_.reset();
-    std::error_code ec;
-    if (!prefix_.empty()) std::filesystem::remove_all(runtime::RuncRoot(prefix_), ec);
+    ContainerFixture::TearDown();
   }
 
   ContainerGroupPlan Group(const std::string& name, const std::string& image,
@@ -157,9 +152,6 @@ class ContainersPlaneTest : public ::testing::Test {
     return plane_->Logs(plan.id, plan.containers[0].name, std::nullopt).value_or("");
   }
 
-  std::string prefix_;
-  cove::testing::TempDir temp_;
-  std::unique_ptr<cove::testing::TestNetns> netns_;
   fabric::LinuxNamespaces namespaces_;
   FakePuller* puller_ = nullptr;
   std::unique_ptr<ContainersPlane> plane_;

@@ -5,12 +5,13 @@
 // end, pass or fail. Also the Bundle's runtime spec, which needs nothing.
 #include "runtime/supervisor.h"
 
-#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+
+#include <gtest/gtest.h>
 
 #include "runtime/bundle.h"
 #include "runtime/naming.h"
@@ -87,22 +88,16 @@ TEST(EventTest, SameNameAndMessageCountsAgain) {
   EXPECT_EQ(first["type"], "Warning");
 }
 
-class SupervisorTest : public ::testing::Test {
+class SupervisorTest : public cove::testing::ContainerFixture {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root";
-    if (std::system("runc --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "needs runc";
-    if (!std::filesystem::exists("/bin/busybox")) GTEST_SKIP() << "needs /bin/busybox";
-    prefix_ = cove::testing::RandomTag();
-    netns_ = std::make_unique<cove::testing::TestNetns>(prefix_ + "-ns");
-    ASSERT_TRUE(netns_->ok());
+    ContainerFixture::SetUp();
+    if (NotReady()) return;
     supervisor_ = std::make_unique<Supervisor>(Options());
   }
   void TearDown() override {
     supervisor_.reset();
-    netns_.reset();
-    std::error_code ec;
-    if (!prefix_.empty()) std::filesystem::remove_all(RuncRoot(prefix_), ec);
+    ContainerFixture::TearDown();
   }
 
   SupervisorOptions Options() const {
@@ -171,9 +166,6 @@ class SupervisorTest : public ::testing::Test {
     return out;
   }
 
-  std::string prefix_;
-  cove::testing::TempDir temp_;
-  std::unique_ptr<cove::testing::TestNetns> netns_;
   std::unique_ptr<Supervisor> supervisor_;
 };
 

@@ -14,11 +14,23 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
 
+#include "runtime/naming.h"
+#include "support/temp_dir.h"
+
 namespace cove::testing {
+
+// Why containers cannot run here ("" when they can): they need root, runc and /bin/busybox.
+inline std::string MissingForContainers() {
+  if (::geteuid() != 0) return "needs root";
+  if (std::system("runc --version >/dev/null 2>&1") != 0) return "needs runc";
+  if (!std::filesystem::exists("/bin/busybox")) return "needs /bin/busybox";
+  return "";
+}
 
 // Makes `dir` a busybox root: bin/busybox, bin/<applet> symlinks, /etc/passwd and /etc/group.
 inline bool MakeBusyboxRootfs(const std::string& dir) {
@@ -78,6 +90,32 @@ class TestNetns {
   }
   std::string name_;
   bool ok_ = false;
+};
+
+// A fixture for tests that run containers: skips without root, runc or busybox; gives a
+// per-run prefix (runc ids, runc root), a temp dir and a test namespace; removes the runc root
+// at the end. Subclasses stop their containers before calling ContainerFixture::TearDown.
+class ContainerFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const std::string missing = MissingForContainers(); !missing.empty()) {
+      GTEST_SKIP() << missing;
+    }
+    prefix_ = RandomTag();
+    netns_ = std::make_unique<TestNetns>(prefix_ + "-ns");
+    ASSERT_TRUE(netns_->ok());
+  }
+  void TearDown() override {
+    netns_.reset();
+    std::error_code ec;
+    if (!prefix_.empty()) std::filesystem::remove_all(runtime::RuncRoot(prefix_), ec);
+  }
+  // True when SetUp skipped or failed: the subclass' SetUp stops there.
+  bool NotReady() const { return IsSkipped() || HasFatalFailure(); }
+
+  std::string prefix_;
+  TempDir temp_;
+  std::unique_ptr<TestNetns> netns_;
 };
 
 // Polls `done` every 20 ms until it holds or `timeout` passes.
