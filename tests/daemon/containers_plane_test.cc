@@ -174,6 +174,8 @@ TEST_F(ContainersPlaneTest, PullsRunsAndAnswersContract4) {
   ASSERT_TRUE(
       Eventually([&] { return LogsOf(plan).find("hello from image") != std::string::npos; }));
   EXPECT_EQ(LogsOf(plan), "hello from image s3cret app\n");
+  // Running once runc has written its pid file, which may come after the first output.
+  ASSERT_TRUE(Eventually([&] { return ContainerState(plan.id, "Running"); }));
   const json view = View(plan.id);
   EXPECT_EQ(view["provisioningState"], "Succeeded");
   EXPECT_EQ(view["state"], "Running");
