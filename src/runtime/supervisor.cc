@@ -278,6 +278,7 @@ struct Supervisor::Container {
   std::optional<SteadyClock::time_point> kill_deadline;
   bool term_sent = false;
   UniqueFd log;
+  uint64_t log_size = 0;
   UniqueFd wake;  // eventfd: something was requested
   std::condition_variable cv;
   std::thread thread;
@@ -465,6 +466,31 @@ std::vector<std::string> Supervisor::Ids() const {
   return ids;
 }
 
+void Supervisor::OpenLog(Container* c) {
+  c->log.Reset(::open(c->run.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  struct stat st {};
+  c->log_size = c->log.valid() && ::fstat(c->log.get(), &st) == 0 ? st.st_size : 0;
+}
+
+void Supervisor::AppendLog(Container* c, const char* data, size_t size) {
+  const uint64_t half = std::max<uint64_t>(options_.log_cap_bytes / 2, 1);
+  while (size > 0 && c->log.valid()) {
+    if (c->log_size >= half) {
+      // <log> is full: it becomes <log>.1 (the older <log>.1 goes) and a new <log> starts.
+      ::rename(c->run.log_path.c_str(), (c->run.log_path + ".1").c_str());
+      OpenLog(c);
+      continue;
+    }
+    const size_t take = static_cast<size_t>(std::min<uint64_t>(size, half - c->log_size));
+    const ssize_t n = ::write(c->log.get(), data, take);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // a full disk drops output rather than stalling the container
+    c->log_size += static_cast<uint64_t>(n);
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
 void Supervisor::RunLoop(Container* c) {
   std::unique_lock<std::mutex> lock(mu_);
   while (WaitForStart(c, lock)) RunOnce(c, lock);
@@ -507,9 +533,7 @@ void Supervisor::RunOnce(Container* c, std::unique_lock<std::mutex>& lock) {
          "run", "--bundle", run.bundle_dir, "--pid-file", pid_file, run.id},
         fds);
   }
-  if (!c->log.valid()) {
-    c->log.Reset(::open(run.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-  }
+  if (!c->log.valid()) OpenLog(c);
   const auto started = SteadyClock::now();
 
   lock.lock();
@@ -541,14 +565,7 @@ void Supervisor::RunOnce(Container* c, std::unique_lock<std::mutex>& lock) {
       const ssize_t got = ::read(out_read.get(), buf, sizeof buf);
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) return got == 0;  // true at EOF
-      if (!c->log.valid()) continue;
-      (void)!::write(c->log.get(), buf, static_cast<size_t>(got));
-      struct stat st {};
-      if (::fstat(c->log.get(), &st) == 0 &&
-          static_cast<uint64_t>(st.st_size) > options_.log_cap_bytes / 2) {
-        ::rename(run.log_path.c_str(), (run.log_path + ".1").c_str());
-        c->log.Reset(::open(run.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-      }
+      AppendLog(c, buf, static_cast<size_t>(got));
     }
   };
 

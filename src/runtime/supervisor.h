@@ -14,7 +14,7 @@
 // Output: runc's stdout and stderr go into one pipe the runner copies into <log>, appended
 // across runs. runc (not detached, no terminal) copies the container's stdout and stderr to its
 // own through a pipe each, so lines of the two streams keep their order within a stream only.
-// When <log> passes half of `log_cap_bytes` it is renamed to <log>.1 (replacing the earlier
+// When <log> reaches half of `log_cap_bytes` it is renamed to <log>.1 (replacing the earlier
 // one), so a container's output on disk never exceeds the cap; Logs() reads <log>.1 then <log>.
 //
 // A start: a Created event and the container Waiting ("ContainerCreating") while runc creates
@@ -197,6 +197,9 @@ class Supervisor {
   // Start (restart false) or Restart.
   Status RunAgain(const std::string& id, bool restart);
   void RunLoop(Container* container);
+  // The container's log, opened for appending (runner only), and output appended to it.
+  void OpenLog(Container* c);
+  void AppendLog(Container* c, const char* data, size_t size);
   bool WaitForStart(Container* c, std::unique_lock<std::mutex>& lock);
   void RunOnce(Container* c, std::unique_lock<std::mutex>& lock);
   void AfterExit(Container* c, int status, const std::string& runc_error,
