@@ -1,6 +1,8 @@
 #include "daemon/containers_plane.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -104,6 +106,11 @@ Result<PulledImage> CovedImagePuller::Pull(const PullRequest& request) {
   options.stdout_fd = out_write.get();
   options.stderr_fd = err_write.get();
   COVE_ASSIGN_OR_RETURN(const pid_t pid, namespaces_.Spawn(request.ns, argv, options));
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (pidfd.valid()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    in_flight_.insert(pidfd.get());
+  }
   in_read.Reset();
   out_write.Reset();
   err_write.Reset();
@@ -114,6 +121,10 @@ Result<PulledImage> CovedImagePuller::Pull(const PullRequest& request) {
   in_write.Reset();
   runtime::ChildOutput child =
       runtime::CollectChild(pid, std::move(out_read), std::move(err_read), timeout_);
+  if (pidfd.valid()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    in_flight_.erase(pidfd.get());
+  }
   if (child.timed_out) {
     return Fail(Code::kUnavailable,
                 "coved pull did not finish in " + std::to_string(timeout_.count()) + " ms");
@@ -137,6 +148,11 @@ Result<PulledImage> CovedImagePuller::Pull(const PullRequest& request) {
   while (!err.empty() && (err.back() == '\n' || err.back() == '\r')) err.pop_back();
   return Fail(Code::kInternal, "coved pull exited " + std::to_string(child.exit_code) +
                                    (err.empty() ? "" : ": " + err));
+}
+
+void CovedImagePuller::CancelAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int pidfd : in_flight_) ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
 }
 
 struct ContainersPlane::Box {
@@ -185,8 +201,10 @@ ContainersPlane::ContainersPlane(ContainersPlaneOptions options, fabric::Namespa
     puller_ = std::make_unique<CovedImagePuller>(namespaces_, options_.coved_path,
                                                  options_.state_dir + "/images", options_.ca_file);
   }
-  std::error_code ec;
-  std::filesystem::remove_all(options_.state_dir + "/containers", ec);
+  if (!options_.state_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(options_.state_dir + "/containers", ec);
+  }
 }
 
 ContainersPlane::~ContainersPlane() { Down(); }
@@ -275,6 +293,7 @@ void ContainersPlane::Down() {
     for (auto& [key, group] : groups_) Retire(group);
     groups_.clear();
   }
+  puller_->CancelAll();
   JoinRetired(true);
 }
 

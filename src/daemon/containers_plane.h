@@ -49,6 +49,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -109,6 +110,8 @@ class ImagePuller {
   // ("DENIED", "UNAUTHORIZED", "MANIFEST_UNKNOWN", "CONNECT", … ; "" when there is none) and
   // whose message is the registry's own message (or what went wrong); http_status when known.
   virtual Result<PulledImage> Pull(const PullRequest& request) = 0;
+  // Ends every pull in flight at once (they fail); for shutdown. Pulls started later run.
+  virtual void CancelAll() {}
 };
 
 // Pulls with `coved pull` inside the request's namespace (see above).
@@ -119,11 +122,15 @@ class CovedImagePuller final : public ImagePuller {
                    std::string ca_file,
                    std::chrono::milliseconds timeout = std::chrono::minutes(15));
   Result<PulledImage> Pull(const PullRequest& request) override;
+  // SIGKILLs every `coved pull` in flight (through pidfds: never another process).
+  void CancelAll() override;
 
  private:
   fabric::Namespaces& namespaces_;
   std::string coved_path_, store_, ca_file_;
   std::chrono::milliseconds timeout_;
+  std::mutex mu_;
+  std::set<int> in_flight_;  // pidfds of running pulls
 };
 
 struct ContainersPlaneOptions {
@@ -160,7 +167,7 @@ class ContainersPlane {
   Result<std::string> Logs(const std::string& group_id, const std::string& container,
                            std::optional<int> tail) const;
   // Stops and removes every container and deletes every bundle; the plan is empty afterwards.
-  // Blocks until done.
+  // Pulls in flight are cancelled. Blocks until done.
   void Down();
 
  private:

@@ -66,6 +66,8 @@ class FakePuller final : public ImagePuller {
     return image;
   }
 
+  void CancelAll() override { Hold(false); }
+
   void Hold(bool hold) {
     std::lock_guard<std::mutex> lock(mu_);
     hold_ = hold;
@@ -330,6 +332,15 @@ TEST_F(ContainersPlaneTest, ChangedPlanRestartsDeletedGroupIsRemoved) {
       "runc --root " + runtime::RuncRoot(prefix_) + " state " + id + " >/dev/null 2>&1";
   ASSERT_TRUE(
       Eventually([&] { return std::system(state.c_str()) != 0 && !std::filesystem::exists(dir); }));
+}
+
+TEST_F(ContainersPlaneTest, DownCancelsAPullInFlight) {
+  puller_->Hold(true);
+  const ContainerGroupPlan plan = Group("app", "reg.test/app:v1");
+  plane_->Apply({plan});
+  ASSERT_TRUE(Eventually([&] { return !puller_->Requests().empty(); }));
+  plane_->Down();  // returns although the puller holds
+  EXPECT_FALSE(plane_->InstanceView(plan.id).has_value());
 }
 
 TEST_F(ContainersPlaneTest, DownRemovesEverything) {
