@@ -16,8 +16,10 @@
 //      {"username","password"}, or {"identity": client id}; none → {} (anonymous).
 //   2. Run: a bundle per container (runtime/bundle.h; the group's name as hostname, its
 //      namespace as network, its /etc overlay's resolv.conf and hosts, memory limit = the
-//      container's memory limit, else its request), handed to the Supervisor with the group's
-//      restartPolicy. provisioningState Succeeded.
+//      container's memory limit, else its request; cpu is not limited), handed to the
+//      Supervisor with the group's restartPolicy. provisioningState Succeeded. A container whose
+//      bundle cannot be made (nothing to run, an unknown user) gets a Failed event "Error:
+//      <why>", stays Waiting ("CreateContainerConfigError") and counts as failed for good.
 //   3. When the group leaves the plan or its plan changes (a fingerprint of the whole plan,
 //      secrets included, differs), its containers are stopped and removed and its bundles
 //      deleted; a changed group then starts again at 1 (after the old one is gone: both use the
@@ -25,7 +27,12 @@
 // A group's state: "Pending" before its containers run (pulling), "Running" while any container
 // runs or will be restarted, "Succeeded" when all have terminated for good with exit code 0,
 // "Failed" when all have and one did not (or its pull failed under Never), "Stopped" after
-// Act("stop").
+// Act("stop"). Events are the containers' (the group's own "events" is an empty list).
+//
+// Act: "stop" stops every container (Killing; not restarted) and the group is Stopped; "start"
+// runs them again; "restart" runs them again at once (restartCount counts only the policy's
+// restarts) and tries a pull that is waiting out its backoff, or gave up under Never, at once.
+// While the group is still pulling, stop holds its containers back until "start".
 //
 // Production pulls go through CovedImagePuller: `<coved_path> pull --image I --store
 // <state_dir>/images --rootfs <bundle>/rootfs [--ca <ca_file>]` (contract 2) spawned with
@@ -39,8 +46,8 @@
 // containers of the prefix.
 //
 // Thread-safety: every public method may be called from any thread. One mutex guards the
-// groups; no pull, runc command or join runs while it is held, except that Down() and the
-// destructor join the workers (after releasing it). Group ids are compared case-insensitively.
+// groups; no pull, runc command or thread join runs while it is held (Down() and the destructor
+// release it before joining the workers). Group ids are compared case-insensitively.
 #pragma once
 
 #include <chrono>

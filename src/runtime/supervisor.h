@@ -44,7 +44,12 @@
 // Thread-safety: all public methods may be called from any thread concurrently; one mutex
 // guards the table and each container's view, and no runc command runs while it is held.
 // Methods naming an unknown id return kNotFound. The destructor stops and removes every
-// container (as Remove does).
+// container (as Remove does); REQUIRES: no other call in flight then. Restart counting: the
+// policy's restarts raise restartCount; Start and Restart (asked for) do not.
+//
+// Also here, for the daemon's pulls: CollectChild (a child's output under a deadline, reaped by
+// pid), and ACI's event and state shapes with their JSON, which the daemon extends with its
+// pull events.
 #pragma once
 
 #include <sys/types.h>
