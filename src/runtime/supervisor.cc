@@ -582,14 +582,17 @@ void Supervisor::RunOnce(Container* c, std::unique_lock<std::mutex>& lock) {
 
   bool exited = false;
   int status = -1;
+  SteadyClock::time_point next_kill{};
   while (!exited) {
     bool stopping;
     {
       std::lock_guard<std::mutex> guard(mu_);
       stopping = !c->want_run || c->restart_now || c->removing;
     }
-    if (stopping) {
+    if (stopping && SteadyClock::now() >= next_kill) {
+      // At most one runc kill a tick, however much output wakes the loop.
       const auto now_steady = SteadyClock::now();
+      next_kill = now_steady + kTick;
       if (!c->kill_deadline) {
         c->kill_deadline = now_steady + options_.stop_grace;
         std::lock_guard<std::mutex> guard(mu_);

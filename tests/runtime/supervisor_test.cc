@@ -5,6 +5,7 @@
 // end, pass or fail. Also the Bundle's runtime spec, which needs nothing.
 #include "runtime/supervisor.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -302,6 +303,16 @@ TEST_F(SupervisorTest, LogsAreCapped) {
   EXPECT_GT(logs.size(), 16u << 10);
   EXPECT_NE(logs.find("line-3999-"), std::string::npos);
   EXPECT_EQ(supervisor_->Logs(id, 2).value_or("").find("line-3998-"), 0u);
+}
+
+TEST_F(SupervisorTest, AContainerWritingWithoutPauseStops) {
+  const std::string id =
+      Make("spam", {"/bin/sh", "-c", "while true; do echo spam; done"}, RestartPolicy::kAlways);
+  ASSERT_TRUE(Eventually([&] { return StateIs(id, "Running"); }));
+  ASSERT_TRUE(supervisor_->Stop(id));
+  ASSERT_TRUE(Eventually([&] { return StateIs(id, "Terminated"); }));
+  EXPECT_EQ(ViewOf(id).current.exit_code, 128 + SIGKILL);  // sh as pid 1 ignores TERM
+  ASSERT_TRUE(supervisor_->Remove(id));
 }
 
 TEST_F(SupervisorTest, StaleContainersOfThePrefixAreDeleted) {
