@@ -16,6 +16,7 @@
 #include "common/unique_fd.h"
 #include "runtime/bundle.h"
 #include "runtime/naming.h"
+#include "runtime/spawn.h"
 
 namespace cove::daemon {
 namespace {
@@ -93,38 +94,26 @@ Result<PulledImage> CovedImagePuller::Pull(const PullRequest& request) {
     argv.push_back("--ca");
     argv.push_back(ca_file_);
   }
-  int in_pipe[2], out_pipe[2], err_pipe[2];
-  if (::pipe2(in_pipe, O_CLOEXEC) != 0) return Fail(Code::kIOError, "pipe failed");
-  UniqueFd in_read(in_pipe[0]), in_write(in_pipe[1]);
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return Fail(Code::kIOError, "pipe failed");
-  UniqueFd out_read(out_pipe[0]), out_write(out_pipe[1]);
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) return Fail(Code::kIOError, "pipe failed");
-  UniqueFd err_read(err_pipe[0]), err_write(err_pipe[1]);
-  fabric::SpawnOptions options;
-  options.etc_overlay = request.etc_overlay;
-  options.stdin_fd = in_read.get();
-  options.stdout_fd = out_write.get();
-  options.stderr_fd = err_write.get();
-  COVE_ASSIGN_OR_RETURN(const pid_t pid, namespaces_.Spawn(request.ns, argv, options));
-  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (pidfd.valid()) {
-    std::lock_guard<std::mutex> lock(mu_);
-    in_flight_.insert(pidfd.get());
-  }
-  in_read.Reset();
-  out_write.Reset();
-  err_write.Reset();
-  // The credential goes on stdin (never argv); it is far smaller than a pipe's buffer, and coved
-  // ignores SIGPIPE should the child be gone already.
-  const std::string credential = request.credential.dump();
-  (void)!::write(in_write.get(), credential.data(), credential.size());
-  in_write.Reset();
-  runtime::ChildOutput child =
-      runtime::CollectChild(pid, std::move(out_read), std::move(err_read), timeout_);
+  UniqueFd pidfd;
+  runtime::NamespaceRun run{.ns = request.ns,
+                            .etc_overlay = request.etc_overlay,
+                            .argv = argv,
+                            // The credential goes on stdin, never argv.
+                            .input = request.credential.dump(),
+                            .timeout = timeout_,
+                            .on_start = [&](pid_t pid) {
+                              pidfd.Reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+                              if (!pidfd.valid()) return;
+                              std::lock_guard<std::mutex> lock(mu_);
+                              in_flight_.insert(pidfd.get());
+                            }};
+  auto ran = runtime::RunInNamespace(namespaces_, run);
   if (pidfd.valid()) {
     std::lock_guard<std::mutex> lock(mu_);
     in_flight_.erase(pidfd.get());
   }
+  if (!ran) return tl::unexpected(ran.error());
+  runtime::ChildOutput& child = *ran;
   if (child.timed_out) {
     return Fail(Code::kUnavailable,
                 "coved pull did not finish in " + std::to_string(timeout_.count()) + " ms");

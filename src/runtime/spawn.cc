@@ -1,0 +1,34 @@
+#include "runtime/spawn.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "common/unique_fd.h"
+
+namespace cove::runtime {
+
+Result<ChildOutput> RunInNamespace(fabric::Namespaces& namespaces, const NamespaceRun& run) {
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (::pipe2(in_pipe, O_CLOEXEC) != 0) return Fail(Code::kIOError, "pipe failed");
+  UniqueFd in_read(in_pipe[0]), in_write(in_pipe[1]);
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return Fail(Code::kIOError, "pipe failed");
+  UniqueFd out_read(out_pipe[0]), out_write(out_pipe[1]);
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) return Fail(Code::kIOError, "pipe failed");
+  UniqueFd err_read(err_pipe[0]), err_write(err_pipe[1]);
+  fabric::SpawnOptions options;
+  options.etc_overlay = run.etc_overlay;
+  options.stdin_fd = in_read.get();
+  options.stdout_fd = out_write.get();
+  options.stderr_fd = err_write.get();
+  COVE_ASSIGN_OR_RETURN(const pid_t pid, namespaces.Spawn(run.ns, run.argv, options));
+  if (run.on_start) run.on_start(pid);
+  in_read.Reset();
+  out_write.Reset();
+  err_write.Reset();
+  // Small inputs fit a pipe's buffer; coved ignores SIGPIPE should the child be gone already.
+  if (!run.input.empty()) (void)!::write(in_write.get(), run.input.data(), run.input.size());
+  in_write.Reset();
+  return CollectChild(pid, std::move(out_read), std::move(err_read), run.timeout);
+}
+
+}  // namespace cove::runtime
