@@ -144,6 +144,14 @@ struct ConnectionStatus {
 using ConnectionStatusProvider =
     std::function<std::optional<ConnectionStatus>(const std::string& connection_id)>;
 
+// The live status of a Cove.Kubernetes/deployments workload (issue 16), rendered as its
+// properties.status: {"replicas": N, "readyReplicas": N, "pods": [{"name", "node", "state":
+// "Pending"|"Pulling"|"Running"|"Succeeded"|"Failed", "restartCount", "exitCode"?, "message",
+// "image"}]}; nullopt when the data plane does not know the deployment (rendered as
+// {"replicas": N, "readyReplicas": 0, "pods": []}). `deployment_id` is the ARM id as created.
+using WorkloadStatusProvider =
+    std::function<std::optional<nlohmann::json>(const std::string& deployment_id)>;
+
 class StateStore;
 class Engine;
 class SecretBox;
@@ -178,6 +186,8 @@ class ControlPlane {
   void SetRegistryUsageProvider(RegistryUsageProvider provider);
   // Where connections' connectionStatus comes from; the same rules as the status provider.
   void SetConnectionStatusProvider(ConnectionStatusProvider provider);
+  // Where deployments' properties.status comes from; the same rules as the status provider.
+  void SetWorkloadStatusProvider(WorkloadStatusProvider provider);
 
  private:
   ControlPlane() = default;
@@ -197,6 +207,7 @@ class ControlPlane {
   std::shared_ptr<const ReplicationStatusProvider> replication_status_;
   std::shared_ptr<const RegistryUsageProvider> registry_usage_;  // guarded by status_mu_
   std::shared_ptr<const ConnectionStatusProvider> connection_status_;  // guarded by status_mu_
+  std::shared_ptr<const WorkloadStatusProvider> workload_status_;  // guarded by status_mu_
   // Long-running operations' status resources (arm/operations.h); thread-safe itself.
   std::unique_ptr<OperationLog> operations_;
 };

@@ -120,6 +120,15 @@ class Engine {
   // The data plane's report on the connection `connection_id` (as stored); "Unknown" with no
   // bytes without a provider or a report.
   ConnectionStatus ConnectionStatusOf(const std::string& connection_id) const;
+  // Where deployments' properties.status comes from (control_plane.h); null: none. Must
+  // outlive the engine.
+  void set_workload_status(const WorkloadStatusProvider* provider) { workload_status_ = provider; }
+  // The data plane's status of the deployment `deployment_id`; nullopt without a provider or
+  // a report.
+  std::optional<Json> WorkloadStatusOf(const std::string& deployment_id) const {
+    if (workload_status_ == nullptr || !*workload_status_) return std::nullopt;
+    return (*workload_status_)(deployment_id);
+  }
   Json Render(const std::string& key) const;
   Json RenderDoc(const Json& doc) const;
   // id, name, type, location (by `has_location`/`global_location`), tags, properties,
@@ -269,6 +278,7 @@ class Engine {
   const ReplicationStatusProvider* replication_status_ = nullptr;
   const RegistryUsageProvider* registry_usage_ = nullptr;
   const ConnectionStatusProvider* connection_status_ = nullptr;
+  const WorkloadStatusProvider* workload_status_ = nullptr;
 };
 
 // EngineFn<&Engine::PutVnet>: an Engine member as the plain function a ResourceProvider holds
