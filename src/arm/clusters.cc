@@ -147,10 +147,8 @@ std::set<uint32_t> UsedAddresses(const Txn& txn, const std::string& subnet_key) 
   return used;
 }
 
-struct PoolRequest {
-  std::string name;
-  std::string where;  // "agentPoolProfile" (AKS names the fields so for both APIs)
-};
+// The stored pool's nodes (with their ids, NICs and indexes), from "_cove".
+const Json& StoredNodes(const Json& pool) { return Cove(pool, "nodes"); }
 
 // Validates the profile `b` of pool `req.name` of the cluster `cluster` (stored at
 // `cluster_key`, already in the txn) and writes the pool, its nodes and their NICs.
@@ -241,7 +239,7 @@ Status ApplyPool(Engine& engine, const ArmPath& cluster_path, const Json& cluste
   const std::string group_id = NodeGroupIdOf(cluster);
   const std::string number = Str(Cove(cluster, "nodes"), "number");
   const std::string vmss = "aks-" + pool_name + "-" + number + "-vmss";
-  Json old_nodes = Field(Field(old_props, "cove"), "nodes");
+  const Json old_nodes = existing != nullptr ? StoredNodes(*existing) : Json::array();
   Json nodes = Json::array();
   for (const auto& node : old_nodes) {
     int index = static_cast<int>(IntField(node, "index", 0));
@@ -346,9 +344,6 @@ Status ApplyPool(Engine& engine, const ArmPath& cluster_path, const Json& cluste
   txn.Put(pool_path.Key(), doc);
   return {};
 }
-
-// The stored pool's nodes (with their ids, NICs and indexes), from "_cove".
-const Json& StoredNodes(const Json& pool) { return Cove(pool, "nodes"); }
 
 void ErasePoolNodes(Txn& txn, const Json& pool) {
   for (const auto& node : StoredNodes(pool)) txn.Erase(Lower(Str(node, "nicId")));
@@ -805,7 +800,7 @@ void RegisterClusterProviders(ProviderRegistry& registry) {
   registry.Add({.type = kClusterType,
                 .location = LocationRule::kRegional,
                 .api_versions = ContainerServiceApiVersions(),
-                .delete_rank = 15,
+                .delete_rank = 14,
                 .put = PutCluster,
                 .remove = DeleteCluster,
                 .render = RenderCluster,
@@ -817,7 +812,7 @@ void RegisterClusterProviders(ProviderRegistry& registry) {
   registry.Add({.type = kDeploymentType,
                 .location = LocationRule::kRegional,
                 .api_versions = KubernetesApiVersions(),
-                .delete_rank = 5,
+                .delete_rank = 12,  // before the clusters they run on
                 .put = PutDeployment,
                 .render = RenderDeployment,
                 .project = ProjectDeployment});

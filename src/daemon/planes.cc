@@ -75,9 +75,17 @@ imds::Machines MachinesOf(const arm::Snapshot& snapshot) {
     imds::Machine machine;
     machine.id = m.id;
     machine.name = m.name;
-    machine.type = m.kind == arm::MachineView::Kind::kContainerGroup
-                       ? "Microsoft.ContainerInstance/containerGroups"
-                       : "Microsoft.Compute/virtualMachines";
+    switch (m.kind) {
+      case arm::MachineView::Kind::kContainerGroup:
+        machine.type = "Microsoft.ContainerInstance/containerGroups";
+        break;
+      case arm::MachineView::Kind::kClusterNode:  // an AKS node: a VMSS instance
+        machine.type = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines";
+        break;
+      case arm::MachineView::Kind::kVirtualMachine:
+        machine.type = "Microsoft.Compute/virtualMachines";
+        break;
+    }
     machine.subscription_id = m.subscription;
     machine.resource_group = m.resource_group;
     machine.location = m.location;
