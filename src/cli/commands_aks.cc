@@ -5,7 +5,7 @@
 //
 // Where cove differs from az:
 // - --vnet-subnet-id is required: cove makes no managed virtual network (coved refuses a pool
-//   without one, naming agentPoolProfile.vnetSubnetID).
+//   without one, naming agentPoolProfile.vnetSubnetID; the CLI lets coved say so).
 // - Accepted and ignored, because they make no difference in cove: --generate-ssh-keys (nodes
 //   take no SSH keys), --enable-managed-identity (clusters always have a managed identity),
 //   --no-wait (coved answers when the cluster is made).
@@ -14,9 +14,9 @@
 //   exists; the registry is looked up by name in the subscription, or given by id.
 // - get-credentials fails: cove runs no Kubernetes API server (the workload commands below are
 //   its way to run containers on a cluster's nodes).
-// - aks deploy -g G -n CLUSTER --name D --image IMG [--replicas N] [--command ...] [--env K=V
-//   ...] PUTs Cove.Kubernetes/deployments/D in the cluster's group; --command's first word is
-//   the container's command, the rest its args.
+// - aks deploy -g G -n CLUSTER --name D --image IMG [--replicas N] [--command "LINE"] [--env
+//   K=V ...] PUTs Cove.Kubernetes/deployments/D in the cluster's group; --command is split as a
+//   shell would (SplitCommandLine): its first word is the container's command, the rest args.
 #include "cli/commands.h"
 #include "common/percent.h"
 
@@ -253,7 +253,14 @@ Outcome Deploy(Context& ctx, const ParsedArgs& a) {
   auto cluster = (*arm)->Get(cluster_id, kApiAks);
   if (!cluster) return Outcome::FromArm(cluster.error(), true);
   json container = {{"name", a.GetOr("--container-name", deployment)}, {"image", *a.Get("--image")}};
-  std::vector<std::string> command = a.GetList("--command");
+  std::vector<std::string> command;
+  if (auto line = a.Get("--command")) {
+    auto argv = SplitCommandLine(*line);
+    if (!argv || argv->empty()) {
+      return Outcome::Usage("argument --command: cannot split '" + *line + "'");
+    }
+    command = *argv;
+  }
   if (!command.empty()) {
     container["command"] = json::array({command[0]});
     container["args"] = std::vector<std::string>(command.begin() + 1, command.end());
@@ -302,8 +309,7 @@ void AddAksCommands(Registry& r) {
                 NodeCountArg(false),
                 {.name = "--vnet-subnet-id",
                  .help = "The ID of a subnet in an existing VNet into which to deploy the cluster "
-                         "(cove: required, it makes no managed VNet).",
-                 .required = true},
+                         "(cove: required, it makes no managed VNet; coved says so without it)."},
                 {.name = "--attach-acr",
                  .help = "Grant the 'acrpull' role assignment to the ACR specified by name or "
                          "resource ID."},
@@ -491,8 +497,9 @@ void AddAksCommands(Registry& r) {
                 {.name = "--container-name",
                  .help = "The container's name (default: the deployment's)."},
                 {.name = "--command",
-                 .help = "The command and its arguments, as separate words.",
-                 .kind = ArgKind::kList},
+                 .help = "The command line to run instead of the image's, split as a shell "
+                         "would: its first word is the container's command, the rest its args "
+                         "(e.g. \"sh -c 'echo hello'\")."},
                 {.name = "--env",
                  .help = "Environment variables, space-separated KEY=VALUE pairs.",
                  .kind = ArgKind::kList}},
