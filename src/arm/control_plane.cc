@@ -209,6 +209,13 @@ Result<Json> ControlPlane::ContainerGroupSecrets(const std::string& group_id) {
   return out;
 }
 
+void ControlPlane::SetWorkloadStatusProvider(WorkloadStatusProvider provider) {
+  auto next =
+      provider ? std::make_shared<const WorkloadStatusProvider>(std::move(provider)) : nullptr;
+  std::lock_guard lock(status_mu_);
+  workload_status_ = std::move(next);
+}
+
 ArmResponse ControlPlane::Handle(const ArmRequest& request) {
   // Microsoft Graph paths (/v1.0/...) go to the directory: no api-version, Graph's errors.
   const bool graph = IsGraphPath(request.path);
@@ -216,12 +223,14 @@ ArmResponse ControlPlane::Handle(const ArmRequest& request) {
   std::shared_ptr<const RegistryUsageProvider> usage;
   std::shared_ptr<const ConnectionStatusProvider> connections;
   std::shared_ptr<const ContainerGroupRuntime> containers;
+  std::shared_ptr<const WorkloadStatusProvider> workloads;
   {
     std::lock_guard lock(status_mu_);
     status = replication_status_;
     usage = registry_usage_;
     connections = connection_status_;
     containers = container_runtime_;
+    workloads = workload_status_;
   }
   auto dispatch = [&](Txn& txn, SecretBox* secrets) -> Result<ArmResponse> {
     try {
@@ -231,6 +240,7 @@ ArmResponse ControlPlane::Handle(const ArmRequest& request) {
       engine.set_registry_usage(usage.get());
       engine.set_connection_status(connections.get());
       engine.set_container_runtime(containers.get());
+      engine.set_workload_status(workloads.get());
       return engine.Dispatch(request);
     } catch (const std::exception& e) {  // nlohmann::json type errors: a bug, never a crash
       return ArmFail(500, "InternalServerError",

@@ -161,6 +161,13 @@ struct ContainerGroupRuntime {
                                     std::optional<int> tail)>
       logs;
 };
+// The live status of a Cove.Kubernetes/deployments workload (issue 16), rendered as its
+// properties.status: {"replicas": N, "readyReplicas": N, "pods": [{"name", "node", "state":
+// "Pending"|"Pulling"|"Running"|"Succeeded"|"Failed", "restartCount", "exitCode"?, "message",
+// "image"}]}; nullopt when the data plane does not know the deployment (rendered as
+// {"replicas": N, "readyReplicas": 0, "pods": []}). `deployment_id` is the ARM id as created.
+using WorkloadStatusProvider =
+    std::function<std::optional<nlohmann::json>(const std::string& deployment_id)>;
 
 class StateStore;
 class Engine;
@@ -204,6 +211,8 @@ class ControlPlane {
   // {"<server, lowercase>": password}}; both empty when the group has none. kNotFound when there
   // is no such group.
   Result<nlohmann::json> ContainerGroupSecrets(const std::string& group_id);
+  // Where deployments' properties.status comes from; the same rules as the status provider.
+  void SetWorkloadStatusProvider(WorkloadStatusProvider provider);
 
  private:
   ControlPlane() = default;
@@ -228,6 +237,7 @@ class ControlPlane {
   std::shared_ptr<const ContainerGroupRuntime> container_runtime_;  // guarded by status_mu_
   std::mutex sealed_mu_;
   Documents sealed_;  // the "/#secrets" documents of the last commit; guarded by sealed_mu_
+  std::shared_ptr<const WorkloadStatusProvider> workload_status_;  // guarded by status_mu_
   // Long-running operations' status resources (arm/operations.h); thread-safe itself.
   std::unique_ptr<OperationLog> operations_;
 };

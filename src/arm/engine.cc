@@ -15,8 +15,11 @@ namespace {
 const char* kNamespaces[] = {"Microsoft.Network", "Microsoft.ContainerRegistry",
                              "Microsoft.Authorization", "Microsoft.Compute",
                              "Microsoft.ManagedIdentity", "Microsoft.ContainerInstance",
-                             // cove's own: on-premises sites (sites.cc)
-                             "Cove.OnPremises"};
+                             // AKS (clusters.cc)
+                             "Microsoft.ContainerService",
+                             // cove's own: on-premises sites (sites.cc), Kubernetes
+                             // deployments (clusters.cc)
+                             "Cove.OnPremises", "Cove.Kubernetes"};
 
 std::string CanonicalNamespace(std::string_view ns) {
   for (const char* n : kNamespaces) {

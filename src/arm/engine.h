@@ -126,6 +126,15 @@ class Engine {
   const ContainerGroupRuntime* container_runtime() const { return container_runtime_; }
   // The request being dispatched (set by Dispatch for its duration); null outside it.
   const ArmRequest* request() const { return request_; }
+  // Where deployments' properties.status comes from (control_plane.h); null: none. Must
+  // outlive the engine.
+  void set_workload_status(const WorkloadStatusProvider* provider) { workload_status_ = provider; }
+  // The data plane's status of the deployment `deployment_id`; nullopt without a provider or
+  // a report.
+  std::optional<Json> WorkloadStatusOf(const std::string& deployment_id) const {
+    if (workload_status_ == nullptr || !*workload_status_) return std::nullopt;
+    return (*workload_status_)(deployment_id);
+  }
   Json Render(const std::string& key) const;
   Json RenderDoc(const Json& doc) const;
   // id, name, type, location (by `has_location`/`global_location`), tags, properties,
@@ -277,6 +286,7 @@ class Engine {
   const ConnectionStatusProvider* connection_status_ = nullptr;
   const ContainerGroupRuntime* container_runtime_ = nullptr;
   const ArmRequest* request_ = nullptr;
+  const WorkloadStatusProvider* workload_status_ = nullptr;
 };
 
 // EngineFn<&Engine::PutVnet>: an Engine member as the plain function a ResourceProvider holds

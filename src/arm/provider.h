@@ -142,6 +142,8 @@ const std::vector<std::string>& ManagedIdentityApiVersions();
 const std::vector<std::string>& AuthorizationApiVersions();
 const std::vector<std::string>& DnsResolverApiVersions();  // Microsoft.Network/dnsResolvers, ...
 const std::vector<std::string>& OnPremisesApiVersions();   // Cove.OnPremises (cove's own)
+const std::vector<std::string>& ContainerServiceApiVersions();  // Microsoft.ContainerService
+const std::vector<std::string>& KubernetesApiVersions();  // Cove.Kubernetes (cove's own)
 
 // Each resource file registers the providers it implements.
 void RegisterNetworkProviders(ProviderRegistry& registry);       // network.cc
@@ -159,5 +161,7 @@ void RegisterGatewayProviders(ProviderRegistry& registry);       // gateways.cc
 // virtualNetworkLinks)
 void RegisterDnsResolverProviders(ProviderRegistry& registry);   // dns_resolvers.cc
 void RegisterSiteProviders(ProviderRegistry& registry);          // sites.cc: Cove.OnPremises
+// managedClusters (+agentPools), Cove.Kubernetes/deployments
+void RegisterClusterProviders(ProviderRegistry& registry);       // clusters.cc
 
 }  // namespace cove::arm

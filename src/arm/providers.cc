@@ -86,6 +86,25 @@ const std::vector<std::string>& OnPremisesApiVersions() {
   return *v;
 }
 
+// AKS: the GA versions az (2.45 sends 2022-11-01; later releases newer ones) and
+// @azure/arm-containerservice send.
+const std::vector<std::string>& ContainerServiceApiVersions() {
+  static const auto* v = new std::vector<std::string>(WithFixtureVersions(
+      {"2025-05-01", "2025-04-01", "2025-03-01", "2025-02-01", "2025-01-01", "2024-10-01",
+       "2024-09-01", "2024-08-01", "2024-07-01", "2024-06-01", "2024-05-01", "2024-02-01",
+       "2024-01-01", "2023-11-01", "2023-10-01", "2023-09-01", "2023-08-01", "2023-07-01",
+       "2023-06-01", "2023-05-01", "2023-04-01", "2023-03-01", "2023-02-01", "2023-01-01",
+       "2022-11-01", "2022-09-01", "2022-08-01", "2022-07-01", "2022-06-01", "2022-04-01",
+       "2022-03-01", "2022-02-01", "2022-01-01", "2021-10-01"}));
+  return *v;
+}
+
+// cove's own namespace (Kubernetes deployments on AKS clusters): one version so far.
+const std::vector<std::string>& KubernetesApiVersions() {
+  static const auto* v = new std::vector<std::string>(WithFixtureVersions({"2026-12-01"}));
+  return *v;
+}
+
 void ProviderRegistry::Add(ResourceProvider provider) {
   std::string key = Lower(provider.type);
   if (providers_.count(key)) {
@@ -119,6 +138,7 @@ const ProviderRegistry& ResourceProviders() {
     RegisterGatewayProviders(*r);
     RegisterDnsResolverProviders(*r);
     RegisterSiteProviders(*r);
+    RegisterClusterProviders(*r);
     return r;
   }();
   return *registry;

@@ -217,13 +217,16 @@ struct MachineIdentityView {
   std::string resource_id, principal_id, client_id;
 };
 
-// A machine the fabric realizes and IMDS serves: a VM (Microsoft.Compute/virtualMachines) or
-// a container group (Microsoft.ContainerInstance/containerGroups). user_assigned lists only
-// identities that still exist.
+// A machine the fabric realizes and IMDS serves: a VM (Microsoft.Compute/virtualMachines), a
+// container group (Microsoft.ContainerInstance/containerGroups) or a node of an AKS cluster's
+// agent pool (kClusterNode: private, in its pool's subnet, in the cluster's node resource group,
+// id ".../virtualMachineScaleSets/<vmss>/virtualMachines/<i>", with the kubelet identity as its
+// one user-assigned identity; arm/clusters.cc). user_assigned lists only identities that still
+// exist.
 struct MachineView {
-  enum class Kind { kVirtualMachine, kContainerGroup } kind = Kind::kVirtualMachine;
+  enum class Kind { kVirtualMachine, kContainerGroup, kClusterNode } kind = Kind::kVirtualMachine;
   std::string id, name, subscription, resource_group, location;
-  std::string machine_id;            // VMs: properties.vmId; groups: a GUID kept in the doc
+  std::string machine_id;            // VMs: properties.vmId; groups, nodes: a GUID kept in the doc
   bool is_public = false;
   std::string address;               // private IP, or the public one
   std::string subnet_id, vnet_id;    // private VMs only
@@ -350,6 +353,40 @@ struct SiteView {
   std::vector<SiteMachineView> machines;
 };
 
+// ---- AKS (issue 16): arm/clusters.cc ----
+
+// A node of an agent pool: machine_id is the MachineView::id of the node (nodes are MachineViews
+// of kind kClusterNode, in their pool's subnet, with the kubelet identity as their one
+// user-assigned identity).
+struct ClusterNodeView {
+  std::string name;        // aks-<pool>-<8 digits>-vmss00000<i>
+  std::string machine_id;
+};
+// A Microsoft.ContainerService/managedClusters/agentPools resource.
+struct AgentPoolView {
+  std::string id, name, subnet_id, vnet_id;
+  int count = 0;
+  std::vector<ClusterNodeView> nodes;
+};
+// A Microsoft.ContainerService/managedClusters resource.
+struct ClusterView {
+  std::string id, name, resource_group, location, node_resource_group;
+  std::string kubelet_identity_id, kubelet_client_id, kubelet_object_id;
+  std::vector<AgentPoolView> pools;
+};
+struct WorkloadContainerView {
+  std::string name, image;
+  std::vector<std::string> command, args;
+  std::vector<std::pair<std::string, std::string>> env;
+};
+// A Cove.Kubernetes/deployments resource (cove's own): replicas of its containers on the nodes
+// of the cluster `cluster_id`.
+struct WorkloadView {
+  std::string id, name, cluster_id;
+  int replicas = 1;
+  std::vector<WorkloadContainerView> containers;
+};
+
 struct Snapshot {
   uint64_t version = 0;  // increases with every committed change
   std::string dns_suffix;
@@ -361,7 +398,7 @@ struct Snapshot {
   std::vector<ZoneView> zones;
   std::vector<PrincipalView> principals;
   std::vector<RoleAssignmentView> role_assignments;
-  // VMs and container groups. Their system-assigned identities are also in `principals` (as
+  // VMs, container groups and cluster nodes. Their system-assigned identities are also in `principals` (as
   // kManagedIdentity: id = principalId, name = machine name, app_id = clientId,
   // resource_id = machine id).
   std::vector<MachineView> machines;
@@ -374,6 +411,9 @@ struct Snapshot {
   std::vector<DnsResolverView> dns_resolvers;
   std::vector<ForwardingRulesetView> forwarding_rulesets;
   std::vector<SiteView> sites;
+  // AKS (issue 16).
+  std::vector<ClusterView> clusters;
+  std::vector<WorkloadView> workloads;
 
   const RegistryView* FindRegistry(std::string_view name) const;
   // Looks a resource document up by id (any casing); null when absent.

@@ -92,7 +92,8 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     std::string error;
     bool flatten = command.path[0] == "network" || command.path[0] == "acr" ||
                    command.path[0] == "identity" || command.path[0] == "container" ||
-                   command.path[0] == "dns-resolver" || command.path[0] == "onprem";
+                   command.path[0] == "dns-resolver" || command.path[0] == "onprem" ||
+                   command.path[0] == "aks";
     auto text = Render(AzView(*outcome.value, flatten), format, query ? &*query : nullptr,
                        env.stdout_is_tty, &error);
     if (!text) {

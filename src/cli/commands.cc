@@ -21,6 +21,7 @@ const Registry& Commands() {
     AddIdentityCommands(*r);
     AddAcrAuthCommands(*r);
     AddContainerCommands(*r);
+    AddAksCommands(*r);
     AddGatewayCommands(*r);
     AddDnsResolverCommands(*r);
     AddOnPremCommands(*r);

@@ -46,6 +46,8 @@ void AddContainerCommands(Registry& registry);
 void AddGatewayCommands(Registry& registry);
 void AddDnsResolverCommands(Registry& registry);
 void AddOnPremCommands(Registry& registry);
+// aks, aks nodepool, aks deploy|deployment (commands_aks.cc)
+void AddAksCommands(Registry& registry);
 // cloud show: the az cloud register command and client environment (commands_cloud.cc)
 void AddCloudCommands(Registry& registry);
 

@@ -351,6 +351,8 @@ int main(int argc, char** argv) {
            },
            .logs = [containers](const std::string& id, const std::string& container,
                                 std::optional<int> tail) { return containers->Logs(id, container, tail); }});
+      arm->control_plane().SetWorkloadStatusProvider(
+          [aks = &planes->aks()](const std::string& id) { return aks->WorkloadStatus(id); });
     }
     arm->SetCounters([r = regions.get()] { return r->Counters(); });
     arm->SetReplicationStatus([r = regions.get(), cp = &arm->control_plane()](

@@ -75,9 +75,17 @@ imds::Machines MachinesOf(const arm::Snapshot& snapshot) {
     imds::Machine machine;
     machine.id = m.id;
     machine.name = m.name;
-    machine.type = m.kind == arm::MachineView::Kind::kContainerGroup
-                       ? "Microsoft.ContainerInstance/containerGroups"
-                       : "Microsoft.Compute/virtualMachines";
+    switch (m.kind) {
+      case arm::MachineView::Kind::kContainerGroup:
+        machine.type = "Microsoft.ContainerInstance/containerGroups";
+        break;
+      case arm::MachineView::Kind::kClusterNode:  // an AKS node: a VMSS instance
+        machine.type = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines";
+        break;
+      case arm::MachineView::Kind::kVirtualMachine:
+        machine.type = "Microsoft.Compute/virtualMachines";
+        break;
+    }
     machine.subscription_id = m.subscription;
     machine.resource_group = m.resource_group;
     machine.location = m.location;
@@ -324,6 +332,9 @@ Planes::Planes(PlanesOptions options, privatelink::ListenerOpener& registry_open
   containers_ = std::make_unique<ContainersPlane>(
       ContainersPlaneOptions{.prefix = options_.prefix, .state_dir = state, .ca_file = options_.ca_file},
       namespaces_);
+  aks_ = std::make_unique<AksPlane>(
+      AksPlaneOptions{.prefix = options_.prefix, .state_dir = state, .ca_file = options_.ca_file},
+      namespaces_);
 }
 
 std::optional<arm::ConnectionStatus> Planes::ConnectionStatus(const std::string& connection_id) const {
@@ -331,6 +342,7 @@ std::optional<arm::ConnectionStatus> Planes::ConnectionStatus(const std::string&
 }
 
 Planes::~Planes() {
+  aks_.reset();         // the nodes' containerds stop here
   containers_.reset();  // before the namespaces' other tenants: its containers stop here
   onprem_.reset();
   dns_->Stop();
@@ -355,6 +367,7 @@ Status Planes::Down() {
   if (imds_listeners_) imds_listeners_->Clear();
   for (const auto& [where, key] : dns_sockets_) dns_->RemoveSocketsAt(where.first, where.second);
   dns_sockets_.clear();
+  aks_->Down();
   containers_->Down();
   onprem_->Stop();
   return fabric_->Down();
@@ -381,6 +394,9 @@ Status Planes::Apply(const ProjectionPtr& projection) {
                                  : SecretsOf([](const std::string&) -> Result<nlohmann::json> {
                                      return nlohmann::json::object();
                                    })));
+  aks_->Apply(PlanAksClusters(
+      *snapshot, [this](const std::string& id) { return fabric_->VmNamespace(id); },
+      options_.etc_netns));
   // Sites run their own DNS server (the plan's), and their machines are not Azure VMs: no
   // cove DNS socket and no instance metadata listener there.
   std::set<std::string> sites, azure_machines;

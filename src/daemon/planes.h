@@ -42,6 +42,9 @@
 //   7. runs the container groups' containers (daemon/containers_plane.h, from
 //      daemon/container_groups.h's plans: pulled inside each group's namespace, run with runc);
 //      they stop when the Planes go (coved exiting stops its containers) and on Down;
+//   8. runs the AKS clusters' nodes (daemon/aks_plane.h, from daemon/aks_plans.h: containerd and
+//      cove's kubelet in each node's namespace, the deployments' pods spread over them); they
+//      stop when the Planes go and on Down;
 // The access::Policy (network rules, connection states by link id) of the same projection is
 // the registry node's (RegistryNode::Apply), not the planes'.
 //
@@ -62,6 +65,8 @@
 
 #include "arm/snapshot.h"
 #include "common/error.h"
+#include "daemon/aks_plane.h"
+#include "daemon/aks_plans.h"
 #include "daemon/container_groups.h"
 #include "daemon/containers_plane.h"
 #include "daemon/onprem.h"
@@ -121,6 +126,8 @@ class Planes {
   fabric::Fabric& fabric() { return *fabric_; }
   // Container groups' runtime (step 7), for the control plane's instance views and actions.
   ContainersPlane& containers() { return *containers_; }
+  // AKS clusters' nodes and workloads (step 8), for the deployments' status.
+  AksPlane& aks() { return *aks_; }
   dns::Server& dns() { return *dns_; }
 
  private:
@@ -148,6 +155,8 @@ class Planes {
   std::unique_ptr<OnPremPlane> onprem_;
   // Step 7: container groups.
   std::unique_ptr<ContainersPlane> containers_;
+  // Step 8: AKS nodes.
+  std::unique_ptr<AksPlane> aks_;
 };
 
 }  // namespace cove::daemon

@@ -52,8 +52,9 @@ TEST_F(ControlPlaneTest, DefaultSubscriptionAndProviders) {
   auto p = Get(kSub + "/providers/Microsoft.Network");
   EXPECT_EQ(p.body["registrationState"], "Registered");
   // + Microsoft.Compute (VMs), Microsoft.ManagedIdentity, Microsoft.ContainerInstance,
-  // Cove.OnPremises (issue 14's on-premises sites)
-  EXPECT_EQ(Get(kSub + "/providers").body["value"].size(), 7u);
+  // Cove.OnPremises (issue 14's on-premises sites), Microsoft.ContainerService and
+  // Cove.Kubernetes (issue 16's AKS)
+  EXPECT_EQ(Get(kSub + "/providers").body["value"].size(), 9u);
   EXPECT_EQ(Get("/subscriptions/c0ffee00-0000-4000-8000-00000000dead").Code(), "SubscriptionNotFound");
 }
 

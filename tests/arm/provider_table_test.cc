@@ -59,6 +59,10 @@ const std::map<std::string, std::string>& ServedTypes() {
       {"Microsoft.Network/dnsForwardingRulesets/virtualNetworkLinks", "2022-07-01"},
       {"Cove.OnPremises/sites", "2026-12-01"},
       {"Cove.OnPremises/sites/machines", "2026-12-01"},
+      // AKS (issue 16; cli/commands_aks.cc).
+      {"Microsoft.ContainerService/managedClusters", "2024-05-01"},
+      {"Microsoft.ContainerService/managedClusters/agentPools", "2024-05-01"},
+      {"Cove.Kubernetes/deployments", "2026-12-01"},
   };
   return *types;
 }
@@ -257,6 +261,23 @@ TEST_F(ProviderTableApiTest, EveryProjectionReachesTheSnapshot) {
                 .status,
             201);
 
+  // AKS: a cluster with one node, and a deployment on it.
+  auto cluster = Put(kRg + "/providers/Microsoft.ContainerService/managedClusters/aks1",
+                     {{"location", "westus"},
+                      {"properties",
+                       {{"agentPoolProfiles",
+                         {{{"name", "nodepool1"},
+                           {"count", 1},
+                           {"mode", "System"},
+                           {"vnetSubnetID", vnet + "/subnets/mysubnet"}}}}}}});
+  ASSERT_EQ(cluster.status, 201) << cluster.body.dump();
+  ASSERT_EQ(Put(kRg + "/providers/Cove.Kubernetes/deployments/web",
+                {{"properties",
+                  {{"clusterId", cluster.body["id"]},
+                   {"containers", {{{"name", "web"}, {"image", "myregistry.azurecr.io/app:v1"}}}}}}})
+                .status,
+            201);
+
   SnapshotPtr full = cp_->snapshot();
   auto views = [](const Snapshot& s) {
     return s.registries.size() + s.principals.size() + s.machines.size() +
@@ -264,7 +285,7 @@ TEST_F(ProviderTableApiTest, EveryProjectionReachesTheSnapshot) {
            s.network_security_groups.size() + s.zones.size() + s.public_ips.size() +
            s.vnet_gateways.size() + s.local_gateways.size() + s.connections.size() +
            s.circuits.size() + s.dns_resolvers.size() + s.forwarding_rulesets.size() +
-           s.sites.size();
+           s.sites.size() + s.clusters.size() + s.workloads.size();
   };
   size_t projecting = 0;
   for (const auto& [key, p] : ResourceProviders().all()) {
@@ -282,13 +303,15 @@ TEST_F(ProviderTableApiTest, EveryProjectionReachesTheSnapshot) {
     ASSERT_FALSE(only.empty()) << "no " << p.type << " to project";
     EXPECT_EQ(views(*s), only.size()) << p.type;
   }
-  EXPECT_EQ(projecting, 17u);
+  EXPECT_EQ(projecting, 19u);
   EXPECT_EQ(full->registries.size(), 1u);
   EXPECT_EQ(full->vnets.size(), 1u);
   EXPECT_EQ(full->network_security_groups.size(), 1u);
   EXPECT_EQ(full->private_endpoints.size(), 1u);
   EXPECT_EQ(full->zones.size(), 1u);
-  EXPECT_EQ(full->machines.size(), 2u);
+  size_t vms_and_groups = 0;  // the cluster's node aside
+  for (const auto& m : full->machines) vms_and_groups += m.kind != MachineView::Kind::kClusterNode;
+  EXPECT_EQ(vms_and_groups, 2u);
   EXPECT_EQ(full->role_assignments.size(), 1u);
 }
 

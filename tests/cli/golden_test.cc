@@ -956,5 +956,67 @@ TEST_F(GoldenTest, MachinesWithManagedIdentities) {
   EXPECT_EQ(cove({"container", "show", "-g", "rg1", "-n", "grp1"}).code, 3);
 }
 
+// AKS (issue 16): create with --attach-acr (the AcrPull assignment the CLI makes), scale,
+// nodepools, cove's deployments, get-credentials' error, detach.
+TEST_F(GoldenTest, AksClusters) {
+  const std::string rg = "/subscriptions/c0ffee00-0000-4000-8000-000000000001/resourceGroups/rg1";
+  const std::string subnet = rg + "/providers/Microsoft.Network/virtualNetworks/v1/subnets/s1";
+  const std::string reg = rg + "/providers/Microsoft.ContainerRegistry/registries/aksreg";
+  CliRunner cove(Env());
+  RunOk(cove, {"group", "create", "-n", "rg1", "-l", "westus", "-o", "none"});
+  RunOk(cove, {"network", "vnet", "create", "-g", "rg1", "-n", "v1", "--address-prefixes",
+               "10.1.0.0/16", "--subnet-name", "s1", "--subnet-prefixes", "10.1.0.0/24", "-o",
+               "none"});
+  RunOk(cove, {"acr", "create", "-n", "aksreg", "-g", "rg1", "--sku", "Premium", "-o", "none"});
+  Check({
+      {"aks_create_no_subnet", {"aks", "create", "-g", "rg1", "-n", "aks1", "--node-count", "2"}},
+      {"aks_create_attach_acr",
+       {"aks", "create", "-g", "rg1", "-n", "aks1", "--node-count", "2", "--vnet-subnet-id",
+        subnet, "--attach-acr", "aksreg", "--generate-ssh-keys", "--query",
+        "{name:name, state:provisioningState, power:powerState.code, "
+        "nodeResourceGroup:nodeResourceGroup, dnsPrefix:dnsPrefix, "
+        "pools:agentPoolProfiles[].{name:name, count:count, mode:mode}}"}},
+      {"aks_attach_acr_role",
+       {"role", "assignment", "list", "--scope", reg, "--query",
+        "[].{Role:roleDefinitionName}", "-o", "table"}},
+      {"aks_list_table",
+       {"aks", "list", "-g", "rg1", "--query",
+        "[].{Name:name, Location:location, Nodes:agentPoolProfiles[0].count}", "-o", "table"}},
+      {"aks_scale",
+       {"aks", "scale", "-g", "rg1", "-n", "aks1", "--node-count", "3", "--query",
+        "agentPoolProfiles[].{name:name, count:count}"}},
+      {"aks_nodepool_add",
+       {"aks", "nodepool", "add", "-g", "rg1", "--cluster-name", "aks1", "-n", "userpool",
+        "--node-count", "1", "--query", "{name:name, count:count, mode:mode, nodes:length(cove.nodes)}"}},
+      {"aks_nodepool_show_nodes",
+       {"aks", "nodepool", "show", "-g", "rg1", "--cluster-name", "aks1", "-n", "userpool",
+        "--query", "cove.nodes[].privateIpAddress", "-o", "tsv"}},
+      {"aks_nodepool_scale_zero",
+       {"aks", "nodepool", "scale", "-g", "rg1", "--cluster-name", "aks1", "-n", "userpool",
+        "--node-count", "0", "--query", "count"}},
+      {"aks_nodepool_delete_system",
+       {"aks", "nodepool", "delete", "-g", "rg1", "--cluster-name", "aks1", "-n", "nodepool1"}},
+      {"aks_nodepool_delete",
+       {"aks", "nodepool", "delete", "-g", "rg1", "--cluster-name", "aks1", "-n", "userpool"}},
+      {"aks_nodepool_list_tsv",
+       {"aks", "nodepool", "list", "-g", "rg1", "--cluster-name", "aks1", "--query",
+        "[].name", "-o", "tsv"}},
+      {"aks_deploy",
+       {"aks", "deploy", "-g", "rg1", "-n", "aks1", "--name", "web", "--image",
+        "aksreg.azurecr.io/hello:v1", "--replicas", "2", "--command", "sh -c 'echo hello'",
+        "--env", "GREETING=hi", "--query",
+        "{name:name, replicas:replicas, containers:containers, status:status}"}},
+      {"aks_deployment_list_tsv",
+       {"aks", "deployment", "list", "-g", "rg1", "--query", "[].name", "-o", "tsv"}},
+      {"aks_get_credentials", {"aks", "get-credentials", "-g", "rg1", "-n", "aks1"}},
+      {"aks_detach_acr",
+       {"aks", "update", "-g", "rg1", "-n", "aks1", "--detach-acr", "aksreg", "--query", "name"}},
+      {"aks_detach_acr_role", {"role", "assignment", "list", "--scope", reg}},
+      {"aks_deployment_delete", {"aks", "deployment", "delete", "-g", "rg1", "-n", "web", "--yes"}},
+      {"aks_delete", {"aks", "delete", "-g", "rg1", "-n", "aks1", "--yes"}},
+      {"aks_show_deleted", {"aks", "show", "-g", "rg1", "-n", "aks1"}},
+  });
+}
+
 }  // namespace
 }  // namespace cove::cli
