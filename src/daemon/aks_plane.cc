@@ -1,5 +1,7 @@
 #include "daemon/aks_plane.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <set>
@@ -73,6 +75,8 @@ void AksPlane::Down() {
     n->kubelet.reset();
     n->containerd.reset();
   }
+  // The nodes' run directories are gone with their containerds; their parent goes when empty.
+  ::rmdir(("/run/cove-aks-" + options_.prefix).c_str());
 }
 
 void AksPlane::Loop() {
