@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <set>
 #include <vector>
@@ -92,6 +93,57 @@ Result<UniqueFd> OpenInside(int root, const std::vector<std::string>& parts, siz
   return dir;
 }
 
+// Resolves the directories parts[0..n) inside the rootfs as containerd's fs.RootPath does: a
+// symlink on the way is followed, but its target is read relative to the rootfs (an absolute
+// target starts again at the rootfs, ".." stops there), so the result names a path inside the
+// rootfs whose directories are real ones (or absent, to be created). kPermissionDenied after
+// too many links.
+Result<std::vector<std::string>> ResolveInside(int root, const std::vector<std::string>& parts,
+                                               size_t n) {
+  std::vector<std::string> out;
+  std::deque<std::string> todo(parts.begin(), parts.begin() + static_cast<ptrdiff_t>(n));
+  int links = 0;
+  while (!todo.empty()) {
+    std::string c = std::move(todo.front());
+    todo.pop_front();
+    if (c.empty() || c == ".") continue;
+    if (c == "..") {
+      if (!out.empty()) out.pop_back();
+      continue;
+    }
+    std::string rel = out.empty() ? c : Join(out, out.size()) + "/" + c;
+    struct stat st;
+    if (::fstatat(root, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode)) {
+      out.push_back(std::move(c));
+      continue;
+    }
+    if (++links > 40) return Fail(Denied(Join(parts, n) + " (too many symlinks)"));
+    std::string target(static_cast<size_t>(PATH_MAX), '\0');
+    ssize_t len = ::readlinkat(root, rel.c_str(), target.data(), target.size());
+    if (len < 0) return Fail(Code::kIOError, "readlink " + rel + ": " + std::strerror(errno));
+    target.resize(static_cast<size_t>(len));
+    if (!target.empty() && target[0] == '/') out.clear();
+    std::vector<std::string> pieces;
+    size_t start = 0;
+    while (start <= target.size()) {
+      size_t end = target.find('/', start);
+      if (end == std::string::npos) end = target.size();
+      pieces.push_back(target.substr(start, end - start));
+      start = end + 1;
+    }
+    todo.insert(todo.begin(), pieces.begin(), pieces.end());
+  }
+  return out;
+}
+
+// Resolves an entry's path: its directories inside the rootfs (ResolveInside), its last
+// component as it is.
+Result<std::vector<std::string>> ResolveEntry(int root, const std::vector<std::string>& parts) {
+  COVE_ASSIGN_OR_RETURN(auto out, ResolveInside(root, parts, parts.size() - 1));
+  out.push_back(parts.back());
+  return out;
+}
+
 // Removes dir/name and, for a directory, everything below it; never follows a symlink.
 Status RemoveAt(int dir, const std::string& name) {
   struct stat st;
@@ -152,8 +204,9 @@ class Applier {
 
  private:
   Status Entry(struct archive* in, struct archive* out, struct archive_entry* entry) {
-    COVE_ASSIGN_OR_RETURN(auto parts, Components(archive_entry_pathname(entry)));
-    if (parts.empty()) return Ok();  // "./": the rootfs itself
+    COVE_ASSIGN_OR_RETURN(auto named, Components(archive_entry_pathname(entry)));
+    if (named.empty()) return Ok();  // "./": the rootfs itself
+    COVE_ASSIGN_OR_RETURN(auto parts, ResolveEntry(root_fd_, named));
     const std::string& base = parts.back();
     if (base == kOpaque) return Opaque(parts);
     if (base.rfind(kWhiteoutPrefix, 0) == 0) return Whiteout(parts);
@@ -161,8 +214,9 @@ class Applier {
     if (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFSOCK) return Ok();
     std::string rel = Join(parts, parts.size());
     if (const char* link = archive_entry_hardlink(entry)) {
-      COVE_ASSIGN_OR_RETURN(auto target, Components(link));
-      if (target.empty()) return Fail(Denied(link));
+      COVE_ASSIGN_OR_RETURN(auto target_named, Components(link));
+      if (target_named.empty()) return Fail(Denied(link));
+      COVE_ASSIGN_OR_RETURN(auto target, ResolveEntry(root_fd_, target_named));
       // Every directory on the way must be a real one inside the rootfs.
       COVE_ASSIGN_OR_RETURN(UniqueFd dir, OpenInside(root_fd_, target, target.size() - 1));
       struct stat st;

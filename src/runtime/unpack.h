@@ -9,10 +9,14 @@
 //     never looked up in the host's /etc/passwd), modes, times and xattrs. Device nodes and
 //     sockets are skipped.
 //   - SECURE: nothing is written outside the rootfs. An entry with an absolute path or a ".."
-//     component fails the layer (kPermissionDenied, before anything of it is written); a write
-//     through a symlink (libarchive's ARCHIVE_EXTRACT_SECURE_SYMLINKS) fails it too; whiteouts
-//     and hard-link targets are resolved component by component without following symlinks.
-//     A layer that fails midway leaves what it had written; the caller discards the rootfs.
+//     component fails the layer (kPermissionDenied). A symlink among an entry's directories
+//     (or a whiteout's, or a hard-link target's) is resolved inside the rootfs as containerd's
+//     fs.RootPath does — an absolute or "../.." target is read from the rootfs, never the host —
+//     so "lib -> /usr/lib" then "lib/x" writes rootfs/usr/lib/x, and "esc -> /etc" then
+//     "esc/passwd" writes rootfs/etc/passwd. libarchive then writes with
+//     ARCHIVE_EXTRACT_SECURE_SYMLINKS | SECURE_NODOTDOT as a second guard; whiteouts open
+//     directories with O_NOFOLLOW. A layer that fails midway leaves what it had written; the
+//     caller discards the rootfs.
 //
 // diff_ids: UncompressedDigest() is the sha256 of the uncompressed tar, what the image config's
 // rootfs.diff_ids list; the pull checks it before applying the layer.
