@@ -3,7 +3,7 @@
 // pushed with the Distribution API; runtime::Pull, and `coved pull` as a process, fetch and
 // unpack them. The paths a registry here cannot show (a digest that lies, a redirect to another
 // host, IMDS and the /oauth2/exchange) run against a fake Transport.
-#include "runtime/pull_main.h"
+#include "runtime/pull.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -121,6 +121,18 @@ TEST(CredentialsTest, ParsesChallengesAndCredentials) {
 
 // ---------------------------------------------------------------------------------------------
 // A fake transport: answers from a handler, feeds 2xx bodies to the sink, records requests.
+
+// Lends a transport the test owns to a Main (which wants to own one).
+TransportFactory Lend(Transport& t) {
+  struct Borrowed final : Transport {
+    Transport* t;
+    explicit Borrowed(Transport* x) : t(x) {}
+    Result<FetchResponse> Fetch(const FetchRequest& r, const BodySink* s, uint64_t l) override {
+      return t->Fetch(r, s, l);
+    }
+  };
+  return [&t](TransportOptions) { return std::make_unique<Borrowed>(&t); };
+}
 
 class FakeTransport final : public Transport {
  public:
@@ -300,7 +312,7 @@ TEST(FakeRegistryTest, ManagedIdentityExchangesThenUsesTheRefreshToken) {
   std::istringstream in(R"({"apiVersion":"credentialprovider.kubelet.k8s.io/v1",)"
                         R"("kind":"CredentialProviderRequest","image":"r.io/app:v1"})");
   std::ostringstream stdout_, stderr_;
-  ASSERT_EQ(CredentialProviderMainWith({"--identity", "cid"}, in, stdout_, stderr_, &t), 0)
+  ASSERT_EQ(CredentialProviderMainWith({"--identity", "cid"}, in, stdout_, stderr_, Lend(t)), 0)
       << stderr_.str();
   json resp = json::parse(stdout_.str());
   EXPECT_EQ(resp["kind"], "CredentialProviderResponse");
@@ -319,12 +331,12 @@ TEST(FakeRegistryTest, ManagedIdentityExchangesThenUsesTheRefreshToken) {
   };
   std::istringstream in2(R"({"image":"r.io/app:v1"})");
   std::ostringstream out2, err2;
-  EXPECT_EQ(CredentialProviderMainWith({"--identity", "cid"}, in2, out2, err2, &t), 1);
+  EXPECT_EQ(CredentialProviderMainWith({"--identity", "cid"}, in2, out2, err2, Lend(t)), 1);
   EXPECT_EQ(err2.str(), "exchange: UNAUTHORIZED: identity not allowed\n");
   EXPECT_EQ(out2.str(), "");
   std::istringstream in3("");
   std::ostringstream out3, err3;
-  EXPECT_EQ(CredentialProviderMainWith({}, in3, out3, err3, &t), 2);
+  EXPECT_EQ(CredentialProviderMainWith({}, in3, out3, err3, Lend(t)), 2);
 }
 
 // ---------------------------------------------------------------------------------------------
