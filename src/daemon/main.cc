@@ -10,6 +10,11 @@
 //   coved region --region R --data-dir D --secrets-dir S [--ready-fd N]
 //                        one region's registry node (daemon/region_node.h); the full daemon
 //                        starts one per region (daemon/regions.h), nobody else needs to
+//   coved pull --image REF --store DIR [--rootfs DIR] [--ca FILE]
+//                        pull (and unpack) an image, credential on stdin, one JSON line out
+//                        (runtime/pull_main.h); run by the daemon inside a machine's namespace
+//   coved acr-credential-provider --identity CLIENT_ID [--ca FILE]
+//                        kubelet's credential provider plugin for ACR (runtime/pull_main.h)
 //
 // Regions (docs/regions.md): in the default mode the registries' content lives in region
 // processes, one per Azure region some registry is replicated to, under <data>/regions/<R>/;
@@ -56,6 +61,7 @@
 #include "fabric/namespaces.h"
 #include "privatelink/forwarder.h"
 #include "privatelink/listeners.h"
+#include "runtime/pull_main.h"
 
 namespace {
 
@@ -110,6 +116,14 @@ int RunRegion(cove::daemon::Config config, const std::string& region, int ready_
 
 
 int main(int argc, char** argv) {
+  // The two helper subcommands parse their own arguments (exit code 2 on a usage error).
+  if (argc >= 2 && (std::string(argv[1]) == "pull" ||
+                    std::string(argv[1]) == "acr-credential-provider")) {
+    std::vector<std::string> args(argv + 2, argv + argc);
+    return std::string(argv[1]) == "pull"
+               ? cove::runtime::PullMain(args, std::cin, std::cout, std::cerr)
+               : cove::runtime::CredentialProviderMain(args, std::cin, std::cout, std::cerr);
+  }
   CLI::App app{"coved: the cove daemon (container registry with private endpoints)"};
   std::string config_path, data_dir, log_level = "info";
   std::vector<std::string> listen, insecure_listen;
