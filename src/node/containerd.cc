@@ -46,6 +46,28 @@ bool WaitExit(pid_t pid, std::chrono::milliseconds timeout) {
   }
 }
 
+// A shell line that mounts again, in the spawned program's own mount namespace, the cgroup
+// file systems this process sees under /sys/fs/cgroup, in the same order and with the same
+// options (a v1 hierarchy mounts again only with its own controllers): Spawn mounts a fresh
+// sysfs over /sys, as `ip netns exec` does, and runc refuses to create a container without
+// them ("no cgroup mount found in mountinfo"). The mounts do not reach the host (Spawn's
+// namespace is a slave). "" when there is nothing to mount.
+std::string CgroupMounts() {
+  std::ifstream in("/proc/self/mounts");
+  std::string line, script;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string source, target, type, opts;
+    if (!(fields >> source >> target >> type >> opts)) continue;
+    if (target != "/sys/fs/cgroup" && target.rfind("/sys/fs/cgroup/", 0) != 0) continue;
+    // Spaces and quotes are escaped in /proc/self/mounts; such names are not cgroup's.
+    if ((source + target + opts).find_first_of("\\'") != std::string::npos) continue;
+    script += "mkdir -p '" + target + "' && mount -t '" + type + "' -o '" + opts + "' '" + source +
+              "' '" + target + "'; ";
+  }
+  return script;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Containerd>> Containerd::Start(fabric::Namespaces& namespaces,
@@ -76,9 +98,11 @@ Result<std::unique_ptr<Containerd>> Containerd::Start(fabric::Namespaces& namesp
   spawn.etc_overlay = options.etc_overlay;
   spawn.stdout_fd = log_fd.get();
   spawn.stderr_fd = log_fd.get();
-  COVE_ASSIGN_OR_RETURN(c->pid_, namespaces.Spawn(options.ns,
-                                                  {options.containerd, "--config", config},
-                                                  spawn));
+  std::vector<std::string> argv = {options.containerd, "--config", config};
+  if (const std::string mounts = CgroupMounts(); !mounts.empty()) {
+    argv.insert(argv.begin(), {"/bin/sh", "-c", mounts + "exec \"$@\"", "containerd"});
+  }
+  COVE_ASSIGN_OR_RETURN(c->pid_, namespaces.Spawn(options.ns, argv, spawn));
   const auto deadline = std::chrono::steady_clock::now() + options.start_timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     auto version = c->Ctr({"version"}, std::chrono::seconds(5));
