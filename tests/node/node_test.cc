@@ -9,6 +9,7 @@
 // skopeo from the first node. Each test starts the containerds it needs and stops them; after
 // it, no process of theirs is left and none of their directories is mounted.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,8 +27,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "common/unique_fd.h"
 #include "daemon/aks_plane.h"
@@ -155,8 +154,8 @@ class NodeTest : public ::testing::Test {
         return "veth to " + ns;
       }
       fs::create_directories("/etc/netns/" + ns);
-      std::ofstream("/etc/netns/" + ns + "/hosts")
-          << "127.0.0.1 localhost\n" << net << ".1 " << kRegistry << "\n";
+      std::ofstream("/etc/netns/" + ns + "/hosts") << "127.0.0.1 localhost\n"
+                                                   << net << ".1 " << kRegistry << "\n";
       std::ofstream("/etc/netns/" + ns + "/resolv.conf") << "nameserver 192.0.2.53\n";
     }
     const std::string lib = std::string(COVE_SOURCE_DIR) + "/tests/e2e/lib.sh";
@@ -166,8 +165,8 @@ class NodeTest : public ::testing::Test {
       return "e2e_make_tls";
     }
     if (!Sh("/usr/bin/python3 -c 'import bcrypt,sys; sys.stdout.write(\"" + std::string(kUser) +
-            ":\" + bcrypt.hashpw(b\"" + kPassword + "\", bcrypt.gensalt(4)).decode() + \"\\n\")' >" +
-            dir + "/htpasswd")) {
+            ":\" + bcrypt.hashpw(b\"" + kPassword +
+            "\", bcrypt.gensalt(4)).decode() + \"\\n\")' >" + dir + "/htpasswd")) {
       return "htpasswd";
     }
     std::ofstream(dir + "/registry.yml")
@@ -176,8 +175,8 @@ class NodeTest : public ::testing::Test {
         << "auth:\n  htpasswd:\n    realm: cove-test\n    path: " << dir << "/htpasswd\n"
         << "http:\n  addr: 0.0.0.0:443\n  tls:\n    certificate: " << dir
         << "/tls/server.crt\n    key: " << dir << "/tls/server.key\n";
-    UniqueFd log(::open((dir + "/registry.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                        0600));
+    UniqueFd log(
+        ::open((dir + "/registry.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     fabric::SpawnOptions spawn;
     spawn.stdout_fd = log.get();
     spawn.stderr_fd = log.get();
@@ -255,9 +254,10 @@ TEST_F(NodeTest, ContainerdStartsInTheNodeAndStopsClean) {
   ASSERT_TRUE(version);
   EXPECT_EQ(version->exit_code, 0) << version->err;
   // Its pulls go over the node's path to the registry (the node's hosts file, its veth).
-  auto pulled = (*containerd)->Ctr({"image", "pull", "--tlscacert", CaFile(), "--user",
-                                    std::string(kUser) + ":" + kPassword, Image()},
-                                   std::chrono::seconds(60));
+  auto pulled = (*containerd)
+                    ->Ctr({"image", "pull", "--tlscacert", CaFile(), "--user",
+                           std::string(kUser) + ":" + kPassword, Image()},
+                          std::chrono::seconds(60));
   ASSERT_TRUE(pulled);
   EXPECT_EQ(pulled->exit_code, 0) << pulled->err;
   (*containerd)->Stop();
@@ -267,11 +267,10 @@ TEST_F(NodeTest, ContainerdStartsInTheNodeAndStopsClean) {
 }
 
 TEST_F(NodeTest, ContainerdOfAMissingNamespaceFails) {
-  auto containerd = Containerd::Start(
-      namespaces_, {.ns = tag_ + "-absent",
-                    .root_dir = temp_.Join("absent"),
-                    .run_dir = RunRoot() + "/absent",
-                    .start_timeout = std::chrono::seconds(3)});
+  auto containerd = Containerd::Start(namespaces_, {.ns = tag_ + "-absent",
+                                                    .root_dir = temp_.Join("absent"),
+                                                    .run_dir = RunRoot() + "/absent",
+                                                    .start_timeout = std::chrono::seconds(3)});
   EXPECT_FALSE(containerd);
 }
 
@@ -362,8 +361,7 @@ TEST_F(NodeTest, AWrongPasswordIsThePullsFailure) {
     auto pod = PodOf(refused, "noidentity");
     return pod && pod->state == "Failed";
   }));
-  EXPECT_EQ(PodOf(refused, "noidentity")->message,
-            prefix + "exchange: UNAUTHORIZED: no identity");
+  EXPECT_EQ(PodOf(refused, "noidentity")->message, prefix + "exchange: UNAUTHORIZED: no identity");
 }
 
 TEST_F(NodeTest, AksPlaneSpreadsReplicasAndMovesThemWhenANodeLeaves) {
@@ -381,8 +379,9 @@ TEST_F(NodeTest, AksPlaneSpreadsReplicasAndMovesThemWhenANodeLeaves) {
   };
   auto plane = std::make_unique<daemon::AksPlane>(options, namespaces_);
   daemon::AksClusterPlan cluster;
-  cluster.id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/"
-               "managedClusters/aks";
+  cluster.id =
+      "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/"
+      "managedClusters/aks";
   for (int i = 1; i <= kNodes; ++i) {
     cluster.nodes.push_back({.machine_id = "/machines/node" + std::to_string(i),
                              .name = "aks-pool-1-vmss00000" + std::to_string(i),
@@ -398,7 +397,7 @@ TEST_F(NodeTest, AksPlaneSpreadsReplicasAndMovesThemWhenANodeLeaves) {
        .replicas = 3,
        .containers = {{.name = "web",
                        .image = Image(),
-                       .command = {"/bin/sh", "-c", "sleep 3600; : " + Marker()}}}});
+                       .command = {"/bin/sh", "-c", "echo up; sleep 3600; : " + Marker()}}}});
   plane->Apply({cluster});
   auto ready = [&](int want) {
     auto status = plane->WorkloadStatus(workload_id);
@@ -416,6 +415,16 @@ TEST_F(NodeTest, AksPlaneSpreadsReplicasAndMovesThemWhenANodeLeaves) {
     EXPECT_EQ(pod["name"].get<std::string>().rfind("web-", 0), 0u) << pod.dump();
   }
   EXPECT_EQ(nodes.size(), 3u) << status.dump();
+  // Each replica really runs: its node's kubelet log for it says so.
+  auto logs_saying_up = [&] {
+    int n = 0;
+    std::error_code ec;
+    for (const auto& entry : fs::recursive_directory_iterator(temp_.Join("aks"), ec)) {
+      if (entry.path().extension() == ".log" && ReadFile(entry.path()) == "up\n") ++n;
+    }
+    return n;
+  };
+  EXPECT_TRUE(Eventually([&] { return logs_saying_up() == 3; })) << logs_saying_up();
   EXPECT_EQ(names.size(), 3u);
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -442,6 +451,8 @@ TEST_F(NodeTest, AksPlaneSpreadsReplicasAndMovesThemWhenANodeLeaves) {
   nodes.clear();
   for (const json& pod : status["pods"]) nodes.insert(pod["node"].get<std::string>());
   EXPECT_EQ(nodes.size(), 2u);
+  // The moved replica started on its new node (the leaving node's directory is gone).
+  EXPECT_TRUE(Eventually([&] { return logs_saying_up() == 3; })) << logs_saying_up();
   plane->Down();
   plane.reset();
   EXPECT_TRUE(ProcessesMentioning("/run/cove-aks-" + options.prefix).empty());
