@@ -116,7 +116,8 @@ Result<std::unique_ptr<Containerd>> Containerd::Start(fabric::Namespaces& namesp
   }
   std::string why = Tail(log, 5);
   c->Stop();
-  return Fail(Code::kUnavailable, "containerd did not start in namespace " + options.ns + ": " + why);
+  return Fail(Code::kUnavailable,
+              "containerd did not start in namespace " + options.ns + ": " + why);
 }
 
 Containerd::~Containerd() { Stop(); }
