@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -325,8 +326,22 @@ TEST_F(NodeTest, KubeletPullsRunsAndCountsRestarts) {
         return ReadFile(temp_.Join("pods1/sleeps.log")).find("hi from env") != std::string::npos;
       },
       std::chrono::seconds(60)));
-  EXPECT_EQ(PodOf(kubelet, "sleeps")->state, "Running");
+  // Running once containerd lists the task (which may follow its first output).
+  EXPECT_TRUE(Eventually([&] { return PodOf(kubelet, "sleeps")->state == "Running"; }));
   EXPECT_EQ(PodOf(kubelet, "sleeps")->restart_count, 0);
+  // A command the image does not have: the task is never created; ctr's own error is the
+  // message.
+  kubelet.SetPods({{.name = "missing", .image = Image(), .command = {"/bin/no-such-program"}}});
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto missing = PodOf(kubelet, "missing");
+        return missing && missing->restart_count >= 1;
+      },
+      std::chrono::seconds(60)));
+  const std::string why = PodOf(kubelet, "missing")->message;
+  EXPECT_EQ(why.rfind("ctr: ", 0), 0u) << why;
+  EXPECT_NE(why.find("no-such-program"), std::string::npos) << why;
+  EXPECT_EQ(PodOf(kubelet, "missing")->state, "Failed");
   kubelet.SetPods({});
   EXPECT_TRUE(kubelet.Pods().empty());
   auto tasks = (*containerd)->Ctr({"task", "ls", "-q"}, std::chrono::seconds(10));
@@ -432,7 +447,10 @@ TEST_F(NodeTest, AksPlaneSpreadsReplicasAndMovesThemWhenANodeLeaves) {
   }
   EXPECT_EQ(plane->WorkloadStatus(workload_id + "-other"), std::nullopt);
 
-  // The second node leaves: its replica runs on the other two.
+  std::map<std::string, std::string> node_before;  // pod → node
+  for (const json& pod : status["pods"]) node_before[pod["name"]] = pod["node"];
+
+  // The second node leaves: its replica runs on the other two, and only it moves.
   const std::string leaving = cluster.nodes[1].name;
   cluster.nodes.erase(cluster.nodes.begin() + 1);
   plane->Apply({cluster});
@@ -451,6 +469,11 @@ TEST_F(NodeTest, AksPlaneSpreadsReplicasAndMovesThemWhenANodeLeaves) {
   nodes.clear();
   for (const json& pod : status["pods"]) nodes.insert(pod["node"].get<std::string>());
   EXPECT_EQ(nodes.size(), 2u);
+  for (const json& pod : status["pods"]) {
+    if (node_before[pod["name"]] != leaving) {
+      EXPECT_EQ(pod["node"], node_before[pod["name"]]) << pod.dump();
+    }
+  }
   // The moved replica started on its new node (the leaving node's directory is gone).
   EXPECT_TRUE(Eventually([&] { return logs_saying_up() == 3; })) << logs_saying_up();
   plane->Down();
