@@ -33,6 +33,11 @@ std::string LastLine(std::string text) {
   return nl == std::string::npos ? text : text.substr(nl + 1);
 }
 
+// A replica's pod name: "<deployment>-<10 hex of the workload>-<5 hex of the replica>".
+std::string ReplicaName(const AksWorkloadPlan& w, const std::string& rs, int i) {
+  return w.name + "-" + rs + "-" + Hex(AsciiLower(w.id) + "/" + std::to_string(i), 5);
+}
+
 // A replica is as far as its least advanced container.
 int Rank(const std::string& state) {
   if (state == "Failed") return 0;
@@ -74,6 +79,8 @@ void AksPlane::Down() {
   for (auto& [key, n] : nodes) {
     n->kubelet.reset();
     n->containerd.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(NodeDir(n->plan), ec);
   }
   // The nodes' run directories are gone with their containerds; their parent goes when empty.
   ::rmdir(("/run/cove-aks-" + options_.prefix).c_str());
@@ -93,6 +100,10 @@ void AksPlane::Loop() {
   }
 }
 
+std::string AksPlane::NodeDir(const AksNodePlan& plan) const {
+  return options_.state_dir + "/aks/" + Hex(AsciiLower(plan.machine_id), 12);
+}
+
 node::CredentialSource AksPlane::CredentialsFor(const AksNodePlan& plan) const {
   if (options_.credentials) return options_.credentials(plan);
   return [this, plan](const std::string& image) -> Result<node::RegistryLogin> {
@@ -105,18 +116,19 @@ node::CredentialSource AksPlane::CredentialsFor(const AksNodePlan& plan) const {
     json request = {{"apiVersion", "credentialprovider.kubelet.k8s.io/v1"},
                     {"kind", "CredentialProviderRequest"},
                     {"image", image}};
-    COVE_ASSIGN_OR_RETURN(auto out, runtime::RunInNamespace(namespaces_,
-                                                            {.ns = plan.ns,
-                                                             .etc_overlay = plan.etc_overlay,
-                                                             .argv = argv,
-                                                             .input = request.dump(),
-                                                             .timeout = std::chrono::minutes(2)}));
+    COVE_ASSIGN_OR_RETURN(
+        auto out, runtime::RunInNamespace(namespaces_, {.ns = plan.ns,
+                                                        .etc_overlay = plan.etc_overlay,
+                                                        .argv = argv,
+                                                        .input = request.dump(),
+                                                        .timeout = std::chrono::minutes(2)}));
     json answer = json::parse(out.out, nullptr, /*allow_exceptions=*/false);
     if (out.exit_code != 0 || !answer.is_object() || !answer.contains("auth") ||
         !answer["auth"].is_object() || answer["auth"].empty()) {
       std::string why = LastLine(out.err);
-      return Fail(Code::kPermissionDenied,
-                  "credential provider: " + (why.empty() ? "exit " + std::to_string(out.exit_code) : why));
+      return Fail(
+          Code::kPermissionDenied,
+          "credential provider: " + (why.empty() ? "exit " + std::to_string(out.exit_code) : why));
     }
     const json& entry = answer["auth"].begin().value();
     return node::RegistryLogin{entry.value("username", ""), entry.value("password", "")};
@@ -151,16 +163,18 @@ void AksPlane::Reconcile(const std::vector<AksClusterPlan>& clusters) {
     spdlog::info("aks: node {} leaves", n->plan.name);
     n->kubelet.reset();
     n->containerd.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(NodeDir(n->plan), ec);
   }
   const std::string run_root = "/run/cove-aks-" + options_.prefix;
   for (const AksNodePlan* plan : joining) {
     const std::string key = AsciiLower(plan->machine_id);
     const std::string short_id = Hex(key, 12);
-    auto containerd = node::Containerd::Start(
-        namespaces_, {.ns = plan->ns,
-                      .etc_overlay = plan->etc_overlay,
-                      .root_dir = options_.state_dir + "/aks/" + short_id + "/containerd",
-                      .run_dir = run_root + "/" + short_id});
+    auto containerd =
+        node::Containerd::Start(namespaces_, {.ns = plan->ns,
+                                              .etc_overlay = plan->etc_overlay,
+                                              .root_dir = NodeDir(*plan) + "/containerd",
+                                              .run_dir = run_root + "/" + short_id});
     if (!containerd) {
       // The next Apply tries again (the fabric may not have made the namespace yet).
       spdlog::warn("aks: node {}: {}", plan->name, containerd.error().message);
@@ -172,7 +186,7 @@ void AksPlane::Reconcile(const std::vector<AksClusterPlan>& clusters) {
     n->kubelet = std::make_unique<node::Kubelet>(
         node::KubeletOptions{.node_name = plan->name,
                              .ca_file = options_.ca_file,
-                             .log_dir = options_.state_dir + "/aks/" + short_id + "/pods",
+                             .log_dir = NodeDir(*plan) + "/pods",
                              .backoff_initial = options_.backoff_initial},
         *n->containerd, CredentialsFor(*plan));
     spdlog::info("aks: node {} runs containerd in {}", plan->name, plan->ns);
@@ -195,15 +209,41 @@ void AksPlane::Reconcile(const std::vector<AksClusterPlan>& clusters) {
       for (const auto& w : c.workloads) {
         const std::string rs = Hex(AsciiLower(w.id), 10);
         const size_t start = std::stoul(Hex(AsciiLower(w.id), 6), nullptr, 16) % nodes.size();
+        // A replica stays on its node while that node is there (a node that leaves moves only
+        // its own pods); the others go where this workload has the fewest, round robin.
+        std::vector<std::string> node_of(w.replicas);
+        std::map<std::string, int> count;
         for (int i = 0; i < w.replicas; ++i) {
-          const auto& [node_name, key] = nodes[(start + i) % nodes.size()];
-          Placement p{w.id, key, w.name + "-" + rs + "-" + Hex(AsciiLower(w.id) + "/" + std::to_string(i), 5), {}};
+          const std::string pod = ReplicaName(w, rs, i);
+          for (const auto& old : placements_) {
+            if (old.workload_id == w.id && old.pod == pod &&
+                std::any_of(nodes.begin(), nodes.end(),
+                            [&](const auto& n) { return n.second == old.node_key; })) {
+              node_of[i] = old.node_key;
+              ++count[old.node_key];
+            }
+          }
+        }
+        for (int i = 0; i < w.replicas; ++i) {
+          if (!node_of[i].empty()) continue;
+          size_t best = (start + i) % nodes.size();
+          for (size_t k = 1; k < nodes.size(); ++k) {
+            const size_t at = (start + i + k) % nodes.size();
+            if (count[nodes[at].second] < count[nodes[best].second]) best = at;
+          }
+          node_of[i] = nodes[best].second;
+          ++count[node_of[i]];
+        }
+        for (int i = 0; i < w.replicas; ++i) {
+          const std::string& key = node_of[i];
+          Placement p{w.id, key, ReplicaName(w, rs, i), {}};
           for (const auto& container : w.containers) {
-            node::PodSpec spec{.name = w.containers.size() == 1 ? p.pod : p.pod + "-" + container.name,
-                               .image = container.image,
-                               .command = container.command,
-                               .args = container.args,
-                               .env = container.env};
+            node::PodSpec spec{
+                .name = w.containers.size() == 1 ? p.pod : p.pod + "-" + container.name,
+                .image = container.image,
+                .command = container.command,
+                .args = container.args,
+                .env = container.env};
             p.containers.push_back(spec.name);
             pods_of[key].push_back(std::move(spec));
           }
@@ -234,12 +274,14 @@ std::optional<json> AksPlane::WorkloadStatus(const std::string& workload_id) con
     auto n = nodes_.find(p.node_key);
     if (n == nodes_.end()) continue;
     std::vector<node::PodStatus> all = n->second->kubelet->Pods();
-    json pod = {{"name", p.pod}, {"node", n->second->plan.name}, {"state", "Pending"},
-                {"restartCount", 0}, {"message", ""}, {"image", ""}};
+    json pod = {{"name", p.pod},      {"node", n->second->plan.name},
+                {"state", "Pending"}, {"restartCount", 0},
+                {"message", ""},      {"image", ""}};
     int rank = 99;
     int restarts = 0;
     for (const auto& s : all) {
-      if (std::find(p.containers.begin(), p.containers.end(), s.name) == p.containers.end()) continue;
+      if (std::find(p.containers.begin(), p.containers.end(), s.name) == p.containers.end())
+        continue;
       restarts += s.restart_count;
       if (Rank(s.state) < rank) {
         rank = Rank(s.state);

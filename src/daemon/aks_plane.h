@@ -8,10 +8,11 @@
 // sockets under /run/cove-aks-<prefix>/<node>), stopped and removed on nodes that left; then
 // every workload's replicas placed, one per node first (nodes sorted by name, round robin from
 // a start that depends on the workload, so two one-replica workloads do not pile on one node),
-// and each node's kubelet given its pods. Pods are named "<deployment>-<10 hex>-<5 hex>"
-// (stable per workload and replica, as a ReplicaSet's pods look), with "-<container>" added per
-// container when a workload has several (cove runs each container as its own pod: there is no
-// shared pod sandbox). A node that leaves: its pods are placed again on the others.
+// and each node's kubelet given its pods; a replica stays on its node while that node is in the
+// plan. Pods are named "<deployment>-<10 hex>-<5 hex>" (stable per workload and replica, as a
+// ReplicaSet's pods look), with "-<container>" added per container when a workload has several
+// (cove runs each container as its own pod: there is no shared pod sandbox). A node that
+// leaves: its pods, and only they, are placed again on the others.
 //
 // Credentials: a node pulls as its kubelet identity — the kubelet runs `coved
 // acr-credential-provider --identity <kubelet client id>` inside the node (IMDS, then the
@@ -22,7 +23,7 @@
 //    "exitCode"?, "message", "image"}]}  (a replica is ready when all its containers run).
 //
 // Lifetime: the destructor (or Down) stops every pod and containerd and removes their
-// directories; a coved restart starts the nodes' containerds again from the plan.
+// directories (a node that leaves loses its directory too); a coved restart starts the nodes' containerds again from the plan.
 //
 // Thread-safety: every public method may be called from any thread.
 #pragma once
@@ -98,6 +99,8 @@ class AksPlane {
   void Loop();
   void Reconcile(const std::vector<AksClusterPlan>& clusters);
   node::CredentialSource CredentialsFor(const AksNodePlan& plan) const;
+  // <state_dir>/aks/<12 hex of the machine id>: the node's containerd root and pod logs.
+  std::string NodeDir(const AksNodePlan& plan) const;
 
   AksPlaneOptions options_;
   fabric::Namespaces& namespaces_;

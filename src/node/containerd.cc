@@ -78,8 +78,7 @@ Result<std::unique_ptr<Containerd>> Containerd::Start(fabric::Namespaces& namesp
   spawn.stdout_fd = log_fd.get();
   spawn.stderr_fd = log_fd.get();
   COVE_ASSIGN_OR_RETURN(c->pid_, namespaces.Spawn(options.ns,
-                                                  {options.containerd, "--config", config},
-                                                  spawn));
+                                                  {options.containerd, "--config", config}, spawn));
   const auto deadline = std::chrono::steady_clock::now() + options.start_timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     auto version = c->Ctr({"version"}, std::chrono::seconds(5));
@@ -93,7 +92,8 @@ Result<std::unique_ptr<Containerd>> Containerd::Start(fabric::Namespaces& namesp
   }
   std::string why = Tail(log, 5);
   c->Stop();
-  return Fail(Code::kUnavailable, "containerd did not start in namespace " + options.ns + ": " + why);
+  return Fail(Code::kUnavailable,
+              "containerd did not start in namespace " + options.ns + ": " + why);
 }
 
 Containerd::~Containerd() { Stop(); }

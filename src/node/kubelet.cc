@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "common/unique_fd.h"
 
@@ -142,7 +144,8 @@ void Kubelet::Run(Pod* pod) {
   const std::string log_path = options_.log_dir + "/" + spec.name + ".log";
   while (true) {
     if (Status pulled = Pull(pod); !pulled) {
-      SetState(pod, "Failed", "Failed to pull image \"" + spec.image + "\": " + pulled.error().message);
+      SetState(pod, "Failed",
+               "Failed to pull image \"" + spec.image + "\": " + pulled.error().message);
       if (!Wait(pod, backoff)) return;
       backoff = std::min(backoff * 2, options_.backoff_max);
       continue;
@@ -157,6 +160,7 @@ void Kubelet::Run(Pod* pod) {
     args.insert(args.end(), spec.command.begin(), spec.command.end());
     args.insert(args.end(), spec.args.begin(), spec.args.end());
     UniqueFd log(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    const off_t log_start = ::lseek(log.get(), 0, SEEK_END);
     fabric::SpawnOptions spawn;
     spawn.etc_overlay = containerd_.options().etc_overlay;
     spawn.stdout_fd = log.get();
@@ -165,33 +169,40 @@ void Kubelet::Run(Pod* pod) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (pod->stopping) return;
-      auto started =
-          containerd_.namespaces().Spawn(containerd_.options().ns, containerd_.CtrArgv(args), spawn);
+      auto started = containerd_.namespaces().Spawn(containerd_.options().ns,
+                                                    containerd_.CtrArgv(args), spawn);
       if (!started) {
         pod->status.state = "Failed";
         pod->status.message = started.error().message;
       } else {
         pid = *started;
         pod->run_pid = pid;
-        pod->status.state = "Running";
-        pod->status.message = "";
+        pod->status.state = "Pending";
+        pod->status.message = "ContainerCreating";
       }
     }
     log.Reset();
     const auto began = std::chrono::steady_clock::now();
     int exit_code = 128;
     if (pid > 0) {
-      int status = 0;
-      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      const bool ran = WaitRun(pod, pid, &exit_code);
+      std::string why;
+      if (!ran && exit_code != 0) {
+        // ctr's own error (the task was never created): this run's last line, "ctr: …".
+        std::ifstream in(log_path);
+        if (log_start > 0) in.seekg(log_start);
+        std::stringstream text;
+        text << in.rdbuf();
+        why = LastLine(text.str());
+        if (why.rfind("ctr: ", 0) != 0) why.clear();
       }
-      exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       std::lock_guard<std::mutex> lock(mu_);
       pod->run_pid = -1;
       pod->cv.notify_all();
       if (pod->stopping) return;
       pod->status.state = exit_code == 0 ? "Succeeded" : "Failed";
       pod->status.exit_code = exit_code;
-      pod->status.message = exit_code == 0 ? "Completed" : "Error";
+      pod->status.message = exit_code == 0 ? "Completed" : why.empty() ? "Error" : why;
       ++pod->status.restart_count;
     }
     // A run that lasted long resets the backoff, as the kubelet's does after 10 minutes.
@@ -203,6 +214,38 @@ void Kubelet::Run(Pod* pod) {
   }
 }
 
+bool Kubelet::WaitRun(Pod* pod, pid_t pid, int* exit_code) {
+  bool running = false;
+  for (;;) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid, &status, running ? 0 : WNOHANG);
+    if (r == pid) {
+      *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return running;
+    }
+    if (r < 0 && errno != EINTR) return running;
+    if (running || r < 0) continue;
+    // Running once containerd says the task is: `ctr task ls` lines are "ID PID STATUS".
+    if (auto tasks = containerd_.Ctr({"task", "ls"}, std::chrono::seconds(10));
+        tasks && tasks->exit_code == 0) {
+      std::istringstream lines(tasks->out);
+      std::string line;
+      while (std::getline(lines, line)) {
+        std::istringstream fields(line);
+        std::string id, task_pid, state;
+        if (fields >> id >> task_pid >> state && id == pod->spec.name && state == "RUNNING") {
+          running = true;
+        }
+      }
+    }
+    if (running) {
+      SetState(pod, "Running", "");
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+}
+
 void Kubelet::Kill(Pod* pod) {
   // The worker may be between Spawn and waitpid: kill the task until the run is over.
   for (int i = 0; i < 100; ++i) {
@@ -210,9 +253,11 @@ void Kubelet::Kill(Pod* pod) {
       std::lock_guard<std::mutex> lock(mu_);
       if (pod->run_pid <= 0) break;
     }
-    (void)containerd_.Ctr({"task", "kill", "-s", "SIGKILL", pod->spec.name}, std::chrono::seconds(10));
+    (void)containerd_.Ctr({"task", "kill", "-s", "SIGKILL", pod->spec.name},
+                          std::chrono::seconds(10));
     std::unique_lock<std::mutex> lock(mu_);
-    if (pod->cv.wait_for(lock, std::chrono::milliseconds(200), [pod] { return pod->run_pid <= 0; })) {
+    if (pod->cv.wait_for(lock, std::chrono::milliseconds(200),
+                         [pod] { return pod->run_pid <= 0; })) {
       break;
     }
   }

@@ -10,12 +10,14 @@
 //      `ctr image pull --user <username>:<password> --tlscacert <ca> <image>` inside the node,
 //      so the bytes come over the node's own network path (the private endpoint);
 //   2. Running: `ctr run --rm --net-host <image> <pod> [command args]` (the node's network, as
-//      a hostNetwork pod), its output appended to <log_dir>/<pod>.log;
-//   3. when it exits, Succeeded (0) or Failed (exit code kept), and it runs again after a
-//      backoff (1 s doubling to 60 s, as the kubelet's crash loop backoff does with 10 s) —
-//      a Deployment's pods always restart. A failed pull is retried with the same backoff, the
-//      pod staying Failed with the message `Failed to pull image "<image>": <why>` (the
-//      credential provider's error, or ctr's last line, verbatim).
+//      a hostNetwork pod), its output appended to <log_dir>/<pod>.log; the pod stays Pending
+//      ("ContainerCreating") until containerd lists its task as RUNNING;
+//   3. when it exits, Succeeded (0) or Failed (exit code kept; the message "Error", or ctr's
+//      own "ctr: …" line when the task never ran, e.g. a command that does not exist), and it
+//      runs again after a backoff (1 s doubling to 60 s, as the kubelet's crash loop backoff does
+//      with 10 s) — a Deployment's pods always restart. A failed pull is retried with the same
+//      backoff, the pod staying Failed with the message `Failed to pull image "<image>": <why>`
+//      (the credential provider's error, or ctr's last line, verbatim).
 // A pod removed from the set is killed (`ctr task kill -s SIGKILL`), its container deleted by
 // `--rm`.
 //
@@ -95,6 +97,9 @@ class Kubelet {
   void Run(Pod* pod);
   // Waits `delay` unless the pod is stopped first; false when stopped.
   bool Wait(Pod* pod, std::chrono::milliseconds delay);
+  // Waits for the `ctr run` child `pid` to exit, the pod Running once containerd lists its task
+  // as RUNNING; sets `exit_code` and answers whether it was ever seen running.
+  bool WaitRun(Pod* pod, pid_t pid, int* exit_code);
   Status Pull(Pod* pod);
   void Kill(Pod* pod);
   void SetState(Pod* pod, const std::string& state, const std::string& message,
