@@ -171,6 +171,28 @@ TEST_F(ClustersTest, NodeNamesAreStablePerClusterAndScaleKeepsExistingNodes) {
   EXPECT_EQ(again.body["properties"]["cove"]["nodes"][1]["privateIpAddress"], "10.0.0.5");
 }
 
+TEST_F(ClustersTest, PutAgainKeepsNodesIdentityAndAddresses) {
+  auto first = Create(2);
+  ASSERT_EQ(first.status, 201);
+  auto nodes = FindCluster(*cp_->snapshot())->pools[0].nodes;
+  auto again = Create(2);
+  ASSERT_EQ(again.status, 200) << again.body.dump();
+  EXPECT_EQ(again.body["properties"]["identityProfile"],
+            first.body["properties"]["identityProfile"]);
+  EXPECT_EQ(again.body["identity"]["principalId"], first.body["identity"]["principalId"]);
+  EXPECT_EQ(again.body["properties"]["fqdn"], first.body["properties"]["fqdn"]);
+  auto s = cp_->snapshot();
+  const auto& now = FindCluster(*s)->pools[0].nodes;
+  ASSERT_EQ(now.size(), nodes.size());
+  for (size_t i = 0; i < now.size(); ++i) {
+    EXPECT_EQ(now[i].name, nodes[i].name);
+    EXPECT_EQ(now[i].machine_id, nodes[i].machine_id);
+  }
+  std::set<std::string> addresses;
+  for (const auto* m : Nodes(*s)) addresses.insert(m->address);
+  EXPECT_EQ(addresses, (std::set<std::string>{"10.0.0.4", "10.0.0.5"}));
+}
+
 TEST_F(ClustersTest, NodepoolAddListDelete) {
   ASSERT_EQ(Create(1).status, 201);
   auto add = Put(
