@@ -46,15 +46,16 @@ http::ExchangePtr ArmApi::Start(http::Request request, Filter post_filter) {
   std::string top = request.QueryParam("$top").value_or("");
   std::string skip_token = request.QueryParam("$skiptoken").value_or("");
   std::string expand = request.QueryParam("$expand").value_or("");
+  std::string tail = request.QueryParam("tail").value_or("");
   std::string origin =
       scheme_ + "://" + std::string(request.headers.Get("Host").value_or("localhost"));
   return http::Buffer(kMaxBody, std::move(too_large),
                       [this, method, path, api_version, if_match, if_none_match, filter, top,
-                       skip_token, expand, origin,
+                       skip_token, expand, tail, origin,
                        post = std::move(post_filter)](std::string body) {
                         ArmRequest r{method,   path,          api_version, std::move(body),
                                      if_match, if_none_match, filter,      top,
-                                     skip_token, expand};
+                                     skip_token, expand,   tail};
                         ArmResponse answer = control_plane_.Handle(r);
                         if (post && answer.status == 200 && answer.body) post(answer);
                         if (answer.body && answer.body->is_object()) {

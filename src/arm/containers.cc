@@ -11,10 +11,20 @@
 //     "imageRegistryCredentials"?: [{"server", "identity"? | "username" + "password"?}]}}
 // cove runs every group on the public (internet) network, with an address from the pool that
 // public VMs draw from (198.51.100.2-99, compute.cc); ipAddress.type Private and subnetIds are
-// refused, and so are volumes and initContainers (FeatureNotSupported). The answer has
-// provisioningState Succeeded, instanceView.state Running, each
-// container's instanceView.currentState Running, ipAddress.ip (when ipAddress was given) and
-// properties.cove {"network": "public", "publicIpAddress"}. Passwords and secureValues are
+// refused, and so are volumes and initContainers (FeatureNotSupported). The group's containers
+// run for real (issue 16): coved's containers plane (daemon/containers_plane.h) pulls each image
+// from inside the group's namespace with its imageRegistryCredentials and runs it with runc.
+// What it reports comes back through the ContainerGroupRuntime (control_plane.h) on every read:
+// properties.provisioningState, properties.instanceView {state, events} and each container's
+// instanceView {restartCount, currentState, previousState, events}. Without a runtime (coved
+// not running its planes: not root, or --no-fabric) the group is Pending and its containers
+// Waiting, saying why — never a made-up Running. The answer also has ipAddress.ip (when
+// ipAddress was given) and properties.cove {"network": "public", "publicIpAddress"}.
+//
+// ACI's operations on a group: POST {group}/restart (204), {group}/stop (204), {group}/start
+// (202), and GET {group}/containers/{container}/logs?tail=N → {"content"} (ACI's Containers -
+// List Logs); RBAC's actions are Azure's (containerGroups/restart/action, ...,
+// containerGroups/containers/logs/read). Passwords and secureValues are
 // never answered: they are sealed (arm/identity_support.h SecretBox) in "<group key>/#secrets"
 // as {"env": {"<container>/<variable>": sealed}, "registries": {"<server, lowercase>": sealed}},
 // which no snapshot carries. imageRegistryCredentials[].identity must be one of the group's
@@ -31,6 +41,7 @@
 
 #include "arm/engine.h"
 #include "arm/identity_support.h"
+#include "arm/onprem_support.h"
 #include "arm/projection.h"
 #include "arm/provider.h"
 #include "oci/reference.h"
@@ -424,6 +435,115 @@ Status Engine::PutContainerGroup(const ArmPath& p, const Json& body, const Json*
   return {};
 }
 
+namespace {
+
+constexpr char kNoRuntime[] = "cove runs containers only in coved's full mode as root";
+
+// The group as answered: its live state from the runtime (see the top of this file).
+Json RenderContainerGroup(const Engine& engine, const Json& doc) {
+  Json out = doc;
+  if (!out.contains("properties") || !out["properties"].is_object()) return out;
+  Json& props = out["properties"];
+  const ContainerGroupRuntime* runtime = engine.container_runtime();
+  std::optional<Json> view;
+  if (runtime != nullptr && runtime->instance_view) view = runtime->instance_view(Str(doc, "id"));
+  if (!view || !view->is_object()) {
+    props["instanceView"] = {{"state", "Pending"}, {"events", Json::array()}};
+  } else {
+    if (view->contains("provisioningState")) {
+      props["provisioningState"] = (*view)["provisioningState"];
+    }
+    props["instanceView"] = {{"state", view->value("state", "Pending")},
+                             {"events", view->value("events", Json::array())}};
+  }
+  if (!props.contains("containers") || !props["containers"].is_array()) return out;
+  for (Json& c : props["containers"]) {
+    if (!c.contains("properties") || !c["properties"].is_object()) continue;
+    const std::string name = Str(c, "name");
+    const Json* live = nullptr;
+    if (view && view->contains("containers") && (*view)["containers"].is_object() &&
+        (*view)["containers"].contains(name)) {
+      live = &(*view)["containers"][name];
+    }
+    if (live != nullptr) {
+      c["properties"]["instanceView"] = *live;
+    } else {
+      c["properties"]["instanceView"] = {
+          {"restartCount", 0},
+          {"currentState",
+           {{"state", "Waiting"}, {"detailStatus", runtime == nullptr ? kNoRuntime : ""}}},
+          {"events", Json::array()}};
+    }
+  }
+  return out;
+}
+
+Result<ArmResponse> NoRuntime(const Json& group) {
+  return ArmFail(409, "ContainerGroupRuntimeUnavailable",  // cove's name
+                 "Container group '" + Str(group, "name") + "': " + kNoRuntime + ".");
+}
+
+// POST {group}/restart|stop|start.
+std::optional<Result<ArmResponse>> ContainerGroupAction(Engine& engine, const ArmPath& target,
+                                                        const std::string& action,
+                                                        const std::string&) {
+  if (action != "restart" && action != "stop" && action != "start") return std::nullopt;
+  const Json& group = *engine.txn().Get(target.Key());
+  const ContainerGroupRuntime* runtime = engine.container_runtime();
+  if (runtime == nullptr || !runtime->act) return NoRuntime(group);
+  if (Status done = runtime->act(Str(group, "id"), action); !done) {
+    if (done.error().code == Code::kNotFound) {
+      return ArmFail(409, "ContainerGroupTransitioning",
+                     "The container group '" + Str(group, "name") +
+                         "' is still transitioning, please retry later.");
+    }
+    return ArmFail(500, "InternalServerError", done.error().message);
+  }
+  return ArmResponse{action == "start" ? 202 : 204, std::nullopt};
+}
+
+// GET {group}/containers/{container}/logs[?tail=N]: {"content": "..."}.
+Result<ArmResponse> ContainerLogs(Engine& engine, const ArmPath& p, bool single) {
+  if (single) {
+    return ArmFail(404, "InvalidResourceType",
+                   "The resource type 'containerGroups/containers/logs' has no members.");
+  }
+  ArmPath group_path = p;
+  group_path.kind = PathKind::kResource;
+  group_path.types.resize(1);
+  group_path.names.resize(1);
+  const Json& group = *engine.txn().Get(group_path.Key());
+  const std::string container = p.names.back();
+  bool known = false;
+  for (const Json& c : Field(group, "properties").value("containers", Json::array())) {
+    known = known || Str(c, "name") == container;
+  }
+  if (!known) {
+    return ArmFail(404, "ContainerNotFound",
+                   "The container '" + container + "' is not found in container group '" +
+                       Str(group, "name") + "'.");
+  }
+  const ContainerGroupRuntime* runtime = engine.container_runtime();
+  if (runtime == nullptr || !runtime->logs) return NoRuntime(group);
+  std::optional<int> tail;
+  if (const ArmRequest* r = engine.request(); r != nullptr && !r->tail.empty()) {
+    char* end = nullptr;
+    long v = std::strtol(r->tail.c_str(), &end, 10);
+    if (*end != '\0' || v < 0 || v > 1000000) {
+      return tl::unexpected(BadContent("tail", "must be a non-negative integer"));
+    }
+    tail = static_cast<int>(v);
+  }
+  auto content = runtime->logs(Str(group, "id"), container, tail);
+  if (!content) {
+    if (content.error().code == Code::kNotFound) return ArmResponse{200, Json{{"content", ""}}};
+    return ArmFail(500, "InternalServerError", content.error().message);
+  }
+  return ArmResponse{200, Json{{"content", *content}}};
+}
+
+}  // namespace
+
 Status Engine::DeleteContainerGroup(const std::string& key) {
   DropMachineIdentity(key);
   txn_.EraseTree(key);
@@ -437,9 +557,15 @@ void RegisterContainerProviders(ProviderRegistry& registry) {
                 .delete_rank = 20,
                 .put = EngineFn<&Engine::PutContainerGroup>,
                 .remove = EngineFn<&Engine::DeleteContainerGroup>,
+                .render = RenderContainerGroup,
                 .project = ProjectMachine,
                 // ACI's Update changes a group's tags only.
-                .patch_updates_tags_only = true});
+                .patch_updates_tags_only = true,
+                .action = ContainerGroupAction});
+  registry.Add({.type = "Microsoft.ContainerInstance/containerGroups/containers/logs",
+                .api_versions = ContainerInstanceApiVersions(),
+                .computed = ContainerLogs,
+                .parent_not_stored = true});
 }
 
 }  // namespace cove::arm

@@ -109,6 +109,11 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(const std::string& db_p
   COVE_RETURN_IF_ERROR(cp->store_->Apply(txn.Changes()));
   cp->committed_ = txn.documents();
   cp->snapshot_ = BuildSnapshot(1, cp->options_.dns_suffix, Public(cp->committed_));
+  cp->KeepSealed(cp->committed_);
+  // The key is loaded now, so that ContainerGroupSecrets (any thread) only reads it.
+  if (auto loaded = cp->secrets_->Seal(""); !loaded) {
+    return Fail(Code::kIOError, db_path + ": " + loaded.error().message);
+  }
   return cp;
 }
 
@@ -138,7 +143,17 @@ void ControlPlane::SetReplicationStatusProvider(ReplicationStatusProvider provid
   replication_status_ = std::move(next);
 }
 
+void ControlPlane::KeepSealed(const Documents& documents) {
+  Documents sealed;
+  for (const auto& [key, doc] : documents) {
+    if (key.ends_with("/#secrets")) sealed.emplace(key, doc);
+  }
+  std::lock_guard lock(sealed_mu_);
+  sealed_ = std::move(sealed);
+}
+
 void ControlPlane::Publish(Documents documents) {
+  KeepSealed(documents);
   SnapshotPtr next;
   {
     std::lock_guard lock(snapshot_mu_);
@@ -162,6 +177,38 @@ void ControlPlane::SetConnectionStatusProvider(ConnectionStatusProvider provider
   connection_status_ = std::move(next);
 }
 
+void ControlPlane::SetContainerGroupRuntime(ContainerGroupRuntime runtime) {
+  auto next = std::make_shared<const ContainerGroupRuntime>(std::move(runtime));
+  std::lock_guard lock(status_mu_);
+  container_runtime_ = std::move(next);
+}
+
+Result<Json> ControlPlane::ContainerGroupSecrets(const std::string& group_id) {
+  auto path = ParseResourceId(group_id);
+  if (!path || path->kind != PathKind::kResource ||
+      path->TypeKey() != "microsoft.containerinstance/containergroups") {
+    return Fail(Code::kInvalidArgument, "not a container group id: " + group_id);
+  }
+  // Not under write_mu_: the planes ask from inside a commit's subscriber.
+  SnapshotPtr snap = snapshot();
+  if (snap->documents.find(path->Key()) == snap->documents.end()) {
+    return Fail(Code::kNotFound, "no container group " + group_id);
+  }
+  Json out = {{"env", Json::object()}, {"registries", Json::object()}};
+  std::lock_guard lock(sealed_mu_);
+  auto sealed = sealed_.find(path->Key() + "/#secrets");
+  if (sealed == sealed_.end()) return out;
+  for (const char* part : {"env", "registries"}) {
+    if (!sealed->second->contains(part) || !(*sealed->second)[part].is_object()) continue;
+    for (const auto& [name, box] : (*sealed->second)[part].items()) {
+      if (!box.is_string()) continue;
+      COVE_ASSIGN_OR_RETURN(std::string value, secrets_->Open(box.get<std::string>()));
+      out[part][name] = value;
+    }
+  }
+  return out;
+}
+
 void ControlPlane::SetWorkloadStatusProvider(WorkloadStatusProvider provider) {
   auto next =
       provider ? std::make_shared<const WorkloadStatusProvider>(std::move(provider)) : nullptr;
@@ -175,12 +222,14 @@ ArmResponse ControlPlane::Handle(const ArmRequest& request) {
   std::shared_ptr<const ReplicationStatusProvider> status;
   std::shared_ptr<const RegistryUsageProvider> usage;
   std::shared_ptr<const ConnectionStatusProvider> connections;
+  std::shared_ptr<const ContainerGroupRuntime> containers;
   std::shared_ptr<const WorkloadStatusProvider> workloads;
   {
     std::lock_guard lock(status_mu_);
     status = replication_status_;
     usage = registry_usage_;
     connections = connection_status_;
+    containers = container_runtime_;
     workloads = workload_status_;
   }
   auto dispatch = [&](Txn& txn, SecretBox* secrets) -> Result<ArmResponse> {
@@ -190,6 +239,7 @@ ArmResponse ControlPlane::Handle(const ArmRequest& request) {
       engine.set_replication_status(status.get());
       engine.set_registry_usage(usage.get());
       engine.set_connection_status(connections.get());
+      engine.set_container_runtime(containers.get());
       engine.set_workload_status(workloads.get());
       return engine.Dispatch(request);
     } catch (const std::exception& e) {  // nlohmann::json type errors: a bug, never a crash

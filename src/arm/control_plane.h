@@ -93,6 +93,7 @@ struct ArmRequest {
   std::string top;
   std::string skip_token;
   std::string expand;  // $expand, decoded ("" when absent)
+  std::string tail;    // ACI's container logs: ?tail= ("" when absent)
 };
 
 struct ArmResponse {
@@ -146,6 +147,22 @@ struct ConnectionStatus {
 using ConnectionStatusProvider =
     std::function<std::optional<ConnectionStatus>(const std::string& connection_id)>;
 
+// A container group's live state and controls (issue 16), from the runtime that runs it
+// (daemon/containers_plane.h). Every member may be empty (then: no runtime here). Called on the
+// request's thread; each must be quick and must not call back into Handle().
+struct ContainerGroupRuntime {
+  // ACI's instance view of the group `group_id` (its ARM id as rendered, any casing), or nullopt
+  // when the runtime does not know it:
+  //   {"provisioningState"?, "state", "events": [...], "containers": {"<name>": {"restartCount",
+  //    "currentState", "previousState"?, "events"}}}
+  std::function<std::optional<nlohmann::json>(const std::string& group_id)> instance_view;
+  // "restart" | "stop" | "start"; kNotFound when the runtime has no such group.
+  std::function<Status(const std::string& group_id, const std::string& action)> act;
+  // The container's output; its last `tail` lines when given. kNotFound: no such container.
+  std::function<Result<std::string>(const std::string& group_id, const std::string& container,
+                                    std::optional<int> tail)>
+      logs;
+};
 // The live status of a Cove.Kubernetes/deployments workload (issue 16), rendered as its
 // properties.status: {"replicas": N, "readyReplicas": N, "pods": [{"name", "node", "state":
 // "Pending"|"Pulling"|"Running"|"Succeeded"|"Failed", "restartCount", "exitCode"?, "message",
@@ -188,12 +205,22 @@ class ControlPlane {
   void SetRegistryUsageProvider(RegistryUsageProvider provider);
   // Where connections' connectionStatus comes from; the same rules as the status provider.
   void SetConnectionStatusProvider(ConnectionStatusProvider provider);
+  // Where container groups' instance views, actions and logs go (see ContainerGroupRuntime); the
+  // same rules as the status provider.
+  void SetContainerGroupRuntime(ContainerGroupRuntime runtime);
+  // The secrets the runtime must deliver to the group `group_id`, unsealed, for in-process
+  // callers only (never answered over ARM): {"env": {"<container>/<VAR>": value}, "registries":
+  // {"<server, lowercase>": password}}; both empty when the group has none. kNotFound when there
+  // is no such group.
+  Result<nlohmann::json> ContainerGroupSecrets(const std::string& group_id);
   // Where deployments' properties.status comes from; the same rules as the status provider.
   void SetWorkloadStatusProvider(WorkloadStatusProvider provider);
 
  private:
   ControlPlane() = default;
   void Publish(Documents documents);
+  // Keeps the sealed-secret documents of `documents` for ContainerGroupSecrets.
+  void KeepSealed(const Documents& documents);
 
   ControlPlaneOptions options_;
   std::unique_ptr<StateStore> store_;
@@ -209,6 +236,9 @@ class ControlPlane {
   std::shared_ptr<const ReplicationStatusProvider> replication_status_;
   std::shared_ptr<const RegistryUsageProvider> registry_usage_;  // guarded by status_mu_
   std::shared_ptr<const ConnectionStatusProvider> connection_status_;  // guarded by status_mu_
+  std::shared_ptr<const ContainerGroupRuntime> container_runtime_;  // guarded by status_mu_
+  std::mutex sealed_mu_;
+  Documents sealed_;  // the "/#secrets" documents of the last commit; guarded by sealed_mu_
   std::shared_ptr<const WorkloadStatusProvider> workload_status_;  // guarded by status_mu_
   // Long-running operations' status resources (arm/operations.h); thread-safe itself.
   std::unique_ptr<OperationLog> operations_;

@@ -423,6 +423,7 @@ Result<Json> Engine::Envelope(const ArmPath& p, const Json& body, const Json* ex
 // ---------------------------------------------------------------- dispatch
 
 Result<ArmResponse> Engine::Dispatch(const ArmRequest& r) {
+  request_ = &r;
   if (!r.api_version || r.api_version->empty()) {
     return ArmFail(400, "MissingApiVersionParameter",
                    "The api-version query parameter (?api-version=) is required for all "
@@ -520,7 +521,13 @@ Result<ArmResponse> Engine::Dispatch(const ArmRequest& r) {
   }
   COVE_RETURN_IF_ERROR(CheckApiVersion(*provider, *r.api_version));
   if (p.names.size() > (p.kind == PathKind::kResource ? 1u : 0u)) {
-    const Json* parent = txn_.Get(p.ParentKey());
+    ArmPath owner = p;
+    if (provider->parent_not_stored && owner.names.size() > 1) {
+      owner.types.resize(owner.names.size() - 1);
+      owner.names.pop_back();
+      owner.kind = PathKind::kCollection;
+    }
+    const Json* parent = txn_.Get(owner.ParentKey());
     if (parent == nullptr) {
       size_t i = p.names.size() - (p.kind == PathKind::kResource ? 2 : 1);
       return ArmFail(404, "ParentResourceNotFound",

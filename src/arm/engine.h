@@ -120,6 +120,12 @@ class Engine {
   // The data plane's report on the connection `connection_id` (as stored); "Unknown" with no
   // bytes without a provider or a report.
   ConnectionStatus ConnectionStatusOf(const std::string& connection_id) const;
+  // Where container groups' live state comes from (control_plane.h); null: none. Must outlive
+  // the engine.
+  void set_container_runtime(const ContainerGroupRuntime* runtime) { container_runtime_ = runtime; }
+  const ContainerGroupRuntime* container_runtime() const { return container_runtime_; }
+  // The request being dispatched (set by Dispatch for its duration); null outside it.
+  const ArmRequest* request() const { return request_; }
   // Where deployments' properties.status comes from (control_plane.h); null: none. Must
   // outlive the engine.
   void set_workload_status(const WorkloadStatusProvider* provider) { workload_status_ = provider; }
@@ -278,6 +284,8 @@ class Engine {
   const ReplicationStatusProvider* replication_status_ = nullptr;
   const RegistryUsageProvider* registry_usage_ = nullptr;
   const ConnectionStatusProvider* connection_status_ = nullptr;
+  const ContainerGroupRuntime* container_runtime_ = nullptr;
+  const ArmRequest* request_ = nullptr;
   const WorkloadStatusProvider* workload_status_ = nullptr;
 };
 

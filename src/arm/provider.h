@@ -80,6 +80,10 @@ struct ResourceProvider {
   // Types that are not stored but computed (privateLinkResources): answers a GET of one
   // (single) or of the collection. Set: every other method is refused.
   Result<ArmResponse> (*computed)(Engine& engine, const ArmPath& path, bool single) = nullptr;
+  // A computed type below a part of a stored resource that is not itself stored (a container
+  // group's containers/{c}/logs): the parent check looks one level further up (the group), and
+  // `computed` finds the part.
+  bool parent_not_stored = false;
   // A resource the provider answers itself for every method (the SystemDefined scope maps);
   // nullopt: the generic flow runs.
   std::optional<Result<ArmResponse>> (*intercept)(Engine& engine, const ArmRequest& request,

@@ -28,6 +28,7 @@
 #include "cli/commands.h"
 #include "fabric/fabric.h"
 #include "fabric/namespaces.h"
+#include "runtime/naming.h"
 
 namespace cove::cli {
 
@@ -197,16 +198,55 @@ Outcome CreateGroup(Context& ctx, const ParsedArgs& a) {
   return Outcome::Value(GroupView(*made));
 }
 
+// The group's container named by --container-name, or its only one; a CLI error otherwise.
+std::variant<json, Outcome> ContainerOf(const json& group, const ParsedArgs& a) {
+  json containers = group.value("properties", json::object()).value("containers", json::array());
+  if (auto c = a.Get("--container-name")) {
+    for (const auto& k : containers) {
+      if (k.value("name", "") == *c) return k;
+    }
+    return Outcome::Failure("The container '" + *c + "' is not found in container group '" +
+                            group.value("name", "") + "'.");
+  }
+  if (containers.size() != 1) {
+    return Outcome::Failure("The container group '" + group.value("name", "") + "' has " +
+                            std::to_string(containers.size()) +
+                            " containers: name one with --container-name.");
+  }
+  return containers[0];
+}
+
+// Runs `argv` (PATH searched) with this process's stdin/stdout/stderr; its exit status.
+Outcome RunHere(Context& ctx, const std::vector<std::string>& argv) {
+  ctx.out().flush();
+  pid_t pid = ::fork();
+  if (pid < 0) return Outcome::Failure("fork failed");
+  if (pid == 0) {
+    std::vector<char*> args;
+    for (const auto& s : argv) args.push_back(const_cast<char*>(s.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return Outcome::Failure("waitpid failed");
+  }
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return Outcome{code, std::nullopt, ""};
+}
+
 Outcome ExecGroup(Context& ctx, const ParsedArgs& a) {
   auto argv = SplitCommandLine(*a.Get("--exec-command"));
   if (!argv || argv->empty()) {
     return Outcome::Usage("argument --exec-command: cannot split '" + *a.Get("--exec-command") +
                           "'");
   }
+  const bool host = a.Has("--host-command");
   if (::geteuid() != 0) {
-    return Outcome::Failure(
-        "cove container exec must run as root: it enters the container group's network "
-        "namespace");
+    return Outcome::Failure(std::string("cove container exec must run as root: it enters ") +
+                            (host ? "the container group's network namespace"
+                                  : "the container (runc exec)"));
   }
   auto sub = ctx.Subscription();
   if (!sub) return Outcome::FromArm(sub.error());
@@ -214,19 +254,29 @@ Outcome ExecGroup(Context& ctx, const ParsedArgs& a) {
   if (!arm) return Outcome::FromArm(arm.error());
   auto group = (*arm)->Get(GroupPathOf(*sub, a), kApiContainerInstance);
   if (!group) return Outcome::FromArm(group.error(), true);
-  if (auto c = a.Get("--container-name")) {
-    bool found = false;
-    for (const auto& k :
-         group->value("properties", json::object()).value("containers", json::array())) {
-      found = found || k.value("name", "") == *c;
-    }
-    if (!found) {
-      return Outcome::Failure("The container '" + *c + "' is not found in container group '" +
-                              *a.Get("--name") + "'.");
-    }
-  }
+  auto container = ContainerOf(*group, a);
+  if (auto* stop = std::get_if<Outcome>(&container)) return *stop;
+  const json& c = std::get<json>(container);
   std::string id = group->value("id", "");
   std::string prefix = a.GetOr("--fabric-prefix", ctx.env().fabric_prefix);
+  if (!host) {
+    // az: a terminal in the running container. cove: runc exec into it, on this host.
+    json state = c.value("properties", json::object())
+                     .value("instanceView", json::object())
+                     .value("currentState", json::object());
+    if (state.value("state", "") != "Running") {
+      std::string detail = state.value("detailStatus", "");
+      return Outcome::Failure("The container '" + c.value("name", "") + "' of container group '" +
+                              group->value("name", "") + "' is not running (its state is " +
+                              state.value("state", "unknown") +
+                              (detail.empty() ? "" : ": " + detail) + ").");
+    }
+    std::vector<std::string> run = {"runc", "--root", runtime::RuncRoot(prefix), "exec"};
+    if (::isatty(0) && ::isatty(1)) run.push_back("-t");
+    run.push_back(runtime::ContainerId(prefix, id, c.value("name", "")));
+    run.insert(run.end(), argv->begin(), argv->end());
+    return RunHere(ctx, run);
+  }
   fabric::LinuxNamespaces namespaces;
   fabric::Fabric fabric(namespaces, {.prefix = prefix});
   std::string ns = fabric.VmNamespace(id);
@@ -250,6 +300,69 @@ Outcome ExecGroup(Context& ctx, const ParsedArgs& a) {
   }
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return Outcome{code, std::nullopt, ""};
+}
+
+// The container's state word ("Running", "Terminated", ...) and whether it is over for good
+// (Terminated under a policy that will not run it again, or the group stopped).
+std::pair<std::string, bool> StateOf(const json& group, const std::string& container) {
+  const json props = group.value("properties", json::object());
+  std::string policy = props.value("restartPolicy", "Always");
+  std::string group_state = props.value("instanceView", json::object()).value("state", "");
+  for (const auto& c : props.value("containers", json::array())) {
+    if (c.value("name", "") != container) continue;
+    json cur = c.value("properties", json::object())
+                   .value("instanceView", json::object())
+                   .value("currentState", json::object());
+    std::string state = cur.value("state", "");
+    int exit_code = cur.value("exitCode", 0);
+    bool over = group_state == "Stopped" ||
+                (state == "Terminated" &&
+                 (policy == "Never" || (policy == "OnFailure" && exit_code == 0)));
+    return {state, over};
+  }
+  return {"", true};
+}
+
+// container logs [--follow] and attach: the container's output through ACI's logs API.
+Outcome LogsOf(Context& ctx, const ParsedArgs& a, bool follow) {
+  auto sub = ctx.Subscription();
+  if (!sub) return Outcome::FromArm(sub.error());
+  auto arm = ctx.Arm();
+  if (!arm) return Outcome::FromArm(arm.error());
+  const std::string path = GroupPathOf(*sub, a);
+  auto group = (*arm)->Get(path, kApiContainerInstance);
+  if (!group) return Outcome::FromArm(group.error(), true);
+  auto container = ContainerOf(*group, a);
+  if (auto* stop = std::get_if<Outcome>(&container)) return *stop;
+  const std::string name = std::get<json>(container).value("name", "");
+  size_t shown = 0;
+  for (;;) {
+    auto logs = (*arm)->Get(path + "/containers/" + name + "/logs", kApiContainerInstance);
+    if (!logs) return Outcome::FromArm(logs.error(), true);
+    std::string content = logs->value("content", "");
+    // A rotated log can be shorter than what was shown: show it whole again.
+    if (content.size() < shown) shown = 0;
+    ctx.out() << content.substr(shown);
+    ctx.out().flush();
+    shown = content.size();
+    if (!follow) break;
+    auto now = (*arm)->Get(path, kApiContainerInstance);
+    if (!now) return Outcome::FromArm(now.error(), true);
+    if (StateOf(*now, name).second) break;
+    ::usleep(1'000'000);
+  }
+  return Outcome{0, std::nullopt, ""};
+}
+
+// container restart|stop|start: ACI's POST actions.
+Outcome ActOn(Context& ctx, const ParsedArgs& a, const std::string& action) {
+  auto sub = ctx.Subscription();
+  if (!sub) return Outcome::FromArm(sub.error());
+  auto arm = ctx.Arm();
+  if (!arm) return Outcome::FromArm(arm.error());
+  auto done = (*arm)->Post(GroupPathOf(*sub, a) + "/" + action, kApiContainerInstance);
+  if (!done) return Outcome::FromArm(done.error(), true);
+  return Outcome{0, std::nullopt, ""};
 }
 
 }  // namespace
@@ -297,8 +410,8 @@ std::optional<std::vector<std::string>> SplitCommandLine(const std::string& line
 
 void AddContainerCommands(Registry& r) {
   r.AddGroup({{"container"},
-              "Manage Azure Container Instances (cove: container groups are network identities "
-              "on the public network; the image is not run)."});
+              "Manage Azure Container Instances (cove: container groups on the public network "
+              "whose images coved pulls and runs with runc)."});
   r.AddCommand(
       {.path = {"container", "create"},
        .summary = "Create a container group (cove: records the containers and gives the group a "
@@ -437,13 +550,50 @@ void AddContainerCommands(Registry& r) {
                 {.name = "--container-name",
                  .help = "The container name where to execute the command. Can be ommitted for "
                          "container groups with only one container."},
+                {.name = "--host-command",
+                 .help = "cove: run a command of this host inside the group's network namespace "
+                         "instead of inside the container (to reach the group's network with the "
+                         "host's tools).",
+                 .kind = ArgKind::kSwitch},
                 {.name = "--fabric-prefix",
                  .help = "Prefix of the network namespaces coved made (coved --fabric-prefix). "
                          "Default: $COVE_FABRIC_PREFIX, else cove."}},
        .run = ExecGroup,
-       .examples = {{"Sign in with the group's managed identity and log in to a registry.",
+       .examples = {{"Run a command inside the running container.",
                      "sudo cove container exec -g MyResourceGroup -n mygroup --exec-command "
-                     "\"sh -c 'cove login --identity && cove acr login -n myregistry'\""}}});
+                     "\"cat /etc/hostname\""},
+                    {"Sign in with the group's managed identity and log in to a registry, from the "
+                     "group's network with this host's cove.",
+                     "sudo cove container exec -g MyResourceGroup -n mygroup --host-command "
+                     "--exec-command \"sh -c 'cove login --identity && cove acr login -n "
+                     "myregistry'\""}}});
+  const ArgSpec container_name = {.name = "--container-name",
+                              .help = "The container name to tail the logs. If omitted, the "
+                                      "first container in the container group will be chosen"};
+  r.AddCommand({.path = {"container", "logs"},
+                .summary = "Examine the logging information for a container in a container group.",
+                .args = {GroupArg(), NameArg("The name of the container group."), container_name,
+                         {.name = "--follow",
+                          .help = "Indicate to stream the tailing logs.",
+                          .kind = ArgKind::kSwitch}},
+                .run = [](Context& ctx, const ParsedArgs& a) {
+                  return LogsOf(ctx, a, a.Has("--follow"));
+                }});
+  r.AddCommand({.path = {"container", "attach"},
+                .summary = "Attach local standard output and error streams to a container in a "
+                           "container group (cove: its output so far, then as it comes, until it "
+                           "ends).",
+                .args = {GroupArg(), NameArg("The name of the container group."), container_name},
+                .run = [](Context& ctx, const ParsedArgs& a) { return LogsOf(ctx, a, true); }});
+  for (const char* action : {"restart", "stop", "start"}) {
+    std::string what = action;
+    r.AddCommand({.path = {"container", action},
+                  .summary = what == "restart" ? "Restarts all containers in a container group."
+                             : what == "stop"  ? "Stops all containers in a container group."
+                                               : "Starts all containers in a container group.",
+                  .args = {GroupArg(), NameArg("The name of the container group."), NoWaitArg()},
+                  .run = [what](Context& ctx, const ParsedArgs& a) { return ActOn(ctx, a, what); }});
+  }
 }
 
 }  // namespace cove::cli

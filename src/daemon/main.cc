@@ -330,7 +330,12 @@ int main(int argc, char** argv) {
       planes = std::make_unique<cove::daemon::Planes>(
           cove::daemon::PlanesOptions{.prefix = fabric_prefix,
                                       .dns = config->limits.DnsOptions(),
-                                      .state_dir = config->data_dir},
+                                      .state_dir = config->data_dir,
+                                      .ca_file = config->data_dir + "/tls/ca.crt",
+                                      .container_secrets =
+                                          [cp = &arm->control_plane()](const std::string& id) {
+                                            return cp->ContainerGroupSecrets(id);
+                                          }},
           *opener, imds.get());
     } else {
       spdlog::info("fabric and DNS planes off ({})", no_fabric ? "--no-fabric" : "not root");
@@ -338,6 +343,16 @@ int main(int argc, char** argv) {
     if (planes) {
       arm->control_plane().SetConnectionStatusProvider(
           [p = planes.get()](const std::string& id) { return p->ConnectionStatus(id); });
+      cove::daemon::ContainersPlane* containers = &planes->containers();
+      arm->control_plane().SetContainerGroupRuntime(
+          {.instance_view = [containers](const std::string& id) { return containers->InstanceView(id); },
+           .act = [containers](const std::string& id, const std::string& action) {
+             return containers->Act(id, action);
+           },
+           .logs = [containers](const std::string& id, const std::string& container,
+                                std::optional<int> tail) { return containers->Logs(id, container, tail); }});
+      arm->control_plane().SetWorkloadStatusProvider(
+          [aks = &planes->aks()](const std::string& id) { return aks->WorkloadStatus(id); });
     }
     arm->SetCounters([r = regions.get()] { return r->Counters(); });
     arm->SetReplicationStatus([r = regions.get(), cp = &arm->control_plane()](

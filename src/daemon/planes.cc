@@ -329,6 +329,12 @@ Planes::Planes(PlanesOptions options, privatelink::ListenerOpener& registry_open
   std::string state = options_.state_dir;
   if (state.empty()) state = (std::filesystem::temp_directory_path() / ("cove-onprem-" + options_.prefix)).string();
   onprem_ = std::make_unique<OnPremPlane>(namespaces_, *fabric_, state + "/onprem");
+  containers_ = std::make_unique<ContainersPlane>(
+      ContainersPlaneOptions{.prefix = options_.prefix, .state_dir = state, .ca_file = options_.ca_file},
+      namespaces_);
+  aks_ = std::make_unique<AksPlane>(
+      AksPlaneOptions{.prefix = options_.prefix, .state_dir = state, .ca_file = options_.ca_file},
+      namespaces_);
 }
 
 std::optional<arm::ConnectionStatus> Planes::ConnectionStatus(const std::string& connection_id) const {
@@ -336,6 +342,8 @@ std::optional<arm::ConnectionStatus> Planes::ConnectionStatus(const std::string&
 }
 
 Planes::~Planes() {
+  aks_.reset();         // the nodes' containerds stop here
+  containers_.reset();  // before the namespaces' other tenants: its containers stop here
   onprem_.reset();
   dns_->Stop();
   {
@@ -359,6 +367,8 @@ Status Planes::Down() {
   if (imds_listeners_) imds_listeners_->Clear();
   for (const auto& [where, key] : dns_sockets_) dns_->RemoveSocketsAt(where.first, where.second);
   dns_sockets_.clear();
+  aks_->Down();
+  containers_->Down();
   onprem_->Stop();
   return fabric_->Down();
 }
@@ -377,6 +387,16 @@ Status Planes::Apply(const ProjectionPtr& projection) {
   Status applied = fabric_->Apply(topology);
   if (!applied) spdlog::warn("fabric (version {}): {}", snapshot->version, applied.error().message);
   onprem_->Apply(projection->onprem);
+  containers_->Apply(PlanContainerGroups(
+      *snapshot, [this](const std::string& id) { return fabric_->VmNamespace(id); },
+      options_.etc_netns,
+      options_.container_secrets ? options_.container_secrets
+                                 : SecretsOf([](const std::string&) -> Result<nlohmann::json> {
+                                     return nlohmann::json::object();
+                                   })));
+  aks_->Apply(PlanAksClusters(
+      *snapshot, [this](const std::string& id) { return fabric_->VmNamespace(id); },
+      options_.etc_netns));
   // Sites run their own DNS server (the plan's), and their machines are not Azure VMs: no
   // cove DNS socket and no instance metadata listener there.
   std::set<std::string> sites, azure_machines;

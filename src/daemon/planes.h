@@ -39,6 +39,12 @@
 //      against spoofed addresses (fabric/guard.h).
 //   6. runs the on-premises plan (daemon/onprem_plane.h): strongSwan on VPN gateways and sites,
 //      each site's DNS server;
+//   7. runs the container groups' containers (daemon/containers_plane.h, from
+//      daemon/container_groups.h's plans: pulled inside each group's namespace, run with runc);
+//      they stop when the Planes go (coved exiting stops its containers) and on Down;
+//   8. runs the AKS clusters' nodes (daemon/aks_plane.h, from daemon/aks_plans.h: containerd and
+//      cove's kubelet in each node's namespace, the deployments' pods spread over them); they
+//      stop when the Planes go and on Down;
 // The access::Policy (network rules, connection states by link id) of the same projection is
 // the registry node's (RegistryNode::Apply), not the planes'.
 //
@@ -59,6 +65,10 @@
 
 #include "arm/snapshot.h"
 #include "common/error.h"
+#include "daemon/aks_plane.h"
+#include "daemon/aks_plans.h"
+#include "daemon/container_groups.h"
+#include "daemon/containers_plane.h"
 #include "daemon/onprem.h"
 #include "daemon/onprem_plane.h"
 #include "daemon/projection.h"
@@ -81,6 +91,11 @@ struct PlanesOptions {
   dns::ServerOptions dns;  // the VNet DNS server's (connection limits: config `limits:`)
   // Where the on-premises plane keeps its strongSwan and DNS server files ("": a temp dir).
   std::string state_dir;
+  // The registries' CA (coved's <data>/tls/ca.crt), which pulls trust.
+  std::string ca_file;
+  // Container groups' secure values and registry passwords (ControlPlane::ContainerGroupSecrets);
+  // unset: groups run without them.
+  SecretsOf container_secrets;
 };
 
 // Pure translations (tested without root).
@@ -109,6 +124,10 @@ class Planes {
   // A Microsoft.Network/connections resource's live status (OnPremPlane::Status).
   std::optional<arm::ConnectionStatus> ConnectionStatus(const std::string& connection_id) const;
   fabric::Fabric& fabric() { return *fabric_; }
+  // Container groups' runtime (step 7), for the control plane's instance views and actions.
+  ContainersPlane& containers() { return *containers_; }
+  // AKS clusters' nodes and workloads (step 8), for the deployments' status.
+  AksPlane& aks() { return *aks_; }
   dns::Server& dns() { return *dns_; }
 
  private:
@@ -134,6 +153,10 @@ class Planes {
   std::unique_ptr<privatelink::ListenerSet> imds_listeners_;
   // Step 6: tunnels and site DNS servers.
   std::unique_ptr<OnPremPlane> onprem_;
+  // Step 7: container groups.
+  std::unique_ptr<ContainersPlane> containers_;
+  // Step 8: AKS nodes.
+  std::unique_ptr<AksPlane> aks_;
 };
 
 }  // namespace cove::daemon

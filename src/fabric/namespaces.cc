@@ -194,7 +194,9 @@ Result<pid_t> LinuxNamespaces::Spawn(const std::string& name, const std::vector<
         ::mount("", "/", "none", MS_SLAVE | MS_REC, nullptr) != 0) {
       ::_exit(126);
     }
-    if (::umount2("/sys", MNT_DETACH) == 0) ::mount(name.c_str(), "/sys", "sysfs", 0, nullptr);
+    if (!options.keep_sys && ::umount2("/sys", MNT_DETACH) == 0) {
+      ::mount(name.c_str(), "/sys", "sysfs", 0, nullptr);
+    }
     for (const auto& [from, to] : binds) {
       ::mount(from.c_str(), to.c_str(), "none", MS_BIND, nullptr);
     }

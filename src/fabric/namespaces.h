@@ -41,6 +41,10 @@ struct SpawnOptions {
   // Each entry of this directory is bind-mounted over /etc/<entry> in the child's own mount
   // namespace (what `ip netns exec` does with /etc/netns/<ns>); "" for none.
   std::string etc_overlay;
+  // Keeps the host's /sys instead of mounting the namespace's sysfs over it: a container
+  // runtime (containerd's runc) needs the cgroup hierarchies mounted under /sys/fs/cgroup;
+  // /sys/class/net then lists the host's interfaces, not the namespace's.
+  bool keep_sys = false;
   // Descriptors that become the child's 0, 1 and 2 (-1: /dev/null).
   int stdin_fd = -1;
   int stdout_fd = -1;

@@ -74,6 +74,7 @@ Result<std::unique_ptr<Containerd>> Containerd::Start(fabric::Namespaces& namesp
   if (!log_fd.valid()) return Fail(Code::kIOError, "cannot open " + log);
   fabric::SpawnOptions spawn;
   spawn.etc_overlay = options.etc_overlay;
+  spawn.keep_sys = true;  // runc, under containerd's shims, needs the cgroup mounts
   spawn.stdout_fd = log_fd.get();
   spawn.stderr_fd = log_fd.get();
   COVE_ASSIGN_OR_RETURN(c->pid_, namespaces.Spawn(options.ns,

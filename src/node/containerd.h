@@ -9,7 +9,8 @@
 // API server; containerd's CRI plugin is where a real kubelet would attach later), the
 // overlayfs snapshotter, no debug or metrics listeners. containerd runs in a mount namespace of
 // its own (fabric::Namespaces::Spawn), so the overlay mounts of its containers live and die
-// with it.
+// with it; it keeps the host's /sys there (SpawnOptions::keep_sys), whose cgroup mounts runc
+// needs to make its containers.
 //
 // Stop(): every task in the k8s.io namespace is killed and deleted first (containerd's shims
 // outlive containerd otherwise), then containerd gets SIGTERM and, after 10 s, SIGKILL — by

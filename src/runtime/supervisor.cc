@@ -311,6 +311,8 @@ Supervisor::~Supervisor() {
     if (c->thread.joinable()) c->thread.join();
     (void)Runc({"delete", "--force", c->run.id});
   }
+  // runc's root goes too when nothing else is in it (another process's containers keep it).
+  if (!options_.runc_root.empty()) ::rmdir(options_.runc_root.c_str());
 }
 
 Clock::TimePoint Supervisor::Now() const {

@@ -266,7 +266,8 @@ TEST_F(MachineTest, ContainerGroupAnswerShapeAndSecretsNeverAnswered) {
   EXPECT_EQ(g.body["type"], "Microsoft.ContainerInstance/containerGroups");
   EXPECT_EQ(g.body["id"], kGroups + "web");
   EXPECT_EQ(p["provisioningState"], "Succeeded");
-  EXPECT_EQ(p["instanceView"]["state"], "Running");
+  // No runtime here (coved's planes run containers): Pending, never a made-up Running.
+  EXPECT_EQ(p["instanceView"]["state"], "Pending");
   EXPECT_EQ(p["osType"], "Linux");
   EXPECT_EQ(p["restartPolicy"], "OnFailure");
   EXPECT_EQ(p["ipAddress"]["type"], "Public");
@@ -280,7 +281,9 @@ TEST_F(MachineTest, ContainerGroupAnswerShapeAndSecretsNeverAnswered) {
   EXPECT_EQ(app["resources"]["requests"]["cpu"], 1);
   EXPECT_EQ(app["resources"]["requests"]["memoryInGB"], 1.5);
   EXPECT_EQ(app["resources"]["limits"]["cpu"], 2);
-  EXPECT_EQ(app["instanceView"]["currentState"]["state"], "Running");
+  EXPECT_EQ(app["instanceView"]["currentState"]["state"], "Waiting");
+  EXPECT_EQ(app["instanceView"]["currentState"]["detailStatus"],
+            "cove runs containers only in coved's full mode as root");
   EXPECT_EQ(app["environmentVariables"][0], json({{"name", "MODE"}, {"value", "prod"}}));
   EXPECT_EQ(app["environmentVariables"][1], json({{"name", "TOKEN"}}));
   EXPECT_EQ(p["imageRegistryCredentials"][0],
@@ -608,6 +611,127 @@ TEST_F(MachineTest, GarbageMachineBodiesAreAnsweredNotCrashedOn) {
     }
   }
   EXPECT_GT(answered, 0);  // some of them (null, {}) are valid bodies
+}
+
+
+// ------------------------------------------------------------------ the runtime's live state
+// (issue 16): a fake ContainerGroupRuntime stands for coved's containers plane.
+TEST_F(MachineTest, ContainerGroupRendersTheRuntimesInstanceView) {
+  json view = {{"provisioningState", "Failed"},
+               {"state", "Failed"},
+               {"events", json::array()},
+               {"containers",
+                {{"app",
+                  {{"restartCount", 2},
+                   {"currentState", {{"state", "Terminated"}, {"exitCode", 3}, {"detailStatus", "Error"}}},
+                   {"previousState", {{"state", "Terminated"}, {"exitCode", 3}, {"detailStatus", "Error"}}},
+                   {"events",
+                    {{{"count", 1}, {"name", "Failed"}, {"type", "Warning"},
+                      {"message", "Failed to pull image \"x\": DENIED: client with IP '198.51.100.2' is not allowed access."}}}}}}}}};
+  std::string asked;
+  cp_->SetContainerGroupRuntime(
+      {.instance_view = [&](const std::string& id) -> std::optional<json> {
+         asked = id;
+         return view;
+       }});
+  ASSERT_EQ(Put(kGroups + "web", Group()).status, 201);
+  auto g = Get(kGroups + "web");
+  ASSERT_EQ(g.status, 200) << g.body.dump();
+  EXPECT_EQ(asked, kGroups + "web");
+  const json& p = g.body["properties"];
+  EXPECT_EQ(p["provisioningState"], "Failed");
+  EXPECT_EQ(p["instanceView"]["state"], "Failed");
+  EXPECT_EQ(p["containers"][0]["properties"]["instanceView"], view["containers"]["app"]);
+  // Listing renders the same way.
+  auto list = Get(kRg + "/providers/Microsoft.ContainerInstance/containerGroups");
+  EXPECT_EQ(list.body["value"][0]["properties"]["instanceView"]["state"], "Failed");
+  // A runtime that does not know the group (yet): Pending, containers Waiting without a reason.
+  cp_->SetContainerGroupRuntime({.instance_view = [](const std::string&) -> std::optional<json> {
+    return std::nullopt;
+  }});
+  g = Get(kGroups + "web");
+  EXPECT_EQ(g.body["properties"]["instanceView"]["state"], "Pending");
+  EXPECT_EQ(g.body["properties"]["containers"][0]["properties"]["instanceView"]["currentState"],
+            json({{"state", "Waiting"}, {"detailStatus", ""}}));
+}
+
+TEST_F(MachineTest, ContainerGroupActionsAndLogsGoToTheRuntime) {
+  std::vector<std::string> acted;
+  cp_->SetContainerGroupRuntime(
+      {.act = [&](const std::string& id, const std::string& action) -> Status {
+         if (id.find("/ghost") != std::string::npos) return Fail(Code::kNotFound, "no group");
+         acted.push_back(action);
+         return Ok();
+       },
+       .logs = [&](const std::string&, const std::string& container,
+                   std::optional<int> tail) -> Result<std::string> {
+         return container + " says hi (tail " + (tail ? std::to_string(*tail) : "none") + ")\n";
+       }});
+  ASSERT_EQ(Put(kGroups + "web", Group()).status, 201);
+  EXPECT_EQ(Post(kGroups + "web/restart").status, 204);
+  EXPECT_EQ(Post(kGroups + "web/stop").status, 204);
+  EXPECT_EQ(Post(kGroups + "web/start").status, 202);
+  EXPECT_EQ(acted, (std::vector<std::string>{"restart", "stop", "start"}));
+  auto unknown = Post(kGroups + "web/reboot");
+  EXPECT_EQ(unknown.status, 404) << unknown.body.dump();
+  auto missing = Post(kGroups + "nope/restart");
+  EXPECT_EQ(missing.status, 404) << missing.body.dump();
+  // Known to ARM, not (yet) to the runtime.
+  ASSERT_EQ(Put(kGroups + "ghost", Group()).status, 201);
+  auto ghost = Post(kGroups + "ghost/restart");
+  EXPECT_EQ(ghost.status, 409);
+  EXPECT_EQ(ghost.body["error"]["code"], "ContainerGroupTransitioning");
+
+  auto logs = Call("GET", kGroups + "web/containers/app/logs?tail=5", "", "2023-05-01");
+  ASSERT_EQ(logs.status, 200) << logs.body.dump();
+  EXPECT_EQ(logs.body["content"], "app says hi (tail 5)\n");
+  logs = Call("GET", kGroups + "web/containers/app/logs", "", "2023-05-01");
+  EXPECT_EQ(logs.body["content"], "app says hi (tail none)\n");
+  auto bad_tail = Call("GET", kGroups + "web/containers/app/logs?tail=x", "", "2023-05-01");
+  EXPECT_EQ(bad_tail.status, 400) << bad_tail.body.dump();
+  auto no_container = Call("GET", kGroups + "web/containers/other/logs", "", "2023-05-01");
+  EXPECT_EQ(no_container.status, 404);
+  EXPECT_EQ(no_container.body["error"]["code"], "ContainerNotFound");
+  auto no_group = Call("GET", kGroups + "nope/containers/app/logs", "", "2023-05-01");
+  EXPECT_EQ(no_group.status, 404) << no_group.body.dump();
+}
+
+TEST_F(MachineTest, ContainerGroupWithoutARuntimeSaysSo) {
+  ASSERT_EQ(Put(kGroups + "web", Group()).status, 201);
+  auto r = Post(kGroups + "web/restart");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(r.body["error"]["code"], "ContainerGroupRuntimeUnavailable");
+  auto logs = Call("GET", kGroups + "web/containers/app/logs", "", "2023-05-01");
+  EXPECT_EQ(logs.status, 409);
+}
+
+TEST_F(MachineTest, ContainerGroupSecretsAreUnsealedForTheRuntimeOnly) {
+  json c = Container("app");
+  c["properties"]["environmentVariables"] = {{{"name", "TOKEN"}, {"secureValue", "t0p-secret"}},
+                                             {{"name", "MODE"}, {"value", "prod"}}};
+  json props = {{"imageRegistryCredentials",
+                 {{{"server", "Other.Example.com:5000"}, {"username", "bob"}, {"password", "s3cr3t-pass"}}}}};
+  ASSERT_EQ(Put(kGroups + "web", Group({c}, props)).status, 201);
+  auto secrets = cp_->ContainerGroupSecrets(kGroups + "web");
+  ASSERT_TRUE(secrets) << secrets.error().message;
+  EXPECT_EQ((*secrets)["env"], json({{"app/TOKEN", "t0p-secret"}}));
+  EXPECT_EQ((*secrets)["registries"], json({{"other.example.com:5000", "s3cr3t-pass"}}));
+  // Other casing of the id; a group without secrets; no group.
+  std::string upper = kGroups + "WEB";
+  EXPECT_TRUE(cp_->ContainerGroupSecrets(upper));
+  ASSERT_EQ(Put(kGroups + "plain", Group()).status, 201);
+  auto none = cp_->ContainerGroupSecrets(kGroups + "plain");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, json({{"env", json::object()}, {"registries", json::object()}}));
+  EXPECT_EQ(cp_->ContainerGroupSecrets(kGroups + "nope").error().code, Code::kNotFound);
+  EXPECT_EQ(cp_->ContainerGroupSecrets(kVms + "vm1").error().code, Code::kInvalidArgument);
+  // Still never answered.
+  EXPECT_EQ(Get(kGroups + "web").body.dump().find("t0p-secret"), std::string::npos);
+  // Survives a restart (sealed at rest, reloaded).
+  Restart();
+  auto again = cp_->ContainerGroupSecrets(kGroups + "web");
+  ASSERT_TRUE(again);
+  EXPECT_EQ((*again)["env"]["app/TOKEN"], "t0p-secret");
 }
 
 }  // namespace

@@ -32,6 +32,7 @@ const std::map<std::string, std::string>& ServedTypes() {
       {"Microsoft.Network/privateDnsZones/virtualNetworkLinks", "2020-06-01"},
       {"Microsoft.Compute/virtualMachines", "2024-07-01"},
       {"Microsoft.ContainerInstance/containerGroups", "2023-05-01"},
+      {"Microsoft.ContainerInstance/containerGroups/containers/logs", "2023-05-01"},
       {"Microsoft.ContainerRegistry/registries", "2023-11-01-preview"},
       {"Microsoft.ContainerRegistry/registries/replications", "2023-11-01-preview"},
       {"Microsoft.ContainerRegistry/registries/privateEndpointConnections", "2023-11-01-preview"},

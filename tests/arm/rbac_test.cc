@@ -44,6 +44,13 @@ TEST(RbacTest, RequestsAreAzureActionsAtTheirScope) {
            // Percent-encoding cannot hide a segment from the check.
            {"PUT", kRg + "/%70roviders/Microsoft.ContainerRegistry/registries/r1",
             "Microsoft.ContainerRegistry/registries/write", kReg},
+           // A container group's operations (issue 16) are ACI's actions.
+           {"POST", kRg + "/providers/Microsoft.ContainerInstance/containerGroups/g/restart",
+            "Microsoft.ContainerInstance/containerGroups/restart/action",
+            kRg + "/providers/Microsoft.ContainerInstance/containerGroups/g"},
+           {"GET", kRg + "/providers/Microsoft.ContainerInstance/containerGroups/g/containers/c/logs",
+            "Microsoft.ContainerInstance/containerGroups/containers/logs/read",
+            kRg + "/providers/Microsoft.ContainerInstance/containerGroups/g/containers/c"},
            {"DELETE", "/nonsense", "cove/unknownRequest/action", "/"},
        }) {
     ArmOperation op = OperationFor(c.method, c.path);
@@ -87,6 +94,12 @@ TEST(RbacTest, ActionsAndNotActionsAsAzureMatchesThem) {
                          "Microsoft.Authorization/roleAssignments/write"));
   EXPECT_FALSE(RoleGrants(role("User Access Administrator"), "Microsoft.Network/virtualNetworks/write"));
   EXPECT_FALSE(RoleGrants(role("AcrPush"), "Microsoft.ContainerRegistry/registries/read"));
+  // Who may touch a running container group: Contributor restarts it, Reader reads its logs
+  // only, AcrPull neither.
+  EXPECT_TRUE(RoleGrants(role("Contributor"), "Microsoft.ContainerInstance/containerGroups/restart/action"));
+  EXPECT_FALSE(RoleGrants(role("Reader"), "Microsoft.ContainerInstance/containerGroups/stop/action"));
+  EXPECT_TRUE(RoleGrants(role("Reader"), "Microsoft.ContainerInstance/containerGroups/containers/logs/read"));
+  EXPECT_FALSE(RoleGrants(role("AcrPull"), "Microsoft.ContainerInstance/containerGroups/containers/logs/read"));
   EXPECT_TRUE(ScopeCovers("/", kReg));
   EXPECT_TRUE(ScopeCovers(kRg, kReg));
   EXPECT_FALSE(ScopeCovers(kRg, kSub + "/resourceGroups/rg2"));

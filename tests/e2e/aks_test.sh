@@ -38,7 +38,7 @@ cove() {
     timeout -k 5 180 "$CLI" --only-show-errors "$@"
 }
 fails() { ! "$@"; }
-deployment() { cove aks deployment show -g "$RG" --cluster-name myAKS -n "$1" -o json; }
+deployment() { cove aks deployment show -g "$RG" -n "$1" -o json; }
 status() { deployment "$1" | jq -r "$2"; }
 ready() { [[ $(status "$1" '.status.readyReplicas // .properties.status.readyReplicas') == "$2" ]]; }
 pod_message_has() {
@@ -135,7 +135,8 @@ e2e_check "web2: the pull fails with the registry's error" \
 e2e_log "web2: $(status web2 '(.status // .properties.status) | tostring')"
 e2e_check "web keeps running (its image is on the nodes)" ready web 3
 out=$(cove aks deploy -g "$RG" -n myAKS --name bad --image "$H/App::x" 2>&1)
-e2e_check "a malformed image is refused (InvalidImageName)" grep -q "InvalidImageName\|InvalidParameter" <<<"$out"
+e2e_log "bad image: $out"
+e2e_check "a malformed image is refused (400, not a valid image name)" grep -q "not a valid image name" <<<"$out"
 
 # --- scale and delete -----------------------------------------------------------------------------
 e2e_check "aks scale --node-count 4" cove aks scale -g "$RG" -n myAKS --node-count 4 -o none

@@ -48,7 +48,7 @@ on() {
   if [[ $kind == vm ]]; then
     cove vm exec -g "$RG" "$name" -- "${env[@]}" "$@"
   else
-    cove container exec -g "$RG" -n "$name" --exec-command "$(printf '%q ' "${env[@]}" "$@")"
+    cove container exec -g "$RG" -n "$name" --host-command --exec-command "$(printf '%q ' "${env[@]}" "$@")"
   fi
 }
 mcove() { local kind=$1 name=$2; shift 2; on "$kind" "$name" "$CLI" --only-show-errors "$@"; }

@@ -232,6 +232,9 @@ TEST_F(ControlPlaneAuthTest, NoTokenIsRefusedWithArmsChallenge) {
            {"POST", kRegistry + "/listCredentials"},
            {"PUT", kSub + kAuthz + "/roleAssignments/" + Guid()},
            {"GET", "/v1.0/users"},
+           // A container group's operations and its containers' output (issue 16).
+           {"POST", kSub + "/resourceGroups/rg/providers/Microsoft.ContainerInstance/containerGroups/g/restart"},
+           {"GET", kSub + "/resourceGroups/rg/providers/Microsoft.ContainerInstance/containerGroups/g/containers/c/logs"},
            {"GET", "/cove/counters"}}) {
     auto r = coved().Arm(method, path, "");
     EXPECT_EQ(r.status, 401) << method << " " << path;
