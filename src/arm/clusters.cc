@@ -114,7 +114,8 @@ bool IsValidPoolName(std::string_view n) {
     return false;
   }
   for (char c : n) {
-    if (!std::islower(static_cast<unsigned char>(c)) && !std::isdigit(static_cast<unsigned char>(c)))
+    if (!std::islower(static_cast<unsigned char>(c)) &&
+        !std::isdigit(static_cast<unsigned char>(c)))
       return false;
   }
   return true;
@@ -169,21 +170,20 @@ Status ApplyPool(Engine& engine, const ArmPath& cluster_path, const Json& cluste
   COVE_ASSIGN_OR_RETURN(auto vm_size, b.String("vmSize"));
   COVE_ASSIGN_OR_RETURN(auto os_type, b.Enum("osType", {"Linux", "Windows"}));
   COVE_ASSIGN_OR_RETURN(auto mode, b.Enum("mode", {"System", "User", "Gateway"}));
-  COVE_ASSIGN_OR_RETURN(auto type, b.Enum("type", {"VirtualMachineScaleSets", "AvailabilitySet",
-                                                   "VirtualMachines"}));
+  COVE_ASSIGN_OR_RETURN(
+      auto type, b.Enum("type", {"VirtualMachineScaleSets", "AvailabilitySet", "VirtualMachines"}));
   COVE_ASSIGN_OR_RETURN(auto max_pods, b.Int("maxPods"));
   COVE_ASSIGN_OR_RETURN(auto subnet_id, b.String("vnetSubnetID"));
   COVE_ASSIGN_OR_RETURN(auto version, b.String("orchestratorVersion"));
   if (!subnet_id && existing != nullptr) subnet_id = Str(old_props, "vnetSubnetID");
   int n = static_cast<int>(count.value_or(IntField(old_props, "count", 1)));
   std::string m = mode.value_or(existing != nullptr ? Str(old_props, "mode") : default_mode);
-  std::string size = vm_size.value_or(existing != nullptr ? Str(old_props, "vmSize")
-                                                          : "Standard_DS2_v2");
+  std::string size =
+      vm_size.value_or(existing != nullptr ? Str(old_props, "vmSize") : "Standard_DS2_v2");
   if (n < 0 || n > kMaxCount || (m == "System" && n == 0)) {
     return tl::unexpected(InvalidParameter(
-        f + ".count", m == "System" && n == 0
-                          ? "A System agent pool must have at least one node."
-                          : "count must be in 0-1000."));
+        f + ".count", m == "System" && n == 0 ? "A System agent pool must have at least one node."
+                                              : "count must be in 0-1000."));
   }
   if (os_type.value_or("Linux") != "Linux") {
     return tl::unexpected(
@@ -220,8 +220,8 @@ Status ApplyPool(Engine& engine, const ArmPath& cluster_path, const Json& cluste
   const Json* subnet = subnet_path ? txn.Get(subnet_path->Key()) : nullptr;
   if (subnet == nullptr ||
       !EqualsIgnoreCase(subnet->value("type", ""), "Microsoft.Network/virtualNetworks/subnets")) {
-    return tl::unexpected(InvalidParameter(
-        f + ".vnetSubnetID", "The subnet '" + *subnet_id + "' was not found."));
+    return tl::unexpected(
+        InvalidParameter(f + ".vnetSubnetID", "The subnet '" + *subnet_id + "' was not found."));
   }
   if (!Field(Field(*subnet, "properties"), "delegations").empty()) {
     return ArmFail(400, "SubnetIsDelegated",
@@ -232,7 +232,8 @@ Status ApplyPool(Engine& engine, const ArmPath& cluster_path, const Json& cluste
   const std::string subnet_key = subnet_path->Key();
   const std::string subnet_full = subnet->value("id", *subnet_id);
   auto cidr = ParseCidr(Str(Field(*subnet, "properties"), "addressPrefix")).cidr;
-  if (!cidr) return tl::unexpected(InvalidParameter(f + ".vnetSubnetID", "The subnet has no prefix."));
+  if (!cidr)
+    return tl::unexpected(InvalidParameter(f + ".vnetSubnetID", "The subnet has no prefix."));
 
   // --- nodes: keep indexes below n, remove the rest, add the missing ones
   const std::string cluster_id = cluster.value("id", "");
@@ -274,8 +275,8 @@ Status ApplyPool(Engine& engine, const ArmPath& cluster_path, const Json& cluste
     std::string name = vmss + Base36(i);
     std::string node_id = group_id + "/providers/Microsoft.Compute/virtualMachineScaleSets/" +
                           vmss + "/virtualMachines/" + std::to_string(i);
-    std::string nic_id = group_id + "/providers/Microsoft.Network/networkInterfaces/" + name +
-                         "-nic";
+    std::string nic_id =
+        group_id + "/providers/Microsoft.Network/networkInterfaces/" + name + "-nic";
     Json nic = {{"id", nic_id},
                 {"name", name + "-nic"},
                 {"type", kNicType},
@@ -383,8 +384,8 @@ Status PutCluster(Engine& engine, const ArmPath& p, const Json& body, const Json
                                ? &(*identity.json())["userAssignedIdentities"]
                                : nullptr;
     if (assigned == nullptr || !assigned->is_object() || assigned->size() != 1) {
-      return tl::unexpected(InvalidParameter(
-          "identity.userAssignedIdentities", "A UserAssigned cluster names exactly one identity."));
+      return tl::unexpected(InvalidParameter("identity.userAssignedIdentities",
+                                             "A UserAssigned cluster names exactly one identity."));
     }
     std::string uid = assigned->begin().key();
     auto up = ParseResourceId(uid);
@@ -428,15 +429,15 @@ Status PutCluster(Engine& engine, const ArmPath& p, const Json& body, const Json
     return ArmFail(400, "PropertyChangeNotAllowed",
                    "Changing property 'dnsPrefix' is not allowed.");
   }
-  std::string k8s = version.value_or(existing != nullptr ? Str(old_props, "kubernetesVersion")
-                                                          : kDefaultVersion);
+  std::string k8s =
+      version.value_or(existing != nullptr ? Str(old_props, "kubernetesVersion") : kDefaultVersion);
   char hex[16];
   std::snprintf(hex, sizeof hex, "%08llx",
                 static_cast<unsigned long long>(Fnv1a(Lower(cluster_id), 7) & 0xffffffffULL));
   std::string fqdn = prefix + "-" + hex + ".hcp." + location + ".azmk8s.io";
   std::string node_group = "MC_" + p.resource_group + "_" + name + "_" + location;
-  std::string group_id = "/subscriptions/" + Lower(p.subscription) + "/resourceGroups/" +
-                         node_group;
+  std::string group_id =
+      "/subscriptions/" + Lower(p.subscription) + "/resourceGroups/" + node_group;
   if (existing != nullptr && !NodeGroupIdOf(*existing).empty()) {
     group_id = NodeGroupIdOf(*existing);
     node_group = LastSegment(group_id);
@@ -507,8 +508,8 @@ Status PutCluster(Engine& engine, const ArmPath& p, const Json& body, const Json
   bool have_profiles = false;
   COVE_ASSIGN_OR_RETURN(auto profiles, props.Array("agentPoolProfiles", &have_profiles));
   if (existing == nullptr && profiles.empty()) {
-    return tl::unexpected(InvalidParameter(
-        "properties.agentPoolProfiles", "A cluster needs at least one agent pool."));
+    return tl::unexpected(InvalidParameter("properties.agentPoolProfiles",
+                                           "A cluster needs at least one agent pool."));
   }
   std::set<std::string> seen;
   for (size_t i = 0; i < profiles.size(); ++i) {
@@ -659,7 +660,8 @@ void ProjectCluster(const std::string& key, const Json& doc, Snapshot& snapshot)
       m.subnet_id = v.subnet_id;
       m.vnet_id = v.vnet_id;
       if (kubelet_live) {
-        m.user_assigned.push_back({c.kubelet_identity_id, c.kubelet_object_id, c.kubelet_client_id});
+        m.user_assigned.push_back(
+            {c.kubelet_identity_id, c.kubelet_object_id, c.kubelet_client_id});
       }
       v.nodes.push_back({m.name, m.id});
       snapshot.machines.push_back(std::move(m));
@@ -689,9 +691,9 @@ Status PutDeployment(Engine& engine, const ArmPath& p, const Json& body, const J
   auto cp = ParseResourceId(*cluster_id);
   const Json* cluster = cp ? txn.Get(cp->Key()) : nullptr;
   if (cluster == nullptr || !EqualsIgnoreCase(cluster->value("type", ""), kClusterType)) {
-    return tl::unexpected(InvalidReference(*cluster_id, "/subscriptions/" + p.subscription + "/resourceGroups/" +
-                                                       p.resource_group + "/providers/" +
-                                                       kDeploymentType + "/" + name));
+    return tl::unexpected(InvalidReference(
+        *cluster_id, "/subscriptions/" + p.subscription + "/resourceGroups/" + p.resource_group +
+                         "/providers/" + kDeploymentType + "/" + name));
   }
   if (!EqualsIgnoreCase(cp->subscription, p.subscription)) {
     return tl::unexpected(BadContent("properties.clusterId",
@@ -716,21 +718,21 @@ Status PutDeployment(Engine& engine, const ArmPath& p, const Json& body, const J
   for (const Body& c : containers) {
     COVE_ASSIGN_OR_RETURN(auto cname, c.String("name"));
     if (!cname || !IsValidAciName(*cname)) {
-      return tl::unexpected(BadContent(c.where() + ".name",
-                                       "'" + cname.value_or("") +
-                                           "' is not a valid container name: 1-63 lowercase "
-                                           "letters, digits or '-', not starting or ending "
-                                           "with '-'"));
+      return tl::unexpected(
+          BadContent(c.where() + ".name", "'" + cname.value_or("") +
+                                              "' is not a valid container name: 1-63 lowercase "
+                                              "letters, digits or '-', not starting or ending "
+                                              "with '-'"));
     }
     if (!names.insert(*cname).second) {
       return tl::unexpected(BadContent(c.where() + ".name", "repeats '" + *cname + "'"));
     }
     COVE_ASSIGN_OR_RETURN(auto image, c.String("image"));
     if (!image || !IsValidImage(*image)) {
-      return tl::unexpected(BadContent(c.where() + ".image",
-                                       "'" + image.value_or("") +
-                                           "' is not a valid image name "
-                                           "([registry/]repository[:tag|@digest])"));
+      return tl::unexpected(
+          BadContent(c.where() + ".image", "'" + image.value_or("") +
+                                               "' is not a valid image name "
+                                               "([registry/]repository[:tag|@digest])"));
     }
     bool have_command = false, have_args = false;
     COVE_ASSIGN_OR_RETURN(auto command, c.StringArray("command", &have_command));

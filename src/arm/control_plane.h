@@ -13,6 +13,8 @@
 // virtualNetworkGateways, localNetworkGateways, connections (+sharedkey), expressRouteCircuits
 // (+peerings), dnsResolvers (+inboundEndpoints, outboundEndpoints), dnsForwardingRulesets
 // (+forwardingRules, virtualNetworkLinks), and cove's own Cove.OnPremises sites (+machines);
+// AKS (issue 16): Microsoft.ContainerService managedClusters (+agentPools) and cove's own
+// Cove.Kubernetes deployments (arm/clusters.cc, docs/aks.md);
 // and a Microsoft Graph-shaped directory (/v1.0/users, applications,
 // servicePrincipals; arm/directory.h). Bodies, ids, status codes and error bodies are Azure's;
 // see the report in the module's README section for the list.

@@ -42,8 +42,7 @@ std::string PoolPathOf(const std::string& sub, const ParsedArgs& a) {
 }
 
 std::string DeploymentPathOf(const std::string& sub, const ParsedArgs& a) {
-  return ResourcePath(sub, a.GetOr("--resource-group", ""), kDeploymentType,
-                      a.GetOr("--name", ""));
+  return ResourcePath(sub, a.GetOr("--resource-group", ""), kDeploymentType, a.GetOr("--name", ""));
 }
 
 // az's default DNS prefix: the cluster name's first 10 characters (a letter first), the
@@ -69,15 +68,16 @@ std::variant<std::string, Outcome> RegistryIdOf(Context& ctx, const std::string&
   if (IsResourceId(value)) return value;
   auto arm = ctx.Arm();
   if (!arm) return Outcome::FromArm(arm.error());
-  auto all = (*arm)->List("/subscriptions/" + sub + "/providers/Microsoft.ContainerRegistry/registries",
-                          kApiAcr);
+  auto all = (*arm)->List(
+      "/subscriptions/" + sub + "/providers/Microsoft.ContainerRegistry/registries", kApiAcr);
   if (!all) return Outcome::FromArm(all.error());
   for (const auto& r : *all) {
     if (EqualsIgnoreCase(r.value("name", ""), value)) return r.value("id", "");
   }
   return Outcome::Failure("The resource with name '" + value +
                           "' and type 'Microsoft.ContainerRegistry/registries' could not be found "
-                          "in subscription '" + sub + "'.");
+                          "in subscription '" +
+                          sub + "'.");
 }
 
 std::string KubeletObjectId(const json& cluster) {
@@ -101,9 +101,10 @@ std::optional<Outcome> AttachOrDetach(Context& ctx, const std::string& registry_
   }
   auto arm = ctx.Arm();
   if (!arm) return Outcome::FromArm(arm.error());
-  auto found = (*arm)->List(registry_id + "/providers/Microsoft.Authorization/roleAssignments?$filter=" +
-                                PercentEncode("principalId eq '" + object_id + "'"),
-                            kApiAuthorization);
+  auto found =
+      (*arm)->List(registry_id + "/providers/Microsoft.Authorization/roleAssignments?$filter=" +
+                       PercentEncode("principalId eq '" + object_id + "'"),
+                   kApiAuthorization);
   if (!found) return Outcome::FromArm(found.error());
   for (const auto& ra : *found) {
     const json& p = ra.value("properties", json::object());
@@ -147,7 +148,8 @@ Outcome CreateCluster(Context& ctx, const ParsedArgs& a) {
   if (auto v = a.Get("--kubernetes-version")) props["kubernetesVersion"] = *v;
   json body = {{"location", *location}, {"properties", props}};
   if (auto uai = a.Get("--assign-identity")) {
-    body["identity"] = {{"type", "UserAssigned"}, {"userAssignedIdentities", {{*uai, json::object()}}}};
+    body["identity"] = {{"type", "UserAssigned"},
+                        {"userAssignedIdentities", {{*uai, json::object()}}}};
   } else {
     body["identity"] = {{"type", "SystemAssigned"}};
   }
@@ -252,7 +254,8 @@ Outcome Deploy(Context& ctx, const ParsedArgs& a) {
   if (!arm) return Outcome::FromArm(arm.error());
   auto cluster = (*arm)->Get(cluster_id, kApiAks);
   if (!cluster) return Outcome::FromArm(cluster.error(), true);
-  json container = {{"name", a.GetOr("--container-name", deployment)}, {"image", *a.Get("--image")}};
+  json container = {{"name", a.GetOr("--container-name", deployment)},
+                    {"image", *a.Get("--image")}};
   std::vector<std::string> command;
   if (auto line = a.Get("--command")) {
     auto argv = SplitCommandLine(*line);
@@ -269,8 +272,8 @@ Outcome Deploy(Context& ctx, const ParsedArgs& a) {
   for (const auto& kv : a.GetList("--env")) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
-      return Outcome::Usage("usage error: --env takes space-separated KEY=VALUE pairs, got '" +
-                            kv + "'");
+      return Outcome::Usage("usage error: --env takes space-separated KEY=VALUE pairs, got '" + kv +
+                            "'");
     }
     env.push_back({{"name", kv.substr(0, eq)}, {"value", kv.substr(eq + 1)}});
   }
@@ -351,47 +354,50 @@ void AddAksCommands(Registry& r) {
        .examples = {{"Create a cluster in a subnet whose nodes pull from a registry.",
                      "cove aks create -g MyResourceGroup -n myaks --node-count 2 "
                      "--vnet-subnet-id $SUBNET_ID --attach-acr myregistry"}}});
-  r.AddCommand({.path = {"aks", "show"},
-                .summary = "Show the details for a managed Kubernetes cluster.",
-                .args = {GroupArg(), NameArg("Name of the managed cluster.")},
-                .run =
-                    [](Context& ctx, const ParsedArgs& a) {
-                      return ForEachTarget(ctx, a, [](const std::string& s, const ParsedArgs& x) {
-                        return ClusterPathOf(s, x);
-                      }, [&](const std::string& path) { return ShowAt(ctx, path, kApiAks); });
-                    },
-                .supports_ids = true});
+  r.AddCommand(
+      {.path = {"aks", "show"},
+       .summary = "Show the details for a managed Kubernetes cluster.",
+       .args = {GroupArg(), NameArg("Name of the managed cluster.")},
+       .run =
+           [](Context& ctx, const ParsedArgs& a) {
+             return ForEachTarget(
+                 ctx, a,
+                 [](const std::string& s, const ParsedArgs& x) { return ClusterPathOf(s, x); },
+                 [&](const std::string& path) { return ShowAt(ctx, path, kApiAks); });
+           },
+       .supports_ids = true});
   r.AddCommand({.path = {"aks", "list"},
                 .summary = "List managed Kubernetes clusters.",
                 .args = {GroupArg(false, false)},
                 .run = [](Context& ctx, const ParsedArgs& a) {
                   auto sub = ctx.Subscription();
                   if (!sub) return Outcome::FromArm(sub.error());
-                  std::string path =
-                      a.Has("--resource-group")
-                          ? GroupPath(*sub, *a.Get("--resource-group")) + "/providers/" +
-                                kClusterType
-                          : "/subscriptions/" + *sub + "/providers/" + kClusterType;
+                  std::string path = a.Has("--resource-group")
+                                         ? GroupPath(*sub, *a.Get("--resource-group")) +
+                                               "/providers/" + kClusterType
+                                         : "/subscriptions/" + *sub + "/providers/" + kClusterType;
                   return ListAt(ctx, path, kApiAks);
                 }});
-  r.AddCommand({.path = {"aks", "delete"},
-                .summary = "Delete a managed Kubernetes cluster.",
-                .args = {GroupArg(), NameArg("Name of the managed cluster."), YesArg(),
-                         NoWaitArg()},
-                .run =
-                    [](Context& ctx, const ParsedArgs& a) {
-                      if (auto stop =
-                              Confirm(ctx, a, "Are you sure you want to perform this operation?")) {
-                        return *stop;
-                      }
-                      return ForEachTarget(ctx, a, [](const std::string& s, const ParsedArgs& x) {
-                        return ClusterPathOf(s, x);
-                      }, [&](const std::string& path) { return DeleteAt(ctx, path, kApiAks); });
-                    },
-                .supports_ids = true});
+  r.AddCommand(
+      {.path = {"aks", "delete"},
+       .summary = "Delete a managed Kubernetes cluster.",
+       .args = {GroupArg(), NameArg("Name of the managed cluster."), YesArg(), NoWaitArg()},
+       .run =
+           [](Context& ctx, const ParsedArgs& a) {
+             if (auto stop = Confirm(ctx, a, "Are you sure you want to perform this operation?")) {
+               return *stop;
+             }
+             return ForEachTarget(
+                 ctx, a,
+                 [](const std::string& s, const ParsedArgs& x) { return ClusterPathOf(s, x); },
+                 [&](const std::string& path) { return DeleteAt(ctx, path, kApiAks); });
+           },
+       .supports_ids = true});
   r.AddCommand({.path = {"aks", "scale"},
                 .summary = "Scale the node pool in a managed Kubernetes cluster.",
-                .args = {GroupArg(), NameArg("Name of the managed cluster."), NodeCountArg(true),
+                .args = {GroupArg(),
+                         NameArg("Name of the managed cluster."),
+                         NodeCountArg(true),
                          {.name = "--nodepool-name",
                           .help = "Node pool name, up to 12 alphanumeric characters."},
                          NoWaitArg()},
@@ -399,7 +405,8 @@ void AddAksCommands(Registry& r) {
   r.AddCommand(
       {.path = {"aks", "update"},
        .summary = "Update a managed Kubernetes cluster (cove: --attach-acr / --detach-acr).",
-       .args = {GroupArg(), NameArg("Name of the managed cluster."),
+       .args = {GroupArg(),
+                NameArg("Name of the managed cluster."),
                 {.name = "--attach-acr",
                  .help = "Grant the 'acrpull' role assignment to the ACR specified by name or "
                          "resource ID."},
@@ -412,8 +419,10 @@ void AddAksCommands(Registry& r) {
       {.path = {"aks", "get-credentials"},
        .summary = "Get access credentials for a managed Kubernetes cluster (cove: not "
                   "available).",
-       .args = {GroupArg(), NameArg("Name of the managed cluster."),
-                {.name = "--admin", .help = "Get cluster administrator credentials.",
+       .args = {GroupArg(),
+                NameArg("Name of the managed cluster."),
+                {.name = "--admin",
+                 .help = "Get cluster administrator credentials.",
                  .kind = ArgKind::kSwitch},
                 {.name = "--file", .aliases = {"-f"}, .help = "Kubernetes configuration file."},
                 {.name = "--overwrite-existing",
@@ -427,48 +436,54 @@ void AddAksCommands(Registry& r) {
        }});
 
   // ---- node pools
-  r.AddGroup({{"aks", "nodepool"}, "Commands to manage node pools in Kubernetes kubernetes cluster."});
+  r.AddGroup(
+      {{"aks", "nodepool"}, "Commands to manage node pools in Kubernetes kubernetes cluster."});
   r.AddCommand({.path = {"aks", "nodepool", "add"},
                 .summary = "Add a node pool to the managed Kubernetes cluster.",
-                .args = {GroupArg(), ClusterNameArg(),
-                         NameArg("The node pool name.", true, false), NodeCountArg(false),
+                .args = {GroupArg(),
+                         ClusterNameArg(),
+                         NameArg("The node pool name.", true, false),
+                         NodeCountArg(false),
                          {.name = "--vnet-subnet-id",
                           .help = "The ID of a subnet in an existing VNet into which to deploy "
                                   "the node pool (default: the first pool's)."},
-                         {.name = "--node-vm-size", .aliases = {"-s"},
+                         {.name = "--node-vm-size",
+                          .aliases = {"-s"},
                           .help = "Size of Virtual Machines to create as Kubernetes nodes."},
-                         {.name = "--max-pods", .aliases = {"-m"},
+                         {.name = "--max-pods",
+                          .aliases = {"-m"},
                           .help = "The maximum number of pods deployable to a node."},
-                         {.name = "--mode", .help = "The mode for a node pool.",
-                          .choices = {"System", "User"}, .default_text = "User"},
+                         {.name = "--mode",
+                          .help = "The mode for a node pool.",
+                          .choices = {"System", "User"},
+                          .default_text = "User"},
                          NoWaitArg()},
                 .run = AddPool});
   r.AddCommand({.path = {"aks", "nodepool", "list"},
                 .summary = "List node pools in the managed Kubernetes cluster.",
                 .args = {GroupArg(), ClusterNameArg()},
                 .run = [](Context& ctx, const ParsedArgs& a) {
-                  auto sub = ctx.Subscription();
-                  if (!sub) return Outcome::FromArm(sub.error());
-                  return ListAt(ctx, ClusterPathOf(*sub, a, "--cluster-name") + "/agentPools",
-                                kApiAks);
+                  return WithSub(ctx, [&](const std::string& sub) {
+                    return ListAt(ctx, ClusterPathOf(sub, a, "--cluster-name") + "/agentPools",
+                                  kApiAks);
+                  });
                 }});
   r.AddCommand({.path = {"aks", "nodepool", "show"},
                 .summary = "Show the details for a node pool in the managed Kubernetes cluster "
                            "(cove: properties.cove.nodes lists its nodes and their addresses).",
                 .args = {GroupArg(), ClusterNameArg(), NameArg("The node pool name.")},
                 .run = [](Context& ctx, const ParsedArgs& a) {
-                  auto sub = ctx.Subscription();
-                  if (!sub) return Outcome::FromArm(sub.error());
-                  return ShowAt(ctx, PoolPathOf(*sub, a), kApiAks);
+                  return WithSub(ctx, [&](const std::string& sub) {
+                    return ShowAt(ctx, PoolPathOf(sub, a), kApiAks);
+                  });
                 }});
   r.AddCommand({.path = {"aks", "nodepool", "delete"},
                 .summary = "Delete the agent pool in the managed Kubernetes cluster.",
-                .args = {GroupArg(), ClusterNameArg(), NameArg("The node pool name."),
-                         NoWaitArg()},
+                .args = {GroupArg(), ClusterNameArg(), NameArg("The node pool name."), NoWaitArg()},
                 .run = [](Context& ctx, const ParsedArgs& a) {
-                  auto sub = ctx.Subscription();
-                  if (!sub) return Outcome::FromArm(sub.error());
-                  return DeleteAt(ctx, PoolPathOf(*sub, a), kApiAks);
+                  return WithSub(ctx, [&](const std::string& sub) {
+                    return DeleteAt(ctx, PoolPathOf(sub, a), kApiAks);
+                  });
                 }});
   r.AddCommand({.path = {"aks", "nodepool", "scale"},
                 .summary = "Scale the node pool in a managed Kubernetes cluster.",
@@ -488,11 +503,14 @@ void AddAksCommands(Registry& r) {
        .summary = "Run a container image on a cluster's nodes (cove: a Cove.Kubernetes/"
                   "deployments resource; replicas are spread over the nodes).",
        .args = {GroupArg(true, false),
-                {.name = "--cluster-name", .aliases = {"-n"}, .help = "The cluster name.",
+                {.name = "--cluster-name",
+                 .aliases = {"-n"},
+                 .help = "The cluster name.",
                  .required = true},
                 {.name = "--name", .help = "The deployment name.", .required = true},
                 {.name = "--image", .help = "The container image name.", .required = true},
-                {.name = "--replicas", .help = "The number of replicas (0-100).",
+                {.name = "--replicas",
+                 .help = "The number of replicas (0-100).",
                  .default_text = "1"},
                 {.name = "--container-name",
                  .help = "The container's name (default: the deployment's)."},
@@ -512,20 +530,20 @@ void AddAksCommands(Registry& r) {
                 .summary = "Show a deployment and its pods (properties.status).",
                 .args = {GroupArg(), NameArg("The deployment name.")},
                 .run = [](Context& ctx, const ParsedArgs& a) {
-                  auto sub = ctx.Subscription();
-                  if (!sub) return Outcome::FromArm(sub.error());
-                  return ShowAt(ctx, DeploymentPathOf(*sub, a), kApiKubernetes);
+                  return WithSub(ctx, [&](const std::string& sub) {
+                    return ShowAt(ctx, DeploymentPathOf(sub, a), kApiKubernetes);
+                  });
                 }});
   r.AddCommand({.path = {"aks", "deployment", "list"},
                 .summary = "List the deployments of a resource group.",
                 .args = {GroupArg()},
                 .run = [](Context& ctx, const ParsedArgs& a) {
-                  auto sub = ctx.Subscription();
-                  if (!sub) return Outcome::FromArm(sub.error());
-                  return ListAt(ctx,
-                                GroupPath(*sub, *a.Get("--resource-group")) + "/providers/" +
-                                    kDeploymentType,
-                                kApiKubernetes);
+                  return WithSub(ctx, [&](const std::string& sub) {
+                    return ListAt(ctx,
+                                  GroupPath(sub, *a.Get("--resource-group")) + "/providers/" +
+                                      kDeploymentType,
+                                  kApiKubernetes);
+                  });
                 }});
   r.AddCommand({.path = {"aks", "deployment", "delete"},
                 .summary = "Delete a deployment (its pods are stopped).",

@@ -18,9 +18,8 @@ const std::string kMc = kSub + "/resourceGroups/MC_rg_aks1_westus";
 
 json Profile(const std::string& name, int count, const std::string& mode = "System",
              const std::string& subnet = kSubnet) {
-  return {{"name", name},       {"count", count},
-          {"vmSize", "Standard_DS2_v2"}, {"osType", "Linux"},
-          {"mode", mode},       {"type", "VirtualMachineScaleSets"},
+  return {{"name", name},          {"count", count}, {"vmSize", "Standard_DS2_v2"},
+          {"osType", "Linux"},     {"mode", mode},   {"type", "VirtualMachineScaleSets"},
           {"vnetSubnetID", subnet}};
 }
 
@@ -78,7 +77,8 @@ TEST_F(ClustersTest, CreateAnswersAzureShapeWithKubeletIdentityAndNodeGroup) {
 
   const json& kubelet = p["identityProfile"]["kubeletidentity"];
   std::string kid = kubelet["resourceId"];
-  EXPECT_EQ(kid, kMc + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/aks1-agentpool");
+  EXPECT_EQ(kid,
+            kMc + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/aks1-agentpool");
   auto identity = Get(kid);
   ASSERT_EQ(identity.status, 200) << identity.body.dump();
   EXPECT_EQ(identity.body["properties"]["clientId"], kubelet["clientId"]);
@@ -118,7 +118,8 @@ TEST_F(ClustersTest, CreateAnswersAzureShapeWithKubeletIdentityAndNodeGroup) {
   EXPECT_TRUE(c->pools[0].nodes[0].name.starts_with("aks-nodepool1-"));
   EXPECT_TRUE(c->pools[0].nodes[0].name.ends_with("-vmss000000"));
   EXPECT_TRUE(c->pools[0].nodes[1].name.ends_with("-vmss000001"));
-  EXPECT_EQ(c->pools[0].nodes[0].name.size(), std::string("aks-nodepool1-12345678-vmss000000").size());
+  EXPECT_EQ(c->pools[0].nodes[0].name.size(),
+            std::string("aks-nodepool1-12345678-vmss000000").size());
 
   // The agent pool renders its nodes.
   auto pool = Get(kClusters + "aks1/agentPools/nodepool1");
@@ -130,11 +131,12 @@ TEST_F(ClustersTest, CreateAnswersAzureShapeWithKubeletIdentityAndNodeGroup) {
   EXPECT_FALSE(pool.body.contains("_cove"));
 
   // The subnet lists the nodes' NICs; a NIC made afterwards takes the next address.
-  auto nic = Put(kNet + "/networkInterfaces/nic1",
-                 {{"location", "westus"},
-                  {"properties",
-                   {{"ipConfigurations",
-                     {{{"name", "ipconfig1"}, {"properties", {{"subnet", {{"id", kSubnet}}}}}}}}}}});
+  auto nic =
+      Put(kNet + "/networkInterfaces/nic1",
+          {{"location", "westus"},
+           {"properties",
+            {{"ipConfigurations",
+              {{{"name", "ipconfig1"}, {"properties", {{"subnet", {{"id", kSubnet}}}}}}}}}}});
   ASSERT_EQ(nic.status, 201) << nic.body.dump();
   EXPECT_EQ(nic.body["properties"]["ipConfigurations"][0]["properties"]["privateIPAddress"],
             "10.0.0.6");
@@ -169,11 +171,33 @@ TEST_F(ClustersTest, NodeNamesAreStablePerClusterAndScaleKeepsExistingNodes) {
   EXPECT_EQ(again.body["properties"]["cove"]["nodes"][1]["privateIpAddress"], "10.0.0.5");
 }
 
+TEST_F(ClustersTest, PutAgainKeepsNodesIdentityAndAddresses) {
+  auto first = Create(2);
+  ASSERT_EQ(first.status, 201);
+  auto nodes = FindCluster(*cp_->snapshot())->pools[0].nodes;
+  auto again = Create(2);
+  ASSERT_EQ(again.status, 200) << again.body.dump();
+  EXPECT_EQ(again.body["properties"]["identityProfile"],
+            first.body["properties"]["identityProfile"]);
+  EXPECT_EQ(again.body["identity"]["principalId"], first.body["identity"]["principalId"]);
+  EXPECT_EQ(again.body["properties"]["fqdn"], first.body["properties"]["fqdn"]);
+  auto s = cp_->snapshot();
+  const auto& now = FindCluster(*s)->pools[0].nodes;
+  ASSERT_EQ(now.size(), nodes.size());
+  for (size_t i = 0; i < now.size(); ++i) {
+    EXPECT_EQ(now[i].name, nodes[i].name);
+    EXPECT_EQ(now[i].machine_id, nodes[i].machine_id);
+  }
+  std::set<std::string> addresses;
+  for (const auto* m : Nodes(*s)) addresses.insert(m->address);
+  EXPECT_EQ(addresses, (std::set<std::string>{"10.0.0.4", "10.0.0.5"}));
+}
+
 TEST_F(ClustersTest, NodepoolAddListDelete) {
   ASSERT_EQ(Create(1).status, 201);
-  auto add = Put(kClusters + "aks1/agentPools/userpool",
-                 {{"properties",
-                   {{"count", 2}, {"vmSize", "Standard_DS2_v2"}, {"vnetSubnetID", kSubnet}}}});
+  auto add = Put(
+      kClusters + "aks1/agentPools/userpool",
+      {{"properties", {{"count", 2}, {"vmSize", "Standard_DS2_v2"}, {"vnetSubnetID", kSubnet}}}});
   ASSERT_EQ(add.status, 201) << add.body.dump();
   EXPECT_EQ(add.body["properties"]["mode"], "User");
   auto list = Get(kClusters + "aks1/agentPools");
@@ -214,29 +238,31 @@ TEST_F(ClustersTest, RefusedRequestsChangeNothing) {
   no_subnet.erase("vnetSubnetID");
   check(Put(kClusters + "aks1", Cluster(json::array({no_subnet}))), 400, "InvalidParameter",
         "agentPoolProfile.vnetSubnetID");
-  check(Put(kClusters + "aks1", Cluster(json::array({Profile("nodepool1", 1, "System",
-                                                             kSubnet + "nothere")}))),
+  check(Put(kClusters + "aks1",
+            Cluster(json::array({Profile("nodepool1", 1, "System", kSubnet + "nothere")}))),
         400, "InvalidParameter", "was not found");
   check(Put(kClusters + "aks1", Cluster(json::array({Profile("Bad_Name", 1)}))), 400,
         "InvalidParameter", "agentPoolProfile.name");
   check(Put(kClusters + "aks1", Cluster(json::array({Profile("userpool", 1, "User")}))), 400,
         "OperationNotAllowed", "system agent pool");
   // 251 addresses in a /24: .4-.254.
-  check(Create(252), 400, "InsufficientSubnetSize", "Pre-allocated IPs 252 exceeds IPs available 251");
+  check(Create(252), 400, "InsufficientSubnetSize",
+        "Pre-allocated IPs 252 exceeds IPs available 251");
   // Two pools whose second does not fit: the first is not left behind either.
-  check(Put(kClusters + "aks1", Cluster(json::array({Profile("nodepool1", 200),
-                                                     Profile("second", 60, "User")}))),
+  check(Put(kClusters + "aks1",
+            Cluster(json::array({Profile("nodepool1", 200), Profile("second", 60, "User")}))),
         400, "InsufficientSubnetSize", "exceeds IPs available 51");
   EXPECT_TRUE(Nodes(*cp_->snapshot()).empty());
   check(Put(kClusters + "bad..name", Cluster(json::array({Profile("nodepool1", 1)}))), 400,
         "InvalidResourceName", "");
   // A delegated subnet.
-  auto delegated = Put(kNet + "/virtualNetworks/myvnet/subnets/delegated",
-                       {{"properties",
-                         {{"addressPrefix", "10.0.1.0/24"},
-                          {"delegations",
-                           {{{"name", "d"},
-                             {"properties", {{"serviceName", "Microsoft.ContainerInstance/containerGroups"}}}}}}}}});
+  auto delegated = Put(
+      kNet + "/virtualNetworks/myvnet/subnets/delegated",
+      {{"properties",
+        {{"addressPrefix", "10.0.1.0/24"},
+         {"delegations",
+          {{{"name", "d"},
+            {"properties", {{"serviceName", "Microsoft.ContainerInstance/containerGroups"}}}}}}}}});
   ASSERT_EQ(delegated.status, 201) << delegated.body.dump();
   v0 = version();
   check(Put(kClusters + "aks1",
@@ -250,19 +276,21 @@ TEST_F(ClustersTest, DeleteCascadesToNodeGroupIdentityAssignmentsAndDeployments)
   Registry();
   auto cluster = Get(kClusters + "aks1").body;
   std::string object_id = cluster["properties"]["identityProfile"]["kubeletidentity"]["objectId"];
-  auto assign = Put(kAcr + "/registries/myregistry/providers/Microsoft.Authorization/"
-                           "roleAssignments/11111111-1111-4111-8111-111111111111",
-                    {{"properties",
-                      {{"roleDefinitionId",
-                        kSub + "/providers/Microsoft.Authorization/roleDefinitions/"
-                               "7f951dda-4ed3-4680-a7ca-43fe172d538d"},
-                       {"principalId", object_id},
-                       {"principalType", "ServicePrincipal"}}}});
+  auto assign =
+      Put(kAcr +
+              "/registries/myregistry/providers/Microsoft.Authorization/"
+              "roleAssignments/11111111-1111-4111-8111-111111111111",
+          {{"properties",
+            {{"roleDefinitionId", kSub + "/providers/Microsoft.Authorization/roleDefinitions/"
+                                         "7f951dda-4ed3-4680-a7ca-43fe172d538d"},
+             {"principalId", object_id},
+             {"principalType", "ServicePrincipal"}}}});
   ASSERT_EQ(assign.status, 201) << assign.body.dump();
-  auto d = Put(kDeployments + "web",
-               {{"properties",
-                 {{"clusterId", cluster["id"]},
-                  {"containers", {{{"name", "web"}, {"image", "myregistry.azurecr.io/app:v1"}}}}}}});
+  auto d =
+      Put(kDeployments + "web",
+          {{"properties",
+            {{"clusterId", cluster["id"]},
+             {"containers", {{{"name", "web"}, {"image", "myregistry.azurecr.io/app:v1"}}}}}}});
   ASSERT_EQ(d.status, 201) << d.body.dump();
   EXPECT_EQ(cp_->snapshot()->role_assignments.size(), 1u);
 
@@ -326,8 +354,12 @@ TEST_F(ClustersTest, DeploymentValidatesAndRendersStatus) {
     return json{{"replicas", 3},
                 {"readyReplicas", 1},
                 {"pods",
-                 {{{"name", "web-abc"}, {"node", "n"}, {"state", "Running"}, {"restartCount", 0},
-                   {"message", ""}, {"image", "myregistry.azurecr.io/app:v1"}}}}};
+                 {{{"name", "web-abc"},
+                   {"node", "n"},
+                   {"state", "Running"},
+                   {"restartCount", 0},
+                   {"message", ""},
+                   {"image", "myregistry.azurecr.io/app:v1"}}}}};
   });
   auto got = Get(kDeployments + "web");
   ASSERT_EQ(got.status, 200);
@@ -387,14 +419,15 @@ TEST_F(ClustersTest, UserAssignedClusterIdentity) {
                  {{"location", "westus"}});
   ASSERT_EQ(uai.status, 201);
   json c = Cluster(json::array({Profile("nodepool1", 1)}));
-  c["identity"] = {{"type", "UserAssigned"},
-                   {"userAssignedIdentities", {{uai.body["id"].get<std::string>(), json::object()}}}};
+  c["identity"] = {
+      {"type", "UserAssigned"},
+      {"userAssignedIdentities", {{uai.body["id"].get<std::string>(), json::object()}}}};
   auto r = Put(kClusters + "aks1", c);
   ASSERT_EQ(r.status, 201) << r.body.dump();
   EXPECT_EQ(r.body["identity"]["type"], "UserAssigned");
-  EXPECT_EQ(r.body["identity"]["userAssignedIdentities"][uai.body["id"].get<std::string>()]
-                  ["clientId"],
-            uai.body["properties"]["clientId"]);
+  EXPECT_EQ(
+      r.body["identity"]["userAssignedIdentities"][uai.body["id"].get<std::string>()]["clientId"],
+      uai.body["properties"]["clientId"]);
 }
 
 }  // namespace

@@ -67,6 +67,45 @@ class PlanesTest : public ControlPlaneTest {
   }
 };
 
+// AKS nodes (issue 16) are private machines in their pool's subnet: the fabric places them
+// there and IMDS serves them the kubelet identity.
+TEST_F(PlanesTest, ClusterNodesArePrivateMachinesWithTheKubeletIdentity) {
+  Seed();
+  auto made = cp_->Handle(
+      {"PUT", kRg + "/providers/Microsoft.ContainerService/managedClusters/aks1", "2024-05-01",
+       nlohmann::json{{"location", "westus"},
+                      {"properties",
+                       {{"agentPoolProfiles",
+                         {{{"name", "nodepool1"},
+                           {"count", 2},
+                           {"mode", "System"},
+                           {"vnetSubnetID", kNet + "/virtualNetworks/myvnet/subnets/s"}}}}}}}
+           .dump(),
+       "", ""});
+  ASSERT_EQ(made.status, 201) << made.body->dump();
+  const auto& kubelet = (*made.body)["properties"]["identityProfile"]["kubeletidentity"];
+  auto snap = cp_->snapshot();
+  ASSERT_EQ(snap->clusters.size(), 1u);
+  auto machines = MachinesOf(*snap);
+  ASSERT_EQ(machines.size(), 2u);
+  for (const auto& node : snap->clusters[0].pools[0].nodes) {
+    const imds::Machine& m = machines.at(imds::TagOf(node.machine_id));
+    EXPECT_EQ(m.name, node.name);
+    EXPECT_EQ(m.type, "Microsoft.Compute/virtualMachineScaleSets/virtualMachines");
+    EXPECT_EQ(m.resource_group, "MC_rg_aks1_westus");
+    EXPECT_TRUE(m.private_ip.rfind("10.0.0.", 0) == 0) << m.private_ip;
+    ASSERT_EQ(m.user_assigned.size(), 1u);
+    EXPECT_EQ(m.user_assigned[0].client_id, kubelet["clientId"]);
+    EXPECT_EQ(m.user_assigned[0].principal_id, kubelet["objectId"]);
+  }
+  fabric::Topology t = BuildTopology(*snap, "");
+  ASSERT_TRUE(fabric::Validate(t)) << fabric::Validate(t).error().message;
+  ASSERT_EQ(t.vms.size(), 2u);
+  for (const auto& vm : t.vms) {
+    EXPECT_EQ(arm::Lower(vm.subnet_id), arm::Lower(kNet + "/virtualNetworks/myvnet/subnets/s"));
+  }
+}
+
 TEST_F(PlanesTest, TopologyHoldsEndpointAddressesAndPublicNetwork) {
   Seed();
   auto snap = cp_->snapshot();
