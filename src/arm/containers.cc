@@ -39,6 +39,7 @@
 #include <cctype>
 #include <set>
 
+#include "arm/container_names.h"
 #include "arm/engine.h"
 #include "arm/identity_support.h"
 #include "arm/onprem_support.h"
@@ -52,61 +53,6 @@ namespace {
 constexpr double kMaxGroupCpu = 4;
 constexpr double kMaxGroupMemoryGb = 16;
 constexpr size_t kMaxContainers = 60;
-
-// ACI's rule for container group and container names: 1-63 lowercase letters, digits and
-// '-', not starting or ending with '-', no "--".
-bool IsValidAciName(std::string_view n) {
-  if (n.empty() || n.size() > 63 || n.front() == '-' || n.back() == '-') return false;
-  if (n.find("--") != std::string_view::npos) return false;
-  for (char c : n) {
-    if (!std::islower(static_cast<unsigned char>(c)) &&
-        !std::isdigit(static_cast<unsigned char>(c)) && c != '-') {
-      return false;
-    }
-  }
-  return true;
-}
-
-// Environment variable names: letters, digits and '_', not starting with a digit, 1-63.
-bool IsValidEnvName(std::string_view n) {
-  if (n.empty() || n.size() > 63 || std::isdigit(static_cast<unsigned char>(n.front()))) {
-    return false;
-  }
-  for (char c : n) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
-  }
-  return true;
-}
-
-// "[host[:port]/]repository[:tag|@digest]" as docker and ACI read an image name.
-bool IsValidImage(std::string_view image) {
-  if (image.empty() || image.size() > 512) return false;
-  std::string_view rest = image;
-  size_t at = rest.find('@');
-  if (at != std::string_view::npos) {
-    auto ref = oci::ParseReference(rest.substr(at + 1));
-    if (!ref || !ref->is_digest()) return false;
-    rest = rest.substr(0, at);
-  } else {
-    size_t colon = rest.rfind(':');
-    size_t slash = rest.rfind('/');
-    if (colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash)) {
-      if (!oci::IsValidTag(rest.substr(colon + 1))) return false;
-      rest = rest.substr(0, colon);
-    }
-  }
-  size_t slash = rest.find('/');
-  if (slash != std::string_view::npos) {
-    std::string_view first = rest.substr(0, slash);
-    if (first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos ||
-        first == "localhost") {
-      std::string_view host = first.substr(0, first.find(':'));
-      if (!IsValidDnsName(host, 1)) return false;
-      rest = rest.substr(slash + 1);
-    }
-  }
-  return oci::IsValidRepositoryName(rest);
-}
 
 // A registry server as imageRegistryCredentials names it: a host name, optionally with a port,
 // without a scheme or a path.

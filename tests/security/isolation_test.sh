@@ -37,7 +37,7 @@ vm() { local name=$1; shift; cove vm exec -g "$RG" "$name" -- "$@"; }
 group() {
   local name=$1
   shift
-  cove container exec -g "$RG" -n "$name" --exec-command "$(printf '%q ' "$@")"
+  cove container exec -g "$RG" -n "$name" --host-command --exec-command "$(printf '%q ' "$@")"
 }
 # guard_of ADDRESS: the `bridge cove_guard` table of the network namespace whose ports include
 # the machine with ADDRESS.
