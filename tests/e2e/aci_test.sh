@@ -124,6 +124,9 @@ e2e_check "once: Terminated with exit code 3" \
   e2e_wait 60 has once '.containers[0].instanceView.currentState.state == "Terminated" and .containers[0].instanceView.currentState.exitCode == 3'
 e2e_check_eq "once: never restarted" 0 "$(view once '.containers[0].instanceView.restartCount')"
 e2e_check_eq "once: the group Failed" Failed "$(view once .instanceView.state)"
+out=$(timeout 30 env HOME="$T/home" XDG_CONFIG_HOME="$T/home/.config" COVE_ENDPOINT="https://$ARM" \
+  COVE_DATA_DIR="$E2E_TMP/data" "$CLI" container attach -g "$RG" -n once)
+e2e_check "once: attach shows its output and returns (it will not run again)" grep -q attempt <<<"$out"
 
 # --- the bypass off: DENIED -----------------------------------------------------------------------
 e2e_check "acr update --allow-trusted-services false" \
