@@ -25,21 +25,11 @@ source "$(dirname "$0")/lib.sh"
 
 e2e_init skopeo jq runc
 [[ $E2E_TARGET == coved ]] || e2e_skip "coved only (container groups are the control plane's)"
-BIN=$(e2e_coved_bin) || e2e_die "coved not built (set COVED)"
-CLI=${COVE:-$(dirname "$BIN")/../cli/cove}
-[[ -x $CLI ]] || e2e_die "cove not built (set COVE=/path/to/cove)"
-T=$E2E_TMP
-e2e_fabric_init a
-e2e_start_coved_fabric "$T/coved.log" || e2e_die "coved did not start: $(tail -5 "$T/coved.log")"
+e2e_coved_cli_init a
 
 RG=myResourceGroup
 H=myregistry.azurecr.io
-mkdir -p "$T/home"
-cove() {
-  env HOME="$T/home" XDG_CONFIG_HOME="$T/home/.config" DOCKER_CONFIG="$T/home/.docker" \
-    COVE_ENDPOINT="https://$ARM" COVE_DATA_DIR="$E2E_TMP/data" COVE_FABRIC_PREFIX="$E2E_FABRIC_PREFIX" \
-    timeout -k 5 120 "$CLI" --only-show-errors "$@"
-}
+cove() { e2e_cove "$@"; }
 fails() { ! "$@"; }
 group() { cove container show -g "$RG" -n "$1" -o json; }
 # view NAME JQ: a jq filter over the group as `container show` answers it.

@@ -612,6 +612,26 @@ e2e_start_coved_fabric() {
   return 1
 }
 
+# e2e_coved_cli_init LETTER: coved in full mode with its fabric (e2e_fabric_init LETTER,
+# e2e_start_coved_fabric) and the `cove` CLI next to it (COVE, else the build tree's); sets BIN,
+# CLI and T ($E2E_TMP). Then e2e_cove runs the CLI as the operator on the host.
+e2e_coved_cli_init() {
+  BIN=$(e2e_coved_bin) || e2e_die "coved not built (set COVED)"
+  CLI=${COVE:-$(dirname "$BIN")/../cli/cove}
+  [[ -x $CLI ]] || e2e_die "cove not built (set COVE=/path/to/cove)"
+  T=$E2E_TMP
+  e2e_fabric_init "$1"
+  e2e_start_coved_fabric "$T/coved.log" || e2e_die "coved did not start: $(tail -5 "$T/coved.log")"
+  mkdir -p "$T/home"
+}
+# e2e_cove ARGS...: `cove` with a home of its own, coved's ARM endpoint, data dir and fabric
+# prefix, at most E2E_COVE_TIMEOUT seconds (default 120).
+e2e_cove() {
+  env HOME="$T/home" XDG_CONFIG_HOME="$T/home/.config" DOCKER_CONFIG="$T/home/.docker" \
+    COVE_ENDPOINT="https://$ARM" COVE_DATA_DIR="$E2E_TMP/data" COVE_FABRIC_PREFIX="$E2E_FABRIC_PREFIX" \
+    timeout -k 5 "${E2E_COVE_TIMEOUT:-120}" "$CLI" --only-show-errors "$@"
+}
+
 # e2e_arm_token: a bearer token for coved's ARM API ($ARM, HTTPS with the CA in
 # $E2E_TMP/data/tls), signed in with coved's bootstrap credential ($E2E_TMP/data/bootstrap.json);
 # cached in E2E_ARM_TOKEN.
