@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "runtime/pull_main.h"
+#include "runtime/pull.h"
 
 namespace {
 
@@ -87,11 +87,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cove::runtime::PullOptions options{
       .image = "r.io/app:v1",
       .store = store,
-      .credential = {.kind = cove::runtime::Credential::Kind::kBasic,
-                     .username = "u",
-                     .password = "p"}};
+      .credential = {
+          .kind = cove::runtime::Credential::Kind::kBasic, .username = "u", .password = "p"}};
   auto out = cove::runtime::Pull(options, transport);
   if (!out && out.error().stage.empty()) abort();
-  (void)cove::runtime::PullOutcomeJson(options.image, out).dump();
+  // As `coved pull` prints it: a registry's message may be any bytes.
+  (void)cove::runtime::PullOutcomeJson(options.image, out)
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return 0;
 }

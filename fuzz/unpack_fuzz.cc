@@ -25,8 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }();
   std::error_code ec;
   fs::remove_all(base + "/rootfs", ec);
-  (void)cove::runtime::ApplyLayerBytes(
-      std::string_view(reinterpret_cast<const char*>(data), size), base + "/rootfs");
+  (void)cove::runtime::ApplyLayerBytes(std::string_view(reinterpret_cast<const char*>(data), size),
+                                       base + "/rootfs");
   int entries = 0;
   for (const auto& e : fs::directory_iterator(base)) {
     std::string name = e.path().filename();

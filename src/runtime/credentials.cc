@@ -46,9 +46,7 @@ std::string PercentEncode(std::string_view s) {
   return out;
 }
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 Result<Credential> ParseCredential(std::string_view json_text) {
   json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
@@ -59,7 +57,8 @@ Result<Credential> ParseCredential(std::string_view json_text) {
     if ((key != "username" && key != "password" && key != "identity") || !value.is_string()) {
       return Fail(Code::kInvalidArgument,
                   "the credential may hold only string fields username+password or identity, "
-                  "got '" + key + "'");
+                  "got '" +
+                      key + "'");
     }
   }
   Credential c;
@@ -175,9 +174,9 @@ Result<std::string> Base64Decode(std::string_view text) {
   size_t unpadded = s.size();
   while (s.size() % 4 != 0) s.push_back('=');
   std::string out(s.size() / 4 * 3 + 1, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(s.data()),
-                          static_cast<int>(s.size()));
+  int n =
+      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                      reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
   if (n < 0) return Fail(Code::kInvalidArgument, "not base64");
   out.resize(unpadded * 3 / 4);  // EVP_DecodeBlock counts the padding as zero bytes
   return out;

@@ -67,7 +67,8 @@ class HttpsTransport final : public Transport {
     req.target(url.target);
     req.version(11);
     bool default_port = url.https ? url.port == "443" : url.port == "80";
-    std::string host_field = url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+    std::string host_field =
+        url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
     req.set(bhttp::field::host, default_port ? host_field : host_field + ":" + url.port);
     req.set(bhttp::field::user_agent, "cove-pull");
     req.set(bhttp::field::connection, "close");

@@ -41,9 +41,7 @@ std::string ImageReference::str() const {
   return out + ":" + tag;
 }
 
-std::string ImageReference::manifest_reference() const {
-  return digest ? digest->str() : tag;
-}
+std::string ImageReference::manifest_reference() const { return digest ? digest->str() : tag; }
 
 std::string ImageReference::endpoint_host() const {
   return registry == kDockerHub ? "registry-1.docker.io" : registry;
@@ -73,7 +71,8 @@ Result<ImageReference> ParseImageReference(std::string_view text) {
   size_t first = rest.find('/');
   if (first != std::string_view::npos && IsHostComponent(rest.substr(0, first))) {
     ref.registry = std::string(rest.substr(0, first));
-    if (!IsValidHost(ref.registry)) return Invalid(text, "bad registry host '" + ref.registry + "'");
+    if (!IsValidHost(ref.registry))
+      return Invalid(text, "bad registry host '" + ref.registry + "'");
     ref.repository = std::string(rest.substr(first + 1));
   } else {
     ref.registry = kDockerHub;

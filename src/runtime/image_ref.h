@@ -24,10 +24,10 @@ namespace cove::runtime {
 inline constexpr char kDockerHub[] = "docker.io";
 
 struct ImageReference {
-  std::string registry;             // "myregistry.azurecr.io", "localhost:5000", "docker.io"
-  std::string repository;           // "app", "library/busybox"
-  std::string tag;                  // "latest" unless given; kept beside a digest when both are
-  std::optional<Digest> digest;     // set for NAME@DIGEST
+  std::string registry;          // "myregistry.azurecr.io", "localhost:5000", "docker.io"
+  std::string repository;        // "app", "library/busybox"
+  std::string tag;               // "latest" unless given; kept beside a digest when both are
+  std::optional<Digest> digest;  // set for NAME@DIGEST
 
   // "registry/repository:tag" or "registry/repository@digest" (the fully qualified form).
   std::string str() const;

@@ -29,11 +29,21 @@ tl::unexpected<PullFailure> Failed(std::string stage, Error error,
   if (error.reason.empty()) error.reason = std::move(default_reason);
   if (error.reason.empty()) {
     switch (error.code) {
-      case Code::kCorruption: error.reason = "DIGEST_INVALID"; break;
-      case Code::kIOError: error.reason = "IO_ERROR"; break;
-      case Code::kResourceExhausted: error.reason = "SIZE_INVALID"; break;
-      case Code::kUnimplemented: error.reason = "UNSUPPORTED"; break;
-      default: error.reason = "INVALID"; break;
+      case Code::kCorruption:
+        error.reason = "DIGEST_INVALID";
+        break;
+      case Code::kIOError:
+        error.reason = "IO_ERROR";
+        break;
+      case Code::kResourceExhausted:
+        error.reason = "SIZE_INVALID";
+        break;
+      case Code::kUnimplemented:
+        error.reason = "UNSUPPORTED";
+        break;
+      default:
+        error.reason = "INVALID";
+        break;
     }
   }
   return tl::unexpected<PullFailure>(PullFailure{std::move(stage), std::move(error)});
@@ -168,16 +178,15 @@ Outcome Pull(const PullOptions& options, Transport& transport) {
     auto empty = AbsentOrEmpty(options.rootfs);
     if (!empty) return Failed("unpack", empty.error());
     if (!*empty) {
-      return Failed("unpack", Err(Code::kFailedPrecondition,
-                                  "the rootfs " + options.rootfs + " is not empty",
-                                  "ROOTFS_NOT_EMPTY"));
+      return Failed("unpack",
+                    Err(Code::kFailedPrecondition, "the rootfs " + options.rootfs + " is not empty",
+                        "ROOTFS_NOT_EMPTY"));
     }
   }
 
   Credential credential = options.credential;
   if (credential.kind == Credential::Kind::kIdentity) {
-    auto token = ImdsAccessToken(transport, credential.identity, kManagementResource,
-                                 options.imds);
+    auto token = ImdsAccessToken(transport, credential.identity, kManagementResource, options.imds);
     if (!token) return Failed("credential", token.error());
     auto refresh = ExchangeForRefreshToken(transport, ref->registry, *token);
     if (!refresh) return Failed("credential", refresh.error());
@@ -212,8 +221,9 @@ Outcome Pull(const PullOptions& options, Transport& transport) {
     parsed = oci::ParseManifest(manifest.bytes, manifest.media_type);
     if (!parsed) return Failed("manifest", parsed.error(), "MANIFEST_INVALID");
     if (parsed->is_index) {
-      return Failed("manifest", Err(Code::kUnimplemented,
-                                    "the linux/amd64 entry is itself an index", "MANIFEST_INVALID"));
+      return Failed("manifest",
+                    Err(Code::kUnimplemented, "the linux/amd64 entry is itself an index",
+                        "MANIFEST_INVALID"));
     }
   }
   result.manifest = manifest.digest;
@@ -225,17 +235,16 @@ Outcome Pull(const PullOptions& options, Transport& transport) {
   if (!config_bytes) return Failed("blob", config_bytes.error());
   json config = json::parse(*config_bytes, nullptr, /*allow_exceptions=*/false);
   if (!config.is_object()) {
-    return Failed("blob", Err(Code::kInvalidArgument,
-                              "the image config " + parsed->config->digest.str() +
-                                  " is not a JSON object",
-                              "CONFIG_INVALID"));
+    return Failed("blob",
+                  Err(Code::kInvalidArgument,
+                      "the image config " + parsed->config->digest.str() + " is not a JSON object",
+                      "CONFIG_INVALID"));
   }
-  if (auto stored = StoreSmallBlob(options.store, parsed->config->digest, *config_bytes);
-      !stored) {
+  if (auto stored = StoreSmallBlob(options.store, parsed->config->digest, *config_bytes); !stored) {
     return Failed("blob", stored.error());
   }
-  result.config = config.contains("config") && config["config"].is_object() ? config["config"]
-                                                                              : json::object();
+  result.config =
+      config.contains("config") && config["config"].is_object() ? config["config"] : json::object();
 
   for (const oci::Descriptor& layer : parsed->layers) {
     std::string path = BlobPath(options.store, layer.digest);
@@ -258,22 +267,22 @@ Outcome Pull(const PullOptions& options, Transport& transport) {
       }
     }
     if (diff_ids.size() != parsed->layers.size()) {
-      return Failed("unpack", Err(Code::kInvalidArgument,
-                                  "the image config lists " + std::to_string(diff_ids.size()) +
-                                      " diff_ids for " + std::to_string(parsed->layers.size()) +
-                                      " layers",
-                                  "CONFIG_INVALID"));
+      return Failed("unpack",
+                    Err(Code::kInvalidArgument,
+                        "the image config lists " + std::to_string(diff_ids.size()) +
+                            " diff_ids for " + std::to_string(parsed->layers.size()) + " layers",
+                        "CONFIG_INVALID"));
     }
     for (size_t i = 0; i < parsed->layers.size(); ++i) {
       std::string path = BlobPath(options.store, parsed->layers[i].digest);
       auto diff = UncompressedDigest(path);
       if (!diff) return Failed("unpack", diff.error(), "LAYER_INVALID");
       if (diff->str() != diff_ids[i]) {
-        return Failed("unpack", Err(Code::kCorruption,
-                                    "layer " + parsed->layers[i].digest.str() +
-                                        " uncompresses to " + diff->str() +
-                                        ", the config's diff_id is " + diff_ids[i],
-                                    "DIGEST_INVALID"));
+        return Failed("unpack",
+                      Err(Code::kCorruption,
+                          "layer " + parsed->layers[i].digest.str() + " uncompresses to " +
+                              diff->str() + ", the config's diff_id is " + diff_ids[i],
+                          "DIGEST_INVALID"));
       }
       if (auto applied = ApplyLayer(path, options.rootfs); !applied) {
         Error e = applied.error();
@@ -319,11 +328,13 @@ int PullMainWith(const std::vector<std::string>& args, std::istream& in, std::os
     outcome = Failed("credential", credential.error(), "CREDENTIAL_INVALID");
   } else {
     options.credential = *credential;
-    std::unique_ptr<Transport> transport = make_transport(
-        TransportOptions{.ca_file = Get(*flags, "--ca"), .connect_to = Get(*flags, "--connect-to")});
+    std::unique_ptr<Transport> transport = make_transport(TransportOptions{
+        .ca_file = Get(*flags, "--ca"), .connect_to = Get(*flags, "--connect-to")});
     outcome = Pull(options, *transport);
   }
-  out << PullOutcomeJson(options.image, outcome).dump() << "\n";
+  out << PullOutcomeJson(options.image, outcome)
+             .dump(-1, ' ', false, json::error_handler_t::replace)
+      << "\n";
   out.flush();
   return outcome ? 0 : 1;
 }
@@ -345,8 +356,9 @@ int CredentialProviderMainWith(const std::vector<std::string>& args, std::istrea
   json request = json::parse(ReadAll(in), nullptr, /*allow_exceptions=*/false);
   if (!request.is_object() || !request.contains("image") || !request["image"].is_string()) {
     return fail("request",
-                Error{Code::kInvalidArgument, "stdin must be a CredentialProviderRequest with "
-                                              "an image"},
+                Error{Code::kInvalidArgument,
+                      "stdin must be a CredentialProviderRequest with "
+                      "an image"},
                 "INVALID_REQUEST");
   }
   auto ref = ParseImageReference(request["image"].get<std::string>());
@@ -363,7 +375,7 @@ int CredentialProviderMainWith(const std::vector<std::string>& args, std::istrea
               {"cacheKeyType", "Registry"},
               {"cacheDuration", "0s"},
               {"auth", {{ref->registry, {{"username", kNullGuid}, {"password", *refresh}}}}}}
-             .dump()
+             .dump(-1, ' ', false, json::error_handler_t::replace)
       << "\n";
   out.flush();
   return 0;

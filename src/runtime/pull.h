@@ -33,13 +33,12 @@
 
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <iosfwd>
-#include <string>
-#include <vector>
-
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <tl/expected.hpp>
+#include <vector>
 
 #include "common/digest.h"
 #include "common/error.h"
@@ -72,7 +71,8 @@ struct PullFailure {
 // Pulls (and unpacks) `options.image` over `transport`.
 tl::expected<PullResult, PullFailure> Pull(const PullOptions& options, Transport& transport);
 
-// The JSON line `coved pull` prints for an outcome.
+// The JSON object `coved pull` prints for an outcome (dump it with
+// error_handler_t::replace: a registry's message may hold any bytes).
 nlohmann::json PullOutcomeJson(const std::string& image,
                                const tl::expected<PullResult, PullFailure>& outcome);
 

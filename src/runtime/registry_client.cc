@@ -6,7 +6,6 @@
 
 #include <cerrno>
 #include <cstring>
-
 #include <nlohmann/json.hpp>
 
 #include "common/unique_fd.h"
@@ -56,8 +55,8 @@ Result<FetchResponse> RegistryClient::Get(const std::string& path,
     auto location = res.headers.find("location");
     if (location == res.headers.end()) return res;
     if (hops >= kMaxRedirects) {
-      return Fail(Code::kUnavailable, "more than " + std::to_string(kMaxRedirects) +
-                                          " redirects fetching " + path);
+      return Fail(Code::kUnavailable,
+                  "more than " + std::to_string(kMaxRedirects) + " redirects fetching " + path);
     }
     COVE_ASSIGN_OR_RETURN(url, ResolveLocation(url, location->second));
   }
@@ -80,9 +79,9 @@ Result<std::optional<Challenge>> RegistryClient::Ping() {
   for (const auto& c : challenges) {
     if (c.scheme == "basic") return std::optional<Challenge>(c);
   }
-  return Fail(Code::kUnimplemented,
-              "the registry asks for an authentication scheme cove does not speak: " +
-                  header->second);
+  return Fail(
+      Code::kUnimplemented,
+      "the registry asks for an authentication scheme cove does not speak: " + header->second);
 }
 
 Status RegistryClient::Authenticate(const Challenge& challenge) {
@@ -111,8 +110,8 @@ Result<std::string> RegistryClient::FetchToken(const Challenge& challenge) {
   std::string scope = "repository:" + ref_.repository + ":pull";
   COVE_ASSIGN_OR_RETURN(Url realm_url, ParseUrl(realm));
   if (!realm_url.https && realm_url.host != "127.0.0.1" && realm_url.host != "localhost") {
-    return Fail(Code::kPermissionDenied, "refusing to send credentials to a plain-HTTP realm " +
-                                             realm);
+    return Fail(Code::kPermissionDenied,
+                "refusing to send credentials to a plain-HTTP realm " + realm);
   }
   std::string sep = realm.find('?') == std::string::npos ? "?" : "&";
   FetchRequest req;
@@ -130,8 +129,8 @@ Result<std::string> RegistryClient::FetchToken(const Challenge& challenge) {
     return Ok();
   };
   if (credential_.kind == Credential::Kind::kRefreshToken) {
-    COVE_RETURN_IF_ERROR(post({{"grant_type", "refresh_token"},
-                               {"refresh_token", credential_.refresh_token}}));
+    COVE_RETURN_IF_ERROR(
+        post({{"grant_type", "refresh_token"}, {"refresh_token", credential_.refresh_token}}));
   } else {
     req.url = realm + sep + (service.empty() ? "" : "service=" + PercentEncode(service) + "&") +
               "scope=" + PercentEncode(scope);
@@ -139,8 +138,7 @@ Result<std::string> RegistryClient::FetchToken(const Challenge& challenge) {
       req.headers["Authorization"] = BasicAuthorization(credential_.username, credential_.password);
     }
     COVE_ASSIGN_OR_RETURN(res, transport_.Fetch(req, nullptr, kSmallAnswer));
-    if ((res.status == 404 || res.status == 405) &&
-        credential_.kind == Credential::Kind::kBasic) {
+    if ((res.status == 404 || res.status == 405) && credential_.kind == Credential::Kind::kBasic) {
       COVE_RETURN_IF_ERROR(post({{"grant_type", "password"},
                                  {"username", credential_.username},
                                  {"password", credential_.password}}));
@@ -172,8 +170,8 @@ Result<FetchedManifest> RegistryClient::GetManifest(const std::string& reference
   if (want.empty() && header != res.headers.end()) {
     auto parsed = Digest::Parse(header->second);
     if (!parsed) {
-      return Fail(Mismatch("manifest " + reference + " Docker-Content-Digest", "a digest",
-                           header->second));
+      return Fail(
+          Mismatch("manifest " + reference + " Docker-Content-Digest", "a digest", header->second));
     }
     want = *parsed;
   }
@@ -193,9 +191,9 @@ Result<std::string> RegistryClient::GetBlob(const oci::Descriptor& blob, uint64_
                                               std::to_string(blob.size) + " bytes, more than " +
                                               std::to_string(limit));
   }
-  COVE_ASSIGN_OR_RETURN(FetchResponse res,
-                        Get("/v2/" + ref_.repository + "/blobs/" + blob.digest.str(), {}, nullptr,
-                            limit));
+  COVE_ASSIGN_OR_RETURN(
+      FetchResponse res,
+      Get("/v2/" + ref_.repository + "/blobs/" + blob.digest.str(), {}, nullptr, limit));
   if (res.status != 200) return Fail(ResponseError(res));
   Digest got = Digest::Of(res.body, blob.digest.algorithm());
   if (got != blob.digest) return Fail(Mismatch("blob digest", blob.digest.str(), got.str()));
@@ -234,9 +232,9 @@ Status RegistryClient::DownloadBlob(const oci::Descriptor& blob, const std::stri
     }
     return Ok();
   };
-  COVE_ASSIGN_OR_RETURN(FetchResponse res,
-                        Get("/v2/" + ref_.repository + "/blobs/" + blob.digest.str(), {}, &sink,
-                            kSmallAnswer));
+  COVE_ASSIGN_OR_RETURN(
+      FetchResponse res,
+      Get("/v2/" + ref_.repository + "/blobs/" + blob.digest.str(), {}, &sink, kSmallAnswer));
   if (res.status != 200) return Fail(ResponseError(res));
   if (written != blob.size) {
     Error e{Code::kCorruption, "blob " + blob.digest.str() + " is " + std::to_string(written) +

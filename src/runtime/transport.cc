@@ -57,22 +57,35 @@ Result<Url> ResolveLocation(const Url& base, std::string_view location) {
     return ParseUrl(location);
   }
   if (location.empty() || location[0] != '/' || location.substr(0, 2) == "//") {
-    return Fail(Code::kInvalidArgument, "unsupported redirect location '" +
-                                            std::string(location) + "'");
+    return Fail(Code::kInvalidArgument,
+                "unsupported redirect location '" + std::string(location) + "'");
   }
   return ParseUrl(base.origin() + std::string(location));
 }
-
 
 Error ResponseError(const FetchResponse& res) {
   Error e{Code::kUnavailable, ""};
   e.http_status = res.status;
   switch (res.status) {
-    case 401: e.code = Code::kUnauthenticated; e.reason = "UNAUTHORIZED"; break;
-    case 403: e.code = Code::kPermissionDenied; e.reason = "DENIED"; break;
-    case 404: e.code = Code::kNotFound; e.reason = "NOT_FOUND"; break;
-    case 429: e.code = Code::kResourceExhausted; e.reason = "TOOMANYREQUESTS"; break;
-    default: e.reason = res.status >= 500 ? "UNAVAILABLE" : "UNKNOWN"; break;
+    case 401:
+      e.code = Code::kUnauthenticated;
+      e.reason = "UNAUTHORIZED";
+      break;
+    case 403:
+      e.code = Code::kPermissionDenied;
+      e.reason = "DENIED";
+      break;
+    case 404:
+      e.code = Code::kNotFound;
+      e.reason = "NOT_FOUND";
+      break;
+    case 429:
+      e.code = Code::kResourceExhausted;
+      e.reason = "TOOMANYREQUESTS";
+      break;
+    default:
+      e.reason = res.status >= 500 ? "UNAVAILABLE" : "UNKNOWN";
+      break;
   }
   if (res.status >= 400 && res.status < 500 && e.reason == "UNKNOWN") {
     e.code = Code::kInvalidArgument;

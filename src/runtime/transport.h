@@ -63,7 +63,8 @@ class Transport {
   // Sends `req` and returns the response, whatever its status. A 2xx body goes to `sink` when
   // one is given; other bodies are buffered. kResourceExhausted when a buffered body exceeds
   // `buffer_limit`; kUnavailable (reason "CONNECT") when the host cannot be resolved, reached or
-  // verified; kIOError (reason "CONNECT" too) when the exchange fails midway; the sink's error when it refuses.
+  // verified; kIOError (reason "CONNECT" too) when the exchange fails midway; the sink's error when
+  // it refuses.
   virtual Result<FetchResponse> Fetch(const FetchRequest& req, const BodySink* sink,
                                       uint64_t buffer_limit) = 0;
 };

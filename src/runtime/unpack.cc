@@ -81,8 +81,8 @@ std::string Join(const std::vector<std::string>& parts, size_t n) {
 Result<UniqueFd> OpenInside(int root, const std::vector<std::string>& parts, size_t n) {
   UniqueFd dir(::fcntl(root, F_DUPFD_CLOEXEC, 0));
   for (size_t i = 0; i < n; ++i) {
-    UniqueFd next(::openat(dir.get(), parts[i].c_str(),
-                           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd next(
+        ::openat(dir.get(), parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!next.valid()) {
       if (errno == ENOENT) return Fail(Code::kNotFound, Join(parts, i + 1) + " is absent");
       if (errno == ELOOP || errno == ENOTDIR) return Fail(Denied(Join(parts, i + 1)));

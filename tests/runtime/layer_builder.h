@@ -40,7 +40,9 @@ inline std::string BuildTar(const std::vector<TarEntry>& entries, bool gzip) {
     archive_entry_set_mtime(entry, 0, 0);
     archive_entry_set_perm(entry, e.mode);
     switch (e.type) {
-      case 'd': archive_entry_set_filetype(entry, AE_IFDIR); break;
+      case 'd':
+        archive_entry_set_filetype(entry, AE_IFDIR);
+        break;
       case 'l':
         archive_entry_set_filetype(entry, AE_IFLNK);
         archive_entry_set_symlink(entry, e.link.c_str());

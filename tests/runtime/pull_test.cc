@@ -209,11 +209,10 @@ TEST(FakeRegistryTest, RedirectDropsAuthorizationAndALyingBlobIsRefused) {
     }
     return Answer(404, R"({"errors":[{"code":"NOT_FOUND","message":"no"}]})");
   };
-  PullOptions options{.image = "r.io/app:v1",
-                      .store = dir.Join("store"),
-                      .credential = {.kind = Credential::Kind::kBasic,
-                                     .username = "u",
-                                     .password = "p"}};
+  PullOptions options{
+      .image = "r.io/app:v1",
+      .store = dir.Join("store"),
+      .credential = {.kind = Credential::Kind::kBasic, .username = "u", .password = "p"}};
   auto out = Pull(options, t);
   ASSERT_FALSE(out);
   EXPECT_EQ(out.error().stage, "blob");
@@ -272,8 +271,9 @@ TEST(FakeRegistryTest, ManagedIdentityExchangesThenUsesTheRefreshToken) {
     }
     if (r.url == "https://r.io/oauth2/exchange") return Answer(200, R"({"refresh_token":"RT"})");
     if (r.url == "https://r.io/v2/") {
-      return Answer(401, "", {{"www-authenticate",
-                               "Bearer realm=\"https://r.io/oauth2/token\",service=\"r.io\""}});
+      return Answer(
+          401, "",
+          {{"www-authenticate", "Bearer realm=\"https://r.io/oauth2/token\",service=\"r.io\""}});
     }
     if (r.url == "https://r.io/oauth2/token") return Answer(200, R"({"access_token":"AT"})");
     if (r.headers.count("Authorization") == 0 || r.headers.at("Authorization") != "Bearer AT") {
@@ -302,8 +302,10 @@ TEST(FakeRegistryTest, ManagedIdentityExchangesThenUsesTheRefreshToken) {
   EXPECT_NE(t.requests[0].url.find("client_id=cid"), std::string::npos);
   EXPECT_NE(t.requests[0].url.find("resource=https%3A%2F%2Fmanagement.azure.com%2F"),
             std::string::npos);
-  EXPECT_EQ(t.requests[1].body, "grant_type=access_token&service=r.io&tenant=tenant-1&"
-                                "access_token=" + identity_token);
+  EXPECT_EQ(t.requests[1].body,
+            "grant_type=access_token&service=r.io&tenant=tenant-1&"
+            "access_token=" +
+                identity_token);
   EXPECT_EQ(t.requests[3].method, "POST");
   EXPECT_EQ(t.requests[3].body,
             "grant_type=refresh_token&refresh_token=RT&service=r.io&scope=repository%3Aapp%3Apull");
@@ -348,7 +350,8 @@ class RegistryProcess {
     password_ = "Adm1n-" + std::to_string(::getpid());
     std::string hash = RunShell("printf '%s\\n' '" + password_ + "' | " HASH_PASSWORD_BIN);
     while (!hash.empty() && (hash.back() == '\n' || hash.back() == '\r')) hash.pop_back();
-    std::ofstream(dir + "/config.yaml") << "data_dir: " << dir << "/data\n"
+    std::ofstream(dir + "/config.yaml")
+        << "data_dir: " << dir << "/data\n"
         << "dns_suffix: azurecr.io\n"
         << "default_registry: myregistry\n"
         << "registries: [{name: myregistry, region: westus, data_endpoint_enabled: true}]\n"
@@ -357,8 +360,8 @@ class RegistryProcess {
         << "      anonymous_pull: false\n";
     ca_ = dir + "/data/tls/ca.crt";
     std::string config = dir + "/config.yaml";
-    std::vector<std::string> args = {COVED_BIN, "registry", "--config", config, "--listen",
-                                     "127.0.0.1:0", "--gc-interval", "0"};
+    std::vector<std::string> args = {COVED_BIN,  "registry",    "--config",      config,
+                                     "--listen", "127.0.0.1:0", "--gc-interval", "0"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -434,8 +437,8 @@ class PullTest : public ::testing::Test {
     registry_ = new RegistryProcess(dir_->path());
     port_ = registry_->Port();
     ASSERT_NE(port_, 0) << registry_->log();
-    transport_ = NewHttpsTransport({.ca_file = registry_->ca(), .connect_to = ConnectTo()})
-                     .release();
+    transport_ =
+        NewHttpsTransport({.ca_file = registry_->ca(), .connect_to = ConnectTo()}).release();
   }
   static void TearDownTestSuite() {
     delete transport_;
@@ -485,23 +488,24 @@ class PullTest : public ::testing::Test {
                               {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}}
                              .dump();
     PushBlob(repo, config);
-    std::string manifest = json{{"schemaVersion", 2},
-                                {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                                {"config",
-                                 {{"mediaType", "application/vnd.oci.image.config.v1+json"},
-                                  {"digest", Digest::Of(config).str()},
-                                  {"size", config.size()}}},
-                                {"layers", descriptors}}
-                               .dump();
+    std::string manifest = json{
+        {"schemaVersion", 2},
+        {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+        {"config",
+         {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+          {"digest", Digest::Of(config).str()},
+          {"size", config.size()}}},
+        {"layers",
+         descriptors}}.dump();
     auto put = Send("PUT", std::string("https://") + kHost + "/v2/" + repo + "/manifests/" + tag,
                     manifest, "application/vnd.oci.image.manifest.v1+json");
     EXPECT_TRUE(put && put->status == 201) << (put ? put->body : put.error().message);
     return Digest::Of(manifest);
   }
   static std::vector<TarEntry> Busybox() {
-    std::vector<TarEntry> e = {{.path = "bin", .type = 'd', .mode = 0755},
-                               {.path = "bin/busybox", .data = ReadFile("/bin/busybox"),
-                                .mode = 0755}};
+    std::vector<TarEntry> e = {
+        {.path = "bin", .type = 'd', .mode = 0755},
+        {.path = "bin/busybox", .data = ReadFile("/bin/busybox"), .mode = 0755}};
     for (const char* applet : {"sh", "echo", "cat", "ls"}) {
       e.push_back({.path = std::string("bin/") + applet, .type = 'l', .link = "busybox"});
     }
@@ -509,12 +513,11 @@ class PullTest : public ::testing::Test {
     return e;
   }
   PullOptions Options(const std::string& image, const std::string& password) {
-    return PullOptions{.image = image,
-                       .store = local_.Join("store"),
-                       .rootfs = local_.Join("rootfs"),
-                       .credential = {.kind = Credential::Kind::kBasic,
-                                      .username = kAdmin,
-                                      .password = password}};
+    return PullOptions{
+        .image = image,
+        .store = local_.Join("store"),
+        .rootfs = local_.Join("rootfs"),
+        .credential = {.kind = Credential::Kind::kBasic, .username = kAdmin, .password = password}};
   }
 
   static cove::testing::TempDir* dir_;
@@ -534,8 +537,7 @@ const json kBusyboxConfig = {{"Cmd", {"sh"}}, {"Env", {"PATH=/bin"}}, {"WorkingD
 TEST_F(PullTest, PullsAndUnpacksBusyboxWithBasicCredentials) {
   ASSERT_TRUE(fs::exists("/bin/busybox")) << "scripts/install-deps installs busybox-static";
   Digest pushed = PushImage("busybox", "v1", {Busybox()}, kBusyboxConfig);
-  auto out = Pull(Options(std::string(kHost) + "/busybox:v1", registry_->password()),
-                  *transport_);
+  auto out = Pull(Options(std::string(kHost) + "/busybox:v1", registry_->password()), *transport_);
   ASSERT_TRUE(out) << out.error().stage << ": " << out.error().error.reason << ": "
                    << out.error().error.message;
   EXPECT_EQ(out->digest, pushed);
@@ -565,15 +567,15 @@ TEST_F(PullTest, RefusalsCarryTheRegistrysCodeAndMessage) {
   EXPECT_NE(wrong.error().error.message.find("authentication required"), std::string::npos)
       << wrong.error().error.message;
 
-  auto unknown = Pull(Options(std::string(kHost) + "/refusals:nope", registry_->password()),
-                      *transport_);
+  auto unknown =
+      Pull(Options(std::string(kHost) + "/refusals:nope", registry_->password()), *transport_);
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().stage, "manifest");
   EXPECT_EQ(unknown.error().error.reason, "MANIFEST_UNKNOWN");
   EXPECT_EQ(unknown.error().error.http_status, 404);
 
-  auto malformed = Pull(Options(std::string(kHost) + "/Refusals:v1", registry_->password()),
-                        *transport_);
+  auto malformed =
+      Pull(Options(std::string(kHost) + "/Refusals:v1", registry_->password()), *transport_);
   ASSERT_FALSE(malformed);
   EXPECT_EQ(malformed.error().stage, "resolve");
   EXPECT_EQ(malformed.error().error.reason, "NAME_INVALID");
@@ -596,8 +598,7 @@ TEST_F(PullTest, LayersApplyInOrderWithWhiteouts) {
               {.path = "var/.wh..wh..opq", .data = ""},
               {.path = "var/y", .data = "4"}}},
             json::object());
-  auto out = Pull(Options(std::string(kHost) + "/layered:v1", registry_->password()),
-                  *transport_);
+  auto out = Pull(Options(std::string(kHost) + "/layered:v1", registry_->password()), *transport_);
   ASSERT_TRUE(out) << out.error().error.message;
   EXPECT_EQ(out->layers, 2);
   EXPECT_EQ(out->config, json::object());
@@ -629,9 +630,10 @@ TEST_F(PullTest, CovedPullAsAProcess) {
 
   // A wrong password: exit 1, one JSON object.
   std::ofstream(cred) << R"({"username":"myregistry","password":"nope"})";
-  std::string bad = RunShell(std::string(COVED_BIN) + " pull --image " + kHost + "/proc:v1 --store " +
-                        local_.Join("store") + " --ca " + registry_->ca() + " --connect-to " +
-                        ConnectTo() + " < " + cred + "; echo \"exit=$?\"");
+  std::string bad =
+      RunShell(std::string(COVED_BIN) + " pull --image " + kHost + "/proc:v1 --store " +
+               local_.Join("store") + " --ca " + registry_->ca() + " --connect-to " + ConnectTo() +
+               " < " + cred + "; echo \"exit=$?\"");
   exit_at = bad.rfind("exit=");
   EXPECT_EQ(bad.substr(exit_at), "exit=1\n") << bad;
   j = json::parse(bad.substr(0, exit_at), nullptr, false);
@@ -641,8 +643,9 @@ TEST_F(PullTest, CovedPullAsAProcess) {
   EXPECT_EQ(j["status"], 401);
 
   // Usage errors: exit 2, nothing on stdout.
-  std::string usage = RunShell(std::string(COVED_BIN) + " pull --store x </dev/null 2>/dev/null; "
-                          "echo \"exit=$?\"");
+  std::string usage = RunShell(std::string(COVED_BIN) +
+                               " pull --store x </dev/null 2>/dev/null; "
+                               "echo \"exit=$?\"");
   EXPECT_EQ(usage, "exit=2\n");
 }
 

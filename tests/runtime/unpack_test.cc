@@ -48,14 +48,14 @@ class UnpackTest : public ::testing::Test {
 };
 
 TEST_F(UnpackTest, AppliesFilesLinksOwnersAndSkipsDevices) {
-  std::string tar = BuildTar({{.path = "bin", .type = 'd', .mode = 0755},
-                              {.path = "./bin/tool", .data = "#!tool", .mode = 0750, .uid = 1000,
-                               .gid = 1001},
-                              {.path = "bin/sh", .type = 'l', .link = "tool"},
-                              {.path = "bin/abs", .type = 'l', .link = "/etc/passwd"},
-                              {.path = "bin/hard", .type = 'h', .link = "bin/tool"},
-                              {.path = "dev/null", .type = 'c'}},
-                             /*gzip=*/true);
+  std::string tar =
+      BuildTar({{.path = "bin", .type = 'd', .mode = 0755},
+                {.path = "./bin/tool", .data = "#!tool", .mode = 0750, .uid = 1000, .gid = 1001},
+                {.path = "bin/sh", .type = 'l', .link = "tool"},
+                {.path = "bin/abs", .type = 'l', .link = "/etc/passwd"},
+                {.path = "bin/hard", .type = 'h', .link = "bin/tool"},
+                {.path = "dev/null", .type = 'c'}},
+               /*gzip=*/true);
   ASSERT_TRUE(ApplyLayerBytes(tar, rootfs_));
   EXPECT_EQ(ReadFile(rootfs_ + "/bin/tool"), "#!tool");
   struct stat st;
@@ -124,7 +124,8 @@ TEST_F(UnpackTest, EvilLayersWriteNothingOutside) {
         {.path = "d/esc/sub/pwned", .data = "x"}}},
       {"hard link out", {{.path = "h", .type = 'h', .link = "../outside/target"}}},
       {"hard link through a symlink",
-       {{.path = "esc", .type = 'l', .link = outside_}, {.path = "h", .type = 'h', .link = "esc/t"}}},
+       {{.path = "esc", .type = 'l', .link = outside_},
+        {.path = "h", .type = 'h', .link = "esc/t"}}},
       {"whiteout through a symlink",
        {{.path = "esc", .type = 'l', .link = outside_}, {.path = "esc/.wh.victim", .data = ""}}},
       {"opaque through a symlink",
