@@ -105,8 +105,13 @@ std::vector<std::string> Containerd::CtrArgv(const std::vector<std::string>& arg
 }
 
 Result<runtime::ChildOutput> Containerd::Ctr(const std::vector<std::string>& args,
-                                             std::chrono::milliseconds timeout,
-                                             const std::string& input) const {
+                                             std::chrono::milliseconds timeout) const {
+  return runtime::RunHere(CtrArgv(args), timeout);
+}
+
+Result<runtime::ChildOutput> Containerd::CtrInNode(const std::vector<std::string>& args,
+                                                   std::chrono::milliseconds timeout,
+                                                   const std::string& input) const {
   return runtime::RunInNamespace(namespaces_, {.ns = options_.ns,
                                                .etc_overlay = options_.etc_overlay,
                                                .argv = CtrArgv(args),

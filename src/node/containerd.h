@@ -58,10 +58,16 @@ class Containerd {
   Containerd(const Containerd&) = delete;
   Containerd& operator=(const Containerd&) = delete;
 
-  // `ctr -a <socket> -n k8s.io <args>` inside the node's namespace, with `input` on stdin.
+  // `ctr -a <socket> -n k8s.io <args>` on this host: for commands that only talk to containerd
+  // over its socket (task kill, container rm, image ls, version), so they work even once the
+  // node's namespace is gone.
   Result<runtime::ChildOutput> Ctr(const std::vector<std::string>& args,
-                                   std::chrono::milliseconds timeout,
-                                   const std::string& input = "") const;
+                                   std::chrono::milliseconds timeout) const;
+  // The same inside the node's namespace, with `input` on stdin: for what reaches the network
+  // (image pull: ctr does the registry's HTTP itself).
+  Result<runtime::ChildOutput> CtrInNode(const std::vector<std::string>& args,
+                                         std::chrono::milliseconds timeout,
+                                         const std::string& input = "") const;
   // The same argv, for callers that spawn it themselves (e.g. with a log file as stdout).
   std::vector<std::string> CtrArgv(const std::vector<std::string>& args) const;
   void Stop();

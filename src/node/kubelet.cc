@@ -1,6 +1,7 @@
 #include "node/kubelet.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -127,7 +128,7 @@ Status Kubelet::Pull(Pod* pod) {
     args.push_back(login->username + ":" + login->password);
   }
   args.push_back(image);
-  auto pulled = containerd_.Ctr(args, options_.pull_timeout);
+  auto pulled = containerd_.CtrInNode(args, options_.pull_timeout);
   if (!pulled) return tl::unexpected(pulled.error());
   if (pulled->timed_out) return Fail(Code::kUnavailable, "the pull took too long");
   if (pulled->exit_code != 0) {
@@ -260,6 +261,11 @@ void Kubelet::Kill(Pod* pod) {
                          [pod] { return pod->run_pid <= 0; })) {
       break;
     }
+  }
+  // Never wait forever on a run containerd could not end: the worker must be joinable.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (pod->run_pid > 0) ::kill(pod->run_pid, SIGKILL);
   }
   (void)containerd_.Ctr({"container", "rm", pod->spec.name}, std::chrono::seconds(10));
 }

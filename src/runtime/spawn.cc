@@ -1,7 +1,11 @@
 #include "runtime/spawn.h"
 
 #include <fcntl.h>
+#include <spawn.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <cstring>
 
 #include "common/unique_fd.h"
 
@@ -29,6 +33,38 @@ Result<ChildOutput> RunInNamespace(fabric::Namespaces& namespaces, const Namespa
   if (!run.input.empty()) (void)!::write(in_write.get(), run.input.data(), run.input.size());
   in_write.Reset();
   return CollectChild(pid, std::move(out_read), std::move(err_read), run.timeout);
+}
+
+Result<ChildOutput> RunHere(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+  if (argv.empty()) return Fail(Code::kInvalidArgument, "nothing to run");
+  int out_pipe[2], err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return Fail(Code::kIOError, "pipe failed");
+  UniqueFd out_read(out_pipe[0]), out_write(out_pipe[1]);
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) return Fail(Code::kIOError, "pipe failed");
+  UniqueFd err_read(err_pipe[0]), err_write(err_pipe[1]);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_write.get(), 1);
+  posix_spawn_file_actions_adddup2(&actions, err_write.get(), 2);
+  // coved blocks SIGTERM in its threads to wait for it: the child must not inherit that.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return Fail(Code::kIOError, "cannot run " + argv[0] + ": " + std::strerror(rc));
+  out_write.Reset();
+  err_write.Reset();
+  return CollectChild(pid, std::move(out_read), std::move(err_read), timeout);
 }
 
 }  // namespace cove::runtime

@@ -34,4 +34,8 @@ struct NamespaceRun {
 // the child's output and exit (ChildOutput::timed_out when it was killed at the deadline).
 Result<ChildOutput> RunInNamespace(fabric::Namespaces& namespaces, const NamespaceRun& run);
 
+// The same on this host, in coved's own namespaces (argv[0] is searched in PATH), for programs
+// that reach nothing over the network (`ctr task kill` talks to containerd over its socket).
+Result<ChildOutput> RunHere(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
+
 }  // namespace cove::runtime

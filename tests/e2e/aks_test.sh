@@ -37,17 +37,23 @@ pod_message_has() {
 }
 data_bytes() { e2e_counters | jq "$(e2e_member_jq 10.0.0.6 bytesOut)"; }
 
-# containerds: how many containerd processes run in the fabric's namespaces.
+# containerds: how many containerd processes this coved's nodes run (their configuration is
+# under /run/cove-aks-<prefix>/; a node's namespace may already be gone, its process not).
 containerds() {
-  local ns pid n=0
-  for ns in $(ip netns list | awk '{print $1}' | grep "^$E2E_FABRIC_PREFIX-"); do
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do
-      [[ $(cat "/proc/$pid/comm" 2>/dev/null) == containerd ]] && n=$((n + 1))
-    done
+  local f n=0
+  for f in /proc/[0-9]*/cmdline; do
+    tr '\0' ' ' <"$f" 2>/dev/null | grep -q "^containerd --config /run/cove-aks-$E2E_FABRIC_PREFIX/" && n=$((n + 1))
   done
   echo "$n"
 }
 containerds_are() { [[ $(containerds) == "$1" ]]; }
+no_shims() {
+  local f
+  for f in /proc/[0-9]*/cmdline; do
+    tr '\0' ' ' <"$f" 2>/dev/null | grep -q "containerd-shim.*-address /run/cove-aks-$E2E_FABRIC_PREFIX/" && return 1
+  done
+  return 0
+}
 
 # --- the seed's first diagram; a 3-layer image pushed from a VM in the VNet -----------------------
 e2e_check "cove up --no-vm (public network access disabled, private endpoint, DNS)" \
@@ -135,5 +141,6 @@ e2e_check_eq "four nodes" 4 \
   "$(cove aks nodepool show -g "$RG" --cluster-name myAKS -n nodepool1 -o json | jq '(.cove.nodes // .properties.cove.nodes) | length')"
 e2e_check "aks delete" cove aks delete -g "$RG" -n myAKS --yes
 e2e_check "the node resource group went with it" fails cove group show -n "$NODE_RG" -o none
-e2e_check "no containerd is left in the fabric's namespaces" e2e_wait 30 containerds_are 0
+e2e_check "no containerd of the cluster is left" e2e_wait 60 containerds_are 0
+e2e_check "nor a shim or a pod's process" e2e_wait 30 no_shims
 e2e_finish

@@ -256,7 +256,7 @@ TEST_F(NodeTest, ContainerdStartsInTheNodeAndStopsClean) {
   EXPECT_EQ(version->exit_code, 0) << version->err;
   // Its pulls go over the node's path to the registry (the node's hosts file, its veth).
   auto pulled = (*containerd)
-                    ->Ctr({"image", "pull", "--tlscacert", CaFile(), "--user",
+                    ->CtrInNode({"image", "pull", "--tlscacert", CaFile(), "--user",
                            std::string(kUser) + ":" + kPassword, Image()},
                           std::chrono::seconds(60));
   ASSERT_TRUE(pulled);
