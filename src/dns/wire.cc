@@ -192,7 +192,7 @@ Result<ResourceRecord> ReadRecord(Reader& r) {
   return rr;
 }
 
-// Writes names with compression; remembers where each written suffix starts.
+// Writes names with compression; remembers where each written suffix starts (as spelled).
 class Writer {
  public:
   std::vector<uint8_t> out;
@@ -224,7 +224,9 @@ class Writer {
     std::string key;
     for (size_t i = from; i < labels.size(); ++i) {
       key.push_back(static_cast<char>(labels[i].size()));
-      for (char c : labels[i]) key.push_back(LowerAscii(c));
+      // Case-sensitive: a pointer to "myreG" written for "myreg" would change the name's case,
+      // which DNS preserves (RFC 4343 section 4); only identical spellings share a suffix.
+      key.append(labels[i]);
     }
     return key;
   }
